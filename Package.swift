@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "BumpKit",
+  products: [
+    // MARK: - Public API
+    .library(name: "BumpKit", targets: ["BumpKit"]),
+    .executable(name: "bump", targets: ["bump"]),
+    .executable(name: "bump-bench", targets: ["BumpBench"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+  ],
+  targets: [
+    // MARK: - Public API
+    .target(
+      name: "BumpKernels",
+      dependencies: ["_BumpKernelsShims"]
+    ),
+    .target(
+      name: "BumpKit",
+      dependencies: ["BumpKernels", "COpenBLAS"]
+    ),
+    .executableTarget(
+      name: "bump",
+      dependencies: [
+        "BumpKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(
+      name: "BumpBench",
+      dependencies: [
+        "BumpKit",
+        "COpenBLAS",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Benchmarks/BumpBench"
+    ),
+
+    // MARK: - Implementation details
+    .systemLibrary(
+      name: "COpenBLAS",
+      pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+    ),
+    .target(name: "_BumpKernelsShims"),
+
+    // MARK: - Unit test bundles
+    .testTarget(name: "BumpKernelsTests", dependencies: ["BumpKernels"]),
+    .testTarget(name: "BumpKitTests", dependencies: ["BumpKit"]),
+  ]
+)
