@@ -1,0 +1,56 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which implementation of a kernel runs.
+public enum KernelImplementation: Hashable, Sendable, CustomStringConvertible {
+  /// The plain element-by-element loop with the C library's `exp`: the baseline that the
+  /// tests and the benchmark compare against.
+  case scalarReference
+  /// The vectorized kernel with this many lanes per vector. Float supports 4, 8 and 16;
+  /// Double 2, 4 and 8 (``KernelScalar/supportedSIMDWidths``).
+  case simd(width: Int)
+
+  public var description: String {
+    switch self {
+    case .scalarReference: return "scalar"
+    case .simd(let w): return "simd\(w)"
+    }
+  }
+}
+
+/// How a kernel call runs: which implementation, on how many threads.
+///
+/// Results never depend on `threads`: rows are cut into tasks of a size fixed by the matrix
+/// shape alone, and the per-task partial sums are combined in task order.
+public struct KernelOptions: Sendable {
+  /// The implementation; `nil` picks ``KernelScalar/preferredSIMDWidth``.
+  public var implementation: KernelImplementation?
+  /// The most threads a call may use (≥ 1). Small inputs run on the calling thread.
+  public var threads: Int
+
+  /// Options with the process-wide default thread count (``KernelOptions/defaultThreadCount``).
+  public init(implementation: KernelImplementation? = nil, threads: Int? = nil) {
+    self.implementation = implementation
+    self.threads = max(1, threads ?? KernelOptions.defaultThreadCount)
+  }
+
+  private static let _defaultThreads = Atomic<Int>(KernelOptions.onlineProcessors)
+
+  /// The thread count a call uses when its options do not say. Starts at the number of
+  /// online processors. `BumpKit.threadCount` sets this and OpenBLAS's count together.
+  public static var defaultThreadCount: Int {
+    get { _defaultThreads.load(ordering: .relaxed) }
+    set { _defaultThreads.store(max(1, newValue), ordering: .relaxed) }
+  }
+
+  static var onlineProcessors: Int {
+    #if canImport(Glibc)
+    return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    #else
+    return 1
+    #endif
+  }
+}

@@ -1,0 +1,60 @@
+import Dispatch
+import Synchronization
+
+/// Cuts rows into tasks whose size depends on the matrix shape alone, so that partial sums
+/// — and hence results — are the same whatever the number of threads.
+enum RowTasks {
+  /// Rows per accumulation block: parameter gradients are summed in the kernel's scalar type
+  /// over at most this many rows, then added into Double partials.
+  static let blockRows = 32
+
+  /// Elements per task: large enough to amortize a thread hand-off, small enough that a
+  /// late thread cannot hold the others up for long.
+  static let taskElements = 1 << 16
+
+  static func rowsPerTask(rows: Int, columns: Int) -> Int {
+    let target = max(1, taskElements / max(1, columns))
+    let rounded = (target + blockRows - 1) / blockRows * blockRows
+    return max(blockRows, rounded)
+  }
+
+  /// Runs `body(task, rowRange, worker)` over every task, on up to `threads` threads.
+  /// `worker` is in 0..<min(threads, taskCount) and no two running bodies share one.
+  static func run(
+    rows: Int, rowsPerTask: Int, threads: Int,
+    _ body: (_ task: Int, _ rows: Range<Int>, _ worker: Int) -> Void
+  ) {
+    let taskCount = (rows + rowsPerTask - 1) / rowsPerTask
+    let workers = min(threads, taskCount)
+    func range(_ t: Int) -> Range<Int> { (t * rowsPerTask)..<min(rows, (t + 1) * rowsPerTask) }
+    if workers <= 1 {
+      for t in 0..<taskCount { body(t, range(t), 0) }
+      return
+    }
+    // Tasks are handed out one at a time, so a thread slowed by another process costs at
+    // most one task's time. Every task writes disjoint memory, so sharing the closure
+    // across threads is safe although the type system cannot see it.
+    let next = Atomic<Int>(0)
+    withoutActuallyEscaping(body) { body in
+      let shared = UncheckedSendable(body)
+      DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        while true {
+          let t = next.add(1, ordering: .relaxed).oldValue
+          if t >= taskCount { break }
+          let rows = (t * rowsPerTask)..<min(rows, (t + 1) * rowsPerTask)
+          shared.value(t, rows, worker)
+        }
+      }
+    }
+  }
+
+  static func taskCount(rows: Int, rowsPerTask: Int) -> Int {
+    (rows + rowsPerTask - 1) / rowsPerTask
+  }
+}
+
+/// Carries a value across a concurrency boundary that the caller has checked by hand.
+struct UncheckedSendable<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
+}
