@@ -36,6 +36,8 @@ public enum BumpKernel {
   ///     inputs strictly inside the support.
   ///   - options: implementation and thread count; results do not depend on the latter.
   ///   - workspace: scratch memory to reuse across calls; a temporary one when `nil`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func forward<Scalar: KernelScalar>(
     input: UnsafeBufferPointer<Scalar>, rows: Int, columns: Int,
     sigma: BumpParameter<Scalar>, center: BumpParameter<Scalar>? = nil,
@@ -86,6 +88,8 @@ public enum BumpKernel {
   ///   - inputGradient: receives dL/dx; pass `nil` when the input needs no gradient.
   ///   - sigmaGradient, centerGradient, amplitudeGradient: receive dL/dσ, dL/dc, dL/da;
   ///     `nil` skips that gradient. A centre or amplitude gradient needs that parameter.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func backward<Scalar: KernelScalar>(
     input: UnsafeBufferPointer<Scalar>, upstream: UnsafeBufferPointer<Scalar>,
     rows: Int, columns: Int,

@@ -19,6 +19,8 @@ extension BumpKernel {
       return (f, -2 * t * qf, qf * q)
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     static func forward<S: KernelScalar>(_ job: BumpJob<S>, rows: Range<Int>, counts: UnsafeMutablePointer<S>?) {
       let cols = job.columns
       for row in rows {
@@ -33,6 +35,8 @@ extension BumpKernel {
       }
     }
 
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
     static func backward<S: KernelScalar>(
       _ job: BumpJob<S>, rows: Range<Int>, dSigma: UnsafeMutablePointer<S>?,
       dCenter: UnsafeMutablePointer<S>?, dAmplitude: UnsafeMutablePointer<S>?

@@ -11,6 +11,8 @@ public enum VectorMath {
   ///
   /// - Parameter implementation: `.simd(width:)` picks the vector width; `.scalarReference`
   ///   calls the C library; `nil` uses ``KernelScalar/preferredSIMDWidth``.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func exp<Scalar: KernelScalar>(
     _ input: UnsafeBufferPointer<Scalar>, into output: UnsafeMutableBufferPointer<Scalar>,
     implementation: KernelImplementation? = nil
