@@ -11,6 +11,7 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
   ],
   targets: [
     // MARK: - Public API
@@ -20,7 +21,11 @@ let package = Package(
     ),
     .target(
       name: "BumpKit",
-      dependencies: ["BumpKernels", "COpenBLAS"]
+      dependencies: [
+        "BumpKernels",
+        "COpenBLAS",
+        .product(name: "CSV", package: "CSV.swift"),
+      ]
     ),
     .executableTarget(
       name: "bump",

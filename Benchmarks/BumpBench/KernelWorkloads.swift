@@ -1,0 +1,102 @@
+import BumpKit
+
+/// Deterministic inputs: x spread over [−1.5, 1.5] and σ over [0.5, 2], so that about
+/// two thirds of the elements fall inside the support — both branches are exercised.
+struct KernelInputs<S: KernelScalar> {
+  let rows: Int, columns: Int
+  var x: [S]
+  var sigma: [S]
+  var upstream: [S]
+  var output: [S]
+  var inputGradient: [S]
+  var sigmaGradient: [S]
+  let workspace = KernelWorkspace()
+
+  init(rows: Int, columns: Int) {
+    self.rows = rows
+    self.columns = columns
+    var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+    func next() -> Double {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return Double((z ^ (z >> 31)) >> 11) * 0x1p-53
+    }
+    let n = rows * columns
+    x = (0..<n).map { _ in S(next() * 3 - 1.5) }
+    upstream = (0..<n).map { _ in S(next() * 2 - 1) }
+    sigma = (0..<columns).map { _ in S(0.5 + 1.5 * next()) }
+    output = [S](repeating: 0, count: n)
+    inputGradient = [S](repeating: 0, count: n)
+    sigmaGradient = [S](repeating: 0, count: columns)
+  }
+
+  mutating func forward(_ options: KernelOptions) {
+    let (r, c, ws) = (rows, columns, workspace)
+    x.withUnsafeBufferPointer { x in
+      sigma.withUnsafeBufferPointer { s in
+        output.withUnsafeMutableBufferPointer { o in
+          BumpKernel.forward(
+            input: x, rows: r, columns: c, sigma: .perUnit(s), output: o, options: options,
+            workspace: ws)
+        }
+      }
+    }
+  }
+
+  mutating func backward(_ options: KernelOptions) {
+    let (r, c, ws) = (rows, columns, workspace)
+    x.withUnsafeBufferPointer { x in
+      sigma.withUnsafeBufferPointer { s in
+        upstream.withUnsafeBufferPointer { g in
+          inputGradient.withUnsafeMutableBufferPointer { dx in
+            sigmaGradient.withUnsafeMutableBufferPointer { ds in
+              BumpKernel.backward(
+                input: x, upstream: g, rows: r, columns: c, sigma: .perUnit(s),
+                inputGradient: dx, sigmaGradient: ds, options: options, workspace: ws)
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/// Forward and forward + backward for every implementation, precision and thread count.
+func kernelRecords<S: KernelScalar>(
+  _: S.Type, shapes: [(Int, Int)], threads: [Int], quick: Bool, filter: (String) -> Bool
+) -> [Record] {
+  var records: [Record] = []
+  let precision = S.self == Float.self ? "float" : "double"
+  let implementations: [KernelImplementation] =
+    [.scalarReference] + S.supportedSIMDWidths.map { .simd(width: $0) }
+  for (rows, columns) in shapes {
+    var inputs = KernelInputs<S>(rows: rows, columns: columns)
+    let elements = Double(rows * columns)
+    for workload in ["forward", "forward+backward"] {
+      for t in threads {
+        var baseline: Double?
+        for implementation in implementations {
+          let name = "\(workload) \(implementation) \(precision) \(t)t \(rows)x\(columns)"
+          guard filter(name) else { continue }
+          let options = KernelOptions(implementation: implementation, threads: t)
+          let minSeconds = quick ? 0.05 : (implementation == .scalarReference ? 0.3 : 0.5)
+          let timing = measure(minRuns: quick ? 3 : 7, minSeconds: minSeconds) {
+            inputs.forward(options)
+            if workload == "forward+backward" { inputs.backward(options) }
+          }
+          let median = timing.median / elements * 1e9
+          if implementation == .scalarReference { baseline = median }
+          records.append(
+            Record(
+              workload: workload, implementation: implementation.description,
+              precision: precision, threads: t, shape: [rows, columns], unit: "ns/element",
+              median: median, min: timing.min / elements * 1e9,
+              speedup: baseline.map { $0 / median }, runs: timing.samples.count))
+        }
+      }
+    }
+  }
+  return records
+}
