@@ -1,0 +1,38 @@
+/// Errors from layers, models and training. Each message names what was wrong and where.
+public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// An input or gradient had the wrong shape for `operation`.
+  case shapeMismatch(operation: String, expected: String, got: String)
+  /// A batch with no rows (or a dataset with no samples).
+  case emptyBatch(operation: String)
+  /// An argument outside its domain, e.g. a negative learning rate.
+  case invalidArgument(name: String, value: String, reason: String)
+  /// A non-finite value in data, found at `row` (0-based) and `column`.
+  case nonFiniteData(what: String, row: Int, column: Int, value: String)
+  /// A class label outside `0..<classes`.
+  case labelOutOfRange(row: Int, label: String, classes: Int)
+  /// A parameter holds a value the layer cannot use (e.g. σ < 0 or NaN).
+  case invalidParameter(layer: String, parameter: String, index: Int, value: String, reason: String)
+  /// The loss became NaN or infinite; the weights from before that step are kept.
+  case nonFiniteLoss(epoch: Int, batch: Int, value: String)
+
+  public var description: String {
+    switch self {
+    case .shapeMismatch(let op, let expected, let got):
+      return "\(op): shape mismatch, expected \(expected), got \(got)"
+    case .emptyBatch(let op):
+      return "\(op): the batch is empty (0 rows)"
+    case .invalidArgument(let name, let value, let reason):
+      return "invalid \(name) \(value): \(reason)"
+    case .nonFiniteData(let what, let row, let column, let value):
+      return "\(what) has a non-finite value \(value) at row \(row), column \(column)"
+    case .labelOutOfRange(let row, let label, let classes):
+      return "label \(label) at row \(row) is outside 0..<\(classes)"
+    case .invalidParameter(let layer, let parameter, let index, let value, let reason):
+      return "\(layer): \(parameter)[\(index)] = \(value) \(reason)"
+    case .nonFiniteLoss(let epoch, let batch, let value):
+      return "training stopped: the loss became \(value) at epoch \(epoch), batch \(batch); the weights from before that step were kept"
+    }
+  }
+}
+
+func shapeText(_ rows: Int, _ columns: Int) -> String { "\(rows)×\(columns)" }

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An element-wise activation y = φ(x) with no parameters; backward multiplies by φ′.
+/// The activation keeps its output (φ′ of ReLU, tanh and sigmoid is a function of y).
+public class ElementwiseActivation<Element: Scalar>: Layer {
+  private var output = Matrix<Element>(rows: 0, columns: 0)
+  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+  private var hasOutput = false
+  let kind: String
+
+  init(kind: String) { self.kind = kind }
+
+  /// φ(x) for every element.
+  func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {}
+  /// dx = dy·φ′, given y = φ(x).
+  func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {}
+
+  public var parameters: [Parameter<Element>] { [] }
+  public func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+  public var configuration: LayerConfiguration { LayerConfiguration(kind: kind) }
+
+  public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
+    try checkBatch(input, features: nil, "\(kind).forward")
+    output.resize(rows: input.rows, columns: input.columns)
+    input.withUnsafeBufferPointer { x in output.withUnsafeMutableBufferPointer { y in apply(x, y) } }
+    hasOutput = true
+    return output
+  }
+
+  public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
+    guard hasOutput else {
+      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "\(kind).backward needs a forward pass first")
+    }
+    try checkGradient(outputGradient, matches: output, "\(kind).backward")
+    inputGradient.resize(rows: output.rows, columns: output.columns)
+    output.withUnsafeBufferPointer { y in
+      outputGradient.withUnsafeBufferPointer { dy in
+        inputGradient.withUnsafeMutableBufferPointer { dx in derivative(y, dy, dx) }
+      }
+    }
+    return inputGradient
+  }
+
+  public func releaseSavedState() {}
+}
+
+/// Rectified linear unit, max(x, 0); NaN stays NaN.
+public final class ReLU<Element: Scalar>: ElementwiseActivation<Element> {
+  /// A ReLU layer.
+  public init() { super.init(kind: "relu") }
+  override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
+    for i in x.indices { y[i] = x[i] < 0 ? 0 : x[i] }
+  }
+  override func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {
+    for i in y.indices { dx[i] = y[i] > 0 ? dy[i] : 0 }
+  }
+}
+
+/// Hyperbolic tangent.
+public final class Tanh<Element: Scalar>: ElementwiseActivation<Element> {
+  /// A tanh layer.
+  public init() { super.init(kind: "tanh") }
+  override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
+    for i in x.indices { y[i] = Element(Glibc.tanh(Double(x[i]))) }
+  }
+  override func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {
+    for i in y.indices { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+  }
+}
+
+/// Logistic sigmoid, 1 / (1 + e⁻ˣ), evaluated without overflow for either sign.
+public final class Sigmoid<Element: Scalar>: ElementwiseActivation<Element> {
+  /// A sigmoid layer.
+  public init() { super.init(kind: "sigmoid") }
+  override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
+    for i in x.indices {
+      let v = Double(x[i])
+      let e = Glibc.exp(-Swift.abs(v))
+      y[i] = Element(v >= 0 ? 1 / (1 + e) : e / (1 + e))
+    }
+  }
+  override func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {
+    for i in y.indices { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+  }
+}

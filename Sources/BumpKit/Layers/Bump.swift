@@ -1,0 +1,234 @@
+/// The trainable generalized bump activation, g(x) = a · f(x − c; σ), element-wise, with
+///
+///     f(z; σ) = exp(−σ / (σ − z²))  where z² < σ,   0 elsewhere.
+///
+/// Each of σ, c and a is shared by all units (shape [1], as in the Keras layer this corrects)
+/// or one per unit, and trainable or fixed. Defaults: σ per unit, trainable, initial 1;
+/// c = 0 and a = 1, fixed. The support of unit j is (c − √σ, c + √σ): an input outside it
+/// gives 0 and, at that input, zero gradient for everything — a unit whose inputs all fall
+/// outside learns nothing. ``supportFraction`` and ``supportFractionPerUnit`` report, for the
+/// last forward pass, how many inputs fell inside, so that dead units can be seen.
+///
+/// σ is kept ≥ ``sigmaFloor`` after every optimizer step (a projection; Keras' NonNeg
+/// constraint lets σ reach exactly 0, where the unit is dead for good). Forward checks that
+/// every σ is finite and ≥ 0, and c and a finite, before any kernel runs.
+///
+/// The values and gradients come from ``BumpKernel``: a fused SIMD pass each way, exactly 0
+/// outside the support, never NaN from finite inputs.
+public final class Bump<Element: Scalar>: Layer {
+  /// How one of σ, c and a is laid out and learned.
+  public struct ParameterSpec: Sendable, Equatable {
+    /// One value per unit (true) or one shared value (false).
+    public var perUnit: Bool
+    /// Whether optimizers update it.
+    public var trainable: Bool
+    /// The initial values.
+    public var initializer: Initializer<Element>
+
+    /// A spec from its parts.
+    public init(perUnit: Bool, trainable: Bool, initializer: Initializer<Element>) {
+      self.perUnit = perUnit
+      self.trainable = trainable
+      self.initializer = initializer
+    }
+
+    /// One value per unit, learned, starting at `initial`.
+    public static func perUnit(_ initial: Initializer<Element>, trainable: Bool = true) -> ParameterSpec {
+      ParameterSpec(perUnit: true, trainable: trainable, initializer: initial)
+    }
+    /// One value for the whole layer, learned, starting at `initial`.
+    public static func shared(_ initial: Initializer<Element>, trainable: Bool = true) -> ParameterSpec {
+      ParameterSpec(perUnit: false, trainable: trainable, initializer: initial)
+    }
+    /// One fixed value for the whole layer.
+    public static func fixed(_ value: Element) -> ParameterSpec {
+      ParameterSpec(perUnit: false, trainable: false, initializer: .constant(value))
+    }
+  }
+
+  /// The number of units (input and output features).
+  public let units: Int
+  /// σ: `1 × units` or `1 × 1`.
+  public let sigma: Parameter<Element>
+  /// c: `1 × units` or `1 × 1`.
+  public let center: Parameter<Element>
+  /// a: `1 × units` or `1 × 1`.
+  public let amplitude: Parameter<Element>
+  /// The smallest σ that optimizer steps leave (default 1e-4).
+  public let sigmaFloor: Element
+  let specs: (sigma: ParameterSpec, center: ParameterSpec, amplitude: ParameterSpec)
+
+  private var savedInput: Matrix<Element>?
+  private var output = Matrix<Element>(rows: 0, columns: 0)
+  private var cache = Matrix<Element>(rows: 0, columns: 0)
+  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+  private var counts: [Int]
+  private var lastRows = 0
+  private let workspace = KernelWorkspace()
+
+  /// A bump layer over `units` features.
+  ///
+  /// - Parameters:
+  ///   - sigma: σ's layout and initializer; the default is per unit, trainable, 1.
+  ///     ``Initializer/kerasBumpSigma`` gives the Keras layer's Uniform(0, 0.1).
+  ///   - center, amplitude: c and a; fixed at 0 and 1 by default.
+  ///   - sigmaFloor: the projection floor for σ; must be finite and > 0.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for units ≤ 0 or a bad floor.
+  public init(
+    units: Int,
+    sigma: ParameterSpec = .perUnit(.constant(1)),
+    center: ParameterSpec = .fixed(0),
+    amplitude: ParameterSpec = .fixed(1),
+    sigmaFloor: Element = 1e-4
+  ) throws {
+    guard units > 0 else {
+      throw BumpKitError.invalidArgument(name: "units", value: String(units), reason: "a Bump layer needs at least one unit")
+    }
+    guard sigmaFloor.isFinite && sigmaFloor > 0 else {
+      throw BumpKitError.invalidArgument(name: "sigmaFloor", value: "\(sigmaFloor)", reason: "must be finite and > 0")
+    }
+    self.units = units
+    self.sigmaFloor = sigmaFloor
+    self.specs = (sigma, center, amplitude)
+    func make(_ name: String, _ spec: ParameterSpec, floor: Element?) -> Parameter<Element> {
+      Parameter(name: name, value: Matrix(rows: 1, columns: spec.perUnit ? units : 1), isTrainable: spec.trainable, lowerBound: floor)
+    }
+    self.sigma = make("sigma", sigma, floor: sigmaFloor)
+    self.center = make("center", center, floor: nil)
+    self.amplitude = make("amplitude", amplitude, floor: nil)
+    self.counts = [Int](repeating: 0, count: units)
+    var generator = SeededGenerator(seed: UInt64(units) &* 0x5EED)
+    try initializeParameters(using: &generator)
+  }
+
+  public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }
+  public var inputSize: Int? { units }
+
+  public func outputSize(forInputSize inputSize: Int) throws -> Int {
+    guard inputSize == units else {
+      throw BumpKitError.shapeMismatch(operation: "Bump", expected: "\(units) input features", got: "\(inputSize)")
+    }
+    return units
+  }
+
+  public var configuration: LayerConfiguration {
+    func text(_ s: ParameterSpec) -> String { (s.perUnit ? "per-unit" : "shared") + (s.trainable ? "" : ",fixed") }
+    return LayerConfiguration(kind: "bump", settings: [
+      "units": String(units), "sigma": text(specs.sigma), "center": text(specs.center),
+      "amplitude": text(specs.amplitude), "sigmaFloor": "\(sigmaFloor)",
+    ])
+  }
+
+  /// Draws σ, c and a from their initializers; σ is then projected onto its floor.
+  public func initializeParameters(using generator: inout SeededGenerator) throws {
+    for (p, spec) in [(sigma, specs.sigma), (center, specs.center), (amplitude, specs.amplitude)] {
+      try p.assign(spec.initializer.matrix(rows: 1, columns: p.value.columns, using: &generator))
+    }
+    sigma.project()
+  }
+
+  /// The fraction of inputs of the last forward pass that fell inside the support.
+  public var supportFraction: Double {
+    lastRows == 0 ? 0 : Double(counts.reduce(0, +)) / Double(lastRows * units)
+  }
+
+  /// Per unit, the fraction of inputs of the last forward pass inside its support. A unit at
+  /// 0 gets no gradient.
+  public var supportFractionPerUnit: [Double] {
+    counts.map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
+  }
+
+  private func validateParameters() throws {
+    for (p, name) in [(sigma, "σ"), (center, "c"), (amplitude, "a")] {
+      try p.value.withUnsafeBufferPointer { v in
+        for (i, value) in v.enumerated() {
+          if !value.isFinite || (p === sigma && value < 0) {
+            throw BumpKitError.invalidParameter(
+              layer: "Bump(\(units))", parameter: name, index: i, value: "\(value)",
+              reason: p === sigma ? "must be finite and ≥ 0" : "must be finite")
+          }
+        }
+      }
+    }
+  }
+
+  /// Runs `body` with the three parameters as kernel arguments (nil for a fixed c = 0 or a = 1).
+  private func withKernelParameters<R>(
+    _ body: (BumpParameter<Element>, BumpParameter<Element>?, BumpParameter<Element>?) throws -> R
+  ) rethrows -> R {
+    try sigma.value.withUnsafeBufferPointer { s in
+      try center.value.withUnsafeBufferPointer { c in
+        try amplitude.value.withUnsafeBufferPointer { a in
+          func arg(_ b: UnsafeBufferPointer<Element>, _ spec: ParameterSpec, neutral: Element) -> BumpParameter<Element>? {
+            if !spec.trainable && !spec.perUnit && b[0] == neutral { return nil }
+            return spec.perUnit ? .perUnit(b) : .shared(b[0])
+          }
+          return try body(
+            specs.sigma.perUnit ? .perUnit(s) : .shared(s[0]),
+            arg(c, specs.center, neutral: 0), arg(a, specs.amplitude, neutral: 1))
+        }
+      }
+    }
+  }
+
+  public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
+    try checkBatch(input, features: units, "Bump(\(units)).forward")
+    try validateParameters()
+    savedInput = input
+    output.resize(rows: input.rows, columns: units)
+    cache.resize(rows: input.rows, columns: units)
+    lastRows = input.rows
+    let (rows, columns, ws) = (input.rows, units, workspace)
+    withKernelParameters { s, c, a in
+      input.withUnsafeBufferPointer { x in
+        output.withUnsafeMutableBufferPointer { y in
+          cache.withUnsafeMutableBufferPointer { f in
+            counts.withUnsafeMutableBufferPointer { n in
+              BumpKernel.forward(
+                input: x, rows: rows, columns: columns, sigma: s, center: c, amplitude: a,
+                output: y, cache: f, supportCounts: n, workspace: ws)
+            }
+          }
+        }
+      }
+    }
+    return output
+  }
+
+  public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
+    guard let x = savedInput else {
+      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "Bump.backward needs a forward pass first")
+    }
+    try checkGradient(outputGradient, matches: output, "Bump(\(units)).backward")
+    inputGradient.resize(rows: x.rows, columns: units)
+    let (rows, columns, ws) = (x.rows, units, workspace)
+    let wantC = center.isTrainable, wantA = amplitude.isTrainable, wantS = sigma.isTrainable
+    withKernelParameters { s, c, a in
+      // A trainable c or a needs its kernel argument even at its neutral value.
+      let cArg = c ?? (wantC ? .shared(0) : nil)
+      let aArg = a ?? (wantA ? .shared(1) : nil)
+      x.withUnsafeBufferPointer { xp in
+        outputGradient.withUnsafeBufferPointer { g in
+          cache.withUnsafeBufferPointer { f in
+            inputGradient.withUnsafeMutableBufferPointer { dx in
+              sigma.gradient.withUnsafeMutableBufferPointer { ds in
+                center.gradient.withUnsafeMutableBufferPointer { dc in
+                  amplitude.gradient.withUnsafeMutableBufferPointer { da in
+                    BumpKernel.backward(
+                      input: xp, upstream: g, rows: rows, columns: columns, sigma: s,
+                      center: cArg, amplitude: aArg, cache: f, inputGradient: dx,
+                      sigmaGradient: wantS ? ds : nil, centerGradient: wantC ? dc : nil,
+                      amplitudeGradient: wantA ? da : nil, workspace: ws)
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return inputGradient
+  }
+
+  public func releaseSavedState() { savedInput = nil }
+}

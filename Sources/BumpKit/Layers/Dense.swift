@@ -1,0 +1,106 @@
+/// A fully connected layer, y = x·W + b, computed with BLAS GEMM.
+///
+/// W is `inputSize × outputSize`, b has `outputSize` entries. Backward: dW = xᵀ·dy (GEMM),
+/// db = column sums of dy (GEMV with a ones vector), dx = dy·Wᵀ (GEMM).
+public final class Dense<Element: Scalar>: Layer {
+  /// Input features.
+  public let inputFeatures: Int
+  /// Output features.
+  public let outputFeatures: Int
+  /// W, `inputSize × outputSize`.
+  public let weight: Parameter<Element>
+  /// b, `1 × outputSize` (fixed at zero when the layer was made without a bias).
+  public let bias: Parameter<Element>
+  let weightInitializer: Initializer<Element>
+  let biasInitializer: Initializer<Element>
+  let useBias: Bool
+
+  private var savedInput: Matrix<Element>?
+  private var output = Matrix<Element>(rows: 0, columns: 0)
+  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+  private var ones = Matrix<Element>(rows: 0, columns: 0)
+
+  /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise.
+  /// Weights are drawn from a generator seeded by the shape; ``Sequential`` re-draws them
+  /// from its own seed.
+  ///
+  /// - Precondition: `inputSize > 0`, `outputSize > 0`.
+  public init(
+    inputSize: Int, outputSize: Int,
+    weightInitializer: Initializer<Element> = .glorotUniform,
+    biasInitializer: Initializer<Element> = .zeros,
+    useBias: Bool = true
+  ) {
+    precondition(inputSize > 0 && outputSize > 0, "Dense needs positive sizes, got \(inputSize)→\(outputSize)")
+    self.inputFeatures = inputSize
+    self.outputFeatures = outputSize
+    self.weightInitializer = weightInitializer
+    self.biasInitializer = biasInitializer
+    self.useBias = useBias
+    weight = Parameter(name: "weight", value: Matrix(rows: inputSize, columns: outputSize))
+    bias = Parameter(name: "bias", value: Matrix(rows: 1, columns: outputSize), isTrainable: useBias)
+    var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(outputSize))
+    try? initializeParameters(using: &generator)
+  }
+
+  public var parameters: [Parameter<Element>] { [weight, bias] }
+  public var inputSize: Int? { inputFeatures }
+
+  public func outputSize(forInputSize inputSize: Int) throws -> Int {
+    guard inputSize == inputFeatures else {
+      throw BumpKitError.shapeMismatch(operation: "Dense", expected: "\(inputFeatures) input features", got: "\(inputSize)")
+    }
+    return outputFeatures
+  }
+
+  public var configuration: LayerConfiguration {
+    LayerConfiguration(kind: "dense", settings: [
+      "inputSize": String(inputFeatures), "outputSize": String(outputFeatures), "useBias": String(useBias),
+    ])
+  }
+
+  /// Draws W and b from their initializers.
+  public func initializeParameters(using generator: inout SeededGenerator) throws {
+    try weight.assign(weightInitializer.matrix(rows: inputFeatures, columns: outputFeatures, using: &generator))
+    try bias.assign(useBias ? biasInitializer.matrix(rows: 1, columns: outputFeatures, using: &generator) : Matrix(rows: 1, columns: outputFeatures))
+  }
+
+  public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
+    try checkBatch(input, features: inputFeatures, "Dense(\(inputFeatures)→\(outputFeatures)).forward")
+    savedInput = input
+    output.resize(rows: input.rows, columns: outputFeatures)
+    // Broadcast b into every row, then accumulate x·W on top (β = 1).
+    let n = outputFeatures
+    bias.value.withUnsafeBufferPointer { b in
+      output.withUnsafeMutableBufferPointer { y in
+        for r in 0..<input.rows {
+          _ = UnsafeMutableBufferPointer(rebasing: y[(r * n)..<(r * n + n)]).update(fromContentsOf: b)
+        }
+      }
+    }
+    try Matrix.gemm(input, weight.value, beta: 1, into: &output)
+    return output
+  }
+
+  public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
+    guard let x = savedInput else {
+      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "Dense.backward needs a forward pass first")
+    }
+    try checkGradient(outputGradient, matches: output, "Dense(\(inputFeatures)→\(outputFeatures)).backward")
+    if weight.isTrainable {
+      try Matrix.gemm(x, transposeA: true, outputGradient, into: &weight.gradient)
+    }
+    if bias.isTrainable {
+      if ones.count != outputGradient.rows {
+        ones.resize(rows: outputGradient.rows, columns: 1)
+        ones.withUnsafeMutableBufferPointer { $0.update(repeating: 1) }
+      }
+      try Matrix.gemv(outputGradient, transpose: true, ones, into: &bias.gradient)
+    }
+    inputGradient.resize(rows: outputGradient.rows, columns: inputFeatures)
+    try Matrix.gemm(outputGradient, weight.value, transposeB: true, into: &inputGradient)
+    return inputGradient
+  }
+
+  public func releaseSavedState() { savedInput = nil }
+}

@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A Gaussian bump for comparison with ``Bump``: g(x) = a·exp(−b·(x − c)²), element-wise,
+/// with a, b, c each shared (shape [1]) and trainable. Unlike the bump function it has no
+/// compact support: every input gets a (possibly tiny) gradient. b is kept ≥ `widthFloor`.
+public final class Gaussian<Element: Scalar>: Layer {
+  /// a, b, c: each `1 × 1`.
+  public let amplitude, width, center: Parameter<Element>
+  private var savedInput: Matrix<Element>?
+  private var output = Matrix<Element>(rows: 0, columns: 0)
+  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+
+  /// A Gaussian layer with a = 1, b = 1, c = 0 unless told otherwise.
+  public init(amplitude: Element = 1, width: Element = 1, center: Element = 0, widthFloor: Element = 1e-4) {
+    self.amplitude = Parameter(name: "amplitude", value: Matrix(rows: 1, columns: 1, repeating: amplitude))
+    self.width = Parameter(name: "width", value: Matrix(rows: 1, columns: 1, repeating: width), lowerBound: widthFloor)
+    self.center = Parameter(name: "center", value: Matrix(rows: 1, columns: 1, repeating: center))
+  }
+
+  public var parameters: [Parameter<Element>] { [amplitude, width, center] }
+  public func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+  public var configuration: LayerConfiguration { LayerConfiguration(kind: "gaussian") }
+
+  public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
+    try checkBatch(input, features: nil, "gaussian.forward")
+    let (a, b, c) = (Double(amplitude.value[0, 0]), Double(width.value[0, 0]), Double(center.value[0, 0]))
+    savedInput = input
+    output.resize(rows: input.rows, columns: input.columns)
+    input.withUnsafeBufferPointer { x in
+      output.withUnsafeMutableBufferPointer { y in
+        for i in x.indices {
+          let z = Double(x[i]) - c
+          y[i] = Element(a * Glibc.exp(-b * z * z))
+        }
+      }
+    }
+    return output
+  }
+
+  public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
+    guard let input = savedInput else {
+      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "gaussian.backward needs a forward pass first")
+    }
+    try checkGradient(outputGradient, matches: output, "gaussian.backward")
+    let (a, b, c) = (Double(amplitude.value[0, 0]), Double(width.value[0, 0]), Double(center.value[0, 0]))
+    var (da, db, dc) = (0.0, 0.0, 0.0)
+    inputGradient.resize(rows: input.rows, columns: input.columns)
+    input.withUnsafeBufferPointer { x in
+      outputGradient.withUnsafeBufferPointer { g in
+        inputGradient.withUnsafeMutableBufferPointer { dx in
+          for i in x.indices {
+            let z = Double(x[i]) - c
+            let e = Glibc.exp(-b * z * z)
+            let gi = Double(g[i])
+            let dgdx = -2 * a * b * z * e
+            dx[i] = Element(gi * dgdx)
+            da += gi * e
+            db += gi * (-a * z * z * e)
+            dc -= gi * dgdx
+          }
+        }
+      }
+    }
+    amplitude.gradient[0, 0] = Element(da)
+    width.gradient[0, 0] = Element(db)
+    center.gradient[0, 0] = Element(dc)
+    return inputGradient
+  }
+
+  public func releaseSavedState() { savedInput = nil }
+}

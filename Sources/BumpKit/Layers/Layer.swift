@@ -1,0 +1,93 @@
+/// A differentiable transformation of a batch: a `batch × features` matrix in, a
+/// `batch × outputs` matrix out.
+///
+/// A layer is a reference type that owns its parameters and its buffers (outputs,
+/// gradients, saved inputs) and reuses them from step to step: once warm, a training step
+/// allocates nothing. ``forward(_:)`` keeps what ``backward(_:)`` needs; `backward` takes
+/// dL/d(output) of the last forward pass, stores the parameters' gradients and returns
+/// dL/d(input).
+public protocol Layer<Element>: AnyObject, CustomStringConvertible {
+  /// The scalar type, Float or Double.
+  associatedtype Element: Scalar
+
+  /// The output for a batch. Throws on a shape mismatch or an invalid parameter.
+  func forward(_ input: Matrix<Element>) throws -> Matrix<Element>
+
+  /// dL/d(input) for the last forward pass, given dL/d(output); stores parameter gradients.
+  func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element>
+
+  /// The layer's parameters, trainable or fixed, in a stable order.
+  var parameters: [Parameter<Element>] { get }
+
+  /// The number of output features for `inputSize` input features.
+  func outputSize(forInputSize inputSize: Int) throws -> Int
+
+  /// A description of the layer's kind and settings, enough to rebuild it (checkpoints).
+  var configuration: LayerConfiguration { get }
+
+  /// The number of input features the layer requires, or nil if it takes any number.
+  var inputSize: Int? { get }
+
+  /// Re-draws the parameters from their initializers with `generator`.
+  func initializeParameters(using generator: inout SeededGenerator) throws
+
+  /// Drops references to the last input, so the producer of that input can reuse its buffer
+  /// without a copy. ``Sequential`` calls this before every forward pass.
+  func releaseSavedState()
+}
+
+extension Layer {
+  public var inputSize: Int? { nil }
+  public func initializeParameters(using generator: inout SeededGenerator) throws {}
+
+  /// Applies the layer: `layer(x)` is `try layer.forward(x)`.
+  public func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
+    try forward(input)
+  }
+
+  /// The number of scalars in all parameters.
+  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+  /// The number of scalars in trainable parameters.
+  public var trainableParameterCount: Int {
+    parameters.filter(\.isTrainable).reduce(0) { $0 + $1.count }
+  }
+
+  public var description: String { configuration.summary }
+}
+
+/// The kind and settings of a layer: what a checkpoint stores to rebuild it.
+public struct LayerConfiguration: Codable, Equatable, Sendable {
+  /// The layer kind, e.g. "dense", "bump", "relu".
+  public var kind: String
+  /// Settings as strings, e.g. ["inputSize": "16", "outputSize": "64"].
+  public var settings: [String: String]
+
+  /// A configuration from its kind and settings.
+  public init(kind: String, settings: [String: String] = [:]) {
+    self.kind = kind
+    self.settings = settings
+  }
+
+  /// "kind(key: value, …)" with keys sorted.
+  public var summary: String {
+    settings.isEmpty
+      ? kind : "\(kind)(" + settings.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"
+  }
+}
+
+func checkBatch<E>(_ input: Matrix<E>, features: Int?, _ operation: String) throws {
+  guard input.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
+  if let features, input.columns != features {
+    throw BumpKitError.shapeMismatch(
+      operation: operation, expected: "batch×\(features)", got: shapeText(input.rows, input.columns))
+  }
+}
+
+func checkGradient<E>(_ gradient: Matrix<E>, matches output: Matrix<E>, _ operation: String) throws {
+  guard gradient.rows == output.rows && gradient.columns == output.columns else {
+    throw BumpKitError.shapeMismatch(
+      operation: operation, expected: shapeText(output.rows, output.columns),
+      got: shapeText(gradient.rows, gradient.columns))
+  }
+}

@@ -1,0 +1,52 @@
+/// A named tensor that a layer learns (or holds fixed), with its gradient.
+///
+/// Layers own their parameters; optimizers update ``value`` from ``gradient`` and then call
+/// ``project()``, which keeps constrained parameters (a bump's σ) inside their domain.
+public final class Parameter<Element: Scalar> {
+  /// The name within its layer, e.g. "weight", "sigma".
+  public let name: String
+  /// The current value.
+  public internal(set) var value: Matrix<Element>
+  /// dL/dvalue from the last backward pass; same shape as ``value``.
+  public internal(set) var gradient: Matrix<Element>
+  /// Whether optimizers update this parameter. Fixed parameters get no gradient.
+  public var isTrainable: Bool
+  /// The floor that ``project()`` enforces after every update, if any.
+  public let lowerBound: Element?
+
+  /// A parameter with an initial value; the gradient starts at zero.
+  public init(name: String, value: Matrix<Element>, isTrainable: Bool = true, lowerBound: Element? = nil) {
+    self.name = name
+    self.value = value
+    self.gradient = Matrix(rows: value.rows, columns: value.columns, repeating: 0)
+    self.isTrainable = isTrainable
+    self.lowerBound = lowerBound
+  }
+
+  /// The number of scalars.
+  public var count: Int { value.count }
+
+  /// Replaces the value with one of the same shape (e.g. from a checkpoint).
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)``.
+  public func assign(_ newValue: Matrix<Element>) throws {
+    guard newValue.rows == value.rows && newValue.columns == value.columns else {
+      throw BumpKitError.shapeMismatch(
+        operation: "assign \(name)", expected: shapeText(value.rows, value.columns),
+        got: shapeText(newValue.rows, newValue.columns))
+    }
+    value.copy(from: newValue)
+  }
+
+  /// Clamps the value to ``lowerBound`` (NaN becomes the bound too). Called by optimizers.
+  public func project() {
+    guard let floor = lowerBound else { return }
+    value.withUnsafeMutableBufferPointer { v in
+      for i in v.indices where !(v[i] >= floor) { v[i] = floor }
+    }
+  }
+
+  /// Sets the gradient to zero, keeping its storage.
+  public func zeroGradient() {
+    gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+  }
+}

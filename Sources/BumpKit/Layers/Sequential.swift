@@ -1,0 +1,159 @@
+/// Builds the layer list of a ``Sequential`` from a closure of layer expressions.
+@resultBuilder
+public enum LayerBuilder<Element: Scalar> {
+  public static func buildExpression(_ layer: any Layer<Element>) -> [any Layer<Element>] { [layer] }
+  public static func buildBlock(_ parts: [any Layer<Element>]...) -> [any Layer<Element>] { parts.flatMap { $0 } }
+  public static func buildOptional(_ part: [any Layer<Element>]?) -> [any Layer<Element>] { part ?? [] }
+  public static func buildEither(first part: [any Layer<Element>]) -> [any Layer<Element>] { part }
+  public static func buildEither(second part: [any Layer<Element>]) -> [any Layer<Element>] { part }
+  public static func buildArray(_ parts: [[any Layer<Element>]]) -> [any Layer<Element>] { parts.flatMap { $0 } }
+}
+
+/// Layers applied one after another:
+///
+///     let model = try Sequential<Float>(seed: 7) {
+///       Dense(inputSize: 1, outputSize: 32)
+///       try Bump(units: 32)
+///       Dense(inputSize: 32, outputSize: 1)
+///     }
+///
+/// The initializer checks that each layer's output size fits the next layer's input and
+/// draws every layer's parameters from one generator seeded with `seed`, so the same seed
+/// gives the same initial weights bit for bit.
+public final class Sequential<Element: Scalar>: Layer {
+  /// The layers in order.
+  public let layers: [any Layer<Element>]
+  /// The number of input features (from the first layer that fixes it).
+  public let inputFeatures: Int
+  /// The number of output features.
+  public let outputFeatures: Int
+
+  /// A model from a layer list, initialized from `seed`.
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)`` when sizes do not
+  ///   chain, ``BumpKitError/invalidArgument(name:value:reason:)`` for an empty model or one
+  ///   whose input size no layer fixes.
+  public init(layers: [any Layer<Element>], seed: UInt64 = 0) throws {
+    guard !layers.isEmpty else {
+      throw BumpKitError.invalidArgument(name: "layers", value: "[]", reason: "a Sequential model needs at least one layer")
+    }
+    guard let firstFixed = layers.firstIndex(where: { $0.inputSize != nil }) else {
+      throw BumpKitError.invalidArgument(name: "layers", value: "\(layers.count) layers", reason: "no layer fixes the input size (start with Dense or Bump)")
+    }
+    var size = layers[firstFixed].inputSize!
+    let input = size
+    for (i, layer) in layers.enumerated() where i >= firstFixed {
+      if let expected = layer.inputSize, expected != size {
+        throw BumpKitError.shapeMismatch(
+          operation: "Sequential layer \(i) (\(layer.configuration.kind))",
+          expected: "\(expected) input features", got: "\(size) from the layer before")
+      }
+      size = try layer.outputSize(forInputSize: size)
+    }
+    self.layers = layers
+    self.inputFeatures = input
+    self.outputFeatures = size
+    try reinitialize(seed: seed)
+  }
+
+  /// A model from a builder closure, initialized from `seed`.
+  public convenience init(seed: UInt64 = 0, @LayerBuilder<Element> _ content: () throws -> [any Layer<Element>]) throws {
+    try self.init(layers: content(), seed: seed)
+  }
+
+  /// Re-draws every layer's parameters from one generator seeded with `seed`.
+  public func reinitialize(seed: UInt64) throws {
+    var generator = SeededGenerator(seed: seed)
+    try initializeParameters(using: &generator)
+  }
+
+  public func initializeParameters(using generator: inout SeededGenerator) throws {
+    for layer in layers { try layer.initializeParameters(using: &generator) }
+  }
+
+  public var inputSize: Int? { inputFeatures }
+
+  public var parameters: [Parameter<Element>] { layers.flatMap { $0.parameters } }
+
+  public func outputSize(forInputSize inputSize: Int) throws -> Int {
+    guard inputSize == inputFeatures else {
+      throw BumpKitError.shapeMismatch(operation: "Sequential", expected: "\(inputFeatures) input features", got: "\(inputSize)")
+    }
+    return outputFeatures
+  }
+
+  public var configuration: LayerConfiguration {
+    LayerConfiguration(kind: "sequential", settings: ["layers": String(layers.count)])
+  }
+
+  public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
+    for layer in layers { layer.releaseSavedState() }
+    var x = input
+    for layer in layers { x = try layer.forward(x) }
+    return x
+  }
+
+  public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
+    var g = outputGradient
+    for layer in layers.reversed() { g = try layer.backward(g) }
+    return g
+  }
+
+  public func releaseSavedState() {
+    for layer in layers { layer.releaseSavedState() }
+  }
+
+  /// The model's output for `input`, computed in batches of at most `batchSize` rows so
+  /// that memory stays bounded; the result does not depend on the batch size beyond rounding.
+  public func predict(_ input: Matrix<Element>, batchSize: Int = 1024) throws -> Matrix<Element> {
+    guard batchSize > 0 else {
+      throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1")
+    }
+    try checkBatch(input, features: inputFeatures, "Sequential.predict")
+    var result = Matrix<Element>(rows: input.rows, columns: outputFeatures)
+    var batch = Matrix<Element>(rows: 0, columns: 0)
+    var start = 0
+    while start < input.rows {
+      let end = min(input.rows, start + batchSize)
+      try input.copyRows(start..<end, into: &batch)
+      let y = try forward(batch)
+      result.withUnsafeMutableBufferPointer { r in
+        y.withUnsafeBufferPointer { yp in
+          _ = UnsafeMutableBufferPointer(rebasing: r[(start * outputFeatures)..<(end * outputFeatures)]).update(fromContentsOf: yp)
+        }
+      }
+      start = end
+    }
+    releaseSavedState()
+    return result
+  }
+
+  /// A readable table of the layers, their output sizes and parameter counts.
+  public var summary: String {
+    var lines = ["Sequential<\(Element.self)>: \(inputFeatures) → \(outputFeatures)"]
+    var size = inputFeatures
+    for (i, layer) in layers.enumerated() {
+      size = (try? layer.outputSize(forInputSize: size)) ?? size
+      let trainable = layer.trainableParameterCount
+      lines.append("  \(i). \(layer.configuration.summary) → \(size) features, \(layer.parameterCount) parameters (\(trainable) trainable)")
+    }
+    lines.append("  total: \(parameterCount) parameters (\(trainableParameterCount) trainable)")
+    return lines.joined(separator: "\n")
+  }
+}
+
+extension Matrix {
+  /// Copies rows `range` into `destination`, resizing it (without allocating when its
+  /// capacity suffices).
+  public func copyRows(_ range: Range<Int>, into destination: inout Matrix) throws {
+    guard range.lowerBound >= 0 && range.upperBound <= rows else {
+      throw BumpKitError.invalidArgument(name: "rows", value: "\(range)", reason: "outside 0..<\(rows)")
+    }
+    destination.resize(rows: range.count, columns: columns)
+    let c = columns
+    withUnsafeBufferPointer { src in
+      destination.withUnsafeMutableBufferPointer { dst in
+        _ = dst.update(fromContentsOf: UnsafeBufferPointer(rebasing: src[(range.lowerBound * c)..<(range.upperBound * c)]))
+      }
+    }
+  }
+}
