@@ -10,23 +10,26 @@ struct Record: Encodable {
   var min: Double
   var speedup: Double?
   var runs: Int
+  /// Workload-specific figures (training: final MSE, epochs, heap allocations per step).
+  var extra: [String: Double]? = nil
 }
 
 /// Prints records as an aligned text table.
 func printTable(_ records: [Record]) {
-  let header = ["workload", "implementation", "precision", "threads", "shape", "median", "min", "unit", "speedup"]
+  let header = ["workload", "implementation", "precision", "threads", "shape", "median", "min", "unit", "speedup", "notes"]
   let rows: [[String]] = records.map { r in
     [
       r.workload, r.implementation, r.precision, String(r.threads),
       r.shape.map(String.init).joined(separator: "×"), format(r.median), format(r.min), r.unit,
       r.speedup.map { format($0) + "×" } ?? "",
+      (r.extra ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
     ]
   }
   var widths = header.map(\.count)
   for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
   func line(_ cells: [String]) -> String {
     cells.enumerated().map { i, c in
-      i >= 3 ? String(repeating: " ", count: widths[i] - c.count) + c : c + String(repeating: " ", count: widths[i] - c.count)
+      i >= 3 && i != 7 && i != 9 ? String(repeating: " ", count: widths[i] - c.count) + c : c + String(repeating: " ", count: widths[i] - c.count)
     }.joined(separator: "  ")
   }
   print(line(header))

@@ -40,7 +40,7 @@ public struct KernelOptions: Sendable {
   private static let _defaultThreads = Atomic<Int>(KernelOptions.onlineProcessors)
 
   /// The thread count a call uses when its options do not say. Starts at the number of
-  /// online processors. `BumpKit.threadCount` sets this and OpenBLAS's count together.
+  /// online processors. `Threading.threadCount` (in BumpKit) sets this and OpenBLAS's count together.
   public static var defaultThreadCount: Int {
     get { _defaultThreads.load(ordering: .relaxed) }
     set { _defaultThreads.store(max(1, newValue), ordering: .relaxed) }

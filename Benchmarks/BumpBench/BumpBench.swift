@@ -39,6 +39,18 @@ struct BumpBench: ParsableCommand {
     records += kernelRecords(Float.self, shapes: kernelShapes, threads: threadCounts, quick: quick, filter: accept)
     records += kernelRecords(Double.self, shapes: kernelShapes, threads: threadCounts, quick: quick, filter: accept)
     records += gemmRecords(shapes: gemmShapes, threads: threadCounts, quick: quick, filter: accept)
+    for t in threadCounts where accept("training adam float \(t)t") {
+      let epochs = quick ? 2 : 6
+      let result = try runTraining(epochs: epochs, samples: quick ? 16_384 : 65_536, threads: t)
+      let rates = result.samplesPerSecond
+      let sorted = rates.sorted()
+      records.append(Record(
+        workload: "training", implementation: "adam", precision: "float", threads: t,
+        shape: [quick ? 16_384 : 65_536, 16, 256, 256, 1], unit: "samples/s",
+        median: sorted[sorted.count / 2], min: sorted.first ?? .nan, speedup: nil, runs: rates.count,
+        extra: ["mse_after_epochs": result.mse, "epochs": Double(epochs - 1) + 1,
+                "allocations_per_step": result.allocationsPerStep]))
+    }
     Threading.threadCount = savedThreads
 
     if json {

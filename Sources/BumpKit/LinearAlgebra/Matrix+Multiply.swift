@@ -1,0 +1,131 @@
+extension Matrix {
+  /// General matrix product, `C ← α·op(A)·op(B) + β·C`, with `op(X) = Xᵀ` when the matching
+  /// `transpose` flag is set (BLAS `?gemm`, row-major, through OpenBLAS).
+  ///
+  /// op(A) must be `m × k`, op(B) `k × n` and C `m × n`. With β = 0 (the default) C is only
+  /// written, so its old contents, NaN included, do not matter. C may be the same matrix as
+  /// A or B: it is then copied before it is written (copy-on-write), which allocates.
+  ///
+  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` naming all the
+  ///   shapes, e.g. `gemm: expected 3×4 · 4×2, got 3×4 · 5×2`;
+  ///   ``LinearAlgebraError/invalidArgument(operation:reason:)`` if a size exceeds `Int32.max`.
+  ///
+  /// See also: ``multiplied(by:transposingSelf:transposingOther:)``,
+  /// ``gemv(_:transpose:_:alpha:beta:into:)``.
+  public static func gemm(
+    _ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false,
+    alpha: Element = 1, beta: Element = 0, into c: inout Matrix
+  ) throws {
+    try gemm("gemm", a, transposeA, b, transposeB, alpha, beta, &c)
+  }
+
+  /// The product `op(self)·op(other)` as a new matrix, with `op(X) = Xᵀ` when the matching
+  /// flag is set; `x.multiplied(by: x, transposingSelf: true)` is the Gram matrix XᵀX.
+  ///
+  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if the inner
+  ///   dimensions differ, e.g. `multiplied(by:): expected 3×4 · 4×2, got 3×4 · 5×2`.
+  ///
+  /// See also: ``gemm(_:transposeA:_:transposeB:alpha:beta:into:)``, which writes into a
+  /// matrix you keep and reuse.
+  public func multiplied(
+    by other: Matrix, transposingSelf: Bool = false, transposingOther: Bool = false
+  ) throws -> Matrix {
+    let m = transposingSelf ? columns : rows
+    let n = transposingOther ? other.rows : other.columns
+    var result = Matrix(rows: m, columns: n)
+    try Self.gemm("multiplied(by:)", self, transposingSelf, other, transposingOther, 1, 0, &result)
+    return result
+  }
+
+  /// Matrix–vector product, `y ← α·op(A)·x + β·y`, with `op(A) = Aᵀ` when `transpose` is set
+  /// (BLAS `?gemv`, row-major).
+  ///
+  /// x and y are vectors: matrices with one row or one column. With op(A) of shape `m × n`,
+  /// x must have n elements and y m. With β = 0 (the default) y is only written.
+  ///
+  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` naming the
+  ///   shapes, e.g. `gemv: expected 3×4 · vector of 4 → vector of 3, got 3×4 · 5×1 → 3×1`.
+  public static func gemv(
+    _ a: Matrix, transpose: Bool = false, _ x: Matrix,
+    alpha: Element = 1, beta: Element = 0, into y: inout Matrix
+  ) throws {
+    let (m, n) = transpose ? (a.columns, a.rows) : (a.rows, a.columns)
+    let xIsVector = x.rows == 1 || x.columns == 1
+    let yIsVector = y.rows == 1 || y.columns == 1
+    guard xIsVector, yIsVector, x.count == n, y.count == m else {
+      let aText = shapeText(a.rows, a.columns, transposed: transpose)
+      throw LinearAlgebraError.shapeMismatch(
+        operation: "gemv", expected: "\(aText) · vector of \(n) → vector of \(m)",
+        got: "\(aText) · \(shapeText(x.rows, x.columns)) → \(shapeText(y.rows, y.columns))")
+    }
+    if m == 0 { return }
+    if n == 0 {
+      y.scaleOrZero(by: beta)
+      return
+    }
+    let rows32 = try blasInt(a.rows, "gemv")
+    let columns32 = try blasInt(a.columns, "gemv")
+    let lda = try blasInt(max(1, a.columns), "gemv")
+    a.withUnsafeBufferPointer { aBuffer in
+      x.withUnsafeBufferPointer { xBuffer in
+        y.withUnsafeMutableBufferPointer { yBuffer in
+          Element.blasGemv(
+            transpose: transpose, m: rows32, n: columns32, alpha: alpha,
+            a: aBuffer.baseAddress!, lda: lda, x: xBuffer.baseAddress!, incx: 1,
+            beta: beta, y: yBuffer.baseAddress!, incy: 1)
+        }
+      }
+    }
+  }
+
+  private static func gemm(
+    _ operation: String, _ a: Matrix, _ transposeA: Bool, _ b: Matrix, _ transposeB: Bool,
+    _ alpha: Element, _ beta: Element, _ c: inout Matrix
+  ) throws {
+    let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
+    let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
+    let aText = shapeText(a.rows, a.columns, transposed: transposeA)
+    let bText = shapeText(b.rows, b.columns, transposed: transposeB)
+    guard k == kb else {
+      let expectedB = transposeB ? shapeText(n, k, transposed: true) : shapeText(k, n)
+      throw LinearAlgebraError.shapeMismatch(
+        operation: operation, expected: "\(aText) · \(expectedB)", got: "\(aText) · \(bText)")
+    }
+    guard c.rows == m, c.columns == n else {
+      throw LinearAlgebraError.shapeMismatch(
+        operation: operation, expected: "\(aText) · \(bText) → \(shapeText(m, n))",
+        got: "\(aText) · \(bText) → \(shapeText(c.rows, c.columns))")
+    }
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+      c.scaleOrZero(by: beta)
+      return
+    }
+    let m32 = try blasInt(m, operation)
+    let n32 = try blasInt(n, operation)
+    let k32 = try blasInt(k, operation)
+    let lda = try blasInt(max(1, a.columns), operation)
+    let ldb = try blasInt(max(1, b.columns), operation)
+    let ldc = try blasInt(max(1, c.columns), operation)
+    a.withUnsafeBufferPointer { aBuffer in
+      b.withUnsafeBufferPointer { bBuffer in
+        c.withUnsafeMutableBufferPointer { cBuffer in
+          Element.blasGemm(
+            transposeA: transposeA, transposeB: transposeB, m: m32, n: n32, k: k32,
+            alpha: alpha, a: aBuffer.baseAddress!, lda: lda, b: bBuffer.baseAddress!, ldb: ldb,
+            beta: beta, c: cBuffer.baseAddress!, ldc: ldc)
+        }
+      }
+    }
+  }
+
+  /// `self ← β·self`, where β = 0 writes zeros without reading (as BLAS does), so that NaN in
+  /// a destination that is about to be overwritten does not survive.
+  mutating func scaleOrZero(by beta: Element) {
+    if beta == 0 {
+      withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    } else if beta != 1 {
+      scale(by: beta)
+    }
+  }
+}

@@ -1,0 +1,257 @@
+/// A dense `rows × columns` matrix of `Float` or `Double`, stored row-major and contiguous:
+/// element (i, j) is at offset `i·columns + j`.
+///
+/// `Matrix` has value semantics. Copies share one 64-byte-aligned buffer until one of them is
+/// mutated, which copies it first (copy-on-write), so passing matrices around is cheap and
+/// sending them across tasks is safe. A batch of samples is `batch × features`.
+///
+/// Layers that run the same step many times keep their matrices and reuse the memory:
+/// ``resize(rows:columns:)`` and ``copy(from:)`` do not allocate while the new element count
+/// fits in ``capacity`` and the buffer is not shared.
+///
+/// Products, level-1 operations and LAPACK solves are in extensions
+/// (``gemm(_:transposeA:_:transposeB:alpha:beta:into:)``, ``axpy(alpha:_:_:)``, ``qr()``,
+/// ``solveLeastSquares(_:_:)``); they check shapes and throw ``LinearAlgebraError``.
+/// Element access out of bounds and negative sizes are programming errors and trap.
+public struct Matrix<Element: Scalar> {
+  @usableFromInline var storage: MatrixStorage<Element>
+
+  /// The number of rows (for a batch: the number of samples).
+  public private(set) var rows: Int
+
+  /// The number of columns (for a batch: the number of features).
+  public private(set) var columns: Int
+
+  /// A `rows × columns` matrix with every element equal to `value` (zero by default).
+  ///
+  /// - Precondition: `rows ≥ 0`, `columns ≥ 0`.
+  public init(rows: Int, columns: Int, repeating value: Element = 0) {
+    let count = Self.checkedCount(rows: rows, columns: columns)
+    self.storage = MatrixStorage(capacity: count, repeating: value)
+    self.rows = rows
+    self.columns = columns
+  }
+
+  /// A `rows × columns` matrix of zeros; the same as `Matrix(rows:columns:)`.
+  public static func zeros(rows: Int, columns: Int) -> Matrix {
+    Matrix(rows: rows, columns: columns)
+  }
+
+  /// The `size × size` identity matrix I, with Iᵢⱼ = 1 if i = j and 0 otherwise.
+  public static func identity(size: Int) -> Matrix {
+    var m = Matrix(rows: size, columns: size)
+    m.withUnsafeMutableBufferPointer { buffer in
+      for i in 0..<size { buffer[i * size + i] = 1 }
+    }
+    return m
+  }
+
+  /// A `rows × columns` matrix with the given elements in row-major order.
+  ///
+  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
+  ///   `elements.count ≠ rows·columns`; ``LinearAlgebraError/invalidArgument(operation:reason:)``
+  ///   if a size is negative.
+  public init(rows: Int, columns: Int, elements: [Element]) throws {
+    guard rows >= 0, columns >= 0 else {
+      throw LinearAlgebraError.invalidArgument(
+        operation: "Matrix.init", reason: "negative shape \(rows)×\(columns)")
+    }
+    let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+    guard !overflow, count == elements.count else {
+      throw LinearAlgebraError.shapeMismatch(
+        operation: "Matrix.init",
+        expected: "\(rows)×\(columns) = \(overflow ? "too many" : String(count)) elements",
+        got: "\(elements.count) elements")
+    }
+    self.storage = elements.withUnsafeBufferPointer { MatrixStorage(capacity: count, copying: $0) }
+    self.rows = rows
+    self.columns = columns
+  }
+
+  /// A matrix whose i-th row is `rowsOfElements[i]`.
+  ///
+  /// An empty array gives a 0 × 0 matrix.
+  ///
+  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if the rows do
+  ///   not all have the same length.
+  public init(_ rowsOfElements: [[Element]]) throws {
+    let columns = rowsOfElements.first?.count ?? 0
+    if let bad = rowsOfElements.firstIndex(where: { $0.count != columns }) {
+      throw LinearAlgebraError.shapeMismatch(
+        operation: "Matrix.init", expected: "\(columns) elements in every row",
+        got: "\(rowsOfElements[bad].count) in row \(bad)")
+    }
+    try self.init(
+      rows: rowsOfElements.count, columns: columns, elements: rowsOfElements.flatMap { $0 })
+  }
+
+  /// The number of elements, `rows·columns`.
+  @inlinable public var count: Int { rows * columns }
+
+  /// The shape as `(rows, columns)`.
+  @inlinable public var shape: (rows: Int, columns: Int) { (rows, columns) }
+
+  /// The number of elements the buffer holds, at least ``count``; ``resize(rows:columns:)``
+  /// and ``copy(from:)`` stay within it without allocating.
+  public var capacity: Int { storage.capacity }
+
+  /// The elements in row-major order, copied into an array.
+  public var elements: [Element] {
+    withUnsafeBufferPointer { Array($0) }
+  }
+
+  /// The element in row `row`, column `column` (both zero-based).
+  ///
+  /// - Precondition: `0 ≤ row < rows` and `0 ≤ column < columns`.
+  @inlinable
+  public subscript(row: Int, column: Int) -> Element {
+    get {
+      precondition(
+        row >= 0 && row < rows && column >= 0 && column < columns, "Matrix index out of range")
+      return storage.base[row * columns + column]
+    }
+    set {
+      precondition(
+        row >= 0 && row < rows && column >= 0 && column < columns, "Matrix index out of range")
+      makeUnique()
+      storage.base[row * columns + column] = newValue
+    }
+  }
+
+  /// Row `index` as an array of ``columns`` elements.
+  ///
+  /// - Precondition: `0 ≤ index < rows`.
+  public func row(_ index: Int) -> [Element] {
+    precondition(index >= 0 && index < rows, "Matrix row index out of range")
+    return Array(UnsafeBufferPointer(start: storage.base + index * columns, count: columns))
+  }
+
+  /// Replaces row `index` by `values`.
+  ///
+  /// - Precondition: `0 ≤ index < rows`.
+  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
+  ///   `values.count ≠ columns`.
+  public mutating func setRow(_ index: Int, to values: [Element]) throws {
+    precondition(index >= 0 && index < rows, "Matrix row index out of range")
+    guard values.count == columns else {
+      throw LinearAlgebraError.shapeMismatch(
+        operation: "setRow", expected: "\(columns) elements", got: "\(values.count)")
+    }
+    makeUnique()
+    let start = storage.base + index * columns
+    values.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: columns) }
+  }
+
+  /// Calls `body` with the ``count`` elements in row-major order. The pointer is valid only
+  /// during the call.
+  @inlinable
+  public func withUnsafeBufferPointer<R, E: Error>(
+    _ body: (UnsafeBufferPointer<Element>) throws(E) -> R
+  ) throws(E) -> R {
+    try body(UnsafeBufferPointer(start: storage.base, count: count))
+  }
+
+  /// Calls `body` with the ``count`` elements in row-major order for writing. The buffer is
+  /// made unique first (copy-on-write), so other copies of the matrix are unaffected. The
+  /// pointer is valid only during the call.
+  @inlinable
+  public mutating func withUnsafeMutableBufferPointer<R, E: Error>(
+    _ body: (UnsafeMutableBufferPointer<Element>) throws(E) -> R
+  ) throws(E) -> R {
+    makeUnique()
+    return try body(UnsafeMutableBufferPointer(start: storage.base, count: count))
+  }
+
+  // MARK: - Shape and capacity (here because they set the private shape)
+
+  /// Changes the shape to `rows × columns`, keeping the elements in row-major order.
+  ///
+  /// Element k (in row-major order) keeps its value for k < min(old count, new count);
+  /// elements beyond the old count are zero. The buffer is reused, without allocation, when
+  /// the new count is at most ``capacity`` and no other matrix shares it; otherwise a new
+  /// buffer of exactly the new count is allocated. Shrinking keeps the capacity, so a layer
+  /// whose last mini-batch is smaller grows back for free.
+  ///
+  /// - Precondition: `rows ≥ 0`, `columns ≥ 0`.
+  public mutating func resize(rows newRows: Int, columns newColumns: Int) {
+    let newCount = Self.checkedCount(rows: newRows, columns: newColumns)
+    let oldCount = count
+    if newCount <= storage.capacity && isKnownUniquelyReferenced(&storage) {
+      if newCount > oldCount {
+        (storage.base + oldCount).update(repeating: 0, count: newCount - oldCount)
+      }
+    } else {
+      let kept = UnsafeBufferPointer(start: storage.base, count: min(oldCount, newCount))
+      storage = MatrixStorage(capacity: newCount, copying: kept)
+    }
+    rows = newRows
+    columns = newColumns
+  }
+
+  /// Reinterprets the same elements, in the same row-major order, as a `rows × columns`
+  /// matrix. Never allocates or copies.
+  ///
+  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
+  ///   `rows·columns ≠ count`, or ``LinearAlgebraError/invalidArgument(operation:reason:)``
+  ///   for a negative size.
+  public mutating func reshape(rows newRows: Int, columns newColumns: Int) throws {
+    guard newRows >= 0, newColumns >= 0 else {
+      throw LinearAlgebraError.invalidArgument(
+        operation: "reshape", reason: "negative shape \(newRows)×\(newColumns)")
+    }
+    let (newCount, overflow) = newRows.multipliedReportingOverflow(by: newColumns)
+    guard !overflow, newCount == count else {
+      throw LinearAlgebraError.shapeMismatch(
+        operation: "reshape", expected: "\(count) elements (from \(rows)×\(columns))",
+        got: "\(newRows)×\(newColumns)")
+    }
+    rows = newRows
+    columns = newColumns
+  }
+
+  /// Makes this matrix equal to `source` (its shape and its elements).
+  ///
+  /// Reuses the buffer, without allocating, when `source.count ≤` ``capacity`` and no other
+  /// matrix shares it. Unlike plain assignment, the buffer stays this matrix's own, so later
+  /// in-place writes do not trigger a copy.
+  public mutating func copy(from source: Matrix) {
+    if source.storage === storage && source.count == count {
+      rows = source.rows
+      columns = source.columns
+      return
+    }
+    prepareForOverwrite(rows: source.rows, columns: source.columns)
+    storage.base.update(from: source.storage.base, count: source.count)
+  }
+
+  /// Gives the matrix shape `rows × columns` with a unique buffer, leaving the elements'
+  /// values unspecified (they are initialised, but stale). For callers that overwrite every
+  /// element next, e.g. `gemm` with β = 0.
+  mutating func prepareForOverwrite(rows newRows: Int, columns newColumns: Int) {
+    let newCount = Self.checkedCount(rows: newRows, columns: newColumns)
+    if newCount > storage.capacity || !isKnownUniquelyReferenced(&storage) {
+      storage = MatrixStorage(capacity: newCount, repeating: 0)
+    }
+    rows = newRows
+    columns = newColumns
+  }
+
+  /// Copies the buffer if another matrix shares it.
+  @inlinable
+  mutating func makeUnique() {
+    if !isKnownUniquelyReferenced(&storage) {
+      storage = storage.copy(count: count)
+    }
+  }
+
+  @usableFromInline
+  static func checkedCount(rows: Int, columns: Int) -> Int {
+    precondition(
+      rows >= 0 && columns >= 0, "Matrix shape must be non-negative, got \(rows)×\(columns)")
+    let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+    precondition(!overflow, "Matrix shape \(rows)×\(columns) overflows Int")
+    return count
+  }
+}
+
+extension Matrix: Sendable {}
