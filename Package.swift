@@ -39,6 +39,7 @@ let package = Package(
       dependencies: [
         "BumpKit",
         "COpenBLAS",
+        "_AllocationCounter",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/BumpBench"
@@ -51,6 +52,7 @@ let package = Package(
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
     .target(name: "_BumpKernelsShims"),
+    .target(name: "_AllocationCounter", path: "Benchmarks/AllocationCounter"),
 
     // MARK: - Unit test bundles
     .testTarget(name: "BumpKernelsTests", dependencies: ["BumpKernels"]),
