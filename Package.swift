@@ -56,6 +56,6 @@ let package = Package(
 
     // MARK: - Unit test bundles
     .testTarget(name: "BumpKernelsTests", dependencies: ["BumpKernels"]),
-    .testTarget(name: "BumpKitTests", dependencies: ["BumpKit"]),
+    .testTarget(name: "BumpKitTests", dependencies: ["BumpKit"], exclude: ["Fixtures"]),
   ]
 )

@@ -1,0 +1,171 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Writing CSV files (predictions, generated datasets), atomically.
+///
+/// Files are UTF-8 with LF line endings and a final line break. A field is quoted, with
+/// inner quotes doubled (RFC 4180), when it holds a comma, a double quote or a line break,
+/// starts or ends with a space or tab (which the reader would trim), or is empty; so header
+/// names and class names round-trip through ``Dataset/loadCSV(path:target:task:)``.
+/// Numbers are never quoted.
+///
+/// The encoder is our own rather than CSV.swift's `CSVWriter`, which writes through an
+/// `OutputStream` one byte per call and took about 10 s for a 21 MB file here; quoting
+/// rules this small are not worth that.
+///
+/// **Atomic.** The bytes go to a new temporary file in the same directory
+/// (`.<name>.tmp-<random>`), which is `fsync`ed and renamed over `path`; then the directory is
+/// synced. Readers see the old file or the complete new one, never a partial file; on
+/// failure the temporary file is removed and `path` is untouched.
+public enum CSVFile {
+  /// Writes `header` and then `rows` of text fields.
+  ///
+  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if a row does not have
+  ///   one field per header name; ``DataError/writeFailed(path:operation:reason:)``.
+  public static func write(path: String, header: [String], rows: [[String]]) throws {
+    if let bad = rows.firstIndex(where: { $0.count != header.count }) {
+      throw DataError.shapeMismatch(
+        operation: "CSVFile.write",
+        expected: "\(header.count) fields in every row (one per header name)",
+        got: "\(rows[bad].count) in row \(bad)")
+    }
+    try writeAtomically(encode(header: header, rows: rows), to: path)
+  }
+
+  /// Writes `header` and then one line per row of `matrix`, each number in the shortest form
+  /// that parses back to the same value (Swift's `description`, e.g. `0.1`, `1e-05`).
+  ///
+  /// Non-finite values are written as `nan`, `inf` or `-inf` (a prediction may be one), but
+  /// ``Dataset/loadCSV(path:target:task:)`` will refuse to read them.
+  ///
+  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` unless
+  ///   `header.count == matrix.columns`; ``DataError/writeFailed(path:operation:reason:)``.
+  public static func write<Element: Scalar>(
+    path: String, header: [String], matrix: Matrix<Element>
+  ) throws {
+    guard header.count == matrix.columns else {
+      throw DataError.shapeMismatch(
+        operation: "CSVFile.write", expected: "\(matrix.columns) header names (one per column)",
+        got: "\(header.count)")
+    }
+    let rows = (0..<matrix.rows).map { matrix.row($0).map(format) }
+    try writeAtomically(encode(header: header, rows: rows), to: path)
+  }
+
+  /// The text a number is written as: Swift's shortest round-trip `description`.
+  public static func format<Element: Scalar>(_ value: Element) -> String {
+    value.description
+  }
+
+  // MARK: - Implementation
+
+  private static func encode(header: [String], rows: [[String]]) -> [UInt8] {
+    var bytes: [UInt8] = []
+    for row in [header] + rows {
+      for (index, field) in row.enumerated() {
+        if index > 0 { bytes.append(UInt8(ascii: ",")) }
+        appendField(field, to: &bytes)
+      }
+      bytes.append(UInt8(ascii: "\n"))
+    }
+    return bytes
+  }
+
+  private static func appendField(_ field: String, to bytes: inout [UInt8]) {
+    let utf8 = field.utf8
+    let needsQuotes =
+      utf8.isEmpty || utf8.first == UInt8(ascii: " ") || utf8.first == UInt8(ascii: "\t")
+      || utf8.last == UInt8(ascii: " ") || utf8.last == UInt8(ascii: "\t")
+      || utf8.contains(where: {
+        $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n")
+          || $0 == UInt8(ascii: "\r")
+      })
+    guard needsQuotes else {
+      bytes.append(contentsOf: utf8)
+      return
+    }
+    bytes.append(UInt8(ascii: "\""))
+    for byte in utf8 {
+      if byte == UInt8(ascii: "\"") { bytes.append(byte) }
+      bytes.append(byte)
+    }
+    bytes.append(UInt8(ascii: "\""))
+  }
+
+  private static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    let (directory, name) = try splitPath(path)
+    var temporaryPath = ""
+    var descriptor: Int32 = -1
+    for _ in 0..<16 {
+      let suffix = String(UInt64.random(in: .min ... .max), radix: 36)
+      temporaryPath = "\(directory)/.\(name).tmp-\(suffix)"
+      descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+      if descriptor >= 0 || errno != EEXIST { break }
+    }
+    guard descriptor >= 0 else {
+      throw DataError.writeFailed(
+        path: path, operation: "create a temporary file in \(directory)",
+        reason: dataSystemMessage(errno))
+    }
+    var renamed = false
+    defer {
+      if descriptor >= 0 { close(descriptor) }
+      if !renamed { unlink(temporaryPath) }
+    }
+    try bytes.withUnsafeBytes { raw in
+      var written = 0
+      while written < raw.count {
+        let result = Glibc.write(descriptor, raw.baseAddress! + written, raw.count - written)
+        if result < 0 {
+          if errno == EINTR { continue }
+          throw DataError.writeFailed(
+            path: path, operation: "write \(temporaryPath)", reason: dataSystemMessage(errno))
+        }
+        written += result
+      }
+    }
+    guard fsync(descriptor) == 0 else {
+      throw DataError.writeFailed(
+        path: path, operation: "fsync \(temporaryPath)", reason: dataSystemMessage(errno))
+    }
+    let closed = close(descriptor)
+    descriptor = -1
+    guard closed == 0 else {
+      throw DataError.writeFailed(
+        path: path, operation: "close \(temporaryPath)", reason: dataSystemMessage(errno))
+    }
+    guard rename(temporaryPath, path) == 0 else {
+      throw DataError.writeFailed(
+        path: path, operation: "rename the temporary file over it", reason: dataSystemMessage(errno)
+      )
+    }
+    renamed = true
+    // The data is in place; a directory that cannot be synced only weakens durability.
+    let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if directoryDescriptor >= 0 {
+      _ = fsync(directoryDescriptor)
+      close(directoryDescriptor)
+    }
+  }
+
+  /// The directory ("." for a bare name) and the last component of `path`.
+  private static func splitPath(_ path: String) throws -> (directory: String, name: String) {
+    guard let slash = path.lastIndex(of: "/") else {
+      guard !path.isEmpty else {
+        throw DataError.writeFailed(path: path, operation: "write", reason: "the path is empty")
+      }
+      return (".", path)
+    }
+    let name = String(path[path.index(after: slash)...])
+    guard !name.isEmpty else {
+      throw DataError.writeFailed(path: path, operation: "write", reason: dataSystemMessage(EISDIR))
+    }
+    let directory = String(path[..<slash])
+    return (directory.isEmpty ? "/" : directory, name)
+  }
+}

@@ -1,0 +1,157 @@
+/// Errors from loading, generating, transforming and writing datasets.
+///
+/// Every error about a file names the file, and every error about a cell also names the line
+/// (1-based, counted in physical lines of the file, so the header is line 1 and a quoted field
+/// that spans lines moves the following rows down) and the column by its header name. The
+/// ``description`` reads like a compiler diagnostic:
+///
+///     data.csv: line 7, column "age": "n/a" is not a number
+///
+/// See also: ``Dataset/loadCSV(path:target:task:)``,
+/// ``Dataset/loadCSVFeatures(path:expectedFeatures:)``, ``CSVFile``.
+public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// No file exists at `path`.
+  case fileNotFound(path: String)
+
+  /// The file at `path` exists but could not be read (a directory, no permission, an I/O
+  /// error); `reason` is the system's explanation.
+  case unreadableFile(path: String, reason: String)
+
+  /// The file is not valid UTF-8; `line` is the line holding the first invalid byte.
+  case invalidEncoding(path: String, line: Int)
+
+  /// The file is empty or holds only blank lines, so it has no header row.
+  case emptyFile(path: String)
+
+  /// The file has a header row (`columns`) but no data rows after it.
+  case noDataRows(path: String, line: Int, columns: [String])
+
+  /// The header cell at 1-based `position` is empty, so the column has no name.
+  case emptyColumnName(path: String, line: Int, position: Int)
+
+  /// Two or more header cells have the same name, at the 1-based `positions`.
+  case duplicateColumn(path: String, line: Int, column: String, positions: [Int])
+
+  /// A required column (the target, or a feature the model expects) is not in the header;
+  /// `available` lists the columns the header does have.
+  case missingColumn(path: String, line: Int, column: String, available: [String])
+
+  /// The header holds only the target column, so there is nothing to learn from.
+  case noFeatureColumns(path: String, line: Int, target: String)
+
+  /// A row has `found` fields where the header has `expected`. `column` is the first column
+  /// with no field (too few fields) or the last column (too many).
+  case raggedRow(path: String, line: Int, column: String, expected: Int, found: Int)
+
+  /// A cell is empty (or only spaces).
+  case emptyCell(path: String, line: Int, column: String)
+
+  /// A cell is not a number by Swift's strict `Double(String)` grammar.
+  case notANumber(path: String, line: Int, column: String, text: String)
+
+  /// A cell spells NaN or an infinity (`nan`, `inf`, `-infinity`, …). Swift parses these as
+  /// numbers, but no model can learn from them, so they are rejected.
+  case nonFiniteNumber(path: String, line: Int, column: String, text: String)
+
+  /// A cell is a finite number too large in magnitude for `type` (e.g. `1e39` as `Float`).
+  case numberOutOfRange(path: String, line: Int, column: String, text: String, type: String)
+
+  /// A numeric class label that is not a non-negative integer below 65 536; `reason` says
+  /// which rule it breaks.
+  case invalidLabel(path: String, line: Int, column: String, text: String, reason: String)
+
+  /// A classification target mixes numeric labels and names: the label `text` on `line` is
+  /// of a different kind from `firstText`, the label on `firstLine` (the first data row).
+  case mixedLabels(
+    path: String, line: Int, column: String, text: String, firstLine: Int, firstText: String)
+
+  /// An argument outside its domain, e.g. a negative sample count or a validation fraction
+  /// of 1.
+  case invalidArgument(name: String, value: String, reason: String)
+
+  /// Matrices, names or rows whose sizes do not agree, found by `operation`.
+  case shapeMismatch(operation: String, expected: String, got: String)
+
+  /// An in-memory `matrix` ("x" or "y") holds NaN or an infinity at 0-based `row`, `column`.
+  case nonFiniteValue(matrix: String, row: Int, column: Int)
+
+  /// A class label in `y` at 0-based `row` that is not an integer in `0..<classes`.
+  case labelOutOfRange(row: Int, label: String, classes: Int)
+
+  /// Writing `path` failed during `operation` (creating, writing, syncing or renaming the
+  /// temporary file); `reason` is the system's explanation. The file at `path` is unchanged.
+  case writeFailed(path: String, operation: String, reason: String)
+
+  /// A one-line explanation naming the file, line and column where they apply.
+  public var description: String {
+    switch self {
+    case .fileNotFound(let path):
+      return "\(path): no such file"
+    case .unreadableFile(let path, let reason):
+      return "\(path): cannot read the file: \(reason)"
+    case .invalidEncoding(let path, let line):
+      return "\(path): line \(line): the file is not valid UTF-8 text"
+    case .emptyFile(let path):
+      return "\(path): line 1: the file is empty; expected a header row naming the columns"
+    case .noDataRows(let path, let line, let columns):
+      return "\(path): line \(line): no data rows after the header (\(quotedNames(columns)))"
+    case .emptyColumnName(let path, let line, let position):
+      return "\(path): line \(line), column \(position): the header cell is empty; "
+        + "every column needs a name"
+    case .duplicateColumn(let path, let line, let column, let positions):
+      let list = positions.map(String.init).joined(separator: ", ")
+      return "\(cellLocation(path, line, column)): the name appears more than once in the header "
+        + "(columns \(list))"
+    case .missingColumn(let path, let line, let column, let available):
+      return "\(cellLocation(path, line, column)): no such column in the header; "
+        + "available columns: \(quotedNames(available))"
+    case .noFeatureColumns(let path, let line, let target):
+      return "\(cellLocation(path, line, target)): the target is the only column, "
+        + "so there are no feature columns"
+    case .raggedRow(let path, let line, let column, let expected, let found):
+      let counts = "the row has \(found) fields but the header has \(expected)"
+      let detail =
+        found < expected
+        ? "column \"\(column)\" and those after it are missing"
+        : "there are extra fields after column \"\(column)\""
+      return "\(cellLocation(path, line, column)): \(counts); \(detail)"
+    case .emptyCell(let path, let line, let column):
+      return "\(cellLocation(path, line, column)): the cell is empty"
+    case .notANumber(let path, let line, let column, let text):
+      return "\(cellLocation(path, line, column)): \"\(text)\" is not a number"
+    case .nonFiniteNumber(let path, let line, let column, let text):
+      return "\(cellLocation(path, line, column)): \"\(text)\" is not finite; "
+        + "NaN and infinite values are not allowed"
+    case .numberOutOfRange(let path, let line, let column, let text, let type):
+      return "\(cellLocation(path, line, column)): \(text) is too large in magnitude for \(type)"
+    case .invalidLabel(let path, let line, let column, let text, let reason):
+      return "\(cellLocation(path, line, column)): class label \"\(text)\" \(reason)"
+    case .mixedLabels(let path, let line, let column, let text, let firstLine, let firstText):
+      func kind(_ label: String) -> String { Double(label) == nil ? "a name" : "a number" }
+      return
+        "\(cellLocation(path, line, column)): class label \"\(text)\" is \(kind(text)) "
+        + "but the label on line \(firstLine) (\"\(firstText)\") is \(kind(firstText)); "
+        + "labels must be all non-negative integers or all names"
+    case .invalidArgument(let name, let value, let reason):
+      return "invalid \(name) \(value): \(reason)"
+    case .shapeMismatch(let operation, let expected, let got):
+      return "\(operation): expected \(expected), got \(got)"
+    case .nonFiniteValue(let matrix, let row, let column):
+      return "\(matrix) has a non-finite value at row \(row), column \(column)"
+    case .labelOutOfRange(let row, let label, let classes):
+      return "class label \(label) at row \(row) is not an integer in 0..<\(classes)"
+    case .writeFailed(let path, let operation, let reason):
+      return "\(path): cannot \(operation): \(reason); the file was not changed"
+    }
+  }
+}
+
+/// `path: line 7, column "age"`, the start of a message about one cell.
+private func cellLocation(_ path: String, _ line: Int, _ column: String) -> String {
+  "\(path): line \(line), column \"\(column)\""
+}
+
+/// `"a", "b", "c"`: names quoted so that spaces and empty names are visible.
+private func quotedNames(_ names: [String]) -> String {
+  names.map { "\"\($0)\"" }.joined(separator: ", ")
+}

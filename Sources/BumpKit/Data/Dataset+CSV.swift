@@ -1,0 +1,287 @@
+extension Dataset {
+  /// Reads a dataset from a CSV file with a header row: the column named `target` is the
+  /// target, every other column is a feature, in file order.
+  ///
+  /// **Format.** The first non-blank line is the header; names must be non-empty and
+  /// distinct. Fields are separated by commas and may be quoted (`"a, b"`, with `""` for a
+  /// quote inside); line endings may be LF, CRLF or CR, and a final line break is optional.
+  /// Spaces and tabs around a field are ignored (inside quotes they belong to the field, so
+  /// `" a"` is a name with a leading space), as are blank lines and a UTF-8 byte-order mark.
+  /// The file is parsed with CSV.swift.
+  ///
+  /// **Numbers.** Each feature cell (and a regression target) must be a number in Swift's
+  /// strict `Double(String)` grammar, e.g. `3`, `-0.5`, `1e-3`, `0x1p-2`; surrounding spaces
+  /// are trimmed. The precision is `Element`: `Dataset<Float>.loadCSV` parses each cell
+  /// straight to the nearest `Float` (no double rounding through `Double`). `nan`, `inf`
+  /// and the like are rejected although Swift parses them, and so is a finite number too
+  /// large for `Element` (e.g. `1e39` for `Float`).
+  ///
+  /// **Class labels.** For `task: .classification` the target column holds either
+  /// - only numbers: each must be a non-negative integer below 65 536 (`2` or `2.0`), and
+  ///   is the class index itself; K is the largest label + 1 (a label that never occurs is
+  ///   still a class) and ``classNames`` is `nil`; or
+  /// - only names (cells that are not numbers): the distinct names, **sorted** in Swift's
+  ///   `String` order (Unicode order, so `"Setosa" < "setosa"`), become classes 0, 1, …,
+  ///   K − 1, and ``classNames`` lists them. Sorting, rather than order of appearance, makes
+  ///   the class numbers independent of the row order, so a shuffled copy of the file gives
+  ///   the same classes.
+  ///
+  /// A column that mixes the two is an error, which catches typos such as `1.O`.
+  ///
+  /// - Parameters:
+  ///   - path: The file to read.
+  ///   - target: The name of the target column.
+  ///   - task: Read the target as real numbers or as class labels.
+  /// - Throws: a ``DataError`` naming the file, the line (1-based; the header is line 1) and
+  ///   the column: ``DataError/fileNotFound(path:)``,
+  ///   ``DataError/unreadableFile(path:reason:)``, ``DataError/invalidEncoding(path:line:)``,
+  ///   ``DataError/emptyFile(path:)``, ``DataError/noDataRows(path:line:columns:)``,
+  ///   ``DataError/emptyColumnName(path:line:position:)``,
+  ///   ``DataError/duplicateColumn(path:line:column:positions:)``,
+  ///   ``DataError/missingColumn(path:line:column:available:)``,
+  ///   ``DataError/noFeatureColumns(path:line:target:)``,
+  ///   ``DataError/raggedRow(path:line:column:expected:found:)``,
+  ///   ``DataError/emptyCell(path:line:column:)``,
+  ///   ``DataError/notANumber(path:line:column:text:)``,
+  ///   ``DataError/nonFiniteNumber(path:line:column:text:)``,
+  ///   ``DataError/numberOutOfRange(path:line:column:text:type:)``,
+  ///   ``DataError/invalidLabel(path:line:column:text:reason:)``,
+  ///   ``DataError/mixedLabels(path:line:column:text:firstLine:firstText:)``.
+  public static func loadCSV(path: String, target: String, task: TaskKind = .regression) throws
+    -> Dataset
+  {
+    var reader = try CSVRecordReader(path: path)
+    let header = reader.header
+    guard let targetIndex = header.firstIndex(of: target) else {
+      throw DataError.missingColumn(
+        path: path, line: reader.headerLine, column: target, available: header)
+    }
+    guard header.count > 1 else {
+      throw DataError.noFeatureColumns(path: path, line: reader.headerLine, target: target)
+    }
+    let featureIndices = header.indices.filter { $0 != targetIndex }
+
+    var features: [Element] = []
+    var targets: [Element] = []
+    var labels = CSVLabelReader(path: path, column: target)
+    var rows = 0
+    while let (line, fields) = try reader.next() {
+      for (j, field) in fields.enumerated() {
+        if j == targetIndex {
+          switch task {
+          case .regression:
+            targets.append(try parseCSVNumber(field, path: path, line: line, column: header[j]))
+          case .classification:
+            try labels.read(field, line: line)
+          }
+        } else {
+          features.append(try parseCSVNumber(field, path: path, line: line, column: header[j]))
+        }
+      }
+      rows += 1
+    }
+    guard rows > 0 else {
+      throw DataError.noDataRows(path: path, line: reader.headerLine + 1, columns: header)
+    }
+
+    let x = try Matrix(rows: rows, columns: featureIndices.count, elements: features)
+    switch task {
+    case .regression:
+      let y = try Matrix(rows: rows, columns: 1, elements: targets)
+      return Dataset(
+        unchecked: x, y: y, featureNames: featureIndices.map { header[$0] }, targetName: target,
+        task: .regression, classNames: nil)
+    case .classification:
+      let (indices, classes, names) = labels.classes()
+      let y = try Matrix(rows: rows, columns: 1, elements: indices.map { Element($0) })
+      return Dataset(
+        unchecked: x, y: y, featureNames: featureIndices.map { header[$0] }, targetName: target,
+        task: .classification(classes: classes), classNames: names)
+    }
+  }
+
+  /// Reads the inputs for prediction from a CSV file: the columns named `expectedFeatures`,
+  /// in that order, whatever their order in the file.
+  ///
+  /// The file follows the format of ``loadCSV(path:target:task:)``. It needs no target
+  /// column; other columns (a target, an id) may be present and are not parsed, but every
+  /// row must still have one field per header column, and header names must be distinct.
+  ///
+  /// - Parameters:
+  ///   - path: The file to read.
+  ///   - expectedFeatures: The model's feature names, in the model's order; non-empty.
+  /// - Returns: `x`, `rows × expectedFeatures.count` with column j holding the feature
+  ///   `expectedFeatures[j]`, and those names.
+  /// - Throws: ``DataError/missingColumn(path:line:column:available:)`` naming the first
+  ///   expected feature the header lacks; ``DataError/invalidArgument(name:value:reason:)``
+  ///   for an empty or repeating `expectedFeatures`; otherwise the errors of
+  ///   ``loadCSV(path:target:task:)``.
+  public static func loadCSVFeatures(path: String, expectedFeatures: [String]) throws
+    -> (x: Matrix<Element>, featureNames: [String])
+  {
+    guard !expectedFeatures.isEmpty else {
+      throw DataError.invalidArgument(
+        name: "expected features", value: "[]", reason: "the model must have at least one feature")
+    }
+    guard Set(expectedFeatures).count == expectedFeatures.count else {
+      throw DataError.invalidArgument(
+        name: "expected features", value: "\(expectedFeatures)", reason: "names must be distinct")
+    }
+    var reader = try CSVRecordReader(path: path)
+    let header = reader.header
+    var columns: [Int] = []
+    for name in expectedFeatures {
+      guard let index = header.firstIndex(of: name) else {
+        throw DataError.missingColumn(
+          path: path, line: reader.headerLine, column: name, available: header)
+      }
+      columns.append(index)
+    }
+    var features: [Element] = []
+    var rows = 0
+    while let (line, fields) = try reader.next() {
+      for j in columns {
+        features.append(try parseCSVNumber(fields[j], path: path, line: line, column: header[j]))
+      }
+      rows += 1
+    }
+    guard rows > 0 else {
+      throw DataError.noDataRows(path: path, line: reader.headerLine + 1, columns: header)
+    }
+    return (try Matrix(rows: rows, columns: columns.count, elements: features), expectedFeatures)
+  }
+
+  /// Writes the dataset as CSV, atomically: one column per feature, then the target.
+  ///
+  /// Class labels are written as their ``classNames`` when there are some, otherwise as
+  /// integers; so ``loadCSV(path:target:task:)`` with the same target and task reads back
+  /// an equal dataset (numbers are written in the shortest form that parses back to the same
+  /// value). For name labels that holds when ``classNames`` is sorted, as `loadCSV` makes
+  /// it; otherwise the classes come back renumbered in sorted order. Several target columns
+  /// are named `<targetName>_0`, `<targetName>_1`, ….
+  ///
+  /// - Throws: ``DataError/writeFailed(path:operation:reason:)``.
+  public func writeCSV(path: String) throws {
+    let targetHeader =
+      y.columns == 1 ? [targetName] : (0..<y.columns).map { "\(targetName)_\($0)" }
+    var rows: [[String]] = []
+    rows.reserveCapacity(count)
+    for i in 0..<count {
+      var row = x.row(i).map(CSVFile.format)
+      switch task {
+      case .regression:
+        row += y.row(i).map(CSVFile.format)
+      case .classification:
+        let label = Int(y[i, 0])
+        row.append(classNames?[label] ?? String(label))
+      }
+      rows.append(row)
+    }
+    try CSVFile.write(path: path, header: featureNames + targetHeader, rows: rows)
+  }
+
+  /// Writes `matrix` as CSV under `header`, atomically; the same as
+  /// ``CSVFile/write(path:header:matrix:)``.
+  public static func writeCSV(path: String, header: [String], matrix: Matrix<Element>) throws {
+    try CSVFile.write(path: path, header: header, matrix: matrix)
+  }
+}
+
+/// Parses one CSV cell as an `Element`, with the errors of ``Dataset/loadCSV(path:target:task:)``.
+func parseCSVNumber<Element: Scalar>(_ field: String, path: String, line: Int, column: String)
+  throws -> Element
+{
+  let text = trimmedCSVField(field)
+  guard !text.isEmpty else { throw DataError.emptyCell(path: path, line: line, column: column) }
+  guard let value = Element(text) else {
+    throw DataError.notANumber(path: path, line: line, column: column, text: text)
+  }
+  if value.isFinite { return value }
+  let spelled = text.lowercased()
+  if spelled.contains("nan") || spelled.contains("inf") {
+    throw DataError.nonFiniteNumber(path: path, line: line, column: column, text: text)
+  }
+  let type = (Double(text) ?? .infinity).isFinite ? "\(Element.self)" : "Double"
+  throw DataError.numberOutOfRange(path: path, line: line, column: column, text: text, type: type)
+}
+
+/// `field` without leading and trailing spaces and tabs.
+func trimmedCSVField(_ field: String) -> String {
+  let scalars = field.unicodeScalars
+  if let first = scalars.first, let last = scalars.last, first != " ", first != "\t", last != " ",
+    last != "\t"
+  {
+    return field
+  }
+  guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+  let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" })!
+  return String(scalars[first...last])
+}
+
+/// Reads a classification target column cell by cell and turns it into class indices by the
+/// rules of ``Dataset/loadCSV(path:target:task:)``.
+struct CSVLabelReader {
+  /// The largest accepted numeric label + 1, so that a stray large number cannot make the
+  /// model allocate a huge output layer.
+  static let classLimit = 65_536
+
+  let path: String
+  let column: String
+  private var first: (line: Int, text: String, isNumber: Bool)?
+  private var numbers: [Int] = []
+  private var names: [String] = []
+
+  init(path: String, column: String) {
+    self.path = path
+    self.column = column
+  }
+
+  /// Checks and records the label in `field`.
+  ///
+  /// A name is kept as the reader gives it: spaces around an unquoted field are gone, but
+  /// inside quotes they are part of the name, as they are in a header.
+  mutating func read(_ field: String, line: Int) throws {
+    let trimmed = trimmedCSVField(field)
+    guard !trimmed.isEmpty else {
+      throw DataError.emptyCell(path: path, line: line, column: column)
+    }
+    let number = Double(trimmed)
+    let text = number == nil ? field : trimmed
+    if first == nil { first = (line, text, number != nil) }
+    guard let first, first.isNumber == (number != nil) else {
+      throw DataError.mixedLabels(
+        path: path, line: line, column: column, text: text, firstLine: first!.line,
+        firstText: first!.text)
+    }
+    guard let number else {
+      names.append(text)
+      return
+    }
+    let reason: String? =
+      !number.isFinite
+      ? "is not finite"
+      : number < 0
+        ? "is negative; numeric labels must be integers ≥ 0"
+        : number != number.rounded(.towardZero)
+          ? "is not an integer"
+          : number >= Double(Self.classLimit)
+            ? "is too large; numeric labels must be below \(Self.classLimit)"
+            : nil
+    if let reason {
+      throw DataError.invalidLabel(
+        path: path, line: line, column: column, text: text, reason: reason)
+    }
+    numbers.append(Int(number))
+  }
+
+  /// The class index of every label read, the number of classes K and, for names, the
+  /// class names in class order.
+  func classes() -> (indices: [Int], classes: Int, names: [String]?) {
+    if first?.isNumber ?? true {
+      return (numbers, (numbers.max() ?? -1) + 1, nil)
+    }
+    let sorted = Array(Set(names)).sorted()
+    let index = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
+    return (names.map { index[$0]! }, sorted.count, sorted)
+  }
+}

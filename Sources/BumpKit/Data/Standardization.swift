@@ -1,0 +1,164 @@
+/// A per-feature affine map to zero mean and unit variance, x′ⱼ = (xⱼ − μⱼ) / sⱼ, fitted on
+/// training data and applied unchanged to anything the model sees later.
+///
+/// μⱼ is the mean of column j and sⱼ its population standard deviation
+/// √(Σᵢ (xᵢⱼ − μⱼ)² / n) (divided by n, not n − 1, as scikit-learn's `StandardScaler`); a
+/// constant column gets sⱼ = 1, so it maps to 0 rather than to NaN. The statistics are
+/// computed and stored in `Double` whatever the matrix precision, and are `Codable` so that
+/// a checkpoint can carry them to prediction time:
+///
+///     let (train, scaling) = try dataset.standardized()
+///     // … train, save `scaling` with the model …
+///     let inputs = try scaling.apply(to: Dataset<Float>.loadCSVFeatures(
+///       path: "new.csv", expectedFeatures: names).x)
+///
+/// See also: ``Dataset/standardized()``.
+public struct Standardization: Hashable, Sendable, Codable {
+  /// The mean μⱼ of each feature.
+  public let mean: [Double]
+
+  /// The scale sⱼ of each feature: its population standard deviation, or 1 for a constant
+  /// feature. Always finite and positive.
+  public let standardDeviation: [Double]
+
+  /// The number of features the map applies to.
+  public var features: Int { mean.count }
+
+  /// A standardisation with known statistics, e.g. read back from a checkpoint.
+  ///
+  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the arrays differ in
+  ///   length; ``DataError/invalidArgument(name:value:reason:)`` for a non-finite mean or a
+  ///   scale that is not finite and positive.
+  public init(mean: [Double], standardDeviation: [Double]) throws {
+    guard mean.count == standardDeviation.count else {
+      throw DataError.shapeMismatch(
+        operation: "Standardization", expected: "\(mean.count) standard deviations (one per mean)",
+        got: "\(standardDeviation.count)")
+    }
+    if let j = mean.firstIndex(where: { !$0.isFinite }) {
+      throw DataError.invalidArgument(
+        name: "mean[\(j)]", value: "\(mean[j])", reason: "must be finite")
+    }
+    if let j = standardDeviation.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
+      throw DataError.invalidArgument(
+        name: "standardDeviation[\(j)]", value: "\(standardDeviation[j])",
+        reason: "must be finite and > 0")
+    }
+    self.mean = mean
+    self.standardDeviation = standardDeviation
+  }
+
+  /// The statistics of the columns of `x`.
+  ///
+  /// Three passes per column in `Double`: a running mean (which cannot overflow for finite
+  /// inputs), the largest deviation m, and s = m·√(Σ((x − μ)/m)² / n), so that squares of
+  /// large values do not overflow either.
+  ///
+  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` if `x` has no rows;
+  ///   ``DataError/nonFiniteValue(matrix:row:column:)`` if it holds NaN or an infinity.
+  public init<Element: Scalar>(fitting x: Matrix<Element>) throws {
+    guard x.rows > 0 else {
+      throw DataError.invalidArgument(
+        name: "samples", value: "0", reason: "cannot standardise a dataset with no samples")
+    }
+    let rows = x.rows
+    let columns = x.columns
+    var means = [Double](repeating: 0, count: columns)
+    var scales = [Double](repeating: 1, count: columns)
+    try x.withUnsafeBufferPointer { buffer in
+      for j in 0..<columns {
+        var mu = 0.0
+        for i in 0..<rows {
+          let value = Double(buffer[i * columns + j])
+          guard value.isFinite else {
+            throw DataError.nonFiniteValue(matrix: "x", row: i, column: j)
+          }
+          mu += (value - mu) / Double(i + 1)
+        }
+        var largest = 0.0
+        for i in 0..<rows { largest = max(largest, abs(Double(buffer[i * columns + j]) - mu)) }
+        if largest > 0 {
+          var sum = 0.0
+          for i in 0..<rows {
+            let scaled = (Double(buffer[i * columns + j]) - mu) / largest
+            sum += scaled * scaled
+          }
+          let s = largest * (sum / Double(rows)).squareRoot()
+          if s > 0 && s.isFinite { scales[j] = s }
+        }
+        means[j] = mu
+      }
+    }
+    self.mean = means
+    self.standardDeviation = scales
+  }
+
+  /// `x` with each column j mapped to (xⱼ − μⱼ) / sⱼ, computed in `Double` and rounded once
+  /// to `Element`.
+  ///
+  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if `x` does not have
+  ///   ``features`` columns.
+  public func apply<Element: Scalar>(to x: Matrix<Element>) throws -> Matrix<Element> {
+    try checkColumns(x.columns)
+    var result = x
+    let columns = x.columns
+    result.withUnsafeMutableBufferPointer { buffer in
+      for index in buffer.indices {
+        let j = index % columns
+        buffer[index] = Element((Double(buffer[index]) - mean[j]) / standardDeviation[j])
+      }
+    }
+    return result
+  }
+
+  /// `dataset` with its inputs standardised by the matrix form of `apply(to:)`; the targets
+  /// are unchanged.
+  ///
+  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the dataset does not
+  ///   have ``features`` features.
+  public func apply<Element: Scalar>(to dataset: Dataset<Element>) throws -> Dataset<Element> {
+    dataset.replacingX(try apply(to: dataset.x))
+  }
+
+  /// The inverse map, xⱼ = x′ⱼ·sⱼ + μⱼ: turns standardised inputs back into original units
+  /// (e.g. for the axes of a plot).
+  ///
+  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if `x` does not have
+  ///   ``features`` columns.
+  public func invert<Element: Scalar>(_ x: Matrix<Element>) throws -> Matrix<Element> {
+    try checkColumns(x.columns)
+    var result = x
+    let columns = x.columns
+    result.withUnsafeMutableBufferPointer { buffer in
+      for index in buffer.indices {
+        let j = index % columns
+        buffer[index] = Element(Double(buffer[index]) * standardDeviation[j] + mean[j])
+      }
+    }
+    return result
+  }
+
+  private func checkColumns(_ columns: Int) throws {
+    guard columns == features else {
+      throw DataError.shapeMismatch(
+        operation: "Standardization", expected: "\(features) feature columns",
+        got: "\(columns)")
+    }
+  }
+}
+
+extension Dataset {
+  /// The dataset with every feature standardised to zero mean and unit variance, and the
+  /// ``Standardization`` that did it, to apply unchanged to validation data and to inputs at
+  /// prediction time. Targets are not changed.
+  ///
+  /// Fit on the training part only (after ``split(validationFraction:)``), then apply the
+  /// result to the validation part, so that no information leaks from validation into
+  /// training.
+  ///
+  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` if the dataset is empty.
+  public func standardized() throws -> (dataset: Dataset, standardization: Standardization) {
+    let standardization = try Standardization(fitting: x)
+    return (try standardization.apply(to: self), standardization)
+  }
+}
