@@ -1,0 +1,239 @@
+import ArgumentParser
+import BumpKit
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+// MARK: - Parsing one number
+
+/// Parses numbers the way every `bump` input does: decimal or hexadecimal floating-point
+/// literals, `inf`, `infinity` and `nan` (any case, optionally signed), with surrounding
+/// blanks ignored.
+///
+/// Each precision parses the text itself, so `0.1` read as `Float` is the `Float` nearest to
+/// 0.1, not the `Float` nearest to the `Double` nearest to 0.1. Out-of-range literals become
+/// ±infinity or ±0, as `strtod` does.
+enum NumberSyntax {
+  /// The number that `text` spells in `Scalar`, or `nil` when it spells none.
+  static func parse<Scalar: KernelScalar>(_ text: Substring, as _: Scalar.Type = Scalar.self)
+    -> Scalar?
+  {
+    let trimmed = trimmingBlanks(text)
+    guard !trimmed.isEmpty else { return nil }
+    return Scalar(String(trimmed))
+  }
+
+  /// `text` without leading and trailing spaces, tabs, carriage returns, line feeds,
+  /// vertical tabs and form feeds.
+  static func trimmingBlanks(_ text: Substring) -> Substring {
+    let isBlank: (Character) -> Bool = { c in
+      c == " " || c == "\t" || c == "\r" || c == "\n" || c == "\u{0B}" || c == "\u{0C}"
+        || c == "\r\n"
+    }
+    guard let start = text.firstIndex(where: { !isBlank($0) }),
+      let last = text.lastIndex(where: { !isBlank($0) })
+    else { return text[text.endIndex...] }
+    return text[start...last]
+  }
+}
+
+/// The text of a numeric command-line option, kept as written so that each precision parses
+/// it itself (see ``NumberSyntax``). Accepts whatever ``NumberSyntax`` accepts.
+struct NumberArgument: ExpressibleByArgument, CustomStringConvertible, Sendable {
+  /// The option's value as given, without surrounding blanks.
+  let text: String
+
+  init?(argument: String) {
+    let trimmed = NumberSyntax.trimmingBlanks(argument[...])
+    guard NumberSyntax.parse(trimmed, as: Double.self) != nil else { return nil }
+    text = String(trimmed)
+  }
+
+  var description: String { text }
+  var defaultValueDescription: String { text }
+
+  /// The value in `Scalar`; a literal out of `Scalar`'s range is ±infinity or ±0.
+  func value<Scalar: KernelScalar>(as _: Scalar.Type = Scalar.self) -> Scalar {
+    NumberSyntax.parse(text[...], as: Scalar.self) ?? .nan
+  }
+}
+
+// MARK: - Sources of x values
+
+/// A stream of x values delivered in batches, so that input of any length runs in bounded
+/// memory while each batch is still one kernel call.
+protocol NumberBatches<Scalar> {
+  associatedtype Scalar: KernelScalar
+  /// The next at most `limit` values (`limit` ≥ 1), or `nil` when the stream has ended.
+  mutating func next(limit: Int) throws -> [Scalar]?
+}
+
+/// A line of input that breaks the one-number-per-line format: not a number, or a blank
+/// line with numbers after it.
+///
+/// The description names the source, the 1-based line number and the offending text
+/// (shortened when long), for example `data.txt, line 3: not a number: "1,5"`.
+struct InputLineError: Error, CustomStringConvertible, Equatable {
+  /// A file path, or "standard input".
+  let source: String
+  /// The 1-based line number.
+  let line: Int
+  /// The line as read, without its line ending; `nil` when showing it would not help.
+  let text: String?
+  /// What is wrong with it.
+  let problem: String
+
+  var description: String {
+    guard let text else { return "\(source), line \(line): \(problem)" }
+    let shown = text.count > 60 ? text.prefix(60) + "…" : Substring(text)
+    return "\(source), line \(line): \(problem): \"\(shown)\""
+  }
+}
+
+/// A failure to open or read an input file.
+struct InputFileError: Error, CustomStringConvertible {
+  /// A file path, or "standard input".
+  let source: String
+  /// The operation and the system's reason, e.g. "cannot open: No such file or directory".
+  let reason: String
+
+  var description: String { "\(source): \(reason)" }
+}
+
+/// Reads lines from a C stream with `getline`, one line at a time.
+///
+/// Line endings (`\n`, or `\r\n`) are removed; a last line without a line ending is still a
+/// line. The stream is closed when the reader is.
+final class LineReader {
+  /// A file path, or "standard input"; used in error messages.
+  let source: String
+  private let stream: UnsafeMutablePointer<FILE>
+  private var buffer: UnsafeMutablePointer<CChar>? = nil
+  private var capacity = 0
+
+  /// Opens `path` for reading; `-` means standard input.
+  init(path: String) throws(InputFileError) {
+    let opened: UnsafeMutablePointer<FILE>?
+    if path == "-" {
+      source = "standard input"
+      opened = fdopen(STDIN_FILENO, "r")
+    } else {
+      source = path
+      opened = fopen(path, "r")
+    }
+    guard let opened else {
+      throw InputFileError(
+        source: source, reason: "cannot open: \(String(cString: strerror(errno)))")
+    }
+    stream = opened
+  }
+
+  deinit {
+    free(buffer)
+    fclose(stream)
+  }
+
+  /// The next line without its line ending, or `nil` at the end of the input.
+  func nextLine() throws(InputFileError) -> Substring? {
+    let length = getline(&buffer, &capacity, stream)
+    guard length >= 0, let buffer else {
+      if ferror(stream) != 0 {
+        throw InputFileError(
+          source: source, reason: "cannot read: \(String(cString: strerror(errno)))")
+      }
+      return nil
+    }
+    let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
+    var line = Substring(String(decoding: bytes, as: UTF8.self))
+    if line.last == "\n" || line.last == "\r\n" { line = line.dropLast() }
+    if line.last == "\r" { line = line.dropLast() }
+    return line
+  }
+}
+
+/// x values read one per line from a file or standard input.
+///
+/// Blank lines are allowed only at the end: a blank line followed by a number is an error
+/// naming the blank line. Every other line must be one number (``NumberSyntax``), else an
+/// ``InputLineError`` names it. The numbers before a bad line are still delivered: the batch
+/// that meets the bad line ends there, and the next call throws.
+struct LineNumbers<Scalar: KernelScalar>: NumberBatches {
+  private let reader: LineReader
+  private var lineNumber = 0
+  private var firstBlankLine: Int? = nil
+  private var pendingError: InputLineError? = nil
+
+  init(reader: LineReader) { self.reader = reader }
+
+  mutating func next(limit: Int) throws -> [Scalar]? {
+    if let pendingError { throw pendingError }
+    var values: [Scalar] = []
+    values.reserveCapacity(min(limit, 4096))
+    while values.count < limit, let line = try reader.nextLine() {
+      lineNumber += 1
+      if NumberSyntax.trimmingBlanks(line).isEmpty {
+        if firstBlankLine == nil { firstBlankLine = lineNumber }
+        continue
+      }
+      if let blank = firstBlankLine {
+        pendingError = InputLineError(
+          source: reader.source, line: blank, text: nil,
+          problem:
+            "blank line followed by more numbers (line \(lineNumber)); blank lines are allowed only at the end"
+        )
+      } else if let value = NumberSyntax.parse(line, as: Scalar.self) {
+        values.append(value)
+        continue
+      } else {
+        pendingError = InputLineError(
+          source: reader.source, line: lineNumber, text: String(line), problem: "not a number")
+      }
+      if values.isEmpty, let pendingError { throw pendingError }
+      return values
+    }
+    return values.isEmpty ? nil : values
+  }
+}
+
+/// `count` evenly spaced points from `from` to `to`, both included (`count` = 1 gives just
+/// `from`).
+///
+/// Point i is from + (to − from)·i/(count − 1), computed so that the ends are exact and no
+/// intermediate overflows while from and to are finite.
+struct EvenlySpacedNumbers<Scalar: KernelScalar>: NumberBatches {
+  /// The first point.
+  let from: Scalar
+  /// The last point (when `count` > 1).
+  let to: Scalar
+  /// The number of points, ≥ 1.
+  let count: Int
+  private var index = 0
+
+  init(from: Scalar, to: Scalar, count: Int) {
+    precondition(count >= 1, "count must be at least 1")
+    self.from = from
+    self.to = to
+    self.count = count
+  }
+
+  /// The point with index `i` in 0..<count.
+  func point(_ i: Int) -> Scalar {
+    if i == 0 { return from }
+    if i == count - 1 { return to }
+    let n = Scalar(count - 1)
+    let k = Scalar(i)
+    let scaledSpan = (to - from) * k
+    if scaledSpan.isFinite { return from + scaledSpan / n }
+    return from * ((n - k) / n) + to * (k / n)
+  }
+
+  mutating func next(limit: Int) -> [Scalar]? {
+    guard index < count else { return nil }
+    let end = index + min(limit, count - index)
+    defer { index = end }
+    return (index..<end).map(point)
+  }
+}
