@@ -1,0 +1,234 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Adam: adaptive moment estimation (Kingma & Ba, "Adam: A Method for Stochastic
+/// Optimization", ICLR 2015), with bias-corrected moment estimates.
+///
+/// For each trainable parameter θ with gradient g, at step t = 1, 2, … with scheduled rate η:
+///
+///     g′ = s·g + λ·θ                       s: the global-norm clipping factor (1 without)
+///     m ← β₁·m + (1 − β₁)·g′               first moment
+///     v ← β₂·v + (1 − β₂)·g′²              second moment
+///     m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)
+///     θ ← θ − η·m̂ / (√v̂ + ε)
+///
+/// then θ is projected (``Parameter/project()``). The bias corrections are folded into the
+/// step size and the denominator (η/(1 − β₁ᵗ) and √v/√(1 − β₂ᵗ) + ε), the arrangement of
+/// the paper's Section 2 and of PyTorch and Keras, so results agree with them. m and v start
+/// at zero and are kept in the element type.
+///
+/// `weightDecay` here is the classic L2 penalty, added to the gradient; it is then scaled
+/// by Adam's per-coordinate step, which weakens it where gradients are large. For weight
+/// decay that does not interact with the adaptive step, use ``AdamW``.
+public final class Adam<Element: Scalar>: Optimizer {
+  private var engine: AdamEngine<Element>
+
+  /// Adam.
+  ///
+  /// - Parameters:
+  ///   - learningRate: η₀, finite and ≥ 0 (the paper's α; default 0.001).
+  ///   - beta1: β₁ in [0, 1), the first moment's decay (default 0.9).
+  ///   - beta2: β₂ in [0, 1), the second moment's decay (default 0.999).
+  ///   - epsilon: ε > 0, finite, added to √v̂ (default 1e-8).
+  ///   - weightDecay: λ ≥ 0, the L2 coefficient added to the gradient (default 0).
+  ///   - schedule: the learning-rate schedule, checked against `learningRate`.
+  ///   - clipGlobalNorm: clip the global gradient norm to this value (finite, > 0).
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
+  public init(
+    learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
+    epsilon: Double = 1e-8, weightDecay: Double = 0, schedule: LearningRateSchedule = .constant,
+    clipGlobalNorm: Double? = nil
+  ) throws {
+    engine = try AdamEngine(
+      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+      weightDecay: weightDecay, decoupled: false, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
+  }
+
+  /// η₀, the learning rate before the schedule.
+  public var baseLearningRate: Double { engine.baseLearningRate }
+  /// β₁, the first moment's decay rate.
+  public var beta1: Double { engine.beta1 }
+  /// β₂, the second moment's decay rate.
+  public var beta2: Double { engine.beta2 }
+  /// ε, added to √v̂.
+  public var epsilon: Double { engine.epsilon }
+  /// λ, the L2 coefficient added to the gradient.
+  public var weightDecay: Double { engine.weightDecay }
+  /// How η changes with the step number.
+  public var schedule: LearningRateSchedule { engine.schedule }
+  /// The maximum global gradient norm, or nil for no clipping.
+  public var clipGlobalNorm: Double? { engine.clipGlobalNorm }
+  /// The number of steps taken (t after the last step).
+  public var iterations: Int { engine.iterations }
+  /// The global norm of the trainable gradients, before clipping, at the last step.
+  public var lastGradientNorm: Double? { engine.lastGradientNorm }
+  /// η at step ``iterations``: the rate the next step uses.
+  public var learningRate: Double { engine.learningRate }
+
+  /// Updates the trainable parameters from their gradients, then projects them.
+  ///
+  /// - Throws: see ``Optimizer/step(_:)``; nothing is updated when it throws.
+  // Specialised entry points: unspecialised generic code spends more time on type
+  // metadata and reference counting than a small parameter takes to update.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func step(_ parameters: [Parameter<Element>]) throws {
+    try engine.step(parameters)
+  }
+
+  /// Forgets the moments and restarts the step count (and so the bias correction and the
+  /// schedule).
+  public func reset() { engine.reset() }
+}
+
+/// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, "Decoupled Weight Decay
+/// Regularization", ICLR 2019).
+///
+/// The decay shrinks the parameter directly instead of entering the gradient:
+///
+///     θ ← (1 − η·λ)·θ − η·m̂ / (√v̂ + ε)
+///
+/// with m̂ and v̂ as in ``Adam``, computed from the (clipped) gradient alone. Every
+/// coordinate decays at the same relative rate η·λ whatever its gradient history, which is
+/// what makes the decay a regulariser again; with Adam's L2 term (``Adam`` with
+/// `weightDecay`), coordinates with large gradients are barely regularised. η is the
+/// scheduled rate, so the decay follows the schedule (the paper's η_t; PyTorch's and Keras'
+/// convention). The decay applies to every trainable parameter, biases and bump parameters
+/// included; σ is projected onto its floor afterwards as always.
+public final class AdamW<Element: Scalar>: Optimizer {
+  private var engine: AdamEngine<Element>
+
+  /// AdamW.
+  ///
+  /// - Parameters:
+  ///   - learningRate: η₀, finite and ≥ 0 (default 0.001).
+  ///   - beta1: β₁ in [0, 1) (default 0.9).
+  ///   - beta2: β₂ in [0, 1) (default 0.999).
+  ///   - epsilon: ε > 0, finite (default 1e-8).
+  ///   - weightDecay: λ ≥ 0, finite, the decoupled decay rate (default 0.01, as PyTorch).
+  ///   - schedule: the learning-rate schedule, checked against `learningRate`.
+  ///   - clipGlobalNorm: clip the global gradient norm to this value (finite, > 0).
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
+  public init(
+    learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
+    epsilon: Double = 1e-8, weightDecay: Double = 0.01, schedule: LearningRateSchedule = .constant,
+    clipGlobalNorm: Double? = nil
+  ) throws {
+    engine = try AdamEngine(
+      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+      weightDecay: weightDecay, decoupled: true, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
+  }
+
+  /// η₀, the learning rate before the schedule.
+  public var baseLearningRate: Double { engine.baseLearningRate }
+  /// β₁, the first moment's decay rate.
+  public var beta1: Double { engine.beta1 }
+  /// β₂, the second moment's decay rate.
+  public var beta2: Double { engine.beta2 }
+  /// ε, added to √v̂.
+  public var epsilon: Double { engine.epsilon }
+  /// λ, the decoupled decay rate: each step multiplies θ by 1 − η·λ.
+  public var weightDecay: Double { engine.weightDecay }
+  /// How η changes with the step number.
+  public var schedule: LearningRateSchedule { engine.schedule }
+  /// The maximum global gradient norm, or nil for no clipping.
+  public var clipGlobalNorm: Double? { engine.clipGlobalNorm }
+  /// The number of steps taken (t after the last step).
+  public var iterations: Int { engine.iterations }
+  /// The global norm of the trainable gradients, before clipping, at the last step.
+  public var lastGradientNorm: Double? { engine.lastGradientNorm }
+  /// η at step ``iterations``: the rate the next step uses.
+  public var learningRate: Double { engine.learningRate }
+
+  /// Updates the trainable parameters from their gradients, then projects them.
+  ///
+  /// - Throws: see ``Optimizer/step(_:)``; nothing is updated when it throws.
+  // Specialised entry points: unspecialised generic code spends more time on type
+  // metadata and reference counting than a small parameter takes to update.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func step(_ parameters: [Parameter<Element>]) throws {
+    try engine.step(parameters)
+  }
+
+  /// Forgets the moments and restarts the step count.
+  public func reset() { engine.reset() }
+}
+
+/// The state and update shared by ``Adam`` and ``AdamW``.
+struct AdamEngine<Element: Scalar> {
+  let baseLearningRate, beta1, beta2, epsilon, weightDecay: Double
+  /// AdamW (decay applied to θ) rather than Adam with L2 (decay added to g).
+  let decoupled: Bool
+  let schedule: LearningRateSchedule
+  let clipGlobalNorm: Double?
+  /// "Adam.step" or "AdamW.step", for error messages.
+  let operation: String
+  private(set) var iterations = 0
+  private(set) var lastGradientNorm: Double?
+  private var slots = OptimizerSlots<Element>()
+
+  init(
+    learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double,
+    decoupled: Bool, schedule: LearningRateSchedule, clipGlobalNorm: Double?
+  ) throws {
+    try OptimizerChecks.validateLearningRate(learningRate)
+    try OptimizerChecks.validateUnitInterval(beta1, "beta1")
+    try OptimizerChecks.validateUnitInterval(beta2, "beta2")
+    guard epsilon.isFinite && epsilon > 0 else {
+      throw BumpKitError.invalidArgument(name: "epsilon", value: "\(epsilon)", reason: "must be finite and > 0")
+    }
+    if Element(epsilon) == 0 {
+      throw BumpKitError.invalidArgument(
+        name: "epsilon", value: "\(epsilon)", reason: "rounds to 0 in \(Element.self)")
+    }
+    try OptimizerChecks.validateWeightDecay(weightDecay)
+    try schedule.validate(baseLearningRate: learningRate)
+    if let clipGlobalNorm { try GradientClipping.validate(maxNorm: clipGlobalNorm) }
+    self.baseLearningRate = learningRate
+    self.beta1 = beta1
+    self.beta2 = beta2
+    self.epsilon = epsilon
+    self.weightDecay = weightDecay
+    self.decoupled = decoupled
+    self.schedule = schedule
+    self.clipGlobalNorm = clipGlobalNorm
+    self.operation = decoupled ? "AdamW.step" : "Adam.step"
+  }
+
+  var learningRate: Double { schedule.learningRate(base: baseLearningRate, iteration: iterations) }
+
+  mutating func step(_ parameters: [Parameter<Element>]) throws {
+    try slots.bind(parameters, buffers: 2, operation)
+    let (norm, factor) = try OptimizerChecks.clippingFactor(parameters, maxNorm: clipGlobalNorm, operation)
+    let eta = learningRate
+    let t = Double(iterations + 1)
+    let coefficients = AdamCoefficients(
+      stepSize: eta / (1 - pow(beta1, t)), beta1: beta1, beta2: beta2,
+      inverseRootCorrection2: 1 / (1 - pow(beta2, t)).squareRoot(), epsilon: epsilon,
+      l2: decoupled ? 0 : weightDecay, decayFactor: decoupled ? 1 - eta * weightDecay : 1,
+      gradientScale: factor)
+    for slot in slots.slots where slot.parameter.isTrainable {
+      let p = slot.parameter
+      p.gradient.withUnsafeBufferPointer { g in
+        p.value.withUnsafeMutableBufferPointer { value in
+          slot.first.withUnsafeMutableBufferPointer { m in
+            slot.second.withUnsafeMutableBufferPointer { v in
+              UpdateKernels.adam(value: value, gradient: g, firstMoment: m, secondMoment: v, coefficients)
+            }
+          }
+        }
+      }
+      p.project()
+    }
+    lastGradientNorm = norm
+    iterations += 1
+  }
+
+  mutating func reset() {
+    slots.removeAll()
+    iterations = 0
+    lastGradientNorm = nil
+  }
+}

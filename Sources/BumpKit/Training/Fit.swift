@@ -1,0 +1,254 @@
+extension Sequential {
+  /// Trains the model by mini-batch gradient descent.
+  ///
+  /// Each epoch visits every training sample once, in an order shuffled by a generator
+  /// seeded with `seed` (so the same seed, data and model give bit-identical weights), in
+  /// batches of `batchSize` rows; the last batch holds the remainder. After every batch the
+  /// optimizer updates the trainable parameters.
+  ///
+  /// Before training, the data is checked: matching row counts, the model's input width,
+  /// finite values (a NaN names its row). If a batch's loss or gradient is NaN or infinite,
+  /// training stops with ``BumpKitError/nonFiniteLoss(epoch:batch:value:)`` and the model
+  /// keeps the weights from before that batch.
+  ///
+  /// - Parameters:
+  ///   - x: inputs, `samples × inputFeatures`.
+  ///   - y: targets: `samples × outputFeatures`, or `samples × 1` integer labels for
+  ///     ``SoftmaxCrossEntropy``.
+  ///   - validation: held-out data whose loss is computed after every epoch.
+  ///   - earlyStopping: stops on the monitored loss and optionally restores the best weights.
+  ///   - metrics: extra quantities per epoch.
+  ///   - progress: called after every batch and epoch, on the calling thread.
+  /// - Returns: the per-epoch ``History``.
+  @discardableResult
+  public func fit<L: Loss, O: Optimizer>(
+    x: Matrix<Element>, y: Matrix<Element>, loss: L, optimizer: O,
+    epochs: Int, batchSize: Int = 32, shuffle: Bool = true, seed: UInt64 = 0,
+    validation: Validation<Element>? = nil, earlyStopping: EarlyStopping? = nil,
+    metrics: [Metric] = [], progress: ((TrainingProgress) -> Void)? = nil
+  ) throws -> History where L.Element == Element, O.Element == Element {
+    guard epochs >= 0 else { throw BumpKitError.invalidArgument(name: "epochs", value: String(epochs), reason: "must be ≥ 0") }
+    guard batchSize > 0 else { throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1") }
+    if let earlyStopping, earlyStopping.patience < 1 {
+      throw BumpKitError.invalidArgument(name: "patience", value: String(earlyStopping.patience), reason: "must be at least 1")
+    }
+    try checkData(x, y, "training data")
+
+    // Split off validation rows (the last fraction, before shuffling).
+    var trainX = x, trainY = y
+    var validX: Matrix<Element>?, validY: Matrix<Element>?
+    switch validation {
+    case .split(let fraction)?:
+      guard fraction > 0 && fraction < 1 else {
+        throw BumpKitError.invalidArgument(name: "validation split", value: "\(fraction)", reason: "must be in (0, 1)")
+      }
+      let held = Int((Double(x.rows) * fraction).rounded())
+      guard held >= 1 && held < x.rows else {
+        throw BumpKitError.invalidArgument(name: "validation split", value: "\(fraction)", reason: "leaves \(held) of \(x.rows) rows for validation; need at least one on each side")
+      }
+      let cut = x.rows - held
+      var vx = Matrix<Element>(rows: 0, columns: 0), vy = vx
+      try x.copyRows(cut..<x.rows, into: &vx)
+      try y.copyRows(cut..<y.rows, into: &vy)
+      try x.copyRows(0..<cut, into: &trainX)
+      try y.copyRows(0..<cut, into: &trainY)
+      validX = vx
+      validY = vy
+    case .data(let vx, let vy)?:
+      try checkData(vx, vy, "validation data")
+      validX = vx
+      validY = vy
+    case nil: break
+    }
+
+    let params = parameters
+    let samples = trainX.rows
+    let batches = (samples + batchSize - 1) / batchSize
+    var order = Array(0..<samples)
+    var generator = SeededGenerator(seed: seed)
+    var batchX = Matrix<Element>(rows: batchSize, columns: trainX.columns)
+    var batchY = Matrix<Element>(rows: batchSize, columns: trainY.columns)
+    var gradient = Matrix<Element>(rows: batchSize, columns: outputFeatures)
+    var history = History()
+    var best = (loss: Double.infinity, epoch: -1)
+    var bestWeights: [Matrix<Element>] = []
+    var epochsWithoutImprovement = 0
+    let wantAccuracy = metrics.contains(.accuracy)
+    let clock = ContinuousClock()
+    let start = clock.now
+
+    for epoch in 0..<epochs {
+      if shuffle { order.shuffle(using: &generator) }
+      let epochStart = clock.now
+      var lossSum = 0.0, correct = 0
+      for batch in 0..<batches {
+        let lo = batch * batchSize, hi = min(samples, lo + batchSize)
+        gather(trainX, order[lo..<hi], into: &batchX)
+        gather(trainY, order[lo..<hi], into: &batchY)
+        let predicted = try forward(batchX)
+        let value = try loss.lossAndGradient(predicted: predicted, target: batchY, gradient: &gradient)
+        guard value.isFinite else {
+          releaseSavedState()
+          throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "\(value)")
+        }
+        if wantAccuracy { correct += Self.correctCount(predicted, batchY) }
+        _ = try backward(gradient)
+        do {
+          // The optimizer checks every gradient before it changes anything.
+          try optimizer.step(params)
+        } catch BumpKitError.nonFiniteData(let what, _, _, let value) {
+          releaseSavedState()
+          throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "finite, but \(what) is \(value)")
+        }
+        lossSum += value * Double(hi - lo)
+        if let progress {
+          let seconds = Self.seconds(clock.now - epochStart)
+          let elapsed = Self.seconds(clock.now - start)
+          let done = Double(epoch * batches + batch + 1) / Double(epochs * batches)
+          progress(TrainingProgress(
+            event: .batch, epoch: epoch, epochs: epochs, batch: batch, batches: batches,
+            loss: lossSum / Double(hi), validationLoss: nil,
+            samplesPerSecond: Double(hi) / max(seconds, 1e-9), elapsed: elapsed,
+            remaining: elapsed / done - elapsed))
+        }
+      }
+      releaseSavedState()
+      let epochSeconds = Self.seconds(clock.now - epochStart)
+      history.loss.append(lossSum / Double(samples))
+      history.samplesPerSecond.append(Double(samples) / max(epochSeconds, 1e-9))
+      if wantAccuracy { history.accuracy.append(Double(correct) / Double(samples)) }
+      var monitored = lossSum / Double(samples)
+      if let vx = validX, let vy = validY {
+        let (vLoss, vCorrect) = try evaluateBatches(vx, vy, loss: loss, batchSize: batchSize, countCorrect: wantAccuracy)
+        history.validationLoss.append(vLoss)
+        if wantAccuracy { history.validationAccuracy.append(Double(vCorrect) / Double(vx.rows)) }
+        monitored = vLoss
+      }
+      if let progress {
+        let elapsed = Self.seconds(clock.now - start)
+        let done = Double(epoch + 1) / Double(epochs)
+        progress(TrainingProgress(
+          event: .epoch, epoch: epoch, epochs: epochs, batch: batches - 1, batches: batches,
+          loss: history.loss.last!, validationLoss: history.validationLoss.last,
+          samplesPerSecond: history.samplesPerSecond.last!, elapsed: elapsed,
+          remaining: elapsed / done - elapsed))
+      }
+      if let earlyStopping {
+        if monitored < best.loss - earlyStopping.minDelta {
+          best = (monitored, epoch)
+          epochsWithoutImprovement = 0
+          if earlyStopping.restoreBestWeights { bestWeights = params.map(\.value) .map { $0.copied() } }
+        } else {
+          epochsWithoutImprovement += 1
+          if epochsWithoutImprovement >= earlyStopping.patience {
+            history.stoppedEarly = epoch < epochs - 1
+            break
+          }
+        }
+      }
+    }
+    if let earlyStopping, earlyStopping.restoreBestWeights, !bestWeights.isEmpty {
+      for (p, w) in zip(params, bestWeights) { try p.assign(w) }
+      history.restoredEpoch = best.epoch
+    }
+    return history
+  }
+
+  /// The mean loss of the model on `x`, `y`, computed in batches.
+  public func evaluate<L: Loss>(x: Matrix<Element>, y: Matrix<Element>, loss: L, batchSize: Int = 1024) throws -> Double
+  where L.Element == Element {
+    guard batchSize > 0 else { throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1") }
+    try checkData(x, y, "evaluation data")
+    return try evaluateBatches(x, y, loss: loss, batchSize: batchSize, countCorrect: false).loss
+  }
+
+  /// Classification accuracy of the model on `x` against labels or 0/1 targets `y`.
+  public func accuracy(x: Matrix<Element>, y: Matrix<Element>, batchSize: Int = 1024) throws -> Double {
+    try checkData(x, y, "evaluation data")
+    let predicted = try predict(x, batchSize: batchSize)
+    return Double(Self.correctCount(predicted, y)) / Double(x.rows)
+  }
+
+  // MARK: - Helpers
+
+  private func evaluateBatches<L: Loss>(
+    _ x: Matrix<Element>, _ y: Matrix<Element>, loss: L, batchSize: Int, countCorrect: Bool
+  ) throws -> (loss: Double, correct: Int) where L.Element == Element {
+    var bx = Matrix<Element>(rows: 0, columns: 0), by = bx
+    var total = 0.0, correct = 0
+    var start = 0
+    while start < x.rows {
+      let end = min(x.rows, start + batchSize)
+      try x.copyRows(start..<end, into: &bx)
+      try y.copyRows(start..<end, into: &by)
+      let p = try forward(bx)
+      total += try loss.loss(predicted: p, target: by) * Double(end - start)
+      if countCorrect { correct += Self.correctCount(p, by) }
+      start = end
+    }
+    releaseSavedState()
+    return (total / Double(x.rows), correct)
+  }
+
+  private func checkData(_ x: Matrix<Element>, _ y: Matrix<Element>, _ what: String) throws {
+    guard x.rows > 0 else { throw BumpKitError.emptyBatch(operation: what) }
+    guard x.rows == y.rows else {
+      throw BumpKitError.shapeMismatch(operation: what, expected: "targets with \(x.rows) rows (one per input)", got: shapeText(y.rows, y.columns))
+    }
+    guard x.columns == inputFeatures else {
+      throw BumpKitError.shapeMismatch(operation: what, expected: "inputs with \(inputFeatures) columns", got: shapeText(x.rows, x.columns))
+    }
+    for (m, name) in [(x, "inputs"), (y, "targets")] {
+      let c = m.columns
+      try m.withUnsafeBufferPointer { p in
+        for i in p.indices where !p[i].isFinite {
+          throw BumpKitError.nonFiniteData(what: "\(what) \(name)", row: i / c, column: i % c, value: "\(p[i])")
+        }
+      }
+    }
+  }
+
+  private func gather(_ source: Matrix<Element>, _ rows: ArraySlice<Int>, into destination: inout Matrix<Element>) {
+    let c = source.columns
+    destination.resize(rows: rows.count, columns: c)
+    source.withUnsafeBufferPointer { src in
+      destination.withUnsafeMutableBufferPointer { dst in
+        guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+        for (k, r) in rows.enumerated() { (d + k * c).update(from: s + r * c, count: c) }
+      }
+    }
+  }
+
+  static func correctCount(_ predicted: Matrix<Element>, _ target: Matrix<Element>) -> Int {
+    var correct = 0
+    let k = predicted.columns
+    predicted.withUnsafeBufferPointer { p in
+      target.withUnsafeBufferPointer { t in
+        for r in 0..<predicted.rows {
+          if k == 1 {
+            if (p[r] > 0) == (t[r] > 0.5) { correct += 1 }
+          } else {
+            var arg = 0
+            for j in 1..<k where p[r * k + j] > p[r * k + arg] { arg = j }
+            if Element(arg) == t[r * target.columns] { correct += 1 }
+          }
+        }
+      }
+    }
+    return correct
+  }
+
+  static func seconds(_ d: Duration) -> Double {
+    let (s, attoseconds) = d.components
+    return Double(s) + Double(attoseconds) * 1e-18
+  }
+}
+
+extension Matrix {
+  /// A copy that shares no storage with `self`.
+  public func copied() -> Matrix {
+    var m = Matrix(rows: rows, columns: columns)
+    m.copy(from: self)
+    return m
+  }
+}

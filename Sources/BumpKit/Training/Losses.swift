@@ -1,0 +1,321 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A training objective: a scalar L(predicted, target) averaged over a batch, and its
+/// gradient with respect to the predictions.
+///
+/// Losses are small value types. They compute and accumulate in `Double` whatever the
+/// element type, so the loss of a large `Float` batch does not drift; the gradient is
+/// written in `Element`.
+///
+/// Conformances validate shapes and targets and throw ``BumpKitError`` with the offending
+/// shape, row or label. A NaN prediction is never turned into a number: it gives a NaN
+/// loss (which a training loop reports as ``BumpKitError/nonFiniteLoss(epoch:batch:value:)``).
+///
+/// See also: ``MeanSquaredError``, ``BinaryCrossEntropyWithLogits``, ``SoftmaxCrossEntropy``,
+/// ``GradientCheck/check(loss:predicted:target:relativeStep:floor:)``.
+public protocol Loss<Element> {
+  /// The scalar type of predictions, targets and gradients.
+  associatedtype Element: Scalar
+
+  /// A short name for logs and reports, e.g. "mse".
+  var name: String { get }
+
+  /// The mean loss over the batch, and dL/d(predicted) written into `gradient`.
+  ///
+  /// `gradient` is resized to the shape of `predicted`; it does not allocate when its
+  /// ``Matrix/capacity`` suffices and its buffer is not shared, so a training loop that
+  /// keeps one gradient matrix allocates nothing here once warm. Every element is written.
+  ///
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for a batch without rows,
+  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` naming both shapes, and the
+  ///   target errors of each loss.
+  func lossAndGradient(
+    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
+  ) throws -> Double
+
+  /// The mean loss over the batch, without a gradient.
+  ///
+  /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
+  func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double
+}
+
+// MARK: - Mean squared error
+
+/// Mean squared error over all elements:
+///
+///     L = (1 / (N·K)) · Σᵢⱼ (pᵢⱼ − tᵢⱼ)²,      ∂L/∂pᵢⱼ = 2·(pᵢⱼ − tᵢⱼ) / (N·K)
+///
+/// for an `N × K` batch of predictions p and targets t of the same shape (Keras'
+/// `mean_squared_error` and PyTorch's `MSELoss(reduction: "mean")`). The regression loss.
+public struct MeanSquaredError<Element: Scalar>: Loss, Sendable {
+  /// A mean squared error loss.
+  public init() {}
+
+  /// "mse".
+  public var name: String { "mse" }
+
+  /// The mean of (p − t)² over all elements, and 2·(p − t)/(N·K) in `gradient`.
+  ///
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)``,
+  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless p and t have one shape.
+  public func lossAndGradient(
+    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
+  ) throws -> Double {
+    try checkSameShape(predicted, target, "MeanSquaredError")
+    return run(SquaredErrorKernel(), predicted, target, gradient: &gradient)
+  }
+
+  /// The mean of (p − t)² over all elements.
+  ///
+  /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
+  public func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double {
+    try checkSameShape(predicted, target, "MeanSquaredError")
+    return run(SquaredErrorKernel(), predicted, target, nil)
+  }
+}
+
+private struct SquaredErrorKernel: LossKernel {
+  func callAsFunction<T: Scalar>(
+    _ p: UnsafeBufferPointer<T>, _ t: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
+  ) -> Double {
+    let n = p.count
+    let gradientScale = 2 / Double(n)
+    var sum = 0.0
+    for i in 0..<n {
+      let d = Double(p[i]) - Double(t[i])
+      sum += d * d
+      if let g { g[i] = T(gradientScale * d) }
+    }
+    return sum / Double(n)
+  }
+}
+
+// MARK: - Binary cross-entropy
+
+/// Binary cross-entropy on logits, the loss for independent yes/no outputs:
+///
+///     ℓ(z, y) = −y·log σ(z) − (1 − y)·log(1 − σ(z))
+///             = max(z, 0) − z·y + log1p(e^−|z|),        ∂ℓ/∂z = σ(z) − y,
+///
+/// averaged over all `N × K` elements, for logits z (the raw output of the last layer; do
+/// not apply a sigmoid first) and targets y ∈ [0, 1] of the same shape. The second form
+/// is the one computed: it never overflows and never takes the log of 0, so logits of ±1000
+/// give exact finite losses (0, or 1000 for a wrong sign), where log(sigmoid(z)) would give
+/// −∞ or NaN. This is TensorFlow's `sigmoid_cross_entropy_with_logits` and PyTorch's
+/// `BCEWithLogitsLoss`. σ(z) in the gradient is evaluated as 1/(1 + e^−z) or e^z/(1 + e^z),
+/// whichever does not overflow.
+public struct BinaryCrossEntropyWithLogits<Element: Scalar>: Loss, Sendable {
+  /// A binary cross-entropy loss on logits.
+  public init() {}
+
+  /// "binary-crossentropy".
+  public var name: String { "binary-crossentropy" }
+
+  /// The mean cross-entropy over all elements, and (σ(z) − y)/(N·K) in `gradient`.
+  ///
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)``,
+  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless z and y have one shape,
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` naming the row and column of a
+  ///   target outside [0, 1] (NaN included).
+  public func lossAndGradient(
+    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
+  ) throws -> Double {
+    try validate(predicted, target)
+    return run(BinaryCrossEntropyKernel(), predicted, target, gradient: &gradient)
+  }
+
+  /// The mean cross-entropy over all elements.
+  ///
+  /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
+  public func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double {
+    try validate(predicted, target)
+    return run(BinaryCrossEntropyKernel(), predicted, target, nil)
+  }
+
+  private func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws {
+    try checkSameShape(predicted, target, "BinaryCrossEntropyWithLogits")
+    let columns = target.columns
+    try target.withUnsafeBufferPointer { y in
+      for i in y.indices where !(y[i] >= 0 && y[i] <= 1) {
+        throw BumpKitError.invalidArgument(
+          name: "target[\(i / columns), \(i % columns)]", value: "\(y[i])",
+          reason: "binary cross-entropy targets must lie in [0, 1]")
+      }
+    }
+  }
+}
+
+private struct BinaryCrossEntropyKernel: LossKernel {
+  func callAsFunction<T: Scalar>(
+    _ z: UnsafeBufferPointer<T>, _ y: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
+  ) -> Double {
+    let n = z.count
+    let inverseCount = 1 / Double(n)
+    var sum = 0.0
+    for i in 0..<n {
+      let zi = Double(z[i]), yi = Double(y[i])
+      let e = exp(-Swift.abs(zi))  // in (0, 1]: no overflow for any z
+      let positivePart = zi > 0 || zi.isNaN ? zi : 0  // max(z, 0), keeping NaN
+      sum += positivePart - zi * yi + log1p(e)
+      if let g {
+        let sigmoid = zi >= 0 ? 1 / (1 + e) : e / (1 + e)
+        g[i] = T((sigmoid - yi) * inverseCount)
+      }
+    }
+    return sum * inverseCount
+  }
+}
+
+// MARK: - Softmax cross-entropy
+
+/// Softmax cross-entropy with integer class labels, the loss for one-of-K classification:
+///
+///     ℓᵢ = log Σₖ e^(zᵢₖ) − zᵢ,ᵧᵢ,        ∂ℓᵢ/∂zᵢₖ = softmax(zᵢ)ₖ − [k = yᵢ],
+///
+/// averaged over the N rows, for logits z (`N × K`, the raw output of the last layer; no
+/// softmax layer before it) and labels y (`N × 1`, the class index 0..<K stored as a
+/// floating-point integer). The log-sum-exp is shifted by the row maximum m,
+/// log Σₖ e^(zₖ) = m + log Σₖ e^(zₖ − m), so every exponent is ≤ 0: logits of ±1000 give
+/// exact finite losses and gradients. This is TensorFlow's
+/// `sparse_softmax_cross_entropy_with_logits` and PyTorch's `CrossEntropyLoss`.
+public struct SoftmaxCrossEntropy<Element: Scalar>: Loss, Sendable {
+  /// A softmax cross-entropy loss over integer labels.
+  public init() {}
+
+  /// "softmax-crossentropy".
+  public var name: String { "softmax-crossentropy" }
+
+  /// The mean cross-entropy over the rows, and (softmax(z) − onehot(y))/N in `gradient`.
+  ///
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)``;
+  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless the labels are `N × 1`
+  ///   for `N × K` logits; ``BumpKitError/labelOutOfRange(row:label:classes:)`` naming the
+  ///   first row whose label is not an integer in 0..<K.
+  public func lossAndGradient(
+    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
+  ) throws -> Double {
+    try validate(predicted, target)
+    return run(SoftmaxCrossEntropyKernel(classes: predicted.columns), predicted, target, gradient: &gradient)
+  }
+
+  /// The mean cross-entropy over the rows.
+  ///
+  /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
+  public func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double {
+    try validate(predicted, target)
+    return run(SoftmaxCrossEntropyKernel(classes: predicted.columns), predicted, target, nil)
+  }
+
+  private func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws {
+    let operation = "SoftmaxCrossEntropy"
+    guard predicted.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
+    guard target.rows == predicted.rows, target.columns == 1 else {
+      throw BumpKitError.shapeMismatch(
+        operation: operation,
+        expected: "labels \(shapeText(predicted.rows, 1)) for logits \(shapeText(predicted.rows, predicted.columns))",
+        got: "labels \(shapeText(target.rows, target.columns))")
+    }
+    guard predicted.columns > 0 else {
+      throw BumpKitError.shapeMismatch(
+        operation: operation, expected: "logits with at least one class column",
+        got: "logits \(shapeText(predicted.rows, predicted.columns))")
+    }
+    let classes = predicted.columns
+    try target.withUnsafeBufferPointer { y in
+      for row in y.indices {
+        let label = y[row]
+        // NaN fails both comparisons; the rounding test rejects 1.5 and the like.
+        guard label >= 0, label < Element(classes), label == label.rounded(.towardZero) else {
+          throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: classes)
+        }
+      }
+    }
+  }
+}
+
+private struct SoftmaxCrossEntropyKernel: LossKernel {
+  let classes: Int
+
+  func callAsFunction<T: Scalar>(
+    _ z: UnsafeBufferPointer<T>, _ y: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
+  ) -> Double {
+    let rows = y.count
+    let inverseRows = 1 / Double(rows)
+    var sum = 0.0
+    for r in 0..<rows {
+      let base = r * classes
+      var m = Double(z[base])
+      for k in 1..<classes {
+        let v = Double(z[base + k])
+        // Any NaN in the row makes m NaN, so the row's loss and gradient are NaN.
+        if v > m || v.isNaN { m = v }
+      }
+      var total = 0.0
+      for k in 0..<classes { total += exp(Double(z[base + k]) - m) }
+      let label = Int(y[r])
+      let logSumExp = m + log(total)
+      sum += logSumExp - Double(z[base + label])
+      if let g {
+        let scale = inverseRows / total
+        for k in 0..<classes {
+          let p = exp(Double(z[base + k]) - m) * scale
+          g[base + k] = T(k == label ? p - inverseRows : p)
+        }
+      }
+    }
+    return sum * inverseRows
+  }
+}
+
+// MARK: - Shared helpers
+
+private func checkSameShape<E>(_ predicted: Matrix<E>, _ target: Matrix<E>, _ operation: String) throws {
+  guard predicted.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
+  guard target.rows == predicted.rows && target.columns == predicted.columns else {
+    throw BumpKitError.shapeMismatch(
+      operation: operation,
+      expected: "targets \(shapeText(predicted.rows, predicted.columns)) like the predictions",
+      got: "targets \(shapeText(target.rows, target.columns))")
+  }
+  guard predicted.columns > 0 else {
+    throw BumpKitError.shapeMismatch(
+      operation: operation, expected: "predictions with at least one column",
+      got: "predictions \(shapeText(predicted.rows, predicted.columns))")
+  }
+}
+
+/// The inner loop of a loss, generic over the scalar type so that it is written once.
+private protocol LossKernel {
+  /// The mean loss of `p` against `t`, with dL/dp written into `g` when it is not nil.
+  func callAsFunction<T: Scalar>(
+    _ p: UnsafeBufferPointer<T>, _ t: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
+  ) -> Double
+}
+
+/// Runs `kernel` on the buffers viewed as `Float` or `Double`, so that it is specialised:
+/// a loop over an unspecialised `Scalar` costs a witness call per operation.
+private func run<E: Scalar, K: LossKernel>(
+  _ kernel: K, _ predicted: Matrix<E>, _ target: Matrix<E>, _ gradient: UnsafeMutableBufferPointer<E>?
+) -> Double {
+  predicted.withUnsafeBufferPointer { p in
+    target.withUnsafeBufferPointer { t in
+      if E.self == Float.self {
+        return kernel(p.reinterpreted(as: Float.self), t.reinterpreted(as: Float.self), gradient?.reinterpreted(as: Float.self))
+      } else if E.self == Double.self {
+        return kernel(p.reinterpreted(as: Double.self), t.reinterpreted(as: Double.self), gradient?.reinterpreted(as: Double.self))
+      }
+      return kernel(p, t, gradient)
+    }
+  }
+}
+
+/// Resizes `gradient` to the shape of `predicted` (no allocation when it fits) and runs the
+/// kernel with it.
+private func run<E: Scalar, K: LossKernel>(
+  _ kernel: K, _ predicted: Matrix<E>, _ target: Matrix<E>, gradient: inout Matrix<E>
+) -> Double {
+  gradient.prepareForOverwrite(rows: predicted.rows, columns: predicted.columns)
+  return gradient.withUnsafeMutableBufferPointer { g in run(kernel, predicted, target, g) }
+}

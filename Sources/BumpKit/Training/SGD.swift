@@ -1,0 +1,114 @@
+/// Stochastic gradient descent, with optional momentum (Polyak 1964), Nesterov momentum
+/// (Sutskever, Martens, Dahl & Hinton, "On the importance of initialization and momentum in
+/// deep learning", ICML 2013) and L2 weight decay.
+///
+/// For each trainable parameter θ with gradient g, at step t with scheduled rate η:
+///
+///     g′ = s·g + λ·θ                  s: the global-norm clipping factor (1 without)
+///     θ ← θ − η·g′                    μ = 0
+///     v ← μ·v + g′;  θ ← θ − η·v      momentum
+///     v ← μ·v + g′;  θ ← θ − η·(g′ + μ·v)   Nesterov
+///
+/// then θ is projected (``Parameter/project()``). This is the formulation of PyTorch's
+/// `torch.optim.SGD` (the velocity accumulates gradients, not steps), so learning rates
+/// carry over. The velocity starts at zero.
+///
+/// ```swift
+/// let optimizer = try SGD<Float>(learningRate: 0.05, momentum: 0.9, nesterov: true)
+/// try optimizer.step(model.parameters)
+/// ```
+public final class SGD<Element: Scalar>: Optimizer {
+  /// η₀, the learning rate before the schedule.
+  public let baseLearningRate: Double
+  /// μ, in [0, 1); 0 keeps no velocity.
+  public let momentum: Double
+  /// Whether the update looks ahead along the velocity (Nesterov).
+  public let nesterov: Bool
+  /// λ, the coefficient of the L2 penalty (λ/2)·‖θ‖² whose gradient λ·θ is added to g.
+  public let weightDecay: Double
+  /// How η changes with the step number.
+  public let schedule: LearningRateSchedule
+  /// The maximum global gradient norm, or nil for no clipping.
+  public let clipGlobalNorm: Double?
+  /// The number of steps taken.
+  public private(set) var iterations = 0
+  /// The global norm of the trainable gradients, before clipping, at the last step.
+  public private(set) var lastGradientNorm: Double?
+
+  private var slots = OptimizerSlots<Element>()
+
+  /// Stochastic gradient descent.
+  ///
+  /// - Parameters:
+  ///   - learningRate: η₀, finite and ≥ 0.
+  ///   - momentum: μ in [0, 1).
+  ///   - nesterov: Nesterov momentum; needs μ > 0.
+  ///   - weightDecay: λ ≥ 0, finite (L2, coupled: it goes through the momentum).
+  ///   - schedule: the learning-rate schedule, checked against `learningRate`.
+  ///   - clipGlobalNorm: clip the global gradient norm to this value (finite, > 0).
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
+  public init(
+    learningRate: Double = 0.01, momentum: Double = 0, nesterov: Bool = false,
+    weightDecay: Double = 0, schedule: LearningRateSchedule = .constant,
+    clipGlobalNorm: Double? = nil
+  ) throws {
+    try OptimizerChecks.validateLearningRate(learningRate)
+    try OptimizerChecks.validateUnitInterval(momentum, "momentum")
+    if nesterov && momentum == 0 {
+      throw BumpKitError.invalidArgument(
+        name: "nesterov", value: "true", reason: "Nesterov momentum needs momentum > 0")
+    }
+    try OptimizerChecks.validateWeightDecay(weightDecay)
+    try schedule.validate(baseLearningRate: learningRate)
+    if let clipGlobalNorm { try GradientClipping.validate(maxNorm: clipGlobalNorm) }
+    self.baseLearningRate = learningRate
+    self.momentum = momentum
+    self.nesterov = nesterov
+    self.weightDecay = weightDecay
+    self.schedule = schedule
+    self.clipGlobalNorm = clipGlobalNorm
+  }
+
+  /// η at step ``iterations``: the rate the next step uses.
+  public var learningRate: Double { schedule.learningRate(base: baseLearningRate, iteration: iterations) }
+
+  /// Updates the trainable parameters from their gradients, then projects them.
+  ///
+  /// - Throws: see ``Optimizer/step(_:)``; nothing is updated when it throws.
+  // Specialised entry points: unspecialised generic code spends more time on type
+  // metadata and reference counting than a small parameter takes to update.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func step(_ parameters: [Parameter<Element>]) throws {
+    let buffers = momentum > 0 ? 1 : 0
+    try slots.bind(parameters, buffers: buffers, "SGD.step")
+    let (norm, factor) = try OptimizerChecks.clippingFactor(parameters, maxNorm: clipGlobalNorm, "SGD.step")
+    let coefficients = SGDCoefficients(
+      learningRate: learningRate, momentum: momentum, nesterov: nesterov,
+      weightDecay: weightDecay, gradientScale: factor)
+    for slot in slots.slots where slot.parameter.isTrainable {
+      let p = slot.parameter
+      p.gradient.withUnsafeBufferPointer { g in
+        p.value.withUnsafeMutableBufferPointer { value in
+          if buffers == 0 {
+            UpdateKernels.sgd(value: value, gradient: g, velocity: nil, coefficients)
+          } else {
+            slot.first.withUnsafeMutableBufferPointer { v in
+              UpdateKernels.sgd(value: value, gradient: g, velocity: v, coefficients)
+            }
+          }
+        }
+      }
+      p.project()
+    }
+    lastGradientNorm = norm
+    iterations += 1
+  }
+
+  /// Forgets the velocity and restarts the step count (and so the schedule).
+  public func reset() {
+    slots.removeAll()
+    iterations = 0
+    lastGradientNorm = nil
+  }
+}
