@@ -1,0 +1,191 @@
+import Foundation
+
+/// Saves and restores whole models as safetensors files.
+///
+/// Every parameter is stored as a named tensor, `layers.<index>.<parameter>` (e.g.
+/// `layers.1.sigma`), of dtype F32 or F64 and shape `[rows, columns]` of the parameter. The
+/// `__metadata__` map holds:
+///
+/// - `format`: `bumpkit.sequential`, `format_version`: `1`;
+/// - `precision`: `float` or `double`;
+/// - `architecture`: JSON, `{"inputFeatures": n, "layers": [{"kind": …, "settings": {…}}]}`;
+/// - any caller-supplied entries (the CLI stores the training configuration, feature names
+///   and standardization there).
+///
+/// A model is rebuilt from the file alone. Writes are atomic (temporary file, fsync, rename).
+/// Python reads the files with `safetensors.numpy.load_file`, and files written by Python
+/// with the same names and metadata load here.
+public enum Checkpoint {
+  /// The `format` metadata value.
+  public static let format = "bumpkit.sequential"
+  /// The `format_version` this code writes and reads.
+  public static let formatVersion = "1"
+
+  /// The architecture part of a checkpoint.
+  public struct Architecture: Codable, Equatable, Sendable {
+    /// The model's input width.
+    public var inputFeatures: Int
+    /// The layers, in order.
+    public var layers: [LayerConfiguration]
+  }
+
+  /// What a checkpoint describes, read without choosing a precision.
+  public struct Summary: Sendable {
+    /// `float` or `double`.
+    public var precision: String
+    /// The architecture.
+    public var architecture: Architecture
+    /// Tensor names in file order with their shapes.
+    public var tensors: [(name: String, shape: [Int])]
+    /// All metadata entries, including the reserved ones.
+    public var metadata: [String: String]
+    /// The raw file, for reading values.
+    public var file: SafetensorsFile
+  }
+
+  /// Writes `model` to `path` atomically, with `metadata` added to the reserved entries.
+  public static func save<Element: Scalar>(
+    _ model: Sequential<Element>, to path: String, metadata: [String: String] = [:]
+  ) throws {
+    try encode(model, metadata: metadata).write(to: path)
+  }
+
+  /// The safetensors file for `model` (see ``save(_:to:metadata:)``).
+  public static func encode<Element: Scalar>(
+    _ model: Sequential<Element>, metadata: [String: String] = [:]
+  ) throws -> SafetensorsFile {
+    let architecture = Architecture(inputFeatures: model.inputFeatures, layers: model.layers.map(\.configuration))
+    var meta = metadata
+    meta["format"] = format
+    meta["format_version"] = formatVersion
+    meta["precision"] = Element.self == Float.self ? "float" : "double"
+    let json = try JSONEncoder.sorted.encode(architecture)
+    meta["architecture"] = String(decoding: json, as: UTF8.self)
+    var file = SafetensorsFile(metadata: meta)
+    for (i, layer) in model.layers.enumerated() {
+      for p in layer.parameters {
+        let shape = [p.value.rows, p.value.columns]
+        let tensor: SafetensorsFile.Tensor
+        if Element.self == Float.self {
+          tensor = try .init(p.value.elements.map { Float($0) }, shape: shape)
+        } else {
+          tensor = try .init(p.value.elements.map { Double($0) }, shape: shape)
+        }
+        try file.insert(tensor, named: "layers.\(i).\(p.name)")
+      }
+    }
+    return file
+  }
+
+  /// Reads the architecture, precision and tensor list of the checkpoint at `path`.
+  public static func summary(at path: String) throws -> Summary {
+    try summary(of: SafetensorsFile.read(from: path), source: path)
+  }
+
+  /// Reads the architecture, precision and tensor list of a decoded file.
+  public static func summary(of file: SafetensorsFile, source: String = "checkpoint") throws -> Summary {
+    let meta = file.metadata
+    guard meta["format"] == format else {
+      throw CheckpointError.notACheckpoint(source: source, reason: "metadata format is \(meta["format"].map { "\"\($0)\"" } ?? "missing"), expected \"\(format)\"")
+    }
+    guard meta["format_version"] == formatVersion else {
+      throw CheckpointError.notACheckpoint(source: source, reason: "format_version \(meta["format_version"] ?? "missing") is not supported (expected \(formatVersion))")
+    }
+    guard let precision = meta["precision"], precision == "float" || precision == "double" else {
+      throw CheckpointError.notACheckpoint(source: source, reason: "precision \(meta["precision"] ?? "missing") is not float or double")
+    }
+    guard let text = meta["architecture"], let architecture = try? JSONDecoder().decode(Architecture.self, from: Data(text.utf8)) else {
+      throw CheckpointError.notACheckpoint(source: source, reason: "the architecture metadata is missing or not valid JSON")
+    }
+    let tensors = file.names.map { ($0, file.tensors[$0]!.shape) }
+    return Summary(precision: precision, architecture: architecture, tensors: tensors, metadata: meta, file: file)
+  }
+
+  /// Rebuilds the model stored at `path` with `Element` as its scalar type.
+  ///
+  /// - Throws: ``CheckpointError`` when the file is not a checkpoint, its precision is not
+  ///   `Element`, a parameter is missing, extra, of the wrong dtype or shape;
+  ///   ``SafetensorsError`` when the file itself is malformed.
+  public static func load<Element: Scalar>(_: Element.Type = Element.self, from path: String) throws -> (model: Sequential<Element>, metadata: [String: String]) {
+    try load(Element.self, file: SafetensorsFile.read(from: path), source: path)
+  }
+
+  /// Rebuilds a model from a decoded file (see ``load(_:from:)``).
+  public static func load<Element: Scalar>(_: Element.Type = Element.self, file: SafetensorsFile, source: String = "checkpoint") throws -> (model: Sequential<Element>, metadata: [String: String]) {
+    let s = try summary(of: file, source: source)
+    let wanted = Element.self == Float.self ? "float" : "double"
+    guard s.precision == wanted else {
+      throw CheckpointError.precisionMismatch(source: source, stored: s.precision, requested: wanted)
+    }
+    let layers: [any Layer<Element>] = try s.architecture.layers.map { try $0.makeLayer(Element.self) }
+    let model = try Sequential<Element>(layers: layers)
+    guard model.inputFeatures == s.architecture.inputFeatures else {
+      throw CheckpointError.notACheckpoint(source: source, reason: "architecture says \(s.architecture.inputFeatures) input features, its layers take \(model.inputFeatures)")
+    }
+    var expected = Set<String>()
+    for (i, layer) in layers.enumerated() {
+      for p in layer.parameters {
+        let name = "layers.\(i).\(p.name)"
+        expected.insert(name)
+        guard let tensor = file.tensors[name] else { throw CheckpointError.missingTensor(source: source, name: name) }
+        let shape = [p.value.rows, p.value.columns]
+        guard tensor.shape == shape else {
+          throw CheckpointError.shapeMismatch(source: source, name: name, expected: shape, stored: tensor.shape)
+        }
+        let values: [Element]
+        switch (tensor.dtype, Element.self == Float.self) {
+        case (.f32, true): values = try tensor.floats().map { Element($0) }
+        case (.f64, false): values = try tensor.doubles().map { Element($0) }
+        default:
+          throw CheckpointError.dtypeMismatch(source: source, name: name, stored: tensor.dtype.rawValue, expected: wanted == "float" ? "F32" : "F64")
+        }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+          throw CheckpointError.nonFiniteValue(source: source, name: name, index: bad)
+        }
+        try p.assign(Matrix(rows: shape[0], columns: shape[1], elements: values))
+      }
+    }
+    if let extra = file.names.first(where: { !expected.contains($0) }) {
+      throw CheckpointError.unexpectedTensor(source: source, name: extra)
+    }
+    return (model, s.metadata)
+  }
+}
+
+/// Why a safetensors file could not be used as a model checkpoint.
+public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The metadata does not describe a BumpKit model.
+  case notACheckpoint(source: String, reason: String)
+  /// The file stores another precision than the one asked for.
+  case precisionMismatch(source: String, stored: String, requested: String)
+  /// A parameter of the architecture has no tensor.
+  case missingTensor(source: String, name: String)
+  /// A tensor belongs to no parameter of the architecture.
+  case unexpectedTensor(source: String, name: String)
+  /// A tensor's shape differs from its parameter's.
+  case shapeMismatch(source: String, name: String, expected: [Int], stored: [Int])
+  /// A tensor's dtype differs from the checkpoint's precision.
+  case dtypeMismatch(source: String, name: String, stored: String, expected: String)
+  /// A stored parameter value is NaN or infinite.
+  case nonFiniteValue(source: String, name: String, index: Int)
+
+  public var description: String {
+    switch self {
+    case .notACheckpoint(let s, let r): return "\(s): not a BumpKit checkpoint: \(r)"
+    case .precisionMismatch(let s, let stored, let requested): return "\(s): the checkpoint stores \(stored) parameters, not \(requested)"
+    case .missingTensor(let s, let n): return "\(s): missing tensor \(n) required by the architecture"
+    case .unexpectedTensor(let s, let n): return "\(s): tensor \(n) belongs to no parameter of the architecture"
+    case .shapeMismatch(let s, let n, let e, let st): return "\(s): tensor \(n) has shape \(st), the architecture needs \(e)"
+    case .dtypeMismatch(let s, let n, let st, let e): return "\(s): tensor \(n) has dtype \(st), expected \(e)"
+    case .nonFiniteValue(let s, let n, let i): return "\(s): tensor \(n) holds a non-finite value at index \(i)"
+    }
+  }
+}
+
+extension JSONEncoder {
+  static var sorted: JSONEncoder {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return e
+  }
+}

@@ -1,0 +1,201 @@
+extension SafetensorsFile {
+  /// Decodes and validates a complete safetensors file held in memory.
+  ///
+  /// Checks, in this order: the 8-byte length field (against 100 MB and against the bytes
+  /// present, before anything is allocated from it), UTF-8, JSON syntax, that the header is
+  /// an object, each entry's fields, dtype, offsets and byte size (in header order), and then
+  /// the buffer layout: tensors sorted by offset must tile the data buffer exactly. Unknown
+  /// fields inside a tensor entry are ignored, as by the reference implementation; duplicate
+  /// keys anywhere are rejected. The header may have leading and trailing JSON whitespace
+  /// (writers pad it with spaces).
+  ///
+  /// - Parameter bytes: the whole file.
+  /// - Returns: the tensors, in data-buffer order (ties between empty tensors in header
+  ///   order), and the metadata.
+  /// - Throws: ``SafetensorsError``, naming the tensor and offsets at fault.
+  public static func decode(_ bytes: [UInt8]) throws -> SafetensorsFile {
+    try bytes.withUnsafeBufferPointer { try decode(buffer: $0) }
+  }
+
+  private struct Entry {
+    var name: String
+    var dtype: DType
+    var shape: [Int]
+    var begin: Int
+    var end: Int
+  }
+
+  private static func decode(buffer file: UnsafeBufferPointer<UInt8>) throws -> SafetensorsFile {
+    guard file.count >= 8 else { throw SafetensorsError.truncatedFile(byteCount: file.count) }
+    var claimed: UInt64 = 0
+    for i in (0..<8).reversed() { claimed = claimed << 8 | UInt64(file[i]) }
+    guard claimed <= UInt64(maximumHeaderLength) else {
+      throw SafetensorsError.headerTooLarge(length: claimed, limit: maximumHeaderLength)
+    }
+    guard claimed <= UInt64(file.count - 8) else {
+      throw SafetensorsError.headerLengthExceedsFile(length: claimed, available: file.count - 8)
+    }
+    let headerEnd = 8 + Int(claimed)
+    let header = UnsafeBufferPointer(rebasing: file[8..<headerEnd])
+    let data = UnsafeBufferPointer(rebasing: file[headerEnd...])
+
+    if let bad = SafetensorsHeaderJSON.firstInvalidUTF8(in: header) {
+      throw SafetensorsError.headerNotUTF8(offset: bad)
+    }
+    let root = try SafetensorsHeaderJSON.parse(header)
+    guard case .object(let members) = root else {
+      throw SafetensorsError.headerNotObject(found: root.kindDescription)
+    }
+
+    var metadata: [String: String]?
+    var entries: [Entry] = []
+    var seen = Set<String>()
+    entries.reserveCapacity(members.count)
+    for member in members {
+      if member.key == metadataKey {
+        guard metadata == nil else {
+          throw SafetensorsError.malformedMetadata(reason: "it appears more than once")
+        }
+        metadata = try decodeMetadata(member.value)
+        continue
+      }
+      guard seen.insert(member.key).inserted else {
+        throw SafetensorsError.duplicateTensorName(member.key)
+      }
+      entries.append(try decodeEntry(named: member.key, member.value, bufferLength: data.count))
+    }
+
+    // Stable sort by offsets: `entries` is in header order, which breaks ties between empty
+    // tensors at the same offset deterministically.
+    let order = entries.indices.sorted {
+      (entries[$0].begin, entries[$0].end, $0) < (entries[$1].begin, entries[$1].end, $1)
+    }
+    var covered = 0
+    var previous: Entry?
+    for index in order {
+      let entry = entries[index]
+      if entry.begin < covered, let previous {
+        throw SafetensorsError.overlappingTensors(
+          first: previous.name, firstRange: previous.begin..<previous.end,
+          second: entry.name, secondRange: entry.begin..<entry.end)
+      }
+      if entry.begin > covered {
+        throw SafetensorsError.holeBetweenTensors(
+          previous: previous?.name, next: entry.name, hole: covered..<entry.begin)
+      }
+      covered = entry.end
+      previous = entry
+    }
+    guard covered == data.count else {
+      throw SafetensorsError.bufferNotCovered(
+        last: previous?.name, coveredUpTo: covered, bufferLength: data.count)
+    }
+
+    var tensors: [String: Tensor] = [:]
+    tensors.reserveCapacity(entries.count)
+    for entry in entries {
+      tensors[entry.name] = Tensor(
+        unchecked: entry.dtype, shape: entry.shape,
+        data: Array(UnsafeBufferPointer(rebasing: data[entry.begin..<entry.end])))
+    }
+    return SafetensorsFile(
+      validatedNames: order.map { entries[$0].name }, tensors: tensors, metadata: metadata ?? [:])
+  }
+
+  private static func decodeMetadata(_ value: SafetensorsHeaderJSON.Value) throws -> [String:
+    String]
+  {
+    guard case .object(let members) = value else {
+      throw SafetensorsError.malformedMetadata(
+        reason: "expected an object, found \(value.kindDescription)")
+    }
+    var metadata: [String: String] = [:]
+    metadata.reserveCapacity(members.count)
+    for member in members {
+      guard case .string(let string) = member.value else {
+        throw SafetensorsError.metadataValueNotString(
+          key: member.key, found: member.value.kindDescription)
+      }
+      guard metadata.updateValue(string, forKey: member.key) == nil else {
+        throw SafetensorsError.duplicateMetadataKey(member.key)
+      }
+    }
+    return metadata
+  }
+
+  private static func decodeEntry(
+    named name: String, _ value: SafetensorsHeaderJSON.Value, bufferLength: Int
+  ) throws -> Entry {
+    func malformed(_ reason: String) -> SafetensorsError {
+      .malformedTensorEntry(tensor: name, reason: reason)
+    }
+    guard case .object(let fields) = value else {
+      throw malformed("expected an object, found \(value.kindDescription)")
+    }
+    var dtypeValue: SafetensorsHeaderJSON.Value?
+    var shapeValue: SafetensorsHeaderJSON.Value?
+    var offsetsValue: SafetensorsHeaderJSON.Value?
+    for field in fields {
+      switch field.key {
+      case "dtype" where dtypeValue == nil: dtypeValue = field.value
+      case "shape" where shapeValue == nil: shapeValue = field.value
+      case "data_offsets" where offsetsValue == nil: offsetsValue = field.value
+      case "dtype", "shape", "data_offsets":
+        throw malformed("field \"\(field.key)\" appears more than once")
+      default: continue
+      }
+    }
+
+    guard let dtypeValue else { throw malformed("missing field \"dtype\"") }
+    guard case .string(let dtypeName) = dtypeValue else {
+      throw malformed("\"dtype\" must be a string, found \(dtypeValue.kindDescription)")
+    }
+    guard let shapeValue else { throw malformed("missing field \"shape\"") }
+    let shape = try nonNegativeIntegers(shapeValue, field: "shape", malformed: malformed)
+    guard let offsetsValue else { throw malformed("missing field \"data_offsets\"") }
+    let offsets = try nonNegativeIntegers(offsetsValue, field: "data_offsets", malformed: malformed)
+    guard offsets.count == 2 else {
+      throw malformed("\"data_offsets\" must hold 2 integers [begin, end], found \(offsets.count)")
+    }
+
+    guard let dtype = DType(rawValue: dtypeName) else {
+      throw SafetensorsError.unknownDType(tensor: name, dtype: dtypeName)
+    }
+    let (begin, end) = (offsets[0], offsets[1])
+    guard begin <= end else {
+      throw SafetensorsError.beginAfterEnd(tensor: name, begin: begin, end: end)
+    }
+    guard end <= bufferLength else {
+      throw SafetensorsError.offsetsOutOfRange(
+        tensor: name, begin: begin, end: end, bufferLength: bufferLength)
+    }
+    guard let expected = Tensor.checkedByteCount(of: shape, dtype: dtype) else {
+      throw SafetensorsError.elementCountOverflow(tensor: name, shape: shape, dtype: dtype)
+    }
+    guard expected == end - begin else {
+      throw SafetensorsError.byteSizeMismatch(
+        tensor: name, dtype: dtype, shape: shape, expected: expected, actual: end - begin)
+    }
+    return Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
+  }
+
+  private static func nonNegativeIntegers(
+    _ value: SafetensorsHeaderJSON.Value, field: String,
+    malformed: (String) -> SafetensorsError
+  ) throws -> [Int] {
+    guard case .array(let elements) = value else {
+      throw malformed("\"\(field)\" must be an array of integers, found \(value.kindDescription)")
+    }
+    return try elements.enumerated().map { index, element in
+      guard case .number(let text, let integer) = element else {
+        throw malformed(
+          "\"\(field)\"[\(index)] must be an integer, found \(element.kindDescription)")
+      }
+      guard let integer, integer >= 0 else {
+        throw malformed(
+          "\"\(field)\"[\(index)] is \(text), not a non-negative integer that fits in 64 bits")
+      }
+      return integer
+    }
+  }
+}
