@@ -40,7 +40,7 @@ struct BumpBench: ParsableCommand {
     records += kernelRecords(Double.self, shapes: kernelShapes, threads: threadCounts, quick: quick, filter: accept)
     records += gemmRecords(shapes: gemmShapes, threads: threadCounts, quick: quick, filter: accept)
     for t in threadCounts where accept("training adam float \(t)t") {
-      let epochs = quick ? 2 : 6
+      let epochs = quick ? 2 : 5
       let result = try runTraining(epochs: epochs, samples: quick ? 16_384 : 65_536, threads: t)
       let rates = result.samplesPerSecond
       let sorted = rates.sorted()

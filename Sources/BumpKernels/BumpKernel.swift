@@ -116,16 +116,11 @@ public enum BumpKernel {
       precondition(amplitude != nil, "an amplitude gradient needs an amplitude parameter")
       checkGradient(amplitudeGradient, amplitude!, columns, "a")
     }
-    let wanted = [sigmaGradient, centerGradient, amplitudeGradient]
-    let slotOf: [Int?] = {
-      var next = 0
-      return wanted.map { g in
-        guard g != nil else { return nil }
-        defer { next += 1 }
-        return next
-      }
-    }()
-    let slots = wanted.compactMap { $0 }.count
+    // Slot k of the reduction holds the k-th requested gradient (σ, then c, then a).
+    let s0: Int? = sigmaGradient == nil ? nil : 0
+    let s1: Int? = centerGradient == nil ? nil : (s0 ?? -1) + 1
+    let s2: Int? = amplitudeGradient == nil ? nil : (s1 ?? s0 ?? -1) + 1
+    let slots = (s2 ?? s1 ?? s0 ?? -1) + 1
     let ws = workspace ?? KernelWorkspace()
     withJob(input: input, rows: rows, columns: columns, sigma: sigma, center: center,
             amplitude: amplitude, slots: slots, options: options, workspace: ws) { job, plan in
@@ -134,7 +129,6 @@ public enum BumpKernel {
       job.inputGradient = inputGradient?.baseAddress
       job.cache = cache.map { UnsafeMutablePointer(mutating: $0.baseAddress!) }
       let implementation = resolve(options.implementation, Scalar.self)
-      let (s0, s1, s2) = (slotOf[0], slotOf[1], slotOf[2])
       let totals = plan.run { rowRange, acc in
         let dS = s0.map { acc! + $0 * columns }
         let dC = s1.map { acc! + $0 * columns }
@@ -147,10 +141,10 @@ public enum BumpKernel {
         }
       }
       guard let totals else { return }
-      for (k, gradient) in wanted.enumerated() {
-        guard let gradient, let slot = slotOf[k] else { continue }
+      func store(_ gradient: GradientBuffer<Scalar>?, _ slot: Int?, perUnit: Bool) {
+        guard let gradient, let slot else { return }
         let row = totals + slot * columns
-        if parameterIsPerUnit(k, sigma, center, amplitude) {
+        if perUnit {
           for j in 0..<columns { gradient[j] = Scalar(row[j]) }
         } else {
           var sum = 0.0
@@ -158,20 +152,13 @@ public enum BumpKernel {
           gradient[0] = Scalar(sum)
         }
       }
+      store(sigmaGradient, s0, perUnit: sigma.isPerUnit)
+      store(centerGradient, s1, perUnit: center?.isPerUnit ?? false)
+      store(amplitudeGradient, s2, perUnit: amplitude?.isPerUnit ?? false)
     }
   }
 
   // MARK: - Plumbing
-
-  private static func parameterIsPerUnit<S>(
-    _ k: Int, _ s: BumpParameter<S>, _ c: BumpParameter<S>?, _ a: BumpParameter<S>?
-  ) -> Bool {
-    switch k {
-    case 0: return s.isPerUnit
-    case 1: return c?.isPerUnit ?? false
-    default: return a?.isPerUnit ?? false
-    }
-  }
 
   static func resolve<S: KernelScalar>(_ i: KernelImplementation?, _: S.Type) -> KernelImplementation {
     guard let i else { return .simd(width: S.preferredSIMDWidth) }
@@ -187,11 +174,14 @@ public enum BumpKernel {
   ) {
     precondition(rows >= 0 && columns >= 0, "negative shape \(rows)×\(columns)")
     precondition(count == rows * columns, "input has \(count) elements, expected \(rows)×\(columns)")
-    for (name, p) in [("σ", sigma), ("c", center), ("a", amplitude)] {
+    func check(_ p: BumpParameter<S>?, _ name: String) {
       if case .perUnit(let b)? = p {
         precondition(b.count == columns, "per-unit \(name) has \(b.count) values for \(columns) columns")
       }
     }
+    check(sigma, "σ")
+    check(center, "c")
+    check(amplitude, "a")
   }
 
   private static func checkGradient<S>(_ g: GradientBuffer<S>?, _ p: BumpParameter<S>, _ columns: Int, _ name: String) {

@@ -139,15 +139,17 @@ public final class Bump<Element: Scalar>: Layer {
   }
 
   private func validateParameters() throws {
-    for (p, name) in [(sigma, "σ"), (center, "c"), (amplitude, "a")] {
-      try p.value.withUnsafeBufferPointer { v in
-        for (i, value) in v.enumerated() {
-          if !value.isFinite || (p === sigma && value < 0) {
-            throw BumpKitError.invalidParameter(
-              layer: "Bump(\(units))", parameter: name, index: i, value: "\(value)",
-              reason: p === sigma ? "must be finite and ≥ 0" : "must be finite")
-          }
-        }
+    try validate(sigma, "σ", allowNegative: false)
+    try validate(center, "c", allowNegative: true)
+    try validate(amplitude, "a", allowNegative: true)
+  }
+
+  private func validate(_ p: Parameter<Element>, _ name: String, allowNegative: Bool) throws {
+    try p.value.withUnsafeBufferPointer { v in
+      for i in v.indices where !v[i].isFinite || (!allowNegative && v[i] < 0) {
+        throw BumpKitError.invalidParameter(
+          layer: "Bump(\(units))", parameter: name, index: i, value: "\(v[i])",
+          reason: allowNegative ? "must be finite" : "must be finite and ≥ 0")
       }
     }
   }

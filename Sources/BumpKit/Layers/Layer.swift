@@ -76,18 +76,20 @@ public struct LayerConfiguration: Codable, Equatable, Sendable {
   }
 }
 
-func checkBatch<E>(_ input: Matrix<E>, features: Int?, _ operation: String) throws {
-  guard input.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
+// The operation names are autoclosures: interpolating them on every call would allocate in
+// the training loop, which must not.
+func checkBatch<E>(_ input: Matrix<E>, features: Int?, _ operation: @autoclosure () -> String) throws {
+  guard input.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation()) }
   if let features, input.columns != features {
     throw BumpKitError.shapeMismatch(
-      operation: operation, expected: "batch×\(features)", got: shapeText(input.rows, input.columns))
+      operation: operation(), expected: "batch×\(features)", got: shapeText(input.rows, input.columns))
   }
 }
 
-func checkGradient<E>(_ gradient: Matrix<E>, matches output: Matrix<E>, _ operation: String) throws {
+func checkGradient<E>(_ gradient: Matrix<E>, matches output: Matrix<E>, _ operation: @autoclosure () -> String) throws {
   guard gradient.rows == output.rows && gradient.columns == output.columns else {
     throw BumpKitError.shapeMismatch(
-      operation: operation, expected: shapeText(output.rows, output.columns),
+      operation: operation(), expected: shapeText(output.rows, output.columns),
       got: shapeText(gradient.rows, gradient.columns))
   }
 }

@@ -84,8 +84,9 @@ extension Matrix {
   ) throws {
     let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
     let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
-    let aText = shapeText(a.rows, a.columns, transposed: transposeA)
-    let bText = shapeText(b.rows, b.columns, transposed: transposeB)
+    // Shape texts only for error messages: building them eagerly would allocate per call.
+    var aText: String { shapeText(a.rows, a.columns, transposed: transposeA) }
+    var bText: String { shapeText(b.rows, b.columns, transposed: transposeB) }
     guard k == kb else {
       let expectedB = transposeB ? shapeText(n, k, transposed: true) : shapeText(k, n)
       throw LinearAlgebraError.shapeMismatch(

@@ -83,6 +83,9 @@ extension Sequential {
       var lossSum = 0.0, correct = 0
       for batch in 0..<batches {
         let lo = batch * batchSize, hi = min(samples, lo + batchSize)
+        // The first layer still holds the previous batch: let go of it so that the batch
+        // buffers are reused in place (no copy-on-write allocation).
+        releaseSavedState()
         gather(trainX, order[lo..<hi], into: &batchX)
         gather(trainY, order[lo..<hi], into: &batchY)
         let predicted = try forward(batchX)
