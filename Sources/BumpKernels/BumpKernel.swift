@@ -52,6 +52,10 @@ public enum BumpKernel {
     precondition(output.count == rows * columns, "output has \(output.count) elements, expected \(rows)×\(columns)")
     if let cache { precondition(cache.count == rows * columns, "cache has \(cache.count) elements, expected \(rows)×\(columns)") }
     if let supportCounts { precondition(supportCounts.count == columns, "supportCounts has \(supportCounts.count) entries, expected \(columns)") }
+    if rows == 0 || columns == 0 {
+      if let supportCounts { supportCounts.update(repeating: 0) }
+      return
+    }
     let ws = workspace ?? KernelWorkspace()
     let slots = supportCounts == nil ? 0 : 1
     withJob(input: input, rows: rows, columns: columns, sigma: sigma, center: center,
@@ -115,6 +119,13 @@ public enum BumpKernel {
     if let amplitudeGradient {
       precondition(amplitude != nil, "an amplitude gradient needs an amplitude parameter")
       checkGradient(amplitudeGradient, amplitude!, columns, "a")
+    }
+    if rows == 0 || columns == 0 {
+      // No elements: every sum is empty, so every gradient is 0.
+      sigmaGradient?.update(repeating: 0)
+      centerGradient?.update(repeating: 0)
+      amplitudeGradient?.update(repeating: 0)
+      return
     }
     // Slot k of the reduction holds the k-th requested gradient (σ, then c, then a).
     let s0: Int? = sigmaGradient == nil ? nil : 0

@@ -4,20 +4,39 @@ extension BumpKernel {
   /// benchmarked against. Same formulas and numeric rules as ``BumpKernel``.
   public enum ScalarReference {
     /// f(z; σ), ∂f/∂z and ∂f/∂σ at z = x − c (each exactly 0 outside the support, NaN for NaN).
+    ///
+    /// ∂f/∂σ can overflow on its own for a subnormal σ even where a·G·∂f/∂σ is finite; the
+    /// kernels multiply by a·G first (``BumpKernel/backward(input:upstream:rows:columns:sigma:center:amplitude:cache:inputGradient:sigmaGradient:centerGradient:amplitudeGradient:options:workspace:)``).
     @inlinable
     public static func evaluate<Scalar: KernelScalar>(z: Scalar, sigma: Scalar)
       -> (f: Scalar, dz: Scalar, dsigma: Scalar)
     {
-      let u = sigma.addingProduct(-z, z)
-      if u.isNaN || sigma.isNaN { return (.nan, .nan, .nan) }
-      guard u > 0 else { return (0, 0, 0) }
-      let t = sigma / u
-      let q = z / u
-      let f = Scalar.libmExp(-t)
-      guard f != 0 else { return (0, 0, 0) }
-      let qf = q * f
-      return (f, -2 * t * qf, qf * q)
+      let r = terms(z: z, sigma: sigma, weight: 1)
+      return (r.f, r.gz, r.gsigma)
     }
+
+    /// f, and w·∂f/∂z and w·∂f/∂σ with the weight w (= G·a) applied before the last products,
+    /// so that they overflow only where the weighted value does.
+    @inlinable
+    static func terms<Scalar: KernelScalar>(z rawZ: Scalar, sigma rawSigma: Scalar, weight: Scalar)
+      -> (f: Scalar, gz: Scalar, gsigma: Scalar, inside: Bool)
+    {
+      // For tiny σ, work with z·s and σ·s² (t unchanged) so that σ − z² stays exact.
+      let s: Scalar = rawSigma < smallSigma(Scalar.self) ? sigmaScale(Scalar.self) : 1
+      let z = rawZ * s, sigma = rawSigma * (s * s)
+      let u = sigma.addingProduct(-z, z)
+      if u.isNaN || sigma.isNaN { return (.nan, .nan, .nan, false) }
+      guard u > 0 else { return (0, 0, 0, false) }
+      let t = sigma / u
+      let q = (z / u) * s
+      let f = Scalar.libmExp(-t)
+      guard f != 0 else { return (0, 0, 0, true) }
+      let wqf = weight * (q * f)
+      return (f, wqf * (-2 * t), wqf * q, true)
+    }
+
+    @inlinable static func smallSigma<S: KernelScalar>(_: S.Type) -> S { S.self == Float.self ? 0x1p-60 : 0x1p-500 }
+    @inlinable static func sigmaScale<S: KernelScalar>(_: S.Type) -> S { S.self == Float.self ? 0x1p40 : 0x1p300 }
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)
@@ -26,11 +45,10 @@ extension BumpKernel {
       for row in rows {
         for j in 0..<cols {
           let i = row * cols + j
-          let z = job.input[i] - job.center[j]
-          let r = evaluate(z: z, sigma: job.sigma[j])
+          let r = terms(z: job.input[i] - job.center[j], sigma: job.sigma[j], weight: 1)
           job.output![i] = job.amplitude[j] * r.f
           job.cache?[i] = r.f
-          if let counts, z * z < job.sigma[j], job.sigma[j].addingProduct(-z, z) > 0 { counts[j] += 1 }
+          if let counts, r.inside { counts[j] += 1 }
         }
       }
     }
@@ -45,13 +63,11 @@ extension BumpKernel {
       for row in rows {
         for j in 0..<cols {
           let i = row * cols + j
-          let r = evaluate(z: job.input[i] - job.center[j], sigma: job.sigma[j])
           let g = job.upstream![i]
-          let ga = g * job.amplitude[j]
-          let gx = ga * r.dz
-          job.inputGradient?[i] = gx
-          dSigma?[j] += ga * r.dsigma
-          dCenter?[j] -= gx
+          let r = terms(z: job.input[i] - job.center[j], sigma: job.sigma[j], weight: g * job.amplitude[j])
+          job.inputGradient?[i] = r.gz
+          dSigma?[j] += r.gsigma
+          dCenter?[j] -= r.gz
           dAmplitude?[j] += g * r.f
         }
       }

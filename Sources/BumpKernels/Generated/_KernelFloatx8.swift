@@ -121,12 +121,23 @@ enum _KernelFloatx8 {
   static func forwardVector(x: V, sigma: V, center: V, amplitude: V)
     -> (g: V, f: V, inside: SIMDMask<V.MaskStorage>)
   {
-    let z = x - center
-    let u = supportMargin(z, sigma)
+    let (z, sg, _) = scaledArguments(x - center, sigma)
+    let u = supportMargin(z, sg)
     let outside = u .<= V(repeating: 0)
-    var f = expNonPositive(-(sigma / u))
+    var f = expNonPositive(-(sg / u))
     f.replace(with: V(repeating: 0), where: outside)
     return (amplitude * f, f, u .> V(repeating: 0))
+  }
+
+  /// z·s and σ·s² with s = 2ᵏ where σ is tiny (subnormal and just above), else z and σ.
+  /// t = σ/(σ − z²) does not change, and σ − z² stays a normal number that one rounding
+  /// (or none) separates from the exact value, so t, q and the gradients keep their
+  /// accuracy down to the smallest subnormal σ. Returns s for scaling back.
+  @inline(__always)
+  static func scaledArguments(_ z: V, _ sigma: V) -> (z: V, sigma: V, s: V) {
+    let small = sigma .< V(repeating: 0x1p-60)
+    let s = V(repeating: 1).replacing(with: 0x1p40, where: small)
+    return (z * s, sigma * (s * s), s)
   }
 
   /// Forward pass over rows `rows` of the job; counts lanes inside the support per column
@@ -157,26 +168,32 @@ enum _KernelFloatx8 {
   /// One vector of the backward pass. Returns ∂f/∂z and ∂f/∂σ (already 0 outside the
   /// support and wherever f underflows) and f.
   @_transparent
-  static func backwardVector(x: V, sigma: V, center: V, cached: V, useCache: Bool) -> (dz: V, dsigma: V, f: V) {
-    let z = x - center
-    let u = supportMargin(z, sigma)
+  static func backwardVector(x: V, sigma: V, center: V, ga: V, cached: V, useCache: Bool)
+    -> (gx: V, gsigma: V, f: V)
+  {
+    let (z, sg, s) = scaledArguments(x - center, sigma)
+    let u = supportMargin(z, sg)
     // One divide, w = 1/u, serves both t = σ/u and q = z/u. 1/u overflows for tiny u, so
     // those lanes divide by u·2ᵏ and scale back: every step stays exact to a rounding.
     let tiny = u .< V(repeating: 0x1p-64)
     let scale = V(repeating: 1).replacing(with: 0x1p64, where: tiny)
     let w = V(repeating: 1) / (u * scale)
-    let t = (sigma * w) * scale
-    let q = (z * w) * scale
+    let t = (sg * w) * scale
+    // The scaled z/u is q/s; q itself is finite wherever f is not 0 (q < t/√σ).
+    let q = ((z * w) * scale) * s
     let f = useCache ? cached : expNonPositive(-t)
-    let qf = q * f
-    var dsigma = qf * q
-    var dz = V(repeating: -2) * t * qf
+    // G·a enters first, so that a zero upstream gradient or amplitude gives exactly 0 even
+    // where ∂f/∂σ alone would overflow (subnormal σ), and products overflow only where the
+    // true value does.
+    let gqf = ga * (q * f)
+    var gsigma = gqf * q
+    var gx = gqf * (V(repeating: -2) * t)
     // Outside the support, and where f has underflowed (q may be ∞ there), every
     // derivative is exactly 0; NaN inputs keep their NaN.
     let zero = (u .<= V(repeating: 0)) .| (f .== V(repeating: 0))
-    dsigma.replace(with: V(repeating: 0), where: zero)
-    dz.replace(with: V(repeating: 0), where: zero)
-    return (dz, dsigma, f.replacing(with: 0, where: zero))
+    gsigma.replace(with: V(repeating: 0), where: zero)
+    gx.replace(with: V(repeating: 0), where: zero)
+    return (gx, gsigma, f.replacing(with: 0, where: zero))
   }
 
   /// Backward pass over rows `rows`: writes dL/dx (when asked) and adds the per-column
@@ -202,14 +219,13 @@ enum _KernelFloatx8 {
         let n = min(width, cols - j)
         let c = job.hasCenter ? load(job.center + j, n, pad: 0) : zero
         let a = job.hasAmplitude ? load(job.amplitude + j, n, pad: 1) : one
-        let r = backwardVector(
-          x: load(x + j, n, pad: 0), sigma: load(job.sigma + j, n, pad: 0), center: c,
-          cached: cache.map { load($0 + j, n, pad: 0) } ?? zero, useCache: cache != nil)
         let gv = load(g + j, n, pad: 0)
-        let ga = gv * a
-        let gx = ga * r.dz
+        let r = backwardVector(
+          x: load(x + j, n, pad: 0), sigma: load(job.sigma + j, n, pad: 0), center: c, ga: gv * a,
+          cached: cache.map { load($0 + j, n, pad: 0) } ?? zero, useCache: cache != nil)
+        let gx = r.gx
         if let dx { store(gx, dx + j, n) }
-        if let dSigma { store(multiplyAdd(ga, r.dsigma, load(dSigma + j, n, pad: 0)), dSigma + j, n) }
+        if let dSigma { store(load(dSigma + j, n, pad: 0) + r.gsigma, dSigma + j, n) }
         if let dCenter { store(load(dCenter + j, n, pad: 0) - gx, dCenter + j, n) }
         if let dAmplitude { store(multiplyAdd(gv, r.f, load(dAmplitude + j, n, pad: 0)), dAmplitude + j, n) }
         j += width

@@ -173,6 +173,8 @@ public final class Bump<Element: Scalar>: Layer {
     }
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: units, "Bump(\(units)).forward")
     try validateParameters()
@@ -197,6 +199,8 @@ public final class Bump<Element: Scalar>: Layer {
     return output
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
     guard let x = savedInput else {
       throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "Bump.backward needs a forward pass first")

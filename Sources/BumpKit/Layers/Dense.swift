@@ -65,6 +65,8 @@ public final class Dense<Element: Scalar>: Layer {
     try bias.assign(useBias ? biasInitializer.matrix(rows: 1, columns: outputFeatures, using: &generator) : Matrix(rows: 1, columns: outputFeatures))
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: inputFeatures, "Dense(\(inputFeatures)→\(outputFeatures)).forward")
     savedInput = input
@@ -82,6 +84,8 @@ public final class Dense<Element: Scalar>: Layer {
     return output
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
     guard let x = savedInput else {
       throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "Dense.backward needs a forward pass first")

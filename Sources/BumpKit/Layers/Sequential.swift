@@ -85,6 +85,8 @@ public final class Sequential<Element: Scalar>: Layer {
     LayerConfiguration(kind: "sequential", settings: ["layers": String(layers.count)])
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     for layer in layers { layer.releaseSavedState() }
     var x = input
@@ -92,6 +94,8 @@ public final class Sequential<Element: Scalar>: Layer {
     return x
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
     var g = outputGradient
     for layer in layers.reversed() { g = try layer.backward(g) }
