@@ -1,8 +1,19 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The `bump` command-line tool: the root command, which only dispatches to subcommands.
 ///
 /// Subcommands:
+/// - `train` (``TrainCommand``, the default: `bump` alone trains on the built-in rings
+///   dataset): trains a network and writes a run folder with the model, history and plots.
+/// - `predict` (``PredictCommand``): applies a trained model to a CSV file.
+/// - `evaluate` (``EvaluateCommand``): the loss and accuracy of a model on a labelled CSV file.
+/// - `inspect` (``InspectCommand``): what a checkpoint holds.
 /// - `function` (``FunctionCommand``): tabulates g(x) = a·f(x − c; σ) and its partial
 ///   derivatives as CSV.
 @main
@@ -10,6 +21,43 @@ struct BumpCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bump",
     abstract: "Trainable generalized bump functions: evaluate, train and inspect.",
-    subcommands: [FunctionCommand.self]
+    discussion: """
+      Without a subcommand, `bump` runs `bump train`: with no options at all it trains a \
+      bump network on the built-in rings dataset and prints where the run folder is.
+      """,
+    subcommands: [
+      TrainCommand.self, PredictCommand.self, EvaluateCommand.self, InspectCommand.self,
+      FunctionCommand.self,
+    ],
+    defaultSubcommand: TrainCommand.self
   )
+
+  /// Parses and runs the command like ArgumentParser's own `main()`, except that a failure is
+  /// reported as one line on standard error, without the usage text that buries the message
+  /// when scripts log it (`--help` shows the usage).
+  static func main() {
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      let code = exitCode(for: error)
+      if code == .success {
+        let text = fullMessage(for: error)
+        if !text.isEmpty { print(text) }
+        terminate(code.rawValue)
+      }
+      let line = oneLineMessage(for: error)
+      if !line.isEmpty { Console.error(line) }
+      terminate(code.rawValue)
+    }
+  }
+
+  /// `Error: <message>` on one line, without the usage text.
+  static func oneLineMessage(for error: Error) -> String {
+    let text = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+    return text.isEmpty ? "" : "Error: " + text
+  }
 }
+
+/// `exit` under a name that does not clash with `ParsableCommand.exit(withError:)`.
+private func terminate(_ code: Int32) -> Never { exit(code) }

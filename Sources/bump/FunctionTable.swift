@@ -1,7 +1,7 @@
 import ArgumentParser
 import BumpKit
 
-/// The floating-point type that `bump function` evaluates in.
+/// The floating-point type that `bump function` evaluates in and `bump train` trains in.
 enum Precision: String, CaseIterable, ExpressibleByArgument, Sendable {
   /// 32-bit `Float` kernels.
   case float

@@ -1,0 +1,16 @@
+// swift-tools-version: 6.0
+// A small numerical app that uses BumpKit as an ordinary package dependency.
+import PackageDescription
+
+let package = Package(
+  name: "BumpApp",
+  dependencies: [
+    .package(name: "BumpKit", path: "../.."),
+  ],
+  targets: [
+    .executableTarget(
+      name: "BumpApp",
+      dependencies: [.product(name: "BumpKit", package: "BumpKit")]
+    ),
+  ]
+)

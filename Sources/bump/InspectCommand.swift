@@ -1,0 +1,80 @@
+import ArgumentParser
+import BumpKit
+
+/// `bump inspect`: the architecture, parameter counts, precision, learned σ values and
+/// training metadata of a checkpoint.
+struct InspectCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "inspect",
+    abstract: "Describe a checkpoint: architecture, parameters, σ values, training metadata."
+  )
+
+  @Argument(help: ArgumentHelp("A checkpoint (.safetensors).", valueName: "checkpoint"))
+  var checkpoint: String
+
+  func run() throws {
+    switch try ModelFile.precision(at: checkpoint) {
+    case .float: try run(Float.self)
+    case .double: try run(Double.self)
+    }
+  }
+
+  private func run<Element: Scalar>(_: Element.Type) throws {
+    let (model, metadata) = try Checkpoint.load(Element.self, from: checkpoint)
+    var lines = [
+      "\(checkpoint): BumpKit checkpoint, \(Element.self == Float.self ? "float" : "double") precision",
+      "",
+      "Architecture:",
+    ]
+    lines += model.summary.split(separator: "\n").map { "  " + $0 }
+    let bumps = BumpLayerStatistics.parametersOnly(model: model)
+    if !bumps.isEmpty {
+      lines += ["", "Bump layers (learned σ):"]
+      for s in bumps { lines += s.reportLines() }
+    }
+    lines += ["", "Training metadata:"]
+    if let info = try? ModelInfo(metadata: metadata, source: checkpoint) {
+      lines += describe(info)
+    } else {
+      let reserved = Set(Checkpoint.reservedMetadataKeys)
+      let other = metadata.keys.filter { !reserved.contains($0) }.sorted()
+      lines.append("  none from bump train" + (other.isEmpty ? "" : "; other entries:"))
+      for key in other { lines.append("  \(key): \(metadata[key]!.prefix(200))") }
+    }
+    if let failure = metadata["failure"] { lines.append("  failure: \(failure)") }
+    Console.line(lines.joined(separator: "\n"))
+  }
+
+  private func describe(_ info: ModelInfo) -> [String] {
+    var lines = ["  status: \(info.status), \(info.epochsCompleted) epochs completed"]
+    lines.append(
+      "  features (\(info.featureNames.count)): \(info.featureNames.joined(separator: ", "))")
+    var target = "  target: \(info.targetName), \(info.task)"
+    if let names = info.classNames { target += ": " + names.joined(separator: ", ") }
+    lines.append(target)
+    lines.append("  loss: \(info.loss.rawValue) (\(info.loss.displayName))")
+    if let s = info.standardization {
+      lines.append(
+        "  standardization: mean " + s.mean.map { formatted($0) }.joined(separator: ", "))
+      lines.append(
+        "                   sd " + s.standardDeviation.map { formatted($0) }.joined(separator: ", ")
+      )
+    } else {
+      lines.append("  standardization: none")
+    }
+    if let c = info.configuration {
+      lines += c.descriptionLines.map { "  " + $0 }
+    }
+    if let m = info.metrics {
+      var text = "  metrics: train loss \(formatted(m.trainLoss))"
+      if let v = m.validationLoss { text += ", validation loss \(formatted(v))" }
+      if let a = m.trainAccuracy { text += ", train accuracy \(String(format: "%.2f", a * 100))%" }
+      if let a = m.validationAccuracy {
+        text += ", validation accuracy \(String(format: "%.2f", a * 100))%"
+      }
+      text += "; \(m.epochs) epochs in \(ProgressReporter.duration(m.trainingSeconds))"
+      lines.append(text)
+    }
+    return lines
+  }
+}

@@ -1,0 +1,75 @@
+import BumpKit
+
+/// Builds the model, loss and optimizer that a ``TrainingConfiguration`` describes.
+enum ModelFactory {
+  /// Dense(inputs→h1) → act → Dense(h1→h2) → act → … → Dense(→outputs), initialised from the
+  /// configuration's seed.
+  static func model<Element: Scalar>(
+    _ configuration: TrainingConfiguration, inputs: Int, outputs: Int, as _: Element.Type
+  ) throws -> Sequential<Element> {
+    var layers: [any Layer<Element>] = []
+    var width = inputs
+    for size in configuration.hiddenLayers {
+      layers.append(Dense<Element>(inputSize: width, outputSize: size))
+      layers.append(try activation(configuration, units: size, as: Element.self))
+      width = size
+    }
+    layers.append(Dense<Element>(inputSize: width, outputSize: outputs))
+    return try Sequential(layers: layers, seed: configuration.seed)
+  }
+
+  /// One hidden activation layer over `units` features.
+  static func activation<Element: Scalar>(
+    _ configuration: TrainingConfiguration, units: Int, as _: Element.Type
+  ) throws -> any Layer<Element> {
+    switch configuration.activation {
+    case .bump:
+      let perUnit = configuration.sigma == .perUnit
+      func spec(trained: Bool, initial: Initializer<Element>, fixed: Element)
+        -> Bump<Element>.ParameterSpec
+      {
+        trained ? .init(perUnit: perUnit, trainable: true, initializer: initial) : .fixed(fixed)
+      }
+      return try Bump<Element>(
+        units: units,
+        sigma: .init(
+          perUnit: perUnit, trainable: true,
+          initializer: configuration.sigmaInitialization.initializer(Element.self)),
+        center: spec(trained: configuration.trainCenter, initial: .zeros, fixed: 0),
+        amplitude: spec(trained: configuration.trainAmplitude, initial: .constant(1), fixed: 1))
+    case .relu: return ReLU<Element>()
+    case .tanh: return Tanh<Element>()
+    case .gaussian: return Gaussian<Element>()
+    }
+  }
+
+  /// The loss function.
+  static func loss<Element: Scalar>(_ choice: LossChoice, as _: Element.Type) -> any Loss<Element> {
+    switch choice {
+    case .mse: return MeanSquaredError<Element>()
+    case .bce: return BinaryCrossEntropyWithLogits<Element>()
+    case .softmax: return SoftmaxCrossEntropy<Element>()
+    }
+  }
+
+  /// The optimizer, with the configuration's learning rate.
+  static func optimizer<Element: Scalar>(
+    _ configuration: TrainingConfiguration, as _: Element.Type
+  ) throws -> any Optimizer<Element> {
+    switch configuration.optimizer {
+    case .adam: return try Adam<Element>(learningRate: configuration.learningRate)
+    case .adamw: return try AdamW<Element>(learningRate: configuration.learningRate)
+    case .sgd: return try SGD<Element>(learningRate: configuration.learningRate)
+    }
+  }
+
+  /// The number of model outputs for a task and loss: the target columns for regression,
+  /// one logit for binary cross-entropy, one per class for softmax.
+  static func outputs(task: LearningTask, targetColumns: Int, loss: LossChoice) -> Int {
+    switch (task, loss) {
+    case (.classification(let classes), .softmax): return classes
+    case (.classification, _): return 1
+    case (.regression, _): return targetColumns
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import BumpKit
+import Foundation
+
+/// The final metrics of a run, stored as JSON in the checkpoint's `metrics` entry.
+struct RunMetrics: Codable, Equatable, Sendable {
+  var trainLoss: Double
+  var validationLoss: Double?
+  var trainAccuracy: Double?
+  var validationAccuracy: Double?
+  /// Epochs completed.
+  var epochs: Int
+  /// Seconds spent in training.
+  var trainingSeconds: Double
+}
+
+/// What `bump train` stores in a checkpoint's metadata next to the architecture, and what
+/// `bump predict`, `evaluate` and `inspect` read back.
+///
+/// Entries (all strings, JSON where structured): `training_config`, `feature_names` (JSON
+/// array), `target_name`, `task` (`regression` or `classification`), `classes` (K),
+/// `class_names` (JSON array, when the labels were names), `loss` (`mse`, `bce`,
+/// `softmax`), `standardization` (JSON `{"mean": […], "standardDeviation": […]}`), `metrics`
+/// (JSON, once training has finished), `status` and `epochs_completed`.
+struct ModelInfo: Equatable {
+  var configuration: TrainingConfiguration?
+  var featureNames: [String]
+  var targetName: String
+  var task: LearningTask
+  var classNames: [String]?
+  var loss: LossChoice
+  var standardization: Standardization?
+  var metrics: RunMetrics?
+  /// `initial`, `training`, `complete` or `failed`.
+  var status: String
+  var epochsCompleted: Int
+
+  init(
+    configuration: TrainingConfiguration?, featureNames: [String], targetName: String,
+    task: LearningTask, classNames: [String]?, loss: LossChoice, standardization: Standardization?,
+    metrics: RunMetrics? = nil, status: String = "initial", epochsCompleted: Int = 0
+  ) {
+    self.configuration = configuration
+    self.featureNames = featureNames
+    self.targetName = targetName
+    self.task = task
+    self.classNames = classNames
+    self.loss = loss
+    self.standardization = standardization
+    self.metrics = metrics
+    self.status = status
+    self.epochsCompleted = epochsCompleted
+  }
+
+  /// The metadata entries.
+  func metadata() throws -> [String: String] {
+    var m: [String: String] = [
+      "created_by": "bump train",
+      "feature_names": try Self.json(featureNames),
+      "target_name": targetName,
+      "task": task.kind.rawValue,
+      "loss": loss.rawValue,
+      "status": status,
+      "epochs_completed": String(epochsCompleted),
+    ]
+    if let classes = task.classes { m["classes"] = String(classes) }
+    if let classNames { m["class_names"] = try Self.json(classNames) }
+    if let configuration { m["training_config"] = try configuration.json() }
+    if let standardization { m["standardization"] = try Self.json(standardization) }
+    if let metrics { m["metrics"] = try Self.json(metrics, snakeCase: true) }
+    return m
+  }
+
+  /// Reads the entries back from `metadata` of the checkpoint at `source`.
+  ///
+  /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` naming the missing or malformed
+  ///   entry.
+  init(metadata m: [String: String], source: String) throws {
+    func bad(_ reason: String) -> CLIError { .invalidCheckpoint(path: source, reason: reason) }
+    func required(_ key: String) throws -> String {
+      guard let value = m[key] else {
+        throw bad("the metadata has no \"\(key)\" entry (was it written by bump train?)")
+      }
+      return value
+    }
+    func decode<T: Decodable>(_ type: T.Type, _ key: String, snakeCase: Bool = false) throws -> T {
+      let text = try required(key)
+      let decoder = JSONDecoder()
+      if snakeCase { decoder.keyDecodingStrategy = .convertFromSnakeCase }
+      do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
+        throw bad("the \"\(key)\" metadata entry is not valid: \(text.prefix(80))")
+      }
+    }
+    featureNames = try decode([String].self, "feature_names")
+    targetName = try required("target_name")
+    switch try required("task") {
+    case "regression":
+      task = .regression
+    case "classification":
+      guard let k = Int(try required("classes")), k >= 1 else {
+        throw bad("the \"classes\" metadata entry must be a positive integer")
+      }
+      task = .classification(classes: k)
+    case let other:
+      throw bad("task \"\(other)\" is not regression or classification")
+    }
+    guard let loss = LossChoice(rawValue: try required("loss")) else {
+      throw bad("loss \"\(m["loss"]!)\" is not mse, bce or softmax")
+    }
+    self.loss = loss
+    classNames = m["class_names"] == nil ? nil : try decode([String].self, "class_names")
+    if let classNames, classNames.count != task.classes {
+      throw bad("\(classNames.count) class names for \(task.classes ?? 0) classes")
+    }
+    standardization =
+      m["standardization"] == nil ? nil : try decode(Standardization.self, "standardization")
+    if let standardization, standardization.features != featureNames.count {
+      throw bad(
+        "the standardization has \(standardization.features) features, the model \(featureNames.count)"
+      )
+    }
+    metrics = m["metrics"] == nil ? nil : try decode(RunMetrics.self, "metrics", snakeCase: true)
+    configuration = m["training_config"].flatMap { try? TrainingConfiguration(json: $0) }
+    status = m["status"] ?? "unknown"
+    epochsCompleted = m["epochs_completed"].flatMap { Int($0) } ?? 0
+  }
+
+  /// The display name of class `k`.
+  func className(_ k: Int) -> String { classNames?[k] ?? String(k) }
+
+  private static func json<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+  }
+}

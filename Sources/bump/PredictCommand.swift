@@ -1,0 +1,63 @@
+import ArgumentParser
+import BumpKit
+
+/// `bump predict`: applies a trained model to the feature columns of a CSV file.
+struct PredictCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "predict",
+    abstract: "Write a model's predictions for a CSV file as CSV.",
+    discussion: """
+      The features are read by the names stored in the checkpoint (other columns are \
+      ignored) and standardized as in training. Regression writes one column, prediction; \
+      classification writes predicted_class (the class name, or its number) and one \
+      probability column per class, probability_<class>.
+      """
+  )
+
+  @Option(help: ArgumentHelp("A checkpoint written by bump train.", valueName: "checkpoint"))
+  var model: String
+
+  @Option(help: ArgumentHelp("A CSV file with the model's feature columns.", valueName: "file"))
+  var data: String
+
+  @Option(
+    help: ArgumentHelp(
+      "Write the CSV here (atomically) instead of to standard output.", valueName: "file"))
+  var output: String?
+
+  func run() throws {
+    switch try ModelFile.precision(at: model) {
+    case .float: try run(Float.self)
+    case .double: try run(Double.self)
+    }
+  }
+
+  private func run<Element: Scalar>(_: Element.Type) throws {
+    let (network, info) = try ModelFile.load(Element.self, from: model)
+    let x = try ModelFile.inputs(Element.self, path: data, info: info)
+    let logits = try network.predict(x)
+    var header: [String]
+    var rows: [[String]] = []
+    rows.reserveCapacity(x.rows)
+    switch info.task {
+    case .regression:
+      header =
+        logits.columns == 1 ? ["prediction"] : (0..<logits.columns).map { "prediction_\($0)" }
+      for r in 0..<logits.rows { rows.append(logits.row(r).map(CSVFile.format)) }
+    case .classification(let classes):
+      header = ["predicted_class"] + (0..<classes).map { "probability_\(info.className($0))" }
+      let predicted = Prediction.classes(logits: logits, loss: info.loss)
+      for r in 0..<logits.rows {
+        let p = Prediction.probabilities(logits: logits, row: r)
+        rows.append([info.className(predicted[r])] + p.map { "\($0)" })
+      }
+    }
+    if let output {
+      try CSVFile.write(path: output, header: header, rows: rows)
+    } else {
+      var text = CSVText.line(header)
+      for row in rows { text += CSVText.line(row) }
+      Console.write(text)
+    }
+  }
+}

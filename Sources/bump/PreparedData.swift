@@ -1,0 +1,70 @@
+import BumpKit
+
+/// The data of a training run: loaded or generated, shuffled, split into training and
+/// validation parts, and standardised with statistics of the training part only.
+struct PreparedData<Element: Scalar> {
+  /// The CSV path, or the built-in dataset's name; for messages.
+  let source: String
+  /// All samples in original units, shuffled (for plots).
+  let all: Dataset<Element>
+  /// The training part, standardised when asked.
+  let training: Dataset<Element>
+  /// The validation part, standardised like the training part; nil without validation.
+  let validation: Dataset<Element>?
+  /// The map applied to the features, or nil.
+  let standardization: Standardization?
+
+  /// - Throws: ``DataError`` for an unreadable or malformed CSV file (naming file, line and
+  ///   column), ``CLIError/dataMismatch(path:reason:)`` when the split leaves a part empty.
+  init(_ configuration: TrainingConfiguration) throws {
+    var dataset: Dataset<Element>
+    if let builtIn = configuration.dataset {
+      let samples = configuration.samples ?? builtIn.defaultSamples
+      switch builtIn {
+      case .rings: dataset = try .rings(samples: samples, seed: configuration.seed)
+      case .bumps: dataset = try .bumps(samples: samples, seed: configuration.seed)
+      case .regression: dataset = try .regression(samples: samples, seed: configuration.seed)
+      }
+      source = builtIn.rawValue
+    } else {
+      let path = configuration.dataFile!
+      dataset = try Dataset<Element>.loadCSV(
+        path: path, target: configuration.target!, task: configuration.task)
+      source = path
+    }
+    // Files are often sorted (by class, by time): shuffle before the validation split takes
+    // the last rows.
+    dataset = dataset.shuffled(seed: configuration.seed &+ 0x5EED)
+    all = dataset
+
+    var training = dataset
+    var validation: Dataset<Element>?
+    if configuration.validationSplit > 0 {
+      let held = Int((Double(dataset.count) * configuration.validationSplit).rounded())
+      guard held >= 1, held < dataset.count else {
+        throw CLIError.dataMismatch(
+          path: source,
+          reason: "--validation-split \(configuration.validationSplit) leaves \(held) of "
+            + "\(dataset.count) samples for validation; need at least one on each side")
+      }
+      (training, validation) = try dataset.split(validationFraction: configuration.validationSplit)
+    }
+    if configuration.standardize {
+      let (standardized, map) = try training.standardized()
+      training = standardized
+      validation = try validation.map { try map.apply(to: $0) }
+      standardization = map
+    } else {
+      standardization = nil
+    }
+    self.training = training
+    self.validation = validation
+  }
+
+  /// "1600 training + 400 validation samples".
+  var sizeText: String {
+    var text = "\(training.count) training"
+    if let validation { text += " + \(validation.count) validation" }
+    return text + " samples"
+  }
+}

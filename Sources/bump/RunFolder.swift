@@ -1,0 +1,135 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A run folder that appears all at once: files are written into a temporary sibling,
+/// `.<name>.partial`, which ``publish()`` renames to the final name; ``discard()`` removes
+/// it instead.
+///
+/// The temporary folder is created with `mkdir`, which fails if it exists, so two runs can
+/// never write into the same folder.
+final class RunFolder {
+  /// The folder's final path, as the user gave it (or the default one).
+  let path: String
+  /// The temporary folder that files are written to until ``publish()``.
+  let partialPath: String
+  private(set) var isPublished = false
+
+  /// Creates the temporary folder for `output`, or for `runs/<stem>-<UTC time>` when
+  /// `output` is nil (with `-2`, `-3`, … appended if that name is taken).
+  ///
+  /// - Throws: ``CLIError/outputExists(path:)`` if the explicit `output` (or its temporary
+  ///   folder) exists; ``CLIError/cannotWrite(path:reason:)`` if a folder cannot be created.
+  init(output: String?, defaultStem: String) throws {
+    let candidates: [String]
+    if let output {
+      candidates = [Self.trimmingTrailingSlashes(output)]
+    } else {
+      let base = "runs/\(defaultStem)-\(Self.timestamp())"
+      candidates = [base] + (2...99).map { "\(base)-\($0)" }
+    }
+    var lastError: CLIError?
+    for candidate in candidates {
+      let partial = Self.partialPath(for: candidate)
+      if FileManager.default.fileExists(atPath: candidate) {
+        lastError = .outputExists(path: candidate)
+        continue
+      }
+      let parent = (candidate as NSString).deletingLastPathComponent
+      if !parent.isEmpty {
+        do {
+          try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        } catch {
+          throw CLIError.cannotWrite(
+            path: parent, reason: "cannot create the folder: \(Self.reason(error))")
+        }
+      }
+      if mkdir(partial, 0o755) == 0 {
+        path = candidate
+        partialPath = partial
+        return
+      }
+      let code = errno
+      guard code == EEXIST else {
+        throw CLIError.cannotWrite(
+          path: partial, reason: "cannot create the folder: \(String(cString: strerror(code)))")
+      }
+      lastError = .outputExists(path: partial)
+    }
+    throw lastError!
+  }
+
+  /// The path of `name` inside the temporary folder.
+  func file(_ name: String) -> String { (partialPath as NSString).appendingPathComponent(name) }
+
+  /// The path `name` will have once the folder is published.
+  func finalFile(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+  /// Renames the temporary folder to the final name.
+  func publish() throws {
+    guard !isPublished else { return }
+    guard rename(partialPath, path) == 0 else {
+      let code = errno
+      throw CLIError.cannotWrite(
+        path: path, reason: "cannot rename \(partialPath) to it: \(String(cString: strerror(code)))"
+      )
+    }
+    isPublished = true
+  }
+
+  /// Removes the temporary folder and everything in it.
+  func discard() {
+    guard !isPublished else { return }
+    try? FileManager.default.removeItem(atPath: partialPath)
+  }
+
+  /// Writes `text` to `name` in the temporary folder, atomically.
+  func write(_ text: String, to name: String) throws {
+    let target = file(name)
+    do {
+      try text.write(toFile: target, atomically: true, encoding: .utf8)
+    } catch {
+      throw CLIError.cannotWrite(path: target, reason: Self.reason(error))
+    }
+  }
+
+  /// The names of the files in the folder, sorted.
+  func fileNames() -> [String] {
+    let folder = isPublished ? path : partialPath
+    return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+      .filter { !$0.hasPrefix(".") }.sorted()
+  }
+
+  static func partialPath(for path: String) -> String {
+    let parent = (path as NSString).deletingLastPathComponent
+    let name = (path as NSString).lastPathComponent
+    return (parent as NSString).appendingPathComponent(".\(name).partial")
+  }
+
+  private static func trimmingTrailingSlashes(_ path: String) -> String {
+    var p = Substring(path)
+    while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }
+    return String(p)
+  }
+
+  /// The current UTC time as `20250131T235959Z`.
+  static func timestamp() -> String {
+    var seconds = time(nil)
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    return String(
+      format: "%04d%02d%02dT%02d%02d%02dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
+  }
+
+  static func reason(_ error: Error) -> String {
+    if let error = error as? CocoaError, let underlying = error.underlying as? POSIXError {
+      return String(cString: strerror(underlying.code.rawValue))
+    }
+    return (error as NSError).localizedDescription
+  }
+}

@@ -1,0 +1,199 @@
+import ArgumentParser
+import BumpKit
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// `bump train` (the default subcommand): trains Dense → activation → … → Dense on a built-in
+/// dataset or a CSV file and writes a run folder.
+///
+/// The folder is written atomically: everything goes to `.<name>.partial` next to it, which
+/// is renamed at the end. Errors found before training starts (options, data, model) leave
+/// no folder. If training itself fails (the loss becomes NaN or infinite), the folder is
+/// still published, with the last good checkpoint and a `FAILED` note in `summary.txt`, and
+/// the command exits with a non-zero status.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train a bump network and write a run folder (model, history, plots, summary).",
+    discussion: """
+      The model is Dense(in→h1) → act → Dense(h1→h2) → act → … → Dense(→out), where out is \
+      1 for regression and --loss bce, and the number of classes for --loss softmax.
+
+      The run folder (--output, default runs/<dataset or file name>-<UTC time>) holds \
+      model.safetensors (a checkpoint with the configuration, feature names, \
+      standardization and metrics in its metadata; rewritten after every epoch), \
+      history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
+      classification) and summary.txt.
+      """
+  )
+
+  // MARK: Data
+
+  @Option(help: "A built-in dataset (default rings, unless --data is given).")
+  var dataset: BuiltInDataset?
+
+  @Option(
+    help: "The number of samples to generate for a built-in dataset (default 2000; bumps 1000).")
+  var samples: Int?
+
+  @Option(help: ArgumentHelp("A CSV file with a header row.", valueName: "file"))
+  var data: String?
+
+  @Option(help: ArgumentHelp("The target column of --data.", valueName: "column"))
+  var target: String?
+
+  @Option(help: "What the target of --data is.")
+  var task: TaskKind?
+
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Standardize the features (fitted on the training part). Default: on for --data, off for the built-in datasets."
+  )
+  var standardize: Bool?
+
+  @Option(
+    parsing: .unconditional, help: "The fraction of samples held out for validation (0 for none).")
+  var validationSplit: Double = 0.2
+
+  // MARK: Model
+
+  @Option(help: ArgumentHelp("Hidden layer sizes, comma-separated.", valueName: "sizes"))
+  var layers: HiddenSizes = HiddenSizes([32, 32])
+
+  @Option(help: "The activation after each hidden Dense layer.")
+  var activation: ActivationChoice = .bump
+
+  @Option(help: "σ (and a trained c or a) shared by a whole bump layer or one per unit.")
+  var sigma: SigmaLayout = .perUnit
+
+  @Flag(help: "Learn the bump centres c (otherwise fixed at 0).")
+  var trainCenter = false
+
+  @Flag(help: "Learn the bump amplitudes a (otherwise fixed at 1).")
+  var trainAmplitude = false
+
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "The initial σ: a positive number, or keras for Uniform(0, 0.1).", valueName: "sigma"))
+  var sigmaInit: SigmaInitialization = .constant(1)
+
+  @Option(help: "The precision of parameters and arithmetic.")
+  var precision: Precision = .float
+
+  // MARK: Training
+
+  @Option(help: "The loss (default: mse for regression, softmax for classification).")
+  var loss: LossChoice?
+
+  @Option(help: "The optimizer.")
+  var optimizer: OptimizerChoice = .adam
+
+  @Option(
+    parsing: .unconditional,
+    help: "The learning rate (default 0.01 for adam and adamw, 0.1 for sgd).")
+  var lr: Double?
+
+  @Option(help: "The number of passes over the training data.")
+  var epochs: Int = 40
+
+  @Option(help: "Samples per gradient step.")
+  var batchSize: Int = 32
+
+  @Option(help: "The seed for data generation, shuffling and initial weights.")
+  var seed: UInt64 = 1
+
+  @Option(
+    help: ArgumentHelp(
+      "Stop after this many epochs without improvement of the validation loss, keeping the best weights.",
+      valueName: "epochs"))
+  var patience: Int?
+
+  @Option(help: ArgumentHelp("The run folder to create (must not exist).", valueName: "dir"))
+  var output: String?
+
+  func validate() throws {
+    _ = try resolvedConfiguration()
+  }
+
+  /// The options checked and combined, with every default filled in.
+  func resolvedConfiguration() throws(ValidationError) -> TrainingConfiguration {
+    if data != nil, dataset != nil {
+      throw ValidationError("give either --dataset or --data, not both")
+    }
+    if data == nil {
+      for (given, option) in [(target != nil, "--target"), (task != nil, "--task")] where given {
+        throw ValidationError("\(option) applies only to --data")
+      }
+    } else {
+      if target == nil {
+        throw ValidationError("--data needs --target, the name of the target column")
+      }
+      if task == nil {
+        throw ValidationError("--data needs --task regression or --task classification")
+      }
+      if samples != nil { throw ValidationError("--samples applies only to the built-in datasets") }
+    }
+    let builtIn: BuiltInDataset? = data == nil ? (dataset ?? .rings) : nil
+    let taskKind = builtIn?.taskKind ?? task!
+    if let samples, samples < 4 {
+      throw ValidationError("--samples must be at least 4, got \(samples)")
+    }
+    let resolvedLoss = loss ?? (taskKind == .regression ? .mse : .softmax)
+    switch (taskKind, resolvedLoss) {
+    case (.regression, .bce), (.regression, .softmax):
+      throw ValidationError(
+        "--loss \(resolvedLoss.rawValue) needs a classification task; use --loss mse for regression"
+      )
+    case (.classification, .mse):
+      throw ValidationError(
+        "--loss mse needs a regression task; use --loss softmax or bce for classification")
+    default: break
+    }
+    if activation != .bump {
+      if trainCenter { throw ValidationError("--train-center applies only to --activation bump") }
+      if trainAmplitude {
+        throw ValidationError("--train-amplitude applies only to --activation bump")
+      }
+    }
+    let rate = lr ?? optimizer.defaultLearningRate
+    guard rate.isFinite, rate > 0 else {
+      throw ValidationError("--lr must be finite and > 0, got \(rate)")
+    }
+    guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    guard batchSize >= 1 else {
+      throw ValidationError("--batch-size must be at least 1, got \(batchSize)")
+    }
+    guard validationSplit >= 0, validationSplit < 1 else {
+      throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
+    }
+    if let patience, patience < 1 {
+      throw ValidationError("--patience must be at least 1, got \(patience)")
+    }
+    if let output, output.isEmpty { throw ValidationError("--output must not be empty") }
+    return TrainingConfiguration(
+      dataset: builtIn, samples: builtIn.map { samples ?? $0.defaultSamples }, dataFile: data,
+      target: target, task: taskKind, hiddenLayers: layers.sizes, activation: activation,
+      sigma: sigma, trainCenter: trainCenter, trainAmplitude: trainAmplitude,
+      sigmaInit: sigmaInit.description, loss: resolvedLoss, optimizer: optimizer,
+      learningRate: rate, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
+      seed: seed, precision: precision, patience: patience,
+      standardize: standardize ?? (data != nil))
+  }
+
+  func run() throws {
+    let configuration = try resolvedConfiguration()
+    // Output piped into `head` must not kill the run halfway and leave a .partial folder:
+    // with SIGPIPE ignored a closed pipe only makes the remaining output vanish.
+    signal(SIGPIPE, SIG_IGN)
+    switch configuration.precision {
+    case .float: try TrainingRun<Float>(configuration: configuration, output: output).run()
+    case .double: try TrainingRun<Double>(configuration: configuration, output: output).run()
+    }
+  }
+}

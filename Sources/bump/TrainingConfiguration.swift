@@ -1,0 +1,264 @@
+import ArgumentParser
+import BumpKit
+import Foundation
+
+// MARK: - Choices
+
+/// The activation between hidden Dense layers.
+enum ActivationChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
+  /// ``Bump``: g(x) = a·f(x − c; σ), σ learned.
+  case bump
+  /// ``ReLU``.
+  case relu
+  /// ``Tanh``.
+  case tanh
+  /// ``Gaussian``: a·exp(−b·(x − c)²), shared and learned.
+  case gaussian
+}
+
+/// Whether a bump layer's σ (and a trainable c or a) is one value per unit or one per layer.
+enum SigmaLayout: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
+  /// One value for the whole layer, as in the Keras layer.
+  case shared
+  /// One value per unit.
+  case perUnit = "per-unit"
+}
+
+/// The training objective.
+enum LossChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
+  /// ``MeanSquaredError``: regression.
+  case mse
+  /// ``BinaryCrossEntropyWithLogits`` on one logit: two-class classification.
+  case bce
+  /// ``SoftmaxCrossEntropy`` on one logit per class: classification.
+  case softmax
+
+  /// The name the summary shows.
+  var displayName: String {
+    switch self {
+    case .mse: return "mean squared error"
+    case .bce: return "binary cross-entropy"
+    case .softmax: return "softmax cross-entropy"
+    }
+  }
+}
+
+/// The update rule.
+enum OptimizerChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
+  /// ``Adam``.
+  case adam
+  /// ``AdamW`` (decoupled weight decay 0.01).
+  case adamw
+  /// Plain ``SGD``.
+  case sgd
+
+  /// The learning rate used when `--lr` is not given.
+  var defaultLearningRate: Double {
+    switch self {
+    case .adam, .adamw: return 0.01
+    case .sgd: return 0.1
+    }
+  }
+}
+
+/// A generated dataset (see ``Dataset``).
+enum BuiltInDataset: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
+  /// Two concentric rings: 2 features, 2 classes.
+  case rings
+  /// A 1-D regression made of two bumps.
+  case bumps
+  /// A smooth 4-feature regression.
+  case regression
+
+  /// The task the dataset poses.
+  var taskKind: TaskKind { self == .rings ? .classification : .regression }
+
+  /// The number of samples generated when `--samples` is not given.
+  var defaultSamples: Int { self == .bumps ? 1000 : 2000 }
+}
+
+extension TaskKind: ExpressibleByArgument {}
+
+extension Precision: Codable {}
+
+/// The initial σ of every bump unit: a positive constant, or `keras`, Uniform(0, 0.1) as the
+/// widely copied Keras layer draws it.
+enum SigmaInitialization: Equatable, Sendable, CustomStringConvertible, ExpressibleByArgument {
+  case constant(Double)
+  case keras
+
+  init?(argument: String) {
+    if argument.lowercased() == "keras" {
+      self = .keras
+    } else if let value = Double(argument), value.isFinite, value > 0 {
+      self = .constant(value)
+    } else {
+      return nil
+    }
+  }
+
+  var description: String {
+    switch self {
+    case .constant(let value): return formatted(value, digits: 9)
+    case .keras: return "keras"
+    }
+  }
+
+  var defaultValueDescription: String { description }
+
+  /// The initializer in `Element`.
+  func initializer<Element: Scalar>(_: Element.Type) -> Initializer<Element> {
+    switch self {
+    case .constant(let value): return .constant(Element(value))
+    case .keras: return .kerasBumpSigma
+    }
+  }
+}
+
+/// The hidden layer sizes, written `64,64`.
+struct HiddenSizes: Equatable, Sendable, CustomStringConvertible, ExpressibleByArgument {
+  let sizes: [Int]
+
+  init(_ sizes: [Int]) { self.sizes = sizes }
+
+  init?(argument: String) {
+    let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
+    var sizes: [Int] = []
+    for part in parts {
+      guard let size = Int(part.trimmingCharacters(in: .whitespaces)), size > 0, size <= 1 << 16
+      else { return nil }
+      sizes.append(size)
+    }
+    guard !sizes.isEmpty else { return nil }
+    self.sizes = sizes
+  }
+
+  var description: String { sizes.map(String.init).joined(separator: ",") }
+  var defaultValueDescription: String { description }
+}
+
+// MARK: - The resolved configuration
+
+/// Everything that determines a training run, with every default resolved; stored as JSON in
+/// the checkpoint's `training_config` metadata entry (snake_case keys).
+struct TrainingConfiguration: Codable, Equatable, Sendable {
+  /// The built-in dataset, or nil for a CSV file.
+  var dataset: BuiltInDataset?
+  /// The number of generated samples (built-in datasets only).
+  var samples: Int?
+  /// The CSV file, or nil for a built-in dataset.
+  var dataFile: String?
+  /// The CSV target column.
+  var target: String?
+  /// Regression or classification.
+  var task: TaskKind
+  /// Hidden layer sizes.
+  var hiddenLayers: [Int]
+  var activation: ActivationChoice
+  /// The layout of σ (and of c and a when they are trained).
+  var sigma: SigmaLayout
+  var trainCenter: Bool
+  var trainAmplitude: Bool
+  /// A number or `keras`.
+  var sigmaInit: String
+  var loss: LossChoice
+  var optimizer: OptimizerChoice
+  var learningRate: Double
+  var epochs: Int
+  var batchSize: Int
+  /// The fraction of samples held out for validation; 0 for none.
+  var validationSplit: Double
+  var seed: UInt64
+  var precision: Precision
+  /// Early-stopping patience in epochs, or nil for none.
+  var patience: Int?
+  /// Whether features are standardised (fitted on the training part).
+  var standardize: Bool
+
+  /// The name runs are filed under: the dataset, or the CSV file's name without extension.
+  var sourceName: String {
+    if let dataset { return dataset.rawValue }
+    let stem = URL(fileURLWithPath: dataFile ?? "data").deletingPathExtension().lastPathComponent
+    return stem.isEmpty ? "data" : stem
+  }
+
+  /// The parsed ``sigmaInit``.
+  var sigmaInitialization: SigmaInitialization {
+    SigmaInitialization(argument: sigmaInit) ?? .constant(1)
+  }
+
+  /// Compact JSON with sorted snake_case keys.
+  func json() throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return String(decoding: try encoder.encode(self), as: UTF8.self)
+  }
+
+  /// The configuration stored as ``json()``.
+  init(json: String) throws {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    self = try decoder.decode(Self.self, from: Data(json.utf8))
+  }
+
+  init(
+    dataset: BuiltInDataset?, samples: Int?, dataFile: String?, target: String?, task: TaskKind,
+    hiddenLayers: [Int], activation: ActivationChoice, sigma: SigmaLayout, trainCenter: Bool,
+    trainAmplitude: Bool, sigmaInit: String, loss: LossChoice, optimizer: OptimizerChoice,
+    learningRate: Double, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
+    precision: Precision, patience: Int?, standardize: Bool
+  ) {
+    self.dataset = dataset
+    self.samples = samples
+    self.dataFile = dataFile
+    self.target = target
+    self.task = task
+    self.hiddenLayers = hiddenLayers
+    self.activation = activation
+    self.sigma = sigma
+    self.trainCenter = trainCenter
+    self.trainAmplitude = trainAmplitude
+    self.sigmaInit = sigmaInit
+    self.loss = loss
+    self.optimizer = optimizer
+    self.learningRate = learningRate
+    self.epochs = epochs
+    self.batchSize = batchSize
+    self.validationSplit = validationSplit
+    self.seed = seed
+    self.precision = precision
+    self.patience = patience
+    self.standardize = standardize
+  }
+
+  /// One line per setting group, for summaries and `bump inspect`.
+  var descriptionLines: [String] {
+    let data =
+      dataset.map { "\($0.rawValue) (\(samples ?? $0.defaultSamples) samples, built in)" }
+      ?? "\(dataFile ?? "?"), target \"\(target ?? "?")\""
+    var activationText = activation.rawValue
+    if activation == .bump {
+      var parts = ["σ \(sigma.rawValue), initial \(sigmaInit)"]
+      if trainCenter { parts.append("c trained") }
+      if trainAmplitude { parts.append("a trained") }
+      activationText += " (" + parts.joined(separator: ", ") + ")"
+    }
+    let validation =
+      validationSplit > 0 ? "validation split \(formatted(validationSplit))" : "no validation"
+    var lines = [
+      "data: \(data), \(task.rawValue)\(standardize ? ", standardized" : "")",
+      "model: hidden layers \(hiddenLayers.map(String.init).joined(separator: ",")), activation \(activationText)",
+      "training: \(loss.rawValue) loss, \(optimizer.rawValue) lr \(formatted(learningRate)), "
+        + "\(epochs) epochs, batch \(batchSize), \(validation), seed \(seed), \(precision.rawValue)",
+    ]
+    if let patience { lines[2] += ", early stopping after \(patience) epochs without improvement" }
+    return lines
+  }
+}
+
+/// A number in a short form: up to 4 significant digits (`0.01`, `1e-05`, `123.5`).
+func formatted(_ value: Double, digits: Int = 4) -> String {
+  guard value.isFinite else { return "\(value)" }
+  return String(format: "%.\(digits)g", value)
+}

@@ -1,0 +1,379 @@
+import BumpKit
+import Foundation
+
+/// One `bump train` run in precision `Element`: prepares the data and model, trains with a
+/// checkpoint after every epoch, and writes the run folder.
+struct TrainingRun<Element: Scalar> {
+  let configuration: TrainingConfiguration
+  /// `--output`, or nil for the default folder.
+  let output: String?
+
+  /// Per-epoch values seen through the progress callback; the history of a run that failed.
+  private struct EpochLog {
+    var loss: [Double] = []
+    var validationLoss: [Double] = []
+  }
+
+  /// Where training is: the batch that runs next (0-based).
+  private struct Position {
+    var epoch = 0
+    var batch = 0
+    var batches = 0
+  }
+
+  func run() throws {
+    // Everything that can fail on the user's input happens before the folder exists.
+    let data = try PreparedData<Element>(configuration)
+    let task = data.training.task
+    if configuration.loss == .bce, task.classes != 2 {
+      throw CLIError.dataMismatch(
+        path: data.source,
+        reason:
+          "--loss bce needs exactly 2 classes, the target \"\(data.training.targetName)\" has \(task.classes ?? 0); use --loss softmax"
+      )
+    }
+    let outputs = ModelFactory.outputs(
+      task: task, targetColumns: data.training.y.columns, loss: configuration.loss)
+    let model = try ModelFactory.model(
+      configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
+    let loss = ModelFactory.loss(configuration.loss, as: Element.self)
+    let optimizer = try ModelFactory.optimizer(configuration, as: Element.self)
+    var info = ModelInfo(
+      configuration: configuration, featureNames: data.training.featureNames,
+      targetName: data.training.targetName, task: task, classNames: data.training.classNames,
+      loss: configuration.loss, standardization: data.standardization)
+
+    let folder = try RunFolder(output: output, defaultStem: configuration.sourceName)
+    let checkpointPath = folder.file("model.safetensors")
+    do {
+      try Checkpoint.save(model, to: checkpointPath, metadata: try info.metadata())
+    } catch {
+      folder.discard()
+      throw error
+    }
+
+    Console.line(headerText(data: data, model: model, folder: folder))
+
+    // MARK: Training
+    let reporter = ProgressReporter()
+    var log = EpochLog()
+    var position = Position()
+    var lastGood = "the initial weights (no epoch finished)"
+    var checkpointError: Error?
+    let clock = ContinuousClock()
+    let start = clock.now
+    var history: History?
+    var failure: Error?
+    InterruptHandler.install(
+      summaryFile: folder.file("summary.txt"),
+      summary: headerText(data: data, model: model, folder: nil)
+        + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last finished epoch (or the initial ones).\n",
+      partial: folder.partialPath, final: folder.path,
+      message:
+        "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n")
+    do {
+      history = try model.fit(
+        x: data.training.x, y: data.training.y, loss: loss, optimizer: optimizer,
+        epochs: configuration.epochs, batchSize: configuration.batchSize, shuffle: true,
+        seed: configuration.seed,
+        validation: data.validation.map { .data(x: $0.x, y: $0.y) },
+        earlyStopping: configuration.patience.map { EarlyStopping(patience: $0) },
+        metrics: task.classes == nil ? [] : [.accuracy],
+        progress: { p in
+          reporter.report(p)
+          position.batches = p.batches
+          switch p.event {
+          case .batch:
+            (position.epoch, position.batch) = (p.epoch, p.batch + 1)
+          case .epoch:
+            (position.epoch, position.batch) = (p.epoch + 1, 0)
+            log.loss.append(p.loss)
+            if let v = p.validationLoss { log.validationLoss.append(v) }
+            // The last good checkpoint: written after every epoch whose weights are finite.
+            guard checkpointError == nil, Self.isFinite(model) else { return }
+            info.status = "training"
+            info.epochsCompleted = p.epoch + 1
+            do {
+              let metadata = try info.metadata()
+              try InterruptHandler.deferringInterrupts {
+                try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
+              }
+              lastGood = "the weights at the end of epoch \(p.epoch + 1)"
+            } catch {
+              checkpointError = error
+            }
+          }
+        })
+      if let checkpointError {
+        throw CLIError.cannotWrite(
+          path: checkpointPath, reason: "saving the checkpoint failed: \(checkpointError)")
+      }
+    } catch {
+      failure = error
+    }
+    InterruptHandler.uninstall()
+    reporter.finish()
+    let seconds = Self.seconds(clock.now - start)
+
+    if let failure {
+      let message =
+        failure is CLIError ? "\(failure)" : failureMessage(failure, position: position)
+      do {
+        try recordFailure(
+          message: message, lastGood: lastGood, log: log, info: info, seconds: seconds,
+          data: data, model: model, folder: folder)
+      } catch {
+        folder.discard()
+        throw CLIError.trainingFailed(
+          message: "\(message); the run folder could not be written either: \(error)",
+          runFolder: nil)
+      }
+      throw CLIError.trainingFailed(message: message, runFolder: folder.path)
+    }
+
+    // MARK: Results
+    do {
+      let summary = try finish(
+        history: history!, info: &info, seconds: seconds, data: data, model: model, loss: loss,
+        folder: folder)
+      try folder.publish()
+      Console.line()
+      Console.line(summary)
+    } catch {
+      let message = "writing the results failed after training: \(error)"
+      try? folder.write("FAILED: \(message)\n", to: "summary.txt")
+      try? folder.publish()
+      throw CLIError.trainingFailed(message: message, runFolder: folder.path)
+    }
+  }
+
+  // MARK: - Success
+
+  /// Computes the final metrics, writes every file of the run folder and returns the summary.
+  private func finish(
+    history: History, info: inout ModelInfo, seconds: Double, data: PreparedData<Element>,
+    model: Sequential<Element>, loss: any Loss<Element>, folder: RunFolder
+  ) throws -> String {
+    let train = data.training
+    var metrics = RunMetrics(
+      trainLoss: try model.evaluate(x: train.x, y: train.y, loss: loss), validationLoss: nil,
+      trainAccuracy: nil, validationAccuracy: nil, epochs: history.epochs, trainingSeconds: seconds)
+    if let v = data.validation {
+      metrics.validationLoss = try model.evaluate(x: v.x, y: v.y, loss: loss)
+    }
+    if info.task.classes != nil {
+      metrics.trainAccuracy = try model.accuracy(x: train.x, y: train.y)
+      if let v = data.validation { metrics.validationAccuracy = try model.accuracy(x: v.x, y: v.y) }
+    }
+    info.metrics = metrics
+    info.status = "complete"
+    info.epochsCompleted = history.epochs
+    try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
+
+    try writeHistory(history, to: folder)
+    try folder.write(
+      RunPlots.loss(
+        training: history.loss, validation: history.validationLoss, lossName: info.loss.displayName),
+      to: "loss.svg")
+    let statistics = try BumpLayerStatistics.collect(model: model, inputs: train.x)
+    if let svg = try RunPlots.bumps(model: model, statistics: statistics) {
+      try folder.write(svg, to: "bumps.svg")
+    }
+    if info.task.classes != nil, info.featureNames.count == 2 {
+      try folder.write(
+        try RunPlots.decisionRegions(model: model, data: data.all, info: info),
+        to: "decision_regions.svg")
+    }
+
+    var lines: [String] = []
+    var weights = "final weights"
+    if let restored = history.restoredEpoch, restored + 1 != history.epochs {
+      weights = "weights of epoch \(restored + 1), the best validation loss"
+    }
+    lines.append("Metrics (\(weights)):")
+    let lossLabel = "  loss (\(info.loss.rawValue))"
+    let hasValidation = metrics.validationLoss != nil
+    lines.append(Self.column("", "train", hasValidation ? "validation" : nil))
+    lines.append(
+      Self.column(
+        lossLabel, formatted(metrics.trainLoss), metrics.validationLoss.map { formatted($0) }))
+    if let a = metrics.trainAccuracy {
+      lines.append(
+        Self.column("  accuracy", Self.percent(a), metrics.validationAccuracy.map(Self.percent)))
+    }
+    lines.append("")
+    lines += bumpReport(statistics)
+    var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds))"
+    if history.stoppedEarly { trainingLine += " (stopped early)" }
+    lines.append(trainingLine)
+    lines.append("")
+    let files = Set(folder.fileNames() + ["summary.txt"]).sorted()
+    lines.append("Run folder: \(folder.path)")
+    lines.append("  " + files.joined(separator: "  "))
+    let summary = ([headerText(data: data, model: model, folder: nil), ""] + lines).joined(
+      separator: "\n")
+    try folder.write(summary + "\n", to: "summary.txt")
+    return lines.joined(separator: "\n")
+  }
+
+  private func writeHistory(_ history: History, to folder: RunFolder) throws {
+    var header = ["epoch", "loss"]
+    let hasValidation = history.validationLoss.count == history.epochs
+    let hasAccuracy = history.accuracy.count == history.epochs
+    if hasValidation { header.append("val_loss") }
+    if hasAccuracy { header.append("accuracy") }
+    if hasAccuracy, hasValidation, history.validationAccuracy.count == history.epochs {
+      header.append("val_accuracy")
+    }
+    let rows = (0..<history.epochs).map { e -> [String] in
+      var row = [String(e + 1), "\(history.loss[e])"]
+      if hasValidation { row.append("\(history.validationLoss[e])") }
+      if hasAccuracy { row.append("\(history.accuracy[e])") }
+      if header.last == "val_accuracy" { row.append("\(history.validationAccuracy[e])") }
+      return row
+    }
+    try CSVFile.write(path: folder.file("history.csv"), header: header, rows: rows)
+  }
+
+  // MARK: - Failure
+
+  /// One line naming the epoch and batch (1-based, as the progress display counts).
+  private func failureMessage(_ error: Error, position: Position) -> String {
+    let epochs = configuration.epochs
+    if case BumpKitError.nonFiniteLoss(let epoch, let batch, var value) = error {
+      if value == "-nan" { value = "nan" }
+      let what = value.hasPrefix("finite") ? "the loss was \(value)" : "the loss became \(value)"
+      return
+        "training diverged at epoch \(epoch + 1)/\(epochs), batch \(batch + 1)/\(max(position.batches, batch + 1)): \(what)"
+    }
+    let batches = position.batches > 0 ? "/\(position.batches)" : ""
+    return
+      "training failed at epoch \(position.epoch + 1)/\(epochs), batch \(position.batch + 1)\(batches): \(error)"
+  }
+
+  /// Leaves the last good checkpoint marked as failed, the history so far, the loss plot and a
+  /// summary with a FAILED note, and publishes the folder.
+  private func recordFailure(
+    message: String, lastGood: String, log: EpochLog, info: ModelInfo, seconds: Double,
+    data: PreparedData<Element>, model: Sequential<Element>, folder: RunFolder
+  ) throws {
+    let checkpointPath = folder.file("model.safetensors")
+    // The checkpoint on disk is the last good one; mark it failed, keeping its weights.
+    if let (good, metadata) = try? Checkpoint.load(Element.self, from: checkpointPath) {
+      var marked = metadata
+      marked["status"] = "failed"
+      marked["failure"] = message
+      for key in Checkpoint.reservedMetadataKeys { marked[key] = nil }
+      try? Checkpoint.save(good, to: checkpointPath, metadata: marked)
+    }
+    let epochs = log.loss.count
+    var header = ["epoch", "loss"]
+    let hasValidation = log.validationLoss.count == epochs && epochs > 0
+    if hasValidation { header.append("val_loss") }
+    let rows = (0..<epochs).map { e in
+      [String(e + 1), "\(log.loss[e])"] + (hasValidation ? ["\(log.validationLoss[e])"] : [])
+    }
+    try CSVFile.write(path: folder.file("history.csv"), header: header, rows: rows)
+    try folder.write(
+      RunPlots.loss(
+        training: log.loss, validation: hasValidation ? log.validationLoss : [],
+        lossName: info.loss.displayName),
+      to: "loss.svg")
+    let files = Set(folder.fileNames() + ["summary.txt"]).sorted()
+    let lines = [
+      headerText(data: data, model: model, folder: nil), "",
+      "FAILED: \(message).",
+      "model.safetensors holds \(lastGood); \(epochs) epochs finished in \(ProgressReporter.duration(seconds)).",
+      "", "Run folder: \(folder.path)", "  " + files.joined(separator: "  "),
+    ]
+    try folder.write(lines.joined(separator: "\n") + "\n", to: "summary.txt")
+    try folder.publish()
+  }
+
+  // MARK: - Text
+
+  /// What is trained on what, and where the results go.
+  private func headerText(
+    data: PreparedData<Element>, model: Sequential<Element>, folder: RunFolder?
+  ) -> String {
+    let task = data.training.task
+    var target: String
+    switch task {
+    case .regression: target = "\(data.training.targetName) (regression)"
+    case .classification(let k):
+      target = "\(data.training.targetName) (\(k) classes"
+      if let names = data.training.classNames {
+        target += ": " + names.prefix(8).joined(separator: ", ") + (names.count > 8 ? ", …" : "")
+      }
+      target += ")"
+    }
+    let c = configuration
+    let features = data.training.featureNames.count
+    var dataLine = "Data: \(data.source), \(data.sizeText), \(features) features → \(target)"
+    if data.standardization != nil { dataLine += ", standardized" }
+    let modelLine =
+      "Model: \(architectureText(model)), \(model.parameterCount) parameters "
+      + "(\(model.trainableParameterCount) trainable), \(c.precision.rawValue)"
+    var trainingLine =
+      "Training: \(c.loss.rawValue) loss, \(c.optimizer.rawValue) lr \(formatted(c.learningRate)), "
+      + "\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
+    if let patience = c.patience { trainingLine += ", patience \(patience)" }
+    var lines = [dataLine, modelLine, trainingLine]
+    if let folder {
+      let partial = (folder.partialPath as NSString).lastPathComponent
+      lines.append("Writing to \(folder.path)/ (renamed from \(partial) when done)")
+    }
+    return lines.joined(separator: "\n")
+  }
+
+  private func architectureText(_ model: Sequential<Element>) -> String {
+    var parts = ["\(model.inputFeatures)"]
+    for layer in model.layers {
+      let c = layer.configuration
+      switch c.kind {
+      case "dense": parts.append("Dense(\(c.settings["outputSize"] ?? "?"))")
+      case "bump":
+        let sigma = c.settings["sigma"] ?? ""
+        parts.append("Bump(σ \(sigma.hasPrefix("shared") ? "shared" : "per unit"))")
+      default: parts.append(c.kind)
+      }
+    }
+    return parts.joined(separator: " → ")
+  }
+
+  private func bumpReport(_ statistics: [BumpLayerStatistics]) -> [String] {
+    guard !statistics.isEmpty else { return [] }
+    var lines = [
+      "Bump layers (learned σ; support (c − √σ, c + √σ); fractions on the training data):"
+    ]
+    for s in statistics { lines += s.reportLines() }
+    lines.append("")
+    return lines
+  }
+
+  private static func column(_ label: String, _ train: String, _ validation: String?) -> String {
+    let padded = label.padding(toLength: 26, withPad: " ", startingAt: 0)
+    let trainText = train.padding(toLength: 12, withPad: " ", startingAt: 0)
+    return padded + trainText + (validation ?? "")
+  }
+
+  private static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+
+  private static func isFinite(_ model: Sequential<Element>) -> Bool {
+    model.parameters.allSatisfy { p in
+      p.value.withUnsafeBufferPointer { $0.allSatisfy { $0.isFinite } }
+    }
+  }
+
+  private static func seconds(_ d: Duration) -> Double {
+    let (s, attoseconds) = d.components
+    return Double(s) + Double(attoseconds) * 1e-18
+  }
+}
+
+extension Checkpoint {
+  /// The metadata entries that ``Checkpoint/save(_:to:metadata:)`` writes itself.
+  static var reservedMetadataKeys: [String] {
+    ["format", "format_version", "precision", "architecture"]
+  }
+}
