@@ -47,7 +47,7 @@ struct BumpBench: ParsableCommand {
       records.append(Record(
         workload: "training", implementation: "adam", precision: "float", threads: t,
         shape: [quick ? 16_384 : 65_536, 16, 256, 256, 1], unit: "samples/s",
-        median: sorted[sorted.count / 2], min: sorted.first ?? .nan, speedup: nil, runs: rates.count,
+        median: sorted[sorted.count / 2], min: sorted.last ?? .nan, speedup: nil, runs: rates.count,
         extra: ["mse_after_epochs": result.mse, "epochs": Double(epochs - 1) + 1,
                 "allocations_per_step": result.allocationsPerStep]))
     }
