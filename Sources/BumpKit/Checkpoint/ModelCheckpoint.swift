@@ -117,8 +117,14 @@ public enum Checkpoint {
     guard s.precision == wanted else {
       throw CheckpointError.precisionMismatch(source: source, stored: s.precision, requested: wanted)
     }
-    let layers: [any Layer<Element>] = try s.architecture.layers.map { try $0.makeLayer(Element.self) }
-    let model = try Sequential<Element>(layers: layers)
+    let layers: [any Layer<Element>]
+    let model: Sequential<Element>
+    do {
+      layers = try s.architecture.layers.map { try $0.makeLayer(Element.self) }
+      model = try Sequential<Element>(layers: layers)
+    } catch let error as BumpKitError {
+      throw CheckpointError.notACheckpoint(source: source, reason: "the architecture cannot be built: \(error)")
+    }
     guard model.inputFeatures == s.architecture.inputFeatures else {
       throw CheckpointError.notACheckpoint(source: source, reason: "architecture says \(s.architecture.inputFeatures) input features, its layers take \(model.inputFeatures)")
     }
@@ -141,6 +147,9 @@ public enum Checkpoint {
         }
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
           throw CheckpointError.nonFiniteValue(source: source, name: name, index: bad)
+        }
+        if let lower = p.lowerBound, let bad = values.firstIndex(where: { $0 < lower }) {
+          throw CheckpointError.valueBelowFloor(source: source, name: name, index: bad, value: "\(values[bad])", floor: "\(lower)")
         }
         try p.assign(Matrix(rows: shape[0], columns: shape[1], elements: values))
       }
@@ -168,6 +177,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   case dtypeMismatch(source: String, name: String, stored: String, expected: String)
   /// A stored parameter value is NaN or infinite.
   case nonFiniteValue(source: String, name: String, index: Int)
+  /// A stored value lies below its parameter's floor (e.g. a negative σ).
+  case valueBelowFloor(source: String, name: String, index: Int, value: String, floor: String)
 
   public var description: String {
     switch self {
@@ -178,6 +189,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case .shapeMismatch(let s, let n, let e, let st): return "\(s): tensor \(n) has shape \(st), the architecture needs \(e)"
     case .dtypeMismatch(let s, let n, let st, let e): return "\(s): tensor \(n) has dtype \(st), expected \(e)"
     case .nonFiniteValue(let s, let n, let i): return "\(s): tensor \(n) holds a non-finite value at index \(i)"
+    case .valueBelowFloor(let s, let n, let i, let v, let f): return "\(s): tensor \(n) holds \(v) at index \(i), below its floor \(f)"
     }
   }
 }

@@ -33,6 +33,7 @@ extension Sequential {
       throw BumpKitError.invalidArgument(name: "patience", value: String(earlyStopping.patience), reason: "must be at least 1")
     }
     try checkData(x, y, "training data")
+    try loss.validateTargets(y, outputs: outputFeatures)
 
     // Split off validation rows (the last fraction, before shuffling).
     var trainX = x, trainY = y
@@ -56,6 +57,7 @@ extension Sequential {
       validY = vy
     case .data(let vx, let vy)?:
       try checkData(vx, vy, "validation data")
+      try loss.validateTargets(vy, outputs: outputFeatures)
       validX = vx
       validY = vy
     case nil: break
@@ -196,7 +198,9 @@ extension Sequential {
   private func checkData(_ x: Matrix<Element>, _ y: Matrix<Element>, _ what: String) throws {
     guard x.rows > 0 else { throw BumpKitError.emptyBatch(operation: what) }
     guard x.rows == y.rows else {
-      throw BumpKitError.shapeMismatch(operation: what, expected: "targets with \(x.rows) rows (one per input)", got: shapeText(y.rows, y.columns))
+      throw BumpKitError.shapeMismatch(
+        operation: what, expected: "one target row per input row (inputs \(shapeText(x.rows, x.columns)))",
+        got: "targets \(shapeText(y.rows, y.columns))")
     }
     guard x.columns == inputFeatures else {
       throw BumpKitError.shapeMismatch(operation: what, expected: "inputs with \(inputFeatures) columns", got: shapeText(x.rows, x.columns))

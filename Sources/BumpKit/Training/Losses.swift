@@ -39,6 +39,10 @@ public protocol Loss<Element> {
   ///
   /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
   func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double
+
+  /// Checks every target before training starts, so that a bad label stops `fit` before any
+  /// step and names its row in the whole data set. `outputs` is the model's output width.
+  func validateTargets(_ target: Matrix<Element>, outputs: Int) throws
 }
 
 // MARK: - Mean squared error
@@ -229,6 +233,26 @@ public struct SoftmaxCrossEntropy<Element: Scalar>: Loss, Sendable {
         // NaN fails both comparisons; the rounding test rejects 1.5 and the like.
         guard label >= 0, label < Element(classes), label == label.rounded(.towardZero) else {
           throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: classes)
+        }
+      }
+    }
+  }
+}
+
+extension Loss {
+  /// No constraint on the targets beyond their shape (checked per batch).
+  public func validateTargets(_ target: Matrix<Element>, outputs: Int) throws {}
+}
+
+extension SoftmaxCrossEntropy {
+  /// Every label must be an integer in `0..<outputs`; the error names the first bad row.
+  public func validateTargets(_ target: Matrix<Element>, outputs: Int) throws {
+    try target.withUnsafeBufferPointer { y in
+      let c = target.columns
+      for row in 0..<target.rows {
+        let label = y[row * c]
+        guard label >= 0, label < Element(outputs), label == label.rounded(.towardZero) else {
+          throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: outputs)
         }
       }
     }
