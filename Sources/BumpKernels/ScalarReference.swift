@@ -17,7 +17,7 @@ extension BumpKernel {
 
     /// f, and w·∂f/∂z and w·∂f/∂σ with the weight w (= G·a) applied before the last products,
     /// so that they overflow only where the weighted value does.
-    @inlinable
+    @inlinable @inline(__always)
     static func terms<Scalar: KernelScalar>(z rawZ: Scalar, sigma rawSigma: Scalar, weight: Scalar)
       -> (f: Scalar, gz: Scalar, gsigma: Scalar, inside: Bool)
     {
@@ -35,8 +35,8 @@ extension BumpKernel {
       return (f, wqf * (-2 * t), wqf * q, true)
     }
 
-    @inlinable static func smallSigma<S: KernelScalar>(_: S.Type) -> S { S.self == Float.self ? 0x1p-60 : 0x1p-500 }
-    @inlinable static func sigmaScale<S: KernelScalar>(_: S.Type) -> S { S.self == Float.self ? 0x1p40 : 0x1p300 }
+    @inlinable @inline(__always) static func smallSigma<S: KernelScalar>(_: S.Type) -> S { S.self == Float.self ? 0x1p-60 : 0x1p-500 }
+    @inlinable @inline(__always) static func sigmaScale<S: KernelScalar>(_: S.Type) -> S { S.self == Float.self ? 0x1p40 : 0x1p300 }
 
     @_specialize(where S == Float)
     @_specialize(where S == Double)

@@ -123,7 +123,9 @@ enum _KernelDoublex4 {
   }
 
   /// One vector of the forward pass: g = a·f(x − c; σ), and f itself.
-  @inline(__always)
+  // Transparent rather than inline(__always): the optimizer declined to inline this body
+  // once it grew, and the call (passing SIMD16 halves through memory) cost 2–5× in speed.
+  @_transparent
   static func forwardVector(x: V, sigma: V, center: V, amplitude: V)
     -> (g: V, f: V, inside: SIMDMask<V.MaskStorage>)
   {
@@ -173,6 +175,7 @@ enum _KernelDoublex4 {
 
   /// One vector of the backward pass. Returns ∂f/∂z and ∂f/∂σ (already 0 outside the
   /// support and wherever f underflows) and f.
+  // Transparent for the same reason as forwardVector.
   @_transparent
   static func backwardVector(x: V, sigma: V, center: V, ga: V, cached: V, useCache: Bool)
     -> (gx: V, gsigma: V, f: V)
