@@ -39,6 +39,7 @@ struct BumpBench: ParsableCommand {
     records += kernelRecords(Float.self, shapes: kernelShapes, threads: threadCounts, quick: quick, filter: accept)
     records += kernelRecords(Double.self, shapes: kernelShapes, threads: threadCounts, quick: quick, filter: accept)
     records += gemmRecords(shapes: gemmShapes, threads: threadCounts, quick: quick, filter: accept)
+    records += try denseRecords(threads: threadCounts, quick: quick, filter: accept)
     for t in threadCounts where accept("training adam float \(t)t") {
       let epochs = quick ? 2 : 5
       let result = try runTraining(epochs: epochs, samples: quick ? 16_384 : 65_536, threads: t)
@@ -61,7 +62,8 @@ struct BumpBench: ParsableCommand {
     } else {
       print("BumpKit benchmark — build targets: \(TargetFeatures.summary)")
       print("Kernels: ns/element (lower is better), speedup over the scalar reference of the same row.")
-      print("GEMM: GFLOP/s (higher is better), speedup over the naive loop.\n")
+      print("GEMM: GFLOP/s (higher is better), speedup over the naive loop.")
+      print("Dense: GFLOP/s of the layer's forward + backward; speedup = raw BLAS time / this row's time.\n")
       printTable(records)
     }
   }
