@@ -38,80 +38,25 @@ extension SafetensorsFile {
   /// write stops there, the temporary file is removed, `path` is untouched, and the error is
   /// rethrown.
   public func write(to path: String, beforeRename: () throws -> Void) throws {
-    let bytes = encode()
-    let (directory, name) = try Self.split(path)
-    var temporaryPath = ""
-    var descriptor: Int32 = -1
-    for _ in 0..<16 {
-      temporaryPath =
-        "\(directory)/.\(name).tmp-\(String(UInt64.random(in: .min ... .max), radix: 36))"
-      descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-      if descriptor >= 0 || errno != EEXIST { break }
-    }
-    guard descriptor >= 0 else {
-      throw SafetensorsError.io(operation: "create a temporary file for", path: path, errno: errno)
-    }
-    var renamed = false
-    defer {
-      if descriptor >= 0 { close(descriptor) }
-      if !renamed { unlink(temporaryPath) }
-    }
-
-    try bytes.withUnsafeBytes { raw in
-      var written = 0
-      while written < raw.count {
-        let result = systemWrite(descriptor, raw.baseAddress! + written, raw.count - written)
-        if result < 0 {
-          if errno == EINTR { continue }
-          throw SafetensorsError.io(operation: "write", path: temporaryPath, errno: errno)
-        }
-        written += result
+    do {
+      try AtomicFile.write(encode(), to: path, requireDirectorySync: true, beforeRename: beforeRename)
+    } catch let failure as AtomicWriteFailure {
+      let f = failure
+      switch f.step {
+      case .emptyPath, .pathIsDirectory:
+        throw SafetensorsError.io(operation: "write to", path: f.path, errno: f.errno)
+      case .createTemporary:
+        throw SafetensorsError.io(operation: "create a temporary file for", path: f.path, errno: f.errno)
+      case .write: throw SafetensorsError.io(operation: "write", path: f.temporaryPath, errno: f.errno)
+      case .fsync: throw SafetensorsError.io(operation: "fsync", path: f.temporaryPath, errno: f.errno)
+      case .close: throw SafetensorsError.io(operation: "close", path: f.temporaryPath, errno: f.errno)
+      case .rename:
+        throw SafetensorsError.io(operation: "rename a temporary file over", path: f.path, errno: f.errno)
+      case .openDirectory:
+        throw SafetensorsError.io(operation: "open the directory", path: f.directory, errno: f.errno)
+      case .fsyncDirectory:
+        throw SafetensorsError.io(operation: "fsync the directory", path: f.directory, errno: f.errno)
       }
-    }
-    guard fsync(descriptor) == 0 else {
-      throw SafetensorsError.io(operation: "fsync", path: temporaryPath, errno: errno)
-    }
-    let closed = close(descriptor)
-    descriptor = -1
-    guard closed == 0 else {
-      throw SafetensorsError.io(operation: "close", path: temporaryPath, errno: errno)
-    }
-
-    try beforeRename()
-
-    guard rename(temporaryPath, path) == 0 else {
-      throw SafetensorsError.io(operation: "rename a temporary file over", path: path, errno: errno)
-    }
-    renamed = true
-    try Self.syncDirectory(directory)
-  }
-
-  /// The directory and last component of `path`; the directory is "." for a bare name.
-  private static func split(_ path: String) throws -> (directory: String, name: String) {
-    guard let slash = path.lastIndex(of: "/") else {
-      guard !path.isEmpty else {
-        throw SafetensorsError.io(operation: "write to", path: path, errno: ENOENT)
-      }
-      return (".", path)
-    }
-    let name = String(path[path.index(after: slash)...])
-    guard !name.isEmpty else {
-      throw SafetensorsError.io(operation: "write to", path: path, errno: EISDIR)
-    }
-    let directory = String(path[..<slash])
-    return (directory.isEmpty ? "/" : directory, name)
-  }
-
-  /// Makes a rename in `directory` durable. File systems that cannot sync a directory
-  /// (EINVAL) are tolerated: there the rename is as durable as the system makes it.
-  private static func syncDirectory(_ directory: String) throws {
-    let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard descriptor >= 0 else {
-      throw SafetensorsError.io(operation: "open the directory", path: directory, errno: errno)
-    }
-    defer { close(descriptor) }
-    if fsync(descriptor) != 0, errno != EINVAL {
-      throw SafetensorsError.io(operation: "fsync the directory", path: directory, errno: errno)
     }
   }
 
@@ -151,12 +96,8 @@ extension SafetensorsFile {
   }
 }
 
-// The C functions, named apart from `SafetensorsFile.write(to:)` and `read(from:)`, which
-// shadow them inside the extension.
-private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-  write(descriptor, buffer, count)
-}
-
+// The C function, named apart from `SafetensorsFile.read(from:)`, which shadows it inside
+// the extension.
 private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int
 {
   read(descriptor, buffer, count)

@@ -98,74 +98,25 @@ public enum CSVFile {
   }
 
   private static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let (directory, name) = try splitPath(path)
-    var temporaryPath = ""
-    var descriptor: Int32 = -1
-    for _ in 0..<16 {
-      let suffix = String(UInt64.random(in: .min ... .max), radix: 36)
-      temporaryPath = "\(directory)/.\(name).tmp-\(suffix)"
-      descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-      if descriptor >= 0 || errno != EEXIST { break }
-    }
-    guard descriptor >= 0 else {
-      throw DataError.writeFailed(
-        path: path, operation: "create a temporary file in \(directory)",
-        reason: dataSystemMessage(errno))
-    }
-    var renamed = false
-    defer {
-      if descriptor >= 0 { close(descriptor) }
-      if !renamed { unlink(temporaryPath) }
-    }
-    try bytes.withUnsafeBytes { raw in
-      var written = 0
-      while written < raw.count {
-        let result = Glibc.write(descriptor, raw.baseAddress! + written, raw.count - written)
-        if result < 0 {
-          if errno == EINTR { continue }
-          throw DataError.writeFailed(
-            path: path, operation: "write \(temporaryPath)", reason: dataSystemMessage(errno))
-        }
-        written += result
-      }
-    }
-    guard fsync(descriptor) == 0 else {
-      throw DataError.writeFailed(
-        path: path, operation: "fsync \(temporaryPath)", reason: dataSystemMessage(errno))
-    }
-    let closed = close(descriptor)
-    descriptor = -1
-    guard closed == 0 else {
-      throw DataError.writeFailed(
-        path: path, operation: "close \(temporaryPath)", reason: dataSystemMessage(errno))
-    }
-    guard rename(temporaryPath, path) == 0 else {
-      throw DataError.writeFailed(
-        path: path, operation: "rename the temporary file over it", reason: dataSystemMessage(errno)
-      )
-    }
-    renamed = true
-    // The data is in place; a directory that cannot be synced only weakens durability.
-    let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if directoryDescriptor >= 0 {
-      _ = fsync(directoryDescriptor)
-      close(directoryDescriptor)
-    }
-  }
-
-  /// The directory ("." for a bare name) and the last component of `path`.
-  private static func splitPath(_ path: String) throws -> (directory: String, name: String) {
-    guard let slash = path.lastIndex(of: "/") else {
-      guard !path.isEmpty else {
+    do {
+      // The data is in place after the rename; a directory that cannot be synced only
+      // weakens durability.
+      try AtomicFile.write(bytes, to: path, requireDirectorySync: false)
+    } catch let f as AtomicWriteFailure {
+      let reason = dataSystemMessage(f.errno)
+      switch f.step {
+      case .emptyPath:
         throw DataError.writeFailed(path: path, operation: "write", reason: "the path is empty")
+      case .pathIsDirectory:
+        throw DataError.writeFailed(path: path, operation: "write", reason: reason)
+      case .createTemporary:
+        throw DataError.writeFailed(path: path, operation: "create a temporary file in \(f.directory)", reason: reason)
+      case .write: throw DataError.writeFailed(path: path, operation: "write \(f.temporaryPath)", reason: reason)
+      case .fsync: throw DataError.writeFailed(path: path, operation: "fsync \(f.temporaryPath)", reason: reason)
+      case .close: throw DataError.writeFailed(path: path, operation: "close \(f.temporaryPath)", reason: reason)
+      case .rename, .openDirectory, .fsyncDirectory:
+        throw DataError.writeFailed(path: path, operation: "rename the temporary file over it", reason: reason)
       }
-      return (".", path)
     }
-    let name = String(path[path.index(after: slash)...])
-    guard !name.isEmpty else {
-      throw DataError.writeFailed(path: path, operation: "write", reason: dataSystemMessage(EISDIR))
-    }
-    let directory = String(path[..<slash])
-    return (directory.isEmpty ? "/" : directory, name)
   }
 }
