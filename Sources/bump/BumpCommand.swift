@@ -1,4 +1,5 @@
 import ArgumentParser
+import BumpKit
 
 #if canImport(Glibc)
   import Glibc
@@ -38,6 +39,12 @@ struct BumpCommand: ParsableCommand {
   static func main() {
     do {
       var command = try parseAsRoot()
+      // The commands that multiply matrices say once when OpenBLAS runs a generic core.
+      if command is TrainCommand || command is PredictCommand || command is EvaluateCommand,
+        let advice = BLAS.configuration.advice
+      {
+        Console.error(advice)
+      }
       try command.run()
     } catch {
       let code = exitCode(for: error)

@@ -318,7 +318,7 @@ struct TrainingRun<Element: Scalar> {
       "Training: \(c.loss.rawValue) loss, \(c.optimizer.rawValue) lr \(formatted(c.learningRate)), "
       + "\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
     if let patience = c.patience { trainingLine += ", patience \(patience)" }
-    var lines = [dataLine, modelLine, trainingLine]
+    var lines = [dataLine, modelLine, trainingLine, "BLAS: \(BLAS.configuration)"]
     if let folder {
       let partial = (folder.partialPath as NSString).lastPathComponent
       lines.append("Writing to \(folder.path)/ (renamed from \(partial) when done)")
