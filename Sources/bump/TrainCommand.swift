@@ -175,7 +175,7 @@ struct TrainCommand: ParsableCommand {
     if let patience, patience < 1 {
       throw ValidationError("--patience must be at least 1, got \(patience)")
     }
-    if let output, output.isEmpty { throw ValidationError("--output must not be empty") }
+    if let output, let problem = RunFolder.problem(with: output) { throw ValidationError(problem) }
     return TrainingConfiguration(
       dataset: builtIn, samples: builtIn.map { samples ?? $0.defaultSamples }, dataFile: data,
       target: target, task: taskKind, hiddenLayers: layers.sizes, activation: activation,
