@@ -23,7 +23,7 @@ struct TrainingRun<Element: Scalar> {
 
   func run() throws {
     // Everything that can fail on the user's input happens before the folder exists.
-    let data = try PreparedData<Element>(configuration)
+    let data = try PreparedData<Element>(configuration, budget: try MemoryBudget.current())
     let task = data.training.task
     if configuration.loss == .bce, task.classes != 2 {
       throw CLIError.dataMismatch(
