@@ -46,10 +46,13 @@ enum CLIError: Error, CustomStringConvertible {
         source == MemoryBudget.variable
         ? "raise \(MemoryBudget.variable) if the machine has more"
         : "use less data or smaller layers (or set \(MemoryBudget.variable) if the limit is wrong)"
-      let amount = needed.map { "about \(byteText(MemoryBudget.clamped($0)))" } ?? "more"
-      return "not enough memory: this needs \(amount) ("
-        + parts.joined(separator: "; ") + "), more than the limit of \(byteText(limit)) "
-        + "(\(source)); \(advice)"
+      let limitText = "the limit of \(byteText(limit)) (\(source))"
+      guard let needed else {
+        return "not enough memory: this needs more than \(limitText): "
+          + parts.joined(separator: "; ") + "; \(advice)"
+      }
+      return "not enough memory: this needs about \(byteText(MemoryBudget.clamped(needed))) ("
+        + parts.joined(separator: "; ") + "), more than \(limitText); \(advice)"
     }
   }
 }

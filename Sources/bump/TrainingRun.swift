@@ -32,6 +32,19 @@ struct TrainingRun<Element: Scalar> {
           "--loss bce needs exactly 2 classes, the target \"\(data.training.targetName)\" has \(task.classes ?? 0); use --loss softmax"
       )
     }
+    if case .regression = task {
+      // The squared error of a target beyond √(greatest finite value) overflows, and a step
+      // then changes nothing while the loss looks finite in Double: refuse it up front.
+      let bound = Element.greatestFiniteMagnitude.squareRoot()
+      let y = data.training.y
+      if let big = (0..<y.rows).lazy.map({ y[$0, 0] }).first(where: { abs($0) > bound / 2 }) {
+        throw CLIError.dataMismatch(
+          path: data.source,
+          reason:
+            "the target \"\(data.training.targetName)\" holds \(big), too large to train on in \(configuration.precision.rawValue) precision: squared errors overflow beyond about \(formatted(Double(bound / 2))); rescale the target or use --precision double"
+        )
+      }
+    }
     let outputs = ModelFactory.outputs(
       task: task, targetColumns: data.training.y.columns, loss: configuration.loss)
     let model = try ModelFactory.model(
