@@ -53,6 +53,11 @@ enum InterruptHandler {
       action.__sigaction_u.__sa_handler = { InterruptHandler.handle($0) }
     #endif
     for s in signals { sigaction(s, &action, nil) }
+    // A parent may have started the process with them blocked (the mask is inherited).
+    var unblocked = sigset_t()
+    sigemptyset(&unblocked)
+    for s in signals { sigaddset(&unblocked, s) }
+    pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
   }
 
   /// The signal received and not yet acted on, or nil.
