@@ -28,6 +28,11 @@ struct TrainCommand: ParsableCommand {
       standardization and metrics in its metadata; rewritten after every epoch), \
       history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
       classification) and summary.txt.
+
+      A run estimated to need more memory than the limit (physical memory, ulimit -v or the \
+      cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts. \
+      SIGINT, SIGTERM and SIGHUP stop training at the next batch and publish the run folder \
+      with the last good checkpoint, marked interrupted.
       """
   )
 

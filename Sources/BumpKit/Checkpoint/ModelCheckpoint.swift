@@ -204,7 +204,8 @@ extension Checkpoint {
     for (i, layer) in architecture.layers.enumerated() {
       func size(_ key: String) throws -> Int {
         guard let text = layer.settings[key], let value = Int(text) else {
-          throw fail("layer \(i) (\(layer.kind)) has no integer \(key)")
+          throw fail(
+            "layer \(i) (\(layer.kind)) \(key) is \(layer.settings[key].map { "\"\($0)\"" } ?? "missing"), not an integer")
         }
         try checkWidth(value, "layer \(i) (\(layer.kind)) \(key)")
         return value
@@ -224,8 +225,15 @@ extension Checkpoint {
           throw fail("layer \(i) (bump) has \(units) units, the layer before gives \(width)")
         }
         for name in ["sigma", "center", "amplitude"] {
-          let perUnit = layer.settings[name]?.hasPrefix("per-unit") ?? false
-          try expect("layers.\(i).\(name)", [1, perUnit ? units : 1])
+          let text = layer.settings[name] ?? "missing"
+          let layout = text.split(separator: ",", omittingEmptySubsequences: false)
+          guard let first = layout.first, first == "shared" || first == "per-unit",
+            layout.count == 1 || (layout.count == 2 && layout[1] == "fixed")
+          else {
+            throw fail(
+              "layer \(i) (bump) \(name) is \"\(text)\"; expected shared or per-unit, optionally followed by ,fixed")
+          }
+          try expect("layers.\(i).\(name)", [1, first == "per-unit" ? units : 1])
         }
       default:
         continue  // parameter-free activations keep the width
