@@ -28,6 +28,11 @@ struct TrainCommand: ParsableCommand {
       standardization and metrics in its metadata; rewritten after every epoch), \
       history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
       classification) and summary.txt.
+
+      A run estimated to need more memory than the limit (physical memory, ulimit -v or the \
+      cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts. \
+      SIGINT, SIGTERM and SIGHUP stop training at the next batch and publish the run folder \
+      with the last good checkpoint, marked interrupted.
       """
   )
 
@@ -37,10 +42,13 @@ struct TrainCommand: ParsableCommand {
   var dataset: BuiltInDataset?
 
   @Option(
+    parsing: .unconditional,
     help: "The number of samples to generate for a built-in dataset (default 2000; bumps 1000).")
   var samples: Int?
 
-  @Option(help: ArgumentHelp("A CSV file with a header row.", valueName: "file"))
+  @Option(
+    help: ArgumentHelp(
+      "A CSV file with a header row; - reads standard input.", valueName: "file"))
   var data: String?
 
   @Option(help: ArgumentHelp("The target column of --data.", valueName: "column"))
@@ -48,6 +56,12 @@ struct TrainCommand: ParsableCommand {
 
   @Option(help: "What the target of --data is.")
   var task: TaskKind?
+
+  @Option(
+    help: ArgumentHelp(
+      "Columns of --data to skip (an id, a name), comma-separated; every other column but the target is a feature and must hold numbers.",
+      valueName: "columns"))
+  var ignore: [String] = []
 
   @Flag(
     inversion: .prefixedNo,
@@ -99,16 +113,18 @@ struct TrainCommand: ParsableCommand {
     help: "The learning rate (default 0.01 for adam and adamw, 0.1 for sgd).")
   var lr: Double?
 
-  @Option(help: "The number of passes over the training data.")
+  @Option(parsing: .unconditional, help: "The number of passes over the training data.")
   var epochs: Int = 40
 
-  @Option(help: "Samples per gradient step.")
+  @Option(parsing: .unconditional, help: "Samples per gradient step.")
   var batchSize: Int = 32
 
-  @Option(help: "The seed for data generation, shuffling and initial weights.")
+  @Option(
+    parsing: .unconditional, help: "The seed for data generation, shuffling and initial weights.")
   var seed: UInt64 = 1
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "Stop after this many epochs without improvement of the validation loss, keeping the best weights.",
       valueName: "epochs"))
@@ -123,11 +139,16 @@ struct TrainCommand: ParsableCommand {
 
   /// The options checked and combined, with every default filled in.
   func resolvedConfiguration() throws(ValidationError) -> TrainingConfiguration {
+    if let problem = layers.problem { throw ValidationError(problem) }
+    if let problem = sigmaInit.problem { throw ValidationError(problem) }
+    if data == "" { throw ValidationError("--data is empty; give a CSV file, or - for standard input") }
     if data != nil, dataset != nil {
       throw ValidationError("give either --dataset or --data, not both")
     }
     if data == nil {
-      for (given, option) in [(target != nil, "--target"), (task != nil, "--task")] where given {
+      for (given, option) in [
+        (target != nil, "--target"), (task != nil, "--task"), (!ignore.isEmpty, "--ignore"),
+      ] where given {
         throw ValidationError("\(option) applies only to --data")
       }
     } else {
@@ -175,8 +196,8 @@ struct TrainCommand: ParsableCommand {
     if let patience, patience < 1 {
       throw ValidationError("--patience must be at least 1, got \(patience)")
     }
-    if let output, output.isEmpty { throw ValidationError("--output must not be empty") }
-    return TrainingConfiguration(
+    if let output, let problem = RunFolder.problem(with: output) { throw ValidationError(problem) }
+    var configuration = TrainingConfiguration(
       dataset: builtIn, samples: builtIn.map { samples ?? $0.defaultSamples }, dataFile: data,
       target: target, task: taskKind, hiddenLayers: layers.sizes, activation: activation,
       sigma: sigma, trainCenter: trainCenter, trainAmplitude: trainAmplitude,
@@ -184,6 +205,9 @@ struct TrainCommand: ParsableCommand {
       learningRate: rate, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
       seed: seed, precision: precision, patience: patience,
       standardize: standardize ?? (data != nil))
+    let ignored = ColumnList.names(ignore)
+    if !ignored.isEmpty { configuration.ignoredColumns = ignored }
+    return configuration
   }
 
   func run() throws {
