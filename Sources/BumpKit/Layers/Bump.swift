@@ -117,11 +117,28 @@ public final class Bump<Element: Scalar>: Layer {
     ])
   }
 
-  /// Draws σ, c and a from their initializers; σ is then projected onto its floor.
+  /// Draws σ, c and a from their initializers; σ values in [0, ``sigmaFloor``) are then
+  /// raised to the floor (a Uniform(0, 0.1) draw may fall below it).
+  ///
+  /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   negative or non-finite σ or a non-finite c or a; the parameters are then unchanged.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
+    var drawn: [Matrix<Element>] = []
     for (p, spec) in [(sigma, specs.sigma), (center, specs.center), (amplitude, specs.amplitude)] {
-      try p.assign(spec.initializer.matrix(rows: 1, columns: p.value.columns, using: &generator))
+      drawn.append(try spec.initializer.matrix(rows: 1, columns: p.value.columns, using: &generator))
     }
+    for (k, (values, name)) in zip(drawn, ["σ", "c", "a"]).enumerated() {
+      try values.withUnsafeBufferPointer { v in
+        for i in v.indices where !v[i].isFinite || (k == 0 && v[i] < 0) {
+          throw BumpKitError.invalidParameter(
+            layer: "Bump(\(units))", parameter: name, index: i, value: "\(v[i])",
+            reason: k == 0 ? "must be finite and ≥ 0 (a negative initial σ would be raised to the floor, leaving a nearly dead unit)" : "must be finite")
+        }
+      }
+    }
+    try sigma.assign(drawn[0])
+    try center.assign(drawn[1])
+    try amplitude.assign(drawn[2])
     sigma.project()
   }
 
