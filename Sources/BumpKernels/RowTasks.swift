@@ -8,10 +8,12 @@ package enum RowTasks {
   /// over at most this many rows, then added into Double partials.
   package static let blockRows = 32
 
-  /// Elements per task: large enough to amortize a thread hand-off (a few microseconds),
-  /// small enough that a late thread cannot hold the others up for long and that a training
-  /// batch (128 × 256) splits into two tasks for two threads.
-  package static let taskElements = 1 << 14
+  /// Elements per task: large enough to amortize a thread hand-off (several microseconds
+  /// through Dispatch), small enough that a late thread cannot hold the others up for long.
+  /// A 128 × 256 training batch is one task: split in two (2¹⁴ elements per task) it ran
+  /// slower on two shared vCPUs than on one, since the hand-off costs about what the half
+  /// saves.
+  package static let taskElements = 1 << 16
 
   package static func rowsPerTask(rows: Int, columns: Int) -> Int {
     let target = max(1, taskElements / max(1, columns))

@@ -365,9 +365,9 @@ private func chunkedTrajectory<T: Scalar>(
   let saved = KernelOptions.defaultThreadCount
   KernelOptions.defaultThreadCount = threads
   defer { KernelOptions.defaultThreadCount = saved }
-  // 10,000 + 21 + 9,000 elements: chunks of a few thousand elements split the first and
-  // last parameter and hold the small one whole.
-  let shapes = [(100, 100), (3, 7), (90, 100)]
+  // 160,000 + 21 + 120,000 elements: the optimizer's chunks (2¹⁷ elements) end inside the
+  // first and the last parameter, and one holds the small one whole.
+  let shapes = [(400, 400), (3, 7), (300, 400)]
   var state: UInt64 = 0x0BAD_5EED
   func next() -> Double {
     state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -412,8 +412,8 @@ struct FusedOptimizerStepTests {
     let saved = KernelOptions.defaultThreadCount
     KernelOptions.defaultThreadCount = 2
     defer { KernelOptions.defaultThreadCount = saved }
-    // Two parameters of 9,000 and 11,000 elements, so that chunks cut both.
-    let starts: [[Double]] = [(0..<9000).map { Double($0 % 97) * 0.01 - 0.4 }, (0..<11000).map { Double($0 % 89) * -0.02 + 0.7 }]
+    // Two parameters of 160,000 and 140,000 elements, so that chunks (2¹⁷ elements) cut both.
+    let starts: [[Double]] = [(0..<160_000).map { Double($0 % 97) * 0.01 - 0.4 }, (0..<140_000).map { Double($0 % 89) * -0.02 + 0.7 }]
     let gradients: [[[Double]]] = starts.map { s in
       (0..<3).map { step in s.indices.map { i in sin(Double(i * (step + 2))) } }
     }
