@@ -32,7 +32,11 @@ struct EvaluateCommand: ParsableCommand {
     let x = try ModelFile.inputs(Element.self, path: data, info: info)
     let y = try targets(Element.self, info: info)
     let loss = ModelFactory.loss(info.loss, as: Element.self)
-    let value = try network.evaluate(x: x, y: y, loss: loss)
+    // Regression is scored in the target's own units, whatever units the model predicts in.
+    let value =
+      info.task.classes == nil
+      ? try loss.loss(predicted: try info.naturalUnits(try network.predict(x)), target: y)
+      : try network.evaluate(x: x, y: y, loss: loss)
     var lines = [
       "Model: \(model) (\(info.task), \(info.loss.rawValue) loss)",
       "Data: \(data), \(x.rows) samples",

@@ -56,6 +56,13 @@ struct TrainCommand: ParsableCommand {
   )
   var standardize: Bool?
 
+  @Flag(
+    inversion: .prefixedNo,
+    help:
+      "Standardize a regression target (fitted on the training part; predictions and metrics stay in its own units). Default: on."
+  )
+  var standardizeTarget: Bool?
+
   @Option(
     parsing: .unconditional, help: "The fraction of samples held out for validation (0 for none).")
   var validationSplit: Double = 0.2
@@ -99,8 +106,11 @@ struct TrainCommand: ParsableCommand {
     help: "The learning rate (default 0.01 for adam and adamw, 0.1 for sgd).")
   var lr: Double?
 
-  @Option(help: "The number of passes over the training data.")
-  var epochs: Int = 40
+  @Option(
+    help: ArgumentHelp(
+      "The most passes over the training data (default \(Self.defaultEpochs); early stopping usually ends sooner).",
+      valueName: "epochs"))
+  var epochs: Int?
 
   @Option(help: "Samples per gradient step.")
   var batchSize: Int = 32
@@ -110,12 +120,24 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Stop after this many epochs without improvement of the validation loss, keeping the best weights.",
+      "Stop after this many epochs without improvement of the validation loss and keep the best weights (default \(Self.defaultPatience) with a validation split; 0 for no early stopping).",
       valueName: "epochs"))
   var patience: Int?
 
+  @Option(
+    name: .customLong("lr-schedule"),
+    help: "The learning-rate schedule: constant, or cosine decay to 0 over the --epochs budget.")
+  var schedule: ScheduleChoice = Self.defaultSchedule
+
   @Option(help: ArgumentHelp("The run folder to create (must not exist).", valueName: "dir"))
   var output: String?
+
+  /// The epoch budget when `--epochs` is not given.
+  static let defaultEpochs = 200
+  /// The early-stopping patience when `--patience` is not given and there is validation data.
+  static let defaultPatience = 20
+  /// The schedule when `--lr-schedule` is not given.
+  static let defaultSchedule = ScheduleChoice.constant
 
   func validate() throws {
     _ = try resolvedConfiguration()
@@ -165,6 +187,7 @@ struct TrainCommand: ParsableCommand {
     guard rate.isFinite, rate > 0 else {
       throw ValidationError("--lr must be finite and > 0, got \(rate)")
     }
+    let epochs = self.epochs ?? Self.defaultEpochs
     guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
     guard batchSize >= 1 else {
       throw ValidationError("--batch-size must be at least 1, got \(batchSize)")
@@ -172,9 +195,15 @@ struct TrainCommand: ParsableCommand {
     guard validationSplit >= 0, validationSplit < 1 else {
       throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
     }
-    if let patience, patience < 1 {
-      throw ValidationError("--patience must be at least 1, got \(patience)")
+    if let patience, patience < 0 {
+      throw ValidationError("--patience must be at least 0 (0: no early stopping), got \(patience)")
     }
+    if standardizeTarget == true, taskKind != .regression {
+      throw ValidationError("--standardize-target applies only to regression")
+    }
+    // Early stopping by default only where there is held-out data to watch.
+    let resolvedPatience =
+      patience.map { $0 == 0 ? nil : $0 } ?? (validationSplit > 0 ? Self.defaultPatience : nil)
     if let output, output.isEmpty { throw ValidationError("--output must not be empty") }
     return TrainingConfiguration(
       dataset: builtIn, samples: builtIn.map { samples ?? $0.defaultSamples }, dataFile: data,
@@ -182,8 +211,10 @@ struct TrainCommand: ParsableCommand {
       sigma: sigma, trainCenter: trainCenter, trainAmplitude: trainAmplitude,
       sigmaInit: sigmaInit.description, loss: resolvedLoss, optimizer: optimizer,
       learningRate: rate, epochs: epochs, batchSize: batchSize, validationSplit: validationSplit,
-      seed: seed, precision: precision, patience: patience,
-      standardize: standardize ?? (data != nil))
+      seed: seed, precision: precision, patience: resolvedPatience,
+      standardize: standardize ?? (data != nil),
+      standardizeTarget: taskKind == .regression && (standardizeTarget ?? true),
+      schedule: schedule)
   }
 
   func run() throws {

@@ -61,6 +61,14 @@ enum OptimizerChoice: String, CaseIterable, Codable, ExpressibleByArgument, Send
   }
 }
 
+/// How the learning rate changes over a run (see ``LearningRateSchedule``).
+enum ScheduleChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
+  /// The learning rate of `--lr` throughout.
+  case constant
+  /// Cosine decay from `--lr` to 0 over the `--epochs` budget.
+  case cosine
+}
+
 /// A generated dataset (see ``Dataset``).
 enum BuiltInDataset: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
   /// Two concentric rings: 2 features, 2 classes.
@@ -174,6 +182,12 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   var patience: Int?
   /// Whether features are standardised (fitted on the training part).
   var standardize: Bool
+  /// Whether a regression target is standardised (fitted on the training part); nil (no) in
+  /// configurations stored before the option existed.
+  var standardizeTarget: Bool?
+  /// The learning-rate schedule; nil (constant) in configurations stored before the option
+  /// existed.
+  var schedule: ScheduleChoice?
 
   /// The name runs are filed under: the dataset, or the CSV file's name without extension.
   var sourceName: String {
@@ -207,7 +221,8 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     hiddenLayers: [Int], activation: ActivationChoice, sigma: SigmaLayout, trainCenter: Bool,
     trainAmplitude: Bool, sigmaInit: String, loss: LossChoice, optimizer: OptimizerChoice,
     learningRate: Double, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
-    precision: Precision, patience: Int?, standardize: Bool
+    precision: Precision, patience: Int?, standardize: Bool, standardizeTarget: Bool = false,
+    schedule: ScheduleChoice = .constant
   ) {
     self.dataset = dataset
     self.samples = samples
@@ -230,6 +245,8 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     self.precision = precision
     self.patience = patience
     self.standardize = standardize
+    self.standardizeTarget = standardizeTarget
+    self.schedule = schedule
   }
 
   /// One line per setting group, for summaries and `bump inspect`.
@@ -246,10 +263,16 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     }
     let validation =
       validationSplit > 0 ? "validation split \(formatted(validationSplit))" : "no validation"
+    var standardized: [String] = []
+    if standardize { standardized.append("features") }
+    if standardizeTarget == true { standardized.append("target") }
+    let standardizedText =
+      standardized.isEmpty ? "" : ", standardized \(standardized.joined(separator: " and "))"
     var lines = [
-      "data: \(data), \(task.rawValue)\(standardize ? ", standardized" : "")",
+      "data: \(data), \(task.rawValue)\(standardizedText)",
       "model: hidden layers \(hiddenLayers.map(String.init).joined(separator: ",")), activation \(activationText)",
       "training: \(loss.rawValue) loss, \(optimizer.rawValue) lr \(formatted(learningRate)), "
+        + "\((schedule ?? .constant) == .cosine ? "cosine schedule, " : "")"
         + "\(epochs) epochs, batch \(batchSize), \(validation), seed \(seed), \(precision.rawValue)",
     ]
     if let patience { lines[2] += ", early stopping after \(patience) epochs without improvement" }
