@@ -88,7 +88,7 @@ struct TrainCommand: ParsableCommand {
     parsing: .unconditional,
     help: ArgumentHelp(
       "The initial σ: a positive number, or keras for Uniform(0, 0.1).", valueName: "sigma"))
-  var sigmaInit: SigmaInitialization = .constant(1)
+  var sigmaInit: SigmaInitialization = .constant(4)
 
   @Option(help: "The precision of parameters and arithmetic.")
   var precision: Precision = .float
@@ -103,7 +103,7 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     parsing: .unconditional,
-    help: "The learning rate (default 0.01 for adam and adamw, 0.1 for sgd).")
+    help: "The learning rate (default 0.003 for adam and adamw, 0.1 for sgd).")
   var lr: Double?
 
   @Option(
@@ -125,6 +125,13 @@ struct TrainCommand: ParsableCommand {
   var patience: Int?
 
   @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "The smallest decrease of the validation loss that early stopping counts as an improvement (in standardized units for a standardized target).",
+      valueName: "delta"))
+  var minDelta: Double = Self.defaultMinDelta
+
+  @Option(
     name: .customLong("lr-schedule"),
     help: "The learning-rate schedule: constant, or cosine decay to 0 over the --epochs budget.")
   var schedule: ScheduleChoice = Self.defaultSchedule
@@ -136,6 +143,8 @@ struct TrainCommand: ParsableCommand {
   static let defaultEpochs = 200
   /// The early-stopping patience when `--patience` is not given and there is validation data.
   static let defaultPatience = 20
+  /// The early-stopping threshold when `--min-delta` is not given.
+  static let defaultMinDelta = 1e-4
   /// The schedule when `--lr-schedule` is not given.
   static let defaultSchedule = ScheduleChoice.constant
 
@@ -198,6 +207,9 @@ struct TrainCommand: ParsableCommand {
     if let patience, patience < 0 {
       throw ValidationError("--patience must be at least 0 (0: no early stopping), got \(patience)")
     }
+    guard minDelta.isFinite, minDelta >= 0 else {
+      throw ValidationError("--min-delta must be finite and ≥ 0, got \(minDelta)")
+    }
     if standardizeTarget == true, taskKind != .regression {
       throw ValidationError("--standardize-target applies only to regression")
     }
@@ -214,7 +226,7 @@ struct TrainCommand: ParsableCommand {
       seed: seed, precision: precision, patience: resolvedPatience,
       standardize: standardize ?? (data != nil),
       standardizeTarget: taskKind == .regression && (standardizeTarget ?? true),
-      schedule: schedule)
+      schedule: schedule, minDelta: minDelta)
   }
 
   func run() throws {

@@ -55,7 +55,7 @@ enum OptimizerChoice: String, CaseIterable, Codable, ExpressibleByArgument, Send
   /// The learning rate used when `--lr` is not given.
   var defaultLearningRate: Double {
     switch self {
-    case .adam, .adamw: return 0.01
+    case .adam, .adamw: return 0.003
     case .sgd: return 0.1
     }
   }
@@ -180,6 +180,10 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   var precision: Precision
   /// Early-stopping patience in epochs, or nil for none.
   var patience: Int?
+  /// The smallest decrease of the monitored loss (as the optimizer sees it: standardized
+  /// units for a standardized target) that early stopping counts as an improvement; nil (0)
+  /// in configurations stored before the option existed.
+  var minDelta: Double?
   /// Whether features are standardised (fitted on the training part).
   var standardize: Bool
   /// Whether a regression target is standardised (fitted on the training part); nil (no) in
@@ -222,7 +226,7 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     trainAmplitude: Bool, sigmaInit: String, loss: LossChoice, optimizer: OptimizerChoice,
     learningRate: Double, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
     precision: Precision, patience: Int?, standardize: Bool, standardizeTarget: Bool = false,
-    schedule: ScheduleChoice = .constant
+    schedule: ScheduleChoice = .constant, minDelta: Double = 0
   ) {
     self.dataset = dataset
     self.samples = samples
@@ -247,6 +251,7 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     self.standardize = standardize
     self.standardizeTarget = standardizeTarget
     self.schedule = schedule
+    self.minDelta = minDelta
   }
 
   /// One line per setting group, for summaries and `bump inspect`.
@@ -275,7 +280,10 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
         + "\((schedule ?? .constant) == .cosine ? "cosine schedule, " : "")"
         + "\(epochs) epochs, batch \(batchSize), \(validation), seed \(seed), \(precision.rawValue)",
     ]
-    if let patience { lines[2] += ", early stopping after \(patience) epochs without improvement" }
+    if let patience {
+      lines[2] += ", early stopping after \(patience) epochs without improvement"
+      if let minDelta, minDelta > 0 { lines[2] += " of at least \(formatted(minDelta))" }
+    }
     return lines
   }
 }

@@ -80,7 +80,9 @@ struct TrainingRun<Element: Scalar> {
         epochs: configuration.epochs, batchSize: configuration.batchSize, shuffle: true,
         seed: configuration.seed,
         validation: data.validation.map { .data(x: $0.x, y: $0.y) },
-        earlyStopping: configuration.patience.map { EarlyStopping(patience: $0) },
+        earlyStopping: configuration.patience.map {
+          EarlyStopping(patience: $0, minDelta: configuration.minDelta ?? 0)
+        },
         metrics: task.classes == nil ? [] : [.accuracy],
         progress: { standardized in
           // Losses in the target's own units, as the summary and history give them.
@@ -190,7 +192,7 @@ struct TrainingRun<Element: Scalar> {
     var lines: [String] = []
     var weights = "final weights"
     if let restored = history.restoredEpoch, restored + 1 != history.epochs {
-      weights = "weights of epoch \(restored + 1), the best validation loss"
+      weights = "weights of epoch \(restored + 1), restored by early stopping"
     }
     lines.append("Metrics (\(weights)):")
     let lossLabel = "  loss (\(info.loss.rawValue))"
