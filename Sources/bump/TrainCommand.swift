@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
 
       The run folder (--output, default runs/<dataset or file name>-<UTC time>) holds \
       model.safetensors (a checkpoint with the configuration, feature names, \
-      standardization and metrics in its metadata; rewritten after every epoch), \
+      standardization and metrics in its metadata; rewritten during training at most once a second), \
       history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
       classification) and summary.txt.
       """

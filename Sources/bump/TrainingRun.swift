@@ -2,7 +2,7 @@ import BumpKit
 import Foundation
 
 /// One `bump train` run in precision `Element`: prepares the data and model, trains with a
-/// checkpoint after every epoch, and writes the run folder.
+/// checkpoint at most once a second, and writes the run folder.
 struct TrainingRun<Element: Scalar> {
   let configuration: TrainingConfiguration
   /// `--output`, or nil for the default folder.
@@ -65,12 +65,13 @@ struct TrainingRun<Element: Scalar> {
     var checkpointError: Error?
     let clock = ContinuousClock()
     let start = clock.now
+    var lastSave = start
     var history: History?
     var failure: Error?
     InterruptHandler.install(
       summaryFile: folder.file("summary.txt"),
       summary: headerText(data: data, model: model, folder: nil)
-        + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last finished epoch (or the initial ones).\n",
+        + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most one a second; or the initial ones).\n",
       partial: folder.partialPath, final: folder.path,
       message:
         "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n")
@@ -98,8 +99,11 @@ struct TrainingRun<Element: Scalar> {
             (position.epoch, position.batch) = (p.epoch + 1, 0)
             log.loss.append(p.loss)
             if let v = p.validationLoss { log.validationLoss.append(v) }
-            // The last good checkpoint: written after every epoch whose weights are finite.
-            guard checkpointError == nil, Self.isFinite(model) else { return }
+            // The last good checkpoint: written after an epoch whose weights are finite, at most
+            // once per checkpointInterval (a save is two fsyncs, slower than a small epoch).
+            guard checkpointError == nil, clock.now - lastSave >= Self.checkpointInterval,
+              Self.isFinite(model)
+            else { return }
             info.status = "training"
             info.epochsCompleted = p.epoch + 1
             do {
@@ -108,6 +112,7 @@ struct TrainingRun<Element: Scalar> {
                 try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
               }
               lastGood = "the weights at the end of epoch \(p.epoch + 1)"
+              lastSave = clock.now
             } catch {
               checkpointError = error
             }
@@ -437,6 +442,9 @@ struct TrainingRun<Element: Scalar> {
   }
 
   private static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+
+  /// The least time between two checkpoints written during training.
+  private static var checkpointInterval: Duration { .seconds(1) }
 
   private static func isFinite(_ model: Sequential<Element>) -> Bool {
     model.parameters.allSatisfy { p in
