@@ -9,9 +9,11 @@ script repeats that shuffle (SplitMix64, as `Dataset.shuffled(seed:)` does it) a
 result against the constant baseline that bump reports for its validation part. The inputs
 are standardized for scikit-learn with statistics of the training part, as bump does.
 
-It prints a markdown table: per data set the validation metric of bump (its default seed, and
-the median over --bump-seeds), of scikit-learn (median over --sklearn-seeds), of the constant
-predictor (majority class or training mean), bump's R² for regression, and the training time.
+It prints a markdown table: per data set the validation metric of bump with its default seed
+(1), of scikit-learn on the same split (median over --sklearn-seeds), of the constant predictor
+(majority class or training mean), bump's R² for regression and both training times; then the
+same comparison as medians over the splits of bump seeds 1…--bump-seeds (a bump seed sets both
+the shuffle before the split and the initial weights; scikit-learn gets each of those splits).
 
 Usage: compare_sklearn.py --bump PATH [--work DIR] [--sklearn-seeds N] [--bump-seeds N]
                           [--only NAME,...] [--bump-args "ARGS"]
@@ -144,6 +146,11 @@ def constant_baseline(task, yt, yv):
     return float(np.mean((yv - np.mean(yt)) ** 2))
 
 
+def better(task, bump, sklearn):
+    """Whether bump's validation score is at least scikit-learn's."""
+    return bump >= sklearn if task == "classification" else bump <= sklearn
+
+
 def show(task, value):
     return f"{value * 100:.2f}%" if task == "classification" else f"{value:,.4g}"
 
@@ -170,7 +177,7 @@ def main():
         write_csv(csv, x, y, task)
         # bump reads the CSV in Float: compare on the values it sees.
         x32, y32 = x.astype(np.float32).astype(np.float64), y.astype(np.float32).astype(np.float64)
-        per_seed = []
+        per_seed, sk_per_split, baselines = [], [], []
         for seed in range(1, max(1, args.bump_seeds) + 1):
             metrics, summary = run_bump(args.bump, csv, task, None if seed == 1 else seed, work, extra)
             xt, yt, xv, yv = bump_split(x32, y32, seed)
@@ -182,37 +189,47 @@ def main():
             key = "validation_accuracy" if task == "classification" else "validation_loss"
             per_seed.append((metrics[key], metrics.get("validation_r2"), metrics["epochs"],
                              metrics["training_seconds"]))
+            baselines.append(expected)
+            sk = [run_sklearn(task, xt, yt, xv, yv, seed=s) for s in range(args.sklearn_seeds)]
+            sk_per_split.append((statistics.median(v for v, _ in sk),
+                                 statistics.median(t for _, t in sk)))
             if seed == 1:
-                default_split = (xt, yt, xv, yv)
-                baseline = expected
-        sk = [run_sklearn(task, *default_split, seed=s) for s in range(args.sklearn_seeds)]
+                validation_rows = len(yv)
         first = per_seed[0]
         rows.append({
             "name": name, "description": description, "task": task,
             "bump": first[0], "bump_median": statistics.median(p[0] for p in per_seed),
             "r2": first[1], "epochs": first[2], "seconds": first[3],
-            "sklearn": statistics.median(v for v, _ in sk),
-            "sklearn_seconds": statistics.median(t for _, t in sk),
-            "baseline": baseline, "validation_rows": len(default_split[3]),
+            "sklearn": sk_per_split[0][0], "sklearn_seconds": sk_per_split[0][1],
+            "sklearn_median": statistics.median(v for v, _ in sk_per_split),
+            "baseline": baselines[0], "baseline_median": statistics.median(baselines),
+            "wins": sum(better(task, b[0], k[0]) for b, k in zip(per_seed, sk_per_split)),
+            "validation_rows": validation_rows,
         })
         print(f"{name}: bump {show(task, first[0])}, sklearn {show(task, rows[-1]['sklearn'])}, "
-              f"baseline {show(task, baseline)}", file=sys.stderr)
+              f"baseline {show(task, baselines[0])}", file=sys.stderr)
 
     seeds = max(1, args.bump_seeds)
-    print(f"| data set | validation metric | bump (seed 1) | bump (median, seeds 1–{seeds}) "
-          f"| scikit-learn (median, {args.sklearn_seeds} seeds) | constant baseline "
-          f"| bump R² | bump epochs | bump training time | scikit-learn time |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"Seed 1 (bump's default), one split; scikit-learn: median of {args.sklearn_seeds} seeds.\n")
+    print("| data set | validation metric | bump | scikit-learn | constant baseline | bump R² "
+          "| bump epochs | bump training time | scikit-learn time |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         metric = "accuracy" if r["task"] == "classification" else "MSE"
-        better = (r["bump"] >= r["sklearn"]) if r["task"] == "classification" else (r["bump"] <= r["sklearn"])
-        mark = "" if better else " ✗"
+        mark = "" if better(r["task"], r["bump"], r["sklearn"]) else " ✗"
         r2 = f"{r['r2']:.3f}" if r["r2"] is not None else "–"
         print(f"| {r['name']} ({r['description']}) | {metric} ({r['validation_rows']} rows) "
-              f"| {show(r['task'], r['bump'])}{mark} | {show(r['task'], r['bump_median'])} "
-              f"| {show(r['task'], r['sklearn'])} | {show(r['task'], r['baseline'])} | {r2} "
-              f"| {r['epochs']} | {r['seconds']:.2f} s | {r['sklearn_seconds']:.2f} s |")
-
+              f"| {show(r['task'], r['bump'])}{mark} | {show(r['task'], r['sklearn'])} "
+              f"| {show(r['task'], r['baseline'])} | {r2} | {r['epochs']} "
+              f"| {r['seconds']:.2f} s | {r['sklearn_seconds']:.2f} s |")
+    print(f"\nMedians over the splits of bump seeds 1–{seeds} (scikit-learn: per split the median "
+          f"of {args.sklearn_seeds} seeds).\n")
+    print("| data set | bump | scikit-learn | constant baseline | splits where bump ≥ scikit-learn |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['name']} | {show(r['task'], r['bump_median'])} "
+              f"| {show(r['task'], r['sklearn_median'])} | {show(r['task'], r['baseline_median'])} "
+              f"| {r['wins']} of {seeds} |")
 
 if __name__ == "__main__":
     main()

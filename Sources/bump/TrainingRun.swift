@@ -399,7 +399,7 @@ struct TrainingRun<Element: Scalar> {
       + "(\(model.trainableParameterCount) trainable), \(c.precision.rawValue)"
     var trainingLine =
       "Training: \(c.loss.rawValue) loss, \(c.optimizer.rawValue) lr \(formatted(c.learningRate)), "
-      + "\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
+      + "\(c.patience == nil ? "" : "up to ")\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
     if c.schedule == .cosine { trainingLine += ", cosine schedule" }
     if let patience = c.patience { trainingLine += ", patience \(patience)" }
     var lines = [dataLine, modelLine, trainingLine]
