@@ -25,9 +25,17 @@ struct TrainCommand: ParsableCommand {
 
       The run folder (--output, default runs/<dataset or file name>-<UTC time>) holds \
       model.safetensors (a checkpoint with the configuration, feature names, \
-      standardization and metrics in its metadata; rewritten during training at most once a second), \
-      history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
+      standardization and metrics in its metadata; rewritten during training at most once \
+      a second), history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
       classification) and summary.txt.
+
+      The defaults were chosen on real tabular data (docs/real-data.md): up to 200 epochs \
+      with early stopping on the validation loss (patience 20, best weights kept), Adam at \
+      0.003, σ initially 4. A regression target is standardized for training and mapped \
+      back: predictions, the losses shown and history.csv are in the target's own units. \
+      The summary shows a constant baseline next to the metrics (the MSE of predicting the \
+      training mean, or the accuracy of the most frequent training class) and R² for \
+      regression.
       """
   )
 
