@@ -31,7 +31,9 @@ public enum BumpKernel {
   ///   - sigma, center, amplitude: the parameters; `nil` centre means 0, `nil` amplitude 1.
   ///   - output: receives g, `rows × columns`.
   ///   - cache: when given, receives f (without the amplitude) for ``backward(input:upstream:rows:columns:sigma:center:amplitude:cache:inputGradient:sigmaGradient:centerGradient:amplitudeGradient:options:workspace:)``
-  ///     to reuse instead of recomputing the exponential.
+  ///     to reuse instead of recomputing the exponential. Outside the support it holds −0
+  ///     (inside, f ≥ +0), so ``supportCounts(cache:rows:columns:into:)`` can count the
+  ///     support later without a pass of its own.
   ///   - supportCounts: when given (`columns` entries), receives per column the number of
   ///     inputs strictly inside the support.
   ///   - options: implementation and thread count; results do not depend on the latter.
@@ -166,6 +168,29 @@ public enum BumpKernel {
       store(sigmaGradient, s0, perUnit: sigma.isPerUnit)
       store(centerGradient, s1, perUnit: center?.isPerUnit ?? false)
       store(amplitudeGradient, s2, perUnit: amplitude?.isPerUnit ?? false)
+    }
+  }
+
+  /// Counts, per column, the elements of a forward cache that lie inside the support: those
+  /// whose cached f is +0 or positive (the forward pass writes −0 outside and keeps NaN for
+  /// NaN input, which is not counted). The same numbers as the forward pass's
+  /// `supportCounts`, computed afterwards and only when someone asks.
+  ///
+  /// - Parameters:
+  ///   - cache: a `rows × columns` cache written by ``forward(input:rows:columns:sigma:center:amplitude:output:cache:supportCounts:options:workspace:)``.
+  ///   - counts: receives `columns` counts.
+  /// - Precondition: `cache.count == rows·columns`, `counts.count == columns`.
+  public static func supportCounts<Scalar: KernelScalar>(
+    cache: UnsafeBufferPointer<Scalar>, rows: Int, columns: Int, into counts: UnsafeMutableBufferPointer<Int>
+  ) {
+    precondition(rows >= 0 && columns >= 0 && cache.count == rows * columns, "cache has \(cache.count) elements, expected \(rows)×\(columns)")
+    precondition(counts.count == columns, "counts has \(counts.count) entries, expected \(columns)")
+    counts.update(repeating: 0)
+    for r in 0..<rows {
+      for j in 0..<columns {
+        let f = cache[r * columns + j]
+        if f >= 0 && f.sign == .plus { counts[j] += 1 }
+      }
     }
   }
 

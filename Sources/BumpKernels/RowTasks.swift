@@ -3,16 +3,16 @@ import Synchronization
 
 /// Cuts rows into tasks whose size depends on the matrix shape alone, so that partial sums
 /// — and hence results — are the same whatever the number of threads.
-enum RowTasks {
+package enum RowTasks {
   /// Rows per accumulation block: parameter gradients are summed in the kernel's scalar type
   /// over at most this many rows, then added into Double partials.
-  static let blockRows = 32
+  package static let blockRows = 32
 
   /// Elements per task: large enough to amortize a thread hand-off, small enough that a
   /// late thread cannot hold the others up for long.
-  static let taskElements = 1 << 16
+  package static let taskElements = 1 << 16
 
-  static func rowsPerTask(rows: Int, columns: Int) -> Int {
+  package static func rowsPerTask(rows: Int, columns: Int) -> Int {
     let target = max(1, taskElements / max(1, columns))
     let rounded = (target + blockRows - 1) / blockRows * blockRows
     return max(blockRows, rounded)
@@ -20,7 +20,7 @@ enum RowTasks {
 
   /// Runs `body(task, rowRange, worker)` over every task, on up to `threads` threads.
   /// `worker` is in 0..<min(threads, taskCount) and no two running bodies share one.
-  static func run(
+  package static func run(
     rows: Int, rowsPerTask: Int, threads: Int,
     _ body: (_ task: Int, _ rows: Range<Int>, _ worker: Int) -> Void
   ) {
@@ -48,7 +48,7 @@ enum RowTasks {
     }
   }
 
-  static func taskCount(rows: Int, rowsPerTask: Int) -> Int {
+  package static func taskCount(rows: Int, rowsPerTask: Int) -> Int {
     (rows + rowsPerTask - 1) / rowsPerTask
   }
 }

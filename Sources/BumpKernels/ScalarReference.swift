@@ -47,7 +47,8 @@ extension BumpKernel {
           let i = row * cols + j
           let r = terms(z: job.input[i] - job.center[j], sigma: job.sigma[j], weight: 1)
           job.output![i] = job.amplitude[j] * r.f
-          job.cache?[i] = r.f
+          // −0 outside the support (NaN stays NaN), as the SIMD kernels write it.
+          job.cache?[i] = r.inside || r.f.isNaN ? r.f : -0.0
           if let counts, r.inside { counts[j] += 1 }
         }
       }

@@ -127,14 +127,14 @@ enum _KernelDoublex4 {
   // once it grew, and the call (passing SIMD16 halves through memory) cost 2–5× in speed.
   @_transparent
   static func forwardVector(x: V, sigma: V, center: V, amplitude: V)
-    -> (g: V, f: V, inside: SIMDMask<V.MaskStorage>)
+    -> (g: V, f: V, inside: SIMDMask<V.MaskStorage>, outside: SIMDMask<V.MaskStorage>)
   {
     let (z, sg, _) = scaledArguments(x - center, sigma)
     let u = supportMargin(z, sg)
     let outside = u .<= V(repeating: 0)
     var f = expNonPositive(-(sg / u))
     f.replace(with: V(repeating: 0), where: outside)
-    return (amplitude * f, f, u .> V(repeating: 0))
+    return (amplitude * f, f, u .> V(repeating: 0), outside)
   }
 
   /// z·s and σ·s² with s = 2ᵏ where σ is tiny (subnormal and just above), else z and σ.
@@ -166,7 +166,9 @@ enum _KernelDoublex4 {
         let r = forwardVector(
           x: load(x + j, n, pad: 0), sigma: load(job.sigma + j, n, pad: 0), center: c, amplitude: a)
         store(r.g, out + j, n)
-        if let cache { store(r.f, cache + j, n) }
+        // The cache holds −0 outside the support and f (+0 where it underflows) inside, so
+        // that it also records the support for the layer's statistics.
+        if let cache { store(r.f.replacing(with: -0.0, where: r.outside), cache + j, n) }
         if let counts { store(load(counts + j, n, pad: 0) + one.replacing(with: 0, where: .!r.inside), counts + j, n) }
         j += width
       }

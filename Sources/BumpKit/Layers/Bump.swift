@@ -62,7 +62,6 @@ public final class Bump<Element: Scalar>: Layer {
   private var output = Matrix<Element>(rows: 0, columns: 0)
   private var cache = Matrix<Element>(rows: 0, columns: 0)
   private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
-  private var counts: [Int]
   private var lastRows = 0
   private let workspace = KernelWorkspace()
 
@@ -96,7 +95,6 @@ public final class Bump<Element: Scalar>: Layer {
     self.sigma = make("sigma", sigma, floor: sigmaFloor)
     self.center = make("center", center, floor: nil)
     self.amplitude = make("amplitude", amplitude, floor: nil)
-    self.counts = [Int](repeating: 0, count: units)
     var generator = SeededGenerator(seed: UInt64(units) &* 0x5EED)
     try initializeParameters(using: &generator)
   }
@@ -128,14 +126,30 @@ public final class Bump<Element: Scalar>: Layer {
   }
 
   /// The fraction of inputs of the last forward pass that fell inside the support.
+  ///
+  /// Counted from the forward pass's cache when read (one pass over `batch × units` values),
+  /// so training steps do not pay for it.
   public var supportFraction: Double {
-    lastRows == 0 ? 0 : Double(counts.reduce(0, +)) / Double(lastRows * units)
+    lastRows == 0 ? 0 : Double(supportCounts().reduce(0, +)) / Double(lastRows * units)
   }
 
   /// Per unit, the fraction of inputs of the last forward pass inside its support. A unit at
-  /// 0 gets no gradient.
+  /// 0 gets no gradient. Counted when read, like ``supportFraction``.
   public var supportFractionPerUnit: [Double] {
-    counts.map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
+    supportCounts().map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
+  }
+
+  /// Per unit, the number of inputs of the last forward pass inside its support.
+  private func supportCounts() -> [Int] {
+    var counts = [Int](repeating: 0, count: units)
+    guard lastRows > 0 else { return counts }
+    let (rows, columns) = (lastRows, units)
+    cache.withUnsafeBufferPointer { f in
+      counts.withUnsafeMutableBufferPointer { n in
+        BumpKernel.supportCounts(cache: f, rows: rows, columns: columns, into: n)
+      }
+    }
+    return counts
   }
 
   private func validateParameters() throws {
@@ -187,11 +201,9 @@ public final class Bump<Element: Scalar>: Layer {
       input.withUnsafeBufferPointer { x in
         output.withUnsafeMutableBufferPointer { y in
           cache.withUnsafeMutableBufferPointer { f in
-            counts.withUnsafeMutableBufferPointer { n in
-              BumpKernel.forward(
-                input: x, rows: rows, columns: columns, sigma: s, center: c, amplitude: a,
-                output: y, cache: f, supportCounts: n, workspace: ws)
-            }
+            BumpKernel.forward(
+              input: x, rows: rows, columns: columns, sigma: s, center: c, amplitude: a,
+              output: y, cache: f, workspace: ws)
           }
         }
       }

@@ -108,6 +108,24 @@ extension Matrix {
     let lda = try blasInt(max(1, a.columns), operation)
     let ldb = try blasInt(max(1, b.columns), operation)
     let ldc = try blasInt(max(1, c.columns), operation)
+    // A product with one output column is a matrix–vector product: op(B) is then a
+    // contiguous vector (k×1, or 1×k transposed) and so is C. GEMV is faster for it, and
+    // OpenBLAS's GEMM allocates a buffer on every such call.
+    if n == 1 {
+      let rows32 = try blasInt(a.rows, operation)
+      let columns32 = try blasInt(a.columns, operation)
+      a.withUnsafeBufferPointer { aBuffer in
+        b.withUnsafeBufferPointer { bBuffer in
+          c.withUnsafeMutableBufferPointer { cBuffer in
+            Element.blasGemv(
+              transpose: transposeA, m: rows32, n: columns32, alpha: alpha,
+              a: aBuffer.baseAddress!, lda: lda, x: bBuffer.baseAddress!, incx: 1,
+              beta: beta, y: cBuffer.baseAddress!, incy: 1)
+          }
+        }
+      }
+      return
+    }
     a.withUnsafeBufferPointer { aBuffer in
       b.withUnsafeBufferPointer { bBuffer in
         c.withUnsafeMutableBufferPointer { cBuffer in

@@ -167,7 +167,7 @@ struct AdamEngine<Element: Scalar> {
   let operation: String
   private(set) var iterations = 0
   private(set) var lastGradientNorm: Double?
-  private var slots = OptimizerSlots<Element>()
+  private var state = OptimizerState<Element>()
 
   init(
     learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double,
@@ -199,9 +199,14 @@ struct AdamEngine<Element: Scalar> {
 
   var learningRate: Double { schedule.learningRate(base: baseLearningRate, iteration: iterations) }
 
+  /// One fused step: a read-only pass over all gradients for the finite check and the global
+  /// norm, then one pass that updates and projects every trainable parameter, both cut into
+  /// the same fixed chunks and shared by the threads. (One pass cannot do both: a NaN
+  /// gradient must leave every parameter as it was.)
   mutating func step(_ parameters: [Parameter<Element>]) throws {
-    try slots.bind(parameters, buffers: 2, operation)
-    let (norm, factor) = try OptimizerChecks.clippingFactor(parameters, maxNorm: clipGlobalNorm, operation)
+    try state.bind(parameters, bufferCount: 2, operation)
+    let threads = KernelOptions.defaultThreadCount
+    let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, operation)
     let eta = learningRate
     let t = Double(iterations + 1)
     let coefficients = AdamCoefficients(
@@ -209,25 +214,18 @@ struct AdamEngine<Element: Scalar> {
       inverseRootCorrection2: 1 / (1 - pow(beta2, t)).squareRoot(), epsilon: epsilon,
       l2: decoupled ? 0 : weightDecay, decayFactor: decoupled ? 1 - eta * weightDecay : 1,
       gradientScale: factor)
-    for slot in slots.slots where slot.parameter.isTrainable {
-      let p = slot.parameter
-      p.gradient.withUnsafeBufferPointer { g in
-        p.value.withUnsafeMutableBufferPointer { value in
-          slot.first.withUnsafeMutableBufferPointer { m in
-            slot.second.withUnsafeMutableBufferPointer { v in
-              UpdateKernels.adam(value: value, gradient: g, firstMoment: m, secondMoment: v, coefficients)
-            }
-          }
-        }
-      }
-      p.project()
+    let trainable = state.trainable
+    state.update(threads: threads) { k, value, gradient, moments, count in
+      UpdateKernels.adam(
+        value: value, gradient: gradient, firstMoment: moments.0!, secondMoment: moments.1!,
+        count: count, coefficients, floor: trainable[k].lowerBound)
     }
     lastGradientNorm = norm
     iterations += 1
   }
 
   mutating func reset() {
-    slots.removeAll()
+    state.removeAll()
     iterations = 0
     lastGradientNorm = nil
   }

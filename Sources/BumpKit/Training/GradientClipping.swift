@@ -16,7 +16,7 @@ public enum GradientClipping {
   public static func globalNorm<Element>(_ parameters: [Parameter<Element>]) -> Double {
     var sum = 0.0
     for p in parameters where p.isTrainable {
-      sum += p.gradient.withUnsafeBufferPointer { UpdateKernels.sumOfSquares($0) }
+      sum += p.gradient.withUnsafeBufferPointer { UpdateKernels.sumOfSquares($0.baseAddress!, count: $0.count) }
     }
     if sum.isFinite || sum.isNaN { return sum.squareRoot() }
     return scaledNorm(parameters)
@@ -53,7 +53,7 @@ public enum GradientClipping {
           expected: shapeText(p.value.rows, p.value.columns),
           got: shapeText(p.gradient.rows, p.gradient.columns))
       }
-      sum += p.gradient.withUnsafeBufferPointer { UpdateKernels.sumOfSquares($0) }
+      sum += p.gradient.withUnsafeBufferPointer { UpdateKernels.sumOfSquares($0.baseAddress!, count: $0.count) }
     }
     if sum.isFinite { return sum.squareRoot() }
     for index in parameters.indices where parameters[index].isTrainable {

@@ -39,66 +39,202 @@ public protocol Optimizer<Element>: AnyObject {
   var iterations: Int { get }
 }
 
-/// One parameter's optimizer state: up to two buffers of the parameter's shape.
-final class OptimizerSlot<Element: Scalar> {
-  /// The parameter this state belongs to; holding it keeps the identity unambiguous.
-  let parameter: Parameter<Element>
-  /// Momentum velocity (SGD) or first moment m (Adam).
-  var first = Matrix<Element>(rows: 0, columns: 0)
-  /// Second moment v (Adam).
-  var second = Matrix<Element>(rows: 0, columns: 0)
+/// An optimizer's view of the trainable parameters of a step, laid end to end, and its
+/// per-parameter state in flat buffers over that layout.
+///
+/// Trainable parameter k covers elements `offsets[k] ..< offsets[k] + counts[k]` of the
+/// concatenation; the state buffers (Adam's m and v, SGD's velocity) are that long, so a step
+/// is one pass over all parameters, cut into fixed chunks of ``chunkElements`` that the
+/// threads share. Chunks depend on the layout alone, so results are the same for any thread
+/// count. Parameters keep their own value and gradient matrices: a user may hold a copy of a
+/// value, and copy-on-write keeps that copy unchanged when the step writes.
+///
+/// State belongs to the parameter's identity (the object, not its position), so passing a
+/// different list re-pairs it, at the cost of one allocation for the bookkeeping.
+struct OptimizerState<Element: Scalar> {
+  /// Elements per chunk of a step: large enough to amortize a hand-off between threads,
+  /// small enough that the two threads of a small model both get work.
+  static var chunkElements: Int { 8192 }
 
-  init(_ parameter: Parameter<Element>) { self.parameter = parameter }
+  /// The parameter list of the last step, in its order (trainable or not).
+  private(set) var parameters: [Parameter<Element>] = []
+  /// Whether each parameter was trainable when the layout was made.
+  private var trainableFlags: [Bool] = []
+  /// The trainable parameters, in list order, and where each starts in the concatenation.
+  private(set) var trainable: [Parameter<Element>] = []
+  private(set) var offsets: [Int] = []
+  /// Per trainable parameter: the value's and gradient's first elements for this step.
+  private var valuePointers: [UnsafeMutablePointer<Element>] = []
+  private var gradientPointers: [UnsafeMutablePointer<Element>] = []
+  /// Per chunk: the partial sum of squared gradients.
+  private var partials = Matrix<Double>(rows: 0, columns: 0)
+  /// The flat state buffers, each `total` long.
+  private(set) var buffers: [Matrix<Element>] = []
+  /// The number of trainable scalars.
+  private(set) var total = 0
 
-  /// Gives the first `buffers` buffers the parameter's shape, zero-filled, if they do not
-  /// have it yet (the first step, or a parameter that was fixed until now).
-  func prepare(buffers: Int) {
-    let (rows, columns) = (parameter.value.rows, parameter.value.columns)
-    if buffers >= 1 && (first.rows != rows || first.columns != columns) {
-      first = Matrix(rows: rows, columns: columns)
+  /// The number of chunks a step runs.
+  var chunkCount: Int { (total + Self.chunkElements - 1) / Self.chunkElements }
+
+  /// Lays out `parameters` (reusing the state of every parameter seen before), with
+  /// `bufferCount` zero-started state buffers, and checks every trainable gradient's shape.
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a parameter listed
+  ///   twice; ``BumpKitError/shapeMismatch(operation:expected:got:)`` for a gradient whose
+  ///   shape is not its parameter's.
+  mutating func bind(_ parameters: [Parameter<Element>], bufferCount: Int, _ operation: String) throws {
+    if !isLaidOut(parameters, bufferCount: bufferCount) {
+      try relayout(parameters, bufferCount: bufferCount, operation)
     }
-    if buffers >= 2 && (second.rows != rows || second.columns != columns) {
-      second = Matrix(rows: rows, columns: columns)
+    for index in trainable.indices {
+      let p = trainable[index]
+      guard p.gradient.rows == p.value.rows && p.gradient.columns == p.value.columns else {
+        let position = parameters.firstIndex { $0 === p } ?? index
+        throw BumpKitError.shapeMismatch(
+          operation: "\(operation): gradient of parameter \(position) (\(p.name))",
+          expected: shapeText(p.value.rows, p.value.columns),
+          got: shapeText(p.gradient.rows, p.gradient.columns))
+      }
+    }
+  }
+
+  /// Σ g² over every trainable gradient, in chunks on up to `threads` threads, added in chunk
+  /// order. Not finite when a gradient is NaN or infinite (or the squares overflow).
+  mutating func sumOfSquaredGradients(threads: Int) -> Double {
+    refreshPointers()
+    let layout = self
+    let out = partials.storage.base
+    do {
+      // Chunks are visited in order within a task, and a chunk's pieces in order, so each
+      // partial is the same sum whatever the thread count.
+      layout.forEachChunk(threads: threads) { chunk, k, lo, hi, first in
+        let sum = UpdateKernels.sumOfSquares(UnsafePointer(layout.gradientPointers[k] + lo), count: hi - lo)
+        out[chunk] = first ? sum : out[chunk] + sum
+      }
+    }
+    var total = 0.0
+    for c in 0..<chunkCount { total += out[c] }
+    return total
+  }
+
+  /// Calls `body(k, value, gradient, state, range)` for every piece of every chunk, on up to
+  /// `threads` threads: `range` is a part of trainable parameter k's elements, `state` the
+  /// state buffers' first elements at the same offsets.
+  mutating func update(
+    threads: Int,
+    _ body: (_ parameter: Int, _ value: UnsafeMutablePointer<Element>, _ gradient: UnsafePointer<Element>,
+             _ state: (UnsafeMutablePointer<Element>?, UnsafeMutablePointer<Element>?), _ count: Int) -> Void
+  ) {
+    refreshPointers()
+    let first = buffers.count > 0 ? buffers[0].storage.base : nil
+    let second = buffers.count > 1 ? buffers[1].storage.base : nil
+    let layout = self
+    layout.forEachChunk(threads: threads) { _, k, lo, hi, _ in
+      let at = layout.offsets[k] + lo
+      body(k, layout.valuePointers[k] + lo, UnsafePointer(layout.gradientPointers[k] + lo),
+           (first.map { $0 + at }, second.map { $0 + at }), hi - lo)
+    }
+  }
+
+  /// Drops all state.
+  mutating func removeAll() { self = OptimizerState() }
+
+  // MARK: - Layout
+
+  private func isLaidOut(_ list: [Parameter<Element>], bufferCount: Int) -> Bool {
+    guard list.count == parameters.count, buffers.count == bufferCount else { return false }
+    for i in list.indices where list[i] !== parameters[i] || list[i].isTrainable != trainableFlags[i] {
+      return false
+    }
+    for (k, p) in trainable.enumerated() where p.count != counts(k) { return false }
+    return true
+  }
+
+  private func counts(_ k: Int) -> Int { (k + 1 < offsets.count ? offsets[k + 1] : total) - offsets[k] }
+
+  private mutating func relayout(_ list: [Parameter<Element>], bufferCount: Int, _ operation: String) throws {
+    var seen = Set<ObjectIdentifier>(minimumCapacity: list.count)
+    for (index, p) in list.enumerated() {
+      guard seen.insert(ObjectIdentifier(p)).inserted else {
+        throw BumpKitError.invalidArgument(
+          name: "parameters", value: "parameter \(index) (\(p.name))",
+          reason: "\(operation): listed twice; it would be updated twice per step")
+      }
+    }
+    // Where each parameter's state lies in the old layout, to carry it over.
+    var old = [ObjectIdentifier: (offset: Int, count: Int)](minimumCapacity: trainable.count)
+    for (k, p) in trainable.enumerated() { old[ObjectIdentifier(p)] = (offsets[k], counts(k)) }
+    let newTrainable = list.filter(\.isTrainable)
+    var newOffsets: [Int] = []
+    newOffsets.reserveCapacity(newTrainable.count)
+    var running = 0
+    for p in newTrainable {
+      newOffsets.append(running)
+      running += p.count
+    }
+    var newBuffers = (0..<bufferCount).map { _ in Matrix<Element>(rows: 1, columns: running) }
+    for (k, p) in newTrainable.enumerated() {
+      guard let was = old[ObjectIdentifier(p)], was.count == p.count else { continue }
+      for b in newBuffers.indices where b < buffers.count {
+        (newBuffers[b].storage.base + newOffsets[k]).update(from: buffers[b].storage.base + was.offset, count: was.count)
+      }
+    }
+    parameters = list
+    trainableFlags = list.map(\.isTrainable)
+    trainable = newTrainable
+    offsets = newOffsets
+    total = running
+    buffers = newBuffers
+    valuePointers = newTrainable.map { $0.value.storage.base }
+    gradientPointers = newTrainable.map { $0.gradient.storage.base }
+    partials = Matrix(rows: 1, columns: (running + Self.chunkElements - 1) / Self.chunkElements)
+  }
+
+  /// Makes every trainable value's buffer its own (copy-on-write, for a user's copy) and
+  /// records where values and gradients are now. Allocates only when a copy exists.
+  private mutating func refreshPointers() {
+    for k in trainable.indices {
+      let p = trainable[k]
+      p.value.makeUnique()
+      valuePointers[k] = p.value.storage.base
+      gradientPointers[k] = p.gradient.storage.base
+    }
+  }
+
+  /// Calls `body(chunk, k, lo, hi, first)` for every part `lo..<hi` of trainable parameter k
+  /// that lies in a chunk, in order within the chunk (`first` for its first part), on up to
+  /// `threads` threads, one chunk at a time per thread.
+  private func forEachChunk(
+    threads: Int, _ body: (_ chunk: Int, _ k: Int, _ lo: Int, _ hi: Int, _ first: Bool) -> Void
+  ) {
+    guard total > 0 else { return }
+    RowTasks.run(rows: total, rowsPerTask: Self.chunkElements, threads: threads) { chunk, range, _ in
+      // The first parameter that reaches into the chunk, then on until the chunk ends.
+      var k = 0
+      while offsets[k] + counts(k) <= range.lowerBound { k += 1 }
+      var first = true
+      while k < offsets.count && offsets[k] < range.upperBound {
+        let lo = max(range.lowerBound, offsets[k]) - offsets[k]
+        let hi = min(range.upperBound, offsets[k] + counts(k)) - offsets[k]
+        if hi > lo {
+          body(chunk, k, lo, hi, first)
+          first = false
+        }
+        k += 1
+      }
     }
   }
 }
 
-/// The per-parameter state of an optimizer, in an array aligned with the last parameter
-/// list, so that a step finds each parameter's state by position after an identity check,
-/// without hashing or allocating.
-struct OptimizerSlots<Element: Scalar> {
-  private(set) var slots: [OptimizerSlot<Element>] = []
-
-  /// Aligns the slots with `parameters`, reusing the state of every parameter seen before,
-  /// and sizes `buffers` buffers for each trainable one.
-  mutating func bind(_ parameters: [Parameter<Element>], buffers: Int, _ operation: String) throws {
-    if !isAligned(with: parameters) {
-      var byIdentity = [ObjectIdentifier: OptimizerSlot<Element>](minimumCapacity: slots.count)
-      for slot in slots { byIdentity[ObjectIdentifier(slot.parameter)] = slot }
-      var seen = Set<ObjectIdentifier>(minimumCapacity: parameters.count)
-      var rebuilt: [OptimizerSlot<Element>] = []
-      rebuilt.reserveCapacity(parameters.count)
-      for (index, p) in parameters.enumerated() {
-        let id = ObjectIdentifier(p)
-        guard seen.insert(id).inserted else {
-          throw BumpKitError.invalidArgument(
-            name: "parameters", value: "parameter \(index) (\(p.name))",
-            reason: "\(operation): listed twice; it would be updated twice per step")
-        }
-        rebuilt.append(byIdentity[id] ?? OptimizerSlot(p))
-      }
-      slots = rebuilt
-    }
-    for slot in slots where slot.parameter.isTrainable { slot.prepare(buffers: buffers) }
-  }
-
-  /// Drops all state.
-  mutating func removeAll() { slots.removeAll() }
-
-  private func isAligned(with parameters: [Parameter<Element>]) -> Bool {
-    guard slots.count == parameters.count else { return false }
-    for i in parameters.indices where slots[i].parameter !== parameters[i] { return false }
-    return true
+/// The global-norm clipping factor and the finite check of a step, from the flat layout.
+extension OptimizerState {
+  /// The global norm of the trainable gradients and the clipping factor min(1, c/‖g‖);
+  /// throws, naming the parameter and position, if a gradient is NaN or infinite.
+  mutating func checkedNormAndFactor(maxNorm: Double?, threads: Int, _ operation: String) throws -> (norm: Double, factor: Double) {
+    let sum = sumOfSquaredGradients(threads: threads)
+    let norm = sum.isFinite ? sum.squareRoot() : try GradientClipping.checkedGlobalNorm(parameters, operation)
+    guard let maxNorm, norm > maxNorm else { return (norm, 1) }
+    return (norm, maxNorm / norm)
   }
 }
 
@@ -122,15 +258,5 @@ enum OptimizerChecks {
     guard value.isFinite && value >= 0 else {
       throw BumpKitError.invalidArgument(name: "weightDecay", value: "\(value)", reason: "must be finite and ≥ 0")
     }
-  }
-
-  /// The clipping factor min(1, c/‖g‖) for the global norm of `parameters`' gradients, after
-  /// checking that every gradient is finite and shaped like its parameter.
-  static func clippingFactor<Element>(
-    _ parameters: [Parameter<Element>], maxNorm: Double?, _ operation: String
-  ) throws -> (norm: Double, factor: Double) {
-    let norm = try GradientClipping.checkedGlobalNorm(parameters, operation)
-    guard let maxNorm, norm > maxNorm else { return (norm, 1) }
-    return (norm, maxNorm / norm)
   }
 }

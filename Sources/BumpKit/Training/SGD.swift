@@ -35,7 +35,7 @@ public final class SGD<Element: Scalar>: Optimizer {
   /// The global norm of the trainable gradients, before clipping, at the last step.
   public private(set) var lastGradientNorm: Double?
 
-  private var slots = OptimizerSlots<Element>()
+  private var state = OptimizerState<Element>()
 
   /// Stochastic gradient descent.
   ///
@@ -80,26 +80,17 @@ public final class SGD<Element: Scalar>: Optimizer {
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func step(_ parameters: [Parameter<Element>]) throws {
-    let buffers = momentum > 0 ? 1 : 0
-    try slots.bind(parameters, buffers: buffers, "SGD.step")
-    let (norm, factor) = try OptimizerChecks.clippingFactor(parameters, maxNorm: clipGlobalNorm, "SGD.step")
+    try state.bind(parameters, bufferCount: momentum > 0 ? 1 : 0, "SGD.step")
+    let threads = KernelOptions.defaultThreadCount
+    let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, "SGD.step")
     let coefficients = SGDCoefficients(
       learningRate: learningRate, momentum: momentum, nesterov: nesterov,
       weightDecay: weightDecay, gradientScale: factor)
-    for slot in slots.slots where slot.parameter.isTrainable {
-      let p = slot.parameter
-      p.gradient.withUnsafeBufferPointer { g in
-        p.value.withUnsafeMutableBufferPointer { value in
-          if buffers == 0 {
-            UpdateKernels.sgd(value: value, gradient: g, velocity: nil, coefficients)
-          } else {
-            slot.first.withUnsafeMutableBufferPointer { v in
-              UpdateKernels.sgd(value: value, gradient: g, velocity: v, coefficients)
-            }
-          }
-        }
-      }
-      p.project()
+    let trainable = state.trainable
+    state.update(threads: threads) { k, value, gradient, velocity, count in
+      UpdateKernels.sgd(
+        value: value, gradient: gradient, velocity: velocity.0, count: count, coefficients,
+        floor: trainable[k].lowerBound)
     }
     lastGradientNorm = norm
     iterations += 1
@@ -107,7 +98,7 @@ public final class SGD<Element: Scalar>: Optimizer {
 
   /// Forgets the velocity and restarts the step count (and so the schedule).
   public func reset() {
-    slots.removeAll()
+    state.removeAll()
     iterations = 0
     lastGradientNorm = nil
   }

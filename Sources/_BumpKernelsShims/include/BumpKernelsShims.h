@@ -24,4 +24,13 @@
 #define BUMPKIT_HAS_AVX2 0
 #endif
 
+// CPU features of the machine the process runs on (CPUID, and XGETBV for the register
+// state the operating system saves), as a bit set of the BUMPKIT_CPU_* flags below.
+// 0 on other architectures.
+#define BUMPKIT_CPU_FMA 1u
+#define BUMPKIT_CPU_AVX2 2u
+#define BUMPKIT_CPU_AVX512F 4u
+#define BUMPKIT_CPU_AVX512BF16 8u
+unsigned int bumpkit_cpu_features(void);
+
 #endif
