@@ -71,7 +71,7 @@ struct TrainingRun<Element: Scalar> {
     InterruptHandler.install(
       summaryFile: folder.file("summary.txt"),
       summary: headerText(data: data, model: model, folder: nil)
-        + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most one a second; or the initial ones).\n",
+        + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most once a second; or the initial ones).\n",
       partial: folder.partialPath, final: folder.path,
       message:
         "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n")
