@@ -147,6 +147,13 @@ struct TrainCommand: ParsableCommand {
   @Option(help: ArgumentHelp("The run folder to create (must not exist).", valueName: "dir"))
   var output: String?
 
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "The least time between two checkpoints written during training, in seconds (0: after every epoch; each save syncs the file to disk).",
+      valueName: "seconds"))
+  var checkpointInterval: Double = 1
+
   /// The epoch budget when `--epochs` is not given.
   static let defaultEpochs = 200
   /// The early-stopping patience when `--patience` is not given and there is validation data.
@@ -225,6 +232,10 @@ struct TrainCommand: ParsableCommand {
     let resolvedPatience =
       patience.map { $0 == 0 ? nil : $0 } ?? (validationSplit > 0 ? Self.defaultPatience : nil)
     if let output, output.isEmpty { throw ValidationError("--output must not be empty") }
+    guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
+      throw ValidationError(
+        "--checkpoint-interval must be finite and ≥ 0 seconds, got \(checkpointInterval)")
+    }
     return TrainingConfiguration(
       dataset: builtIn, samples: builtIn.map { samples ?? $0.defaultSamples }, dataFile: data,
       target: target, task: taskKind, hiddenLayers: layers.sizes, activation: activation,
@@ -242,9 +253,18 @@ struct TrainCommand: ParsableCommand {
     // Output piped into `head` must not kill the run halfway and leave a .partial folder:
     // with SIGPIPE ignored a closed pipe only makes the remaining output vanish.
     signal(SIGPIPE, SIG_IGN)
+    // Beyond a year is never (and keeps the conversion in range).
+    let seconds = min(checkpointInterval, 365 * 86_400)
+    let interval = Duration.milliseconds(Int64((seconds * 1000).rounded()))
     switch configuration.precision {
-    case .float: try TrainingRun<Float>(configuration: configuration, output: output).run()
-    case .double: try TrainingRun<Double>(configuration: configuration, output: output).run()
+    case .float:
+      try TrainingRun<Float>(
+        configuration: configuration, output: output, checkpointInterval: interval
+      ).run()
+    case .double:
+      try TrainingRun<Double>(
+        configuration: configuration, output: output, checkpointInterval: interval
+      ).run()
     }
   }
 }

@@ -7,6 +7,9 @@ struct TrainingRun<Element: Scalar> {
   let configuration: TrainingConfiguration
   /// `--output`, or nil for the default folder.
   let output: String?
+  /// The least time between two checkpoints written during training (`--checkpoint-interval`);
+  /// zero writes one after every epoch.
+  var checkpointInterval: Duration = .seconds(1)
 
   /// Per-epoch values seen through the progress callback; the history of a run that failed.
   private struct EpochLog {
@@ -101,7 +104,7 @@ struct TrainingRun<Element: Scalar> {
             if let v = p.validationLoss { log.validationLoss.append(v) }
             // The last good checkpoint: written after an epoch whose weights are finite, at most
             // once per checkpointInterval (a save is two fsyncs, slower than a small epoch).
-            guard checkpointError == nil, clock.now - lastSave >= Self.checkpointInterval,
+            guard checkpointError == nil, clock.now - lastSave >= checkpointInterval,
               Self.isFinite(model)
             else { return }
             info.status = "training"
@@ -442,9 +445,6 @@ struct TrainingRun<Element: Scalar> {
   }
 
   private static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
-
-  /// The least time between two checkpoints written during training.
-  private static var checkpointInterval: Duration { .seconds(1) }
 
   private static func isFinite(_ model: Sequential<Element>) -> Bool {
     model.parameters.allSatisfy { p in

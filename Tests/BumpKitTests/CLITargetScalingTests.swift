@@ -199,6 +199,37 @@ import Testing
     #expect(classification.stderr.contains("--standardize-target"), "\(classification.stderr)")
   }
 
+  @Test func earlyStoppingIsOnByDefaultAndPatienceZeroTurnsItOff() throws {
+    let scratch = try Scratch()
+    func epochs(_ extra: [String]) throws -> (Int, String) {
+      let run = scratch.path("run\(extra.count)")
+      let result = try TrainTool.run(
+        ["train", "--samples", "400", "--epochs", "300", "--output", run] + extra)
+      #expect(result.status == 0, "\(result.stderr)")
+      let history = try String(contentsOfFile: run + "/history.csv", encoding: .utf8)
+      return (history.split(separator: "\n").count - 1, result.stdout)
+    }
+    let (stopped, summary) = try epochs([])
+    #expect(stopped < 300, "\(summary.suffix(600))")
+    #expect(summary.contains("(stopped early)") && summary.contains("restored by early stopping"))
+    #expect(summary.contains("up to 300 epochs"), "\(summary.prefix(400))")
+    let (all, _) = try epochs(["--patience", "0"])
+    #expect(all == 300)
+  }
+
+  @Test(arguments: [
+    (["--checkpoint-interval", "-1"], "--checkpoint-interval"),
+    (["--min-delta", "-0.5"], "--min-delta"),
+    (["--patience", "-2"], "--patience"),
+  ])
+  func badTrainingDefaultsOptionsAreRefused(arguments: [String], option: String) throws {
+    let scratch = try Scratch()
+    let result = try TrainTool.run(["train", "--output", scratch.path("run")] + arguments)
+    #expect(result.status != 0)
+    #expect(result.stderr.contains(option), "\(result.stderr)")
+    #expect(try scratch.entries().isEmpty)
+  }
+
   // MARK: - Checkpoints from before target standardization
 
   @Test func aCheckpointWithoutTargetScalingPredictsAsBefore() throws {
