@@ -11,7 +11,6 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
   ],
   targets: [
     // MARK: - Public API
@@ -24,7 +23,6 @@ let package = Package(
       dependencies: [
         "BumpKernels",
         "COpenBLAS",
-        .product(name: "CSV", package: "CSV.swift"),
       ]
     ),
     .executableTarget(

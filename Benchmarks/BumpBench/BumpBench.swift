@@ -40,38 +40,67 @@ struct BumpBench: ParsableCommand {
     records += kernelRecords(Double.self, shapes: kernelShapes, threads: threadCounts, quick: quick, filter: accept)
     records += gemmRecords(shapes: gemmShapes, threads: threadCounts, quick: quick, filter: accept)
     records += try denseRecords(threads: threadCounts, quick: quick, filter: accept)
+    records += try optimizerRecords(threads: threadCounts, quick: quick, filter: accept)
     for t in threadCounts where accept("training adam float \(t)t") {
       let epochs = quick ? 2 : 5
-      let result = try runTraining(epochs: epochs, samples: quick ? 16_384 : 65_536, threads: t)
+      let samples = quick ? 16_384 : 65_536
+      let result = try runTraining(epochs: epochs, samples: samples, threads: t)
       let rates = result.samplesPerSecond
       let sorted = rates.sorted()
+      let median = sorted[sorted.count / 2]
+      var phases = try runPhases(samples: samples, threads: t)
+      phases["rest"] = 128 / median - phases.values.reduce(0, +)
       records.append(Record(
         workload: "training", implementation: "adam", precision: "float", threads: t,
-        shape: [quick ? 16_384 : 65_536, 16, 256, 256, 1], unit: "samples/s",
-        median: sorted[sorted.count / 2], min: sorted.last ?? .nan, speedup: nil, runs: rates.count,
-        extra: ["mse_after_epochs": result.mse, "epochs": Double(epochs - 1) + 1,
-                "allocations_per_step": result.allocationsPerStep]))
+        shape: [samples, 16, 256, 256, 1], unit: "samples/s",
+        median: median, min: sorted.last ?? .nan, speedup: nil, runs: rates.count,
+        extra: ["mse_after_epochs": .number(result.mse), "epochs": .number(Double(epochs)),
+                "allocations_per_step": .number(result.allocationsPerStep), "phases": .map(phases)]))
     }
     Threading.threadCount = savedThreads
 
+    let blas = BLAS.configuration
+    if let advice = blas.advice { FileHandle.standardError.write(Data((advice + "\n").utf8)) }
+    let build = Build(
+      targets: TargetFeatures.summary, cpu: blas.cpu.description, blasCore: blas.coreName,
+      blasConfig: blas.buildConfiguration)
     if json {
-      let document = Document(build: TargetFeatures.summary, records: records)
+      let document = Document(build: build, records: records)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       print(String(decoding: try encoder.encode(document), as: UTF8.self))
     } else {
-      print("BumpKit benchmark — build targets: \(TargetFeatures.summary)")
+      print("BumpKit benchmark — build targets: \(TargetFeatures.summary); CPU: \(blas.cpu)")
+      print("BLAS: \(blas.buildConfiguration) — core \(blas.coreName)")
       print("Kernels: ns/element (lower is better), speedup over the scalar reference of the same row.")
       print("GEMM: GFLOP/s (higher is better), speedup over the naive loop.")
       print("Dense: GFLOP/s of the layer's forward + backward; speedup = raw BLAS time / this row's time.\n")
       printTable(records)
+      printPhases(records)
     }
   }
 }
 
 /// The JSON document: `schema` is bumped only when a field changes meaning.
 struct Document: Encodable {
-  var schema = 1
-  var build: String
+  var schema = 2
+  var build: Build
   var records: [Record]
+}
+
+/// What the figures were measured on.
+struct Build: Encodable {
+  /// The CPU features the build targets, e.g. "AVX-512 + FMA".
+  var targets: String
+  /// The CPU's own vector extensions.
+  var cpu: String
+  /// OpenBLAS's core name and build string.
+  var blasCore: String
+  var blasConfig: String
+
+  enum CodingKeys: String, CodingKey {
+    case targets, cpu
+    case blasCore = "blas_core"
+    case blasConfig = "blas_config"
+  }
 }

@@ -1,4 +1,5 @@
 import BumpKit
+import Dispatch
 
 /// Deterministic inputs: x spread over [−1.5, 1.5] and σ over [0.5, 2], so that about
 /// two thirds of the elements fall inside the support — both branches are exercised.
@@ -8,6 +9,7 @@ struct KernelInputs<S: KernelScalar> {
   var sigma: [S]
   var upstream: [S]
   var output: [S]
+  var cache: [S]
   var inputGradient: [S]
   var sigmaGradient: [S]
   let workspace = KernelWorkspace()
@@ -28,18 +30,42 @@ struct KernelInputs<S: KernelScalar> {
     upstream = (0..<n).map { _ in S(next() * 2 - 1) }
     sigma = (0..<columns).map { _ in S(0.5 + 1.5 * next()) }
     output = [S](repeating: 0, count: n)
+    cache = [S](repeating: 0, count: n)
     inputGradient = [S](repeating: 0, count: n)
     sigmaGradient = [S](repeating: 0, count: columns)
   }
 
-  mutating func forward(_ options: KernelOptions) {
+  /// The forward pass; with `caching`, it also writes f for the backward pass, as the layer
+  /// does in training.
+  mutating func forward(_ options: KernelOptions, caching: Bool = false) {
     let (r, c, ws) = (rows, columns, workspace)
     x.withUnsafeBufferPointer { x in
       sigma.withUnsafeBufferPointer { s in
         output.withUnsafeMutableBufferPointer { o in
-          BumpKernel.forward(
-            input: x, rows: r, columns: c, sigma: .perUnit(s), output: o, options: options,
-            workspace: ws)
+          cache.withUnsafeMutableBufferPointer { f in
+            BumpKernel.forward(
+              input: x, rows: r, columns: c, sigma: .perUnit(s), output: o,
+              cache: caching ? f : nil, options: options, workspace: ws)
+          }
+        }
+      }
+    }
+  }
+
+  /// Reads x and writes y, the bytes the forward pass moves: the memory floor of a kernel,
+  /// split into `threads` contiguous parts.
+  mutating func copy(threads: Int) {
+    let n = x.count
+    x.withUnsafeBufferPointer { x in
+      output.withUnsafeMutableBufferPointer { y in
+        let (source, destination) = (UncheckedPointer(x.baseAddress!), UncheckedPointer(y.baseAddress!))
+        if threads <= 1 {
+          destination.value.update(from: source.value, count: n)
+          return
+        }
+        DispatchQueue.concurrentPerform(iterations: threads) { part in
+          let lo = n * part / threads, hi = n * (part + 1) / threads
+          (destination.value + lo).update(from: source.value + lo, count: hi - lo)
         }
       }
     }
@@ -52,9 +78,11 @@ struct KernelInputs<S: KernelScalar> {
         upstream.withUnsafeBufferPointer { g in
           inputGradient.withUnsafeMutableBufferPointer { dx in
             sigmaGradient.withUnsafeMutableBufferPointer { ds in
-              BumpKernel.backward(
-                input: x, upstream: g, rows: r, columns: c, sigma: .perUnit(s),
-                inputGradient: dx, sigmaGradient: ds, options: options, workspace: ws)
+              cache.withUnsafeBufferPointer { f in
+                BumpKernel.backward(
+                  input: x, upstream: g, rows: r, columns: c, sigma: .perUnit(s), cache: f,
+                  inputGradient: dx, sigmaGradient: ds, options: options, workspace: ws)
+              }
             }
           }
         }
@@ -74,6 +102,16 @@ func kernelRecords<S: KernelScalar>(
   for (rows, columns) in shapes {
     var inputs = KernelInputs<S>(rows: rows, columns: columns)
     let elements = Double(rows * columns)
+    for t in threads {
+      let name = "copy \(precision) \(t)t \(rows)x\(columns)"
+      guard filter(name) else { continue }
+      let timing = measure(minRuns: quick ? 3 : 7, minSeconds: quick ? 0.05 : 0.3) { inputs.copy(threads: t) }
+      records.append(
+        Record(
+          workload: "copy", implementation: "memcpy", precision: precision, threads: t,
+          shape: [rows, columns], unit: "ns/element", median: timing.median / elements * 1e9,
+          min: timing.min / elements * 1e9, speedup: nil, runs: timing.samples.count))
+    }
     for workload in ["forward", "forward+backward"] {
       for t in threads {
         var baseline: Double?
@@ -82,9 +120,12 @@ func kernelRecords<S: KernelScalar>(
           guard filter(name) else { continue }
           let options = KernelOptions(implementation: implementation, threads: t)
           let minSeconds = quick ? 0.05 : (implementation == .scalarReference ? 0.3 : 0.5)
+          // forward+backward is what a training step runs: forward caching f, then backward
+          // reading it.
+          let both = workload == "forward+backward"
           let timing = measure(minRuns: quick ? 3 : 7, minSeconds: minSeconds) {
-            inputs.forward(options)
-            if workload == "forward+backward" { inputs.backward(options) }
+            inputs.forward(options, caching: both)
+            if both { inputs.backward(options) }
           }
           let median = timing.median / elements * 1e9
           if implementation == .scalarReference { baseline = median }
@@ -99,4 +140,11 @@ func kernelRecords<S: KernelScalar>(
     }
   }
   return records
+}
+
+/// A pointer handed to concurrent workers that write disjoint parts of its memory.
+struct UncheckedPointer<T>: @unchecked Sendable {
+  let value: UnsafeMutablePointer<T>
+  init(_ value: UnsafeMutablePointer<T>) { self.value = value }
+  init(_ value: UnsafePointer<T>) { self.value = UnsafeMutablePointer(mutating: value) }
 }

@@ -10,8 +10,47 @@ struct Record: Encodable {
   var min: Double
   var speedup: Double?
   var runs: Int
-  /// Workload-specific figures (training: final MSE, epochs, heap allocations per step).
-  var extra: [String: Double]? = nil
+  /// Workload-specific figures (training: final MSE, epochs, heap allocations per step, and
+  /// `phases`, seconds per step by phase).
+  var extra: [String: Extra]? = nil
+}
+
+/// A value in a record's `extra`: a number, or a map of numbers (training's `phases`).
+enum Extra: Encodable, CustomStringConvertible {
+  case number(Double)
+  case map([String: Double])
+
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .number(let x): try container.encode(x)
+    case .map(let m): try container.encode(m)
+    }
+  }
+
+  var description: String {
+    switch self {
+    case .number(let x): return "\(x)"
+    case .map(let m): return "{" + m.sorted { $0.key < $1.key }.map { "\($0.key): \(format($0.value * 1e6)) µs" }.joined(separator: ", ") + "}"
+    }
+  }
+}
+
+/// Prints the phase breakdown of a training step as its own table: µs per step and share.
+func printPhases(_ records: [Record]) {
+  for r in records where r.workload == "training" {
+    guard case .map(let phases)? = r.extra?["phases"] else { continue }
+    let total = phases.values.reduce(0, +)
+    print("\nTraining step by phase, \(r.threads) thread\(r.threads == 1 ? "" : "s") (µs per step, share of the step):")
+    let order = ["gemm_forward", "gemm_backward", "bump_forward", "bump_backward", "other_layers", "loss", "optimizer", "batch_gather", "rest"]
+    for k in order {
+      guard let v = phases[k] else { continue }
+      let pad = String(repeating: " ", count: max(0, 14 - k.count))
+      print("  \(k)\(pad)\(format(v * 1e6)) µs  \(format(100 * v / total))%")
+    }
+    let gemm = phases.filter { $0.key.contains("gemm") }.values.reduce(0, +)
+    print("  non-GEMM share: \(format(100 * (total - gemm) / total))%")
+  }
 }
 
 /// Prints records as an aligned text table.
@@ -22,7 +61,7 @@ func printTable(_ records: [Record]) {
       r.workload, r.implementation, r.precision, String(r.threads),
       r.shape.map(String.init).joined(separator: "×"), format(r.median), format(r.min), r.unit,
       r.speedup.map { format($0) + "×" } ?? "",
-      (r.extra ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+      (r.extra ?? [:]).filter { $0.key != "phases" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
     ]
   }
   var widths = header.map(\.count)

@@ -29,16 +29,21 @@ func trainingData(samples: Int, seed: UInt64) throws -> (Matrix<Float>, Matrix<F
   return (x, y)
 }
 
-func runTraining(epochs: Int, samples: Int, threads: Int) throws -> TrainingResult {
-  Threading.threadCount = threads
-  let (x, y) = try trainingData(samples: samples, seed: 2024)
-  let model = try Sequential<Float>(seed: 1) {
+/// The workload's model, with its fixed seed.
+func trainingModel() throws -> Sequential<Float> {
+  try Sequential<Float>(seed: 1) {
     Dense(inputSize: 16, outputSize: 256)
     try Bump(units: 256, sigma: .perUnit(.constant(1)))
     Dense(inputSize: 256, outputSize: 256)
     try Bump(units: 256, sigma: .perUnit(.constant(1)))
     Dense(inputSize: 256, outputSize: 1)
   }
+}
+
+func runTraining(epochs: Int, samples: Int, threads: Int) throws -> TrainingResult {
+  Threading.threadCount = threads
+  let (x, y) = try trainingData(samples: samples, seed: 2024)
+  let model = try trainingModel()
   let optimizer = try Adam<Float>(learningRate: 1e-3)
   var allocations = 0, steps = 0
   var last = -1
@@ -65,4 +70,75 @@ func runTraining(epochs: Int, samples: Int, threads: Int) throws -> TrainingResu
   return TrainingResult(
     samplesPerSecond: Array(history.samplesPerSecond.dropFirst()), mse: mse,
     allocationsPerStep: steps == 0 ? .nan : Double(allocations) / Double(steps), epochs: epochs)
+}
+
+/// Where a training step's time goes, in seconds per step (medians over the steps of one
+/// epoch, after a warm-up epoch): the Dense layers' forward and backward (their BLAS calls,
+/// and the bias broadcast), the bump kernels each way, other layers, the loss, the optimizer,
+/// and gathering the batch. The caller adds `rest`: the step time of `fit` (from the
+/// samples/s pass) less these phases, i.e. what `fit` does besides them.
+///
+/// It runs the same step as `fit` (release the saved inputs, gather, forward layer by layer,
+/// loss, backward layer by layer, optimizer), with a clock read around each phase, in its
+/// own pass so that the clocks do not distort the samples/s figure.
+func runPhases(samples: Int, threads: Int) throws -> [String: Double] {
+  Threading.threadCount = threads
+  let (x, y) = try trainingData(samples: samples, seed: 2024)
+  let model = try trainingModel()
+  let loss = MeanSquaredError<Float>()
+  let optimizer = try Adam<Float>(learningRate: 1e-3)
+  let parameters = model.parameters
+  let batch = 128
+  var order = Array(0..<samples)
+  var generator = SeededGenerator(seed: 3)
+  var bx = Matrix<Float>(rows: batch, columns: 16), by = Matrix<Float>(rows: batch, columns: 1)
+  var gradient = Matrix<Float>(rows: batch, columns: 1)
+  let keys = ["gemm_forward", "gemm_backward", "bump_forward", "bump_backward", "other_layers",
+              "loss", "optimizer", "batch_gather"]
+  var perStep: [String: [Double]] = Dictionary(uniqueKeysWithValues: keys.map { ($0, []) })
+  func key(_ layer: any Layer<Float>, forward: Bool) -> String {
+    switch layer {
+    case is Dense<Float>: return forward ? "gemm_forward" : "gemm_backward"
+    case is Bump<Float>: return forward ? "bump_forward" : "bump_backward"
+    default: return "other_layers"
+    }
+  }
+  for epoch in 0..<2 {
+    order.shuffle(using: &generator)
+    for start in stride(from: 0, to: samples - batch + 1, by: batch) {
+      var phase = Dictionary(uniqueKeysWithValues: keys.map { ($0, 0.0) })
+      var t = nanoseconds()
+      func lap(_ name: String) {
+        let now = nanoseconds()
+        phase[name]! += Double(now - t) * 1e-9
+        t = now
+      }
+      model.releaseSavedState()
+      x.withUnsafeBufferPointer { xs in
+        bx.withUnsafeMutableBufferPointer { d in
+          for k in 0..<batch { (d.baseAddress! + k * 16).update(from: xs.baseAddress! + order[start + k] * 16, count: 16) }
+        }
+      }
+      y.withUnsafeBufferPointer { ys in
+        by.withUnsafeMutableBufferPointer { d in for k in 0..<batch { d[k] = ys[order[start + k]] } }
+      }
+      lap("batch_gather")
+      var h = bx
+      for layer in model.layers {
+        h = try layer.forward(h)
+        lap(key(layer, forward: true))
+      }
+      _ = try loss.lossAndGradient(predicted: h, target: by, gradient: &gradient)
+      lap("loss")
+      var g = gradient
+      for layer in model.layers.reversed() {
+        g = try layer.backward(g)
+        lap(key(layer, forward: false))
+      }
+      try optimizer.step(parameters)
+      lap("optimizer")
+      if epoch == 1 { for (k, v) in phase { perStep[k]!.append(v) } }
+    }
+  }
+  return perStep.mapValues { Timing(samples: $0).median }
 }

@@ -8,9 +8,10 @@ package enum RowTasks {
   /// over at most this many rows, then added into Double partials.
   package static let blockRows = 32
 
-  /// Elements per task: large enough to amortize a thread hand-off, small enough that a
-  /// late thread cannot hold the others up for long.
-  package static let taskElements = 1 << 16
+  /// Elements per task: large enough to amortize a thread hand-off (a few microseconds),
+  /// small enough that a late thread cannot hold the others up for long and that a training
+  /// batch (128 × 256) splits into two tasks for two threads.
+  package static let taskElements = 1 << 14
 
   package static func rowsPerTask(rows: Int, columns: Int) -> Int {
     let target = max(1, taskElements / max(1, columns))

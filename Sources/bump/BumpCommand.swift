@@ -1,4 +1,5 @@
 import ArgumentParser
+import BumpKit
 
 #if canImport(Glibc)
   import Glibc
@@ -36,14 +37,31 @@ struct BumpCommand: ParsableCommand {
   /// reported as one line on standard error, without the usage text that buries the message
   /// when scripts log it (`--help` shows the usage).
   static func main() {
+    InterruptHandler.install()
     do {
       var command = try parseAsRoot()
+      // The commands that multiply matrices say once when OpenBLAS runs a generic core.
+      if command is TrainCommand || command is PredictCommand || command is EvaluateCommand,
+        let advice = BLAS.configuration.advice
+      {
+        Console.error(advice)
+      }
       try command.run()
+      InterruptHandler.exitIfPending()
+      if let failure = Console.outputFailure() {
+        Console.error("Error: " + failure)
+        terminate(1)
+      }
     } catch {
+      InterruptHandler.exitIfPending()
       let code = exitCode(for: error)
       if code == .success {
         let text = fullMessage(for: error)
         if !text.isEmpty { print(text) }
+        if let failure = Console.outputFailure() {
+          Console.error("Error: " + failure)
+          terminate(1)
+        }
         terminate(code.rawValue)
       }
       let line = oneLineMessage(for: error)

@@ -1,3 +1,5 @@
+import BumpKit
+
 /// Failures of the `train`, `predict`, `evaluate` and `inspect` commands that the library
 /// does not describe itself. Each description is one line naming the file or option.
 enum CLIError: Error, CustomStringConvertible {
@@ -11,6 +13,14 @@ enum CLIError: Error, CustomStringConvertible {
   case dataMismatch(path: String, reason: String)
   /// Training started and then failed; the run folder keeps the last good checkpoint.
   case trainingFailed(message: String, runFolder: String?)
+  /// A library error with advice on what to do about it.
+  case withHint(any Error, hint: String)
+  /// An environment variable the tool reads holds a value it cannot use.
+  case invalidEnvironment(name: String, value: String, reason: String)
+  /// The job is estimated to need `needed` bytes (nil: more than the limit, found while
+  /// reading), more than the `limit` (from `source`); `parts` says what the estimate is made
+  /// of.
+  case notEnoughMemory(needed: Double?, limit: Int, source: String, parts: [String])
 
   var description: String {
     switch self {
@@ -27,6 +37,22 @@ enum CLIError: Error, CustomStringConvertible {
         + "(see summary.txt there)"
     case .trainingFailed(let message, nil):
       return message
+    case .withHint(let error, let hint):
+      return "\(error); \(hint)"
+    case .invalidEnvironment(let name, let value, let reason):
+      return "\(name)=\(value): \(reason)"
+    case .notEnoughMemory(let needed, let limit, let source, let parts):
+      let advice =
+        source == MemoryBudget.variable
+        ? "raise \(MemoryBudget.variable) if the machine has more"
+        : "use less data or smaller layers (or set \(MemoryBudget.variable) if the limit is wrong)"
+      let limitText = "the limit of \(byteText(limit)) (\(source))"
+      guard let needed else {
+        return "not enough memory: this needs more than \(limitText): "
+          + parts.joined(separator: "; ") + "; \(advice)"
+      }
+      return "not enough memory: this needs about \(byteText(MemoryBudget.clamped(needed))) ("
+        + parts.joined(separator: "; ") + "), more than \(limitText); \(advice)"
     }
   }
 }

@@ -22,6 +22,11 @@ enum Console {
   /// Writes `text` and a line break to standard error.
   static func error(_ text: String) { write(text + "\n", to: STDERR_FILENO) }
 
+  /// The error number of the first failed write to standard output, or 0. `main` turns it
+  /// into an error exit: output that did not arrive (a full disk, a closed pipe) must not
+  /// look like success.
+  nonisolated(unsafe) private(set) static var outputError: Int32 = 0
+
   private static func write(_ text: String, to descriptor: Int32) {
     let bytes = Array(text.utf8)
     var offset = 0
@@ -30,11 +35,27 @@ enum Console {
         posixWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
       }
       if written < 0 {
-        if errno == EINTR { continue }
-        return  // a closed pipe: nothing sensible is left to do with the text
+        let code = errno
+        if code == EINTR { continue }
+        // Nothing sensible is left to do with the text; the exit status reports it.
+        if descriptor == STDOUT_FILENO, outputError == 0 { outputError = code }
+        return
       }
       offset += written
     }
+  }
+}
+
+extension Console {
+  /// Flushes what `print` buffered and, if any write to standard output failed, the
+  /// message to exit with: "cannot write to standard output: No space left on device".
+  static func outputFailure() -> String? {
+    // `fflush(nil)` flushes every stream; `print` writes only to standard output here.
+    if fflush(nil) != 0, outputError == 0 {
+      outputError = errno == 0 ? EIO : errno
+    }
+    guard outputError != 0 else { return nil }
+    return "cannot write to standard output: \(String(cString: strerror(outputError)))"
   }
 }
 

@@ -12,6 +12,10 @@ struct InspectCommand: ParsableCommand {
   @Argument(help: ArgumentHelp("A checkpoint (.safetensors).", valueName: "checkpoint"))
   var checkpoint: String
 
+  func validate() throws {
+    if checkpoint.isEmpty { throw ValidationError("the checkpoint path is empty") }
+  }
+
   func run() throws {
     switch try ModelFile.precision(at: checkpoint) {
     case .float: try run(Float.self)

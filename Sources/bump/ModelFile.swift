@@ -1,3 +1,4 @@
+import ArgumentParser
 import BumpKit
 import Foundation
 
@@ -31,6 +32,10 @@ enum ModelFile {
   ) {
     let (model, metadata) = try Checkpoint.load(Element.self, from: path)
     let info = try ModelInfo(metadata: metadata, source: path)
+    if let classes = info.task.classes, classes < 2 {
+      throw CLIError.invalidCheckpoint(
+        path: path, reason: "a classifier with \(classes) class; it needs at least 2")
+    }
     guard info.featureNames.count == model.inputFeatures else {
       throw CLIError.invalidCheckpoint(
         path: path,
@@ -57,11 +62,72 @@ enum ModelFile {
 
   /// The model's inputs from the CSV file at `path`: the columns named by the checkpoint, in
   /// the model's order, standardised as in training.
-  static func inputs<Element: Scalar>(_: Element.Type, path: String, info: ModelInfo) throws
-    -> Matrix<Element>
-  {
-    let x = try Dataset<Element>.loadCSVFeatures(path: path, expectedFeatures: info.featureNames).x
+  static func inputs<Element: Scalar>(
+    _: Element.Type, path: String, info: ModelInfo, ignoring: [String]
+  ) throws -> Matrix<Element> {
+    let budget = try MemoryBudget.current()
+    let x = try readingData(path: path, budget: budget) {
+      try Dataset<Element>.loadCSVFeatures(
+        path: path, expectedFeatures: info.featureNames, ignoring: ignoring,
+        byteLimit: budget.bytes
+      ).x
+    }
     return try info.standardization.map { try $0.apply(to: x) } ?? x
+  }
+
+  /// The model's inputs and targets from the labelled CSV file at `path`, read once: the
+  /// model's feature columns (standardised as in training) and its target column, whose
+  /// class labels must be the model's classes (an error names the line of one that is not).
+  static func labelled<Element: Scalar>(
+    _: Element.Type, path: String, info: ModelInfo, ignoring: [String]
+  ) throws -> (x: Matrix<Element>, y: Matrix<Element>) {
+    let budget = try MemoryBudget.current()
+    let classes: CSVClassLabels? =
+      switch info.task {
+      case .regression: nil
+      case .classification(let k): info.classNames.map { .names($0) } ?? .numbers(count: k)
+      }
+    let data = try readingData(path: path, budget: budget) {
+      try Dataset<Element>.loadCSV(
+        path: path, target: info.targetName,
+        task: info.task.classes == nil ? .regression : .classification,
+        features: info.featureNames, ignoring: ignoring, classes: classes,
+        byteLimit: budget.bytes)
+    }
+    return (try info.standardization.map { try $0.apply(to: data.x) } ?? data.x, data.y)
+  }
+
+  /// Runs `read`, reporting a file that does not fit in memory as such.
+  private static func readingData<R>(path: String, budget: MemoryBudget, _ read: () throws -> R)
+    throws -> R
+  {
+    do {
+      return try read()
+    } catch DataError.memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, _) {
+      throw CLIError.notEnoughMemory(
+        needed: nil, limit: budget.bytes, source: budget.source,
+        parts: [
+          "\(path): \(byteText(bytes)) for \(rows) rows × \(columns) values by line \(line), and more to read"
+        ])
+    }
+  }
+}
+
+extension ModelFile {
+  /// Checks the `--model` and `--data` of `predict` and `evaluate` before anything is read.
+  static func validate(model: String, data: String) throws {
+    if model.isEmpty { throw ValidationError("--model is empty; give a checkpoint file") }
+    if data.isEmpty {
+      throw ValidationError("--data is empty; give a CSV file, or - for standard input")
+    }
+  }
+
+  /// Whether `a` and `b` are the same existing file (by device and inode, so that `./m` and
+  /// a hard link count).
+  static func sameFile(_ a: String, _ b: String) -> Bool {
+    var sa = stat(), sb = stat()
+    guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
   }
 }
 

@@ -18,13 +18,33 @@ struct PredictCommand: ParsableCommand {
   @Option(help: ArgumentHelp("A checkpoint written by bump train.", valueName: "checkpoint"))
   var model: String
 
-  @Option(help: ArgumentHelp("A CSV file with the model's feature columns.", valueName: "file"))
+  @Option(
+    help: ArgumentHelp(
+      "A CSV file with the model's feature columns; - reads standard input.", valueName: "file"))
   var data: String
+
+  @Option(
+    help: ArgumentHelp(
+      "Columns to skip, comma-separated (accepted for symmetry with train: columns the model does not use are never read).",
+      valueName: "columns"))
+  var ignore: [String] = []
 
   @Option(
     help: ArgumentHelp(
       "Write the CSV here (atomically) instead of to standard output.", valueName: "file"))
   var output: String?
+
+  func validate() throws {
+    try ModelFile.validate(model: model, data: data)
+    if let output {
+      if output.isEmpty { throw ValidationError("--output is empty; give a file name") }
+      for (path, option) in [(model, "--model"), (data, "--data")]
+      where ModelFile.sameFile(output, path) {
+        throw ValidationError(
+          "--output \(output) is the \(option) file; writing there would overwrite it")
+      }
+    }
+  }
 
   func run() throws {
     switch try ModelFile.precision(at: model) {
@@ -35,7 +55,8 @@ struct PredictCommand: ParsableCommand {
 
   private func run<Element: Scalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
-    let x = try ModelFile.inputs(Element.self, path: data, info: info)
+    let x = try ModelFile.inputs(
+      Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))
     let outputs = try network.predict(x)
     // A regression model trained on a standardized target predicts in standardized units.
     let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
@@ -56,7 +77,9 @@ struct PredictCommand: ParsableCommand {
       }
     }
     if let output {
-      try CSVFile.write(path: output, header: header, rows: rows)
+      try InterruptHandler.critical {
+        try CSVFile.write(path: output, header: header, rows: rows)
+      }
     } else {
       var text = CSVText.line(header)
       for row in rows { text += CSVText.line(row) }

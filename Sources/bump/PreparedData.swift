@@ -23,10 +23,20 @@ struct PreparedData<Element: Scalar> {
 
   /// - Throws: ``DataError`` for an unreadable or malformed CSV file (naming file, line and
   ///   column), ``CLIError/dataMismatch(path:reason:)`` when the split leaves a part empty.
-  init(_ configuration: TrainingConfiguration) throws {
+  init(_ configuration: TrainingConfiguration, budget: MemoryBudget) throws {
     var dataset: Dataset<Element>
+    let stride = MemoryLayout<Element>.stride
     if let builtIn = configuration.dataset {
       let samples = configuration.samples ?? builtIn.defaultSamples
+      // Checked before generating: a huge --samples is refused, not attempted.
+      let (features, outputs) =
+        switch builtIn {
+        case .rings: (2, 2)
+        case .bumps: (1, 1)
+        case .regression: (4, 1)
+        }
+      try budget.checkTraining(
+        configuration, rows: samples, features: features, outputs: outputs, scalarBytes: stride)
       switch builtIn {
       case .rings: dataset = try .rings(samples: samples, seed: configuration.seed)
       case .bumps: dataset = try .bumps(samples: samples, seed: configuration.seed)
@@ -35,9 +45,39 @@ struct PreparedData<Element: Scalar> {
       source = builtIn.rawValue
     } else {
       let path = configuration.dataFile!
-      dataset = try Dataset<Element>.loadCSV(
-        path: path, target: configuration.target!, task: configuration.task)
-      source = path
+      let target = configuration.target!
+      do {
+        dataset = try Dataset<Element>.loadCSV(
+          path: path, target: target, task: configuration.task,
+          ignoring: configuration.ignoredColumns ?? [], byteLimit: budget.bytes)
+      } catch DataError.memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, _)
+      {
+        throw CLIError.notEnoughMemory(
+          needed: nil, limit: budget.bytes, source: budget.source,
+          parts: ["\(path): \(byteText(bytes)) for \(rows) rows × \(columns) values by line \(line), and more to read"])
+      } catch let error as DataError {
+        // A text column (an id, a name) is a feature unless it is skipped.
+        if case .notANumber(_, _, let column, _) = error, column != target {
+          throw CLIError.withHint(
+            error, hint: "skip a column that is not a feature with --ignore \(column)")
+        }
+        throw error
+      }
+      source = path == "-" ? "standard input" : path
+      if case .classification = configuration.task {
+        let labels = Set((0..<dataset.y.rows).map { dataset.y[$0, 0] })
+        guard labels.count >= 2 else {
+          let label = dataset.classNames.map { "\"\($0[0])\"" } ?? labels.first.map { "\(Int($0))" } ?? "?"
+          throw CLIError.dataMismatch(
+            path: source,
+            reason: "the target \"\(target)\" holds only one class (\(label)) in \(dataset.count) rows; "
+              + "classification needs at least 2 (use --task regression for a numeric target)")
+        }
+      }
+      let classes = dataset.task.classes ?? 1
+      try budget.checkTraining(
+        configuration, rows: dataset.count, features: dataset.x.columns,
+        outputs: configuration.loss == .bce ? 1 : classes, scalarBytes: stride)
     }
     // Files are often sorted (by class, by time): shuffle before the validation split takes
     // the last rows.

@@ -39,7 +39,7 @@ final class RunFolder {
         lastError = .outputExists(path: candidate)
         continue
       }
-      let parent = (candidate as NSString).deletingLastPathComponent
+      let parent = Self.split(candidate).parent
       if !parent.isEmpty {
         do {
           try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
@@ -64,10 +64,10 @@ final class RunFolder {
   }
 
   /// The path of `name` inside the temporary folder.
-  func file(_ name: String) -> String { (partialPath as NSString).appendingPathComponent(name) }
+  func file(_ name: String) -> String { partialPath + "/" + name }
 
   /// The path `name` will have once the folder is published.
-  func finalFile(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+  func finalFile(_ name: String) -> String { path + "/" + name }
 
   /// Renames the temporary folder to the final name.
   func publish() throws {
@@ -105,12 +105,36 @@ final class RunFolder {
   }
 
   static func partialPath(for path: String) -> String {
-    let parent = (path as NSString).deletingLastPathComponent
-    let name = (path as NSString).lastPathComponent
-    return (parent as NSString).appendingPathComponent(".\(name).partial")
+    let (parent, name) = split(path)
+    return parent.isEmpty ? ".\(name).partial" : parent.hasSuffix("/") ? "\(parent).\(name).partial" : "\(parent)/.\(name).partial"
   }
 
-  private static func trimmingTrailingSlashes(_ path: String) -> String {
+  /// Why `output` cannot name a new run folder, or nil if it can. Checked before any work:
+  /// `.`, `..`, `dir/.` and `/` name folders that exist or cannot be renamed into place.
+  static func problem(with output: String) -> String? {
+    if output.isEmpty { return "--output must not be empty" }
+    if output == "~" || output.hasPrefix("~/") {
+      return "--output \(output) starts with a ~ that the shell did not expand (it was quoted); give the folder's path without ~"
+    }
+    let name = split(trimmingTrailingSlashes(output)).name
+    if name.isEmpty || name == "." || name == ".." {
+      return "--output \(output) does not name a new folder; give the path of a folder to create, e.g. runs/my-run"
+    }
+    return nil
+  }
+
+  /// The folder holding `path` ("" for a bare name, "/" at the root) and its last component.
+  ///
+  /// Plain string work: Foundation's `NSString` path methods trap on some one-character
+  /// paths on Linux.
+  static func split(_ path: String) -> (parent: String, name: String) {
+    guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+    var parent = path[..<slash]
+    while parent.count > 1, parent.hasSuffix("/") { parent = parent.dropLast() }
+    return (parent.isEmpty ? "/" : String(parent), String(path[path.index(after: slash)...]))
+  }
+
+  static func trimmingTrailingSlashes(_ path: String) -> String {
     var p = Substring(path)
     while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }
     return String(p)

@@ -36,6 +36,11 @@ struct TrainCommand: ParsableCommand {
       The summary shows a constant baseline next to the metrics (the MSE of predicting the \
       training mean, or the accuracy of the most frequent training class) and R² for \
       regression.
+
+      A run estimated to need more memory than the limit (physical memory, ulimit -v or the \
+      cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts. \
+      SIGINT, SIGTERM and SIGHUP stop training at the next batch and publish the run folder \
+      with the last good checkpoint, marked interrupted.
       """
   )
 
@@ -45,10 +50,13 @@ struct TrainCommand: ParsableCommand {
   var dataset: BuiltInDataset?
 
   @Option(
+    parsing: .unconditional,
     help: "The number of samples to generate for a built-in dataset (default 2000; bumps 1000).")
   var samples: Int?
 
-  @Option(help: ArgumentHelp("A CSV file with a header row.", valueName: "file"))
+  @Option(
+    help: ArgumentHelp(
+      "A CSV file with a header row; - reads standard input.", valueName: "file"))
   var data: String?
 
   @Option(help: ArgumentHelp("The target column of --data.", valueName: "column"))
@@ -56,6 +64,12 @@ struct TrainCommand: ParsableCommand {
 
   @Option(help: "What the target of --data is.")
   var task: TaskKind?
+
+  @Option(
+    help: ArgumentHelp(
+      "Columns of --data to skip (an id, a name), comma-separated; every other column but the target is a feature and must hold numbers.",
+      valueName: "columns"))
+  var ignore: [String] = []
 
   @Flag(
     inversion: .prefixedNo,
@@ -115,18 +129,21 @@ struct TrainCommand: ParsableCommand {
   var lr: Double?
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "The most passes over the training data (default \(Self.defaultEpochs); early stopping usually ends sooner).",
       valueName: "epochs"))
   var epochs: Int?
 
-  @Option(help: "Samples per gradient step.")
+  @Option(parsing: .unconditional, help: "Samples per gradient step.")
   var batchSize: Int = 32
 
-  @Option(help: "The seed for data generation, shuffling and initial weights.")
+  @Option(
+    parsing: .unconditional, help: "The seed for data generation, shuffling and initial weights.")
   var seed: UInt64 = 1
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "Stop after this many epochs without improvement of the validation loss and keep the best weights (default \(Self.defaultPatience) with a validation split; 0 for no early stopping).",
       valueName: "epochs"))
@@ -169,11 +186,16 @@ struct TrainCommand: ParsableCommand {
 
   /// The options checked and combined, with every default filled in.
   func resolvedConfiguration() throws(ValidationError) -> TrainingConfiguration {
+    if let problem = layers.problem { throw ValidationError(problem) }
+    if let problem = sigmaInit.problem { throw ValidationError(problem) }
+    if data == "" { throw ValidationError("--data is empty; give a CSV file, or - for standard input") }
     if data != nil, dataset != nil {
       throw ValidationError("give either --dataset or --data, not both")
     }
     if data == nil {
-      for (given, option) in [(target != nil, "--target"), (task != nil, "--task")] where given {
+      for (given, option) in [
+        (target != nil, "--target"), (task != nil, "--task"), (!ignore.isEmpty, "--ignore"),
+      ] where given {
         throw ValidationError("\(option) applies only to --data")
       }
     } else {
@@ -231,12 +253,12 @@ struct TrainCommand: ParsableCommand {
     // Early stopping by default only where there is held-out data to watch.
     let resolvedPatience =
       patience.map { $0 == 0 ? nil : $0 } ?? (validationSplit > 0 ? Self.defaultPatience : nil)
-    if let output, output.isEmpty { throw ValidationError("--output must not be empty") }
+    if let output, let problem = RunFolder.problem(with: output) { throw ValidationError(problem) }
     guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
       throw ValidationError(
         "--checkpoint-interval must be finite and ≥ 0 seconds, got \(checkpointInterval)")
     }
-    return TrainingConfiguration(
+    var configuration = TrainingConfiguration(
       dataset: builtIn, samples: builtIn.map { samples ?? $0.defaultSamples }, dataFile: data,
       target: target, task: taskKind, hiddenLayers: layers.sizes, activation: activation,
       sigma: sigma, trainCenter: trainCenter, trainAmplitude: trainAmplitude,
@@ -246,6 +268,9 @@ struct TrainCommand: ParsableCommand {
       standardize: standardize ?? (data != nil),
       standardizeTarget: taskKind == .regression && (standardizeTarget ?? true),
       schedule: schedule, minDelta: minDelta)
+    let ignored = ColumnList.names(ignore)
+    if !ignored.isEmpty { configuration.ignoredColumns = ignored }
+    return configuration
   }
 
   func run() throws {

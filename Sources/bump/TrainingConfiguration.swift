@@ -94,51 +94,85 @@ extension Precision: Codable {}
 enum SigmaInitialization: Equatable, Sendable, CustomStringConvertible, ExpressibleByArgument {
   case constant(Double)
   case keras
+  /// An argument that is neither; kept so that validation can say why (ArgumentParser's own
+  /// message for a failed conversion gives no reason).
+  case invalid(argument: String, reason: String)
 
   init?(argument: String) {
     if argument.lowercased() == "keras" {
       self = .keras
-    } else if let value = Double(argument), value.isFinite, value > 0 {
-      self = .constant(value)
+    } else if let value = Double(argument) {
+      if value.isFinite, value > 0 {
+        self = .constant(value)
+      } else {
+        self = .invalid(argument: argument, reason: "σ must be finite and > 0")
+      }
     } else {
-      return nil
+      self = .invalid(argument: argument, reason: "expected a positive number or keras")
     }
+  }
+
+  /// Why the argument was refused, or nil.
+  var problem: String? {
+    guard case .invalid(let argument, let reason) = self else { return nil }
+    return "--sigma-init \(argument): \(reason)"
   }
 
   var description: String {
     switch self {
     case .constant(let value): return formatted(value, digits: 9)
     case .keras: return "keras"
+    case .invalid(let argument, _): return argument
     }
   }
 
   var defaultValueDescription: String { description }
 
-  /// The initializer in `Element`.
+  /// The initializer in `Element` (σ = 1 for an invalid argument, which validation refuses).
   func initializer<Element: Scalar>(_: Element.Type) -> Initializer<Element> {
     switch self {
     case .constant(let value): return .constant(Element(value))
     case .keras: return .kerasBumpSigma
+    case .invalid: return .constant(1)
     }
   }
 }
 
 /// The hidden layer sizes, written `64,64`.
 struct HiddenSizes: Equatable, Sendable, CustomStringConvertible, ExpressibleByArgument {
-  let sizes: [Int]
+  /// The most units a hidden layer may have.
+  static let limit = 1 << 16
 
-  init(_ sizes: [Int]) { self.sizes = sizes }
+  let sizes: [Int]
+  /// Why the argument was refused, or nil; kept so that validation can say why.
+  let problem: String?
+
+  init(_ sizes: [Int]) {
+    self.sizes = sizes
+    problem = nil
+  }
 
   init?(argument: String) {
     let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
     var sizes: [Int] = []
+    var problem: String?
     for part in parts {
-      guard let size = Int(part.trimmingCharacters(in: .whitespaces)), size > 0, size <= 1 << 16
-      else { return nil }
+      let text = part.trimmingCharacters(in: .whitespaces)
+      guard let size = Int(text) else {
+        problem =
+          text.isEmpty
+          ? "a size is missing; expected positive integers separated by commas, e.g. 32,32"
+          : "\"\(text)\" is not an integer; expected positive integers separated by commas, e.g. 32,32"
+        break
+      }
+      guard size > 0, size <= Self.limit else {
+        problem = "\(size) units: a hidden layer needs between 1 and \(Self.limit) units"
+        break
+      }
       sizes.append(size)
     }
-    guard !sizes.isEmpty else { return nil }
-    self.sizes = sizes
+    self.sizes = problem == nil ? sizes : []
+    self.problem = problem.map { "--layers \(argument): \($0)" }
   }
 
   var description: String { sizes.map(String.init).joined(separator: ",") }
@@ -192,10 +226,13 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// The learning-rate schedule; nil (constant) in configurations stored before the option
   /// existed.
   var schedule: ScheduleChoice?
+  /// Columns of the CSV file skipped (`--ignore`); nil or empty for none.
+  var ignoredColumns: [String]?
 
   /// The name runs are filed under: the dataset, or the CSV file's name without extension.
   var sourceName: String {
     if let dataset { return dataset.rawValue }
+    if dataFile == "-" { return "stdin" }
     let stem = URL(fileURLWithPath: dataFile ?? "data").deletingPathExtension().lastPathComponent
     return stem.isEmpty ? "data" : stem
   }
@@ -259,6 +296,8 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     let data =
       dataset.map { "\($0.rawValue) (\(samples ?? $0.defaultSamples) samples, built in)" }
       ?? "\(dataFile ?? "?"), target \"\(target ?? "?")\""
+      + (ignoredColumns?.isEmpty == false
+        ? ", ignoring " + ignoredColumns!.map { "\"\($0)\"" }.joined(separator: ", ") : "")
     var activationText = activation.rawValue
     if activation == .bump {
       var parts = ["σ \(sigma.rawValue), initial \(sigmaInit)"]

@@ -26,7 +26,7 @@ struct TrainingRun<Element: Scalar> {
 
   func run() throws {
     // Everything that can fail on the user's input happens before the folder exists.
-    let data = try PreparedData<Element>(configuration)
+    let data = try PreparedData<Element>(configuration, budget: try MemoryBudget.current())
     let task = data.training.task
     if configuration.loss == .bce, task.classes != 2 {
       throw CLIError.dataMismatch(
@@ -34,6 +34,19 @@ struct TrainingRun<Element: Scalar> {
         reason:
           "--loss bce needs exactly 2 classes, the target \"\(data.training.targetName)\" has \(task.classes ?? 0); use --loss softmax"
       )
+    }
+    if case .regression = task {
+      // The squared error of a target beyond √(greatest finite value) overflows, and a step
+      // then changes nothing while the loss looks finite in Double: refuse it up front.
+      let bound = Element.greatestFiniteMagnitude.squareRoot()
+      let y = data.training.y
+      if let big = (0..<y.rows).lazy.map({ y[$0, 0] }).first(where: { abs($0) > bound / 2 }) {
+        throw CLIError.dataMismatch(
+          path: data.source,
+          reason:
+            "the target \"\(data.training.targetName)\" holds \(big), too large to train on in \(configuration.precision.rawValue) precision: squared errors overflow beyond about \(formatted(Double(bound / 2))); rescale the target or use --precision double"
+        )
+      }
     }
     let outputs = ModelFactory.outputs(
       task: task, targetColumns: data.training.y.columns, loss: configuration.loss)
@@ -49,14 +62,26 @@ struct TrainingRun<Element: Scalar> {
       loss: configuration.loss, standardization: data.standardization,
       targetStandardization: data.targetStandardization)
 
-    let folder = try RunFolder(output: output, defaultStem: configuration.sourceName)
-    let checkpointPath = folder.file("model.safetensors")
-    do {
-      try Checkpoint.save(model, to: checkpointPath, metadata: try info.metadata())
-    } catch {
-      folder.discard()
-      throw error
+    // Creating the folder and its first checkpoint is one step for a signal: it sees no
+    // folder, or a folder with a complete checkpoint and a summary saying it was interrupted.
+    let folder = try InterruptHandler.critical {
+      let folder = try RunFolder(output: output, defaultStem: configuration.sourceName)
+      do {
+        try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
+      } catch {
+        folder.discard()
+        throw error
+      }
+      InterruptHandler.setFallback(
+        summaryFile: folder.file("summary.txt"),
+        summary: headerText(data: data, model: model, folder: nil)
+          + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most once a second; or the initial ones).\n",
+        partial: folder.partialPath, final: folder.path,
+        message:
+          "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n")
+      return folder
     }
+    let checkpointPath = folder.file("model.safetensors")
 
     Console.line(headerText(data: data, model: model, folder: folder))
 
@@ -71,13 +96,28 @@ struct TrainingRun<Element: Scalar> {
     var lastSave = start
     var history: History?
     var failure: Error?
-    InterruptHandler.install(
-      summaryFile: folder.file("summary.txt"),
-      summary: headerText(data: data, model: model, folder: nil)
-        + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most once a second; or the initial ones).\n",
-      partial: folder.partialPath, final: folder.path,
-      message:
-        "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n")
+    // A signal during training is acted on at the next batch, here on the main thread: the
+    // run folder is published with the last good checkpoint marked as interrupted.
+    func stopIfInterrupted() {
+      guard let signal = InterruptHandler.pendingSignal else { return }
+      reporter.finish()
+      let message = "interrupted by \(Self.signalName(signal)) at epoch \(position.epoch + 1)/\(configuration.epochs)"
+      InterruptHandler.critical {
+        do {
+          try recordFailure(
+            message: message, status: "interrupted", lastGood: lastGood, log: log, info: info,
+            seconds: Self.seconds(clock.now - start), data: data, model: model, folder: folder)
+        } catch {
+          try? folder.publish()
+        }
+        InterruptHandler.clearFallback()
+      }
+      Console.error(
+        "Error: \(message); the last good checkpoint is in \(folder.path)/model.safetensors")
+      exit(128 + signal)
+    }
+    InterruptHandler.startPolling()
+    defer { InterruptHandler.stopPolling() }
     do {
       history = try model.fit(
         x: data.training.x, y: data.training.y, loss: loss, optimizer: optimizer,
@@ -89,6 +129,7 @@ struct TrainingRun<Element: Scalar> {
         },
         metrics: task.classes == nil ? [] : [.accuracy],
         progress: { standardized in
+          stopIfInterrupted()
           // Losses in the target's own units, as the summary and history give them.
           var p = standardized
           p.loss *= data.squaredErrorScale
@@ -111,7 +152,7 @@ struct TrainingRun<Element: Scalar> {
             info.epochsCompleted = p.epoch + 1
             do {
               let metadata = try info.metadata()
-              try InterruptHandler.deferringInterrupts {
+              try InterruptHandler.critical {
                 try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
               }
               lastGood = "the weights at the end of epoch \(p.epoch + 1)"
@@ -119,6 +160,7 @@ struct TrainingRun<Element: Scalar> {
             } catch {
               checkpointError = error
             }
+            stopIfInterrupted()
           }
         })
       if let checkpointError {
@@ -128,39 +170,63 @@ struct TrainingRun<Element: Scalar> {
     } catch {
       failure = error
     }
-    InterruptHandler.uninstall()
     reporter.finish()
     let seconds = Self.seconds(clock.now - start)
 
     if let failure {
       let message =
         failure is CLIError ? "\(failure)" : failureMessage(failure, position: position)
-      do {
-        try recordFailure(
-          message: message, lastGood: lastGood, log: log, info: info, seconds: seconds,
-          data: data, model: model, folder: folder)
-      } catch {
-        folder.discard()
-        throw CLIError.trainingFailed(
-          message: "\(message); the run folder could not be written either: \(error)",
-          runFolder: nil)
+      try InterruptHandler.critical {
+        defer { InterruptHandler.clearFallback() }
+        do {
+          try recordFailure(
+            message: message, status: "failed", lastGood: lastGood, log: log, info: info,
+            seconds: seconds, data: data, model: model, folder: folder)
+        } catch {
+          folder.discard()
+          throw CLIError.trainingFailed(
+            message: "\(message); the run folder could not be written either: \(error)",
+            runFolder: nil)
+        }
       }
       throw CLIError.trainingFailed(message: message, runFolder: folder.path)
     }
 
     // MARK: Results
-    do {
-      let summary = try finish(
-        history: history!, info: &info, seconds: seconds, data: data, model: model, loss: loss,
-        folder: folder)
-      try folder.publish()
-      Console.line()
-      Console.line(summary)
-    } catch {
-      let message = "writing the results failed after training: \(error)"
-      try? folder.write("FAILED: \(message)\n", to: "summary.txt")
-      try? folder.publish()
-      throw CLIError.trainingFailed(message: message, runFolder: folder.path)
+    // Written in one critical section: a signal meanwhile waits for the folder to be
+    // published, and then ends the run with its status.
+    let summary = try InterruptHandler.critical {
+      defer { InterruptHandler.clearFallback() }
+      do {
+        let summary = try finish(
+          history: history!, info: &info, seconds: seconds, data: data, model: model,
+          loss: loss, folder: folder)
+        try folder.publish()
+        return summary
+      } catch {
+        let message = "writing the results failed after training: \(error)"
+        try? folder.write("FAILED: \(message)\n", to: "summary.txt")
+        try? folder.publish()
+        throw CLIError.trainingFailed(message: message, runFolder: folder.path)
+      }
+    }
+    if let signal = InterruptHandler.pendingSignal {
+      Console.error(
+        "Error: interrupted by \(Self.signalName(signal)) while the results were written; "
+          + "they are complete in \(folder.path)")
+      exit(128 + signal)
+    }
+    Console.line()
+    Console.line(summary)
+  }
+
+  /// "SIGINT", "SIGTERM", "SIGHUP".
+  private static func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case SIGINT: return "SIGINT"
+    case SIGTERM: return "SIGTERM"
+    case SIGHUP: return "SIGHUP"
+    default: return "signal \(signal)"
     }
   }
 
@@ -335,14 +401,14 @@ struct TrainingRun<Element: Scalar> {
   /// Leaves the last good checkpoint marked as failed, the history so far, the loss plot and a
   /// summary with a FAILED note, and publishes the folder.
   private func recordFailure(
-    message: String, lastGood: String, log: EpochLog, info: ModelInfo, seconds: Double,
+    message: String, status: String, lastGood: String, log: EpochLog, info: ModelInfo, seconds: Double,
     data: PreparedData<Element>, model: Sequential<Element>, folder: RunFolder
   ) throws {
     let checkpointPath = folder.file("model.safetensors")
     // The checkpoint on disk is the last good one; mark it failed, keeping its weights.
     if let (good, metadata) = try? Checkpoint.load(Element.self, from: checkpointPath) {
       var marked = metadata
-      marked["status"] = "failed"
+      marked["status"] = status
       marked["failure"] = message
       for key in Checkpoint.reservedMetadataKeys { marked[key] = nil }
       try? Checkpoint.save(good, to: checkpointPath, metadata: marked)
@@ -363,7 +429,7 @@ struct TrainingRun<Element: Scalar> {
     let files = Set(folder.fileNames() + ["summary.txt"]).sorted()
     let lines = [
       headerText(data: data, model: model, folder: nil), "",
-      "FAILED: \(message).",
+      "\(status == "interrupted" ? "INTERRUPTED" : "FAILED"): \(message).",
       "model.safetensors holds \(lastGood); \(epochs) epochs finished in \(ProgressReporter.duration(seconds)).",
       "", "Run folder: \(folder.path)", "  " + files.joined(separator: "  "),
     ]
@@ -405,9 +471,9 @@ struct TrainingRun<Element: Scalar> {
       + "\(c.patience == nil ? "" : "up to ")\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
     if c.schedule == .cosine { trainingLine += ", cosine schedule" }
     if let patience = c.patience { trainingLine += ", patience \(patience)" }
-    var lines = [dataLine, modelLine, trainingLine]
+    var lines = [dataLine, modelLine, trainingLine, "BLAS: \(BLAS.configuration)"]
     if let folder {
-      let partial = (folder.partialPath as NSString).lastPathComponent
+      let partial = RunFolder.split(folder.partialPath).name
       lines.append("Writing to \(folder.path)/ (renamed from \(partial) when done)")
     }
     return lines.joined(separator: "\n")

@@ -2,7 +2,7 @@ import BumpKernels
 import Testing
 
 /// Value and every partial derivative of g = a·f(x − c; σ), element by element, against a
-/// wide reference (``TestScalar/reference(z:sigma:)``) and the numeric rules of DESIGN.md §1
+/// wide reference (``TestScalar/reference(z:sigma:)``) and the numeric rules of the "The bump function" article
 /// (see ``ElementCheck``), for the scalar reference and every SIMD width.
 @Suite("Bump accuracy")
 struct BumpAccuracyTests {
@@ -103,7 +103,7 @@ struct BumpAccuracyTests {
 
   // MARK: - Subnormal σ
 
-  /// DESIGN.md §1: "In the subnormal range only the rules above (no NaN, zeros exact)
+  /// The numeric rules: "In the subnormal range only the rules above (no NaN, zeros exact)
   /// apply" — and ±∞ only where the true value is beyond the range. One test per rule, so a
   /// failure names the rule it breaks.
   static func subnormalSigma<S: TestScalar>(

@@ -208,14 +208,36 @@ struct ConsistencyTests {
       var expected = [Int](repeating: 0, count: columns)
       for i in p.x.indices where S.reference(z: p.zAt(i), sigma: p.sigmaAt(i)).inside { expected[i % columns] += 1 }
       let got = p.forward(KernelOptions(implementation: implementation, threads: 1), counts: true).counts!
-      #expect(got == expected, "support counts (\(implementation), centre \(center.map { $0.isPerUnit ? "per unit" : "shared 0" } ?? "none")): got \(got), exact \(expected)")
+      let label = "\(implementation), centre \(center.map { $0.isPerUnit ? "per unit" : "shared 0" } ?? "none")"
+      #expect(got == expected, "support counts (\(label)): got \(got), exact \(expected)")
+
+      // The same counts afterwards from the cache alone: −0 outside the support, +0 or more
+      // inside (f underflows to +0 just inside the boundary), NaN for NaN.
+      let cache = p.forward(KernelOptions(implementation: implementation, threads: 2), cache: true).cache!
+      var fromCache = [Int](repeating: -1, count: columns)
+      cache.withUnsafeBufferPointer { f in
+        fromCache.withUnsafeMutableBufferPointer { n in
+          BumpKernel.supportCounts(cache: f, rows: rows, columns: columns, into: n)
+        }
+      }
+      #expect(fromCache == expected, "support counts from the cache (\(label)): got \(fromCache), exact \(expected)")
+      for i in p.x.indices {
+        let inside = S.reference(z: p.zAt(i), sigma: p.sigmaAt(i)).inside
+        if p.x[i].isNaN {
+          #expect(cache[i].isNaN, "NaN input must cache NaN (\(label), element \(i))")
+        } else if !inside {
+          #expect(cache[i] == 0 && cache[i].sign == .minus, "outside the support the cache holds −0 (\(label), element \(i): \(cache[i]))")
+        } else {
+          #expect(cache[i] >= 0 && cache[i].sign == .plus, "inside the support the cache holds f ≥ +0 (\(label), element \(i): \(cache[i]))")
+        }
+      }
     }
   }
 
-  @Test("Support counts equal a direct count of exact z² < σ (Float)", arguments: floatImplementations)
+  @Test("Support counts, from the pass and from its cache, equal a direct count of exact z² < σ (Float)", arguments: floatImplementations)
   func floatSupportCounts(_ implementation: KernelImplementation) { Self.supportCounts(Float.self, implementation) }
 
-  @Test("Support counts equal a direct count of exact z² < σ (Double)", arguments: doubleImplementations)
+  @Test("Support counts, from the pass and from its cache, equal a direct count of exact z² < σ (Double)", arguments: doubleImplementations)
   func doubleSupportCounts(_ implementation: KernelImplementation) { Self.supportCounts(Double.self, implementation) }
 
   // MARK: - Aliasing, workspaces, overwrite, empty shapes

@@ -1,7 +1,7 @@
 import BumpKernels
 
 /// Checks per-element kernel results against the wide reference and the numeric rules of
-/// DESIGN.md §1, collecting the largest errors and the first failures.
+/// the numeric rules of the "The bump function" article, collecting the largest errors and the first failures.
 ///
 /// Rules, for finite parameters with σ ≥ 0:
 /// - NaN input gives NaN value and NaN gradients; otherwise nothing is NaN.
@@ -9,7 +9,7 @@ import BumpKernels
 /// - Where the kernel's f is 0 every gradient is 0 (never 0·∞).
 /// - ±∞ only where the true value is beyond the type's range.
 /// - Where σ, u = σ − z² and f are normal: relative error of f and g at most
-///   tol·max(1, t), of each gradient at most 4·tol·max(1, t), with tol from DESIGN.md.
+///   tol·max(1, t), of each gradient at most 4·tol·max(1, t), with tol from the documented accuracy.
 ///
 /// The reference takes z = x − c rounded in the kernel's type — exactly what the kernels feed
 /// to f. The subtraction's rounding is not kernel error: f's condition number in z is

@@ -3,7 +3,7 @@ import Testing
 
 /// `VectorMath.exp` against a wide reference (Double for Float, Float80 for Double).
 ///
-/// Bounds: at most 2 ulp where the result is normal. Where it is subnormal DESIGN.md only
+/// Bounds: at most 2 ulp where the result is normal. Where it is subnormal the numeric rules only
 /// asks for no NaN; we also hold it to 2 ulp of the subnormal spacing (the least nonzero
 /// magnitude): the documented single rounding of a normal intermediate adds ½ of that
 /// spacing to the intermediate's own error (the same polynomial error as for normal results,

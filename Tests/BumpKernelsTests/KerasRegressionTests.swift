@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-/// DESIGN.md §1 "Known bug we correct": the widely copied Keras layer tests |x| < σ instead
+/// The bug that the bump-function article describes: the widely copied Keras layer tests |x| < σ instead
 /// of x² < σ, and its `tf.where` has no safe inner branch. Each case below is one of the
 /// documented failures; our kernels must give the mathematically right answer.
 @Suite("Keras regressions")
@@ -54,7 +54,7 @@ struct KerasRegressionTests {
     for r in run(S.self, implementation, x: [x, -x], sigma: sigma) {
       // e⁻⁵ up to the conditioning of f (t(t−1) = 20) times the rounding of 0.05 and 0.2.
       #expect(abs(Double(r.g) - e5) <= 1e-5 * e5, "g(0.2; σ=0.05) = \(r.g), expected e⁻⁵ = \(e5)")
-      // And the exact value for these very inputs, to the DESIGN.md bound (t = 5).
+      // And the exact value for these very inputs, to the documented accuracy bound (t = 5).
       #expect(S.relativeError(r.g, ref.f) <= S.valueTolerance * 5)
       #expect(r.dx != 0 && !r.dx.isNaN && r.dsigma > 0, "gradients \(r.dx), \(r.dsigma)")
     }

@@ -1,7 +1,7 @@
 import BumpKernels
 import Testing
 
-/// Batch reductions of the parameter gradients (DESIGN.md §1: relative error ≤ 1e-5 for
+/// Batch reductions of the parameter gradients (the documented rule: relative error ≤ 1e-5 for
 /// Float over 10⁶ terms), against Double sums of per-element contributions computed in
 /// Double from the reference formula.
 @Suite("Reductions")

@@ -65,7 +65,7 @@ protocol TestScalar: KernelScalar {
   static func narrow(_ x: Wide) -> Self
   /// eˣ in the wide type, close to correctly rounded there.
   static func wideExp(_ x: Wide) -> Wide
-  /// DESIGN.md §1: relative error of f at most this × max(1, t) where σ, u and f are normal.
+  /// The documented accuracy: relative error of f at most this × max(1, t) where σ, u and f are normal.
   static var valueTolerance: Double { get }
   /// Whether `Wide` really is wider than `Self` (false where Float80 does not exist).
   static var hasWideReference: Bool { get }
@@ -129,7 +129,7 @@ struct BumpReference<W: BinaryFloatingPoint & Sendable>: Sendable {
 }
 
 extension TestScalar {
-  /// f(z; σ), ∂f/∂z and ∂f/∂σ by the formulas of DESIGN.md §1, evaluated in `Wide` from
+  /// f(z; σ), ∂f/∂z and ∂f/∂σ by the formulas of the "The bump function" article, evaluated in `Wide` from
   /// the `Self` inputs. u is one fused multiply-add in `Wide` (z² is exact in Double for a
   /// Float z; in Float80 the FMA rounds σ − z² once), so its sign — the support — is exact.
   static func reference(z: Self, sigma: Self) -> BumpReference<Wide> {

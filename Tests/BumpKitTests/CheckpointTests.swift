@@ -219,7 +219,7 @@ struct CheckpointTests {
     #expect(error == .nonFiniteValue(source: "bad.safetensors", name: "layers.9.weight", index: 3))
   }
 
-  /// The layers reject σ < 0 before any kernel runs (DESIGN.md §1); a checkpoint holding one
+  /// The layers reject σ < 0 before any kernel runs (the numeric rules in the "The bump function" article); a checkpoint holding one
   /// is as unusable as one holding NaN, so loading it should fail, naming the tensor, rather
   /// than give a model whose every prediction throws.
   @Test("a negative σ in a checkpoint is rejected when loading")

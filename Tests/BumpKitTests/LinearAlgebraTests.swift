@@ -87,8 +87,15 @@ private func expectClose<T: Scalar>(
   }
 
   private func checkGemm<T: Scalar>(_ type: T.Type) throws {
+    // n = 1 takes the matrix–vector path; m = 1 and k = 1 are edge shapes of the general one.
+    for shape in [(5, 7, 3), (5, 7, 1), (1, 7, 1), (6, 1, 1), (1, 4, 3)] {
+      try checkGemm(T.self, shape)
+    }
+  }
+
+  private func checkGemm<T: Scalar>(_ type: T.Type, _ shape: (Int, Int, Int)) throws {
     var rng = SplitMix64(state: 1)
-    let (m, k, n) = (5, 7, 3)
+    let (m, k, n) = shape
     for transposeA in [false, true] {
       for transposeB in [false, true] {
         let a = transposeA ? randomMatrix(T.self, k, m, &rng) : randomMatrix(T.self, m, k, &rng)
@@ -487,5 +494,45 @@ private func expectClose<T: Scalar>(
     #expect(Threading.threadCount == 1)
     Threading.threadCount = saved
     KernelOptions.defaultThreadCount = savedKernels
+  }
+}
+
+@Suite("BLAS configuration")
+struct BLASConfigurationTests {
+  @Test("the loaded OpenBLAS reports its core, build string and thread count")
+  func reportsTheLoadedLibrary() {
+    let blas = BLAS.configuration
+    #expect(!blas.coreName.isEmpty)
+    #expect(blas.buildConfiguration.contains("OpenBLAS"), "\(blas.buildConfiguration)")
+    #expect(blas.threadCount >= 1)
+    #expect(blas.description.contains(blas.coreName))
+  }
+
+  @Test("a generic core on an AVX-512 or AVX2 CPU gets one warning naming the matching core")
+  func adviceNamesTheMatchingCore() {
+    let avx512bf16 = CPUFeatures(hasFMA: true, hasAVX2: true, hasAVX512: true, hasAVX512BF16: true)
+    let avx512 = CPUFeatures(hasFMA: true, hasAVX2: true, hasAVX512: true)
+    let avx2 = CPUFeatures(hasFMA: true, hasAVX2: true, hasAVX512: false)
+    let sse = CPUFeatures(hasFMA: false, hasAVX2: false, hasAVX512: false)
+    func config(_ core: String, _ cpu: CPUFeatures) -> BLASConfiguration {
+      BLASConfiguration(coreName: core, buildConfiguration: "OpenBLAS 0.3.21 DYNAMIC_ARCH \(core)", threadCount: 2, cpu: cpu)
+    }
+    let cases: [(String, CPUFeatures, String?)] = [
+      ("Prescott", avx512bf16, "Cooperlake"), ("Prescott", avx512, "SkylakeX"),
+      ("Core2", avx2, "Haswell"), ("Nehalem", avx512, "SkylakeX"), ("Sandybridge", avx2, "Haswell"),
+      ("Prescott", sse, nil), ("Haswell", avx2, nil), ("SkylakeX", avx512, nil),
+      ("Cooperlake", avx512bf16, nil), ("Zen", avx2, nil),
+    ]
+    for (core, cpu, expected) in cases {
+      let c = config(core, cpu)
+      #expect(c.recommendedCoreType == expected, "\(core) on \(cpu)")
+      if let expected {
+        let advice = c.advice ?? ""
+        #expect(advice.contains("OPENBLAS_CORETYPE=\(expected)") && advice.contains(core), "\(advice)")
+        #expect(!advice.contains("\n"), "one line")
+      } else {
+        #expect(c.advice == nil, "\(core) on \(cpu): \(c.advice ?? "")")
+      }
+    }
   }
 }

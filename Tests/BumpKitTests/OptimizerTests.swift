@@ -354,3 +354,90 @@ extension SettableParameter {
     try parameter.assign(Matrix(rows: parameter.value.rows, columns: parameter.value.columns, repeating: T(value)))
   }
 }
+
+// MARK: - The fused, chunked step
+
+/// Runs `steps` steps of each optimizer over parameters whose sizes cross the optimizer's
+/// internal chunk boundaries, with the kernels' default thread count set to `threads`.
+private func chunkedTrajectory<T: Scalar>(
+  _: T.Type, threads: Int, make: @Sendable () throws -> any Optimizer<T>
+) throws -> [[Double]] {
+  let saved = KernelOptions.defaultThreadCount
+  KernelOptions.defaultThreadCount = threads
+  defer { KernelOptions.defaultThreadCount = saved }
+  // 10,000 + 21 + 9,000 elements: chunks of a few thousand elements split the first and
+  // last parameter and hold the small one whole.
+  let shapes = [(100, 100), (3, 7), (90, 100)]
+  var state: UInt64 = 0x0BAD_5EED
+  func next() -> Double {
+    state = state &* 6364136223846793005 &+ 1442695040888963407
+    return Double(state >> 11) * 0x1p-53 * 2 - 1
+  }
+  let parameters = try shapes.map { r, c in
+    try SettableParameter<T>((0..<r).map { _ in (0..<c).map { _ in next() } })
+  }
+  let optimizer = try make()
+  for _ in 0..<3 {
+    for (p, (r, c)) in zip(parameters, shapes) {
+      try p.setGradient((0..<r).map { _ in (0..<c).map { _ in next() } })
+    }
+    try optimizer.step(parameters.map(\.parameter))
+  }
+  return parameters.map(\.values)
+}
+
+@Suite("Optimizers: the fused step", .serialized)
+struct FusedOptimizerStepTests {
+  static let makers: [(String, @Sendable () throws -> any Optimizer<Float>)] = [
+    ("Adam", { try Adam<Float>(learningRate: 0.01) }),
+    ("AdamW", { try AdamW<Float>(learningRate: 0.01, weightDecay: 0.1) }),
+    ("Adam clipped", { try Adam<Float>(learningRate: 0.01, clipGlobalNorm: 1) }),
+    ("SGD", { try SGD<Float>(learningRate: 0.1) }),
+    ("SGD Nesterov", { try SGD<Float>(learningRate: 0.1, momentum: 0.9, nesterov: true) }),
+  ]
+
+  @Test("results are bit-identical for 1, 2 and 3 threads across chunk boundaries")
+  func threadCountIndependence() throws {
+    for (name, make) in Self.makers {
+      let one = try chunkedTrajectory(Float.self, threads: 1, make: make)
+      for threads in [2, 3] {
+        let other = try chunkedTrajectory(Float.self, threads: threads, make: make)
+        #expect(one.map { $0.map(\.bitPattern) } == other.map { $0.map(\.bitPattern) }, "\(name), \(threads) threads")
+      }
+    }
+  }
+
+  @Test("a step over many parameters matches the paper's Adam for every element")
+  func chunkedAdamMatchesReference() throws {
+    let saved = KernelOptions.defaultThreadCount
+    KernelOptions.defaultThreadCount = 2
+    defer { KernelOptions.defaultThreadCount = saved }
+    // Two parameters of 9,000 and 11,000 elements, so that chunks cut both.
+    let starts: [[Double]] = [(0..<9000).map { Double($0 % 97) * 0.01 - 0.4 }, (0..<11000).map { Double($0 % 89) * -0.02 + 0.7 }]
+    let gradients: [[[Double]]] = starts.map { s in
+      (0..<3).map { step in s.indices.map { i in sin(Double(i * (step + 2))) } }
+    }
+    let parameters = try starts.map { try SettableParameter<Double>([$0]) }
+    let adam = try Adam<Double>(learningRate: 0.05)
+    for step in 0..<3 {
+      for (p, g) in zip(parameters, gradients) { try p.setGradient([g[step]]) }
+      try adam.step(parameters.map(\.parameter))
+    }
+    for (k, p) in parameters.enumerated() {
+      let expected = referenceAdam(theta: starts[k], gradients: gradients[k], learningRate: 0.05).last!
+      // Values are O(1): an absolute bound, since a value near 0 makes relative ones meaningless.
+      let worst = zip(p.values, expected).map { abs($0 - $1) }.max() ?? .nan
+      #expect(worst < 1e-13, "parameter \(k): max |Δ| = \(worst)")
+    }
+  }
+
+  @Test("a copy of a parameter's value taken before a step keeps its elements")
+  func copiesOfValuesAreUnchanged() throws {
+    let p = try SettableParameter<Float>([[1, 2, 3]])
+    try p.setGradient([[1, 1, 1]])
+    let snapshot = p.parameter.value
+    try Adam<Float>(learningRate: 0.5).step([p.parameter])
+    #expect(snapshot.elements == [1, 2, 3])
+    #expect(p.values.allSatisfy { $0 < 3 } && p.values != [1, 2, 3])
+  }
+}

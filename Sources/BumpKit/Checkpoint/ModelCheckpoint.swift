@@ -117,6 +117,9 @@ public enum Checkpoint {
     guard s.precision == wanted else {
       throw CheckpointError.precisionMismatch(source: source, stored: s.precision, requested: wanted)
     }
+    // The architecture is only text: check every size it declares against the tensors in
+    // the file before building anything, so that a lying header cannot allocate.
+    try checkDeclaredShapes(s.architecture, file: file, source: source)
     let layers: [any Layer<Element>]
     let model: Sequential<Element>
     do {
@@ -158,6 +161,84 @@ public enum Checkpoint {
       throw CheckpointError.unexpectedTensor(source: source, name: extra)
     }
     return (model, s.metadata)
+  }
+}
+
+extension Checkpoint {
+  /// The widest layer whose width no tensor in the file shows (a bump layer with shared
+  /// parameters, say): such a width is not backed by stored data, so it is bounded.
+  static let unbackedWidthLimit = 1 << 16
+
+  /// Checks the shapes of the parameters that `architecture` declares (Dense weight
+  /// `in × out` and bias `1 × out`; Bump σ, c, a `1 × units` or `1 × 1`) against the tensors
+  /// of `file`, and that the layers' widths chain from `inputFeatures`, without building a
+  /// layer.
+  ///
+  /// - Throws: ``CheckpointError/missingTensor(source:name:)``,
+  ///   ``CheckpointError/shapeMismatch(source:name:expected:stored:)``,
+  ///   ``CheckpointError/notACheckpoint(source:reason:)``.
+  static func checkDeclaredShapes(
+    _ architecture: Architecture, file: SafetensorsFile, source: String
+  ) throws {
+    func fail(_ reason: String) -> CheckpointError {
+      .notACheckpoint(source: source, reason: reason)
+    }
+    let backed = Set(file.tensors.values.flatMap(\.shape))
+    func checkWidth(_ width: Int, _ what: String) throws {
+      guard width > 0 else { throw fail("\(what) is \(width); it must be positive") }
+      guard width <= unbackedWidthLimit || backed.contains(width) else {
+        throw fail("\(what) is \(width), a width no tensor in the file has")
+      }
+    }
+    func expect(_ name: String, _ shape: [Int]) throws {
+      guard let tensor = file.tensors[name] else {
+        throw CheckpointError.missingTensor(source: source, name: name)
+      }
+      guard tensor.shape == shape else {
+        throw CheckpointError.shapeMismatch(
+          source: source, name: name, expected: shape, stored: tensor.shape)
+      }
+    }
+    var width = architecture.inputFeatures
+    try checkWidth(width, "inputFeatures")
+    for (i, layer) in architecture.layers.enumerated() {
+      func size(_ key: String) throws -> Int {
+        guard let text = layer.settings[key], let value = Int(text) else {
+          throw fail(
+            "layer \(i) (\(layer.kind)) \(key) is \(layer.settings[key].map { "\"\($0)\"" } ?? "missing"), not an integer")
+        }
+        try checkWidth(value, "layer \(i) (\(layer.kind)) \(key)")
+        return value
+      }
+      switch layer.kind {
+      case "dense":
+        let (input, output) = (try size("inputSize"), try size("outputSize"))
+        guard input == width else {
+          throw fail("layer \(i) (dense) takes \(input) inputs, the layer before gives \(width)")
+        }
+        try expect("layers.\(i).weight", [input, output])
+        try expect("layers.\(i).bias", [1, output])
+        width = output
+      case "bump":
+        let units = try size("units")
+        guard units == width else {
+          throw fail("layer \(i) (bump) has \(units) units, the layer before gives \(width)")
+        }
+        for name in ["sigma", "center", "amplitude"] {
+          let text = layer.settings[name] ?? "missing"
+          let layout = text.split(separator: ",", omittingEmptySubsequences: false)
+          guard let first = layout.first, first == "shared" || first == "per-unit",
+            layout.count == 1 || (layout.count == 2 && layout[1] == "fixed")
+          else {
+            throw fail(
+              "layer \(i) (bump) \(name) is \"\(text)\"; expected shared or per-unit, optionally followed by ,fixed")
+          }
+          try expect("layers.\(i).\(name)", [1, first == "per-unit" ? units : 1])
+        }
+      default:
+        continue  // parameter-free activations keep the width
+      }
+    }
   }
 }
 

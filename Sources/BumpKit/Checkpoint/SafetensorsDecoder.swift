@@ -17,7 +17,7 @@ extension SafetensorsFile {
     try bytes.withUnsafeBufferPointer { try decode(buffer: $0) }
   }
 
-  private struct Entry {
+  fileprivate struct Entry {
     var name: String
     var dtype: DType
     var shape: [Int]
@@ -29,16 +29,35 @@ extension SafetensorsFile {
     guard file.count >= 8 else { throw SafetensorsError.truncatedFile(byteCount: file.count) }
     var claimed: UInt64 = 0
     for i in (0..<8).reversed() { claimed = claimed << 8 | UInt64(file[i]) }
+    let headerEnd = 8 + (try checkedHeaderLength(claimed, fileSize: file.count))
+    let layout = try decodeLayout(
+      header: UnsafeBufferPointer(rebasing: file[8..<headerEnd]),
+      bufferLength: file.count - headerEnd)
+    return assemble(layout, data: UnsafeBufferPointer(rebasing: file[headerEnd...]))
+  }
+
+  /// The header length from the 8-byte length field, checked against the 100 MB limit and
+  /// the file's size before anything is allocated from it.
+  static func checkedHeaderLength(_ claimed: UInt64, fileSize: Int) throws -> Int {
     guard claimed <= UInt64(maximumHeaderLength) else {
       throw SafetensorsError.headerTooLarge(length: claimed, limit: maximumHeaderLength)
     }
-    guard claimed <= UInt64(file.count - 8) else {
-      throw SafetensorsError.headerLengthExceedsFile(length: claimed, available: file.count - 8)
+    guard claimed <= UInt64(fileSize - 8) else {
+      throw SafetensorsError.headerLengthExceedsFile(length: claimed, available: fileSize - 8)
     }
-    let headerEnd = 8 + Int(claimed)
-    let header = UnsafeBufferPointer(rebasing: file[8..<headerEnd])
-    let data = UnsafeBufferPointer(rebasing: file[headerEnd...])
+    return Int(claimed)
+  }
 
+  /// A header checked against the length of the data buffer that follows it: the entries
+  /// in data-buffer order, which tile the buffer exactly, and the metadata.
+  struct Layout {
+    fileprivate var entries: [Entry]
+    var metadata: [String: String]
+  }
+
+  /// Validates the JSON header alone (see ``decode(_:)``), given the length of the data
+  /// buffer, so that a file's data need not be read before its header is known to be good.
+  static func decodeLayout(header: UnsafeBufferPointer<UInt8>, bufferLength: Int) throws -> Layout {
     if let bad = SafetensorsHeaderJSON.firstInvalidUTF8(in: header) {
       throw SafetensorsError.headerNotUTF8(offset: bad)
     }
@@ -62,7 +81,7 @@ extension SafetensorsFile {
       guard seen.insert(member.key).inserted else {
         throw SafetensorsError.duplicateTensorName(member.key)
       }
-      entries.append(try decodeEntry(named: member.key, member.value, bufferLength: data.count))
+      entries.append(try decodeEntry(named: member.key, member.value, bufferLength: bufferLength))
     }
 
     // Stable sort by offsets: `entries` is in header order, which breaks ties between empty
@@ -86,20 +105,24 @@ extension SafetensorsFile {
       covered = entry.end
       previous = entry
     }
-    guard covered == data.count else {
+    guard covered == bufferLength else {
       throw SafetensorsError.bufferNotCovered(
-        last: previous?.name, coveredUpTo: covered, bufferLength: data.count)
+        last: previous?.name, coveredUpTo: covered, bufferLength: bufferLength)
     }
+    return Layout(entries: order.map { entries[$0] }, metadata: metadata ?? [:])
+  }
 
+  /// The file that `layout` describes, its tensors' bytes taken from `data`.
+  static func assemble(_ layout: Layout, data: UnsafeBufferPointer<UInt8>) -> SafetensorsFile {
     var tensors: [String: Tensor] = [:]
-    tensors.reserveCapacity(entries.count)
-    for entry in entries {
+    tensors.reserveCapacity(layout.entries.count)
+    for entry in layout.entries {
       tensors[entry.name] = Tensor(
         unchecked: entry.dtype, shape: entry.shape,
         data: Array(UnsafeBufferPointer(rebasing: data[entry.begin..<entry.end])))
     }
     return SafetensorsFile(
-      validatedNames: order.map { entries[$0].name }, tensors: tensors, metadata: metadata ?? [:])
+      validatedNames: layout.entries.map(\.name), tensors: tensors, metadata: layout.metadata)
   }
 
   private static func decodeMetadata(_ value: SafetensorsHeaderJSON.Value) throws -> [String:

@@ -9,13 +9,47 @@
 extension SafetensorsFile {
   /// Reads and decodes the safetensors file at `path`.
   ///
-  /// Reads exactly the file's size as reported by `fstat` (never a size taken from the
-  /// header), then validates it as ``decode(_:)`` does.
+  /// Reads the 8-byte length and the header first and validates them as ``decode(_:)`` does,
+  /// against the file's size as reported by `fstat` (never a size taken from the header);
+  /// only then reads the data buffer, whose every byte the header has named. A file whose
+  /// header is bad costs the header's bytes, not the file's.
   ///
   /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read, or
   ///   any validation error of ``decode(_:)``.
   public static func read(from path: String) throws -> SafetensorsFile {
-    try decode(readAllBytes(path))
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else {
+      throw SafetensorsError.io(operation: "open", path: path, errno: errno)
+    }
+    defer { close(descriptor) }
+    var status = stat()
+    guard fstat(descriptor, &status) == 0 else {
+      throw SafetensorsError.io(operation: "stat", path: path, errno: errno)
+    }
+    if (status.st_mode & S_IFMT) == S_IFDIR {
+      throw SafetensorsError.io(operation: "read", path: path, errno: EISDIR)
+    }
+    let size = Int(status.st_size)
+    let prefix = try readBytes(descriptor, count: min(size, 8), path: path)
+    guard prefix.count >= 8 else { throw SafetensorsError.truncatedFile(byteCount: prefix.count) }
+    var claimed: UInt64 = 0
+    for i in (0..<8).reversed() { claimed = claimed << 8 | UInt64(prefix[i]) }
+    let headerLength = try checkedHeaderLength(claimed, fileSize: size)
+    let header = try readBytes(descriptor, count: headerLength, path: path)
+    guard header.count == headerLength else {
+      throw SafetensorsError.headerLengthExceedsFile(length: claimed, available: header.count)
+    }
+    let dataLength = size - 8 - headerLength
+    let layout = try header.withUnsafeBufferPointer {
+      try decodeLayout(header: $0, bufferLength: dataLength)
+    }
+    let data = try readBytes(descriptor, count: dataLength, path: path)
+    guard data.count == dataLength else {
+      // The file shrank while being read: check the header against what is there.
+      throw SafetensorsError.bufferNotCovered(
+        last: nil, coveredUpTo: dataLength, bufferLength: data.count)
+    }
+    return data.withUnsafeBufferPointer { assemble(layout, data: $0) }
   }
 
   /// Writes the file to `path` atomically: readers see either the old file or the complete
@@ -60,26 +94,12 @@ extension SafetensorsFile {
     }
   }
 
-  private static func readAllBytes(_ path: String) throws -> [UInt8] {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else {
-      throw SafetensorsError.io(operation: "open", path: path, errno: errno)
-    }
-    defer { close(descriptor) }
-    var status = stat()
-    guard fstat(descriptor, &status) == 0 else {
-      throw SafetensorsError.io(operation: "stat", path: path, errno: errno)
-    }
-    if (status.st_mode & S_IFMT) == S_IFDIR {
-      throw SafetensorsError.io(operation: "read", path: path, errno: EISDIR)
-    }
-    let size = Int(status.st_size)
+  /// Up to `count` bytes from the descriptor's current position (fewer at the end of file).
+  private static func readBytes(_ descriptor: Int32, count: Int, path: String) throws -> [UInt8] {
     var readError: Int32 = 0
-    let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-      // A file that shrinks while being read yields what is there; one that grows, its
-      // first `size` bytes: either way decode sees a consistent byte count.
-      while initialized < size {
-        let result = systemRead(descriptor, buffer.baseAddress! + initialized, size - initialized)
+    let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+      while initialized < count {
+        let result = systemRead(descriptor, buffer.baseAddress! + initialized, count - initialized)
         if result < 0 {
           if errno == EINTR { continue }
           readError = errno

@@ -1,5 +1,3 @@
-internal import CSV
-
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -8,19 +6,30 @@ internal import CSV
   import Darwin
 #endif
 
-/// A CSV file read record by record with CSV.swift, knowing the physical line each record
-/// starts on.
+/// A CSV file read record by record as a stream of bytes, knowing the physical line each
+/// record starts on.
 ///
-/// The grammar is CSV.swift's (RFC 4180): comma-separated fields, fields in double quotes
-/// may hold commas, line breaks and doubled quotes (`""`); rows end with LF, CRLF or CR.
-/// Spaces and tabs around a field are dropped (CSV.swift's `trimFields`). The first non-blank
-/// record is the header. Blank lines (no characters other than spaces) are skipped anywhere,
-/// as pandas does. A UTF-8 byte-order mark is ignored.
+/// The grammar is RFC 4180's: comma-separated fields; a field in double quotes may hold
+/// commas, line breaks and doubled quotes (`""`); rows end with LF, CRLF or CR. Spaces and
+/// tabs around a field are dropped (inside quotes they belong to the field). The first
+/// non-blank record is the header. Blank lines (no characters other than spaces and tabs)
+/// are skipped anywhere, as pandas does. A UTF-8 byte-order mark is ignored.
 ///
-/// CSV.swift reports records, not lines, so the line number is kept here: a record advances
-/// the line count by one plus the line breaks inside its quoted fields.
+/// The file is read in 64 KiB chunks and never held whole, so memory stays bounded by what
+/// the caller keeps: a field longer than ``fieldByteLimit`` and a header longer than
+/// ``headerByteLimit`` are errors, and fields beyond the header's count are counted, not
+/// stored. The path `-` reads standard input (named "standard input" in messages).
+///
+/// Malformed text is an error at the place it occurs: bytes that are not UTF-8, a NUL byte
+/// (binary data, which `Double(String)` would silently cut at), a quote that is never
+/// closed (reported where the quoted field begins), and text after a closing quote.
 struct CSVRecordReader {
-  /// The path as the caller gave it, used in every error message.
+  /// The longest field accepted: 1 MiB.
+  static let fieldByteLimit = 1 << 20
+  /// The longest header record accepted: 16 MiB.
+  static let headerByteLimit = 16 << 20
+
+  /// The path as the caller gave it, or "standard input" for `-`; used in every error.
   let path: String
 
   /// The header's names, in file order.
@@ -29,135 +38,289 @@ struct CSVRecordReader {
   /// The line the header is on (1 unless blank lines precede it).
   let headerLine: Int
 
-  private let reader: CSVReader
+  private let input: ByteInput
   private var line: Int
 
-  /// Opens `path`, decodes it as UTF-8 and reads the header.
+  /// Opens `path` (`-` for standard input) and reads the header.
   ///
   /// - Throws: ``DataError/fileNotFound(path:)``, ``DataError/unreadableFile(path:reason:)``,
   ///   ``DataError/invalidEncoding(path:line:)``, ``DataError/emptyFile(path:)``,
   ///   ``DataError/emptyColumnName(path:line:position:)``,
-  ///   ``DataError/duplicateColumn(path:line:column:positions:)``.
+  ///   ``DataError/duplicateColumn(path:line:column:positions:)`` and the errors of
+  ///   ``next()``.
   init(path: String) throws {
-    self.path = path
-    var text = try Self.readText(path)
-    if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
-    reader = try CSVReader(string: text, hasHeaderRow: false, trimFields: true)
-    line = 1
-    guard let (headerLine, header) = Self.nextNonBlank(reader, &line) else {
-      throw DataError.emptyFile(path: path)
+    let name = path == "-" ? "standard input" : path
+    let input = try ByteInput(path: path, name: name)
+    var line = 1
+    try input.dropByteOrderMark()
+    var found: (Int, [String])?
+    while true {
+      guard let record = try Self.record(input, &line, path: name, header: nil) else { break }
+      if record.isBlank { continue }
+      found = (record.line, record.fields)
+      break
     }
+    guard let (headerLine, header) = found else { throw DataError.emptyFile(path: name) }
+    self.path = name
     self.headerLine = headerLine
     self.header = header
+    self.input = input
+    self.line = line
     var positions: [String: [Int]] = [:]
     for (index, name) in header.enumerated() {
       guard !name.isEmpty else {
-        throw DataError.emptyColumnName(path: path, line: headerLine, position: index + 1)
+        throw DataError.emptyColumnName(path: self.path, line: headerLine, position: index + 1)
       }
       positions[name, default: []].append(index + 1)
     }
     if let name = header.first(where: { positions[$0]!.count > 1 }) {
       throw DataError.duplicateColumn(
-        path: path, line: headerLine, column: name, positions: positions[name]!)
+        path: self.path, line: headerLine, column: name, positions: positions[name]!)
     }
   }
 
   /// The next non-blank record and the line it starts on, with exactly one field per header
   /// column; `nil` at the end of the file.
   ///
-  /// - Throws: ``DataError/raggedRow(path:line:column:expected:found:)``.
+  /// - Throws: ``DataError/raggedRow(path:line:column:expected:found:)``,
+  ///   ``DataError/invalidEncoding(path:line:)``, ``DataError/nulByte(path:line:column:)``,
+  ///   ``DataError/unterminatedQuote(path:line:column:)``,
+  ///   ``DataError/textAfterQuote(path:line:column:)``,
+  ///   ``DataError/fieldTooLong(path:line:column:limit:)``,
+  ///   ``DataError/unreadableFile(path:reason:)``.
   mutating func next() throws -> (line: Int, fields: [String])? {
-    guard let (start, fields) = Self.nextNonBlank(reader, &line) else { return nil }
-    guard fields.count == header.count else {
-      let column = fields.count < header.count ? header[fields.count] : header[header.count - 1]
-      throw DataError.raggedRow(
-        path: path, line: start, column: column, expected: header.count, found: fields.count)
-    }
-    return (start, fields)
-  }
-
-  /// Reads records until one is not blank; `line` moves past every record read.
-  private static func nextNonBlank(_ reader: CSVReader, _ line: inout Int) -> (Int, [String])? {
-    while let fields = reader.next() {
-      let start = line
-      line += 1 + fields.reduce(0) { $0 + lineBreaks(in: $1) }
-      if fields.count == 1 && fields[0].isEmpty { continue }
-      return (start, fields)
+    while let record = try Self.record(input, &line, path: path, header: header) {
+      if record.isBlank { continue }
+      guard record.count == header.count else {
+        let column =
+          record.count < header.count ? header[record.count] : header[header.count - 1]
+        throw DataError.raggedRow(
+          path: path, line: record.line, column: column, expected: header.count,
+          found: record.count)
+      }
+      return (record.line, record.fields)
     }
     return nil
   }
 
-  /// The line breaks in a quoted field: LF, CR and CRLF each count once, as they do between
-  /// records.
-  private static func lineBreaks(in field: String) -> Int {
-    var count = 0
+  // MARK: - Parsing
+
+  private struct Record {
+    var line: Int
+    /// The stored fields: at most one per header column.
+    var fields: [String]
+    /// All fields of the record, stored or not.
+    var count: Int
+    var isBlank: Bool { count == 1 && fields.first?.isEmpty == true }
+  }
+
+  private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\"")
+  private static let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
+  private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
+
+  /// Reads one record; `nil` at the end of input. `header` is nil while reading the header,
+  /// whose size is bounded by ``headerByteLimit`` instead of the column count.
+  private static func record(
+    _ input: ByteInput, _ line: inout Int, path: String, header: [String]?
+  ) throws -> Record? {
+    guard try input.peekByte() != nil else { return nil }
+    var record = Record(line: line, fields: [], count: 0)
+    var recordBytes = 0
+    var field: [UInt8] = []
+    while true {
+      let index = record.count
+      func column() -> String? {
+        guard let header else { return nil }
+        return index < header.count ? header[index] : nil
+      }
+      let keep = header.map { index < $0.count } ?? true
+      field.removeAll(keepingCapacity: true)
+      let fieldLine = line
+      var byte = try input.nextByte()
+      while byte == space || byte == tab { byte = try input.nextByte() }
+      var endOfRecord = false
+      func append(_ b: UInt8) throws {
+        if b == 0 { throw DataError.nulByte(path: path, line: line, column: column()) }
+        guard keep else { return }
+        if field.count >= fieldByteLimit {
+          throw DataError.fieldTooLong(
+            path: path, line: fieldLine, column: column(), limit: fieldByteLimit)
+        }
+        field.append(b)
+      }
+      if byte == quote {
+        // Quoted: runs to the closing quote, across line breaks.
+        while true {
+          guard let b = try input.nextByte() else {
+            throw DataError.unterminatedQuote(path: path, line: fieldLine, column: column())
+          }
+          if b == quote {
+            if try input.peekByte() == quote {
+              _ = try input.nextByte()
+              try append(quote)
+              continue
+            }
+            break
+          }
+          if b == cr {
+            line += 1
+            if try input.peekByte() == lf { try append(b); _ = try input.nextByte(); try append(lf); continue }
+          } else if b == lf {
+            line += 1
+          }
+          try append(b)
+        }
+        var after = try input.nextByte()
+        while after == space || after == tab { after = try input.nextByte() }
+        switch after {
+        case nil: endOfRecord = true
+        case comma: break
+        case cr, lf:
+          line += 1
+          if after == cr, try input.peekByte() == lf { _ = try input.nextByte() }
+          endOfRecord = true
+        default:
+          if after == 0 { throw DataError.nulByte(path: path, line: line, column: column()) }
+          throw DataError.textAfterQuote(path: path, line: line, column: column())
+        }
+      } else {
+        var b = byte
+        while true {
+          guard let c = b else {
+            endOfRecord = true
+            break
+          }
+          if c == comma { break }
+          if c == cr || c == lf {
+            line += 1
+            if c == cr, try input.peekByte() == lf { _ = try input.nextByte() }
+            endOfRecord = true
+            break
+          }
+          try append(c)
+          b = try input.nextByte()
+        }
+        while let last = field.last, last == space || last == tab { field.removeLast() }
+      }
+      if keep {
+        guard let text = String(validating: field, as: UTF8.self) else {
+          throw DataError.invalidEncoding(
+            path: path, line: fieldLine + firstInvalidUTF8Line(field) - 1)
+        }
+        recordBytes += field.count + 1
+        if header == nil, recordBytes > headerByteLimit {
+          throw DataError.fieldTooLong(
+            path: path, line: record.line, column: nil, limit: headerByteLimit)
+        }
+        record.fields.append(text)
+      }
+      record.count += 1
+      if endOfRecord { return record }
+    }
+  }
+
+  /// The 1-based line, within `bytes`, holding the first byte that is not part of valid
+  /// UTF-8 (lines broken by LF, CR or CRLF).
+  private static func firstInvalidUTF8Line(_ bytes: [UInt8]) -> Int {
+    var parser = Unicode.UTF8.ForwardParser()
+    var iterator = bytes.makeIterator()
+    var line = 1
     var afterCR = false
-    for scalar in field.unicodeScalars {
-      switch scalar {
-      case "\r":
-        count += 1
-        afterCR = true
-      case "\n":
-        if !afterCR { count += 1 }
-        afterCR = false
-      default: afterCR = false
+    while true {
+      switch parser.parseScalar(from: &iterator) {
+      case .valid(let encoded):
+        let byte = encoded.count == 1 ? encoded.first : nil
+        if byte == cr || (byte == lf && !afterCR) { line += 1 }
+        afterCR = byte == cr
+      case .error, .emptyInput:
+        return line
       }
     }
-    return count
   }
+}
 
-  // MARK: - Reading the bytes
+/// A file descriptor read in chunks, one byte at a time.
+private final class ByteInput {
+  private let descriptor: Int32
+  private let ownsDescriptor: Bool
+  private let name: String
+  private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+  private var start = 0
+  private var end = 0
+  private var atEnd = false
 
-  private static func readText(_ path: String) throws -> String {
-    let bytes = try readBytes(path)
-    if let text = String(validating: bytes, as: UTF8.self) { return text }
-    throw DataError.invalidEncoding(path: path, line: firstInvalidUTF8Line(bytes))
-  }
-
-  private static func readBytes(_ path: String) throws -> [UInt8] {
+  init(path: String, name: String) throws {
+    self.name = name
+    if path == "-" {
+      descriptor = STDIN_FILENO
+      ownsDescriptor = false
+      return
+    }
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
       let code = errno
       if code == ENOENT || path.isEmpty { throw DataError.fileNotFound(path: path) }
       throw DataError.unreadableFile(path: path, reason: dataSystemMessage(code))
     }
-    defer { close(descriptor) }
     var status = stat()
     guard fstat(descriptor, &status) == 0 else {
-      throw DataError.unreadableFile(path: path, reason: dataSystemMessage(errno))
+      let code = errno
+      close(descriptor)
+      throw DataError.unreadableFile(path: path, reason: dataSystemMessage(code))
     }
     if (status.st_mode & S_IFMT) == S_IFDIR {
+      close(descriptor)
       throw DataError.unreadableFile(path: path, reason: dataSystemMessage(EISDIR))
     }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(max(0, Int(status.st_size)))
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-      if count < 0 {
-        if errno == EINTR { continue }
-        throw DataError.unreadableFile(path: path, reason: dataSystemMessage(errno))
-      }
-      if count == 0 { break }
-      bytes.append(contentsOf: chunk[0..<count])
-    }
-    return bytes
+    self.descriptor = descriptor
+    ownsDescriptor = true
   }
 
-  /// The 1-based line holding the first byte that is not part of valid UTF-8.
-  private static func firstInvalidUTF8Line(_ bytes: [UInt8]) -> Int {
-    var parser = Unicode.UTF8.ForwardParser()
-    var iterator = bytes.makeIterator()
-    var line = 1
-    while true {
-      switch parser.parseScalar(from: &iterator) {
-      case .valid(let encoded):
-        if encoded.count == 1 && encoded.first == UInt8(ascii: "\n") { line += 1 }
-      case .error:
-        return line
-      case .emptyInput:
-        return line
+  deinit { if ownsDescriptor { close(descriptor) } }
+
+  /// Drops a UTF-8 byte-order mark at the start of the input, if that is what is there.
+  func dropByteOrderMark() throws {
+    try fill(atLeast: 3)
+    if end - start >= 3, buffer[start] == 0xEF, buffer[start + 1] == 0xBB,
+      buffer[start + 2] == 0xBF
+    {
+      start += 3
+    }
+  }
+
+  func peekByte() throws -> UInt8? {
+    if start == end { try fill(atLeast: 1) }
+    return start < end ? buffer[start] : nil
+  }
+
+  func nextByte() throws -> UInt8? {
+    if start == end { try fill(atLeast: 1) }
+    guard start < end else { return nil }
+    defer { start += 1 }
+    return buffer[start]
+  }
+
+  /// Reads until `count` bytes are buffered or the input ends.
+  private func fill(atLeast count: Int) throws {
+    if start > 0 {
+      let kept = end - start
+      if kept > 0 {
+        buffer.withUnsafeMutableBytes { b in
+          _ = memmove(b.baseAddress!, b.baseAddress! + start, kept)
+        }
       }
+      (start, end) = (0, kept)
+    }
+    while end - start < count, !atEnd {
+      let n = buffer.withUnsafeMutableBytes { b in
+        read(descriptor, b.baseAddress! + end, b.count - end)
+      }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw DataError.unreadableFile(path: name, reason: dataSystemMessage(errno))
+      }
+      if n == 0 { atEnd = true }
+      end += n
     }
   }
 }

@@ -65,6 +65,23 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   case mixedLabels(
     path: String, line: Int, column: String, text: String, firstLine: Int, firstText: String)
 
+  /// A NUL byte in the file: binary data, not text. `column` is nil in the header.
+  case nulByte(path: String, line: Int, column: String?)
+
+  /// A quoted field that begins on `line` is never closed: the file ends inside it.
+  /// `column` is nil in the header.
+  case unterminatedQuote(path: String, line: Int, column: String?)
+
+  /// Something other than a comma or a line break follows a field's closing quote.
+  case textAfterQuote(path: String, line: Int, column: String?)
+
+  /// A field (or, with `column` nil, the header) longer than `limit` bytes.
+  case fieldTooLong(path: String, line: Int, column: String?, limit: Int)
+
+  /// The values read by `line` would take more than `limit` bytes of memory: `rows` rows of
+  /// `columns` numbers, `bytes` in all.
+  case memoryLimitExceeded(path: String, line: Int, rows: Int, columns: Int, bytes: Int, limit: Int)
+
   /// An argument outside its domain, e.g. a negative sample count or a validation fraction
   /// of 1.
   case invalidArgument(name: String, value: String, reason: String)
@@ -118,20 +135,38 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case .emptyCell(let path, let line, let column):
       return "\(cellLocation(path, line, column)): the cell is empty"
     case .notANumber(let path, let line, let column, let text):
-      return "\(cellLocation(path, line, column)): \"\(text)\" is not a number"
+      return "\(cellLocation(path, line, column)): \"\(excerpt(text))\" is not a number"
     case .nonFiniteNumber(let path, let line, let column, let text):
-      return "\(cellLocation(path, line, column)): \"\(text)\" is not finite; "
+      return "\(cellLocation(path, line, column)): \"\(excerpt(text))\" is not finite; "
         + "NaN and infinite values are not allowed"
     case .numberOutOfRange(let path, let line, let column, let text, let type):
-      return "\(cellLocation(path, line, column)): \(text) is too large in magnitude for \(type)"
+      return
+        "\(cellLocation(path, line, column)): \(excerpt(text)) is too large in magnitude for \(type)"
     case .invalidLabel(let path, let line, let column, let text, let reason):
-      return "\(cellLocation(path, line, column)): class label \"\(text)\" \(reason)"
+      return "\(cellLocation(path, line, column)): class label \"\(excerpt(text))\" \(reason)"
     case .mixedLabels(let path, let line, let column, let text, let firstLine, let firstText):
       func kind(_ label: String) -> String { Double(label) == nil ? "a name" : "a number" }
       return
-        "\(cellLocation(path, line, column)): class label \"\(text)\" is \(kind(text)) "
-        + "but the label on line \(firstLine) (\"\(firstText)\") is \(kind(firstText)); "
+        "\(cellLocation(path, line, column)): class label \"\(excerpt(text))\" is \(kind(text)) "
+        + "but the label on line \(firstLine) (\"\(excerpt(firstText))\") is \(kind(firstText)); "
         + "labels must be all non-negative integers or all names"
+    case .nulByte(let path, let line, let column):
+      return "\(location(path, line, column)): the text holds a NUL byte; "
+        + "the file looks binary, not CSV text"
+    case .unterminatedQuote(let path, let line, let column):
+      return "\(location(path, line, column)): unterminated quote: the quoted field that "
+        + "begins here is never closed"
+    case .textAfterQuote(let path, let line, let column):
+      return "\(location(path, line, column)): unexpected text after a closing quote; "
+        + "a quote inside a quoted field must be doubled (\"\")"
+    case .fieldTooLong(let path, let line, let column, let limit):
+      let what = column == nil ? "the header" : "the cell"
+      return "\(location(path, line, column)): \(what) is longer than \(limit / 1024) KiB; "
+        + "is this a CSV file?"
+    case .memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, let limit):
+      return "\(path): line \(line): the data needs more than the memory limit of "
+        + "\(byteText(limit)) (\(rows) rows of \(columns) numbers read so far: "
+        + "\(byteText(bytes)))"
     case .invalidArgument(let name, let value, let reason):
       return "invalid \(name) \(value): \(reason)"
     case .shapeMismatch(let operation, let expected, let got):
@@ -154,4 +189,31 @@ private func cellLocation(_ path: String, _ line: Int, _ column: String) -> Stri
 /// `"a", "b", "c"`: names quoted so that spaces and empty names are visible.
 private func quotedNames(_ names: [String]) -> String {
   names.map { "\"\($0)\"" }.joined(separator: ", ")
+}
+
+/// `path: line 7, column "age"`, or `path: line 7` without a column.
+private func location(_ path: String, _ line: Int, _ column: String?) -> String {
+  column.map { cellLocation(path, line, $0) } ?? "\(path): line \(line)"
+}
+
+/// `text` cut to its first 40 characters, saying how long it was, so that a message about a
+/// huge cell stays one readable line.
+func excerpt(_ text: String, limit: Int = 40) -> String {
+  guard text.count > limit else { return text }
+  return "\(text.prefix(limit))… (\(text.utf8.count) bytes)"
+}
+
+/// `1.5 GiB`, `64.0 MiB`, `512 bytes`: a byte count in binary units (1 KiB = 1024 bytes),
+/// rounded to one decimal, for messages about memory and file sizes.
+public func byteText(_ bytes: Int) -> String {
+  let units = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+  var value = Double(bytes)
+  guard value >= 1024 else { return "\(bytes) bytes" }
+  var unit = -1
+  while value >= 1024, unit < units.count - 1 {
+    value /= 1024
+    unit += 1
+  }
+  let tenths = Int((value * 10).rounded())
+  return "\(tenths / 10).\(tenths % 10) \(units[unit])"
 }

@@ -1,13 +1,14 @@
 extension Dataset {
   /// Reads a dataset from a CSV file with a header row: the column named `target` is the
-  /// target, every other column is a feature, in file order.
+  /// target, every other column not in `ignored` is a feature, in file order (or the columns
+  /// `features`, in that order, when given).
   ///
   /// **Format.** The first non-blank line is the header; names must be non-empty and
   /// distinct. Fields are separated by commas and may be quoted (`"a, b"`, with `""` for a
   /// quote inside); line endings may be LF, CRLF or CR, and a final line break is optional.
   /// Spaces and tabs around a field are ignored (inside quotes they belong to the field, so
   /// `" a"` is a name with a leading space), as are blank lines and a UTF-8 byte-order mark.
-  /// The file is parsed with CSV.swift.
+  /// The file is read as a stream (see `CSVRecordReader`): it is never held in memory whole.
   ///
   /// **Numbers.** Each feature cell (and a regression target) must be a number in Swift's
   /// strict `Double(String)` grammar, e.g. `3`, `-0.5`, `1e-3`, `0x1p-2`; surrounding spaces
@@ -29,9 +30,17 @@ extension Dataset {
   /// A column that mixes the two is an error, which catches typos such as `1.O`.
   ///
   /// - Parameters:
-  ///   - path: The file to read.
+  ///   - path: The file to read; `-` reads standard input (named "standard input" in
+  ///     messages).
   ///   - target: The name of the target column.
   ///   - task: Read the target as real numbers or as class labels.
+  ///   - features: The feature columns to read, in this order; nil for every column that is
+  ///     neither the target nor ignored. Other columns are not parsed.
+  ///   - ignored: Columns to skip (an id, a name): each must be in the header; the target
+  ///     cannot be one.
+  ///   - classes: For classification, the classes the labels must belong to (a trained
+  ///     model's); nil to take them from the file.
+  ///   - byteLimit: The most memory the values read may take, in bytes; nil for no limit.
   /// - Throws: a ``DataError`` naming the file, the line (1-based; the header is line 1) and
   ///   the column: ``DataError/fileNotFound(path:)``,
   ///   ``DataError/unreadableFile(path:reason:)``, ``DataError/invalidEncoding(path:line:)``,
@@ -46,97 +55,132 @@ extension Dataset {
   ///   ``DataError/nonFiniteNumber(path:line:column:text:)``,
   ///   ``DataError/numberOutOfRange(path:line:column:text:type:)``,
   ///   ``DataError/invalidLabel(path:line:column:text:reason:)``,
-  ///   ``DataError/mixedLabels(path:line:column:text:firstLine:firstText:)``.
-  public static func loadCSV(path: String, target: String, task: TaskKind = .regression) throws
-    -> Dataset
-  {
+  ///   ``DataError/mixedLabels(path:line:column:text:firstLine:firstText:)``, the reading
+  ///   errors (``DataError/nulByte(path:line:column:)``,
+  ///   ``DataError/unterminatedQuote(path:line:column:)``,
+  ///   ``DataError/textAfterQuote(path:line:column:)``,
+  ///   ``DataError/fieldTooLong(path:line:column:limit:)``),
+  ///   ``DataError/memoryLimitExceeded(path:line:rows:columns:bytes:limit:)`` and
+  ///   ``DataError/invalidArgument(name:value:reason:)`` for an ignored target or feature.
+  public static func loadCSV(
+    path: String, target: String, task: TaskKind = .regression, features: [String]? = nil,
+    ignoring ignored: [String] = [], classes: CSVClassLabels? = nil, byteLimit: Int? = nil
+  ) throws -> Dataset {
     var reader = try CSVRecordReader(path: path)
+    let path = reader.path
     let header = reader.header
     guard let targetIndex = header.firstIndex(of: target) else {
       throw DataError.missingColumn(
         path: path, line: reader.headerLine, column: target, available: header)
     }
-    guard header.count > 1 else {
+    let skipped = try ignoredColumns(ignored, header: header, reader: reader)
+    if skipped.contains(targetIndex) {
+      throw DataError.invalidArgument(
+        name: "ignored column", value: "\"\(target)\"", reason: "it is the target")
+    }
+    let featureIndices: [Int]
+    if let features {
+      featureIndices = try columns(named: features, header: header, skipped: skipped, reader: reader)
+      if featureIndices.contains(targetIndex) {
+        throw DataError.invalidArgument(
+          name: "feature", value: "\"\(target)\"", reason: "it is the target")
+      }
+    } else {
+      featureIndices = header.indices.filter { $0 != targetIndex && !skipped.contains($0) }
+    }
+    guard !featureIndices.isEmpty else {
       throw DataError.noFeatureColumns(path: path, line: reader.headerLine, target: target)
     }
-    let featureIndices = header.indices.filter { $0 != targetIndex }
 
-    var features: [Element] = []
+    // Cells are checked in file order, so the first bad cell of a row is the one reported.
+    var position = [Int?](repeating: nil, count: header.count)
+    for (k, j) in featureIndices.enumerated() { position[j] = k }
+    var row = [Element](repeating: 0, count: featureIndices.count)
+    var values: [Element] = []
     var targets: [Element] = []
-    var labels = CSVLabelReader(path: path, column: target)
+    var labels = CSVLabelReader(path: path, column: target, expected: classes)
     var rows = 0
+    let stride = MemoryLayout<Element>.stride
     while let (line, fields) = try reader.next() {
       for (j, field) in fields.enumerated() {
-        if j == targetIndex {
+        if let k = position[j] {
+          row[k] = try parseCSVNumber(field, path: path, line: line, column: header[j])
+        } else if j == targetIndex {
           switch task {
           case .regression:
-            targets.append(try parseCSVNumber(field, path: path, line: line, column: header[j]))
+            targets.append(try parseCSVNumber(field, path: path, line: line, column: target))
           case .classification:
             try labels.read(field, line: line)
           }
-        } else {
-          features.append(try parseCSVNumber(field, path: path, line: line, column: header[j]))
         }
       }
+      values += row
       rows += 1
+      if let byteLimit {
+        let bytes = (values.count + targets.count) * stride + labels.byteCount
+        if bytes > byteLimit {
+          throw DataError.memoryLimitExceeded(
+            path: path, line: line, rows: rows, columns: featureIndices.count + 1, bytes: bytes,
+            limit: byteLimit)
+        }
+      }
     }
     guard rows > 0 else {
       throw DataError.noDataRows(path: path, line: reader.headerLine + 1, columns: header)
     }
 
-    let x = try Matrix(rows: rows, columns: featureIndices.count, elements: features)
+    let x = try Matrix(rows: rows, columns: featureIndices.count, elements: values)
+    let names = featureIndices.map { header[$0] }
     switch task {
     case .regression:
       let y = try Matrix(rows: rows, columns: 1, elements: targets)
       return Dataset(
-        unchecked: x, y: y, featureNames: featureIndices.map { header[$0] }, targetName: target,
-        task: .regression, classNames: nil)
+        unchecked: x, y: y, featureNames: names, targetName: target, task: .regression,
+        classNames: nil)
     case .classification:
-      let (indices, classes, names) = labels.classes()
+      let (indices, count, classNames) = labels.classes()
       let y = try Matrix(rows: rows, columns: 1, elements: indices.map { Element($0) })
       return Dataset(
-        unchecked: x, y: y, featureNames: featureIndices.map { header[$0] }, targetName: target,
-        task: .classification(classes: classes), classNames: names)
+        unchecked: x, y: y, featureNames: names, targetName: target,
+        task: .classification(classes: count), classNames: classNames)
     }
   }
 
   /// Reads the inputs for prediction from a CSV file: the columns named `expectedFeatures`,
   /// in that order, whatever their order in the file.
   ///
-  /// The file follows the format of ``loadCSV(path:target:task:)``. It needs no target
-  /// column; other columns (a target, an id) may be present and are not parsed, but every
-  /// row must still have one field per header column, and header names must be distinct.
+  /// The file follows the format of ``loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``.
+  /// It needs no target column; other columns (a target, an id, text) may be present and are
+  /// not parsed, but every row must still have one field per header column, and header names
+  /// must be distinct.
   ///
   /// - Parameters:
-  ///   - path: The file to read.
+  ///   - path: The file to read; `-` reads standard input.
   ///   - expectedFeatures: The model's feature names, in the model's order; non-empty.
+  ///   - ignored: Columns the caller says to skip: each must be in the header, and none may
+  ///     be one of `expectedFeatures`.
+  ///   - byteLimit: The most memory the values read may take, in bytes; nil for no limit.
   /// - Returns: `x`, `rows × expectedFeatures.count` with column j holding the feature
   ///   `expectedFeatures[j]`, and those names.
   /// - Throws: ``DataError/missingColumn(path:line:column:available:)`` naming the first
   ///   expected feature the header lacks; ``DataError/invalidArgument(name:value:reason:)``
-  ///   for an empty or repeating `expectedFeatures`; otherwise the errors of
-  ///   ``loadCSV(path:target:task:)``.
-  public static func loadCSVFeatures(path: String, expectedFeatures: [String]) throws
-    -> (x: Matrix<Element>, featureNames: [String])
-  {
+  ///   for an empty or repeating `expectedFeatures` or an ignored feature;
+  ///   ``DataError/memoryLimitExceeded(path:line:rows:columns:bytes:limit:)``; otherwise the
+  ///   errors of ``loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``.
+  public static func loadCSVFeatures(
+    path: String, expectedFeatures: [String], ignoring ignored: [String] = [],
+    byteLimit: Int? = nil
+  ) throws -> (x: Matrix<Element>, featureNames: [String]) {
     guard !expectedFeatures.isEmpty else {
       throw DataError.invalidArgument(
         name: "expected features", value: "[]", reason: "the model must have at least one feature")
     }
-    guard Set(expectedFeatures).count == expectedFeatures.count else {
-      throw DataError.invalidArgument(
-        name: "expected features", value: "\(expectedFeatures)", reason: "names must be distinct")
-    }
     var reader = try CSVRecordReader(path: path)
+    let path = reader.path
     let header = reader.header
-    var columns: [Int] = []
-    for name in expectedFeatures {
-      guard let index = header.firstIndex(of: name) else {
-        throw DataError.missingColumn(
-          path: path, line: reader.headerLine, column: name, available: header)
-      }
-      columns.append(index)
-    }
+    let skipped = try ignoredColumns(ignored, header: header, reader: reader)
+    let columns = try columns(
+      named: expectedFeatures, header: header, skipped: skipped, reader: reader)
     var features: [Element] = []
     var rows = 0
     while let (line, fields) = try reader.next() {
@@ -144,11 +188,53 @@ extension Dataset {
         features.append(try parseCSVNumber(fields[j], path: path, line: line, column: header[j]))
       }
       rows += 1
+      if let byteLimit, features.count * MemoryLayout<Element>.stride > byteLimit {
+        throw DataError.memoryLimitExceeded(
+          path: path, line: line, rows: rows, columns: columns.count,
+          bytes: features.count * MemoryLayout<Element>.stride, limit: byteLimit)
+      }
     }
     guard rows > 0 else {
       throw DataError.noDataRows(path: path, line: reader.headerLine + 1, columns: header)
     }
     return (try Matrix(rows: rows, columns: columns.count, elements: features), expectedFeatures)
+  }
+
+  /// The header positions of `ignored`, each of which must be in the header.
+  private static func ignoredColumns(
+    _ ignored: [String], header: [String], reader: CSVRecordReader
+  ) throws -> Set<Int> {
+    var skipped = Set<Int>()
+    for name in ignored {
+      guard let index = header.firstIndex(of: name) else {
+        throw DataError.missingColumn(
+          path: reader.path, line: reader.headerLine, column: name, available: header)
+      }
+      skipped.insert(index)
+    }
+    return skipped
+  }
+
+  /// The header positions of `names`, in that order: distinct, present and not ignored.
+  private static func columns(
+    named names: [String], header: [String], skipped: Set<Int>,
+    reader: CSVRecordReader
+  ) throws -> [Int] {
+    guard Set(names).count == names.count else {
+      throw DataError.invalidArgument(
+        name: "expected features", value: "\(names)", reason: "names must be distinct")
+    }
+    return try names.map { name in
+      guard let index = header.firstIndex(of: name) else {
+        throw DataError.missingColumn(
+          path: reader.path, line: reader.headerLine, column: name, available: header)
+      }
+      if skipped.contains(index) {
+        throw DataError.invalidArgument(
+          name: "ignored column", value: "\"\(name)\"", reason: "the model needs it as a feature")
+      }
+      return index
+    }
   }
 
   /// Writes the dataset as CSV, atomically: one column per feature, then the target.
@@ -218,8 +304,18 @@ func trimmedCSVField(_ field: String) -> String {
   return String(scalars[first...last])
 }
 
+/// Class labels fixed in advance (a trained model's), for reading a labelled file with
+/// ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``: every label
+/// must be one of them, or the error names its line.
+public enum CSVClassLabels: Equatable, Sendable {
+  /// The classes are these names, class k being `names[k]`.
+  case names([String])
+  /// The classes are the numbers 0..<count.
+  case numbers(count: Int)
+}
+
 /// Reads a classification target column cell by cell and turns it into class indices by the
-/// rules of ``Dataset/loadCSV(path:target:task:)``.
+/// rules of ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``.
 struct CSVLabelReader {
   /// The largest accepted numeric label + 1, so that a stray large number cannot make the
   /// model allocate a huge output layer.
@@ -227,13 +323,26 @@ struct CSVLabelReader {
 
   let path: String
   let column: String
+  let expected: CSVClassLabels?
   private var first: (line: Int, text: String, isNumber: Bool)?
-  private var numbers: [Int] = []
+  /// One entry per row: the numeric label, or the name's index in `names`.
+  private var labels: [Int32] = []
   private var names: [String] = []
+  private var nameIndex: [String: Int32] = [:]
+  private let expectedIndex: [String: Int32]
+  /// The bytes held: row labels and distinct names.
+  private(set) var byteCount = 0
 
-  init(path: String, column: String) {
+  init(path: String, column: String, expected: CSVClassLabels? = nil) {
     self.path = path
     self.column = column
+    self.expected = expected
+    if case .names(let names)? = expected {
+      expectedIndex = Dictionary(
+        names.enumerated().map { ($1, Int32($0)) }, uniquingKeysWith: { a, _ in a })
+    } else {
+      expectedIndex = [:]
+    }
   }
 
   /// Checks and records the label in `field`.
@@ -247,16 +356,56 @@ struct CSVLabelReader {
     }
     let number = Double(trimmed)
     let text = number == nil ? field : trimmed
+    func invalid(_ reason: String) -> DataError {
+      .invalidLabel(path: path, line: line, column: column, text: text, reason: reason)
+    }
+    switch expected {
+    case .names(let modelNames)?:
+      guard let k = expectedIndex[text] else {
+        let list = modelNames.map { "\"\(excerpt($0))\"" }.prefix(20).joined(separator: ", ")
+        throw invalid(
+          number != nil && !modelNames.contains(text)
+            ? "is a number, but the model's classes are names (\(list))"
+            : "is not one of the model's classes (\(list))")
+      }
+      labels.append(k)
+      byteCount += 4
+      return
+    case .numbers(let count)?:
+      guard let number else { throw invalid("is a name, but the model was trained on numeric labels") }
+      try checkNumber(number, invalid)
+      guard Int(number) < count else {
+        throw invalid("is outside the model's classes 0..<\(count)")
+      }
+      labels.append(Int32(number))
+      byteCount += 4
+      return
+    case nil: break
+    }
     if first == nil { first = (line, text, number != nil) }
     guard let first, first.isNumber == (number != nil) else {
       throw DataError.mixedLabels(
         path: path, line: line, column: column, text: text, firstLine: first!.line,
         firstText: first!.text)
     }
+    byteCount += 4
     guard let number else {
-      names.append(text)
+      if let k = nameIndex[text] {
+        labels.append(k)
+      } else {
+        let k = Int32(names.count)
+        names.append(text)
+        nameIndex[text] = k
+        labels.append(k)
+        byteCount += 2 * text.utf8.count + 64
+      }
       return
     }
+    try checkNumber(number, invalid)
+    labels.append(Int32(number))
+  }
+
+  private func checkNumber(_ number: Double, _ invalid: (String) -> DataError) throws {
     let reason: String? =
       !number.isFinite
       ? "is not finite"
@@ -267,21 +416,23 @@ struct CSVLabelReader {
           : number >= Double(Self.classLimit)
             ? "is too large; numeric labels must be below \(Self.classLimit)"
             : nil
-    if let reason {
-      throw DataError.invalidLabel(
-        path: path, line: line, column: column, text: text, reason: reason)
-    }
-    numbers.append(Int(number))
+    if let reason { throw invalid(reason) }
   }
 
   /// The class index of every label read, the number of classes K and, for names, the
   /// class names in class order.
   func classes() -> (indices: [Int], classes: Int, names: [String]?) {
-    if first?.isNumber ?? true {
-      return (numbers, (numbers.max() ?? -1) + 1, nil)
+    switch expected {
+    case .names(let names)?: return (labels.map(Int.init), names.count, names)
+    case .numbers(let count)?: return (labels.map(Int.init), count, nil)
+    case nil: break
     }
-    let sorted = Array(Set(names)).sorted()
-    let index = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
-    return (names.map { index[$0]! }, sorted.count, sorted)
+    if first?.isNumber ?? true {
+      return (labels.map(Int.init), Int(labels.max() ?? -1) + 1, nil)
+    }
+    let sorted = names.sorted()
+    let rank = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
+    let classOf = names.map { rank[$0]! }
+    return (labels.map { classOf[Int($0)] }, sorted.count, sorted)
   }
 }

@@ -172,7 +172,7 @@ struct OptimizerState<Element: Scalar> {
       newOffsets.append(running)
       running += p.count
     }
-    var newBuffers = (0..<bufferCount).map { _ in Matrix<Element>(rows: 1, columns: running) }
+    let newBuffers = (0..<bufferCount).map { _ in Matrix<Element>(rows: 1, columns: running) }
     for (k, p) in newTrainable.enumerated() {
       guard let was = old[ObjectIdentifier(p)], was.count == p.count else { continue }
       for b in newBuffers.indices where b < buffers.count {

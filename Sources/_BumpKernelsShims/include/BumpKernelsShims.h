@@ -33,4 +33,17 @@
 #define BUMPKIT_CPU_AVX512BF16 8u
 unsigned int bumpkit_cpu_features(void);
 
+// Vector square roots for the optimizer loops. Swift's `SIMD.squareRoot()` compiles to one
+// libm call per lane (with its errno check); these map to one vector instruction (vsqrtps /
+// sqrtpd, or the widest the build targets), correctly rounded like the scalar root. Clang's
+// extended vectors import into Swift as SIMD16<Float> and SIMD8<Double>.
+typedef float bumpkit_float16 __attribute__((ext_vector_type(16)));
+typedef double bumpkit_double8 __attribute__((ext_vector_type(8)));
+static inline __attribute__((always_inline)) bumpkit_float16 bumpkit_sqrt_float16(bumpkit_float16 x) {
+  return __builtin_elementwise_sqrt(x);
+}
+static inline __attribute__((always_inline)) bumpkit_double8 bumpkit_sqrt_double8(bumpkit_double8 x) {
+  return __builtin_elementwise_sqrt(x);
+}
+
 #endif

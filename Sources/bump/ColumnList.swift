@@ -1,0 +1,17 @@
+import Foundation
+
+/// Column names given to `--ignore`: comma-separated, the option repeatable.
+enum ColumnList {
+  /// The names in `arguments` split at commas, blanks dropped, in order, without repeats.
+  static func names(_ arguments: [String]) -> [String] {
+    var seen = Set<String>()
+    var names: [String] = []
+    for argument in arguments {
+      for part in argument.split(separator: ",") {
+        let name = String(part).trimmingCharacters(in: .whitespaces)
+        if !name.isEmpty, seen.insert(name).inserted { names.append(name) }
+      }
+    }
+    return names
+  }
+}
