@@ -6,7 +6,7 @@ import COpenBLAS
 func denseRecords(threads: [Int], quick: Bool, filter: (String) -> Bool) throws -> [Record] {
   var records: [Record] = []
   let (batch, n) = (128, 256)
-  let layer = Dense<Float>(inputSize: n, outputSize: n)
+  let layer = try Dense<Float>(inputSize: n, outputSize: n)
   var x = Matrix<Float>(rows: batch, columns: n)
   var dy = Matrix<Float>(rows: batch, columns: n)
   x.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Float(i % 13) * 0.01 - 0.06 } }

@@ -32,11 +32,11 @@ func trainingData(samples: Int, seed: UInt64) throws -> (Matrix<Float>, Matrix<F
 /// The workload's model, with its fixed seed.
 func trainingModel() throws -> Sequential<Float> {
   try Sequential<Float>(seed: 1) {
-    Dense(inputSize: 16, outputSize: 256)
+    try Dense(inputSize: 16, outputSize: 256)
     try Bump(units: 256, sigma: .perUnit(.constant(1)))
-    Dense(inputSize: 256, outputSize: 256)
+    try Dense(inputSize: 256, outputSize: 256)
     try Bump(units: 256, sigma: .perUnit(.constant(1)))
-    Dense(inputSize: 256, outputSize: 1)
+    try Dense(inputSize: 256, outputSize: 1)
   }
 }
 

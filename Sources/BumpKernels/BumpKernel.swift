@@ -28,7 +28,11 @@ public enum BumpKernel {
   ///
   /// - Parameters:
   ///   - input: `rows × columns` values, row-major.
-  ///   - sigma, center, amplitude: the parameters; `nil` centre means 0, `nil` amplitude 1.
+  ///   - rows: the number of rows (≥ 0).
+  ///   - columns: the number of columns, one per unit (≥ 0).
+  ///   - sigma: σ, shared or one per column; must be ≥ 0 and finite (not checked here).
+  ///   - center: c, shared or one per column; `nil` means 0.
+  ///   - amplitude: a, shared or one per column; `nil` means 1.
   ///   - output: receives g, `rows × columns`.
   ///   - cache: when given, receives f (without the amplitude) for ``backward(input:upstream:rows:columns:sigma:center:amplitude:cache:inputGradient:sigmaGradient:centerGradient:amplitudeGradient:options:workspace:)``
   ///     to reuse instead of recomputing the exponential. Outside the support it holds −0
@@ -89,11 +93,22 @@ public enum BumpKernel {
   /// Double, then combined in a fixed order.
   ///
   /// - Parameters:
+  ///   - input: the forward pass's input, `rows × columns`, row-major.
+  ///   - upstream: G = dL/dg, `rows × columns`.
+  ///   - rows: the number of rows (≥ 0).
+  ///   - columns: the number of columns, one per unit (≥ 0).
+  ///   - sigma: σ as in the forward pass.
+  ///   - center: c as in the forward pass; `nil` means 0.
+  ///   - amplitude: a as in the forward pass; `nil` means 1.
   ///   - cache: f as written by ``forward(input:rows:columns:sigma:center:amplitude:output:cache:supportCounts:options:workspace:)``
   ///     for the same input and parameters; recomputed when `nil`.
   ///   - inputGradient: receives dL/dx; pass `nil` when the input needs no gradient.
-  ///   - sigmaGradient, centerGradient, amplitudeGradient: receive dL/dσ, dL/dc, dL/da;
-  ///     `nil` skips that gradient. A centre or amplitude gradient needs that parameter.
+  ///   - sigmaGradient: receives dL/dσ (1 entry for a shared σ, `columns` for a per-unit
+  ///     one); `nil` skips it.
+  ///   - centerGradient: receives dL/dc, shaped like c; `nil` skips it. Needs `center`.
+  ///   - amplitudeGradient: receives dL/da, shaped like a; `nil` skips it. Needs `amplitude`.
+  ///   - options: implementation and thread count; results do not depend on the latter.
+  ///   - workspace: scratch memory to reuse across calls; a temporary one when `nil`.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public static func backward<Scalar: KernelScalar>(
@@ -178,6 +193,8 @@ public enum BumpKernel {
   ///
   /// - Parameters:
   ///   - cache: a `rows × columns` cache written by ``forward(input:rows:columns:sigma:center:amplitude:output:cache:supportCounts:options:workspace:)``.
+  ///   - rows: the number of rows of the cache.
+  ///   - columns: the number of columns (units) of the cache.
   ///   - counts: receives `columns` counts.
   /// - Precondition: `cache.count == rows·columns`, `counts.count == columns`.
   public static func supportCounts<Scalar: KernelScalar>(

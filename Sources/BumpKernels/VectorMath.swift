@@ -9,8 +9,11 @@ public enum VectorMath {
   /// Special values: exp(−∞) = 0, exp(+∞) = +∞, NaN stays NaN; results below half the
   /// smallest subnormal are 0 and above the largest finite value +∞.
   ///
-  /// - Parameter implementation: `.simd(width:)` picks the vector width; `.scalarReference`
-  ///   calls the C library; `nil` uses ``KernelScalar/preferredSIMDWidth``.
+  /// - Parameters:
+  ///   - input: the arguments x.
+  ///   - output: receives eˣ; as many elements as `input` (it may be the input buffer).
+  ///   - implementation: `.simd(width:)` picks the vector width; `.scalarReference`
+  ///     calls the C library; `nil` uses ``KernelScalar/preferredSIMDWidth``.
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public static func exp<Scalar: KernelScalar>(

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Errors from layers, models and training. Each message names what was wrong and where.
 public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
   /// An input or gradient had the wrong shape for `operation`.
@@ -36,3 +38,35 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 func shapeText(_ rows: Int, _ columns: Int) -> String { "\(rows)×\(columns)" }
+
+// MARK: - Readable descriptions
+
+// `localizedDescription` of an error that is not a `LocalizedError` is Foundation's generic
+// "The operation could not be completed. (BumpKit.BumpKitError error 2.)". Every BumpKit
+// error describes itself, naming the operation and the values involved; these conformances
+// make `localizedDescription` say the same.
+
+extension BumpKitError: LocalizedError {
+  /// The same text as ``description``.
+  public var errorDescription: String? { description }
+}
+
+extension LinearAlgebraError: LocalizedError {
+  /// The same text as ``description``.
+  public var errorDescription: String? { description }
+}
+
+extension DataError: LocalizedError {
+  /// The same text as ``description``.
+  public var errorDescription: String? { description }
+}
+
+extension SafetensorsError: LocalizedError {
+  /// The same text as ``description``.
+  public var errorDescription: String? { description }
+}
+
+extension CheckpointError: LocalizedError {
+  /// The same text as ``description``.
+  public var errorDescription: String? { description }
+}

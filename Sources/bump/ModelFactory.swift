@@ -10,11 +10,11 @@ enum ModelFactory {
     var layers: [any Layer<Element>] = []
     var width = inputs
     for size in configuration.hiddenLayers {
-      layers.append(Dense<Element>(inputSize: width, outputSize: size))
+      layers.append(try Dense<Element>(inputSize: width, outputSize: size))
       layers.append(try activation(configuration, units: size, as: Element.self))
       width = size
     }
-    layers.append(Dense<Element>(inputSize: width, outputSize: outputs))
+    layers.append(try Dense<Element>(inputSize: width, outputSize: outputs))
     return try Sequential(layers: layers, seed: configuration.seed)
   }
 

@@ -41,16 +41,16 @@ private func checkpointBits<T: Scalar>(_ m: Matrix<T>) -> [UInt64] { m.elements.
 /// initial values (so that a loader that re-initialises would be caught).
 private func everyLayerModel<T: Scalar>(_: T.Type = T.self, seed: UInt64 = 1) throws -> Sequential<T> {
   let model = try Sequential<T>(seed: seed) {
-    Dense(inputSize: 3, outputSize: 6)
+    try Dense(inputSize: 3, outputSize: 6)
     try Bump(units: 6, sigma: .perUnit(.uniform(0.5, 2)), center: .perUnit(.uniform(-0.3, 0.3)), amplitude: .shared(.constant(1.2)), sigmaFloor: 0.003)
     ReLU()
-    Dense(inputSize: 6, outputSize: 4, weightInitializer: .orthogonal(gain: 1), biasInitializer: .constant(0.1))
+    try Dense(inputSize: 6, outputSize: 4, weightInitializer: .orthogonal(gain: 1), biasInitializer: .constant(0.1))
     try Bump(units: 4, sigma: .fixed(3), center: .shared(.constant(0.1)), amplitude: .perUnit(.constant(0.9), trainable: false))
     Tanh()
-    Dense(inputSize: 4, outputSize: 4, useBias: false)
+    try Dense(inputSize: 4, outputSize: 4, useBias: false)
     Sigmoid()
     Gaussian()
-    Dense(inputSize: 4, outputSize: 2)
+    try Dense(inputSize: 4, outputSize: 2)
   }
   var generator = SeededGenerator(seed: seed &+ 100)
   for p in model.parameters where p.isTrainable {

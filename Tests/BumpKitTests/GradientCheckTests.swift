@@ -87,7 +87,7 @@ struct GradientCheckTests {
 
   @Test("Dense: dL/dx, dL/dW and dL/db")
   func dense() throws {
-    let layer = Dense<Double>(inputSize: 4, outputSize: 3, biasInitializer: .uniform(-0.5, 0.5))
+    let layer = try Dense<Double>(inputSize: 4, outputSize: 3, biasInitializer: .uniform(-0.5, 0.5))
     var generator = SeededGenerator(seed: 5)
     try layer.initializeParameters(using: &generator)
     let report = try GradientCheck.check(layer: layer, input: gradientCheckInput(rows: 5, columns: 4, seed: 1))
@@ -139,9 +139,9 @@ struct GradientCheckTests {
   @Test("a whole model, Dense → Bump → Dense, through Sequential")
   func sequentialModel() throws {
     let model = try Sequential<Double>(seed: 21) {
-      Dense(inputSize: 2, outputSize: 5, biasInitializer: .uniform(-0.3, 0.3))
+      try Dense(inputSize: 2, outputSize: 5, biasInitializer: .uniform(-0.3, 0.3))
       try Bump(units: 5, sigma: .perUnit(.uniform(0.5, 1.5)), center: .perUnit(.uniform(-0.2, 0.2)), amplitude: .perUnit(.constant(1)))
-      Dense(inputSize: 5, outputSize: 2, biasInitializer: .uniform(-0.3, 0.3))
+      try Dense(inputSize: 5, outputSize: 2, biasInitializer: .uniform(-0.3, 0.3))
     }
     let x = try gradientCheckInput(rows: 8, columns: 2, seed: 4, scale: 1.5)
     // The bump's inputs are the first layer's outputs: make sure none sits on the boundary.
@@ -174,14 +174,14 @@ struct GradientCheckTests {
   @Test("Float layers agree with the same layers in Double within Float tolerance")
   func floatAgainstDouble() throws {
     let floatModel = try Sequential<Float>(seed: 21) {
-      Dense(inputSize: 2, outputSize: 5, biasInitializer: .uniform(-0.3, 0.3))
+      try Dense(inputSize: 2, outputSize: 5, biasInitializer: .uniform(-0.3, 0.3))
       try Bump(units: 5, sigma: .perUnit(.uniform(0.5, 1.5)), center: .perUnit(.uniform(-0.2, 0.2)), amplitude: .perUnit(.constant(1)))
-      Dense(inputSize: 5, outputSize: 2, biasInitializer: .uniform(-0.3, 0.3))
+      try Dense(inputSize: 5, outputSize: 2, biasInitializer: .uniform(-0.3, 0.3))
     }
     let doubleModel = try Sequential<Double>(seed: 99) {
-      Dense(inputSize: 2, outputSize: 5)
+      try Dense(inputSize: 2, outputSize: 5)
       try Bump(units: 5, sigma: .perUnit(.uniform(0.5, 1.5)), center: .perUnit(.uniform(-0.2, 0.2)), amplitude: .perUnit(.constant(1)))
-      Dense(inputSize: 5, outputSize: 2)
+      try Dense(inputSize: 5, outputSize: 2)
     }
     let xd = try gradientCheckInput(rows: 16, columns: 2, seed: 4, scale: 1.5)
     let x = try Matrix<Float>(rows: 16, columns: 2, elements: xd.elements.map { Float($0) })
@@ -218,14 +218,14 @@ struct GradientCheckTests {
 
     #expect(throws: BumpKitError.self) { try GradientCheck.check(layer: Tanh<Double>(), input: x, relativeStep: 0) }
     #expect(throws: BumpKitError.self) {
-      try GradientCheck.compare(Dense<Float>(inputSize: 2, outputSize: 3), reference: Dense<Double>(inputSize: 3, outputSize: 2),
+      try GradientCheck.compare(try Dense<Float>(inputSize: 2, outputSize: 3), reference: try Dense<Double>(inputSize: 3, outputSize: 2),
         input: Matrix(rows: 1, columns: 2))
     }
   }
 
   @Test("the check restores parameters and leaves the analytic gradients")
   func restoresState() throws {
-    let layer = Dense<Double>(inputSize: 3, outputSize: 2)
+    let layer = try Dense<Double>(inputSize: 3, outputSize: 2)
     let before = layer.weight.value.elements
     let x = try gradientCheckInput(rows: 4, columns: 3, seed: 6)
     _ = try GradientCheck.check(layer: layer, input: x)

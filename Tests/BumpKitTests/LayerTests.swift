@@ -56,13 +56,13 @@ struct LayerTests {
 
   private func checkForwardShapes<T: Scalar>(_: T.Type) throws {
     let model = try Sequential<T>(seed: 3) {
-      Dense(inputSize: 3, outputSize: 5)
+      try Dense(inputSize: 3, outputSize: 5)
       try Bump(units: 5)
       ReLU()
       Tanh()
       Sigmoid()
       Gaussian()
-      Dense(inputSize: 5, outputSize: 2)
+      try Dense(inputSize: 5, outputSize: 2)
     }
     #expect(model.inputFeatures == 3)
     #expect(model.outputFeatures == 2)
@@ -86,7 +86,7 @@ struct LayerTests {
 
   @Test("a returned output is a value: the next forward pass does not change it")
   func outputsAreValues() throws {
-    for layer: any Layer<Double> in [Dense(inputSize: 2, outputSize: 2), try Bump(units: 2), ReLU(), Tanh(), Sigmoid(), Gaussian()] {
+    for layer: any Layer<Double> in [try Dense(inputSize: 2, outputSize: 2), try Bump(units: 2), ReLU(), Tanh(), Sigmoid(), Gaussian()] {
       let first = try layer.forward(layerRandom(4, 2, seed: 1, in: (-0.5, 0.5)))
       let kept = layerBits(first)
       _ = try layer.forward(layerRandom(4, 2, seed: 2, in: (-0.5, 0.5)))
@@ -101,7 +101,7 @@ struct LayerTests {
   }
 
   private func checkDense<T: Scalar>(_: T.Type, tolerance: Double) throws {
-    let dense = Dense<T>(inputSize: 4, outputSize: 3)
+    let dense = try Dense<T>(inputSize: 4, outputSize: 3)
     try dense.weight.assign(layerRandom(4, 3, seed: 10))
     try dense.bias.assign(layerRandom(1, 3, seed: 11))
     let x: Matrix<T> = layerRandom(9, 4, seed: 12, in: (-2, 2))
@@ -120,7 +120,7 @@ struct LayerTests {
       }
     }
     // Without a bias the layer is x·W, and the bias is not trainable.
-    let noBias = Dense<T>(inputSize: 4, outputSize: 3, useBias: false)
+    let noBias = try Dense<T>(inputSize: 4, outputSize: 3, useBias: false)
     try noBias.weight.assign(dense.weight.value)
     #expect(!noBias.bias.isTrainable)
     let z = try noBias(x)
@@ -282,7 +282,7 @@ struct LayerTests {
 
   @Test("a shape mismatch names both shapes and changes nothing")
   func shapeMismatchErrors() throws {
-    let dense = Dense<Double>(inputSize: 3, outputSize: 2)
+    let dense = try Dense<Double>(inputSize: 3, outputSize: 2)
     let bump = try Bump<Double>(units: 4, center: .perUnit(.zeros))
     let good: Matrix<Double> = layerRandom(5, 3, seed: 1, in: (-0.5, 0.5))
     let before = try dense(good)
@@ -315,7 +315,7 @@ struct LayerTests {
     #expect(bump.supportFractionPerUnit == fractions, "a rejected batch must not change the statistics")
 
     // Sequential.predict and forward name both shapes as well.
-    let model = try Sequential<Double>(layers: [Dense(inputSize: 3, outputSize: 2)])
+    let model = try Sequential<Double>(layers: [try Dense(inputSize: 3, outputSize: 2)])
     let predictMessage = layerMessage { _ = try model.predict(layerRandom(2, 5, seed: 5)) } ?? ""
     #expect(predictMessage.contains("2×5") && predictMessage.contains("3"), "message: \(predictMessage)")
   }
@@ -323,7 +323,7 @@ struct LayerTests {
   @Test("an empty batch is a typed error for every layer and for predict")
   func emptyBatchErrors() throws {
     let empty = Matrix<Float>(rows: 0, columns: 3)
-    let layers: [any Layer<Float>] = [Dense(inputSize: 3, outputSize: 2), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), Gaussian()]
+    let layers: [any Layer<Float>] = [try Dense(inputSize: 3, outputSize: 2), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), Gaussian()]
     for layer in layers {
       do {
         _ = try layer.forward(empty)
@@ -334,7 +334,7 @@ struct LayerTests {
         Issue.record("\(layer): expected emptyBatch, got \(error)")
       }
     }
-    let model = try Sequential<Float>(layers: [Dense(inputSize: 3, outputSize: 2)])
+    let model = try Sequential<Float>(layers: [try Dense(inputSize: 3, outputSize: 2)])
     let weights = layerSnapshot(model)
     #expect(throws: BumpKitError.self) { try model.predict(empty) }
     let message = layerMessage { _ = try model.predict(empty) } ?? ""
@@ -412,9 +412,9 @@ struct LayerTests {
   func sequentialChainingError() throws {
     do {
       _ = try Sequential<Float>(seed: 1) {
-        Dense(inputSize: 2, outputSize: 3)
+        try Dense(inputSize: 2, outputSize: 3)
         try Bump(units: 3)
-        Dense(inputSize: 4, outputSize: 1)
+        try Dense(inputSize: 4, outputSize: 1)
       }
       Issue.record("Dense(2→3) → Bump(3) → Dense(4→1) should not chain")
     } catch BumpKitError.shapeMismatch(let operation, let expected, let got) {
@@ -423,7 +423,7 @@ struct LayerTests {
     }
     #expect(throws: BumpKitError.self) {
       try Sequential<Float>(seed: 1) {
-        Dense(inputSize: 2, outputSize: 3)
+        try Dense(inputSize: 2, outputSize: 3)
         try Bump(units: 5)
       }
     }
@@ -436,10 +436,10 @@ struct LayerTests {
   @Test("summary names every layer and the parameter counts")
   func summaryMentionsEverything() throws {
     let model = try Sequential<Float>(seed: 2) {
-      Dense(inputSize: 2, outputSize: 6)
+      try Dense(inputSize: 2, outputSize: 6)
       try Bump(units: 6, sigma: .shared(.kerasBumpSigma), center: .perUnit(.zeros))
       Tanh()
-      Dense(inputSize: 6, outputSize: 1)
+      try Dense(inputSize: 6, outputSize: 1)
     }
     // 2·6 + 6, then σ shared (1) + c per unit (6) + a fixed (1), then 6 + 1.
     #expect(model.parameterCount == 18 + 8 + 7)
@@ -466,11 +466,11 @@ struct LayerTests {
 
   private func checkPredictBatches<T: Scalar>(_: T.Type, tolerance: Double) throws {
     let model = try Sequential<T>(seed: 9) {
-      Dense(inputSize: 3, outputSize: 16)
+      try Dense(inputSize: 3, outputSize: 16)
       try Bump(units: 16, sigma: .perUnit(.uniform(0.5, 2)))
-      Dense(inputSize: 16, outputSize: 8)
+      try Dense(inputSize: 16, outputSize: 8)
       Tanh()
-      Dense(inputSize: 8, outputSize: 2)
+      try Dense(inputSize: 8, outputSize: 2)
     }
     let x: Matrix<T> = layerRandom(1500, 3, seed: 4, in: (-1.5, 1.5))
     let whole = try model.predict(x, batchSize: 1500)
@@ -506,7 +506,7 @@ struct LayerTests {
       }
     }
     // Float, through a model: the Dense weight drawn by Sequential is orthonormal too.
-    let model = try Sequential<Float>(seed: 5) { Dense(inputSize: 12, outputSize: 4, weightInitializer: .orthogonal(gain: 1)) }
+    let model = try Sequential<Float>(seed: 5) { try Dense(inputSize: 12, outputSize: 4, weightInitializer: .orthogonal(gain: 1)) }
     let w = (model.layers[0] as! Dense<Float>).weight.value
     let gram = try w.multiplied(by: w, transposingSelf: true)
     for i in 0..<4 {

@@ -12,7 +12,7 @@ private final class SettableParameter<T: Scalar> {
   var parameter: Parameter<T> { dense.weight }
 
   init(_ value: [[Double]]) throws {
-    dense = Dense(inputSize: value.count, outputSize: value[0].count, useBias: false)
+    dense = try Dense(inputSize: value.count, outputSize: value[0].count, useBias: false)
     try dense.weight.assign(Matrix(value.map { $0.map { T($0) } }))
   }
 
@@ -76,7 +76,7 @@ struct OptimizerTests {
   /// returns the largest |W − W*|.
   private func bowlError<T: Scalar, O: Optimizer>(_ optimizer: O, steps: Int, _: T.Type) throws -> Double
   where O.Element == T {
-    let dense = Dense<T>(inputSize: 2, outputSize: 3, useBias: false)
+    let dense = try Dense<T>(inputSize: 2, outputSize: 3, useBias: false)
     let identity = Matrix<T>.identity(size: 2)
     let target = try Matrix<T>(Self.target.map { $0.map { T($0) } })
     let loss = MeanSquaredError<T>()

@@ -38,7 +38,7 @@ struct ReadoutTests {
   private func checkExactMap<T: Scalar>(_: T.Type, tolerance: Double) throws {
     let phi: Matrix<T> = readoutRandom(40, 4, seed: 1)
     let y = try Matrix<T>(affine(phi, Self.weights, Self.bias).map { $0.map { T($0) } })
-    let dense = Dense<T>(inputSize: 4, outputSize: 2)
+    let dense = try Dense<T>(inputSize: 4, outputSize: 2)
     let mse = try Readout.fitRidge(features: phi, targets: y, lambda: 0, into: dense)
     for j in 0..<4 {
       for k in 0..<2 { #expect(abs(Double(dense.weight.value[j, k]) - Self.weights[j][k]) < tolerance, "W[\(j), \(k)]") }
@@ -58,7 +58,7 @@ struct ReadoutTests {
     try Matrix.axpy(alpha: 0.1, noise, &y)
     var previous = Double.infinity
     for lambda in [0.0, 0.1, 1, 10, 100] {
-      let dense = Dense<Double>(inputSize: 4, outputSize: 2)
+      let dense = try Dense<Double>(inputSize: 4, outputSize: 2)
       try Readout.fitRidge(features: phi, targets: y, lambda: lambda, into: dense)
       let size = readoutNorm(dense.weight.value)
       #expect(size < previous, "λ = \(lambda): ‖W‖ = \(size)")
@@ -85,7 +85,7 @@ struct ReadoutTests {
       }
     }
     // With a huge λ the weights vanish and the bias becomes the mean target.
-    let dense = Dense<Double>(inputSize: 4, outputSize: 2)
+    let dense = try Dense<Double>(inputSize: 4, outputSize: 2)
     try Readout.fitRidge(features: phi, targets: y, lambda: 1e12, into: dense)
     #expect(readoutNorm(dense.weight.value) < 1e-9)
     for k in 0..<2 {
@@ -99,7 +99,7 @@ struct ReadoutTests {
     var phi: Matrix<Double> = readoutRandom(20, 4, seed: 4)
     for i in 0..<20 { phi[i, 2] = 0 }
     let y = try Matrix<Double>(affine(phi, Self.weights, Self.bias))
-    let dense = Dense<Double>(inputSize: 4, outputSize: 2)
+    let dense = try Dense<Double>(inputSize: 4, outputSize: 2)
     do {
       try Readout.fitRidge(features: phi, targets: y, lambda: 0, into: dense)
       Issue.record("rank-deficient features were accepted with λ = 0")
@@ -115,7 +115,7 @@ struct ReadoutTests {
   func withoutBias() throws {
     let phi: Matrix<Double> = readoutRandom(25, 4, seed: 5)
     let y = try Matrix<Double>(affine(phi, Self.weights, [0, 0]))
-    let dense = Dense<Double>(inputSize: 4, outputSize: 2, useBias: false)
+    let dense = try Dense<Double>(inputSize: 4, outputSize: 2, useBias: false)
     try Readout.fitRidge(features: phi, targets: y, lambda: 0, into: dense)
     #expect(dense.bias.value.elements == [0, 0])
     #expect(abs(dense.weight.value[1, 1] - 2) < 1e-12)
@@ -124,7 +124,7 @@ struct ReadoutTests {
   @Test("bad inputs are errors that name the shapes, the row or the argument")
   func errors() throws {
     let phi: Matrix<Double> = readoutRandom(10, 4, seed: 6)
-    let dense = Dense<Double>(inputSize: 4, outputSize: 2)
+    let dense = try Dense<Double>(inputSize: 4, outputSize: 2)
     #expect(throws: BumpKitError.self) { try Readout.fitRidge(features: phi, targets: Matrix(rows: 9, columns: 2), lambda: 0, into: dense) }
     #expect(throws: BumpKitError.self) { try Readout.fitRidge(features: phi, targets: Matrix(rows: 10, columns: 3), lambda: 0, into: dense) }
     #expect(throws: BumpKitError.self) {
@@ -159,9 +159,9 @@ struct ReadoutTests {
   @Test("refit solves for the last Dense layer of a model on its hidden bump features")
   func refitModel() throws {
     let model = try Sequential<Double>(seed: 3) {
-      Dense(inputSize: 2, outputSize: 8)
+      try Dense(inputSize: 2, outputSize: 8)
       try Bump(units: 8, sigma: .perUnit(.uniform(1, 3)))
-      Dense(inputSize: 8, outputSize: 1)
+      try Dense(inputSize: 8, outputSize: 1)
     }
     let x: Matrix<Double> = readoutRandom(200, 2, seed: 8)
     // Targets that the read-out can represent exactly: a fixed combination of the features.
@@ -178,7 +178,7 @@ struct ReadoutTests {
     #expect(abs(readout.bias.value[0, 0] - 0.5) < 1e-8)
 
     let noReadout = try Sequential<Double>(seed: 1) {
-      Dense(inputSize: 2, outputSize: 3)
+      try Dense(inputSize: 2, outputSize: 3)
       try Bump(units: 3)
     }
     #expect(throws: BumpKitError.self) { try Readout.refit(noReadout, inputs: x, targets: Matrix(rows: 200, columns: 3), lambda: 0) }

@@ -31,9 +31,9 @@ private func trainingMap<T: Scalar>(_ x: Matrix<T>, _ f: (Double) -> Double) -> 
 /// The small bump network of the two-bump problem: Dense(1→k) → Bump(k) → Dense(k→1).
 private func bumpNetwork<T: Scalar>(units: Int, seed: UInt64, sigma: Bump<T>.ParameterSpec = .perUnit(.constant(1))) throws -> Sequential<T> {
   try Sequential<T>(seed: seed) {
-    Dense(inputSize: 1, outputSize: units)
+    try Dense(inputSize: 1, outputSize: units)
     try Bump(units: units, sigma: sigma)
-    Dense(inputSize: units, outputSize: 1)
+    try Dense(inputSize: units, outputSize: 1)
   }
 }
 
@@ -68,7 +68,7 @@ struct TrainingTests {
   private func checkLine<T: Scalar>(_: T.Type) throws {
     let x: Matrix<T> = trainingRandom(64, 1, seed: 1)
     let y = trainingMap(x) { 2 * $0 + 1 }
-    let model = try Sequential<T>(seed: 1) { Dense(inputSize: 1, outputSize: 1) }
+    let model = try Sequential<T>(seed: 1) { try Dense(inputSize: 1, outputSize: 1) }
     let history = try model.fit(
       x: x, y: y, loss: MeanSquaredError(), optimizer: SGD(learningRate: 0.2), epochs: 300, batchSize: 16, seed: 2)
     let mse = try model.evaluate(x: x, y: y, loss: MeanSquaredError<T>())
@@ -124,9 +124,9 @@ struct TrainingTests {
     let truth = Dataset<T>.bumpsTruth
     let data = try Dataset<T>.bumps(samples: 1000, noise: 0.01, seed: 6)
     let model = try Sequential<T>(seed: 7) {
-      Dense(inputSize: 1, outputSize: 2)
+      try Dense(inputSize: 1, outputSize: 2)
       try Bump(units: 2, sigma: .perUnit(.constant(1)))
-      Dense(inputSize: 2, outputSize: 1)
+      try Dense(inputSize: 2, outputSize: 1)
     }
     let shift = model.layers[0] as! Dense<T>
     try shift.weight.assign(Matrix(rows: 1, columns: 2, repeating: 1))
@@ -167,9 +167,9 @@ struct TrainingTests {
     let data = try Dataset<T>.rings(samples: 1000, noise: 0.05, seed: 9)
     let (training, validation) = try data.split(validationFraction: 0.2)
     let model = try Sequential<T>(seed: 10) {
-      Dense(inputSize: 2, outputSize: 16)
+      try Dense(inputSize: 2, outputSize: 16)
       try Bump(units: 16)
-      Dense(inputSize: 16, outputSize: 2)
+      try Dense(inputSize: 16, outputSize: 2)
     }
     let history = try model.fit(
       x: training.x, y: training.y, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.02),
@@ -284,7 +284,7 @@ struct TrainingTests {
     let validationX: Matrix<Double> = trainingRandom(20, 1, seed: 17)
     let validationY = trainingMap(validationX) { 0.5 * $0 }
     for restore in [true, false] {
-      let model = try Sequential<Double>(seed: 18) { Dense(inputSize: 1, outputSize: 1) }
+      let model = try Sequential<Double>(seed: 18) { try Dense(inputSize: 1, outputSize: 1) }
       try (model.layers[0] as! Dense<Double>).weight.assign(Matrix(rows: 1, columns: 1, repeating: 0))
       var snapshots: [SafetensorsFile] = []
       let history = try model.fit(
@@ -364,7 +364,7 @@ struct TrainingTests {
     let label = "\(T.self) \(bumps ? "Dense → Bump → Dense" : "Dense")"
     let x: Matrix<T> = trainingRandom(64, 1, seed: 22, in: (0.1, 1))
     let y = trainingMap(x) { 3 * $0 - 1 }
-    let model: Sequential<T> = bumps ? try bumpNetwork(units: 4, seed: 23) : try Sequential<T>(seed: 23) { Dense(inputSize: 1, outputSize: 1) }
+    let model: Sequential<T> = bumps ? try bumpNetwork(units: 4, seed: 23) : try Sequential<T>(seed: 23) { try Dense(inputSize: 1, outputSize: 1) }
     var last: (epoch: Int, batch: Int, weights: [[UInt64]]) = (-1, -1, trainingWeights(model))
     do {
       try model.fit(
@@ -530,9 +530,9 @@ private final class BadInputFixture {
     for i in 0..<48 { labels[i, 0] = Double(i % 2) }
     self.labels = labels
     model = try Sequential<Double>(seed: 26) {
-      Dense(inputSize: 2, outputSize: 4)
+      try Dense(inputSize: 2, outputSize: 4)
       try Bump(units: 4)
-      Dense(inputSize: 4, outputSize: 2)
+      try Dense(inputSize: 4, outputSize: 2)
     }
     sgd = try SGD(learningRate: 0.1)
     weights = trainingWeights(model)

@@ -55,6 +55,16 @@ public enum Checkpoint {
     _ model: Sequential<Element>, metadata: [String: String] = [:]
   ) throws -> SafetensorsFile {
     let architecture = Architecture(inputFeatures: model.inputFeatures, layers: model.layers.map(\.configuration))
+    // Refuse now what could not be loaded later.
+    for (i, layer) in architecture.layers.enumerated() where !LayerRegistry.canRebuild(kind: layer.kind, Element.self) {
+      throw CheckpointError.unregisteredLayer(index: i, kind: layer.kind, type: "\(type(of: model.layers[i]))")
+    }
+    for (i, layer) in model.layers.enumerated() {
+      var names = Set<String>()
+      for p in layer.parameters where !names.insert(p.name).inserted {
+        throw CheckpointError.duplicateParameterName(index: i, kind: architecture.layers[i].kind, name: p.name)
+      }
+    }
     var meta = metadata
     meta["format"] = format
     meta["format_version"] = formatVersion
@@ -199,9 +209,16 @@ extension Checkpoint {
           source: source, name: name, expected: shape, stored: tensor.shape)
       }
     }
-    var width = architecture.inputFeatures
-    try checkWidth(width, "inputFeatures")
+    var width: Int? = architecture.inputFeatures
+    try checkWidth(architecture.inputFeatures, "inputFeatures")
     for (i, layer) in architecture.layers.enumerated() {
+      // A registered layer of an app's own: its settings mean nothing here, so the widths
+      // after it are checked when the model is built, and its tensors' shapes against its
+      // parameters.
+      if !LayerRegistry.builtInKinds.contains(layer.kind) {
+        width = nil
+        continue
+      }
       func size(_ key: String) throws -> Int {
         guard let text = layer.settings[key], let value = Int(text) else {
           throw fail(
@@ -213,7 +230,7 @@ extension Checkpoint {
       switch layer.kind {
       case "dense":
         let (input, output) = (try size("inputSize"), try size("outputSize"))
-        guard input == width else {
+        if let width, input != width {
           throw fail("layer \(i) (dense) takes \(input) inputs, the layer before gives \(width)")
         }
         try expect("layers.\(i).weight", [input, output])
@@ -221,7 +238,7 @@ extension Checkpoint {
         width = output
       case "bump":
         let units = try size("units")
-        guard units == width else {
+        if let width, units != width {
           throw fail("layer \(i) (bump) has \(units) units, the layer before gives \(width)")
         }
         for name in ["sigma", "center", "amplitude"] {
@@ -258,6 +275,11 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   case dtypeMismatch(source: String, name: String, stored: String, expected: String)
   /// A stored parameter value is NaN or infinite.
   case nonFiniteValue(source: String, name: String, index: Int)
+  /// Saving: layer `index` has a kind that a checkpoint could not rebuild (a layer of an
+  /// app's own that is not registered with ``LayerRegistry``).
+  case unregisteredLayer(index: Int, kind: String, type: String)
+  /// Saving: two parameters of layer `index` share a name, so their tensors would too.
+  case duplicateParameterName(index: Int, kind: String, name: String)
   /// A stored value lies below its parameter's floor (e.g. a negative σ).
   case valueBelowFloor(source: String, name: String, index: Int, value: String, floor: String)
 
@@ -271,6 +293,10 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case .dtypeMismatch(let s, let n, let st, let e): return "\(s): tensor \(n) has dtype \(st), expected \(e)"
     case .nonFiniteValue(let s, let n, let i): return "\(s): tensor \(n) holds a non-finite value at index \(i)"
     case .valueBelowFloor(let s, let n, let i, let v, let f): return "\(s): tensor \(n) holds \(v) at index \(i), below its floor \(f)"
+    case .unregisteredLayer(let i, let kind, let type):
+      return "cannot save layer \(i) (\(type), kind \"\(kind)\"): a checkpoint could not rebuild it; conform \(type) to CheckpointableLayer and call LayerRegistry.register(\(type).self) before saving and loading"
+    case .duplicateParameterName(let i, let kind, let name):
+      return "cannot save layer \(i) (\(kind)): two of its parameters are named \"\(name)\", and parameter names name the tensors"
     }
   }
 }

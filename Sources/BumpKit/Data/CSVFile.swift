@@ -11,7 +11,7 @@
 /// Files are UTF-8 with LF line endings and a final line break. A field is quoted, with
 /// inner quotes doubled (RFC 4180), when it holds a comma, a double quote or a line break,
 /// starts or ends with a space or tab (which the reader would trim), or is empty; so header
-/// names and class names round-trip through ``Dataset/loadCSV(path:target:task:)``.
+/// names and class names round-trip through ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``.
 /// Numbers are never quoted.
 ///
 /// The encoder is our own rather than CSV.swift's `CSVWriter`, which writes through an
@@ -41,7 +41,7 @@ public enum CSVFile {
   /// that parses back to the same value (Swift's `description`, e.g. `0.1`, `1e-05`).
   ///
   /// Non-finite values are written as `nan`, `inf` or `-inf` (a prediction may be one), but
-  /// ``Dataset/loadCSV(path:target:task:)`` will refuse to read them.
+  /// ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)`` will refuse to read them.
   ///
   /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` unless
   ///   `header.count == matrix.columns`; ``DataError/writeFailed(path:operation:reason:)``.

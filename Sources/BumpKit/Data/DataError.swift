@@ -7,8 +7,8 @@
 ///
 ///     data.csv: line 7, column "age": "n/a" is not a number
 ///
-/// See also: ``Dataset/loadCSV(path:target:task:)``,
-/// ``Dataset/loadCSVFeatures(path:expectedFeatures:)``, ``CSVFile``.
+/// See also: ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``,
+/// ``Dataset/loadCSVFeatures(path:expectedFeatures:ignoring:byteLimit:)``, ``CSVFile``.
 public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// No file exists at `path`.
   case fileNotFound(path: String)

@@ -240,7 +240,7 @@ extension Dataset {
   /// Writes the dataset as CSV, atomically: one column per feature, then the target.
   ///
   /// Class labels are written as their ``classNames`` when there are some, otherwise as
-  /// integers; so ``loadCSV(path:target:task:)`` with the same target and task reads back
+  /// integers; so ``loadCSV(path:target:task:features:ignoring:classes:byteLimit:)`` with the same target and task reads back
   /// an equal dataset (numbers are written in the shortest form that parses back to the same
   /// value). For name labels that holds when ``classNames`` is sorted, as `loadCSV` makes
   /// it; otherwise the classes come back renumbered in sorted order. Several target columns
@@ -273,7 +273,7 @@ extension Dataset {
   }
 }
 
-/// Parses one CSV cell as an `Element`, with the errors of ``Dataset/loadCSV(path:target:task:)``.
+/// Parses one CSV cell as an `Element`, with the errors of ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``.
 func parseCSVNumber<Element: Scalar>(_ field: String, path: String, line: Int, column: String)
   throws -> Element
 {

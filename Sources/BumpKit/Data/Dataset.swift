@@ -6,7 +6,7 @@
 /// finite values; the initialiser checks this and every other invariant, so a `Dataset` is
 /// always ready to train on.
 ///
-/// A dataset comes from a CSV file (``loadCSV(path:target:task:)``), from one of the seeded
+/// A dataset comes from a CSV file (``loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``), from one of the seeded
 /// generators (``rings(samples:noise:seed:)``, ``bumps(samples:noise:seed:)``,
 /// ``regression(samples:features:noise:seed:)``), or from matrices you already have
 /// (``init(x:y:featureNames:targetName:task:classNames:)``). ``shuffled(seed:)``,
@@ -31,7 +31,7 @@ public struct Dataset<Element: Scalar>: Equatable, Sendable {
   public private(set) var task: Task
 
   /// The name of each class, indexed by class number, when the labels were names (see
-  /// ``loadCSV(path:target:task:)``) or the generator names them; `nil` when the classes
+  /// ``loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``) or the generator names them; `nil` when the classes
   /// are just their numbers, and for regression.
   public private(set) var classNames: [String]?
 

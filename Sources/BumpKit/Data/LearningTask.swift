@@ -39,7 +39,7 @@ public enum LearningTask: Hashable, Sendable, Codable, CustomStringConvertible {
 
 /// The kind of task to read a CSV target column as, before the number of classes is known.
 ///
-/// See also: ``Dataset/loadCSV(path:target:task:)``, ``LearningTask``.
+/// See also: ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``, ``LearningTask``.
 public enum TaskKind: String, Hashable, Sendable, Codable, CaseIterable {
   /// Read the target as real numbers.
   case regression

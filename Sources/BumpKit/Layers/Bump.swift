@@ -13,7 +13,7 @@
 /// constraint lets σ reach exactly 0, where the unit is dead for good). Forward checks that
 /// every σ is finite and ≥ 0, and c and a finite, before any kernel runs.
 ///
-/// The values and gradients come from ``BumpKernel``: a fused SIMD pass each way, exactly 0
+/// The values and gradients come from `BumpKernel`: a fused SIMD pass each way, exactly 0
 /// outside the support, never NaN from finite inputs.
 public final class Bump<Element: Scalar>: Layer {
   /// How one of σ, c and a is laid out and learned.
@@ -68,11 +68,15 @@ public final class Bump<Element: Scalar>: Layer {
   /// A bump layer over `units` features.
   ///
   /// - Parameters:
+  ///   - units: the number of units, inputs and outputs (≥ 1).
   ///   - sigma: σ's layout and initializer; the default is per unit, trainable, 1.
   ///     ``Initializer/kerasBumpSigma`` gives the Keras layer's Uniform(0, 0.1).
-  ///   - center, amplitude: c and a; fixed at 0 and 1 by default.
+  ///   - center: c's layout and initializer; fixed at 0 by default.
+  ///   - amplitude: a's layout and initializer; fixed at 1 by default.
   ///   - sigmaFloor: the projection floor for σ; must be finite and > 0.
-  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for units ≤ 0 or a bad floor.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for units ≤ 0 or a bad
+  ///   floor; ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   negative or non-finite initial σ, or a non-finite initial c or a.
   public init(
     units: Int,
     sigma: ParameterSpec = .perUnit(.constant(1)),
@@ -117,11 +121,28 @@ public final class Bump<Element: Scalar>: Layer {
     ])
   }
 
-  /// Draws σ, c and a from their initializers; σ is then projected onto its floor.
+  /// Draws σ, c and a from their initializers; σ values in [0, ``sigmaFloor``) are then
+  /// raised to the floor (a Uniform(0, 0.1) draw may fall below it).
+  ///
+  /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   negative or non-finite σ or a non-finite c or a; the parameters are then unchanged.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
+    var drawn: [Matrix<Element>] = []
     for (p, spec) in [(sigma, specs.sigma), (center, specs.center), (amplitude, specs.amplitude)] {
-      try p.assign(spec.initializer.matrix(rows: 1, columns: p.value.columns, using: &generator))
+      drawn.append(try spec.initializer.matrix(rows: 1, columns: p.value.columns, using: &generator))
     }
+    for (k, (values, name)) in zip(drawn, ["σ", "c", "a"]).enumerated() {
+      try values.withUnsafeBufferPointer { v in
+        for i in v.indices where !v[i].isFinite || (k == 0 && v[i] < 0) {
+          throw BumpKitError.invalidParameter(
+            layer: "Bump(\(units))", parameter: name, index: i, value: "\(v[i])",
+            reason: k == 0 ? "must be finite and ≥ 0 (a negative initial σ would be raised to the floor, leaving a nearly dead unit)" : "must be finite")
+        }
+      }
+    }
+    try sigma.assign(drawn[0])
+    try center.assign(drawn[1])
+    try amplitude.assign(drawn[2])
     sigma.project()
   }
 

@@ -24,14 +24,18 @@ public final class Dense<Element: Scalar>: Layer {
   /// Weights are drawn from a generator seeded by the shape; ``Sequential`` re-draws them
   /// from its own seed.
   ///
-  /// - Precondition: `inputSize > 0`, `outputSize > 0`.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless both sizes are
+  ///   positive; an initializer's own error (e.g. a Glorot range that is not finite).
   public init(
     inputSize: Int, outputSize: Int,
     weightInitializer: Initializer<Element> = .glorotUniform,
     biasInitializer: Initializer<Element> = .zeros,
     useBias: Bool = true
-  ) {
-    precondition(inputSize > 0 && outputSize > 0, "Dense needs positive sizes, got \(inputSize)→\(outputSize)")
+  ) throws {
+    for (name, size) in [("inputSize", inputSize), ("outputSize", outputSize)] where size <= 0 {
+      throw BumpKitError.invalidArgument(
+        name: name, value: String(size), reason: "a Dense layer needs at least one \(name == "inputSize" ? "input" : "output") feature")
+    }
     self.inputFeatures = inputSize
     self.outputFeatures = outputSize
     self.weightInitializer = weightInitializer
@@ -40,7 +44,7 @@ public final class Dense<Element: Scalar>: Layer {
     weight = Parameter(name: "weight", value: Matrix(rows: inputSize, columns: outputSize))
     bias = Parameter(name: "bias", value: Matrix(rows: 1, columns: outputSize), isTrainable: useBias)
     var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(outputSize))
-    try? initializeParameters(using: &generator)
+    try initializeParameters(using: &generator)
   }
 
   public var parameters: [Parameter<Element>] { [weight, bias] }

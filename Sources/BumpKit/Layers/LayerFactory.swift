@@ -32,7 +32,7 @@ extension LayerConfiguration {
     }
     switch kind {
     case "dense":
-      return Dense<Element>(inputSize: try int("inputSize"), outputSize: try int("outputSize"), useBias: try bool("useBias", default: true))
+      return try Dense<Element>(inputSize: try int("inputSize"), outputSize: try int("outputSize"), useBias: try bool("useBias", default: true))
     case "bump":
       let floorText = settings["sigmaFloor"] ?? "1e-4"
       guard let floor = Element(floorText) else {
@@ -46,7 +46,10 @@ extension LayerConfiguration {
     case "sigmoid": return Sigmoid<Element>()
     case "gaussian": return Gaussian<Element>()
     default:
-      throw BumpKitError.invalidArgument(name: "layer kind", value: kind, reason: "unknown; expected dense, bump, relu, tanh, sigmoid or gaussian")
+      if let layer = try LayerRegistry.makeRegistered(self, Element.self) { return layer }
+      throw BumpKitError.invalidArgument(
+        name: "layer kind", value: kind,
+        reason: "unknown; expected dense, bump, relu, tanh, sigmoid, gaussian or a kind registered with LayerRegistry.register(_:) for \(Element.self)")
     }
   }
 }

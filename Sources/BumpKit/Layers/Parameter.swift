@@ -1,7 +1,9 @@
 /// A named tensor that a layer learns (or holds fixed), with its gradient.
 ///
 /// Layers own their parameters; optimizers update ``value`` from ``gradient`` and then call
-/// ``project()``, which keeps constrained parameters (a bump's σ) inside their domain.
+/// ``project()``, which keeps constrained parameters (a bump's σ) inside their domain. Layers
+/// and optimizers written outside BumpKit do the same through ``setGradient(_:)``,
+/// ``updateGradient(_:)`` and ``updateValue(_:)``.
 public final class Parameter<Element: Scalar> {
   /// The name within its layer, e.g. "weight", "sigma".
   public let name: String
@@ -48,5 +50,39 @@ public final class Parameter<Element: Scalar> {
   /// Sets the gradient to zero, keeping its storage.
   public func zeroGradient() {
     gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+  }
+
+  /// Replaces the gradient by `newGradient`, which must have the value's shape: what the
+  /// backward pass of a layer written outside BumpKit stores.
+  ///
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)`` when the shapes
+  ///   differ; the gradient is then unchanged.
+  public func setGradient(_ newGradient: Matrix<Element>) throws {
+    guard newGradient.rows == value.rows && newGradient.columns == value.columns else {
+      throw BumpKitError.shapeMismatch(
+        operation: "setGradient \(name)", expected: shapeText(value.rows, value.columns),
+        got: shapeText(newGradient.rows, newGradient.columns))
+    }
+    gradient.copy(from: newGradient)
+  }
+
+  /// Calls `body` with the gradient's elements, in row-major order, to change them in place
+  /// (to accumulate into them, say), without a copy. The shape cannot change.
+  public func updateGradient<R, E: Error>(_ body: (inout MutableSpan<Element>) throws(E) -> R) throws(E) -> R {
+    try gradient.withUnsafeMutableBufferPointer { (buffer) throws(E) -> R in
+      var span = buffer.mutableSpan
+      return try body(&span)
+    }
+  }
+
+  /// Calls `body` with the value's elements, in row-major order, to change them in place
+  /// (an optimizer's update, say), without a copy unless a copy of ``value`` is held
+  /// elsewhere, which keeps its old elements (copy-on-write). The shape cannot change. An
+  /// optimizer calls ``project()`` afterwards to keep a constrained value in its domain.
+  public func updateValue<R, E: Error>(_ body: (inout MutableSpan<Element>) throws(E) -> R) throws(E) -> R {
+    try value.withUnsafeMutableBufferPointer { (buffer) throws(E) -> R in
+      var span = buffer.mutableSpan
+      return try body(&span)
+    }
   }
 }

@@ -12,9 +12,9 @@ public enum LayerBuilder<Element: Scalar> {
 /// Layers applied one after another:
 ///
 ///     let model = try Sequential<Float>(seed: 7) {
-///       Dense(inputSize: 1, outputSize: 32)
+///       try Dense(inputSize: 1, outputSize: 32)
 ///       try Bump(units: 32)
-///       Dense(inputSize: 32, outputSize: 1)
+///       try Dense(inputSize: 32, outputSize: 1)
 ///     }
 ///
 /// The initializer checks that each layer's output size fits the next layer's input and

@@ -3,7 +3,7 @@ internal import COpenBLAS
 /// A floating-point type with BLAS and LAPACK routines: `Float` (the `s` routines) and
 /// `Double` (the `d` routines).
 ///
-/// `Scalar` refines ``KernelScalar`` (the SIMD bump kernels) with one thin static requirement
+/// `Scalar` refines `KernelScalar` (the SIMD bump kernels) with one thin static requirement
 /// per routine that ``Matrix`` uses. Every requirement forwards to OpenBLAS (`cblas_s*`,
 /// `cblas_d*`) or LAPACKE (`LAPACKE_s*`, `LAPACKE_d*`) with **row-major** layout: a matrix
 /// with `rows × columns` logical shape and leading dimension `ld` stores element (i, j) at

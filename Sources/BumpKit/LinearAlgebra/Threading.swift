@@ -14,7 +14,7 @@ public enum Threading {
   /// The number of threads OpenBLAS and the bump kernels use (≥ 1).
   ///
   /// Reading returns OpenBLAS's current count (`openblas_get_num_threads`). Assigning n sets
-  /// OpenBLAS's count (`openblas_set_num_threads`) and ``KernelOptions/defaultThreadCount``
+  /// OpenBLAS's count (`openblas_set_num_threads`) and `KernelOptions/defaultThreadCount`
   /// to max(1, n). Set it before starting work, not while other threads are calling BLAS.
   public static var threadCount: Int {
     get { Int(openblas_get_num_threads()) }

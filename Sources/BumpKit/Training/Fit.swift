@@ -15,6 +15,12 @@ extension Sequential {
   ///   - x: inputs, `samples × inputFeatures`.
   ///   - y: targets: `samples × outputFeatures`, or `samples × 1` integer labels for
   ///     ``SoftmaxCrossEntropy``.
+  ///   - loss: the loss to minimize; its gradient drives the updates.
+  ///   - optimizer: updates the trainable parameters after every batch.
+  ///   - epochs: the number of passes over the training rows (≥ 0).
+  ///   - batchSize: rows per step (≥ 1, default 32); the last batch of an epoch holds the rest.
+  ///   - shuffle: visit the rows in a new seeded order every epoch (default true).
+  ///   - seed: seeds the shuffling, so equal seeds give bit-identical weights.
   ///   - validation: held-out data whose loss is computed after every epoch.
   ///   - earlyStopping: stops on the monitored loss and optionally restores the best weights.
   ///   - metrics: extra quantities per epoch.

@@ -1,13 +1,14 @@
 import BumpKit
+import Foundation
 
 // Fit a 1-D target made of two bumps with a Dense → Bump → Dense model, then print the
 // model's predictions next to the truth and what the bump layer learned.
 let data = try Dataset<Double>.bumps(samples: 400, seed: 1)
 
 let model = try Sequential<Double>(seed: 7) {
-  Dense(inputSize: 1, outputSize: 16)
+  try Dense(inputSize: 1, outputSize: 16)
   try Bump(units: 16, sigma: .perUnit(.constant(1)))
-  Dense(inputSize: 16, outputSize: 1)
+  try Dense(inputSize: 16, outputSize: 1)
 }
 
 let history = try model.fit(
@@ -31,3 +32,26 @@ for (i, xi) in grid.enumerated() {
 
 let bump = model.layers[1] as! Bump<Double>
 print("fraction of inputs inside the bump supports:", bump.supportFraction)
+
+// A model with a layer and an optimizer of the app's own (CustomParts.swift), saved to a
+// checkpoint and loaded back.
+try LayerRegistry.register(Scale.self)
+let custom = try Sequential<Double>(seed: 11) {
+  try Dense(inputSize: 1, outputSize: 8)
+  try Bump(units: 8, sigma: .perUnit(.constant(1)))
+  Scale(units: 8)
+  try Dense(inputSize: 8, outputSize: 1)
+}
+let customHistory = try custom.fit(
+  x: data.x, y: data.y, loss: MeanSquaredError<Double>(), optimizer: SignDescent(learningRate: 0.002),
+  epochs: 60, batchSize: 32, seed: 5, validation: .split(0.2))
+print("custom Scale layer + SignDescent: validation MSE \(customHistory.validationLoss.last!)")
+let path = FileManager.default.temporaryDirectory.appendingPathComponent("bumpapp-custom.safetensors").path
+try Checkpoint.save(custom, to: path)
+let (reloaded, _) = try Checkpoint.load(Double.self, from: path)
+try? FileManager.default.removeItem(atPath: path)
+let before = try custom.predict(x), after = try reloaded.predict(x)
+guard before.elements == after.elements, reloaded.layers[2] is Scale else {
+  fatalError("the reloaded model differs from the saved one")
+}
+print("saved and reloaded with its Scale layer; learned scales:", (reloaded.layers[2] as! Scale).scale.value.elements.map { ($0 * 1000).rounded() / 1000 })

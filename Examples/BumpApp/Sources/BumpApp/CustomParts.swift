@@ -1,0 +1,100 @@
+import BumpKit
+
+/// A learned per-unit scale, y = x ⊙ s: a trainable layer written with BumpKit's public API
+/// only, and registered so that checkpoints store and rebuild it.
+final class Scale: CheckpointableLayer {
+  typealias Element = Double
+  static let kind = "scale"
+
+  let units: Int
+  let scale: Parameter<Double>
+  private var savedInput: Matrix<Double>?
+  private var output = Matrix<Double>(rows: 0, columns: 0)
+  private var inputGradient = Matrix<Double>(rows: 0, columns: 0)
+
+  init(units: Int) {
+    self.units = units
+    scale = Parameter(name: "scale", value: Matrix(rows: 1, columns: units, repeating: 1))
+  }
+
+  convenience init(configuration: LayerConfiguration) throws {
+    guard let text = configuration.settings["units"], let units = Int(text), units > 0 else {
+      throw BumpKitError.invalidArgument(name: "scale.units", value: configuration.settings["units"] ?? "missing", reason: "must be a positive integer")
+    }
+    self.init(units: units)
+  }
+
+  var parameters: [Parameter<Double>] { [scale] }
+  var inputSize: Int? { units }
+  var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind, settings: ["units": String(units)]) }
+
+  func outputSize(forInputSize inputSize: Int) throws -> Int {
+    guard inputSize == units else {
+      throw BumpKitError.shapeMismatch(operation: "Scale", expected: "\(units) input features", got: "\(inputSize)")
+    }
+    return units
+  }
+
+  func forward(_ input: Matrix<Double>) throws -> Matrix<Double> {
+    _ = try outputSize(forInputSize: input.columns)
+    savedInput = input
+    output.resize(rows: input.rows, columns: units)
+    for r in 0..<input.rows {
+      for j in 0..<units { output[r, j] = input[r, j] * scale.value[0, j] }
+    }
+    return output
+  }
+
+  func backward(_ outputGradient: Matrix<Double>) throws -> Matrix<Double> {
+    guard let x = savedInput else {
+      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "Scale.backward needs a forward pass first")
+    }
+    inputGradient.resize(rows: x.rows, columns: units)
+    // ds_j = Σ_r G[r, j]·x[r, j]; dx = G ⊙ s.
+    var sums = [Double](repeating: 0, count: units)
+    for r in 0..<x.rows {
+      for j in 0..<units {
+        sums[j] += outputGradient[r, j] * x[r, j]
+        inputGradient[r, j] = outputGradient[r, j] * scale.value[0, j]
+      }
+    }
+    scale.updateGradient { g in
+      for j in g.indices { g[j] = sums[j] }
+    }
+    return inputGradient
+  }
+
+  func releaseSavedState() { savedInput = nil }
+}
+
+/// Sign descent (signSGD, Bernstein et al. 2018): θ ← θ − η·sign(g). An optimizer written
+/// with BumpKit's public API only.
+final class SignDescent: Optimizer {
+  typealias Element = Double
+  let learningRate: Double
+  private(set) var iterations = 0
+
+  init(learningRate: Double) { self.learningRate = learningRate }
+
+  func step(_ parameters: [Parameter<Double>]) throws {
+    for p in parameters where p.isTrainable {
+      let g = p.gradient
+      try g.withUnsafeBufferPointer { g in
+        if let bad = g.firstIndex(where: { !$0.isFinite }) {
+          throw BumpKitError.nonFiniteData(what: "SignDescent: the gradient of \(p.name)", row: bad / max(1, p.value.columns), column: bad % max(1, p.value.columns), value: "\(g[bad])")
+        }
+      }
+    }
+    for p in parameters where p.isTrainable {
+      let g = p.gradient
+      let eta = learningRate
+      g.withUnsafeBufferPointer { g in
+        p.updateValue { v in
+          for i in v.indices where g[i] != 0 { v[i] -= g[i] > 0 ? eta : -eta }
+        }
+      }
+      p.project()
+    }
+    iterations += 1
+  }
+}

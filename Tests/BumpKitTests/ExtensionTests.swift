@@ -1,0 +1,134 @@
+import BumpKit
+import Foundation
+import Testing
+
+/// y = x + b with a learned per-unit offset b: a layer written outside BumpKit with its
+/// public API only.
+private final class Offset: CheckpointableLayer {
+  typealias Element = Float
+  static let kind = "test-offset"
+  let units: Int
+  let offset: Parameter<Float>
+  private var output = Matrix<Float>(rows: 0, columns: 0)
+
+  init(units: Int) {
+    self.units = units
+    offset = Parameter(name: "offset", value: Matrix(rows: 1, columns: units))
+  }
+
+  convenience init(configuration: LayerConfiguration) throws {
+    guard let units = configuration.settings["units"].flatMap({ Int($0) }), units > 0 else {
+      throw BumpKitError.invalidArgument(name: "units", value: configuration.settings["units"] ?? "missing", reason: "must be a positive integer")
+    }
+    self.init(units: units)
+  }
+
+  var parameters: [Parameter<Float>] { [offset] }
+  var inputSize: Int? { units }
+  var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind, settings: ["units": String(units)]) }
+  func outputSize(forInputSize inputSize: Int) throws -> Int { units }
+
+  func forward(_ input: Matrix<Float>) throws -> Matrix<Float> {
+    output.resize(rows: input.rows, columns: units)
+    for r in 0..<input.rows { for j in 0..<units { output[r, j] = input[r, j] + offset.value[0, j] } }
+    return output
+  }
+
+  func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> {
+    var sums = Matrix<Float>(rows: 1, columns: units)
+    for r in 0..<outputGradient.rows { for j in 0..<units { sums[0, j] += outputGradient[r, j] } }
+    try offset.setGradient(sums)
+    return outputGradient
+  }
+
+  func releaseSavedState() {}
+}
+
+/// The same layer under a kind nobody registers.
+private final class Unregistered: Layer {
+  typealias Element = Float
+  let inner = Offset(units: 2)
+  var parameters: [Parameter<Float>] { inner.parameters }
+  var configuration: LayerConfiguration { LayerConfiguration(kind: "test-unregistered") }
+  func outputSize(forInputSize inputSize: Int) throws -> Int { 2 }
+  func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { try inner.forward(input) }
+  func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { try inner.backward(outputGradient) }
+  func releaseSavedState() {}
+}
+
+@Suite("Layers and optimizers of an app's own")
+struct ExtensionTests {
+  @Test("a parameter's gradient and value can be written through public API, in place")
+  func parameterWrites() throws {
+    let p = Parameter<Float>(name: "w", value: try Matrix([[1, 2], [3, 4]]))
+    try p.setGradient(try Matrix([[0.5, -1], [2, 0]]))
+    #expect(p.gradient.elements == [0.5, -1, 2, 0])
+    let error = #expect(throws: BumpKitError.self) { try p.setGradient(Matrix(rows: 1, columns: 4)) }
+    #expect(error?.localizedDescription.contains("2×2") == true && error?.localizedDescription.contains("1×4") == true, "\(String(describing: error))")
+    #expect(p.gradient.elements == [0.5, -1, 2, 0], "a rejected gradient changes nothing")
+
+    p.updateGradient { g in for i in g.indices { g[i] *= 2 } }
+    #expect(p.gradient.elements == [1, -2, 4, 0])
+    let held = p.value
+    p.updateValue { v in for i in v.indices { v[i] -= 0.5 } }
+    #expect(p.value.elements == [0.5, 1.5, 2.5, 3.5])
+    #expect(held.elements == [1, 2, 3, 4], "a copy taken before keeps its elements")
+  }
+
+  @Test("a registered layer of an app's own round-trips through a checkpoint")
+  func registeredLayerRoundTrips() throws {
+    try LayerRegistry.register(Offset.self)
+    try LayerRegistry.register(Offset.self)  // again: nothing happens
+    let model = try Sequential<Float>(seed: 3) {
+      try Dense(inputSize: 3, outputSize: 2)
+      Offset(units: 2)
+      try Dense(inputSize: 2, outputSize: 1)
+    }
+    try (model.layers[1] as! Offset).offset.assign(Matrix([[0.25, -0.75]]))
+    let file = try Checkpoint.encode(model)
+    let (loaded, _) = try Checkpoint.load(Float.self, file: file)
+    #expect(loaded.layers[1] is Offset)
+    #expect((loaded.layers[1] as! Offset).offset.value.elements == [0.25, -0.75])
+    let x = try Matrix<Float>([[0.1, 0.2, 0.3], [-1, 0, 2]])
+    #expect(try loaded.predict(x).elements == model.predict(x).elements)
+  }
+
+  @Test("an unregistered layer kind is refused when saving, naming the layer and the fix")
+  func unregisteredLayerIsRefusedAtSave() throws {
+    let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), Unregistered()])
+    let error = #expect(throws: CheckpointError.self) { _ = try Checkpoint.encode(model) }
+    let text = error?.localizedDescription ?? ""
+    #expect(text.contains("layer 1") && text.contains("test-unregistered") && text.contains("LayerRegistry.register"), "\(text)")
+  }
+
+  @Test("built-in kinds cannot be registered again")
+  func builtInKindsAreTaken() throws {
+    final class FakeDense: CheckpointableLayer {
+      typealias Element = Float
+      static let kind = "dense"
+      init(configuration: LayerConfiguration) throws {}
+      var parameters: [Parameter<Float>] { [] }
+      var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind) }
+      func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+      func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
+      func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
+      func releaseSavedState() {}
+    }
+    #expect(throws: BumpKitError.self) { try LayerRegistry.register(FakeDense.self) }
+  }
+
+  @Test("every error type's localizedDescription is its own description, with the values")
+  func errorsRead() {
+    let errors: [any Error & CustomStringConvertible] = [
+      BumpKitError.invalidArgument(name: "units", value: "0", reason: "needs at least one unit"),
+      LinearAlgebraError.shapeMismatch(operation: "gemm", expected: "3×4 · 4×2", got: "3×4 · 5×2"),
+      CheckpointError.missingTensor(source: "m.safetensors", name: "layers.0.weight"),
+      DataError.fileNotFound(path: "missing.csv"),
+      SafetensorsError.truncatedFile(byteCount: 3),
+    ]
+    for error in errors {
+      #expect(error.localizedDescription == error.description)
+      #expect(!error.localizedDescription.contains("operation could not be completed"))
+    }
+  }
+}
