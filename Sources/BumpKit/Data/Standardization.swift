@@ -197,8 +197,8 @@ extension Dataset {
 }
 
 extension Standardization {
-  /// `dataset` with its target matrix mapped as ``apply(to:)`` maps inputs; the inputs are
-  /// unchanged.
+  /// `dataset` with its target matrix mapped as ``apply(to:)->Matrix<Element>`` maps
+  /// inputs; the inputs are unchanged.
   ///
   /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` unless the dataset has
   ///   ``features`` target columns; ``DataError/invalidArgument(name:value:reason:)`` for a
