@@ -46,7 +46,11 @@ struct EvaluateCommand: ParsableCommand {
     let (x, y) = try ModelFile.labelled(
       Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))
     let loss = ModelFactory.loss(info.loss, as: Element.self)
-    let value = try network.evaluate(x: x, y: y, loss: loss)
+    // Regression is scored in the target's own units, whatever units the model predicts in.
+    let value =
+      info.task.classes == nil
+      ? try loss.loss(predicted: try info.naturalUnits(try network.predict(x)), target: y)
+      : try network.evaluate(x: x, y: y, loss: loss)
     var lines = [
       "Model: \(model) (\(info.task), \(info.loss.rawValue) loss)",
       "Data: \(data == "-" ? "standard input" : data), \(x.rows) samples",

@@ -66,6 +66,15 @@ struct InspectCommand: ParsableCommand {
     } else {
       lines.append("  standardization: none")
     }
+    if info.task.classes == nil {
+      if let t = info.targetStandardization {
+        lines.append(
+          "  target standardization: mean " + t.mean.map { formatted($0) }.joined(separator: ", ")
+            + ", sd " + t.standardDeviation.map { formatted($0) }.joined(separator: ", "))
+      } else {
+        lines.append("  target standardization: none (the model predicts in the target's units)")
+      }
+    }
     if let c = info.configuration {
       lines += c.descriptionLines.map { "  " + $0 }
     }
@@ -78,6 +87,15 @@ struct InspectCommand: ParsableCommand {
       }
       text += "; \(m.epochs) epochs in \(ProgressReporter.duration(m.trainingSeconds))"
       lines.append(text)
+      if let b = m.validationBaseline ?? m.trainBaseline {
+        let part = m.validationBaseline == nil ? "train" : "validation"
+        var baseline =
+          info.task.classes == nil
+          ? "  baseline: \(part) mse of the training mean \(formatted(b))"
+          : "  baseline: \(part) accuracy of the majority class \(String(format: "%.2f", b * 100))%"
+        if let r2 = m.validationR2 ?? m.trainR2 { baseline += "; \(part) R² \(formatted(r2))" }
+        lines.append(baseline)
+      }
     }
     return lines
   }

@@ -52,14 +52,22 @@ enum ModelFactory {
     }
   }
 
-  /// The optimizer, with the configuration's learning rate.
+  /// The optimizer, with the configuration's learning rate and schedule; a cosine schedule
+  /// decays to 0 over `epochs` × `stepsPerEpoch` steps.
   static func optimizer<Element: Scalar>(
-    _ configuration: TrainingConfiguration, as _: Element.Type
+    _ configuration: TrainingConfiguration, stepsPerEpoch: Int, as _: Element.Type
   ) throws -> any Optimizer<Element> {
+    let rate = configuration.learningRate
+    let schedule: LearningRateSchedule
+    switch configuration.schedule ?? .constant {
+    case .constant: schedule = .constant
+    case .cosine:
+      schedule = .cosine(totalSteps: max(1, configuration.epochs * stepsPerEpoch), minimum: 0)
+    }
     switch configuration.optimizer {
-    case .adam: return try Adam<Element>(learningRate: configuration.learningRate)
-    case .adamw: return try AdamW<Element>(learningRate: configuration.learningRate)
-    case .sgd: return try SGD<Element>(learningRate: configuration.learningRate)
+    case .adam: return try Adam<Element>(learningRate: rate, schedule: schedule)
+    case .adamw: return try AdamW<Element>(learningRate: rate, schedule: schedule)
+    case .sgd: return try SGD<Element>(learningRate: rate, schedule: schedule)
     }
   }
 

@@ -50,6 +50,13 @@ enum ModelFile {
           "the model has \(model.outputFeatures) outputs, but \(info.loss.rawValue) on \(info.task) needs \(expected)"
       )
     }
+    if let scaling = info.targetStandardization, scaling.features != model.outputFeatures {
+      throw CLIError.invalidCheckpoint(
+        path: path,
+        reason:
+          "the target standardization has \(scaling.features) columns, the model \(model.outputFeatures) outputs"
+      )
+    }
     return (model, info)
   }
 

@@ -11,6 +11,16 @@ struct RunMetrics: Codable, Equatable, Sendable {
   var epochs: Int
   /// Seconds spent in training.
   var trainingSeconds: Double
+  /// The constant predictor's score on the training and validation parts (see ``Baseline``):
+  /// for regression the mean squared error of predicting the training mean, for
+  /// classification the accuracy of predicting the most frequent training class. nil in
+  /// checkpoints written before it was recorded.
+  var trainBaseline: Double? = nil
+  var validationBaseline: Double? = nil
+  /// R² of a regression model on each part (scikit-learn's `r2_score`); nil for
+  /// classification.
+  var trainR2: Double? = nil
+  var validationR2: Double? = nil
 }
 
 /// What `bump train` stores in a checkpoint's metadata next to the architecture, and what
@@ -19,8 +29,11 @@ struct RunMetrics: Codable, Equatable, Sendable {
 /// Entries (all strings, JSON where structured): `training_config`, `feature_names` (JSON
 /// array), `target_name`, `task` (`regression` or `classification`), `classes` (K),
 /// `class_names` (JSON array, when the labels were names), `loss` (`mse`, `bce`,
-/// `softmax`), `standardization` (JSON `{"mean": […], "standardDeviation": […]}`), `metrics`
-/// (JSON, once training has finished), `status` and `epochs_completed`.
+/// `softmax`), `standardization` (JSON `{"mean": […], "standardDeviation": […]}`),
+/// `target_standardization` (the same form, one entry per target column, when a regression
+/// model was trained on standardized targets: it predicts in standardized units, mapped back
+/// with ``ModelInfo/naturalUnits(_:)``), `metrics` (JSON, once training has finished; losses
+/// in the target's own units), `status` and `epochs_completed`.
 struct ModelInfo: Equatable {
   var configuration: TrainingConfiguration?
   var featureNames: [String]
@@ -29,6 +42,10 @@ struct ModelInfo: Equatable {
   var classNames: [String]?
   var loss: LossChoice
   var standardization: Standardization?
+  /// The map from natural target units to the units the model predicts in, or nil when the
+  /// model predicts in natural units (every checkpoint written before targets were
+  /// standardized).
+  var targetStandardization: Standardization?
   var metrics: RunMetrics?
   /// `initial`, `training`, `complete` or `failed`.
   var status: String
@@ -37,7 +54,8 @@ struct ModelInfo: Equatable {
   init(
     configuration: TrainingConfiguration?, featureNames: [String], targetName: String,
     task: LearningTask, classNames: [String]?, loss: LossChoice, standardization: Standardization?,
-    metrics: RunMetrics? = nil, status: String = "initial", epochsCompleted: Int = 0
+    targetStandardization: Standardization? = nil, metrics: RunMetrics? = nil,
+    status: String = "initial", epochsCompleted: Int = 0
   ) {
     self.configuration = configuration
     self.featureNames = featureNames
@@ -46,6 +64,7 @@ struct ModelInfo: Equatable {
     self.classNames = classNames
     self.loss = loss
     self.standardization = standardization
+    self.targetStandardization = targetStandardization
     self.metrics = metrics
     self.status = status
     self.epochsCompleted = epochsCompleted
@@ -66,6 +85,9 @@ struct ModelInfo: Equatable {
     if let classNames { m["class_names"] = try Self.json(classNames) }
     if let configuration { m["training_config"] = try configuration.json() }
     if let standardization { m["standardization"] = try Self.json(standardization) }
+    if let targetStandardization {
+      m["target_standardization"] = try Self.json(targetStandardization)
+    }
     if let metrics { m["metrics"] = try Self.json(metrics, snakeCase: true) }
     return m
   }
@@ -118,10 +140,25 @@ struct ModelInfo: Equatable {
         "the standardization has \(standardization.features) features, the model \(featureNames.count)"
       )
     }
+    targetStandardization =
+      m["target_standardization"] == nil
+      ? nil : try decode(Standardization.self, "target_standardization")
+    if targetStandardization != nil, task.classes != nil {
+      throw bad("a classification model cannot have a target standardization")
+    }
     metrics = m["metrics"] == nil ? nil : try decode(RunMetrics.self, "metrics", snakeCase: true)
     configuration = m["training_config"].flatMap { try? TrainingConfiguration(json: $0) }
     status = m["status"] ?? "unknown"
     epochsCompleted = m["epochs_completed"].flatMap { Int($0) } ?? 0
+  }
+
+  /// A regression model's outputs in the target's own units: `outputs` mapped back through
+  /// ``targetStandardization``, or unchanged without one.
+  ///
+  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the column count is
+  ///   not the standardization's.
+  func naturalUnits<Element: Scalar>(_ outputs: Matrix<Element>) throws -> Matrix<Element> {
+    try targetStandardization.map { try $0.invert(outputs) } ?? outputs
   }
 
   /// The display name of class `k`.

@@ -8,7 +8,8 @@ struct PredictCommand: ParsableCommand {
     abstract: "Write a model's predictions for a CSV file as CSV.",
     discussion: """
       The features are read by the names stored in the checkpoint (other columns are \
-      ignored) and standardized as in training. Regression writes one column, prediction; \
+      ignored) and standardized as in training. Regression writes one column, prediction, in \
+      the target's own units (a target standardized in training is mapped back); \
       classification writes predicted_class (the class name, or its number) and one \
       probability column per class, probability_<class>.
       """
@@ -56,7 +57,9 @@ struct PredictCommand: ParsableCommand {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let x = try ModelFile.inputs(
       Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))
-    let logits = try network.predict(x)
+    let outputs = try network.predict(x)
+    // A regression model trained on a standardized target predicts in standardized units.
+    let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
     var header: [String]
     var rows: [[String]] = []
     rows.reserveCapacity(x.rows)

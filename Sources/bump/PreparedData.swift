@@ -1,18 +1,25 @@
 import BumpKit
 
 /// The data of a training run: loaded or generated, shuffled, split into training and
-/// validation parts, and standardised with statistics of the training part only.
+/// validation parts, and standardised with statistics of the training part only (the
+/// features, and a regression target when asked).
 struct PreparedData<Element: Scalar> {
   /// The CSV path, or the built-in dataset's name; for messages.
   let source: String
   /// All samples in original units, shuffled (for plots).
   let all: Dataset<Element>
-  /// The training part, standardised when asked.
+  /// The training part, standardised when asked: the model sees these inputs and targets.
   let training: Dataset<Element>
   /// The validation part, standardised like the training part; nil without validation.
   let validation: Dataset<Element>?
   /// The map applied to the features, or nil.
   let standardization: Standardization?
+  /// The map applied to a regression target, or nil.
+  let targetStandardization: Standardization?
+  /// The targets of the training and validation parts in their own units (the same as
+  /// ``training`` and ``validation``'s without target standardisation).
+  let trainingTargets: Matrix<Element>
+  let validationTargets: Matrix<Element>?
 
   /// - Throws: ``DataError`` for an unreadable or malformed CSV file (naming file, line and
   ///   column), ``CLIError/dataMismatch(path:reason:)`` when the split leaves a part empty.
@@ -97,8 +104,30 @@ struct PreparedData<Element: Scalar> {
     } else {
       standardization = nil
     }
+    trainingTargets = training.y
+    validationTargets = validation?.y
+    if configuration.standardizeTarget == true, training.task.classes == nil {
+      let (standardized, map) = try training.standardizedTargets()
+      training = standardized
+      validation = try validation.map { try map.applyToTargets(of: $0) }
+      targetStandardization = map
+    } else {
+      targetStandardization = nil
+    }
     self.training = training
     self.validation = validation
+  }
+
+  /// A regression model's outputs in the target's own units.
+  func naturalUnits(_ outputs: Matrix<Element>) throws -> Matrix<Element> {
+    try targetStandardization.map { try $0.invert(outputs) } ?? outputs
+  }
+
+  /// The factor from the mean squared error of standardised targets to that in the target's
+  /// own units: s² for one standardised target column of standard deviation s, else 1.
+  var squaredErrorScale: Double {
+    guard let t = targetStandardization, t.features == 1 else { return 1 }
+    return t.standardDeviation[0] * t.standardDeviation[0]
   }
 
   /// "1600 training + 400 validation samples".

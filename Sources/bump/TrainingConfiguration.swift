@@ -55,10 +55,18 @@ enum OptimizerChoice: String, CaseIterable, Codable, ExpressibleByArgument, Send
   /// The learning rate used when `--lr` is not given.
   var defaultLearningRate: Double {
     switch self {
-    case .adam, .adamw: return 0.01
+    case .adam, .adamw: return 0.003
     case .sgd: return 0.1
     }
   }
+}
+
+/// How the learning rate changes over a run (see ``LearningRateSchedule``).
+enum ScheduleChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
+  /// The learning rate of `--lr` throughout.
+  case constant
+  /// Cosine decay from `--lr` to 0 over the `--epochs` budget.
+  case cosine
 }
 
 /// A generated dataset (see ``Dataset``).
@@ -206,8 +214,18 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   var precision: Precision
   /// Early-stopping patience in epochs, or nil for none.
   var patience: Int?
+  /// The smallest decrease of the monitored loss (as the optimizer sees it: standardized
+  /// units for a standardized target) that early stopping counts as an improvement; nil (0)
+  /// in configurations stored before the option existed.
+  var minDelta: Double?
   /// Whether features are standardised (fitted on the training part).
   var standardize: Bool
+  /// Whether a regression target is standardised (fitted on the training part); nil (no) in
+  /// configurations stored before the option existed.
+  var standardizeTarget: Bool?
+  /// The learning-rate schedule; nil (constant) in configurations stored before the option
+  /// existed.
+  var schedule: ScheduleChoice?
   /// Columns of the CSV file skipped (`--ignore`); nil or empty for none.
   var ignoredColumns: [String]?
 
@@ -244,7 +262,8 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     hiddenLayers: [Int], activation: ActivationChoice, sigma: SigmaLayout, trainCenter: Bool,
     trainAmplitude: Bool, sigmaInit: String, loss: LossChoice, optimizer: OptimizerChoice,
     learningRate: Double, epochs: Int, batchSize: Int, validationSplit: Double, seed: UInt64,
-    precision: Precision, patience: Int?, standardize: Bool
+    precision: Precision, patience: Int?, standardize: Bool, standardizeTarget: Bool = false,
+    schedule: ScheduleChoice = .constant, minDelta: Double = 0
   ) {
     self.dataset = dataset
     self.samples = samples
@@ -267,6 +286,9 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     self.precision = precision
     self.patience = patience
     self.standardize = standardize
+    self.standardizeTarget = standardizeTarget
+    self.schedule = schedule
+    self.minDelta = minDelta
   }
 
   /// One line per setting group, for summaries and `bump inspect`.
@@ -285,13 +307,22 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     }
     let validation =
       validationSplit > 0 ? "validation split \(formatted(validationSplit))" : "no validation"
+    var standardized: [String] = []
+    if standardize { standardized.append("features") }
+    if standardizeTarget == true { standardized.append("target") }
+    let standardizedText =
+      standardized.isEmpty ? "" : ", standardized \(standardized.joined(separator: " and "))"
     var lines = [
-      "data: \(data), \(task.rawValue)\(standardize ? ", standardized" : "")",
+      "data: \(data), \(task.rawValue)\(standardizedText)",
       "model: hidden layers \(hiddenLayers.map(String.init).joined(separator: ",")), activation \(activationText)",
       "training: \(loss.rawValue) loss, \(optimizer.rawValue) lr \(formatted(learningRate)), "
+        + "\((schedule ?? .constant) == .cosine ? "cosine schedule, " : "")"
         + "\(epochs) epochs, batch \(batchSize), \(validation), seed \(seed), \(precision.rawValue)",
     ]
-    if let patience { lines[2] += ", early stopping after \(patience) epochs without improvement" }
+    if let patience {
+      lines[2] += ", early stopping after \(patience) epochs without improvement"
+      if let minDelta, minDelta > 0 { lines[2] += " of at least \(formatted(minDelta))" }
+    }
     return lines
   }
 }

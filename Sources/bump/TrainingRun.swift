@@ -2,11 +2,14 @@ import BumpKit
 import Foundation
 
 /// One `bump train` run in precision `Element`: prepares the data and model, trains with a
-/// checkpoint after every epoch, and writes the run folder.
+/// checkpoint at most once a second, and writes the run folder.
 struct TrainingRun<Element: Scalar> {
   let configuration: TrainingConfiguration
   /// `--output`, or nil for the default folder.
   let output: String?
+  /// The least time between two checkpoints written during training (`--checkpoint-interval`);
+  /// zero writes one after every epoch.
+  var checkpointInterval: Duration = .seconds(1)
 
   /// Per-epoch values seen through the progress callback; the history of a run that failed.
   private struct EpochLog {
@@ -50,11 +53,14 @@ struct TrainingRun<Element: Scalar> {
     let model = try ModelFactory.model(
       configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
     let loss = ModelFactory.loss(configuration.loss, as: Element.self)
-    let optimizer = try ModelFactory.optimizer(configuration, as: Element.self)
+    let stepsPerEpoch = (data.training.count + configuration.batchSize - 1) / configuration.batchSize
+    let optimizer = try ModelFactory.optimizer(
+      configuration, stepsPerEpoch: stepsPerEpoch, as: Element.self)
     var info = ModelInfo(
       configuration: configuration, featureNames: data.training.featureNames,
       targetName: data.training.targetName, task: task, classNames: data.training.classNames,
-      loss: configuration.loss, standardization: data.standardization)
+      loss: configuration.loss, standardization: data.standardization,
+      targetStandardization: data.targetStandardization)
 
     // Creating the folder and its first checkpoint is one step for a signal: it sees no
     // folder, or a folder with a complete checkpoint and a summary saying it was interrupted.
@@ -69,7 +75,7 @@ struct TrainingRun<Element: Scalar> {
       InterruptHandler.setFallback(
         summaryFile: folder.file("summary.txt"),
         summary: headerText(data: data, model: model, folder: nil)
-          + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last finished epoch (or the initial ones).\n",
+          + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most once a second; or the initial ones).\n",
         partial: folder.partialPath, final: folder.path,
         message:
           "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n")
@@ -87,6 +93,7 @@ struct TrainingRun<Element: Scalar> {
     var checkpointError: Error?
     let clock = ContinuousClock()
     let start = clock.now
+    var lastSave = start
     var history: History?
     var failure: Error?
     // A signal during training is acted on at the next batch, here on the main thread: the
@@ -117,10 +124,16 @@ struct TrainingRun<Element: Scalar> {
         epochs: configuration.epochs, batchSize: configuration.batchSize, shuffle: true,
         seed: configuration.seed,
         validation: data.validation.map { .data(x: $0.x, y: $0.y) },
-        earlyStopping: configuration.patience.map { EarlyStopping(patience: $0) },
+        earlyStopping: configuration.patience.map {
+          EarlyStopping(patience: $0, minDelta: configuration.minDelta ?? 0)
+        },
         metrics: task.classes == nil ? [] : [.accuracy],
-        progress: { p in
+        progress: { standardized in
           stopIfInterrupted()
+          // Losses in the target's own units, as the summary and history give them.
+          var p = standardized
+          p.loss *= data.squaredErrorScale
+          p.validationLoss = p.validationLoss.map { $0 * data.squaredErrorScale }
           reporter.report(p)
           position.batches = p.batches
           switch p.event {
@@ -130,8 +143,11 @@ struct TrainingRun<Element: Scalar> {
             (position.epoch, position.batch) = (p.epoch + 1, 0)
             log.loss.append(p.loss)
             if let v = p.validationLoss { log.validationLoss.append(v) }
-            // The last good checkpoint: written after every epoch whose weights are finite.
-            guard checkpointError == nil, Self.isFinite(model) else { return }
+            // The last good checkpoint: written after an epoch whose weights are finite, at most
+            // once per checkpointInterval (a save is two fsyncs, slower than a small epoch).
+            guard checkpointError == nil, clock.now - lastSave >= checkpointInterval,
+              Self.isFinite(model)
+            else { return }
             info.status = "training"
             info.epochsCompleted = p.epoch + 1
             do {
@@ -140,6 +156,7 @@ struct TrainingRun<Element: Scalar> {
                 try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
               }
               lastGood = "the weights at the end of epoch \(p.epoch + 1)"
+              lastSave = clock.now
             } catch {
               checkpointError = error
             }
@@ -221,25 +238,20 @@ struct TrainingRun<Element: Scalar> {
     model: Sequential<Element>, loss: any Loss<Element>, folder: RunFolder
   ) throws -> String {
     let train = data.training
-    var metrics = RunMetrics(
-      trainLoss: try model.evaluate(x: train.x, y: train.y, loss: loss), validationLoss: nil,
-      trainAccuracy: nil, validationAccuracy: nil, epochs: history.epochs, trainingSeconds: seconds)
-    if let v = data.validation {
-      metrics.validationLoss = try model.evaluate(x: v.x, y: v.y, loss: loss)
-    }
-    if info.task.classes != nil {
-      metrics.trainAccuracy = try model.accuracy(x: train.x, y: train.y)
-      if let v = data.validation { metrics.validationAccuracy = try model.accuracy(x: v.x, y: v.y) }
-    }
+    let metrics = try Self.metrics(
+      model: model, loss: loss, data: data, epochs: history.epochs, seconds: seconds)
     info.metrics = metrics
     info.status = "complete"
     info.epochsCompleted = history.epochs
     try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
 
-    try writeHistory(history, to: folder)
+    var natural = history
+    natural.loss = history.loss.map { $0 * data.squaredErrorScale }
+    natural.validationLoss = history.validationLoss.map { $0 * data.squaredErrorScale }
+    try writeHistory(natural, to: folder)
     try folder.write(
       RunPlots.loss(
-        training: history.loss, validation: history.validationLoss, lossName: info.loss.displayName),
+        training: natural.loss, validation: natural.validationLoss, lossName: info.loss.displayName),
       to: "loss.svg")
     let statistics = try BumpLayerStatistics.collect(model: model, inputs: train.x)
     if let svg = try RunPlots.bumps(model: model, statistics: statistics) {
@@ -254,7 +266,7 @@ struct TrainingRun<Element: Scalar> {
     var lines: [String] = []
     var weights = "final weights"
     if let restored = history.restoredEpoch, restored + 1 != history.epochs {
-      weights = "weights of epoch \(restored + 1), the best validation loss"
+      weights = "weights of epoch \(restored + 1), restored by early stopping"
     }
     lines.append("Metrics (\(weights)):")
     let lossLabel = "  loss (\(info.loss.rawValue))"
@@ -266,6 +278,20 @@ struct TrainingRun<Element: Scalar> {
     if let a = metrics.trainAccuracy {
       lines.append(
         Self.column("  accuracy", Self.percent(a), metrics.validationAccuracy.map(Self.percent)))
+    }
+    if let r2 = metrics.trainR2 {
+      lines.append(Self.column("  R²", formatted(r2), metrics.validationR2.map { formatted($0) }))
+    }
+    if let b = metrics.trainBaseline {
+      let classification = info.task.classes != nil
+      let show = classification ? Self.percent : { formatted($0) }
+      lines.append(
+        Self.column(
+          classification ? "  baseline (majority)" : "  baseline (mean), mse", show(b),
+          metrics.validationBaseline.map(show)))
+      if let warning = Self.baselineWarning(metrics, classification: classification) {
+        lines.append(warning)
+      }
     }
     lines.append("")
     lines += bumpReport(statistics)
@@ -280,6 +306,61 @@ struct TrainingRun<Element: Scalar> {
       separator: "\n")
     try folder.write(summary + "\n", to: "summary.txt")
     return lines.joined(separator: "\n")
+  }
+
+  /// The final metrics of `model`: losses in the target's own units, accuracy, R², and the
+  /// constant baseline, on the training and validation parts.
+  private static func metrics(
+    model: Sequential<Element>, loss: any Loss<Element>, data: PreparedData<Element>,
+    epochs: Int, seconds: Double
+  ) throws -> RunMetrics {
+    let train = data.training
+    var metrics = RunMetrics(
+      trainLoss: 0, validationLoss: nil, trainAccuracy: nil, validationAccuracy: nil,
+      epochs: epochs, trainingSeconds: seconds)
+    if train.task.classes != nil {
+      metrics.trainLoss = try model.evaluate(x: train.x, y: train.y, loss: loss)
+      metrics.trainAccuracy = try model.accuracy(x: train.x, y: train.y)
+      metrics.trainBaseline = try Baseline.majorityClassAccuracy(
+        trainingLabels: train.y, labels: train.y)
+      if let v = data.validation {
+        metrics.validationLoss = try model.evaluate(x: v.x, y: v.y, loss: loss)
+        metrics.validationAccuracy = try model.accuracy(x: v.x, y: v.y)
+        metrics.validationBaseline = try Baseline.majorityClassAccuracy(
+          trainingLabels: train.y, labels: v.y)
+      }
+      return metrics
+    }
+    // Regression: predictions mapped back to the target's units, scored against the targets
+    // as read (not the standardised ones, which would round them twice).
+    let targets = data.trainingTargets
+    let predicted = try data.naturalUnits(try model.predict(train.x))
+    metrics.trainLoss = try loss.loss(predicted: predicted, target: targets)
+    metrics.trainR2 = try Baseline.rSquared(predicted: predicted, targets: targets)
+    metrics.trainBaseline = try Baseline.meanPredictorMSE(
+      trainingTargets: targets, targets: targets)
+    if let v = data.validation, let validationTargets = data.validationTargets {
+      let predicted = try data.naturalUnits(try model.predict(v.x))
+      metrics.validationLoss = try loss.loss(predicted: predicted, target: validationTargets)
+      metrics.validationR2 = try Baseline.rSquared(predicted: predicted, targets: validationTargets)
+      metrics.validationBaseline = try Baseline.meanPredictorMSE(
+        trainingTargets: targets, targets: validationTargets)
+    }
+    return metrics
+  }
+
+  /// A line saying so when the model does no better than the constant on the validation part
+  /// (or, without one, on the training part).
+  private static func baselineWarning(_ m: RunMetrics, classification: Bool) -> String? {
+    let (score, baseline) =
+      classification
+      ? (m.validationAccuracy ?? m.trainAccuracy, m.validationBaseline ?? m.trainBaseline)
+      : (m.validationLoss ?? m.trainLoss, m.validationBaseline ?? m.trainBaseline)
+    guard let score, let baseline else { return nil }
+    let noBetter = classification ? score <= baseline : score >= baseline
+    guard noBetter else { return nil }
+    let part = m.validationBaseline == nil ? "training" : "validation"
+    return "  Warning: on the \(part) part the model is no better than the constant baseline."
   }
 
   private func writeHistory(_ history: History, to folder: RunFolder) throws {
@@ -376,13 +457,19 @@ struct TrainingRun<Element: Scalar> {
     let c = configuration
     let features = data.training.featureNames.count
     var dataLine = "Data: \(data.source), \(data.sizeText), \(features) features → \(target)"
-    if data.standardization != nil { dataLine += ", standardized" }
+    var standardized: [String] = []
+    if data.standardization != nil { standardized.append("features") }
+    if data.targetStandardization != nil { standardized.append("target") }
+    if !standardized.isEmpty {
+      dataLine += ", standardized " + standardized.joined(separator: " and ")
+    }
     let modelLine =
       "Model: \(architectureText(model)), \(model.parameterCount) parameters "
       + "(\(model.trainableParameterCount) trainable), \(c.precision.rawValue)"
     var trainingLine =
       "Training: \(c.loss.rawValue) loss, \(c.optimizer.rawValue) lr \(formatted(c.learningRate)), "
-      + "\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
+      + "\(c.patience == nil ? "" : "up to ")\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
+    if c.schedule == .cosine { trainingLine += ", cosine schedule" }
     if let patience = c.patience { trainingLine += ", patience \(patience)" }
     var lines = [dataLine, modelLine, trainingLine, "BLAS: \(BLAS.configuration)"]
     if let folder {

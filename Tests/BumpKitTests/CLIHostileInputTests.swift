@@ -102,7 +102,8 @@ import Testing
     let scratch = try Scratch()
     let run = scratch.path("run")
     let result = try Hostile.runAndSignal(
-      ["train", "--samples", "200", "--epochs", "100000", "--output", run], signal: signal,
+      ["train", "--samples", "200", "--epochs", "100000", "--patience", "0", "--output", run],
+      signal: signal,
       afterOutput: " 3/100000 ", in: scratch.url)
     #expect(result.status == 128 + signal, "\(result.stderr)")
     #expect(try scratch.entries() == ["run"], "no .partial folder")
@@ -113,8 +114,9 @@ import Testing
     #expect(inspect.stdout.contains("status: interrupted"), "\(inspect.stdout)")
   }
 
-  /// Tiny epochs are mostly checkpoint saves, so signals land inside saves: none may leave a
-  /// temporary file or an unpublished folder (they did in 14 of 20 runs).
+  /// Tiny epochs are mostly checkpoint saves (one after every epoch here), so signals land
+  /// inside saves: none may leave a temporary file or an unpublished folder (they did in 14
+  /// of 20 runs).
   @Test func signalsDuringCheckpointSavesLeaveNoDebris() throws {
     let scratch = try Scratch()
     for (i, signal) in [SIGINT, SIGTERM, SIGHUP, SIGINT, SIGTERM, SIGHUP, SIGINT, SIGTERM].enumerated() {
@@ -122,7 +124,7 @@ import Testing
       let result = try Hostile.runAndSignal(
         [
           "train", "--samples", "16", "--batch-size", "16", "--epochs", "1000000", "--layers", "4",
-          "--output", run,
+          "--patience", "0", "--checkpoint-interval", "0", "--output", run,
         ], signal: signal, afterOutput: " \(2 + 3 * i)/1000000 ", in: scratch.url)
       #expect(result.status == 128 + signal, "\(result.stderr)")
       let files = try FileManager.default.contentsOfDirectory(atPath: run)
@@ -289,10 +291,22 @@ import Testing
   @Test func aTargetTooLargeForThePrecisionIsRefused() throws {
     let csv = "a,y\n" + (0..<20).map { "\($0),\($0 % 2 == 0 ? "3e38" : "-3e38")\n" }.joined()
     let result = try Hostile.run(
-      ["train", "--data", "-", "--target", "y", "--task", "regression", "--no-standardize"],
+      [
+        "train", "--data", "-", "--target", "y", "--task", "regression", "--no-standardize",
+        "--no-standardize-target",
+      ],
       stdin: csv)
     #expect(result.status == 1)
     #expect(result.stderr.contains("too large to train on in float precision"), "\(result.stderr)")
+    // Standardized (the default), the same target trains: the squared errors are of order 1.
+    let scratch = try Scratch()
+    let standardized = try Hostile.run(
+      [
+        "train", "--data", "-", "--target", "y", "--task", "regression", "--no-standardize",
+        "--output", scratch.path("run"),
+      ],
+      stdin: csv)
+    #expect(standardized.status == 0, "\(standardized.stderr)")
   }
 
   @Test func dashReadsStandardInput() throws {

@@ -128,6 +128,14 @@ public struct Dataset<Element: Scalar>: Equatable, Sendable {
     return copy
   }
 
+  /// The same dataset with ``y`` replaced by `newY` of the same shape (used by target
+  /// standardisation, which keeps the values finite).
+  func replacingY(_ newY: Matrix<Element>) -> Dataset {
+    var copy = self
+    copy.y = newY
+    return copy
+  }
+
   private static func checkFinite(_ matrix: Matrix<Element>, _ name: String) throws {
     try matrix.withUnsafeBufferPointer { buffer in
       if let index = buffer.firstIndex(where: { !$0.isFinite }) {

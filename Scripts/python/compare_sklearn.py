@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Compares `bump train` with its defaults against scikit-learn's MLP on real tabular data.
+
+For every data set below the script writes a CSV file, runs `bump train --data FILE --target y
+--task ...` with no other training option (unless --bump-args adds some), and fits
+scikit-learn's `MLPClassifier` / `MLPRegressor(hidden_layer_sizes=(32, 32))` on the very same
+split: `bump train` shuffles the rows with its seed before it holds out the last 20%, so the
+script repeats that shuffle (SplitMix64, as `Dataset.shuffled(seed:)` does it) and checks the
+result against the constant baseline that bump reports for its validation part. The inputs
+are standardized for scikit-learn with statistics of the training part, as bump does.
+
+It prints a markdown table: per data set the validation metric of bump with its default seed
+(1), of scikit-learn on the same split (median over --sklearn-seeds), of the constant predictor
+(majority class or training mean), bump's R² for regression and both training times; then the
+same comparison as medians over the splits of bump seeds 1…--bump-seeds (a bump seed sets both
+the shuffle before the split and the initial weights; scikit-learn gets each of those splits).
+
+Usage: compare_sklearn.py --bump PATH [--work DIR] [--sklearn-seeds N] [--bump-seeds N]
+                          [--only NAME,...] [--bump-args "ARGS"]
+Needs numpy and scikit-learn (Scripts/compare-sklearn installs them in a venv of its own).
+"""
+import argparse
+import json
+import math
+import os
+import shlex
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+from sklearn import datasets
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
+
+MASK = (1 << 64) - 1
+SHUFFLE_SALT = 0x5EED  # PreparedData shuffles with seed &+ 0x5EED
+VALIDATION_SPLIT = 0.2
+
+
+def data_sets():
+    """(name, description, task, x, y) for every data set, in table order."""
+    out = []
+    d = datasets.load_diabetes()
+    out.append(("diabetes", "regression, 442 × 10, target 25–346", "regression", d.data, d.target))
+    x, y = datasets.make_friedman1(n_samples=2000, n_features=10, noise=1.0, random_state=0)
+    out.append(("friedman1", "regression, 2000 × 10 (synthetic, noise 1)", "regression", x, y))
+    x, y = datasets.make_friedman2(n_samples=1000, noise=10.0, random_state=0)
+    out.append(("friedman2", "regression, 1000 × 4 (synthetic, target 0–1700)", "regression", x, y))
+    d = datasets.load_digits()
+    out.append(("digits", "10 classes, 1797 × 64", "classification", d.data, d.target))
+    d = datasets.load_breast_cancer()
+    out.append(("breast_cancer", "2 classes, 569 × 30", "classification", d.data, d.target))
+    d = datasets.load_wine()
+    out.append(("wine", "3 classes, 178 × 13", "classification", d.data, d.target))
+    d = datasets.load_iris()
+    out.append(("iris", "3 classes, 150 × 4", "classification", d.data, d.target))
+    x, y = datasets.make_classification(
+        n_samples=2000, n_features=20, n_informative=8, n_classes=4, random_state=0)
+    out.append(("classification", "4 classes, 2000 × 20 (synthetic)", "classification", x, y))
+    return out
+
+
+def bump_order(n, seed):
+    """The row order of `Dataset.shuffled(seed:)`: Fisher–Yates from the end with SplitMix64
+    and the high word of a 64×64-bit product as the index."""
+    state = seed & MASK
+    order = list(range(n))
+    i = n - 1
+    while i > 0:
+        state = (state + 0x9E3779B97F4A7C15) & MASK
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        z ^= z >> 31
+        j = (z * (i + 1)) >> 64
+        order[i], order[j] = order[j], order[i]
+        i -= 1
+    return order
+
+
+def bump_split(x, y, seed):
+    order = bump_order(len(y), (seed + SHUFFLE_SALT) & MASK)
+    x, y = x[order], y[order]
+    held = int(math.floor(len(y) * VALIDATION_SPLIT + 0.5))
+    cut = len(y) - held
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+def write_csv(path, x, y, task):
+    with open(path, "w") as f:
+        f.write(",".join([f"x{j}" for j in range(x.shape[1])] + ["y"]) + "\n")
+        for row, target in zip(x, y):
+            label = str(int(target)) if task == "classification" else repr(float(target))
+            f.write(",".join(repr(float(v)) for v in row) + "," + label + "\n")
+
+
+def checkpoint_metadata(path):
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+    return header["__metadata__"]
+
+
+def run_bump(bump, csv, task, seed, work, extra):
+    out = os.path.join(work, f"run-{os.path.basename(csv)}-{seed}-{time.monotonic_ns()}")
+    command = [bump, "train", "--data", csv, "--target", "y", "--task", task, "--output", out]
+    if seed is not None:
+        command += ["--seed", str(seed)]
+    command += extra
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"bump failed ({' '.join(command)}):\n{result.stdout}\n{result.stderr}")
+    metadata = checkpoint_metadata(os.path.join(out, "model.safetensors"))
+    metrics = json.loads(metadata["metrics"])
+    with open(os.path.join(out, "summary.txt")) as f:
+        summary = f.read()
+    return metrics, summary
+
+
+def run_sklearn(task, xt, yt, xv, yv, seed):
+    scaler = StandardScaler().fit(xt)
+    xt, xv = scaler.transform(xt), scaler.transform(xv)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if task == "classification":
+            model = MLPClassifier(hidden_layer_sizes=(32, 32), random_state=seed).fit(xt, yt)
+            value = float(np.mean(model.predict(xv) == yv))
+        else:
+            model = MLPRegressor(hidden_layer_sizes=(32, 32), random_state=seed).fit(xt, yt)
+            value = float(np.mean((model.predict(xv) - yv) ** 2))
+    return value, time.perf_counter() - start
+
+
+def constant_baseline(task, yt, yv):
+    if task == "classification":
+        values, counts = np.unique(yt, return_counts=True)
+        majority = values[np.argmax(counts)]  # the smallest of the most frequent labels
+        return float(np.mean(yv == majority))
+    return float(np.mean((yv - np.mean(yt)) ** 2))
+
+
+def better(task, bump, sklearn):
+    """Whether bump's validation score is at least scikit-learn's."""
+    return bump >= sklearn if task == "classification" else bump <= sklearn
+
+
+def show(task, value):
+    return f"{value * 100:.2f}%" if task == "classification" else f"{value:,.4g}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bump", required=True, help="the bump executable")
+    parser.add_argument("--work", help="folder for CSV files and run folders (default: a temporary one)")
+    parser.add_argument("--sklearn-seeds", type=int, default=5)
+    parser.add_argument("--bump-seeds", type=int, default=3,
+                        help="seeds 1…N for the median column (seed 1 is bump's default)")
+    parser.add_argument("--only", help="comma-separated data set names")
+    parser.add_argument("--bump-args", default="", help="extra options for bump train")
+    args = parser.parse_args()
+    extra = shlex.split(args.bump_args)
+    work = args.work or tempfile.mkdtemp(prefix="bump-compare-")
+    os.makedirs(work, exist_ok=True)
+
+    rows = []
+    for name, description, task, x, y in data_sets():
+        if args.only and name not in args.only.split(","):
+            continue
+        csv = os.path.join(work, f"{name}.csv")
+        write_csv(csv, x, y, task)
+        # bump reads the CSV in Float: compare on the values it sees.
+        x32, y32 = x.astype(np.float32).astype(np.float64), y.astype(np.float32).astype(np.float64)
+        per_seed, sk_per_split, baselines = [], [], []
+        for seed in range(1, max(1, args.bump_seeds) + 1):
+            metrics, summary = run_bump(args.bump, csv, task, None if seed == 1 else seed, work, extra)
+            xt, yt, xv, yv = bump_split(x32, y32, seed)
+            expected = constant_baseline(task, yt, yv)
+            reported = metrics.get("validation_baseline")
+            if reported is None or abs(reported - expected) > 1e-5 * max(1.0, abs(expected)):
+                sys.exit(f"{name}, seed {seed}: bump's validation baseline {reported} is not the "
+                         f"{expected} of the split repeated here: the splits differ")
+            key = "validation_accuracy" if task == "classification" else "validation_loss"
+            per_seed.append((metrics[key], metrics.get("validation_r2"), metrics["epochs"],
+                             metrics["training_seconds"]))
+            baselines.append(expected)
+            sk = [run_sklearn(task, xt, yt, xv, yv, seed=s) for s in range(args.sklearn_seeds)]
+            sk_per_split.append((statistics.median(v for v, _ in sk),
+                                 statistics.median(t for _, t in sk)))
+            if seed == 1:
+                validation_rows = len(yv)
+        first = per_seed[0]
+        rows.append({
+            "name": name, "description": description, "task": task,
+            "bump": first[0], "bump_median": statistics.median(p[0] for p in per_seed),
+            "r2": first[1], "epochs": first[2], "seconds": first[3],
+            "sklearn": sk_per_split[0][0], "sklearn_seconds": sk_per_split[0][1],
+            "sklearn_median": statistics.median(v for v, _ in sk_per_split),
+            "baseline": baselines[0], "baseline_median": statistics.median(baselines),
+            "wins": sum(better(task, b[0], k[0]) for b, k in zip(per_seed, sk_per_split)),
+            "validation_rows": validation_rows,
+        })
+        print(f"{name}: bump {show(task, first[0])}, sklearn {show(task, rows[-1]['sklearn'])}, "
+              f"baseline {show(task, baselines[0])}", file=sys.stderr)
+
+    seeds = max(1, args.bump_seeds)
+    print(f"Seed 1 (bump's default), one split; scikit-learn: median of {args.sklearn_seeds} seeds.\n")
+    print("| data set | validation metric | bump | scikit-learn | constant baseline | bump R² "
+          "| bump epochs | bump training time | scikit-learn time |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        metric = "accuracy" if r["task"] == "classification" else "MSE"
+        mark = "" if better(r["task"], r["bump"], r["sklearn"]) else " ✗"
+        r2 = f"{r['r2']:.3f}" if r["r2"] is not None else "–"
+        print(f"| {r['name']} ({r['description']}) | {metric} ({r['validation_rows']} rows) "
+              f"| {show(r['task'], r['bump'])}{mark} | {show(r['task'], r['sklearn'])} "
+              f"| {show(r['task'], r['baseline'])} | {r2} | {r['epochs']} "
+              f"| {r['seconds']:.2f} s | {r['sklearn_seconds']:.2f} s |")
+    print(f"\nMedians over the splits of bump seeds 1–{seeds} (scikit-learn: per split the median "
+          f"of {args.sklearn_seeds} seeds).\n")
+    print("| data set | bump | scikit-learn | constant baseline | splits where bump ≥ scikit-learn |")
+    print("|---|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['name']} | {show(r['task'], r['bump_median'])} "
+              f"| {show(r['task'], r['sklearn_median'])} | {show(r['task'], r['baseline_median'])} "
+              f"| {r['wins']} of {seeds} |")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+/// The scores of the constant predictors that any trained model has to beat, and the
+/// coefficient of determination R².
+///
+/// A constant predictor ignores the inputs: for regression it predicts the mean of the
+/// training targets, for classification the most frequent training class. A model whose
+/// validation score is no better than the constant's has learned nothing from the features
+/// (a common sign of a target in natural units and too few epochs). Both constants are fitted
+/// on the training part, as a model would be, and scored on whatever part is passed.
+///
+/// See also: ``Dataset/split(validationFraction:)``.
+public enum Baseline {
+  /// The mean squared error on `targets` of predicting every row as the column means of
+  /// `trainingTargets`: (1 / (N·K)) · Σᵢⱼ (tᵢⱼ − t̄ⱼ)², the loss ``MeanSquaredError`` gives
+  /// that constant. On the training part itself this is the (population) variance.
+  ///
+  /// The means and sums are taken in `Double`.
+  ///
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)`` if either matrix has no rows;
+  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` if their column counts differ.
+  public static func meanPredictorMSE<Element: Scalar>(
+    trainingTargets: Matrix<Element>, targets: Matrix<Element>
+  ) throws -> Double {
+    try check(trainingTargets, targets, "Baseline.meanPredictorMSE")
+    let means = columnMeans(trainingTargets)
+    var sum = 0.0
+    targets.withUnsafeBufferPointer { t in
+      for i in t.indices {
+        let d = Double(t[i]) - means[i % targets.columns]
+        sum += d * d
+      }
+    }
+    return sum / Double(targets.rows * targets.columns)
+  }
+
+  /// The accuracy on `labels` of always predicting the class that is most frequent in
+  /// `trainingLabels` (the smallest class number among equally frequent ones).
+  ///
+  /// Labels are one column of class numbers 0, 1, …, as ``SoftmaxCrossEntropy`` and
+  /// ``BinaryCrossEntropyWithLogits`` take them.
+  ///
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)`` if either matrix has no rows;
+  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless both have one column.
+  public static func majorityClassAccuracy<Element: Scalar>(
+    trainingLabels: Matrix<Element>, labels: Matrix<Element>
+  ) throws -> Double {
+    let operation = "Baseline.majorityClassAccuracy"
+    try check(trainingLabels, labels, operation)
+    guard labels.columns == 1 else {
+      throw BumpKitError.shapeMismatch(
+        operation: operation, expected: "one column of class labels",
+        got: shapeText(labels.rows, labels.columns))
+    }
+    var counts: [Element: Int] = [:]
+    trainingLabels.withUnsafeBufferPointer { for v in $0 { counts[v, default: 0] += 1 } }
+    let majority = counts.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }!.key
+    var hits = 0
+    labels.withUnsafeBufferPointer { for v in $0 where v == majority { hits += 1 } }
+    return Double(hits) / Double(labels.rows)
+  }
+
+  /// The coefficient of determination of `predicted` for `targets`,
+  ///
+  ///     R² = 1 − Σᵢ (pᵢ − tᵢ)² / Σᵢ (tᵢ − t̄)²,
+  ///
+  /// with t̄ the mean of `targets` itself, per column and averaged over the columns
+  /// (scikit-learn's `r2_score`). 1 is a perfect fit, 0 the score of predicting t̄, and it is
+  /// negative for a model worse than that. A constant target column scores 1 if it is
+  /// predicted exactly and 0 otherwise.
+  ///
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no rows;
+  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless both have one shape.
+  public static func rSquared<Element: Scalar>(
+    predicted: Matrix<Element>, targets: Matrix<Element>
+  ) throws -> Double {
+    let operation = "Baseline.rSquared"
+    try check(predicted, targets, operation)
+    guard predicted.rows == targets.rows else {
+      throw BumpKitError.shapeMismatch(
+        operation: operation, expected: "\(targets.rows) predicted rows, one per target",
+        got: shapeText(predicted.rows, predicted.columns))
+    }
+    let columns = targets.columns
+    let means = columnMeans(targets)
+    var residual = [Double](repeating: 0, count: columns)
+    var total = [Double](repeating: 0, count: columns)
+    predicted.withUnsafeBufferPointer { p in
+      targets.withUnsafeBufferPointer { t in
+        for i in t.indices {
+          let j = i % columns
+          let e = Double(p[i]) - Double(t[i])
+          let d = Double(t[i]) - means[j]
+          residual[j] += e * e
+          total[j] += d * d
+        }
+      }
+    }
+    var score = 0.0
+    for j in 0..<columns {
+      score += total[j] > 0 ? 1 - residual[j] / total[j] : (residual[j] == 0 ? 1 : 0)
+    }
+    return score / Double(columns)
+  }
+
+  private static func columnMeans<Element: Scalar>(_ m: Matrix<Element>) -> [Double] {
+    var means = [Double](repeating: 0, count: m.columns)
+    m.withUnsafeBufferPointer { p in
+      for i in p.indices { means[i % m.columns] += Double(p[i]) }
+    }
+    return means.map { $0 / Double(m.rows) }
+  }
+
+  private static func check<Element: Scalar>(
+    _ a: Matrix<Element>, _ b: Matrix<Element>, _ operation: String
+  ) throws {
+    guard a.rows > 0, b.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
+    guard a.columns == b.columns else {
+      throw BumpKitError.shapeMismatch(
+        operation: operation, expected: "\(a.columns) columns",
+        got: shapeText(b.rows, b.columns))
+    }
+  }
+}
