@@ -16,6 +16,9 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalidParameter(layer: String, parameter: String, index: Int, value: String, reason: String)
   /// The loss became NaN or infinite; the weights from before that step are kept.
   case nonFiniteLoss(epoch: Int, batch: Int, value: String)
+  /// `operation` was called in a state that does not allow it, e.g. a layer's `backward`
+  /// before any `forward`; `reason` says what is missing.
+  case invalidState(operation: String, reason: String)
 
   public var description: String {
     switch self {
@@ -33,6 +36,8 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(layer): \(parameter)[\(index)] = \(value) \(reason)"
     case .nonFiniteLoss(let epoch, let batch, let value):
       return "training stopped: the loss became \(value) at epoch \(epoch), batch \(batch); the weights from before that step were kept"
+    case .invalidState(let operation, let reason):
+      return "\(operation): \(reason)"
     }
   }
 }

@@ -132,3 +132,24 @@ struct ExtensionTests {
     }
   }
 }
+
+@Suite("State errors")
+struct StateErrorTests {
+  @Test("backward before any forward pass is a state error naming the layer, for every layer")
+  func backwardBeforeForward() throws {
+    let layers: [any Layer<Float>] = [
+      try Dense(inputSize: 2, outputSize: 3), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), Gaussian(),
+    ]
+    for layer in layers {
+      let width = try layer.outputSize(forInputSize: layer.inputSize ?? 3)
+      do {
+        _ = try layer.backward(Matrix(rows: 1, columns: width))
+        Issue.record("\(layer) accepted backward before forward")
+      } catch BumpKitError.invalidState(let operation, let reason) {
+        #expect(operation.hasSuffix(".backward") && reason.contains("forward"), "\(operation): \(reason)")
+        let text = BumpKitError.invalidState(operation: operation, reason: reason).localizedDescription
+        #expect(text.contains(operation) && text.contains("forward pass"), "\(text)")
+      }
+    }
+  }
+}

@@ -31,7 +31,7 @@ public class ElementwiseActivation<Element: Scalar>: Layer {
 
   public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
     guard hasOutput else {
-      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "\(kind).backward needs a forward pass first")
+      throw BumpKitError.invalidState(operation: "\(kind).backward", reason: "needs a forward pass first")
     }
     try checkGradient(outputGradient, matches: output, "\(kind).backward")
     inputGradient.resize(rows: output.rows, columns: output.columns)

@@ -236,7 +236,7 @@ public final class Bump<Element: Scalar>: Layer {
   @_specialize(where Element == Double)
   public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
     guard let x = savedInput else {
-      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "Bump.backward needs a forward pass first")
+      throw BumpKitError.invalidState(operation: "Bump.backward", reason: "needs a forward pass first")
     }
     try checkGradient(outputGradient, matches: output, "Bump(\(units)).backward")
     inputGradient.resize(rows: x.rows, columns: units)

@@ -92,7 +92,7 @@ public final class Dense<Element: Scalar>: Layer {
   @_specialize(where Element == Double)
   public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
     guard let x = savedInput else {
-      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "Dense.backward needs a forward pass first")
+      throw BumpKitError.invalidState(operation: "Dense.backward", reason: "needs a forward pass first")
     }
     try checkGradient(outputGradient, matches: output, "Dense(\(inputFeatures)→\(outputFeatures)).backward")
     if weight.isTrainable {

@@ -41,7 +41,7 @@ public final class Gaussian<Element: Scalar>: Layer {
 
   public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
     guard let input = savedInput else {
-      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "gaussian.backward needs a forward pass first")
+      throw BumpKitError.invalidState(operation: "Gaussian.backward", reason: "needs a forward pass first")
     }
     try checkGradient(outputGradient, matches: output, "gaussian.backward")
     let (a, b, c) = (Double(amplitude.value[0, 0]), Double(width.value[0, 0]), Double(center.value[0, 0]))

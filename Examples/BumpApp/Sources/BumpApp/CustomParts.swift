@@ -47,7 +47,7 @@ final class Scale: CheckpointableLayer {
 
   func backward(_ outputGradient: Matrix<Double>) throws -> Matrix<Double> {
     guard let x = savedInput else {
-      throw BumpKitError.invalidArgument(name: "call", value: "backward", reason: "Scale.backward needs a forward pass first")
+      throw BumpKitError.invalidState(operation: "Scale.backward", reason: "needs a forward pass first")
     }
     inputGradient.resize(rows: x.rows, columns: units)
     // ds_j = Σ_r G[r, j]·x[r, j]; dx = G ⊙ s.
