@@ -1,4 +1,4 @@
-import BumpKit
+@_spi(Testing) import BumpKit
 import Foundation
 import Testing
 

@@ -68,10 +68,10 @@ extension SafetensorsFile {
   /// ``write(to:)`` with a hook that runs after the temporary file is written and synced but
   /// before it is renamed over `path`.
   ///
-  /// Meant for tests that simulate a crash at the worst moment: if `beforeRename` throws, the
+  /// A test seam (SPI `Testing`, not public API) for simulating a crash at the worst moment: if `beforeRename` throws, the
   /// write stops there, the temporary file is removed, `path` is untouched, and the error is
   /// rethrown.
-  public func write(to path: String, beforeRename: () throws -> Void) throws {
+  @_spi(Testing) public func write(to path: String, beforeRename: () throws -> Void) throws {
     do {
       try AtomicFile.write(encode(), to: path, requireDirectorySync: true, beforeRename: beforeRename)
     } catch let failure as AtomicWriteFailure {
