@@ -31,12 +31,17 @@ public final class Parameter<Element: Scalar> {
   /// Replaces the value with one of the same shape (e.g. from a checkpoint).
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)``.
   public func assign(_ newValue: Matrix<Element>) throws {
-    guard newValue.rows == value.rows && newValue.columns == value.columns else {
-      throw BumpKitError.shapeMismatch(
-        operation: "assign \(name)", expected: shapeText(value.rows, value.columns),
-        got: shapeText(newValue.rows, newValue.columns))
-    }
+    try requireValueShape(newValue, "assign")
     value.copy(from: newValue)
+  }
+
+  /// Throws unless `matrix` has the value's shape.
+  private func requireValueShape(_ matrix: Matrix<Element>, _ operation: String) throws {
+    guard matrix.rows == value.rows && matrix.columns == value.columns else {
+      throw BumpKitError.shapeMismatch(
+        operation: "\(operation) \(name)", expected: shapeText(value.rows, value.columns),
+        got: shapeText(matrix.rows, matrix.columns))
+    }
   }
 
   /// Clamps the value to ``lowerBound`` (NaN becomes the bound too). Called by optimizers.
@@ -58,11 +63,7 @@ public final class Parameter<Element: Scalar> {
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)`` when the shapes
   ///   differ; the gradient is then unchanged.
   public func setGradient(_ newGradient: Matrix<Element>) throws {
-    guard newGradient.rows == value.rows && newGradient.columns == value.columns else {
-      throw BumpKitError.shapeMismatch(
-        operation: "setGradient \(name)", expected: shapeText(value.rows, value.columns),
-        got: shapeText(newGradient.rows, newGradient.columns))
-    }
+    try requireValueShape(newGradient, "setGradient")
     gradient.copy(from: newGradient)
   }
 

@@ -63,9 +63,18 @@ extension Matrix {
       y.scaleOrZero(by: beta)
       return
     }
-    let rows32 = try blasInt(a.rows, "gemv")
-    let columns32 = try blasInt(a.columns, "gemv")
-    let lda = try blasInt(max(1, a.columns), "gemv")
+    try callGemv("gemv", a, transpose, x, alpha, beta, &y)
+  }
+
+  /// `y ← α·op(A)·x + β·y` through BLAS, for shapes the caller has checked (x and y
+  /// contiguous vectors of the right lengths).
+  private static func callGemv(
+    _ operation: String, _ a: Matrix, _ transpose: Bool, _ x: Matrix,
+    _ alpha: Element, _ beta: Element, _ y: inout Matrix
+  ) throws {
+    let rows32 = try blasInt(a.rows, operation)
+    let columns32 = try blasInt(a.columns, operation)
+    let lda = try blasInt(max(1, a.columns), operation)
     a.withUnsafeBufferPointer { aBuffer in
       x.withUnsafeBufferPointer { xBuffer in
         y.withUnsafeMutableBufferPointer { yBuffer in
@@ -112,18 +121,7 @@ extension Matrix {
     // contiguous vector (k×1, or 1×k transposed) and so is C. GEMV is faster for it, and
     // OpenBLAS's GEMM allocates a buffer on every such call.
     if n == 1 {
-      let rows32 = try blasInt(a.rows, operation)
-      let columns32 = try blasInt(a.columns, operation)
-      a.withUnsafeBufferPointer { aBuffer in
-        b.withUnsafeBufferPointer { bBuffer in
-          c.withUnsafeMutableBufferPointer { cBuffer in
-            Element.blasGemv(
-              transpose: transposeA, m: rows32, n: columns32, alpha: alpha,
-              a: aBuffer.baseAddress!, lda: lda, x: bBuffer.baseAddress!, incx: 1,
-              beta: beta, y: cBuffer.baseAddress!, incy: 1)
-          }
-        }
-      }
+      try callGemv(operation, a, transposeA, b, alpha, beta, &c)
       return
     }
     a.withUnsafeBufferPointer { aBuffer in
