@@ -58,7 +58,7 @@ package struct AdamCoefficients: Sendable {
 ///     g′ = s·g + λ·θ;   v ← μ·v + g′;   θ ← θ − η·(nesterov ? g′ + μ·v : v)
 ///
 /// and θ ← θ − η·g′ without a velocity. Adam (Kingma & Ba 2015, Algorithm 1, with the bias
-/// corrections folded into the step size and the denominator as in their Section 2):
+/// corrections folded into the step size and the denominator, ε still added to √v̂):
 ///
 ///     g′ = s·g + λ₂·θ;   m ← β₁·m + (1 − β₁)·g′;   v ← β₂·v + (1 − β₂)·g′²
 ///     θ ← d·θ − (η / (1 − β₁ᵗ))·m / (√v / √(1 − β₂ᵗ) + ε)

@@ -101,6 +101,39 @@ struct ExtensionTests {
     #expect(text.contains("layer 1") && text.contains("test-unregistered") && text.contains("LayerRegistry.register"), "\(text)")
   }
 
+  @Test("a kind registered for one type cannot be registered for another")
+  func conflictingRegistration() throws {
+    final class OtherOffset: CheckpointableLayer {
+      typealias Element = Float
+      static let kind = "test-offset"
+      init(configuration: LayerConfiguration) throws {}
+      var parameters: [Parameter<Float>] { [] }
+      var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind) }
+      func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+      func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
+      func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
+      func releaseSavedState() {}
+    }
+    try LayerRegistry.register(Offset.self)
+    let error = #expect(throws: BumpKitError.self) { try LayerRegistry.register(OtherOffset.self) }
+    #expect(error?.localizedDescription.contains("registered already") == true, "\(String(describing: error))")
+  }
+
+  @Test("a layer of an app's own that reports a built-in kind is refused when saving")
+  func impostorKindIsRefused() throws {
+    final class FakeDenseKind: Layer {
+      typealias Element = Float
+      var parameters: [Parameter<Float>] { [] }
+      var configuration: LayerConfiguration { LayerConfiguration(kind: "relu") }
+      func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+      func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
+      func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
+      func releaseSavedState() {}
+    }
+    let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), FakeDenseKind()])
+    #expect(throws: CheckpointError.self) { _ = try Checkpoint.encode(model) }
+  }
+
   @Test("built-in kinds cannot be registered again")
   func builtInKindsAreTaken() throws {
     final class FakeDense: CheckpointableLayer {

@@ -505,7 +505,10 @@ struct BLASConfigurationTests {
     #expect(!blas.coreName.isEmpty)
     #expect(blas.buildConfiguration.contains("OpenBLAS"), "\(blas.buildConfiguration)")
     #expect(blas.threadCount >= 1)
-    #expect(blas.description.contains(blas.coreName))
+    let fixed = BLASConfiguration(
+      coreName: "Haswell", buildConfiguration: "OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell", threadCount: 1,
+      cpu: CPUFeatures(hasFMA: true, hasAVX2: true, hasAVX512: false))
+    #expect(fixed.description == "OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell — core Haswell, 1 thread, CPU AVX2 + FMA")
   }
 
   @Test("a generic core on an AVX-512 or AVX2 CPU gets one warning naming the matching core")

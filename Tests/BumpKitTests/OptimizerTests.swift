@@ -357,14 +357,11 @@ extension SettableParameter {
 
 // MARK: - The fused, chunked step
 
-/// Runs `steps` steps of each optimizer over parameters whose sizes cross the optimizer's
-/// internal chunk boundaries, with the kernels' default thread count set to `threads`.
+/// Runs three steps of an optimizer over parameters whose sizes cross the optimizer's
+/// internal chunk boundaries, on `threads` threads.
 private func chunkedTrajectory<T: Scalar>(
-  _: T.Type, threads: Int, make: @Sendable () throws -> any Optimizer<T>
+  _: T.Type, threads: Int, make: @Sendable (Int) throws -> any Optimizer<T>
 ) throws -> [[Double]] {
-  let saved = KernelOptions.defaultThreadCount
-  KernelOptions.defaultThreadCount = threads
-  defer { KernelOptions.defaultThreadCount = saved }
   // 160,000 + 21 + 120,000 elements: the optimizer's chunks (2¹⁷ elements) end inside the
   // first and the last parameter, and one holds the small one whole.
   let shapes = [(400, 400), (3, 7), (300, 400)]
@@ -376,7 +373,7 @@ private func chunkedTrajectory<T: Scalar>(
   let parameters = try shapes.map { r, c in
     try SettableParameter<T>((0..<r).map { _ in (0..<c).map { _ in next() } })
   }
-  let optimizer = try make()
+  let optimizer = try make(threads)
   for _ in 0..<3 {
     for (p, (r, c)) in zip(parameters, shapes) {
       try p.setGradient((0..<r).map { _ in (0..<c).map { _ in next() } })
@@ -386,14 +383,14 @@ private func chunkedTrajectory<T: Scalar>(
   return parameters.map(\.values)
 }
 
-@Suite("Optimizers: the fused step", .serialized)
+@Suite("Optimizers: the fused step")
 struct FusedOptimizerStepTests {
-  static let makers: [(String, @Sendable () throws -> any Optimizer<Float>)] = [
-    ("Adam", { try Adam<Float>(learningRate: 0.01) }),
-    ("AdamW", { try AdamW<Float>(learningRate: 0.01, weightDecay: 0.1) }),
-    ("Adam clipped", { try Adam<Float>(learningRate: 0.01, clipGlobalNorm: 1) }),
-    ("SGD", { try SGD<Float>(learningRate: 0.1) }),
-    ("SGD Nesterov", { try SGD<Float>(learningRate: 0.1, momentum: 0.9, nesterov: true) }),
+  static let makers: [(String, @Sendable (Int) throws -> any Optimizer<Float>)] = [
+    ("Adam", { t in let o = try Adam<Float>(learningRate: 0.01); o.threadCount = t; return o }),
+    ("AdamW", { t in let o = try AdamW<Float>(learningRate: 0.01, weightDecay: 0.1); o.threadCount = t; return o }),
+    ("Adam clipped", { t in let o = try Adam<Float>(learningRate: 0.01, clipGlobalNorm: 1); o.threadCount = t; return o }),
+    ("SGD", { t in let o = try SGD<Float>(learningRate: 0.1); o.threadCount = t; return o }),
+    ("SGD Nesterov", { t in let o = try SGD<Float>(learningRate: 0.1, momentum: 0.9, nesterov: true); o.threadCount = t; return o }),
   ]
 
   @Test("results are bit-identical for 1, 2 and 3 threads across chunk boundaries")
@@ -409,9 +406,6 @@ struct FusedOptimizerStepTests {
 
   @Test("a step over many parameters matches the paper's Adam for every element")
   func chunkedAdamMatchesReference() throws {
-    let saved = KernelOptions.defaultThreadCount
-    KernelOptions.defaultThreadCount = 2
-    defer { KernelOptions.defaultThreadCount = saved }
     // Two parameters of 160,000 and 140,000 elements, so that chunks (2¹⁷ elements) cut both.
     let starts: [[Double]] = [(0..<160_000).map { Double($0 % 97) * 0.01 - 0.4 }, (0..<140_000).map { Double($0 % 89) * -0.02 + 0.7 }]
     let gradients: [[[Double]]] = starts.map { s in
@@ -419,6 +413,7 @@ struct FusedOptimizerStepTests {
     }
     let parameters = try starts.map { try SettableParameter<Double>([$0]) }
     let adam = try Adam<Double>(learningRate: 0.05)
+    adam.threadCount = 2
     for step in 0..<3 {
       for (p, g) in zip(parameters, gradients) { try p.setGradient([g[step]]) }
       try adam.step(parameters.map(\.parameter))
@@ -439,5 +434,34 @@ struct FusedOptimizerStepTests {
     try Adam<Float>(learningRate: 0.5).step([p.parameter])
     #expect(snapshot.elements == [1, 2, 3])
     #expect(p.values.allSatisfy { $0 < 3 } && p.values != [1, 2, 3])
+  }
+
+  @Test("a parameter fixed for a step keeps its Adam moments for when it is trainable again")
+  func frozenParametersKeepTheirState() throws {
+    let (lr, b1, b2, eps) = (0.1, 0.9, 0.999, 1e-8)
+    let a = try SettableParameter<Double>([[1, 2]]), b = try SettableParameter<Double>([[-1, 0.5]])
+    let adam = try Adam<Double>(learningRate: lr)
+    let g1: [Double] = [0.3, -0.2], g3: [Double] = [-0.1, 0.4]
+    try a.setGradient([g1]); try b.setGradient([g1])
+    try adam.step([a.parameter, b.parameter])
+    b.parameter.isTrainable = false
+    try a.setGradient([g1])
+    try adam.step([a.parameter, b.parameter])
+    b.parameter.isTrainable = true
+    try a.setGradient([g3]); try b.setGradient([g3])
+    try adam.step([a.parameter, b.parameter])
+    // By hand: b's moments from step 1, untouched at step 2, updated at step 3 (t = 3).
+    let start: [Double] = [-1, 0.5]
+    var expected: [Double] = []
+    for i in 0..<2 {
+      var m = (1 - b1) * g1[i], v = (1 - b2) * g1[i] * g1[i]
+      var theta = start[i] - lr * (m / (1 - b1)) / ((v / (1 - b2)).squareRoot() + eps)
+      m = b1 * m + (1 - b1) * g3[i]
+      v = b2 * v + (1 - b2) * g3[i] * g3[i]
+      theta -= lr * (m / (1 - pow(b1, 3))) / ((v / (1 - pow(b2, 3))).squareRoot() + eps)
+      expected.append(theta)
+    }
+    let worst = zip(b.values, expected).map { abs($0 - $1) }.max()!
+    #expect(worst < 1e-12, "b = \(b.values), expected \(expected)")
   }
 }

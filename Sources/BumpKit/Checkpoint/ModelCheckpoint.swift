@@ -55,9 +55,19 @@ public enum Checkpoint {
     _ model: Sequential<Element>, metadata: [String: String] = [:]
   ) throws -> SafetensorsFile {
     let architecture = Architecture(inputFeatures: model.inputFeatures, layers: model.layers.map(\.configuration))
-    // Refuse now what could not be loaded later.
-    for (i, layer) in architecture.layers.enumerated() where !LayerRegistry.canRebuild(kind: layer.kind, Element.self) {
-      throw CheckpointError.unregisteredLayer(index: i, kind: layer.kind, type: "\(type(of: model.layers[i]))")
+    // Refuse now what could not be loaded later, or would load as another type.
+    for (i, layer) in architecture.layers.enumerated() {
+      let instance = model.layers[i]
+      let rebuilds: Bool
+      if let registered = instance as? any CheckpointableLayer {
+        rebuilds = type(of: registered).kind == layer.kind
+          && LayerRegistry.registeredType(kind: layer.kind, Element.self) == type(of: registered)
+      } else {
+        rebuilds = LayerRegistry.builtInKinds.contains(layer.kind) && LayerRegistry.isBuiltIn(instance)
+      }
+      guard rebuilds else {
+        throw CheckpointError.unregisteredLayer(index: i, kind: layer.kind, type: "\(type(of: instance))")
+      }
     }
     for (i, layer) in model.layers.enumerated() {
       var names = Set<String>()

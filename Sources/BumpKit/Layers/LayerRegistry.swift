@@ -66,6 +66,12 @@ public enum LayerRegistry {
     builtInKinds.contains(kind) || registeredType(kind: kind, Element.self) != nil
   }
 
+  /// Whether `layer` is one of BumpKit's own layer types, which the built-in kinds rebuild.
+  static func isBuiltIn<Element: Scalar>(_ layer: any Layer<Element>) -> Bool {
+    layer is Dense<Element> || layer is Bump<Element> || layer is ReLU<Element> || layer is Tanh<Element>
+      || layer is Sigmoid<Element> || layer is Gaussian<Element>
+  }
+
   static func registeredType<Element: Scalar>(kind: String, _: Element.Type) -> (any CheckpointableLayer.Type)? {
     types.withLock { $0[Key(kind: kind, element: ObjectIdentifier(Element.self))]?.type }
   }

@@ -68,7 +68,8 @@ public final class Parameter<Element: Scalar> {
   }
 
   /// Calls `body` with the gradient's elements, in row-major order, to change them in place
-  /// (to accumulate into them, say), without a copy. The shape cannot change.
+  /// (to accumulate into them, say), without a copy unless a copy of ``gradient`` is held
+  /// elsewhere, which keeps its old elements (copy-on-write). The shape cannot change.
   public func updateGradient<R, E: Error>(_ body: (inout MutableSpan<Element>) throws(E) -> R) throws(E) -> R {
     try gradient.withUnsafeMutableBufferPointer { (buffer) throws(E) -> R in
       var span = buffer.mutableSpan

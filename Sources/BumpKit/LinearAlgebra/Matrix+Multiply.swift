@@ -75,6 +75,9 @@ extension Matrix {
     let rows32 = try blasInt(a.rows, operation)
     let columns32 = try blasInt(a.columns, operation)
     let lda = try blasInt(max(1, a.columns), operation)
+    // With β = 0, y is only written: clear it first, so that NaN in it cannot survive
+    // whatever the BLAS does with 0·NaN.
+    if beta == 0 { y.scaleOrZero(by: 0) }
     a.withUnsafeBufferPointer { aBuffer in
       x.withUnsafeBufferPointer { xBuffer in
         y.withUnsafeMutableBufferPointer { yBuffer in

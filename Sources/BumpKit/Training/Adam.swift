@@ -14,15 +14,23 @@ import Glibc
 ///     θ ← θ − η·m̂ / (√v̂ + ε)
 ///
 /// then θ is projected (``Parameter/project()``). The bias corrections are folded into the
-/// step size and the denominator (η/(1 − β₁ᵗ) and √v/√(1 − β₂ᵗ) + ε), the arrangement of
-/// the paper's Section 2 and of PyTorch and Keras, so results agree with them. m and v start
-/// at zero and are kept in the element type.
+/// step size and the denominator (η/(1 − β₁ᵗ) and √v/√(1 − β₂ᵗ) + ε): ε is added to √v̂, as
+/// in the paper's Algorithm 1 and PyTorch (Keras adds it to √v, which differs only in how ε
+/// scales). m and v start at zero and are kept in the element type; t counts the
+/// optimizer's steps, shared by all parameters.
 ///
 /// `weightDecay` here is the classic L2 penalty, added to the gradient; it is then scaled
 /// by Adam's per-coordinate step, which weakens it where gradients are large. For weight
 /// decay that does not interact with the adaptive step, use ``AdamW``.
 public final class Adam<Element: Scalar>: Optimizer {
   private var engine: AdamEngine<Element>
+
+  /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
+  /// Results do not depend on it. For tests within the package.
+  package var threadCount: Int? {
+    get { engine.threadCount }
+    set { engine.threadCount = newValue }
+  }
 
   /// Adam.
   ///
@@ -99,6 +107,13 @@ public final class Adam<Element: Scalar>: Optimizer {
 public final class AdamW<Element: Scalar>: Optimizer {
   private var engine: AdamEngine<Element>
 
+  /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
+  /// Results do not depend on it. For tests within the package.
+  package var threadCount: Int? {
+    get { engine.threadCount }
+    set { engine.threadCount = newValue }
+  }
+
   /// AdamW.
   ///
   /// - Parameters:
@@ -168,6 +183,8 @@ struct AdamEngine<Element: Scalar> {
   private(set) var iterations = 0
   private(set) var lastGradientNorm: Double?
   private var state = OptimizerState<Element>()
+  /// Threads for the update; nil uses `KernelOptions.defaultThreadCount`.
+  var threadCount: Int?
 
   init(
     learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double,
@@ -205,7 +222,7 @@ struct AdamEngine<Element: Scalar> {
   /// gradient must leave every parameter as it was.)
   mutating func step(_ parameters: [Parameter<Element>]) throws {
     try state.bind(parameters, bufferCount: 2, operation)
-    let threads = KernelOptions.defaultThreadCount
+    let threads = threadCount ?? KernelOptions.defaultThreadCount
     let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, operation)
     let eta = learningRate
     let t = Double(iterations + 1)

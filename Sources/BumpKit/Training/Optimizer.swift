@@ -9,8 +9,11 @@
 ///
 /// State is allocated on the first step that sees a parameter and reused after that: once
 /// warm, a step allocates nothing. It belongs to the parameter's identity (the object, not
-/// its position), so passing a different list re-pairs the state, at the cost of one
-/// allocation for the bookkeeping.
+/// its position), so passing a different list re-pairs the state (reallocating and copying
+/// it once); a parameter that is fixed for some steps keeps its state for when it is
+/// trainable again. The step count t of Adam's bias correction is the optimizer's, shared by
+/// all parameters (PyTorch counts per parameter): a parameter that joins late starts from
+/// zero moments with the current t.
 ///
 /// Every step first checks the gradients: a NaN or infinite element throws
 /// ``BumpKitError/nonFiniteData(what:row:column:value:)`` naming the parameter and position,
@@ -50,7 +53,8 @@ public protocol Optimizer<Element>: AnyObject {
 /// value, and copy-on-write keeps that copy unchanged when the step writes.
 ///
 /// State belongs to the parameter's identity (the object, not its position), so passing a
-/// different list re-pairs it, at the cost of one allocation for the bookkeeping.
+/// different list re-pairs it (reallocating and copying the state once); a parameter that is
+/// fixed for a while keeps its state for when it is trainable again.
 struct OptimizerState<Element: Scalar> {
   /// Elements per chunk of a step: large enough to amortize a hand-off between threads,
   /// small enough that both threads get work once a model is large enough for it to pay.
@@ -74,6 +78,9 @@ struct OptimizerState<Element: Scalar> {
   private var partials = Matrix<Double>(rows: 0, columns: 0)
   /// The flat state buffers, each `total` long.
   private(set) var buffers: [Matrix<Element>] = []
+  /// The state of listed parameters that are fixed for now, kept for when they are
+  /// trainable again (one array per state buffer).
+  private var frozen: [ObjectIdentifier: (parameter: Parameter<Element>, state: [[Element]])] = [:]
   /// The number of trainable scalars.
   private(set) var total = 0
 
@@ -177,10 +184,24 @@ struct OptimizerState<Element: Scalar> {
       running += p.count
     }
     let newBuffers = (0..<bufferCount).map { _ in Matrix<Element>(rows: 1, columns: running) }
+    // Parameters still listed but fixed now keep their state aside; parameters no longer
+    // listed lose it.
+    let listed = Set(list.map(ObjectIdentifier.init))
+    frozen = frozen.filter { listed.contains($0.key) }
+    for (id, was) in old where listed.contains(id) && !newTrainable.contains(where: { ObjectIdentifier($0) == id }) {
+      let parameter = trainable.first { ObjectIdentifier($0) == id }!
+      frozen[id] = (parameter, buffers.map { Array(UnsafeBufferPointer(start: $0.storage.base + was.offset, count: was.count)) })
+    }
     for (k, p) in newTrainable.enumerated() {
-      guard let was = old[ObjectIdentifier(p)], was.count == p.count else { continue }
-      for b in newBuffers.indices where b < buffers.count {
-        (newBuffers[b].storage.base + newOffsets[k]).update(from: buffers[b].storage.base + was.offset, count: was.count)
+      let id = ObjectIdentifier(p)
+      if let was = old[id], was.count == p.count {
+        for b in newBuffers.indices where b < buffers.count {
+          (newBuffers[b].storage.base + newOffsets[k]).update(from: buffers[b].storage.base + was.offset, count: was.count)
+        }
+      } else if let kept = frozen.removeValue(forKey: id), kept.state.first?.count ?? p.count == p.count, p.count > 0 {
+        for b in newBuffers.indices where b < kept.state.count {
+          kept.state[b].withUnsafeBufferPointer { (newBuffers[b].storage.base + newOffsets[k]).update(from: $0.baseAddress!, count: p.count) }
+        }
       }
     }
     parameters = list

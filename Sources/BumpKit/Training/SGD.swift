@@ -37,6 +37,10 @@ public final class SGD<Element: Scalar>: Optimizer {
 
   private var state = OptimizerState<Element>()
 
+  /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
+  /// Results do not depend on it. For tests within the package.
+  package var threadCount: Int?
+
   /// Stochastic gradient descent.
   ///
   /// - Parameters:
@@ -81,7 +85,7 @@ public final class SGD<Element: Scalar>: Optimizer {
   @_specialize(where Element == Double)
   public func step(_ parameters: [Parameter<Element>]) throws {
     try state.bind(parameters, bufferCount: momentum > 0 ? 1 : 0, "SGD.step")
-    let threads = KernelOptions.defaultThreadCount
+    let threads = threadCount ?? KernelOptions.defaultThreadCount
     let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, "SGD.step")
     let coefficients = SGDCoefficients(
       learningRate: learningRate, momentum: momentum, nesterov: nesterov,
