@@ -56,6 +56,18 @@ private final class Unregistered: Layer {
   func releaseSavedState() {}
 }
 
+/// A parameter-free Float layer that passes its input through: the body of the small test
+/// layers below, which differ only in the kind they report.
+private protocol PassThroughLayer: Layer where Element == Float {}
+
+extension PassThroughLayer {
+  var parameters: [Parameter<Float>] { [] }
+  func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+  func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
+  func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
+  func releaseSavedState() {}
+}
+
 @Suite("Layers and optimizers of an app's own")
 struct ExtensionTests {
   @Test("a parameter's gradient and value can be written through public API, in place")
@@ -103,16 +115,10 @@ struct ExtensionTests {
 
   @Test("a kind registered for one type cannot be registered for another")
   func conflictingRegistration() throws {
-    final class OtherOffset: CheckpointableLayer {
-      typealias Element = Float
+    final class OtherOffset: PassThroughLayer, CheckpointableLayer {
       static let kind = "test-offset"
       init(configuration: LayerConfiguration) throws {}
-      var parameters: [Parameter<Float>] { [] }
       var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind) }
-      func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-      func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
-      func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
-      func releaseSavedState() {}
     }
     try LayerRegistry.register(Offset.self)
     let error = #expect(throws: BumpKitError.self) { try LayerRegistry.register(OtherOffset.self) }
@@ -121,14 +127,8 @@ struct ExtensionTests {
 
   @Test("a layer of an app's own that reports a built-in kind is refused when saving")
   func impostorKindIsRefused() throws {
-    final class FakeDenseKind: Layer {
-      typealias Element = Float
-      var parameters: [Parameter<Float>] { [] }
+    final class FakeDenseKind: PassThroughLayer {
       var configuration: LayerConfiguration { LayerConfiguration(kind: "relu") }
-      func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-      func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
-      func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
-      func releaseSavedState() {}
     }
     let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), FakeDenseKind()])
     #expect(throws: CheckpointError.self) { _ = try Checkpoint.encode(model) }
@@ -136,16 +136,10 @@ struct ExtensionTests {
 
   @Test("built-in kinds cannot be registered again")
   func builtInKindsAreTaken() throws {
-    final class FakeDense: CheckpointableLayer {
-      typealias Element = Float
+    final class FakeDense: PassThroughLayer, CheckpointableLayer {
       static let kind = "dense"
       init(configuration: LayerConfiguration) throws {}
-      var parameters: [Parameter<Float>] { [] }
       var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind) }
-      func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-      func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
-      func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
-      func releaseSavedState() {}
     }
     #expect(throws: BumpKitError.self) { try LayerRegistry.register(FakeDense.self) }
   }

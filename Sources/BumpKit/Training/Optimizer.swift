@@ -88,7 +88,8 @@ struct OptimizerState<Element: Scalar> {
   var chunkCount: Int { (total + Self.chunkElements - 1) / Self.chunkElements }
 
   /// Lays out `parameters` (reusing the state of every parameter seen before), with
-  /// `bufferCount` zero-started state buffers, and checks every trainable gradient's shape.
+  /// `bufferCount` zero-started state buffers, checks every trainable gradient's shape and
+  /// records where the values and gradients are for the passes of this step.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a parameter listed
   ///   twice; ``BumpKitError/shapeMismatch(operation:expected:got:)`` for a gradient whose
@@ -107,21 +108,18 @@ struct OptimizerState<Element: Scalar> {
           got: shapeText(p.gradient.rows, p.gradient.columns))
       }
     }
+    refreshPointers()
   }
 
   /// Σ g² over every trainable gradient, in chunks on up to `threads` threads, added in chunk
   /// order. Not finite when a gradient is NaN or infinite (or the squares overflow).
-  mutating func sumOfSquaredGradients(threads: Int) -> Double {
-    refreshPointers()
-    let layout = self
+  func sumOfSquaredGradients(threads: Int) -> Double {
     let out = partials.storage.base
-    do {
-      // Chunks are visited in order within a task, and a chunk's pieces in order, so each
-      // partial is the same sum whatever the thread count.
-      layout.forEachChunk(threads: threads) { chunk, k, lo, hi, first in
-        let sum = UpdateKernels.sumOfSquares(UnsafePointer(layout.gradientPointers[k] + lo), count: hi - lo)
-        out[chunk] = first ? sum : out[chunk] + sum
-      }
+    // Chunks are visited in order within a task, and a chunk's pieces in order, so each
+    // partial is the same sum whatever the thread count.
+    forEachChunk(threads: threads) { chunk, k, lo, hi, first in
+      let sum = UpdateKernels.sumOfSquares(UnsafePointer(gradientPointers[k] + lo), count: hi - lo)
+      out[chunk] = first ? sum : out[chunk] + sum
     }
     var total = 0.0
     for c in 0..<chunkCount { total += out[c] }
@@ -131,18 +129,16 @@ struct OptimizerState<Element: Scalar> {
   /// Calls `body(k, value, gradient, state, range)` for every piece of every chunk, on up to
   /// `threads` threads: `range` is a part of trainable parameter k's elements, `state` the
   /// state buffers' first elements at the same offsets.
-  mutating func update(
+  func update(
     threads: Int,
     _ body: (_ parameter: Int, _ value: UnsafeMutablePointer<Element>, _ gradient: UnsafePointer<Element>,
              _ state: (UnsafeMutablePointer<Element>?, UnsafeMutablePointer<Element>?), _ count: Int) -> Void
   ) {
-    refreshPointers()
     let first = buffers.count > 0 ? buffers[0].storage.base : nil
     let second = buffers.count > 1 ? buffers[1].storage.base : nil
-    let layout = self
-    layout.forEachChunk(threads: threads) { _, k, lo, hi, _ in
-      let at = layout.offsets[k] + lo
-      body(k, layout.valuePointers[k] + lo, UnsafePointer(layout.gradientPointers[k] + lo),
+    forEachChunk(threads: threads) { _, k, lo, hi, _ in
+      let at = offsets[k] + lo
+      body(k, valuePointers[k] + lo, UnsafePointer(gradientPointers[k] + lo),
            (first.map { $0 + at }, second.map { $0 + at }), hi - lo)
     }
   }
