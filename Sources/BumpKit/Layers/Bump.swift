@@ -131,15 +131,11 @@ public final class Bump<Element: Scalar>: Layer {
     for (p, spec) in [(sigma, specs.sigma), (center, specs.center), (amplitude, specs.amplitude)] {
       drawn.append(try spec.initializer.matrix(rows: 1, columns: p.value.columns, using: &generator))
     }
-    for (k, (values, name)) in zip(drawn, ["σ", "c", "a"]).enumerated() {
-      try values.withUnsafeBufferPointer { v in
-        for i in v.indices where !v[i].isFinite || (k == 0 && v[i] < 0) {
-          throw BumpKitError.invalidParameter(
-            layer: "Bump(\(units))", parameter: name, index: i, value: "\(v[i])",
-            reason: k == 0 ? "must be finite and ≥ 0 (a negative initial σ would be raised to the floor, leaving a nearly dead unit)" : "must be finite")
-        }
-      }
-    }
+    try validate(
+      drawn[0], "σ", allowNegative: false,
+      negativeReason: "must be finite and ≥ 0 (a negative initial σ would be raised to the floor, leaving a nearly dead unit)")
+    try validate(drawn[1], "c", allowNegative: true)
+    try validate(drawn[2], "a", allowNegative: true)
     try sigma.assign(drawn[0])
     try center.assign(drawn[1])
     try amplitude.assign(drawn[2])
@@ -174,17 +170,21 @@ public final class Bump<Element: Scalar>: Layer {
   }
 
   private func validateParameters() throws {
-    try validate(sigma, "σ", allowNegative: false)
-    try validate(center, "c", allowNegative: true)
-    try validate(amplitude, "a", allowNegative: true)
+    try validate(sigma.value, "σ", allowNegative: false)
+    try validate(center.value, "c", allowNegative: true)
+    try validate(amplitude.value, "a", allowNegative: true)
   }
 
-  private func validate(_ p: Parameter<Element>, _ name: String, allowNegative: Bool) throws {
-    try p.value.withUnsafeBufferPointer { v in
+  /// Throws for the first NaN or infinite value, or negative one unless `allowNegative`.
+  private func validate(
+    _ values: Matrix<Element>, _ name: String, allowNegative: Bool,
+    negativeReason: String = "must be finite and ≥ 0"
+  ) throws {
+    try values.withUnsafeBufferPointer { v in
       for i in v.indices where !v[i].isFinite || (!allowNegative && v[i] < 0) {
         throw BumpKitError.invalidParameter(
           layer: "Bump(\(units))", parameter: name, index: i, value: "\(v[i])",
-          reason: allowNegative ? "must be finite" : "must be finite and ≥ 0")
+          reason: allowNegative ? "must be finite" : negativeReason)
       }
     }
   }
