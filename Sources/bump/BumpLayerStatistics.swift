@@ -33,7 +33,7 @@ struct BumpLayerStatistics {
 
   /// Runs the layers of `model` on `x` in chunks and collects the statistics of every bump
   /// layer. Leaves the layers' saved state released.
-  static func collect<Element: Scalar>(
+  static func collect<Element: MatrixScalar>(
     model: Sequential<Element>, inputs x: Matrix<Element>, chunkRows: Int = 4096
   ) throws -> [BumpLayerStatistics] {
     let bumps = model.layers.enumerated().compactMap { i, layer in
@@ -83,7 +83,7 @@ struct BumpLayerStatistics {
   }
 
   /// The statistics of the bump layers of `model` from its parameters alone (no data).
-  static func parametersOnly<Element: Scalar>(model: Sequential<Element>) -> [BumpLayerStatistics] {
+  static func parametersOnly<Element: MatrixScalar>(model: Sequential<Element>) -> [BumpLayerStatistics] {
     model.layers.enumerated().compactMap { i, layer in
       guard let bump = layer as? Bump<Element> else { return nil }
       return BumpLayerStatistics(
@@ -95,7 +95,7 @@ struct BumpLayerStatistics {
     }
   }
 
-  private static func finiteRange<Element: Scalar>(_ m: Matrix<Element>) -> (Double?, Double?) {
+  private static func finiteRange<Element: MatrixScalar>(_ m: Matrix<Element>) -> (Double?, Double?) {
     m.withUnsafeBufferPointer { p in
       var lo = Element.infinity
       var hi = -Element.infinity

@@ -41,7 +41,7 @@ struct EvaluateCommand: ParsableCommand {
     }
   }
 
-  private func run<Element: Scalar>(_: Element.Type) throws {
+  private func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let (x, y) = try ModelFile.labelled(
       Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))

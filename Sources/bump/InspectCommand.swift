@@ -23,7 +23,7 @@ struct InspectCommand: ParsableCommand {
     }
   }
 
-  private func run<Element: Scalar>(_: Element.Type) throws {
+  private func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (model, metadata) = try Checkpoint.load(Element.self, from: checkpoint)
     var lines = [
       "\(checkpoint): BumpKit checkpoint, \(Element.self == Float.self ? "float" : "double") precision",

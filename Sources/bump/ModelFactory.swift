@@ -4,7 +4,7 @@ import BumpKit
 enum ModelFactory {
   /// Dense(inputs→h1) → act → Dense(h1→h2) → act → … → Dense(→outputs), initialised from the
   /// configuration's seed.
-  static func model<Element: Scalar>(
+  static func model<Element: MatrixScalar>(
     _ configuration: TrainingConfiguration, inputs: Int, outputs: Int, as _: Element.Type
   ) throws -> Sequential<Element> {
     var layers: [any Layer<Element>] = []
@@ -19,7 +19,7 @@ enum ModelFactory {
   }
 
   /// One hidden activation layer over `units` features.
-  static func activation<Element: Scalar>(
+  static func activation<Element: MatrixScalar>(
     _ configuration: TrainingConfiguration, units: Int, as _: Element.Type
   ) throws -> any Layer<Element> {
     switch configuration.activation {
@@ -44,7 +44,7 @@ enum ModelFactory {
   }
 
   /// The loss function.
-  static func loss<Element: Scalar>(_ choice: LossChoice, as _: Element.Type) -> any Loss<Element> {
+  static func loss<Element: MatrixScalar>(_ choice: LossChoice, as _: Element.Type) -> any Loss<Element> {
     switch choice {
     case .mse: return MeanSquaredError<Element>()
     case .bce: return BinaryCrossEntropyWithLogits<Element>()
@@ -54,7 +54,7 @@ enum ModelFactory {
 
   /// The optimizer, with the configuration's learning rate and schedule; a cosine schedule
   /// decays to 0 over `epochs` × `stepsPerEpoch` steps.
-  static func optimizer<Element: Scalar>(
+  static func optimizer<Element: MatrixScalar>(
     _ configuration: TrainingConfiguration, stepsPerEpoch: Int, as _: Element.Type
   ) throws -> any Optimizer<Element> {
     let rate = configuration.learningRate

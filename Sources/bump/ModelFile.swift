@@ -27,7 +27,7 @@ enum ModelFile {
   }
 
   /// The model at `path` and its `bump train` metadata.
-  static func load<Element: Scalar>(_: Element.Type, from path: String) throws -> (
+  static func load<Element: MatrixScalar>(_: Element.Type, from path: String) throws -> (
     Sequential<Element>, ModelInfo
   ) {
     let (model, metadata) = try Checkpoint.load(Element.self, from: path)
@@ -62,7 +62,7 @@ enum ModelFile {
 
   /// The model's inputs from the CSV file at `path`: the columns named by the checkpoint, in
   /// the model's order, standardised as in training.
-  static func inputs<Element: Scalar>(
+  static func inputs<Element: MatrixScalar>(
     _: Element.Type, path: String, info: ModelInfo, ignoring: [String]
   ) throws -> Matrix<Element> {
     let budget = try MemoryBudget.current()
@@ -78,7 +78,7 @@ enum ModelFile {
   /// The model's inputs and targets from the labelled CSV file at `path`, read once: the
   /// model's feature columns (standardised as in training) and its target column, whose
   /// class labels must be the model's classes (an error names the line of one that is not).
-  static func labelled<Element: Scalar>(
+  static func labelled<Element: MatrixScalar>(
     _: Element.Type, path: String, info: ModelInfo, ignoring: [String]
   ) throws -> (x: Matrix<Element>, y: Matrix<Element>) {
     let budget = try MemoryBudget.current()

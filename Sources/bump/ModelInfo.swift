@@ -157,7 +157,7 @@ struct ModelInfo: Equatable {
   ///
   /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the column count is
   ///   not the standardization's.
-  func naturalUnits<Element: Scalar>(_ outputs: Matrix<Element>) throws -> Matrix<Element> {
+  func naturalUnits<Element: MatrixScalar>(_ outputs: Matrix<Element>) throws -> Matrix<Element> {
     try targetStandardization.map { try $0.invert(outputs) } ?? outputs
   }
 

@@ -53,7 +53,7 @@ struct PredictCommand: ParsableCommand {
     }
   }
 
-  private func run<Element: Scalar>(_: Element.Type) throws {
+  private func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let x = try ModelFile.inputs(
       Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))

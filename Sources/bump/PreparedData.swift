@@ -3,7 +3,7 @@ import BumpKit
 /// The data of a training run: loaded or generated, shuffled, split into training and
 /// validation parts, and standardised with statistics of the training part only (the
 /// features, and a regression target when asked).
-struct PreparedData<Element: Scalar> {
+struct PreparedData<Element: MatrixScalar> {
   /// The CSV path, or the built-in dataset's name; for messages.
   let source: String
   /// All samples in original units, shuffled (for plots).

@@ -13,7 +13,7 @@ enum RunPlots {
   /// For every bump layer, the learned g(x) of each unit over the range of the layer's inputs
   /// on the training data, with each unit's support c ± √σ marked; one panel per layer,
   /// stacked. Nil when the model has no bump layer.
-  static func bumps<Element: Scalar>(
+  static func bumps<Element: MatrixScalar>(
     model: Sequential<Element>, statistics: [BumpLayerStatistics], points: Int = 241
   ) throws -> String? {
     var panels: [(svg: String, height: Double)] = []
@@ -63,7 +63,7 @@ enum RunPlots {
 
   /// The predicted class over a grid spanning the data (in original units, 5 % margin), with
   /// the samples on top; for models with two input features.
-  static func decisionRegions<Element: Scalar>(
+  static func decisionRegions<Element: MatrixScalar>(
     model: Sequential<Element>, data: Dataset<Element>, info: ModelInfo, resolution: Int = 120,
     maxPoints: Int = 2000
   ) throws -> String {
@@ -154,7 +154,7 @@ enum RunPlots {
 enum Prediction {
   /// The predicted class of each row: the arg-max of the logits for softmax, the sign of the
   /// single logit for binary cross-entropy.
-  static func classes<Element: Scalar>(logits: Matrix<Element>, loss: LossChoice) -> [Int] {
+  static func classes<Element: MatrixScalar>(logits: Matrix<Element>, loss: LossChoice) -> [Int] {
     (0..<logits.rows).map { r in
       if logits.columns == 1 { return logits[r, 0] > 0 ? 1 : 0 }
       var best = 0
@@ -165,7 +165,7 @@ enum Prediction {
 
   /// The class probabilities of one row: softmax of the logits, or (1 − σ(z), σ(z)) for a
   /// single logit z.
-  static func probabilities<Element: Scalar>(logits: Matrix<Element>, row r: Int) -> [Double] {
+  static func probabilities<Element: MatrixScalar>(logits: Matrix<Element>, row r: Int) -> [Double] {
     if logits.columns == 1 {
       let z = Double(logits[r, 0])
       let e = exp(-abs(z))

@@ -129,7 +129,7 @@ enum SigmaInitialization: Equatable, Sendable, CustomStringConvertible, Expressi
   var defaultValueDescription: String { description }
 
   /// The initializer in `Element` (σ = 1 for an invalid argument, which validation refuses).
-  func initializer<Element: Scalar>(_: Element.Type) -> Initializer<Element> {
+  func initializer<Element: MatrixScalar>(_: Element.Type) -> Initializer<Element> {
     switch self {
     case .constant(let value): return .constant(Element(value))
     case .keras: return .kerasBumpSigma

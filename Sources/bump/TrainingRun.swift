@@ -3,7 +3,7 @@ import Foundation
 
 /// One `bump train` run in precision `Element`: prepares the data and model, trains with a
 /// checkpoint at most once a second, and writes the run folder.
-struct TrainingRun<Element: Scalar> {
+struct TrainingRun<Element: MatrixScalar> {
   let configuration: TrainingConfiguration
   /// `--output`, or nil for the default folder.
   let output: String?

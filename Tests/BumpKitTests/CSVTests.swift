@@ -67,7 +67,7 @@ private func expectLoadError(
 
 @Suite("CSV loading")
 struct CSVLoadingTests {
-  private func checkGoodRegression<E: Scalar>(_: E.Type, file: String) throws {
+  private func checkGoodRegression<E: MatrixScalar>(_: E.Type, file: String) throws {
     let data = try Dataset<E>.loadCSV(path: fixture(file), target: "y")
     #expect(data.featureNames == ["x1", "x2"])
     #expect(data.targetName == "y")
@@ -369,7 +369,7 @@ struct CSVErrorTests {
 
 @Suite("CSV writing")
 struct CSVWritingTests {
-  private func checkRoundTrip<E: Scalar>(_: E.Type) throws {
+  private func checkRoundTrip<E: MatrixScalar>(_: E.Type) throws {
     let directory = try temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let path = directory + "/data.csv"

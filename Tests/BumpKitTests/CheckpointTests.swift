@@ -19,7 +19,7 @@ private struct CheckpointDirectory {
 }
 
 /// A `rows × columns` matrix with entries uniform in [lower, upper), from `seed`.
-private func checkpointRandom<T: Scalar>(
+private func checkpointRandom<T: MatrixScalar>(
   _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
 ) -> Matrix<T> {
   var generator = SeededGenerator(seed: seed)
@@ -31,15 +31,15 @@ private func checkpointRandom<T: Scalar>(
 }
 
 /// Every parameter as bit patterns (Float widened exactly to Double).
-private func checkpointBits<T: Scalar>(_ model: Sequential<T>) -> [[UInt64]] {
+private func checkpointBits<T: MatrixScalar>(_ model: Sequential<T>) -> [[UInt64]] {
   model.parameters.map { $0.value.elements.map { Double($0).bitPattern } }
 }
 
-private func checkpointBits<T: Scalar>(_ m: Matrix<T>) -> [UInt64] { m.elements.map { Double($0).bitPattern } }
+private func checkpointBits<T: MatrixScalar>(_ m: Matrix<T>) -> [UInt64] { m.elements.map { Double($0).bitPattern } }
 
 /// A model with every layer kind and every parameter layout, its parameters moved off their
 /// initial values (so that a loader that re-initialises would be caught).
-private func everyLayerModel<T: Scalar>(_: T.Type = T.self, seed: UInt64 = 1) throws -> Sequential<T> {
+private func everyLayerModel<T: MatrixScalar>(_: T.Type = T.self, seed: UInt64 = 1) throws -> Sequential<T> {
   let model = try Sequential<T>(seed: seed) {
     try Dense(inputSize: 3, outputSize: 6)
     try Bump(units: 6, sigma: .perUnit(.uniform(0.5, 2)), center: .perUnit(.uniform(-0.3, 0.3)), amplitude: .shared(.constant(1.2)), sigmaFloor: 0.003)
@@ -91,7 +91,7 @@ struct CheckpointTests {
     try checkRoundTrip(Double.self)
   }
 
-  private func checkRoundTrip<T: Scalar>(_: T.Type) throws {
+  private func checkRoundTrip<T: MatrixScalar>(_: T.Type) throws {
     let directory = try CheckpointDirectory()
     defer { directory.remove() }
     let path = directory.path + "/model.safetensors"
@@ -156,7 +156,7 @@ struct CheckpointTests {
   // MARK: Bad files
 
   /// Encodes `model`, lets `edit` damage the file, and loads it back through encode/decode.
-  private func loadEdited<T: Scalar>(
+  private func loadEdited<T: MatrixScalar>(
     _ model: Sequential<T>, _ label: String, _ edit: (inout SafetensorsFile) throws -> Void
   ) -> CheckpointError? {
     checkpointError(label) {
@@ -345,7 +345,7 @@ struct CheckpointTests {
     try checkPythonForward(Double.self, tolerance: 1e-13)
   }
 
-  private func checkPythonForward<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkPythonForward<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let directory = try CheckpointDirectory()
     defer { directory.remove() }
     let model: Sequential<T> = try everyLayerModel(seed: 3)
@@ -384,7 +384,7 @@ struct CheckpointTests {
     try checkPythonWritten(Double.self, tolerance: 1e-13)
   }
 
-  private func checkPythonWritten<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkPythonWritten<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let directory = try CheckpointDirectory()
     defer { directory.remove() }
     let original: Sequential<T> = try everyLayerModel(seed: 5)
@@ -437,7 +437,7 @@ private enum CheckpointPython {
   }
 
   /// numpy's forward pass of the checkpoint at `modelPath` on `x`, in Double.
-  static func forward<T: Scalar>(_ modelPath: String, _ x: Matrix<T>, in directory: CheckpointDirectory) throws -> Matrix<Double> {
+  static func forward<T: MatrixScalar>(_ modelPath: String, _ x: Matrix<T>, in directory: CheckpointDirectory) throws -> Matrix<Double> {
     let inputs = directory.path + "/inputs-\(UUID().uuidString).safetensors"
     let outputs = directory.path + "/outputs-\(UUID().uuidString).safetensors"
     let tensor: SafetensorsFile.Tensor =
@@ -453,11 +453,11 @@ private enum CheckpointPython {
   }
 
   /// max |a − b| / max(1, |b|) over all elements.
-  static func largestDifference<T: Scalar>(_ a: Matrix<T>, _ b: Matrix<Double>) -> Double {
+  static func largestDifference<T: MatrixScalar>(_ a: Matrix<T>, _ b: Matrix<Double>) -> Double {
     zip(a.elements, b.elements).reduce(0) { max($0, abs(Double($1.0) - $1.1) / max(1, abs($1.1))) }
   }
 
-  static func largestDifference<T: Scalar>(_ a: Matrix<T>, _ b: Matrix<T>) -> Double {
+  static func largestDifference<T: MatrixScalar>(_ a: Matrix<T>, _ b: Matrix<T>) -> Double {
     largestDifference(a, Matrix<Double>(rows: b.rows, columns: b.columns, elementsOf: b))
   }
 
@@ -486,7 +486,7 @@ private enum CheckpointPython {
 
 extension Matrix where Element == Double {
   /// `other` widened to Double.
-  fileprivate init<T: Scalar>(rows: Int, columns: Int, elementsOf other: Matrix<T>) {
+  fileprivate init<T: MatrixScalar>(rows: Int, columns: Int, elementsOf other: Matrix<T>) {
     self.init(rows: rows, columns: columns)
     for i in 0..<rows {
       for j in 0..<columns { self[i, j] = Double(other[i, j]) }

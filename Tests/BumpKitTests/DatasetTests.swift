@@ -2,7 +2,7 @@ import BumpKit
 import Foundation
 import Testing
 
-private func column<E: Scalar>(_ m: Matrix<E>, _ j: Int) -> [Double] {
+private func column<E: MatrixScalar>(_ m: Matrix<E>, _ j: Int) -> [Double] {
   (0..<m.rows).map { Double(m[$0, j]) }
 }
 
@@ -30,7 +30,7 @@ private func isInvalidArgument(_ error: DataError?) -> Bool {
 
 @Suite("Generated datasets")
 struct GeneratedDatasetTests {
-  private func checkDeterministic<E: Scalar>(_: E.Type) throws {
+  private func checkDeterministic<E: MatrixScalar>(_: E.Type) throws {
     #expect(try Dataset<E>.rings(seed: 5) == Dataset<E>.rings(seed: 5))
     #expect(try Dataset<E>.rings(seed: 5) != Dataset<E>.rings(seed: 6))
     #expect(try Dataset<E>.bumps(seed: 5) == Dataset<E>.bumps(seed: 5))
@@ -266,7 +266,7 @@ struct DatasetTests {
     try checkStandardize(Double.self)
   }
 
-  private func checkStandardize<E: Scalar>(_: E.Type) throws {
+  private func checkStandardize<E: MatrixScalar>(_: E.Type) throws {
     do {
       do {
         let raw = try Dataset<E>.regression(samples: 500, features: 3, seed: 8)

@@ -5,7 +5,7 @@ import Testing
 // MARK: - Helpers
 
 /// A `rows × columns` matrix with entries uniform in [lower, upper), from `seed`.
-private func layerRandom<T: Scalar>(
+private func layerRandom<T: MatrixScalar>(
   _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
 ) -> Matrix<T> {
   var generator = SeededGenerator(seed: seed)
@@ -17,18 +17,18 @@ private func layerRandom<T: Scalar>(
 }
 
 /// A `1 × n` row from Double values.
-private func layerRow<T: Scalar>(_ values: [Double], as _: T.Type = T.self) throws -> Matrix<T> {
+private func layerRow<T: MatrixScalar>(_ values: [Double], as _: T.Type = T.self) throws -> Matrix<T> {
   try Matrix<T>(rows: 1, columns: values.count, elements: values.map { T($0) })
 }
 
 /// The elements' bit patterns, widened to Double (exact for Float), for bitwise comparisons.
-private func layerBits<T: Scalar>(_ m: Matrix<T>) -> [UInt64] { m.elements.map { Double($0).bitPattern } }
+private func layerBits<T: MatrixScalar>(_ m: Matrix<T>) -> [UInt64] { m.elements.map { Double($0).bitPattern } }
 
 /// Every parameter value of a layer, copied out.
-private func layerSnapshot<T: Scalar>(_ layer: any Layer<T>) -> [[UInt64]] { layer.parameters.map { layerBits($0.value) } }
+private func layerSnapshot<T: MatrixScalar>(_ layer: any Layer<T>) -> [[UInt64]] { layer.parameters.map { layerBits($0.value) } }
 
 /// The value of a per-unit or shared parameter for unit `j`, in Double.
-private func layerValue<T: Scalar>(_ p: Parameter<T>, _ j: Int) -> Double {
+private func layerValue<T: MatrixScalar>(_ p: Parameter<T>, _ j: Int) -> Double {
   Double(p.value.columns == 1 ? p.value[0, 0] : p.value[0, j])
 }
 
@@ -54,7 +54,7 @@ struct LayerTests {
     try checkForwardShapes(Double.self)
   }
 
-  private func checkForwardShapes<T: Scalar>(_: T.Type) throws {
+  private func checkForwardShapes<T: MatrixScalar>(_: T.Type) throws {
     let model = try Sequential<T>(seed: 3) {
       try Dense(inputSize: 3, outputSize: 5)
       try Bump(units: 5)
@@ -100,7 +100,7 @@ struct LayerTests {
     try checkDense(Double.self, tolerance: 1e-14)
   }
 
-  private func checkDense<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkDense<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let dense = try Dense<T>(inputSize: 4, outputSize: 3)
     try dense.weight.assign(layerRandom(4, 3, seed: 10))
     try dense.bias.assign(layerRandom(1, 3, seed: 11))
@@ -137,7 +137,7 @@ struct LayerTests {
     try checkBumpClosedForm(Double.self, tolerance: 1e-14)
   }
 
-  private func checkBumpClosedForm<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkBumpClosedForm<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let units = 5
     let layouts: [(Bump<T>.ParameterSpec, Bump<T>.ParameterSpec, Bump<T>.ParameterSpec, String)] = [
       (.shared(.constant(0.7)), .perUnit(.zeros), .shared(.constant(1)), "shared σ, per-unit c, shared a"),
@@ -203,7 +203,7 @@ struct LayerTests {
     try checkSupportFraction(Double.self)
   }
 
-  private func checkSupportFraction<T: Scalar>(_: T.Type) throws {
+  private func checkSupportFraction<T: MatrixScalar>(_: T.Type) throws {
     let units = 4
     let bump = try Bump<T>(units: units, sigma: .perUnit(.constant(1)), center: .perUnit(.zeros))
     #expect(bump.supportFraction == 0, "no forward pass yet")
@@ -247,7 +247,7 @@ struct LayerTests {
     try checkSigmaProjection(Double.self, floor: 1e-4)
   }
 
-  private func checkSigmaProjection<T: Scalar>(_: T.Type, floor: T) throws {
+  private func checkSigmaProjection<T: MatrixScalar>(_: T.Type, floor: T) throws {
     for optimizerKind in ["sgd", "adam"] {
       let bump = try Bump<T>(units: 2, sigma: .perUnit(.constant(0.5)), sigmaFloor: floor)
       #expect(bump.sigmaFloor == floor)
@@ -350,7 +350,7 @@ struct LayerTests {
     try checkInvalidParameters(Double.self)
   }
 
-  private func checkInvalidParameters<T: Scalar>(_: T.Type) throws {
+  private func checkInvalidParameters<T: MatrixScalar>(_: T.Type) throws {
     let bump = try Bump<T>(units: 3, center: .perUnit(.zeros), amplitude: .perUnit(.constant(1)))
     let x: Matrix<T> = layerRandom(4, 3, seed: 8, in: (-0.5, 0.5))
     let good = try bump(x)
@@ -464,7 +464,7 @@ struct LayerTests {
     try checkPredictBatches(Double.self, tolerance: 1e-13)
   }
 
-  private func checkPredictBatches<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkPredictBatches<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let model = try Sequential<T>(seed: 9) {
       try Dense(inputSize: 3, outputSize: 16)
       try Bump(units: 16, sigma: .perUnit(.uniform(0.5, 2)))

@@ -22,11 +22,11 @@ private struct SplitMix64: RandomNumberGenerator {
 }
 
 /// Relative tolerance per element type for small, well-conditioned problems.
-private func tolerance<T: Scalar>(_: T.Type) -> Double {
+private func tolerance<T: MatrixScalar>(_: T.Type) -> Double {
   T.self == Float.self ? 2e-5 : 1e-13
 }
 
-private func randomMatrix<T: Scalar>(
+private func randomMatrix<T: MatrixScalar>(
   _: T.Type, _ rows: Int, _ columns: Int, _ rng: inout SplitMix64
 ) -> Matrix<T> {
   var m = Matrix<T>(rows: rows, columns: columns)
@@ -37,7 +37,7 @@ private func randomMatrix<T: Scalar>(
 }
 
 /// The elements as Doubles, row-major, as a nested array `[row][column]`.
-private func toDouble<T: Scalar>(_ m: Matrix<T>) -> [[Double]] {
+private func toDouble<T: MatrixScalar>(_ m: Matrix<T>) -> [[Double]] {
   (0..<m.rows).map { i in (0..<m.columns).map { j in Double(m[i, j]) } }
 }
 
@@ -53,7 +53,7 @@ private func naiveProduct(_ a: [[Double]], _ b: [[Double]], inner: Int) -> [[Dou
   }
 }
 
-private func expectClose<T: Scalar>(
+private func expectClose<T: MatrixScalar>(
   _ got: Matrix<T>, _ expected: [[Double]], tolerance tol: Double,
   sourceLocation: SourceLocation = #_sourceLocation
 ) {
@@ -86,14 +86,14 @@ private func expectClose<T: Scalar>(
     }
   }
 
-  private func checkGemm<T: Scalar>(_ type: T.Type) throws {
+  private func checkGemm<T: MatrixScalar>(_ type: T.Type) throws {
     // n = 1 takes the matrix–vector path; m = 1 and k = 1 are edge shapes of the general one.
     for shape in [(5, 7, 3), (5, 7, 1), (1, 7, 1), (6, 1, 1), (1, 4, 3)] {
       try checkGemm(T.self, shape)
     }
   }
 
-  private func checkGemm<T: Scalar>(_ type: T.Type, _ shape: (Int, Int, Int)) throws {
+  private func checkGemm<T: MatrixScalar>(_ type: T.Type, _ shape: (Int, Int, Int)) throws {
     var rng = SplitMix64(state: 1)
     let (m, k, n) = shape
     for transposeA in [false, true] {
@@ -176,7 +176,7 @@ private func expectClose<T: Scalar>(
     }
   }
 
-  private func checkGemv<T: Scalar>(_ type: T.Type) throws {
+  private func checkGemv<T: MatrixScalar>(_ type: T.Type) throws {
     var rng = SplitMix64(state: 2)
     let a = randomMatrix(T.self, 4, 6, &rng)
     let aD = toDouble(a)
@@ -211,7 +211,7 @@ private func expectClose<T: Scalar>(
     }
   }
 
-  private func checkLevelOne<T: Scalar>(_ type: T.Type) throws {
+  private func checkLevelOne<T: MatrixScalar>(_ type: T.Type) throws {
     var rng = SplitMix64(state: 3)
     let x = randomMatrix(T.self, 3, 5, &rng)
     let y0 = randomMatrix(T.self, 3, 5, &rng)
@@ -257,7 +257,7 @@ private func expectClose<T: Scalar>(
     }
   }
 
-  private func checkQR<T: Scalar>(_ type: T.Type) throws {
+  private func checkQR<T: MatrixScalar>(_ type: T.Type) throws {
     var rng = SplitMix64(state: 4)
     for (m, n) in [(6, 4), (4, 4), (3, 5)] {
       let a = randomMatrix(T.self, m, n, &rng)
@@ -285,7 +285,7 @@ private func expectClose<T: Scalar>(
     }
   }
 
-  private func checkLeastSquares<T: Scalar>(_ type: T.Type) throws {
+  private func checkLeastSquares<T: MatrixScalar>(_ type: T.Type) throws {
     var rng = SplitMix64(state: 5)
     let x = randomMatrix(T.self, 20, 3, &rng)
     let w = try Matrix<T>([[1, -2], [0.5, 3], [-1.25, 0]])
@@ -333,7 +333,7 @@ private func expectClose<T: Scalar>(
     }
   }
 
-  private func checkPositiveDefinite<T: Scalar>(_ type: T.Type) throws {
+  private func checkPositiveDefinite<T: MatrixScalar>(_ type: T.Type) throws {
     var rng = SplitMix64(state: 6)
     let m = randomMatrix(T.self, 4, 4, &rng)
     var a = Matrix<T>.identity(size: 4)

@@ -4,11 +4,11 @@ import Testing
 
 // MARK: - Helpers
 
-private func lossMatrix<T: Scalar>(_ rows: [[Double]], as _: T.Type = T.self) throws -> Matrix<T> {
+private func lossMatrix<T: MatrixScalar>(_ rows: [[Double]], as _: T.Type = T.self) throws -> Matrix<T> {
   try Matrix<T>(rows.map { $0.map { T($0) } })
 }
 
-private func lossElements<T: Scalar>(_ m: Matrix<T>) -> [Double] { m.elements.map { Double($0) } }
+private func lossElements<T: MatrixScalar>(_ m: Matrix<T>) -> [Double] { m.elements.map { Double($0) } }
 
 private func lossRelativeError(_ a: Double, _ b: Double) -> Double {
   a == b ? 0 : abs(a - b) / max(abs(a), abs(b), 1e-300)
@@ -33,7 +33,7 @@ struct LossTests {
     try checkMeanSquaredError(Double.self, tolerance: 1e-15)
   }
 
-  private func checkMeanSquaredError<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkMeanSquaredError<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let p = try lossMatrix(Self.logits, as: T.self)
     let t = try lossMatrix(Self.probabilities, as: T.self)
     var gradient = Matrix<T>(rows: 0, columns: 0)
@@ -55,7 +55,7 @@ struct LossTests {
     try checkBinaryCrossEntropy(Double.self, tolerance: 1e-14)
   }
 
-  private func checkBinaryCrossEntropy<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkBinaryCrossEntropy<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let z = try lossMatrix(Self.logits, as: T.self)
     let y = try lossMatrix(Self.probabilities, as: T.self)
     var gradient = Matrix<T>(rows: 0, columns: 0)
@@ -77,7 +77,7 @@ struct LossTests {
     try checkBinaryCrossEntropyExtremes(Double.self)
   }
 
-  private func checkBinaryCrossEntropyExtremes<T: Scalar>(_: T.Type) throws {
+  private func checkBinaryCrossEntropyExtremes<T: MatrixScalar>(_: T.Type) throws {
     let loss = BinaryCrossEntropyWithLogits<T>()
     // (z, y, loss, gradient · N): right with certainty, wrong with certainty, and a soft target.
     let cases: [(Double, Double, Double, Double)] = [
@@ -114,7 +114,7 @@ struct LossTests {
     try checkSoftmaxCrossEntropy(Double.self, tolerance: 1e-14)
   }
 
-  private func checkSoftmaxCrossEntropy<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkSoftmaxCrossEntropy<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let z = try lossMatrix(Self.logits, as: T.self)
     let labels: [Double] = [2, 0, 1, 1]
     let y = try lossMatrix(labels.map { [$0] }, as: T.self)
@@ -142,7 +142,7 @@ struct LossTests {
     try checkSoftmaxExtremes(Double.self)
   }
 
-  private func checkSoftmaxExtremes<T: Scalar>(_: T.Type) throws {
+  private func checkSoftmaxExtremes<T: MatrixScalar>(_: T.Type) throws {
     let z = try lossMatrix([[1000, -1000, 0], [1000, -1000, 0], [-1000, -1000, -1000]], as: T.self)
     let y = try lossMatrix([[0], [1], [2]], as: T.self)
     var gradient = Matrix<T>(rows: 0, columns: 0)

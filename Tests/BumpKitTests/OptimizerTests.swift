@@ -7,7 +7,7 @@ import Testing
 /// A trainable matrix whose gradient a test can set through the public API: the weight W of
 /// a bias-free Dense(k→n). After forward(I_k), backward(G) stores xᵀ·G = G exactly in W's
 /// gradient (every other product is 0 · g = 0).
-private final class SettableParameter<T: Scalar> {
+private final class SettableParameter<T: MatrixScalar> {
   let dense: Dense<T>
   var parameter: Parameter<T> { dense.weight }
 
@@ -74,7 +74,7 @@ struct OptimizerTests {
 
   /// Minimises the quadratic bowl ‖W − W*‖²/6 (MSE of the identity map against W*) and
   /// returns the largest |W − W*|.
-  private func bowlError<T: Scalar, O: Optimizer>(_ optimizer: O, steps: Int, _: T.Type) throws -> Double
+  private func bowlError<T: MatrixScalar, O: Optimizer>(_ optimizer: O, steps: Int, _: T.Type) throws -> Double
   where O.Element == T {
     let dense = try Dense<T>(inputSize: 2, outputSize: 3, useBias: false)
     let identity = Matrix<T>.identity(size: 2)
@@ -97,7 +97,7 @@ struct OptimizerTests {
     try checkBowl(Double.self, tolerance: 1e-6)
   }
 
-  private func checkBowl<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkBowl<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let annealed = LearningRateSchedule.cosine(totalSteps: 1500, minimum: 0)
     let runs: [(String, Double)] = [
       ("SGD", try bowlError(SGD<T>(learningRate: 1), steps: 200, T.self)),
@@ -117,7 +117,7 @@ struct OptimizerTests {
     try checkAdamReference(Float.self, epsilon: 1e-8, tolerance: 2e-6)
   }
 
-  private func checkAdamReference<T: Scalar>(_: T.Type, epsilon: Double, tolerance: Double) throws {
+  private func checkAdamReference<T: MatrixScalar>(_: T.Type, epsilon: Double, tolerance: Double) throws {
     let start = [0.5, -1, 2]
     let gradients: [[Double]] = [[0.1, -0.2, 0.3], [-0.05, 0.4, 0], [1, 1, -1], [0.002, -0.3, 0.25]]
     let theta = try SettableParameter<T>([start])
@@ -359,7 +359,7 @@ extension SettableParameter {
 
 /// Runs three steps of an optimizer over parameters whose sizes cross the optimizer's
 /// internal chunk boundaries, on `threads` threads.
-private func chunkedTrajectory<T: Scalar>(
+private func chunkedTrajectory<T: MatrixScalar>(
   _: T.Type, threads: Int, make: @Sendable (Int) throws -> any Optimizer<T>
 ) throws -> [[Double]] {
   // 160,000 + 21 + 120,000 elements: the optimizer's chunks (2¹⁷ elements) end inside the

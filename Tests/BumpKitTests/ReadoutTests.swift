@@ -4,7 +4,7 @@ import Testing
 
 // MARK: - Helpers
 
-private func readoutRandom<T: Scalar>(_ rows: Int, _ columns: Int, seed: UInt64, as _: T.Type = T.self) -> Matrix<T> {
+private func readoutRandom<T: MatrixScalar>(_ rows: Int, _ columns: Int, seed: UInt64, as _: T.Type = T.self) -> Matrix<T> {
   var generator = SeededGenerator(seed: seed)
   var m = Matrix<T>(rows: rows, columns: columns)
   for i in 0..<rows {
@@ -14,7 +14,7 @@ private func readoutRandom<T: Scalar>(_ rows: Int, _ columns: Int, seed: UInt64,
 }
 
 /// Φ·W + 1·b, in Double.
-private func affine<T: Scalar>(_ phi: Matrix<T>, _ w: [[Double]], _ b: [Double]) -> [[Double]] {
+private func affine<T: MatrixScalar>(_ phi: Matrix<T>, _ w: [[Double]], _ b: [Double]) -> [[Double]] {
   (0..<phi.rows).map { i in
     (0..<b.count).map { k in (0..<phi.columns).reduce(b[k]) { $0 + Double(phi[i, $1]) * w[$1][k] } }
   }
@@ -35,7 +35,7 @@ struct ReadoutTests {
     try checkExactMap(Float.self, tolerance: 2e-6)
   }
 
-  private func checkExactMap<T: Scalar>(_: T.Type, tolerance: Double) throws {
+  private func checkExactMap<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let phi: Matrix<T> = readoutRandom(40, 4, seed: 1)
     let y = try Matrix<T>(affine(phi, Self.weights, Self.bias).map { $0.map { T($0) } })
     let dense = try Dense<T>(inputSize: 4, outputSize: 2)

@@ -5,7 +5,7 @@ import Testing
 // MARK: - Helpers
 
 /// A `rows × columns` matrix with entries uniform in [lower, upper), from `seed`.
-private func trainingRandom<T: Scalar>(
+private func trainingRandom<T: MatrixScalar>(
   _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
 ) -> Matrix<T> {
   var generator = SeededGenerator(seed: seed)
@@ -17,19 +17,19 @@ private func trainingRandom<T: Scalar>(
 }
 
 /// Every parameter of a model as bit patterns (Float widened exactly to Double).
-private func trainingWeights<T: Scalar>(_ model: Sequential<T>) -> [[UInt64]] {
+private func trainingWeights<T: MatrixScalar>(_ model: Sequential<T>) -> [[UInt64]] {
   model.parameters.map { $0.value.elements.map { Double($0).bitPattern } }
 }
 
 /// `f(x)` applied to a one-column matrix.
-private func trainingMap<T: Scalar>(_ x: Matrix<T>, _ f: (Double) -> Double) -> Matrix<T> {
+private func trainingMap<T: MatrixScalar>(_ x: Matrix<T>, _ f: (Double) -> Double) -> Matrix<T> {
   var y = Matrix<T>(rows: x.rows, columns: 1)
   for i in 0..<x.rows { y[i, 0] = T(f(Double(x[i, 0]))) }
   return y
 }
 
 /// The small bump network of the two-bump problem: Dense(1→k) → Bump(k) → Dense(k→1).
-private func bumpNetwork<T: Scalar>(units: Int, seed: UInt64, sigma: Bump<T>.ParameterSpec = .perUnit(.constant(1))) throws -> Sequential<T> {
+private func bumpNetwork<T: MatrixScalar>(units: Int, seed: UInt64, sigma: Bump<T>.ParameterSpec = .perUnit(.constant(1))) throws -> Sequential<T> {
   try Sequential<T>(seed: seed) {
     try Dense(inputSize: 1, outputSize: units)
     try Bump(units: units, sigma: sigma)
@@ -65,7 +65,7 @@ struct TrainingTests {
     try checkLine(Float.self)
   }
 
-  private func checkLine<T: Scalar>(_: T.Type) throws {
+  private func checkLine<T: MatrixScalar>(_: T.Type) throws {
     let x: Matrix<T> = trainingRandom(64, 1, seed: 1)
     let y = trainingMap(x) { 2 * $0 + 1 }
     let model = try Sequential<T>(seed: 1) { try Dense(inputSize: 1, outputSize: 1) }
@@ -89,7 +89,7 @@ struct TrainingTests {
     try checkTwoBumps(Double.self)
   }
 
-  private func checkTwoBumps<T: Scalar>(_: T.Type) throws {
+  private func checkTwoBumps<T: MatrixScalar>(_: T.Type) throws {
     let data = try Dataset<T>.bumps(samples: 1200, noise: 0.01, seed: 3)
     let (training, validation) = try data.split(validationFraction: 0.25)
     let model: Sequential<T> = try bumpNetwork(units: 8, seed: 4)
@@ -103,7 +103,7 @@ struct TrainingTests {
     #expect(history.loss.allSatisfy { $0.isFinite })
   }
 
-  private func meanBaseline<T: Scalar>(_ y: Matrix<T>) throws -> Double {
+  private func meanBaseline<T: MatrixScalar>(_ y: Matrix<T>) throws -> Double {
     let mean = y.elements.reduce(0.0) { $0 + Double($1) } / Double(y.rows)
     return y.elements.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(y.rows)
   }
@@ -120,7 +120,7 @@ struct TrainingTests {
     try checkSigmaRecovery(Double.self)
   }
 
-  private func checkSigmaRecovery<T: Scalar>(_: T.Type) throws {
+  private func checkSigmaRecovery<T: MatrixScalar>(_: T.Type) throws {
     let truth = Dataset<T>.bumpsTruth
     let data = try Dataset<T>.bumps(samples: 1000, noise: 0.01, seed: 6)
     let model = try Sequential<T>(seed: 7) {
@@ -163,7 +163,7 @@ struct TrainingTests {
     try checkRings(Double.self)
   }
 
-  private func checkRings<T: Scalar>(_: T.Type) throws {
+  private func checkRings<T: MatrixScalar>(_: T.Type) throws {
     let data = try Dataset<T>.rings(samples: 1000, noise: 0.05, seed: 9)
     let (training, validation) = try data.split(validationFraction: 0.2)
     let model = try Sequential<T>(seed: 10) {
@@ -187,7 +187,7 @@ struct TrainingTests {
     try checkKerasSetting(Double.self)
   }
 
-  private func checkKerasSetting<T: Scalar>(_: T.Type) throws {
+  private func checkKerasSetting<T: MatrixScalar>(_: T.Type) throws {
     let data = try Dataset<T>.bumps(samples: 600, noise: 0.01, seed: 12)
     for seed: UInt64 in [1, 2, 3] {
       let model: Sequential<T> = try bumpNetwork(units: 8, seed: seed, sigma: .shared(.kerasBumpSigma))
@@ -215,7 +215,7 @@ struct TrainingTests {
     try checkDeterminism(Double.self)
   }
 
-  private func checkDeterminism<T: Scalar>(_: T.Type) throws {
+  private func checkDeterminism<T: MatrixScalar>(_: T.Type) throws {
     let data = try Dataset<T>.bumps(samples: 300, noise: 0.01, seed: 13)
     func train(modelSeed: UInt64, fitSeed: UInt64) throws -> [[UInt64]] {
       let model: Sequential<T> = try bumpNetwork(units: 6, seed: modelSeed)
@@ -240,7 +240,7 @@ struct TrainingTests {
     try checkLastBatch(Double.self)
   }
 
-  private func checkLastBatch<T: Scalar>(_: T.Type) throws {
+  private func checkLastBatch<T: MatrixScalar>(_: T.Type) throws {
     let x: Matrix<T> = trainingRandom(10, 1, seed: 14, in: (-2, 2))
     let y = trainingMap(x) { sin(3 * $0) }
     let fitted: Sequential<T> = try bumpNetwork(units: 3, seed: 15)
@@ -360,7 +360,7 @@ struct TrainingTests {
     try checkDivergence(Float.self, bumps: true)
   }
 
-  private func checkDivergence<T: Scalar>(_: T.Type, bumps: Bool) throws {
+  private func checkDivergence<T: MatrixScalar>(_: T.Type, bumps: Bool) throws {
     let label = "\(T.self) \(bumps ? "Dense → Bump → Dense" : "Dense")"
     let x: Matrix<T> = trainingRandom(64, 1, seed: 22, in: (0.1, 1))
     let y = trainingMap(x) { 3 * $0 - 1 }
@@ -500,7 +500,7 @@ struct TrainingTests {
     try checkReadout(Float.self, lambda: 1e-6)
   }
 
-  private func checkReadout<T: Scalar>(_: T.Type, lambda: T) throws {
+  private func checkReadout<T: MatrixScalar>(_: T.Type, lambda: T) throws {
     let data = try Dataset<T>.bumps(samples: 600, noise: 0.01, seed: 28)
     let model: Sequential<T> = try bumpNetwork(units: 8, seed: 29)
     try model.fit(x: data.x, y: data.y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 20, batchSize: 32, seed: 30)

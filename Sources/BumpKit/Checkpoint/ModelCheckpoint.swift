@@ -44,14 +44,14 @@ public enum Checkpoint {
   }
 
   /// Writes `model` to `path` atomically, with `metadata` added to the reserved entries.
-  public static func save<Element: Scalar>(
+  public static func save<Element: MatrixScalar>(
     _ model: Sequential<Element>, to path: String, metadata: [String: String] = [:]
   ) throws {
     try encode(model, metadata: metadata).write(to: path)
   }
 
   /// The safetensors file for `model` (see ``save(_:to:metadata:)``).
-  public static func encode<Element: Scalar>(
+  public static func encode<Element: MatrixScalar>(
     _ model: Sequential<Element>, metadata: [String: String] = [:]
   ) throws -> SafetensorsFile {
     let architecture = Architecture(inputFeatures: model.inputFeatures, layers: model.layers.map(\.configuration))
@@ -126,12 +126,12 @@ public enum Checkpoint {
   /// - Throws: ``CheckpointError`` when the file is not a checkpoint, its precision is not
   ///   `Element`, a parameter is missing, extra, of the wrong dtype or shape;
   ///   ``SafetensorsError`` when the file itself is malformed.
-  public static func load<Element: Scalar>(_: Element.Type = Element.self, from path: String) throws -> (model: Sequential<Element>, metadata: [String: String]) {
+  public static func load<Element: MatrixScalar>(_: Element.Type = Element.self, from path: String) throws -> (model: Sequential<Element>, metadata: [String: String]) {
     try load(Element.self, file: SafetensorsFile.read(from: path), source: path)
   }
 
   /// Rebuilds a model from a decoded file (see ``load(_:from:)``).
-  public static func load<Element: Scalar>(_: Element.Type = Element.self, file: SafetensorsFile, source: String = "checkpoint") throws -> (model: Sequential<Element>, metadata: [String: String]) {
+  public static func load<Element: MatrixScalar>(_: Element.Type = Element.self, file: SafetensorsFile, source: String = "checkpoint") throws -> (model: Sequential<Element>, metadata: [String: String]) {
     let s = try summary(of: file, source: source)
     let wanted = Element.self == Float.self ? "float" : "double"
     guard s.precision == wanted else {

@@ -45,7 +45,7 @@ public enum CSVFile {
   ///
   /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` unless
   ///   `header.count == matrix.columns`; ``DataError/writeFailed(path:operation:reason:)``.
-  public static func write<Element: Scalar>(
+  public static func write<Element: MatrixScalar>(
     path: String, header: [String], matrix: Matrix<Element>
   ) throws {
     guard header.count == matrix.columns else {
@@ -58,7 +58,7 @@ public enum CSVFile {
   }
 
   /// The text a number is written as: Swift's shortest round-trip `description`.
-  public static func format<Element: Scalar>(_ value: Element) -> String {
+  public static func format<Element: MatrixScalar>(_ value: Element) -> String {
     value.description
   }
 

@@ -274,7 +274,7 @@ extension Dataset {
 }
 
 /// Parses one CSV cell as an `Element`, with the errors of ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``.
-func parseCSVNumber<Element: Scalar>(_ field: String, path: String, line: Int, column: String)
+func parseCSVNumber<Element: MatrixScalar>(_ field: String, path: String, line: Int, column: String)
   throws -> Element
 {
   let text = trimmedCSVField(field)

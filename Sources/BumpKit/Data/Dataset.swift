@@ -11,7 +11,7 @@
 /// ``regression(samples:features:noise:seed:)``), or from matrices you already have
 /// (``init(x:y:featureNames:targetName:task:classNames:)``). ``shuffled(seed:)``,
 /// ``split(validationFraction:)`` and ``standardized()`` prepare it for training.
-public struct Dataset<Element: Scalar>: Equatable, Sendable {
+public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
   /// The kind of target; see ``LearningTask``.
   public typealias Task = LearningTask
 

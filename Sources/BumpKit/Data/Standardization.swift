@@ -56,7 +56,7 @@ public struct Standardization: Hashable, Sendable, Codable {
   ///
   /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` if `x` has no rows;
   ///   ``DataError/nonFiniteValue(matrix:row:column:)`` if it holds NaN or an infinity.
-  public init<Element: Scalar>(fitting x: Matrix<Element>) throws {
+  public init<Element: MatrixScalar>(fitting x: Matrix<Element>) throws {
     guard x.rows > 0 else {
       throw DataError.invalidArgument(
         name: "samples", value: "0", reason: "cannot standardise a dataset with no samples")
@@ -98,7 +98,7 @@ public struct Standardization: Hashable, Sendable, Codable {
   ///
   /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if `x` does not have
   ///   ``features`` columns.
-  public func apply<Element: Scalar>(to x: Matrix<Element>) throws -> Matrix<Element> {
+  public func apply<Element: MatrixScalar>(to x: Matrix<Element>) throws -> Matrix<Element> {
     try checkColumns(x.columns)
     var result = x
     let columns = x.columns
@@ -116,7 +116,7 @@ public struct Standardization: Hashable, Sendable, Codable {
   ///
   /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the dataset does not
   ///   have ``features`` features.
-  public func apply<Element: Scalar>(to dataset: Dataset<Element>) throws -> Dataset<Element> {
+  public func apply<Element: MatrixScalar>(to dataset: Dataset<Element>) throws -> Dataset<Element> {
     dataset.replacingX(try apply(to: dataset.x))
   }
 
@@ -125,7 +125,7 @@ public struct Standardization: Hashable, Sendable, Codable {
   ///
   /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if `x` does not have
   ///   ``features`` columns.
-  public func invert<Element: Scalar>(_ x: Matrix<Element>) throws -> Matrix<Element> {
+  public func invert<Element: MatrixScalar>(_ x: Matrix<Element>) throws -> Matrix<Element> {
     try checkColumns(x.columns)
     var result = x
     let columns = x.columns
@@ -203,7 +203,7 @@ extension Standardization {
   /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` unless the dataset has
   ///   ``features`` target columns; ``DataError/invalidArgument(name:value:reason:)`` for a
   ///   classification dataset.
-  public func applyToTargets<Element: Scalar>(of dataset: Dataset<Element>) throws
+  public func applyToTargets<Element: MatrixScalar>(of dataset: Dataset<Element>) throws
     -> Dataset<Element>
   {
     try Dataset<Element>.checkRegression(dataset.task)

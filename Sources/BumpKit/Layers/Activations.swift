@@ -4,7 +4,7 @@ import Glibc
 
 /// An element-wise activation y = φ(x) with no parameters; backward multiplies by φ′.
 /// The activation keeps its output (φ′ of ReLU, tanh and sigmoid is a function of y).
-public class ElementwiseActivation<Element: Scalar>: Layer {
+public class ElementwiseActivation<Element: MatrixScalar>: Layer {
   private var output = Matrix<Element>(rows: 0, columns: 0)
   private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
   private var hasOutput = false
@@ -47,7 +47,7 @@ public class ElementwiseActivation<Element: Scalar>: Layer {
 }
 
 /// Rectified linear unit, max(x, 0); NaN stays NaN.
-public final class ReLU<Element: Scalar>: ElementwiseActivation<Element> {
+public final class ReLU<Element: MatrixScalar>: ElementwiseActivation<Element> {
   /// A ReLU layer.
   public init() { super.init(kind: "relu") }
   override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
@@ -59,7 +59,7 @@ public final class ReLU<Element: Scalar>: ElementwiseActivation<Element> {
 }
 
 /// Hyperbolic tangent.
-public final class Tanh<Element: Scalar>: ElementwiseActivation<Element> {
+public final class Tanh<Element: MatrixScalar>: ElementwiseActivation<Element> {
   /// A tanh layer.
   public init() { super.init(kind: "tanh") }
   override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
@@ -71,7 +71,7 @@ public final class Tanh<Element: Scalar>: ElementwiseActivation<Element> {
 }
 
 /// Logistic sigmoid, 1 / (1 + e⁻ˣ), evaluated without overflow for either sign.
-public final class Sigmoid<Element: Scalar>: ElementwiseActivation<Element> {
+public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element> {
   /// A sigmoid layer.
   public init() { super.init(kind: "sigmoid") }
   override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {

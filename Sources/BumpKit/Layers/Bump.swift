@@ -15,7 +15,7 @@
 ///
 /// The values and gradients come from `BumpKernel`: a fused SIMD pass each way, exactly 0
 /// outside the support, never NaN from finite inputs.
-public final class Bump<Element: Scalar>: Layer {
+public final class Bump<Element: MatrixScalar>: Layer {
   /// How one of σ, c and a is laid out and learned.
   public struct ParameterSpec: Sendable, Equatable {
     /// One value per unit (true) or one shared value (false).

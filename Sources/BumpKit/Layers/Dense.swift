@@ -2,7 +2,7 @@
 ///
 /// W is `inputSize × outputSize`, b has `outputSize` entries. Backward: dW = xᵀ·dy (GEMM),
 /// db = column sums of dy (GEMV with a ones vector), dx = dy·Wᵀ (GEMM).
-public final class Dense<Element: Scalar>: Layer {
+public final class Dense<Element: MatrixScalar>: Layer {
   /// Input features.
   public let inputFeatures: Int
   /// Output features.

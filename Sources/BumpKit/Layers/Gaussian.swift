@@ -5,7 +5,7 @@ import Glibc
 /// A Gaussian bump for comparison with ``Bump``: g(x) = a·exp(−b·(x − c)²), element-wise,
 /// with a, b, c each shared (shape [1]) and trainable. Unlike the bump function it has no
 /// compact support: every input gets a (possibly tiny) gradient. b is kept ≥ `widthFloor`.
-public final class Gaussian<Element: Scalar>: Layer {
+public final class Gaussian<Element: MatrixScalar>: Layer {
   /// a, b, c: each `1 × 1`.
   public let amplitude, width, center: Parameter<Element>
   private var savedInput: Matrix<Element>?

@@ -6,7 +6,7 @@ import Glibc
 ///
 /// The fan-based schemes follow Glorot & Bengio (2010) and He et al. (2015); `orthogonal`
 /// follows Saxe et al. (2014), through a LAPACK QR factorization (geqrf + orgqr).
-public enum Initializer<Element: Scalar>: Sendable, Equatable {
+public enum Initializer<Element: MatrixScalar>: Sendable, Equatable {
   /// All zeros.
   case zeros
   /// Every value equal to the constant.

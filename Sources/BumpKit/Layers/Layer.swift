@@ -8,7 +8,7 @@
 /// dL/d(input).
 public protocol Layer<Element>: AnyObject, CustomStringConvertible {
   /// The scalar type, Float or Double.
-  associatedtype Element: Scalar
+  associatedtype Element: MatrixScalar
 
   /// The output for a batch. Throws on a shape mismatch or an invalid parameter.
   func forward(_ input: Matrix<Element>) throws -> Matrix<Element>

@@ -4,7 +4,7 @@ extension LayerConfiguration {
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for an unknown kind or a
   ///   missing or malformed setting.
-  public func makeLayer<Element: Scalar>(_: Element.Type = Element.self) throws -> any Layer<Element> {
+  public func makeLayer<Element: MatrixScalar>(_: Element.Type = Element.self) throws -> any Layer<Element> {
     func int(_ key: String) throws -> Int {
       guard let text = settings[key], let v = Int(text), v > 0 else {
         throw BumpKitError.invalidArgument(name: "\(kind).\(key)", value: settings[key] ?? "missing", reason: "must be a positive integer")

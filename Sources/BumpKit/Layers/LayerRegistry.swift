@@ -62,22 +62,22 @@ public enum LayerRegistry {
   }
 
   /// Whether checkpoints of element type `Element` can rebuild layers of kind `kind`.
-  public static func canRebuild<Element: Scalar>(kind: String, _: Element.Type = Element.self) -> Bool {
+  public static func canRebuild<Element: MatrixScalar>(kind: String, _: Element.Type = Element.self) -> Bool {
     builtInKinds.contains(kind) || registeredType(kind: kind, Element.self) != nil
   }
 
   /// Whether `layer` is one of BumpKit's own layer types, which the built-in kinds rebuild.
-  static func isBuiltIn<Element: Scalar>(_ layer: any Layer<Element>) -> Bool {
+  static func isBuiltIn<Element: MatrixScalar>(_ layer: any Layer<Element>) -> Bool {
     layer is Dense<Element> || layer is Bump<Element> || layer is ReLU<Element> || layer is Tanh<Element>
       || layer is Sigmoid<Element> || layer is Gaussian<Element>
   }
 
-  static func registeredType<Element: Scalar>(kind: String, _: Element.Type) -> (any CheckpointableLayer.Type)? {
+  static func registeredType<Element: MatrixScalar>(kind: String, _: Element.Type) -> (any CheckpointableLayer.Type)? {
     types.withLock { $0[Key(kind: kind, element: ObjectIdentifier(Element.self))]?.type }
   }
 
   /// A registered layer rebuilt from `configuration`, or nil when its kind is not registered.
-  static func makeRegistered<Element: Scalar>(_ configuration: LayerConfiguration, _: Element.Type) throws -> (any Layer<Element>)? {
+  static func makeRegistered<Element: MatrixScalar>(_ configuration: LayerConfiguration, _: Element.Type) throws -> (any Layer<Element>)? {
     guard let type = registeredType(kind: configuration.kind, Element.self) else { return nil }
     let layer = try type.init(configuration: configuration)
     guard let typed = layer as? any Layer<Element> else { return nil }

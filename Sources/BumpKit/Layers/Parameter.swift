@@ -4,7 +4,7 @@
 /// ``project()``, which keeps constrained parameters (a bump's σ) inside their domain. Layers
 /// and optimizers written outside BumpKit do the same through ``setGradient(_:)``,
 /// ``updateGradient(_:)`` and ``updateValue(_:)``.
-public final class Parameter<Element: Scalar> {
+public final class Parameter<Element: MatrixScalar> {
   /// The name within its layer, e.g. "weight", "sigma".
   public let name: String
   /// The current value.

@@ -1,6 +1,6 @@
 /// Builds the layer list of a ``Sequential`` from a closure of layer expressions.
 @resultBuilder
-public enum LayerBuilder<Element: Scalar> {
+public enum LayerBuilder<Element: MatrixScalar> {
   public static func buildExpression(_ layer: any Layer<Element>) -> [any Layer<Element>] { [layer] }
   public static func buildBlock(_ parts: [any Layer<Element>]...) -> [any Layer<Element>] { parts.flatMap { $0 } }
   public static func buildOptional(_ part: [any Layer<Element>]?) -> [any Layer<Element>] { part ?? [] }
@@ -20,7 +20,7 @@ public enum LayerBuilder<Element: Scalar> {
 /// The initializer checks that each layer's output size fits the next layer's input and
 /// draws every layer's parameters from one generator seeded with `seed`, so the same seed
 /// gives the same initial weights bit for bit.
-public final class Sequential<Element: Scalar>: Layer {
+public final class Sequential<Element: MatrixScalar>: Layer {
   /// The layers in order.
   public let layers: [any Layer<Element>]
   /// The number of input features (from the first layer that fixes it).

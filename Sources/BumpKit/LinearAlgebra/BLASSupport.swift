@@ -1,6 +1,6 @@
 // Conversions and formatting shared by the BLAS and LAPACK wrappers on Matrix.
 
-extension Scalar {
+extension MatrixScalar {
   /// The BLAS/LAPACK type prefix: `s` for Float, `d` for Double.
   static var blasPrefix: String { MemoryLayout<Self>.size == 4 ? "s" : "d" }
 }

@@ -13,7 +13,7 @@
 /// (``gemm(_:transposeA:_:transposeB:alpha:beta:into:)``, ``axpy(alpha:_:_:)``, ``qr()``,
 /// ``solveLeastSquares(_:_:)``); they check shapes and throw ``LinearAlgebraError``.
 /// Element access out of bounds and negative sizes are programming errors and trap.
-public struct Matrix<Element: Scalar> {
+public struct Matrix<Element: MatrixScalar> {
   @usableFromInline var storage: MatrixStorage<Element>
 
   /// The number of rows (for a batch: the number of samples).

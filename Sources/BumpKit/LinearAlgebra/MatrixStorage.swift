@@ -4,7 +4,7 @@
 /// Shared between copies of a matrix until one of them mutates; ``Matrix`` makes it unique
 /// first (copy-on-write), which is what makes the `@unchecked Sendable` sound.
 @usableFromInline
-final class MatrixStorage<Element: Scalar>: @unchecked Sendable {
+final class MatrixStorage<Element: MatrixScalar>: @unchecked Sendable {
   @usableFromInline static var alignment: Int { 64 }
 
   /// The first element; valid for `capacity` elements.

@@ -22,7 +22,7 @@ import Glibc
 /// `weightDecay` here is the classic L2 penalty, added to the gradient; it is then scaled
 /// by Adam's per-coordinate step, which weakens it where gradients are large. For weight
 /// decay that does not interact with the adaptive step, use ``AdamW``.
-public final class Adam<Element: Scalar>: Optimizer {
+public final class Adam<Element: MatrixScalar>: Optimizer {
   private var engine: AdamEngine<Element>
 
   /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
@@ -104,7 +104,7 @@ public final class Adam<Element: Scalar>: Optimizer {
 /// scheduled rate, so the decay follows the schedule (the paper's η_t; PyTorch's and Keras'
 /// convention). The decay applies to every trainable parameter, biases and bump parameters
 /// included; σ is projected onto its floor afterwards as always.
-public final class AdamW<Element: Scalar>: Optimizer {
+public final class AdamW<Element: MatrixScalar>: Optimizer {
   private var engine: AdamEngine<Element>
 
   /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
@@ -172,7 +172,7 @@ public final class AdamW<Element: Scalar>: Optimizer {
 }
 
 /// The state and update shared by ``Adam`` and ``AdamW``.
-struct AdamEngine<Element: Scalar> {
+struct AdamEngine<Element: MatrixScalar> {
   let baseLearningRate, beta1, beta2, epsilon, weightDecay: Double
   /// AdamW (decay applied to θ) rather than Adam with L2 (decay added to g).
   let decoupled: Bool

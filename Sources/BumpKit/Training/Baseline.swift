@@ -17,7 +17,7 @@ public enum Baseline {
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` if either matrix has no rows;
   ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` if their column counts differ.
-  public static func meanPredictorMSE<Element: Scalar>(
+  public static func meanPredictorMSE<Element: MatrixScalar>(
     trainingTargets: Matrix<Element>, targets: Matrix<Element>
   ) throws -> Double {
     try check(trainingTargets, targets, "Baseline.meanPredictorMSE")
@@ -40,7 +40,7 @@ public enum Baseline {
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` if either matrix has no rows;
   ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless both have one column.
-  public static func majorityClassAccuracy<Element: Scalar>(
+  public static func majorityClassAccuracy<Element: MatrixScalar>(
     trainingLabels: Matrix<Element>, labels: Matrix<Element>
   ) throws -> Double {
     let operation = "Baseline.majorityClassAccuracy"
@@ -69,7 +69,7 @@ public enum Baseline {
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no rows;
   ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless both have one shape.
-  public static func rSquared<Element: Scalar>(
+  public static func rSquared<Element: MatrixScalar>(
     predicted: Matrix<Element>, targets: Matrix<Element>
   ) throws -> Double {
     let operation = "Baseline.rSquared"
@@ -101,7 +101,7 @@ public enum Baseline {
     return score / Double(columns)
   }
 
-  private static func columnMeans<Element: Scalar>(_ m: Matrix<Element>) -> [Double] {
+  private static func columnMeans<Element: MatrixScalar>(_ m: Matrix<Element>) -> [Double] {
     var means = [Double](repeating: 0, count: m.columns)
     m.withUnsafeBufferPointer { p in
       for i in p.indices { means[i % m.columns] += Double(p[i]) }
@@ -109,7 +109,7 @@ public enum Baseline {
     return means.map { $0 / Double(m.rows) }
   }
 
-  private static func check<Element: Scalar>(
+  private static func check<Element: MatrixScalar>(
     _ a: Matrix<Element>, _ b: Matrix<Element>, _ operation: String
   ) throws {
     guard a.rows > 0, b.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }

@@ -336,7 +336,7 @@ public enum GradientCheck {
     return m
   }
 
-  private static func converted<A: Scalar, B: Scalar>(_ m: Matrix<A>, to _: B.Type) -> Matrix<B> {
+  private static func converted<A: MatrixScalar, B: MatrixScalar>(_ m: Matrix<A>, to _: B.Type) -> Matrix<B> {
     var result = Matrix<B>(rows: m.rows, columns: m.columns)
     m.withUnsafeBufferPointer { a in
       result.withUnsafeMutableBufferPointer { b in

@@ -33,7 +33,7 @@ public enum Metric: Sendable, Equatable {
 
 /// Held-out data for validation loss: a fraction split off the end of the training data
 /// (before shuffling, as Keras does), or separate matrices.
-public enum Validation<Element: Scalar> {
+public enum Validation<Element: MatrixScalar> {
   /// The last `fraction` (0 < fraction < 1) of the rows.
   case split(Double)
   /// Separate inputs and targets.

@@ -17,7 +17,7 @@ import Glibc
 /// ``GradientCheck/check(loss:predicted:target:relativeStep:floor:)``.
 public protocol Loss<Element> {
   /// The scalar type of predictions, targets and gradients.
-  associatedtype Element: Scalar
+  associatedtype Element: MatrixScalar
 
   /// A short name for logs and reports, e.g. "mse".
   var name: String { get }
@@ -53,7 +53,7 @@ public protocol Loss<Element> {
 ///
 /// for an `N × K` batch of predictions p and targets t of the same shape (Keras'
 /// `mean_squared_error` and PyTorch's `MSELoss(reduction: "mean")`). The regression loss.
-public struct MeanSquaredError<Element: Scalar>: Loss, Sendable {
+public struct MeanSquaredError<Element: MatrixScalar>: Loss, Sendable {
   /// A mean squared error loss.
   public init() {}
 
@@ -81,7 +81,7 @@ public struct MeanSquaredError<Element: Scalar>: Loss, Sendable {
 }
 
 private struct SquaredErrorKernel: LossKernel {
-  func callAsFunction<T: Scalar>(
+  func callAsFunction<T: MatrixScalar>(
     _ p: UnsafeBufferPointer<T>, _ t: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
   ) -> Double {
     let n = p.count
@@ -110,7 +110,7 @@ private struct SquaredErrorKernel: LossKernel {
 /// −∞ or NaN. This is TensorFlow's `sigmoid_cross_entropy_with_logits` and PyTorch's
 /// `BCEWithLogitsLoss`. σ(z) in the gradient is evaluated as 1/(1 + e^−z) or e^z/(1 + e^z),
 /// whichever does not overflow.
-public struct BinaryCrossEntropyWithLogits<Element: Scalar>: Loss, Sendable {
+public struct BinaryCrossEntropyWithLogits<Element: MatrixScalar>: Loss, Sendable {
   /// A binary cross-entropy loss on logits.
   public init() {}
 
@@ -152,7 +152,7 @@ public struct BinaryCrossEntropyWithLogits<Element: Scalar>: Loss, Sendable {
 }
 
 private struct BinaryCrossEntropyKernel: LossKernel {
-  func callAsFunction<T: Scalar>(
+  func callAsFunction<T: MatrixScalar>(
     _ z: UnsafeBufferPointer<T>, _ y: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
   ) -> Double {
     let n = z.count
@@ -184,7 +184,7 @@ private struct BinaryCrossEntropyKernel: LossKernel {
 /// log Σₖ e^(zₖ) = m + log Σₖ e^(zₖ − m), so every exponent is ≤ 0: logits of ±1000 give
 /// exact finite losses and gradients. This is TensorFlow's
 /// `sparse_softmax_cross_entropy_with_logits` and PyTorch's `CrossEntropyLoss`.
-public struct SoftmaxCrossEntropy<Element: Scalar>: Loss, Sendable {
+public struct SoftmaxCrossEntropy<Element: MatrixScalar>: Loss, Sendable {
   /// A softmax cross-entropy loss over integer labels.
   public init() {}
 
@@ -262,7 +262,7 @@ extension SoftmaxCrossEntropy {
 private struct SoftmaxCrossEntropyKernel: LossKernel {
   let classes: Int
 
-  func callAsFunction<T: Scalar>(
+  func callAsFunction<T: MatrixScalar>(
     _ z: UnsafeBufferPointer<T>, _ y: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
   ) -> Double {
     let rows = y.count
@@ -313,14 +313,14 @@ private func checkSameShape<E>(_ predicted: Matrix<E>, _ target: Matrix<E>, _ op
 /// The inner loop of a loss, generic over the scalar type so that it is written once.
 private protocol LossKernel {
   /// The mean loss of `p` against `t`, with dL/dp written into `g` when it is not nil.
-  func callAsFunction<T: Scalar>(
+  func callAsFunction<T: MatrixScalar>(
     _ p: UnsafeBufferPointer<T>, _ t: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
   ) -> Double
 }
 
 /// Runs `kernel` on the buffers viewed as `Float` or `Double`, so that it is specialised:
-/// a loop over an unspecialised `Scalar` costs a witness call per operation.
-private func run<E: Scalar, K: LossKernel>(
+/// a loop over an unspecialised `MatrixScalar` costs a witness call per operation.
+private func run<E: MatrixScalar, K: LossKernel>(
   _ kernel: K, _ predicted: Matrix<E>, _ target: Matrix<E>, _ gradient: UnsafeMutableBufferPointer<E>?
 ) -> Double {
   predicted.withUnsafeBufferPointer { p in
@@ -337,7 +337,7 @@ private func run<E: Scalar, K: LossKernel>(
 
 /// Resizes `gradient` to the shape of `predicted` (no allocation when it fits) and runs the
 /// kernel with it.
-private func run<E: Scalar, K: LossKernel>(
+private func run<E: MatrixScalar, K: LossKernel>(
   _ kernel: K, _ predicted: Matrix<E>, _ target: Matrix<E>, gradient: inout Matrix<E>
 ) -> Double {
   gradient.prepareForOverwrite(rows: predicted.rows, columns: predicted.columns)

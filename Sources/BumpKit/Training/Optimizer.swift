@@ -24,7 +24,7 @@
 /// See also: ``SGD``, ``Adam``, ``AdamW``, ``LearningRateSchedule``, ``GradientClipping``.
 public protocol Optimizer<Element>: AnyObject {
   /// The scalar type of the parameters it updates.
-  associatedtype Element: Scalar
+  associatedtype Element: MatrixScalar
 
   /// Updates every trainable parameter in `parameters` from its gradient, then projects it.
   ///
@@ -55,7 +55,7 @@ public protocol Optimizer<Element>: AnyObject {
 /// State belongs to the parameter's identity (the object, not its position), so passing a
 /// different list re-pairs it (reallocating and copying the state once); a parameter that is
 /// fixed for a while keeps its state for when it is trainable again.
-struct OptimizerState<Element: Scalar> {
+struct OptimizerState<Element: MatrixScalar> {
   /// Elements per chunk of a step: large enough to amortize a hand-off between threads,
   /// small enough that both threads get work once a model is large enough for it to pay.
   /// Measured on two shared vCPUs: a 70,000-parameter Adam step took 0.40 ns per parameter

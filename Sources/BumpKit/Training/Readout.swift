@@ -45,7 +45,7 @@ public enum Readout {
   ///   for λ = 0 with fewer samples than unknowns or rank-deficient features;
   ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` naming the first NaN or ±∞.
   @discardableResult
-  public static func fitRidge<E: Scalar>(
+  public static func fitRidge<E: MatrixScalar>(
     features: Matrix<E>, targets: Matrix<E>, lambda: E, into dense: Dense<E>
   ) throws -> Double {
     let operation = "Readout.fitRidge"
@@ -148,7 +148,7 @@ public enum Readout {
   ///   not ``Dense``; the errors of ``fitRidge(features:targets:lambda:into:)`` and of the
   ///   layers.
   @discardableResult
-  public static func refit<E: Scalar>(
+  public static func refit<E: MatrixScalar>(
     _ model: Sequential<E>, inputs: Matrix<E>, targets: Matrix<E>, lambda: E
   ) throws -> Double {
     guard let readout = model.layers.last as? Dense<E> else {
@@ -187,7 +187,7 @@ public enum Readout {
     return try fitRidge(features: features, targets: targets, lambda: lambda, into: readout)
   }
 
-  private static func checkFinite<E: Scalar>(_ m: Matrix<E>, _ what: String) throws {
+  private static func checkFinite<E: MatrixScalar>(_ m: Matrix<E>, _ what: String) throws {
     let columns = m.columns
     try m.withUnsafeBufferPointer { v in
       if let i = v.firstIndex(where: { !$0.isFinite }) {

@@ -17,7 +17,7 @@
 /// let optimizer = try SGD<Float>(learningRate: 0.05, momentum: 0.9, nesterov: true)
 /// try optimizer.step(model.parameters)
 /// ```
-public final class SGD<Element: Scalar>: Optimizer {
+public final class SGD<Element: MatrixScalar>: Optimizer {
   /// η₀, the learning rate before the schedule.
   public let baseLearningRate: Double
   /// μ, in [0, 1); 0 keeps no velocity.

@@ -3,7 +3,7 @@ internal import COpenBLAS
 /// A floating-point type with BLAS and LAPACK routines: `Float` (the `s` routines) and
 /// `Double` (the `d` routines).
 ///
-/// `Scalar` refines `KernelScalar` (the SIMD bump kernels) with one thin static requirement
+/// `MatrixScalar` refines `KernelScalar` (the SIMD bump kernels) with one thin static requirement
 /// per routine that ``Matrix`` uses. Every requirement forwards to OpenBLAS (`cblas_s*`,
 /// `cblas_d*`) or LAPACKE (`LAPACKE_s*`, `LAPACKE_d*`) with **row-major** layout: a matrix
 /// with `rows × columns` logical shape and leading dimension `ld` stores element (i, j) at
@@ -14,7 +14,7 @@ internal import COpenBLAS
 /// (``Matrix/gemm(_:transposeA:_:transposeB:alpha:beta:into:)``, ``Matrix/qr()``, …).
 ///
 /// See also: ``Matrix``, ``LinearAlgebraError``.
-public protocol Scalar: KernelScalar {
+public protocol MatrixScalar: KernelScalar {
   /// General matrix product, `C ← α·op(A)·op(B) + β·C` (BLAS `?gemm`).
   ///
   /// op(A) is `m × k`, op(B) is `k × n` and C is `m × n`; `op(X) = Xᵀ` when the matching
@@ -105,7 +105,7 @@ private func lapackUplo(_ upper: Bool) -> CChar {
   CChar(UInt8(ascii: upper ? "U" : "L"))
 }
 
-extension Float: Scalar {
+extension Float: MatrixScalar {
   /// Forwards to `cblas_sgemm` (row-major).
   public static func blasGemm(
     transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
@@ -174,7 +174,7 @@ extension Float: Scalar {
   ) -> Int32 { LAPACKE_sposv(LAPACK_ROW_MAJOR, lapackUplo(upper), n, nrhs, a, lda, b, ldb) }
 }
 
-extension Double: Scalar {
+extension Double: MatrixScalar {
   /// Forwards to `cblas_dgemm` (row-major).
   public static func blasGemm(
     transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
