@@ -12,6 +12,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
   ],
   targets: [
     // MARK: - Public API
@@ -24,15 +25,10 @@ let package = Package(
       dependencies: [
         "BumpKernels",
         "COpenBLAS",
+        .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
-    .executableTarget(
-      name: "bump",
-      dependencies: [
-        "BumpKit",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-      ]
-    ),
+    .executableTarget(name: "bump", dependencies: ["BumpCLI"]),
     .executableTarget(
       name: "BumpBench",
       dependencies: [
@@ -51,6 +47,16 @@ let package = Package(
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
     .target(name: "_BumpKernelsShims"),
+    // The `bump` command's own logic (run folders, training runs, reports), kept out of the
+    // executable so that tests reach it in process.
+    .target(
+      name: "BumpCLI",
+      dependencies: [
+        "BumpKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
     .target(name: "_AllocationCounter", path: "Benchmarks/AllocationCounter"),
 
     // MARK: - Unit test bundles

@@ -17,9 +17,8 @@ import BumpKit
 /// - `inspect` (``InspectCommand``): what a checkpoint holds.
 /// - `function` (``FunctionCommand``): tabulates g(x) = a·f(x − c; σ) and its partial
 ///   derivatives as CSV.
-@main
-struct BumpCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(
+package struct BumpCommand: ParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "bump",
     abstract: "Trainable generalized bump functions: evaluate, train and inspect.",
     discussion: """
@@ -36,7 +35,7 @@ struct BumpCommand: ParsableCommand {
   /// Parses and runs the command like ArgumentParser's own `main()`, except that a failure is
   /// reported as one line on standard error, without the usage text that buries the message
   /// when scripts log it (`--help` shows the usage).
-  static func main() {
+  package static func main() {
     InterruptHandler.install()
     do {
       var command = try parseAsRoot()
@@ -71,7 +70,9 @@ struct BumpCommand: ParsableCommand {
   }
 
   /// `Error: <message>` on one line, without the usage text.
-  static func oneLineMessage(for error: Error) -> String {
+  package init() {}
+
+  package static func oneLineMessage(for error: Error) -> String {
     let text = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
     return text.isEmpty ? "" : "Error: " + text
   }

@@ -1,0 +1,4 @@
+import BumpCLI
+
+// Everything `bump` does lives in BumpCLI, where tests reach it in process.
+BumpCommand.main()
