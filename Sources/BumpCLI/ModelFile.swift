@@ -130,21 +130,3 @@ extension ModelFile {
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
   }
 }
-
-/// CSV text in the format of ``CSVFile``: fields quoted only when needed (RFC 4180).
-enum CSVText {
-  static func line(_ fields: [String]) -> String {
-    fields.map(quoted).joined(separator: ",") + "\n"
-  }
-
-  static func quoted(_ field: String) -> String {
-    let needs =
-      field.isEmpty
-      || field.contains(where: {
-        $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n"
-      })
-      || field.first == " " || field.first == "\t" || field.last == " " || field.last == "\t"
-    guard needs else { return field }
-    return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-  }
-}

@@ -70,7 +70,7 @@ struct PredictCommand: ParsableCommand {
       for r in 0..<logits.rows { rows.append(logits.row(r).map(CSVFile.format)) }
     case .classification(let classes):
       header = ["predicted_class"] + (0..<classes).map { "probability_\(info.className($0))" }
-      let predicted = Prediction.classes(logits: logits, loss: info.loss)
+      let predicted = Prediction.classes(logits: logits)
       for r in 0..<logits.rows {
         let p = Prediction.probabilities(logits: logits, row: r)
         rows.append([info.className(predicted[r])] + p.map { "\($0)" })
@@ -81,9 +81,7 @@ struct PredictCommand: ParsableCommand {
         try CSVFile.write(path: output, header: header, rows: rows)
       }
     } else {
-      var text = CSVText.line(header)
-      for row in rows { text += CSVText.line(row) }
-      Console.write(text)
+      Console.write(CSVFile.text(header: header, rows: rows))
     }
   }
 }

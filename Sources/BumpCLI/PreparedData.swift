@@ -123,6 +123,14 @@ struct PreparedData<Element: MatrixScalar> {
     try targetStandardization.map { try $0.invert(outputs) } ?? outputs
   }
 
+  /// `history` with its losses in the target's own units (see ``squaredErrorScale``).
+  func naturalUnits(_ history: History) -> History {
+    var natural = history
+    natural.loss = history.loss.map { $0 * squaredErrorScale }
+    natural.validationLoss = history.validationLoss.map { $0 * squaredErrorScale }
+    return natural
+  }
+
   /// The factor from the mean squared error of standardised targets to that in the target's
   /// own units: s² for one standardised target column of standard deviation s, else 1.
   var squaredErrorScale: Double {

@@ -16,7 +16,7 @@ enum RunPlots {
   static func bumps<Element: MatrixScalar>(
     model: Sequential<Element>, statistics: [BumpLayerStatistics], points: Int = 241
   ) throws -> String? {
-    var panels: [(svg: String, height: Double)] = []
+    var panels: [SVGDocument] = []
     for stats in statistics {
       guard let bump = model.layers[stats.layerIndex] as? Bump<Element> else { continue }
       var range = stats.inputRange ?? -1...1
@@ -48,17 +48,13 @@ enum RunPlots {
       }
       let title =
         "Layer \(stats.layerIndex): bump, \(bump.units) units — learned g(x), supports c ± √σ"
-      let height = 440.0
       panels.append(
-        (
-          Plot.functionCurves(
-            curves: curves, supports: supports, title: title, xLabel: "input x of the bump layer",
-            yLabel: "g(x)", width: 900, height: height),
-          height
-        ))
+        Plot.functionCurvesDocument(
+          curves: curves, supports: supports, title: title, xLabel: "input x of the bump layer",
+          yLabel: "g(x)", width: 900, height: 440))
     }
     guard !panels.isEmpty else { return nil }
-    return stack(panels, width: 900)
+    return SVGDocument.stacked(panels).render()
   }
 
   /// The predicted class over a grid spanning the data (in original units, 5 % margin), with
@@ -92,7 +88,7 @@ enum RunPlots {
       }
     }
     if let s = info.standardization { grid = try s.apply(to: grid) }
-    let classes = Prediction.classes(logits: try model.predict(grid), loss: info.loss)
+    let classes = Prediction.classes(logits: try model.predict(grid))
     let classOf = (0..<resolution).map { j in
       Array(classes[(j * resolution)..<((j + 1) * resolution)])
     }
@@ -107,75 +103,5 @@ enum RunPlots {
       grid: (xs, ys, classOf), points: points,
       title: "Decision regions (\(data.targetName))", xLabel: info.featureNames[0],
       yLabel: info.featureNames[1], classNames: names)
-  }
-
-  /// Stacks standalone SVG documents vertically into one, each as a nested `<svg>` whose
-  /// element ids are prefixed so that they stay unique.
-  static func stack(_ panels: [(svg: String, height: Double)], width: Double) -> String {
-    if panels.count == 1 { return panels[0].svg }
-    let total = panels.reduce(0) { $0 + $1.height }
-    var out = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-    out +=
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"\(Int(width))\" height=\"\(Int(total))\" viewBox=\"0 0 \(Int(width)) \(Int(total))\">\n"
-    var offset = 0.0
-    for (k, panel) in panels.enumerated() {
-      var svg = panel.svg
-      if svg.hasPrefix("<?xml"), let end = svg.firstIndex(of: "\n") {
-        svg = String(svg[svg.index(after: end)...])
-      }
-      if let open = svg.range(of: "<svg ") {
-        svg.replaceSubrange(open, with: "<svg x=\"0\" y=\"\(Int(offset))\" ")
-      }
-      for id in ids(in: svg) {
-        svg = svg.replacingOccurrences(of: "id=\"\(id)\"", with: "id=\"p\(k)-\(id)\"")
-        svg = svg.replacingOccurrences(of: "url(#\(id))", with: "url(#p\(k)-\(id))")
-      }
-      out += svg
-      offset += panel.height
-    }
-    out += "</svg>\n"
-    return out
-  }
-
-  private static func ids(in svg: String) -> Set<String> {
-    var found = Set<String>()
-    var rest = svg[...]
-    while let r = rest.range(of: " id=\"") {
-      let after = rest[r.upperBound...]
-      guard let close = after.firstIndex(of: "\"") else { break }
-      found.insert(String(after[..<close]))
-      rest = after[close...]
-    }
-    return found
-  }
-}
-
-/// Turning model outputs into classes and probabilities.
-enum Prediction {
-  /// The predicted class of each row: the arg-max of the logits for softmax, the sign of the
-  /// single logit for binary cross-entropy.
-  static func classes<Element: MatrixScalar>(logits: Matrix<Element>, loss: LossChoice) -> [Int] {
-    (0..<logits.rows).map { r in
-      if logits.columns == 1 { return logits[r, 0] > 0 ? 1 : 0 }
-      var best = 0
-      for k in 1..<logits.columns where logits[r, k] > logits[r, best] { best = k }
-      return best
-    }
-  }
-
-  /// The class probabilities of one row: softmax of the logits, or (1 − σ(z), σ(z)) for a
-  /// single logit z.
-  static func probabilities<Element: MatrixScalar>(logits: Matrix<Element>, row r: Int) -> [Double] {
-    if logits.columns == 1 {
-      let z = Double(logits[r, 0])
-      let e = exp(-abs(z))
-      let p = z >= 0 ? 1 / (1 + e) : e / (1 + e)
-      return [1 - p, p]
-    }
-    let values = (0..<logits.columns).map { Double(logits[r, $0]) }
-    let m = values.max()!
-    let exps = values.map { exp($0 - m) }
-    let total = exps.reduce(0, +)
-    return exps.map { $0 / total }
   }
 }

@@ -11,12 +11,6 @@ struct TrainingRun<Element: MatrixScalar> {
   /// zero writes one after every epoch.
   var checkpointInterval: Duration = .seconds(1)
 
-  /// Per-epoch values seen through the progress callback; the history of a run that failed.
-  private struct EpochLog {
-    var loss: [Double] = []
-    var validationLoss: [Double] = []
-  }
-
   /// Where training is: the batch that runs next (0-based).
   private struct Position {
     var epoch = 0
@@ -87,7 +81,9 @@ struct TrainingRun<Element: MatrixScalar> {
 
     // MARK: Training
     let reporter = ProgressReporter()
-    var log = EpochLog()
+    // The epochs finished so far, as the epoch-end hook saw them: the history of a run that
+    // fails.
+    var finished = History()
     var position = Position()
     var lastGood = "the initial weights (no epoch finished)"
     var checkpointError: Error?
@@ -105,7 +101,8 @@ struct TrainingRun<Element: MatrixScalar> {
       InterruptHandler.critical {
         do {
           try recordFailure(
-            message: message, status: "interrupted", lastGood: lastGood, log: log, info: info,
+            message: message, status: "interrupted", lastGood: lastGood, finished: finished,
+            info: info,
             seconds: Self.seconds(clock.now - start), data: data, model: model, folder: folder)
         } catch {
           try? folder.publish()
@@ -141,27 +138,29 @@ struct TrainingRun<Element: MatrixScalar> {
             (position.epoch, position.batch) = (p.epoch, p.batch + 1)
           case .epoch:
             (position.epoch, position.batch) = (p.epoch + 1, 0)
-            log.loss.append(p.loss)
-            if let v = p.validationLoss { log.validationLoss.append(v) }
-            // The last good checkpoint: written after an epoch whose weights are finite, at most
-            // once per checkpointInterval (a save is two fsyncs, slower than a small epoch).
-            guard checkpointError == nil, clock.now - lastSave >= checkpointInterval,
-              Self.isFinite(model)
-            else { return }
-            info.status = "training"
-            info.epochsCompleted = p.epoch + 1
-            do {
-              let metadata = try info.metadata()
-              try InterruptHandler.critical {
-                try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
-              }
-              lastGood = "the weights at the end of epoch \(p.epoch + 1)"
-              lastSave = clock.now
-            } catch {
-              checkpointError = error
-            }
-            stopIfInterrupted()
           }
+        },
+        onEpochEnd: { end in
+          finished = end.history
+          // The last good checkpoint: written after an epoch whose weights are finite, at most
+          // once per checkpointInterval (a save is two fsyncs, slower than a small epoch).
+          guard checkpointError == nil, clock.now - lastSave >= checkpointInterval,
+            Self.isFinite(end.model)
+          else { return .continue }
+          info.status = "training"
+          info.epochsCompleted = end.epoch + 1
+          do {
+            let metadata = try info.metadata()
+            try InterruptHandler.critical {
+              try Checkpoint.save(end.model, to: checkpointPath, metadata: metadata)
+            }
+            lastGood = "the weights at the end of epoch \(end.epoch + 1)"
+            lastSave = clock.now
+          } catch {
+            checkpointError = error
+          }
+          stopIfInterrupted()
+          return .continue
         })
       if let checkpointError {
         throw CLIError.cannotWrite(
@@ -180,7 +179,8 @@ struct TrainingRun<Element: MatrixScalar> {
         defer { InterruptHandler.clearFallback() }
         do {
           try recordFailure(
-            message: message, status: "failed", lastGood: lastGood, log: log, info: info,
+            message: message, status: "failed", lastGood: lastGood, finished: finished,
+            info: info,
             seconds: seconds, data: data, model: model, folder: folder)
         } catch {
           folder.discard()
@@ -245,10 +245,8 @@ struct TrainingRun<Element: MatrixScalar> {
     info.epochsCompleted = history.epochs
     try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
 
-    var natural = history
-    natural.loss = history.loss.map { $0 * data.squaredErrorScale }
-    natural.validationLoss = history.validationLoss.map { $0 * data.squaredErrorScale }
-    try writeHistory(natural, to: folder)
+    let natural = data.naturalUnits(history)
+    try natural.writeCSV(to: folder.file("history.csv"))
     try folder.write(
       RunPlots.loss(
         training: natural.loss, validation: natural.validationLoss, lossName: info.loss.displayName),
@@ -363,25 +361,6 @@ struct TrainingRun<Element: MatrixScalar> {
     return "  Warning: on the \(part) part the model is no better than the constant baseline."
   }
 
-  private func writeHistory(_ history: History, to folder: RunFolder) throws {
-    var header = ["epoch", "loss"]
-    let hasValidation = history.validationLoss.count == history.epochs
-    let hasAccuracy = history.accuracy.count == history.epochs
-    if hasValidation { header.append("val_loss") }
-    if hasAccuracy { header.append("accuracy") }
-    if hasAccuracy, hasValidation, history.validationAccuracy.count == history.epochs {
-      header.append("val_accuracy")
-    }
-    let rows = (0..<history.epochs).map { e -> [String] in
-      var row = [String(e + 1), "\(history.loss[e])"]
-      if hasValidation { row.append("\(history.validationLoss[e])") }
-      if hasAccuracy { row.append("\(history.accuracy[e])") }
-      if header.last == "val_accuracy" { row.append("\(history.validationAccuracy[e])") }
-      return row
-    }
-    try CSVFile.write(path: folder.file("history.csv"), header: header, rows: rows)
-  }
-
   // MARK: - Failure
 
   /// One line naming the epoch and batch (1-based, as the progress display counts).
@@ -401,7 +380,8 @@ struct TrainingRun<Element: MatrixScalar> {
   /// Leaves the last good checkpoint marked as failed, the history so far, the loss plot and a
   /// summary with a FAILED note, and publishes the folder.
   private func recordFailure(
-    message: String, status: String, lastGood: String, log: EpochLog, info: ModelInfo, seconds: Double,
+    message: String, status: String, lastGood: String, finished: History, info: ModelInfo,
+    seconds: Double,
     data: PreparedData<Element>, model: Sequential<Element>, folder: RunFolder
   ) throws {
     let checkpointPath = folder.file("model.safetensors")
@@ -413,18 +393,16 @@ struct TrainingRun<Element: MatrixScalar> {
       for key in Checkpoint.reservedMetadataKeys { marked[key] = nil }
       try? Checkpoint.save(good, to: checkpointPath, metadata: marked)
     }
-    let epochs = log.loss.count
-    var header = ["epoch", "loss"]
-    let hasValidation = log.validationLoss.count == epochs && epochs > 0
-    if hasValidation { header.append("val_loss") }
-    let rows = (0..<epochs).map { e in
-      [String(e + 1), "\(log.loss[e])"] + (hasValidation ? ["\(log.validationLoss[e])"] : [])
-    }
-    try CSVFile.write(path: folder.file("history.csv"), header: header, rows: rows)
+    // The losses only, as far as they got: a failed run's history.csv has no accuracy.
+    var log = History()
+    log.loss = finished.loss
+    log.validationLoss = finished.validationLoss
+    log = data.naturalUnits(log)
+    let epochs = log.epochs
+    try log.writeCSV(to: folder.file("history.csv"))
     try folder.write(
       RunPlots.loss(
-        training: log.loss, validation: hasValidation ? log.validationLoss : [],
-        lossName: info.loss.displayName),
+        training: log.loss, validation: log.validationLoss, lossName: info.loss.displayName),
       to: "loss.svg")
     let files = Set(folder.fileNames() + ["summary.txt"]).sorted()
     let lines = [
@@ -521,12 +499,5 @@ struct TrainingRun<Element: MatrixScalar> {
   private static func seconds(_ d: Duration) -> Double {
     let (s, attoseconds) = d.components
     return Double(s) + Double(attoseconds) * 1e-18
-  }
-}
-
-extension Checkpoint {
-  /// The metadata entries that ``Checkpoint/save(_:to:metadata:)`` writes itself.
-  static var reservedMetadataKeys: [String] {
-    ["format", "format_version", "precision", "architecture"]
   }
 }

@@ -42,8 +42,6 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
   }
 }
 
-func shapeText(_ rows: Int, _ columns: Int) -> String { "\(rows)×\(columns)" }
-
 // MARK: - Readable descriptions
 
 // `localizedDescription` of an error that is not a `LocalizedError` is Foundation's generic

@@ -20,6 +20,12 @@ public enum Checkpoint {
   public static let format = "bumpkit.sequential"
   /// The `format_version` this code writes and reads.
   public static let formatVersion = "1"
+  /// The metadata entries that ``save(_:to:metadata:)`` writes itself, replacing any
+  /// caller-supplied entry of the same name: `format`, `format_version`, `precision` and
+  /// `architecture`.
+  ///
+  /// Code that copies a checkpoint's metadata into a new one drops these first.
+  public static let reservedMetadataKeys = ["format", "format_version", "precision", "architecture"]
 
   /// The architecture part of a checkpoint.
   public struct Architecture: Codable, Equatable, Sendable {

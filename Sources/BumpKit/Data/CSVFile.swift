@@ -57,6 +57,12 @@ public enum CSVFile {
     try writeAtomically(encode(header: header, rows: rows), to: path)
   }
 
+  /// `header` and `rows` as CSV text, quoted as the files are: what ``write(path:header:rows:)``
+  /// would write, for standard output or a test. A row may have any number of fields.
+  public static func text(header: [String], rows: [[String]]) -> String {
+    String(decoding: encode(header: header, rows: rows), as: UTF8.self)
+  }
+
   /// The text a number is written as: Swift's shortest round-trip `description`.
   public static func format<Element: MatrixScalar>(_ value: Element) -> String {
     value.description

@@ -147,17 +147,20 @@ public final class Bump<Element: MatrixScalar>: Layer {
   /// Counted from the forward pass's cache when read (one pass over `batch × units` values),
   /// so training steps do not pay for it.
   public var supportFraction: Double {
-    lastRows == 0 ? 0 : Double(supportCounts().reduce(0, +)) / Double(lastRows * units)
+    lastRows == 0 ? 0 : Double(supportCountPerUnit.reduce(0, +)) / Double(lastRows * units)
   }
 
   /// Per unit, the fraction of inputs of the last forward pass inside its support. A unit at
   /// 0 gets no gradient. Counted when read, like ``supportFraction``.
   public var supportFractionPerUnit: [Double] {
-    supportCounts().map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
+    supportCountPerUnit.map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
   }
 
-  /// Per unit, the number of inputs of the last forward pass inside its support.
-  private func supportCounts() -> [Int] {
+  /// Per unit, the number of inputs of the last forward pass strictly inside its support
+  /// (c − √σ, c + √σ), counted exactly from the forward pass's cache when read; all 0 before
+  /// the first forward pass. Summed over batches, these give exact counts for a whole
+  /// dataset (see ``BumpLayerStatistics``).
+  public var supportCountPerUnit: [Int] {
     var counts = [Int](repeating: 0, count: units)
     guard lastRows > 0 else { return counts }
     let (rows, columns) = (lastRows, units)

@@ -144,20 +144,3 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     return lines.joined(separator: "\n")
   }
 }
-
-extension Matrix {
-  /// Copies rows `range` into `destination`, resizing it (without allocating when its
-  /// capacity suffices).
-  public func copyRows(_ range: Range<Int>, into destination: inout Matrix) throws {
-    guard range.lowerBound >= 0 && range.upperBound <= rows else {
-      throw BumpKitError.invalidArgument(name: "rows", value: "\(range)", reason: "outside 0..<\(rows)")
-    }
-    destination.resize(rows: range.count, columns: columns)
-    let c = columns
-    withUnsafeBufferPointer { src in
-      destination.withUnsafeMutableBufferPointer { dst in
-        _ = dst.update(fromContentsOf: UnsafeBufferPointer(rebasing: src[(range.lowerBound * c)..<(range.upperBound * c)]))
-      }
-    }
-  }
-}

@@ -30,7 +30,23 @@ extension Plot {
   ///   - width: Image width in pixels.
   ///   - height: Image height in pixels.
   /// - Returns: A standalone SVG document.
+  ///
+  /// See also: ``functionCurvesDocument(curves:supports:title:xLabel:yLabel:width:height:)``,
+  /// the same plot as an ``SVGDocument`` to compose with others.
   public static func functionCurves(
+    curves: [(label: String, xs: [Double], ys: [Double])],
+    supports: [(label: String, lower: Double, upper: Double)] = [], title: String,
+    xLabel: String = "x", yLabel: String = "g(x)", width: Double = 800, height: Double = 480
+  ) -> String {
+    functionCurvesDocument(
+      curves: curves, supports: supports, title: title, xLabel: xLabel, yLabel: yLabel,
+      width: width, height: height
+    ).render()
+  }
+
+  /// The plot of ``functionCurves(curves:supports:title:xLabel:yLabel:width:height:)`` as an
+  /// ``SVGDocument``, e.g. to stack several with ``SVGDocument/stacked(_:)``.
+  public static func functionCurvesDocument(
     curves: [(label: String, xs: [Double], ys: [Double])],
     supports: [(label: String, lower: Double, upper: Double)] = [],
     title: String,
@@ -38,7 +54,7 @@ extension Plot {
     yLabel: String = "g(x)",
     width: Double = 800,
     height: Double = 480
-  ) -> String {
+  ) -> SVGDocument {
     let ok: (Double) -> Bool = { $0.isFinite && abs($0) <= 1e300 }
     var xMin = Double.infinity
     var xMax = -Double.infinity
@@ -157,6 +173,6 @@ extension Plot {
     for marker in markers {
       canvas.svg.circle(cx: marker.x, cy: marker.y, r: 3, style: .init(fill: marker.color))
     }
-    return canvas.render()
+    return canvas.svg
   }
 }

@@ -33,11 +33,30 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
   /// as a tooltip and read by screen readers).
   public var title: String?
 
-  /// Serialized `<defs>` children (clip paths).
-  private var definitions: [String] = []
+  /// The clip paths, rendered in `<defs>`.
+  private var clipRects: [ClipRect] = []
 
-  /// Serialized body elements, in painting order.
-  private var body: [String] = []
+  /// The body, in painting order.
+  private var body: [Node] = []
+
+  /// A `<clipPath>` holding one rectangle. Its identifier is kept apart from the markup so
+  /// that an embedding document can rename it (see ``embed(_:x:y:)``).
+  private struct ClipRect: Sendable, Equatable {
+    var id: String
+    var markup: String
+  }
+
+  /// One entry of the body.
+  private indirect enum Node: Sendable, Equatable {
+    /// A serialized element (shape or text).
+    case markup(String)
+    /// A `<g>` start tag: its clip path (by identifier) and its other attributes.
+    case groupStart(clipPathID: String?, attributes: String)
+    /// A `</g>` end tag.
+    case groupEnd
+    /// Another document, drawn as a nested `<svg>` at (x, y).
+    case document(SVGDocument, x: Double, y: Double)
+  }
 
   /// Creates an empty document.
   ///
@@ -174,7 +193,7 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
     element += " width=\"\(Self.number(abs(width)))\" height=\"\(Self.number(abs(height)))\""
     if let cornerRadius { element += " rx=\"\(Self.number(cornerRadius))\"" }
     element += style.attributes
-    body.append(Self.close(element, name: "rect", tooltip: tooltip))
+    body.append(.markup(Self.close(element, name: "rect", tooltip: tooltip)))
   }
 
   /// Adds a straight line segment.
@@ -192,7 +211,7 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
     var element = "<line x1=\"\(Self.number(x1))\" y1=\"\(Self.number(y1))\""
     element += " x2=\"\(Self.number(x2))\" y2=\"\(Self.number(y2))\""
     element += style.attributes
-    body.append(element + "/>")
+    body.append(.markup(element + "/>"))
   }
 
   /// Adds a circle.
@@ -211,7 +230,7 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
     var element = "<circle cx=\"\(Self.number(cx))\" cy=\"\(Self.number(cy))\""
     element += " r=\"\(Self.number(Swift.max(0, r)))\""
     element += style.attributes
-    body.append(Self.close(element, name: "circle", tooltip: tooltip))
+    body.append(.markup(Self.close(element, name: "circle", tooltip: tooltip)))
   }
 
   /// Adds one `<path>` through the given points, joined by straight segments.
@@ -269,7 +288,7 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
     var style = style
     if style.fill == nil { style.fill = "none" }
     let element = "<path d=\"\(data)\"" + style.attributes
-    body.append(Self.close(element, name: "path", tooltip: tooltip))
+    body.append(.markup(Self.close(element, name: "path", tooltip: tooltip)))
   }
 
   /// Adds a text element. The text is XML-escaped.
@@ -303,7 +322,7 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
         " transform=\"rotate(\(Self.number(rotation)) \(Self.number(x)) \(Self.number(y)))\""
     }
     element += ">" + Self.escape(string) + "</text>"
-    body.append(element)
+    body.append(.markup(element))
   }
 
   /// Defines a rectangular clip path for
@@ -321,10 +340,10 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
     id: String, x: Double, y: Double, width: Double, height: Double
   ) -> String {
     let safe = Self.identifier(id)
-    var element = "<clipPath id=\"\(safe)\"><rect x=\"\(Self.number(x))\" y=\"\(Self.number(y))\""
+    var element = "<rect x=\"\(Self.number(x))\" y=\"\(Self.number(y))\""
     element += " width=\"\(Self.number(Swift.max(0, width)))\""
-    element += " height=\"\(Self.number(Swift.max(0, height)))\"/></clipPath>"
-    definitions.append(element)
+    element += " height=\"\(Self.number(Swift.max(0, height)))\"/>"
+    clipRects.append(ClipRect(id: safe, markup: element))
     return safe
   }
 
@@ -342,20 +361,60 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
     crispEdges: Bool = false,
     content: (inout SVGDocument) -> Void
   ) {
-    var open = "<g"
-    if let clipPathID { open += " clip-path=\"url(#\(Self.identifier(clipPathID)))\"" }
-    if let opacity { open += " opacity=\"\(Self.unit(opacity))\"" }
-    if crispEdges { open += " shape-rendering=\"crispEdges\"" }
-    body.append(open + ">")
+    var attributes = ""
+    if let opacity { attributes += " opacity=\"\(Self.unit(opacity))\"" }
+    if crispEdges { attributes += " shape-rendering=\"crispEdges\"" }
+    body.append(.groupStart(clipPathID: clipPathID.map(Self.identifier), attributes: attributes))
     content(&self)
-    body.append("</g>")
+    body.append(.groupEnd)
+  }
+
+  // MARK: - Composition
+
+  /// Draws `document` into this one as a nested `<svg>` viewport of the document's size
+  /// whose top-left corner is at (`x`, `y`), with its own title, clip paths, background and
+  /// font.
+  ///
+  /// The identifiers the embedded document defines (its clip paths) are prefixed with
+  /// `p<n>-`, n counting the documents embedded here from 0, and its references to them
+  /// follow; so a document can be embedded several times, or next to others that use the
+  /// same identifiers, and every identifier stays unique.
+  ///
+  /// - Parameters:
+  ///   - document: The document to draw; later changes to it do not affect this one.
+  ///   - x: The left edge of the nested viewport, in this document's user units.
+  ///   - y: The top edge of the nested viewport.
+  public mutating func embed(_ document: SVGDocument, x: Double, y: Double) {
+    body.append(.document(document, x: x, y: y))
+  }
+
+  /// `documents` one below the other, each at full size and left-aligned, in one document
+  /// as wide as the widest and as high as all of them together (see ``embed(_:x:y:)``).
+  ///
+  /// One document is returned unchanged; none gives an empty 1 × 1 document.
+  public static func stacked(_ documents: [SVGDocument]) -> SVGDocument {
+    if documents.count == 1 { return documents[0] }
+    let width = documents.map(\.width).max() ?? 1
+    var stack = SVGDocument(width: width, height: documents.reduce(0) { $0 + $1.height })
+    var top = 0.0
+    for document in documents {
+      stack.embed(document, x: 0, y: top)
+      top += document.height
+    }
+    return stack
   }
 
   // MARK: - Output
 
   /// The number of drawing elements added so far (group tags excluded).
   public var elementCount: Int {
-    body.count(where: { !$0.hasPrefix("<g") && $0 != "</g>" })
+    body.reduce(0) { count, node in
+      switch node {
+      case .markup: count + 1
+      case .groupStart, .groupEnd: count
+      case .document(let document, _, _): count + document.elementCount
+      }
+    }
   }
 
   /// Renders the standalone SVG 1.1 document: an XML declaration, then an `<svg>` root
@@ -365,22 +424,48 @@ public struct SVGDocument: Sendable, Equatable, CustomStringConvertible {
   /// - Returns: The SVG text, ready to be written to a `.svg` file.
   public func render() -> String {
     var out = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-    out += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\""
+    render(into: &out, idPrefix: "", position: nil)
+    return out
+  }
+
+  /// Appends the `<svg>` element; `position` places a nested one, whose identifiers get
+  /// `idPrefix`.
+  private func render(into out: inout String, idPrefix: String, position: (x: Double, y: Double)?) {
+    out += "<svg"
+    if let position { out += " x=\"\(Self.number(position.x))\" y=\"\(Self.number(position.y))\"" }
+    out += " xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\""
     out += " width=\"\(Self.number(width))\" height=\"\(Self.number(height))\""
     out += " viewBox=\"0 0 \(Self.number(width)) \(Self.number(height))\""
     out += " font-family=\"\(Self.escape(fontFamily))\" font-size=\"\(Self.number(fontSize))\">\n"
     if let title { out += "<title>\(Self.escape(title))</title>\n" }
-    if !definitions.isEmpty {
-      out += "<defs>\n" + definitions.joined(separator: "\n") + "\n</defs>\n"
+    if !clipRects.isEmpty {
+      out += "<defs>\n"
+      for clip in clipRects {
+        out += "<clipPath id=\"\(idPrefix)\(clip.id)\">\(clip.markup)</clipPath>\n"
+      }
+      out += "</defs>\n"
     }
     out += "<rect x=\"0\" y=\"0\" width=\"\(Self.number(width))\""
     out += " height=\"\(Self.number(height))\" fill=\"white\"/>\n"
-    for element in body {
-      out += element
+    var embedded = 0
+    for node in body {
+      switch node {
+      case .markup(let element):
+        out += element
+      case .groupStart(let clipPathID, let attributes):
+        out += "<g"
+        if let clipPathID { out += " clip-path=\"url(#\(idPrefix)\(clipPathID))\"" }
+        out += attributes + ">"
+      case .groupEnd:
+        out += "</g>"
+      case .document(let document, let x, let y):
+        document.render(into: &out, idPrefix: "\(idPrefix)p\(embedded)-", position: (x, y))
+        embedded += 1
+        continue
+      }
       out += "\n"
     }
     out += "</svg>\n"
-    return out
   }
 
   /// The rendered document; same as ``render()``.

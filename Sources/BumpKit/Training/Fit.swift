@@ -25,13 +25,21 @@ extension Sequential {
   ///   - earlyStopping: stops on the monitored loss and optionally restores the best weights.
   ///   - metrics: extra quantities per epoch.
   ///   - progress: called after every batch and epoch, on the calling thread.
+  ///   - onEpochEnd: called on the calling thread once each epoch's history (with
+  ///     validation) is recorded, after `progress` and before early stopping looks at the
+  ///     epoch; the model holds that epoch's weights (e.g. to save a checkpoint). Returning
+  ///     ``TrainingControl/stop`` ends training after this epoch, like early stopping does
+  ///     (``History/stoppedEarly`` is set if epochs were left, and the best weights are
+  ///     restored when early stopping asks for it). An error it throws ends training and is
+  ///     rethrown; the model keeps the weights of this epoch.
   /// - Returns: the per-epoch ``History``.
   @discardableResult
   public func fit<L: Loss, O: Optimizer>(
     x: Matrix<Element>, y: Matrix<Element>, loss: L, optimizer: O,
     epochs: Int, batchSize: Int = 32, shuffle: Bool = true, seed: UInt64 = 0,
     validation: Validation<Element>? = nil, earlyStopping: EarlyStopping? = nil,
-    metrics: [Metric] = [], progress: ((TrainingProgress) -> Void)? = nil
+    metrics: [Metric] = [], progress: ((TrainingProgress) -> Void)? = nil,
+    onEpochEnd: ((EpochEnd<Element>) throws -> TrainingControl)? = nil
   ) throws -> History where L.Element == Element, O.Element == Element {
     guard epochs >= 0 else { throw BumpKitError.invalidArgument(name: "epochs", value: String(epochs), reason: "must be ≥ 0") }
     guard batchSize > 0 else { throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1") }
@@ -82,6 +90,7 @@ extension Sequential {
     var bestWeights: [Matrix<Element>] = []
     var epochsWithoutImprovement = 0
     let wantAccuracy = metrics.contains(.accuracy)
+    var stopRequested = false
     let clock = ContinuousClock()
     let start = clock.now
 
@@ -144,6 +153,12 @@ extension Sequential {
           samplesPerSecond: history.samplesPerSecond.last!, elapsed: elapsed,
           remaining: elapsed / done - elapsed))
       }
+      if let onEpochEnd,
+        try onEpochEnd(EpochEnd(epoch: epoch, epochs: epochs, history: history, model: self)) == .stop
+      {
+        history.stoppedEarly = epoch < epochs - 1
+        stopRequested = true
+      }
       if let earlyStopping {
         if monitored < best.loss - earlyStopping.minDelta {
           best = (monitored, epoch)
@@ -157,6 +172,7 @@ extension Sequential {
           }
         }
       }
+      if stopRequested { break }
     }
     if let earlyStopping, earlyStopping.restoreBestWeights, !bestWeights.isEmpty {
       for (p, w) in zip(params, bestWeights) { try p.assign(w) }
@@ -241,9 +257,8 @@ extension Sequential {
           if k == 1 {
             if (p[r] > 0) == (t[r] > 0.5) { correct += 1 }
           } else {
-            var arg = 0
-            for j in 1..<k where p[r * k + j] > p[r * k + arg] { arg = j }
-            if Element(arg) == t[r * target.columns] { correct += 1 }
+            let predicted = Prediction.argmax(p, start: r * k, count: k)
+            if Element(predicted) == t[r * target.columns] { correct += 1 }
           }
         }
       }
@@ -254,14 +269,5 @@ extension Sequential {
   static func seconds(_ d: Duration) -> Double {
     let (s, attoseconds) = d.components
     return Double(s) + Double(attoseconds) * 1e-18
-  }
-}
-
-extension Matrix {
-  /// A copy that shares no storage with `self`.
-  public func copied() -> Matrix {
-    var m = Matrix(rows: rows, columns: columns)
-    m.copy(from: self)
-    return m
   }
 }

@@ -1,4 +1,4 @@
-/// What ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:)``
+/// What ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:onEpochEnd:)``
 /// recorded, one entry per completed epoch.
 public struct History: Sendable, Equatable {
   /// Mean training loss of each epoch (over its samples).
@@ -56,6 +56,31 @@ public struct EarlyStopping: Sendable, Equatable {
     self.minDelta = minDelta
     self.restoreBestWeights = restoreBestWeights
   }
+}
+
+/// What the epoch-end hook of
+/// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:onEpochEnd:)``
+/// tells training to do next.
+public enum TrainingControl: Sendable, Equatable {
+  /// Go on with the next epoch (unless early stopping or the epoch budget ends training).
+  case `continue`
+  /// End training after this epoch.
+  case stop
+}
+
+/// The end of one training epoch, as the epoch-end hook of
+/// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:onEpochEnd:)``
+/// sees it.
+public struct EpochEnd<Element: MatrixScalar> {
+  /// The epoch that ended, 0-based.
+  public let epoch: Int
+  /// The number of epochs asked for.
+  public let epochs: Int
+  /// Every epoch so far, this one included (its validation loss too, when there is
+  /// validation data).
+  public let history: History
+  /// The model being trained, holding the weights at the end of this epoch.
+  public let model: Sequential<Element>
 }
 
 /// Where training is, passed to the progress callback after every batch and every epoch.

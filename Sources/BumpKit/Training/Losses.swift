@@ -163,10 +163,7 @@ private struct BinaryCrossEntropyKernel: LossKernel {
       let e = exp(-Swift.abs(zi))  // in (0, 1]: no overflow for any z
       let positivePart = zi > 0 || zi.isNaN ? zi : 0  // max(z, 0), keeping NaN
       sum += positivePart - zi * yi + log1p(e)
-      if let g {
-        let sigmoid = zi >= 0 ? 1 / (1 + e) : e / (1 + e)
-        g[i] = T((sigmoid - yi) * inverseCount)
-      }
+      if let g { g[i] = T((Prediction.logistic(zi) - yi) * inverseCount) }
     }
     return sum * inverseCount
   }
@@ -270,12 +267,8 @@ private struct SoftmaxCrossEntropyKernel: LossKernel {
     var sum = 0.0
     for r in 0..<rows {
       let base = r * classes
-      var m = Double(z[base])
-      for k in 1..<classes {
-        let v = Double(z[base + k])
-        // Any NaN in the row makes m NaN, so the row's loss and gradient are NaN.
-        if v > m || v.isNaN { m = v }
-      }
+      // Any NaN in the row makes m NaN, so the row's loss and gradient are NaN.
+      let m = Prediction.rowMaximum(z, start: base, count: classes)
       var total = 0.0
       for k in 0..<classes { total += exp(Double(z[base + k]) - m) }
       let label = Int(y[r])

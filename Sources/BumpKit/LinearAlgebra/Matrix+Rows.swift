@@ -1,0 +1,34 @@
+extension Matrix {
+  /// Copies rows `range` of `self` into `destination`, resizing it to
+  /// `range.count × columns` (without allocating when its capacity suffices and its buffer
+  /// is not shared).
+  ///
+  /// The batching loops of training, prediction and evaluation use it to reuse one batch
+  /// buffer.
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` if `range` is not within
+  ///   `0..<rows`.
+  public func copyRows(_ range: Range<Int>, into destination: inout Matrix) throws {
+    guard range.lowerBound >= 0 && range.upperBound <= rows else {
+      throw BumpKitError.invalidArgument(name: "rows", value: "\(range)", reason: "outside 0..<\(rows)")
+    }
+    destination.resize(rows: range.count, columns: columns)
+    let c = columns
+    withUnsafeBufferPointer { src in
+      destination.withUnsafeMutableBufferPointer { dst in
+        _ = dst.update(fromContentsOf: UnsafeBufferPointer(rebasing: src[(range.lowerBound * c)..<(range.upperBound * c)]))
+      }
+    }
+  }
+
+  /// A copy with a buffer of its own, shared with no other matrix: mutating either never
+  /// copies the other (unlike plain assignment, which shares the buffer until a write).
+  ///
+  /// Early stopping keeps the best weights this way, so that the next optimizer step does
+  /// not pay for a copy-on-write.
+  public func copied() -> Matrix {
+    var m = Matrix(rows: rows, columns: columns)
+    m.copy(from: self)
+    return m
+  }
+}
