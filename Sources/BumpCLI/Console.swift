@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -28,20 +30,14 @@ enum Console {
   nonisolated(unsafe) private(set) static var outputError: Int32 = 0
 
   private static func write(_ text: String, to descriptor: Int32) {
-    let bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-      let written = bytes.withUnsafeBytes { buffer in
-        posixWrite(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+    do {
+      // Retries short writes and calls interrupted by a signal (EINTR).
+      _ = try FileDescriptor(rawValue: descriptor).writeAll(text.utf8)
+    } catch {
+      // Nothing sensible is left to do with the text; the exit status reports it.
+      if descriptor == STDOUT_FILENO, outputError == 0 {
+        outputError = (error as? Errno)?.rawValue ?? EIO
       }
-      if written < 0 {
-        let code = errno
-        if code == EINTR { continue }
-        // Nothing sensible is left to do with the text; the exit status reports it.
-        if descriptor == STDOUT_FILENO, outputError == 0 { outputError = code }
-        return
-      }
-      offset += written
     }
   }
 }
@@ -57,9 +53,4 @@ extension Console {
     guard outputError != 0 else { return nil }
     return "cannot write to standard output: \(String(cString: strerror(outputError)))"
   }
-}
-
-/// The system `write(2)`, under a name that `Console.write` does not shadow.
-private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-  write(descriptor, bytes, count)
 }

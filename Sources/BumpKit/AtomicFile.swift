@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -41,16 +43,11 @@ enum AtomicFile {
       if descriptor >= 0 { close(descriptor) }
       if !renamed { unlink(temporaryPath) }
     }
-    try bytes.withUnsafeBytes { raw in
-      var written = 0
-      while written < raw.count {
-        let result = systemWrite(descriptor, raw.baseAddress! + written, raw.count - written)
-        if result < 0 {
-          if errno == EINTR { continue }
-          throw failure(.write, temporaryPath, errno)
-        }
-        written += result
-      }
+    do {
+      // Retries short writes and calls interrupted by a signal (EINTR).
+      _ = try FileDescriptor(rawValue: descriptor).writeAll(bytes)
+    } catch {
+      throw failure(.write, temporaryPath, (error as? Errno)?.rawValue ?? EIO)
     }
     guard fsync(descriptor) == 0 else { throw failure(.fsync, temporaryPath, errno) }
     let closed = close(descriptor)
@@ -101,9 +98,4 @@ struct AtomicWriteFailure: Error {
   /// The target's directory.
   let directory: String
   let errno: Int32
-}
-
-// The C function, named apart from the `write` methods that shadow it in extensions.
-private func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-  write(descriptor, buffer, count)
 }

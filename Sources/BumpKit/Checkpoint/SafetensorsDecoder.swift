@@ -58,7 +58,7 @@ extension SafetensorsFile {
   /// Validates the JSON header alone (see ``decode(_:)``), given the length of the data
   /// buffer, so that a file's data need not be read before its header is known to be good.
   static func decodeLayout(header: UnsafeBufferPointer<UInt8>, bufferLength: Int) throws -> Layout {
-    if let bad = SafetensorsHeaderJSON.firstInvalidUTF8(in: header) {
+    if let bad = UTF8Validation.firstInvalidByte(in: header) {
       throw SafetensorsError.headerNotUTF8(offset: bad)
     }
     let root = try SafetensorsHeaderJSON.parse(header)

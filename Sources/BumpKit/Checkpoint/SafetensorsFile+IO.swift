@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -96,29 +98,10 @@ extension SafetensorsFile {
 
   /// Up to `count` bytes from the descriptor's current position (fewer at the end of file).
   private static func readBytes(_ descriptor: Int32, count: Int, path: String) throws -> [UInt8] {
-    var readError: Int32 = 0
-    let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-      while initialized < count {
-        let result = systemRead(descriptor, buffer.baseAddress! + initialized, count - initialized)
-        if result < 0 {
-          if errno == EINTR { continue }
-          readError = errno
-          return
-        }
-        if result == 0 { return }
-        initialized += result
-      }
+    do {
+      return try FileDescriptor(rawValue: descriptor).read(upTo: count)
+    } catch {
+      throw SafetensorsError.io(operation: "read", path: path, errno: error.rawValue)
     }
-    guard readError == 0 else {
-      throw SafetensorsError.io(operation: "read", path: path, errno: readError)
-    }
-    return bytes
   }
-}
-
-// The C function, named apart from `SafetensorsFile.read(from:)`, which shadows it inside
-// the extension.
-private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int
-{
-  read(descriptor, buffer, count)
 }

@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -203,10 +205,10 @@ struct CSVRecordReader {
         while let last = field.last, last == space || last == tab { field.removeLast() }
       }
       if keep {
-        guard let text = String(validating: field, as: UTF8.self) else {
-          throw DataError.invalidEncoding(
-            path: path, line: fieldLine + firstInvalidUTF8Line(field) - 1)
+        if let bad = UTF8Validation.firstInvalidByte(in: field) {
+          throw DataError.invalidEncoding(path: path, line: fieldLine + lineBreaks(in: field[..<bad]))
         }
+        let text = String(decoding: field, as: UTF8.self)
         recordBytes += field.count + 1
         if header == nil, recordBytes > headerByteLimit {
           throw DataError.fieldTooLong(
@@ -219,23 +221,15 @@ struct CSVRecordReader {
     }
   }
 
-  /// The 1-based line, within `bytes`, holding the first byte that is not part of valid
-  /// UTF-8 (lines broken by LF, CR or CRLF).
-  private static func firstInvalidUTF8Line(_ bytes: [UInt8]) -> Int {
-    var parser = Unicode.UTF8.ForwardParser()
-    var iterator = bytes.makeIterator()
-    var line = 1
+  /// The number of line breaks (LF, CR or CRLF) in `bytes`.
+  private static func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
+    var breaks = 0
     var afterCR = false
-    while true {
-      switch parser.parseScalar(from: &iterator) {
-      case .valid(let encoded):
-        let byte = encoded.count == 1 ? encoded.first : nil
-        if byte == cr || (byte == lf && !afterCR) { line += 1 }
-        afterCR = byte == cr
-      case .error, .emptyInput:
-        return line
-      }
+    for byte in bytes {
+      if byte == cr || (byte == lf && !afterCR) { breaks += 1 }
+      afterCR = byte == cr
     }
+    return breaks
   }
 }
 
@@ -311,17 +305,23 @@ private final class ByteInput {
       }
       (start, end) = (0, kept)
     }
-    while end - start < count, !atEnd {
-      let n = buffer.withUnsafeMutableBytes { b in
-        read(descriptor, b.baseAddress! + end, b.count - end)
+    guard end - start < count, !atEnd else { return }
+    let wanted = count - (end - start)
+    let (n, failure) = buffer.withUnsafeMutableBytes { b -> (Int, Errno?) in
+      do throws(Errno) {
+        return (
+          try FileDescriptor(rawValue: descriptor).read(
+            into: UnsafeMutableRawBufferPointer(rebasing: b[end...]), atLeast: wanted), nil
+        )
+      } catch {
+        return (0, error)
       }
-      if n < 0 {
-        if errno == EINTR { continue }
-        throw DataError.unreadableFile(path: name, reason: dataSystemMessage(errno))
-      }
-      if n == 0 { atEnd = true }
-      end += n
     }
+    if let failure {
+      throw DataError.unreadableFile(path: name, reason: dataSystemMessage(failure.rawValue))
+    }
+    if n < wanted { atEnd = true }
+    end += n
   }
 }
 
