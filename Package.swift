@@ -62,5 +62,11 @@ let package = Package(
     // MARK: - Unit test bundles
     .testTarget(name: "BumpKernelsTests", dependencies: ["BumpKernels"]),
     .testTarget(name: "BumpKitTests", dependencies: ["BumpKit"], exclude: ["Fixtures"]),
+    .testTarget(
+      name: "BumpCLITests",
+      dependencies: [
+        "BumpCLI", "BumpKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
   ]
 )

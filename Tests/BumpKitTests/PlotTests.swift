@@ -681,3 +681,53 @@ extension PlotTests {
     }
   }
 }
+
+// MARK: - Composition
+
+@Suite("SVGDocument composition")
+struct SVGCompositionTests {
+  private func panel(_ title: String, height: Double) -> SVGDocument {
+    Plot.functionCurvesDocument(
+      curves: [(label: "unit 1", xs: [-1, 0, 1], ys: [0, 1, 0])],
+      supports: [(label: "unit 1", lower: -0.5, upper: 0.5)], title: title, width: 300,
+      height: height)
+  }
+
+  @Test("stacked: panels one below the other, every identifier unique and every reference resolved")
+  func stacked() throws {
+    let panels = [panel("first", height: 200), panel("second", height: 250), panel("third", height: 100)]
+    let stack = SVGDocument.stacked(panels)
+    #expect(stack.width == 300)
+    #expect(stack.height == 550)
+    #expect(stack.elementCount == panels.reduce(1) { $0 + $1.elementCount }, "the background, then the panels")
+    let parsed = try check(stack.render())
+    let nested = Array(parsed.all("svg").dropFirst())
+    #expect(nested.map { $0.attributes["y"] } == ["0", "200", "450"])
+    #expect(nested.map { $0.attributes["height"] } == ["200", "250", "100"])
+    let ids = parsed.elements.compactMap { $0.attributes["id"] }
+    #expect(ids.count == 3, "one clip path per panel: \(ids)")
+    #expect(Set(ids).count == ids.count, "\(ids)")
+    let references = parsed.elements.compactMap { $0.attributes["clip-path"] }
+    #expect(references.count == 3)
+    for reference in references {
+      #expect(ids.contains(String(reference.dropFirst(5).dropLast())), "\(reference) resolves")
+    }
+    #expect(parsed.texts.contains("second"))
+  }
+
+  @Test("One document stacks to itself; embedding does not change how a document renders")
+  func unchanged() {
+    let one = panel("alone", height: 200)
+    #expect(SVGDocument.stacked([one]) == one)
+    var host = SVGDocument(width: 400, height: 400)
+    host.embed(one, x: 10, y: 20)
+    host.embed(one, x: 10, y: 220)
+    let text = host.render()
+    #expect(text.contains("<svg x=\"10\" y=\"20\" xmlns="))
+    #expect(text.contains("id=\"p0-plot-area\"") && text.contains("id=\"p1-plot-area\""))
+    #expect(one.render() == Plot.functionCurves(
+      curves: [(label: "unit 1", xs: [-1, 0, 1], ys: [0, 1, 0])],
+      supports: [(label: "unit 1", lower: -0.5, upper: 0.5)], title: "alone", width: 300,
+      height: 200))
+  }
+}

@@ -145,22 +145,31 @@ extension Matrix {
   }
 
   /// Ridge regression: the W that minimises ‖Y − X·W‖²_F + λ‖W‖²_F, i.e. the solution of
-  /// `(XᵀX + λI)·W = XᵀY`, formed with two GEMMs and solved by Cholesky
-  /// (``solvePositiveDefinite(_:_:)``).
+  /// `(XᵀX + λI)·W = XᵀY`.
   ///
   /// X (`features`) is `N × d`, one sample per row; Y (`targets`) is `N × p`; W is `d × p`.
   /// Every weight is penalised, so to fit an unpenalised intercept, centre X and Y first
-  /// (or accept a penalised one by appending a column of ones to X). λ > 0 makes the system
-  /// positive definite for any X; λ = 0 gives the plain normal equations, which need X of
-  /// full column rank. Forming XᵀX squares the condition number: for ill-conditioned X with
-  /// tiny λ, ``solveLeastSquares(_:_:)`` is more accurate.
+  /// (or accept a penalised one by appending a column of ones to X). λ > 0 determines W for
+  /// any X; λ = 0 is least squares, which needs X of full column rank.
+  ///
+  /// Solved as the least-squares problem ‖[Y; 0] − [X; √λ·I]·W‖² by QR
+  /// (``solveLeastSquares(_:_:)``), never forming XᵀX, whose condition number is the square
+  /// of X's: accurate for the ill-conditioned features that dead or duplicate units give.
   ///
   /// - Throws: ``LinearAlgebraError/invalidArgument(operation:reason:)`` unless λ is finite
   ///   and ≥ 0; ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if X and Y have
-  ///   different row counts; ``LinearAlgebraError/lapack(routine:info:)`` if XᵀX + λI is not
-  ///   numerically positive definite.
+  ///   different row counts; ``LinearAlgebraError/lapack(routine:info:)`` (info > 0) if
+  ///   λ = 0 and X is rank deficient.
   public static func ridge(features x: Matrix, targets y: Matrix, lambda: Element) throws -> Matrix
   {
+    try ridge(features: x, targets: y, lambda: lambda, penalizedColumns: x.columns)
+  }
+
+  /// ``ridge(features:targets:lambda:)`` with only the first `penalizedColumns` weights of
+  /// each output penalised: a column of ones after them fits an unpenalised intercept.
+  static func ridge(
+    features x: Matrix, targets y: Matrix, lambda: Element, penalizedColumns: Int
+  ) throws -> Matrix {
     guard lambda.isFinite, lambda >= 0 else {
       throw LinearAlgebraError.invalidArgument(
         operation: "ridge", reason: "lambda must be finite and ≥ 0, got \(lambda)")
@@ -171,12 +180,19 @@ extension Matrix {
         expected: "X \(shapeText(x.rows, x.columns)), Y \(shapeText(x.rows, y.columns))",
         got: "X \(shapeText(x.rows, x.columns)), Y \(shapeText(y.rows, y.columns))")
     }
-    let d = x.columns
-    var gram = Matrix(rows: d, columns: d)
-    try gemm(x, transposeA: true, x, into: &gram)
-    for i in 0..<d { gram[i, i] += lambda }
-    var moments = Matrix(rows: d, columns: y.columns)
-    try gemm(x, transposeA: true, y, into: &moments)
-    return try solvePositiveDefinite(gram, moments)
+    // A = [X; √λ·I 0] and B = [Y; 0], so that ‖B − A·W‖² is the ridge objective.
+    let (n, d, penalized) = (x.rows, x.columns, Swift.min(penalizedColumns, x.columns))
+    guard lambda > 0, penalized > 0 else { return try solveLeastSquares(x, y) }
+    var a = Matrix(rows: n + penalized, columns: d)
+    var b = Matrix(rows: n + penalized, columns: y.columns)
+    a.withUnsafeMutableBufferPointer { a in
+      x.withUnsafeBufferPointer { x in _ = a.update(fromContentsOf: x) }
+      let root = lambda.squareRoot()
+      for j in 0..<penalized { a[(n + j) * d + j] = root }
+    }
+    b.withUnsafeMutableBufferPointer { b in
+      y.withUnsafeBufferPointer { y in _ = b.update(fromContentsOf: y) }
+    }
+    return try solveLeastSquares(a, b)
   }
 }

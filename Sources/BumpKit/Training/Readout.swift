@@ -20,10 +20,10 @@
 /// stable solution for any features; λ = 0 is ordinary least squares, which needs the
 /// features (with the ones column) to have full column rank. The bias b is never penalised.
 ///
-/// **How.** Φ is augmented with a column of ones for b, and the ridge term is written as
-/// √λ·I rows below it, so that one QR-based least-squares solve (LAPACK `?gels`, through
-/// ``Matrix/solveLeastSquares(_:_:)``) handles both cases without forming ΦᵀΦ, which would
-/// square the condition number. The solve runs in Double whatever the element type; W and b
+/// **How.** Φ is augmented with a column of ones for b and solved by the package's one ridge
+/// solve, ``Matrix/ridge(features:targets:lambda:)``, with only W penalised: the ridge term
+/// becomes √λ·I rows below Φ, so that one QR-based least-squares solve (LAPACK `?gels`)
+/// handles both cases without forming ΦᵀΦ, which would square the condition number. The solve runs in Double whatever the element type; W and b
 /// are rounded to the element type once, at the end.
 public enum Readout {
   /// Fits `dense`'s weight W and bias b to map `features` onto `targets` with the least
@@ -81,19 +81,14 @@ public enum Readout {
         reason: "\(n) samples cannot determine \(unknowns) unknowns (\(d) weights per output\(fitBias ? " and a bias" : "")); use lambda > 0")
     }
 
-    // A = [Φ 1; √λ·I 0] and B = [Y; 0], so that ‖B − A·X‖² is the ridge objective.
-    let rows = n + (ridge > 0 ? d : 0)
-    var a = Matrix<Double>(rows: rows, columns: unknowns)
-    var b = Matrix<Double>(rows: rows, columns: p)
+    // A = [Φ 1] with only Φ's weights penalised: the ridge solve of Matrix, in Double.
+    var a = Matrix<Double>(rows: n, columns: unknowns)
+    var b = Matrix<Double>(rows: n, columns: p)
     features.withUnsafeBufferPointer { phi in
       a.withUnsafeMutableBufferPointer { a in
         for i in 0..<n {
           for j in 0..<d { a[i * unknowns + j] = Double(phi[i * d + j]) }
           if fitBias { a[i * unknowns + d] = 1 }
-        }
-        if ridge > 0 {
-          let root = ridge.squareRoot()
-          for j in 0..<d { a[(n + j) * unknowns + j] = root }
         }
       }
     }
@@ -105,7 +100,7 @@ public enum Readout {
 
     let solution: Matrix<Double>
     do {
-      solution = try Matrix.solveLeastSquares(a, b)
+      solution = try Matrix.ridge(features: a, targets: b, lambda: ridge, penalizedColumns: d)
     } catch LinearAlgebraError.lapack(let routine, let info) where info > 0 {
       throw BumpKitError.invalidArgument(
         name: "features", value: shapeText(n, d),
