@@ -3,7 +3,7 @@ import BumpKit
 
 /// `bump evaluate`: the loss (the one the model was trained with) and, for classification,
 /// the accuracy of a checkpoint on a labelled CSV file.
-struct EvaluateCommand: ParsableCommand {
+struct EvaluateCommand: CheckpointCommand {
   static let configuration = CommandConfiguration(
     commandName: "evaluate",
     abstract: "Print a model's loss and accuracy on a labelled CSV file.",
@@ -34,14 +34,9 @@ struct EvaluateCommand: ParsableCommand {
     try ModelFile.validate(model: model, data: data)
   }
 
-  func run() throws {
-    switch try ModelFile.precision(at: model) {
-    case .float: try run(Float.self)
-    case .double: try run(Double.self)
-    }
-  }
+  var checkpointPath: String { model }
 
-  private func run<Element: MatrixScalar>(_: Element.Type) throws {
+  func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let (x, y) = try ModelFile.labelled(
       Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))

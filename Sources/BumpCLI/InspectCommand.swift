@@ -3,7 +3,7 @@ import BumpKit
 
 /// `bump inspect`: the architecture, parameter counts, precision, learned σ values and
 /// training metadata of a checkpoint.
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: CheckpointCommand {
   static let configuration = CommandConfiguration(
     commandName: "inspect",
     abstract: "Describe a checkpoint: architecture, parameters, σ values, training metadata."
@@ -16,14 +16,9 @@ struct InspectCommand: ParsableCommand {
     if checkpoint.isEmpty { throw ValidationError("the checkpoint path is empty") }
   }
 
-  func run() throws {
-    switch try ModelFile.precision(at: checkpoint) {
-    case .float: try run(Float.self)
-    case .double: try run(Double.self)
-    }
-  }
+  var checkpointPath: String { checkpoint }
 
-  private func run<Element: MatrixScalar>(_: Element.Type) throws {
+  func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (model, metadata) = try Checkpoint.load(Element.self, from: checkpoint)
     var lines = [
       "\(checkpoint): BumpKit checkpoint, \(Element.self == Float.self ? "float" : "double") precision",

@@ -130,3 +130,21 @@ extension ModelFile {
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
   }
 }
+
+/// A subcommand that works on one checkpoint, in the precision the checkpoint was saved in.
+protocol CheckpointCommand: ParsableCommand {
+  /// The checkpoint's path.
+  var checkpointPath: String { get }
+  /// The command's work, in the checkpoint's precision.
+  func run<Element: MatrixScalar>(_: Element.Type) throws
+}
+
+extension CheckpointCommand {
+  /// Reads the checkpoint's precision and runs ``run(_:)`` in it.
+  func run() throws {
+    switch try ModelFile.precision(at: checkpointPath) {
+    case .float: try run(Float.self)
+    case .double: try run(Double.self)
+    }
+  }
+}

@@ -2,7 +2,7 @@ import ArgumentParser
 import BumpKit
 
 /// `bump predict`: applies a trained model to the feature columns of a CSV file.
-struct PredictCommand: ParsableCommand {
+struct PredictCommand: CheckpointCommand {
   static let configuration = CommandConfiguration(
     commandName: "predict",
     abstract: "Write a model's predictions for a CSV file as CSV.",
@@ -46,14 +46,9 @@ struct PredictCommand: ParsableCommand {
     }
   }
 
-  func run() throws {
-    switch try ModelFile.precision(at: model) {
-    case .float: try run(Float.self)
-    case .double: try run(Double.self)
-    }
-  }
+  var checkpointPath: String { model }
 
-  private func run<Element: MatrixScalar>(_: Element.Type) throws {
+  func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let x = try ModelFile.inputs(
       Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))

@@ -695,15 +695,15 @@ struct SVGCompositionTests {
 
   @Test("stacked: panels one below the other, every identifier unique and every reference resolved")
   func stacked() throws {
-    let panels = [panel("first", height: 200), panel("second", height: 250), panel("third", height: 100)]
+    let panels = [panel("first", height: 200), panel("second", height: 250), panel("third", height: 300)]
     let stack = SVGDocument.stacked(panels)
     #expect(stack.width == 300)
-    #expect(stack.height == 550)
-    #expect(stack.elementCount == panels.reduce(1) { $0 + $1.elementCount }, "the background, then the panels")
+    #expect(stack.height == 750)
+    #expect(stack.elementCount == panels.reduce(0) { $0 + $1.elementCount })
     let parsed = try check(stack.render())
     let nested = Array(parsed.all("svg").dropFirst())
     #expect(nested.map { $0.attributes["y"] } == ["0", "200", "450"])
-    #expect(nested.map { $0.attributes["height"] } == ["200", "250", "100"])
+    #expect(nested.map { $0.attributes["height"] } == ["200", "250", "300"])
     let ids = parsed.elements.compactMap { $0.attributes["id"] }
     #expect(ids.count == 3, "one clip path per panel: \(ids)")
     #expect(Set(ids).count == ids.count, "\(ids)")

@@ -33,7 +33,7 @@ struct PredictionTests {
     _ = try SoftmaxCrossEntropy<Double>().lossAndGradient(
       predicted: logits, target: try Matrix(rows: 1, columns: 1, elements: [2]), gradient: &gradient)
     let p = Prediction.probabilities(logits: logits, row: 0)
-    #expect(gradient[0, 0] == p[0] && gradient[0, 1] == p[1], "\(gradient) vs \(p)")
+    #expect(abs(gradient[0, 0] - p[0]) < 1e-15 && abs(gradient[0, 1] - p[1]) < 1e-15, "\(gradient) vs \(p)")
     #expect(abs(gradient[0, 2] - (p[2] - 1)) < 1e-15)
 
     let z = try Matrix<Double>(rows: 1, columns: 1, elements: [-0.7])
