@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 /// Column names given to `--ignore`: comma-separated, the option repeatable.
@@ -14,4 +15,16 @@ enum ColumnList {
     }
     return names
   }
+}
+
+/// The `--ignore` option of `predict` and `evaluate`, which read only the model's columns.
+struct IgnoredColumns: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "Columns to skip, comma-separated (accepted for symmetry with train: columns the model does not use are never read).",
+      valueName: "columns"))
+  var ignore: [String] = []
+
+  /// The column names given (see ``ColumnList/names(_:)``).
+  var names: [String] { ColumnList.names(ignore) }
 }

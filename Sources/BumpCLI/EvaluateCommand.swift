@@ -24,11 +24,7 @@ struct EvaluateCommand: CheckpointCommand {
       valueName: "file"))
   var data: String
 
-  @Option(
-    help: ArgumentHelp(
-      "Columns to skip, comma-separated (accepted for symmetry with train: columns the model does not use are never read).",
-      valueName: "columns"))
-  var ignore: [String] = []
+  @OptionGroup var ignored: IgnoredColumns
 
   func validate() throws {
     try ModelFile.validate(model: model, data: data)
@@ -39,7 +35,7 @@ struct EvaluateCommand: CheckpointCommand {
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let (x, y) = try ModelFile.labelled(
-      Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))
+      Element.self, path: data, info: info, ignoring: ignored.names)
     let loss = ModelFactory.loss(info.loss, as: Element.self)
     // Regression is scored in the target's own units, whatever units the model predicts in.
     let value =

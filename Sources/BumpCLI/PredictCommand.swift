@@ -23,11 +23,7 @@ struct PredictCommand: CheckpointCommand {
       "A CSV file with the model's feature columns; - reads standard input.", valueName: "file"))
   var data: String
 
-  @Option(
-    help: ArgumentHelp(
-      "Columns to skip, comma-separated (accepted for symmetry with train: columns the model does not use are never read).",
-      valueName: "columns"))
-  var ignore: [String] = []
+  @OptionGroup var ignored: IgnoredColumns
 
   @Option(
     help: ArgumentHelp(
@@ -51,7 +47,7 @@ struct PredictCommand: CheckpointCommand {
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let x = try ModelFile.inputs(
-      Element.self, path: data, info: info, ignoring: ColumnList.names(ignore))
+      Element.self, path: data, info: info, ignoring: ignored.names)
     let outputs = try network.predict(x)
     // A regression model trained on a standardized target predicts in standardized units.
     let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
