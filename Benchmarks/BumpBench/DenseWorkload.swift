@@ -15,7 +15,7 @@ func denseRecords(threads: [Int], quick: Bool, filter: (String) -> Bool) throws 
   var y = Matrix<Float>(rows: batch, columns: n), dw = Matrix<Float>(rows: n, columns: n)
   var dx = Matrix<Float>(rows: batch, columns: n), db = Matrix<Float>(rows: 1, columns: n)
   let ones = Matrix<Float>(rows: batch, columns: 1, repeating: 1)
-  let bias = layer.bias.value
+  let bias = layer.bias?.value ?? Matrix(rows: 1, columns: n)
   for t in threads {
     Threading.threadCount = t
     let name = "dense layer float \(t)t"

@@ -49,7 +49,7 @@ private func everyLayerModel<T: MatrixScalar>(_: T.Type = T.self, seed: UInt64 =
     Tanh()
     try Dense(inputSize: 4, outputSize: 4, useBias: false)
     Sigmoid()
-    Gaussian()
+    try Gaussian()
     try Dense(inputSize: 4, outputSize: 2)
   }
   var generator = SeededGenerator(seed: seed &+ 100)

@@ -16,16 +16,18 @@ private final class Offset: CheckpointableLayer {
     offset = Parameter(name: "offset", value: Matrix(rows: 1, columns: units))
   }
 
-  convenience init(configuration: LayerConfiguration) throws {
-    guard let units = configuration.settings["units"].flatMap({ Int($0) }), units > 0 else {
-      throw BumpKitError.invalidArgument(name: "units", value: configuration.settings["units"] ?? "missing", reason: "must be a positive integer")
+  struct Settings: Codable { var units: Int }
+
+  convenience init(settings: Settings) throws {
+    guard settings.units > 0 else {
+      throw BumpKitError.invalidArgument(name: "units", value: String(settings.units), reason: "must be a positive integer")
     }
-    self.init(units: units)
+    self.init(units: settings.units)
   }
 
   var parameters: [Parameter<Float>] { [offset] }
   var inputSize: Int? { units }
-  var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind, settings: ["units": String(units)]) }
+  var settings: Settings { Settings(units: units) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { units }
 
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> {
@@ -49,7 +51,7 @@ private final class Unregistered: Layer {
   typealias Element = Float
   let inner = Offset(units: 2)
   var parameters: [Parameter<Float>] { inner.parameters }
-  var configuration: LayerConfiguration { LayerConfiguration(kind: "test-unregistered") }
+  var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "test-unregistered")) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { 2 }
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { try inner.forward(input) }
   func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { try inner.backward(outputGradient) }
@@ -117,8 +119,8 @@ struct ExtensionTests {
   func conflictingRegistration() throws {
     final class OtherOffset: PassThroughLayer, CheckpointableLayer {
       static let kind = "test-offset"
-      init(configuration: LayerConfiguration) throws {}
-      var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind) }
+      init(settings: [String: Int]) throws {}
+      var settings: [String: Int] { [:] }
     }
     try LayerRegistry.register(Offset.self)
     let error = #expect(throws: BumpKitError.self) { try LayerRegistry.register(OtherOffset.self) }
@@ -128,7 +130,7 @@ struct ExtensionTests {
   @Test("a layer of an app's own that reports a built-in kind is refused when saving")
   func impostorKindIsRefused() throws {
     final class FakeDenseKind: PassThroughLayer {
-      var configuration: LayerConfiguration { LayerConfiguration(kind: "relu") }
+      var configuration: LayerConfiguration { .relu }
     }
     let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), FakeDenseKind()])
     #expect(throws: CheckpointError.self) { _ = try Checkpoint.encode(model) }
@@ -138,8 +140,8 @@ struct ExtensionTests {
   func builtInKindsAreTaken() throws {
     final class FakeDense: PassThroughLayer, CheckpointableLayer {
       static let kind = "dense"
-      init(configuration: LayerConfiguration) throws {}
-      var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind) }
+      init(settings: [String: Int]) throws {}
+      var settings: [String: Int] { [:] }
     }
     #expect(throws: BumpKitError.self) { try LayerRegistry.register(FakeDense.self) }
   }
@@ -165,7 +167,7 @@ struct StateErrorTests {
   @Test("backward before any forward pass is a state error naming the layer, for every layer")
   func backwardBeforeForward() throws {
     let layers: [any Layer<Float>] = [
-      try Dense(inputSize: 2, outputSize: 3), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), Gaussian(),
+      try Dense(inputSize: 2, outputSize: 3), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), try Gaussian(),
     ]
     for layer in layers {
       let width = try layer.outputSize(forInputSize: layer.inputSize ?? 3)

@@ -61,7 +61,7 @@ struct LayerTests {
       ReLU()
       Tanh()
       Sigmoid()
-      Gaussian()
+      try Gaussian()
       try Dense(inputSize: 5, outputSize: 2)
     }
     #expect(model.inputFeatures == 3)
@@ -86,7 +86,7 @@ struct LayerTests {
 
   @Test("a returned output is a value: the next forward pass does not change it")
   func outputsAreValues() throws {
-    for layer: any Layer<Double> in [try Dense(inputSize: 2, outputSize: 2), try Bump(units: 2), ReLU(), Tanh(), Sigmoid(), Gaussian()] {
+    for layer: any Layer<Double> in [try Dense(inputSize: 2, outputSize: 2), try Bump(units: 2), ReLU(), Tanh(), Sigmoid(), try Gaussian()] {
       let first = try layer.forward(layerRandom(4, 2, seed: 1, in: (-0.5, 0.5)))
       let kept = layerBits(first)
       _ = try layer.forward(layerRandom(4, 2, seed: 2, in: (-0.5, 0.5)))
@@ -103,13 +103,13 @@ struct LayerTests {
   private func checkDense<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let dense = try Dense<T>(inputSize: 4, outputSize: 3)
     try dense.weight.assign(layerRandom(4, 3, seed: 10))
-    try dense.bias.assign(layerRandom(1, 3, seed: 11))
+    try dense.bias!.assign(layerRandom(1, 3, seed: 11))
     let x: Matrix<T> = layerRandom(9, 4, seed: 12, in: (-2, 2))
     let y = try dense(x)
     #expect(y.rows == 9 && y.columns == 3)
     for i in 0..<9 {
       for k in 0..<3 {
-        var expected = Double(dense.bias.value[0, k])
+        var expected = Double(dense.bias!.value[0, k])
         var scale = abs(expected)
         for j in 0..<4 {
           let term = Double(x[i, j]) * Double(dense.weight.value[j, k])
@@ -119,14 +119,15 @@ struct LayerTests {
         #expect(abs(Double(y[i, k]) - expected) <= tolerance * scale, "y[\(i), \(k)] = \(y[i, k]), expected \(expected)")
       }
     }
-    // Without a bias the layer is x·W, and the bias is not trainable.
+    // Without a bias the layer is x·W and has no bias parameter.
     let noBias = try Dense<T>(inputSize: 4, outputSize: 3, useBias: false)
     try noBias.weight.assign(dense.weight.value)
-    #expect(!noBias.bias.isTrainable)
+    #expect(noBias.bias == nil)
+    #expect(noBias.parameters.map(\.name) == ["weight"])
     let z = try noBias(x)
     for i in 0..<9 {
       for k in 0..<3 {
-        #expect(abs(Double(z[i, k]) - (Double(y[i, k]) - Double(dense.bias.value[0, k]))) <= 4 * tolerance * 10)
+        #expect(abs(Double(z[i, k]) - (Double(y[i, k]) - Double(dense.bias!.value[0, k]))) <= 4 * tolerance * 10)
       }
     }
   }
@@ -323,7 +324,7 @@ struct LayerTests {
   @Test("an empty batch is a typed error for every layer and for predict")
   func emptyBatchErrors() throws {
     let empty = Matrix<Float>(rows: 0, columns: 3)
-    let layers: [any Layer<Float>] = [try Dense(inputSize: 3, outputSize: 2), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), Gaussian()]
+    let layers: [any Layer<Float>] = [try Dense(inputSize: 3, outputSize: 2), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), try Gaussian()]
     for layer in layers {
       do {
         _ = try layer.forward(empty)

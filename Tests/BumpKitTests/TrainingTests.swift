@@ -77,7 +77,7 @@ struct TrainingTests {
     #expect(history.loss.first! > history.loss.last!)
     let dense = model.layers[0] as! Dense<T>
     #expect(abs(Double(dense.weight.value[0, 0]) - 2) < 1e-3)
-    #expect(abs(Double(dense.bias.value[0, 0]) - 1) < 1e-3)
+    #expect(abs(Double(dense.bias!.value[0, 0]) - 1) < 1e-3)
   }
 
   /// Dense(1→8) → Bump(8) → Dense(8→1) on Dataset.bumps (noise 0.01, so the best possible
@@ -130,9 +130,9 @@ struct TrainingTests {
     }
     let shift = model.layers[0] as! Dense<T>
     try shift.weight.assign(Matrix(rows: 1, columns: 2, repeating: 1))
-    try shift.bias.assign(Matrix(rows: 1, columns: 2, elements: truth.centers.map { T(-$0) }))
+    try shift.bias!.assign(Matrix(rows: 1, columns: 2, elements: truth.centers.map { T(-$0) }))
     shift.weight.isTrainable = false
-    shift.bias.isTrainable = false
+    shift.bias!.isTrainable = false
     let bump = model.layers[1] as! Bump<T>
     let initial = [0.1, 1.0]
     try bump.sigma.assign(Matrix(rows: 1, columns: 2, elements: initial.map { T($0) }))
@@ -143,7 +143,7 @@ struct TrainingTests {
 
     // The fixed layer did not move.
     #expect(shift.weight.value == Matrix(rows: 1, columns: 2, repeating: 1))
-    #expect(shift.bias.value.elements.map { Double($0) } == truth.centers.map { Double(T(-$0)) })
+    #expect(shift.bias!.value.elements.map { Double($0) } == truth.centers.map { Double(T(-$0)) })
     let final = bump.sigma.value.elements.map { Double($0) }
     for k in 0..<2 {
       let before = abs(initial[k] - truth.sigmas[k]), after = abs(final[k] - truth.sigmas[k])

@@ -19,7 +19,13 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
 
   public var parameters: [Parameter<Element>] { [] }
   public func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-  public var configuration: LayerConfiguration { LayerConfiguration(kind: kind) }
+  public var configuration: LayerConfiguration {
+    switch kind {
+    case "relu": .relu
+    case "tanh": .tanh
+    default: .sigmoid
+    }
+  }
 
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: nil, "\(kind).forward")

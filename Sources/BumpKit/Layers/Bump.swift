@@ -114,11 +114,10 @@ public final class Bump<Element: MatrixScalar>: Layer {
   }
 
   public var configuration: LayerConfiguration {
-    func text(_ s: ParameterSpec) -> String { (s.perUnit ? "per-unit" : "shared") + (s.trainable ? "" : ",fixed") }
-    return LayerConfiguration(kind: "bump", settings: [
-      "units": String(units), "sigma": text(specs.sigma), "center": text(specs.center),
-      "amplitude": text(specs.amplitude), "sigmaFloor": "\(sigmaFloor)",
-    ])
+    func layout(_ s: ParameterSpec) -> BumpConfiguration.Layout { .init(perUnit: s.perUnit, trainable: s.trainable) }
+    return .bump(BumpConfiguration(
+      units: units, sigma: layout(specs.sigma), center: layout(specs.center),
+      amplitude: layout(specs.amplitude), sigmaFloor: Double(sigmaFloor)))
   }
 
   /// Draws σ, c and a from their initializers; σ values in [0, ``sigmaFloor``) are then

@@ -56,26 +56,6 @@ extension Layer {
   public var description: String { configuration.summary }
 }
 
-/// The kind and settings of a layer: what a checkpoint stores to rebuild it.
-public struct LayerConfiguration: Codable, Equatable, Sendable {
-  /// The layer kind, e.g. "dense", "bump", "relu".
-  public var kind: String
-  /// Settings as strings, e.g. ["inputSize": "16", "outputSize": "64"].
-  public var settings: [String: String]
-
-  /// A configuration from its kind and settings.
-  public init(kind: String, settings: [String: String] = [:]) {
-    self.kind = kind
-    self.settings = settings
-  }
-
-  /// "kind(key: value, …)" with keys sorted.
-  public var summary: String {
-    settings.isEmpty
-      ? kind : "\(kind)(" + settings.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"
-  }
-}
-
 // The operation names are autoclosures: interpolating them on every call would allocate in
 // the training loop, which must not.
 func checkBatch<E>(_ input: Matrix<E>, features: Int?, _ operation: @autoclosure () -> String) throws {

@@ -82,7 +82,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   }
 
   public var configuration: LayerConfiguration {
-    LayerConfiguration(kind: "sequential", settings: ["layers": String(layers.count)])
+    .sequential(layers.map(\.configuration))
   }
 
   @_specialize(where Element == Float)

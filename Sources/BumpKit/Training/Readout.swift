@@ -72,7 +72,7 @@ public enum Readout {
     try checkFinite(features, "\(operation) features")
     try checkFinite(targets, "\(operation) targets")
 
-    let fitBias = dense.bias.isTrainable
+    let fitBias = dense.bias?.isTrainable ?? false
     let unknowns = d + (fitBias ? 1 : 0)
     let ridge = Double(lambda)
     if ridge == 0 && n < unknowns {
@@ -116,11 +116,11 @@ public enum Readout {
       for k in 0..<p { bias[0, k] = E(solution[d, k]) }
     }
     try dense.weight.assign(weight)
-    if fitBias { try dense.bias.assign(bias) }
+    if fitBias { try dense.bias?.assign(bias) }
 
     // The training error of the rounded W and b, as the layer will compute it.
     var squaredError = 0.0
-    let fitted = fitBias ? bias : dense.bias.value
+    let fitted = fitBias ? bias : (dense.bias?.value ?? Matrix(rows: 1, columns: dense.outputFeatures))
     for i in 0..<n {
       for k in 0..<p {
         var prediction = Double(fitted[0, k])

@@ -17,16 +17,19 @@ final class Scale: CheckpointableLayer {
     scale = Parameter(name: "scale", value: Matrix(rows: 1, columns: units, repeating: 1))
   }
 
-  convenience init(configuration: LayerConfiguration) throws {
-    guard let text = configuration.settings["units"], let units = Int(text), units > 0 else {
-      throw BumpKitError.invalidArgument(name: "scale.units", value: configuration.settings["units"] ?? "missing", reason: "must be a positive integer")
+  /// What a checkpoint stores to build the layer again.
+  struct Settings: Codable { var units: Int }
+
+  convenience init(settings: Settings) throws {
+    guard settings.units > 0 else {
+      throw BumpKitError.invalidArgument(name: "scale.units", value: String(settings.units), reason: "must be a positive integer")
     }
-    self.init(units: units)
+    self.init(units: settings.units)
   }
 
   var parameters: [Parameter<Double>] { [scale] }
   var inputSize: Int? { units }
-  var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind, settings: ["units": String(units)]) }
+  var settings: Settings { Settings(units: units) }
 
   func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == units else {
