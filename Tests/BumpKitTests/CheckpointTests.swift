@@ -182,11 +182,11 @@ struct CheckpointTests {
     error = loadEdited(model, "transposed weight") { file in
       try file.insert(.init(file["layers.0.weight"]!.floats(), shape: [6, 3]), named: "layers.0.weight")
     }
-    #expect(error == .shapeMismatch(source: "bad.safetensors", name: "layers.0.weight", expected: [3, 6], stored: [6, 3]))
+    #expect(error == .tensorShapeMismatch(source: "bad.safetensors", name: "layers.0.weight", expected: [3, 6], stored: [6, 3]))
     error = loadEdited(model, "flat weight") { file in
       try file.insert(.init(file["layers.0.weight"]!.floats(), shape: [18]), named: "layers.0.weight")
     }
-    #expect(error == .shapeMismatch(source: "bad.safetensors", name: "layers.0.weight", expected: [3, 6], stored: [18]))
+    #expect(error == .tensorShapeMismatch(source: "bad.safetensors", name: "layers.0.weight", expected: [3, 6], stored: [18]))
     #expect(error.map { "\($0)" }?.contains("[18]") == true)
 
     error = loadEdited(model, "F64 in a float file") { file in

@@ -150,7 +150,8 @@ struct ExtensionTests {
   func errorsRead() {
     let errors: [any Error & CustomStringConvertible] = [
       BumpKitError.invalidArgument(name: "units", value: "0", reason: "needs at least one unit"),
-      LinearAlgebraError.shapeMismatch(operation: "gemm", expected: "3×4 · 4×2", got: "3×4 · 5×2"),
+      BumpKitError.shapeMismatch(operation: "gemm", expected: MatrixShape(rows: 4, columns: 2), actual: MatrixShape(rows: 5, columns: 2)),
+      LinearAlgebraError.lapack(routine: "dposv", info: 2),
       CheckpointError.missingTensor(source: "m.safetensors", name: "layers.0.weight"),
       DataError.fileNotFound(path: "missing.csv"),
       SafetensorsError.truncatedFile(byteCount: 3),

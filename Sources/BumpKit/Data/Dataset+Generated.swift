@@ -81,7 +81,7 @@ extension Dataset {
   ///   - samples: The number of points, at least 2.
   ///   - noise: The standard deviation of the radius, finite and ≥ 0.
   ///   - seed: The seed of the ``SeededGenerator``; the same seed gives the same dataset.
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` for other arguments.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for other arguments.
   public static func rings(samples: Int = 2000, noise: Double = 0.05, seed: UInt64 = 0) throws
     -> Dataset
   {
@@ -123,7 +123,7 @@ extension Dataset {
   ///   - samples: The number of points, at least 1.
   ///   - noise: The standard deviation of the additive Gaussian noise, finite and ≥ 0.
   ///   - seed: The seed of the ``SeededGenerator``.
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` for other arguments.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for other arguments.
   public static func bumps(samples: Int = 1000, noise: Double = 0.01, seed: UInt64 = 0) throws
     -> Dataset
   {
@@ -164,13 +164,13 @@ extension Dataset {
   ///   - features: The number of input columns, at least 1.
   ///   - noise: The standard deviation of the additive Gaussian noise, finite and ≥ 0.
   ///   - seed: The seed of the ``SeededGenerator``.
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` for other arguments.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for other arguments.
   public static func regression(
     samples: Int = 2000, features: Int = 4, noise: Double = 0.05, seed: UInt64 = 0
   ) throws -> Dataset {
     try checkSamples(samples, minimum: 1)
     guard features >= 1 else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "features", value: "\(features)", reason: "must be at least 1")
     }
     try checkNoise(noise)
@@ -197,14 +197,14 @@ extension Dataset {
 
   private static func checkSamples(_ samples: Int, minimum: Int) throws {
     guard samples >= minimum else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "samples", value: "\(samples)", reason: "must be at least \(minimum)")
     }
   }
 
   private static func checkNoise(_ noise: Double) throws {
     guard noise.isFinite, noise >= 0 else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "noise", value: "\(noise)", reason: "must be finite and ≥ 0")
     }
   }

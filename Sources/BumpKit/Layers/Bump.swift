@@ -108,7 +108,7 @@ public final class Bump<Element: MatrixScalar>: Layer {
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == units else {
-      throw BumpKitError.shapeMismatch(operation: "Bump", expected: "\(units) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(operation: "Bump(\(units)) input", expected: MatrixShape(rows: nil, columns: units), actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return units
   }

@@ -52,7 +52,7 @@ public final class Dense<Element: MatrixScalar>: Layer {
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: "Dense", expected: "\(inputFeatures) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(operation: "Dense(\(inputFeatures)→\(outputFeatures)) input", expected: MatrixShape(rows: nil, columns: inputFeatures), actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return outputFeatures
   }

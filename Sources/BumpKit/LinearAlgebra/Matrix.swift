@@ -48,20 +48,18 @@ public struct Matrix<Element: MatrixScalar> {
 
   /// A `rows × columns` matrix with the given elements in row-major order.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
-  ///   `elements.count ≠ rows·columns`; ``LinearAlgebraError/invalidArgument(operation:reason:)``
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
+  ///   `elements.count ≠ rows·columns`; ``BumpKitError/invalidArgument(name:value:reason:)``
   ///   if a size is negative.
   public init(rows: Int, columns: Int, elements: [Element]) throws {
     guard rows >= 0, columns >= 0 else {
-      throw LinearAlgebraError.invalidArgument(
-        operation: "Matrix.init", reason: "negative shape \(rows)×\(columns)")
+      throw BumpKitError.invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "rows and columns must be ≥ 0")
     }
     let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
     guard !overflow, count == elements.count else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "Matrix.init",
-        expected: "\(rows)×\(columns) = \(overflow ? "too many" : String(count)) elements",
-        got: "\(elements.count) elements")
+      throw BumpKitError.invalidArgument(
+        name: "Matrix elements", value: "\(elements.count) elements",
+        reason: overflow ? "a \(rows)×\(columns) shape overflows Int" : "a \(rows)×\(columns) matrix needs \(count)")
     }
     self.storage = elements.withUnsafeBufferPointer { MatrixStorage(capacity: count, copying: $0) }
     self.rows = rows
@@ -72,14 +70,14 @@ public struct Matrix<Element: MatrixScalar> {
   ///
   /// An empty array gives a 0 × 0 matrix.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if the rows do
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the rows do
   ///   not all have the same length.
   public init(_ rowsOfElements: [[Element]]) throws {
     let columns = rowsOfElements.first?.count ?? 0
     if let bad = rowsOfElements.firstIndex(where: { $0.count != columns }) {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "Matrix.init", expected: "\(columns) elements in every row",
-        got: "\(rowsOfElements[bad].count) in row \(bad)")
+      throw BumpKitError.shapeMismatch(
+        operation: "Matrix.init: row \(bad)", expected: MatrixShape(rows: 1, columns: columns),
+        actual: MatrixShape(rows: 1, columns: rowsOfElements[bad].count))
     }
     try self.init(
       rows: rowsOfElements.count, columns: columns, elements: rowsOfElements.flatMap { $0 })
@@ -129,13 +127,13 @@ public struct Matrix<Element: MatrixScalar> {
   /// Replaces row `index` by `values`.
   ///
   /// - Precondition: `0 ≤ index < rows`.
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
   ///   `values.count ≠ columns`.
   public mutating func setRow(_ index: Int, to values: [Element]) throws {
     precondition(index >= 0 && index < rows, "Matrix row index out of range")
     guard values.count == columns else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "setRow", expected: "\(columns) elements", got: "\(values.count)")
+      throw BumpKitError.shapeMismatch(
+        operation: "setRow", expected: MatrixShape(rows: 1, columns: columns), actual: MatrixShape(rows: 1, columns: values.count))
     }
     makeUnique()
     let start = storage.base + index * columns
@@ -191,19 +189,17 @@ public struct Matrix<Element: MatrixScalar> {
   /// Reinterprets the same elements, in the same row-major order, as a `rows × columns`
   /// matrix. Never allocates or copies.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
-  ///   `rows·columns ≠ count`, or ``LinearAlgebraError/invalidArgument(operation:reason:)``
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
+  ///   `rows·columns ≠ count`, or ``BumpKitError/invalidArgument(name:value:reason:)``
   ///   for a negative size.
   public mutating func reshape(rows newRows: Int, columns newColumns: Int) throws {
     guard newRows >= 0, newColumns >= 0 else {
-      throw LinearAlgebraError.invalidArgument(
-        operation: "reshape", reason: "negative shape \(newRows)×\(newColumns)")
+      throw BumpKitError.invalidArgument(name: "reshape shape", value: "\(newRows)×\(newColumns)", reason: "rows and columns must be ≥ 0")
     }
     let (newCount, overflow) = newRows.multipliedReportingOverflow(by: newColumns)
     guard !overflow, newCount == count else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "reshape", expected: "\(count) elements (from \(rows)×\(columns))",
-        got: "\(newRows)×\(newColumns)")
+      throw BumpKitError.invalidArgument(
+        name: "reshape shape", value: "\(newRows)×\(newColumns)", reason: "must hold the \(count) elements of \(rows)×\(columns)")
     }
     rows = newRows
     columns = newColumns

@@ -205,11 +205,11 @@ extension Sequential {
     guard x.rows > 0 else { throw BumpKitError.emptyBatch(operation: what) }
     guard x.rows == y.rows else {
       throw BumpKitError.shapeMismatch(
-        operation: what, expected: "one target row per input row (inputs \(shapeText(x.rows, x.columns)))",
-        got: "targets \(shapeText(y.rows, y.columns))")
+        operation: "\(what): targets, one row per row of the inputs \(MatrixShape(of: x))", expected: MatrixShape(rows: x.rows, columns: y.columns),
+        actual: MatrixShape(of: y))
     }
     guard x.columns == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: what, expected: "inputs with \(inputFeatures) columns", got: shapeText(x.rows, x.columns))
+      throw BumpKitError.shapeMismatch(operation: "\(what): inputs", expected: MatrixShape(rows: x.rows, columns: inputFeatures), actual: MatrixShape(of: x))
     }
     for (m, name) in [(x, "inputs"), (y, "targets")] {
       let c = m.columns

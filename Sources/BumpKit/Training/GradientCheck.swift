@@ -196,7 +196,7 @@ public enum GradientCheck {
   /// floor is `floorFraction` times its largest reference magnitude: an element that is
   /// tiny next to the rest of its tensor is judged by absolute error at that scale.
   ///
-  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)`` if the parameter
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the parameter
   ///   lists differ in length or shape; ``BumpKitError/invalidArgument(name:value:reason:)``
   ///   if they differ in which parameters are trainable; the layers' errors.
   public static func compare<F: Layer, D: Layer>(
@@ -204,15 +204,15 @@ public enum GradientCheck {
   ) throws -> Report where F.Element == Float, D.Element == Double {
     let floatParameters = layer.parameters, doubleParameters = reference.parameters
     guard floatParameters.count == doubleParameters.count else {
-      throw BumpKitError.shapeMismatch(
-        operation: "GradientCheck.compare", expected: "\(floatParameters.count) parameters like the Float layer",
-        got: "\(doubleParameters.count) in the reference")
+      throw BumpKitError.invalidArgument(
+        name: "GradientCheck.compare reference", value: "\(doubleParameters.count) parameters",
+        reason: "must have as many parameters as the Float layer (\(floatParameters.count))")
     }
     for (k, (f, d)) in zip(floatParameters, doubleParameters).enumerated() {
       guard f.value.rows == d.value.rows && f.value.columns == d.value.columns else {
         throw BumpKitError.shapeMismatch(
           operation: "GradientCheck.compare: parameter \(k) (\(f.name))",
-          expected: shapeText(f.value.rows, f.value.columns), got: shapeText(d.value.rows, d.value.columns))
+          expected: MatrixShape(of: f.value), actual: MatrixShape(of: d.value))
       }
       guard f.isTrainable == d.isTrainable else {
         throw BumpKitError.invalidArgument(

@@ -29,7 +29,7 @@ public protocol Optimizer<Element>: AnyObject {
   /// Updates every trainable parameter in `parameters` from its gradient, then projects it.
   ///
   /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` for a NaN or infinite
-  ///   gradient, ``BumpKitError/shapeMismatch(operation:expected:got:)`` for a gradient whose
+  ///   gradient, ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for a gradient whose
   ///   shape is not its parameter's, ``BumpKitError/invalidArgument(name:value:reason:)`` for
   ///   a parameter listed twice. Nothing is updated when it throws.
   func step(_ parameters: [Parameter<Element>]) throws
@@ -92,7 +92,7 @@ struct OptimizerState<Element: MatrixScalar> {
   /// records where the values and gradients are for the passes of this step.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a parameter listed
-  ///   twice; ``BumpKitError/shapeMismatch(operation:expected:got:)`` for a gradient whose
+  ///   twice; ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for a gradient whose
   ///   shape is not its parameter's.
   mutating func bind(_ parameters: [Parameter<Element>], bufferCount: Int, _ operation: String) throws {
     if !isLaidOut(parameters, bufferCount: bufferCount) {
@@ -104,8 +104,8 @@ struct OptimizerState<Element: MatrixScalar> {
         let position = parameters.firstIndex { $0 === p } ?? index
         throw BumpKitError.shapeMismatch(
           operation: "\(operation): gradient of parameter \(position) (\(p.name))",
-          expected: shapeText(p.value.rows, p.value.columns),
-          got: shapeText(p.gradient.rows, p.gradient.columns))
+          expected: MatrixShape(of: p.value),
+          actual: MatrixShape(of: p.gradient))
       }
     }
     refreshPointers()

@@ -40,7 +40,7 @@ public enum Readout {
   ///   - dense: the layer to write; its parameters are replaced with ``Parameter/assign(_:)``.
   /// - Returns: the mean squared error of the fitted read-out on (Φ, Y), computed in Double.
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for N = 0;
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` naming the shapes;
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` naming the shapes;
   ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative or non-finite λ, or
   ///   for λ = 0 with fewer samples than unknowns or rank-deficient features;
   ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` naming the first NaN or ±∞.
@@ -53,18 +53,18 @@ public enum Readout {
     guard n > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
     guard targets.rows == n else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "targets with \(n) rows, one per feature row (features \(shapeText(n, d)))",
-        got: "targets \(shapeText(targets.rows, p))")
+        operation: "\(operation): targets, one row per row of the features \(MatrixShape(of: features))", expected: MatrixShape(rows: n, columns: p),
+        actual: MatrixShape(of: targets))
     }
     guard d == dense.inputFeatures else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "features N×\(dense.inputFeatures) for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
-        got: "features \(shapeText(n, d))")
+        operation: "\(operation): features for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
+        expected: MatrixShape(rows: n, columns: dense.inputFeatures), actual: MatrixShape(of: features))
     }
     guard p == dense.outputFeatures else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "targets N×\(dense.outputFeatures) for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
-        got: "targets \(shapeText(n, p))")
+        operation: "\(operation): targets for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
+        expected: MatrixShape(rows: n, columns: dense.outputFeatures), actual: MatrixShape(of: targets))
     }
     guard lambda.isFinite && lambda >= 0 else {
       throw BumpKitError.invalidArgument(name: "lambda", value: "\(lambda)", reason: "must be finite and ≥ 0")
@@ -108,7 +108,7 @@ public enum Readout {
       solution = try Matrix.solveLeastSquares(a, b)
     } catch LinearAlgebraError.lapack(let routine, let info) where info > 0 {
       throw BumpKitError.invalidArgument(
-        name: "features", value: shapeText(n, d),
+        name: "features", value: "\(MatrixShape(of: features))",
         reason: "are rank deficient\(fitBias ? " together with the bias column" : "") (\(routine) info \(info): e.g. a dead unit's all-zero column or two identical units); use lambda > 0")
     }
 
@@ -159,8 +159,8 @@ public enum Readout {
     guard inputs.rows > 0 else { throw BumpKitError.emptyBatch(operation: "Readout.refit") }
     guard inputs.columns == model.inputFeatures else {
       throw BumpKitError.shapeMismatch(
-        operation: "Readout.refit", expected: "inputs N×\(model.inputFeatures)",
-        got: "inputs \(shapeText(inputs.rows, inputs.columns))")
+        operation: "Readout.refit: inputs", expected: MatrixShape(rows: inputs.rows, columns: model.inputFeatures),
+        actual: MatrixShape(of: inputs))
     }
     let hidden = model.layers.dropLast()
     let batchSize = 4096
