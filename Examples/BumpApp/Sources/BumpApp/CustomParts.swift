@@ -33,7 +33,7 @@ final class Scale: CheckpointableLayer {
 
   func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == units else {
-      throw BumpKitError.shapeMismatch(operation: "Scale", expected: "\(units) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(operation: "Scale input", expected: MatrixShape(rows: nil, columns: units), actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return units
   }
