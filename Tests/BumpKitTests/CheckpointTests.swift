@@ -23,7 +23,7 @@ private func checkpointRandom<T: MatrixScalar>(
   _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
 ) -> Matrix<T> {
   var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(rows: rows, columns: columns)
+  var m = Matrix<T>(validRows: rows, columns: columns)
   for i in 0..<rows {
     for j in 0..<columns { m[i, j] = T(range.0 + (range.1 - range.0) * generator.nextUnit()) }
   }
@@ -487,7 +487,7 @@ private enum CheckpointPython {
 extension Matrix where Element == Double {
   /// `other` widened to Double.
   fileprivate init<T: MatrixScalar>(rows: Int, columns: Int, elementsOf other: Matrix<T>) {
-    self.init(rows: rows, columns: columns)
+    self.init(validRows: rows, columns: columns)
     for i in 0..<rows {
       for j in 0..<columns { self[i, j] = Double(other[i, j]) }
     }

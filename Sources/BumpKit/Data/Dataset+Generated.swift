@@ -88,8 +88,8 @@ extension Dataset {
     try checkSamples(samples, minimum: 2)
     try checkNoise(noise)
     var generator = SeededGenerator(seed: seed)
-    var x = Matrix<Element>(rows: samples, columns: 2)
-    var y = Matrix<Element>(rows: samples, columns: 1)
+    var x = try Matrix<Element>(rows: samples, columns: 2)
+    var y = try Matrix<Element>(rows: samples, columns: 1)
     x.withUnsafeMutableBufferPointer { features in
       y.withUnsafeMutableBufferPointer { labels in
         for i in 0..<samples {
@@ -131,8 +131,8 @@ extension Dataset {
     try checkNoise(noise)
     let truth = BumpsTruth()
     var generator = SeededGenerator(seed: seed)
-    var x = Matrix<Element>(rows: samples, columns: 1)
-    var y = Matrix<Element>(rows: samples, columns: 1)
+    var x = try Matrix<Element>(rows: samples, columns: 1)
+    var y = try Matrix<Element>(rows: samples, columns: 1)
     x.withUnsafeMutableBufferPointer { inputs in
       y.withUnsafeMutableBufferPointer { targets in
         for i in 0..<samples {
@@ -175,8 +175,8 @@ extension Dataset {
     }
     try checkNoise(noise)
     var generator = SeededGenerator(seed: seed)
-    var x = Matrix<Element>(rows: samples, columns: features)
-    var y = Matrix<Element>(rows: samples, columns: 1)
+    var x = try Matrix<Element>(rows: samples, columns: features)
+    var y = try Matrix<Element>(rows: samples, columns: 1)
     var row = [Double](repeating: 0, count: max(features, 3))
     x.withUnsafeMutableBufferPointer { inputs in
       y.withUnsafeMutableBufferPointer { targets in

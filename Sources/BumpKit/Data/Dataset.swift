@@ -201,7 +201,7 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
 
   private static func gather(_ source: Matrix<Element>, _ indices: [Int]) -> Matrix<Element> {
     let columns = source.columns
-    var result = Matrix<Element>(rows: indices.count, columns: columns)
+    var result = Matrix<Element>(validRows: indices.count, columns: columns)
     source.withUnsafeBufferPointer { from in
       result.withUnsafeMutableBufferPointer { to in
         for (k, row) in indices.enumerated() {

@@ -20,7 +20,7 @@ public final class Parameter<Element: MatrixScalar> {
   public init(name: String, value: Matrix<Element>, isTrainable: Bool = true, lowerBound: Element? = nil) {
     self.name = name
     self.value = value
-    self.gradient = Matrix(rows: value.rows, columns: value.columns, repeating: 0)
+    self.gradient = Matrix(validRows: value.rows, columns: value.columns)
     self.isTrainable = isTrainable
     self.lowerBound = lowerBound
   }

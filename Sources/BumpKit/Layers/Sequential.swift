@@ -113,8 +113,8 @@ public final class Sequential<Element: MatrixScalar>: Layer {
       throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1")
     }
     try checkBatch(input, features: inputFeatures, "Sequential.predict")
-    var result = Matrix<Element>(rows: input.rows, columns: outputFeatures)
-    var batch = Matrix<Element>(rows: 0, columns: 0)
+    var result = try Matrix<Element>(rows: input.rows, columns: outputFeatures)
+    var batch = Matrix<Element>()
     var start = 0
     while start < input.rows {
       let end = min(input.rows, start + batchSize)
@@ -152,7 +152,7 @@ extension Matrix {
     guard range.lowerBound >= 0 && range.upperBound <= rows else {
       throw BumpKitError.invalidArgument(name: "rows", value: "\(range)", reason: "outside 0..<\(rows)")
     }
-    destination.resize(rows: range.count, columns: columns)
+    try destination.resize(rows: range.count, columns: columns)
     let c = columns
     withUnsafeBufferPointer { src in
       destination.withUnsafeMutableBufferPointer { dst in

@@ -19,7 +19,7 @@ extension Matrix {
   public func qr() throws -> (q: Matrix, r: Matrix) {
     let (m, n) = (rows, columns)
     let k = Swift.min(m, n)
-    if k == 0 { return (Matrix(rows: m, columns: 0), Matrix(rows: 0, columns: n)) }
+    if k == 0 { return (try Matrix(rows: m, columns: 0), try Matrix(rows: 0, columns: n)) }
     let m32 = try blasInt(m, "qr")
     let n32 = try blasInt(n, "qr")
     let k32 = try blasInt(k, "qr")
@@ -34,7 +34,7 @@ extension Matrix {
           geqrf)
       }
     }
-    var r = Matrix(rows: k, columns: n)
+    var r = try Matrix(rows: k, columns: n)
     factors.withUnsafeBufferPointer { a in
       r.withUnsafeMutableBufferPointer { rBuffer in
         for i in 0..<k {
@@ -51,7 +51,7 @@ extension Matrix {
       }
     }
     if k == n { return (factors, r) }
-    var q = Matrix(rows: m, columns: k)
+    var q = try Matrix(rows: m, columns: k)
     factors.withUnsafeBufferPointer { a in
       q.withUnsafeMutableBufferPointer { qBuffer in
         for i in 0..<m {
@@ -86,14 +86,14 @@ extension Matrix {
         expected: MatrixShape(rows: a.rows, columns: nil), actual: MatrixShape(of: b))
     }
     let (m, n, p) = (a.rows, a.columns, b.columns)
-    if m == 0 || n == 0 || p == 0 { return Matrix(rows: n, columns: p) }
+    if m == 0 || n == 0 || p == 0 { return try Matrix(rows: n, columns: p) }
     let m32 = try blasInt(m, "solveLeastSquares")
     let n32 = try blasInt(n, "solveLeastSquares")
     let p32 = try blasInt(p, "solveLeastSquares")
     var factors = a
     // gels needs B with max(m, n) rows: X (n rows) overwrites it.
     var solution = b
-    solution.resize(rows: Swift.max(m, n), columns: p)
+    try solution.resize(rows: Swift.max(m, n), columns: p)
     let routine = Element.blasPrefix + "gels"
     try factors.withUnsafeMutableBufferPointer { (aBuffer) throws(LinearAlgebraError) in
       try solution.withUnsafeMutableBufferPointer { (bBuffer) throws(LinearAlgebraError) in
@@ -104,7 +104,7 @@ extension Matrix {
           routine)
       }
     }
-    solution.resize(rows: n, columns: p)
+    try solution.resize(rows: n, columns: p)
     return solution
   }
 
@@ -129,7 +129,7 @@ extension Matrix {
         actual: MatrixShape(of: b))
     }
     let (n, p) = (a.rows, b.columns)
-    if n == 0 || p == 0 { return Matrix(rows: n, columns: p) }
+    if n == 0 || p == 0 { return try Matrix(rows: n, columns: p) }
     let n32 = try blasInt(n, "solvePositiveDefinite")
     let p32 = try blasInt(p, "solvePositiveDefinite")
     var factor = a
@@ -173,10 +173,10 @@ extension Matrix {
         expected: MatrixShape(rows: x.rows, columns: nil), actual: MatrixShape(of: y))
     }
     let d = x.columns
-    var gram = Matrix(rows: d, columns: d)
+    var gram = try Matrix(rows: d, columns: d)
     try gemm(x, transposeA: true, x, into: &gram)
     for i in 0..<d { gram[i, i] += lambda }
-    var moments = Matrix(rows: d, columns: y.columns)
+    var moments = try Matrix(rows: d, columns: y.columns)
     try gemm(x, transposeA: true, y, into: &moments)
     return try solvePositiveDefinite(gram, moments)
   }

@@ -32,7 +32,7 @@ extension Matrix {
   ) throws -> Matrix {
     let m = transposingSelf ? columns : rows
     let n = transposingOther ? other.rows : other.columns
-    var result = Matrix(rows: m, columns: n)
+    var result = try Matrix(rows: m, columns: n)
     try Self.gemm("multiplied(by:)", self, transposingSelf, other, transposingOther, 1, 0, &result)
     return result
   }

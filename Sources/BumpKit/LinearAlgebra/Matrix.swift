@@ -22,24 +22,44 @@ public struct Matrix<Element: MatrixScalar> {
   /// The number of columns (for a batch: the number of features).
   public private(set) var columns: Int
 
+  /// A zero matrix of a shape known to be valid (taken from another matrix, or a count
+  /// known to be ≥ 0): for the library's own buffers, where a bad shape is a bug.
+  package init(validRows rows: Int, columns: Int) {
+    self.storage = MatrixStorage(capacity: Self.validCount(rows: rows, columns: columns), repeating: 0)
+    self.rows = rows
+    self.columns = columns
+  }
+
+  /// The empty `0 × 0` matrix, e.g. for a buffer that a layer resizes on first use.
+  public init() {
+    self.storage = MatrixStorage(capacity: 0, repeating: 0)
+    self.rows = 0
+    self.columns = 0
+  }
+
   /// A `rows × columns` matrix with every element equal to `value` (zero by default).
   ///
-  /// - Precondition: `rows ≥ 0`, `columns ≥ 0`.
-  public init(rows: Int, columns: Int, repeating value: Element = 0) {
-    let count = Self.checkedCount(rows: rows, columns: columns)
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count or
+  ///   a shape whose element count overflows `Int`.
+  public init(rows: Int, columns: Int, repeating value: Element = 0) throws {
+    let count = try Self.checkedCount(rows: rows, columns: columns)
     self.storage = MatrixStorage(capacity: count, repeating: value)
     self.rows = rows
     self.columns = columns
   }
 
   /// A `rows × columns` matrix of zeros; the same as `Matrix(rows:columns:)`.
-  public static func zeros(rows: Int, columns: Int) -> Matrix {
-    Matrix(rows: rows, columns: columns)
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count.
+  public static func zeros(rows: Int, columns: Int) throws -> Matrix {
+    try Matrix(rows: rows, columns: columns)
   }
 
   /// The `size × size` identity matrix I, with Iᵢⱼ = 1 if i = j and 0 otherwise.
-  public static func identity(size: Int) -> Matrix {
-    var m = Matrix(rows: size, columns: size)
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative size.
+  public static func identity(size: Int) throws -> Matrix {
+    var m = try Matrix(rows: size, columns: size)
     m.withUnsafeMutableBufferPointer { buffer in
       for i in 0..<size { buffer[i * size + i] = 1 }
     }
@@ -170,9 +190,16 @@ public struct Matrix<Element: MatrixScalar> {
   /// buffer of exactly the new count is allocated. Shrinking keeps the capacity, so a layer
   /// whose last mini-batch is smaller grows back for free.
   ///
-  /// - Precondition: `rows ≥ 0`, `columns ≥ 0`.
-  public mutating func resize(rows newRows: Int, columns newColumns: Int) {
-    let newCount = Self.checkedCount(rows: newRows, columns: newColumns)
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count or
+  ///   a shape whose element count overflows `Int`; the matrix is then unchanged.
+  public mutating func resize(rows newRows: Int, columns newColumns: Int) throws(BumpKitError) {
+    _ = try Self.checkedCount(rows: newRows, columns: newColumns)
+    resize(validRows: newRows, columns: newColumns)
+  }
+
+  /// ``resize(rows:columns:)`` to a shape known to be valid.
+  package mutating func resize(validRows newRows: Int, columns newColumns: Int) {
+    let newCount = Self.validCount(rows: newRows, columns: newColumns)
     let oldCount = count
     if newCount <= storage.capacity && isKnownUniquelyReferenced(&storage) {
       if newCount > oldCount {
@@ -224,7 +251,7 @@ public struct Matrix<Element: MatrixScalar> {
   /// values unspecified (they are initialised, but stale). For callers that overwrite every
   /// element next, e.g. `gemm` with β = 0.
   mutating func prepareForOverwrite(rows newRows: Int, columns newColumns: Int) {
-    let newCount = Self.checkedCount(rows: newRows, columns: newColumns)
+    let newCount = Self.validCount(rows: newRows, columns: newColumns)
     if newCount > storage.capacity || !isKnownUniquelyReferenced(&storage) {
       storage = MatrixStorage(capacity: newCount, repeating: 0)
     }
@@ -240,12 +267,24 @@ public struct Matrix<Element: MatrixScalar> {
     }
   }
 
+  /// The element count of a shape known to be valid.
   @usableFromInline
-  static func checkedCount(rows: Int, columns: Int) -> Int {
-    precondition(
-      rows >= 0 && columns >= 0, "Matrix shape must be non-negative, got \(rows)×\(columns)")
+  static func validCount(rows: Int, columns: Int) -> Int {
+    precondition(rows >= 0 && columns >= 0, "Matrix shape \(rows)×\(columns) is negative")
     let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
     precondition(!overflow, "Matrix shape \(rows)×\(columns) overflows Int")
+    return count
+  }
+
+  @usableFromInline
+  static func checkedCount(rows: Int, columns: Int) throws(BumpKitError) -> Int {
+    guard rows >= 0 && columns >= 0 else {
+      throw .invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "rows and columns must be ≥ 0")
+    }
+    let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+    guard !overflow else {
+      throw .invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "the element count overflows Int")
+    }
     return count
   }
 }

@@ -75,7 +75,7 @@ struct OptimizerState<Element: MatrixScalar> {
   private var valuePointers: [UnsafeMutablePointer<Element>] = []
   private var gradientPointers: [UnsafeMutablePointer<Element>] = []
   /// Per chunk: the partial sum of squared gradients.
-  private var partials = Matrix<Double>(rows: 0, columns: 0)
+  private var partials = Matrix<Double>()
   /// The flat state buffers, each `total` long.
   private(set) var buffers: [Matrix<Element>] = []
   /// The state of listed parameters that are fixed for now, kept for when they are
@@ -179,7 +179,7 @@ struct OptimizerState<Element: MatrixScalar> {
       newOffsets.append(running)
       running += p.count
     }
-    let newBuffers = (0..<bufferCount).map { _ in Matrix<Element>(rows: 1, columns: running) }
+    let newBuffers = (0..<bufferCount).map { _ in Matrix<Element>(validRows: 1, columns: running) }
     // Parameters still listed but fixed now keep their state aside; parameters no longer
     // listed lose it.
     let listed = Set(list.map(ObjectIdentifier.init))
@@ -208,7 +208,7 @@ struct OptimizerState<Element: MatrixScalar> {
     buffers = newBuffers
     valuePointers = newTrainable.map { $0.value.storage.base }
     gradientPointers = newTrainable.map { $0.gradient.storage.base }
-    partials = Matrix(rows: 1, columns: (running + Self.chunkElements - 1) / Self.chunkElements)
+    partials = try Matrix(rows: 1, columns: (running + Self.chunkElements - 1) / Self.chunkElements)
   }
 
   /// Makes every trainable value's buffer its own (copy-on-write, for a user's copy) and

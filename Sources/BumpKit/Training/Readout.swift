@@ -83,8 +83,8 @@ public enum Readout {
 
     // A = [Φ 1; √λ·I 0] and B = [Y; 0], so that ‖B − A·X‖² is the ridge objective.
     let rows = n + (ridge > 0 ? d : 0)
-    var a = Matrix<Double>(rows: rows, columns: unknowns)
-    var b = Matrix<Double>(rows: rows, columns: p)
+    var a = try Matrix<Double>(rows: rows, columns: unknowns)
+    var b = try Matrix<Double>(rows: rows, columns: p)
     features.withUnsafeBufferPointer { phi in
       a.withUnsafeMutableBufferPointer { a in
         for i in 0..<n {
@@ -112,8 +112,8 @@ public enum Readout {
         reason: "are rank deficient\(fitBias ? " together with the bias column" : "") (\(routine) info \(info): e.g. a dead unit's all-zero column or two identical units); use lambda > 0")
     }
 
-    var weight = Matrix<E>(rows: d, columns: p)
-    var bias = Matrix<E>(rows: 1, columns: p)
+    var weight = try Matrix<E>(rows: d, columns: p)
+    var bias = try Matrix<E>(rows: 1, columns: p)
     for j in 0..<d {
       for k in 0..<p { weight[j, k] = E(solution[j, k]) }
     }
@@ -125,7 +125,7 @@ public enum Readout {
 
     // The training error of the rounded W and b, as the layer will compute it.
     var squaredError = 0.0
-    let fitted = fitBias ? bias : (dense.bias?.value ?? Matrix(rows: 1, columns: dense.outputFeatures))
+    let fitted = fitBias ? bias : (try dense.bias?.value ?? Matrix(rows: 1, columns: dense.outputFeatures))
     for i in 0..<n {
       for k in 0..<p {
         var prediction = Double(fitted[0, k])
@@ -164,8 +164,8 @@ public enum Readout {
     }
     let hidden = model.layers.dropLast()
     let batchSize = 4096
-    var features = Matrix<E>(rows: inputs.rows, columns: readout.inputFeatures)
-    var batch = Matrix<E>(rows: 0, columns: 0)
+    var features = try Matrix<E>(rows: inputs.rows, columns: readout.inputFeatures)
+    var batch = Matrix<E>()
     var start = 0
     defer { model.releaseSavedState() }
     while start < inputs.rows {
