@@ -9,11 +9,11 @@ private final class Offset: CheckpointableLayer {
   static let kind = "test-offset"
   let units: Int
   let offset: Parameter<Float>
-  private var output = Matrix<Float>(rows: 0, columns: 0)
+  private var output = Matrix<Float>()
 
-  init(units: Int) {
+  init(units: Int) throws {
     self.units = units
-    offset = Parameter(name: "offset", value: Matrix(rows: 1, columns: units))
+    offset = Parameter(name: "offset", value: try Matrix(rows: 1, columns: units))
   }
 
   struct Settings: Codable { var units: Int }
@@ -22,7 +22,7 @@ private final class Offset: CheckpointableLayer {
     guard settings.units > 0 else {
       throw BumpKitError.invalidArgument(name: "units", value: String(settings.units), reason: "must be a positive integer")
     }
-    self.init(units: settings.units)
+    try self.init(units: settings.units)
   }
 
   var parameters: [Parameter<Float>] { [offset] }
@@ -31,13 +31,13 @@ private final class Offset: CheckpointableLayer {
   func outputSize(forInputSize inputSize: Int) throws -> Int { units }
 
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> {
-    output.resize(rows: input.rows, columns: units)
+    try output.resize(rows: input.rows, columns: units)
     for r in 0..<input.rows { for j in 0..<units { output[r, j] = input[r, j] + offset.value[0, j] } }
     return output
   }
 
   func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> {
-    var sums = Matrix<Float>(rows: 1, columns: units)
+    var sums = try Matrix<Float>(rows: 1, columns: units)
     for r in 0..<outputGradient.rows { for j in 0..<units { sums[0, j] += outputGradient[r, j] } }
     try offset.setGradient(sums)
     return outputGradient
@@ -49,7 +49,7 @@ private final class Offset: CheckpointableLayer {
 /// The same layer under a kind nobody registers.
 private final class Unregistered: Layer {
   typealias Element = Float
-  let inner = Offset(units: 2)
+  let inner = try! Offset(units: 2)  // 2 is a valid width
   var parameters: [Parameter<Float>] { inner.parameters }
   var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "test-unregistered")) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { 2 }
@@ -95,7 +95,7 @@ struct ExtensionTests {
     try LayerRegistry.register(Offset.self)  // again: nothing happens
     let model = try Sequential<Float>(seed: 3) {
       try Dense(inputSize: 3, outputSize: 2)
-      Offset(units: 2)
+      try Offset(units: 2)
       try Dense(inputSize: 2, outputSize: 1)
     }
     try (model.layers[1] as! Offset).offset.assign(Matrix([[0.25, -0.75]]))
@@ -150,7 +150,8 @@ struct ExtensionTests {
   func errorsRead() {
     let errors: [any Error & CustomStringConvertible] = [
       BumpKitError.invalidArgument(name: "units", value: "0", reason: "needs at least one unit"),
-      LinearAlgebraError.shapeMismatch(operation: "gemm", expected: "3×4 · 4×2", got: "3×4 · 5×2"),
+      BumpKitError.shapeMismatch(operation: "gemm", expected: MatrixShape(rows: 4, columns: 2), actual: MatrixShape(rows: 5, columns: 2)),
+      LinearAlgebraError.lapack(routine: "dposv", info: 2),
       CheckpointError.missingTensor(source: "m.safetensors", name: "layers.0.weight"),
       DataError.fileNotFound(path: "missing.csv"),
       SafetensorsError.truncatedFile(byteCount: 3),

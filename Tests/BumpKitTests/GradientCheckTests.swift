@@ -37,7 +37,7 @@ private func boundaryMargin(_ x: Matrix<Double>, sigma: [Double], center: [Doubl
 
 private func gradientCheckInput(rows: Int, columns: Int, seed: UInt64, scale: Double = 1, avoidZero: Bool = false) throws -> Matrix<Double> {
   var generator = SeededGenerator(seed: seed)
-  var m = Matrix<Double>(rows: rows, columns: columns)
+  var m = try Matrix<Double>(rows: rows, columns: columns)
   for i in 0..<rows {
     for j in 0..<columns {
       var v = scale * (2 * generator.nextUnit() - 1)
@@ -59,7 +59,7 @@ private func expectPasses(
 /// must catch it.
 private final class WrongSquare: Layer {
   typealias Element = Double
-  private var saved = Matrix<Double>(rows: 0, columns: 0)
+  private var saved = Matrix<Double>()
   var parameters: [Parameter<Double>] { [] }
   func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
   var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "wrong-square")) }
@@ -232,7 +232,7 @@ struct GradientCheckTests {
     #expect(layer.weight.value.elements == before)
     // dW = xᵀ·R for the check's R; recompute it with the same seed and compare.
     var generator = SeededGenerator(seed: 0)
-    var r = Matrix<Double>(rows: 4, columns: 2)
+    var r = try Matrix<Double>(rows: 4, columns: 2)
     for i in 0..<4 { for j in 0..<2 { r[i, j] = generator.nextNormal() } }
     let expected = try x.multiplied(by: r, transposingSelf: true)
     for (a, b) in zip(layer.weight.gradient.elements, expected.elements) { #expect(abs(a - b) < 1e-14) }

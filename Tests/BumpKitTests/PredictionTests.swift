@@ -29,7 +29,7 @@ struct PredictionTests {
   @Test("The losses' gradients are these probabilities minus the targets")
   func sharedWithTheLosses() throws {
     let logits = try Matrix<Double>(rows: 1, columns: 3, elements: [0.3, -1.2, 2.5])
-    var gradient = Matrix<Double>(rows: 1, columns: 3)
+    var gradient = try Matrix<Double>(rows: 1, columns: 3)
     _ = try SoftmaxCrossEntropy<Double>().lossAndGradient(
       predicted: logits, target: try Matrix(rows: 1, columns: 1, elements: [2]), gradient: &gradient)
     let p = Prediction.probabilities(logits: logits, row: 0)
@@ -37,7 +37,7 @@ struct PredictionTests {
     #expect(abs(gradient[0, 2] - (p[2] - 1)) < 1e-15)
 
     let z = try Matrix<Double>(rows: 1, columns: 1, elements: [-0.7])
-    var g = Matrix<Double>(rows: 1, columns: 1)
+    var g = try Matrix<Double>(rows: 1, columns: 1)
     _ = try BinaryCrossEntropyWithLogits<Double>().lossAndGradient(
       predicted: z, target: try Matrix(rows: 1, columns: 1, elements: [0]), gradient: &g)
     #expect(g[0, 0] == Prediction.probabilities(logits: z, row: 0)[1])
@@ -46,7 +46,7 @@ struct PredictionTests {
   @Test("accuracy counts the classes Prediction gives")
   func sharedWithAccuracy() throws {
     let model = try Sequential<Float>(layers: [try Dense<Float>(inputSize: 2, outputSize: 3)], seed: 9)
-    var x = Matrix<Float>(rows: 50, columns: 2)
+    var x = try Matrix<Float>(rows: 50, columns: 2)
     var generator = SeededGenerator(seed: 4)
     for i in 0..<50 {
       for j in 0..<2 { x[i, j] = Float(generator.nextUnit() * 4 - 2) }

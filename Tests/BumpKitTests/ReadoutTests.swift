@@ -6,7 +6,7 @@ import Testing
 
 private func readoutRandom<T: MatrixScalar>(_ rows: Int, _ columns: Int, seed: UInt64, as _: T.Type = T.self) -> Matrix<T> {
   var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(rows: rows, columns: columns)
+  var m = Matrix<T>(validRows: rows, columns: columns)
   for i in 0..<rows {
     for j in 0..<columns { m[i, j] = T(2 * generator.nextUnit() - 1) }
   }

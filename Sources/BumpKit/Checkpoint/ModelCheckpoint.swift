@@ -174,7 +174,7 @@ public enum Checkpoint {
         guard let tensor = file.tensors[name] else { throw CheckpointError.missingTensor(source: source, name: name) }
         let shape = [p.value.rows, p.value.columns]
         guard tensor.shape == shape else {
-          throw CheckpointError.shapeMismatch(source: source, name: name, expected: shape, stored: tensor.shape)
+          throw CheckpointError.tensorShapeMismatch(source: source, name: name, expected: shape, stored: tensor.shape)
         }
         let values: [Element]
         switch (tensor.dtype, Element.self == Float.self) {
@@ -218,7 +218,7 @@ extension Checkpoint {
   /// layer.
   ///
   /// - Throws: ``CheckpointError/missingTensor(source:name:)``,
-  ///   ``CheckpointError/shapeMismatch(source:name:expected:stored:)``,
+  ///   ``CheckpointError/tensorShapeMismatch(source:name:expected:stored:)``,
   ///   ``CheckpointError/notACheckpoint(source:reason:)``.
   static func checkDeclaredShapes(
     _ architecture: Architecture, file: SafetensorsFile, source: String
@@ -238,7 +238,7 @@ extension Checkpoint {
         throw CheckpointError.missingTensor(source: source, name: name)
       }
       guard tensor.shape == shape else {
-        throw CheckpointError.shapeMismatch(
+        throw CheckpointError.tensorShapeMismatch(
           source: source, name: name, expected: shape, stored: tensor.shape)
       }
     }
@@ -289,7 +289,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   /// A tensor belongs to no parameter of the architecture.
   case unexpectedTensor(source: String, name: String)
   /// A tensor's shape differs from its parameter's.
-  case shapeMismatch(source: String, name: String, expected: [Int], stored: [Int])
+  case tensorShapeMismatch(source: String, name: String, expected: [Int], stored: [Int])
   /// A tensor's dtype differs from the checkpoint's precision.
   case dtypeMismatch(source: String, name: String, stored: String, expected: String)
   /// A stored parameter value is NaN or infinite.
@@ -308,7 +308,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case .precisionMismatch(let s, let stored, let requested): return "\(s): the checkpoint stores \(stored) parameters, not \(requested)"
     case .missingTensor(let s, let n): return "\(s): missing tensor \(n) required by the architecture"
     case .unexpectedTensor(let s, let n): return "\(s): tensor \(n) belongs to no parameter of the architecture"
-    case .shapeMismatch(let s, let n, let e, let st): return "\(s): tensor \(n) has shape \(st), the architecture needs \(e)"
+    case .tensorShapeMismatch(let s, let n, let e, let st): return "\(s): tensor \(n) has shape \(st), the architecture needs \(e)"
     case .dtypeMismatch(let s, let n, let st, let e): return "\(s): tensor \(n) has dtype \(st), expected \(e)"
     case .nonFiniteValue(let s, let n, let i): return "\(s): tensor \(n) holds a non-finite value at index \(i)"
     case .valueBelowFloor(let s, let n, let i, let v, let f): return "\(s): tensor \(n) holds \(v) at index \(i), below its floor \(f)"

@@ -94,7 +94,7 @@ public struct BumpLayerStatistics: Sendable, Equatable {
     var lower = [Int: Double]()
     var upper = [Int: Double]()
     var inside = [Int: [Int]]()
-    var batch = Matrix<Element>(rows: 0, columns: 0)
+    var batch = Matrix<Element>()
     var start = 0
     defer { model.releaseSavedState() }
     while start < x.rows {

@@ -16,9 +16,9 @@ public final class Dense<Element: MatrixScalar>: Layer {
   let useBias: Bool
 
   private var savedInput: Matrix<Element>?
-  private var output = Matrix<Element>(rows: 0, columns: 0)
-  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
-  private var ones = Matrix<Element>(rows: 0, columns: 0)
+  private var output = Matrix<Element>()
+  private var inputGradient = Matrix<Element>()
+  private var ones = Matrix<Element>()
 
   /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise.
   /// Weights are drawn from a generator seeded by the shape; ``Sequential`` re-draws them
@@ -41,8 +41,8 @@ public final class Dense<Element: MatrixScalar>: Layer {
     self.weightInitializer = weightInitializer
     self.biasInitializer = biasInitializer
     self.useBias = useBias
-    weight = Parameter(name: "weight", value: Matrix(rows: inputSize, columns: outputSize))
-    bias = useBias ? Parameter(name: "bias", value: Matrix(rows: 1, columns: outputSize)) : nil
+    weight = Parameter(name: "weight", value: try Matrix(rows: inputSize, columns: outputSize))
+    bias = useBias ? Parameter(name: "bias", value: try Matrix(rows: 1, columns: outputSize)) : nil
     var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(outputSize))
     try initializeParameters(using: &generator)
   }
@@ -52,7 +52,7 @@ public final class Dense<Element: MatrixScalar>: Layer {
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: "Dense", expected: "\(inputFeatures) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(operation: "Dense(\(inputFeatures)→\(outputFeatures)) input", expected: MatrixShape(rows: nil, columns: inputFeatures), actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return outputFeatures
   }
@@ -72,7 +72,7 @@ public final class Dense<Element: MatrixScalar>: Layer {
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: inputFeatures, "Dense(\(inputFeatures)→\(outputFeatures)).forward")
     savedInput = input
-    output.resize(rows: input.rows, columns: outputFeatures)
+    try output.resize(rows: input.rows, columns: outputFeatures)
     guard let bias else {
       try Matrix.gemm(input, weight.value, into: &output)
       return output
@@ -102,12 +102,12 @@ public final class Dense<Element: MatrixScalar>: Layer {
     }
     if let bias, bias.isTrainable {
       if ones.count != outputGradient.rows {
-        ones.resize(rows: outputGradient.rows, columns: 1)
+        try ones.resize(rows: outputGradient.rows, columns: 1)
         ones.withUnsafeMutableBufferPointer { $0.update(repeating: 1) }
       }
       try Matrix.gemv(outputGradient, transpose: true, ones, into: &bias.gradient)
     }
-    inputGradient.resize(rows: outputGradient.rows, columns: inputFeatures)
+    try inputGradient.resize(rows: outputGradient.rows, columns: inputFeatures)
     try Matrix.gemm(outputGradient, weight.value, transposeB: true, into: &inputGradient)
     return inputGradient
   }

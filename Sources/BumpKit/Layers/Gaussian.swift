@@ -9,8 +9,8 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
   /// a, b, c: each `1 × 1`.
   public let amplitude, width, center: Parameter<Element>
   private var savedInput: Matrix<Element>?
-  private var output = Matrix<Element>(rows: 0, columns: 0)
-  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+  private var output = Matrix<Element>()
+  private var inputGradient = Matrix<Element>()
 
   /// The smallest width b that optimizer steps leave.
   public let widthFloor: Element
@@ -30,9 +30,9 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
       throw BumpKitError.invalidArgument(name: name, value: "\(value)", reason: "must be finite")
     }
     self.widthFloor = widthFloor
-    self.amplitude = Parameter(name: "amplitude", value: Matrix(rows: 1, columns: 1, repeating: amplitude))
-    self.width = Parameter(name: "width", value: Matrix(rows: 1, columns: 1, repeating: width), lowerBound: widthFloor)
-    self.center = Parameter(name: "center", value: Matrix(rows: 1, columns: 1, repeating: center))
+    self.amplitude = Parameter(name: "amplitude", value: try Matrix(rows: 1, columns: 1, repeating: amplitude))
+    self.width = Parameter(name: "width", value: try Matrix(rows: 1, columns: 1, repeating: width), lowerBound: widthFloor)
+    self.center = Parameter(name: "center", value: try Matrix(rows: 1, columns: 1, repeating: center))
   }
 
   public var parameters: [Parameter<Element>] { [amplitude, width, center] }
@@ -43,7 +43,7 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
     try checkBatch(input, features: nil, "gaussian.forward")
     let (a, b, c) = (Double(amplitude.value[0, 0]), Double(width.value[0, 0]), Double(center.value[0, 0]))
     savedInput = input
-    output.resize(rows: input.rows, columns: input.columns)
+    try output.resize(rows: input.rows, columns: input.columns)
     input.withUnsafeBufferPointer { x in
       output.withUnsafeMutableBufferPointer { y in
         for i in x.indices {
@@ -62,7 +62,7 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
     try checkGradient(outputGradient, matches: output, "gaussian.backward")
     let (a, b, c) = (Double(amplitude.value[0, 0]), Double(width.value[0, 0]), Double(center.value[0, 0]))
     var (da, db, dc) = (0.0, 0.0, 0.0)
-    inputGradient.resize(rows: input.rows, columns: input.columns)
+    try inputGradient.resize(rows: input.rows, columns: input.columns)
     input.withUnsafeBufferPointer { x in
       outputGradient.withUnsafeBufferPointer { g in
         inputGradient.withUnsafeMutableBufferPointer { dx in

@@ -62,14 +62,14 @@ func checkBatch<E>(_ input: Matrix<E>, features: Int?, _ operation: @autoclosure
   guard input.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation()) }
   if let features, input.columns != features {
     throw BumpKitError.shapeMismatch(
-      operation: operation(), expected: "batch×\(features)", got: shapeText(input.rows, input.columns))
+      operation: operation(), expected: MatrixShape(rows: nil, columns: features), actual: MatrixShape(of: input))
   }
 }
 
 func checkGradient<E>(_ gradient: Matrix<E>, matches output: Matrix<E>, _ operation: @autoclosure () -> String) throws {
   guard gradient.rows == output.rows && gradient.columns == output.columns else {
     throw BumpKitError.shapeMismatch(
-      operation: operation(), expected: shapeText(output.rows, output.columns),
-      got: shapeText(gradient.rows, gradient.columns))
+      operation: operation(), expected: MatrixShape(of: output),
+      actual: MatrixShape(of: gradient))
   }
 }

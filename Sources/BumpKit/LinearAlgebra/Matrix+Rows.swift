@@ -12,7 +12,7 @@ extension Matrix {
     guard range.lowerBound >= 0 && range.upperBound <= rows else {
       throw BumpKitError.invalidArgument(name: "rows", value: "\(range)", reason: "outside 0..<\(rows)")
     }
-    destination.resize(rows: range.count, columns: columns)
+    try destination.resize(rows: range.count, columns: columns)
     let c = columns
     withUnsafeBufferPointer { src in
       destination.withUnsafeMutableBufferPointer { dst in
@@ -27,7 +27,7 @@ extension Matrix {
   /// Early stopping keeps the best weights this way, so that the next optimizer step does
   /// not pay for a copy-on-write.
   public func copied() -> Matrix {
-    var m = Matrix(rows: rows, columns: columns)
+    var m = Matrix(validRows: rows, columns: columns)
     m.copy(from: self)
     return m
   }
