@@ -131,6 +131,32 @@ private final class SVGIdentifiers: NSObject, XMLParserDelegate {
     #expect(!history.contains("accuracy"), "a failed run's history has the losses only")
   }
 
+  @Test func predictWritesTheClassOfTheLargestProbability() throws {
+    let folder = try TemporaryFolder()
+    let output = folder.path + "/run"
+    let configuration = try trainConfiguration(["--epochs", "2", "--samples", "100", "--output", output])
+    try TrainingRun<Float>(configuration: configuration, output: output).run()
+    let data = folder.path + "/points.csv"
+    try "x0,x1\n0,0\n1.5,-0.5\n-2,2\n".write(toFile: data, atomically: true, encoding: .utf8)
+    let predictions = folder.path + "/predictions.csv"
+    var command = try PredictCommand.parse([
+      "--model", output + "/model.safetensors", "--data", data, "--output", predictions,
+    ])
+    try command.run()
+    let lines = try String(contentsOfFile: predictions, encoding: .utf8).split(separator: "\n")
+    let header = lines.first?.split(separator: ",") ?? []
+    #expect(header.count == 3)
+    #expect(header == ["predicted_class", "probability_inner", "probability_outer"])
+    #expect(lines.count == 4)
+    for line in lines.dropFirst() {
+      let fields = line.split(separator: ",").map(String.init)
+      let p = fields.dropFirst().compactMap(Double.init)
+      #expect(p.count == 2 && abs(p[0] + p[1] - 1) < 1e-12, "\(line)")
+      let best = p[1] > p[0] ? 1 : 0
+      #expect(fields[0] == String(header[best + 1].dropFirst("probability_".count)), "\(line)")
+    }
+  }
+
   @Test func theBumpPlotIsAbsentWithoutBumpLayers() throws {
     let folder = try TemporaryFolder()
     let output = folder.path + "/run"
