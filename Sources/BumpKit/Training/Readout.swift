@@ -21,10 +21,11 @@
 /// features (with the ones column) to have full column rank. The bias b is never penalised.
 ///
 /// **How.** Φ is augmented with a column of ones for b and solved by the package's one ridge
-/// solve, ``Matrix/ridge(features:targets:lambda:)``, with only W penalised: the ridge term
-/// becomes √λ·I rows below Φ, so that one QR-based least-squares solve (LAPACK `?gels`)
-/// handles both cases without forming ΦᵀΦ, which would square the condition number. The solve runs in Double whatever the element type; W and b
-/// are rounded to the element type once, at the end.
+/// solve with only W penalised: the ridge term becomes √λ·I rows below Φ, so that one
+/// QR-based least-squares solve (LAPACK `?gels`, through ``Matrix/solveLeastSquares(_:_:)``)
+/// handles both cases without forming ΦᵀΦ, which would square the condition number. The
+/// solve runs in Double whatever the element type; W and b are rounded to the element type
+/// once, at the end.
 public enum Readout {
   /// Fits `dense`'s weight W and bias b to map `features` onto `targets` with the least
   /// (ridge-penalised) squared error, and writes them into the layer.
