@@ -28,6 +28,7 @@ let package = Package(
       dependencies: [
         "BumpKernels",
         "COpenBLAS",
+        .product(name: "RealModule", package: "swift-numerics"),
       ]
     ),
     .executableTarget(
