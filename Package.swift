@@ -29,6 +29,7 @@ let package = Package(
       dependencies: [
         "BumpKernels",
         "COpenBLAS",
+        .product(name: "RealModule", package: "swift-numerics"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#elseif canImport(Darwin)
-  import Darwin
-#endif
+import RealModule
 
 /// Classes and class probabilities from a classifier's outputs (logits), with the rules the
 /// classification losses train for.
@@ -45,7 +39,7 @@ public enum Prediction {
       }
       let base = row * k
       let m = rowMaximum(z, start: base, count: k)
-      let exps = (0..<k).map { exp(Double(z[base + $0]) - m) }
+      let exps = (0..<k).map { Double.exp(Double(z[base + $0]) - m) }
       let total = exps.reduce(0, +)
       return exps.map { $0 / total }
     }
@@ -56,7 +50,7 @@ public enum Prediction {
   /// σ(z) = 1 / (1 + e⁻ᶻ), computed through e^−|z| so that no exponential overflows: exact
   /// 0 and 1 only where σ(z) rounds to them.
   static func logistic(_ z: Double) -> Double {
-    let e = exp(-Swift.abs(z))
+    let e = Double.exp(-Swift.abs(z))
     return z >= 0 ? 1 / (1 + e) : e / (1 + e)
   }
 
