@@ -12,5 +12,11 @@ let package = Package(
       name: "BumpApp",
       dependencies: [.product(name: "BumpKit", package: "BumpKit")]
     ),
+    // The README's "Use it from Swift" example, verbatim (Scripts/check-readme-example
+    // checks that the two agree).
+    .executableTarget(
+      name: "ReadmeExample",
+      dependencies: [.product(name: "BumpKit", package: "BumpKit")]
+    ),
   ]
 )

@@ -101,7 +101,7 @@ struct CheckpointTests {
     #expect(try directory.contents() == ["model.safetensors"])
 
     let (loaded, loadedMetadata) = try Checkpoint.load(T.self, from: path)
-    #expect(loaded.inputFeatures == model.inputFeatures && loaded.outputFeatures == model.outputFeatures)
+    #expect(loaded.inputSize == model.inputSize && loaded.outputSize == model.outputSize)
     #expect(loaded.layers.map(\.configuration) == model.layers.map(\.configuration))
     #expect(checkpointBits(loaded) == checkpointBits(model), "\(T.self): parameters differ")
     #expect(loaded.parameters.map(\.isTrainable) == model.parameters.map(\.isTrainable))
@@ -119,7 +119,7 @@ struct CheckpointTests {
     // The summary reads the same description without choosing a precision.
     let summary = try Checkpoint.summary(at: path)
     #expect(summary.precision == (T.self == Float.self ? "float" : "double"))
-    #expect(summary.architecture.inputFeatures == 3)
+    #expect(summary.architecture.inputSize == 3)
     #expect(summary.architecture.layers == model.layers.map(\.configuration))
     let expectedTensors = model.layers.enumerated().flatMap { i, layer in
       layer.parameters.map { ("layers.\(i).\($0.name)", [$0.value.rows, $0.value.columns]) }

@@ -26,7 +26,7 @@ private final class Offset: CheckpointableLayer {
   }
 
   var parameters: [Parameter<Float>] { [offset] }
-  var inputSize: Int? { units }
+  var requiredInputSize: Int? { units }
   var settings: Settings { Settings(units: units) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { units }
 
@@ -171,7 +171,7 @@ struct StateErrorTests {
       try Dense(inputSize: 2, outputSize: 3), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), try Gaussian(),
     ]
     for layer in layers {
-      let width = try layer.outputSize(forInputSize: layer.inputSize ?? 3)
+      let width = try layer.outputSize(forInputSize: layer.requiredInputSize ?? 3)
       do {
         _ = try layer.backward(Matrix(rows: 1, columns: width))
         Issue.record("\(layer) accepted backward before forward")

@@ -64,8 +64,8 @@ struct LayerTests {
       try Gaussian()
       try Dense(inputSize: 5, outputSize: 2)
     }
-    #expect(model.inputFeatures == 3)
-    #expect(model.outputFeatures == 2)
+    #expect(model.inputSize == 3)
+    #expect(model.outputSize == 2)
     let x: Matrix<T> = layerRandom(7, 3, seed: 1)
     var h = x
     let widths = [5, 5, 5, 5, 5, 5, 2]

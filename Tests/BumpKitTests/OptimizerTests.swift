@@ -17,7 +17,7 @@ private final class SettableParameter<T: MatrixScalar> {
   }
 
   func setGradient(_ gradient: [[Double]]) throws {
-    _ = try dense.forward(Matrix<T>.identity(size: dense.inputFeatures))
+    _ = try dense.forward(Matrix<T>.identity(size: dense.inputSize))
     _ = try dense.backward(Matrix(gradient.map { $0.map { T($0) } }))
     dense.releaseSavedState()
   }

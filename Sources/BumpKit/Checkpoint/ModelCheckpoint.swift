@@ -30,9 +30,15 @@ public enum Checkpoint {
   /// The architecture part of a checkpoint.
   public struct Architecture: Codable, Equatable, Sendable {
     /// The model's input width.
-    public var inputFeatures: Int
+    public var inputSize: Int
     /// The layers, in order.
     public var layers: [LayerConfiguration]
+
+    // The stored key keeps the name every version of the format has used.
+    private enum CodingKeys: String, CodingKey {
+      case inputSize = "inputFeatures"
+      case layers
+    }
   }
 
   /// What a checkpoint describes, read without choosing a precision.
@@ -60,7 +66,7 @@ public enum Checkpoint {
   public static func encode<Element: MatrixScalar>(
     _ model: Sequential<Element>, metadata: [String: String] = [:]
   ) throws -> SafetensorsFile {
-    let architecture = Architecture(inputFeatures: model.inputFeatures, layers: model.layers.map(\.configuration))
+    let architecture = Architecture(inputSize: model.inputSize, layers: model.layers.map(\.configuration))
     // Refuse now what could not be loaded later, or would load as another type.
     for (i, layer) in architecture.layers.enumerated() {
       let instance = model.layers[i]
@@ -163,8 +169,8 @@ public enum Checkpoint {
     } catch let error as BumpKitError {
       throw CheckpointError.notACheckpoint(source: source, reason: "the architecture cannot be built: \(error)")
     }
-    guard model.inputFeatures == s.architecture.inputFeatures else {
-      throw CheckpointError.notACheckpoint(source: source, reason: "architecture says \(s.architecture.inputFeatures) input features, its layers take \(model.inputFeatures)")
+    guard model.inputSize == s.architecture.inputSize else {
+      throw CheckpointError.notACheckpoint(source: source, reason: "architecture says \(s.architecture.inputSize) input features, its layers take \(model.inputSize)")
     }
     var expected = Set<String>()
     for (i, layer) in layers.enumerated() {
@@ -214,7 +220,7 @@ extension Checkpoint {
 
   /// Checks the shapes of the parameters that `architecture` declares (Dense weight
   /// `in × out` and bias `1 × out`; Bump σ, c, a `1 × units` or `1 × 1`) against the tensors
-  /// of `file`, and that the layers' widths chain from `inputFeatures`, without building a
+  /// of `file`, and that the layers' widths chain from `inputSize`, without building a
   /// layer.
   ///
   /// - Throws: ``CheckpointError/missingTensor(source:name:)``,
@@ -242,8 +248,8 @@ extension Checkpoint {
           source: source, name: name, expected: shape, stored: tensor.shape)
       }
     }
-    var width: Int? = architecture.inputFeatures
-    try checkWidth(architecture.inputFeatures, "inputFeatures")
+    var width: Int? = architecture.inputSize
+    try checkWidth(architecture.inputSize, "inputFeatures")
     for (i, layer) in architecture.layers.enumerated() {
       func checked(_ value: Int, _ key: String) throws -> Int {
         try checkWidth(value, "layer \(i) (\(layer.kind)) \(key)")

@@ -104,7 +104,7 @@ public final class Bump<Element: MatrixScalar>: Layer {
   }
 
   public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }
-  public var inputSize: Int? { units }
+  public var requiredInputSize: Int? { units }
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == units else {

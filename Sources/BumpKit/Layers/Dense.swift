@@ -4,9 +4,9 @@
 /// db = column sums of dy (GEMV with a ones vector), dx = dy·Wᵀ (GEMM).
 public final class Dense<Element: MatrixScalar>: Layer {
   /// Input features.
-  public let inputFeatures: Int
+  public let inputSize: Int
   /// Output features.
-  public let outputFeatures: Int
+  public let outputSize: Int
   /// W, `inputSize × outputSize`.
   public let weight: Parameter<Element>
   /// b, `1 × outputSize`; nil for a layer made without a bias (`useBias: false`).
@@ -36,8 +36,8 @@ public final class Dense<Element: MatrixScalar>: Layer {
       throw BumpKitError.invalidArgument(
         name: name, value: String(size), reason: "a Dense layer needs at least one \(name == "inputSize" ? "input" : "output") feature")
     }
-    self.inputFeatures = inputSize
-    self.outputFeatures = outputSize
+    self.inputSize = inputSize
+    self.outputSize = outputSize
     self.weightInitializer = weightInitializer
     self.biasInitializer = biasInitializer
     self.useBias = useBias
@@ -48,37 +48,37 @@ public final class Dense<Element: MatrixScalar>: Layer {
   }
 
   public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }
-  public var inputSize: Int? { inputFeatures }
+  public var requiredInputSize: Int? { inputSize }
 
-  public func outputSize(forInputSize inputSize: Int) throws -> Int {
-    guard inputSize == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: "Dense(\(inputFeatures)→\(outputFeatures)) input", expected: MatrixShape(rows: nil, columns: inputFeatures), actual: MatrixShape(rows: nil, columns: inputSize))
+  public func outputSize(forInputSize size: Int) throws -> Int {
+    guard size == inputSize else {
+      throw BumpKitError.shapeMismatch(operation: "Dense(\(inputSize)→\(outputSize)) input", expected: MatrixShape(rows: nil, columns: inputSize), actual: MatrixShape(rows: nil, columns: size))
     }
-    return outputFeatures
+    return outputSize
   }
 
   public var configuration: LayerConfiguration {
-    .dense(DenseConfiguration(inputSize: inputFeatures, outputSize: outputFeatures, useBias: useBias))
+    .dense(DenseConfiguration(inputSize: inputSize, outputSize: outputSize, useBias: useBias))
   }
 
   /// Draws W and b from their initializers.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
-    try weight.assign(weightInitializer.matrix(rows: inputFeatures, columns: outputFeatures, using: &generator))
-    if let bias { try bias.assign(biasInitializer.matrix(rows: 1, columns: outputFeatures, using: &generator)) }
+    try weight.assign(weightInitializer.matrix(rows: inputSize, columns: outputSize, using: &generator))
+    if let bias { try bias.assign(biasInitializer.matrix(rows: 1, columns: outputSize, using: &generator)) }
   }
 
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
-    try checkBatch(input, features: inputFeatures, "Dense(\(inputFeatures)→\(outputFeatures)).forward")
+    try checkBatch(input, features: inputSize, "Dense(\(inputSize)→\(outputSize)).forward")
     savedInput = input
-    try output.resize(rows: input.rows, columns: outputFeatures)
+    try output.resize(rows: input.rows, columns: outputSize)
     guard let bias else {
       try Matrix.gemm(input, weight.value, into: &output)
       return output
     }
     // Broadcast b into every row, then accumulate x·W on top (β = 1).
-    let n = outputFeatures
+    let n = outputSize
     bias.value.withUnsafeBufferPointer { b in
       output.withUnsafeMutableBufferPointer { y in
         for r in 0..<input.rows {
@@ -96,7 +96,7 @@ public final class Dense<Element: MatrixScalar>: Layer {
     guard let x = savedInput else {
       throw BumpKitError.invalidState(operation: "Dense.backward", reason: "needs a forward pass first")
     }
-    try checkGradient(outputGradient, matches: output, "Dense(\(inputFeatures)→\(outputFeatures)).backward")
+    try checkGradient(outputGradient, matches: output, "Dense(\(inputSize)→\(outputSize)).backward")
     if weight.isTrainable {
       try Matrix.gemm(x, transposeA: true, outputGradient, into: &weight.gradient)
     }
@@ -107,7 +107,7 @@ public final class Dense<Element: MatrixScalar>: Layer {
       }
       try Matrix.gemv(outputGradient, transpose: true, ones, into: &bias.gradient)
     }
-    try inputGradient.resize(rows: outputGradient.rows, columns: inputFeatures)
+    try inputGradient.resize(rows: outputGradient.rows, columns: inputSize)
     try Matrix.gemm(outputGradient, weight.value, transposeB: true, into: &inputGradient)
     return inputGradient
   }

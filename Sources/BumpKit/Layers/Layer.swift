@@ -26,7 +26,7 @@ public protocol Layer<Element>: AnyObject, CustomStringConvertible {
   var configuration: LayerConfiguration { get }
 
   /// The number of input features the layer requires, or nil if it takes any number.
-  var inputSize: Int? { get }
+  var requiredInputSize: Int? { get }
 
   /// Re-draws the parameters from their initializers with `generator`.
   func initializeParameters(using generator: inout SeededGenerator) throws
@@ -37,7 +37,7 @@ public protocol Layer<Element>: AnyObject, CustomStringConvertible {
 }
 
 extension Layer {
-  public var inputSize: Int? { nil }
+  public var requiredInputSize: Int? { nil }
   public func initializeParameters(using generator: inout SeededGenerator) throws {}
 
   /// Applies the layer: `layer(x)` is `try layer.forward(x)`.

@@ -24,9 +24,9 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   /// The layers in order.
   public let layers: [any Layer<Element>]
   /// The number of input features (from the first layer that fixes it).
-  public let inputFeatures: Int
+  public let inputSize: Int
   /// The number of output features.
-  public let outputFeatures: Int
+  public let outputSize: Int
 
   /// A model from a layer list, initialized from `seed`.
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` when sizes do not
@@ -36,13 +36,13 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     guard !layers.isEmpty else {
       throw BumpKitError.invalidArgument(name: "layers", value: "[]", reason: "a Sequential model needs at least one layer")
     }
-    guard let firstFixed = layers.firstIndex(where: { $0.inputSize != nil }) else {
+    guard let firstFixed = layers.firstIndex(where: { $0.requiredInputSize != nil }) else {
       throw BumpKitError.invalidArgument(name: "layers", value: "\(layers.count) layers", reason: "no layer fixes the input size (start with Dense or Bump)")
     }
-    var size = layers[firstFixed].inputSize!
+    var size = layers[firstFixed].requiredInputSize!
     let input = size
     for (i, layer) in layers.enumerated() where i >= firstFixed {
-      if let expected = layer.inputSize, expected != size {
+      if let expected = layer.requiredInputSize, expected != size {
         throw BumpKitError.shapeMismatch(
           operation: "Sequential layer \(i) (\(layer.configuration.kind)) input, from the layer before",
           expected: MatrixShape(rows: nil, columns: expected), actual: MatrixShape(rows: nil, columns: size))
@@ -50,8 +50,8 @@ public final class Sequential<Element: MatrixScalar>: Layer {
       size = try layer.outputSize(forInputSize: size)
     }
     self.layers = layers
-    self.inputFeatures = input
-    self.outputFeatures = size
+    self.inputSize = input
+    self.outputSize = size
     try reinitialize(seed: seed)
   }
 
@@ -70,15 +70,15 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     for layer in layers { try layer.initializeParameters(using: &generator) }
   }
 
-  public var inputSize: Int? { inputFeatures }
+  public var requiredInputSize: Int? { inputSize }
 
   public var parameters: [Parameter<Element>] { layers.flatMap { $0.parameters } }
 
-  public func outputSize(forInputSize inputSize: Int) throws -> Int {
-    guard inputSize == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: "Sequential input", expected: MatrixShape(rows: nil, columns: inputFeatures), actual: MatrixShape(rows: nil, columns: inputSize))
+  public func outputSize(forInputSize size: Int) throws -> Int {
+    guard size == inputSize else {
+      throw BumpKitError.shapeMismatch(operation: "Sequential input", expected: MatrixShape(rows: nil, columns: inputSize), actual: MatrixShape(rows: nil, columns: size))
     }
-    return outputFeatures
+    return outputSize
   }
 
   public var configuration: LayerConfiguration {
@@ -112,8 +112,8 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     guard batchSize > 0 else {
       throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1")
     }
-    try checkBatch(input, features: inputFeatures, "Sequential.predict")
-    var result = try Matrix<Element>(rows: input.rows, columns: outputFeatures)
+    try checkBatch(input, features: inputSize, "Sequential.predict")
+    var result = try Matrix<Element>(rows: input.rows, columns: outputSize)
     var batch = Matrix<Element>()
     var start = 0
     while start < input.rows {
@@ -122,7 +122,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
       let y = try forward(batch)
       result.withUnsafeMutableBufferPointer { r in
         y.withUnsafeBufferPointer { yp in
-          _ = UnsafeMutableBufferPointer(rebasing: r[(start * outputFeatures)..<(end * outputFeatures)]).update(fromContentsOf: yp)
+          _ = UnsafeMutableBufferPointer(rebasing: r[(start * outputSize)..<(end * outputSize)]).update(fromContentsOf: yp)
         }
       }
       start = end
@@ -133,8 +133,8 @@ public final class Sequential<Element: MatrixScalar>: Layer {
 
   /// A readable table of the layers, their output sizes and parameter counts.
   public var summary: String {
-    var lines = ["Sequential<\(Element.self)>: \(inputFeatures) → \(outputFeatures)"]
-    var size = inputFeatures
+    var lines = ["Sequential<\(Element.self)>: \(inputSize) → \(outputSize)"]
+    var size = inputSize
     for (i, layer) in layers.enumerated() {
       size = (try? layer.outputSize(forInputSize: size)) ?? size
       let trainable = layer.trainableParameterCount

@@ -12,8 +12,8 @@ extension Sequential {
   /// keeps the weights from before that batch.
   ///
   /// - Parameters:
-  ///   - x: inputs, `samples × inputFeatures`.
-  ///   - y: targets: `samples × outputFeatures`, or `samples × 1` integer labels for
+  ///   - x: inputs, `samples × inputSize`.
+  ///   - y: targets: `samples × outputSize`, or `samples × 1` integer labels for
   ///     ``SoftmaxCrossEntropy``.
   ///   - loss: the loss to minimize; its gradient drives the updates.
   ///   - optimizer: updates the trainable parameters after every batch.
@@ -47,7 +47,7 @@ extension Sequential {
       throw BumpKitError.invalidArgument(name: "patience", value: String(earlyStopping.patience), reason: "must be at least 1")
     }
     try checkData(x, y, "training data")
-    try loss.validateTargets(y, outputs: outputFeatures)
+    try loss.validateTargets(y, outputs: outputSize)
 
     // Split off validation rows (the last fraction, before shuffling).
     var trainX = x, trainY = y
@@ -71,7 +71,7 @@ extension Sequential {
       validY = vy
     case .data(let vx, let vy)?:
       try checkData(vx, vy, "validation data")
-      try loss.validateTargets(vy, outputs: outputFeatures)
+      try loss.validateTargets(vy, outputs: outputSize)
       validX = vx
       validY = vy
     case nil: break
@@ -84,7 +84,7 @@ extension Sequential {
     var generator = SeededGenerator(seed: seed)
     var batchX = try Matrix<Element>(rows: batchSize, columns: trainX.columns)
     var batchY = try Matrix<Element>(rows: batchSize, columns: trainY.columns)
-    var gradient = try Matrix<Element>(rows: batchSize, columns: outputFeatures)
+    var gradient = try Matrix<Element>(rows: batchSize, columns: outputSize)
     var history = History()
     var best = (loss: Double.infinity, epoch: -1)
     var bestWeights: [Matrix<Element>] = []
@@ -224,8 +224,8 @@ extension Sequential {
         operation: "\(what): targets, one row per row of the inputs \(MatrixShape(of: x))", expected: MatrixShape(rows: x.rows, columns: y.columns),
         actual: MatrixShape(of: y))
     }
-    guard x.columns == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: "\(what): inputs", expected: MatrixShape(rows: x.rows, columns: inputFeatures), actual: MatrixShape(of: x))
+    guard x.columns == inputSize else {
+      throw BumpKitError.shapeMismatch(operation: "\(what): inputs", expected: MatrixShape(rows: x.rows, columns: inputSize), actual: MatrixShape(of: x))
     }
     for (m, name) in [(x, "inputs"), (y, "targets")] {
       let c = m.columns

@@ -35,8 +35,8 @@ public enum Readout {
   ///
   /// - Parameters:
   ///   - features: Φ, `N × d`: the input of `dense` for N samples (the output of the layers
-  ///     before it), with d = `dense.inputFeatures`.
-  ///   - targets: Y, `N × p`, with p = `dense.outputFeatures`.
+  ///     before it), with d = `dense.inputSize`.
+  ///   - targets: Y, `N × p`, with p = `dense.outputSize`.
   ///   - lambda: λ ≥ 0, finite; the ridge penalty on W.
   ///   - dense: the layer to write; its parameters are replaced with ``Parameter/assign(_:)``.
   /// - Returns: the mean squared error of the fitted read-out on (Φ, Y), computed in Double.
@@ -57,15 +57,15 @@ public enum Readout {
         operation: "\(operation): targets, one row per row of the features \(MatrixShape(of: features))", expected: MatrixShape(rows: n, columns: p),
         actual: MatrixShape(of: targets))
     }
-    guard d == dense.inputFeatures else {
+    guard d == dense.inputSize else {
       throw BumpKitError.shapeMismatch(
-        operation: "\(operation): features for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
-        expected: MatrixShape(rows: n, columns: dense.inputFeatures), actual: MatrixShape(of: features))
+        operation: "\(operation): features for Dense(\(dense.inputSize)→\(dense.outputSize))",
+        expected: MatrixShape(rows: n, columns: dense.inputSize), actual: MatrixShape(of: features))
     }
-    guard p == dense.outputFeatures else {
+    guard p == dense.outputSize else {
       throw BumpKitError.shapeMismatch(
-        operation: "\(operation): targets for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
-        expected: MatrixShape(rows: n, columns: dense.outputFeatures), actual: MatrixShape(of: targets))
+        operation: "\(operation): targets for Dense(\(dense.inputSize)→\(dense.outputSize))",
+        expected: MatrixShape(rows: n, columns: dense.outputSize), actual: MatrixShape(of: targets))
     }
     guard lambda.isFinite && lambda >= 0 else {
       throw BumpKitError.invalidArgument(name: "lambda", value: "\(lambda)", reason: "must be finite and ≥ 0")
@@ -121,7 +121,7 @@ public enum Readout {
 
     // The training error of the rounded W and b, as the layer will compute it.
     var squaredError = 0.0
-    let fitted = fitBias ? bias : (try dense.bias?.value ?? Matrix(rows: 1, columns: dense.outputFeatures))
+    let fitted = fitBias ? bias : (try dense.bias?.value ?? Matrix(rows: 1, columns: dense.outputSize))
     for i in 0..<n {
       for k in 0..<p {
         var prediction = Double(fitted[0, k])
@@ -153,14 +153,14 @@ public enum Readout {
         reason: "Readout.refit needs a model whose last layer is Dense")
     }
     guard inputs.rows > 0 else { throw BumpKitError.emptyBatch(operation: "Readout.refit") }
-    guard inputs.columns == model.inputFeatures else {
+    guard inputs.columns == model.inputSize else {
       throw BumpKitError.shapeMismatch(
-        operation: "Readout.refit: inputs", expected: MatrixShape(rows: inputs.rows, columns: model.inputFeatures),
+        operation: "Readout.refit: inputs", expected: MatrixShape(rows: inputs.rows, columns: model.inputSize),
         actual: MatrixShape(of: inputs))
     }
     let hidden = model.layers.dropLast()
     let batchSize = 4096
-    var features = try Matrix<E>(rows: inputs.rows, columns: readout.inputFeatures)
+    var features = try Matrix<E>(rows: inputs.rows, columns: readout.inputSize)
     var batch = Matrix<E>()
     var start = 0
     defer { model.releaseSavedState() }
@@ -172,7 +172,7 @@ public enum Readout {
         layer.releaseSavedState()
         x = try layer.forward(x)
       }
-      let width = readout.inputFeatures
+      let width = readout.inputSize
       x.withUnsafeBufferPointer { src in
         features.withUnsafeMutableBufferPointer { dst in
           for i in 0..<((end - start) * width) { dst[start * width + i] = src[i] }

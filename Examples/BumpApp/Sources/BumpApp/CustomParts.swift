@@ -26,7 +26,7 @@ final class Scale: CheckpointableLayer {
   convenience init(settings: Settings) throws { try self.init(units: settings.units) }
 
   var parameters: [Parameter<Double>] { [scale] }
-  var inputSize: Int? { units }
+  var requiredInputSize: Int? { units }
   var settings: Settings { Settings(units: units) }
 
   func outputSize(forInputSize inputSize: Int) throws -> Int {
