@@ -36,25 +36,25 @@ enum ModelFile {
       throw CLIError.invalidCheckpoint(
         path: path, reason: "a classifier with \(classes) class; it needs at least 2")
     }
-    guard info.featureNames.count == model.inputFeatures else {
+    guard info.featureNames.count == model.inputSize else {
       throw CLIError.invalidCheckpoint(
         path: path,
         reason:
-          "\(info.featureNames.count) feature names for a model with \(model.inputFeatures) inputs")
+          "\(info.featureNames.count) feature names for a model with \(model.inputSize) inputs")
     }
     let expected = ModelFactory.outputs(task: info.task, targetColumns: 1, loss: info.loss)
-    guard model.outputFeatures == expected else {
+    guard model.outputSize == expected else {
       throw CLIError.invalidCheckpoint(
         path: path,
         reason:
-          "the model has \(model.outputFeatures) outputs, but \(info.loss.rawValue) on \(info.task) needs \(expected)"
+          "the model has \(model.outputSize) outputs, but \(info.loss.rawValue) on \(info.task) needs \(expected)"
       )
     }
-    if let scaling = info.targetStandardization, scaling.features != model.outputFeatures {
+    if let scaling = info.targetStandardization, scaling.features != model.outputSize {
       throw CLIError.invalidCheckpoint(
         path: path,
         reason:
-          "the target standardization has \(scaling.features) columns, the model \(model.outputFeatures) outputs"
+          "the target standardization has \(scaling.features) columns, the model \(model.outputSize) outputs"
       )
     }
     return (model, info)

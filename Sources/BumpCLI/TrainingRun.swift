@@ -458,7 +458,7 @@ struct TrainingRun<Element: MatrixScalar> {
   }
 
   private func architectureText(_ model: Sequential<Element>) -> String {
-    var parts = ["\(model.inputFeatures)"]
+    var parts = ["\(model.inputSize)"]
     for layer in model.layers {
       switch layer.configuration {
       case .dense(let c): parts.append("Dense(\(c.outputSize))")
