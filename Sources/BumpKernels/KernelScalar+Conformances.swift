@@ -40,6 +40,26 @@ extension Float: KernelScalar {
     default: _KernelFloatx16.exp(x, y, count)
     }
   }
+
+  public static func _radialForward(_ job: RadialBumpJob<Float>, rows: Range<Int>, width: Int) {
+    switch width {
+    case 4: _RadialFloatx4.forward(job, rows: rows)
+    case 8: _RadialFloatx8.forward(job, rows: rows)
+    default: _RadialFloatx16.forward(job, rows: rows)
+    }
+  }
+
+  public static func _radialBackward(
+    _ job: RadialBumpJob<Float>, rows: Range<Int>, dSigma: UnsafeMutablePointer<Float>?,
+    dAmplitude: UnsafeMutablePointer<Float>?, columnSums: UnsafeMutablePointer<Float>?,
+    dCenterT: UnsafeMutablePointer<Float>?, width: Int
+  ) {
+    switch width {
+    case 4: _RadialFloatx4.backward(job, rows: rows, dSigma: dSigma, dAmplitude: dAmplitude, columnSums: columnSums, dCenterT: dCenterT)
+    case 8: _RadialFloatx8.backward(job, rows: rows, dSigma: dSigma, dAmplitude: dAmplitude, columnSums: columnSums, dCenterT: dCenterT)
+    default: _RadialFloatx16.backward(job, rows: rows, dSigma: dSigma, dAmplitude: dAmplitude, columnSums: columnSums, dCenterT: dCenterT)
+    }
+  }
 }
 
 extension Double: KernelScalar {
@@ -73,6 +93,26 @@ extension Double: KernelScalar {
     case 2: _KernelDoublex2.exp(x, y, count)
     case 4: _KernelDoublex4.exp(x, y, count)
     default: _KernelDoublex8.exp(x, y, count)
+    }
+  }
+
+  public static func _radialForward(_ job: RadialBumpJob<Double>, rows: Range<Int>, width: Int) {
+    switch width {
+    case 2: _RadialDoublex2.forward(job, rows: rows)
+    case 4: _RadialDoublex4.forward(job, rows: rows)
+    default: _RadialDoublex8.forward(job, rows: rows)
+    }
+  }
+
+  public static func _radialBackward(
+    _ job: RadialBumpJob<Double>, rows: Range<Int>, dSigma: UnsafeMutablePointer<Double>?,
+    dAmplitude: UnsafeMutablePointer<Double>?, columnSums: UnsafeMutablePointer<Double>?,
+    dCenterT: UnsafeMutablePointer<Double>?, width: Int
+  ) {
+    switch width {
+    case 2: _RadialDoublex2.backward(job, rows: rows, dSigma: dSigma, dAmplitude: dAmplitude, columnSums: columnSums, dCenterT: dCenterT)
+    case 4: _RadialDoublex4.backward(job, rows: rows, dSigma: dSigma, dAmplitude: dAmplitude, columnSums: columnSums, dCenterT: dCenterT)
+    default: _RadialDoublex8.backward(job, rows: rows, dSigma: dSigma, dAmplitude: dAmplitude, columnSums: columnSums, dCenterT: dCenterT)
     }
   }
 }

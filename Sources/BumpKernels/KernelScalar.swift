@@ -22,4 +22,9 @@ public protocol KernelScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Lossles
     _ job: BumpJob<Self>, rows: Range<Int>, dSigma: UnsafeMutablePointer<Self>?,
     dCenter: UnsafeMutablePointer<Self>?, dAmplitude: UnsafeMutablePointer<Self>?, width: Int)
   static func _exp(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, count: Int, width: Int)
+  static func _radialForward(_ job: RadialBumpJob<Self>, rows: Range<Int>, width: Int)
+  static func _radialBackward(
+    _ job: RadialBumpJob<Self>, rows: Range<Int>, dSigma: UnsafeMutablePointer<Self>?,
+    dAmplitude: UnsafeMutablePointer<Self>?, columnSums: UnsafeMutablePointer<Self>?,
+    dCenterT: UnsafeMutablePointer<Self>?, width: Int)
 }
