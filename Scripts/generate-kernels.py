@@ -165,6 +165,40 @@ __POLY__
     return (amplitude * f, f, u .> V(repeating: 0), outside)
   }
 
+  /// The radial kernels' bump: f(r²; σ) for one vector, with its outside-the-support mask (u = σ − r² ≤ 0).
+  // Here, beside the exponential, and transparent: called from the radial kernels' enum,
+  // the exponential's bit manipulation was left partly scalar (4× slower).
+  @_transparent
+  static func radialBumpVector(r2: V, sigma: V) -> (f: V, outside: SIMDMask<V.MaskStorage>) {
+    let u = sigma - r2
+    let outside = u .<= V(repeating: 0)
+    var f = expNonPositive(-(sigma / u))
+    f.replace(with: V(repeating: 0), where: outside)
+    return (f, outside)
+  }
+
+  /// The radial kernels' backward: W = G·H, G·∂g/∂σ and f for one vector (all exactly 0 outside the support and where f
+  /// has underflowed).
+  @_transparent
+  static func radialWeightVector(r2: V, f: V, g: V, a: V, sigma: V) -> (weight: V, gsigma: V, f: V) {
+    let zero = V(repeating: 0)
+    let u = sigma - r2
+    // 1/u overflows for tiny u: those lanes divide by u·2ᵏ and scale back, as in the
+    // element-wise kernel, so every product stays finite where its true value is.
+    let tiny = u .< V(repeating: __TINY__)
+    let scale = V(repeating: 1).replacing(with: __TINY_SCALE__, where: tiny)
+    let w = V(repeating: 1) / (u * scale)
+    let t = (sigma * w) * scale
+    let ga = g * a
+    // H = −a·t·f/u and ∂g/∂σ = a·(r²/u)·f/u, G·a first: a zero G or a gives exactly 0.
+    var weight = -(((ga * (t * f)) * w) * scale)
+    var gsigma = ((ga * ((r2 * w) * scale * f)) * w) * scale
+    let zeroed = (u .<= zero) .| (f .== zero)
+    weight.replace(with: zero, where: zeroed)
+    gsigma.replace(with: zero, where: zeroed)
+    return (weight, gsigma, f.replacing(with: zero, where: zeroed))
+  }
+
   /// z·s and σ·s² with s = 2ᵏ where σ is tiny (subnormal and just above), else z and σ.
   /// t = σ/(σ − z²) does not change, and σ − z² stays a normal number that one rounding
   /// (or none) separates from the exact value, so t, q and the gradients keep their
@@ -433,11 +467,10 @@ enum __NS__ {
   }
 
   /// The forward pass over rows `rows`: r² (from the products with the error rule, or
-  /// directly), then g = a·f(r²; σ). Writes r² over the products, f (−0 outside) into the
-  /// cache and counts nothing: the layer counts from the cache when asked.
+  /// directly) over the products, then g = a·f(r²; σ) into the output and f (−0 outside the
+  /// support) into the cache. Two loops per row, each small enough to stay vectorized.
   static func forward(_ job: RadialBumpJob<__S__>, rows: Range<Int>) {
     let cols = job.units
-    let zero = V(repeating: 0), one = V(repeating: 1)
     // ρ is a power of two, so norms/ρ is exact and, unlike ρ·σ, cannot overflow.
     let bound = V(repeating: job.boundFactor), inverseAccept = V(repeating: 1 / job.acceptRatio)
     for row in rows {
@@ -446,41 +479,72 @@ enum __NS__ {
       let x = job.inputs + row * job.dimension
       let out = job.output + base
       let cache = job.cache.map { $0 + base }
-      let rowNorm = job.inputNorms.map { V(repeating: $0[row]) } ?? zero
+      let rowNorm = V(repeating: job.inputNorms?[row] ?? 0)
+      // Each step runs with n = width in the loop (full loads) and once for the tail: two
+      // inlined copies, so that the loop has no lane-by-lane loads, which made the compiler
+      // leave parts of the vector code scalar. (Nested functions were not inlined.)
+      let full = cols - cols % width
       var j = 0
-      while j < cols {
-        let n = min(width, cols - j)
-        let sigma = K.load(job.sigma + j, n, pad: 0)
-        var r2: V
-        if let centerNorms = job.centerNorms {
-          // GEMM form: r² = ‖x‖² + ‖c‖² − 2·x·c with |error| ≤ bound·(‖x‖² + ‖c‖²).
-          let norms = rowNorm + K.load(centerNorms + j, n, pad: 0)
-          r2 = K.multiplyAdd(V(repeating: -2), K.load(r2Row + j, n, pad: 0), norms)
-          let err = bound * norms
-          // Recompute where the point may lie inside the support and the bound is not small
-          // next to σ (NaN and overflow land here too: their comparisons are false).
-          let surelyOutside = (r2 - err) .>= sigma
-          let accurate = norms * inverseAccept .<= sigma
-          let redo = .!(surelyOutside .| accurate) .| (r2 .!= r2)
-          if any(redo) {
-            let direct = directVector(x, job.centersT + j, stride: cols, dimension: job.dimension, n)
-            r2.replace(with: direct, where: redo)
-          }
-          r2.replace(with: zero, where: r2 .< zero)
-        } else {
-          r2 = directVector(x, job.centersT + j, stride: cols, dimension: job.dimension, n)
-        }
-        let u = sigma - r2
-        let outside = u .<= zero
-        var f = K.expNonPositive(-(sigma / u))
-        f.replace(with: zero, where: outside)
-        let a = job.amplitude.map { K.load($0 + j, n, pad: 1) } ?? one
-        K.store(r2, r2Row + j, n)
-        K.store(a * f, out + j, n)
-        if let cache { K.store(f.replacing(with: -0.0, where: outside), cache + j, n) }
+      while j < full {
+        distanceStep(job, x, r2Row, rowNorm, bound, inverseAccept, j, width)
         j += width
       }
+      if full < cols { distanceStep(job, x, r2Row, rowNorm, bound, inverseAccept, full, cols - full) }
+      j = 0
+      while j < full {
+        bumpStep(job, r2Row, out, cache, j, width)
+        j += width
+      }
+      if full < cols { bumpStep(job, r2Row, out, cache, full, cols - full) }
     }
+  }
+
+  /// r² for units j ..< j + n of one row, written over the products.
+  @_transparent
+  static func distanceStep(
+    _ job: RadialBumpJob<__S__>, _ x: UnsafePointer<__S__>, _ r2Row: UnsafeMutablePointer<__S__>, _ rowNorm: V,
+    _ bound: V, _ inverseAccept: V, _ j: Int, _ n: Int
+  ) {
+    let cols = job.units
+    guard let centerNorms = job.centerNorms else {
+      K.store(directVector(x, job.centersT + j, stride: cols, dimension: job.dimension, n), r2Row + j, n)
+      return
+    }
+    let sigma = K.load(job.sigma + j, n, pad: 0)
+    // GEMM form: r² = ‖x‖² + ‖c‖² − 2·x·c with |error| ≤ bound·(‖x‖² + ‖c‖²).
+    let norms = rowNorm + K.load(centerNorms + j, n, pad: 0)
+    var r2 = K.multiplyAdd(V(repeating: -2), K.load(r2Row + j, n, pad: 0), norms)
+    // Recompute where the point may lie inside the support and the bound is not small next
+    // to σ (NaN and overflow land here too: their comparisons are false).
+    let surelyOutside = (r2 - bound * norms) .>= sigma
+    let accurate = norms * inverseAccept .<= sigma
+    let redo = .!(surelyOutside .| accurate) .| (r2 .!= r2)
+    if any(redo) {
+      // Rare (points near a support, far from the shift): lane by lane from C's rows.
+      let d = job.dimension
+      for i in 0..<n where redo[i] {
+        let c = job.centers + (j + i) * d
+        var sum: __S__ = 0
+        for k in 0..<d {
+          let diff = x[k] - c[k]
+          sum = sum.addingProduct(diff, diff)
+        }
+        r2[i] = sum
+      }
+    }
+    K.store(r2.replacing(with: V(repeating: 0), where: r2 .< V(repeating: 0)), r2Row + j, n)
+  }
+
+  /// g and the cache for units j ..< j + n of one row, from r².
+  @_transparent
+  static func bumpStep(
+    _ job: RadialBumpJob<__S__>, _ r2Row: UnsafeMutablePointer<__S__>, _ out: UnsafeMutablePointer<__S__>,
+    _ cache: UnsafeMutablePointer<__S__>?, _ j: Int, _ n: Int
+  ) {
+    let b = K.radialBumpVector(r2: K.load(r2Row + j, n, pad: 0), sigma: K.load(job.sigma + j, n, pad: 0))
+    let a = job.amplitude.map { K.load($0 + j, n, pad: 1) } ?? V(repeating: 1)
+    K.store(a * b.f, out + j, n)
+    if let cache { K.store(b.f.replacing(with: -0.0, where: b.outside), cache + j, n) }
   }
 
   /// The backward pass over rows `rows`: W = G ⊙ ∂g/∂r² into `weights` and its row sums
@@ -493,7 +557,7 @@ enum __NS__ {
     dCenterT: UnsafeMutablePointer<__S__>?
   ) {
     let cols = job.units, d = job.dimension
-    let zero = V(repeating: 0), one = V(repeating: 1)
+    let zero = V(repeating: 0)
     let direct = job.centerNorms == nil
     for row in rows {
       let base = row * cols
@@ -505,56 +569,57 @@ enum __NS__ {
       let dx = job.inputGradient.map { $0 + row * d }
       if let dx, direct { dx.initialize(repeating: 0, count: d) }
       var rowSum = zero
+      // Full vectors in the loop, the tail once (see forward).
+      let full = cols - cols % width
       var j = 0
-      while j < cols {
-        let n = min(width, cols - j)
-        let sigma = K.load(job.sigma + j, n, pad: 0)
-        let r2 = K.load(r2Row + j, n, pad: 0)
-        let gv = K.load(gRow + j, n, pad: 0)
-        let a = job.amplitude.map { K.load($0 + j, n, pad: 1) } ?? one
-        let f = K.load(fRow + j, n, pad: 0)
-        let u = sigma - r2
-        // 1/u overflows for tiny u: those lanes divide by u·2ᵏ and scale back, as in the
-        // element-wise kernel, so every product stays finite where its true value is.
-        let tiny = u .< V(repeating: __TINY__)
-        let scale = V(repeating: 1).replacing(with: __TINY_SCALE__, where: tiny)
-        let w = V(repeating: 1) / (u * scale)
-        let t = (sigma * w) * scale
-        let ga = gv * a
-        // H = −a·t·f/u and ∂g/∂σ = a·(r²/u)·f/u, G·a first: a zero G or a gives exactly 0.
-        var weight = -(((ga * (t * f)) * w) * scale)
-        var gsigma = ((ga * ((r2 * w) * scale * f)) * w) * scale
-        let zeroed = (u .<= zero) .| (f .== zero)
-        weight.replace(with: zero, where: zeroed)
-        gsigma.replace(with: zero, where: zeroed)
-        if let wRow { K.store(weight, wRow + j, n) }
-        rowSum += weight
-        if let dSigma { K.store(K.load(dSigma + j, n, pad: 0) + gsigma, dSigma + j, n) }
-        if let dAmplitude {
-          let fin = f.replacing(with: zero, where: zeroed)
-          K.store(K.multiplyAdd(gv, fin, K.load(dAmplitude + j, n, pad: 0)), dAmplitude + j, n)
-        }
-        if let columnSums { K.store(K.load(columnSums + j, n, pad: 0) + weight, columnSums + j, n) }
-        if direct && (dx != nil || dCenterT != nil) {
-          // dL/dx = 2·Σⱼ Wⱼ(x − cⱼ), dL/dcⱼ = −2·Σ_b Wⱼ(x − cⱼ), without the cancellation of
-          // the GEMM form. Zero weights (outside the support) add exactly 0.
-          let twoW = V(repeating: 2) * weight
-          for k in 0..<d {
-            let ct = job.centersT + k * cols + j
-            var term = twoW * (V(repeating: x[k]) - K.load(ct, n, pad: 0))
-            // A zero weight next to an overflowed difference must give 0, not 0·∞.
-            term.replace(with: zero, where: weight .== zero)
-            if let dx { dx[k] += term.sum() }
-            if let dCenterT {
-              let p = dCenterT + k * cols + j
-              K.store(K.load(p, n, pad: 0) - term, p, n)
-            }
-          }
-        }
+      while j < full {
+        rowSum += backwardStep(job, x, gRow, r2Row, fRow, wRow, dx, dSigma, dAmplitude, columnSums, dCenterT, j, width)
         j += width
+      }
+      if full < cols {
+        rowSum += backwardStep(job, x, gRow, r2Row, fRow, wRow, dx, dSigma, dAmplitude, columnSums, dCenterT, full, cols - full)
       }
       job.rowSums?[row] = rowSum.sum()
     }
+  }
+
+  /// W, its sums, the σ and a sums and (direct form) dL/dx and dL/dCᵀ for units j ..< j + n
+  /// of one row. Returns the row's W for the row sum.
+  @_transparent
+  static func backwardStep(
+    _ job: RadialBumpJob<__S__>, _ x: UnsafePointer<__S__>, _ gRow: UnsafePointer<__S__>,
+    _ r2Row: UnsafePointer<__S__>, _ fRow: UnsafePointer<__S__>, _ wRow: UnsafeMutablePointer<__S__>?,
+    _ dx: UnsafeMutablePointer<__S__>?, _ dSigma: UnsafeMutablePointer<__S__>?,
+    _ dAmplitude: UnsafeMutablePointer<__S__>?, _ columnSums: UnsafeMutablePointer<__S__>?,
+    _ dCenterT: UnsafeMutablePointer<__S__>?, _ j: Int, _ n: Int
+  ) -> V {
+    let cols = job.units
+    let gv = K.load(gRow + j, n, pad: 0)
+    let r = K.radialWeightVector(
+      r2: K.load(r2Row + j, n, pad: 0), f: K.load(fRow + j, n, pad: 0), g: gv,
+      a: job.amplitude.map { K.load($0 + j, n, pad: 1) } ?? V(repeating: 1), sigma: K.load(job.sigma + j, n, pad: 0))
+    let weight = r.weight
+    if let wRow { K.store(weight, wRow + j, n) }
+    if let dSigma { K.store(K.load(dSigma + j, n, pad: 0) + r.gsigma, dSigma + j, n) }
+    if let dAmplitude { K.store(K.multiplyAdd(gv, r.f, K.load(dAmplitude + j, n, pad: 0)), dAmplitude + j, n) }
+    if let columnSums { K.store(K.load(columnSums + j, n, pad: 0) + weight, columnSums + j, n) }
+    if job.centerNorms == nil && (dx != nil || dCenterT != nil) {
+      // dL/dx = 2·Σⱼ Wⱼ(x − cⱼ), dL/dcⱼ = −2·Σ_b Wⱼ(x − cⱼ), without the cancellation of the
+      // GEMM form. Zero weights (outside the support) add exactly 0.
+      let twoW = V(repeating: 2) * weight
+      for k in 0..<job.dimension {
+        let ct = job.centersT + k * cols + j
+        var term = twoW * (V(repeating: x[k]) - K.load(ct, n, pad: 0))
+        // A zero weight next to an overflowed difference must give 0, not 0·∞.
+        term.replace(with: V(repeating: 0), where: weight .== V(repeating: 0))
+        if let dx { dx[k] += term.sum() }
+        if let dCenterT {
+          let p = dCenterT + k * cols + j
+          K.store(K.load(p, n, pad: 0) - term, p, n)
+        }
+      }
+    }
+    return weight
   }
 }
 '''

@@ -53,7 +53,10 @@ public enum RadialBumpKernel {
   ///
   /// - Parameters:
   ///   - inputs: X, `rows × dimension`, row-major, not shifted.
-  ///   - centersTransposed: Cᵀ, `dimension × units`, row-major, not shifted.
+  ///   - centers: C, `units × dimension`, row-major, not shifted: the GEMM form recomputes
+  ///     r² from it where its rule says so.
+  ///   - centersTransposed: Cᵀ, `dimension × units`, row-major, not shifted; needed by the
+  ///     direct form, `nil` allowed in the GEMM form.
   ///   - rows: the number of input rows (≥ 0).
   ///   - units: the number of units (≥ 0).
   ///   - dimension: d, the number of input features (≥ 0).
@@ -71,7 +74,8 @@ public enum RadialBumpKernel {
   @_specialize(where Scalar == Float)
   @_specialize(where Scalar == Double)
   public static func forward<Scalar: KernelScalar>(
-    inputs: UnsafeBufferPointer<Scalar>, centersTransposed: UnsafeBufferPointer<Scalar>,
+    inputs: UnsafeBufferPointer<Scalar>, centers: UnsafeBufferPointer<Scalar>,
+    centersTransposed: UnsafeBufferPointer<Scalar>?,
     rows: Int, units: Int, dimension: Int,
     squaredDistances: UnsafeMutableBufferPointer<Scalar>,
     inputNorms: UnsafeBufferPointer<Scalar>? = nil, centerNorms: UnsafeBufferPointer<Scalar>? = nil,
@@ -79,8 +83,9 @@ public enum RadialBumpKernel {
     output: UnsafeMutableBufferPointer<Scalar>, cache: UnsafeMutableBufferPointer<Scalar>,
     options: KernelOptions = KernelOptions(), workspace: KernelWorkspace? = nil
   ) {
-    checkShapes(inputs, centersTransposed, rows, units, dimension, sigma, amplitude)
+    checkShapes(inputs, centers, centersTransposed, rows, units, dimension, sigma, amplitude)
     precondition((inputNorms == nil) == (centerNorms == nil), "the GEMM form needs both norm vectors")
+    precondition(inputNorms != nil || centersTransposed != nil, "the direct form needs the transposed centres")
     if let inputNorms { precondition(inputNorms.count == rows, "inputNorms has \(inputNorms.count) entries, expected \(rows)") }
     if let centerNorms { precondition(centerNorms.count == units, "centerNorms has \(centerNorms.count) entries, expected \(units)") }
     for (b, name) in [(squaredDistances.count, "squaredDistances"), (output.count, "output"), (cache.count, "cache")] {
@@ -88,7 +93,8 @@ public enum RadialBumpKernel {
     }
     guard rows > 0 && units > 0 else { return }
     let job = RadialBumpJob<Scalar>(
-      inputs: base(inputs), centersT: base(centersTransposed), rows: rows, units: units, dimension: dimension,
+      inputs: base(inputs), centers: base(centers), centersT: base(centersTransposed), rows: rows, units: units,
+      dimension: dimension,
       squaredDistances: squaredDistances.baseAddress!,
       inputNorms: inputNorms?.baseAddress, centerNorms: centerNorms?.baseAddress,
       sigma: sigma.baseAddress!, amplitude: amplitude?.baseAddress,
@@ -114,7 +120,7 @@ public enum RadialBumpKernel {
   ///   - cache: f as the forward pass wrote it, `rows × units`.
   ///   - upstream: G = dL/dg, `rows × units`.
   ///   - inputs: X as in the forward pass (read only when `direct`).
-  ///   - centersTransposed: Cᵀ as in the forward pass (read only when `direct`).
+  ///   - centersTransposed: Cᵀ as in the forward pass; needed when `direct`, else `nil` allowed.
   ///   - rows: the number of input rows (≥ 0).
   ///   - units: the number of units (≥ 0).
   ///   - dimension: d.
@@ -136,7 +142,7 @@ public enum RadialBumpKernel {
   public static func backward<Scalar: KernelScalar>(
     squaredDistances: UnsafeBufferPointer<Scalar>, cache: UnsafeBufferPointer<Scalar>,
     upstream: UnsafeBufferPointer<Scalar>,
-    inputs: UnsafeBufferPointer<Scalar>, centersTransposed: UnsafeBufferPointer<Scalar>,
+    inputs: UnsafeBufferPointer<Scalar>, centersTransposed: UnsafeBufferPointer<Scalar>?,
     rows: Int, units: Int, dimension: Int,
     sigma: UnsafeBufferPointer<Scalar>, amplitude: UnsafeBufferPointer<Scalar>? = nil,
     direct: Bool,
@@ -148,7 +154,8 @@ public enum RadialBumpKernel {
     centerGradientTransposed: UnsafeMutableBufferPointer<Scalar>? = nil,
     options: KernelOptions = KernelOptions(), workspace: KernelWorkspace? = nil
   ) {
-    checkShapes(inputs, centersTransposed, rows, units, dimension, sigma, amplitude)
+    checkShapes(inputs, nil, centersTransposed, rows, units, dimension, sigma, amplitude)
+    precondition(!direct || centersTransposed != nil, "the direct form needs the transposed centres")
     for (b, name) in [(squaredDistances.count, "squaredDistances"), (cache.count, "cache"), (upstream.count, "upstream")]
       + (weights.map { [($0.count, "weights")] } ?? []) {
       precondition(b == rows * units, "\(name) has \(b) elements, expected \(rows)×\(units)")
@@ -175,7 +182,8 @@ public enum RadialBumpKernel {
     let s3: Int? = centerGradientTransposed == nil ? nil : (s2 ?? s1 ?? s0 ?? -1) + 1
     let slots = s3.map { $0 + dimension } ?? ((s2 ?? s1 ?? s0 ?? -1) + 1)
     var job = RadialBumpJob<Scalar>(
-      inputs: base(inputs), centersT: base(centersTransposed), rows: rows, units: units, dimension: dimension,
+      inputs: base(inputs), centers: base(centersTransposed), centersT: base(centersTransposed), rows: rows,
+      units: units, dimension: dimension,
       squaredDistances: UnsafeMutablePointer(mutating: squaredDistances.baseAddress!),
       inputNorms: nil, centerNorms: nil, sigma: sigma.baseAddress!, amplitude: amplitude?.baseAddress,
       boundFactor: 0, acceptRatio: 0, output: UnsafeMutablePointer(mutating: cache.baseAddress!),
@@ -210,9 +218,9 @@ public enum RadialBumpKernel {
 
   // MARK: - Plumbing
 
-  private static func base<S>(_ b: UnsafeBufferPointer<S>) -> UnsafePointer<S> {
-    // An empty buffer may have no address; the kernels then read nothing through it.
-    b.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<S>.alignment)!
+  private static func base<S>(_ b: UnsafeBufferPointer<S>?) -> UnsafePointer<S> {
+    // An empty or absent buffer may have no address; the kernels then read nothing through it.
+    b?.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<S>.alignment)!
   }
 
   private static func resolve<S: KernelScalar>(_ i: KernelImplementation?, _: S.Type) -> Int {
@@ -226,12 +234,13 @@ public enum RadialBumpKernel {
   }
 
   private static func checkShapes<S>(
-    _ inputs: UnsafeBufferPointer<S>, _ centersT: UnsafeBufferPointer<S>, _ rows: Int, _ units: Int,
-    _ dimension: Int, _ sigma: UnsafeBufferPointer<S>, _ amplitude: UnsafeBufferPointer<S>?
+    _ inputs: UnsafeBufferPointer<S>, _ centers: UnsafeBufferPointer<S>?, _ centersT: UnsafeBufferPointer<S>?,
+    _ rows: Int, _ units: Int, _ dimension: Int, _ sigma: UnsafeBufferPointer<S>, _ amplitude: UnsafeBufferPointer<S>?
   ) {
     precondition(rows >= 0 && units >= 0 && dimension >= 0, "negative shape \(rows)×\(units)×\(dimension)")
     precondition(inputs.count == rows * dimension, "inputs have \(inputs.count) elements, expected \(rows)×\(dimension)")
-    precondition(centersT.count == dimension * units, "transposed centres have \(centersT.count) elements, expected \(dimension)×\(units)")
+    if let centers { precondition(centers.count == units * dimension, "centres have \(centers.count) elements, expected \(units)×\(dimension)") }
+    if let centersT { precondition(centersT.count == dimension * units, "transposed centres have \(centersT.count) elements, expected \(dimension)×\(units)") }
     precondition(sigma.count == units, "σ has \(sigma.count) values for \(units) units")
     if let amplitude { precondition(amplitude.count == units, "a has \(amplitude.count) values for \(units) units") }
   }
@@ -261,6 +270,7 @@ public enum RadialBumpKernel {
 /// ``RadialBumpKernel`` and the concrete SIMD kernels; use the public entry points instead.
 public struct RadialBumpJob<Scalar: KernelScalar>: @unchecked Sendable {
   var inputs: UnsafePointer<Scalar>
+  var centers: UnsafePointer<Scalar>
   var centersT: UnsafePointer<Scalar>
   var rows, units, dimension: Int
   var squaredDistances: UnsafeMutablePointer<Scalar>

@@ -55,19 +55,19 @@ struct RadialBumpKernelTests {
       let g = Buffer<S>(n), f = Buffer<S>(n), r2b = Buffer<S>(r2), w = Buffer<S>(n), rs = Buffer<S>(rows)
       let ds = Buffer<S>(units), da = Buffer<S>(units), cs = Buffer<S>(units)
       let dx = Buffer<S>(rows * d), dct = Buffer<S>(units * d)
-      let ct = Buffer<S>(centersT), xb = Buffer<S>(x), sb = Buffer<S>(sigma)
+      let ct = Buffer<S>(centersT), cb = Buffer<S>(c), xb = Buffer<S>(x), sb = Buffer<S>(sigma)
       let ab = amplitude.map { Buffer<S>($0) }
       let xn = norms.map { Buffer<S>($0.0) }, cn = norms.map { Buffer<S>($0.1) }
       let up = Buffer<S>(upstream)
       // The buffers hand out raw pointers: keep every one alive until the calls return.
-      return withExtendedLifetime((g, f, r2b, w, rs, ds, da, cs, dx, dct, ct, xb, sb, ab, xn, cn, up)) {
+      return withExtendedLifetime((g, f, r2b, w, rs, ds, da, cs, dx, dct, ct, cb, xb, sb, ab, xn, cn, up)) {
       RadialBumpKernel.forward(
-        inputs: xb.read, centersTransposed: ct.read, rows: rows, units: units, dimension: d,
-        squaredDistances: r2b.p, inputNorms: xn?.read, centerNorms: cn?.read,
+        inputs: xb.read, centers: cb.read, centersTransposed: gemm ? nil : ct.read, rows: rows, units: units,
+        dimension: d, squaredDistances: r2b.p, inputNorms: xn?.read, centerNorms: cn?.read,
         sigma: sb.read, amplitude: ab?.read, output: g.p, cache: f.p, options: options)
       RadialBumpKernel.backward(
         squaredDistances: r2b.read, cache: f.read, upstream: up.read, inputs: xb.read,
-        centersTransposed: ct.read, rows: rows, units: units, dimension: d, sigma: sb.read, amplitude: ab?.read,
+        centersTransposed: gemm ? nil : ct.read, rows: rows, units: units, dimension: d, sigma: sb.read, amplitude: ab?.read,
         direct: !gemm, weights: w.p, rowSums: rs.p, sigmaGradient: ds.p,
         amplitudeGradient: amplitude == nil ? nil : da.p, columnSums: cs.p,
         inputGradient: gemm ? nil : dx.p, centerGradientTransposed: gemm ? nil : dct.p, options: options)

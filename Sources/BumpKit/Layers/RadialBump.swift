@@ -320,9 +320,9 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
 
   // MARK: - Passes
 
+  /// Checks σ and a; c is checked by `prepareCenters()`, in the pass it makes anyway.
   private func validateParameters() throws {
     try validate(sigma.value, "σ", allowNegative: false)
-    try validate(center.value, "c", allowNegative: true)
     try validate(amplitude.value, "a", allowNegative: true)
   }
 
@@ -336,24 +336,29 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     }
   }
 
-  /// Cᵀ (unshifted) always; for the GEMM form also the centres' mean m, C − m and ‖c − m‖².
-  private func prepareCenters() {
+  /// For the direct form Cᵀ (unshifted), after checking that c is finite; for the GEMM form
+  /// the centres' mean m, C − m and ‖c − m‖², where a finite mean doubles as the check.
+  private func prepareCenters() throws {
     let (d, n) = (inputFeatures, units)
-    centersT.resize(rows: d, columns: n)
-    center.value.withUnsafeBufferPointer { c in
-      centersT.withUnsafeMutableBufferPointer { t in
-        for j in 0..<n { for k in 0..<d { t[k * n + j] = c[j * d + k] } }
-      }
+    guard prefersGEMM else {
+      try validate(center.value, "c", allowNegative: true)
+      transposeCenters()
+      return
     }
-    guard prefersGEMM else { return }
     if shift.count != d { shift = [Double](repeating: 0, count: d) }
     shiftedCenters.resize(rows: n, columns: d)
     centerNorms.resize(rows: 1, columns: n)
-    center.value.withUnsafeBufferPointer { c in
+    let finite = center.value.withUnsafeBufferPointer { c in
       shift.withUnsafeMutableBufferPointer { m in
         for k in 0..<d { m[k] = 0 }
-        // The mean of finite values, without overflow: Σ cⱼ/n.
-        for j in 0..<n { for k in 0..<d { m[k] += Double(c[j * d + k]) / Double(n) } }
+        for j in 0..<n { for k in 0..<d { m[k] += Double(c[j * d + k]) } }
+        let inverse = 1 / Double(n)
+        for k in 0..<d { m[k] *= inverse }
+        // Double centres near the range's end may overflow the sum: Σ cⱼ/n there.
+        if m.contains(where: { !$0.isFinite }) {
+          for k in 0..<d { m[k] = 0 }
+          for j in 0..<n { for k in 0..<d { m[k] += Double(c[j * d + k]) * inverse } }
+        }
         // Rounded to 8 significant bits: any point near the centres shrinks the norms as
         // well, and a shift that small changes of c do not move keeps the layer's rounding
         // a smooth function of each centre (finite differences see no jumps).
@@ -361,9 +366,23 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
           let unit = Double(sign: .plus, exponent: m[k].exponent - 7, significand: 1)
           m[k] = (m[k] / unit).rounded() * unit
         }
+        return !m.contains { !$0.isFinite }
       }
     }
+    // A NaN or infinite centre makes the mean non-finite: find it and say where.
+    if !finite { try validate(center.value, "c", allowNegative: true) }
     Self.shiftRows(center.value, by: shift, into: &shiftedCenters, norms: &centerNorms)
+  }
+
+  /// Cᵀ, which the direct form reads.
+  private func transposeCenters() {
+    let (d, n) = (inputFeatures, units)
+    centersT.resize(rows: d, columns: n)
+    center.value.withUnsafeBufferPointer { c in
+      centersT.withUnsafeMutableBufferPointer { t in
+        for j in 0..<n { for k in 0..<d { t[k * n + j] = c[j * d + k] } }
+      }
+    }
   }
 
   /// dst = src − m row by row, and the squared norm of each shifted row.
@@ -374,13 +393,23 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
         norms.withUnsafeMutableBufferPointer { nb in
           shift.withUnsafeBufferPointer { m in
             for r in 0..<rows {
-              var acc: Element = 0
-              for k in 0..<d {
-                let v = s[r * d + k] - Element(m[k])
-                t[r * d + k] = v
-                acc = acc.addingProduct(v, v)
+              let (src, dst) = (s.baseAddress! + r * d, t.baseAddress! + r * d)
+              for k in 0..<d { dst[k] = src[k] - Element(m[k]) }
+              // Four partial sums: no chain of dependent multiply-adds (any order meets κ(d)).
+              var acc: (Element, Element, Element, Element) = (0, 0, 0, 0)
+              var k = 0
+              while k + 4 <= d {
+                acc.0 = acc.0.addingProduct(dst[k], dst[k])
+                acc.1 = acc.1.addingProduct(dst[k + 1], dst[k + 1])
+                acc.2 = acc.2.addingProduct(dst[k + 2], dst[k + 2])
+                acc.3 = acc.3.addingProduct(dst[k + 3], dst[k + 3])
+                k += 4
               }
-              nb[r] = acc
+              while k < d {
+                acc.0 = acc.0.addingProduct(dst[k], dst[k])
+                k += 1
+              }
+              nb[r] = (acc.0 + acc.1) + (acc.2 + acc.3)
             }
           }
         }
@@ -395,8 +424,8 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     try validateParameters()
     savedInput = input
     let (rows, n, d) = (input.rows, units, inputFeatures)
+    try prepareCenters()
     lastRows = rows
-    prepareCenters()
     distances.resize(rows: rows, columns: n)
     output.resize(rows: rows, columns: n)
     cache.resize(rows: rows, columns: n)
@@ -408,23 +437,29 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
       // Values so large that a shifted norm overflows take the direct form, which stays
       // NaN-free there (the gradient products could form 0·∞).
       gemm = Self.allFinite(inputNorms) && Self.allFinite(centerNorms)
-      if gemm { try Matrix.gemm(shiftedInput, shiftedCenters, transposeB: true, into: &distances) }
+      if gemm {
+        try Matrix.gemm(shiftedInput, shiftedCenters, transposeB: true, into: &distances)
+      } else {
+        transposeCenters()
+      }
     }
     usedGEMM = gemm
     let ws = workspace
     input.withUnsafeBufferPointer { x in
-      centersT.withUnsafeBufferPointer { ct in
-        inputNorms.withUnsafeBufferPointer { xn in
-          centerNorms.withUnsafeBufferPointer { cn in
-            sigma.value.withUnsafeBufferPointer { s in
-              amplitude.value.withUnsafeBufferPointer { a in
-                distances.withUnsafeMutableBufferPointer { r2 in
-                  output.withUnsafeMutableBufferPointer { y in
-                    cache.withUnsafeMutableBufferPointer { f in
-                      RadialBumpKernel.forward(
-                        inputs: x, centersTransposed: ct, rows: rows, units: n, dimension: d,
-                        squaredDistances: r2, inputNorms: gemm ? xn : nil, centerNorms: gemm ? cn : nil,
-                        sigma: s, amplitude: a, output: y, cache: f, workspace: ws)
+      center.value.withUnsafeBufferPointer { c in
+        centersT.withUnsafeBufferPointer { ct in
+          inputNorms.withUnsafeBufferPointer { xn in
+            centerNorms.withUnsafeBufferPointer { cn in
+              sigma.value.withUnsafeBufferPointer { s in
+                amplitude.value.withUnsafeBufferPointer { a in
+                  distances.withUnsafeMutableBufferPointer { r2 in
+                    output.withUnsafeMutableBufferPointer { y in
+                      cache.withUnsafeMutableBufferPointer { f in
+                        RadialBumpKernel.forward(
+                          inputs: x, centers: c, centersTransposed: gemm ? nil : ct, rows: rows, units: n,
+                          dimension: d, squaredDistances: r2, inputNorms: gemm ? xn : nil,
+                          centerNorms: gemm ? cn : nil, sigma: s, amplitude: a, output: y, cache: f, workspace: ws)
+                      }
                     }
                   }
                 }
@@ -471,7 +506,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
                             inputGradient.withUnsafeMutableBufferPointer { dx in
                               centerGradientT.withUnsafeMutableBufferPointer { dct in
                                 RadialBumpKernel.backward(
-                                  squaredDistances: r2, cache: f, upstream: g, inputs: xp, centersTransposed: ct,
+                                  squaredDistances: r2, cache: f, upstream: g, inputs: xp, centersTransposed: gemm ? nil : ct,
                                   rows: rows, units: n, dimension: d, sigma: s, amplitude: a, direct: !gemm,
                                   weights: gemm ? w : nil, rowSums: gemm ? rs : nil,
                                   sigmaGradient: wantS ? ds : nil, amplitudeGradient: wantA ? da : nil,
