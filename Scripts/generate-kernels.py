@@ -165,6 +165,17 @@ __POLY__
     return (amplitude * f, f, u .> V(repeating: 0), outside)
   }
 
+  /// Whether any lane of a mask is set, from its bytes: the standard library's `any` went
+  /// through a generic reduction with a call per lane here.
+  @inline(__always)
+  static func anyLane(_ mask: SIMDMask<V.MaskStorage>) -> Bool {
+    withUnsafeBytes(of: mask) { raw in
+      var bits: UInt64 = 0
+      for i in 0..<(raw.count / 8) { bits |= raw.load(fromByteOffset: i * 8, as: UInt64.self) }
+      return bits != 0
+    }
+  }
+
   /// The radial kernels' bump: f(r²; σ) for one vector, with its outside-the-support mask (u = σ − r² ≤ 0).
   // Here, beside the exponential, and transparent: called from the radial kernels' enum,
   // the exponential's bit manipulation was left partly scalar (4× slower).
@@ -468,7 +479,7 @@ enum __NS__ {
 
   /// The forward pass over rows `rows`: r² (from the products with the error rule, or
   /// directly) over the products, then g = a·f(r²; σ) into the output and f (−0 outside the
-  /// support) into the cache. Two loops per row, each small enough to stay vectorized.
+  /// support) into the cache.
   static func forward(_ job: RadialBumpJob<__S__>, rows: Range<Int>) {
     let cols = job.units
     // ρ is a power of two, so norms/ρ is exact and, unlike ρ·σ, cannot overflow.
@@ -487,15 +498,13 @@ enum __NS__ {
       var j = 0
       while j < full {
         distanceStep(job, x, r2Row, rowNorm, bound, inverseAccept, j, width)
-        j += width
-      }
-      if full < cols { distanceStep(job, x, r2Row, rowNorm, bound, inverseAccept, full, cols - full) }
-      j = 0
-      while j < full {
         bumpStep(job, r2Row, out, cache, j, width)
         j += width
       }
-      if full < cols { bumpStep(job, r2Row, out, cache, full, cols - full) }
+      if full < cols {
+        distanceStep(job, x, r2Row, rowNorm, bound, inverseAccept, full, cols - full)
+        bumpStep(job, r2Row, out, cache, full, cols - full)
+      }
     }
   }
 
@@ -519,7 +528,7 @@ enum __NS__ {
     let surelyOutside = (r2 - bound * norms) .>= sigma
     let accurate = norms * inverseAccept .<= sigma
     let redo = .!(surelyOutside .| accurate) .| (r2 .!= r2)
-    if any(redo) {
+    if K.anyLane(redo) {
       // Rare (points near a support, far from the shift): lane by lane from C's rows.
       let d = job.dimension
       for i in 0..<n where redo[i] {

@@ -131,6 +131,17 @@ enum _KernelFloatx16 {
     return (amplitude * f, f, u .> V(repeating: 0), outside)
   }
 
+  /// Whether any lane of a mask is set, from its bytes: the standard library's `any` went
+  /// through a generic reduction with a call per lane here.
+  @inline(__always)
+  static func anyLane(_ mask: SIMDMask<V.MaskStorage>) -> Bool {
+    withUnsafeBytes(of: mask) { raw in
+      var bits: UInt64 = 0
+      for i in 0..<(raw.count / 8) { bits |= raw.load(fromByteOffset: i * 8, as: UInt64.self) }
+      return bits != 0
+    }
+  }
+
   /// The radial kernels' bump: f(r²; σ) for one vector, with its outside-the-support mask (u = σ − r² ≤ 0).
   // Here, beside the exponential, and transparent: called from the radial kernels' enum,
   // the exponential's bit manipulation was left partly scalar (4× slower).

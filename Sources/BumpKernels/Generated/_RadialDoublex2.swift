@@ -24,7 +24,7 @@ enum _RadialDoublex2 {
 
   /// The forward pass over rows `rows`: r² (from the products with the error rule, or
   /// directly) over the products, then g = a·f(r²; σ) into the output and f (−0 outside the
-  /// support) into the cache. Two loops per row, each small enough to stay vectorized.
+  /// support) into the cache.
   static func forward(_ job: RadialBumpJob<Double>, rows: Range<Int>) {
     let cols = job.units
     // ρ is a power of two, so norms/ρ is exact and, unlike ρ·σ, cannot overflow.
@@ -43,15 +43,13 @@ enum _RadialDoublex2 {
       var j = 0
       while j < full {
         distanceStep(job, x, r2Row, rowNorm, bound, inverseAccept, j, width)
-        j += width
-      }
-      if full < cols { distanceStep(job, x, r2Row, rowNorm, bound, inverseAccept, full, cols - full) }
-      j = 0
-      while j < full {
         bumpStep(job, r2Row, out, cache, j, width)
         j += width
       }
-      if full < cols { bumpStep(job, r2Row, out, cache, full, cols - full) }
+      if full < cols {
+        distanceStep(job, x, r2Row, rowNorm, bound, inverseAccept, full, cols - full)
+        bumpStep(job, r2Row, out, cache, full, cols - full)
+      }
     }
   }
 
@@ -75,7 +73,7 @@ enum _RadialDoublex2 {
     let surelyOutside = (r2 - bound * norms) .>= sigma
     let accurate = norms * inverseAccept .<= sigma
     let redo = .!(surelyOutside .| accurate) .| (r2 .!= r2)
-    if any(redo) {
+    if K.anyLane(redo) {
       // Rare (points near a support, far from the shift): lane by lane from C's rows.
       let d = job.dimension
       for i in 0..<n where redo[i] {

@@ -89,6 +89,8 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   private var prefersGEMM: Bool { inputFeatures > Self.directDimensionLimit }
   /// Whether the last forward pass took the GEMM form (the backward pass follows it).
   private var usedGEMM = false
+  /// Whether that pass shifted X and C by the centres' mean.
+  private var shiftApplied = false
   private var savedInput: Matrix<Element>?
   private var lastRows = 0
   private let workspace = KernelWorkspace()
@@ -347,7 +349,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     }
     if shift.count != d { shift = [Double](repeating: 0, count: d) }
     shiftedCenters.resize(rows: n, columns: d)
-    centerNorms.resize(rows: 1, columns: n)
+    centerNorms.resize(rows: n, columns: 1)
     let finite = center.value.withUnsafeBufferPointer { c in
       shift.withUnsafeMutableBufferPointer { m in
         for k in 0..<d { m[k] = 0 }
@@ -371,7 +373,42 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     }
     // A NaN or infinite centre makes the mean non-finite: find it and say where.
     if !finite { try validate(center.value, "c", allowNegative: true) }
-    Self.shiftRows(center.value, by: shift, into: &shiftedCenters, norms: &centerNorms)
+    // Σⱼ‖cⱼ − m‖² = Σⱼ‖cⱼ‖² − n·‖m‖²: shift only where that removes at least a quarter of
+    // the norms, and otherwise use X and C as they are (no copies; the bound holds either way).
+    Self.rowNorms(center.value, into: &centerNorms)
+    let squares = centerNorms.withUnsafeBufferPointer { $0.reduce(0.0) { $0 + Double($1) } }
+    let meanSquare = shift.reduce(0) { $0 + $1 * $1 }
+    shiftApplied = !(meanSquare <= 0.25 * squares / Double(n))
+    if shiftApplied { Self.shiftRows(center.value, by: shift, into: &shiftedCenters, norms: &centerNorms) }
+  }
+
+  /// The squared norm of each row.
+  private static func rowNorms(_ src: Matrix<Element>, into norms: inout Matrix<Element>) {
+    let (rows, d) = (src.rows, src.columns)
+    src.withUnsafeBufferPointer { s in
+      norms.withUnsafeMutableBufferPointer { nb in
+        for r in 0..<rows { nb[r] = squaredNorm(s.baseAddress! + r * d, d) }
+      }
+    }
+  }
+
+  /// Σ vₖ² with four partial sums: no chain of dependent multiply-adds (any order meets κ(d)).
+  @inline(__always)
+  private static func squaredNorm(_ v: UnsafePointer<Element>, _ d: Int) -> Element {
+    var acc: (Element, Element, Element, Element) = (0, 0, 0, 0)
+    var k = 0
+    while k + 4 <= d {
+      acc.0 = acc.0.addingProduct(v[k], v[k])
+      acc.1 = acc.1.addingProduct(v[k + 1], v[k + 1])
+      acc.2 = acc.2.addingProduct(v[k + 2], v[k + 2])
+      acc.3 = acc.3.addingProduct(v[k + 3], v[k + 3])
+      k += 4
+    }
+    while k < d {
+      acc.0 = acc.0.addingProduct(v[k], v[k])
+      k += 1
+    }
+    return (acc.0 + acc.1) + (acc.2 + acc.3)
   }
 
   /// Cᵀ, which the direct form reads.
@@ -395,21 +432,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
             for r in 0..<rows {
               let (src, dst) = (s.baseAddress! + r * d, t.baseAddress! + r * d)
               for k in 0..<d { dst[k] = src[k] - Element(m[k]) }
-              // Four partial sums: no chain of dependent multiply-adds (any order meets κ(d)).
-              var acc: (Element, Element, Element, Element) = (0, 0, 0, 0)
-              var k = 0
-              while k + 4 <= d {
-                acc.0 = acc.0.addingProduct(dst[k], dst[k])
-                acc.1 = acc.1.addingProduct(dst[k + 1], dst[k + 1])
-                acc.2 = acc.2.addingProduct(dst[k + 2], dst[k + 2])
-                acc.3 = acc.3.addingProduct(dst[k + 3], dst[k + 3])
-                k += 4
-              }
-              while k < d {
-                acc.0 = acc.0.addingProduct(dst[k], dst[k])
-                k += 1
-              }
-              nb[r] = (acc.0 + acc.1) + (acc.2 + acc.3)
+              nb[r] = squaredNorm(dst, d)
             }
           }
         }
@@ -431,14 +454,20 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     cache.resize(rows: rows, columns: n)
     var gemm = prefersGEMM
     if gemm {
-      shiftedInput.resize(rows: rows, columns: d)
       inputNorms.resize(rows: rows, columns: 1)
-      Self.shiftRows(input, by: shift, into: &shiftedInput, norms: &inputNorms)
+      if shiftApplied {
+        shiftedInput.resize(rows: rows, columns: d)
+        Self.shiftRows(input, by: shift, into: &shiftedInput, norms: &inputNorms)
+      } else {
+        Self.rowNorms(input, into: &inputNorms)
+      }
       // Values so large that a shifted norm overflows take the direct form, which stays
       // NaN-free there (the gradient products could form 0·∞).
       gemm = Self.allFinite(inputNorms) && Self.allFinite(centerNorms)
       if gemm {
-        try Matrix.gemm(shiftedInput, shiftedCenters, transposeB: true, into: &distances)
+        try Matrix.gemm(
+          shiftApplied ? shiftedInput : input, shiftApplied ? shiftedCenters : center.value, transposeB: true,
+          into: &distances)
       } else {
         transposeCenters()
       }
@@ -530,11 +559,12 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     if gemm {
       // dL/dX = 2·rowsum(W) ⊙ X' − 2·W·C' and dL/dC = 2·colsum(W) ⊙ C' − 2·Wᵀ·X', in the
       // shifted frame (the same values, with less cancellation).
-      Self.scaleRows(shiftedInput, by: rowSums, into: &inputGradient)
-      try Matrix.gemm(weights, shiftedCenters, alpha: -2, beta: 1, into: &inputGradient)
+      let (xs, cs) = shiftApplied ? (shiftedInput, shiftedCenters) : (x, center.value)
+      Self.scaleRows(xs, by: rowSums, into: &inputGradient)
+      try Matrix.gemm(weights, cs, alpha: -2, beta: 1, into: &inputGradient)
       if wantC {
-        Self.scaleRows(shiftedCenters, by: columnSums, into: &center.gradient)
-        try Matrix.gemm(weights, transposeA: true, shiftedInput, alpha: -2, beta: 1, into: &center.gradient)
+        Self.scaleRows(cs, by: columnSums, into: &center.gradient)
+        try Matrix.gemm(weights, transposeA: true, xs, alpha: -2, beta: 1, into: &center.gradient)
       }
     } else if wantC {
       centerGradientT.withUnsafeBufferPointer { t in

@@ -68,16 +68,26 @@ extension Plot {
         let lo = finite.min() ?? 0, hi = finite.max() ?? 1
         let xp = pixelEdges(xEdges, count: grid.xs.count, low: frame.left, high: frame.right, map: frame.x)
         let yp = pixelEdges(yEdges, count: grid.ys.count, low: frame.bottom, high: frame.top, map: frame.y)
+        // Nine shades keep the eye on the circles, and runs of one shade along a row are one
+        // rectangle, which keeps the file small.
+        func shade(_ v: Double) -> Int? { ok(v) ? Int(((hi > lo ? (v - lo) / (hi - lo) : 0.5) * 8).rounded()) : nil }
         for (j, row) in grid.values.enumerated() where j < grid.ys.count {
           guard let y0 = yp[j], let y1 = yp[j + 1] else { continue }
-          for (i, v) in row.enumerated() where i < grid.xs.count && ok(v) {
-            guard let x0 = xp[i], let x1 = xp[i + 1] else { continue }
-            let level = hi > lo ? (v - lo) / (hi - lo) : 0.5
-            // Nine shades keep the file small and the eye on the circles.
-            let shade = (level * 8).rounded() / 8
-            svg.rect(
-              x: Swift.min(x0, x1) - 0.5, y: Swift.min(y0, y1) - 0.5, width: abs(x1 - x0) + 1, height: abs(y1 - y0) + 1,
-              style: .init(fill: tint("#1f77b4", towardWhite: 1 - 0.8 * shade)))
+          let columns = Swift.min(row.count, grid.xs.count)
+          var i = 0
+          while i < columns {
+            guard let level = shade(row[i]), xp[i] != nil, xp[i + 1] != nil else {
+              i += 1
+              continue
+            }
+            var end = i
+            while end + 1 < columns, shade(row[end + 1]) == level, xp[end + 2] != nil { end += 1 }
+            if let xa = xp[i], let xb = xp[end + 1] {
+              svg.rect(
+                x: Swift.min(xa, xb) - 0.5, y: Swift.min(y0, y1) - 0.5, width: abs(xb - xa) + 1, height: abs(y1 - y0) + 1,
+                style: .init(fill: tint("#1f77b4", towardWhite: 1 - 0.1 * Double(level))))
+            }
+            i = end + 1
           }
         }
       }
