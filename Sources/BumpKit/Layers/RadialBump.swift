@@ -18,14 +18,13 @@
 ///
 /// For d ≤ ``directDimensionLimit`` r² is computed directly, Σₖ (xₖ − cⱼₖ)², and the
 /// gradients as 2·Σⱼ Wⱼ(x − cⱼ) (no cancellation). For larger d, X and C are first shifted by
-/// the centres' mean m (rounded to 8 bits; r² and the gradients do not change), and
-/// R² = ‖x − m‖²·1ᵀ + 1·‖c − m‖²ᵀ − 2·(X − m)·(C − m)ᵀ comes from one GEMM. That form's
-/// error is at most κ(d)·(‖x − m‖² + ‖cⱼ − m‖²), κ(d) = (d + 4)·ε
-/// (`RadialBumpKernel.errorBoundFactor(dimension:)`; measured at most 0.32·κ(d) for d = 2,
-/// 0.05·κ(d) for d = 64). The kernel keeps the GEMM value where that bound is at most
-/// σⱼ/8·κ(d)·8 — precisely, where ‖x − m‖² + ‖cⱼ − m‖² ≤ 8·σⱼ — or where the point is surely
-/// outside the support, and recomputes r² directly for the few remaining pairs, so that
-/// |error of r²| ≤ 8·κ(d)·σⱼ everywhere inside a support. With H = ∂g/∂r² and W = G ⊙ H the
+/// the centres' mean m (rounded to 8 bits; r² and the gradients do not change) where that
+/// removes at least a quarter of Σⱼ‖cⱼ‖², and R² = ‖x − m‖²·1ᵀ + 1·‖c − m‖²ᵀ − 2·(X − m)·(C − m)ᵀ
+/// comes from one GEMM. That form's error is at most κ(d)·N with N = ‖x − m‖² + ‖cⱼ − m‖²
+/// and κ(d) = (d + 4)·ε (`RadialBumpKernel.errorBoundFactor(dimension:)`; measured at most
+/// 0.32·κ(d)·N for d = 2, 0.05·κ(d)·N for d = 64). The kernel keeps the GEMM value where
+/// N ≤ 8·σⱼ or where the point is surely outside the support, and recomputes r² directly for
+/// the remaining pairs, so that |error of r²| ≤ 8·κ(d)·σⱼ everywhere inside a support. With H = ∂g/∂r² and W = G ⊙ H the
 /// gradients are then dL/dX = 2·(rowsum(W) ⊙ X − W·C), dL/dC = −2·(Wᵀ·X − colsum(W) ⊙ C),
 /// two more GEMMs, and dL/dσ, dL/da are reduced in the fused backward kernel.
 ///
