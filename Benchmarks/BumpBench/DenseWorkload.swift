@@ -7,15 +7,15 @@ func denseRecords(threads: [Int], quick: Bool, filter: (String) -> Bool) throws 
   var records: [Record] = []
   let (batch, n) = (128, 256)
   let layer = try Dense<Float>(inputSize: n, outputSize: n)
-  var x = Matrix<Float>(rows: batch, columns: n)
-  var dy = Matrix<Float>(rows: batch, columns: n)
+  var x = try Matrix<Float>(rows: batch, columns: n)
+  var dy = try Matrix<Float>(rows: batch, columns: n)
   x.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Float(i % 13) * 0.01 - 0.06 } }
   dy.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Float(i % 7) * 0.01 - 0.03 } }
   let w = layer.weight.value
-  var y = Matrix<Float>(rows: batch, columns: n), dw = Matrix<Float>(rows: n, columns: n)
-  var dx = Matrix<Float>(rows: batch, columns: n), db = Matrix<Float>(rows: 1, columns: n)
-  let ones = Matrix<Float>(rows: batch, columns: 1, repeating: 1)
-  let bias = layer.bias.value
+  var y = try Matrix<Float>(rows: batch, columns: n), dw = try Matrix<Float>(rows: n, columns: n)
+  var dx = try Matrix<Float>(rows: batch, columns: n), db = try Matrix<Float>(rows: 1, columns: n)
+  let ones = try Matrix<Float>(rows: batch, columns: 1, repeating: 1)
+  let bias = layer.bias?.value ?? Matrix(validRows: 1, columns: n)
   for t in threads {
     Threading.threadCount = t
     let name = "dense layer float \(t)t"

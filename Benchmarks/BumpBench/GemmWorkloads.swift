@@ -5,11 +5,11 @@ import COpenBLAS
 func gemmRecords(shapes: [(Int, Int, Int)], threads: [Int], quick: Bool, filter: (String) -> Bool) -> [Record] {
   var records: [Record] = []
   for (m, k, n) in shapes {
-    var a = Matrix<Float>(rows: m, columns: k, repeating: 0)
-    var b = Matrix<Float>(rows: k, columns: n, repeating: 0)
+    var a = Matrix<Float>(validRows: m, columns: k)
+    var b = Matrix<Float>(validRows: k, columns: n)
     a.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Float(i % 17) * 0.01 - 0.08 } }
     b.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Float(i % 13) * 0.01 - 0.06 } }
-    var c = Matrix<Float>(rows: m, columns: n, repeating: 0)
+    var c = Matrix<Float>(validRows: m, columns: n)
     let flops = 2.0 * Double(m) * Double(k) * Double(n)
     for t in threads {
       Threading.threadCount = t

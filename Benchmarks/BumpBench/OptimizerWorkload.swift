@@ -9,7 +9,7 @@ func optimizerRecords(threads: [Int], quick: Bool, filter: (String) -> Bool) thr
     let model = try trainingModel()
     let (x, y) = try trainingData(samples: 128, seed: 2024)
     let loss = MeanSquaredError<Float>()
-    var gradient = Matrix<Float>(rows: 128, columns: 1)
+    var gradient = try Matrix<Float>(rows: 128, columns: 1)
     let predicted = try model.forward(x)
     _ = try loss.lossAndGradient(predicted: predicted, target: y, gradient: &gradient)
     _ = try model.backward(gradient)

@@ -14,8 +14,8 @@ struct TrainingResult {
 
 func trainingData(samples: Int, seed: UInt64) throws -> (Matrix<Float>, Matrix<Float>) {
   var g = SeededGenerator(seed: seed)
-  var x = Matrix<Float>(rows: samples, columns: 16)
-  var y = Matrix<Float>(rows: samples, columns: 1)
+  var x = try Matrix<Float>(rows: samples, columns: 16)
+  var y = try Matrix<Float>(rows: samples, columns: 1)
   x.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Float(g.nextNormal()) } }
   let xs = x
   y.withUnsafeMutableBufferPointer { t in
@@ -91,8 +91,8 @@ func runPhases(samples: Int, threads: Int) throws -> [String: Double] {
   let batch = 128
   var order = Array(0..<samples)
   var generator = SeededGenerator(seed: 3)
-  var bx = Matrix<Float>(rows: batch, columns: 16), by = Matrix<Float>(rows: batch, columns: 1)
-  var gradient = Matrix<Float>(rows: batch, columns: 1)
+  var bx = try Matrix<Float>(rows: batch, columns: 16), by = try Matrix<Float>(rows: batch, columns: 1)
+  var gradient = try Matrix<Float>(rows: batch, columns: 1)
   let keys = ["gemm_forward", "gemm_backward", "bump_forward", "bump_backward", "other_layers",
               "loss", "optimizer", "batch_gather"]
   var perStep: [String: [Double]] = Dictionary(uniqueKeysWithValues: keys.map { ($0, []) })

@@ -88,7 +88,8 @@ def expected_tensors(architecture):
             if n_in != width:
                 raise CheckpointProblem(f"layer {i}: dense takes {n_in} features, gets {width}")
             expected[prefix + "weight"] = (n_in, n_out)
-            expected[prefix + "bias"] = (1, n_out)
+            if settings.get("useBias", "true") == "true":
+                expected[prefix + "bias"] = (1, n_out)
             width = n_out
         elif kind == "bump":
             units = int(settings["units"])
@@ -123,7 +124,7 @@ def forward(tensors, architecture, x):
              if name.startswith(f"layers.{i}.")}
         kind = layer["kind"]
         if kind == "dense":
-            h = h @ p["weight"] + p["bias"]
+            h = h @ p["weight"] + p.get("bias", 0.0)
         elif kind == "bump":
             h = bump(h, p["sigma"], p["center"], p["amplitude"])
         elif kind == "relu":

@@ -1,9 +1,40 @@
 import Foundation
 
-/// Errors from layers, models and training. Each message names what was wrong and where.
+/// The shape of a matrix, or of the matrices an operation accepts: `rows × columns`, where
+/// nil stands for any count (shown as `n`).
+public struct MatrixShape: Hashable, Sendable, CustomStringConvertible {
+  /// The number of rows, or nil for any.
+  public var rows: Int?
+  /// The number of columns, or nil for any.
+  public var columns: Int?
+
+  /// A shape from its counts; nil for any.
+  public init(rows: Int?, columns: Int?) {
+    self.rows = rows
+    self.columns = columns
+  }
+
+  /// The shape of `matrix`.
+  public init<Element>(of matrix: Matrix<Element>) {
+    self.init(rows: matrix.rows, columns: matrix.columns)
+  }
+
+  /// `rows×columns`, e.g. `128×16`, or `n×16` for any number of rows.
+  public var description: String {
+    "\(rows.map(String.init) ?? "n")×\(columns.map(String.init) ?? "n")"
+  }
+}
+
+/// The errors of BumpKit's own values: shapes, arguments, parameters, data values and state,
+/// from matrices, layers, models, data sets and training alike. Each message names what was
+/// wrong, where, and the values involved.
+///
+/// Reading files has errors of its own: ``DataError`` (CSV files), ``SafetensorsError`` (the
+/// file format) and ``CheckpointError`` (a file that is not the model it claims to be);
+/// LAPACK failures are ``LinearAlgebraError``.
 public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
-  /// An input or gradient had the wrong shape for `operation`.
-  case shapeMismatch(operation: String, expected: String, got: String)
+  /// An operand of `operation` had the wrong shape.
+  case shapeMismatch(operation: String, expected: MatrixShape, actual: MatrixShape)
   /// A batch with no rows (or a dataset with no samples).
   case emptyBatch(operation: String)
   /// An argument outside its domain, e.g. a negative learning rate.
@@ -22,8 +53,8 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .shapeMismatch(let op, let expected, let got):
-      return "\(op): shape mismatch, expected \(expected), got \(got)"
+    case .shapeMismatch(let op, let expected, let actual):
+      return "\(op): shape mismatch, expected \(expected), got \(actual)"
     case .emptyBatch(let op):
       return "\(op): the batch is empty (0 rows)"
     case .invalidArgument(let name, let value, let reason):
@@ -42,7 +73,6 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
   }
 }
 
-func shapeText(_ rows: Int, _ columns: Int) -> String { "\(rows)×\(columns)" }
 
 // MARK: - Readable descriptions
 

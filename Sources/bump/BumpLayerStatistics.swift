@@ -43,7 +43,7 @@ struct BumpLayerStatistics {
     var lower = [Int: Double]()
     var upper = [Int: Double]()
     var inside = [Int: [Double]]()
-    var chunk = Matrix<Element>(rows: 0, columns: 0)
+    var chunk = Matrix<Element>()
     var start = 0
     while start < x.rows {
       let end = min(x.rows, start + chunkRows)

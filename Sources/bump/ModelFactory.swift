@@ -39,7 +39,7 @@ enum ModelFactory {
         amplitude: spec(trained: configuration.trainAmplitude, initial: .constant(1), fixed: 1))
     case .relu: return ReLU<Element>()
     case .tanh: return Tanh<Element>()
-    case .gaussian: return Gaussian<Element>()
+    case .gaussian: return try Gaussian<Element>()
     }
   }
 

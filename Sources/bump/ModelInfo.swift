@@ -155,7 +155,7 @@ struct ModelInfo: Equatable {
   /// A regression model's outputs in the target's own units: `outputs` mapped back through
   /// ``targetStandardization``, or unchanged without one.
   ///
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the column count is
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the column count is
   ///   not the standardization's.
   func naturalUnits<Element: MatrixScalar>(_ outputs: Matrix<Element>) throws -> Matrix<Element> {
     try targetStandardization.map { try $0.invert(outputs) } ?? outputs

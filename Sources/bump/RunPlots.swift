@@ -28,7 +28,7 @@ enum RunPlots {
       }
       // Every unit sees the same grid: column j of the input is the grid, so column j of the
       // output is unit j's g(x), computed by the layer's own kernels.
-      var grid = Matrix<Element>(rows: points, columns: bump.units)
+      var grid = try Matrix<Element>(rows: points, columns: bump.units)
       grid.withUnsafeMutableBufferPointer { g in
         for i in 0..<points {
           for j in 0..<bump.units { g[i * bump.units + j] = Element(xs[i]) }
@@ -84,7 +84,7 @@ enum RunPlots {
       return (0..<resolution).map { r.lowerBound + (Double($0) + 0.5) * step }
     }
     let (xs, ys) = (centers(xRange), centers(yRange))
-    var grid = Matrix<Element>(rows: resolution * resolution, columns: 2)
+    var grid = try Matrix<Element>(rows: resolution * resolution, columns: 2)
     for (j, yv) in ys.enumerated() {
       for (i, xv) in xs.enumerated() {
         grid[j * resolution + i, 0] = Element(xv)

@@ -482,13 +482,10 @@ struct TrainingRun<Element: MatrixScalar> {
   private func architectureText(_ model: Sequential<Element>) -> String {
     var parts = ["\(model.inputFeatures)"]
     for layer in model.layers {
-      let c = layer.configuration
-      switch c.kind {
-      case "dense": parts.append("Dense(\(c.settings["outputSize"] ?? "?"))")
-      case "bump":
-        let sigma = c.settings["sigma"] ?? ""
-        parts.append("Bump(σ \(sigma.hasPrefix("shared") ? "shared" : "per unit"))")
-      default: parts.append(c.kind)
+      switch layer.configuration {
+      case .dense(let c): parts.append("Dense(\(c.outputSize))")
+      case .bump(let c): parts.append("Bump(σ \(c.sigma.perUnit ? "per unit" : "shared"))")
+      case let c: parts.append(c.kind)
       }
     }
     return parts.joined(separator: " → ")

@@ -99,6 +99,6 @@ import Testing
     let dataset = try Dataset(
       x: try Matrix<Double>(rows: 2, columns: 1, elements: [0, 1]), y: try column([0, 1]),
       featureNames: ["x"], targetName: "y", task: .classification(classes: 2))
-    #expect(throws: DataError.self) { try dataset.standardizedTargets() }
+    #expect(throws: BumpKitError.self) { try dataset.standardizedTargets() }
   }
 }

@@ -23,7 +23,7 @@ private func checkpointRandom<T: MatrixScalar>(
   _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
 ) -> Matrix<T> {
   var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(rows: rows, columns: columns)
+  var m = Matrix<T>(validRows: rows, columns: columns)
   for i in 0..<rows {
     for j in 0..<columns { m[i, j] = T(range.0 + (range.1 - range.0) * generator.nextUnit()) }
   }
@@ -49,7 +49,7 @@ private func everyLayerModel<T: MatrixScalar>(_: T.Type = T.self, seed: UInt64 =
     Tanh()
     try Dense(inputSize: 4, outputSize: 4, useBias: false)
     Sigmoid()
-    Gaussian()
+    try Gaussian()
     try Dense(inputSize: 4, outputSize: 2)
   }
   var generator = SeededGenerator(seed: seed &+ 100)
@@ -182,11 +182,11 @@ struct CheckpointTests {
     error = loadEdited(model, "transposed weight") { file in
       try file.insert(.init(file["layers.0.weight"]!.floats(), shape: [6, 3]), named: "layers.0.weight")
     }
-    #expect(error == .shapeMismatch(source: "bad.safetensors", name: "layers.0.weight", expected: [3, 6], stored: [6, 3]))
+    #expect(error == .tensorShapeMismatch(source: "bad.safetensors", name: "layers.0.weight", expected: [3, 6], stored: [6, 3]))
     error = loadEdited(model, "flat weight") { file in
       try file.insert(.init(file["layers.0.weight"]!.floats(), shape: [18]), named: "layers.0.weight")
     }
-    #expect(error == .shapeMismatch(source: "bad.safetensors", name: "layers.0.weight", expected: [3, 6], stored: [18]))
+    #expect(error == .tensorShapeMismatch(source: "bad.safetensors", name: "layers.0.weight", expected: [3, 6], stored: [18]))
     #expect(error.map { "\($0)" }?.contains("[18]") == true)
 
     error = loadEdited(model, "F64 in a float file") { file in
@@ -487,7 +487,7 @@ private enum CheckpointPython {
 extension Matrix where Element == Double {
   /// `other` widened to Double.
   fileprivate init<T: MatrixScalar>(rows: Int, columns: Int, elementsOf other: Matrix<T>) {
-    self.init(rows: rows, columns: columns)
+    self.init(validRows: rows, columns: columns)
     for i in 0..<rows {
       for j in 0..<columns { self[i, j] = Double(other[i, j]) }
     }

@@ -14,16 +14,16 @@ private func standardDeviation(_ values: [Double]) -> Double {
 }
 
 /// The error `body` throws, or `nil`.
-private func thrownError(_ body: () throws -> Void) -> DataError? {
+private func thrownError(_ body: () throws -> Void) -> BumpKitError? {
   do {
     try body()
     return nil
   } catch {
-    return error as? DataError
+    return error as? BumpKitError
   }
 }
 
-private func isInvalidArgument(_ error: DataError?) -> Bool {
+private func isInvalidArgument(_ error: BumpKitError?) -> Bool {
   if case .invalidArgument? = error { return true }
   return false
 }
@@ -188,14 +188,14 @@ struct DatasetTests {
     #expect(data.task.classes == 3)
     #expect(data.task.kind == .classification)
 
-    func fails(_ body: () throws -> Dataset<Double>) -> DataError? {
+    func fails(_ body: () throws -> Dataset<Double>) -> BumpKitError? {
       thrownError { _ = try body() }
     }
     guard case .shapeMismatch? = fails({ try Dataset(x: x, y: Matrix(rows: 2, columns: 1)) }) else {
       Issue.record("rows")
       return
     }
-    guard case .shapeMismatch? = fails({ try Dataset(x: x, y: labels, featureNames: ["a"]) }) else {
+    guard case .invalidArgument? = fails({ try Dataset(x: x, y: labels, featureNames: ["a"]) }) else {
       Issue.record("names")
       return
     }
@@ -211,9 +211,9 @@ struct DatasetTests {
     withNaN[2, 1] = .nan
     #expect(
       fails({ try Dataset(x: withNaN, y: labels) })
-        == .nonFiniteValue(matrix: "x", row: 2, column: 1))
+        == .nonFiniteData(what: "x", row: 2, column: 1, value: "nan"))
     guard
-      case .shapeMismatch? = fails({
+      case .invalidArgument? = fails({
         try Dataset(x: x, y: labels, task: .classification(classes: 3), classNames: ["a"])
       })
     else {
@@ -325,7 +325,7 @@ struct DatasetTests {
       isInvalidArgument(
         thrownError { _ = try Standardization(mean: [.nan], standardDeviation: [1]) }))
     guard
-      case .shapeMismatch? = thrownError({
+      case .invalidArgument? = thrownError({
         _ = try Standardization(mean: [0, 1], standardDeviation: [1])
       })
     else {

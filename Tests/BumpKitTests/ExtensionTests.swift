@@ -9,33 +9,35 @@ private final class Offset: CheckpointableLayer {
   static let kind = "test-offset"
   let units: Int
   let offset: Parameter<Float>
-  private var output = Matrix<Float>(rows: 0, columns: 0)
+  private var output = Matrix<Float>()
 
-  init(units: Int) {
+  init(units: Int) throws {
     self.units = units
-    offset = Parameter(name: "offset", value: Matrix(rows: 1, columns: units))
+    offset = Parameter(name: "offset", value: try Matrix(rows: 1, columns: units))
   }
 
-  convenience init(configuration: LayerConfiguration) throws {
-    guard let units = configuration.settings["units"].flatMap({ Int($0) }), units > 0 else {
-      throw BumpKitError.invalidArgument(name: "units", value: configuration.settings["units"] ?? "missing", reason: "must be a positive integer")
+  struct Settings: Codable { var units: Int }
+
+  convenience init(settings: Settings) throws {
+    guard settings.units > 0 else {
+      throw BumpKitError.invalidArgument(name: "units", value: String(settings.units), reason: "must be a positive integer")
     }
-    self.init(units: units)
+    try self.init(units: settings.units)
   }
 
   var parameters: [Parameter<Float>] { [offset] }
   var inputSize: Int? { units }
-  var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind, settings: ["units": String(units)]) }
+  var settings: Settings { Settings(units: units) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { units }
 
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> {
-    output.resize(rows: input.rows, columns: units)
+    try output.resize(rows: input.rows, columns: units)
     for r in 0..<input.rows { for j in 0..<units { output[r, j] = input[r, j] + offset.value[0, j] } }
     return output
   }
 
   func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> {
-    var sums = Matrix<Float>(rows: 1, columns: units)
+    var sums = try Matrix<Float>(rows: 1, columns: units)
     for r in 0..<outputGradient.rows { for j in 0..<units { sums[0, j] += outputGradient[r, j] } }
     try offset.setGradient(sums)
     return outputGradient
@@ -47,9 +49,9 @@ private final class Offset: CheckpointableLayer {
 /// The same layer under a kind nobody registers.
 private final class Unregistered: Layer {
   typealias Element = Float
-  let inner = Offset(units: 2)
+  let inner = try! Offset(units: 2)  // 2 is a valid width
   var parameters: [Parameter<Float>] { inner.parameters }
-  var configuration: LayerConfiguration { LayerConfiguration(kind: "test-unregistered") }
+  var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "test-unregistered")) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { 2 }
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { try inner.forward(input) }
   func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { try inner.backward(outputGradient) }
@@ -93,7 +95,7 @@ struct ExtensionTests {
     try LayerRegistry.register(Offset.self)  // again: nothing happens
     let model = try Sequential<Float>(seed: 3) {
       try Dense(inputSize: 3, outputSize: 2)
-      Offset(units: 2)
+      try Offset(units: 2)
       try Dense(inputSize: 2, outputSize: 1)
     }
     try (model.layers[1] as! Offset).offset.assign(Matrix([[0.25, -0.75]]))
@@ -117,8 +119,8 @@ struct ExtensionTests {
   func conflictingRegistration() throws {
     final class OtherOffset: PassThroughLayer, CheckpointableLayer {
       static let kind = "test-offset"
-      init(configuration: LayerConfiguration) throws {}
-      var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind) }
+      init(settings: [String: Int]) throws {}
+      var settings: [String: Int] { [:] }
     }
     try LayerRegistry.register(Offset.self)
     let error = #expect(throws: BumpKitError.self) { try LayerRegistry.register(OtherOffset.self) }
@@ -128,7 +130,7 @@ struct ExtensionTests {
   @Test("a layer of an app's own that reports a built-in kind is refused when saving")
   func impostorKindIsRefused() throws {
     final class FakeDenseKind: PassThroughLayer {
-      var configuration: LayerConfiguration { LayerConfiguration(kind: "relu") }
+      var configuration: LayerConfiguration { .relu }
     }
     let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), FakeDenseKind()])
     #expect(throws: CheckpointError.self) { _ = try Checkpoint.encode(model) }
@@ -138,8 +140,8 @@ struct ExtensionTests {
   func builtInKindsAreTaken() throws {
     final class FakeDense: PassThroughLayer, CheckpointableLayer {
       static let kind = "dense"
-      init(configuration: LayerConfiguration) throws {}
-      var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind) }
+      init(settings: [String: Int]) throws {}
+      var settings: [String: Int] { [:] }
     }
     #expect(throws: BumpKitError.self) { try LayerRegistry.register(FakeDense.self) }
   }
@@ -148,7 +150,8 @@ struct ExtensionTests {
   func errorsRead() {
     let errors: [any Error & CustomStringConvertible] = [
       BumpKitError.invalidArgument(name: "units", value: "0", reason: "needs at least one unit"),
-      LinearAlgebraError.shapeMismatch(operation: "gemm", expected: "3×4 · 4×2", got: "3×4 · 5×2"),
+      BumpKitError.shapeMismatch(operation: "gemm", expected: MatrixShape(rows: 4, columns: 2), actual: MatrixShape(rows: 5, columns: 2)),
+      LinearAlgebraError.lapack(routine: "dposv", info: 2),
       CheckpointError.missingTensor(source: "m.safetensors", name: "layers.0.weight"),
       DataError.fileNotFound(path: "missing.csv"),
       SafetensorsError.truncatedFile(byteCount: 3),
@@ -165,7 +168,7 @@ struct StateErrorTests {
   @Test("backward before any forward pass is a state error naming the layer, for every layer")
   func backwardBeforeForward() throws {
     let layers: [any Layer<Float>] = [
-      try Dense(inputSize: 2, outputSize: 3), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), Gaussian(),
+      try Dense(inputSize: 2, outputSize: 3), try Bump(units: 3), ReLU(), Tanh(), Sigmoid(), try Gaussian(),
     ]
     for layer in layers {
       let width = try layer.outputSize(forInputSize: layer.inputSize ?? 3)

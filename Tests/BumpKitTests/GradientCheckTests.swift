@@ -37,7 +37,7 @@ private func boundaryMargin(_ x: Matrix<Double>, sigma: [Double], center: [Doubl
 
 private func gradientCheckInput(rows: Int, columns: Int, seed: UInt64, scale: Double = 1, avoidZero: Bool = false) throws -> Matrix<Double> {
   var generator = SeededGenerator(seed: seed)
-  var m = Matrix<Double>(rows: rows, columns: columns)
+  var m = try Matrix<Double>(rows: rows, columns: columns)
   for i in 0..<rows {
     for j in 0..<columns {
       var v = scale * (2 * generator.nextUnit() - 1)
@@ -59,10 +59,10 @@ private func expectPasses(
 /// must catch it.
 private final class WrongSquare: Layer {
   typealias Element = Double
-  private var saved = Matrix<Double>(rows: 0, columns: 0)
+  private var saved = Matrix<Double>()
   var parameters: [Parameter<Double>] { [] }
   func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-  var configuration: LayerConfiguration { LayerConfiguration(kind: "wrong-square") }
+  var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "wrong-square")) }
   func releaseSavedState() {}
   func forward(_ input: Matrix<Double>) throws -> Matrix<Double> {
     saved = input
@@ -130,7 +130,7 @@ struct GradientCheckTests {
     expectPasses(try GradientCheck.check(layer: ReLU<Double>(), input: x), tolerance: Self.tolerance, "ReLU")
     expectPasses(try GradientCheck.check(layer: Tanh<Double>(), input: x), tolerance: Self.tolerance, "Tanh")
     expectPasses(try GradientCheck.check(layer: Sigmoid<Double>(), input: x), tolerance: Self.tolerance, "Sigmoid")
-    let gaussian = Gaussian<Double>(amplitude: 1.3, width: 0.8, center: 0.2)
+    let gaussian = try Gaussian<Double>(amplitude: 1.3, width: 0.8, center: 0.2)
     let report = try GradientCheck.check(layer: gaussian, input: x)
     expectPasses(report, tolerance: Self.tolerance, "Gaussian")
     #expect(report.tensors.count == 4)
@@ -194,7 +194,7 @@ struct GradientCheckTests {
     let layers: [(any Layer<Float>, any Layer<Double>)] = [
       (try Bump<Float>(units: 3, sigma: .shared(.constant(0.6)), center: .shared(.constant(0.1)), amplitude: .shared(.constant(2))),
        try Bump<Double>(units: 3, sigma: .shared(.constant(0)), center: .shared(.constant(0)), amplitude: .shared(.constant(0)))),
-      (Tanh<Float>(), Tanh<Double>()), (Sigmoid<Float>(), Sigmoid<Double>()), (Gaussian<Float>(width: 2), Gaussian<Double>()),
+      (Tanh<Float>(), Tanh<Double>()), (Sigmoid<Float>(), Sigmoid<Double>()), (try Gaussian<Float>(width: 2), try Gaussian<Double>()),
     ]
     let x3 = try Matrix<Float>(rows: 4, columns: 3, elements: (0..<12).map { Float($0) / 6 - 1 })
     for (f, d) in layers {
@@ -232,7 +232,7 @@ struct GradientCheckTests {
     #expect(layer.weight.value.elements == before)
     // dW = xᵀ·R for the check's R; recompute it with the same seed and compare.
     var generator = SeededGenerator(seed: 0)
-    var r = Matrix<Double>(rows: 4, columns: 2)
+    var r = try Matrix<Double>(rows: 4, columns: 2)
     for i in 0..<4 { for j in 0..<2 { r[i, j] = generator.nextNormal() } }
     let expected = try x.multiplied(by: r, transposingSelf: true)
     for (a, b) in zip(layer.weight.gradient.elements, expected.elements) { #expect(abs(a - b) < 1e-14) }

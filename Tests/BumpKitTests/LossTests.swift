@@ -36,7 +36,7 @@ struct LossTests {
   private func checkMeanSquaredError<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let p = try lossMatrix(Self.logits, as: T.self)
     let t = try lossMatrix(Self.probabilities, as: T.self)
-    var gradient = Matrix<T>(rows: 0, columns: 0)
+    var gradient = Matrix<T>()
     let value = try MeanSquaredError<T>().lossAndGradient(predicted: p, target: t, gradient: &gradient)
     let pd = lossElements(p), td = lossElements(t)
     let expected = zip(pd, td).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(pd.count)
@@ -58,7 +58,7 @@ struct LossTests {
   private func checkBinaryCrossEntropy<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let z = try lossMatrix(Self.logits, as: T.self)
     let y = try lossMatrix(Self.probabilities, as: T.self)
-    var gradient = Matrix<T>(rows: 0, columns: 0)
+    var gradient = Matrix<T>()
     let loss = BinaryCrossEntropyWithLogits<T>()
     let value = try loss.lossAndGradient(predicted: z, target: y, gradient: &gradient)
     let zd = lossElements(z), yd = lossElements(y)
@@ -85,7 +85,7 @@ struct LossTests {
       (1000, 0.5, 500, 0.5), (-1000, 0.25, 250, -0.25),
     ]
     for (z, y, expected, expectedGradient) in cases {
-      var gradient = Matrix<T>(rows: 0, columns: 0)
+      var gradient = Matrix<T>()
       let value = try loss.lossAndGradient(
         predicted: Matrix(rows: 1, columns: 1, repeating: T(z)), target: Matrix(rows: 1, columns: 1, repeating: T(y)),
         gradient: &gradient)
@@ -118,7 +118,7 @@ struct LossTests {
     let z = try lossMatrix(Self.logits, as: T.self)
     let labels: [Double] = [2, 0, 1, 1]
     let y = try lossMatrix(labels.map { [$0] }, as: T.self)
-    var gradient = Matrix<T>(rows: 0, columns: 0)
+    var gradient = Matrix<T>()
     let loss = SoftmaxCrossEntropy<T>()
     let value = try loss.lossAndGradient(predicted: z, target: y, gradient: &gradient)
     var expected = 0.0
@@ -145,7 +145,7 @@ struct LossTests {
   private func checkSoftmaxExtremes<T: MatrixScalar>(_: T.Type) throws {
     let z = try lossMatrix([[1000, -1000, 0], [1000, -1000, 0], [-1000, -1000, -1000]], as: T.self)
     let y = try lossMatrix([[0], [1], [2]], as: T.self)
-    var gradient = Matrix<T>(rows: 0, columns: 0)
+    var gradient = Matrix<T>()
     let value = try SoftmaxCrossEntropy<T>().lossAndGradient(predicted: z, target: y, gradient: &gradient)
     // Row losses 0, 2000 and log 3.
     let expected = (0 + 2000 + log(3.0)) / 3
@@ -160,7 +160,7 @@ struct LossTests {
     let z = try lossMatrix([[0, 1, 2], [2, 1, 0], [1, 1, 1]], as: Double.self)
     for (labels, badRow) in [([0.0, 2, 3], 2), ([0.0, 1.5, 1], 1), ([-1.0, 0, 0], 0), ([0.0, 0, .nan], 2)] {
       let y = try lossMatrix(labels.map { [$0] }, as: Double.self)
-      var gradient = Matrix<Double>(rows: 0, columns: 0)
+      var gradient = Matrix<Double>()
       do {
         _ = try SoftmaxCrossEntropy<Double>().lossAndGradient(predicted: z, target: y, gradient: &gradient)
         Issue.record("labels \(labels) were accepted")
@@ -176,7 +176,7 @@ struct LossTests {
 
   @Test("shape mismatches name both shapes; empty batches are errors")
   func shapeErrors() throws {
-    let a = Matrix<Double>(rows: 2, columns: 3), b = Matrix<Double>(rows: 3, columns: 2)
+    let a = try Matrix<Double>(rows: 2, columns: 3), b = try Matrix<Double>(rows: 3, columns: 2)
     do {
       _ = try MeanSquaredError<Double>().loss(predicted: a, target: b)
       Issue.record("2×3 against 3×2 was accepted")
@@ -189,7 +189,7 @@ struct LossTests {
     } catch let error as BumpKitError {
       #expect(error.description.contains("2×1") && error.description.contains("2×3"), "\(error)")
     }
-    let empty = Matrix<Double>(rows: 0, columns: 3)
+    let empty = try Matrix<Double>(rows: 0, columns: 3)
     #expect(throws: BumpKitError.emptyBatch(operation: "MeanSquaredError")) {
       try MeanSquaredError<Double>().loss(predicted: empty, target: empty)
     }
@@ -213,7 +213,7 @@ struct LossTests {
   func gradientBufferIsReused() throws {
     let p = try lossMatrix(Self.logits, as: Float.self)
     let t = try lossMatrix(Self.probabilities, as: Float.self)
-    var gradient = Matrix<Float>(rows: 10, columns: 10)
+    var gradient = try Matrix<Float>(rows: 10, columns: 10)
     let before = gradient.withUnsafeBufferPointer { $0.baseAddress }
     _ = try MeanSquaredError<Float>().lossAndGradient(predicted: p, target: t, gradient: &gradient)
     _ = try BinaryCrossEntropyWithLogits<Float>().lossAndGradient(predicted: p, target: t, gradient: &gradient)

@@ -77,10 +77,10 @@ struct OptimizerTests {
   private func bowlError<T: MatrixScalar, O: Optimizer>(_ optimizer: O, steps: Int, _: T.Type) throws -> Double
   where O.Element == T {
     let dense = try Dense<T>(inputSize: 2, outputSize: 3, useBias: false)
-    let identity = Matrix<T>.identity(size: 2)
+    let identity = try Matrix<T>.identity(size: 2)
     let target = try Matrix<T>(Self.target.map { $0.map { T($0) } })
     let loss = MeanSquaredError<T>()
-    var gradient = Matrix<T>(rows: 0, columns: 0)
+    var gradient = Matrix<T>()
     for _ in 0..<steps {
       let y = try dense.forward(identity)
       _ = try loss.lossAndGradient(predicted: y, target: target, gradient: &gradient)

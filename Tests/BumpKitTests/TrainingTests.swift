@@ -9,7 +9,7 @@ private func trainingRandom<T: MatrixScalar>(
   _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
 ) -> Matrix<T> {
   var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(rows: rows, columns: columns)
+  var m = Matrix<T>(validRows: rows, columns: columns)
   for i in 0..<rows {
     for j in 0..<columns { m[i, j] = T(range.0 + (range.1 - range.0) * generator.nextUnit()) }
   }
@@ -23,7 +23,7 @@ private func trainingWeights<T: MatrixScalar>(_ model: Sequential<T>) -> [[UInt6
 
 /// `f(x)` applied to a one-column matrix.
 private func trainingMap<T: MatrixScalar>(_ x: Matrix<T>, _ f: (Double) -> Double) -> Matrix<T> {
-  var y = Matrix<T>(rows: x.rows, columns: 1)
+  var y = Matrix<T>(validRows: x.rows, columns: 1)
   for i in 0..<x.rows { y[i, 0] = T(f(Double(x[i, 0]))) }
   return y
 }
@@ -77,7 +77,7 @@ struct TrainingTests {
     #expect(history.loss.first! > history.loss.last!)
     let dense = model.layers[0] as! Dense<T>
     #expect(abs(Double(dense.weight.value[0, 0]) - 2) < 1e-3)
-    #expect(abs(Double(dense.bias.value[0, 0]) - 1) < 1e-3)
+    #expect(abs(Double(dense.bias!.value[0, 0]) - 1) < 1e-3)
   }
 
   /// Dense(1→8) → Bump(8) → Dense(8→1) on Dataset.bumps (noise 0.01, so the best possible
@@ -130,9 +130,9 @@ struct TrainingTests {
     }
     let shift = model.layers[0] as! Dense<T>
     try shift.weight.assign(Matrix(rows: 1, columns: 2, repeating: 1))
-    try shift.bias.assign(Matrix(rows: 1, columns: 2, elements: truth.centers.map { T(-$0) }))
+    try shift.bias!.assign(Matrix(rows: 1, columns: 2, elements: truth.centers.map { T(-$0) }))
     shift.weight.isTrainable = false
-    shift.bias.isTrainable = false
+    shift.bias!.isTrainable = false
     let bump = model.layers[1] as! Bump<T>
     let initial = [0.1, 1.0]
     try bump.sigma.assign(Matrix(rows: 1, columns: 2, elements: initial.map { T($0) }))
@@ -142,8 +142,8 @@ struct TrainingTests {
     try model.fit(x: data.x, y: data.y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 60, batchSize: 32, seed: 8)
 
     // The fixed layer did not move.
-    #expect(shift.weight.value == Matrix(rows: 1, columns: 2, repeating: 1))
-    #expect(shift.bias.value.elements.map { Double($0) } == truth.centers.map { Double(T(-$0)) })
+    #expect(try shift.weight.value == Matrix(rows: 1, columns: 2, repeating: 1))
+    #expect(shift.bias!.value.elements.map { Double($0) } == truth.centers.map { Double(T(-$0)) })
     let final = bump.sigma.value.elements.map { Double($0) }
     for k in 0..<2 {
       let before = abs(initial[k] - truth.sigmas[k]), after = abs(final[k] - truth.sigmas[k])
@@ -254,12 +254,12 @@ struct TrainingTests {
 
     let sgd = try SGD<T>(learningRate: 0.1)
     let loss = MeanSquaredError<T>()
-    var gradient = Matrix<T>(rows: 0, columns: 0)
+    var gradient = Matrix<T>()
     var epochLosses: [Double] = []
     for _ in 0..<2 {
       var total = 0.0
       for range in [0..<4, 4..<8, 8..<10] {
-        var bx = Matrix<T>(rows: 0, columns: 0), by = bx
+        var bx = Matrix<T>(), by = bx
         try x.copyRows(range, into: &bx)
         try y.copyRows(range, into: &by)
         let p = try manual.forward(bx)
@@ -463,7 +463,7 @@ struct TrainingTests {
   @Test("x and y with different row counts are shapeMismatch naming both shapes; nothing changes")
   func rowMismatch() throws {
     let f = try BadInputFixture()
-    var short = Matrix<Double>(rows: 47, columns: 1)
+    var short = try Matrix<Double>(rows: 47, columns: 1)
     for i in 0..<47 { short[i, 0] = f.labels[i, 0] }
     if let error = trainingError("47 labels for 48 rows", { try f.fit(f.x, short) }) {
       if case .shapeMismatch = error {} else { Issue.record("47 labels for 48 rows: expected shapeMismatch, got \(error)") }
@@ -526,7 +526,7 @@ private final class BadInputFixture {
   private let initialValues: [Matrix<Double>]
 
   init() throws {
-    var labels = Matrix<Double>(rows: 48, columns: 1)
+    var labels = try Matrix<Double>(rows: 48, columns: 1)
     for i in 0..<48 { labels[i, 0] = Double(i % 2) }
     self.labels = labels
     model = try Sequential<Double>(seed: 26) {

@@ -60,6 +60,7 @@ public enum Checkpoint {
       let instance = model.layers[i]
       let rebuilds: Bool
       if let registered = instance as? any CheckpointableLayer {
+        _ = try registered.customConfiguration()  // throws the encoder's error
         rebuilds = type(of: registered).kind == layer.kind
           && LayerRegistry.registeredType(kind: layer.kind, Element.self) == type(of: registered)
       } else {
@@ -114,8 +115,16 @@ public enum Checkpoint {
     guard let precision = meta["precision"], precision == "float" || precision == "double" else {
       throw CheckpointError.notACheckpoint(source: source, reason: "precision \(meta["precision"] ?? "missing") is not float or double")
     }
-    guard let text = meta["architecture"], let architecture = try? JSONDecoder().decode(Architecture.self, from: Data(text.utf8)) else {
-      throw CheckpointError.notACheckpoint(source: source, reason: "the architecture metadata is missing or not valid JSON")
+    guard let text = meta["architecture"] else {
+      throw CheckpointError.notACheckpoint(source: source, reason: "the architecture metadata is missing")
+    }
+    let architecture: Architecture
+    do {
+      architecture = try JSONDecoder().decode(Architecture.self, from: Data(text.utf8))
+    } catch let error as BumpKitError {
+      throw CheckpointError.notACheckpoint(source: source, reason: "the architecture is invalid: \(error)")
+    } catch {
+      throw CheckpointError.notACheckpoint(source: source, reason: "the architecture metadata is not valid JSON of an architecture")
     }
     let tensors = file.names.map { ($0, file.tensors[$0]!.shape) }
     return Summary(precision: precision, architecture: architecture, tensors: tensors, metadata: meta, file: file)
@@ -159,7 +168,7 @@ public enum Checkpoint {
         guard let tensor = file.tensors[name] else { throw CheckpointError.missingTensor(source: source, name: name) }
         let shape = [p.value.rows, p.value.columns]
         guard tensor.shape == shape else {
-          throw CheckpointError.shapeMismatch(source: source, name: name, expected: shape, stored: tensor.shape)
+          throw CheckpointError.tensorShapeMismatch(source: source, name: name, expected: shape, stored: tensor.shape)
         }
         let values: [Element]
         switch (tensor.dtype, Element.self == Float.self) {
@@ -176,6 +185,14 @@ public enum Checkpoint {
         }
         try p.assign(Matrix(rows: shape[0], columns: shape[1], elements: values))
       }
+    }
+    // Files written before bias-free Dense layers lost their bias parameter store it as a
+    // fixed zero row; such a tensor is read and dropped.
+    for (i, layer) in s.architecture.layers.enumerated() {
+      guard case .dense(let c) = layer, !c.useBias, let tensor = file.tensors["layers.\(i).bias"] else { continue }
+      let values = tensor.dtype == .f32 ? try tensor.floats().map(Double.init) : try tensor.doubles()
+      guard tensor.shape == [1, c.outputSize], values.allSatisfy({ $0 == 0 }) else { continue }
+      expected.insert("layers.\(i).bias")
     }
     if let extra = file.names.first(where: { !expected.contains($0) }) {
       throw CheckpointError.unexpectedTensor(source: source, name: extra)
@@ -195,7 +212,7 @@ extension Checkpoint {
   /// layer.
   ///
   /// - Throws: ``CheckpointError/missingTensor(source:name:)``,
-  ///   ``CheckpointError/shapeMismatch(source:name:expected:stored:)``,
+  ///   ``CheckpointError/tensorShapeMismatch(source:name:expected:stored:)``,
   ///   ``CheckpointError/notACheckpoint(source:reason:)``.
   static func checkDeclaredShapes(
     _ architecture: Architecture, file: SafetensorsFile, source: String
@@ -215,55 +232,41 @@ extension Checkpoint {
         throw CheckpointError.missingTensor(source: source, name: name)
       }
       guard tensor.shape == shape else {
-        throw CheckpointError.shapeMismatch(
+        throw CheckpointError.tensorShapeMismatch(
           source: source, name: name, expected: shape, stored: tensor.shape)
       }
     }
     var width: Int? = architecture.inputFeatures
     try checkWidth(architecture.inputFeatures, "inputFeatures")
     for (i, layer) in architecture.layers.enumerated() {
-      // A registered layer of an app's own: its settings mean nothing here, so the widths
-      // after it are checked when the model is built, and its tensors' shapes against its
-      // parameters.
-      if !LayerRegistry.builtInKinds.contains(layer.kind) {
-        width = nil
-        continue
-      }
-      func size(_ key: String) throws -> Int {
-        guard let text = layer.settings[key], let value = Int(text) else {
-          throw fail(
-            "layer \(i) (\(layer.kind)) \(key) is \(layer.settings[key].map { "\"\($0)\"" } ?? "missing"), not an integer")
-        }
+      func checked(_ value: Int, _ key: String) throws -> Int {
         try checkWidth(value, "layer \(i) (\(layer.kind)) \(key)")
         return value
       }
-      switch layer.kind {
-      case "dense":
-        let (input, output) = (try size("inputSize"), try size("outputSize"))
+      switch layer {
+      case .custom, .sequential:
+        // A registered layer of an app's own: its settings mean nothing here, so the widths
+        // after it are checked when the model is built, and its tensors' shapes against its
+        // parameters.
+        width = nil
+      case .dense(let c):
+        let (input, output) = (try checked(c.inputSize, "inputSize"), try checked(c.outputSize, "outputSize"))
         if let width, input != width {
           throw fail("layer \(i) (dense) takes \(input) inputs, the layer before gives \(width)")
         }
         try expect("layers.\(i).weight", [input, output])
-        try expect("layers.\(i).bias", [1, output])
+        if c.useBias { try expect("layers.\(i).bias", [1, output]) }
         width = output
-      case "bump":
-        let units = try size("units")
+      case .bump(let c):
+        let units = try checked(c.units, "units")
         if let width, units != width {
           throw fail("layer \(i) (bump) has \(units) units, the layer before gives \(width)")
         }
-        for name in ["sigma", "center", "amplitude"] {
-          let text = layer.settings[name] ?? "missing"
-          let layout = text.split(separator: ",", omittingEmptySubsequences: false)
-          guard let first = layout.first, first == "shared" || first == "per-unit",
-            layout.count == 1 || (layout.count == 2 && layout[1] == "fixed")
-          else {
-            throw fail(
-              "layer \(i) (bump) \(name) is \"\(text)\"; expected shared or per-unit, optionally followed by ,fixed")
-          }
-          try expect("layers.\(i).\(name)", [1, first == "per-unit" ? units : 1])
+        for (name, layout) in [("sigma", c.sigma), ("center", c.center), ("amplitude", c.amplitude)] {
+          try expect("layers.\(i).\(name)", [1, layout.perUnit ? units : 1])
         }
-      default:
-        continue  // parameter-free activations keep the width
+      case .gaussian, .relu, .tanh, .sigmoid:
+        continue  // element-wise layers keep the width
       }
     }
   }
@@ -280,7 +283,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   /// A tensor belongs to no parameter of the architecture.
   case unexpectedTensor(source: String, name: String)
   /// A tensor's shape differs from its parameter's.
-  case shapeMismatch(source: String, name: String, expected: [Int], stored: [Int])
+  case tensorShapeMismatch(source: String, name: String, expected: [Int], stored: [Int])
   /// A tensor's dtype differs from the checkpoint's precision.
   case dtypeMismatch(source: String, name: String, stored: String, expected: String)
   /// A stored parameter value is NaN or infinite.
@@ -299,7 +302,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case .precisionMismatch(let s, let stored, let requested): return "\(s): the checkpoint stores \(stored) parameters, not \(requested)"
     case .missingTensor(let s, let n): return "\(s): missing tensor \(n) required by the architecture"
     case .unexpectedTensor(let s, let n): return "\(s): tensor \(n) belongs to no parameter of the architecture"
-    case .shapeMismatch(let s, let n, let e, let st): return "\(s): tensor \(n) has shape \(st), the architecture needs \(e)"
+    case .tensorShapeMismatch(let s, let n, let e, let st): return "\(s): tensor \(n) has shape \(st), the architecture needs \(e)"
     case .dtypeMismatch(let s, let n, let st, let e): return "\(s): tensor \(n) has dtype \(st), expected \(e)"
     case .nonFiniteValue(let s, let n, let i): return "\(s): tensor \(n) holds a non-finite value at index \(i)"
     case .valueBelowFloor(let s, let n, let i, let v, let f): return "\(s): tensor \(n) holds \(v) at index \(i), below its floor \(f)"

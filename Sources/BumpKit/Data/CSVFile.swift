@@ -25,14 +25,12 @@
 public enum CSVFile {
   /// Writes `header` and then `rows` of text fields.
   ///
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if a row does not have
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if a row does not have
   ///   one field per header name; ``DataError/writeFailed(path:operation:reason:)``.
   public static func write(path: String, header: [String], rows: [[String]]) throws {
     if let bad = rows.firstIndex(where: { $0.count != header.count }) {
-      throw DataError.shapeMismatch(
-        operation: "CSVFile.write",
-        expected: "\(header.count) fields in every row (one per header name)",
-        got: "\(rows[bad].count) in row \(bad)")
+      throw BumpKitError.invalidArgument(
+        name: "CSVFile.write row \(bad)", value: "\(rows[bad].count) fields", reason: "needs one per header name (\(header.count))")
     }
     try writeAtomically(encode(header: header, rows: rows), to: path)
   }
@@ -43,15 +41,14 @@ public enum CSVFile {
   /// Non-finite values are written as `nan`, `inf` or `-inf` (a prediction may be one), but
   /// ``Dataset/loadCSV(path:target:task:features:ignoring:classes:byteLimit:)`` will refuse to read them.
   ///
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` unless
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless
   ///   `header.count == matrix.columns`; ``DataError/writeFailed(path:operation:reason:)``.
   public static func write<Element: MatrixScalar>(
     path: String, header: [String], matrix: Matrix<Element>
   ) throws {
     guard header.count == matrix.columns else {
-      throw DataError.shapeMismatch(
-        operation: "CSVFile.write", expected: "\(matrix.columns) header names (one per column)",
-        got: "\(header.count)")
+      throw BumpKitError.invalidArgument(
+        name: "CSVFile.write header", value: "\(header.count) names", reason: "needs one per column (\(matrix.columns))")
     }
     let rows = (0..<matrix.rows).map { matrix.row($0).map(format) }
     try writeAtomically(encode(header: header, rows: rows), to: path)

@@ -1,4 +1,6 @@
-/// Errors from loading, generating, transforming and writing datasets.
+/// Errors from reading and writing data files: CSV syntax, encoding, columns, cells and the
+/// memory a file would need. Shape, argument and value errors of in-memory data are
+/// ``BumpKitError``s.
 ///
 /// Every error about a file names the file, and every error about a cell also names the line
 /// (1-based, counted in physical lines of the file, so the header is line 1 and a quoted field
@@ -82,19 +84,6 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// `columns` numbers, `bytes` in all.
   case memoryLimitExceeded(path: String, line: Int, rows: Int, columns: Int, bytes: Int, limit: Int)
 
-  /// An argument outside its domain, e.g. a negative sample count or a validation fraction
-  /// of 1.
-  case invalidArgument(name: String, value: String, reason: String)
-
-  /// Matrices, names or rows whose sizes do not agree, found by `operation`.
-  case shapeMismatch(operation: String, expected: String, got: String)
-
-  /// An in-memory `matrix` ("x" or "y") holds NaN or an infinity at 0-based `row`, `column`.
-  case nonFiniteValue(matrix: String, row: Int, column: Int)
-
-  /// A class label in `y` at 0-based `row` that is not an integer in `0..<classes`.
-  case labelOutOfRange(row: Int, label: String, classes: Int)
-
   /// Writing `path` failed during `operation` (creating, writing, syncing or renaming the
   /// temporary file); `reason` is the system's explanation. The file at `path` is unchanged.
   case writeFailed(path: String, operation: String, reason: String)
@@ -167,14 +156,6 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(path): line \(line): the data needs more than the memory limit of "
         + "\(byteText(limit)) (\(rows) rows of \(columns) numbers read so far: "
         + "\(byteText(bytes)))"
-    case .invalidArgument(let name, let value, let reason):
-      return "invalid \(name) \(value): \(reason)"
-    case .shapeMismatch(let operation, let expected, let got):
-      return "\(operation): expected \(expected), got \(got)"
-    case .nonFiniteValue(let matrix, let row, let column):
-      return "\(matrix) has a non-finite value at row \(row), column \(column)"
-    case .labelOutOfRange(let row, let label, let classes):
-      return "class label \(label) at row \(row) is not an integer in 0..<\(classes)"
     case .writeFailed(let path, let operation, let reason):
       return "\(path): cannot \(operation): \(reason); the file was not changed"
     }

@@ -61,7 +61,7 @@ extension Dataset {
   ///   ``DataError/textAfterQuote(path:line:column:)``,
   ///   ``DataError/fieldTooLong(path:line:column:limit:)``),
   ///   ``DataError/memoryLimitExceeded(path:line:rows:columns:bytes:limit:)`` and
-  ///   ``DataError/invalidArgument(name:value:reason:)`` for an ignored target or feature.
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for an ignored target or feature.
   public static func loadCSV(
     path: String, target: String, task: TaskKind = .regression, features: [String]? = nil,
     ignoring ignored: [String] = [], classes: CSVClassLabels? = nil, byteLimit: Int? = nil
@@ -75,14 +75,14 @@ extension Dataset {
     }
     let skipped = try ignoredColumns(ignored, header: header, reader: reader)
     if skipped.contains(targetIndex) {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "ignored column", value: "\"\(target)\"", reason: "it is the target")
     }
     let featureIndices: [Int]
     if let features {
       featureIndices = try columns(named: features, header: header, skipped: skipped, reader: reader)
       if featureIndices.contains(targetIndex) {
-        throw DataError.invalidArgument(
+        throw BumpKitError.invalidArgument(
           name: "feature", value: "\"\(target)\"", reason: "it is the target")
       }
     } else {
@@ -163,7 +163,7 @@ extension Dataset {
   /// - Returns: `x`, `rows × expectedFeatures.count` with column j holding the feature
   ///   `expectedFeatures[j]`, and those names.
   /// - Throws: ``DataError/missingColumn(path:line:column:available:)`` naming the first
-  ///   expected feature the header lacks; ``DataError/invalidArgument(name:value:reason:)``
+  ///   expected feature the header lacks; ``BumpKitError/invalidArgument(name:value:reason:)``
   ///   for an empty or repeating `expectedFeatures` or an ignored feature;
   ///   ``DataError/memoryLimitExceeded(path:line:rows:columns:bytes:limit:)``; otherwise the
   ///   errors of ``loadCSV(path:target:task:features:ignoring:classes:byteLimit:)``.
@@ -172,7 +172,7 @@ extension Dataset {
     byteLimit: Int? = nil
   ) throws -> (x: Matrix<Element>, featureNames: [String]) {
     guard !expectedFeatures.isEmpty else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "expected features", value: "[]", reason: "the model must have at least one feature")
     }
     var reader = try CSVRecordReader(path: path)
@@ -221,7 +221,7 @@ extension Dataset {
     reader: CSVRecordReader
   ) throws -> [Int] {
     guard Set(names).count == names.count else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "expected features", value: "\(names)", reason: "names must be distinct")
     }
     return try names.map { name in
@@ -230,7 +230,7 @@ extension Dataset {
           path: reader.path, line: reader.headerLine, column: name, available: header)
       }
       if skipped.contains(index) {
-        throw DataError.invalidArgument(
+        throw BumpKitError.invalidArgument(
           name: "ignored column", value: "\"\(name)\"", reason: "the model needs it as a feature")
       }
       return index

@@ -81,15 +81,15 @@ extension Dataset {
   ///   - samples: The number of points, at least 2.
   ///   - noise: The standard deviation of the radius, finite and ≥ 0.
   ///   - seed: The seed of the ``SeededGenerator``; the same seed gives the same dataset.
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` for other arguments.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for other arguments.
   public static func rings(samples: Int = 2000, noise: Double = 0.05, seed: UInt64 = 0) throws
     -> Dataset
   {
     try checkSamples(samples, minimum: 2)
     try checkNoise(noise)
     var generator = SeededGenerator(seed: seed)
-    var x = Matrix<Element>(rows: samples, columns: 2)
-    var y = Matrix<Element>(rows: samples, columns: 1)
+    var x = try Matrix<Element>(rows: samples, columns: 2)
+    var y = try Matrix<Element>(rows: samples, columns: 1)
     x.withUnsafeMutableBufferPointer { features in
       y.withUnsafeMutableBufferPointer { labels in
         for i in 0..<samples {
@@ -123,7 +123,7 @@ extension Dataset {
   ///   - samples: The number of points, at least 1.
   ///   - noise: The standard deviation of the additive Gaussian noise, finite and ≥ 0.
   ///   - seed: The seed of the ``SeededGenerator``.
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` for other arguments.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for other arguments.
   public static func bumps(samples: Int = 1000, noise: Double = 0.01, seed: UInt64 = 0) throws
     -> Dataset
   {
@@ -131,8 +131,8 @@ extension Dataset {
     try checkNoise(noise)
     let truth = BumpsTruth()
     var generator = SeededGenerator(seed: seed)
-    var x = Matrix<Element>(rows: samples, columns: 1)
-    var y = Matrix<Element>(rows: samples, columns: 1)
+    var x = try Matrix<Element>(rows: samples, columns: 1)
+    var y = try Matrix<Element>(rows: samples, columns: 1)
     x.withUnsafeMutableBufferPointer { inputs in
       y.withUnsafeMutableBufferPointer { targets in
         for i in 0..<samples {
@@ -164,19 +164,19 @@ extension Dataset {
   ///   - features: The number of input columns, at least 1.
   ///   - noise: The standard deviation of the additive Gaussian noise, finite and ≥ 0.
   ///   - seed: The seed of the ``SeededGenerator``.
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` for other arguments.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for other arguments.
   public static func regression(
     samples: Int = 2000, features: Int = 4, noise: Double = 0.05, seed: UInt64 = 0
   ) throws -> Dataset {
     try checkSamples(samples, minimum: 1)
     guard features >= 1 else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "features", value: "\(features)", reason: "must be at least 1")
     }
     try checkNoise(noise)
     var generator = SeededGenerator(seed: seed)
-    var x = Matrix<Element>(rows: samples, columns: features)
-    var y = Matrix<Element>(rows: samples, columns: 1)
+    var x = try Matrix<Element>(rows: samples, columns: features)
+    var y = try Matrix<Element>(rows: samples, columns: 1)
     var row = [Double](repeating: 0, count: max(features, 3))
     x.withUnsafeMutableBufferPointer { inputs in
       y.withUnsafeMutableBufferPointer { targets in
@@ -197,14 +197,14 @@ extension Dataset {
 
   private static func checkSamples(_ samples: Int, minimum: Int) throws {
     guard samples >= minimum else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "samples", value: "\(samples)", reason: "must be at least \(minimum)")
     }
   }
 
   private static func checkNoise(_ noise: Double) throws {
     guard noise.isFinite, noise >= 0 else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "noise", value: "\(noise)", reason: "must be finite and ≥ 0")
     }
   }

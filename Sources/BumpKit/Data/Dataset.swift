@@ -48,11 +48,11 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
   ///   - targetName: The target's name.
   ///   - task: Regression, or classification with the number of classes K ≥ 1.
   ///   - classNames: For classification, optionally one name per class.
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the row counts, the
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the row counts, the
   ///   number of feature names or class names, or (for classification) the columns of `y`
-  ///   disagree; ``DataError/invalidArgument(name:value:reason:)`` for K < 1, or class names
-  ///   given for regression; ``DataError/nonFiniteValue(matrix:row:column:)`` for NaN or an
-  ///   infinity; ``DataError/labelOutOfRange(row:label:classes:)`` for a label that is not an
+  ///   disagree; ``BumpKitError/invalidArgument(name:value:reason:)`` for K < 1, or class names
+  ///   given for regression; ``BumpKitError/nonFiniteData(what:row:column:value:)`` for NaN or an
+  ///   infinity; ``BumpKitError/labelOutOfRange(row:label:classes:)`` for a label that is not an
   ///   integer in `0..<K`.
   public init(
     x: Matrix<Element>, y: Matrix<Element>, featureNames: [String]? = nil,
@@ -60,42 +60,41 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
   ) throws {
     let names = featureNames ?? (0..<x.columns).map { "x\($0)" }
     guard x.rows == y.rows else {
-      throw DataError.shapeMismatch(
-        operation: "Dataset", expected: "as many target rows as samples (\(x.rows))",
-        got: "\(y.rows) target rows")
+      throw BumpKitError.shapeMismatch(
+        operation: "Dataset: y, one row per sample of x", expected: MatrixShape(rows: x.rows, columns: y.columns),
+        actual: MatrixShape(of: y))
     }
     guard names.count == x.columns else {
-      throw DataError.shapeMismatch(
-        operation: "Dataset", expected: "\(x.columns) feature names (one per column of x)",
-        got: "\(names.count)")
+      throw BumpKitError.invalidArgument(
+        name: "Dataset feature names", value: "\(names.count) names", reason: "need one per column of x (\(x.columns))")
     }
     try Self.checkFinite(x, "x")
     try Self.checkFinite(y, "y")
     switch task {
     case .regression:
       guard classNames == nil else {
-        throw DataError.invalidArgument(
+        throw BumpKitError.invalidArgument(
           name: "classNames", value: "\(classNames!.count) names",
           reason: "class names apply only to classification")
       }
     case .classification(let classes):
       guard classes >= 1 else {
-        throw DataError.invalidArgument(
+        throw BumpKitError.invalidArgument(
           name: "classes", value: "\(classes)", reason: "a classification needs at least 1 class")
       }
       guard y.columns == 1 else {
-        throw DataError.shapeMismatch(
-          operation: "Dataset", expected: "one target column of class labels",
-          got: "\(y.columns) columns")
+        throw BumpKitError.shapeMismatch(
+          operation: "Dataset: y, one class label per row", expected: MatrixShape(rows: y.rows, columns: 1),
+          actual: MatrixShape(of: y))
       }
       if let classNames, classNames.count != classes {
-        throw DataError.shapeMismatch(
-          operation: "Dataset", expected: "\(classes) class names", got: "\(classNames.count)")
+        throw BumpKitError.invalidArgument(
+          name: "Dataset class names", value: "\(classNames.count) names", reason: "need one per class (\(classes))")
       }
       for row in 0..<y.rows {
         let label = y[row, 0]
         guard label >= 0, label < Element(classes), label == label.rounded(.towardZero) else {
-          throw DataError.labelOutOfRange(row: row, label: "\(label)", classes: classes)
+          throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: classes)
         }
       }
     }
@@ -139,8 +138,8 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
   private static func checkFinite(_ matrix: Matrix<Element>, _ name: String) throws {
     try matrix.withUnsafeBufferPointer { buffer in
       if let index = buffer.firstIndex(where: { !$0.isFinite }) {
-        throw DataError.nonFiniteValue(
-          matrix: name, row: index / matrix.columns, column: index % matrix.columns)
+        throw BumpKitError.nonFiniteData(
+          what: name, row: index / matrix.columns, column: index % matrix.columns, value: "\(buffer[index])")
       }
     }
   }
@@ -174,16 +173,16 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
   /// shuffled here: call ``shuffled(seed:)`` first unless the rows are already in random
   /// order (the generated datasets are).
   ///
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` unless
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless
   ///   0 < `validationFraction` < 1 and both parts get at least one row.
   public func split(validationFraction: Double) throws -> (training: Dataset, validation: Dataset) {
     guard validationFraction > 0, validationFraction < 1 else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "validation fraction", value: "\(validationFraction)", reason: "must be in (0, 1)")
     }
     let held = Int((Double(count) * validationFraction).rounded())
     guard held >= 1, held < count else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "validation fraction", value: "\(validationFraction)",
         reason: "leaves \(held) of \(count) samples for validation; need at least one on each side")
     }
@@ -202,7 +201,7 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
 
   private static func gather(_ source: Matrix<Element>, _ indices: [Int]) -> Matrix<Element> {
     let columns = source.columns
-    var result = Matrix<Element>(rows: indices.count, columns: columns)
+    var result = Matrix<Element>(validRows: indices.count, columns: columns)
     source.withUnsafeBufferPointer { from in
       result.withUnsafeMutableBufferPointer { to in
         for (k, row) in indices.enumerated() {

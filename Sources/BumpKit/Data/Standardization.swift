@@ -26,21 +26,21 @@ public struct Standardization: Hashable, Sendable, Codable {
 
   /// A standardisation with known statistics, e.g. read back from a checkpoint.
   ///
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the arrays differ in
-  ///   length; ``DataError/invalidArgument(name:value:reason:)`` for a non-finite mean or a
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the arrays differ in
+  ///   length; ``BumpKitError/invalidArgument(name:value:reason:)`` for a non-finite mean or a
   ///   scale that is not finite and positive.
   public init(mean: [Double], standardDeviation: [Double]) throws {
     guard mean.count == standardDeviation.count else {
-      throw DataError.shapeMismatch(
-        operation: "Standardization", expected: "\(mean.count) standard deviations (one per mean)",
-        got: "\(standardDeviation.count)")
+      throw BumpKitError.invalidArgument(
+        name: "Standardization standard deviations", value: "\(standardDeviation.count) values",
+        reason: "need one per mean (\(mean.count))")
     }
     if let j = mean.firstIndex(where: { !$0.isFinite }) {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "mean[\(j)]", value: "\(mean[j])", reason: "must be finite")
     }
     if let j = standardDeviation.firstIndex(where: { !($0.isFinite && $0 > 0) }) {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "standardDeviation[\(j)]", value: "\(standardDeviation[j])",
         reason: "must be finite and > 0")
     }
@@ -54,11 +54,11 @@ public struct Standardization: Hashable, Sendable, Codable {
   /// inputs), the largest deviation m, and s = m·√(Σ((x − μ)/m)² / n), so that squares of
   /// large values do not overflow either.
   ///
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` if `x` has no rows;
-  ///   ``DataError/nonFiniteValue(matrix:row:column:)`` if it holds NaN or an infinity.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` if `x` has no rows;
+  ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` if it holds NaN or an infinity.
   public init<Element: MatrixScalar>(fitting x: Matrix<Element>) throws {
     guard x.rows > 0 else {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "samples", value: "0", reason: "cannot standardise a dataset with no samples")
     }
     let rows = x.rows
@@ -71,7 +71,7 @@ public struct Standardization: Hashable, Sendable, Codable {
         for i in 0..<rows {
           let value = Double(buffer[i * columns + j])
           guard value.isFinite else {
-            throw DataError.nonFiniteValue(matrix: "x", row: i, column: j)
+            throw BumpKitError.nonFiniteData(what: "x", row: i, column: j, value: "\(value)")
           }
           mu += (value - mu) / Double(i + 1)
         }
@@ -96,7 +96,7 @@ public struct Standardization: Hashable, Sendable, Codable {
   /// `x` with each column j mapped to (xⱼ − μⱼ) / sⱼ, computed in `Double` and rounded once
   /// to `Element`.
   ///
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if `x` does not have
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if `x` does not have
   ///   ``features`` columns.
   public func apply<Element: MatrixScalar>(to x: Matrix<Element>) throws -> Matrix<Element> {
     try checkColumns(x.columns)
@@ -114,7 +114,7 @@ public struct Standardization: Hashable, Sendable, Codable {
   /// `dataset` with its inputs standardised by the matrix form of `apply(to:)`; the targets
   /// are unchanged.
   ///
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if the dataset does not
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the dataset does not
   ///   have ``features`` features.
   public func apply<Element: MatrixScalar>(to dataset: Dataset<Element>) throws -> Dataset<Element> {
     dataset.replacingX(try apply(to: dataset.x))
@@ -123,7 +123,7 @@ public struct Standardization: Hashable, Sendable, Codable {
   /// The inverse map, xⱼ = x′ⱼ·sⱼ + μⱼ: turns standardised inputs back into original units
   /// (e.g. for the axes of a plot).
   ///
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` if `x` does not have
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if `x` does not have
   ///   ``features`` columns.
   public func invert<Element: MatrixScalar>(_ x: Matrix<Element>) throws -> Matrix<Element> {
     try checkColumns(x.columns)
@@ -140,9 +140,9 @@ public struct Standardization: Hashable, Sendable, Codable {
 
   private func checkColumns(_ columns: Int) throws {
     guard columns == features else {
-      throw DataError.shapeMismatch(
-        operation: "Standardization", expected: "\(features) feature columns",
-        got: "\(columns)")
+      throw BumpKitError.shapeMismatch(
+        operation: "Standardization", expected: MatrixShape(rows: nil, columns: features),
+        actual: MatrixShape(rows: nil, columns: columns))
     }
   }
 }
@@ -156,7 +156,7 @@ extension Dataset {
   /// result to the validation part, so that no information leaks from validation into
   /// training.
   ///
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` if the dataset is empty.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` if the dataset is empty.
   public func standardized() throws -> (dataset: Dataset, standardization: Standardization) {
     let standardization = try Standardization(fitting: x)
     return (try standardization.apply(to: self), standardization)
@@ -178,7 +178,7 @@ extension Dataset {
   /// and apply the result to the validation part with
   /// ``Standardization/applyToTargets(of:)``.
   ///
-  /// - Throws: ``DataError/invalidArgument(name:value:reason:)`` if the dataset is empty or
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` if the dataset is empty or
   ///   its task is classification (class labels are not numbers to rescale).
   public func standardizedTargets() throws -> (dataset: Dataset, standardization: Standardization)
   {
@@ -189,7 +189,7 @@ extension Dataset {
 
   fileprivate static func checkRegression(_ task: Task) throws {
     if case .classification = task {
-      throw DataError.invalidArgument(
+      throw BumpKitError.invalidArgument(
         name: "task", value: "classification",
         reason: "only regression targets can be standardised")
     }
@@ -200,8 +200,8 @@ extension Standardization {
   /// `dataset` with its target matrix mapped as ``apply(to:)->Matrix<Element>`` maps
   /// inputs; the inputs are unchanged.
   ///
-  /// - Throws: ``DataError/shapeMismatch(operation:expected:got:)`` unless the dataset has
-  ///   ``features`` target columns; ``DataError/invalidArgument(name:value:reason:)`` for a
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless the dataset has
+  ///   ``features`` target columns; ``BumpKitError/invalidArgument(name:value:reason:)`` for a
   ///   classification dataset.
   public func applyToTargets<Element: MatrixScalar>(of dataset: Dataset<Element>) throws
     -> Dataset<Element>

@@ -5,8 +5,8 @@ import Glibc
 /// An element-wise activation y = φ(x) with no parameters; backward multiplies by φ′.
 /// The activation keeps its output (φ′ of ReLU, tanh and sigmoid is a function of y).
 public class ElementwiseActivation<Element: MatrixScalar>: Layer {
-  private var output = Matrix<Element>(rows: 0, columns: 0)
-  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+  private var output = Matrix<Element>()
+  private var inputGradient = Matrix<Element>()
   private var hasOutput = false
   let kind: String
 
@@ -19,11 +19,17 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
 
   public var parameters: [Parameter<Element>] { [] }
   public func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-  public var configuration: LayerConfiguration { LayerConfiguration(kind: kind) }
+  public var configuration: LayerConfiguration {
+    switch kind {
+    case "relu": .relu
+    case "tanh": .tanh
+    default: .sigmoid
+    }
+  }
 
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: nil, "\(kind).forward")
-    output.resize(rows: input.rows, columns: input.columns)
+    try output.resize(rows: input.rows, columns: input.columns)
     input.withUnsafeBufferPointer { x in output.withUnsafeMutableBufferPointer { y in apply(x, y) } }
     hasOutput = true
     return output
@@ -34,7 +40,7 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
       throw BumpKitError.invalidState(operation: "\(kind).backward", reason: "needs a forward pass first")
     }
     try checkGradient(outputGradient, matches: output, "\(kind).backward")
-    inputGradient.resize(rows: output.rows, columns: output.columns)
+    try inputGradient.resize(rows: output.rows, columns: output.columns)
     output.withUnsafeBufferPointer { y in
       outputGradient.withUnsafeBufferPointer { dy in
         inputGradient.withUnsafeMutableBufferPointer { dx in derivative(y, dy, dx) }

@@ -59,9 +59,9 @@ public final class Bump<Element: MatrixScalar>: Layer {
   let specs: (sigma: ParameterSpec, center: ParameterSpec, amplitude: ParameterSpec)
 
   private var savedInput: Matrix<Element>?
-  private var output = Matrix<Element>(rows: 0, columns: 0)
-  private var cache = Matrix<Element>(rows: 0, columns: 0)
-  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+  private var output = Matrix<Element>()
+  private var cache = Matrix<Element>()
+  private var inputGradient = Matrix<Element>()
   private var lastRows = 0
   private let workspace = KernelWorkspace()
 
@@ -94,7 +94,7 @@ public final class Bump<Element: MatrixScalar>: Layer {
     self.sigmaFloor = sigmaFloor
     self.specs = (sigma, center, amplitude)
     func make(_ name: String, _ spec: ParameterSpec, floor: Element?) -> Parameter<Element> {
-      Parameter(name: name, value: Matrix(rows: 1, columns: spec.perUnit ? units : 1), isTrainable: spec.trainable, lowerBound: floor)
+      Parameter(name: name, value: Matrix(validRows: 1, columns: spec.perUnit ? units : 1), isTrainable: spec.trainable, lowerBound: floor)
     }
     self.sigma = make("sigma", sigma, floor: sigmaFloor)
     self.center = make("center", center, floor: nil)
@@ -108,17 +108,16 @@ public final class Bump<Element: MatrixScalar>: Layer {
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == units else {
-      throw BumpKitError.shapeMismatch(operation: "Bump", expected: "\(units) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(operation: "Bump(\(units)) input", expected: MatrixShape(rows: nil, columns: units), actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return units
   }
 
   public var configuration: LayerConfiguration {
-    func text(_ s: ParameterSpec) -> String { (s.perUnit ? "per-unit" : "shared") + (s.trainable ? "" : ",fixed") }
-    return LayerConfiguration(kind: "bump", settings: [
-      "units": String(units), "sigma": text(specs.sigma), "center": text(specs.center),
-      "amplitude": text(specs.amplitude), "sigmaFloor": "\(sigmaFloor)",
-    ])
+    func layout(_ s: ParameterSpec) -> BumpConfiguration.Layout { .init(perUnit: s.perUnit, trainable: s.trainable) }
+    return .bump(BumpConfiguration(
+      units: units, sigma: layout(specs.sigma), center: layout(specs.center),
+      amplitude: layout(specs.amplitude), sigmaFloor: Double(sigmaFloor)))
   }
 
   /// Draws σ, c and a from their initializers; σ values in [0, ``sigmaFloor``) are then
@@ -214,8 +213,8 @@ public final class Bump<Element: MatrixScalar>: Layer {
     try checkBatch(input, features: units, "Bump(\(units)).forward")
     try validateParameters()
     savedInput = input
-    output.resize(rows: input.rows, columns: units)
-    cache.resize(rows: input.rows, columns: units)
+    try output.resize(rows: input.rows, columns: units)
+    try cache.resize(rows: input.rows, columns: units)
     lastRows = input.rows
     let (rows, columns, ws) = (input.rows, units, workspace)
     withKernelParameters { s, c, a in
@@ -239,7 +238,7 @@ public final class Bump<Element: MatrixScalar>: Layer {
       throw BumpKitError.invalidState(operation: "Bump.backward", reason: "needs a forward pass first")
     }
     try checkGradient(outputGradient, matches: output, "Bump(\(units)).backward")
-    inputGradient.resize(rows: x.rows, columns: units)
+    try inputGradient.resize(rows: x.rows, columns: units)
     let (rows, columns, ws) = (x.rows, units, workspace)
     let wantC = center.isTrainable, wantA = amplitude.isTrainable, wantS = sigma.isTrainable
     withKernelParameters { s, c, a in

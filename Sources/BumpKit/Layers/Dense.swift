@@ -9,16 +9,16 @@ public final class Dense<Element: MatrixScalar>: Layer {
   public let outputFeatures: Int
   /// W, `inputSize × outputSize`.
   public let weight: Parameter<Element>
-  /// b, `1 × outputSize` (fixed at zero when the layer was made without a bias).
-  public let bias: Parameter<Element>
+  /// b, `1 × outputSize`; nil for a layer made without a bias (`useBias: false`).
+  public let bias: Parameter<Element>?
   let weightInitializer: Initializer<Element>
   let biasInitializer: Initializer<Element>
   let useBias: Bool
 
   private var savedInput: Matrix<Element>?
-  private var output = Matrix<Element>(rows: 0, columns: 0)
-  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
-  private var ones = Matrix<Element>(rows: 0, columns: 0)
+  private var output = Matrix<Element>()
+  private var inputGradient = Matrix<Element>()
+  private var ones = Matrix<Element>()
 
   /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise.
   /// Weights are drawn from a generator seeded by the shape; ``Sequential`` re-draws them
@@ -41,32 +41,30 @@ public final class Dense<Element: MatrixScalar>: Layer {
     self.weightInitializer = weightInitializer
     self.biasInitializer = biasInitializer
     self.useBias = useBias
-    weight = Parameter(name: "weight", value: Matrix(rows: inputSize, columns: outputSize))
-    bias = Parameter(name: "bias", value: Matrix(rows: 1, columns: outputSize), isTrainable: useBias)
+    weight = Parameter(name: "weight", value: try Matrix(rows: inputSize, columns: outputSize))
+    bias = useBias ? Parameter(name: "bias", value: try Matrix(rows: 1, columns: outputSize)) : nil
     var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(outputSize))
     try initializeParameters(using: &generator)
   }
 
-  public var parameters: [Parameter<Element>] { [weight, bias] }
+  public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }
   public var inputSize: Int? { inputFeatures }
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: "Dense", expected: "\(inputFeatures) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(operation: "Dense(\(inputFeatures)→\(outputFeatures)) input", expected: MatrixShape(rows: nil, columns: inputFeatures), actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return outputFeatures
   }
 
   public var configuration: LayerConfiguration {
-    LayerConfiguration(kind: "dense", settings: [
-      "inputSize": String(inputFeatures), "outputSize": String(outputFeatures), "useBias": String(useBias),
-    ])
+    .dense(DenseConfiguration(inputSize: inputFeatures, outputSize: outputFeatures, useBias: useBias))
   }
 
   /// Draws W and b from their initializers.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
     try weight.assign(weightInitializer.matrix(rows: inputFeatures, columns: outputFeatures, using: &generator))
-    try bias.assign(useBias ? biasInitializer.matrix(rows: 1, columns: outputFeatures, using: &generator) : Matrix(rows: 1, columns: outputFeatures))
+    if let bias { try bias.assign(biasInitializer.matrix(rows: 1, columns: outputFeatures, using: &generator)) }
   }
 
   @_specialize(where Element == Float)
@@ -74,7 +72,11 @@ public final class Dense<Element: MatrixScalar>: Layer {
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: inputFeatures, "Dense(\(inputFeatures)→\(outputFeatures)).forward")
     savedInput = input
-    output.resize(rows: input.rows, columns: outputFeatures)
+    try output.resize(rows: input.rows, columns: outputFeatures)
+    guard let bias else {
+      try Matrix.gemm(input, weight.value, into: &output)
+      return output
+    }
     // Broadcast b into every row, then accumulate x·W on top (β = 1).
     let n = outputFeatures
     bias.value.withUnsafeBufferPointer { b in
@@ -98,14 +100,14 @@ public final class Dense<Element: MatrixScalar>: Layer {
     if weight.isTrainable {
       try Matrix.gemm(x, transposeA: true, outputGradient, into: &weight.gradient)
     }
-    if bias.isTrainable {
+    if let bias, bias.isTrainable {
       if ones.count != outputGradient.rows {
-        ones.resize(rows: outputGradient.rows, columns: 1)
+        try ones.resize(rows: outputGradient.rows, columns: 1)
         ones.withUnsafeMutableBufferPointer { $0.update(repeating: 1) }
       }
       try Matrix.gemv(outputGradient, transpose: true, ones, into: &bias.gradient)
     }
-    inputGradient.resize(rows: outputGradient.rows, columns: inputFeatures)
+    try inputGradient.resize(rows: outputGradient.rows, columns: inputFeatures)
     try Matrix.gemm(outputGradient, weight.value, transposeB: true, into: &inputGradient)
     return inputGradient
   }

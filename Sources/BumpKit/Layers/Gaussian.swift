@@ -9,25 +9,41 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
   /// a, b, c: each `1 × 1`.
   public let amplitude, width, center: Parameter<Element>
   private var savedInput: Matrix<Element>?
-  private var output = Matrix<Element>(rows: 0, columns: 0)
-  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+  private var output = Matrix<Element>()
+  private var inputGradient = Matrix<Element>()
+
+  /// The smallest width b that optimizer steps leave.
+  public let widthFloor: Element
 
   /// A Gaussian layer with a = 1, b = 1, c = 0 unless told otherwise.
-  public init(amplitude: Element = 1, width: Element = 1, center: Element = 0, widthFloor: Element = 1e-4) {
-    self.amplitude = Parameter(name: "amplitude", value: Matrix(rows: 1, columns: 1, repeating: amplitude))
-    self.width = Parameter(name: "width", value: Matrix(rows: 1, columns: 1, repeating: width), lowerBound: widthFloor)
-    self.center = Parameter(name: "center", value: Matrix(rows: 1, columns: 1, repeating: center))
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` when the floor is not
+  ///   finite and > 0, a or c is not finite, or b is not finite or lies below the floor.
+  public init(amplitude: Element = 1, width: Element = 1, center: Element = 0, widthFloor: Element = 1e-4) throws {
+    guard widthFloor.isFinite && widthFloor > 0 else {
+      throw BumpKitError.invalidArgument(name: "widthFloor", value: "\(widthFloor)", reason: "must be finite and > 0")
+    }
+    guard width.isFinite && width >= widthFloor else {
+      throw BumpKitError.invalidArgument(name: "width", value: "\(width)", reason: "must be finite and ≥ the width floor \(widthFloor)")
+    }
+    for (name, value) in [("amplitude", amplitude), ("center", center)] where !value.isFinite {
+      throw BumpKitError.invalidArgument(name: name, value: "\(value)", reason: "must be finite")
+    }
+    self.widthFloor = widthFloor
+    self.amplitude = Parameter(name: "amplitude", value: try Matrix(rows: 1, columns: 1, repeating: amplitude))
+    self.width = Parameter(name: "width", value: try Matrix(rows: 1, columns: 1, repeating: width), lowerBound: widthFloor)
+    self.center = Parameter(name: "center", value: try Matrix(rows: 1, columns: 1, repeating: center))
   }
 
   public var parameters: [Parameter<Element>] { [amplitude, width, center] }
   public func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-  public var configuration: LayerConfiguration { LayerConfiguration(kind: "gaussian") }
+  public var configuration: LayerConfiguration { .gaussian(GaussianConfiguration(widthFloor: Double(widthFloor))) }
 
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: nil, "gaussian.forward")
     let (a, b, c) = (Double(amplitude.value[0, 0]), Double(width.value[0, 0]), Double(center.value[0, 0]))
     savedInput = input
-    output.resize(rows: input.rows, columns: input.columns)
+    try output.resize(rows: input.rows, columns: input.columns)
     input.withUnsafeBufferPointer { x in
       output.withUnsafeMutableBufferPointer { y in
         for i in x.indices {
@@ -46,7 +62,7 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
     try checkGradient(outputGradient, matches: output, "gaussian.backward")
     let (a, b, c) = (Double(amplitude.value[0, 0]), Double(width.value[0, 0]), Double(center.value[0, 0]))
     var (da, db, dc) = (0.0, 0.0, 0.0)
-    inputGradient.resize(rows: input.rows, columns: input.columns)
+    try inputGradient.resize(rows: input.rows, columns: input.columns)
     input.withUnsafeBufferPointer { x in
       outputGradient.withUnsafeBufferPointer { g in
         inputGradient.withUnsafeMutableBufferPointer { dx in

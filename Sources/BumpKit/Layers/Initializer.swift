@@ -33,7 +33,7 @@ public enum Initializer<Element: MatrixScalar>: Sendable, Equatable {
   /// A `rows × columns` matrix drawn from this initializer; `fanIn` is `rows` and `fanOut`
   /// `columns` (a Dense weight is inputSize × outputSize).
   public func matrix(rows: Int, columns: Int, using generator: inout SeededGenerator) throws -> Matrix<Element> {
-    var m = Matrix<Element>(rows: rows, columns: columns, repeating: 0)
+    var m = try Matrix<Element>(rows: rows, columns: columns, repeating: 0)
     let fanIn = Double(rows), fanOut = Double(columns)
     func fill(_ draw: (inout SeededGenerator) -> Double) {
       m.withUnsafeMutableBufferPointer { p in
@@ -71,11 +71,11 @@ public enum Initializer<Element: MatrixScalar>: Sendable, Equatable {
   private static func orthogonal(
     rows: Int, columns: Int, gain: Element, using generator: inout SeededGenerator
   ) throws -> Matrix<Element> {
-    guard rows > 0 && columns > 0 else { return Matrix(rows: rows, columns: columns, repeating: 0) }
+    guard rows > 0 && columns > 0 else { return try Matrix(rows: rows, columns: columns, repeating: 0) }
     // QR needs a tall matrix: factor the transpose when the target is wide.
     let tall = rows >= columns
     let (r, c) = tall ? (rows, columns) : (columns, rows)
-    var a = Matrix<Element>(rows: r, columns: c, repeating: 0)
+    var a = try Matrix<Element>(rows: r, columns: c, repeating: 0)
     a.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Element(generator.nextNormal()) } }
     let (q, rr) = try a.qr()
     var result = q

@@ -56,40 +56,20 @@ extension Layer {
   public var description: String { configuration.summary }
 }
 
-/// The kind and settings of a layer: what a checkpoint stores to rebuild it.
-public struct LayerConfiguration: Codable, Equatable, Sendable {
-  /// The layer kind, e.g. "dense", "bump", "relu".
-  public var kind: String
-  /// Settings as strings, e.g. ["inputSize": "16", "outputSize": "64"].
-  public var settings: [String: String]
-
-  /// A configuration from its kind and settings.
-  public init(kind: String, settings: [String: String] = [:]) {
-    self.kind = kind
-    self.settings = settings
-  }
-
-  /// "kind(key: value, …)" with keys sorted.
-  public var summary: String {
-    settings.isEmpty
-      ? kind : "\(kind)(" + settings.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"
-  }
-}
-
 // The operation names are autoclosures: interpolating them on every call would allocate in
 // the training loop, which must not.
 func checkBatch<E>(_ input: Matrix<E>, features: Int?, _ operation: @autoclosure () -> String) throws {
   guard input.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation()) }
   if let features, input.columns != features {
     throw BumpKitError.shapeMismatch(
-      operation: operation(), expected: "batch×\(features)", got: shapeText(input.rows, input.columns))
+      operation: operation(), expected: MatrixShape(rows: nil, columns: features), actual: MatrixShape(of: input))
   }
 }
 
 func checkGradient<E>(_ gradient: Matrix<E>, matches output: Matrix<E>, _ operation: @autoclosure () -> String) throws {
   guard gradient.rows == output.rows && gradient.columns == output.columns else {
     throw BumpKitError.shapeMismatch(
-      operation: operation(), expected: shapeText(output.rows, output.columns),
-      got: shapeText(gradient.rows, gradient.columns))
+      operation: operation(), expected: MatrixShape(of: output),
+      actual: MatrixShape(of: gradient))
   }
 }

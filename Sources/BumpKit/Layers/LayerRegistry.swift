@@ -1,23 +1,46 @@
 import Synchronization
 
-/// A layer that checkpoints can store and rebuild: a kind name, and a way back from the
-/// ``Layer/configuration`` it reports.
+/// A layer that checkpoints can store and rebuild: a kind name and a `Codable`
+/// configuration from which the layer is built again.
 ///
 /// Conform a layer of your own to it and register its type with ``LayerRegistry`` (once per
 /// element type you use, before saving or loading); ``Checkpoint`` then writes its
-/// configuration and parameters like those of the built-in layers and rebuilds it on load.
-/// Its parameters' names must be unique within the layer (they name the tensors).
+/// configuration (as JSON) and parameters like those of the built-in layers and rebuilds it
+/// on load. Its parameters' names must be unique within the layer (they name the tensors).
+/// The protocol provides ``Layer/configuration`` as ``LayerConfiguration/custom(_:)``.
 public protocol CheckpointableLayer: Layer {
+  /// What the layer needs to be built again, e.g. its width.
+  associatedtype Settings: Codable
+
   /// The kind name the configuration carries, e.g. "scale". It must not be one of
   /// ``LayerRegistry/builtInKinds``.
   static var kind: String { get }
 
-  /// The layer that `configuration` (as the layer's ``Layer/configuration`` reported it)
-  /// describes, with freshly initialized parameters: a checkpoint assigns the stored values
-  /// afterwards, after checking their shapes.
+  /// This layer's settings.
+  var settings: Settings { get }
+
+  /// The layer that `settings` describe, with freshly initialized parameters: a checkpoint
+  /// assigns the stored values afterwards, after checking their shapes.
   ///
-  /// - Throws: any error, for a configuration the layer cannot be built from.
-  init(configuration: LayerConfiguration) throws
+  /// - Throws: any error, for settings the layer cannot be built from.
+  init(settings: Settings) throws
+}
+
+extension CheckpointableLayer {
+  /// ``LayerConfiguration/custom(_:)`` with ``kind`` and ``settings``; settings that do not
+  /// encode (a non-finite number, say) show as empty here, and ``Checkpoint`` refuses to save
+  /// them with the encoder's error.
+  public var configuration: LayerConfiguration {
+    .custom((try? customConfiguration()) ?? CustomLayerConfiguration(kind: Self.kind, settings: .object([:])))
+  }
+
+  func customConfiguration() throws -> CustomLayerConfiguration {
+    try CustomLayerConfiguration(kind: Self.kind, settings: settings)
+  }
+
+  static func make(from configuration: CustomLayerConfiguration) throws -> Self {
+    try Self(settings: configuration.decode(Settings.self))
+  }
 }
 
 /// The layer kinds that checkpoints can rebuild besides the built-in ones.
@@ -77,9 +100,9 @@ public enum LayerRegistry {
   }
 
   /// A registered layer rebuilt from `configuration`, or nil when its kind is not registered.
-  static func makeRegistered<Element: MatrixScalar>(_ configuration: LayerConfiguration, _: Element.Type) throws -> (any Layer<Element>)? {
+  static func makeRegistered<Element: MatrixScalar>(_ configuration: CustomLayerConfiguration, _: Element.Type) throws -> (any Layer<Element>)? {
     guard let type = registeredType(kind: configuration.kind, Element.self) else { return nil }
-    let layer = try type.init(configuration: configuration)
+    let layer = try type.make(from: configuration)
     guard let typed = layer as? any Layer<Element> else { return nil }
     return typed
   }

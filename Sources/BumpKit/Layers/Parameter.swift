@@ -20,7 +20,7 @@ public final class Parameter<Element: MatrixScalar> {
   public init(name: String, value: Matrix<Element>, isTrainable: Bool = true, lowerBound: Element? = nil) {
     self.name = name
     self.value = value
-    self.gradient = Matrix(rows: value.rows, columns: value.columns, repeating: 0)
+    self.gradient = Matrix(validRows: value.rows, columns: value.columns)
     self.isTrainable = isTrainable
     self.lowerBound = lowerBound
   }
@@ -29,7 +29,7 @@ public final class Parameter<Element: MatrixScalar> {
   public var count: Int { value.count }
 
   /// Replaces the value with one of the same shape (e.g. from a checkpoint).
-  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)``.
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)``.
   public func assign(_ newValue: Matrix<Element>) throws {
     try requireValueShape(newValue, "assign")
     value.copy(from: newValue)
@@ -39,8 +39,8 @@ public final class Parameter<Element: MatrixScalar> {
   private func requireValueShape(_ matrix: Matrix<Element>, _ operation: String) throws {
     guard matrix.rows == value.rows && matrix.columns == value.columns else {
       throw BumpKitError.shapeMismatch(
-        operation: "\(operation) \(name)", expected: shapeText(value.rows, value.columns),
-        got: shapeText(matrix.rows, matrix.columns))
+        operation: "\(operation) \(name)", expected: MatrixShape(of: value),
+        actual: MatrixShape(of: matrix))
     }
   }
 
@@ -60,7 +60,7 @@ public final class Parameter<Element: MatrixScalar> {
   /// Replaces the gradient by `newGradient`, which must have the value's shape: what the
   /// backward pass of a layer written outside BumpKit stores.
   ///
-  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)`` when the shapes
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` when the shapes
   ///   differ; the gradient is then unchanged.
   public func setGradient(_ newGradient: Matrix<Element>) throws {
     try requireValueShape(newGradient, "setGradient")

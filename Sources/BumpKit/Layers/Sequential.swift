@@ -29,7 +29,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   public let outputFeatures: Int
 
   /// A model from a layer list, initialized from `seed`.
-  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)`` when sizes do not
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` when sizes do not
   ///   chain, ``BumpKitError/invalidArgument(name:value:reason:)`` for an empty model or one
   ///   whose input size no layer fixes.
   public init(layers: [any Layer<Element>], seed: UInt64 = 0) throws {
@@ -44,8 +44,8 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     for (i, layer) in layers.enumerated() where i >= firstFixed {
       if let expected = layer.inputSize, expected != size {
         throw BumpKitError.shapeMismatch(
-          operation: "Sequential layer \(i) (\(layer.configuration.kind))",
-          expected: "\(expected) input features", got: "\(size) from the layer before")
+          operation: "Sequential layer \(i) (\(layer.configuration.kind)) input, from the layer before",
+          expected: MatrixShape(rows: nil, columns: expected), actual: MatrixShape(rows: nil, columns: size))
       }
       size = try layer.outputSize(forInputSize: size)
     }
@@ -76,13 +76,13 @@ public final class Sequential<Element: MatrixScalar>: Layer {
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: "Sequential", expected: "\(inputFeatures) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(operation: "Sequential input", expected: MatrixShape(rows: nil, columns: inputFeatures), actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return outputFeatures
   }
 
   public var configuration: LayerConfiguration {
-    LayerConfiguration(kind: "sequential", settings: ["layers": String(layers.count)])
+    .sequential(layers.map(\.configuration))
   }
 
   @_specialize(where Element == Float)
@@ -113,8 +113,8 @@ public final class Sequential<Element: MatrixScalar>: Layer {
       throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1")
     }
     try checkBatch(input, features: inputFeatures, "Sequential.predict")
-    var result = Matrix<Element>(rows: input.rows, columns: outputFeatures)
-    var batch = Matrix<Element>(rows: 0, columns: 0)
+    var result = try Matrix<Element>(rows: input.rows, columns: outputFeatures)
+    var batch = Matrix<Element>()
     var start = 0
     while start < input.rows {
       let end = min(input.rows, start + batchSize)
@@ -152,7 +152,7 @@ extension Matrix {
     guard range.lowerBound >= 0 && range.upperBound <= rows else {
       throw BumpKitError.invalidArgument(name: "rows", value: "\(range)", reason: "outside 0..<\(rows)")
     }
-    destination.resize(rows: range.count, columns: columns)
+    try destination.resize(rows: range.count, columns: columns)
     let c = columns
     withUnsafeBufferPointer { src in
       destination.withUnsafeMutableBufferPointer { dst in

@@ -7,10 +7,9 @@ extension MatrixScalar {
 
 /// `n` as the 32-bit integer the BLAS and LAPACK interfaces take.
 @inline(__always)
-func blasInt(_ n: Int, _ operation: String) throws(LinearAlgebraError) -> Int32 {
+func blasInt(_ n: Int, _ operation: String) throws(BumpKitError) -> Int32 {
   guard let value = Int32(exactly: n) else {
-    throw .invalidArgument(
-      operation: operation, reason: "size \(n) exceeds the 32-bit BLAS interface")
+    throw .invalidArgument(name: "\(operation) size", value: String(n), reason: "exceeds the 32-bit BLAS interface")
   }
   return value
 }
@@ -21,9 +20,9 @@ func checkLAPACK(_ info: Int32, _ routine: String) throws(LinearAlgebraError) {
   if info != 0 { throw .lapack(routine: routine, info: info) }
 }
 
-/// `r×c`, or `(r×c)ᵀ` for an operand used transposed.
-func shapeText(_ rows: Int, _ columns: Int, transposed: Bool = false) -> String {
-  transposed ? "(\(rows)×\(columns))ᵀ" : "\(rows)×\(columns)"
+/// The shape of `op(X)`: X's, or its transpose's when `transposed`.
+func operandShape<E>(_ x: Matrix<E>, transposed: Bool) -> MatrixShape {
+  transposed ? MatrixShape(rows: x.columns, columns: x.rows) : MatrixShape(of: x)
 }
 
 /// Calls `body(offset, length)` over `0..<count` in pieces that fit the 32-bit BLAS interface.

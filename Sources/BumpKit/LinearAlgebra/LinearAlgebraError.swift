@@ -1,13 +1,7 @@
-/// An error from a ``Matrix`` operation: operands of the wrong shape, an invalid argument, or
-/// a LAPACK routine that reported failure.
-///
-/// The ``description`` is written for people: a shape mismatch names the shapes that were
-/// expected and the shapes that were given, e.g. `gemm: expected 3×4 · 4×2, got 3×4 · 5×2`.
+/// A LAPACK routine reported failure: a matrix that is singular, not positive definite or
+/// not of full rank, or workspace that could not be allocated. Shape and argument errors of
+/// ``Matrix`` operations are ``BumpKitError``s.
 public enum LinearAlgebraError: Error, Equatable, Sendable, CustomStringConvertible {
-  /// The operands of `operation` do not have compatible shapes. `expected` and `got` describe
-  /// all the operands' shapes (`rows×columns`, with `ᵀ` for an operand used transposed).
-  case shapeMismatch(operation: String, expected: String, got: String)
-
   /// LAPACK routine `routine` (e.g. `dposv`) returned a nonzero `info`.
   ///
   /// `info = −i` means its i-th argument was illegal (a bug in the caller), `−1010` that
@@ -17,17 +11,9 @@ public enum LinearAlgebraError: Error, Equatable, Sendable, CustomStringConverti
   /// matrix does not have full rank.
   case lapack(routine: String, info: Int32)
 
-  /// An argument of `operation` is outside its domain (a negative size, a non-finite
-  /// regularisation, a size beyond the 32-bit BLAS interface); `reason` says which and why.
-  case invalidArgument(operation: String, reason: String)
-
-  /// A one-line explanation naming the operation and, for shape mismatches, both shapes.
+  /// A one-line explanation naming the routine and what its `info` means.
   public var description: String {
     switch self {
-    case .shapeMismatch(let operation, let expected, let got):
-      return "\(operation): expected \(expected), got \(got)"
-    case .invalidArgument(let operation, let reason):
-      return "\(operation): \(reason)"
     case .lapack(let routine, let info):
       return "\(routine): \(Self.explain(routine: routine, info: info)) (info = \(info))"
     }

@@ -15,11 +15,11 @@ extension Matrix {
   ///
   /// - Throws: ``LinearAlgebraError/lapack(routine:info:)`` if LAPACK reports failure (only
   ///   for illegal arguments or failed workspace allocation: QR exists for every A),
-  ///   ``LinearAlgebraError/invalidArgument(operation:reason:)`` for sizes beyond `Int32.max`.
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for sizes beyond `Int32.max`.
   public func qr() throws -> (q: Matrix, r: Matrix) {
     let (m, n) = (rows, columns)
     let k = Swift.min(m, n)
-    if k == 0 { return (Matrix(rows: m, columns: 0), Matrix(rows: 0, columns: n)) }
+    if k == 0 { return (try Matrix(rows: m, columns: 0), try Matrix(rows: 0, columns: n)) }
     let m32 = try blasInt(m, "qr")
     let n32 = try blasInt(n, "qr")
     let k32 = try blasInt(k, "qr")
@@ -34,7 +34,7 @@ extension Matrix {
           geqrf)
       }
     }
-    var r = Matrix(rows: k, columns: n)
+    var r = try Matrix(rows: k, columns: n)
     factors.withUnsafeBufferPointer { a in
       r.withUnsafeMutableBufferPointer { rBuffer in
         for i in 0..<k {
@@ -51,7 +51,7 @@ extension Matrix {
       }
     }
     if k == n { return (factors, r) }
-    var q = Matrix(rows: m, columns: k)
+    var q = try Matrix(rows: m, columns: k)
     factors.withUnsafeBufferPointer { a in
       q.withUnsafeMutableBufferPointer { qBuffer in
         for i in 0..<m {
@@ -72,7 +72,7 @@ extension Matrix {
   ///
   /// The inputs are not modified (LAPACK works on copies).
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if B's row count
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if B's row count
   ///   differs from A's; ``LinearAlgebraError/lapack(routine:info:)`` with info > 0 if A does
   ///   not have full rank (use ``ridge(features:targets:lambda:)`` then). LAPACK detects
   ///   only an exactly zero diagonal element of the triangular factor: for a matrix that is
@@ -81,20 +81,19 @@ extension Matrix {
   /// See also: ``solvePositiveDefinite(_:_:)``, ``ridge(features:targets:lambda:)``.
   public static func solveLeastSquares(_ a: Matrix, _ b: Matrix) throws -> Matrix {
     guard a.rows == b.rows else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "solveLeastSquares",
-        expected: "A \(shapeText(a.rows, a.columns)), B \(shapeText(a.rows, b.columns))",
-        got: "A \(shapeText(a.rows, a.columns)), B \(shapeText(b.rows, b.columns))")
+      throw BumpKitError.shapeMismatch(
+        operation: "solveLeastSquares: B (one row per row of A, \(MatrixShape(of: a)))",
+        expected: MatrixShape(rows: a.rows, columns: nil), actual: MatrixShape(of: b))
     }
     let (m, n, p) = (a.rows, a.columns, b.columns)
-    if m == 0 || n == 0 || p == 0 { return Matrix(rows: n, columns: p) }
+    if m == 0 || n == 0 || p == 0 { return try Matrix(rows: n, columns: p) }
     let m32 = try blasInt(m, "solveLeastSquares")
     let n32 = try blasInt(n, "solveLeastSquares")
     let p32 = try blasInt(p, "solveLeastSquares")
     var factors = a
     // gels needs B with max(m, n) rows: X (n rows) overwrites it.
     var solution = b
-    solution.resize(rows: Swift.max(m, n), columns: p)
+    try solution.resize(rows: Swift.max(m, n), columns: p)
     let routine = Element.blasPrefix + "gels"
     try factors.withUnsafeMutableBufferPointer { (aBuffer) throws(LinearAlgebraError) in
       try solution.withUnsafeMutableBufferPointer { (bBuffer) throws(LinearAlgebraError) in
@@ -105,7 +104,7 @@ extension Matrix {
           routine)
       }
     }
-    solution.resize(rows: n, columns: p)
+    try solution.resize(rows: n, columns: p)
     return solution
   }
 
@@ -115,18 +114,22 @@ extension Matrix {
   /// A is `n × n` and B is `n × p`; X is `n × p`. Only the upper triangle of A is read, so A
   /// is taken to be symmetric. The inputs are not modified.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if A is not
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if A is not
   ///   square or B has the wrong row count; ``LinearAlgebraError/lapack(routine:info:)`` with
   ///   info = i > 0 if A is not positive definite (its leading minor of order i is not).
   public static func solvePositiveDefinite(_ a: Matrix, _ b: Matrix) throws -> Matrix {
-    guard a.rows == a.columns, b.rows == a.rows else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "solvePositiveDefinite",
-        expected: "A \(shapeText(a.rows, a.rows)), B \(shapeText(a.rows, b.columns))",
-        got: "A \(shapeText(a.rows, a.columns)), B \(shapeText(b.rows, b.columns))")
+    guard a.rows == a.columns else {
+      throw BumpKitError.shapeMismatch(
+        operation: "solvePositiveDefinite: A (square)", expected: MatrixShape(rows: a.rows, columns: a.rows),
+        actual: MatrixShape(of: a))
+    }
+    guard b.rows == a.rows else {
+      throw BumpKitError.shapeMismatch(
+        operation: "solvePositiveDefinite: B (one row per row of A)", expected: MatrixShape(rows: a.rows, columns: nil),
+        actual: MatrixShape(of: b))
     }
     let (n, p) = (a.rows, b.columns)
-    if n == 0 || p == 0 { return Matrix(rows: n, columns: p) }
+    if n == 0 || p == 0 { return try Matrix(rows: n, columns: p) }
     let n32 = try blasInt(n, "solvePositiveDefinite")
     let p32 = try blasInt(p, "solvePositiveDefinite")
     var factor = a
@@ -155,27 +158,25 @@ extension Matrix {
   /// full column rank. Forming XᵀX squares the condition number: for ill-conditioned X with
   /// tiny λ, ``solveLeastSquares(_:_:)`` is more accurate.
   ///
-  /// - Throws: ``LinearAlgebraError/invalidArgument(operation:reason:)`` unless λ is finite
-  ///   and ≥ 0; ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if X and Y have
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless λ is finite
+  ///   and ≥ 0; ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if X and Y have
   ///   different row counts; ``LinearAlgebraError/lapack(routine:info:)`` if XᵀX + λI is not
   ///   numerically positive definite.
   public static func ridge(features x: Matrix, targets y: Matrix, lambda: Element) throws -> Matrix
   {
     guard lambda.isFinite, lambda >= 0 else {
-      throw LinearAlgebraError.invalidArgument(
-        operation: "ridge", reason: "lambda must be finite and ≥ 0, got \(lambda)")
+      throw BumpKitError.invalidArgument(name: "ridge lambda", value: "\(lambda)", reason: "must be finite and ≥ 0")
     }
     guard x.rows == y.rows else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "ridge",
-        expected: "X \(shapeText(x.rows, x.columns)), Y \(shapeText(x.rows, y.columns))",
-        got: "X \(shapeText(x.rows, x.columns)), Y \(shapeText(y.rows, y.columns))")
+      throw BumpKitError.shapeMismatch(
+        operation: "ridge: targets Y (one row per row of X, \(MatrixShape(of: x)))",
+        expected: MatrixShape(rows: x.rows, columns: nil), actual: MatrixShape(of: y))
     }
     let d = x.columns
-    var gram = Matrix(rows: d, columns: d)
+    var gram = try Matrix(rows: d, columns: d)
     try gemm(x, transposeA: true, x, into: &gram)
     for i in 0..<d { gram[i, i] += lambda }
-    var moments = Matrix(rows: d, columns: y.columns)
+    var moments = try Matrix(rows: d, columns: y.columns)
     try gemm(x, transposeA: true, y, into: &moments)
     return try solvePositiveDefinite(gram, moments)
   }

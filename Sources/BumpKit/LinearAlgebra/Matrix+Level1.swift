@@ -3,13 +3,11 @@ extension Matrix {
   /// vectors of `count` elements). The gradient step `W ← W − η·∇W` is
   /// `Matrix.axpy(alpha: -η, gradient, &weights)`.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` unless X and Y
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless X and Y
   ///   have the same shape.
   public static func axpy(alpha: Element, _ x: Matrix, _ y: inout Matrix) throws {
     guard x.rows == y.rows, x.columns == y.columns else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "axpy", expected: "x and y of one shape, y \(shapeText(y.rows, y.columns))",
-        got: "x \(shapeText(x.rows, x.columns)) and y \(shapeText(y.rows, y.columns))")
+      throw BumpKitError.shapeMismatch(operation: "axpy: x (like y)", expected: MatrixShape(of: y), actual: MatrixShape(of: x))
     }
     x.withUnsafeBufferPointer { xBuffer in
       y.withUnsafeMutableBufferPointer { yBuffer in
@@ -35,13 +33,11 @@ extension Matrix {
   /// The Frobenius inner product `⟨A, B⟩ = Σᵢⱼ aᵢⱼ·bᵢⱼ` (BLAS `?dot` over the matrices as
   /// vectors), accumulated in `Element` by OpenBLAS; 0 for empty matrices.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` unless both have
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless both have
   ///   the same shape.
   public func dot(_ other: Matrix) throws -> Element {
     guard rows == other.rows, columns == other.columns else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "dot", expected: "\(shapeText(rows, columns)) · \(shapeText(rows, columns))",
-        got: "\(shapeText(rows, columns)) · \(shapeText(other.rows, other.columns))")
+      throw BumpKitError.shapeMismatch(operation: "dot: the other operand", expected: MatrixShape(of: self), actual: MatrixShape(of: other))
     }
     return withUnsafeBufferPointer { a in
       other.withUnsafeBufferPointer { b in

@@ -6,9 +6,9 @@ extension Matrix {
   /// written, so its old contents, NaN included, do not matter. C may be the same matrix as
   /// A or B: it is then copied before it is written (copy-on-write), which allocates.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` naming all the
-  ///   shapes, e.g. `gemm: expected 3×4 · 4×2, got 3×4 · 5×2`;
-  ///   ``LinearAlgebraError/invalidArgument(operation:reason:)`` if a size exceeds `Int32.max`.
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` naming the operand and its
+  ///   expected and actual shapes, e.g. `gemm: op(B) after op(A) 3×4: shape mismatch, expected 4×2, got 5×2`;
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` if a size exceeds `Int32.max`.
   ///
   /// See also: ``multiplied(by:transposingSelf:transposingOther:)``,
   /// ``gemv(_:transpose:_:alpha:beta:into:)``.
@@ -22,8 +22,8 @@ extension Matrix {
   /// The product `op(self)·op(other)` as a new matrix, with `op(X) = Xᵀ` when the matching
   /// flag is set; `x.multiplied(by: x, transposingSelf: true)` is the Gram matrix XᵀX.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if the inner
-  ///   dimensions differ, e.g. `multiplied(by:): expected 3×4 · 4×2, got 3×4 · 5×2`.
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the inner
+  ///   dimensions differ, e.g. `multiplied(by:): op(B) after op(A) 3×4: shape mismatch, expected 4×2, got 5×2`.
   ///
   /// See also: ``gemm(_:transposeA:_:transposeB:alpha:beta:into:)``, which writes into a
   /// matrix you keep and reuse.
@@ -32,7 +32,7 @@ extension Matrix {
   ) throws -> Matrix {
     let m = transposingSelf ? columns : rows
     let n = transposingOther ? other.rows : other.columns
-    var result = Matrix(rows: m, columns: n)
+    var result = try Matrix(rows: m, columns: n)
     try Self.gemm("multiplied(by:)", self, transposingSelf, other, transposingOther, 1, 0, &result)
     return result
   }
@@ -43,7 +43,7 @@ extension Matrix {
   /// x and y are vectors: matrices with one row or one column. With op(A) of shape `m × n`,
   /// x must have n elements and y m. With β = 0 (the default) y is only written.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` naming the
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` naming the
   ///   shapes, e.g. `gemv: expected 3×4 · vector of 4 → vector of 3, got 3×4 · 5×1 → 3×1`.
   public static func gemv(
     _ a: Matrix, transpose: Bool = false, _ x: Matrix,
@@ -53,10 +53,13 @@ extension Matrix {
     let xIsVector = x.rows == 1 || x.columns == 1
     let yIsVector = y.rows == 1 || y.columns == 1
     guard xIsVector, yIsVector, x.count == n, y.count == m else {
-      let aText = shapeText(a.rows, a.columns, transposed: transpose)
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "gemv", expected: "\(aText) · vector of \(n) → vector of \(m)",
-        got: "\(aText) · \(shapeText(x.rows, x.columns)) → \(shapeText(y.rows, y.columns))")
+      let opA = operandShape(a, transposed: transpose)
+      if !(xIsVector && x.count == n) {
+        throw BumpKitError.shapeMismatch(
+          operation: "gemv: x, a vector for op(A) \(opA)", expected: MatrixShape(rows: n, columns: 1), actual: MatrixShape(of: x))
+      }
+      throw BumpKitError.shapeMismatch(
+        operation: "gemv: y, a vector for op(A) \(opA)", expected: MatrixShape(rows: m, columns: 1), actual: MatrixShape(of: y))
     }
     if m == 0 { return }
     if n == 0 {
@@ -96,18 +99,14 @@ extension Matrix {
   ) throws {
     let (m, k) = transposeA ? (a.columns, a.rows) : (a.rows, a.columns)
     let (kb, n) = transposeB ? (b.columns, b.rows) : (b.rows, b.columns)
-    // Shape texts only for error messages: building them eagerly would allocate per call.
-    var aText: String { shapeText(a.rows, a.columns, transposed: transposeA) }
-    var bText: String { shapeText(b.rows, b.columns, transposed: transposeB) }
     guard k == kb else {
-      let expectedB = transposeB ? shapeText(n, k, transposed: true) : shapeText(k, n)
-      throw LinearAlgebraError.shapeMismatch(
-        operation: operation, expected: "\(aText) · \(expectedB)", got: "\(aText) · \(bText)")
+      throw BumpKitError.shapeMismatch(
+        operation: "\(operation): op(B) after op(A) \(operandShape(a, transposed: transposeA))",
+        expected: MatrixShape(rows: k, columns: n), actual: operandShape(b, transposed: transposeB))
     }
     guard c.rows == m, c.columns == n else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: operation, expected: "\(aText) · \(bText) → \(shapeText(m, n))",
-        got: "\(aText) · \(bText) → \(shapeText(c.rows, c.columns))")
+      throw BumpKitError.shapeMismatch(
+        operation: "\(operation): C = op(A) · op(B)", expected: MatrixShape(rows: m, columns: n), actual: MatrixShape(of: c))
     }
     if m == 0 || n == 0 { return }
     if k == 0 {

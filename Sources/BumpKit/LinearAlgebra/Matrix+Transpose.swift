@@ -4,7 +4,7 @@ extension Matrix {
   /// Products with a transpose do not need this: pass `transposeA`/`transposeB` to
   /// ``gemm(_:transposeA:_:transposeB:alpha:beta:into:)`` instead.
   public func transposed() -> Matrix {
-    var result = Matrix(rows: columns, columns: rows)
+    var result = Matrix(validRows: columns, columns: rows)
     let (m, n) = (rows, columns)
     // Square tiles keep both the reads and the writes within a few cache lines.
     let tile = 32

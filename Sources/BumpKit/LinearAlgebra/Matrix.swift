@@ -22,24 +22,44 @@ public struct Matrix<Element: MatrixScalar> {
   /// The number of columns (for a batch: the number of features).
   public private(set) var columns: Int
 
+  /// A zero matrix of a shape known to be valid (taken from another matrix, or a count
+  /// known to be ≥ 0): for the library's own buffers, where a bad shape is a bug.
+  package init(validRows rows: Int, columns: Int) {
+    self.storage = MatrixStorage(capacity: Self.validCount(rows: rows, columns: columns), repeating: 0)
+    self.rows = rows
+    self.columns = columns
+  }
+
+  /// The empty `0 × 0` matrix, e.g. for a buffer that a layer resizes on first use.
+  public init() {
+    self.storage = MatrixStorage(capacity: 0, repeating: 0)
+    self.rows = 0
+    self.columns = 0
+  }
+
   /// A `rows × columns` matrix with every element equal to `value` (zero by default).
   ///
-  /// - Precondition: `rows ≥ 0`, `columns ≥ 0`.
-  public init(rows: Int, columns: Int, repeating value: Element = 0) {
-    let count = Self.checkedCount(rows: rows, columns: columns)
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count or
+  ///   a shape whose element count overflows `Int`.
+  public init(rows: Int, columns: Int, repeating value: Element = 0) throws {
+    let count = try Self.checkedCount(rows: rows, columns: columns)
     self.storage = MatrixStorage(capacity: count, repeating: value)
     self.rows = rows
     self.columns = columns
   }
 
   /// A `rows × columns` matrix of zeros; the same as `Matrix(rows:columns:)`.
-  public static func zeros(rows: Int, columns: Int) -> Matrix {
-    Matrix(rows: rows, columns: columns)
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count.
+  public static func zeros(rows: Int, columns: Int) throws -> Matrix {
+    try Matrix(rows: rows, columns: columns)
   }
 
   /// The `size × size` identity matrix I, with Iᵢⱼ = 1 if i = j and 0 otherwise.
-  public static func identity(size: Int) -> Matrix {
-    var m = Matrix(rows: size, columns: size)
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative size.
+  public static func identity(size: Int) throws -> Matrix {
+    var m = try Matrix(rows: size, columns: size)
     m.withUnsafeMutableBufferPointer { buffer in
       for i in 0..<size { buffer[i * size + i] = 1 }
     }
@@ -48,20 +68,18 @@ public struct Matrix<Element: MatrixScalar> {
 
   /// A `rows × columns` matrix with the given elements in row-major order.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
-  ///   `elements.count ≠ rows·columns`; ``LinearAlgebraError/invalidArgument(operation:reason:)``
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
+  ///   `elements.count ≠ rows·columns`; ``BumpKitError/invalidArgument(name:value:reason:)``
   ///   if a size is negative.
   public init(rows: Int, columns: Int, elements: [Element]) throws {
     guard rows >= 0, columns >= 0 else {
-      throw LinearAlgebraError.invalidArgument(
-        operation: "Matrix.init", reason: "negative shape \(rows)×\(columns)")
+      throw BumpKitError.invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "rows and columns must be ≥ 0")
     }
     let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
     guard !overflow, count == elements.count else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "Matrix.init",
-        expected: "\(rows)×\(columns) = \(overflow ? "too many" : String(count)) elements",
-        got: "\(elements.count) elements")
+      throw BumpKitError.invalidArgument(
+        name: "Matrix elements", value: "\(elements.count) elements",
+        reason: overflow ? "a \(rows)×\(columns) shape overflows Int" : "a \(rows)×\(columns) matrix needs \(count)")
     }
     self.storage = elements.withUnsafeBufferPointer { MatrixStorage(capacity: count, copying: $0) }
     self.rows = rows
@@ -72,14 +90,14 @@ public struct Matrix<Element: MatrixScalar> {
   ///
   /// An empty array gives a 0 × 0 matrix.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if the rows do
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the rows do
   ///   not all have the same length.
   public init(_ rowsOfElements: [[Element]]) throws {
     let columns = rowsOfElements.first?.count ?? 0
     if let bad = rowsOfElements.firstIndex(where: { $0.count != columns }) {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "Matrix.init", expected: "\(columns) elements in every row",
-        got: "\(rowsOfElements[bad].count) in row \(bad)")
+      throw BumpKitError.shapeMismatch(
+        operation: "Matrix.init: row \(bad)", expected: MatrixShape(rows: 1, columns: columns),
+        actual: MatrixShape(rows: 1, columns: rowsOfElements[bad].count))
     }
     try self.init(
       rows: rowsOfElements.count, columns: columns, elements: rowsOfElements.flatMap { $0 })
@@ -129,13 +147,13 @@ public struct Matrix<Element: MatrixScalar> {
   /// Replaces row `index` by `values`.
   ///
   /// - Precondition: `0 ≤ index < rows`.
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
   ///   `values.count ≠ columns`.
   public mutating func setRow(_ index: Int, to values: [Element]) throws {
     precondition(index >= 0 && index < rows, "Matrix row index out of range")
     guard values.count == columns else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "setRow", expected: "\(columns) elements", got: "\(values.count)")
+      throw BumpKitError.shapeMismatch(
+        operation: "setRow", expected: MatrixShape(rows: 1, columns: columns), actual: MatrixShape(rows: 1, columns: values.count))
     }
     makeUnique()
     let start = storage.base + index * columns
@@ -172,9 +190,16 @@ public struct Matrix<Element: MatrixScalar> {
   /// buffer of exactly the new count is allocated. Shrinking keeps the capacity, so a layer
   /// whose last mini-batch is smaller grows back for free.
   ///
-  /// - Precondition: `rows ≥ 0`, `columns ≥ 0`.
-  public mutating func resize(rows newRows: Int, columns newColumns: Int) {
-    let newCount = Self.checkedCount(rows: newRows, columns: newColumns)
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count or
+  ///   a shape whose element count overflows `Int`; the matrix is then unchanged.
+  public mutating func resize(rows newRows: Int, columns newColumns: Int) throws(BumpKitError) {
+    _ = try Self.checkedCount(rows: newRows, columns: newColumns)
+    resize(validRows: newRows, columns: newColumns)
+  }
+
+  /// ``resize(rows:columns:)`` to a shape known to be valid.
+  package mutating func resize(validRows newRows: Int, columns newColumns: Int) {
+    let newCount = Self.validCount(rows: newRows, columns: newColumns)
     let oldCount = count
     if newCount <= storage.capacity && isKnownUniquelyReferenced(&storage) {
       if newCount > oldCount {
@@ -191,19 +216,17 @@ public struct Matrix<Element: MatrixScalar> {
   /// Reinterprets the same elements, in the same row-major order, as a `rows × columns`
   /// matrix. Never allocates or copies.
   ///
-  /// - Throws: ``LinearAlgebraError/shapeMismatch(operation:expected:got:)`` if
-  ///   `rows·columns ≠ count`, or ``LinearAlgebraError/invalidArgument(operation:reason:)``
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
+  ///   `rows·columns ≠ count`, or ``BumpKitError/invalidArgument(name:value:reason:)``
   ///   for a negative size.
   public mutating func reshape(rows newRows: Int, columns newColumns: Int) throws {
     guard newRows >= 0, newColumns >= 0 else {
-      throw LinearAlgebraError.invalidArgument(
-        operation: "reshape", reason: "negative shape \(newRows)×\(newColumns)")
+      throw BumpKitError.invalidArgument(name: "reshape shape", value: "\(newRows)×\(newColumns)", reason: "rows and columns must be ≥ 0")
     }
     let (newCount, overflow) = newRows.multipliedReportingOverflow(by: newColumns)
     guard !overflow, newCount == count else {
-      throw LinearAlgebraError.shapeMismatch(
-        operation: "reshape", expected: "\(count) elements (from \(rows)×\(columns))",
-        got: "\(newRows)×\(newColumns)")
+      throw BumpKitError.invalidArgument(
+        name: "reshape shape", value: "\(newRows)×\(newColumns)", reason: "must hold the \(count) elements of \(rows)×\(columns)")
     }
     rows = newRows
     columns = newColumns
@@ -228,7 +251,7 @@ public struct Matrix<Element: MatrixScalar> {
   /// values unspecified (they are initialised, but stale). For callers that overwrite every
   /// element next, e.g. `gemm` with β = 0.
   mutating func prepareForOverwrite(rows newRows: Int, columns newColumns: Int) {
-    let newCount = Self.checkedCount(rows: newRows, columns: newColumns)
+    let newCount = Self.validCount(rows: newRows, columns: newColumns)
     if newCount > storage.capacity || !isKnownUniquelyReferenced(&storage) {
       storage = MatrixStorage(capacity: newCount, repeating: 0)
     }
@@ -244,12 +267,24 @@ public struct Matrix<Element: MatrixScalar> {
     }
   }
 
+  /// The element count of a shape known to be valid.
   @usableFromInline
-  static func checkedCount(rows: Int, columns: Int) -> Int {
-    precondition(
-      rows >= 0 && columns >= 0, "Matrix shape must be non-negative, got \(rows)×\(columns)")
+  static func validCount(rows: Int, columns: Int) -> Int {
+    precondition(rows >= 0 && columns >= 0, "Matrix shape \(rows)×\(columns) is negative")
     let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
     precondition(!overflow, "Matrix shape \(rows)×\(columns) overflows Int")
+    return count
+  }
+
+  @usableFromInline
+  static func checkedCount(rows: Int, columns: Int) throws(BumpKitError) -> Int {
+    guard rows >= 0 && columns >= 0 else {
+      throw .invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "rows and columns must be ≥ 0")
+    }
+    let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
+    guard !overflow else {
+      throw .invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "the element count overflows Int")
+    }
     return count
   }
 }

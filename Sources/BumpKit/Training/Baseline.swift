@@ -16,7 +16,7 @@ public enum Baseline {
   /// The means and sums are taken in `Double`.
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` if either matrix has no rows;
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` if their column counts differ.
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if their column counts differ.
   public static func meanPredictorMSE<Element: MatrixScalar>(
     trainingTargets: Matrix<Element>, targets: Matrix<Element>
   ) throws -> Double {
@@ -39,7 +39,7 @@ public enum Baseline {
   /// ``BinaryCrossEntropyWithLogits`` take them.
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` if either matrix has no rows;
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless both have one column.
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless both have one column.
   public static func majorityClassAccuracy<Element: MatrixScalar>(
     trainingLabels: Matrix<Element>, labels: Matrix<Element>
   ) throws -> Double {
@@ -47,8 +47,8 @@ public enum Baseline {
     try check(trainingLabels, labels, operation)
     guard labels.columns == 1 else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "one column of class labels",
-        got: shapeText(labels.rows, labels.columns))
+        operation: "\(operation): labels, one class per row", expected: MatrixShape(rows: labels.rows, columns: 1),
+        actual: MatrixShape(of: labels))
     }
     var counts: [Element: Int] = [:]
     trainingLabels.withUnsafeBufferPointer { for v in $0 { counts[v, default: 0] += 1 } }
@@ -68,7 +68,7 @@ public enum Baseline {
   /// predicted exactly and 0 otherwise.
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no rows;
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless both have one shape.
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless both have one shape.
   public static func rSquared<Element: MatrixScalar>(
     predicted: Matrix<Element>, targets: Matrix<Element>
   ) throws -> Double {
@@ -76,8 +76,8 @@ public enum Baseline {
     try check(predicted, targets, operation)
     guard predicted.rows == targets.rows else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "\(targets.rows) predicted rows, one per target",
-        got: shapeText(predicted.rows, predicted.columns))
+        operation: "\(operation): predictions, one row per target", expected: MatrixShape(rows: targets.rows, columns: predicted.columns),
+        actual: MatrixShape(of: predicted))
     }
     let columns = targets.columns
     let means = columnMeans(targets)
@@ -115,8 +115,8 @@ public enum Baseline {
     guard a.rows > 0, b.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
     guard a.columns == b.columns else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "\(a.columns) columns",
-        got: shapeText(b.rows, b.columns))
+        operation: operation, expected: MatrixShape(rows: b.rows, columns: a.columns),
+        actual: MatrixShape(of: b))
     }
   }
 }

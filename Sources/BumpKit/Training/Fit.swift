@@ -54,7 +54,7 @@ extension Sequential {
         throw BumpKitError.invalidArgument(name: "validation split", value: "\(fraction)", reason: "leaves \(held) of \(x.rows) rows for validation; need at least one on each side")
       }
       let cut = x.rows - held
-      var vx = Matrix<Element>(rows: 0, columns: 0), vy = vx
+      var vx = Matrix<Element>(), vy = vx
       try x.copyRows(cut..<x.rows, into: &vx)
       try y.copyRows(cut..<y.rows, into: &vy)
       try x.copyRows(0..<cut, into: &trainX)
@@ -74,9 +74,9 @@ extension Sequential {
     let batches = (samples + batchSize - 1) / batchSize
     var order = Array(0..<samples)
     var generator = SeededGenerator(seed: seed)
-    var batchX = Matrix<Element>(rows: batchSize, columns: trainX.columns)
-    var batchY = Matrix<Element>(rows: batchSize, columns: trainY.columns)
-    var gradient = Matrix<Element>(rows: batchSize, columns: outputFeatures)
+    var batchX = try Matrix<Element>(rows: batchSize, columns: trainX.columns)
+    var batchY = try Matrix<Element>(rows: batchSize, columns: trainY.columns)
+    var gradient = try Matrix<Element>(rows: batchSize, columns: outputFeatures)
     var history = History()
     var best = (loss: Double.infinity, epoch: -1)
     var bestWeights: [Matrix<Element>] = []
@@ -185,7 +185,7 @@ extension Sequential {
   private func evaluateBatches<L: Loss>(
     _ x: Matrix<Element>, _ y: Matrix<Element>, loss: L, batchSize: Int, countCorrect: Bool
   ) throws -> (loss: Double, correct: Int) where L.Element == Element {
-    var bx = Matrix<Element>(rows: 0, columns: 0), by = bx
+    var bx = Matrix<Element>(), by = bx
     var total = 0.0, correct = 0
     var start = 0
     while start < x.rows {
@@ -205,11 +205,11 @@ extension Sequential {
     guard x.rows > 0 else { throw BumpKitError.emptyBatch(operation: what) }
     guard x.rows == y.rows else {
       throw BumpKitError.shapeMismatch(
-        operation: what, expected: "one target row per input row (inputs \(shapeText(x.rows, x.columns)))",
-        got: "targets \(shapeText(y.rows, y.columns))")
+        operation: "\(what): targets, one row per row of the inputs \(MatrixShape(of: x))", expected: MatrixShape(rows: x.rows, columns: y.columns),
+        actual: MatrixShape(of: y))
     }
     guard x.columns == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: what, expected: "inputs with \(inputFeatures) columns", got: shapeText(x.rows, x.columns))
+      throw BumpKitError.shapeMismatch(operation: "\(what): inputs", expected: MatrixShape(rows: x.rows, columns: inputFeatures), actual: MatrixShape(of: x))
     }
     for (m, name) in [(x, "inputs"), (y, "targets")] {
       let c = m.columns
@@ -223,7 +223,7 @@ extension Sequential {
 
   private func gather(_ source: Matrix<Element>, _ rows: ArraySlice<Int>, into destination: inout Matrix<Element>) {
     let c = source.columns
-    destination.resize(rows: rows.count, columns: c)
+    destination.resize(validRows: rows.count, columns: c)
     source.withUnsafeBufferPointer { src in
       destination.withUnsafeMutableBufferPointer { dst in
         guard let s = src.baseAddress, let d = dst.baseAddress else { return }
@@ -260,7 +260,7 @@ extension Sequential {
 extension Matrix {
   /// A copy that shares no storage with `self`.
   public func copied() -> Matrix {
-    var m = Matrix(rows: rows, columns: columns)
+    var m = Matrix(validRows: rows, columns: columns)
     m.copy(from: self)
     return m
   }

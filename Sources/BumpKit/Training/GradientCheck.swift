@@ -175,10 +175,10 @@ public enum GradientCheck {
     floor: Double = 1e-10
   ) throws -> Report where L.Element == Double {
     try validate(relativeStep: relativeStep, floor: floor)
-    var analytic = Matrix<Double>(rows: 0, columns: 0)
+    var analytic = Matrix<Double>()
     _ = try loss.lossAndGradient(predicted: predicted, target: target, gradient: &analytic)
     let numeric = try numericGradient(at: predicted, relativeStep: relativeStep) { z in
-      Matrix(rows: 1, columns: 1, repeating: try loss.loss(predicted: z, target: target))
+      try Matrix(rows: 1, columns: 1, repeating: try loss.loss(predicted: z, target: target))
     } difference: { $0[0, 0] - $1[0, 0] }
     return Report(tensors: [compare("predicted", analytic, numeric, floor: floor)])
   }
@@ -196,7 +196,7 @@ public enum GradientCheck {
   /// floor is `floorFraction` times its largest reference magnitude: an element that is
   /// tiny next to the rest of its tensor is judged by absolute error at that scale.
   ///
-  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)`` if the parameter
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the parameter
   ///   lists differ in length or shape; ``BumpKitError/invalidArgument(name:value:reason:)``
   ///   if they differ in which parameters are trainable; the layers' errors.
   public static func compare<F: Layer, D: Layer>(
@@ -204,15 +204,15 @@ public enum GradientCheck {
   ) throws -> Report where F.Element == Float, D.Element == Double {
     let floatParameters = layer.parameters, doubleParameters = reference.parameters
     guard floatParameters.count == doubleParameters.count else {
-      throw BumpKitError.shapeMismatch(
-        operation: "GradientCheck.compare", expected: "\(floatParameters.count) parameters like the Float layer",
-        got: "\(doubleParameters.count) in the reference")
+      throw BumpKitError.invalidArgument(
+        name: "GradientCheck.compare reference", value: "\(doubleParameters.count) parameters",
+        reason: "must have as many parameters as the Float layer (\(floatParameters.count))")
     }
     for (k, (f, d)) in zip(floatParameters, doubleParameters).enumerated() {
       guard f.value.rows == d.value.rows && f.value.columns == d.value.columns else {
         throw BumpKitError.shapeMismatch(
           operation: "GradientCheck.compare: parameter \(k) (\(f.name))",
-          expected: shapeText(f.value.rows, f.value.columns), got: shapeText(d.value.rows, d.value.columns))
+          expected: MatrixShape(of: f.value), actual: MatrixShape(of: d.value))
       }
       guard f.isTrainable == d.isTrainable else {
         throw BumpKitError.invalidArgument(
@@ -267,7 +267,7 @@ public enum GradientCheck {
     difference: (Matrix<Double>, Matrix<Double>) -> Double
   ) throws -> Matrix<Double> {
     var point = center
-    var gradient = Matrix<Double>(rows: center.rows, columns: center.columns)
+    var gradient = try Matrix<Double>(rows: center.rows, columns: center.columns)
     for i in 0..<center.count {
       let (row, column) = (i / center.columns, i % center.columns)
       let w = center[row, column]
@@ -329,7 +329,7 @@ public enum GradientCheck {
 
   private static func randomMatrix(rows: Int, columns: Int, seed: UInt64) -> Matrix<Double> {
     var generator = SeededGenerator(seed: seed)
-    var m = Matrix<Double>(rows: rows, columns: columns)
+    var m = Matrix<Double>(validRows: rows, columns: columns)
     m.withUnsafeMutableBufferPointer { p in
       for i in p.indices { p[i] = generator.nextNormal() }
     }
@@ -337,7 +337,7 @@ public enum GradientCheck {
   }
 
   private static func converted<A: MatrixScalar, B: MatrixScalar>(_ m: Matrix<A>, to _: B.Type) -> Matrix<B> {
-    var result = Matrix<B>(rows: m.rows, columns: m.columns)
+    var result = Matrix<B>(validRows: m.rows, columns: m.columns)
     m.withUnsafeBufferPointer { a in
       result.withUnsafeMutableBufferPointer { b in
         for i in a.indices { b[i] = B(a[i]) }

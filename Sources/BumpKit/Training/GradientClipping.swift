@@ -50,8 +50,8 @@ public enum GradientClipping {
       guard p.gradient.rows == p.value.rows && p.gradient.columns == p.value.columns else {
         throw BumpKitError.shapeMismatch(
           operation: "\(operation): gradient of parameter \(index) (\(p.name))",
-          expected: shapeText(p.value.rows, p.value.columns),
-          got: shapeText(p.gradient.rows, p.gradient.columns))
+          expected: MatrixShape(of: p.value),
+          actual: MatrixShape(of: p.gradient))
       }
       sum += p.gradient.withUnsafeBufferPointer { UpdateKernels.sumOfSquares($0.baseAddress!, count: $0.count) }
     }

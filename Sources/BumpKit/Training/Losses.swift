@@ -29,7 +29,7 @@ public protocol Loss<Element> {
   /// keeps one gradient matrix allocates nothing here once warm. Every element is written.
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for a batch without rows,
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` naming both shapes, and the
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` naming both shapes, and the
   ///   target errors of each loss.
   func lossAndGradient(
     predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
@@ -63,7 +63,7 @@ public struct MeanSquaredError<Element: MatrixScalar>: Loss, Sendable {
   /// The mean of (p − t)² over all elements, and 2·(p − t)/(N·K) in `gradient`.
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)``,
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless p and t have one shape.
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless p and t have one shape.
   public func lossAndGradient(
     predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
   ) throws -> Double {
@@ -120,7 +120,7 @@ public struct BinaryCrossEntropyWithLogits<Element: MatrixScalar>: Loss, Sendabl
   /// The mean cross-entropy over all elements, and (σ(z) − y)/(N·K) in `gradient`.
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)``,
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless z and y have one shape,
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless z and y have one shape,
   ///   ``BumpKitError/invalidArgument(name:value:reason:)`` naming the row and column of a
   ///   target outside [0, 1] (NaN included).
   public func lossAndGradient(
@@ -194,7 +194,7 @@ public struct SoftmaxCrossEntropy<Element: MatrixScalar>: Loss, Sendable {
   /// The mean cross-entropy over the rows, and (softmax(z) − onehot(y))/N in `gradient`.
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)``;
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` unless the labels are `N × 1`
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless the labels are `N × 1`
   ///   for `N × K` logits; ``BumpKitError/labelOutOfRange(row:label:classes:)`` naming the
   ///   first row whose label is not an integer in 0..<K.
   public func lossAndGradient(
@@ -217,14 +217,12 @@ public struct SoftmaxCrossEntropy<Element: MatrixScalar>: Loss, Sendable {
     guard predicted.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
     guard target.rows == predicted.rows, target.columns == 1 else {
       throw BumpKitError.shapeMismatch(
-        operation: operation,
-        expected: "labels \(shapeText(predicted.rows, 1)) for logits \(shapeText(predicted.rows, predicted.columns))",
-        got: "labels \(shapeText(target.rows, target.columns))")
+        operation: "\(operation): labels for logits \(MatrixShape(of: predicted))",
+        expected: MatrixShape(rows: predicted.rows, columns: 1), actual: MatrixShape(of: target))
     }
     guard predicted.columns > 0 else {
-      throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "logits with at least one class column",
-        got: "logits \(shapeText(predicted.rows, predicted.columns))")
+      throw BumpKitError.invalidArgument(
+        name: "\(operation) logits", value: "\(MatrixShape(of: predicted))", reason: "need at least one class column")
     }
     let classes = predicted.columns
     try target.withUnsafeBufferPointer { y in
@@ -299,14 +297,12 @@ private func checkSameShape<E>(_ predicted: Matrix<E>, _ target: Matrix<E>, _ op
   guard predicted.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
   guard target.rows == predicted.rows && target.columns == predicted.columns else {
     throw BumpKitError.shapeMismatch(
-      operation: operation,
-      expected: "targets \(shapeText(predicted.rows, predicted.columns)) like the predictions",
-      got: "targets \(shapeText(target.rows, target.columns))")
+      operation: "\(operation): targets, shaped like the predictions", expected: MatrixShape(of: predicted),
+      actual: MatrixShape(of: target))
   }
   guard predicted.columns > 0 else {
-    throw BumpKitError.shapeMismatch(
-      operation: operation, expected: "predictions with at least one column",
-      got: "predictions \(shapeText(predicted.rows, predicted.columns))")
+    throw BumpKitError.invalidArgument(
+      name: "\(operation) predictions", value: "\(MatrixShape(of: predicted))", reason: "need at least one column")
   }
 }
 

@@ -29,7 +29,7 @@ public protocol Optimizer<Element>: AnyObject {
   /// Updates every trainable parameter in `parameters` from its gradient, then projects it.
   ///
   /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` for a NaN or infinite
-  ///   gradient, ``BumpKitError/shapeMismatch(operation:expected:got:)`` for a gradient whose
+  ///   gradient, ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for a gradient whose
   ///   shape is not its parameter's, ``BumpKitError/invalidArgument(name:value:reason:)`` for
   ///   a parameter listed twice. Nothing is updated when it throws.
   func step(_ parameters: [Parameter<Element>]) throws
@@ -75,7 +75,7 @@ struct OptimizerState<Element: MatrixScalar> {
   private var valuePointers: [UnsafeMutablePointer<Element>] = []
   private var gradientPointers: [UnsafeMutablePointer<Element>] = []
   /// Per chunk: the partial sum of squared gradients.
-  private var partials = Matrix<Double>(rows: 0, columns: 0)
+  private var partials = Matrix<Double>()
   /// The flat state buffers, each `total` long.
   private(set) var buffers: [Matrix<Element>] = []
   /// The state of listed parameters that are fixed for now, kept for when they are
@@ -92,7 +92,7 @@ struct OptimizerState<Element: MatrixScalar> {
   /// records where the values and gradients are for the passes of this step.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a parameter listed
-  ///   twice; ``BumpKitError/shapeMismatch(operation:expected:got:)`` for a gradient whose
+  ///   twice; ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for a gradient whose
   ///   shape is not its parameter's.
   mutating func bind(_ parameters: [Parameter<Element>], bufferCount: Int, _ operation: String) throws {
     if !isLaidOut(parameters, bufferCount: bufferCount) {
@@ -104,8 +104,8 @@ struct OptimizerState<Element: MatrixScalar> {
         let position = parameters.firstIndex { $0 === p } ?? index
         throw BumpKitError.shapeMismatch(
           operation: "\(operation): gradient of parameter \(position) (\(p.name))",
-          expected: shapeText(p.value.rows, p.value.columns),
-          got: shapeText(p.gradient.rows, p.gradient.columns))
+          expected: MatrixShape(of: p.value),
+          actual: MatrixShape(of: p.gradient))
       }
     }
     refreshPointers()
@@ -179,7 +179,7 @@ struct OptimizerState<Element: MatrixScalar> {
       newOffsets.append(running)
       running += p.count
     }
-    let newBuffers = (0..<bufferCount).map { _ in Matrix<Element>(rows: 1, columns: running) }
+    let newBuffers = (0..<bufferCount).map { _ in Matrix<Element>(validRows: 1, columns: running) }
     // Parameters still listed but fixed now keep their state aside; parameters no longer
     // listed lose it.
     let listed = Set(list.map(ObjectIdentifier.init))
@@ -208,7 +208,7 @@ struct OptimizerState<Element: MatrixScalar> {
     buffers = newBuffers
     valuePointers = newTrainable.map { $0.value.storage.base }
     gradientPointers = newTrainable.map { $0.gradient.storage.base }
-    partials = Matrix(rows: 1, columns: (running + Self.chunkElements - 1) / Self.chunkElements)
+    partials = try Matrix(rows: 1, columns: (running + Self.chunkElements - 1) / Self.chunkElements)
   }
 
   /// Makes every trainable value's buffer its own (copy-on-write, for a user's copy) and

@@ -40,7 +40,7 @@ public enum Readout {
   ///   - dense: the layer to write; its parameters are replaced with ``Parameter/assign(_:)``.
   /// - Returns: the mean squared error of the fitted read-out on (Φ, Y), computed in Double.
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for N = 0;
-  ///   ``BumpKitError/shapeMismatch(operation:expected:got:)`` naming the shapes;
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` naming the shapes;
   ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative or non-finite λ, or
   ///   for λ = 0 with fewer samples than unknowns or rank-deficient features;
   ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` naming the first NaN or ±∞.
@@ -53,18 +53,18 @@ public enum Readout {
     guard n > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
     guard targets.rows == n else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "targets with \(n) rows, one per feature row (features \(shapeText(n, d)))",
-        got: "targets \(shapeText(targets.rows, p))")
+        operation: "\(operation): targets, one row per row of the features \(MatrixShape(of: features))", expected: MatrixShape(rows: n, columns: p),
+        actual: MatrixShape(of: targets))
     }
     guard d == dense.inputFeatures else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "features N×\(dense.inputFeatures) for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
-        got: "features \(shapeText(n, d))")
+        operation: "\(operation): features for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
+        expected: MatrixShape(rows: n, columns: dense.inputFeatures), actual: MatrixShape(of: features))
     }
     guard p == dense.outputFeatures else {
       throw BumpKitError.shapeMismatch(
-        operation: operation, expected: "targets N×\(dense.outputFeatures) for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
-        got: "targets \(shapeText(n, p))")
+        operation: "\(operation): targets for Dense(\(dense.inputFeatures)→\(dense.outputFeatures))",
+        expected: MatrixShape(rows: n, columns: dense.outputFeatures), actual: MatrixShape(of: targets))
     }
     guard lambda.isFinite && lambda >= 0 else {
       throw BumpKitError.invalidArgument(name: "lambda", value: "\(lambda)", reason: "must be finite and ≥ 0")
@@ -72,7 +72,7 @@ public enum Readout {
     try checkFinite(features, "\(operation) features")
     try checkFinite(targets, "\(operation) targets")
 
-    let fitBias = dense.bias.isTrainable
+    let fitBias = dense.bias?.isTrainable ?? false
     let unknowns = d + (fitBias ? 1 : 0)
     let ridge = Double(lambda)
     if ridge == 0 && n < unknowns {
@@ -83,8 +83,8 @@ public enum Readout {
 
     // A = [Φ 1; √λ·I 0] and B = [Y; 0], so that ‖B − A·X‖² is the ridge objective.
     let rows = n + (ridge > 0 ? d : 0)
-    var a = Matrix<Double>(rows: rows, columns: unknowns)
-    var b = Matrix<Double>(rows: rows, columns: p)
+    var a = try Matrix<Double>(rows: rows, columns: unknowns)
+    var b = try Matrix<Double>(rows: rows, columns: p)
     features.withUnsafeBufferPointer { phi in
       a.withUnsafeMutableBufferPointer { a in
         for i in 0..<n {
@@ -108,12 +108,12 @@ public enum Readout {
       solution = try Matrix.solveLeastSquares(a, b)
     } catch LinearAlgebraError.lapack(let routine, let info) where info > 0 {
       throw BumpKitError.invalidArgument(
-        name: "features", value: shapeText(n, d),
+        name: "features", value: "\(MatrixShape(of: features))",
         reason: "are rank deficient\(fitBias ? " together with the bias column" : "") (\(routine) info \(info): e.g. a dead unit's all-zero column or two identical units); use lambda > 0")
     }
 
-    var weight = Matrix<E>(rows: d, columns: p)
-    var bias = Matrix<E>(rows: 1, columns: p)
+    var weight = try Matrix<E>(rows: d, columns: p)
+    var bias = try Matrix<E>(rows: 1, columns: p)
     for j in 0..<d {
       for k in 0..<p { weight[j, k] = E(solution[j, k]) }
     }
@@ -121,11 +121,11 @@ public enum Readout {
       for k in 0..<p { bias[0, k] = E(solution[d, k]) }
     }
     try dense.weight.assign(weight)
-    if fitBias { try dense.bias.assign(bias) }
+    if fitBias { try dense.bias?.assign(bias) }
 
     // The training error of the rounded W and b, as the layer will compute it.
     var squaredError = 0.0
-    let fitted = fitBias ? bias : dense.bias.value
+    let fitted = fitBias ? bias : (try dense.bias?.value ?? Matrix(rows: 1, columns: dense.outputFeatures))
     for i in 0..<n {
       for k in 0..<p {
         var prediction = Double(fitted[0, k])
@@ -159,13 +159,13 @@ public enum Readout {
     guard inputs.rows > 0 else { throw BumpKitError.emptyBatch(operation: "Readout.refit") }
     guard inputs.columns == model.inputFeatures else {
       throw BumpKitError.shapeMismatch(
-        operation: "Readout.refit", expected: "inputs N×\(model.inputFeatures)",
-        got: "inputs \(shapeText(inputs.rows, inputs.columns))")
+        operation: "Readout.refit: inputs", expected: MatrixShape(rows: inputs.rows, columns: model.inputFeatures),
+        actual: MatrixShape(of: inputs))
     }
     let hidden = model.layers.dropLast()
     let batchSize = 4096
-    var features = Matrix<E>(rows: inputs.rows, columns: readout.inputFeatures)
-    var batch = Matrix<E>(rows: 0, columns: 0)
+    var features = try Matrix<E>(rows: inputs.rows, columns: readout.inputFeatures)
+    var batch = Matrix<E>()
     var start = 0
     defer { model.releaseSavedState() }
     while start < inputs.rows {

@@ -9,28 +9,29 @@ final class Scale: CheckpointableLayer {
   let units: Int
   let scale: Parameter<Double>
   private var savedInput: Matrix<Double>?
-  private var output = Matrix<Double>(rows: 0, columns: 0)
-  private var inputGradient = Matrix<Double>(rows: 0, columns: 0)
+  private var output = Matrix<Double>()
+  private var inputGradient = Matrix<Double>()
 
-  init(units: Int) {
-    self.units = units
-    scale = Parameter(name: "scale", value: Matrix(rows: 1, columns: units, repeating: 1))
-  }
-
-  convenience init(configuration: LayerConfiguration) throws {
-    guard let text = configuration.settings["units"], let units = Int(text), units > 0 else {
-      throw BumpKitError.invalidArgument(name: "scale.units", value: configuration.settings["units"] ?? "missing", reason: "must be a positive integer")
+  init(units: Int) throws {
+    guard units > 0 else {
+      throw BumpKitError.invalidArgument(name: "scale.units", value: String(units), reason: "must be a positive integer")
     }
-    self.init(units: units)
+    self.units = units
+    scale = Parameter(name: "scale", value: try Matrix(rows: 1, columns: units, repeating: 1))
   }
+
+  /// What a checkpoint stores to build the layer again.
+  struct Settings: Codable { var units: Int }
+
+  convenience init(settings: Settings) throws { try self.init(units: settings.units) }
 
   var parameters: [Parameter<Double>] { [scale] }
   var inputSize: Int? { units }
-  var configuration: LayerConfiguration { LayerConfiguration(kind: Self.kind, settings: ["units": String(units)]) }
+  var settings: Settings { Settings(units: units) }
 
   func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == units else {
-      throw BumpKitError.shapeMismatch(operation: "Scale", expected: "\(units) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(operation: "Scale input", expected: MatrixShape(rows: nil, columns: units), actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return units
   }
@@ -38,7 +39,7 @@ final class Scale: CheckpointableLayer {
   func forward(_ input: Matrix<Double>) throws -> Matrix<Double> {
     _ = try outputSize(forInputSize: input.columns)
     savedInput = input
-    output.resize(rows: input.rows, columns: units)
+    try output.resize(rows: input.rows, columns: units)
     for r in 0..<input.rows {
       for j in 0..<units { output[r, j] = input[r, j] * scale.value[0, j] }
     }
@@ -49,7 +50,7 @@ final class Scale: CheckpointableLayer {
     guard let x = savedInput else {
       throw BumpKitError.invalidState(operation: "Scale.backward", reason: "needs a forward pass first")
     }
-    inputGradient.resize(rows: x.rows, columns: units)
+    try inputGradient.resize(rows: x.rows, columns: units)
     // ds_j = Σ_r G[r, j]·x[r, j]; dx = G ⊙ s.
     var sums = [Double](repeating: 0, count: units)
     for r in 0..<x.rows {

@@ -39,7 +39,7 @@ try LayerRegistry.register(Scale.self)
 let custom = try Sequential<Double>(seed: 11) {
   try Dense(inputSize: 1, outputSize: 8)
   try Bump(units: 8, sigma: .perUnit(.constant(1)))
-  Scale(units: 8)
+  try Scale(units: 8)
   try Dense(inputSize: 8, outputSize: 1)
 }
 let customHistory = try custom.fit(
