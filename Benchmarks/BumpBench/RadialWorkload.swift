@@ -12,9 +12,9 @@ func radialRecords(threads: [Int], quick: Bool, filter: (String) -> Bool) throws
   for batch in quick ? [128] : [128, 4096] {
     for d in [2, 16, 64] {
       var generator = SeededGenerator(seed: UInt64(d))
-      var x = Matrix<Float>(rows: batch, columns: d)
+      var x = try Matrix<Float>(rows: batch, columns: d)
       x.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Float(2 * generator.nextUnit() - 1) } }
-      var g = Matrix<Float>(rows: batch, columns: units)
+      var g = try Matrix<Float>(rows: batch, columns: units)
       g.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Float(2 * generator.nextUnit() - 1) } }
       // Centres on rows of the data, σ the mean squared distance of two points (2d/3): about
       // half the pairs inside a support.
@@ -23,8 +23,8 @@ func radialRecords(threads: [Int], quick: Bool, filter: (String) -> Bool) throws
       var pick = SeededGenerator(seed: 1)
       try layer.initializeCenters(from: x, selection: .sampledRows, using: &pick)
       let c = layer.center.value
-      var products = Matrix<Float>(rows: batch, columns: units)
-      var dx = Matrix<Float>(rows: batch, columns: d), dc = Matrix<Float>(rows: units, columns: d)
+      var products = try Matrix<Float>(rows: batch, columns: units)
+      var dx = try Matrix<Float>(rows: batch, columns: d), dc = try Matrix<Float>(rows: units, columns: d)
       for t in threads {
         Threading.threadCount = t
         let shape = [batch, d, units]

@@ -68,7 +68,7 @@ struct RadialBumpTests {
       f.sigma.updateValue { s in for i in s.indices { s[i] *= Float(inputSize) / 4 } }
     }
     let x = try Self.straddlingInputs(f, rows: 20, seed: 3)
-    let xf = Matrix<Float>(rows: x.rows, columns: x.columns, repeating: 0)
+    let xf = try Matrix<Float>(rows: x.rows, columns: x.columns, repeating: 0)
     var input = xf
     for i in 0..<x.rows { for k in 0..<x.columns { input[i, k] = Float(x[i, k]) } }
     let report = try GradientCheck.compare(f, reference: d, input: input)
@@ -83,7 +83,7 @@ struct RadialBumpTests {
     for offset in [0.0, 1e2, 1e4] {
       let units = 16, rows = 40
       var generator = SeededGenerator(seed: UInt64(d))
-      var c = Matrix<Float>(rows: units, columns: d), x = Matrix<Float>(rows: rows, columns: d)
+      var c = try Matrix<Float>(rows: units, columns: d), x = try Matrix<Float>(rows: rows, columns: d)
       for j in 0..<units { for k in 0..<d { c[j, k] = Float(offset + 2 * generator.nextUnit() - 1) } }
       for i in 0..<rows { for k in 0..<d { x[i, k] = Float(offset + 2 * generator.nextUnit() - 1) } }
       let typical = 2.0 / 3.0 * Double(d)
@@ -135,7 +135,7 @@ struct RadialBumpTests {
     #expect(throws: BumpKitError.self) { try layer.forward(Matrix(rows: 4, columns: 2)) }
     var generator = SeededGenerator(seed: 1)
     #expect(throws: BumpKitError.self) { try layer.initializeCenters(from: Matrix(rows: 0, columns: 2), using: &generator) }
-    var bad = Matrix<Double>(rows: 3, columns: 2)
+    var bad = try Matrix<Double>(rows: 3, columns: 2)
     bad[1, 1] = .nan
     #expect(throws: BumpKitError.self) { try layer.initializeCenters(from: bad, using: &generator) }
     #expect(throws: BumpKitError.self) { try layer.initializeCenters(from: Matrix(rows: 3, columns: 2), sigmaScale: -1, using: &generator) }
@@ -169,7 +169,7 @@ struct RadialBumpTests {
   @Test("Exactly zero outside every support, in value and gradient, in both forms", arguments: [2, 16])
   func exactZeros(inputSize d: Int) throws {
     let layer = try RadialBump<Float>(inputSize: d, units: 5, center: .trainable(.constant(0)), sigma: .trainable(.constant(1)), amplitude: .trainable(.constant(1)))
-    let x = Matrix<Float>(rows: 3, columns: d, repeating: 2)
+    let x = try Matrix<Float>(rows: 3, columns: d, repeating: 2)
     let y = try layer.forward(x)
     #expect(y.elements.allSatisfy { $0 == 0 })
     let dx = try layer.backward(Matrix(rows: 3, columns: 5, repeating: 1))
@@ -209,10 +209,43 @@ struct RadialBumpTests {
     #expect(sampled.center.value.elements == [Double](repeating: 0, count: 12).enumerated().map { $0.offset % 2 == 0 ? 1 : 2 })
   }
 
+  @Test("Checkpoints round-trip RadialBump models in both forms: configuration, values, trainability, predictions", arguments: [2, 12])
+  func checkpointRoundTrip(inputSize d: Int) throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("radial-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("model.safetensors").path
+    let radial = try RadialBump<Float>(
+      inputSize: d, units: 5, center: .fixed(0.25), sigma: .trainable(.uniform(0.5, 2)),
+      amplitude: .trainable(.uniform(-1, 1)), sigmaFloor: 0.002)
+    let model = try Sequential<Float>(
+      layers: [try Dense<Float>(inputSize: 3, outputSize: d), radial, try Dense<Float>(inputSize: 5, outputSize: 1)], seed: 4)
+    var generator = SeededGenerator(seed: 8)
+    var data = try Matrix<Float>(rows: 30, columns: d)
+    for i in 0..<30 { for k in 0..<d { data[i, k] = Float(2 * generator.nextUnit() - 1) } }
+    try radial.initializeCenters(from: data, sigmaScale: 1.5, using: &generator)
+    try Checkpoint.save(model, to: path)
+    let (loaded, _) = try Checkpoint.load(Float.self, from: path)
+    #expect(loaded.layers.map(\.configuration) == model.layers.map(\.configuration))
+    let back = try #require(loaded.layers[1] as? RadialBump<Float>)
+    #expect(back.sigmaFloor == 0.002 && back.inputFeatures == d && back.units == 5)
+    #expect(loaded.parameters.map(\.isTrainable) == model.parameters.map(\.isTrainable))
+    #expect(back.center.isTrainable == false && back.amplitude.isTrainable)
+    for (a, b) in zip(loaded.parameters, model.parameters) { #expect(a.value.elements == b.value.elements, "\(a.name)") }
+    var x = try Matrix<Float>(rows: 20, columns: 3)
+    for i in 0..<20 { for k in 0..<3 { x[i, k] = Float(2 * generator.nextUnit() - 1) } }
+    #expect(try loaded.predict(x).elements == model.predict(x).elements)
+    let summary = radial.configuration.summary
+    #expect(summary == "radialBump(amplitude: trainable, center: fixed, inputSize: \(d), sigma: trainable, sigmaFloor: \(Double(Float(0.002))), units: 5)")
+    // A stored setting that is neither trainable nor fixed names itself.
+    let json = #"{"kind": "radialBump", "settings": {"inputSize": "2", "units": "3", "center": "maybe", "sigma": "fixed", "amplitude": "fixed"}}"#
+    #expect(throws: (any Error).self) { try JSONDecoder().decode(LayerConfiguration.self, from: Data(json.utf8)) }
+  }
+
   @Test("A Float RadialBump network learns a localized 2-D target")
   func learns() throws {
     var generator = SeededGenerator(seed: 5)
-    var x = Matrix<Float>(rows: 512, columns: 2), y = Matrix<Float>(rows: 512, columns: 1)
+    var x = try Matrix<Float>(rows: 512, columns: 2), y = try Matrix<Float>(rows: 512, columns: 1)
     for i in 0..<512 {
       let a = Float(4 * generator.nextUnit() - 2), b = Float(4 * generator.nextUnit() - 2)
       x[i, 0] = a
@@ -226,7 +259,7 @@ struct RadialBumpTests {
     let before = try MeanSquaredError<Float>().loss(predicted: model.predict(x), target: y)
     let adam = try Adam<Float>(learningRate: 0.02)
     let loss = MeanSquaredError<Float>()
-    var gradient = Matrix<Float>(rows: 0, columns: 0)
+    var gradient = Matrix<Float>()
     for _ in 0..<300 {
       let p = try model.forward(x)
       _ = try loss.lossAndGradient(predicted: p, target: y, gradient: &gradient)

@@ -94,21 +94,21 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   private var lastRows = 0
   private let workspace = KernelWorkspace()
   // Forward state, reused from step to step.
-  private var centersT = Matrix<Element>(rows: 0, columns: 0)
-  private var shiftedCenters = Matrix<Element>(rows: 0, columns: 0)
-  private var shiftedInput = Matrix<Element>(rows: 0, columns: 0)
-  private var centerNorms = Matrix<Element>(rows: 0, columns: 0)
-  private var inputNorms = Matrix<Element>(rows: 0, columns: 0)
+  private var centersT = Matrix<Element>()
+  private var shiftedCenters = Matrix<Element>()
+  private var shiftedInput = Matrix<Element>()
+  private var centerNorms = Matrix<Element>()
+  private var inputNorms = Matrix<Element>()
   private var shift = [Double]()
-  private var distances = Matrix<Element>(rows: 0, columns: 0)
-  private var output = Matrix<Element>(rows: 0, columns: 0)
-  private var cache = Matrix<Element>(rows: 0, columns: 0)
+  private var distances = Matrix<Element>()
+  private var output = Matrix<Element>()
+  private var cache = Matrix<Element>()
   // Backward state.
-  private var weights = Matrix<Element>(rows: 0, columns: 0)
-  private var rowSums = Matrix<Element>(rows: 0, columns: 0)
-  private var columnSums = Matrix<Element>(rows: 0, columns: 0)
-  private var centerGradientT = Matrix<Element>(rows: 0, columns: 0)
-  private var inputGradient = Matrix<Element>(rows: 0, columns: 0)
+  private var weights = Matrix<Element>()
+  private var rowSums = Matrix<Element>()
+  private var columnSums = Matrix<Element>()
+  private var centerGradientT = Matrix<Element>()
+  private var inputGradient = Matrix<Element>()
 
   /// A radial bump layer from `inputSize` features to `units` outputs.
   ///
@@ -143,9 +143,9 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     self.units = units
     self.sigmaFloor = sigmaFloor
     self.specs = (center, sigma, amplitude)
-    self.center = Parameter(name: "center", value: Matrix(rows: units, columns: inputSize), isTrainable: center.trainable)
-    self.sigma = Parameter(name: "sigma", value: Matrix(rows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
-    self.amplitude = Parameter(name: "amplitude", value: Matrix(rows: 1, columns: units), isTrainable: amplitude.trainable)
+    self.center = Parameter(name: "center", value: Matrix(validRows: units, columns: inputSize), isTrainable: center.trainable)
+    self.sigma = Parameter(name: "sigma", value: Matrix(validRows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
+    self.amplitude = Parameter(name: "amplitude", value: Matrix(validRows: 1, columns: units), isTrainable: amplitude.trainable)
     var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(units) &* 0x5EED)
     try initializeParameters(using: &generator)
   }
@@ -155,17 +155,18 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
     guard inputSize == inputFeatures else {
-      throw BumpKitError.shapeMismatch(operation: "RadialBump", expected: "\(inputFeatures) input features", got: "\(inputSize)")
+      throw BumpKitError.shapeMismatch(
+        operation: "\(name) input", expected: MatrixShape(rows: nil, columns: inputFeatures),
+        actual: MatrixShape(rows: nil, columns: inputSize))
     }
     return units
   }
 
   public var configuration: LayerConfiguration {
-    func text(_ s: ParameterSpec) -> String { s.trainable ? "trainable" : "fixed" }
-    return LayerConfiguration(kind: "radialBump", settings: [
-      "inputSize": String(inputFeatures), "units": String(units), "center": text(specs.center),
-      "sigma": text(specs.sigma), "amplitude": text(specs.amplitude), "sigmaFloor": "\(sigmaFloor)",
-    ])
+    .radialBump(RadialBumpConfiguration(
+      inputSize: inputFeatures, units: units, trainableCenter: specs.center.trainable,
+      trainableSigma: specs.sigma.trainable, trainableAmplitude: specs.amplitude.trainable,
+      sigmaFloor: Double(sigmaFloor)))
   }
 
   private var name: String { "RadialBump(\(inputFeatures)→\(units))" }
@@ -263,7 +264,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
         return picks
       }
     }
-    var c = Matrix<Element>(rows: units, columns: d)
+    var c = Matrix<Element>(validRows: units, columns: d)
     for (j, row) in chosen.enumerated() {
       for k in 0..<d { c[j, k] = data[row, k] }
     }
@@ -347,8 +348,8 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
       return
     }
     if shift.count != d { shift = [Double](repeating: 0, count: d) }
-    shiftedCenters.resize(rows: n, columns: d)
-    centerNorms.resize(rows: n, columns: 1)
+    shiftedCenters.resize(validRows: n, columns: d)
+    centerNorms.resize(validRows: n, columns: 1)
     let finite = center.value.withUnsafeBufferPointer { c in
       shift.withUnsafeMutableBufferPointer { m in
         for k in 0..<d { m[k] = 0 }
@@ -413,7 +414,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   /// Cᵀ, which the direct form reads.
   private func transposeCenters() {
     let (d, n) = (inputFeatures, units)
-    centersT.resize(rows: d, columns: n)
+    centersT.resize(validRows: d, columns: n)
     center.value.withUnsafeBufferPointer { c in
       centersT.withUnsafeMutableBufferPointer { t in
         for j in 0..<n { for k in 0..<d { t[k * n + j] = c[j * d + k] } }
@@ -448,14 +449,14 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     let (rows, n, d) = (input.rows, units, inputFeatures)
     try prepareCenters()
     lastRows = rows
-    distances.resize(rows: rows, columns: n)
-    output.resize(rows: rows, columns: n)
-    cache.resize(rows: rows, columns: n)
+    distances.resize(validRows: rows, columns: n)
+    output.resize(validRows: rows, columns: n)
+    cache.resize(validRows: rows, columns: n)
     var gemm = prefersGEMM
     if gemm {
-      inputNorms.resize(rows: rows, columns: 1)
+      inputNorms.resize(validRows: rows, columns: 1)
       if shiftApplied {
-        shiftedInput.resize(rows: rows, columns: d)
+        shiftedInput.resize(validRows: rows, columns: d)
         Self.shiftRows(input, by: shift, into: &shiftedInput, norms: &inputNorms)
       } else {
         Self.rowNorms(input, into: &inputNorms)
@@ -510,13 +511,13 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     let (rows, n, d) = (x.rows, units, inputFeatures)
     let gemm = usedGEMM
     let wantC = center.isTrainable, wantS = sigma.isTrainable, wantA = amplitude.isTrainable
-    inputGradient.resize(rows: rows, columns: d)
-    columnSums.resize(rows: 1, columns: n)
+    inputGradient.resize(validRows: rows, columns: d)
+    columnSums.resize(validRows: 1, columns: n)
     if gemm {
-      weights.resize(rows: rows, columns: n)
-      rowSums.resize(rows: rows, columns: 1)
+      weights.resize(validRows: rows, columns: n)
+      rowSums.resize(validRows: rows, columns: 1)
     } else {
-      centerGradientT.resize(rows: d, columns: n)
+      centerGradientT.resize(validRows: d, columns: n)
     }
     let ws = workspace
     x.withUnsafeBufferPointer { xp in
