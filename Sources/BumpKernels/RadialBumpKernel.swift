@@ -17,7 +17,7 @@
 /// - Direct: rⱼ² = Σₖ (xₖ − cⱼₖ)², d fused multiply-adds per element. Its error is at most
 ///   about d·ε·r² (ε = `ulpOfOne`): small next to σ wherever the point is inside the support.
 /// - GEMM form: rⱼ² = ‖x‖² + ‖cⱼ‖² − 2·x·cⱼ from a product P = X·Cᵀ that the caller computes
-///   with BLAS. Its error is bounded by ``errorBoundFactor(dimension:)``·(‖x‖² + ‖cⱼ‖²),
+///   with BLAS. Its error is bounded by ``errorBoundFactor(dimension:_:)``·(‖x‖² + ‖cⱼ‖²),
 ///   which cancels badly when x and cⱼ are large and close. The kernel keeps the GEMM value
 ///   where that bound says the point is surely outside the support (r² − bound ≥ σ) or where
 ///   ‖x‖² + ‖cⱼ‖² ≤ ``acceptRatio``·σⱼ, so that the error is at most

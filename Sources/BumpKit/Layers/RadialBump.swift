@@ -205,7 +205,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   ///   - sigmaScale: the support radius in units of the nearest-centre distance, finite and
   ///     > 0; `nil` (the default) leaves σ alone.
   ///   - generator: the random source; the same seed picks the same rows.
-  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:got:)`` for the wrong number of
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong number of
   ///   columns, ``BumpKitError/emptyBatch(operation:)`` for no rows,
   ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` for NaN or ±∞ in `data`,
   ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for a bad `sigmaScale`.
