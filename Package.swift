@@ -12,18 +12,23 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
   ],
   targets: [
     // MARK: - Public API
     .target(
       name: "BumpKernels",
-      dependencies: ["_BumpKernelsShims"]
+      dependencies: [
+        "_BumpKernelsShims",
+        .product(name: "RealModule", package: "swift-numerics"),
+      ]
     ),
     .target(
       name: "BumpKit",
       dependencies: [
         "BumpKernels",
         "COpenBLAS",
+        .product(name: "RealModule", package: "swift-numerics"),
       ]
     ),
     .executableTarget(

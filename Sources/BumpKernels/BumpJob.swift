@@ -2,18 +2,18 @@
 ///
 /// Shared parameters arrive here already broadcast to a row of `columns` values, so every
 /// kernel reads σ, c and a per column. This is plumbing between ``BumpKernel`` and the
-/// concrete SIMD kernels; build the public entry points' arguments instead.
-public struct BumpJob<Scalar: KernelScalar>: @unchecked Sendable {
-  public var input: UnsafePointer<Scalar>
-  public var rows: Int
-  public var columns: Int
-  public var sigma: UnsafePointer<Scalar>
-  public var center: UnsafePointer<Scalar>
-  public var amplitude: UnsafePointer<Scalar>
-  public var hasCenter: Bool
-  public var hasAmplitude: Bool
-  public var output: UnsafeMutablePointer<Scalar>?
-  public var cache: UnsafeMutablePointer<Scalar>?
-  public var upstream: UnsafePointer<Scalar>?
-  public var inputGradient: UnsafeMutablePointer<Scalar>?
+/// concrete SIMD kernels.
+struct BumpJob<Scalar: KernelScalar>: @unchecked Sendable {
+  var input: UnsafePointer<Scalar>
+  var rows: Int
+  var columns: Int
+  var sigma: UnsafePointer<Scalar>
+  var center: UnsafePointer<Scalar>
+  var amplitude: UnsafePointer<Scalar>
+  var hasCenter: Bool
+  var hasAmplitude: Bool
+  var output: UnsafeMutablePointer<Scalar>?
+  var cache: UnsafeMutablePointer<Scalar>?
+  var upstream: UnsafePointer<Scalar>?
+  var inputGradient: UnsafeMutablePointer<Scalar>?
 }

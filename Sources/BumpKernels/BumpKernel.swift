@@ -75,7 +75,7 @@ public enum BumpKernel {
         case .scalarReference:
           ScalarReference.forward(job, rows: rowRange, counts: acc)
         case .simd(let width):
-          Scalar._forward(job, rows: rowRange, counts: acc, width: width)
+          KernelDispatch.forward(job, rows: rowRange, counts: acc, width: width)
         }
       }
       if let supportCounts, let totals {
@@ -165,7 +165,7 @@ public enum BumpKernel {
         case .scalarReference:
           ScalarReference.backward(job, rows: rowRange, dSigma: dS, dCenter: dC, dAmplitude: dA)
         case .simd(let width):
-          Scalar._backward(job, rows: rowRange, dSigma: dS, dCenter: dC, dAmplitude: dA, width: width)
+          KernelDispatch.backward(job, rows: rowRange, dSigma: dS, dCenter: dC, dAmplitude: dA, width: width)
         }
       }
       guard let totals else { return }

@@ -104,7 +104,7 @@ public enum RadialBumpKernel {
     let ws = workspace ?? KernelWorkspace()
     withExtendedLifetime(ws) {
       let plan = makePlan(job, slots: 0, options: options, workspace: ws)
-      _ = plan.run { range, _ in Scalar._radialForward(job, rows: range, width: width) }
+      _ = plan.run { range, _ in KernelDispatch.radialForward(job, rows: range, width: width) }
     }
   }
 
@@ -200,7 +200,7 @@ public enum RadialBumpKernel {
     withExtendedLifetime(ws) {
       let plan = makePlan(job, slots: slots, options: options, workspace: ws)
       let totals = plan.run { range, acc in
-        Scalar._radialBackward(
+        KernelDispatch.radialBackward(
           job, rows: range, dSigma: s0.map { acc! + $0 * units }, dAmplitude: s1.map { acc! + $0 * units },
           columnSums: s2.map { acc! + $0 * units }, dCenterT: s3.map { acc! + $0 * units }, width: width)
       }
@@ -267,8 +267,8 @@ public enum RadialBumpKernel {
 }
 
 /// One radial kernel call as the generated kernels see it: plumbing between
-/// ``RadialBumpKernel`` and the concrete SIMD kernels; use the public entry points instead.
-public struct RadialBumpJob<Scalar: KernelScalar>: @unchecked Sendable {
+/// ``RadialBumpKernel`` and the concrete SIMD kernels.
+struct RadialBumpJob<Scalar: KernelScalar>: @unchecked Sendable {
   var inputs: UnsafePointer<Scalar>
   var centers: UnsafePointer<Scalar>
   var centersT: UnsafePointer<Scalar>

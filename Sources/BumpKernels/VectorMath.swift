@@ -24,9 +24,9 @@ public enum VectorMath {
     guard let x = input.baseAddress, let y = output.baseAddress else { return }
     switch BumpKernel.resolve(implementation, Scalar.self) {
     case .scalarReference:
-      for i in 0..<input.count { y[i] = Scalar.libmExp(x[i]) }
+      for i in 0..<input.count { y[i] = Scalar.exp(x[i]) }
     case .simd(let width):
-      Scalar._exp(x, y, count: input.count, width: width)
+      KernelDispatch.exp(x, y, count: input.count, width: width)
     }
   }
 }

@@ -1,3 +1,5 @@
+import RealModule
+
 /// A small, fast, seedable random number generator (SplitMix64): the same seed gives the
 /// same sequence on every platform, which makes training runs reproducible bit for bit.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
@@ -23,12 +25,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     var u = nextUnit()
     while u == 0 { u = nextUnit() }
     let v = nextUnit()
-    return (-2 * _log(u)).squareRoot() * _cos(2 * .pi * v)
+    return (-2 * Double.log(u)).squareRoot() * Double.cos(2 * .pi * v)
   }
 }
 
-#if canImport(Glibc)
-import Glibc
-@inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
-@inline(__always) func _cos(_ x: Double) -> Double { Glibc.cos(x) }
-#endif

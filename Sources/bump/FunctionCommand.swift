@@ -91,7 +91,7 @@ struct FunctionCommand: ParsableCommand {
 
   /// The checked parameters and grid ends in `Scalar` (`nil` ends without a grid); failures
   /// name the option.
-  private func inputs<Scalar: KernelScalar>(
+  private func inputs<Scalar: MatrixScalar>(
     _: Scalar.Type
   ) throws(ValidationError) -> (BumpFunctionParameters<Scalar>, grid: (Scalar, Scalar)?) {
     let parameters = try BumpFunctionParameters<Scalar>(
@@ -113,7 +113,7 @@ struct FunctionCommand: ParsableCommand {
     }
   }
 
-  private func run<Scalar: KernelScalar>(_: Scalar.Type) throws {
+  private func run<Scalar: MatrixScalar>(_: Scalar.Type) throws {
     let (parameters, grid) = try inputs(Scalar.self)
     var xs: any NumberBatches<Scalar>
     if let (first, last) = grid, let steps {

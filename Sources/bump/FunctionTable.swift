@@ -11,7 +11,7 @@ enum Precision: String, CaseIterable, ExpressibleByArgument, Sendable {
 
 /// The parameters of one bump g(x) = a·f(x − c; σ), checked: σ ≥ 0 and finite, c and a
 /// finite, in the precision that will be evaluated.
-struct BumpFunctionParameters<Scalar: KernelScalar>: Equatable {
+struct BumpFunctionParameters<Scalar: MatrixScalar>: Equatable {
   /// σ, the squared half-width of the support (σ = 0 makes g ≡ 0).
   let sigma: Scalar
   /// c, the centre.
@@ -48,7 +48,7 @@ struct BumpFunctionParameters<Scalar: KernelScalar>: Equatable {
 ///
 /// Columns, in CSV order: x, g, ∂g/∂x, ∂g/∂σ, ∂g/∂c, ∂g/∂a (see ``BumpKernel`` for the
 /// formulas). Everything outside the support (−√σ, √σ) + c is exactly 0; NaN x gives NaN.
-struct BumpFunctionTable<Scalar: KernelScalar> {
+struct BumpFunctionTable<Scalar: MatrixScalar> {
   /// The CSV header line, without a line ending.
   static var csvHeader: String { "x,value,d_dx,d_dsigma,d_dcenter,d_damplitude" }
 

@@ -18,7 +18,7 @@ import BumpKit
 /// ±infinity or ±0, as `strtod` does.
 enum NumberSyntax {
   /// The number that `text` spells in `Scalar`, or `nil` when it spells none.
-  static func parse<Scalar: KernelScalar>(_ text: Substring, as _: Scalar.Type = Scalar.self)
+  static func parse<Scalar: MatrixScalar>(_ text: Substring, as _: Scalar.Type = Scalar.self)
     -> Scalar?
   {
     let trimmed = trimmingBlanks(text)
@@ -56,7 +56,7 @@ struct NumberArgument: ExpressibleByArgument, CustomStringConvertible, Sendable 
   var defaultValueDescription: String { text }
 
   /// The value in `Scalar`; a literal out of `Scalar`'s range is ±infinity or ±0.
-  func value<Scalar: KernelScalar>(as _: Scalar.Type = Scalar.self) -> Scalar {
+  func value<Scalar: MatrixScalar>(as _: Scalar.Type = Scalar.self) -> Scalar {
     NumberSyntax.parse(text[...], as: Scalar.self) ?? .nan
   }
 }
@@ -66,7 +66,7 @@ struct NumberArgument: ExpressibleByArgument, CustomStringConvertible, Sendable 
 /// A stream of x values delivered in batches, so that input of any length runs in bounded
 /// memory while each batch is still one kernel call.
 protocol NumberBatches<Scalar> {
-  associatedtype Scalar: KernelScalar
+  associatedtype Scalar: MatrixScalar
   /// The next at most `limit` values (`limit` ≥ 1), or `nil` when the stream has ended.
   mutating func next(limit: Int) throws -> [Scalar]?
 }
@@ -160,7 +160,7 @@ final class LineReader {
 /// naming the blank line. Every other line must be one number (``NumberSyntax``), else an
 /// ``InputLineError`` names it. The numbers before a bad line are still delivered: the batch
 /// that meets the bad line ends there, and the next call throws.
-struct LineNumbers<Scalar: KernelScalar>: NumberBatches {
+struct LineNumbers<Scalar: MatrixScalar>: NumberBatches {
   private let reader: LineReader
   private var lineNumber = 0
   private var firstBlankLine: Int? = nil
@@ -203,7 +203,7 @@ struct LineNumbers<Scalar: KernelScalar>: NumberBatches {
 ///
 /// Point i is from + (to − from)·i/(count − 1), computed so that the ends are exact and no
 /// intermediate overflows while from and to are finite.
-struct EvenlySpacedNumbers<Scalar: KernelScalar>: NumberBatches {
+struct EvenlySpacedNumbers<Scalar: MatrixScalar>: NumberBatches {
   /// The first point.
   let from: Scalar
   /// The last point (when `count` > 1).

@@ -1,3 +1,5 @@
+import RealModule
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -54,7 +56,7 @@ public struct BumpsTruth: Hashable, Sendable {
     for component in components {
       let z = x - component.center
       let gap = component.sigma.addingProduct(-z, z)  // σ − z² with one rounding, as the kernels
-      if gap > 0 { total += component.amplitude * exp(-component.sigma / gap) }
+      if gap > 0 { total += component.amplitude * Double.exp(-component.sigma / gap) }
     }
     return total
   }
@@ -96,8 +98,8 @@ extension Dataset {
           let k = i % 2
           let theta = 2 * Double.pi * generator.nextUnit()
           let radius = Double(1 + k) + noise * generator.nextNormal()
-          features[2 * i] = Element(radius * cos(theta))
-          features[2 * i + 1] = Element(radius * sin(theta))
+          features[2 * i] = Element(radius * Double.cos(theta))
+          features[2 * i + 1] = Element(radius * Double.sin(theta))
           labels[i] = Element(k)
         }
       }
@@ -186,7 +188,7 @@ extension Dataset {
             inputs[i * features + j] = Element(row[j])
           }
           let epsilon = generator.nextNormal()
-          targets[i] = Element(sin(row[0]) * exp(-row[1] * row[1]) + 0.1 * row[2] + noise * epsilon)
+          targets[i] = Element(Double.sin(row[0]) * Double.exp(-row[1] * row[1]) + 0.1 * row[2] + noise * epsilon)
         }
       }
     }

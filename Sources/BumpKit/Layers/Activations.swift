@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import RealModule
 
 /// An element-wise activation y = φ(x) with no parameters; backward multiplies by φ′.
 /// The activation keeps its output (φ′ of ReLU, tanh and sigmoid is a function of y).
@@ -69,7 +67,7 @@ public final class Tanh<Element: MatrixScalar>: ElementwiseActivation<Element> {
   /// A tanh layer.
   public init() { super.init(kind: "tanh") }
   override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
-    for i in x.indices { y[i] = Element(Glibc.tanh(Double(x[i]))) }
+    for i in x.indices { y[i] = Element(Double.tanh(Double(x[i]))) }
   }
   override func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {
     for i in y.indices { dx[i] = dy[i] * (1 - y[i] * y[i]) }
@@ -83,7 +81,7 @@ public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element
   override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices {
       let v = Double(x[i])
-      let e = Glibc.exp(-Swift.abs(v))
+      let e = Double.exp(-Swift.abs(v))
       y[i] = Element(v >= 0 ? 1 / (1 + e) : e / (1 + e))
     }
   }

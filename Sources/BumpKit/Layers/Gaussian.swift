@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import RealModule
 
 /// A Gaussian bump for comparison with ``Bump``: g(x) = a·exp(−b·(x − c)²), element-wise,
 /// with a, b, c each shared (shape [1]) and trainable. Unlike the bump function it has no
@@ -48,7 +46,7 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
       output.withUnsafeMutableBufferPointer { y in
         for i in x.indices {
           let z = Double(x[i]) - c
-          y[i] = Element(a * Glibc.exp(-b * z * z))
+          y[i] = Element(a * Double.exp(-b * z * z))
         }
       }
     }
@@ -68,7 +66,7 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
         inputGradient.withUnsafeMutableBufferPointer { dx in
           for i in x.indices {
             let z = Double(x[i]) - c
-            let e = Glibc.exp(-b * z * z)
+            let e = Double.exp(-b * z * z)
             let gi = Double(g[i])
             let dgdx = -2 * a * b * z * e
             dx[i] = Element(gi * dgdx)

@@ -74,11 +74,9 @@ extension Matrix {
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if B's row count
   ///   differs from A's; ``LinearAlgebraError/lapack(routine:info:)`` with info > 0 if A does
-  ///   not have full rank (use ``ridge(features:targets:lambda:)`` then). LAPACK detects
+  ///   not have full rank (add a ridge term then, as ``Readout`` does). LAPACK detects
   ///   only an exactly zero diagonal element of the triangular factor: for a matrix that is
   ///   rank deficient only up to rounding, it returns a solution dominated by rounding noise.
-  ///
-  /// See also: ``solvePositiveDefinite(_:_:)``, ``ridge(features:targets:lambda:)``.
   public static func solveLeastSquares(_ a: Matrix, _ b: Matrix) throws -> Matrix {
     guard a.rows == b.rows else {
       throw BumpKitError.shapeMismatch(
@@ -117,7 +115,7 @@ extension Matrix {
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if A is not
   ///   square or B has the wrong row count; ``LinearAlgebraError/lapack(routine:info:)`` with
   ///   info = i > 0 if A is not positive definite (its leading minor of order i is not).
-  public static func solvePositiveDefinite(_ a: Matrix, _ b: Matrix) throws -> Matrix {
+  package static func solvePositiveDefinite(_ a: Matrix, _ b: Matrix) throws -> Matrix {
     guard a.rows == a.columns else {
       throw BumpKitError.shapeMismatch(
         operation: "solvePositiveDefinite: A (square)", expected: MatrixShape(rows: a.rows, columns: a.rows),
@@ -162,7 +160,7 @@ extension Matrix {
   ///   and ≥ 0; ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if X and Y have
   ///   different row counts; ``LinearAlgebraError/lapack(routine:info:)`` if XᵀX + λI is not
   ///   numerically positive definite.
-  public static func ridge(features x: Matrix, targets y: Matrix, lambda: Element) throws -> Matrix
+  package static func ridge(features x: Matrix, targets y: Matrix, lambda: Element) throws -> Matrix
   {
     guard lambda.isFinite, lambda >= 0 else {
       throw BumpKitError.invalidArgument(name: "ridge lambda", value: "\(lambda)", reason: "must be finite and ≥ 0")

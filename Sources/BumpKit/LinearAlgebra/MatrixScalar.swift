@@ -1,94 +1,19 @@
 internal import COpenBLAS
 
-/// A floating-point type with BLAS and LAPACK routines: `Float` (the `s` routines) and
-/// `Double` (the `d` routines).
+/// A floating-point type that ``Matrix`` works in: `Float` (BLAS and LAPACK `s` routines)
+/// and `Double` (the `d` routines).
 ///
-/// `MatrixScalar` refines `KernelScalar` (the SIMD bump kernels) with one thin static requirement
-/// per routine that ``Matrix`` uses. Every requirement forwards to OpenBLAS (`cblas_s*`,
-/// `cblas_d*`) or LAPACKE (`LAPACKE_s*`, `LAPACKE_d*`) with **row-major** layout: a matrix
-/// with `rows × columns` logical shape and leading dimension `ld` stores element (i, j) at
-/// `pointer[i * ld + j]`, with `ld ≥ max(1, columns)`.
-///
-/// The requirements take raw pointers and 32-bit sizes exactly as the C routines do and check
-/// nothing; use the typed, shape-checked operations on ``Matrix`` instead
+/// `MatrixScalar` adds to `KernelScalar` (the SIMD bump kernels) only what reading and
+/// writing numbers needs; the BLAS and LAPACK calls are routed to the routine of the type
+/// inside BumpKit. Use the typed, shape-checked operations on ``Matrix``
 /// (``Matrix/gemm(_:transposeA:_:transposeB:alpha:beta:into:)``, ``Matrix/qr()``, …).
 ///
-/// See also: ``Matrix``, ``LinearAlgebraError``.
-public protocol MatrixScalar: KernelScalar {
-  /// General matrix product, `C ← α·op(A)·op(B) + β·C` (BLAS `?gemm`).
-  ///
-  /// op(A) is `m × k`, op(B) is `k × n` and C is `m × n`; `op(X) = Xᵀ` when the matching
-  /// `transpose` flag is set. When β = 0, C is not read (NaN in C does not propagate).
-  static func blasGemm(
-    transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
-    alpha: Self, a: UnsafePointer<Self>, lda: Int32, b: UnsafePointer<Self>, ldb: Int32,
-    beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int32)
+/// Only `Float` and `Double` conform: do not add conformances (a matrix operation on another
+/// type stops the program).
+public protocol MatrixScalar: KernelScalar, LosslessStringConvertible {}
 
-  /// Matrix–vector product, `y ← α·op(A)·x + β·y` (BLAS `?gemv`).
-  ///
-  /// A is stored `m × n`; op(A) = A (x has n elements, y has m) or Aᵀ (x has m, y has n).
-  static func blasGemv(
-    transpose: Bool, m: Int32, n: Int32, alpha: Self, a: UnsafePointer<Self>, lda: Int32,
-    x: UnsafePointer<Self>, incx: Int32, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int32)
-
-  /// Scaled vector addition, `y ← α·x + y` over n elements (BLAS `?axpy`).
-  static func blasAxpy(
-    n: Int32, alpha: Self, x: UnsafePointer<Self>, incx: Int32,
-    y: UnsafeMutablePointer<Self>, incy: Int32)
-
-  /// Vector scaling, `x ← α·x` over n elements (BLAS `?scal`).
-  static func blasScal(n: Int32, alpha: Self, x: UnsafeMutablePointer<Self>, incx: Int32)
-
-  /// Inner product, `Σᵢ xᵢ·yᵢ` over n elements (BLAS `?dot`), accumulated in `Self`.
-  static func blasDot(
-    n: Int32, x: UnsafePointer<Self>, incx: Int32, y: UnsafePointer<Self>, incy: Int32
-  ) -> Self
-
-  /// Euclidean norm, `√(Σᵢ xᵢ²)` over n elements (BLAS `?nrm2`), computed with scaling so
-  /// that it neither overflows nor underflows where the result is representable.
-  static func blasNrm2(n: Int32, x: UnsafePointer<Self>, incx: Int32) -> Self
-
-  /// Householder QR factorisation, `A = Q·R` (LAPACK `?geqrf`).
-  ///
-  /// A is `m × n`. On return R (`min(m, n) × n`, upper trapezoidal) is on and above the
-  /// diagonal of `a`, and the Householder reflectors that define Q are below it, with their
-  /// scalar factors in `tau` (`min(m, n)` elements). Returns LAPACK's `info`: 0 on success,
-  /// `−i` if argument i was illegal.
-  static func lapackGeqrf(
-    m: Int32, n: Int32, a: UnsafeMutablePointer<Self>, lda: Int32,
-    tau: UnsafeMutablePointer<Self>
-  ) -> Int32
-
-  /// Forms the `m × n` matrix Q with orthonormal columns from the first k reflectors that
-  /// ``lapackGeqrf(m:n:a:lda:tau:)`` produced (LAPACK `?orgqr`); requires `m ≥ n ≥ k ≥ 0`.
-  /// Returns LAPACK's `info`.
-  static func lapackOrgqr(
-    m: Int32, n: Int32, k: Int32, a: UnsafeMutablePointer<Self>, lda: Int32,
-    tau: UnsafePointer<Self>
-  ) -> Int32
-
-  /// Least squares or minimum-norm solution of `op(A)·X = B` for full-rank A (LAPACK `?gels`).
-  ///
-  /// A is `m × n`. With op(A) = A and m ≥ n it minimises ‖B − A·X‖₂; with m < n it returns
-  /// the X of least norm. B holds `max(m, n)` rows and `nrhs` columns; on return its first
-  /// rows hold X. Returns LAPACK's `info`: `i > 0` means the i-th diagonal element of the
-  /// triangular factor is zero (A does not have full rank).
-  static func lapackGels(
-    transpose: Bool, m: Int32, n: Int32, nrhs: Int32, a: UnsafeMutablePointer<Self>,
-    lda: Int32, b: UnsafeMutablePointer<Self>, ldb: Int32
-  ) -> Int32
-
-  /// Solves `A·X = B` for symmetric positive definite A by Cholesky factorisation
-  /// (LAPACK `?posv`).
-  ///
-  /// A is `n × n`; only the triangle named by `upper` is read, and it is overwritten by the
-  /// Cholesky factor. B (`n × nrhs`) is overwritten by X. Returns LAPACK's `info`: `i > 0`
-  /// means the leading minor of order i is not positive definite.
-  static func lapackPosv(
-    upper: Bool, n: Int32, nrhs: Int32, a: UnsafeMutablePointer<Self>, lda: Int32,
-    b: UnsafeMutablePointer<Self>, ldb: Int32
-  ) -> Int32
-}
+extension Float: MatrixScalar {}
+extension Double: MatrixScalar {}
 
 @inline(__always)
 private func cblasTranspose(_ transpose: Bool) -> CBLAS_TRANSPOSE {
@@ -105,142 +30,110 @@ private func lapackUplo(_ upper: Bool) -> CChar {
   CChar(UInt8(ascii: upper ? "U" : "L"))
 }
 
-extension Float: MatrixScalar {
-  /// Forwards to `cblas_sgemm` (row-major).
-  public static func blasGemm(
+/// The BLAS and LAPACK routines that ``Matrix`` uses, for `Self` = Float or Double. Each takes
+/// raw pointers and 32-bit sizes exactly as the C routine does, row-major, and checks
+/// nothing: a matrix `rows × columns` with leading dimension `ld` stores (i, j) at
+/// `pointer[i * ld + j]`. The type test folds away in code specialised for Float or Double.
+extension MatrixScalar {
+  @inline(__always) private static var isFloat: Bool { Self.self == Float.self }
+  @inline(__always) private static func requireDouble() {
+    precondition(Self.self == Double.self, "Matrix operations exist for Float and Double only, not \(Self.self)")
+  }
+  @inline(__always) private static func s(_ p: UnsafePointer<Self>) -> UnsafePointer<Float> { UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) }
+  @inline(__always) private static func s(_ p: UnsafeMutablePointer<Self>) -> UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self) }
+  @inline(__always) private static func d(_ p: UnsafePointer<Self>) -> UnsafePointer<Double> { UnsafeRawPointer(p).assumingMemoryBound(to: Double.self) }
+  @inline(__always) private static func d(_ p: UnsafeMutablePointer<Self>) -> UnsafeMutablePointer<Double> { UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self) }
+  @inline(__always) private static func s(_ v: Self) -> Float { unsafeBitCast(v, to: Float.self) }
+  @inline(__always) private static func d(_ v: Self) -> Double { unsafeBitCast(v, to: Double.self) }
+
+  /// `C ← α·op(A)·op(B) + β·C` (`?gemm`). When β = 0, C is not read.
+  static func blasGemm(
     transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
-    alpha: Float, a: UnsafePointer<Float>, lda: Int32, b: UnsafePointer<Float>, ldb: Int32,
-    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int32
+    alpha: Self, a: UnsafePointer<Self>, lda: Int32, b: UnsafePointer<Self>, ldb: Int32,
+    beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int32
   ) {
-    cblas_sgemm(
-      CblasRowMajor, cblasTranspose(transposeA), cblasTranspose(transposeB), m, n, k, alpha, a, lda,
-      b, ldb, beta, c, ldc)
+    let (ta, tb) = (cblasTranspose(transposeA), cblasTranspose(transposeB))
+    if isFloat {
+      cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, s(alpha), s(a), lda, s(b), ldb, s(beta), s(c), ldc)
+    } else {
+      requireDouble()
+      cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, d(alpha), d(a), lda, d(b), ldb, d(beta), d(c), ldc)
+    }
   }
 
-  /// Forwards to `cblas_sgemv` (row-major).
-  public static func blasGemv(
-    transpose: Bool, m: Int32, n: Int32, alpha: Float, a: UnsafePointer<Float>, lda: Int32,
-    x: UnsafePointer<Float>, incx: Int32, beta: Float, y: UnsafeMutablePointer<Float>, incy: Int32
+  /// `y ← α·op(A)·x + β·y` (`?gemv`); A is stored `m × n`.
+  static func blasGemv(
+    transpose: Bool, m: Int32, n: Int32, alpha: Self, a: UnsafePointer<Self>, lda: Int32,
+    x: UnsafePointer<Self>, incx: Int32, beta: Self, y: UnsafeMutablePointer<Self>, incy: Int32
   ) {
-    cblas_sgemv(
-      CblasRowMajor, cblasTranspose(transpose), m, n, alpha, a, lda, x, incx, beta, y, incy)
+    let t = cblasTranspose(transpose)
+    if isFloat {
+      cblas_sgemv(CblasRowMajor, t, m, n, s(alpha), s(a), lda, s(x), incx, s(beta), s(y), incy)
+    } else {
+      requireDouble()
+      cblas_dgemv(CblasRowMajor, t, m, n, d(alpha), d(a), lda, d(x), incx, d(beta), d(y), incy)
+    }
   }
 
-  /// Forwards to `cblas_saxpy`.
-  public static func blasAxpy(
-    n: Int32, alpha: Float, x: UnsafePointer<Float>, incx: Int32,
-    y: UnsafeMutablePointer<Float>, incy: Int32
-  ) { cblas_saxpy(n, alpha, x, incx, y, incy) }
-
-  /// Forwards to `cblas_sscal`.
-  public static func blasScal(n: Int32, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int32) {
-    cblas_sscal(n, alpha, x, incx)
+  /// `y ← α·x + y` over n elements (`?axpy`).
+  static func blasAxpy(n: Int32, alpha: Self, x: UnsafePointer<Self>, incx: Int32, y: UnsafeMutablePointer<Self>, incy: Int32) {
+    if isFloat { cblas_saxpy(n, s(alpha), s(x), incx, s(y), incy) } else { requireDouble(); cblas_daxpy(n, d(alpha), d(x), incx, d(y), incy) }
   }
 
-  /// Forwards to `cblas_sdot`.
-  public static func blasDot(
-    n: Int32, x: UnsafePointer<Float>, incx: Int32, y: UnsafePointer<Float>, incy: Int32
-  ) -> Float { cblas_sdot(n, x, incx, y, incy) }
-
-  /// Forwards to `cblas_snrm2`.
-  public static func blasNrm2(n: Int32, x: UnsafePointer<Float>, incx: Int32) -> Float {
-    cblas_snrm2(n, x, incx)
+  /// `x ← α·x` over n elements (`?scal`).
+  static func blasScal(n: Int32, alpha: Self, x: UnsafeMutablePointer<Self>, incx: Int32) {
+    if isFloat { cblas_sscal(n, s(alpha), s(x), incx) } else { requireDouble(); cblas_dscal(n, d(alpha), d(x), incx) }
   }
 
-  /// Forwards to `LAPACKE_sgeqrf` (row-major).
-  public static func lapackGeqrf(
-    m: Int32, n: Int32, a: UnsafeMutablePointer<Float>, lda: Int32,
-    tau: UnsafeMutablePointer<Float>
-  ) -> Int32 { LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, m, n, a, lda, tau) }
+  /// `Σᵢ xᵢ·yᵢ` over n elements (`?dot`), accumulated in `Self`.
+  static func blasDot(n: Int32, x: UnsafePointer<Self>, incx: Int32, y: UnsafePointer<Self>, incy: Int32) -> Self {
+    if isFloat { return unsafeBitCast(cblas_sdot(n, s(x), incx, s(y), incy), to: Self.self) }
+    requireDouble()
+    return unsafeBitCast(cblas_ddot(n, d(x), incx, d(y), incy), to: Self.self)
+  }
 
-  /// Forwards to `LAPACKE_sorgqr` (row-major).
-  public static func lapackOrgqr(
-    m: Int32, n: Int32, k: Int32, a: UnsafeMutablePointer<Float>, lda: Int32,
-    tau: UnsafePointer<Float>
-  ) -> Int32 { LAPACKE_sorgqr(LAPACK_ROW_MAJOR, m, n, k, a, lda, tau) }
+  /// `√(Σᵢ xᵢ²)` over n elements, scaled against overflow and underflow (`?nrm2`).
+  static func blasNrm2(n: Int32, x: UnsafePointer<Self>, incx: Int32) -> Self {
+    if isFloat { return unsafeBitCast(cblas_snrm2(n, s(x), incx), to: Self.self) }
+    requireDouble()
+    return unsafeBitCast(cblas_dnrm2(n, d(x), incx), to: Self.self)
+  }
 
-  /// Forwards to `LAPACKE_sgels` (row-major).
-  public static func lapackGels(
-    transpose: Bool, m: Int32, n: Int32, nrhs: Int32, a: UnsafeMutablePointer<Float>,
-    lda: Int32, b: UnsafeMutablePointer<Float>, ldb: Int32
+  /// Householder QR of the `m × n` A (`?geqrf`); returns LAPACK's `info`.
+  static func lapackGeqrf(m: Int32, n: Int32, a: UnsafeMutablePointer<Self>, lda: Int32, tau: UnsafeMutablePointer<Self>) -> Int32 {
+    if isFloat { return LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, m, n, s(a), lda, s(tau)) }
+    requireDouble()
+    return LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, n, d(a), lda, d(tau))
+  }
+
+  /// Q with orthonormal columns from the first k reflectors of ``lapackGeqrf`` (`?orgqr`).
+  static func lapackOrgqr(m: Int32, n: Int32, k: Int32, a: UnsafeMutablePointer<Self>, lda: Int32, tau: UnsafePointer<Self>) -> Int32 {
+    if isFloat { return LAPACKE_sorgqr(LAPACK_ROW_MAJOR, m, n, k, s(a), lda, s(tau)) }
+    requireDouble()
+    return LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, n, k, d(a), lda, d(tau))
+  }
+
+  /// Least squares or minimum-norm solution of `op(A)·X = B` (`?gels`); `info > 0` means A
+  /// does not have full rank.
+  static func lapackGels(
+    transpose: Bool, m: Int32, n: Int32, nrhs: Int32, a: UnsafeMutablePointer<Self>, lda: Int32,
+    b: UnsafeMutablePointer<Self>, ldb: Int32
   ) -> Int32 {
-    LAPACKE_sgels(LAPACK_ROW_MAJOR, lapackTranspose(transpose), m, n, nrhs, a, lda, b, ldb)
+    let t = lapackTranspose(transpose)
+    if isFloat { return LAPACKE_sgels(LAPACK_ROW_MAJOR, t, m, n, nrhs, s(a), lda, s(b), ldb) }
+    requireDouble()
+    return LAPACKE_dgels(LAPACK_ROW_MAJOR, t, m, n, nrhs, d(a), lda, d(b), ldb)
   }
 
-  /// Forwards to `LAPACKE_sposv` (row-major).
-  public static func lapackPosv(
-    upper: Bool, n: Int32, nrhs: Int32, a: UnsafeMutablePointer<Float>, lda: Int32,
-    b: UnsafeMutablePointer<Float>, ldb: Int32
-  ) -> Int32 { LAPACKE_sposv(LAPACK_ROW_MAJOR, lapackUplo(upper), n, nrhs, a, lda, b, ldb) }
-}
-
-extension Double: MatrixScalar {
-  /// Forwards to `cblas_dgemm` (row-major).
-  public static func blasGemm(
-    transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
-    alpha: Double, a: UnsafePointer<Double>, lda: Int32, b: UnsafePointer<Double>, ldb: Int32,
-    beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int32
-  ) {
-    cblas_dgemm(
-      CblasRowMajor, cblasTranspose(transposeA), cblasTranspose(transposeB), m, n, k, alpha, a, lda,
-      b, ldb, beta, c, ldc)
-  }
-
-  /// Forwards to `cblas_dgemv` (row-major).
-  public static func blasGemv(
-    transpose: Bool, m: Int32, n: Int32, alpha: Double, a: UnsafePointer<Double>, lda: Int32,
-    x: UnsafePointer<Double>, incx: Int32, beta: Double, y: UnsafeMutablePointer<Double>,
-    incy: Int32
-  ) {
-    cblas_dgemv(
-      CblasRowMajor, cblasTranspose(transpose), m, n, alpha, a, lda, x, incx, beta, y, incy)
-  }
-
-  /// Forwards to `cblas_daxpy`.
-  public static func blasAxpy(
-    n: Int32, alpha: Double, x: UnsafePointer<Double>, incx: Int32,
-    y: UnsafeMutablePointer<Double>, incy: Int32
-  ) { cblas_daxpy(n, alpha, x, incx, y, incy) }
-
-  /// Forwards to `cblas_dscal`.
-  public static func blasScal(n: Int32, alpha: Double, x: UnsafeMutablePointer<Double>, incx: Int32)
-  {
-    cblas_dscal(n, alpha, x, incx)
-  }
-
-  /// Forwards to `cblas_ddot`.
-  public static func blasDot(
-    n: Int32, x: UnsafePointer<Double>, incx: Int32, y: UnsafePointer<Double>, incy: Int32
-  ) -> Double { cblas_ddot(n, x, incx, y, incy) }
-
-  /// Forwards to `cblas_dnrm2`.
-  public static func blasNrm2(n: Int32, x: UnsafePointer<Double>, incx: Int32) -> Double {
-    cblas_dnrm2(n, x, incx)
-  }
-
-  /// Forwards to `LAPACKE_dgeqrf` (row-major).
-  public static func lapackGeqrf(
-    m: Int32, n: Int32, a: UnsafeMutablePointer<Double>, lda: Int32,
-    tau: UnsafeMutablePointer<Double>
-  ) -> Int32 { LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, m, n, a, lda, tau) }
-
-  /// Forwards to `LAPACKE_dorgqr` (row-major).
-  public static func lapackOrgqr(
-    m: Int32, n: Int32, k: Int32, a: UnsafeMutablePointer<Double>, lda: Int32,
-    tau: UnsafePointer<Double>
-  ) -> Int32 { LAPACKE_dorgqr(LAPACK_ROW_MAJOR, m, n, k, a, lda, tau) }
-
-  /// Forwards to `LAPACKE_dgels` (row-major).
-  public static func lapackGels(
-    transpose: Bool, m: Int32, n: Int32, nrhs: Int32, a: UnsafeMutablePointer<Double>,
-    lda: Int32, b: UnsafeMutablePointer<Double>, ldb: Int32
+  /// Cholesky solve of `A·X = B` for symmetric positive definite A (`?posv`); `info = i > 0`
+  /// means the leading minor of order i is not positive definite.
+  static func lapackPosv(
+    upper: Bool, n: Int32, nrhs: Int32, a: UnsafeMutablePointer<Self>, lda: Int32,
+    b: UnsafeMutablePointer<Self>, ldb: Int32
   ) -> Int32 {
-    LAPACKE_dgels(LAPACK_ROW_MAJOR, lapackTranspose(transpose), m, n, nrhs, a, lda, b, ldb)
+    let u = lapackUplo(upper)
+    if isFloat { return LAPACKE_sposv(LAPACK_ROW_MAJOR, u, n, nrhs, s(a), lda, s(b), ldb) }
+    requireDouble()
+    return LAPACKE_dposv(LAPACK_ROW_MAJOR, u, n, nrhs, d(a), lda, d(b), ldb)
   }
-
-  /// Forwards to `LAPACKE_dposv` (row-major).
-  public static func lapackPosv(
-    upper: Bool, n: Int32, nrhs: Int32, a: UnsafeMutablePointer<Double>, lda: Int32,
-    b: UnsafeMutablePointer<Double>, ldb: Int32
-  ) -> Int32 { LAPACKE_dposv(LAPACK_ROW_MAJOR, lapackUplo(upper), n, nrhs, a, lda, b, ldb) }
 }

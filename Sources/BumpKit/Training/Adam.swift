@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import RealModule
 
 /// Adam: adaptive moment estimation (Kingma & Ba, "Adam: A Method for Stochastic
 /// Optimization", ICLR 2015), with bias-corrected moment estimates.
@@ -227,8 +225,8 @@ struct AdamEngine<Element: MatrixScalar> {
     let eta = learningRate
     let t = Double(iterations + 1)
     let coefficients = AdamCoefficients(
-      stepSize: eta / (1 - pow(beta1, t)), beta1: beta1, beta2: beta2,
-      inverseRootCorrection2: 1 / (1 - pow(beta2, t)).squareRoot(), epsilon: epsilon,
+      stepSize: eta / (1 - Double.pow(beta1, t)), beta1: beta1, beta2: beta2,
+      inverseRootCorrection2: 1 / (1 - Double.pow(beta2, t)).squareRoot(), epsilon: epsilon,
       l2: decoupled ? 0 : weightDecay, decayFactor: decoupled ? 1 - eta * weightDecay : 1,
       gradientScale: factor)
     let trainable = state.trainable

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import RealModule
 
 /// How an optimizer's learning rate changes with the step number.
 ///
@@ -34,11 +32,11 @@ public enum LearningRateSchedule: Sendable, Equatable, CustomStringConvertible {
     case .constant:
       return base
     case .step(let every, let factor):
-      return base * pow(factor, Double(iteration / every))
+      return base * Double.pow(factor, Double(iteration / every))
     case .cosine(let totalSteps, let minimum):
       guard iteration < totalSteps else { return minimum }
       let progress = Double(iteration) / Double(totalSteps)
-      return minimum + (base - minimum) * (1 + cos(Double.pi * progress)) / 2
+      return minimum + (base - minimum) * (1 + Double.cos(Double.pi * progress)) / 2
     }
   }
 

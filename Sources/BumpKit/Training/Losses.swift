@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import RealModule
 
 /// A training objective: a scalar L(predicted, target) averaged over a batch, and its
 /// gradient with respect to the predictions.
@@ -160,9 +158,9 @@ private struct BinaryCrossEntropyKernel: LossKernel {
     var sum = 0.0
     for i in 0..<n {
       let zi = Double(z[i]), yi = Double(y[i])
-      let e = exp(-Swift.abs(zi))  // in (0, 1]: no overflow for any z
+      let e = Double.exp(-Swift.abs(zi))  // in (0, 1]: no overflow for any z
       let positivePart = zi > 0 || zi.isNaN ? zi : 0  // max(z, 0), keeping NaN
-      sum += positivePart - zi * yi + log1p(e)
+      sum += positivePart - zi * yi + Double.log(onePlus: e)
       if let g {
         let sigmoid = zi >= 0 ? 1 / (1 + e) : e / (1 + e)
         g[i] = T((sigmoid - yi) * inverseCount)
@@ -275,14 +273,14 @@ private struct SoftmaxCrossEntropyKernel: LossKernel {
         if v > m || v.isNaN { m = v }
       }
       var total = 0.0
-      for k in 0..<classes { total += exp(Double(z[base + k]) - m) }
+      for k in 0..<classes { total += Double.exp(Double(z[base + k]) - m) }
       let label = Int(y[r])
-      let logSumExp = m + log(total)
+      let logSumExp = m + Double.log(total)
       sum += logSumExp - Double(z[base + label])
       if let g {
         let scale = inverseRows / total
         for k in 0..<classes {
-          let p = exp(Double(z[base + k]) - m) * scale
+          let p = Double.exp(Double(z[base + k]) - m) * scale
           g[base + k] = T(k == label ? p - inverseRows : p)
         }
       }
