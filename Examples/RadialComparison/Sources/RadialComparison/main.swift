@@ -20,9 +20,9 @@ func target(_ a: Double, _ b: Double) -> Double {
   }
 }
 
-func dataset(_ n: Int, seed: UInt64) -> (Matrix<Float>, Matrix<Float>) {
+func dataset(_ n: Int, seed: UInt64) throws -> (Matrix<Float>, Matrix<Float>) {
   var g = SeededGenerator(seed: seed)
-  var x = Matrix<Float>(rows: n, columns: 2), y = Matrix<Float>(rows: n, columns: 1)
+  var x = try Matrix<Float>(rows: n, columns: 2), y = try Matrix<Float>(rows: n, columns: 1)
   for i in 0..<n {
     let a = 5 * g.nextUnit() - 2.5, b = 5 * g.nextUnit() - 2.5
     x[i, 0] = Float(a)
@@ -32,8 +32,8 @@ func dataset(_ n: Int, seed: UInt64) -> (Matrix<Float>, Matrix<Float>) {
   return (x, y)
 }
 
-let (trainX, trainY) = dataset(3000, seed: 1)
-let (validX, validY) = dataset(1500, seed: 2)
+let (trainX, trainY) = try dataset(3000, seed: 1)
+let (validX, validY) = try dataset(1500, seed: 2)
 let epochs = 300
 
 struct Run {
@@ -98,7 +98,7 @@ if CommandLine.arguments.count > 1 {
   let centers = (0..<layer.units).map { (x: Double(layer.center.value[$0, 0]), y: Double(layer.center.value[$0, 1])) }
   let radii = (0..<layer.units).map { Double(layer.sigma.value[0, $0]).squareRoot() }
   let xs = (0..<80).map { -2.5 + (Double($0) + 0.5) * 5 / 80 }
-  var grid = Matrix<Float>(rows: 80 * 80, columns: 2)
+  var grid = try Matrix<Float>(rows: 80 * 80, columns: 2)
   for j in 0..<80 { for i in 0..<80 { grid[j * 80 + i, 0] = Float(xs[i]); grid[j * 80 + i, 1] = Float(xs[j]) } }
   let surface = try radial.model.predict(grid)
   let values = (0..<80).map { j in (0..<80).map { Double(surface[j * 80 + $0, 0]) } }
