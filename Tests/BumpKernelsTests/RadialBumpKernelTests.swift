@@ -262,7 +262,6 @@ struct RadialBumpKernelTests {
             worst = max(worst, abs(Double(r.r2[b * p.units + j]) - p.referenceR2(b, j)) / (kappa * n))
           }
         }
-        print("radial-measured d=\(d) offset=\(offset) worst=\(worst)")
         #expect(worst <= 0.5, "d=\(d) offset \(offset): error \(worst)·κ(d)·N")
       }
     }
