@@ -41,6 +41,7 @@ struct BumpBench: ParsableCommand {
     records += gemmRecords(shapes: gemmShapes, threads: threadCounts, quick: quick, filter: accept)
     records += try denseRecords(threads: threadCounts, quick: quick, filter: accept)
     records += try optimizerRecords(threads: threadCounts, quick: quick, filter: accept)
+    records += try radialRecords(threads: threadCounts, quick: quick, filter: accept)
     for t in threadCounts where accept("training adam float \(t)t") {
       let epochs = quick ? 2 : 5
       let samples = quick ? 16_384 : 65_536
@@ -74,7 +75,8 @@ struct BumpBench: ParsableCommand {
       print("BLAS: \(blas.buildConfiguration) — core \(blas.coreName)")
       print("Kernels: ns/element (lower is better), speedup over the scalar reference of the same row.")
       print("GEMM: GFLOP/s (higher is better), speedup over the naive loop.")
-      print("Dense: GFLOP/s of the layer's forward + backward; speedup = raw BLAS time / this row's time.\n")
+      print("Dense: GFLOP/s of the layer's forward + backward; speedup = raw BLAS time / this row's time.")
+      print("Radial: µs per pass of RadialBump(d→256) beside the GEMMs of the same shapes; gemm_ratio = layer / GEMM.\n")
       printTable(records)
       printPhases(records)
     }

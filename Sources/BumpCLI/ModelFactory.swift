@@ -3,19 +3,35 @@ import BumpKit
 /// Builds the model, loss and optimizer that a ``TrainingConfiguration`` describes.
 enum ModelFactory {
   /// Dense(inputs→h1) → act → Dense(h1→h2) → act → … → Dense(→outputs), initialised from the
-  /// configuration's seed.
+  /// configuration's seed; with a radial first layer, RadialBump(inputs→h1) → Dense(h1→h2) →
+  /// act → … (its centres are then placed on the data by ``placeRadialCenters(_:on:seed:)``).
   static func model<Element: MatrixScalar>(
     _ configuration: TrainingConfiguration, inputs: Int, outputs: Int, as _: Element.Type
   ) throws -> Sequential<Element> {
     var layers: [any Layer<Element>] = []
     var width = inputs
-    for size in configuration.hiddenLayers {
-      layers.append(try Dense<Element>(inputSize: width, outputSize: size))
-      layers.append(try activation(configuration, units: size, as: Element.self))
+    for (i, size) in configuration.hiddenLayers.enumerated() {
+      if i == 0 && configuration.radialFirstLayer == true {
+        layers.append(try RadialBump<Element>(inputSize: width, units: size))
+      } else {
+        layers.append(try Dense<Element>(inputSize: width, outputSize: size))
+        layers.append(try activation(configuration, units: size, as: Element.self))
+      }
       width = size
     }
     layers.append(try Dense<Element>(inputSize: width, outputSize: outputs))
     return try Sequential(layers: layers, seed: configuration.seed)
+  }
+
+  /// Puts a radial first layer's centres on k-means++ rows of the training inputs (at most
+  /// 4096 of them, the first ones) with each support reaching twice the nearest-centre
+  /// distance — the usual radial basis start; a model without one is left alone.
+  static func placeRadialCenters<Element: MatrixScalar>(_ model: Sequential<Element>, on x: Matrix<Element>, seed: UInt64) throws {
+    guard let radial = model.layers.first as? RadialBump<Element>, x.rows > 0 else { return }
+    var rows = x
+    if x.rows > 4096 { try x.copyRows(0..<4096, into: &rows) }
+    var generator = SeededGenerator(seed: seed ^ 0x7AD1A1)
+    try radial.initializeCenters(from: rows, sigmaScale: 2, using: &generator)
   }
 
   /// One hidden activation layer over `units` features.

@@ -21,13 +21,15 @@ struct TrainCommand: ParsableCommand {
     abstract: "Train a bump network and write a run folder (model, history, plots, summary).",
     discussion: """
       The model is Dense(in→h1) → act → Dense(h1→h2) → act → … → Dense(→out), where out is \
-      1 for regression and --loss bce, and the number of classes for --loss softmax.
+      1 for regression and --loss bce, and the number of classes for --loss softmax. With \
+      --radial the first hidden layer is RadialBump(in→h1) instead: \
+      RadialBump(in→h1) → Dense(h1→h2) → act → … → Dense(→out).
 
       The run folder (--output, default runs/<dataset or file name>-<UTC time>) holds \
       model.safetensors (a checkpoint with the configuration, feature names, \
       standardization and metrics in its metadata; rewritten during training at most once \
       a second), history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
-      classification) and summary.txt.
+      classification), radial_supports.svg (--radial with 2 features) and summary.txt.
 
       The defaults were chosen on real tabular data (docs/real-data.md): up to 200 epochs \
       with early stopping on the validation loss (patience 20, best weights kept), Adam at \
@@ -96,6 +98,11 @@ struct TrainCommand: ParsableCommand {
 
   @Option(help: "The activation after each hidden Dense layer.")
   var activation: ActivationChoice = .bump
+
+  @Flag(
+    help:
+      "Make the first hidden layer a RadialBump(in→h1) instead of Dense(in→h1) → act: one bump of the distance ‖x − c‖² per unit, centres started on k-means++ rows of the training data, σ from their spacing.")
+  var radial = false
 
   @Option(help: "σ (and a trained c or a) shared by a whole bump layer or one per unit.")
   var sigma: SigmaLayout = .perUnit
@@ -270,6 +277,7 @@ struct TrainCommand: ParsableCommand {
       schedule: schedule, minDelta: minDelta)
     let ignored = ColumnList.names(ignore)
     if !ignored.isEmpty { configuration.ignoredColumns = ignored }
+    if radial { configuration.radialFirstLayer = true }
     return configuration
   }
 

@@ -228,6 +228,9 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   var schedule: ScheduleChoice?
   /// Columns of the CSV file skipped (`--ignore`); nil or empty for none.
   var ignoredColumns: [String]?
+  /// Whether the first hidden layer is a RadialBump (`--radial`); nil (no) in
+  /// configurations stored before the option existed.
+  var radialFirstLayer: Bool?
 
   /// The name runs are filed under: the dataset, or the CSV file's name without extension.
   var sourceName: String {
@@ -314,7 +317,7 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
       standardized.isEmpty ? "" : ", standardized \(standardized.joined(separator: " and "))"
     var lines = [
       "data: \(data), \(task.rawValue)\(standardizedText)",
-      "model: hidden layers \(hiddenLayers.map(String.init).joined(separator: ",")), activation \(activationText)",
+      "model: \(radialFirstLayer == true ? "radial first layer, " : "")hidden layers \(hiddenLayers.map(String.init).joined(separator: ",")), activation \(activationText)",
       "training: \(loss.rawValue) loss, \(optimizer.rawValue) lr \(formatted(learningRate)), "
         + "\((schedule ?? .constant) == .cosine ? "cosine schedule, " : "")"
         + "\(epochs) epochs, batch \(batchSize), \(validation), seed \(seed), \(precision.rawValue)",

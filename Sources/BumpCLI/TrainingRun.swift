@@ -46,6 +46,7 @@ struct TrainingRun<Element: MatrixScalar> {
       task: task, targetColumns: data.training.y.columns, loss: configuration.loss)
     let model = try ModelFactory.model(
       configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
+    try ModelFactory.placeRadialCenters(model, on: data.training.x, seed: configuration.seed)
     let loss = ModelFactory.loss(configuration.loss, as: Element.self)
     let stepsPerEpoch = (data.training.count + configuration.batchSize - 1) / configuration.batchSize
     let optimizer = try ModelFactory.optimizer(
@@ -260,6 +261,9 @@ struct TrainingRun<Element: MatrixScalar> {
         try RunPlots.decisionRegions(model: model, data: data.all, info: info),
         to: "decision_regions.svg")
     }
+    if let svg = try RunPlots.radialSupports(model: model, inputs: train.x, standardized: info.standardization != nil) {
+      try folder.write(svg, to: "radial_supports.svg")
+    }
 
     var lines: [String] = []
     var weights = "final weights"
@@ -293,6 +297,7 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     lines.append("")
     lines += bumpReport(statistics)
+    lines += try RadialLayerReport.lines(model: model, inputs: train.x)
     var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds))"
     if history.stoppedEarly { trainingLine += " (stopped early)" }
     lines.append(trainingLine)
@@ -463,6 +468,7 @@ struct TrainingRun<Element: MatrixScalar> {
       switch layer.configuration {
       case .dense(let c): parts.append("Dense(\(c.outputSize))")
       case .bump(let c): parts.append("Bump(σ \(c.sigma.perUnit ? "per unit" : "shared"))")
+      case .radialBump(let c): parts.append("RadialBump(\(c.units))")
       case let c: parts.append(c.kind)
       }
     }

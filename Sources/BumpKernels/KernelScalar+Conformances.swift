@@ -83,4 +83,50 @@ enum KernelDispatch {
       for i in 0..<count { y[i] = S.exp(x[i]) }
     }
   }
+
+  static func radialForward<S: KernelScalar>(_ job: RadialBumpJob<S>, rows: Range<Int>, width: Int) {
+    if S.self == Float.self {
+      let job = unsafeBitCast(job, to: RadialBumpJob<Float>.self)
+      switch width {
+      case 4: _RadialFloatx4.forward(job, rows: rows)
+      case 8: _RadialFloatx8.forward(job, rows: rows)
+      default: _RadialFloatx16.forward(job, rows: rows)
+      }
+    } else if S.self == Double.self {
+      let job = unsafeBitCast(job, to: RadialBumpJob<Double>.self)
+      switch width {
+      case 2: _RadialDoublex2.forward(job, rows: rows)
+      case 4: _RadialDoublex4.forward(job, rows: rows)
+      default: _RadialDoublex8.forward(job, rows: rows)
+      }
+    } else {
+      preconditionFailure("the radial kernels serve Float and Double only")
+    }
+  }
+
+  static func radialBackward<S: KernelScalar>(
+    _ job: RadialBumpJob<S>, rows: Range<Int>, dSigma: UnsafeMutablePointer<S>?,
+    dAmplitude: UnsafeMutablePointer<S>?, columnSums: UnsafeMutablePointer<S>?,
+    dCenterT: UnsafeMutablePointer<S>?, width: Int
+  ) {
+    if S.self == Float.self {
+      let job = unsafeBitCast(job, to: RadialBumpJob<Float>.self)
+      let (dS, dA, cS, dC) = (cast(dSigma, Float.self), cast(dAmplitude, Float.self), cast(columnSums, Float.self), cast(dCenterT, Float.self))
+      switch width {
+      case 4: _RadialFloatx4.backward(job, rows: rows, dSigma: dS, dAmplitude: dA, columnSums: cS, dCenterT: dC)
+      case 8: _RadialFloatx8.backward(job, rows: rows, dSigma: dS, dAmplitude: dA, columnSums: cS, dCenterT: dC)
+      default: _RadialFloatx16.backward(job, rows: rows, dSigma: dS, dAmplitude: dA, columnSums: cS, dCenterT: dC)
+      }
+    } else if S.self == Double.self {
+      let job = unsafeBitCast(job, to: RadialBumpJob<Double>.self)
+      let (dS, dA, cS, dC) = (cast(dSigma, Double.self), cast(dAmplitude, Double.self), cast(columnSums, Double.self), cast(dCenterT, Double.self))
+      switch width {
+      case 2: _RadialDoublex2.backward(job, rows: rows, dSigma: dS, dAmplitude: dA, columnSums: cS, dCenterT: dC)
+      case 4: _RadialDoublex4.backward(job, rows: rows, dSigma: dS, dAmplitude: dA, columnSums: cS, dCenterT: dC)
+      default: _RadialDoublex8.backward(job, rows: rows, dSigma: dS, dAmplitude: dA, columnSums: cS, dCenterT: dC)
+      }
+    } else {
+      preconditionFailure("the radial kernels serve Float and Double only")
+    }
+  }
 }

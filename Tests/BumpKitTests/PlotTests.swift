@@ -731,3 +731,43 @@ struct SVGCompositionTests {
       height: 200))
   }
 }
+
+// MARK: - Radial supports
+
+extension PlotTests {
+  @Suite("Radial supports")
+  struct RadialSupportsTests {
+    @Test("circles per unit, dashed dead units, a merged heat map, points; degenerate input")
+    func radialSupports() throws {
+      let xs = [0.0, 1, 2, 3]
+      let svg = try check(
+        Plot.radialSupports(
+          centers: [(0, 0), (2, 1), (.nan, 1)], radii: [1, 0.5, 1], dead: [1],
+          grid: (xs, xs, [[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [.nan, 0, 0, 0]]),
+          points: [(0.5, 0.5), (1, .infinity)], title: "Supports"))
+      // Two finite circles as paths (one dashed), their centre dots and one data point.
+      let paths = svg.all("path").filter { $0.attributes["fill"] == "none" && $0.attributes["d"]?.isEmpty == false }
+      #expect(paths.filter { $0.attributes["stroke-dasharray"] != nil }.count >= 1)
+      #expect(svg.all("circle").count >= 3)
+      // Runs of one shade are one rectangle: the first row of zeros is a single rect.
+      #expect(svg.all("rect").count < 4 * 4)
+      let empty = try check(Plot.radialSupports(centers: [], radii: [], title: "Empty"))
+      #expect(empty.texts.contains("No data"))
+    }
+
+    @Test("a trained layer's supports render")
+    func fromLayer() throws {
+      let layer = try RadialBump<Double>(inputSize: 2, units: 4)
+      var generator = SeededGenerator(seed: 3)
+      let data = try Matrix((0..<40).map { i in [Double(i % 7) - 3, Double(i % 5) - 2] })
+      try layer.initializeCenters(from: data, sigmaScale: 1, using: &generator)
+      _ = try layer.forward(data)
+      let centers = (0..<4).map { (x: layer.center.value[$0, 0], y: layer.center.value[$0, 1]) }
+      let radii = layer.sigma.value.elements.map { $0.squareRoot() }
+      let svg = try check(Plot.radialSupports(
+        centers: centers, radii: radii, dead: Set(layer.deadUnits),
+        points: (0..<40).map { (x: data[$0, 0], y: data[$0, 1]) }, title: "Layer"))
+      #expect(svg.all("path").count >= 4)
+    }
+  }
+}

@@ -137,6 +137,51 @@ enum _KernelDoublex4 {
     return (amplitude * f, f, u .> V(repeating: 0), outside)
   }
 
+  /// Whether any lane of a mask is set, from its bytes: the standard library's `any` went
+  /// through a generic reduction with a call per lane here.
+  @inline(__always)
+  static func anyLane(_ mask: SIMDMask<V.MaskStorage>) -> Bool {
+    withUnsafeBytes(of: mask) { raw in
+      var bits: UInt64 = 0
+      for i in 0..<(raw.count / 8) { bits |= raw.load(fromByteOffset: i * 8, as: UInt64.self) }
+      return bits != 0
+    }
+  }
+
+  /// The radial kernels' bump: f(r²; σ) for one vector, with its outside-the-support mask (u = σ − r² ≤ 0).
+  // Here, beside the exponential, and transparent: called from the radial kernels' enum,
+  // the exponential's bit manipulation was left partly scalar (4× slower).
+  @_transparent
+  static func radialBumpVector(r2: V, sigma: V) -> (f: V, outside: SIMDMask<V.MaskStorage>) {
+    let u = sigma - r2
+    let outside = u .<= V(repeating: 0)
+    var f = expNonPositive(-(sigma / u))
+    f.replace(with: V(repeating: 0), where: outside)
+    return (f, outside)
+  }
+
+  /// The radial kernels' backward: W = G·H, G·∂g/∂σ and f for one vector (all exactly 0 outside the support and where f
+  /// has underflowed).
+  @_transparent
+  static func radialWeightVector(r2: V, f: V, g: V, a: V, sigma: V) -> (weight: V, gsigma: V, f: V) {
+    let zero = V(repeating: 0)
+    let u = sigma - r2
+    // 1/u overflows for tiny u: those lanes divide by u·2ᵏ and scale back, as in the
+    // element-wise kernel, so every product stays finite where its true value is.
+    let tiny = u .< V(repeating: 0x1p-512)
+    let scale = V(repeating: 1).replacing(with: 0x1p512, where: tiny)
+    let w = V(repeating: 1) / (u * scale)
+    let t = (sigma * w) * scale
+    let ga = g * a
+    // H = −a·t·f/u and ∂g/∂σ = a·(r²/u)·f/u, G·a first: a zero G or a gives exactly 0.
+    var weight = -(((ga * (t * f)) * w) * scale)
+    var gsigma = ((ga * ((r2 * w) * scale * f)) * w) * scale
+    let zeroed = (u .<= zero) .| (f .== zero)
+    weight.replace(with: zero, where: zeroed)
+    gsigma.replace(with: zero, where: zeroed)
+    return (weight, gsigma, f.replacing(with: zero, where: zeroed))
+  }
+
   /// z·s and σ·s² with s = 2ᵏ where σ is tiny (subnormal and just above), else z and σ.
   /// t = σ/(σ − z²) does not change, and σ − z² stays a normal number that one rounding
   /// (or none) separates from the exact value, so t, q and the gradients keep their

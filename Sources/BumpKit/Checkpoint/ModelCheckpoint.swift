@@ -277,6 +277,15 @@ extension Checkpoint {
         for (name, layout) in [("sigma", c.sigma), ("center", c.center), ("amplitude", c.amplitude)] {
           try expect("layers.\(i).\(name)", [1, layout.perUnit ? units : 1])
         }
+      case .radialBump(let c):
+        let (input, units) = (try checked(c.inputSize, "inputSize"), try checked(c.units, "units"))
+        if let width, input != width {
+          throw fail("layer \(i) (radialBump) takes \(input) inputs, the layer before gives \(width)")
+        }
+        try expect("layers.\(i).center", [units, input])
+        try expect("layers.\(i).sigma", [1, units])
+        try expect("layers.\(i).amplitude", [1, units])
+        width = units
       case .gaussian, .relu, .tanh, .sigmoid:
         continue  // element-wise layers keep the width
       }

@@ -12,6 +12,8 @@ public enum LayerConfiguration: Codable, Equatable, Sendable, CustomStringConver
   case dense(DenseConfiguration)
   /// A ``Bump`` layer.
   case bump(BumpConfiguration)
+  /// A ``RadialBump`` layer.
+  case radialBump(RadialBumpConfiguration)
   /// A ``Gaussian`` layer.
   case gaussian(GaussianConfiguration)
   /// A ``ReLU`` activation.
@@ -25,12 +27,13 @@ public enum LayerConfiguration: Codable, Equatable, Sendable, CustomStringConver
   /// A layer of an app's own.
   case custom(CustomLayerConfiguration)
 
-  /// The kind name a checkpoint stores: "dense", "bump", "gaussian", "relu", "tanh",
-  /// "sigmoid", "sequential" or a custom layer's ``CheckpointableLayer/kind``.
+  /// The kind name a checkpoint stores: "dense", "bump", "radialBump", "gaussian", "relu",
+  /// "tanh", "sigmoid", "sequential" or a custom layer's ``CheckpointableLayer/kind``.
   public var kind: String {
     switch self {
     case .dense: "dense"
     case .bump: "bump"
+    case .radialBump: "radialBump"
     case .gaussian: "gaussian"
     case .relu: "relu"
     case .tanh: "tanh"
@@ -59,6 +62,12 @@ public enum LayerConfiguration: Codable, Equatable, Sendable, CustomStringConver
       pairs = [
         "units": String(c.units), "sigma": c.sigma.description, "center": c.center.description,
         "amplitude": c.amplitude.description, "sigmaFloor": "\(c.sigmaFloor)",
+      ]
+    case .radialBump(let c):
+      func text(_ trainable: Bool) -> String { trainable ? "trainable" : "fixed" }
+      pairs = [
+        "inputSize": String(c.inputSize), "units": String(c.units), "center": text(c.trainableCenter),
+        "sigma": text(c.trainableSigma), "amplitude": text(c.trainableAmplitude), "sigmaFloor": "\(c.sigmaFloor)",
       ]
     case .gaussian(let c): pairs = ["widthFloor": "\(c.widthFloor)"]
     case .relu, .tanh, .sigmoid: pairs = [:]
@@ -137,6 +146,18 @@ public enum LayerConfiguration: Codable, Equatable, Sendable, CustomStringConver
       self = .bump(BumpConfiguration(
         units: try int("units"), sigma: try layout("sigma"), center: try layout("center"),
         amplitude: try layout("amplitude"), sigmaFloor: try number("sigmaFloor", default: 1e-4)))
+    case "radialBump":
+      func trainable(_ key: String) throws -> Bool {
+        switch settings[key]?.string {
+        case "trainable": return true
+        case "fixed": return false
+        default: throw fail(key, "expected trainable or fixed")
+        }
+      }
+      self = .radialBump(RadialBumpConfiguration(
+        inputSize: try int("inputSize"), units: try int("units"), trainableCenter: try trainable("center"),
+        trainableSigma: try trainable("sigma"), trainableAmplitude: try trainable("amplitude"),
+        sigmaFloor: try number("sigmaFloor", default: 1e-4)))
     case "gaussian":
       // Checkpoints written before the floor was stored used the default.
       self = .gaussian(GaussianConfiguration(widthFloor: try number("widthFloor", default: 1e-4)))
@@ -224,6 +245,37 @@ public struct BumpConfiguration: Codable, Equatable, Sendable {
     self.sigma = sigma
     self.center = center
     self.amplitude = amplitude
+    self.sigmaFloor = sigmaFloor
+  }
+}
+
+/// The settings of a ``RadialBump`` layer: its shape, which of c, σ and a are learned, and
+/// σ's floor. Stored as strings: `inputSize`, `units`, `center`, `sigma` and `amplitude`
+/// (`trainable` or `fixed`) and `sigmaFloor`.
+public struct RadialBumpConfiguration: Codable, Equatable, Sendable {
+  /// d, the number of input features.
+  public var inputSize: Int
+  /// The number of units.
+  public var units: Int
+  /// Whether the centres are learned.
+  public var trainableCenter: Bool
+  /// Whether σ is learned.
+  public var trainableSigma: Bool
+  /// Whether the amplitudes are learned.
+  public var trainableAmplitude: Bool
+  /// σ's projection floor (the layer's element value, exactly).
+  public var sigmaFloor: Double
+
+  /// A configuration from its parts; the defaults are ``RadialBump``'s.
+  public init(
+    inputSize: Int, units: Int, trainableCenter: Bool = true, trainableSigma: Bool = true,
+    trainableAmplitude: Bool = false, sigmaFloor: Double = 1e-4
+  ) {
+    self.inputSize = inputSize
+    self.units = units
+    self.trainableCenter = trainableCenter
+    self.trainableSigma = trainableSigma
+    self.trainableAmplitude = trainableAmplitude
     self.sigmaFloor = sigmaFloor
   }
 }

@@ -15,6 +15,14 @@ extension LayerConfiguration {
       return try Bump<Element>(
         units: c.units, sigma: spec(c.sigma, neutral: 1), center: spec(c.center, neutral: 0),
         amplitude: spec(c.amplitude, neutral: 1), sigmaFloor: Element(c.sigmaFloor))
+    case .radialBump(let c):
+      func spec(_ trainable: Bool, neutral: Element) -> RadialBump<Element>.ParameterSpec {
+        .init(trainable: trainable, initializer: .constant(neutral))
+      }
+      return try RadialBump<Element>(
+        inputSize: c.inputSize, units: c.units, center: spec(c.trainableCenter, neutral: 0),
+        sigma: spec(c.trainableSigma, neutral: 1), amplitude: spec(c.trainableAmplitude, neutral: 1),
+        sigmaFloor: Element(c.sigmaFloor))
     case .gaussian(let c): return try Gaussian<Element>(widthFloor: Element(c.widthFloor))
     case .relu: return ReLU<Element>()
     case .tanh: return Tanh<Element>()

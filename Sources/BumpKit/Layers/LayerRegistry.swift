@@ -45,9 +45,9 @@ extension CheckpointableLayer {
 
 /// The layer kinds that checkpoints can rebuild besides the built-in ones.
 public enum LayerRegistry {
-  /// The kinds BumpKit itself rebuilds: "dense", "bump", "relu", "tanh", "sigmoid",
-  /// "gaussian".
-  public static let builtInKinds: Set<String> = ["dense", "bump", "relu", "tanh", "sigmoid", "gaussian"]
+  /// The kinds BumpKit itself rebuilds: "dense", "bump", "radialBump", "relu", "tanh",
+  /// "sigmoid", "gaussian".
+  public static let builtInKinds: Set<String> = ["dense", "bump", "radialBump", "relu", "tanh", "sigmoid", "gaussian"]
 
   private struct Key: Hashable {
     let kind: String
@@ -91,7 +91,8 @@ public enum LayerRegistry {
 
   /// Whether `layer` is one of BumpKit's own layer types, which the built-in kinds rebuild.
   static func isBuiltIn<Element: MatrixScalar>(_ layer: any Layer<Element>) -> Bool {
-    layer is Dense<Element> || layer is Bump<Element> || layer is ReLU<Element> || layer is Tanh<Element>
+    layer is Dense<Element> || layer is Bump<Element> || layer is RadialBump<Element> || layer is ReLU<Element>
+      || layer is Tanh<Element>
       || layer is Sigmoid<Element> || layer is Gaussian<Element>
   }
 

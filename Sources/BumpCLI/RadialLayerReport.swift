@@ -1,0 +1,77 @@
+import BumpKit
+
+/// The lines `bump train` and `bump inspect` print for RadialBump layers: shape, support
+/// radii √σ, what is learned, and (given inputs) which units see data.
+enum RadialLayerReport {
+  /// One block per RadialBump layer of `model`; with `inputs` (the model's inputs, e.g. the
+  /// training features), also the support statistics on them. Empty without such a layer.
+  static func lines<Element: MatrixScalar>(model: Sequential<Element>, inputs: Matrix<Element>?) throws -> [String] {
+    var lines: [String] = []
+    var h = inputs
+    for (i, layer) in model.layers.enumerated() {
+      defer { layer.releaseSavedState() }
+      guard let radial = layer as? RadialBump<Element> else {
+        if let current = h { h = try layer.forward(current) }
+        continue
+      }
+      let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }.sorted()
+      let learned = [("c", radial.center), ("σ", radial.sigma), ("a", radial.amplitude)]
+        .map { "\($0.0) \($0.1.isTrainable ? "learned" : "fixed")" }.joined(separator: ", ")
+      lines.append("  layer \(i): RadialBump(\(radial.inputFeatures)→\(radial.units)), \(learned)")
+      lines.append(
+        "    support radius √σ: min \(formatted(radii.first ?? 0)), median \(formatted(radii[radii.count / 2])), max \(formatted(radii.last ?? 0))")
+      if let current = h {
+        h = try radial.forward(current)
+        let dead = radial.deadUnits
+        var text = "    inside a support: \(formatted(100 * radial.supportFraction, digits: 3))% of (input, unit) pairs; dead units (no input inside): \(dead.count) of \(radial.units)"
+        if !dead.isEmpty { text += " (" + dead.prefix(10).map { String($0 + 1) }.joined(separator: ", ") + (dead.count > 10 ? ", …)" : ")") }
+        lines.append(text)
+      }
+    }
+    return lines.isEmpty ? [] : ["Radial bump layers:"] + lines + [""]
+  }
+}
+
+extension RunPlots {
+  /// The supports of a radial first layer over 2 features as circles over the training
+  /// inputs and the model's first output (in the model's input space, standardized where
+  /// the features are); nil for any other model.
+  static func radialSupports<Element: MatrixScalar>(
+    model: Sequential<Element>, inputs x: Matrix<Element>, standardized: Bool, resolution: Int = 80,
+    maxPoints: Int = 2000
+  ) throws -> String? {
+    guard let radial = model.layers.first as? RadialBump<Element>, radial.inputFeatures == 2, x.rows > 0 else { return nil }
+    _ = try radial.forward(x)
+    let dead = Set(radial.deadUnits)
+    radial.releaseSavedState()
+    let centers = (0..<radial.units).map { (x: Double(radial.center.value[$0, 0]), y: Double(radial.center.value[$0, 1])) }
+    let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }
+    func span(_ k: Int) -> [Double] {
+      var lo = Double.infinity, hi = -Double.infinity
+      for i in 0..<x.rows {
+        lo = min(lo, Double(x[i, k]))
+        hi = max(hi, Double(x[i, k]))
+      }
+      let margin = hi > lo ? 0.05 * (hi - lo) : 1
+      let step = (hi - lo + 2 * margin) / Double(resolution)
+      return (0..<resolution).map { lo - margin + (Double($0) + 0.5) * step }
+    }
+    let (xs, ys) = (span(0), span(1))
+    var grid = try Matrix<Element>(rows: resolution * resolution, columns: 2)
+    for j in 0..<resolution {
+      for i in 0..<resolution {
+        grid[j * resolution + i, 0] = Element(xs[i])
+        grid[j * resolution + i, 1] = Element(ys[j])
+      }
+    }
+    let surface = try model.predict(grid)
+    let values = (0..<resolution).map { j in (0..<resolution).map { Double(surface[j * resolution + $0, 0]) } }
+    let stride = max(1, x.rows / maxPoints)
+    let points = Swift.stride(from: 0, to: x.rows, by: stride).map { (x: Double(x[$0, 0]), y: Double(x[$0, 1])) }
+    let suffix = standardized ? " (standardized)" : ""
+    return Plot.radialSupports(
+      centers: centers, radii: radii, dead: dead, grid: (xs, ys, values), points: points,
+      title: "Radial layer: supports ‖x − c‖ < √σ over the first output", xLabel: "x₁" + suffix,
+      yLabel: "x₂" + suffix)
+  }
+}

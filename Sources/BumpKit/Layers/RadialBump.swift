@@ -1,0 +1,599 @@
+/// A layer of radial bumps: for an input row x ∈ ℝᵈ, unit j with centre cⱼ ∈ ℝᵈ, width
+/// σⱼ > 0 and amplitude aⱼ outputs
+///
+///     gⱼ(x) = aⱼ · exp(−σⱼ / (σⱼ − rⱼ²))  where rⱼ² = ‖x − cⱼ‖² < σⱼ,   0 elsewhere.
+///
+/// The support of unit j is the open ball of radius √σⱼ around cⱼ: like a radial basis
+/// function network's Gaussian, but with compact support, so that an input far from every
+/// centre gives exactly 0 and, at that input, zero gradient for everything.
+///
+/// σ, c and a are one per unit, each trainable or fixed. Defaults: c trainable, drawn
+/// Uniform(−1, 1) per coordinate (or chosen from data with
+/// ``initializeCenters(from:selection:sigmaScale:using:)``); σ trainable, 1; a fixed at 1
+/// (a following ``Dense`` layer scales the units anyway). σ is kept ≥ ``sigmaFloor`` after
+/// every optimizer step (a projection). Forward checks that every σ is finite and ≥ 0 and
+/// every c and a finite before any kernel runs.
+///
+/// ## Distances and their accuracy
+///
+/// For d ≤ ``directDimensionLimit`` r² is computed directly, Σₖ (xₖ − cⱼₖ)², and the
+/// gradients as 2·Σⱼ Wⱼ(x − cⱼ) (no cancellation). For larger d, X and C are first shifted by
+/// the centres' mean m (rounded to 8 bits; r² and the gradients do not change) where that
+/// removes at least a quarter of Σⱼ‖cⱼ‖², and R² = ‖x − m‖²·1ᵀ + 1·‖c − m‖²ᵀ − 2·(X − m)·(C − m)ᵀ
+/// comes from one GEMM. That form's error is at most κ(d)·N with N = ‖x − m‖² + ‖cⱼ − m‖²
+/// and κ(d) = (d + 4)·ε (`RadialBumpKernel.errorBoundFactor(dimension:)`; measured at most
+/// 0.32·κ(d)·N for d = 2, 0.05·κ(d)·N for d = 64). The kernel keeps the GEMM value where
+/// N ≤ 8·σⱼ or where the point is surely outside the support, and recomputes r² directly for
+/// the remaining pairs, so that |error of r²| ≤ 8·κ(d)·σⱼ everywhere inside a support. With H = ∂g/∂r² and W = G ⊙ H the
+/// gradients are then dL/dX = 2·(rowsum(W) ⊙ X − W·C), dL/dC = −2·(Wᵀ·X − colsum(W) ⊙ C),
+/// two more GEMMs, and dL/dσ, dL/da are reduced in the fused backward kernel.
+///
+/// ``supportFraction``, ``supportFractionPerUnit`` and ``deadUnits`` report, for the last
+/// forward pass, which inputs fell inside which supports.
+public final class RadialBump<Element: MatrixScalar>: Layer {
+  /// Whether one of c, σ and a is learned, and its initial values.
+  public struct ParameterSpec: Sendable, Equatable {
+    /// Whether optimizers update it.
+    public var trainable: Bool
+    /// The initial values (one per unit; for c, one per unit and input feature).
+    public var initializer: Initializer<Element>
+
+    /// A spec from its parts.
+    public init(trainable: Bool, initializer: Initializer<Element>) {
+      self.trainable = trainable
+      self.initializer = initializer
+    }
+
+    /// Learned, starting from `initial`.
+    public static func trainable(_ initial: Initializer<Element>) -> ParameterSpec {
+      ParameterSpec(trainable: true, initializer: initial)
+    }
+
+    /// Fixed at `value` for every unit.
+    public static func fixed(_ value: Element) -> ParameterSpec {
+      ParameterSpec(trainable: false, initializer: .constant(value))
+    }
+  }
+
+  /// How ``initializeCenters(from:selection:sigmaScale:using:)`` picks centres from data.
+  public enum CenterSelection: String, Sendable, Equatable, CaseIterable {
+    /// k-means++ seeding (Arthur & Vassilvitskii 2007): the first centre is a uniformly
+    /// drawn row, each next one a row drawn with probability proportional to its squared
+    /// distance from the nearest centre so far. Spreads the units over the data.
+    case kMeansPlusPlus
+    /// Rows drawn uniformly without replacement (with replacement when there are fewer rows
+    /// than units).
+    case sampledRows
+  }
+
+  /// The input dimension d above which distances come from a GEMM; at or below it they are
+  /// computed directly, which is both faster (no product with k ≤ 8) and free of
+  /// cancellation. 8.
+  public static var directDimensionLimit: Int { 8 }
+
+  /// d, the number of input features.
+  public let inputFeatures: Int
+  /// The number of units (output features).
+  public let units: Int
+  /// c: `units × inputSize`, one centre per row.
+  public let center: Parameter<Element>
+  /// σ: `1 × units`, kept ≥ ``sigmaFloor``.
+  public let sigma: Parameter<Element>
+  /// a: `1 × units`.
+  public let amplitude: Parameter<Element>
+  /// The smallest σ that optimizer steps leave (default 1e-4).
+  public let sigmaFloor: Element
+  let specs: (center: ParameterSpec, sigma: ParameterSpec, amplitude: ParameterSpec)
+
+  private var prefersGEMM: Bool { inputFeatures > Self.directDimensionLimit }
+  /// Whether the last forward pass took the GEMM form (the backward pass follows it).
+  private var usedGEMM = false
+  /// Whether that pass shifted X and C by the centres' mean.
+  private var shiftApplied = false
+  private var savedInput: Matrix<Element>?
+  private var lastRows = 0
+  private let workspace = KernelWorkspace()
+  // Forward state, reused from step to step.
+  private var centersT = Matrix<Element>()
+  private var shiftedCenters = Matrix<Element>()
+  private var shiftedInput = Matrix<Element>()
+  private var centerNorms = Matrix<Element>()
+  private var inputNorms = Matrix<Element>()
+  private var shift = [Double]()
+  private var distances = Matrix<Element>()
+  private var output = Matrix<Element>()
+  private var cache = Matrix<Element>()
+  // Backward state.
+  private var weights = Matrix<Element>()
+  private var rowSums = Matrix<Element>()
+  private var columnSums = Matrix<Element>()
+  private var centerGradientT = Matrix<Element>()
+  private var inputGradient = Matrix<Element>()
+
+  /// A radial bump layer from `inputSize` features to `units` outputs.
+  ///
+  /// - Parameters:
+  ///   - inputSize: d, the number of input features (≥ 1).
+  ///   - units: the number of units (≥ 1).
+  ///   - center: c's initializer (drawn as a `units × inputSize` matrix) and whether it is
+  ///     learned; trainable Uniform(−1, 1) by default.
+  ///   - sigma: σ's initializer and whether it is learned; trainable 1 by default.
+  ///   - amplitude: a's initializer and whether it is learned; fixed 1 by default.
+  ///   - sigmaFloor: the projection floor for σ; must be finite and > 0.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a size ≤ 0 or a bad
+  ///   floor; ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   negative or non-finite initial σ, or a non-finite initial c or a.
+  public init(
+    inputSize: Int, units: Int,
+    center: ParameterSpec = .trainable(.uniform(-1, 1)),
+    sigma: ParameterSpec = .trainable(.constant(1)),
+    amplitude: ParameterSpec = .fixed(1),
+    sigmaFloor: Element = 1e-4
+  ) throws {
+    guard inputSize > 0 else {
+      throw BumpKitError.invalidArgument(name: "inputSize", value: String(inputSize), reason: "a RadialBump layer needs at least one input feature")
+    }
+    guard units > 0 else {
+      throw BumpKitError.invalidArgument(name: "units", value: String(units), reason: "a RadialBump layer needs at least one unit")
+    }
+    guard sigmaFloor.isFinite && sigmaFloor > 0 else {
+      throw BumpKitError.invalidArgument(name: "sigmaFloor", value: "\(sigmaFloor)", reason: "must be finite and > 0")
+    }
+    self.inputFeatures = inputSize
+    self.units = units
+    self.sigmaFloor = sigmaFloor
+    self.specs = (center, sigma, amplitude)
+    self.center = Parameter(name: "center", value: Matrix(validRows: units, columns: inputSize), isTrainable: center.trainable)
+    self.sigma = Parameter(name: "sigma", value: Matrix(validRows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
+    self.amplitude = Parameter(name: "amplitude", value: Matrix(validRows: 1, columns: units), isTrainable: amplitude.trainable)
+    var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(units) &* 0x5EED)
+    try initializeParameters(using: &generator)
+  }
+
+  public var parameters: [Parameter<Element>] { [center, sigma, amplitude] }
+  public var inputSize: Int? { inputFeatures }
+
+  public func outputSize(forInputSize inputSize: Int) throws -> Int {
+    guard inputSize == inputFeatures else {
+      throw BumpKitError.shapeMismatch(
+        operation: "\(name) input", expected: MatrixShape(rows: nil, columns: inputFeatures),
+        actual: MatrixShape(rows: nil, columns: inputSize))
+    }
+    return units
+  }
+
+  public var configuration: LayerConfiguration {
+    .radialBump(RadialBumpConfiguration(
+      inputSize: inputFeatures, units: units, trainableCenter: specs.center.trainable,
+      trainableSigma: specs.sigma.trainable, trainableAmplitude: specs.amplitude.trainable,
+      sigmaFloor: Double(sigmaFloor)))
+  }
+
+  private var name: String { "RadialBump(\(inputFeatures)→\(units))" }
+
+  /// Draws c, σ and a from their initializers; σ values in [0, ``sigmaFloor``) are then
+  /// raised to the floor.
+  ///
+  /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   negative or non-finite σ or a non-finite c or a; the parameters are then unchanged.
+  public func initializeParameters(using generator: inout SeededGenerator) throws {
+    let c = try specs.center.initializer.matrix(rows: units, columns: inputFeatures, using: &generator)
+    let s = try specs.sigma.initializer.matrix(rows: 1, columns: units, using: &generator)
+    let a = try specs.amplitude.initializer.matrix(rows: 1, columns: units, using: &generator)
+    try validate(s, "σ", allowNegative: false)
+    try validate(c, "c", allowNegative: true)
+    try validate(a, "a", allowNegative: true)
+    try center.assign(c)
+    try sigma.assign(s)
+    try amplitude.assign(a)
+    sigma.project()
+  }
+
+  /// Places the centres on rows of `data`, the usual start for radial basis networks, and
+  /// optionally sets each σ from the spacing of the centres.
+  ///
+  /// With `sigmaScale` s, σⱼ = (s·δⱼ)², δⱼ the distance from cⱼ to the nearest other centre,
+  /// so that each support reaches s times that far (σ is then raised to ``sigmaFloor``;
+  /// a unit with no distinct neighbour keeps its σ). Costs O(rows·units·d).
+  ///
+  /// ``Sequential/reinitialize(seed:)`` draws from the initializers again: call this after
+  /// building the model.
+  ///
+  /// - Parameters:
+  ///   - data: `rows × inputSize`, at least one row, every value finite.
+  ///   - selection: k-means++ seeding (default) or uniformly sampled rows.
+  ///   - sigmaScale: the support radius in units of the nearest-centre distance, finite and
+  ///     > 0; `nil` (the default) leaves σ alone.
+  ///   - generator: the random source; the same seed picks the same rows.
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong number of
+  ///   columns, ``BumpKitError/emptyBatch(operation:)`` for no rows,
+  ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` for NaN or ±∞ in `data`,
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for a bad `sigmaScale`.
+  public func initializeCenters(
+    from data: Matrix<Element>, selection: CenterSelection = .kMeansPlusPlus, sigmaScale: Element? = nil,
+    using generator: inout SeededGenerator
+  ) throws {
+    let op = "\(name).initializeCenters"
+    try checkBatch(data, features: inputFeatures, op)
+    if let sigmaScale, !(sigmaScale.isFinite && sigmaScale > 0) {
+      throw BumpKitError.invalidArgument(name: "sigmaScale", value: "\(sigmaScale)", reason: "must be finite and > 0")
+    }
+    let d = inputFeatures, n = data.rows
+    try data.withUnsafeBufferPointer { x in
+      for i in x.indices where !x[i].isFinite {
+        throw BumpKitError.nonFiniteData(what: "centre data", row: i / d, column: i % d, value: "\(x[i])")
+      }
+    }
+    let chosen: [Int] = data.withUnsafeBufferPointer { x in
+      func distance2(_ i: Int, _ row: Int) -> Double {
+        var s = 0.0
+        for k in 0..<d {
+          let diff = Double(x[i * d + k]) - Double(x[row * d + k])
+          s += diff * diff
+        }
+        return s
+      }
+      switch selection {
+      case .sampledRows:
+        if n < units { return (0..<units).map { _ in Int(generator.next() % UInt64(n)) } }
+        var pool = Array(0..<n)
+        for k in 0..<units { pool.swapAt(k, k + Int(generator.next() % UInt64(n - k))) }
+        return Array(pool[0..<units])
+      case .kMeansPlusPlus:
+        var picks = [Int(generator.next() % UInt64(n))]
+        var nearest = (0..<n).map { distance2($0, picks[0]) }
+        while picks.count < units {
+          let total = nearest.reduce(0, +)
+          var pick: Int
+          if total > 0 && total.isFinite {
+            var target = generator.nextUnit() * total
+            pick = n - 1
+            for i in 0..<n {
+              target -= nearest[i]
+              if target < 0 && nearest[i] > 0 {
+                pick = i
+                break
+              }
+            }
+          } else {
+            pick = Int(generator.next() % UInt64(n))
+          }
+          picks.append(pick)
+          for i in 0..<n { nearest[i] = min(nearest[i], distance2(i, pick)) }
+        }
+        return picks
+      }
+    }
+    var c = Matrix<Element>(validRows: units, columns: d)
+    for (j, row) in chosen.enumerated() {
+      for k in 0..<d { c[j, k] = data[row, k] }
+    }
+    try center.assign(c)
+    guard let sigmaScale else { return }
+    var s = sigma.value
+    for j in 0..<units {
+      var best = Double.infinity
+      for other in 0..<units where other != j {
+        var r2 = 0.0
+        for k in 0..<d {
+          let diff = Double(c[j, k]) - Double(c[other, k])
+          r2 += diff * diff
+        }
+        if r2 > 0 { best = min(best, r2) }
+      }
+      if best.isFinite { s[0, j] = Element(Double(sigmaScale) * Double(sigmaScale) * best) }
+    }
+    try sigma.assign(s)
+    sigma.project()
+  }
+
+  // MARK: - Support statistics
+
+  /// The fraction of (input, unit) pairs of the last forward pass that fell inside the
+  /// unit's support; 0 before any forward pass. Counted from the forward cache when read.
+  public var supportFraction: Double {
+    lastRows == 0 ? 0 : Double(supportCounts().reduce(0, +)) / Double(lastRows * units)
+  }
+
+  /// Per unit, the fraction of inputs of the last forward pass inside its support. A unit at
+  /// 0 is dead for that batch: it gets no gradient.
+  public var supportFractionPerUnit: [Double] {
+    supportCounts().map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
+  }
+
+  /// The units whose support held no input of the last forward pass (all of them before any
+  /// forward pass), in increasing order.
+  public var deadUnits: [Int] {
+    let counts = supportCounts()
+    return counts.indices.filter { counts[$0] == 0 }
+  }
+
+  private func supportCounts() -> [Int] {
+    var counts = [Int](repeating: 0, count: units)
+    guard lastRows > 0 else { return counts }
+    let (rows, columns) = (lastRows, units)
+    cache.withUnsafeBufferPointer { f in
+      counts.withUnsafeMutableBufferPointer { n in
+        BumpKernel.supportCounts(cache: f, rows: rows, columns: columns, into: n)
+      }
+    }
+    return counts
+  }
+
+  // MARK: - Passes
+
+  /// Checks σ and a; c is checked by `prepareCenters()`, in the pass it makes anyway.
+  private func validateParameters() throws {
+    try validate(sigma.value, "σ", allowNegative: false)
+    try validate(amplitude.value, "a", allowNegative: true)
+  }
+
+  private func validate(_ values: Matrix<Element>, _ parameter: String, allowNegative: Bool) throws {
+    try values.withUnsafeBufferPointer { v in
+      for i in v.indices where !v[i].isFinite || (!allowNegative && v[i] < 0) {
+        throw BumpKitError.invalidParameter(
+          layer: name, parameter: parameter, index: i, value: "\(v[i])",
+          reason: allowNegative ? "must be finite" : "must be finite and ≥ 0")
+      }
+    }
+  }
+
+  /// For the direct form Cᵀ (unshifted), after checking that c is finite; for the GEMM form
+  /// the centres' mean m, C − m and ‖c − m‖², where a finite mean doubles as the check.
+  private func prepareCenters() throws {
+    let (d, n) = (inputFeatures, units)
+    guard prefersGEMM else {
+      try validate(center.value, "c", allowNegative: true)
+      transposeCenters()
+      return
+    }
+    if shift.count != d { shift = [Double](repeating: 0, count: d) }
+    shiftedCenters.resize(validRows: n, columns: d)
+    centerNorms.resize(validRows: n, columns: 1)
+    let finite = center.value.withUnsafeBufferPointer { c in
+      shift.withUnsafeMutableBufferPointer { m in
+        for k in 0..<d { m[k] = 0 }
+        for j in 0..<n { for k in 0..<d { m[k] += Double(c[j * d + k]) } }
+        let inverse = 1 / Double(n)
+        for k in 0..<d { m[k] *= inverse }
+        // Double centres near the range's end may overflow the sum: Σ cⱼ/n there.
+        if m.contains(where: { !$0.isFinite }) {
+          for k in 0..<d { m[k] = 0 }
+          for j in 0..<n { for k in 0..<d { m[k] += Double(c[j * d + k]) * inverse } }
+        }
+        // Rounded to 8 significant bits: any point near the centres shrinks the norms as
+        // well, and a shift that small changes of c do not move keeps the layer's rounding
+        // a smooth function of each centre (finite differences see no jumps).
+        for k in 0..<d where m[k] != 0 && m[k].isFinite {
+          let unit = Double(sign: .plus, exponent: m[k].exponent - 7, significand: 1)
+          m[k] = (m[k] / unit).rounded() * unit
+        }
+        return !m.contains { !$0.isFinite }
+      }
+    }
+    // A NaN or infinite centre makes the mean non-finite: find it and say where.
+    if !finite { try validate(center.value, "c", allowNegative: true) }
+    // Σⱼ‖cⱼ − m‖² = Σⱼ‖cⱼ‖² − n·‖m‖²: shift only where that removes at least a quarter of
+    // the norms, and otherwise use X and C as they are (no copies; the bound holds either way).
+    Self.rowNorms(center.value, into: &centerNorms)
+    let squares = centerNorms.withUnsafeBufferPointer { $0.reduce(0.0) { $0 + Double($1) } }
+    let meanSquare = shift.reduce(0) { $0 + $1 * $1 }
+    shiftApplied = !(meanSquare <= 0.25 * squares / Double(n))
+    if shiftApplied { Self.shiftRows(center.value, by: shift, into: &shiftedCenters, norms: &centerNorms) }
+  }
+
+  /// The squared norm of each row.
+  private static func rowNorms(_ src: Matrix<Element>, into norms: inout Matrix<Element>) {
+    let (rows, d) = (src.rows, src.columns)
+    src.withUnsafeBufferPointer { s in
+      norms.withUnsafeMutableBufferPointer { nb in
+        for r in 0..<rows { nb[r] = squaredNorm(s.baseAddress! + r * d, d) }
+      }
+    }
+  }
+
+  /// Σ vₖ² with four partial sums: no chain of dependent multiply-adds (any order meets κ(d)).
+  @inline(__always)
+  private static func squaredNorm(_ v: UnsafePointer<Element>, _ d: Int) -> Element {
+    var acc: (Element, Element, Element, Element) = (0, 0, 0, 0)
+    var k = 0
+    while k + 4 <= d {
+      acc.0 = acc.0.addingProduct(v[k], v[k])
+      acc.1 = acc.1.addingProduct(v[k + 1], v[k + 1])
+      acc.2 = acc.2.addingProduct(v[k + 2], v[k + 2])
+      acc.3 = acc.3.addingProduct(v[k + 3], v[k + 3])
+      k += 4
+    }
+    while k < d {
+      acc.0 = acc.0.addingProduct(v[k], v[k])
+      k += 1
+    }
+    return (acc.0 + acc.1) + (acc.2 + acc.3)
+  }
+
+  /// Cᵀ, which the direct form reads.
+  private func transposeCenters() {
+    let (d, n) = (inputFeatures, units)
+    centersT.resize(validRows: d, columns: n)
+    center.value.withUnsafeBufferPointer { c in
+      centersT.withUnsafeMutableBufferPointer { t in
+        for j in 0..<n { for k in 0..<d { t[k * n + j] = c[j * d + k] } }
+      }
+    }
+  }
+
+  /// dst = src − m row by row, and the squared norm of each shifted row.
+  private static func shiftRows(_ src: Matrix<Element>, by shift: [Double], into dst: inout Matrix<Element>, norms: inout Matrix<Element>) {
+    let (rows, d) = (src.rows, src.columns)
+    src.withUnsafeBufferPointer { s in
+      dst.withUnsafeMutableBufferPointer { t in
+        norms.withUnsafeMutableBufferPointer { nb in
+          shift.withUnsafeBufferPointer { m in
+            for r in 0..<rows {
+              let (src, dst) = (s.baseAddress! + r * d, t.baseAddress! + r * d)
+              for k in 0..<d { dst[k] = src[k] - Element(m[k]) }
+              nb[r] = squaredNorm(dst, d)
+            }
+          }
+        }
+      }
+    }
+  }
+
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
+    try checkBatch(input, features: inputFeatures, "\(name).forward")
+    try validateParameters()
+    savedInput = input
+    let (rows, n, d) = (input.rows, units, inputFeatures)
+    try prepareCenters()
+    lastRows = rows
+    distances.resize(validRows: rows, columns: n)
+    output.resize(validRows: rows, columns: n)
+    cache.resize(validRows: rows, columns: n)
+    var gemm = prefersGEMM
+    if gemm {
+      inputNorms.resize(validRows: rows, columns: 1)
+      if shiftApplied {
+        shiftedInput.resize(validRows: rows, columns: d)
+        Self.shiftRows(input, by: shift, into: &shiftedInput, norms: &inputNorms)
+      } else {
+        Self.rowNorms(input, into: &inputNorms)
+      }
+      // Values so large that a shifted norm overflows take the direct form, which stays
+      // NaN-free there (the gradient products could form 0·∞).
+      gemm = Self.allFinite(inputNorms) && Self.allFinite(centerNorms)
+      if gemm {
+        try Matrix.gemm(
+          shiftApplied ? shiftedInput : input, shiftApplied ? shiftedCenters : center.value, transposeB: true,
+          into: &distances)
+      } else {
+        transposeCenters()
+      }
+    }
+    usedGEMM = gemm
+    let ws = workspace
+    input.withUnsafeBufferPointer { x in
+      center.value.withUnsafeBufferPointer { c in
+        centersT.withUnsafeBufferPointer { ct in
+          inputNorms.withUnsafeBufferPointer { xn in
+            centerNorms.withUnsafeBufferPointer { cn in
+              sigma.value.withUnsafeBufferPointer { s in
+                amplitude.value.withUnsafeBufferPointer { a in
+                  distances.withUnsafeMutableBufferPointer { r2 in
+                    output.withUnsafeMutableBufferPointer { y in
+                      cache.withUnsafeMutableBufferPointer { f in
+                        RadialBumpKernel.forward(
+                          inputs: x, centers: c, centersTransposed: gemm ? nil : ct, rows: rows, units: n,
+                          dimension: d, squaredDistances: r2, inputNorms: gemm ? xn : nil,
+                          centerNorms: gemm ? cn : nil, sigma: s, amplitude: a, output: y, cache: f, workspace: ws)
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return output
+  }
+
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
+    guard let x = savedInput else {
+      throw BumpKitError.invalidState(operation: "\(name).backward", reason: "needs a forward pass first")
+    }
+    try checkGradient(outputGradient, matches: output, "\(name).backward")
+    let (rows, n, d) = (x.rows, units, inputFeatures)
+    let gemm = usedGEMM
+    let wantC = center.isTrainable, wantS = sigma.isTrainable, wantA = amplitude.isTrainable
+    inputGradient.resize(validRows: rows, columns: d)
+    columnSums.resize(validRows: 1, columns: n)
+    if gemm {
+      weights.resize(validRows: rows, columns: n)
+      rowSums.resize(validRows: rows, columns: 1)
+    } else {
+      centerGradientT.resize(validRows: d, columns: n)
+    }
+    let ws = workspace
+    x.withUnsafeBufferPointer { xp in
+      centersT.withUnsafeBufferPointer { ct in
+        distances.withUnsafeBufferPointer { r2 in
+          cache.withUnsafeBufferPointer { f in
+            outputGradient.withUnsafeBufferPointer { g in
+              sigma.value.withUnsafeBufferPointer { s in
+                amplitude.value.withUnsafeBufferPointer { a in
+                  weights.withUnsafeMutableBufferPointer { w in
+                    rowSums.withUnsafeMutableBufferPointer { rs in
+                      columnSums.withUnsafeMutableBufferPointer { cs in
+                        sigma.gradient.withUnsafeMutableBufferPointer { ds in
+                          amplitude.gradient.withUnsafeMutableBufferPointer { da in
+                            inputGradient.withUnsafeMutableBufferPointer { dx in
+                              centerGradientT.withUnsafeMutableBufferPointer { dct in
+                                RadialBumpKernel.backward(
+                                  squaredDistances: r2, cache: f, upstream: g, inputs: xp, centersTransposed: gemm ? nil : ct,
+                                  rows: rows, units: n, dimension: d, sigma: s, amplitude: a, direct: !gemm,
+                                  weights: gemm ? w : nil, rowSums: gemm ? rs : nil,
+                                  sigmaGradient: wantS ? ds : nil, amplitudeGradient: wantA ? da : nil,
+                                  columnSums: gemm && wantC ? cs : nil,
+                                  inputGradient: gemm ? nil : dx, centerGradientTransposed: !gemm && wantC ? dct : nil,
+                                  workspace: ws)
+                              }
+                            }
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    if gemm {
+      // dL/dX = 2·rowsum(W) ⊙ X' − 2·W·C' and dL/dC = 2·colsum(W) ⊙ C' − 2·Wᵀ·X', in the
+      // shifted frame (the same values, with less cancellation).
+      let (xs, cs) = shiftApplied ? (shiftedInput, shiftedCenters) : (x, center.value)
+      Self.scaleRows(xs, by: rowSums, into: &inputGradient)
+      try Matrix.gemm(weights, cs, alpha: -2, beta: 1, into: &inputGradient)
+      if wantC {
+        Self.scaleRows(cs, by: columnSums, into: &center.gradient)
+        try Matrix.gemm(weights, transposeA: true, xs, alpha: -2, beta: 1, into: &center.gradient)
+      }
+    } else if wantC {
+      centerGradientT.withUnsafeBufferPointer { t in
+        center.gradient.withUnsafeMutableBufferPointer { g in
+          for j in 0..<n { for k in 0..<d { g[j * d + k] = t[k * n + j] } }
+        }
+      }
+    }
+    return inputGradient
+  }
+
+  private static func allFinite(_ m: Matrix<Element>) -> Bool {
+    m.withUnsafeBufferPointer { b in !b.contains { !$0.isFinite } }
+  }
+
+  /// dst[r, k] = 2·factor[r]·src[r, k].
+  private static func scaleRows(_ src: Matrix<Element>, by factor: Matrix<Element>, into dst: inout Matrix<Element>) {
+    let (rows, d) = (src.rows, src.columns)
+    src.withUnsafeBufferPointer { s in
+      factor.withUnsafeBufferPointer { f in
+        dst.withUnsafeMutableBufferPointer { t in
+          for r in 0..<rows {
+            let w = 2 * f[r]
+            for k in 0..<d { t[r * d + k] = w * s[r * d + k] }
+          }
+        }
+      }
+    }
+  }
+
+  public func releaseSavedState() { savedInput = nil }
+}
