@@ -17,7 +17,7 @@ enum RadialLayerReport {
       let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }.sorted()
       let learned = [("c", radial.center), ("σ", radial.sigma), ("a", radial.amplitude)]
         .map { "\($0.0) \($0.1.isTrainable ? "learned" : "fixed")" }.joined(separator: ", ")
-      lines.append("  layer \(i): RadialBump(\(radial.inputFeatures)→\(radial.units)), \(learned)")
+      lines.append("  layer \(i): RadialBump(\(radial.inputSize)→\(radial.units)), \(learned)")
       lines.append(
         "    support radius √σ: min \(formatted(radii.first ?? 0)), median \(formatted(radii[radii.count / 2])), max \(formatted(radii.last ?? 0))")
       if let current = h {
@@ -40,7 +40,7 @@ extension RunPlots {
     model: Sequential<Element>, inputs x: Matrix<Element>, standardized: Bool, resolution: Int = 80,
     maxPoints: Int = 2000
   ) throws -> String? {
-    guard let radial = model.layers.first as? RadialBump<Element>, radial.inputFeatures == 2, x.rows > 0 else { return nil }
+    guard let radial = model.layers.first as? RadialBump<Element>, radial.inputSize == 2, x.rows > 0 else { return nil }
     _ = try radial.forward(x)
     let dead = Set(radial.deadUnits)
     radial.releaseSavedState()

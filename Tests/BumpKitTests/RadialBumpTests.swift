@@ -13,7 +13,7 @@ struct RadialBumpTests {
   /// boundary (finite differences across it would compare the zero branch with the other).
   static func straddlingInputs<E: MatrixScalar>(_ layer: RadialBump<E>, rows: Int, seed: UInt64) throws -> Matrix<Double> {
     var generator = SeededGenerator(seed: seed)
-    let d = layer.inputFeatures
+    let d = layer.inputSize
     var out: [[Double]] = []
     let ratios = [0.1, 0.4, 0.7, 0.9, 1.1, 1.5]
     var attempts = 0
@@ -228,7 +228,7 @@ struct RadialBumpTests {
     let (loaded, _) = try Checkpoint.load(Float.self, from: path)
     #expect(loaded.layers.map(\.configuration) == model.layers.map(\.configuration))
     let back = try #require(loaded.layers[1] as? RadialBump<Float>)
-    #expect(back.sigmaFloor == 0.002 && back.inputFeatures == d && back.units == 5)
+    #expect(back.sigmaFloor == 0.002 && back.inputSize == d && back.units == 5)
     #expect(loaded.parameters.map(\.isTrainable) == model.parameters.map(\.isTrainable))
     #expect(back.center.isTrainable == false && back.amplitude.isTrainable)
     for (a, b) in zip(loaded.parameters, model.parameters) { #expect(a.value.elements == b.value.elements, "\(a.name)") }

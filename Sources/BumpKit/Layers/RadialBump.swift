@@ -72,7 +72,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   public static var directDimensionLimit: Int { 8 }
 
   /// d, the number of input features.
-  public let inputFeatures: Int
+  public let inputSize: Int
   /// The number of units (output features).
   public let units: Int
   /// c: `units × inputSize`, one centre per row.
@@ -85,7 +85,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   public let sigmaFloor: Element
   let specs: (center: ParameterSpec, sigma: ParameterSpec, amplitude: ParameterSpec)
 
-  private var prefersGEMM: Bool { inputFeatures > Self.directDimensionLimit }
+  private var prefersGEMM: Bool { inputSize > Self.directDimensionLimit }
   /// Whether the last forward pass took the GEMM form (the backward pass follows it).
   private var usedGEMM = false
   /// Whether that pass shifted X and C by the centres' mean.
@@ -139,7 +139,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     guard sigmaFloor.isFinite && sigmaFloor > 0 else {
       throw BumpKitError.invalidArgument(name: "sigmaFloor", value: "\(sigmaFloor)", reason: "must be finite and > 0")
     }
-    self.inputFeatures = inputSize
+    self.inputSize = inputSize
     self.units = units
     self.sigmaFloor = sigmaFloor
     self.specs = (center, sigma, amplitude)
@@ -151,25 +151,25 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   }
 
   public var parameters: [Parameter<Element>] { [center, sigma, amplitude] }
-  public var inputSize: Int? { inputFeatures }
+  public var requiredInputSize: Int? { inputSize }
 
-  public func outputSize(forInputSize inputSize: Int) throws -> Int {
-    guard inputSize == inputFeatures else {
+  public func outputSize(forInputSize size: Int) throws -> Int {
+    guard size == inputSize else {
       throw BumpKitError.shapeMismatch(
-        operation: "\(name) input", expected: MatrixShape(rows: nil, columns: inputFeatures),
-        actual: MatrixShape(rows: nil, columns: inputSize))
+        operation: "\(name) input", expected: MatrixShape(rows: nil, columns: inputSize),
+        actual: MatrixShape(rows: nil, columns: size))
     }
     return units
   }
 
   public var configuration: LayerConfiguration {
     .radialBump(RadialBumpConfiguration(
-      inputSize: inputFeatures, units: units, trainableCenter: specs.center.trainable,
+      inputSize: inputSize, units: units, trainableCenter: specs.center.trainable,
       trainableSigma: specs.sigma.trainable, trainableAmplitude: specs.amplitude.trainable,
       sigmaFloor: Double(sigmaFloor)))
   }
 
-  private var name: String { "RadialBump(\(inputFeatures)→\(units))" }
+  private var name: String { "RadialBump(\(inputSize)→\(units))" }
 
   /// Draws c, σ and a from their initializers; σ values in [0, ``sigmaFloor``) are then
   /// raised to the floor.
@@ -177,7 +177,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
   ///   negative or non-finite σ or a non-finite c or a; the parameters are then unchanged.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
-    let c = try specs.center.initializer.matrix(rows: units, columns: inputFeatures, using: &generator)
+    let c = try specs.center.initializer.matrix(rows: units, columns: inputSize, using: &generator)
     let s = try specs.sigma.initializer.matrix(rows: 1, columns: units, using: &generator)
     let a = try specs.amplitude.initializer.matrix(rows: 1, columns: units, using: &generator)
     try validate(s, "σ", allowNegative: false)
@@ -214,11 +214,11 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     using generator: inout SeededGenerator
   ) throws {
     let op = "\(name).initializeCenters"
-    try checkBatch(data, features: inputFeatures, op)
+    try checkBatch(data, features: inputSize, op)
     if let sigmaScale, !(sigmaScale.isFinite && sigmaScale > 0) {
       throw BumpKitError.invalidArgument(name: "sigmaScale", value: "\(sigmaScale)", reason: "must be finite and > 0")
     }
-    let d = inputFeatures, n = data.rows
+    let d = inputSize, n = data.rows
     try data.withUnsafeBufferPointer { x in
       for i in x.indices where !x[i].isFinite {
         throw BumpKitError.nonFiniteData(what: "centre data", row: i / d, column: i % d, value: "\(x[i])")
@@ -341,7 +341,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   /// For the direct form Cᵀ (unshifted), after checking that c is finite; for the GEMM form
   /// the centres' mean m, C − m and ‖c − m‖², where a finite mean doubles as the check.
   private func prepareCenters() throws {
-    let (d, n) = (inputFeatures, units)
+    let (d, n) = (inputSize, units)
     guard prefersGEMM else {
       try validate(center.value, "c", allowNegative: true)
       transposeCenters()
@@ -413,7 +413,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
 
   /// Cᵀ, which the direct form reads.
   private func transposeCenters() {
-    let (d, n) = (inputFeatures, units)
+    let (d, n) = (inputSize, units)
     centersT.resize(validRows: d, columns: n)
     center.value.withUnsafeBufferPointer { c in
       centersT.withUnsafeMutableBufferPointer { t in
@@ -443,10 +443,10 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
-    try checkBatch(input, features: inputFeatures, "\(name).forward")
+    try checkBatch(input, features: inputSize, "\(name).forward")
     try validateParameters()
     savedInput = input
-    let (rows, n, d) = (input.rows, units, inputFeatures)
+    let (rows, n, d) = (input.rows, units, inputSize)
     try prepareCenters()
     lastRows = rows
     distances.resize(validRows: rows, columns: n)
@@ -508,7 +508,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
       throw BumpKitError.invalidState(operation: "\(name).backward", reason: "needs a forward pass first")
     }
     try checkGradient(outputGradient, matches: output, "\(name).backward")
-    let (rows, n, d) = (x.rows, units, inputFeatures)
+    let (rows, n, d) = (x.rows, units, inputSize)
     let gemm = usedGEMM
     let wantC = center.isTrainable, wantS = sigma.isTrainable, wantA = amplitude.isTrainable
     inputGradient.resize(validRows: rows, columns: d)
