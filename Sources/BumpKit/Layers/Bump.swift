@@ -159,17 +159,7 @@ public final class Bump<Element: MatrixScalar>: Layer {
   /// (c − √σ, c + √σ), counted exactly from the forward pass's cache when read; all 0 before
   /// the first forward pass. Summed over batches, these give exact counts for a whole
   /// dataset (see ``BumpLayerStatistics``).
-  public var supportCountPerUnit: [Int] {
-    var counts = [Int](repeating: 0, count: units)
-    guard lastRows > 0 else { return counts }
-    let (rows, columns) = (lastRows, units)
-    cache.withUnsafeBufferPointer { f in
-      counts.withUnsafeMutableBufferPointer { n in
-        BumpKernel.supportCounts(cache: f, rows: rows, columns: columns, into: n)
-      }
-    }
-    return counts
-  }
+  public var supportCountPerUnit: [Int] { supportCounts(cache: cache, rows: lastRows, units: units) }
 
   private func validateParameters() throws {
     try validate(sigma.value, "σ", allowNegative: false)
@@ -182,13 +172,8 @@ public final class Bump<Element: MatrixScalar>: Layer {
     _ values: Matrix<Element>, _ name: String, allowNegative: Bool,
     negativeReason: String = "must be finite and ≥ 0"
   ) throws {
-    try values.withUnsafeBufferPointer { v in
-      for i in v.indices where !v[i].isFinite || (!allowNegative && v[i] < 0) {
-        throw BumpKitError.invalidParameter(
-          layer: "Bump(\(units))", parameter: name, index: i, value: "\(v[i])",
-          reason: allowNegative ? "must be finite" : negativeReason)
-      }
-    }
+    try checkParameterValues(
+      values, layer: "Bump(\(units))", parameter: name, allowNegative: allowNegative, negativeReason: negativeReason)
   }
 
   /// Runs `body` with the three parameters as kernel arguments (nil for a fixed c = 0 or a = 1).

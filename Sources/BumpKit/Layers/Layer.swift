@@ -73,3 +73,31 @@ func checkGradient<E>(_ gradient: Matrix<E>, matches output: Matrix<E>, _ operat
       actual: MatrixShape(of: gradient))
   }
 }
+
+/// Throws for the first NaN or infinite value of a layer's parameter, or negative one unless
+/// `allowNegative`.
+func checkParameterValues<E: MatrixScalar>(
+  _ values: Matrix<E>, layer: @autoclosure () -> String, parameter: String, allowNegative: Bool,
+  negativeReason: String = "must be finite and ≥ 0"
+) throws {
+  try values.withUnsafeBufferPointer { v in
+    for i in v.indices where !v[i].isFinite || (!allowNegative && v[i] < 0) {
+      throw BumpKitError.invalidParameter(
+        layer: layer(), parameter: parameter, index: i, value: "\(v[i])",
+        reason: allowNegative ? "must be finite" : negativeReason)
+    }
+  }
+}
+
+/// Per unit, the entries of a forward cache (`rows × units`, −0 outside the support) that lie
+/// inside the support; all 0 for no rows.
+func supportCounts<E: MatrixScalar>(cache: Matrix<E>, rows: Int, units: Int) -> [Int] {
+  var counts = [Int](repeating: 0, count: units)
+  guard rows > 0 else { return counts }
+  cache.withUnsafeBufferPointer { f in
+    counts.withUnsafeMutableBufferPointer { n in
+      BumpKernel.supportCounts(cache: f, rows: rows, columns: units, into: n)
+    }
+  }
+  return counts
+}

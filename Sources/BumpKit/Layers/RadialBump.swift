@@ -308,17 +308,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     return counts.indices.filter { counts[$0] == 0 }
   }
 
-  private func supportCounts() -> [Int] {
-    var counts = [Int](repeating: 0, count: units)
-    guard lastRows > 0 else { return counts }
-    let (rows, columns) = (lastRows, units)
-    cache.withUnsafeBufferPointer { f in
-      counts.withUnsafeMutableBufferPointer { n in
-        BumpKernel.supportCounts(cache: f, rows: rows, columns: columns, into: n)
-      }
-    }
-    return counts
-  }
+  private func supportCounts() -> [Int] { BumpKit.supportCounts(cache: cache, rows: lastRows, units: units) }
 
   // MARK: - Passes
 
@@ -329,13 +319,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   }
 
   private func validate(_ values: Matrix<Element>, _ parameter: String, allowNegative: Bool) throws {
-    try values.withUnsafeBufferPointer { v in
-      for i in v.indices where !v[i].isFinite || (!allowNegative && v[i] < 0) {
-        throw BumpKitError.invalidParameter(
-          layer: name, parameter: parameter, index: i, value: "\(v[i])",
-          reason: allowNegative ? "must be finite" : "must be finite and ≥ 0")
-      }
-    }
+    try checkParameterValues(values, layer: name, parameter: parameter, allowNegative: allowNegative)
   }
 
   /// For the direct form Cᵀ (unshifted), after checking that c is finite; for the GEMM form
