@@ -17,7 +17,7 @@ SCALARS = {
         widths=[4, 8, 16], update_width=16, bits="UInt32", mant=23,
         magic="12582912.0", magic_bits="0x4B40_0000", two_bias="254",
         log2e="1.44269504088896341", ln2hi="0.693359375", ln2lo="-2.12194440e-4",
-        lo="-104.0", hi="89.0", tiny="0x1p-64", tiny_scale="0x1p64", small_sigma="0x1p-60", sigma_scale="0x1p40", split="4097.0", split_limit="1.0e30",
+        lo="-104.0", hi="89.0", tiny="0x1p-64", tiny_scale="0x1p64", small_sigma="0x1p-60", sigma_scale="0x1p40", split="4097.0", split_limit="0x1p60", split_down="0x1p-70", split_up="0x1p70",
         # Cephes expf: 1 + r + r^2 * P(r), P of degree 5 (about 1 ulp on |r| <= ln2/2).
         poly=["1.9875691500e-4", "1.3981999507e-3", "8.3334519073e-3",
               "4.1665795894e-2", "1.6666665459e-1", "5.0000001201e-1"],
@@ -27,7 +27,7 @@ SCALARS = {
         magic="6755399441055744.0", magic_bits="0x4338_0000_0000_0000", two_bias="2046",
         log2e="1.4426950408889634074", ln2hi="6.93145751953125e-1",
         ln2lo="1.42860682030941723212e-6",
-        lo="-746.0", hi="710.0", tiny="0x1p-512", tiny_scale="0x1p512", small_sigma="0x1p-500", sigma_scale="0x1p300", split="134217729.0", split_limit="1.0e300",
+        lo="-746.0", hi="710.0", tiny="0x1p-512", tiny_scale="0x1p512", small_sigma="0x1p-500", sigma_scale="0x1p300", split="134217729.0", split_limit="0x1p500", split_down="0x1p-600", split_up="0x1p600",
         # Taylor coefficients 1/k! for k = 13 ... 2 (truncation below 1e-17 on |r| <= ln2/2).
         poly=["1.6059043836821614599e-10", "2.0876756987868098979e-9",
               "2.5052108385441718775e-8", "2.7557319223985890653e-7",
@@ -56,18 +56,33 @@ enum __NS__ {
   /// u = σ − z² rounded once: an FMA where the target has it, else Dekker's exact product
   /// z² = p + e followed by (σ − p) − e, which is exact in its first step wherever u is
   /// small next to σ (Sterbenz) — the only place the extra precision matters.
+  ///
+  /// The split needs C·z and hi·hi to be finite, which fails from |z| ≈ √max on (where z² is
+  /// still finite, or overflows while z does not). Lanes with |z| > __SPLIT_LIMIT__ split z·2⁻ᵏ instead,
+  /// whose product error scales back by 2²ᵏ exactly; where z² overflows, u = σ − ∞ = −∞ and
+  /// the error term (possibly ∞ or NaN there) is dropped.
   @inline(__always)
   static func supportMargin(_ z: V, _ sigma: V) -> V {
     if TargetFeatures.hasFMA { return sigma.addingProduct(-z, z) }
     let p = z * z
+    let limit = V(repeating: __SPLIT_LIMIT__)
+    let big = (z .> limit) .| (z .< -limit)
+    guard anyLane(big) else { return (sigma - p) - productError(z, p) }
+    let down = V(repeating: 1).replacing(with: __SPLIT_DOWN__, where: big)
+    let up = V(repeating: 1).replacing(with: __SPLIT_UP__, where: big)
+    let zs = z * down
+    var e = (productError(zs, zs * zs) * up) * up
+    e.replace(with: V(repeating: 0), where: p .== V(repeating: .infinity))
+    return (sigma - p) - e
+  }
+
+  /// The rounding error e = z·z − p of p = fl(z·z), exactly (Dekker), for |z| ≤ __SPLIT_LIMIT__.
+  @inline(__always)
+  static func productError(_ z: V, _ p: V) -> V {
     let c = V(repeating: __SPLIT__) * z
     let hi = c - (c - z)
     let lo = z - hi
-    var e = ((hi * hi - p) + V(repeating: 2) * hi * lo) + lo * lo
-    // A huge z makes the split overflow (NaN); there u is far below zero anyway.
-    let limit = V(repeating: __SPLIT_LIMIT__)
-    e.replace(with: V(repeating: 0), where: .!((z .< limit) .& (z .> -limit)))
-    return (sigma - p) - e
+    return ((hi * hi - p) + V(repeating: 2) * hi * lo) + lo * lo
   }
 
   /// eʸ for y ≤ 0 (and NaN): Cody–Waite reduction y = n·ln2 + r, a polynomial in r, and a
@@ -672,7 +687,7 @@ def render_all():
                 "__TWO_BIAS__": s["two_bias"], "__MANT__": str(s["mant"]),
                 "__LOG2E__": s["log2e"], "__LN2HI__": s["ln2hi"], "__LN2LO__": s["ln2lo"],
                 "__LO__": s["lo"], "__HI__": s["hi"], "__SPLIT__": s["split"],
-                "__SPLIT_LIMIT__": s["split_limit"], "__TINY_SCALE__": s["tiny_scale"], "__TINY__": s["tiny"], "__SMALL_SIGMA__": s["small_sigma"], "__SIGMA_SCALE__": s["sigma_scale"],
+                "__SPLIT_LIMIT__": s["split_limit"], "__SPLIT_DOWN__": s["split_down"], "__SPLIT_UP__": s["split_up"], "__TINY_SCALE__": s["tiny_scale"], "__TINY__": s["tiny"], "__SMALL_SIGMA__": s["small_sigma"], "__SIGMA_SCALE__": s["sigma_scale"],
                 "__POLY__": poly_block(s["poly"]),
             }
             for k, v in repl.items():

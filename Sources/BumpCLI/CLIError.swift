@@ -21,6 +21,9 @@ enum CLIError: Error, CustomStringConvertible {
   /// reading), more than the `limit` (from `source`); `parts` says what the estimate is made
   /// of.
   case notEnoughMemory(needed: Double?, limit: Int, source: String, parts: [String])
+  /// A write to standard output failed; the text says why ("cannot write to standard
+  /// output: No space left on device").
+  case outputFailed(String)
 
   var description: String {
     switch self {
@@ -39,6 +42,8 @@ enum CLIError: Error, CustomStringConvertible {
       return message
     case .withHint(let error, let hint):
       return "\(error); \(hint)"
+    case .outputFailed(let text):
+      return text
     case .invalidEnvironment(let name, let value, let reason):
       return "\(name)=\(value): \(reason)"
     case .notEnoughMemory(let needed, let limit, let source, let parts):

@@ -121,13 +121,24 @@ struct FunctionCommand: ParsableCommand {
     } else {
       xs = LineNumbers<Scalar>(reader: try LineReader(path: file ?? "-"))
     }
-    print(BumpFunctionTable<Scalar>.csvHeader)
+    // Unbuffered writes, one per batch, each checked: a full disk or a closed pipe stops the
+    // command with an error at any output size (through stdio a failure past its buffer
+    // went unnoticed and the command exited 0).
+    try write(BumpFunctionTable<Scalar>.csvHeader + "\n")
     let workspace = KernelWorkspace()
     while let batch = try xs.next(limit: Self.batchSize) {
       var text = ""
       BumpFunctionTable(parameters: parameters, x: batch, workspace: workspace).appendCSVRows(
         to: &text)
-      print(text, terminator: "")
+      try write(text)
     }
+  }
+
+  /// Writes to standard output; stops the command at the first failed write.
+  ///
+  /// - Throws: ``CLIError/outputFailed(_:)``.
+  private func write(_ text: String) throws {
+    Console.write(text)
+    if let failure = Console.outputFailure() { throw CLIError.outputFailed(failure) }
   }
 }

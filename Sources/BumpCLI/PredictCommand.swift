@@ -27,7 +27,12 @@ struct PredictCommand: CheckpointCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Write the CSV here (atomically) instead of to standard output.", valueName: "file"))
+      """
+      Write the CSV here instead of to standard output ('-'). A regular file is replaced \
+      atomically, keeping its permissions; a symbolic link is followed; a device or FIFO \
+      (/dev/null, a named pipe) is written in place; a read-only file is refused.
+      """,
+      valueName: "file"))
   var output: String?
 
   func validate() throws {
@@ -35,7 +40,7 @@ struct PredictCommand: CheckpointCommand {
     if let output {
       if output.isEmpty { throw ValidationError("--output is empty; give a file name") }
       for (path, option) in [(model, "--model"), (data, "--data")]
-      where ModelFile.sameFile(output, path) {
+      where output != "-" && ModelFile.sameFile(output, path) {
         throw ValidationError(
           "--output \(output) is the \(option) file; writing there would overwrite it")
       }
@@ -44,35 +49,48 @@ struct PredictCommand: CheckpointCommand {
 
   var checkpointPath: String { model }
 
+  /// Rows predicted, formatted and written per step: output memory does not grow with the
+  /// file (the same batches as `Sequential.predict`, so the same bits).
+  static let batchSize = 1024
+
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let x = try ModelFile.inputs(
       Element.self, path: data, info: info, ignoring: ignored.names)
-    let outputs = try network.predict(x)
-    // A regression model trained on a standardized target predicts in standardized units.
-    let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
-    var header: [String]
-    var rows: [[String]] = []
-    rows.reserveCapacity(x.rows)
+    let header: [String]
     switch info.task {
     case .regression:
       header =
-        logits.columns == 1 ? ["prediction"] : (0..<logits.columns).map { "prediction_\($0)" }
-      for r in 0..<logits.rows { rows.append(logits.row(r).map(CSVFile.format)) }
+        network.outputSize == 1 ? ["prediction"] : (0..<network.outputSize).map { "prediction_\($0)" }
     case .classification(let classes):
       header = ["predicted_class"] + (0..<classes).map { "probability_\(info.className($0))" }
-      let predicted = Prediction.classes(logits: logits)
-      for r in 0..<logits.rows {
-        let p = Prediction.probabilities(logits: logits, row: r)
-        rows.append([info.className(predicted[r])] + p.map { "\($0)" })
+    }
+    // A file is written to a temporary sibling and renamed at the end; a device, FIFO or
+    // standard output (`-`, or no --output) is written as rows come.
+    let writer = try CSVFile.Writer(path: output, header: header)
+    // A stop signal ends the loop at the next batch; dropping the writer removes its
+    // temporary file, and the signal's exit follows in `main`.
+    InterruptHandler.startPolling()
+    defer { InterruptHandler.stopPolling() }
+    var batch = Matrix<Element>()
+    for start in stride(from: 0, to: x.rows, by: Self.batchSize) {
+      if InterruptHandler.pendingSignal != nil { return }
+      try x.copyRows(start..<min(x.rows, start + Self.batchSize), into: &batch)
+      let outputs = try network.predict(batch, batchSize: Self.batchSize)
+      // A regression model trained on a standardized target predicts in standardized units.
+      let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
+      switch info.task {
+      case .regression:
+        for r in 0..<logits.rows { try writer.write(row: logits.row(r).map(CSVFile.format)) }
+      case .classification:
+        let predicted = Prediction.classes(logits: logits)
+        for r in 0..<logits.rows {
+          let p = Prediction.probabilities(logits: logits, row: r)
+          try writer.write(row: [info.className(predicted[r])] + p.map { "\($0)" })
+        }
       }
     }
-    if let output {
-      try InterruptHandler.critical {
-        try CSVFile.write(path: output, header: header, rows: rows)
-      }
-    } else {
-      Console.write(CSVFile.text(header: header, rows: rows))
-    }
+    if InterruptHandler.pendingSignal != nil { return }
+    try InterruptHandler.critical { try writer.finish() }
   }
 }

@@ -174,6 +174,89 @@ struct BumpAccuracyTests {
     arguments: doubleImplementations)
   func doubleZeroUpstream(_ implementation: KernelImplementation) { Self.zeroUpstream(Double.self, implementation) }
 
+  // MARK: - The whole finite range
+
+  /// (x, σ, c, a) with |x − c| anywhere in the finite range, σ anywhere in it (subnormal to
+  /// the largest finite), and a third of the inputs near the support's edge √σ — also where σ
+  /// is so large that z² is near the overflow threshold. Without FMA the exact product that
+  /// decides u = σ − z² is where huge z used to give NaN (1.35e154 ≤ |z| in Double, 1.85e19
+  /// in Float, while z² overflows or nearly does).
+  static func wholeRangeProblem<S: TestScalar>(_: S.Type, count n: Int, seed: UInt64) -> Problem<S> {
+    var rng = SplitMix64(seed: seed)
+    let least = Double(S.leastNonzeroMagnitude), greatest = Double(S.greatestFiniteMagnitude)
+    // Where z² overflows while z is finite, and just below: the band the campaign found.
+    let band = S.self == Float.self ? (1e18, 1e30) : (1e150, 1e300)
+    var x = [S](), sigma = [S](), center = [S](), amplitude = [S]()
+    for _ in 0..<n {
+      let s: S
+      switch rng.unit() {
+      case ..<0.5: s = S(rng.logUniform(least, greatest))
+      case ..<0.8: s = S(rng.logUniform(greatest / 1e6, greatest))  // √σ near √max
+      default: s = S(rng.logUniform(1e-3, 1e3))
+      }
+      let root = S.toDouble(S.widen(s).squareRoot())
+      let magnitude: Double
+      switch rng.unit() {
+      case ..<0.35: magnitude = rng.logUniform(least, greatest)
+      case ..<0.6: magnitude = rng.logUniform(band.0, band.1)
+      default: magnitude = root * (1 + rng.sign() * rng.logUniform(1e-12, 0.5))
+      }
+      let z = S(rng.sign() * min(magnitude, greatest))
+      // A centre of the same order as z half of the time, where x = c + z stays finite.
+      var c: S = 0
+      if rng.chance(0.5) {
+        let candidate = S(rng.sign() * rng.uniform(0, 1) * S.toDouble(S.widen(z.magnitude)))
+        if (candidate + z).isFinite { c = candidate }
+      }
+      sigma.append(s)
+      center.append(c)
+      x.append(c + z)
+      amplitude.append(S(rng.uniform(-3, 3)))
+    }
+    return .elements(x: x, sigma: sigma, center: center, amplitude: amplitude)
+  }
+
+  static func wholeRange<S: TestScalar>(_: S.Type, _ implementation: KernelImplementation) {
+    let problem = wholeRangeProblem(S.self, count: TestConfig.count(release: 200_000, debug: 5_000), seed: 0x0F10)
+    let band: S = S.self == Float.self ? S(1.85e19) : S(1.35e154)
+    let overflowing = problem.x.indices.filter { problem.zAt($0).magnitude >= band && problem.zAt($0).isFinite }.count
+    #expect(overflowing > problem.x.count / 10, "the sweep must reach |z| where z² overflows: \(overflowing)")
+    let results = problem.elementResults(KernelOptions(implementation: implementation, threads: 1))
+    var check = ElementCheck<S>("\(S.self) \(implementation) whole range [\(TargetFeatures.summary)]")
+    check.check(problem, results)
+    print(check.summary)
+    #expect(check.accuracyChecked > problem.x.count / 10, "too few samples in the accuracy domain")
+    #expect(check.failureCount == 0, "\(check.failureReport)")
+  }
+
+  @Test("Float over the whole finite range: no NaN, exact zeros, accuracy", arguments: floatImplementations)
+  func floatWholeRange(_ implementation: KernelImplementation) { Self.wholeRange(Float.self, implementation) }
+
+  @Test(
+    "Double over the whole finite range: no NaN, exact zeros, accuracy", .enabled(if: Double.hasWideReference),
+    arguments: doubleImplementations)
+  func doubleWholeRange(_ implementation: KernelImplementation) { Self.wholeRange(Double.self, implementation) }
+
+  /// The campaign's own inputs: σ = 1 and z from 1e160 (Double) or 1e21 (Float), where the
+  /// default build printed NaN in every column.
+  @Test("σ = 1 at the campaign's outliers gives exactly 0, value and gradients")
+  func campaignOutliers() {
+    for implementation in floatImplementations {
+      let p = Problem<Float>(rows: 1, columns: 4, x: [1e21, -1e21, 3e19, 1e30], sigma: .shared(1))
+      let f = p.forward(KernelOptions(implementation: implementation, threads: 1))
+      #expect(f.output == [0, 0, 0, 0], "\(implementation): \(f.output)")
+      let b = p.backward(upstream: [1, 1, 1, 1], KernelOptions(implementation: implementation, threads: 1))
+      #expect(b.input! == [0, 0, 0, 0] && b.sigma! == [0], "\(implementation): \(b.input!) \(b.sigma!)")
+    }
+    for implementation in doubleImplementations {
+      let p = Problem<Double>(rows: 1, columns: 4, x: [1e160, -1e160, 2e154, 1e299], sigma: .shared(1))
+      let f = p.forward(KernelOptions(implementation: implementation, threads: 1))
+      #expect(f.output == [0, 0, 0, 0], "\(implementation): \(f.output)")
+      let b = p.backward(upstream: [1, 1, 1, 1], KernelOptions(implementation: implementation, threads: 1))
+      #expect(b.input! == [0, 0, 0, 0] && b.sigma! == [0], "\(implementation): \(b.input!) \(b.sigma!)")
+    }
+  }
+
   // MARK: - Edge cases
 
   static func edgeSigmas<S: TestScalar>(_: S.Type) -> [S] {

@@ -16,18 +16,33 @@ enum _KernelDoublex8 {
   /// u = σ − z² rounded once: an FMA where the target has it, else Dekker's exact product
   /// z² = p + e followed by (σ − p) − e, which is exact in its first step wherever u is
   /// small next to σ (Sterbenz) — the only place the extra precision matters.
+  ///
+  /// The split needs C·z and hi·hi to be finite, which fails from |z| ≈ √max on (where z² is
+  /// still finite, or overflows while z does not). Lanes with |z| > 0x1p500 split z·2⁻ᵏ instead,
+  /// whose product error scales back by 2²ᵏ exactly; where z² overflows, u = σ − ∞ = −∞ and
+  /// the error term (possibly ∞ or NaN there) is dropped.
   @inline(__always)
   static func supportMargin(_ z: V, _ sigma: V) -> V {
     if TargetFeatures.hasFMA { return sigma.addingProduct(-z, z) }
     let p = z * z
+    let limit = V(repeating: 0x1p500)
+    let big = (z .> limit) .| (z .< -limit)
+    guard anyLane(big) else { return (sigma - p) - productError(z, p) }
+    let down = V(repeating: 1).replacing(with: 0x1p-600, where: big)
+    let up = V(repeating: 1).replacing(with: 0x1p600, where: big)
+    let zs = z * down
+    var e = (productError(zs, zs * zs) * up) * up
+    e.replace(with: V(repeating: 0), where: p .== V(repeating: .infinity))
+    return (sigma - p) - e
+  }
+
+  /// The rounding error e = z·z − p of p = fl(z·z), exactly (Dekker), for |z| ≤ 0x1p500.
+  @inline(__always)
+  static func productError(_ z: V, _ p: V) -> V {
     let c = V(repeating: 134217729.0) * z
     let hi = c - (c - z)
     let lo = z - hi
-    var e = ((hi * hi - p) + V(repeating: 2) * hi * lo) + lo * lo
-    // A huge z makes the split overflow (NaN); there u is far below zero anyway.
-    let limit = V(repeating: 1.0e300)
-    e.replace(with: V(repeating: 0), where: .!((z .< limit) .& (z .> -limit)))
-    return (sigma - p) - e
+    return ((hi * hi - p) + V(repeating: 2) * hi * lo) + lo * lo
   }
 
   /// eʸ for y ≤ 0 (and NaN): Cody–Waite reduction y = n·ln2 + r, a polynomial in r, and a

@@ -60,7 +60,9 @@ extension SafetensorsFile {
   /// Writes ``encode()`` to a new temporary file in the same directory (named
   /// `.<name>.tmp-<random>`), `fsync`s it, renames it over `path` and `fsync`s the directory.
   /// On failure the temporary file is removed and the file at `path` is left untouched. A
-  /// symbolic link at `path` is replaced by a regular file.
+  /// symbolic link at `path` is followed (the file it names is replaced, keeping its
+  /// permissions); a character device or FIFO is written in place; a directory, a dangling
+  /// link or a read-only file is refused.
   ///
   /// - Throws: ``SafetensorsError/io(operation:path:errno:)``.
   public func write(to path: String) throws {
@@ -79,7 +81,7 @@ extension SafetensorsFile {
     } catch let failure as AtomicWriteFailure {
       let f = failure
       switch f.step {
-      case .emptyPath, .pathIsDirectory:
+      case .emptyPath, .pathIsDirectory, .open, .danglingLink, .readOnly, .unsupportedFileType:
         throw SafetensorsError.io(operation: "write to", path: f.path, errno: f.errno)
       case .createTemporary:
         throw SafetensorsError.io(operation: "create a temporary file for", path: f.path, errno: f.errno)

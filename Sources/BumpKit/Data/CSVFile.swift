@@ -21,7 +21,10 @@
 /// **Atomic.** The bytes go to a new temporary file in the same directory
 /// (`.<name>.tmp-<random>`), which is `fsync`ed and renamed over `path`; then the directory is
 /// synced. Readers see the old file or the complete new one, never a partial file; on
-/// failure the temporary file is removed and `path` is untouched.
+/// failure the temporary file is removed and `path` is untouched. A file that is replaced
+/// keeps its permissions; a symbolic link is followed, not replaced. A character device or
+/// FIFO (`/dev/null`, a named pipe, `/dev/stdout`) is written in place, since renaming over
+/// it would replace the device; a directory, a dangling link and a read-only file are refused.
 public enum CSVFile {
   /// Writes `header` and then `rows` of text fields.
   ///
@@ -79,7 +82,7 @@ public enum CSVFile {
     return bytes
   }
 
-  private static func appendField(_ field: String, to bytes: inout [UInt8]) {
+  static func appendField(_ field: String, to bytes: inout [UInt8]) {
     let utf8 = field.utf8
     let needsQuotes =
       utf8.isEmpty || utf8.first == UInt8(ascii: " ") || utf8.first == UInt8(ascii: "\t")
@@ -106,20 +109,25 @@ public enum CSVFile {
       // weakens durability.
       try AtomicFile.write(bytes, to: path, requireDirectorySync: false)
     } catch let f as AtomicWriteFailure {
-      let reason = dataSystemMessage(f.errno)
-      switch f.step {
-      case .emptyPath:
-        throw DataError.writeFailed(path: path, operation: "write", reason: "the path is empty")
-      case .pathIsDirectory:
-        throw DataError.writeFailed(path: path, operation: "write", reason: reason)
-      case .createTemporary:
-        throw DataError.writeFailed(path: path, operation: "create a temporary file in \(f.directory)", reason: reason)
-      case .write: throw DataError.writeFailed(path: path, operation: "write \(f.temporaryPath)", reason: reason)
-      case .fsync: throw DataError.writeFailed(path: path, operation: "fsync \(f.temporaryPath)", reason: reason)
-      case .close: throw DataError.writeFailed(path: path, operation: "close \(f.temporaryPath)", reason: reason)
-      case .rename, .openDirectory, .fsyncDirectory:
-        throw DataError.writeFailed(path: path, operation: "rename the temporary file over it", reason: reason)
-      }
+      throw writeError(f)
+    }
+  }
+
+  /// The ``DataError/writeFailed(path:operation:reason:)`` for a failed step.
+  static func writeError(_ f: AtomicWriteFailure) -> DataError {
+    let path = f.path
+    if path == OutputFile.standardOutputName { return .standardOutputFailed(reason: f.reason) }
+    switch f.step {
+    case .emptyPath, .pathIsDirectory, .open, .danglingLink, .readOnly, .unsupportedFileType:
+      return DataError.writeFailed(path: path, operation: "write", reason: f.reason)
+    case .createTemporary:
+      return DataError.writeFailed(path: path, operation: "create a temporary file in \(f.directory)", reason: f.reason)
+    case .write:
+      return DataError.writeFailed(path: path, operation: f.temporaryPath.isEmpty ? "write" : "write \(f.temporaryPath)", reason: f.reason)
+    case .fsync: return DataError.writeFailed(path: path, operation: "fsync \(f.temporaryPath)", reason: f.reason)
+    case .close: return DataError.writeFailed(path: path, operation: "close \(f.temporaryPath)", reason: f.reason)
+    case .rename, .openDirectory, .fsyncDirectory:
+      return DataError.writeFailed(path: path, operation: "rename the temporary file over it", reason: f.reason)
     }
   }
 }

@@ -88,6 +88,10 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// temporary file); `reason` is the system's explanation. The file at `path` is unchanged.
   case writeFailed(path: String, operation: String, reason: String)
 
+  /// Writing to standard output failed (a full disk, a closed pipe); `reason` is the
+  /// system's message, such as "No space left on device".
+  case standardOutputFailed(reason: String)
+
   /// A one-line explanation naming the file, line and column where they apply.
   public var description: String {
     switch self {
@@ -158,6 +162,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
         + "\(byteText(bytes)))"
     case .writeFailed(let path, let operation, let reason):
       return "\(path): cannot \(operation): \(reason); the file was not changed"
+    case .standardOutputFailed(let reason):
+      return "cannot write to standard output: \(reason)"
     }
   }
 }

@@ -1,0 +1,101 @@
+import BumpKit
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Where `bump predict` and `bump function` write: devices and FIFOs in place, `-` for
+/// standard output, regular files replaced keeping their mode, read-only files refused, every
+/// failed write an error at any output size, and predictions streamed in batches with the
+/// same bits as the whole-file prediction.
+@Suite struct CLIOutputTests {
+  typealias Scratch = CLITrainTests.Scratch
+  typealias Hostile = CLIHostileInputTests.Hostile
+
+  /// A trained ring classifier and a feature file of `rows` rows.
+  static func model(rows: Int) throws -> (scratch: Scratch, model: String, data: String) {
+    let scratch = try Scratch()
+    let run = scratch.path("run")
+    let trained = try Hostile.run(["train", "--samples", "200", "--epochs", "2", "--output", run])
+    #expect(trained.status == 0, "\(trained.stderr)")
+    var csv = "x0,x1\n"
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<rows { csv += "\(Double.random(in: -2...2, using: &rng)),\(Double.random(in: -2...2, using: &rng))\n" }
+    let data = scratch.path("d.csv")
+    try csv.write(toFile: data, atomically: true, encoding: .utf8)
+    return (scratch, run + "/model.safetensors", data)
+  }
+
+  @Test func predictionsGoToAFileStandardOutputOrADeviceAlike() throws {
+    let (scratch, model, data) = try Self.model(rows: 2500)  // three batches
+    let toStdout = try Hostile.run(["predict", "--model", model, "--data", data])
+    #expect(toStdout.status == 0, "\(toStdout.stderr)")
+    let dash = try Hostile.run(["predict", "--model", model, "--data", data, "--output", "-"])
+    #expect(dash.stdout == toStdout.stdout, "--output - is standard output")
+    #expect(!scratch.path("-").isEmpty && !FileManager.default.fileExists(atPath: scratch.path("-")))
+
+    let file = scratch.path("p.csv")
+    try "old\n".write(toFile: file, atomically: false, encoding: .utf8)
+    chmod(file, 0o600)
+    #expect(try Hostile.run(["predict", "--model", model, "--data", data, "--output", file]).status == 0)
+    #expect(try String(contentsOfFile: file, encoding: .utf8) == toStdout.stdout)
+    #expect(OutputFileTests.mode(file) & 0o7777 == 0o600, "private predictions stay private")
+    #expect(toStdout.stdout.split(separator: "\n").count == 2501)
+
+    // A row gives the same bits wherever it falls in the batches: alone in a file of its own.
+    let inputLines = try String(contentsOfFile: data, encoding: .utf8).split(separator: "\n")
+    let single = scratch.path("one.csv")
+    try "x0,x1\n\(inputLines[2048])\n".write(toFile: single, atomically: true, encoding: .utf8)
+    let alone = try Hostile.run(["predict", "--model", model, "--data", single])
+    #expect(alone.stdout.split(separator: "\n")[1] == toStdout.stdout.split(separator: "\n")[2048])
+
+    let readOnly = scratch.path("frozen.csv")
+    try "keep\n".write(toFile: readOnly, atomically: false, encoding: .utf8)
+    chmod(readOnly, 0o444)
+    let refused = try Hostile.run(["predict", "--model", model, "--data", data, "--output", readOnly])
+    #expect(refused.status == 1)
+    #expect(refused.stderr.contains("read-only"), "\(refused.stderr)")
+    #expect(try String(contentsOfFile: readOnly, encoding: .utf8) == "keep\n")
+  }
+
+  /// As root the old code renamed a temporary file over the device: here a device node of
+  /// the test's own (the null device's numbers), so that a regression cannot break /dev/null.
+  @Test(.enabled(if: geteuid() == 0, "needs root to create a device node"))
+  func aDeviceStaysADevice() throws {
+    let (scratch, model, data) = try Self.model(rows: 10)
+    let device = scratch.path("null")
+    #expect(mknod(device, S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0)
+    let result = try Hostile.run(["predict", "--model", model, "--data", data, "--output", device])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(OutputFileTests.mode(device, followingLinks: false) & S_IFMT == S_IFCHR, "still a device")
+    #expect(try scratch.entries().sorted() == ["d.csv", "null", "run"], "no temporary file")
+    let stdoutLink = try Hostile.run(["predict", "--model", model, "--data", data, "--output", "/dev/stdout"])
+    #expect(stdoutLink.status == 0, "\(stdoutLink.stderr)")
+    #expect(stdoutLink.stdout.hasPrefix("predicted_class,"), "written through the open descriptor")
+  }
+
+  /// Past the stdio buffer (≈ 50 rows of `function`, 1 MiB of `predict`) a full disk used to
+  /// go unnoticed: exit 0.
+  @Test func aFullDeviceIsAnErrorAtEverySize() throws {
+    let function = try Hostile.run(
+      ["function", "--sigma", "1", "--from", "-2", "--to", "2", "--steps", "100000"], stdoutPath: "/dev/full")
+    #expect(function.status == 1)
+    #expect(function.stderr.contains("cannot write to standard output: No space left on device"), "\(function.stderr)")
+    let (_, model, data) = try Self.model(rows: 40_000)
+    for output in [[], ["--output", "/dev/full"]] {
+      let predict = try Hostile.run(["predict", "--model", model, "--data", data] + output, stdoutPath: "/dev/full")
+      #expect(predict.status == 1, "\(output)")
+      #expect(predict.stderr.contains("No space left on device"), "\(output): \(predict.stderr)")
+    }
+  }
+
+  @Test func outliersGiveZerosNotNaN() throws {
+    let result = try Hostile.run(["function", "--sigma", "1"], stdin: "1e160\n-1e200\n")
+    #expect(result.status == 0)
+    #expect(!result.stdout.contains("nan"), "\(result.stdout)")
+    let float = try Hostile.run(["function", "--sigma", "1", "--precision", "float"], stdin: "1e21\n")
+    #expect(!float.stdout.contains("nan"), "\(float.stdout)")
+  }
+}
