@@ -91,7 +91,8 @@ import Testing
     let done = DispatchSemaphore(value: 0)
     let received = Received()
     Thread {
-      received.set((try? String(contentsOfFile: fifo, encoding: .utf8)) ?? "<read failed>")
+      let data = FileHandle(forReadingAtPath: fifo)?.readDataToEndOfFile()
+      received.set(data.map { String(decoding: $0, as: UTF8.self) } ?? "<open failed>")
       done.signal()
     }.start()
     try Self.write("through the pipe\n", to: fifo)
