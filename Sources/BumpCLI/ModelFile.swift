@@ -62,8 +62,11 @@ enum ModelFile {
 
   /// The model's inputs from the CSV file at `path`: the columns named by the checkpoint, in
   /// the model's order, standardised as in training.
+  ///
+  /// With `standardized` false the columns come as read, for a caller that standardizes one
+  /// batch at a time (`info.standardization`), so that no second copy of the data exists.
   static func inputs<Element: MatrixScalar>(
-    _: Element.Type, path: String, info: ModelInfo, ignoring: [String]
+    _: Element.Type, path: String, info: ModelInfo, ignoring: [String], standardized: Bool = true
   ) throws -> Matrix<Element> {
     let budget = try MemoryBudget.current()
     let x = try readingData(path: path, budget: budget) {
@@ -72,6 +75,7 @@ enum ModelFile {
         byteLimit: budget.bytes
       ).x
     }
+    guard standardized else { return x }
     return try info.standardization.map { try $0.apply(to: x) } ?? x
   }
 

@@ -56,7 +56,7 @@ struct PredictCommand: CheckpointCommand {
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let x = try ModelFile.inputs(
-      Element.self, path: data, info: info, ignoring: ignored.names)
+      Element.self, path: data, info: info, ignoring: ignored.names, standardized: false)
     let header: [String]
     switch info.task {
     case .regression:
@@ -76,6 +76,7 @@ struct PredictCommand: CheckpointCommand {
     for start in stride(from: 0, to: x.rows, by: Self.batchSize) {
       if InterruptHandler.pendingSignal != nil { return }
       try x.copyRows(start..<min(x.rows, start + Self.batchSize), into: &batch)
+      if let scaling = info.standardization { batch = try scaling.apply(to: batch) }
       let outputs = try network.predict(batch, batchSize: Self.batchSize)
       // A regression model trained on a standardized target predicts in standardized units.
       let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
