@@ -7,9 +7,12 @@ public import RealModule
 /// else is shared in extensions. Elementary functions come from `Real` (swift-numerics). Concrete SIMD types matter here: Swift emits vector instructions for
 /// `SIMD16<Float>` arithmetic, but not for the same code written generically over `SIMD`.
 ///
+/// It refines `Codable` (both conforming types are): generic code that encodes values under a
+/// same-type constraint then needs nothing more, and dependents build without warnings.
+///
 /// Only `Float` and `Double` conform, and the kernels serve no other type: do not add
 /// conformances.
-public protocol KernelScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable {
+public protocol KernelScalar: BinaryFloatingPoint, Real, SIMDScalar, Sendable, Codable {
   /// The SIMD widths (lanes per vector) that kernels exist for, narrowest first.
   static var supportedSIMDWidths: [Int] { get }
 
