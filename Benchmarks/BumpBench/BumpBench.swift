@@ -42,6 +42,7 @@ struct BumpBench: ParsableCommand {
     records += try denseRecords(threads: threadCounts, quick: quick, filter: accept)
     records += try optimizerRecords(threads: threadCounts, quick: quick, filter: accept)
     records += try radialRecords(threads: threadCounts, quick: quick, filter: accept)
+    records += try ingestRecords(quick: quick, filter: accept)
     for t in threadCounts where accept("training adam float \(t)t") {
       let epochs = quick ? 2 : 5
       let samples = quick ? 16_384 : 65_536
@@ -76,7 +77,8 @@ struct BumpBench: ParsableCommand {
       print("Kernels: ns/element (lower is better), speedup over the scalar reference of the same row.")
       print("GEMM: GFLOP/s (higher is better), speedup over the naive loop.")
       print("Dense: GFLOP/s of the layer's forward + backward; speedup = raw BLAS time / this row's time.")
-      print("Radial: µs per pass of RadialBump(d→256) beside the GEMMs of the same shapes; gemm_ratio = layer / GEMM.\n")
+      print("Radial: µs per pass of RadialBump(d→256) beside the GEMMs of the same shapes; gemm_ratio = layer / GEMM.")
+      print("Ingest: MB/s of CSV text read into a dataset as `bump train --data` reads it (20 features + target).\n")
       printTable(records)
       printPhases(records)
     }

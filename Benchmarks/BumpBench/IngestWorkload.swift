@@ -1,0 +1,62 @@
+import BumpKit
+import Foundation
+
+/// Reading and preparing a CSV file as `bump train --data` does (`Dataset.loadCSV`): a seeded
+/// file of 20 standard-normal features and a target, 7 significant digits per cell (the
+/// shape of the scale test's file), written to a temporary folder first. MB/s of file text
+/// (median), with rows/s beside it.
+func ingestRecords(quick: Bool, filter: (String) -> Bool) throws -> [Record] {
+  guard filter("ingest csv float 1t") else { return [] }
+  let rows = quick ? 20_000 : 200_000
+  let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bump-bench-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  defer { try? FileManager.default.removeItem(at: folder) }
+  let path = folder.appendingPathComponent("ingest.csv").path
+  let bytes = try writeIngestFile(path: path, rows: rows, features: 20)
+  let timing = measure(minRuns: quick ? 3 : 5, maxRuns: 20, minSeconds: quick ? 0.3 : 2) {
+    _ = try! Dataset<Float>.loadCSV(path: path, target: "y", task: .regression)
+  }
+  let megabytes = Double(bytes) / 1e6
+  return [Record(
+    workload: "ingest", implementation: "csv", precision: "float", threads: 1,
+    shape: [rows, 21], unit: "MB/s", median: megabytes / timing.median, min: megabytes / timing.min,
+    speedup: nil, runs: timing.samples.count,
+    extra: ["rows_per_second": .number(Double(rows) / timing.median), "file_bytes": .number(Double(bytes))])]
+}
+
+/// Writes the seeded file; returns its size in bytes.
+private func writeIngestFile(path: String, rows: Int, features: Int) throws -> Int {
+  var rng = BenchRandom(seed: 20_261_206)
+  var text = (0..<features).map { "x\($0)" }.joined(separator: ",") + ",y\n"
+  text.reserveCapacity(rows * (features + 1) * 11)
+  var line: [String] = []
+  for _ in 0..<rows {
+    line.removeAll(keepingCapacity: true)
+    var y = 0.0
+    for j in 0..<features {
+      let v = rng.normal()
+      if j < 3 { y += v * Double(j + 1) }
+      line.append(String(format: "%.7g", v))
+    }
+    line.append(String(format: "%.7g", y))
+    text += line.joined(separator: ",")
+    text += "\n"
+  }
+  try text.write(toFile: path, atomically: false, encoding: .utf8)
+  return text.utf8.count
+}
+
+/// SplitMix64 with a Box–Muller normal.
+private struct BenchRandom {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func unit() -> Double { (Double(next() >> 11) + 0.5) * 0x1p-53 }
+  mutating func normal() -> Double { (-2 * Foundation.log(unit())).squareRoot() * Foundation.cos(2 * .pi * unit()) }
+}
