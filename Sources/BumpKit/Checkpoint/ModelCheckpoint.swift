@@ -13,6 +13,12 @@ import Foundation
 ///   and standardization there).
 ///
 /// A model is rebuilt from the file alone. Writes are atomic (temporary file, fsync, rename).
+///
+/// Reading trusts nothing in the file: its header is read and checked first (see
+/// ``header(at:)``), every shape the architecture declares is compared with the stored
+/// tensors before a layer is built, and the architecture is bounded by
+/// ``maximumArchitectureLength``, ``maximumLayerCount`` and ``maximumNestingDepth``, limits
+/// that ``save(_:to:metadata:)`` enforces too, so that every file it writes reads back.
 /// Python reads the files with `safetensors.numpy.load_file`, and files written by Python
 /// with the same names and metadata load here.
 public enum Checkpoint {
