@@ -148,6 +148,41 @@ import Testing
     #expect(try Checkpoint.load(Float.self, from: path).model.layers.count == Checkpoint.maximumLayerCount)
   }
 
+  /// A registered layer whose settings carry a note: its architecture entry is as long as
+  /// the note.
+  final class Annotated: CheckpointableLayer {
+    typealias Element = Float
+    static let kind = "test-annotated"
+    struct Settings: Codable { var note: String }
+    let settings: Settings
+    init(settings: Settings) throws { self.settings = settings }
+    var parameters: [Parameter<Float>] { [] }
+    func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+    func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
+    func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
+    func releaseSavedState() {}
+  }
+
+  @Test func savingRefusesAnArchitectureLongerThanReadersAccept() throws {
+    try LayerRegistry.register(Annotated.self)
+    let folder = try Folder()
+    let path = folder.file("annotated.safetensors")
+    let note = String(repeating: "n", count: Checkpoint.maximumArchitectureLength)
+    let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), try Annotated(settings: .init(note: note))])
+    let error = try #require(Self.checkpointError { try Checkpoint.save(model, to: path) })
+    guard case .tooLargeToSave(let what, let limit) = error else {
+      Issue.record("\(error)")
+      return
+    }
+    let length = try #require(what.firstMatch(of: /^the model's architecture would be (\d+) bytes of JSON$/).flatMap { Int($0.1) }, "\(what)")
+    #expect(length > note.utf8.count)
+    #expect(limit == "the 10485760 bytes a checkpoint may hold (Checkpoint.maximumArchitectureLength)")
+    #expect(try folder.entries().isEmpty)
+    let short = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), try Annotated(settings: .init(note: "short"))])
+    try Checkpoint.save(short, to: path)
+    #expect(try Checkpoint.load(Float.self, from: path).model.layers.count == 2)
+  }
+
   /// Very long feature or class names made `bump train` write a header that `predict` then
   /// refused.
   @Test func savingRefusesAHeaderLargerThanReadersAccept() throws {
