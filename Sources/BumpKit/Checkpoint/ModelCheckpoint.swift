@@ -208,13 +208,15 @@ public enum Checkpoint {
 
   /// Rebuilds the model stored at `path` with `Element` as its scalar type.
   ///
-  /// - Throws: ``CheckpointError`` when the file is not a checkpoint, its precision is not
-  ///   `Element`, a parameter is missing, extra, of the wrong dtype or shape;
-  ///   ``SafetensorsError`` when the file itself is malformed.
-  ///
   /// The header is read and checked first, as by ``header(at:)``, and the precision compared
   /// with `Element`; the tensor data is read only after that, so a file that is not a BumpKit
   /// checkpoint (a language model's weights, say) costs its header, however large its data.
+  ///
+  /// - Throws: ``CheckpointError`` when the file is not a checkpoint (or its architecture is
+  ///   beyond ``maximumArchitectureLength``, ``maximumLayerCount`` or
+  ///   ``maximumNestingDepth``), its precision is not `Element`, a parameter is missing,
+  ///   extra, of the wrong dtype or shape; ``SafetensorsError`` when the file itself is
+  ///   malformed.
   public static func load<Element: MatrixScalar>(_: Element.Type = Element.self, from path: String) throws -> (model: Sequential<Element>, metadata: [String: String]) {
     try SafetensorsFile.withHeader(at: path) { layout, readFile in
       let stored = try header(of: layout, source: path).precision
