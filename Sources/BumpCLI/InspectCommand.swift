@@ -19,7 +19,9 @@ struct InspectCommand: CheckpointCommand {
   var checkpointPath: String { checkpoint }
 
   func run<Element: MatrixScalar>(_: Element.Type) throws {
-    let (model, metadata) = try Checkpoint.load(Element.self, from: checkpoint)
+    let (model, metadata) = try ModelFile.namingPath(checkpoint) {
+      try Checkpoint.load(Element.self, from: checkpoint)
+    }
     var lines = [
       "\(checkpoint): BumpKit checkpoint, \(Element.self == Float.self ? "float" : "double") precision",
       "",
@@ -48,10 +50,12 @@ struct InspectCommand: CheckpointCommand {
 
   private func describe(_ info: ModelInfo) -> [String] {
     var lines = ["  status: \(info.status), \(info.epochsCompleted) epochs completed"]
+    // Names are quoted, so that " cat" and "cat" read differently.
     lines.append(
-      "  features (\(info.featureNames.count)): \(info.featureNames.joined(separator: ", "))")
-    var target = "  target: \(info.targetName), \(info.task)"
-    if let names = info.classNames { target += ": " + names.joined(separator: ", ") }
+      "  features (\(info.featureNames.count)): "
+        + info.featureNames.map(ModelInfo.quoted).joined(separator: ", "))
+    var target = "  target: \(ModelInfo.quoted(info.targetName)), \(info.task)"
+    if let names = info.classNames { target += ": " + names.map(ModelInfo.quoted).joined(separator: ", ") }
     lines.append(target)
     lines.append("  loss: \(info.loss.rawValue) (\(info.loss.displayName))")
     if let s = info.standardization {

@@ -4,33 +4,48 @@ import Foundation
 
 /// Opening a checkpoint written by `bump train` in the precision it was saved in.
 enum ModelFile {
-  /// The precision stored in the checkpoint at `path`.
+  /// The header of the checkpoint at `path`, read without its tensor data: a file that is
+  /// not a BumpKit checkpoint, whose architecture its tensors do not bear out, or whose
+  /// tensors would not fit in memory, is refused before its data is read.
   ///
-  /// - Throws: ``SafetensorsError`` for a malformed file, ``CheckpointError`` for a file that
-  ///   is not a BumpKit checkpoint.
-  static func precision(at path: String) throws -> Precision {
-    let summary: Checkpoint.Summary
+  /// - Throws: ``CheckpointError`` for a file that is not a usable BumpKit checkpoint,
+  ///   ``CLIError/invalidCheckpoint(path:reason:)`` for a malformed one,
+  ///   ``CLIError/notEnoughMemory(needed:limit:source:parts:)`` when loading it would need
+  ///   more memory than the limit.
+  static func header(at path: String) throws -> Checkpoint.Header {
+    let header = try namingPath(path) { try Checkpoint.header(at: path) }
+    // Loading holds the data as read, each tensor's bytes, its values and the parameters.
+    try MemoryBudget.current().check([
+      ("the checkpoint's tensors (\(byteText(header.dataByteCount)), read and converted)",
+        Double(header.dataByteCount) * 4)
+    ])
+    return header
+  }
+
+  /// Runs `body`, which reads the checkpoint at `path`, so that its errors name the file:
+  /// a ``CheckpointError`` or ``CLIError`` does already; any other error (a malformed
+  /// safetensors file, say) becomes ``CLIError/invalidCheckpoint(path:reason:)`` unless its
+  /// message names the path.
+  static func namingPath<R>(_ path: String, _ body: () throws -> R) throws -> R {
     do {
-      summary = try Checkpoint.summary(at: path)
+      return try body()
     } catch let error as CheckpointError {
       throw error
+    } catch let error as CLIError {
+      throw error
     } catch {
-      // A malformed file: say which file, unless the message already does.
       let text = "\(error)"
       if text.contains(path) { throw error }
       throw CLIError.invalidCheckpoint(path: path, reason: text)
     }
-    guard let precision = Precision(rawValue: summary.precision) else {
-      throw CLIError.invalidCheckpoint(path: path, reason: "unknown precision \(summary.precision)")
-    }
-    return precision
   }
 
-  /// The model at `path` and its `bump train` metadata.
+  /// The model at `path` and its `bump train` metadata, checked against each other: the
+  /// metadata that prediction uses must be usable in `Element` precision.
   static func load<Element: MatrixScalar>(_: Element.Type, from path: String) throws -> (
     Sequential<Element>, ModelInfo
   ) {
-    let (model, metadata) = try Checkpoint.load(Element.self, from: path)
+    let (model, metadata) = try namingPath(path) { try Checkpoint.load(Element.self, from: path) }
     let info = try ModelInfo(metadata: metadata, source: path)
     if let classes = info.task.classes, classes < 2 {
       throw CLIError.invalidCheckpoint(
@@ -50,12 +65,25 @@ enum ModelFile {
           "the model has \(model.outputSize) outputs, but \(info.loss.rawValue) on \(info.task) needs \(expected)"
       )
     }
-    if let scaling = info.targetStandardization, scaling.features != model.outputSize {
-      throw CLIError.invalidCheckpoint(
-        path: path,
-        reason:
-          "the target standardization has \(scaling.features) columns, the model \(model.outputSize) outputs"
-      )
+    if let scaling = info.targetStandardization {
+      guard scaling.features == model.outputSize else {
+        throw CLIError.invalidCheckpoint(
+          path: path,
+          reason:
+            "the target standardization has \(scaling.features) columns, the model \(model.outputSize) outputs"
+        )
+      }
+      // Predictions are mapped back as y·s + μ in `Element`: a mean or scale beyond its
+      // range (which no target of that precision can have) turns every prediction infinite.
+      let largest = Double(Element.greatestFiniteMagnitude)
+      for (name, values) in [("mean", scaling.mean), ("standard deviation", scaling.standardDeviation)] {
+        if let bad = values.first(where: { abs($0) > largest }) {
+          throw CLIError.invalidCheckpoint(
+            path: path,
+            reason:
+              "the target standardization's \(name) \(bad) is beyond the range of \(Element.self), the model's precision")
+        }
+      }
     }
     return (model, info)
   }
@@ -144,11 +172,12 @@ protocol CheckpointCommand: ParsableCommand {
 }
 
 extension CheckpointCommand {
-  /// Reads the checkpoint's precision and runs ``run(_:)`` in it.
+  /// Reads the checkpoint's header (see ``ModelFile/header(at:)``) and runs ``run(_:)`` in
+  /// its precision.
   func run() throws {
-    switch try ModelFile.precision(at: checkpointPath) {
-    case .float: try run(Float.self)
-    case .double: try run(Double.self)
+    switch try ModelFile.header(at: checkpointPath).precision {
+    case "float": try run(Float.self)
+    default: try run(Double.self)
     }
   }
 }

@@ -94,6 +94,14 @@ struct ModelInfo: Equatable {
 
   /// Reads the entries back from `metadata` of the checkpoint at `source`.
   ///
+  /// What prediction uses is validated: distinct feature names; for classification, distinct
+  /// class names (compared scalar by scalar, so that two Unicode spellings of one word, as
+  /// training keeps them, stay two classes); standardizations whose means are finite and
+  /// whose standard deviations are finite and positive. What it does not use is not: class
+  /// names of a regression model, a target standardization of a classifier, and the
+  /// `metrics`, `training_config`, `status` and `epochs_completed` entries are left out
+  /// (nil, or their defaults) when malformed.
+  ///
   /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` naming the missing or malformed
   ///   entry.
   init(metadata m: [String: String], source: String) throws {
@@ -108,11 +116,25 @@ struct ModelInfo: Equatable {
       let text = try required(key)
       let decoder = JSONDecoder()
       if snakeCase { decoder.keyDecodingStrategy = .convertFromSnakeCase }
-      do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
+      do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch let error as BumpKitError {
+        throw bad("the \"\(key)\" metadata entry is not valid: \(error)")
+      } catch {
         throw bad("the \"\(key)\" metadata entry is not valid: \(text.prefix(80))")
       }
     }
+    /// The first name of `names` that an earlier one spells with the same scalars.
+    func repeated(_ names: [String], exactly: Bool) -> String? {
+      var seen = Set<[UInt32]>()
+      var seenText = Set<String>()
+      return names.first {
+        exactly ? !seen.insert($0.unicodeScalars.map(\.value)).inserted : !seenText.insert($0).inserted
+      }
+    }
     featureNames = try decode([String].self, "feature_names")
+    // Columns are found by name, so two equal names would read one column twice.
+    if let name = repeated(featureNames, exactly: false) {
+      throw bad("the feature name \(Self.quoted(name)) appears more than once")
+    }
     targetName = try required("target_name")
     switch try required("task") {
     case "regression":
@@ -129,9 +151,17 @@ struct ModelInfo: Equatable {
       throw bad("loss \"\(m["loss"]!)\" is not mse, bce or softmax")
     }
     self.loss = loss
-    classNames = m["class_names"] == nil ? nil : try decode([String].self, "class_names")
-    if let classNames, classNames.count != task.classes {
-      throw bad("\(classNames.count) class names for \(task.classes ?? 0) classes")
+    // Class names mean something only to a classifier.
+    classNames =
+      m["class_names"] == nil || task.classes == nil
+      ? nil : try decode([String].self, "class_names")
+    if let classNames {
+      guard classNames.count == task.classes else {
+        throw bad("\(classNames.count) class names for \(task.classes ?? 0) classes")
+      }
+      if let name = repeated(classNames, exactly: true) {
+        throw bad("the class name \(Self.quoted(name)) appears more than once")
+      }
     }
     standardization =
       m["standardization"] == nil ? nil : try decode(Standardization.self, "standardization")
@@ -140,13 +170,13 @@ struct ModelInfo: Equatable {
         "the standardization has \(standardization.features) features, the model \(featureNames.count)"
       )
     }
+    // A classifier's outputs are not mapped back, so its target standardization is unused.
     targetStandardization =
-      m["target_standardization"] == nil
+      m["target_standardization"] == nil || task.classes != nil
       ? nil : try decode(Standardization.self, "target_standardization")
-    if targetStandardization != nil, task.classes != nil {
-      throw bad("a classification model cannot have a target standardization")
-    }
-    metrics = m["metrics"] == nil ? nil : try decode(RunMetrics.self, "metrics", snakeCase: true)
+    // The metrics are only reported.
+    metrics =
+      m["metrics"] == nil ? nil : try? decode(RunMetrics.self, "metrics", snakeCase: true)
     configuration = m["training_config"].flatMap { try? TrainingConfiguration(json: $0) }
     status = m["status"] ?? "unknown"
     epochsCompleted = m["epochs_completed"].flatMap { Int($0) } ?? 0
@@ -163,6 +193,25 @@ struct ModelInfo: Equatable {
 
   /// The display name of class `k`.
   func className(_ k: Int) -> String { classNames?[k] ?? String(k) }
+
+  /// `name` in double quotes, with quotes, backslashes and control characters escaped, so
+  /// that `" cat"` and `cat` read differently in a message.
+  static func quoted(_ name: String) -> String {
+    var out = "\""
+    for scalar in name.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+        out += "\\u{\(String(scalar.value, radix: 16))}"
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    return out + "\""
+  }
 
   private static func json<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> String {
     let encoder = JSONEncoder()

@@ -428,12 +428,16 @@ struct TrainingRun<Element: MatrixScalar> {
   ) -> String {
     let task = data.training.task
     var target: String
+    // Names are quoted, so that " cat" and "cat" read differently.
+    let targetName = ModelInfo.quoted(data.training.targetName)
     switch task {
-    case .regression: target = "\(data.training.targetName) (regression)"
+    case .regression: target = "\(targetName) (regression)"
     case .classification(let k):
-      target = "\(data.training.targetName) (\(k) classes"
+      target = "\(targetName) (\(k) classes"
       if let names = data.training.classNames {
-        target += ": " + names.prefix(8).joined(separator: ", ") + (names.count > 8 ? ", …" : "")
+        target +=
+          ": " + names.prefix(8).map(ModelInfo.quoted).joined(separator: ", ")
+          + (names.count > 8 ? ", …" : "")
       }
       target += ")"
     }

@@ -13,6 +13,12 @@ import Foundation
 ///   and standardization there).
 ///
 /// A model is rebuilt from the file alone. Writes are atomic (temporary file, fsync, rename).
+///
+/// Reading trusts nothing in the file: its header is read and checked first (see
+/// ``header(at:)``), every shape the architecture declares is compared with the stored
+/// tensors before a layer is built, and the architecture is bounded by
+/// ``maximumArchitectureLength``, ``maximumLayerCount`` and ``maximumNestingDepth``, limits
+/// that ``save(_:to:metadata:)`` enforces too, so that every file it writes reads back.
 /// Python reads the files with `safetensors.numpy.load_file`, and files written by Python
 /// with the same names and metadata load here.
 public enum Checkpoint {
@@ -33,6 +39,12 @@ public enum Checkpoint {
     public var inputSize: Int
     /// The layers, in order.
     public var layers: [LayerConfiguration]
+
+    /// An architecture from its parts: `inputSize` features into `layers`.
+    public init(inputSize: Int, layers: [LayerConfiguration]) {
+      self.inputSize = inputSize
+      self.layers = layers
+    }
 
     // The stored key keeps the name every version of the format has used.
     private enum CodingKeys: String, CodingKey {
@@ -56,6 +68,9 @@ public enum Checkpoint {
   }
 
   /// Writes `model` to `path` atomically, with `metadata` added to the reserved entries.
+  ///
+  /// - Throws: the errors of ``encode(_:metadata:)`` (nothing is written then);
+  ///   ``SafetensorsError/io(operation:path:errno:)`` when the file cannot be written.
   public static func save<Element: MatrixScalar>(
     _ model: Sequential<Element>, to path: String, metadata: [String: String] = [:]
   ) throws {
@@ -63,10 +78,22 @@ public enum Checkpoint {
   }
 
   /// The safetensors file for `model` (see ``save(_:to:metadata:)``).
+  ///
+  /// Refuses what could not be loaded back: a layer that ``LayerRegistry`` could not rebuild,
+  /// two parameters of one layer with one name, a longer architecture, more layers or deeper
+  /// nesting than ``maximumArchitectureLength``, ``maximumLayerCount`` and
+  /// ``maximumNestingDepth`` allow, and a header (mostly `metadata`)
+  /// larger than ``SafetensorsFile/maximumHeaderLength``, which readers refuse.
+  ///
+  /// - Throws: ``CheckpointError/unregisteredLayer(index:kind:type:)``,
+  ///   ``CheckpointError/duplicateParameterName(index:kind:name:)``,
+  ///   ``CheckpointError/tooLargeToSave(what:limit:)``; a registered layer's settings
+  ///   encoder's error.
   public static func encode<Element: MatrixScalar>(
     _ model: Sequential<Element>, metadata: [String: String] = [:]
   ) throws -> SafetensorsFile {
     let architecture = Architecture(inputSize: model.inputSize, layers: model.layers.map(\.configuration))
+    try checkSaveLimits(architecture)
     // Refuse now what could not be loaded later, or would load as another type.
     for (i, layer) in architecture.layers.enumerated() {
       let instance = model.layers[i]
@@ -93,6 +120,7 @@ public enum Checkpoint {
     meta["format_version"] = formatVersion
     meta["precision"] = Element.self == Float.self ? "float" : "double"
     let json = try JSONEncoder.sorted.encode(architecture)
+    try checkSaveLength(json)
     meta["architecture"] = String(decoding: json, as: UTF8.self)
     var file = SafetensorsFile(metadata: meta)
     for (i, layer) in model.layers.enumerated() {
@@ -107,17 +135,44 @@ public enum Checkpoint {
         try file.insert(tensor, named: "layers.\(i).\(p.name)")
       }
     }
+    try checkHeaderSize(of: file)
     return file
   }
 
   /// Reads the architecture, precision and tensor list of the checkpoint at `path`.
+  ///
+  /// The header is read and checked first, as by ``header(at:)``; the tensor data is read
+  /// only for a BumpKit checkpoint whose declared shapes its tensors bear out.
+  ///
+  /// - Throws: ``CheckpointError`` when the file is not a BumpKit checkpoint;
+  ///   ``SafetensorsError`` when the file itself is malformed or cannot be read.
   public static func summary(at path: String) throws -> Summary {
-    try summary(of: SafetensorsFile.read(from: path), source: path)
+    try SafetensorsFile.withHeader(at: path) { layout, readFile in
+      _ = try header(of: layout, source: path)
+      return try summary(of: readFile(), source: path)
+    }
   }
 
   /// Reads the architecture, precision and tensor list of a decoded file.
+  ///
+  /// - Throws: ``CheckpointError/notACheckpoint(source:reason:)`` when the metadata does not
+  ///   describe a BumpKit model, or describes a longer architecture, more layers or deeper
+  ///   nesting than ``maximumArchitectureLength``, ``maximumLayerCount`` and
+  ///   ``maximumNestingDepth`` allow.
   public static func summary(of file: SafetensorsFile, source: String = "checkpoint") throws -> Summary {
-    let meta = file.metadata
+    let (precision, architecture) = try describedModel(file.metadata, source: source)
+    let tensors = file.names.map { ($0, file.tensors[$0]!.shape) }
+    return Summary(precision: precision, architecture: architecture, tensors: tensors, metadata: file.metadata, file: file)
+  }
+
+  /// The precision and architecture that checkpoint metadata `meta` describes.
+  ///
+  /// The architecture's length is checked against ``maximumArchitectureLength`` first, and it
+  /// is decoded with ``maximumLayerCount`` and ``maximumNestingDepth`` enforced as it is
+  /// read, so that a header of a million layers costs no more than the limits allow.
+  ///
+  /// - Throws: ``CheckpointError/notACheckpoint(source:reason:)``.
+  static func describedModel(_ meta: [String: String], source: String) throws -> (precision: String, architecture: Architecture) {
     guard meta["format"] == format else {
       throw CheckpointError.notACheckpoint(source: source, reason: "metadata format is \(meta["format"].map { "\"\($0)\"" } ?? "missing"), expected \"\(format)\"")
     }
@@ -130,25 +185,47 @@ public enum Checkpoint {
     guard let text = meta["architecture"] else {
       throw CheckpointError.notACheckpoint(source: source, reason: "the architecture metadata is missing")
     }
+    guard text.utf8.count <= maximumArchitectureLength else {
+      throw CheckpointError.notACheckpoint(
+        source: source,
+        reason: "the architecture metadata is \(text.utf8.count) bytes, more than the \(maximumArchitectureLength) a checkpoint may hold")
+    }
     let architecture: Architecture
     do {
-      architecture = try JSONDecoder().decode(Architecture.self, from: Data(text.utf8))
+      let decoder = JSONDecoder()
+      decoder.userInfo[LayerCountLimit.key] = LayerCountLimit(
+        layers: maximumLayerCount, depth: maximumNestingDepth, source: source)
+      architecture = try decoder.decode(Architecture.self, from: Data(text.utf8))
+    } catch let error as CheckpointError {
+      throw error
     } catch let error as BumpKitError {
       throw CheckpointError.notACheckpoint(source: source, reason: "the architecture is invalid: \(error)")
     } catch {
       throw CheckpointError.notACheckpoint(source: source, reason: "the architecture metadata is not valid JSON of an architecture")
     }
-    let tensors = file.names.map { ($0, file.tensors[$0]!.shape) }
-    return Summary(precision: precision, architecture: architecture, tensors: tensors, metadata: meta, file: file)
+    return (precision, architecture)
   }
 
   /// Rebuilds the model stored at `path` with `Element` as its scalar type.
   ///
-  /// - Throws: ``CheckpointError`` when the file is not a checkpoint, its precision is not
-  ///   `Element`, a parameter is missing, extra, of the wrong dtype or shape;
-  ///   ``SafetensorsError`` when the file itself is malformed.
+  /// The header is read and checked first, as by ``header(at:)``, and the precision compared
+  /// with `Element`; the tensor data is read only after that, so a file that is not a BumpKit
+  /// checkpoint (a language model's weights, say) costs its header, however large its data.
+  ///
+  /// - Throws: ``CheckpointError`` when the file is not a checkpoint (or its architecture is
+  ///   beyond ``maximumArchitectureLength``, ``maximumLayerCount`` or
+  ///   ``maximumNestingDepth``), its precision is not `Element`, a parameter is missing,
+  ///   extra, of the wrong dtype or shape; ``SafetensorsError`` when the file itself is
+  ///   malformed.
   public static func load<Element: MatrixScalar>(_: Element.Type = Element.self, from path: String) throws -> (model: Sequential<Element>, metadata: [String: String]) {
-    try load(Element.self, file: SafetensorsFile.read(from: path), source: path)
+    try SafetensorsFile.withHeader(at: path) { layout, readFile in
+      let stored = try header(of: layout, source: path).precision
+      let wanted = Element.self == Float.self ? "float" : "double"
+      guard stored == wanted else {
+        throw CheckpointError.precisionMismatch(source: path, stored: stored, requested: wanted)
+      }
+      return try load(Element.self, file: readFile(), source: path)
+    }
   }
 
   /// Rebuilds a model from a decoded file (see ``load(_:from:)``).
@@ -160,7 +237,8 @@ public enum Checkpoint {
     }
     // The architecture is only text: check every size it declares against the tensors in
     // the file before building anything, so that a lying header cannot allocate.
-    try checkDeclaredShapes(s.architecture, file: file, source: source)
+    try checkDeclaredShapes(
+      s.architecture, shapes: file.tensors.mapValues(\.shape), source: source)
     let layers: [any Layer<Element>]
     let model: Sequential<Element>
     do {
@@ -213,86 +291,6 @@ public enum Checkpoint {
   }
 }
 
-extension Checkpoint {
-  /// The widest layer whose width no tensor in the file shows (a bump layer with shared
-  /// parameters, say): such a width is not backed by stored data, so it is bounded.
-  static let unbackedWidthLimit = 1 << 16
-
-  /// Checks the shapes of the parameters that `architecture` declares (Dense weight
-  /// `in × out` and bias `1 × out`; Bump σ, c, a `1 × units` or `1 × 1`) against the tensors
-  /// of `file`, and that the layers' widths chain from `inputSize`, without building a
-  /// layer.
-  ///
-  /// - Throws: ``CheckpointError/missingTensor(source:name:)``,
-  ///   ``CheckpointError/tensorShapeMismatch(source:name:expected:stored:)``,
-  ///   ``CheckpointError/notACheckpoint(source:reason:)``.
-  static func checkDeclaredShapes(
-    _ architecture: Architecture, file: SafetensorsFile, source: String
-  ) throws {
-    func fail(_ reason: String) -> CheckpointError {
-      .notACheckpoint(source: source, reason: reason)
-    }
-    let backed = Set(file.tensors.values.flatMap(\.shape))
-    func checkWidth(_ width: Int, _ what: String) throws {
-      guard width > 0 else { throw fail("\(what) is \(width); it must be positive") }
-      guard width <= unbackedWidthLimit || backed.contains(width) else {
-        throw fail("\(what) is \(width), a width no tensor in the file has")
-      }
-    }
-    func expect(_ name: String, _ shape: [Int]) throws {
-      guard let tensor = file.tensors[name] else {
-        throw CheckpointError.missingTensor(source: source, name: name)
-      }
-      guard tensor.shape == shape else {
-        throw CheckpointError.tensorShapeMismatch(
-          source: source, name: name, expected: shape, stored: tensor.shape)
-      }
-    }
-    var width: Int? = architecture.inputSize
-    try checkWidth(architecture.inputSize, "inputFeatures")
-    for (i, layer) in architecture.layers.enumerated() {
-      func checked(_ value: Int, _ key: String) throws -> Int {
-        try checkWidth(value, "layer \(i) (\(layer.kind)) \(key)")
-        return value
-      }
-      switch layer {
-      case .custom, .sequential:
-        // A registered layer of an app's own: its settings mean nothing here, so the widths
-        // after it are checked when the model is built, and its tensors' shapes against its
-        // parameters.
-        width = nil
-      case .dense(let c):
-        let (input, output) = (try checked(c.inputSize, "inputSize"), try checked(c.outputSize, "outputSize"))
-        if let width, input != width {
-          throw fail("layer \(i) (dense) takes \(input) inputs, the layer before gives \(width)")
-        }
-        try expect("layers.\(i).weight", [input, output])
-        if c.useBias { try expect("layers.\(i).bias", [1, output]) }
-        width = output
-      case .bump(let c):
-        let units = try checked(c.units, "units")
-        if let width, units != width {
-          throw fail("layer \(i) (bump) has \(units) units, the layer before gives \(width)")
-        }
-        for (name, layout) in [("sigma", c.sigma), ("center", c.center), ("amplitude", c.amplitude)] {
-          try expect("layers.\(i).\(name)", [1, layout.perUnit ? units : 1])
-        }
-      case .radialBump(let c):
-        let (input, units) = (try checked(c.inputSize, "inputSize"), try checked(c.units, "units"))
-        if let width, input != width {
-          throw fail("layer \(i) (radialBump) takes \(input) inputs, the layer before gives \(width)")
-        }
-        try expect("layers.\(i).center", [units, input])
-        try expect("layers.\(i).sigma", [1, units])
-        try expect("layers.\(i).amplitude", [1, units])
-        width = units
-      case .gaussian, .relu, .tanh, .sigmoid:
-        continue  // element-wise layers keep the width
-      }
-    }
-  }
-}
-
 /// Why a safetensors file could not be used as a model checkpoint.
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
   /// The metadata does not describe a BumpKit model.
@@ -316,6 +314,9 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   case duplicateParameterName(index: Int, kind: String, name: String)
   /// A stored value lies below its parameter's floor (e.g. a negative σ).
   case valueBelowFloor(source: String, name: String, index: Int, value: String, floor: String)
+  /// Saving: the model or its metadata is larger than a checkpoint may be, so the file could
+  /// not be read back; `what` says what and how large, `limit` names the limit and its value.
+  case tooLargeToSave(what: String, limit: String)
 
   public var description: String {
     switch self {
@@ -329,6 +330,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case .valueBelowFloor(let s, let n, let i, let v, let f): return "\(s): tensor \(n) holds \(v) at index \(i), below its floor \(f)"
     case .unregisteredLayer(let i, let kind, let type):
       return "cannot save layer \(i) (\(type), kind \"\(kind)\"): a checkpoint could not rebuild it; conform \(type) to CheckpointableLayer and call LayerRegistry.register(\(type).self) before saving and loading"
+    case .tooLargeToSave(let what, let limit):
+      return "cannot save: \(what), more than \(limit); a checkpoint that large could not be read back"
     case .duplicateParameterName(let i, let kind, let name):
       return "cannot save layer \(i) (\(kind)): two of its parameters are named \"\(name)\", and parameter names name the tensors"
     }

@@ -17,7 +17,8 @@ extension SafetensorsFile {
     try bytes.withUnsafeBufferPointer { try decode(buffer: $0) }
   }
 
-  fileprivate struct Entry {
+  /// One tensor's entry in a validated header: where its bytes lie in the data buffer.
+  struct Entry {
     var name: String
     var dtype: DType
     var shape: [Int]
@@ -51,8 +52,13 @@ extension SafetensorsFile {
   /// A header checked against the length of the data buffer that follows it: the entries
   /// in data-buffer order, which tile the buffer exactly, and the metadata.
   struct Layout {
-    fileprivate var entries: [Entry]
+    var entries: [Entry]
     var metadata: [String: String]
+
+    /// Each tensor's shape, by name.
+    var shapes: [String: [Int]] {
+      Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.shape) })
+    }
   }
 
   /// Validates the JSON header alone (see ``decode(_:)``), given the length of the data

@@ -6,6 +6,18 @@ extension SafetensorsFile {
   /// so that its length, and hence the start of the data buffer, is a multiple of 8. The
   /// output is deterministic and ``decode(_:)`` returns an equal value.
   public func encode() -> [UInt8] {
+    let header = encodedHeader()
+    let dataLength = names.reduce(0) { $0 + tensors[$1]!.data.count }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(8 + header.count + dataLength)
+    withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
+    bytes.append(contentsOf: header)
+    for name in names { bytes.append(contentsOf: tensors[name]!.data) }
+    return bytes
+  }
+
+  /// The JSON header that ``encode()`` writes after the 8-byte length, padding included.
+  func encodedHeader() -> [UInt8] {
     var header: [UInt8] = [UInt8(ascii: "{")]
     var separator = false
     func appendKey(_ key: String) {
@@ -39,13 +51,7 @@ extension SafetensorsFile {
     }
     header.append(UInt8(ascii: "}"))
     header.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8))
-
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(8 + header.count + offset)
-    withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
-    bytes.append(contentsOf: header)
-    for name in names { bytes.append(contentsOf: tensors[name]!.data) }
-    return bytes
+    return header
   }
 }
 

@@ -19,6 +19,20 @@ extension SafetensorsFile {
   /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read, or
   ///   any validation error of ``decode(_:)``.
   public static func read(from path: String) throws -> SafetensorsFile {
+    try withHeader(at: path) { _, readFile in try readFile() }
+  }
+
+  /// Opens the file at `path`, reads and validates its 8-byte length and header (as
+  /// ``read(from:)`` does) and passes the header to `body` together with a function that
+  /// reads the data buffer and returns the whole file. Nothing after the header is read
+  /// unless `body` calls that function, so a caller can refuse a file from its header alone:
+  /// a file whose header is bad, or not what the caller wants, costs the header's bytes.
+  ///
+  /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read, any
+  ///   validation error of ``decode(_:)``, or what `body` throws.
+  static func withHeader<R>(
+    at path: String, _ body: (Layout, _ readFile: () throws -> SafetensorsFile) throws -> R
+  ) throws -> R {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else {
       throw SafetensorsError.io(operation: "open", path: path, errno: errno)
@@ -45,13 +59,15 @@ extension SafetensorsFile {
     let layout = try header.withUnsafeBufferPointer {
       try decodeLayout(header: $0, bufferLength: dataLength)
     }
-    let data = try readBytes(descriptor, count: dataLength, path: path)
-    guard data.count == dataLength else {
-      // The file shrank while being read: check the header against what is there.
-      throw SafetensorsError.bufferNotCovered(
-        last: nil, coveredUpTo: dataLength, bufferLength: data.count)
+    return try body(layout) {
+      let data = try readBytes(descriptor, count: dataLength, path: path)
+      guard data.count == dataLength else {
+        // The file shrank while being read: check the header against what is there.
+        throw SafetensorsError.bufferNotCovered(
+          last: nil, coveredUpTo: dataLength, bufferLength: data.count)
+      }
+      return data.withUnsafeBufferPointer { assemble(layout, data: $0) }
     }
-    return data.withUnsafeBufferPointer { assemble(layout, data: $0) }
   }
 
   /// Writes the file to `path` atomically: readers see either the old file or the complete
@@ -64,7 +80,11 @@ extension SafetensorsFile {
   /// permissions); a character device or FIFO is written in place; a directory, a dangling
   /// link or a read-only file is refused.
   ///
-  /// - Throws: ``SafetensorsError/io(operation:path:errno:)``.
+  /// A file whose header would exceed ``maximumHeaderLength`` (100 MB), which
+  /// ``read(from:)`` refuses, is not written: nothing at `path` changes.
+  ///
+  /// - Throws: ``SafetensorsError/headerTooLarge(length:limit:)`` for such a header (checked
+  ///   before anything is written); ``SafetensorsError/io(operation:path:errno:)``.
   public func write(to path: String) throws {
     try write(to: path, beforeRename: {})
   }
@@ -76,6 +96,10 @@ extension SafetensorsFile {
   /// write stops there, the temporary file is removed, `path` is untouched, and the error is
   /// rethrown.
   @_spi(Testing) public func write(to path: String, beforeRename: () throws -> Void) throws {
+    let headerLength = encodedHeader().count
+    guard headerLength <= Self.maximumHeaderLength else {
+      throw SafetensorsError.headerTooLarge(length: UInt64(headerLength), limit: Self.maximumHeaderLength)
+    }
     do {
       try AtomicFile.write(encode(), to: path, requireDirectorySync: true, beforeRename: beforeRename)
     } catch let failure as AtomicWriteFailure {

@@ -138,7 +138,7 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
     case .invalidLabel(let path, let line, let column, let text, let reason):
       return "\(cellLocation(path, line, column)): class label \"\(excerpt(text))\" \(reason)"
     case .mixedLabels(let path, let line, let column, let text, let firstLine, let firstText):
-      func kind(_ label: String) -> String { Double(label) == nil ? "a name" : "a number" }
+      func kind(_ label: String) -> String { CSVLabelReader.number(label) == nil ? "a name" : "a number" }
       return
         "\(cellLocation(path, line, column)): class label \"\(excerpt(text))\" is \(kind(text)) "
         + "but the label on line \(firstLine) (\"\(excerpt(firstText))\") is \(kind(firstText)); "

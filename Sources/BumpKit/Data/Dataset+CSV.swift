@@ -25,7 +25,11 @@ extension Dataset {
   ///   `String` order (Unicode order, so `"Setosa" < "setosa"`), become classes 0, 1, …,
   ///   K − 1, and ``classNames`` lists them. Sorting, rather than order of appearance, makes
   ///   the class numbers independent of the row order, so a shuffled copy of the file gives
-  ///   the same classes.
+  ///   the same classes. Names are compared scalar by scalar, as pandas compares them: the
+  ///   composed (NFC) and decomposed (NFD) spellings of `é` are two classes, ordered by
+  ///   their scalars. Words that Swift reads as non-finite numbers (`nan`, `inf`,
+  ///   `Infinity`) are names; a label with a digit that is not a finite number (`1e999`) is
+  ///   an error.
   ///
   /// A column that mixes the two is an error, which catches typos such as `1.O`.
   ///
@@ -328,8 +332,8 @@ struct CSVLabelReader {
   /// One entry per row: the numeric label, or the name's index in `names`.
   private var labels: [Int32] = []
   private var names: [String] = []
-  private var nameIndex: [String: Int32] = [:]
-  private let expectedIndex: [String: Int32]
+  private var nameIndex: [ExactText: Int32] = [:]
+  private let expectedIndex: [ExactText: Int32]
   /// The bytes held: row labels and distinct names.
   private(set) var byteCount = 0
 
@@ -339,7 +343,7 @@ struct CSVLabelReader {
     self.expected = expected
     if case .names(let names)? = expected {
       expectedIndex = Dictionary(
-        names.enumerated().map { ($1, Int32($0)) }, uniquingKeysWith: { a, _ in a })
+        names.enumerated().map { (ExactText($1), Int32($0)) }, uniquingKeysWith: { a, _ in a })
     } else {
       expectedIndex = [:]
     }
@@ -354,14 +358,14 @@ struct CSVLabelReader {
     guard !trimmed.isEmpty else {
       throw DataError.emptyCell(path: path, line: line, column: column)
     }
-    let number = Double(trimmed)
+    let number = Self.number(trimmed)
     let text = number == nil ? field : trimmed
     func invalid(_ reason: String) -> DataError {
       .invalidLabel(path: path, line: line, column: column, text: text, reason: reason)
     }
     switch expected {
     case .names(let modelNames)?:
-      guard let k = expectedIndex[text] else {
+      guard let k = expectedIndex[ExactText(text)] else {
         let list = modelNames.map { "\"\(excerpt($0))\"" }.prefix(20).joined(separator: ", ")
         throw invalid(
           number != nil && !modelNames.contains(text)
@@ -390,12 +394,12 @@ struct CSVLabelReader {
     }
     byteCount += 4
     guard let number else {
-      if let k = nameIndex[text] {
+      if let k = nameIndex[ExactText(text)] {
         labels.append(k)
       } else {
         let k = Int32(names.count)
         names.append(text)
-        nameIndex[text] = k
+        nameIndex[ExactText(text)] = k
         labels.append(k)
         byteCount += 2 * text.utf8.count + 64
       }
@@ -430,9 +434,32 @@ struct CSVLabelReader {
     if first?.isNumber ?? true {
       return (labels.map(Int.init), Int(labels.max() ?? -1) + 1, nil)
     }
-    let sorted = names.sorted()
-    let rank = Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, $0) })
-    let classOf = names.map { rank[$0]! }
-    return (labels.map { classOf[Int($0)] }, sorted.count, sorted)
+    // Canonically equivalent spellings compare equal as `String`s: their scalars order them.
+    let order = names.indices.sorted {
+      let (a, b) = (names[$0], names[$1])
+      return a != b ? a < b : a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars)
+    }
+    var classOf = [Int](repeating: 0, count: names.count)
+    for (rank, index) in order.enumerated() { classOf[index] = rank }
+    return (labels.map { classOf[Int($0)] }, names.count, order.map { names[$0] })
+  }
+
+  /// The number a label spells, or nil for a name. Words that Swift parses as non-finite
+  /// numbers (`nan`, `inf`, `Infinity`) are names; text with a digit is a number, finite or
+  /// not (`1e999` is a number, and not a valid label).
+  static func number(_ text: String) -> Double? {
+    guard let value = Double(text) else { return nil }
+    return value.isFinite || text.utf8.contains(where: { (0x30...0x39).contains($0) }) ? value : nil
+  }
+}
+
+/// A string compared and hashed by its Unicode scalars, not by canonical equivalence as
+/// `String` is: the composed and decomposed spellings of `é` are two keys.
+struct ExactText: Hashable {
+  let text: String
+  init(_ text: String) { self.text = text }
+  static func == (a: Self, b: Self) -> Bool { a.text.unicodeScalars.elementsEqual(b.text.unicodeScalars) }
+  func hash(into hasher: inout Hasher) {
+    for scalar in text.unicodeScalars { hasher.combine(scalar.value) }
   }
 }

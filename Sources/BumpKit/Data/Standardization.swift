@@ -48,6 +48,20 @@ public struct Standardization: Hashable, Sendable, Codable {
     self.standardDeviation = standardDeviation
   }
 
+  private enum CodingKeys: String, CodingKey { case mean, standardDeviation }
+
+  /// Decodes a standardisation (from a checkpoint's metadata, say) and checks it as
+  /// ``init(mean:standardDeviation:)`` does, so that a decoded value keeps the promise of
+  /// finite means and finite, positive scales.
+  ///
+  /// - Throws: the decoder's errors; the errors of ``init(mean:standardDeviation:)``.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    try self.init(
+      mean: try container.decode([Double].self, forKey: .mean),
+      standardDeviation: try container.decode([Double].self, forKey: .standardDeviation))
+  }
+
   /// The statistics of the columns of `x`.
   ///
   /// Three passes per column in `Double`: a running mean (which cannot overflow for finite

@@ -22,7 +22,10 @@ public enum LayerConfiguration: Codable, Equatable, Sendable, CustomStringConver
   case tanh
   /// A ``Sigmoid`` activation.
   case sigmoid
-  /// A ``Sequential`` model of these layers. Checkpoints store flat models only.
+  /// A ``Sequential`` model of these layers. ``Checkpoint/save(_:to:metadata:)`` writes flat
+  /// models only; a file that nests one loads, checked at every depth (its parameters'
+  /// tensors are named after the outer layer's index), up to
+  /// ``Checkpoint/maximumNestingDepth`` levels deep.
   indirect case sequential([LayerConfiguration])
   /// A layer of an app's own.
   case custom(CustomLayerConfiguration)
@@ -98,8 +101,12 @@ public enum LayerConfiguration: Codable, Equatable, Sendable, CustomStringConver
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     let kind = try container.decode(String.self, forKey: .kind)
+    // A checkpoint's reader bounds the layer count and nesting depth as it decodes.
+    let limit = decoder.userInfo[LayerCountLimit.key] as? LayerCountLimit
+    try limit?.countLayer()
     if kind == "sequential" {
-      self = .sequential(try container.decode([LayerConfiguration].self, forKey: .settings))
+      let decode = { try container.decode([LayerConfiguration].self, forKey: .settings) }
+      self = .sequential(try limit.map { try $0.nested(decode) } ?? decode())
       return
     }
     let tree = try container.decodeIfPresent(JSONTree.self, forKey: .settings) ?? .object([:])

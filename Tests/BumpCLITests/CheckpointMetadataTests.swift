@@ -1,0 +1,105 @@
+@testable import BumpCLI
+import BumpKit
+import Foundation
+import Testing
+
+/// The `bump train` metadata of a checkpoint as `predict` and `evaluate` read it, in
+/// process: what prediction uses is validated, what it does not use is ignored, and every
+/// error names the file.
+@Suite(.serialized) struct CheckpointMetadataTests {
+  /// A one-epoch model trained on `dataset` (`rings`: a classifier of "inner" and "outer";
+  /// `bumps`: a regression), saved in `folder`.
+  static func trained(_ dataset: String, in folder: TemporaryFolder) throws -> String {
+    let output = folder.path + "/\(dataset)"
+    let configuration = try trainConfiguration(
+      ["--dataset", dataset, "--epochs", "1", "--samples", "64", "--output", output])
+    try TrainingRun<Float>(configuration: configuration, output: output).run()
+    return output + "/model.safetensors"
+  }
+
+  /// A copy of the checkpoint at `path` with its metadata edited by `edit`.
+  static func edited(
+    _ path: String, _ name: String, in folder: TemporaryFolder, _ edit: (inout [String: String]) throws -> Void
+  ) throws -> String {
+    var file = try SafetensorsFile.read(from: path)
+    try edit(&file.metadata)
+    let copy = folder.path + "/" + name + ".safetensors"
+    try file.write(to: copy)
+    return copy
+  }
+
+  /// The message of the error that loading `path` for prediction throws, or nil.
+  static func loadError(_ path: String) -> String? {
+    do {
+      _ = try ModelFile.load(Float.self, from: path)
+      return nil
+    } catch {
+      return "\(error)"
+    }
+  }
+
+  static func features(_ metadata: [String: String]) throws -> Int {
+    try JSONDecoder().decode([String].self, from: Data(try #require(metadata["feature_names"]).utf8)).count
+  }
+
+  @Test func metadataThatPredictionUsesIsValidated() throws {
+    let folder = try TemporaryFolder()
+    let regression = try Self.trained("bumps", in: folder)
+    let classifier = try Self.trained("rings", in: folder)
+    let cases: [(model: String, name: String, edit: (inout [String: String]) throws -> Void, reason: String)] = [
+      (
+        regression, "target-sd-zero", { $0["target_standardization"] = #"{"mean":[0],"standardDeviation":[0]}"# },
+        #"the "target_standardization" metadata entry is not valid: invalid standardDeviation[0] 0.0: must be finite and > 0"#
+      ),
+      (
+        regression, "target-sd-huge", { $0["target_standardization"] = #"{"mean":[0],"standardDeviation":[1e300]}"# },
+        "the target standardization's standard deviation 1e+300 is beyond the range of Float, the model's precision"
+      ),
+      (
+        regression, "feature-sd-zero",
+        { m in
+          let n = try Self.features(m)
+          m["standardization"] =
+            #"{"mean":["# + Array(repeating: "0", count: n).joined(separator: ",")
+            + #"],"standardDeviation":["# + (["0"] + Array(repeating: "1", count: n - 1)).joined(separator: ",") + "]}"
+        },
+        #"the "standardization" metadata entry is not valid: invalid standardDeviation[0] 0.0: must be finite and > 0"#
+      ),
+      (
+        classifier, "duplicate-classes", { $0["class_names"] = #"["inner","inner"]"# },
+        #"the class name "inner" appears more than once"#
+      ),
+    ]
+    for c in cases {
+      let path = try Self.edited(c.model, c.name, in: folder, c.edit)
+      #expect(Self.loadError(path) == "\(path): not a usable bump model: \(c.reason)", "\(c.name)")
+    }
+  }
+
+  @Test func metadataThatPredictionDoesNotUseIsIgnored() throws {
+    let folder = try TemporaryFolder()
+    let regression = try Self.trained("bumps", in: folder)
+    let classifier = try Self.trained("rings", in: folder)
+    let cases: [(model: String, name: String, edit: (inout [String: String]) -> Void)] = [
+      (regression, "metrics", { $0["metrics"] = "{not json" }),
+      (regression, "class-names", { $0["class_names"] = "[1, 2" }),
+      (classifier, "target-standardization", { $0["target_standardization"] = "garbage" }),
+      // Two Unicode spellings of one word are two classes, as training keeps them.
+      (classifier, "spellings", { $0["class_names"] = "[\"\u{E9}\",\"e\u{301}\"]" }),
+    ]
+    for c in cases {
+      let path = try Self.edited(c.model, c.name, in: folder, c.edit)
+      #expect(Self.loadError(path) == nil, "\(c.name)")
+    }
+  }
+
+  /// A malformed file read by `predict` and `evaluate`: the message names it.
+  @Test func errorsNameTheCheckpoint() throws {
+    let folder = try TemporaryFolder()
+    let path = folder.path + "/short.safetensors"
+    try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
+    #expect(
+      Self.loadError(path)
+        == "\(path): not a usable bump model: truncated safetensors file: 3 bytes, fewer than the 8-byte header length")
+  }
+}

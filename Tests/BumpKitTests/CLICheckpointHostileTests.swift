@@ -1,0 +1,127 @@
+import BumpKit
+import Foundation
+import Testing
+
+/// Hostile checkpoints given to `bump inspect`, `predict` and `evaluate`, run as a
+/// subprocess: each is refused with exit status 1 and a message naming the file, where it
+/// used to abort (a failed allocation) or pass with exit status 0.
+@Suite struct CLICheckpointHostileTests {
+  typealias Hostile = CLIHostileInputTests.Hostile
+  typealias Scratch = CLITrainTests.Scratch
+
+  /// Every command that reads a checkpoint, on `path`, with a small data file.
+  static func commands(_ path: String) -> [[String]] {
+    [
+      ["inspect", path], ["predict", "--model", path, "--data", "-"],
+      ["evaluate", "--model", path, "--data", "-"],
+    ]
+  }
+
+  static let ringsCSV = "x0,x1,ring\n0.1,0.2,inner\n0.5,0.1,outer\n"
+
+  /// A trained rings classifier's checkpoint (layers dense, bump, dense), in `scratch`.
+  static func trainedModel(in scratch: Scratch, _ extra: [String] = []) throws -> String {
+    let run = scratch.path("run")
+    let train = try Hostile.run(
+      ["train", "--samples", "64", "--epochs", "1", "--layers", "4", "--output", run] + extra)
+    #expect(train.status == 0, "\(train.stderr)")
+    return run + "/model.safetensors"
+  }
+
+  /// An 8 KB file whose first layer, nested inside a `sequential` layer, declares 40 GB of
+  /// weights.
+  @Test func aNestedLayerThatLiesAboutItsSizeIsRefused() throws {
+    let scratch = try Scratch()
+    var file = try SafetensorsFile.read(from: try Self.trainedModel(in: scratch))
+    var architecture = try JSONDecoder().decode(
+      Checkpoint.Architecture.self, from: Data(try #require(file.metadata["architecture"]).utf8))
+    architecture.layers[0] = .sequential([
+      .sequential([.dense(DenseConfiguration(inputSize: 2, outputSize: 100_000))]),
+      .dense(DenseConfiguration(inputSize: 100_000, outputSize: 100_000)),
+    ])
+    file.metadata["architecture"] = String(decoding: try JSONEncoder().encode(architecture), as: UTF8.self)
+    let path = scratch.path("nested.safetensors")
+    try file.write(to: path)
+    for command in Self.commands(path) {
+      let result = try Hostile.run(command, stdin: Self.ringsCSV)
+      #expect(result.status == 1, "\(command): \(result.stderr)")
+      #expect(
+        result.stderr
+          == "Error: \(path): not a BumpKit checkpoint: layer 0.0.0 (dense) outputSize is 100000, a width no tensor in the file has\n",
+        "\(command)")
+    }
+  }
+
+  /// A million activation layers in 22 MB took 8.8 s and 1.2 GB; an architecture that long
+  /// is now refused before it is decoded, under an address-space limit of 1 GB.
+  @Test func anArchitectureOfAMillionLayersIsRefused() throws {
+    let scratch = try Scratch()
+    var file = try SafetensorsFile.read(from: try Self.trainedModel(in: scratch))
+    var architecture = try JSONDecoder().decode(
+      Checkpoint.Architecture.self, from: Data(try #require(file.metadata["architecture"]).utf8))
+    architecture.layers += [LayerConfiguration](repeating: .relu, count: 1_000_000)
+    let text = String(decoding: try JSONEncoder().encode(architecture), as: UTF8.self)
+    file.metadata["architecture"] = text
+    let path = scratch.path("long.safetensors")
+    try file.write(to: path)
+    let result = try Hostile.run(
+      ["/bin/sh", "-c", "ulimit -v 1000000; exec \"$0\" inspect \"$1\"", "BUMP", path], shell: true)
+    #expect(result.status == 1, "\(result.stderr)")
+    #expect(
+      result.stderr
+        == "Error: \(path): not a BumpKit checkpoint: the architecture metadata is \(text.utf8.count) bytes, more than the 10485760 a checkpoint may hold\n")
+  }
+
+  /// A 64 GiB language-model shard (sparse) under a 1 GB address-space limit: refused from
+  /// its header, where reading it whole aborted.
+  @Test func aSafetensorsFileThatIsNotACheckpointIsRefusedWithoutReadingIt() throws {
+    let scratch = try Scratch()
+    let path = scratch.path("shard.safetensors")
+    try CheckpointHeaderFirstTests.writeSparse(
+      path, metadata: ["format": "pt"], name: "lm_head.weight", shape: [16, 1 << 30])
+    for command in Self.commands(path) {
+      let script = "ulimit -v 1000000; exec \"$0\" \"$@\" < /dev/null"
+      let result = try Hostile.run(["/bin/sh", "-c", script, "BUMP"] + command, shell: true)
+      #expect(result.status == 1, "\(command): \(result.stderr)")
+      #expect(
+        result.stderr
+          == "Error: \(path): not a BumpKit checkpoint: metadata format is \"pt\", expected \"bumpkit.sequential\"\n",
+        "\(command)")
+    }
+  }
+
+  /// A checkpoint whose 64 GiB of weights are real (its architecture needs them all) is
+  /// refused for memory from its header, before reading any of it.
+  @Test func aCheckpointLargerThanTheMemoryLimitIsRefusedBeforeReading() throws {
+    let scratch = try Scratch()
+    let path = scratch.path("wide.safetensors")
+    try CheckpointHeaderFirstTests.writeSparse(
+      path, metadata: CheckpointHeaderFirstTests.wideDenseMetadata, name: "layers.0.weight",
+      shape: [2, 1 << 33])
+    for command in Self.commands(path) {
+      let result = try Hostile.run(command, stdin: "x0,x1\n0,0\n", environment: ["BUMP_MEMORY_LIMIT": "1G"])
+      #expect(result.status == 1, "\(command): \(result.stderr)")
+      #expect(
+        result.stderr.hasPrefix("Error: not enough memory: this needs about 256.0 GiB (256.0 GiB for the checkpoint's tensors (64.0 GiB, read and converted))"),
+        "\(command): \(result.stderr)")
+    }
+  }
+
+  /// Names that differ only in spaces read differently.
+  @Test func inspectQuotesNames() throws {
+    let scratch = try Scratch()
+    let csv = scratch.path("d.csv")
+    var text = "\" a\",a,y\n"
+    for i in 0..<40 { text += "\(i % 5),\(i % 3),\(i % 2 == 0 ? "\" cat\"" : "cat")\n" }
+    try text.write(toFile: csv, atomically: true, encoding: .utf8)
+    let run = scratch.path("run")
+    let train = try Hostile.run(
+      ["train", "--data", csv, "--target", "y", "--task", "classification", "--epochs", "1", "--output", run])
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains(#"→ "y" (2 classes: " cat", "cat")"#), "\(train.stdout)")
+    let inspect = try Hostile.run(["inspect", run + "/model.safetensors"])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    #expect(inspect.stdout.contains(#"features (2): " a", "a""#), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains(#"target: "y", classification (2 classes): " cat", "cat""#), "\(inspect.stdout)")
+  }
+}
