@@ -37,6 +37,10 @@ package struct BumpCommand: ParsableCommand {
   /// when scripts log it (`--help` shows the usage).
   package static func main() {
     InterruptHandler.install()
+    if let bad = ArgumentEncoding.firstInvalidArgument() {
+      Console.error(ArgumentEncoding.message(index: bad.index, shown: bad.shown))
+      terminate(64)
+    }
     do {
       var command = try parseAsRoot()
       // The commands that multiply matrices say once when OpenBLAS runs a generic core.

@@ -40,6 +40,10 @@ package final class OutputFile {
   private let requireDirectorySync: Bool
   private var done = false
 
+  /// Whether bytes go straight to the target (a device, FIFO or inherited descriptor), so
+  /// that a failed write may leave part of the output there.
+  package var writesInPlace: Bool { target == nil }
+
   /// Whether the output goes to standard output.
   package var isStandardOutput: Bool { path == Self.standardOutputName }
 
@@ -113,8 +117,13 @@ package final class OutputFile {
     target = resolved
     if exists {
       // Root could rename over a file it may not write; a read-only file is not ours to replace.
-      if status.st_mode & 0o222 == 0 || access(resolved, W_OK) != 0 {
+      if status.st_mode & 0o222 == 0 {
         throw failure(.readOnly, EACCES, directory: directory)
+      }
+      // A read-only file system (EROFS) or an immutable file (EPERM) says so itself.
+      if access(resolved, W_OK) != 0 {
+        let code = errno
+        throw failure(code == EACCES ? .readOnly : .open, code, directory: directory)
       }
     } else if path.hasSuffix("/") {
       throw failure(.pathIsDirectory, EISDIR)
@@ -224,14 +233,30 @@ package final class OutputFile {
 
   /// The descriptor that `/dev/stdout`-style paths name: writes go to the open descriptor
   /// (at its offset) instead of reopening or replacing what it points to.
+  ///
+  /// Matched by name (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`, spelled
+  /// with any extra slashes or `.` components), and by identity: any path — a link, another
+  /// spelling — that leads to the very file standard output or standard error is open on
+  /// (`--output log.txt >> log.txt`) is written through that descriptor, so that nothing is
+  /// renamed over a file the shell holds open.
   private static func inheritedDescriptor(_ path: String) -> Int32? {
-    switch path {
+    let components = path.split(separator: "/").filter { $0 != "." }
+    let normal = path.hasPrefix("/") ? "/" + components.joined(separator: "/") : nil
+    switch normal {
     case "/dev/stdout": return STDOUT_FILENO
     case "/dev/stderr": return STDERR_FILENO
     default: break
     }
-    for prefix in ["/dev/fd/", "/proc/self/fd/"] where path.hasPrefix(prefix) {
-      if let n = Int32(path.dropFirst(prefix.count)), n >= 0 { return n }
+    for prefix in ["/dev/fd/", "/proc/self/fd/"] {
+      if let normal, normal.hasPrefix(prefix), let n = Int32(normal.dropFirst(prefix.count)), n >= 0 { return n }
+    }
+    var target = stat()
+    guard stat(path, &target) == 0 else { return nil }
+    for descriptor in [STDOUT_FILENO, STDERR_FILENO] {
+      var open = stat()
+      if fstat(descriptor, &open) == 0, open.st_dev == target.st_dev, open.st_ino == target.st_ino {
+        return descriptor
+      }
     }
     return nil
   }

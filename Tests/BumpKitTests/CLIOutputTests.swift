@@ -92,7 +92,38 @@ import Testing
       let predict = try Hostile.run(["predict", "--model", model, "--data", data] + output, stdoutPath: "/dev/full")
       #expect(predict.status == 1, "\(output)")
       #expect(predict.stderr.contains("No space left on device"), "\(output): \(predict.stderr)")
+      #expect(!predict.stderr.contains("not changed"), "a device is written in place: \(predict.stderr)")
     }
+  }
+
+  /// Any spelling of a path that leads to the file standard output is open on writes through
+  /// the descriptor (appending, as the shell asked), never renames a new file over it.
+  @Test func aPathToStandardOutputIsWrittenThroughItNotReplaced() throws {
+    let (scratch, model, data) = try Self.model(rows: 5)
+    let app = scratch.path("app.txt")
+    let link = scratch.path("so")
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/stdout")
+    for output in ["//dev/stdout", "/dev/./fd/1", link, app] {
+      try "KEEP\n".write(toFile: app, atomically: false, encoding: .utf8)
+      let result = try Hostile.run(
+        ["/bin/sh", "-c", "\"$0\" predict --model \"$1\" --data \"$2\" --output \"$3\" >> \"$4\"",
+         "BUMP", model, data, output, app], shell: true)
+      #expect(result.status == 0, "\(output): \(result.stderr)")
+      let text = try String(contentsOfFile: app, encoding: .utf8)
+      #expect(text.hasPrefix("KEEP\npredicted_class,"), "\(output): \(text.prefix(80))")
+      #expect(text.split(separator: "\n").count == 7, "\(output)")
+    }
+  }
+
+  /// Swift would decode `caf\xE9.csv` as `caf\u{FFFD}.csv`: another file.
+  @Test func anArgumentThatIsNotUTF8IsRefused() throws {
+    let (scratch, model, data) = try Self.model(rows: 5)
+    let result = try Hostile.run(
+      ["/bin/sh", "-c", "\"$0\" predict --model \"$1\" --data \"$2\" --output \"$(printf 'caf\\351.csv')\"",
+       "BUMP", model, data], in: scratch.url, shell: true)
+    #expect(result.status == 64, "\(result.stderr)")
+    #expect(result.stderr.contains("(caf\\xE9.csv) is not valid UTF-8"), "\(result.stderr)")
+    #expect(try scratch.entries().sorted() == ["d.csv", "run"], "no file written under a changed name")
   }
 
   @Test func outliersGiveZerosNotNaN() throws {

@@ -122,8 +122,10 @@ public enum CSVFile {
       return DataError.writeFailed(path: path, operation: "write", reason: f.reason)
     case .createTemporary:
       return DataError.writeFailed(path: path, operation: "create a temporary file in \(f.directory)", reason: f.reason)
+    case .write where f.temporaryPath.isEmpty:
+      return DataError.writeFailedInPlace(path: path, reason: f.reason)
     case .write:
-      return DataError.writeFailed(path: path, operation: f.temporaryPath.isEmpty ? "write" : "write \(f.temporaryPath)", reason: f.reason)
+      return DataError.writeFailed(path: path, operation: "write \(f.temporaryPath)", reason: f.reason)
     case .fsync: return DataError.writeFailed(path: path, operation: "fsync \(f.temporaryPath)", reason: f.reason)
     case .close: return DataError.writeFailed(path: path, operation: "close \(f.temporaryPath)", reason: f.reason)
     case .rename, .openDirectory, .fsyncDirectory:

@@ -88,6 +88,10 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// temporary file); `reason` is the system's explanation. The file at `path` is unchanged.
   case writeFailed(path: String, operation: String, reason: String)
 
+  /// Writing straight to `path` (a device, FIFO or inherited descriptor, which are written in
+  /// place, not replaced) failed; what was written before the failure is there, incomplete.
+  case writeFailedInPlace(path: String, reason: String)
+
   /// Writing to standard output failed (a full disk, a closed pipe); `reason` is the
   /// system's message, such as "No space left on device".
   case standardOutputFailed(reason: String)
@@ -162,6 +166,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
         + "\(byteText(bytes)))"
     case .writeFailed(let path, let operation, let reason):
       return "\(path): cannot \(operation): \(reason); the file was not changed"
+    case .writeFailedInPlace(let path, let reason):
+      return "\(path): cannot write: \(reason); the output written there before the failure is incomplete"
     case .standardOutputFailed(let reason):
       return "cannot write to standard output: \(reason)"
     }
