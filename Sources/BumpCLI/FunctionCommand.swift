@@ -56,8 +56,19 @@ struct FunctionCommand: ParsableCommand {
   var to: NumberArgument?
 
   @Option(
-    help: ArgumentHelp("The number of grid points (≥ 1; 1 gives just --from).", valueName: "count"))
+    parsing: .unconditional,
+    help: ArgumentHelp("The number of grid points (≥ 1; 1 gives just --from).", valueName: "count"),
+    transform: FunctionCommand.positiveCount)
   var steps: Int?
+
+  /// `text` as a count ≥ 1; otherwise an error saying that it is not one (a value such as
+  /// `-0` is read as a value, not as an option name).
+  static func positiveCount(_ text: String) throws -> Int {
+    guard let count = Int(text), count >= 1 else {
+      throw ValidationError("\(MessageText.quoted(text)) is not a positive count (1 or more)")
+    }
+    return count
+  }
 
   @Argument(
     help: ArgumentHelp(

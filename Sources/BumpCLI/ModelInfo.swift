@@ -109,7 +109,7 @@ struct ModelInfo: Equatable {
       let decoder = JSONDecoder()
       if snakeCase { decoder.keyDecodingStrategy = .convertFromSnakeCase }
       do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
-        throw bad("the \"\(key)\" metadata entry is not valid: \(text.prefix(80))")
+        throw bad("the \"\(key)\" metadata entry is not valid: \(MessageText.visible(String(text.prefix(80))))")
       }
     }
     featureNames = try decode([String].self, "feature_names")
@@ -123,10 +123,10 @@ struct ModelInfo: Equatable {
       }
       task = .classification(classes: k)
     case let other:
-      throw bad("task \"\(other)\" is not regression or classification")
+      throw bad("task \(MessageText.quoted(other)) is not regression or classification")
     }
     guard let loss = LossChoice(rawValue: try required("loss")) else {
-      throw bad("loss \"\(m["loss"]!)\" is not mse, bce or softmax")
+      throw bad("loss \(MessageText.quoted(m["loss"]!)) is not mse, bce or softmax")
     }
     self.loss = loss
     classNames = m["class_names"] == nil ? nil : try decode([String].self, "class_names")
