@@ -109,7 +109,7 @@ struct ModelInfo: Equatable {
       let decoder = JSONDecoder()
       if snakeCase { decoder.keyDecodingStrategy = .convertFromSnakeCase }
       do { return try decoder.decode(T.self, from: Data(text.utf8)) } catch {
-        throw bad("the \"\(key)\" metadata entry is not valid: \(MessageText.visible(String(text.prefix(80))))")
+        throw bad("the \"\(key)\" metadata entry is not valid: \(text.prefix(80))")
       }
     }
     featureNames = try decode([String].self, "feature_names")

@@ -98,9 +98,6 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// temporary file); `reason` is the system's explanation. The file at `path` is unchanged.
   case writeFailed(path: String, operation: String, reason: String)
 
-  /// The most header names a ``missingColumn(path:line:column:available:)`` message lists.
-  static let listedColumns = 50
-
   /// A one-line explanation naming the file, line and column where they apply.
   public var description: String {
     switch self {
@@ -123,9 +120,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
         + "(columns \(list))"
     case .missingColumn(let path, let line, let column, let available):
       return "\(cellLocation(path, line, column)): no such column in the header; "
-        + "available columns: \(quotedNames(available.prefix(Self.listedColumns)))"
-        + (available.count > Self.listedColumns
-          ? " and \(available.count - Self.listedColumns) more" : "")
+        + "available columns: \(quotedNames(available.prefix(listedColumns)))"
+        + (available.count > listedColumns ? " and \(available.count - listedColumns) more" : "")
         + missingColumnAdvice(column, available: available)
     case .noFeatureColumns(let path, let line, let target):
       return "\(cellLocation(path, line, target)): the target is the only column, "
@@ -202,6 +198,10 @@ private func quotedNames(_ names: some Sequence<String>) -> String {
 private func location(_ path: String, _ line: Int, _ column: String?) -> String {
   column.map { cellLocation(path, line, $0) } ?? "\(shown(path)): line \(line)"
 }
+
+/// The most header names a ``DataError/missingColumn(path:line:column:available:)`` message
+/// lists, so that a file of 10⁵ columns gives a readable message.
+private let listedColumns = 50
 
 /// What a missing column may be instead: a file separated by tabs or semicolons (read as one
 /// column whose name holds them), or a header name that differs from `column` only in

@@ -408,9 +408,7 @@ struct CSVLabelReader {
     switch expected {
     case .names(let modelNames)?:
       guard let k = expectedIndex[text] else {
-        let list =
-          modelNames.prefix(20).map { MessageText.quoted(excerpt($0)) }.joined(separator: ", ")
-          + (modelNames.count > 20 ? ", …" : "")
+        let list = modelNames.map { "\"\(excerpt($0))\"" }.prefix(20).joined(separator: ", ")
         throw invalid(
           number != nil && !modelNames.contains(text)
             ? "is a number, but the model's classes are names (\(list))"
