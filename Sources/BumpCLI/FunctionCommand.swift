@@ -65,7 +65,8 @@ struct FunctionCommand: ParsableCommand {
   /// `-0` is read as a value, not as an option name).
   static func positiveCount(_ text: String) throws -> Int {
     guard let count = Int(text), count >= 1 else {
-      throw ValidationError("\(MessageText.quoted(text)) is not a positive count (1 or more)")
+      // ArgumentParser quotes the value before this reason.
+      throw ValidationError("it is not a positive count (1 or more)")
     }
     return count
   }

@@ -118,7 +118,7 @@ import Testing
     FileManager.default.createFile(atPath: empty, contents: Data())
     #expect(ModelFile.notAFile(empty) == "the file is empty (0 bytes)")
     #expect(ModelFile.notAFile("/proc/self/status")?.contains("/proc") == true)
-    #expect(ModelFile.notAFile("/dev/null") == "it is a character device, not a regular file")
+    #expect(ModelFile.notAFile("/dev/urandom") == "it is a character device, not a regular file")
     let run = folder.path + "/run"
     try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
     #expect(ModelFile.notAFile(run) == "it is a directory, not a checkpoint file")

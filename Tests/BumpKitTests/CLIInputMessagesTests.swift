@@ -30,7 +30,9 @@ import Testing
   @Test func stepsMinusZeroIsNotAPositiveCount() throws {
     let result = try Hostile.run(["function", "--sigma", "1", "--from", "0", "--to", "1", "--steps", "-0"])
     #expect(result.status == 64, "\(result.stderr)")
-    #expect(result.stderr.contains("--steps") && result.stderr.contains("\"-0\" is not a positive count"), "\(result.stderr)")
+    #expect(
+      result.stderr
+        == "Error: The value '-0' is invalid for '--steps <count>': it is not a positive count (1 or more)\n")
   }
 
   /// The `--ignore` hint, pasted into a shell, trains: for a name with a comma and quotes and
@@ -64,6 +66,19 @@ import Testing
     #expect(
       result.stderr
         == "Error: standard input: line 9, column \"x\": \"7,5\" is not a number; fix that cell or remove its row\n")
+  }
+
+  @Test func aFIFOAsDataIsReadAsAStream() throws {
+    let scratch = try Scratch()
+    #expect(mkfifo(scratch.path("d.fifo"), 0o600) == 0)
+    var text = "a,y\n"
+    for i in 0..<40 { text += "\(i),\(i % 3)\n" }
+    try text.write(toFile: scratch.path("d.csv"), atomically: true, encoding: .utf8)
+    let command =
+      "cat d.csv > d.fifo & exec \"$0\" train --data d.fifo --target y --task regression --epochs 1 --output run"
+    let result = try Hostile.run(["/bin/sh", "-c", command, "BUMP"], in: scratch.url, shell: true)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("32 training + 8 validation samples"), "\(result.stdout)")
   }
 
   @Test func aTabSeparatedFileIsCalledOne() throws {
