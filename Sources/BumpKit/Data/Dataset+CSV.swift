@@ -8,7 +8,12 @@ extension Dataset {
   /// quote inside); line endings may be LF, CRLF or CR, and a final line break is optional.
   /// Spaces and tabs around a field are ignored (inside quotes they belong to the field, so
   /// `" a"` is a name with a leading space), as are blank lines and a UTF-8 byte-order mark.
-  /// The file is read as a stream (see `CSVRecordReader`): it is never held in memory whole.
+  /// The file is read as a stream (see `CSVRecordReader`): it is never held in memory whole,
+  /// and a pipe, a FIFO or a `/proc` file (whose size reads as 0) is read like any file.
+  /// Only commas separate fields: in a tab- or semicolon-separated file the header is one
+  /// name, and the error for a missing column says the file looks tab- or
+  /// semicolon-separated. Messages show invisible characters in names and cells as escapes
+  /// (`"\u{feff}y"`).
   ///
   /// **Numbers.** Each feature cell (and a regression target) must be a number in Swift's
   /// strict `Double(String)` grammar, e.g. `3`, `-0.5`, `1e-3`, `0x1p-2`; surrounding spaces
