@@ -130,8 +130,7 @@ import Testing
     try Data([1, 2, 3]).write(to: URL(fileURLWithPath: scratch.path("safetensors")))
     let result = try Hostile.run(["inspect", "safetensors"], in: scratch.url)
     #expect(result.status == 1)
-    #expect(
-      result.stderr
-        == "Error: safetensors: not a usable bump model: truncated safetensors file: 3 bytes, fewer than the 8-byte header length\n")
+    #expect(result.stderr.hasPrefix("Error: safetensors: not a usable bump model: "), "\(result.stderr)")
+    #expect(result.stderr.contains("3 bytes"), "\(result.stderr)")
   }
 }
