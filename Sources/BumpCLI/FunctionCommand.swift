@@ -24,8 +24,10 @@ struct FunctionCommand: ParsableCommand {
       that reads back exactly.
 
       x values are read one per line from <file>, or from standard input when <file> \
-      is omitted or '-' (blank lines only at the end; inf and nan allowed); or they are \
-      --steps evenly spaced points from --from to --to, both ends included.
+      is omitted or '-' (blank lines only at the end; inf and nan allowed; a line over \
+      1 MiB, a NUL byte or text that is not UTF-8 is an error naming the line, as in CSV \
+      files); or they are --steps evenly spaced points from --from to --to, both ends \
+      included.
       """
   )
 
