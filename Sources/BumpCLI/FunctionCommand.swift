@@ -24,8 +24,10 @@ struct FunctionCommand: ParsableCommand {
       that reads back exactly.
 
       x values are read one per line from <file>, or from standard input when <file> \
-      is omitted or '-' (blank lines only at the end; inf and nan allowed); or they are \
-      --steps evenly spaced points from --from to --to, both ends included.
+      is omitted or '-' (blank lines only at the end; inf and nan allowed; a line over \
+      1 MiB, a NUL byte or text that is not UTF-8 is an error naming the line, as in CSV \
+      files); or they are --steps evenly spaced points from --from to --to, both ends \
+      included.
       """
   )
 
@@ -56,8 +58,20 @@ struct FunctionCommand: ParsableCommand {
   var to: NumberArgument?
 
   @Option(
-    help: ArgumentHelp("The number of grid points (≥ 1; 1 gives just --from).", valueName: "count"))
+    parsing: .unconditional,
+    help: ArgumentHelp("The number of grid points (≥ 1; 1 gives just --from).", valueName: "count"),
+    transform: FunctionCommand.positiveCount)
   var steps: Int?
+
+  /// `text` as a count ≥ 1; otherwise an error saying that it is not one (a value such as
+  /// `-0` is read as a value, not as an option name).
+  static func positiveCount(_ text: String) throws -> Int {
+    guard let count = Int(text), count >= 1 else {
+      // ArgumentParser quotes the value before this reason.
+      throw ValidationError("it is not a positive count (1 or more)")
+    }
+    return count
+  }
 
   @Argument(
     help: ArgumentHelp(

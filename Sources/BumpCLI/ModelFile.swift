@@ -8,11 +8,15 @@ enum ModelFile {
   /// not a BumpKit checkpoint, whose architecture its tensors do not bear out, or whose
   /// tensors would not fit in memory, is refused before its data is read.
   ///
-  /// - Throws: ``CheckpointError`` for a file that is not a usable BumpKit checkpoint,
-  ///   ``CLIError/invalidCheckpoint(path:reason:)`` for a malformed one,
+  /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` for something other than a
+  ///   regular file (saying what it is) and for a malformed file, ``CheckpointError`` for a
+  ///   file that is not a usable BumpKit checkpoint,
   ///   ``CLIError/notEnoughMemory(needed:limit:source:parts:)`` when loading it would need
   ///   more memory than the limit.
   static func header(at path: String) throws -> Checkpoint.Header {
+    if let problem = notAFile(path) {
+      throw CLIError.invalidCheckpoint(path: path, reason: problem)
+    }
     let header = try namingPath(path) { try Checkpoint.header(at: path) }
     // Loading holds the data as read, each tensor's bytes, its values and the parameters.
     try MemoryBudget.current().check([
@@ -22,10 +26,10 @@ enum ModelFile {
     return header
   }
 
-  /// Runs `body`, which reads the checkpoint at `path`, so that its errors name the file:
-  /// a ``CheckpointError`` or ``CLIError`` does already; any other error (a malformed
-  /// safetensors file, say) becomes ``CLIError/invalidCheckpoint(path:reason:)`` unless its
-  /// message names the path.
+  /// Runs `body`, which reads the checkpoint at `path`, so that its errors name the file
+  /// once: a ``CheckpointError`` or ``CLIError`` does already, and so does a failed read
+  /// (``SafetensorsError/io(operation:path:errno:)``); any other error (a malformed
+  /// safetensors file, say) becomes ``CLIError/invalidCheckpoint(path:reason:)``.
   static func namingPath<R>(_ path: String, _ body: () throws -> R) throws -> R {
     do {
       return try body()
@@ -33,10 +37,11 @@ enum ModelFile {
       throw error
     } catch let error as CLIError {
       throw error
+    } catch let error as SafetensorsError {
+      if case .io = error { throw error }  // names the file it could not read
+      throw CLIError.invalidCheckpoint(path: path, reason: "\(error)")
     } catch {
-      let text = "\(error)"
-      if text.contains(path) { throw error }
-      throw CLIError.invalidCheckpoint(path: path, reason: text)
+      throw CLIError.invalidCheckpoint(path: path, reason: "\(error)")
     }
   }
 

@@ -145,10 +145,10 @@ struct ModelInfo: Equatable {
       }
       task = .classification(classes: k)
     case let other:
-      throw bad("task \"\(other)\" is not regression or classification")
+      throw bad("task \(MessageText.quoted(other)) is not regression or classification")
     }
     guard let loss = LossChoice(rawValue: try required("loss")) else {
-      throw bad("loss \"\(m["loss"]!)\" is not mse, bce or softmax")
+      throw bad("loss \(MessageText.quoted(m["loss"]!)) is not mse, bce or softmax")
     }
     self.loss = loss
     // Class names mean something only to a classifier.

@@ -1,12 +1,6 @@
 import ArgumentParser
 import BumpKit
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 // MARK: - Parsing one number
 
 /// Parses numbers the way every `bump` input does: decimal or hexadecimal floating-point
@@ -74,8 +68,9 @@ protocol NumberBatches<Scalar> {
 /// A line of input that breaks the one-number-per-line format: not a number, or a blank
 /// line with numbers after it.
 ///
-/// The description names the source, the 1-based line number and the offending text
-/// (shortened when long), for example `data.txt, line 3: not a number: "1,5"`.
+/// The description names the source and the 1-based line number as the CSV reader's errors
+/// do, then the offending text (shortened when long, invisible characters escaped), for
+/// example `data.txt: line 3: not a number: "1,5"`.
 struct InputLineError: Error, CustomStringConvertible, Equatable {
   /// A file path, or "standard input".
   let source: String
@@ -87,70 +82,35 @@ struct InputLineError: Error, CustomStringConvertible, Equatable {
   let problem: String
 
   var description: String {
-    guard let text else { return "\(source), line \(line): \(problem)" }
+    let place = "\(MessageText.visible(source)): line \(line): \(problem)"
+    guard let text else { return place }
     let shown = text.count > 60 ? text.prefix(60) + "…" : Substring(text)
-    return "\(source), line \(line): \(problem): \"\(shown)\""
+    return "\(place): \(MessageText.quoted(String(shown)))"
   }
 }
 
-/// A failure to open or read an input file.
-struct InputFileError: Error, CustomStringConvertible {
-  /// A file path, or "standard input".
-  let source: String
-  /// The operation and the system's reason, e.g. "cannot open: No such file or directory".
-  let reason: String
-
-  var description: String { "\(source): \(reason)" }
-}
-
-/// Reads lines from a C stream with `getline`, one line at a time.
-///
-/// Line endings (`\n`, or `\r\n`) are removed; a last line without a line ending is still a
-/// line. The stream is closed when the reader is.
+/// Lines of text from a file or standard input, read with the CSV reader's rules
+/// (``TextLineReader``): line endings (LF, CRLF or CR) removed, a last line without one still a
+/// line, and a line that is too long, holds a NUL byte or is not UTF-8 an error (a
+/// ``DataError``) naming it.
 final class LineReader {
   /// A file path, or "standard input"; used in error messages.
   let source: String
-  private let stream: UnsafeMutablePointer<FILE>
-  private var buffer: UnsafeMutablePointer<CChar>? = nil
-  private var capacity = 0
+  private var lines: TextLineReader
 
   /// Opens `path` for reading; `-` means standard input.
-  init(path: String) throws(InputFileError) {
-    let opened: UnsafeMutablePointer<FILE>?
-    if path == "-" {
-      source = "standard input"
-      opened = fdopen(STDIN_FILENO, "r")
-    } else {
-      source = path
-      opened = fopen(path, "r")
-    }
-    guard let opened else {
-      throw InputFileError(
-        source: source, reason: "cannot open: \(String(cString: strerror(errno)))")
-    }
-    stream = opened
-  }
-
-  deinit {
-    free(buffer)
-    fclose(stream)
+  ///
+  /// - Throws: ``DataError/fileNotFound(path:)``, ``DataError/unreadableFile(path:reason:)``.
+  init(path: String, lineByteLimit: Int = TextLineReader.lineByteLimit) throws {
+    lines = try TextLineReader(path: path, lineByteLimit: lineByteLimit)
+    source = lines.path
   }
 
   /// The next line without its line ending, or `nil` at the end of the input.
-  func nextLine() throws(InputFileError) -> Substring? {
-    let length = getline(&buffer, &capacity, stream)
-    guard length >= 0, let buffer else {
-      if ferror(stream) != 0 {
-        throw InputFileError(
-          source: source, reason: "cannot read: \(String(cString: strerror(errno)))")
-      }
-      return nil
-    }
-    let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
-    var line = Substring(String(decoding: bytes, as: UTF8.self))
-    if line.last == "\n" || line.last == "\r\n" { line = line.dropLast() }
-    if line.last == "\r" { line = line.dropLast() }
-    return line
+  ///
+  /// - Throws: the ``DataError``s of ``TextLineReader/next()``.
+  func nextLine() throws -> Substring? {
+    try lines.next().map { Substring($0.text) }
   }
 }
 
@@ -158,13 +118,14 @@ final class LineReader {
 ///
 /// Blank lines are allowed only at the end: a blank line followed by a number is an error
 /// naming the blank line. Every other line must be one number (``NumberSyntax``), else an
-/// ``InputLineError`` names it. The numbers before a bad line are still delivered: the batch
+/// ``InputLineError`` names it; text that is not text (a NUL byte, bytes that are not UTF-8, a
+/// line longer than ``TextLineReader/lineByteLimit``) is a ``DataError`` naming the line. The numbers before a bad line are still delivered: the batch
 /// that meets the bad line ends there, and the next call throws.
 struct LineNumbers<Scalar: MatrixScalar>: NumberBatches {
   private let reader: LineReader
   private var lineNumber = 0
   private var firstBlankLine: Int? = nil
-  private var pendingError: InputLineError? = nil
+  private var pendingError: (any Error)? = nil
 
   init(reader: LineReader) { self.reader = reader }
 
@@ -172,7 +133,18 @@ struct LineNumbers<Scalar: MatrixScalar>: NumberBatches {
     if let pendingError { throw pendingError }
     var values: [Scalar] = []
     values.reserveCapacity(min(limit, 4096))
-    while values.count < limit, let line = try reader.nextLine() {
+    while values.count < limit {
+      let next: Substring?
+      do {
+        next = try reader.nextLine()
+      } catch {
+        // Malformed text (a NUL byte, a line too long, not UTF-8) ends the batch like a bad
+        // number: the values before it are delivered first.
+        if values.isEmpty { throw error }
+        pendingError = error
+        return values
+      }
+      guard let line = next else { break }
       lineNumber += 1
       if NumberSyntax.trimmingBlanks(line).isEmpty {
         if firstBlankLine == nil { firstBlankLine = lineNumber }

@@ -56,21 +56,18 @@ struct PreparedData<Element: MatrixScalar> {
           needed: nil, limit: budget.bytes, source: budget.source,
           parts: ["\(path): \(byteText(bytes)) for \(rows) rows × \(columns) values by line \(line), and more to read"])
       } catch let error as DataError {
-        // A text column (an id, a name) is a feature unless it is skipped.
-        if case .notANumber(_, _, let column, _) = error, column != target {
-          throw CLIError.withHint(
-            error, hint: "skip a column that is not a feature with --ignore \(column)")
-        }
-        throw error
+        throw Self.advised(error, target: target, task: configuration.task)
       }
       source = path == "-" ? "standard input" : path
       if case .classification = configuration.task {
         let labels = Set((0..<dataset.y.rows).map { dataset.y[$0, 0] })
         guard labels.count >= 2 else {
-          let label = dataset.classNames.map { "\"\($0[0])\"" } ?? labels.first.map { "\(Int($0))" } ?? "?"
+          let label =
+            dataset.classNames.map { MessageText.quoted($0[0]) } ?? labels.first.map { "\(Int($0))" }
+            ?? "?"
           throw CLIError.dataMismatch(
             path: source,
-            reason: "the target \"\(target)\" holds only one class (\(label)) in \(dataset.count) rows; "
+            reason: "the target \(MessageText.quoted(target)) holds only one class (\(label)) in \(dataset.count) rows; "
               + "classification needs at least 2 (use --task regression for a numeric target)")
         }
       }
@@ -116,6 +113,25 @@ struct PreparedData<Element: MatrixScalar> {
     }
     self.training = training
     self.validation = validation
+  }
+
+  /// `error` with advice that fits it, for a file being read to train on: a column that holds
+  /// text is to be skipped (with the `--ignore` argument that names it, quoted for the shell),
+  /// a single bad cell to be fixed, a target of names to be read as classes.
+  static func advised(_ error: DataError, target: String, task: TaskKind) -> any Error {
+    switch error {
+    case .textColumn(_, _, let column, _, _, _) where column != target:
+      return CLIError.withHint(
+        error, hint: "if it is not a feature, skip it with --ignore \(ColumnList.argument(for: column))")
+    case .notANumber(_, _, let column, _) where column != target:
+      return CLIError.withHint(error, hint: "fix that cell or remove its row")
+    case .notANumber(_, _, let column, _) where column == target && task == .regression:
+      return CLIError.withHint(
+        error,
+        hint: "a regression target must hold numbers; for class labels use --task classification")
+    default:
+      return error
+    }
   }
 
   /// A regression model's outputs in the target's own units.

@@ -69,7 +69,7 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Columns of --data to skip (an id, a name), comma-separated; every other column but the target is a feature and must hold numbers.",
+      "Columns of --data to skip (an id, a name), comma-separated; a name in double quotes is taken as written, commas and edge spaces included ('\"a, b\"'). Every other column but the target is a feature and must hold numbers; each ignored column must be in the file.",
       valueName: "columns"))
   var ignore: [String] = []
 
@@ -275,7 +275,7 @@ struct TrainCommand: ParsableCommand {
       standardize: standardize ?? (data != nil),
       standardizeTarget: taskKind == .regression && (standardizeTarget ?? true),
       schedule: schedule, minDelta: minDelta)
-    let ignored = ColumnList.names(ignore)
+    let ignored = try ColumnList.names(ignore)
     if !ignored.isEmpty { configuration.ignoredColumns = ignored }
     if radial { configuration.radialFirstLayer = true }
     return configuration

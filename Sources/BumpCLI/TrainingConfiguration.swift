@@ -115,7 +115,7 @@ enum SigmaInitialization: Equatable, Sendable, CustomStringConvertible, Expressi
   /// Why the argument was refused, or nil.
   var problem: String? {
     guard case .invalid(let argument, let reason) = self else { return nil }
-    return "--sigma-init \(argument): \(reason)"
+    return "--sigma-init \(MessageText.visible(argument)): \(reason)"
   }
 
   var description: String {
@@ -162,7 +162,7 @@ struct HiddenSizes: Equatable, Sendable, CustomStringConvertible, ExpressibleByA
         problem =
           text.isEmpty
           ? "a size is missing; expected positive integers separated by commas, e.g. 32,32"
-          : "\"\(text)\" is not an integer; expected positive integers separated by commas, e.g. 32,32"
+          : "\(MessageText.quoted(text)) is not an integer; expected positive integers separated by commas, e.g. 32,32"
         break
       }
       guard size > 0, size <= Self.limit else {
@@ -172,7 +172,7 @@ struct HiddenSizes: Equatable, Sendable, CustomStringConvertible, ExpressibleByA
       sizes.append(size)
     }
     self.sizes = problem == nil ? sizes : []
-    self.problem = problem.map { "--layers \(argument): \($0)" }
+    self.problem = problem.map { "--layers \(MessageText.visible(argument)): \($0)" }
   }
 
   var description: String { sizes.map(String.init).joined(separator: ",") }
@@ -298,9 +298,9 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   var descriptionLines: [String] {
     let data =
       dataset.map { "\($0.rawValue) (\(samples ?? $0.defaultSamples) samples, built in)" }
-      ?? "\(dataFile ?? "?"), target \"\(target ?? "?")\""
+      ?? "\(MessageText.visible(dataFile ?? "?")), target \(MessageText.quoted(target ?? "?"))"
       + (ignoredColumns?.isEmpty == false
-        ? ", ignoring " + ignoredColumns!.map { "\"\($0)\"" }.joined(separator: ", ") : "")
+        ? ", ignoring " + MessageText.quotedList(ignoredColumns!) : "")
     var activationText = activation.rawValue
     if activation == .bump {
       var parts = ["σ \(sigma.rawValue), initial \(sigmaInit)"]

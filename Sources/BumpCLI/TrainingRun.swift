@@ -26,7 +26,7 @@ struct TrainingRun<Element: MatrixScalar> {
       throw CLIError.dataMismatch(
         path: data.source,
         reason:
-          "--loss bce needs exactly 2 classes, the target \"\(data.training.targetName)\" has \(task.classes ?? 0); use --loss softmax"
+          "--loss bce needs exactly 2 classes, the target \(MessageText.quoted(data.training.targetName)) has \(task.classes ?? 0); use --loss softmax"
       )
     }
     if case .regression = task {
@@ -38,7 +38,7 @@ struct TrainingRun<Element: MatrixScalar> {
         throw CLIError.dataMismatch(
           path: data.source,
           reason:
-            "the target \"\(data.training.targetName)\" holds \(big), too large to train on in \(configuration.precision.rawValue) precision: squared errors overflow beyond about \(formatted(Double(bound / 2))); rescale the target or use --precision double"
+            "the target \(MessageText.quoted(data.training.targetName)) holds \(big), too large to train on in \(configuration.precision.rawValue) precision: squared errors overflow beyond about \(formatted(Double(bound / 2))); rescale the target or use --precision double"
         )
       }
     }

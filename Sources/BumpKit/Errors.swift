@@ -41,7 +41,7 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
   case invalidArgument(name: String, value: String, reason: String)
   /// A non-finite value in data, found at `row` (0-based) and `column`.
   case nonFiniteData(what: String, row: Int, column: Int, value: String)
-  /// A class label outside `0..<classes`.
+  /// A class label that is not one of the classes 0, 1, …, `classes` − 1.
   case labelOutOfRange(row: Int, label: String, classes: Int)
   /// A parameter holds a value the layer cannot use (e.g. σ < 0 or NaN).
   case invalidParameter(layer: String, parameter: String, index: Int, value: String, reason: String)
@@ -62,7 +62,7 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
     case .nonFiniteData(let what, let row, let column, let value):
       return "\(what) has a non-finite value \(value) at row \(row), column \(column)"
     case .labelOutOfRange(let row, let label, let classes):
-      return "label \(label) at row \(row) is outside 0..<\(classes)"
+      return "label \(label) at row \(row) is not a class: the classes are 0 to \(classes - 1)"
     case .invalidParameter(let layer, let parameter, let index, let value, let reason):
       return "\(layer): \(parameter)[\(index)] = \(value) \(reason)"
     case .nonFiniteLoss(let epoch, let batch, let value):

@@ -74,8 +74,8 @@ import Testing
     for bad in ["", "0", "-1", "x", "1Q", "1e30T"] { #expect(MemoryBudget.parse(bad) == nil, "\(bad)") }
   }
 
-  @Test func ignoredColumnsAreSplitTrimmedAndDeduplicated() {
-    #expect(ColumnList.names(["id, name", "name", ",x,,"]) == ["id", "name", "x"])
+  @Test func ignoredColumnsAreSplitTrimmedAndDeduplicated() throws {
+    #expect(try ColumnList.names(["id, name", "name", ",x,,"]) == ["id", "name", "x"])
   }
 
   @Test func statisticsReportNamesTheLayerAndItsDeadUnits() throws {

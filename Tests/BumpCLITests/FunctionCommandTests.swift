@@ -35,7 +35,7 @@ import Testing
     #expect(try numbers.next(limit: 10) == [0, 0.5], "the numbers before the bad line")
     let error = try #require(throws: InputLineError.self) { _ = try numbers.next(limit: 10) }
     #expect(error.line == 3)
-    #expect(error.description == "\(path), line 3: not a number: \"1,5\"")
+    #expect(error.description == "\(path): line 3: not a number: \"1,5\"")
 
     try "1\r\n\n\n".write(toFile: path, atomically: true, encoding: .utf8)
     var trailing = LineNumbers<Float>(reader: try LineReader(path: path))
@@ -46,7 +46,9 @@ import Testing
     var blank = LineNumbers<Double>(reader: try LineReader(path: path))
     #expect(try blank.next(limit: 10) == [0])
     #expect(throws: InputLineError.self) { _ = try blank.next(limit: 10) }
-    #expect(throws: InputFileError.self) { _ = try LineReader(path: folder.path + "/missing.txt") }
+    #expect(throws: DataError.fileNotFound(path: folder.path + "/missing.txt")) {
+      _ = try LineReader(path: folder.path + "/missing.txt")
+    }
   }
 
   @Test func theTableIsZeroOutsideTheSupport() throws {

@@ -164,7 +164,7 @@ import Testing
     #expect(result.status == 1)
     #expect(
       result.stderr
-        == "Error: standard input: line 2, column \"a\": the text holds a NUL byte; the file looks binary, not CSV text\n")
+        == "Error: standard input: line 2, column \"a\": the text holds a NUL byte; the file looks binary, not text\n")
     let zero = try Hostile.run(["train", "--data", "/dev/zero", "--target", "y", "--task", "regression"])
     #expect(zero.status == 1)
     #expect(zero.stderr.contains("/dev/zero: line 1: the text holds a NUL byte"), "\(zero.stderr)")
@@ -269,7 +269,8 @@ import Testing
     #expect(refused.status == 1)
     #expect(
       refused.stderr.hasSuffix(
-        "\"r0\" is not a number; skip a column that is not a feature with --ignore id\n"),
+        "\"r0\" is not a number; none of the 40 cells read in the column is a number: it holds text; "
+          + "if it is not a feature, skip it with --ignore id\n"),
       "\(refused.stderr)")
     let run = scratch.path("run")
     let train = try Hostile.run(base + ["--ignore", "id,name", "--output", run])

@@ -58,3 +58,47 @@ struct PredictionTests {
     #expect(try model.accuracy(x: x, y: shifted) == 0)
   }
 }
+
+extension PredictionTests {
+  /// The reference: softmax written out as the formula, in Double.
+  private static func reference<T: MatrixScalar>(_ row: [T]) -> [Double] {
+    let z = row.map { Double($0) }
+    var m = z[0]
+    for v in z.dropFirst() where v > m || v.isNaN { m = v }
+    let e = z.map { Foundation.exp($0 - m) }
+    let total = e.reduce(0, +)
+    return e.map { $0 / total }
+  }
+
+  @Test("Softmax over 10⁴ classes: the same bits as the formula, in both precisions")
+  func manyClasses() throws {
+    let k = 10_000
+    var generator = SystemRandomNumberGenerator()
+    let values = (0..<(3 * k)).map { _ in Double.random(in: -30...30, using: &generator) }
+    func check<T: MatrixScalar>(_: T.Type) throws {
+      let logits = try Matrix<T>(rows: 3, columns: k, elements: values.map { T("\($0)")! })
+      for r in 0..<3 {
+        let p = Prediction.probabilities(logits: logits, row: r)
+        let expected = Self.reference(logits.row(r))
+        // RealModule's exp is the C library's, so every probability agrees to the bit.
+        #expect(p == expected, "\(T.self) row \(r)")
+        #expect(abs(p.reduce(0, +) - 1) < 1e-12)
+      }
+      let classes = Prediction.classes(logits: logits)
+      for r in 0..<3 {
+        let row = logits.row(r)
+        #expect(classes[r] == row.firstIndex(of: row.max()!)!)
+      }
+      // The loss is the same computation: −log p(label), averaged.
+      let labels = try Matrix<T>(rows: 3, columns: 1, elements: [0, 4_999, 9_999])
+      let loss = try SoftmaxCrossEntropy<T>().loss(predicted: logits, target: labels)
+      let expected = (0..<3).map { r in -Foundation.log(Self.reference(logits.row(r))[[0, 4_999, 9_999][r]]) }
+        .reduce(0, +) / 3
+      #expect(abs(loss - expected) <= 1e-12 * abs(expected), "\(loss) vs \(expected)")
+    }
+    try check(Float.self)
+    try check(Double.self)
+    let nan = try Matrix<Float>(rows: 1, columns: 3, elements: [1, .nan, 2])
+    #expect(Prediction.probabilities(logits: nan, row: 0).allSatisfy { $0.isNaN })
+  }
+}

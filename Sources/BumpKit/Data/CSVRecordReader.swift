@@ -68,18 +68,26 @@ struct CSVRecordReader {
     self.header = header
     self.input = input
     self.line = line
-    var positions: [String: [Int]] = [:]
-    for (index, name) in header.enumerated() {
-      guard !name.isEmpty else {
-        throw DataError.emptyColumnName(path: self.path, line: headerLine, position: index + 1)
+    var index: [String: Int] = [:]
+    index.reserveCapacity(header.count)
+    var repeated = Set<String>()
+    for (position, column) in header.enumerated() {
+      guard !column.isEmpty else {
+        throw DataError.emptyColumnName(path: name, line: headerLine, position: position + 1)
       }
-      positions[name, default: []].append(index + 1)
+      if index[column] == nil { index[column] = position } else { repeated.insert(column) }
     }
-    if let name = header.first(where: { positions[$0]!.count > 1 }) {
+    // The first name in header order that repeats, with every position it is at.
+    if !repeated.isEmpty, let column = header.first(where: repeated.contains) {
+      let positions = header.indices.filter { header[$0] == column }.map { $0 + 1 }
       throw DataError.duplicateColumn(
-        path: self.path, line: headerLine, column: name, positions: positions[name]!)
+        path: name, line: headerLine, column: column, positions: positions)
     }
+    columnIndex = index
   }
+
+  /// The position (0-based) of each header name; names are distinct.
+  let columnIndex: [String: Int]
 
   /// The next non-blank record and the line it starts on, with exactly one field per header
   /// column; `nil` at the end of the file.
@@ -230,98 +238,6 @@ struct CSVRecordReader {
       afterCR = byte == cr
     }
     return breaks
-  }
-}
-
-/// A file descriptor read in chunks, one byte at a time.
-private final class ByteInput {
-  private let descriptor: Int32
-  private let ownsDescriptor: Bool
-  private let name: String
-  private var buffer = [UInt8](repeating: 0, count: 1 << 16)
-  private var start = 0
-  private var end = 0
-  private var atEnd = false
-
-  init(path: String, name: String) throws {
-    self.name = name
-    if path == "-" {
-      descriptor = STDIN_FILENO
-      ownsDescriptor = false
-      return
-    }
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else {
-      let code = errno
-      if code == ENOENT || path.isEmpty { throw DataError.fileNotFound(path: path) }
-      throw DataError.unreadableFile(path: path, reason: dataSystemMessage(code))
-    }
-    var status = stat()
-    guard fstat(descriptor, &status) == 0 else {
-      let code = errno
-      close(descriptor)
-      throw DataError.unreadableFile(path: path, reason: dataSystemMessage(code))
-    }
-    if (status.st_mode & S_IFMT) == S_IFDIR {
-      close(descriptor)
-      throw DataError.unreadableFile(path: path, reason: dataSystemMessage(EISDIR))
-    }
-    self.descriptor = descriptor
-    ownsDescriptor = true
-  }
-
-  deinit { if ownsDescriptor { close(descriptor) } }
-
-  /// Drops a UTF-8 byte-order mark at the start of the input, if that is what is there.
-  func dropByteOrderMark() throws {
-    try fill(atLeast: 3)
-    if end - start >= 3, buffer[start] == 0xEF, buffer[start + 1] == 0xBB,
-      buffer[start + 2] == 0xBF
-    {
-      start += 3
-    }
-  }
-
-  func peekByte() throws -> UInt8? {
-    if start == end { try fill(atLeast: 1) }
-    return start < end ? buffer[start] : nil
-  }
-
-  func nextByte() throws -> UInt8? {
-    if start == end { try fill(atLeast: 1) }
-    guard start < end else { return nil }
-    defer { start += 1 }
-    return buffer[start]
-  }
-
-  /// Reads until `count` bytes are buffered or the input ends.
-  private func fill(atLeast count: Int) throws {
-    if start > 0 {
-      let kept = end - start
-      if kept > 0 {
-        buffer.withUnsafeMutableBytes { b in
-          _ = memmove(b.baseAddress!, b.baseAddress! + start, kept)
-        }
-      }
-      (start, end) = (0, kept)
-    }
-    guard end - start < count, !atEnd else { return }
-    let wanted = count - (end - start)
-    let (n, failure) = buffer.withUnsafeMutableBytes { b -> (Int, Errno?) in
-      do throws(Errno) {
-        return (
-          try FileDescriptor(rawValue: descriptor).read(
-            into: UnsafeMutableRawBufferPointer(rebasing: b[end...]), atLeast: wanted), nil
-        )
-      } catch {
-        return (0, error)
-      }
-    }
-    if let failure {
-      throw DataError.unreadableFile(path: name, reason: dataSystemMessage(failure.rawValue))
-    }
-    if n < wanted { atEnd = true }
-    end += n
   }
 }
 

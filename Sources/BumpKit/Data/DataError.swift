@@ -51,6 +51,12 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A cell is not a number by Swift's strict `Double(String)` grammar.
   case notANumber(path: String, line: Int, column: String, text: String)
 
+  /// A cell is not a number in a column that holds text (an id, a name): of the `cells`
+  /// non-empty cells of the column read (those before it, it and up to 10 000 after it),
+  /// `textCells` (more than half) are not numbers. The first of them is `text` on `line`.
+  case textColumn(
+    path: String, line: Int, column: String, text: String, textCells: Int, cells: Int)
+
   /// A cell spells NaN or an infinity (`nan`, `inf`, `-infinity`, …). Swift parses these as
   /// numbers, but no model can learn from them, so they are rejected.
   case nonFiniteNumber(path: String, line: Int, column: String, text: String)
@@ -80,6 +86,10 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// A field (or, with `column` nil, the header) longer than `limit` bytes.
   case fieldTooLong(path: String, line: Int, column: String?, limit: Int)
 
+  /// A line of a text file read line by line (the numbers of `bump function`) is longer than
+  /// `limit` bytes.
+  case lineTooLong(path: String, line: Int, limit: Int)
+
   /// The values read by `line` would take more than `limit` bytes of memory: `rows` rows of
   /// `columns` numbers, `bytes` in all.
   case memoryLimitExceeded(path: String, line: Int, rows: Int, columns: Int, bytes: Int, limit: Int)
@@ -100,17 +110,17 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .fileNotFound(let path):
-      return "\(path): no such file"
+      return "\(shown(path)): no such file"
     case .unreadableFile(let path, let reason):
-      return "\(path): cannot read the file: \(reason)"
+      return "\(shown(path)): cannot read the file: \(reason)"
     case .invalidEncoding(let path, let line):
-      return "\(path): line \(line): the file is not valid UTF-8 text"
+      return "\(shown(path)): line \(line): the file is not valid UTF-8 text"
     case .emptyFile(let path):
-      return "\(path): line 1: the file is empty; expected a header row naming the columns"
+      return "\(shown(path)): line 1: the file is empty; expected a header row naming the columns"
     case .noDataRows(let path, let line, let columns):
-      return "\(path): line \(line): no data rows after the header (\(quotedNames(columns)))"
+      return "\(shown(path)): line \(line): no data rows after the header (\(quotedNames(columns)))"
     case .emptyColumnName(let path, let line, let position):
-      return "\(path): line \(line), column \(position): the header cell is empty; "
+      return "\(shown(path)): line \(line), column \(position): the header cell is empty; "
         + "every column needs a name"
     case .duplicateColumn(let path, let line, let column, let positions):
       let list = positions.map(String.init).joined(separator: ", ")
@@ -118,7 +128,9 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
         + "(columns \(list))"
     case .missingColumn(let path, let line, let column, let available):
       return "\(cellLocation(path, line, column)): no such column in the header; "
-        + "available columns: \(quotedNames(available))"
+        + "available columns: \(quotedNames(available.prefix(listedColumns)))"
+        + (available.count > listedColumns ? " and \(available.count - listedColumns) more" : "")
+        + missingColumnAdvice(column, available: available)
     case .noFeatureColumns(let path, let line, let target):
       return "\(cellLocation(path, line, target)): the target is the only column, "
         + "so there are no feature columns"
@@ -126,30 +138,37 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
       let counts = "the row has \(found) fields but the header has \(expected)"
       let detail =
         found < expected
-        ? "column \"\(column)\" and those after it are missing"
-        : "there are extra fields after column \"\(column)\""
+        ? "column \(MessageText.quoted(column)) and those after it are missing"
+        : "there are extra fields after column \(MessageText.quoted(column))"
       return "\(cellLocation(path, line, column)): \(counts); \(detail)"
     case .emptyCell(let path, let line, let column):
       return "\(cellLocation(path, line, column)): the cell is empty"
     case .notANumber(let path, let line, let column, let text):
-      return "\(cellLocation(path, line, column)): \"\(excerpt(text))\" is not a number"
+      return "\(cellLocation(path, line, column)): \(quotedExcerpt(text)) is not a number"
+    case .textColumn(let path, let line, let column, let text, let textCells, let cells):
+      let count =
+        textCells == cells
+        ? "none of the \(cells) cells read in the column is a number"
+        : "\(textCells) of the \(cells) cells read in the column are not numbers"
+      return "\(cellLocation(path, line, column)): \(quotedExcerpt(text)) is not a number; "
+        + "\(count): it holds text"
     case .nonFiniteNumber(let path, let line, let column, let text):
-      return "\(cellLocation(path, line, column)): \"\(excerpt(text))\" is not finite; "
+      return "\(cellLocation(path, line, column)): \(quotedExcerpt(text)) is not finite; "
         + "NaN and infinite values are not allowed"
     case .numberOutOfRange(let path, let line, let column, let text, let type):
       return
-        "\(cellLocation(path, line, column)): \(excerpt(text)) is too large in magnitude for \(type)"
+        "\(cellLocation(path, line, column)): \(quotedExcerpt(text)) is too large in magnitude for \(type)"
     case .invalidLabel(let path, let line, let column, let text, let reason):
-      return "\(cellLocation(path, line, column)): class label \"\(excerpt(text))\" \(reason)"
+      return "\(cellLocation(path, line, column)): class label \(quotedExcerpt(text)) \(reason)"
     case .mixedLabels(let path, let line, let column, let text, let firstLine, let firstText):
       func kind(_ label: String) -> String { CSVLabelReader.number(label) == nil ? "a name" : "a number" }
       return
-        "\(cellLocation(path, line, column)): class label \"\(excerpt(text))\" is \(kind(text)) "
-        + "but the label on line \(firstLine) (\"\(excerpt(firstText))\") is \(kind(firstText)); "
+        "\(cellLocation(path, line, column)): class label \(quotedExcerpt(text)) is \(kind(text)) "
+        + "but the label on line \(firstLine) (\(quotedExcerpt(firstText))) is \(kind(firstText)); "
         + "labels must be all non-negative integers or all names"
     case .nulByte(let path, let line, let column):
       return "\(location(path, line, column)): the text holds a NUL byte; "
-        + "the file looks binary, not CSV text"
+        + "the file looks binary, not text"
     case .unterminatedQuote(let path, let line, let column):
       return "\(location(path, line, column)): unterminated quote: the quoted field that "
         + "begins here is never closed"
@@ -160,8 +179,11 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
       let what = column == nil ? "the header" : "the cell"
       return "\(location(path, line, column)): \(what) is longer than \(limit / 1024) KiB; "
         + "is this a CSV file?"
+    case .lineTooLong(let path, let line, let limit):
+      return "\(shown(path)): line \(line): the line is longer than \(limit / 1024) KiB; "
+        + "expected one number per line"
     case .memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, let limit):
-      return "\(path): line \(line): the data needs more than the memory limit of "
+      return "\(shown(path)): line \(line): the data needs more than the memory limit of "
         + "\(byteText(limit)) (\(rows) rows of \(columns) numbers read so far: "
         + "\(byteText(bytes)))"
     case .writeFailed(let path, let operation, let reason):
@@ -176,18 +198,59 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// `path: line 7, column "age"`, the start of a message about one cell.
 private func cellLocation(_ path: String, _ line: Int, _ column: String) -> String {
-  "\(path): line \(line), column \"\(column)\""
+  "\(shown(path)): line \(line), column \(MessageText.quoted(column))"
 }
 
-/// `"a", "b", "c"`: names quoted so that spaces and empty names are visible.
-private func quotedNames(_ names: [String]) -> String {
-  names.map { "\"\($0)\"" }.joined(separator: ", ")
+/// `"a", "b", "c"`: names quoted so that spaces, empty names and invisible characters show.
+private func quotedNames(_ names: some Sequence<String>) -> String {
+  MessageText.quotedList(names)
 }
 
 /// `path: line 7, column "age"`, or `path: line 7` without a column.
 private func location(_ path: String, _ line: Int, _ column: String?) -> String {
-  column.map { cellLocation(path, line, $0) } ?? "\(path): line \(line)"
+  column.map { cellLocation(path, line, $0) } ?? "\(shown(path)): line \(line)"
 }
+
+/// The most header names a ``DataError/missingColumn(path:line:column:available:)`` message
+/// lists, so that a file of 10⁵ columns gives a readable message.
+private let listedColumns = 50
+
+/// What a missing column may be instead: a file separated by tabs or semicolons (read as one
+/// column whose name holds them), or a header name that differs from `column` only in
+/// invisible characters or surrounding spaces. Empty, or `; …` to append to the message.
+private func missingColumnAdvice(_ column: String, available: [String]) -> String {
+  if available.count == 1, let only = available.first {
+    for (separator, name) in [("\t", "tab"), (";", "semicolon")] where only.contains(separator) {
+      return "; the header has no commas but has \(name)s: the file looks \(name)-separated, "
+        + "and only comma-separated files are read"
+    }
+  }
+  func bare(_ name: String) -> String {
+    String(String.UnicodeScalarView(name.unicodeScalars.filter { !MessageText.isInvisible($0) }))
+      .trimmingSpaces()
+  }
+  let wanted = bare(column)
+  if let near = available.first(where: { $0 != column && bare($0) == wanted }) {
+    return "; the header has \(MessageText.quoted(near)), which differs only in invisible "
+      + "characters or spaces"
+  }
+  return ""
+}
+
+extension String {
+  /// The string without leading and trailing plain spaces.
+  fileprivate func trimmingSpaces() -> String {
+    guard let first = firstIndex(where: { $0 != " " }) else { return "" }
+    let last = lastIndex(where: { $0 != " " })!
+    return String(self[first...last])
+  }
+}
+
+/// The path as messages show it: invisible characters escaped.
+private func shown(_ path: String) -> String { MessageText.visible(path) }
+
+/// `text` cut by ``excerpt(_:limit:)`` and quoted by ``MessageText/quoted(_:)``.
+func quotedExcerpt(_ text: String) -> String { MessageText.quoted(excerpt(text)) }
 
 /// `text` cut to its first 40 characters, saying how long it was, so that a message about a
 /// huge cell stays one readable line.

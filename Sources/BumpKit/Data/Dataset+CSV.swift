@@ -8,7 +8,12 @@ extension Dataset {
   /// quote inside); line endings may be LF, CRLF or CR, and a final line break is optional.
   /// Spaces and tabs around a field are ignored (inside quotes they belong to the field, so
   /// `" a"` is a name with a leading space), as are blank lines and a UTF-8 byte-order mark.
-  /// The file is read as a stream (see `CSVRecordReader`): it is never held in memory whole.
+  /// The file is read as a stream (see `CSVRecordReader`): it is never held in memory whole,
+  /// and a pipe, a FIFO or a `/proc` file (whose size reads as 0) is read like any file.
+  /// Only commas separate fields: in a tab- or semicolon-separated file the header is one
+  /// name, and the error for a missing column says the file looks tab- or
+  /// semicolon-separated. Messages show invisible characters in names and cells as escapes
+  /// (`"\u{feff}y"`).
   ///
   /// **Numbers.** Each feature cell (and a regression target) must be a number in Swift's
   /// strict `Double(String)` grammar, e.g. `3`, `-0.5`, `1e-3`, `0x1p-2`; surrounding spaces
@@ -40,8 +45,10 @@ extension Dataset {
   ///   - task: Read the target as real numbers or as class labels.
   ///   - features: The feature columns to read, in this order; nil for every column that is
   ///     neither the target nor ignored. Other columns are not parsed.
-  ///   - ignored: Columns to skip (an id, a name): each must be in the header; the target
-  ///     cannot be one.
+  ///   - ignored: Columns to skip (an id, a name); the target cannot be one. Without
+  ///     `features` each must be in the header, since a misspelt name would leave a column
+  ///     among the features; with `features` (a trained model's), a name the header lacks is
+  ///     passed over, as ignoring it is only a promise not to use it.
   ///   - classes: For classification, the classes the labels must belong to (a trained
   ///     model's); nil to take them from the file.
   ///   - byteLimit: The most memory the values read may take, in bytes; nil for no limit.
@@ -55,7 +62,10 @@ extension Dataset {
   ///   ``DataError/noFeatureColumns(path:line:target:)``,
   ///   ``DataError/raggedRow(path:line:column:expected:found:)``,
   ///   ``DataError/emptyCell(path:line:column:)``,
-  ///   ``DataError/notANumber(path:line:column:text:)``,
+  ///   ``DataError/notANumber(path:line:column:text:)`` (one bad cell),
+  ///   ``DataError/textColumn(path:line:column:text:textCells:cells:)`` (a feature column
+  ///   that holds text: after a cell that is not a number, up to 10 000 more rows are read to
+  ///   tell the two apart),
   ///   ``DataError/nonFiniteNumber(path:line:column:text:)``,
   ///   ``DataError/numberOutOfRange(path:line:column:text:type:)``,
   ///   ``DataError/invalidLabel(path:line:column:text:reason:)``,
@@ -73,21 +83,22 @@ extension Dataset {
     var reader = try CSVRecordReader(path: path)
     let path = reader.path
     let header = reader.header
-    guard let targetIndex = header.firstIndex(of: target) else {
+    guard let targetIndex = reader.columnIndex[target] else {
       throw DataError.missingColumn(
         path: path, line: reader.headerLine, column: target, available: header)
     }
-    let skipped = try ignoredColumns(ignored, header: header, reader: reader)
+    // Choosing the features is where a misspelt ignored column would matter.
+    let skipped = try ignoredColumns(ignored, reader: reader, requirePresent: features == nil)
     if skipped.contains(targetIndex) {
       throw BumpKitError.invalidArgument(
-        name: "ignored column", value: "\"\(target)\"", reason: "it is the target")
+        name: "ignored column", value: MessageText.quoted(target), reason: "it is the target")
     }
     let featureIndices: [Int]
     if let features {
-      featureIndices = try columns(named: features, header: header, skipped: skipped, reader: reader)
+      featureIndices = try columns(named: features, skipped: skipped, reader: reader)
       if featureIndices.contains(targetIndex) {
         throw BumpKitError.invalidArgument(
-          name: "feature", value: "\"\(target)\"", reason: "it is the target")
+          name: "feature", value: MessageText.quoted(target), reason: "it is the target")
       }
     } else {
       featureIndices = header.indices.filter { $0 != targetIndex && !skipped.contains($0) }
@@ -108,7 +119,11 @@ extension Dataset {
     while let (line, fields) = try reader.next() {
       for (j, field) in fields.enumerated() {
         if let k = position[j] {
-          row[k] = try parseCSVNumber(field, path: path, line: line, column: header[j])
+          do {
+            row[k] = try parseCSVNumber(field, path: path, line: line, column: header[j])
+          } catch let error as DataError {
+            throw surveyed(error, column: j, numbersBefore: rows, reader: &reader)
+          }
         } else if j == targetIndex {
           switch task {
           case .regression:
@@ -161,8 +176,8 @@ extension Dataset {
   /// - Parameters:
   ///   - path: The file to read; `-` reads standard input.
   ///   - expectedFeatures: The model's feature names, in the model's order; non-empty.
-  ///   - ignored: Columns the caller says to skip: each must be in the header, and none may
-  ///     be one of `expectedFeatures`.
+  ///   - ignored: Columns the caller says to skip: none may be one of `expectedFeatures`;
+  ///     names the header lacks are passed over.
   ///   - byteLimit: The most memory the values read may take, in bytes; nil for no limit.
   /// - Returns: `x`, `rows × expectedFeatures.count` with column j holding the feature
   ///   `expectedFeatures[j]`, and those names.
@@ -182,14 +197,18 @@ extension Dataset {
     var reader = try CSVRecordReader(path: path)
     let path = reader.path
     let header = reader.header
-    let skipped = try ignoredColumns(ignored, header: header, reader: reader)
-    let columns = try columns(
-      named: expectedFeatures, header: header, skipped: skipped, reader: reader)
+    let skipped = try ignoredColumns(ignored, reader: reader, requirePresent: false)
+    let columns = try columns(named: expectedFeatures, skipped: skipped, reader: reader)
     var features: [Element] = []
     var rows = 0
     while let (line, fields) = try reader.next() {
       for j in columns {
-        features.append(try parseCSVNumber(fields[j], path: path, line: line, column: header[j]))
+        do {
+          features.append(
+            try parseCSVNumber(fields[j], path: path, line: line, column: header[j]))
+        } catch let error as DataError {
+          throw surveyed(error, column: j, numbersBefore: rows, reader: &reader)
+        }
       }
       rows += 1
       if let byteLimit, features.count * MemoryLayout<Element>.stride > byteLimit {
@@ -204,15 +223,17 @@ extension Dataset {
     return (try Matrix(rows: rows, columns: columns.count, elements: features), expectedFeatures)
   }
 
-  /// The header positions of `ignored`, each of which must be in the header.
+  /// The header positions of the `ignored` names that are in the header. With
+  /// `requirePresent`, each must be.
   private static func ignoredColumns(
-    _ ignored: [String], header: [String], reader: CSVRecordReader
+    _ ignored: [String], reader: CSVRecordReader, requirePresent: Bool
   ) throws -> Set<Int> {
     var skipped = Set<Int>()
     for name in ignored {
-      guard let index = header.firstIndex(of: name) else {
+      guard let index = reader.columnIndex[name] else {
+        guard requirePresent else { continue }
         throw DataError.missingColumn(
-          path: reader.path, line: reader.headerLine, column: name, available: header)
+          path: reader.path, line: reader.headerLine, column: name, available: reader.header)
       }
       skipped.insert(index)
     }
@@ -220,25 +241,55 @@ extension Dataset {
   }
 
   /// The header positions of `names`, in that order: distinct, present and not ignored.
+  /// Linear in the number of names: each is looked up in the reader's index.
   private static func columns(
-    named names: [String], header: [String], skipped: Set<Int>,
-    reader: CSVRecordReader
+    named names: [String], skipped: Set<Int>, reader: CSVRecordReader
   ) throws -> [Int] {
     guard Set(names).count == names.count else {
       throw BumpKitError.invalidArgument(
-        name: "expected features", value: "\(names)", reason: "names must be distinct")
+        name: "expected features", value: MessageText.quotedList(names.prefix(20))
+          + (names.count > 20 ? ", …" : ""), reason: "names must be distinct")
     }
     return try names.map { name in
-      guard let index = header.firstIndex(of: name) else {
+      guard let index = reader.columnIndex[name] else {
         throw DataError.missingColumn(
-          path: reader.path, line: reader.headerLine, column: name, available: header)
+          path: reader.path, line: reader.headerLine, column: name, available: reader.header)
       }
       if skipped.contains(index) {
         throw BumpKitError.invalidArgument(
-          name: "ignored column", value: "\"\(name)\"", reason: "the model needs it as a feature")
+          name: "ignored column", value: MessageText.quoted(name),
+          reason: "the model needs it as a feature")
       }
       return index
     }
+  }
+
+  /// The rows after a bad cell that ``surveyed(_:column:numbersBefore:reader:)`` reads.
+  static var surveyRowLimit: Int { 10_000 }
+
+  /// `error`, or, when it is a cell that is not a number in a column that mostly holds text,
+  /// ``DataError/textColumn(path:line:column:text:textCells:cells:)``.
+  ///
+  /// To tell one bad cell from a text column (an id, a name), the cells of column `column`
+  /// in up to ``surveyRowLimit`` following rows are read, and parsed only to see whether they
+  /// are numbers; the `numbersBefore` rows before the bad cell were. More than half of the
+  /// non-empty cells read not being numbers, and at least two, makes it a text column. A
+  /// malformed row met on the way ends the survey: the error reported is the first one.
+  private static func surveyed(
+    _ error: DataError, column: Int, numbersBefore: Int, reader: inout CSVRecordReader
+  ) -> DataError {
+    guard case .notANumber(let path, let line, let name, let text) = error else { return error }
+    var numbers = numbersBefore
+    var texts = 1
+    for _ in 0..<surveyRowLimit {
+      guard let record = try? reader.next() else { break }
+      let cell = trimmedCSVField(record.fields[column])
+      if cell.isEmpty { continue }
+      if Double(cell) != nil { numbers += 1 } else { texts += 1 }
+    }
+    guard texts >= 2, texts > numbers else { return error }
+    return .textColumn(
+      path: path, line: line, column: name, text: text, textCells: texts, cells: texts + numbers)
   }
 
   /// Writes the dataset as CSV, atomically: one column per feature, then the target.
@@ -379,7 +430,7 @@ struct CSVLabelReader {
       guard let number else { throw invalid("is a name, but the model was trained on numeric labels") }
       try checkNumber(number, invalid)
       guard Int(number) < count else {
-        throw invalid("is outside the model's classes 0..<\(count)")
+        throw invalid("is outside the model's classes, 0 to \(count - 1)")
       }
       labels.append(Int32(number))
       byteCount += 4

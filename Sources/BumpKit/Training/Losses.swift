@@ -79,6 +79,8 @@ public struct MeanSquaredError<Element: MatrixScalar>: Loss, Sendable {
 }
 
 private struct SquaredErrorKernel: LossKernel {
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   func callAsFunction<T: MatrixScalar>(
     _ p: UnsafeBufferPointer<T>, _ t: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
   ) -> Double {
@@ -150,6 +152,8 @@ public struct BinaryCrossEntropyWithLogits<Element: MatrixScalar>: Loss, Sendabl
 }
 
 private struct BinaryCrossEntropyKernel: LossKernel {
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   func callAsFunction<T: MatrixScalar>(
     _ z: UnsafeBufferPointer<T>, _ y: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
   ) -> Double {
@@ -255,6 +259,10 @@ extension SoftmaxCrossEntropy {
 private struct SoftmaxCrossEntropyKernel: LossKernel {
   let classes: Int
 
+  // `run` calls the kernel through the protocol, which reaches this generic body
+  // unspecialised unless it is specialised here.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   func callAsFunction<T: MatrixScalar>(
     _ z: UnsafeBufferPointer<T>, _ y: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
   ) -> Double {

@@ -15,6 +15,8 @@ public enum Prediction {
   /// The predicted class of each row of `logits` (`N × K`): the arg-max of the row for
   /// K ≥ 2 (the first of equal maxima), 1 if the single logit is > 0 and 0 otherwise for
   /// K = 1. A row holding NaN gives the class of the largest non-NaN logit before it.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public static func classes<Element: MatrixScalar>(logits: Matrix<Element>) -> [Int] {
     let k = logits.columns
     return logits.withUnsafeBufferPointer { z in
@@ -29,20 +31,38 @@ public enum Prediction {
   /// every probability of its row NaN.
   ///
   /// - Precondition: `row` is in `0..<logits.rows`.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public static func probabilities<Element: MatrixScalar>(logits: Matrix<Element>, row: Int) -> [Double] {
-    precondition(row >= 0 && row < logits.rows, "row \(row) outside 0..<\(logits.rows)")
+    precondition(row >= 0 && row < logits.rows, "row \(row) is not a row of \(logits.rows)")
     let k = logits.columns
     return logits.withUnsafeBufferPointer { z in
       if k == 1 {
         let p = logistic(Double(z[row]))
         return [1 - p, p]
       }
-      let base = row * k
-      let m = rowMaximum(z, start: base, count: k)
-      let exps = (0..<k).map { Double.exp(Double(z[base + $0]) - m) }
-      let total = exps.reduce(0, +)
-      return exps.map { $0 / total }
+      return softmax(z, start: row * k, count: k)
     }
+  }
+
+  /// softmax(z[start..<start + count]): e^(zₖ − m) / Σⱼ e^(zⱼ − m) with m the maximum, in one
+  /// array (the exponentials are computed into it, summed in order, then divided in place).
+  ///
+  /// Specialised for Float and Double: converting an unspecialised `MatrixScalar` to Double
+  /// goes through the generic `BinaryFloatingPoint` conversion, which made 10⁴ classes cost
+  /// far more than their exponentials.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
+  static func softmax<T: MatrixScalar>(_ z: UnsafeBufferPointer<T>, start: Int, count: Int) -> [Double] {
+    let m = rowMaximum(z, start: start, count: count)
+    var p = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+      for j in 0..<count { buffer[j] = Double.exp(Double(z[start + j]) - m) }
+      initialized = count
+    }
+    var total = 0.0
+    for e in p { total += e }
+    for j in 0..<count { p[j] /= total }
+    return p
   }
 
   // MARK: - Shared with the losses
@@ -55,6 +75,8 @@ public enum Prediction {
   }
 
   /// The index in `0..<count` of the largest of `z[start..<start + count]`, the first on a tie.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   static func argmax<T: MatrixScalar>(_ z: UnsafeBufferPointer<T>, start: Int, count: Int) -> Int {
     var best = 0
     for j in 1..<count where z[start + j] > z[start + best] { best = j }
@@ -63,6 +85,8 @@ public enum Prediction {
 
   /// The largest of `z[start..<start + count]` as a Double; NaN if any of them is NaN, so
   /// that a row with a NaN gives NaN probabilities and losses.
+  @_specialize(where T == Float)
+  @_specialize(where T == Double)
   static func rowMaximum<T: MatrixScalar>(_ z: UnsafeBufferPointer<T>, start: Int, count: Int) -> Double {
     var m = Double(z[start])
     for k in 1..<count {
