@@ -21,6 +21,11 @@ enum CLIError: Error, CustomStringConvertible {
   /// reading), more than the `limit` (from `source`); `parts` says what the estimate is made
   /// of.
   case notEnoughMemory(needed: Double?, limit: Int, source: String, parts: [String])
+  /// Loading the checkpoint at `path`, whose tensors hold `parameters` values in
+  /// `dataBytes` bytes, is estimated to need `needed` bytes, more than the `limit` (from
+  /// `source`): the model itself is too large for the memory the command may use.
+  case checkpointTooLarge(
+    path: String, parameters: Int, dataBytes: Int, needed: Double, limit: Int, source: String)
   /// A write to standard output failed; the text says why ("cannot write to standard
   /// output: No space left on device").
   case outputFailed(String)
@@ -46,6 +51,15 @@ enum CLIError: Error, CustomStringConvertible {
       return text
     case .invalidEnvironment(let name, let value, let reason):
       return "\(name)=\(value): \(reason)"
+    case .checkpointTooLarge(let path, let parameters, let dataBytes, let needed, let limit, let source):
+      let advice =
+        source == MemoryBudget.variable
+        ? "load it where more memory is available, raising \(MemoryBudget.variable) if this machine has more"
+        : "load it on a machine with more memory (or set \(MemoryBudget.variable) if the limit is wrong)"
+      return "\(path): not enough memory to load this checkpoint: its \(parameters) parameters "
+        + "(\(byteText(dataBytes)) of tensor data) need about \(byteText(MemoryBudget.clamped(needed))) "
+        + "to read and convert, more than the limit of \(byteText(limit)) (\(source)); "
+        + "the model is larger than the memory limit allows: \(advice)"
     case .notEnoughMemory(let needed, let limit, let source, let parts):
       let advice =
         source == MemoryBudget.variable

@@ -36,7 +36,7 @@ struct InspectCommand: CheckpointCommand {
     let radial = try RadialLayerReport.lines(model: model, inputs: nil)
     if !radial.isEmpty { lines += [""] + radial.dropLast() }
     lines += ["", "Training metadata:"]
-    if let info = try? ModelInfo(metadata: metadata, source: checkpoint) {
+    if let info = try? ModelInfo(metadata: metadata, source: checkpoint, inputs: model.inputSize) {
       lines += describe(info)
     } else {
       let reserved = Set(Checkpoint.reservedMetadataKeys)

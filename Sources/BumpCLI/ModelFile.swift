@@ -11,18 +11,23 @@ enum ModelFile {
   /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` for something other than a
   ///   regular file (saying what it is) and for a malformed file, ``CheckpointError`` for a
   ///   file that is not a usable BumpKit checkpoint,
-  ///   ``CLIError/notEnoughMemory(needed:limit:source:parts:)`` when loading it would need
-  ///   more memory than the limit.
+  ///   ``CLIError/checkpointTooLarge(path:parameters:dataBytes:needed:limit:source:)`` when
+  ///   loading it would need more memory than the limit.
   static func header(at path: String) throws -> Checkpoint.Header {
     if let problem = notAFile(path) {
       throw CLIError.invalidCheckpoint(path: path, reason: problem)
     }
     let header = try namingPath(path) { try Checkpoint.header(at: path) }
     // Loading holds the data as read, each tensor's bytes, its values and the parameters.
-    try MemoryBudget.current().check([
-      ("the checkpoint's tensors (\(byteText(header.dataByteCount)), read and converted)",
-        Double(header.dataByteCount) * 4)
-    ])
+    // The header has shown that the data is the model's parameters and nothing else.
+    let needed = Double(header.dataByteCount) * 4
+    let budget = try MemoryBudget.current()
+    if needed > Double(budget.bytes) {
+      let parameters = header.tensors.reduce(0) { $0 + ($1.shape.contains(0) ? 0 : $1.shape.reduce(1, *)) }
+      throw CLIError.checkpointTooLarge(
+        path: path, parameters: parameters, dataBytes: header.dataByteCount, needed: needed,
+        limit: budget.bytes, source: budget.source)
+    }
     return header
   }
 
@@ -51,16 +56,10 @@ enum ModelFile {
     Sequential<Element>, ModelInfo
   ) {
     let (model, metadata) = try namingPath(path) { try Checkpoint.load(Element.self, from: path) }
-    let info = try ModelInfo(metadata: metadata, source: path)
+    let info = try ModelInfo(metadata: metadata, source: path, inputs: model.inputSize)
     if let classes = info.task.classes, classes < 2 {
       throw CLIError.invalidCheckpoint(
-        path: path, reason: "a classifier with \(classes) class; it needs at least 2")
-    }
-    guard info.featureNames.count == model.inputSize else {
-      throw CLIError.invalidCheckpoint(
-        path: path,
-        reason:
-          "\(info.featureNames.count) feature names for a model with \(model.inputSize) inputs")
+        path: path, reason: "the \"classes\" entry says \(classes); a classifier needs at least 2")
     }
     let expected = ModelFactory.outputs(task: info.task, targetColumns: 1, loss: info.loss)
     guard model.outputSize == expected else {
@@ -75,7 +74,7 @@ enum ModelFile {
         throw CLIError.invalidCheckpoint(
           path: path,
           reason:
-            "the target standardization has \(scaling.features) columns, the model \(model.outputSize) outputs"
+            "the \"target_standardization\" entry has \(ModelInfo.count(scaling.features, "column")), the model \(ModelInfo.count(model.outputSize, "output"))"
         )
       }
       // Predictions are mapped back as y·s + μ in `Element`: a mean or scale beyond its

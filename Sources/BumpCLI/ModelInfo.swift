@@ -92,7 +92,8 @@ struct ModelInfo: Equatable {
     return m
   }
 
-  /// Reads the entries back from `metadata` of the checkpoint at `source`.
+  /// Reads the entries back from `metadata` of the checkpoint at `source`, whose model takes
+  /// `inputs` features (nil: not known).
   ///
   /// What prediction uses is validated: distinct feature names; for classification, distinct
   /// class names (compared scalar by scalar, so that two Unicode spellings of one word, as
@@ -102,9 +103,12 @@ struct ModelInfo: Equatable {
   /// `metrics`, `training_config`, `status` and `epochs_completed` entries are left out
   /// (nil, or their defaults) when malformed.
   ///
-  /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` naming the missing or malformed
-  ///   entry.
-  init(metadata m: [String: String], source: String) throws {
+  /// The feature names are checked against `inputs` before the standardization is checked
+  /// against them, so that a mismatch blames the entry that is wrong.
+  ///
+  /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` naming the missing, malformed or
+  ///   mismatched entry.
+  init(metadata m: [String: String], source: String, inputs: Int? = nil) throws {
     func bad(_ reason: String) -> CLIError { .invalidCheckpoint(path: source, reason: reason) }
     func required(_ key: String) throws -> String {
       guard let value = m[key] else {
@@ -131,6 +135,10 @@ struct ModelInfo: Equatable {
       }
     }
     featureNames = try decode([String].self, "feature_names")
+    if let inputs, featureNames.count != inputs {
+      throw bad(
+        "the \"feature_names\" entry has \(Self.count(featureNames.count, "name")), the model takes \(Self.count(inputs, "input"))")
+    }
     // Columns are found by name, so two equal names would read one column twice.
     if let name = repeated(featureNames, exactly: false) {
       throw bad("the feature name \(Self.quoted(name)) appears more than once")
@@ -157,7 +165,8 @@ struct ModelInfo: Equatable {
       ? nil : try decode([String].self, "class_names")
     if let classNames {
       guard classNames.count == task.classes else {
-        throw bad("\(classNames.count) class names for \(task.classes ?? 0) classes")
+        throw bad(
+          "the \"class_names\" entry has \(Self.count(classNames.count, "name")), the \"classes\" entry says \(task.classes ?? 0)")
       }
       if let name = repeated(classNames, exactly: true) {
         throw bad("the class name \(Self.quoted(name)) appears more than once")
@@ -166,9 +175,13 @@ struct ModelInfo: Equatable {
     standardization =
       m["standardization"] == nil ? nil : try decode(Standardization.self, "standardization")
     if let standardization, standardization.features != featureNames.count {
+      // The feature names agree with the model's inputs when those are known.
+      let other =
+        inputs == nil
+        ? "the \"feature_names\" entry has \(Self.count(featureNames.count, "name"))"
+        : "the model takes \(Self.count(featureNames.count, "input"))"
       throw bad(
-        "the standardization has \(standardization.features) features, the model \(featureNames.count)"
-      )
+        "the \"standardization\" entry has \(Self.count(standardization.features, "feature")), \(other)")
     }
     // A classifier's outputs are not mapped back, so its target standardization is unused.
     targetStandardization =
@@ -190,6 +203,9 @@ struct ModelInfo: Equatable {
   func naturalUnits<Element: MatrixScalar>(_ outputs: Matrix<Element>) throws -> Matrix<Element> {
     try targetStandardization.map { try $0.invert(outputs) } ?? outputs
   }
+
+  /// `n` and `noun`, plural unless `n` is 1: "1 name", "2 names".
+  static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
   /// The display name of class `k`.
   func className(_ k: Int) -> String { classNames?[k] ?? String(k) }

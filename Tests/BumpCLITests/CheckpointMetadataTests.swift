@@ -69,6 +69,21 @@ import Testing
         classifier, "duplicate-classes", { $0["class_names"] = #"["inner","inner"]"# },
         #"the class name "inner" appears more than once"#
       ),
+      // The entry that is wrong is blamed: the feature names, not the standardization that
+      // agrees with the model.
+      (
+        classifier, "one-feature-name", { $0["feature_names"] = #"["x0"]"# },
+        #"the "feature_names" entry has 1 name, the model takes 2 inputs"#
+      ),
+      (
+        classifier, "three-feature-standardization",
+        { $0["standardization"] = #"{"mean":[0,0,0],"standardDeviation":[1,1,1]}"# },
+        #"the "standardization" entry has 3 features, the model takes 2 inputs"#
+      ),
+      (
+        classifier, "three-class-names", { $0["class_names"] = #"["a","b","c"]"# },
+        #"the "class_names" entry has 3 names, the "classes" entry says 2"#
+      ),
     ]
     for c in cases {
       let path = try Self.edited(c.model, c.name, in: folder, c.edit)

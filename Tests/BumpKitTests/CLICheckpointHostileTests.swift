@@ -101,10 +101,56 @@ import Testing
     for command in Self.commands(path) {
       let result = try Hostile.run(command, stdin: "x0,x1\n0,0\n", environment: ["BUMP_MEMORY_LIMIT": "1G"])
       #expect(result.status == 1, "\(command): \(result.stderr)")
+      // The message names the file, and its advice fits a checkpoint: the model is too large.
       #expect(
-        result.stderr.hasPrefix("Error: not enough memory: this needs about 256.0 GiB (256.0 GiB for the checkpoint's tensors (64.0 GiB, read and converted))"),
-        "\(command): \(result.stderr)")
+        result.stderr
+          == "Error: \(path): not enough memory to load this checkpoint: its 17179869184 parameters (64.0 GiB of tensor data) need about 256.0 GiB to read and convert, more than the limit of 1.0 GiB (BUMP_MEMORY_LIMIT); the model is larger than the memory limit allows: load it where more memory is available, raising BUMP_MEMORY_LIMIT if this machine has more\n",
+        "\(command)")
     }
+  }
+
+  /// A trained checkpoint plus one 64 GiB tensor (sparse) that is no parameter of its
+  /// architecture, under a 1 GB address-space limit: refused from the header as an unused
+  /// tensor, where its data was read up to the memory limit first (or it was refused for
+  /// memory, with advice about data and layers).
+  @Test func aCheckpointWithAnUnusedTensorIsRefusedFromItsHeader() throws {
+    let scratch = try Scratch()
+    let file = try SafetensorsFile.read(from: try Self.trainedModel(in: scratch))
+    let path = scratch.path("extra.safetensors")
+    try CheckpointHeaderFirstTests.writeRaw(
+      path, metadata: file.metadata,
+      tensors: CheckpointHeaderFirstTests.rawTensors(of: file) + [CheckpointHeaderFirstTests.hugeTensor])
+    for command in Self.commands(path) {
+      let script = "ulimit -v 1000000; exec \"$0\" \"$@\" < /dev/null"
+      let result = try Hostile.run(["/bin/sh", "-c", script, "BUMP"] + command, shell: true)
+      #expect(result.status == 1, "\(command): \(result.stderr)")
+      #expect(
+        result.stderr == "Error: \(path): tensor extra belongs to no parameter of the architecture\n",
+        "\(command)")
+    }
+  }
+
+  /// A device is not a checkpoint, and says so: `/dev/zero` was "truncated safetensors file:
+  /// 0 bytes". An empty file is called empty.
+  @Test func aDeviceOrAnEmptyFileIsRefusedForWhatItIs() throws {
+    for device in ["/dev/zero", "/dev/urandom"] {
+      for command in Self.commands(device) {
+        let result = try Hostile.run(command, stdin: Self.ringsCSV)
+        #expect(result.status == 1, "\(command): \(result.stderr)")
+        #expect(
+          result.stderr
+            == "Error: cannot read \"\(device)\" as a safetensors file: it is a character device, not a regular file (its size cannot be known before reading it)\n",
+          "\(command)")
+      }
+    }
+    let scratch = try Scratch()
+    let empty = scratch.path("empty.safetensors")
+    #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
+    let result = try Hostile.run(["inspect", empty])
+    #expect(result.status == 1)
+    #expect(
+      result.stderr
+        == "Error: \(empty): not a usable bump model: empty file: a safetensors file starts with an 8-byte header length\n")
   }
 
   /// Names that differ only in spaces read differently.

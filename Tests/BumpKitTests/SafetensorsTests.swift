@@ -400,25 +400,25 @@ struct SafetensorsTests {
         rawFile(
           #"{"a":\#(entry("F32", [4], 0, 16).replacingOccurrences(of: "[4]", with: "[1.5]"))}"#,
           buffer: f32x4),
-        malformed("\"shape\"[0] is 1.5, not a non-negative integer that fits in 64 bits")),
+        malformed("\"shape\"[0] is 1.5, not an integer: it must be written without a fraction or exponent")),
       DecodeCase(
         "dimension has an exponent",
         rawFile(#"{"a":{"dtype":"F32","shape":[4e0],"data_offsets":[0,16]}}"#, buffer: f32x4),
-        malformed("\"shape\"[0] is 4e0, not a non-negative integer that fits in 64 bits")),
+        malformed("\"shape\"[0] is 4e0, not an integer: it must be written without a fraction or exponent")),
       DecodeCase(
         "dimension is a string",
         rawFile(#"{"a":{"dtype":"F32","shape":["4"],"data_offsets":[0,16]}}"#, buffer: f32x4),
         malformed("\"shape\"[0] must be an integer, found a string")),
       DecodeCase(
         "negative dimension", rawFile(#"{"a":\#(entry("F32", [2, -4], 0, 16))}"#, buffer: f32x4),
-        malformed("\"shape\"[1] is -4, not a non-negative integer that fits in 64 bits")),
+        malformed("\"shape\"[1] is -4: a dimension cannot be negative")),
       DecodeCase(
         "dimension beyond 64 bits",
         rawFile(
           #"{"a":{"dtype":"F32","shape":[99999999999999999999],"data_offsets":[0,16]}}"#,
           buffer: f32x4),
         malformed(
-          "\"shape\"[0] is 99999999999999999999, not a non-negative integer that fits in 64 bits")),
+          "\"shape\"[0] is 99999999999999999999, larger than the largest supported dimension, 9223372036854775807")),
       DecodeCase(
         "three offsets",
         rawFile(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,8,16]}}"#, buffer: f32x4),
@@ -426,7 +426,12 @@ struct SafetensorsTests {
       DecodeCase(
         "negative offset",
         rawFile(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[-1,16]}}"#, buffer: f32x4),
-        malformed("\"data_offsets\"[0] is -1, not a non-negative integer that fits in 64 bits")),
+        malformed("\"data_offsets\"[0] is -1: an offset cannot be negative")),
+      // 2⁶⁴ − 8: no file is that long, so the offset is past the end of the data buffer.
+      DecodeCase(
+        "offset beyond 64-bit signed integers",
+        rawFile(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,18446744073709551608]}}"#, buffer: f32x4),
+        malformed("\"data_offsets\"[1] is 18446744073709551608, past the end of the 16-byte data buffer")),
       DecodeCase(
         "dtype twice",
         rawFile(
@@ -553,7 +558,7 @@ struct SafetensorsTests {
       .malformedTensorEntry(tensor: "a", reason: "missing field \"dtype\"")),
     "err-negative-dim": .invalid(
       .malformedTensorEntry(
-        tensor: "a", reason: "\"shape\"[0] is -4, not a non-negative integer that fits in 64 bits")),
+        tensor: "a", reason: "\"shape\"[0] is -4: a dimension cannot be negative")),
     "err-unknown-dtype": .invalid(.unknownDType(tensor: "a", dtype: "F31")),
     "err-offsets-out-of-range": .invalid(
       .offsetsOutOfRange(tensor: "a", begin: 0, end: 32, bufferLength: 16)),
@@ -736,6 +741,32 @@ struct SafetensorsTests {
       try SafetensorsFile().write(to: directory.path + "/")
     }
     #expect(try directory.contents() == [])
+  }
+
+  /// `/dev/zero` and `/dev/urandom` report 0 bytes and never end; they were called truncated
+  /// files of 0 bytes. A pipe with no writer is refused too, without waiting for one.
+  @Test("a device or pipe is refused as not a regular file; an empty file is called empty")
+  func specialFiles() throws {
+    for device in ["/dev/zero", "/dev/urandom"] {
+      let expected = SafetensorsError.notARegularFile(path: device, kind: "a character device")
+      #expect(throws: expected) { try SafetensorsFile.read(from: device) }
+      #expect(
+        expected.description
+          == "cannot read \"\(device)\" as a safetensors file: it is a character device, not a regular file (its size cannot be known before reading it)")
+    }
+    let directory = try TemporaryDirectory()
+    defer { directory.remove() }
+    let pipe = directory.path + "/pipe"
+    #expect(mkfifo(pipe, 0o600) == 0)
+    #expect(throws: SafetensorsError.notARegularFile(path: pipe, kind: "a pipe")) {
+      try SafetensorsFile.read(from: pipe)
+    }
+    let empty = directory.path + "/empty.safetensors"
+    #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
+    #expect(throws: SafetensorsError.truncatedFile(byteCount: 0)) { try SafetensorsFile.read(from: empty) }
+    #expect(
+      SafetensorsError.truncatedFile(byteCount: 0).description
+        == "empty file: a safetensors file starts with an 8-byte header length")
   }
 
   // MARK: - Python interoperability

@@ -5,7 +5,8 @@ extension Checkpoint {
 
   /// Checks the shapes of the parameters that `architecture` declares (Dense weight
   /// `in × out` and bias `1 × out`; Bump σ, c, a `1 × units` or `1 × 1`; RadialBump c
-  /// `units × in`, σ and a `1 × units`) against `shapes`, the file's tensor shapes by name,
+  /// `units × in`, σ and a `1 × units`; Gaussian amplitude, width and center `1 × 1`) against
+  /// `shapes`, the file's tensor shapes by name,
   /// and that the layers' widths chain from `inputSize`, without building a layer.
   ///
   /// Layers inside a nested `sequential` layer are checked as if they stood in its place, in
@@ -13,12 +14,17 @@ extension Checkpoint {
   /// builds names them. Only a registered layer of an app's own is left to its builder; the
   /// widths after it are checked when the model is built.
   ///
+  /// Returns the tensors the architecture accounts for (see ``DeclaredTensors``), which
+  /// ``checkTensors(_:precision:tensors:source:)`` holds the file's tensors to.
+  ///
   /// - Throws: ``CheckpointError/missingTensor(source:name:)``,
   ///   ``CheckpointError/tensorShapeMismatch(source:name:expected:stored:)``,
   ///   ``CheckpointError/notACheckpoint(source:reason:)``.
+  @discardableResult
   static func checkDeclaredShapes(
     _ architecture: Architecture, shapes: [String: [Int]], source: String
-  ) throws {
+  ) throws -> DeclaredTensors {
+    var declared = DeclaredTensors()
     func fail(_ reason: String) -> CheckpointError {
       .notACheckpoint(source: source, reason: reason)
     }
@@ -37,6 +43,7 @@ extension Checkpoint {
         throw CheckpointError.tensorShapeMismatch(
           source: source, name: name, expected: shape, stored: stored)
       }
+      declared.parameters.insert(name)
     }
     var width: Int? = architecture.inputSize
     try checkWidth(architecture.inputSize, "inputFeatures")
@@ -58,7 +65,8 @@ extension Checkpoint {
         case .custom:
           // A registered layer of an app's own: its settings mean nothing here, so the widths
           // after it are checked when the model is built, and its tensors' shapes against its
-          // parameters.
+          // parameters. Its tensors are named after the top-level layer it stands in.
+          declared.customPrefixes.insert(prefix)
           width = nil
         case .sequential(let inner):
           try check(inner, outer: i, label: label, depth: depth + 1)
@@ -68,7 +76,13 @@ extension Checkpoint {
             throw fail("layer \(label) (dense) takes \(input) inputs, the layer before gives \(width)")
           }
           try expect(prefix + "weight", [input, output])
-          if c.useBias { try expect(prefix + "bias", [1, output]) }
+          if c.useBias {
+            try expect(prefix + "bias", [1, output])
+          } else if outer == nil {
+            // Files written before bias-free Dense layers lost their bias parameter store it
+            // as a fixed zero row, which loading reads and drops.
+            declared.legacyZeroBiases[prefix + "bias"] = [1, output]
+          }
           width = output
         case .bump(let c):
           let units = try checked(c.units, "units")
@@ -87,11 +101,92 @@ extension Checkpoint {
           try expect(prefix + "sigma", [1, units])
           try expect(prefix + "amplitude", [1, units])
           width = units
-        case .gaussian, .relu, .tanh, .sigmoid:
+        case .gaussian:
+          // Element-wise with one shared amplitude, width and center: it keeps the width.
+          for name in ["amplitude", "width", "center"] { try expect(prefix + name, [1, 1]) }
+        case .relu, .tanh, .sigmoid:
           continue  // element-wise layers keep the width
         }
       }
     }
     try check(architecture.layers, outer: nil, label: nil, depth: 0)
+    return declared
+  }
+
+  /// The tensors an architecture accounts for, as ``checkDeclaredShapes(_:shapes:source:)``
+  /// finds them.
+  struct DeclaredTensors {
+    /// The parameters' tensors, all present in the file with the declared shapes.
+    var parameters: Set<String> = []
+    /// The zero bias rows that files of bias-free top-level Dense layers written by older
+    /// versions hold, by name, with the shape they must have; optional.
+    var legacyZeroBiases: [String: [Int]] = [:]
+    /// `layers.<index>.` of each registered layer of an app's own: its tensors are checked
+    /// against its parameters when it is built.
+    var customPrefixes: Set<String> = []
+  }
+
+  /// Checks a checkpoint's tensors, `tensors` (name, dtype and shape, in file order), against
+  /// its architecture and precision before their data is read: the shapes that
+  /// `architecture` declares (see ``checkDeclaredShapes(_:shapes:source:)``), every layer's
+  /// kind is one that `precision` can rebuild, every tensor in the file is a parameter of the
+  /// architecture, and every parameter is stored in the precision's dtype.
+  ///
+  /// A file that passes holds no byte that loading would not use (a registered layer of an
+  /// app's own aside, whose tensors are judged when it is built), so the size of its data is
+  /// that of the model's parameters.
+  ///
+  /// - Throws: the errors of ``checkDeclaredShapes(_:shapes:source:)``;
+  ///   ``CheckpointError/notACheckpoint(source:reason:)`` for a layer kind that cannot be
+  ///   rebuilt, ``CheckpointError/unexpectedTensor(source:name:)``,
+  ///   ``CheckpointError/dtypeMismatch(source:name:stored:expected:)``.
+  static func checkTensors(
+    _ architecture: Architecture, precision: String,
+    tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int])], source: String
+  ) throws {
+    try checkKinds(architecture, precision: precision, source: source)
+    let declared = try checkDeclaredShapes(
+      architecture, shapes: Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a }),
+      source: source)
+    let wanted: SafetensorsFile.DType = precision == "float" ? .f32 : .f64
+    for tensor in tensors {
+      if declared.parameters.contains(tensor.name) {
+        guard tensor.dtype == wanted else {
+          throw CheckpointError.dtypeMismatch(
+            source: source, name: tensor.name, stored: tensor.dtype.rawValue, expected: wanted.rawValue)
+        }
+      } else if let shape = declared.legacyZeroBiases[tensor.name] {
+        // Read as F32 or F64 whatever the precision, as older versions wrote it.
+        guard tensor.shape == shape, tensor.dtype == .f32 || tensor.dtype == .f64 else {
+          throw CheckpointError.unexpectedTensor(source: source, name: tensor.name)
+        }
+      } else if !declared.customPrefixes.contains(where: { tensor.name.hasPrefix($0) }) {
+        throw CheckpointError.unexpectedTensor(source: source, name: tensor.name)
+      }
+    }
+  }
+
+  /// Refuses a layer of a kind that no layer registered for `precision` rebuilds, at any
+  /// depth: no tensor could be its parameter.
+  private static func checkKinds(_ architecture: Architecture, precision: String, source: String) throws {
+    func check(_ layers: [LayerConfiguration], parent: String?) throws {
+      for (j, layer) in layers.enumerated() {
+        let label = parent.map { "\($0).\(j)" } ?? "\(j)"
+        switch layer {
+        case .sequential(let inner): try check(inner, parent: label)
+        case .custom(let c):
+          let rebuilds =
+            precision == "float"
+            ? LayerRegistry.canRebuild(kind: c.kind, Float.self) : LayerRegistry.canRebuild(kind: c.kind, Double.self)
+          guard rebuilds else {
+            throw CheckpointError.notACheckpoint(
+              source: source,
+              reason: "layer \(label) has kind \"\(c.kind)\", which no layer registered for \(precision) precision rebuilds (built-in kinds: \(LayerRegistry.builtInKinds.sorted().joined(separator: ", ")), sequential)")
+          }
+        default: continue
+        }
+      }
+    }
+    try check(architecture.layers, parent: nil)
   }
 }

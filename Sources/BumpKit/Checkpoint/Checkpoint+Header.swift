@@ -24,11 +24,15 @@ extension Checkpoint {
   /// Checks that the file is a safetensors file, that its metadata describes a BumpKit model
   /// (format, version, precision and an architecture of at most
   /// ``maximumArchitectureLength`` bytes and ``maximumLayerCount`` layers nested at most
-  /// ``maximumNestingDepth`` deep), and that every shape the architecture
-  /// declares, at every depth, is that of the tensor the file holds for it.
+  /// ``maximumNestingDepth`` deep), that every shape the architecture
+  /// declares, at every depth, is that of the tensor the file holds for it, and that every
+  /// tensor the file holds is a parameter of the architecture, of the precision's dtype.
+  /// The data that loading reads is then the parameters' values and nothing else, so a file
+  /// whose data region holds more (an extra tensor of gigabytes, say) is refused here.
   ///
   /// - Throws: ``CheckpointError`` when the file is not a BumpKit checkpoint or its
-  ///   architecture does not match its tensors; ``SafetensorsError`` when the file itself is
+  ///   architecture does not match its tensors (a tensor missing, of another shape or dtype,
+  ///   or belonging to no parameter); ``SafetensorsError`` when the file itself is
   ///   malformed or cannot be read.
   public static func header(at path: String) throws -> Header {
     try SafetensorsFile.withHeader(at: path) { layout, _ in try header(of: layout, source: path) }
@@ -37,7 +41,9 @@ extension Checkpoint {
   /// The checked header of a file whose safetensors header is `layout` (see ``header(at:)``).
   static func header(of layout: SafetensorsFile.Layout, source: String) throws -> Header {
     let (precision, architecture) = try describedModel(layout.metadata, source: source)
-    try checkDeclaredShapes(architecture, shapes: layout.shapes, source: source)
+    try checkTensors(
+      architecture, precision: precision,
+      tensors: layout.entries.map { ($0.name, $0.dtype, $0.shape) }, source: source)
     return Header(
       precision: precision, architecture: architecture,
       tensors: layout.entries.map { ($0.name, $0.shape) }, metadata: layout.metadata,

@@ -210,7 +210,8 @@ public enum Checkpoint {
   ///
   /// The header is read and checked first, as by ``header(at:)``, and the precision compared
   /// with `Element`; the tensor data is read only after that, so a file that is not a BumpKit
-  /// checkpoint (a language model's weights, say) costs its header, however large its data.
+  /// checkpoint (a language model's weights, say), or one that holds a tensor besides the
+  /// model's parameters, costs its header, however large its data.
   ///
   /// - Throws: ``CheckpointError`` when the file is not a checkpoint (or its architecture is
   ///   beyond ``maximumArchitectureLength``, ``maximumLayerCount`` or
@@ -237,8 +238,10 @@ public enum Checkpoint {
     }
     // The architecture is only text: check every size it declares against the tensors in
     // the file before building anything, so that a lying header cannot allocate.
-    try checkDeclaredShapes(
-      s.architecture, shapes: file.tensors.mapValues(\.shape), source: source)
+    try checkTensors(
+      s.architecture, precision: s.precision,
+      tensors: file.names.compactMap { name in file.tensors[name].map { (name, $0.dtype, $0.shape) } },
+      source: source)
     let layers: [any Layer<Element>]
     let model: Sequential<Element>
     do {

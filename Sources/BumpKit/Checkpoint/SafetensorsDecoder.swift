@@ -180,9 +180,13 @@ extension SafetensorsFile {
       throw malformed("\"dtype\" must be a string, found \(dtypeValue.kindDescription)")
     }
     guard let shapeValue else { throw malformed("missing field \"shape\"") }
-    let shape = try nonNegativeIntegers(shapeValue, field: "shape", malformed: malformed)
+    let shape = try nonNegativeIntegers(
+      shapeValue, field: "shape", what: "a dimension",
+      tooLarge: "larger than the largest supported dimension, \(Int.max)", malformed: malformed)
     guard let offsetsValue else { throw malformed("missing field \"data_offsets\"") }
-    let offsets = try nonNegativeIntegers(offsetsValue, field: "data_offsets", malformed: malformed)
+    let offsets = try nonNegativeIntegers(
+      offsetsValue, field: "data_offsets", what: "an offset",
+      tooLarge: "past the end of the \(bufferLength)-byte data buffer", malformed: malformed)
     guard offsets.count == 2 else {
       throw malformed("\"data_offsets\" must hold 2 integers [begin, end], found \(offsets.count)")
     }
@@ -208,8 +212,12 @@ extension SafetensorsFile {
     return Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end)
   }
 
+  /// The elements of `value`, which must be an array of integers in `0...Int.max`; an
+  /// element that is not says what is wrong with it: a fraction or exponent, a negative
+  /// `what` ("a dimension"), or a value beyond `Int`, `tooLarge` ("past the end of the data
+  /// buffer").
   private static func nonNegativeIntegers(
-    _ value: SafetensorsHeaderJSON.Value, field: String,
+    _ value: SafetensorsHeaderJSON.Value, field: String, what: String, tooLarge: String,
     malformed: (String) -> SafetensorsError
   ) throws -> [Int] {
     guard case .array(let elements) = value else {
@@ -220,10 +228,14 @@ extension SafetensorsFile {
         throw malformed(
           "\"\(field)\"[\(index)] must be an integer, found \(element.kindDescription)")
       }
-      guard let integer, integer >= 0 else {
-        throw malformed(
-          "\"\(field)\"[\(index)] is \(text), not a non-negative integer that fits in 64 bits")
+      let element = "\"\(field)\"[\(index)] is \(text)"
+      if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
+        throw malformed("\(element), not an integer: it must be written without a fraction or exponent")
       }
+      if text.hasPrefix("-"), integer != 0 {
+        throw malformed("\(element): \(what) cannot be negative")
+      }
+      guard let integer else { throw malformed("\(element), \(tooLarge)") }
       return integer
     }
   }

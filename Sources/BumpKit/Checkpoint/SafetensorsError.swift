@@ -21,7 +21,8 @@
 public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertible {
   // MARK: Framing
 
-  /// The file has `byteCount` bytes, fewer than the 8 bytes of the header-length field.
+  /// The file has `byteCount` bytes, fewer than the 8 bytes of the header-length field
+  /// (none: the file is empty).
   case truncatedFile(byteCount: Int)
 
   /// The header-length field claims `length` bytes, more than the reader accepts (`limit`,
@@ -117,6 +118,11 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
 
   // MARK: Files
 
+  /// `path` is not a regular file but `kind` ("a character device", "a pipe", …): it has no
+  /// size to check the header against (a device such as `/dev/zero` reports none and never
+  /// ends), so it is not read.
+  case notARegularFile(path: String, kind: String)
+
   /// The system call behind `operation` (e.g. "open for reading") failed on `path` with
   /// `errno`.
   case io(operation: String, path: String, errno: Int32)
@@ -124,6 +130,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
   /// A one-line explanation naming the tensor, key, offsets or path concerned.
   public var description: String {
     switch self {
+    case .truncatedFile(0):
+      return "empty file: a safetensors file starts with an 8-byte header length"
     case .truncatedFile(let byteCount):
       return "truncated safetensors file: \(byteCount) bytes, fewer than the 8-byte header length"
     case .headerTooLarge(let length, let limit):
@@ -185,6 +193,9 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     case .dtypeMismatch(let requested, let actual):
       return
         "cannot read a \(actual.rawValue) tensor as \(requested.rawValue) values (BumpKit converts only F32 and F64)"
+    case .notARegularFile(let path, let kind):
+      return
+        "cannot read \(quoted(path)) as a safetensors file: it is \(kind), not a regular file (its size cannot be known before reading it)"
     case .io(let operation, let path, let code):
       return
         "cannot \(operation) \(quoted(path)): \(String(cString: strerror(code))) (errno \(code))"

@@ -16,8 +16,9 @@ extension SafetensorsFile {
   /// only then reads the data buffer, whose every byte the header has named. A file whose
   /// header is bad costs the header's bytes, not the file's.
   ///
-  /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read, or
-  ///   any validation error of ``decode(_:)``.
+  /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read,
+  ///   ``SafetensorsError/notARegularFile(path:kind:)`` for a device, pipe or socket (whose
+  ///   size cannot be known before reading), or any validation error of ``decode(_:)``.
   public static func read(from path: String) throws -> SafetensorsFile {
     try withHeader(at: path) { _, readFile in try readFile() }
   }
@@ -28,12 +29,15 @@ extension SafetensorsFile {
   /// unless `body` calls that function, so a caller can refuse a file from its header alone:
   /// a file whose header is bad, or not what the caller wants, costs the header's bytes.
   ///
-  /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read, any
-  ///   validation error of ``decode(_:)``, or what `body` throws.
+  /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read,
+  ///   ``SafetensorsError/notARegularFile(path:kind:)``, any validation error of
+  ///   ``decode(_:)``, or what `body` throws.
   static func withHeader<R>(
     at path: String, _ body: (Layout, _ readFile: () throws -> SafetensorsFile) throws -> R
   ) throws -> R {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    // Non-blocking, so that opening a pipe with no writer returns (to be refused below)
+    // instead of waiting; a regular file reads the same either way.
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard descriptor >= 0 else {
       throw SafetensorsError.io(operation: "open", path: path, errno: errno)
     }
@@ -42,8 +46,22 @@ extension SafetensorsFile {
     guard fstat(descriptor, &status) == 0 else {
       throw SafetensorsError.io(operation: "stat", path: path, errno: errno)
     }
-    if (status.st_mode & S_IFMT) == S_IFDIR {
+    let type = status.st_mode & S_IFMT
+    if type == S_IFDIR {
       throw SafetensorsError.io(operation: "read", path: path, errno: EISDIR)
+    }
+    // The header is checked against the file's size, which only a regular file has: a
+    // device such as /dev/zero reports 0 bytes and never ends, a pipe has no size at all.
+    guard type == S_IFREG else {
+      let kind =
+        switch type {
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFIFO: "a pipe"
+        case S_IFSOCK: "a socket"
+        default: "a special file"
+        }
+      throw SafetensorsError.notARegularFile(path: path, kind: kind)
     }
     let size = Int(status.st_size)
     let prefix = try readBytes(descriptor, count: min(size, 8), path: path)
