@@ -284,8 +284,10 @@ struct TrainCommand: ParsableCommand {
   func run() throws {
     let configuration = try resolvedConfiguration()
     // Output piped into `head` must not kill the run halfway and leave a .partial folder:
-    // with SIGPIPE ignored a closed pipe only makes the remaining output vanish.
+    // with SIGPIPE ignored a closed pipe only makes the remaining output vanish, and the run
+    // finishes, writes its folder and exits 0 (the output only showed progress).
     signal(SIGPIPE, SIG_IGN)
+    Console.outputIsProgressOnly = true
     // Beyond a year is never (and keeps the conversion in range).
     let seconds = min(checkpointInterval, 365 * 86_400)
     let interval = Duration.milliseconds(Int64((seconds * 1000).rounded()))

@@ -79,12 +79,15 @@ extension Sequential {
 
     let params = parameters
     let samples = trainX.rows
-    let batches = (samples + batchSize - 1) / batchSize
+    // A batch size beyond the rows is one batch of all of them: the buffers hold no more
+    // (and the counts below cannot overflow, whatever `batchSize` and `epochs` are).
+    let rowsPerBatch = min(batchSize, samples)
+    let batches = (samples - 1) / rowsPerBatch + 1
     var order = Array(0..<samples)
     var generator = SeededGenerator(seed: seed)
-    var batchX = try Matrix<Element>(rows: batchSize, columns: trainX.columns)
-    var batchY = try Matrix<Element>(rows: batchSize, columns: trainY.columns)
-    var gradient = try Matrix<Element>(rows: batchSize, columns: outputSize)
+    var batchX = try Matrix<Element>(rows: rowsPerBatch, columns: trainX.columns)
+    var batchY = try Matrix<Element>(rows: rowsPerBatch, columns: trainY.columns)
+    var gradient = try Matrix<Element>(rows: rowsPerBatch, columns: outputSize)
     var history = History()
     var best = (loss: Double.infinity, epoch: -1)
     var bestWeights: [Matrix<Element>] = []
@@ -99,7 +102,7 @@ extension Sequential {
       let epochStart = clock.now
       var lossSum = 0.0, correct = 0
       for batch in 0..<batches {
-        let lo = batch * batchSize, hi = min(samples, lo + batchSize)
+        let lo = batch * rowsPerBatch, hi = lo + min(rowsPerBatch, samples - lo)
         // The first layer still holds the previous batch: let go of it so that the batch
         // buffers are reused in place (no copy-on-write allocation).
         releaseSavedState()
@@ -124,7 +127,9 @@ extension Sequential {
         if let progress {
           let seconds = Self.seconds(clock.now - epochStart)
           let elapsed = Self.seconds(clock.now - start)
-          let done = Double(epoch * batches + batch + 1) / Double(epochs * batches)
+          // In floating point: epochs × batches overflows Int for a budget such as 10¹⁸
+          // epochs ("until early stopping").
+          let done = (Double(epoch) * Double(batches) + Double(batch + 1)) / (Double(epochs) * Double(batches))
           progress(TrainingProgress(
             event: .batch, epoch: epoch, epochs: epochs, batch: batch, batches: batches,
             loss: lossSum / Double(hi), validationLoss: nil,
@@ -139,7 +144,7 @@ extension Sequential {
       if wantAccuracy { history.accuracy.append(Double(correct) / Double(samples)) }
       var monitored = lossSum / Double(samples)
       if let vx = validX, let vy = validY {
-        let (vLoss, vCorrect) = try evaluateBatches(vx, vy, loss: loss, batchSize: batchSize, countCorrect: wantAccuracy)
+        let (vLoss, vCorrect) = try evaluateBatches(vx, vy, loss: loss, batchSize: rowsPerBatch, countCorrect: wantAccuracy)
         history.validationLoss.append(vLoss)
         if wantAccuracy { history.validationAccuracy.append(Double(vCorrect) / Double(vx.rows)) }
         monitored = vLoss
@@ -205,7 +210,7 @@ extension Sequential {
     var total = 0.0, correct = 0
     var start = 0
     while start < x.rows {
-      let end = min(x.rows, start + batchSize)
+      let end = start + min(batchSize, x.rows - start)
       try x.copyRows(start..<end, into: &bx)
       try y.copyRows(start..<end, into: &by)
       let p = try forward(bx)

@@ -97,7 +97,7 @@ public final class SGD<Element: MatrixScalar>: Optimizer {
         floor: trainable[k].lowerBound)
     }
     lastGradientNorm = norm
-    iterations += 1
+    if iterations < .max { iterations += 1 }  // saturates: never a trap
   }
 
   /// Forgets the velocity and restarts the step count (and so the schedule).
