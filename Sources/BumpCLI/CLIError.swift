@@ -69,7 +69,9 @@ enum CLIError: Error, CustomStringConvertible {
       let advice =
         source == MemoryBudget.variable
         ? "raise \(MemoryBudget.variable) if the machine has more"
-        : "use less data or smaller layers (or set \(MemoryBudget.variable) if the limit is wrong)"
+        : source == MemoryBudget.addressSpaceSource
+          ? "raise the address-space limit (ulimit -v)"
+          : "use less data or smaller layers (or set \(MemoryBudget.variable) if the limit is wrong)"
       let limitText = "the limit of \(byteText(limit)) (\(source))"
       guard let needed else {
         return "not enough memory: this needs more than \(limitText): "

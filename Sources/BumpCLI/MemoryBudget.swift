@@ -31,6 +31,10 @@ struct MemoryBudget {
   /// The environment variable that sets the limit.
   static let variable = "BUMP_MEMORY_LIMIT"
 
+  /// The source named when the address-space limit cannot hold even the program and
+  /// OpenBLAS's buffers.
+  static let addressSpaceSource = "the address-space limit (ulimit -v)"
+
   /// The largest `BUMP_MEMORY_LIMIT` accepted: `Int.max` bytes (8 EiB).
   static let largestLimit = Int.max
 
@@ -94,7 +98,7 @@ struct MemoryBudget {
   static func addressSpace(
     limit: Int, inUse: Int? = addressSpaceInUse(), blasThreads: Int = BLAS.configuration.threadCount
   ) throws -> MemoryBudget {
-    let name = "the address-space limit (ulimit -v)"
+    let name = addressSpaceSource
     guard let inUse else {
       // No /proc: count the buffers of every OpenBLAS thread instead.
       let reserved = max(blasThreads, 1) * openBLASBufferBytes + workingRoomBytes

@@ -117,7 +117,7 @@ struct TrainingRun<Element: MatrixScalar> {
       }
       Console.error(
         "Error: \(message); the last good checkpoint is in \(folder.location)/model.safetensors")
-      exit(128 + signal)
+      terminate(128 + signal)
     }
     InterruptHandler.startPolling()
     defer { InterruptHandler.stopPolling() }
@@ -227,7 +227,7 @@ struct TrainingRun<Element: MatrixScalar> {
       Console.error(
         "Error: interrupted by \(InterruptHandler.name(of: signal)) while the results were written; "
           + "they are complete in \(folder.path)")
-      exit(128 + signal)
+      terminate(128 + signal)
     }
     Console.line()
     Console.line(summary)

@@ -68,6 +68,13 @@ static void arm(int argc, char **argv, char **envp) {
   action.sa_flags = SA_SIGINFO;
   action.sa_sigaction = startup_interrupt;
   if (sigaction(SIGINT, &action, &previous_action) == 0) armed = 1;
+  // A parent may have started the process with SIGINT blocked (the mask is inherited): then
+  // OpenBLAS's raise would stay pending, OpenBLAS would go on with a thread missing, and the
+  // signal would arrive later, looking like Ctrl-C. `main` unblocks it anyway.
+  sigset_t interrupt;
+  sigemptyset(&interrupt);
+  sigaddset(&interrupt, SIGINT);
+  sigprocmask(SIG_UNBLOCK, &interrupt, NULL);
 }
 
 __attribute__((section(".preinit_array"), used)) static void (*const bump_preinit)(
