@@ -158,6 +158,20 @@ import Testing
     #expect(result.status == 1, "\(result.stderr)")
     #expect(result.stderr.contains("File too large"), "\(result.stderr)")
     #expect(try scratch.entries().isEmpty)
+    // predict --output: no temporary file next to the user's.
+    let run = scratch.path("model")
+    #expect(try Child.run(["train", "--samples", "64", "--epochs", "1", "--output", run]).status == 0)
+    let csv = scratch.path("d.csv")
+    try ("x0,x1\n" + String(repeating: "0.1,0.2\n", count: 2000))
+      .write(toFile: csv, atomically: true, encoding: .utf8)
+    let predict = try Child.run(
+      [
+        "/bin/sh", "-c", "ulimit -f 8; exec \"$0\" \"$@\"", "BUMP", "predict", "--model",
+        run + "/model.safetensors", "--data", csv, "--output", scratch.path("p.csv"),
+      ], shell: true, in: scratch.url)
+    #expect(predict.status == 1, "\(predict.stderr)")
+    #expect(predict.stderr.contains("File too large"), "\(predict.stderr)")
+    #expect(try scratch.entries() == ["d.csv", "model"])
   }
 
   // MARK: - Run folders
