@@ -119,6 +119,13 @@ import Testing
     #expect(failed().hasSuffix("model.safetensors (see summary.txt there)"))
   }
 
+  /// The ETA of 10¹⁸ epochs after a minute is about 10²⁰ s, beyond Int: it trapped.
+  @Test func anEndlessETAIsShownWithoutTrapping() {
+    #expect(ProgressReporter.duration(1e20) == "years")
+    #expect(ProgressReporter.duration(Double(Int.max) * 4) == "years")
+    #expect(ProgressReporter.duration(99_999_999) == "27777h46m")
+  }
+
   @Test func everyStopSignalHasItsName() {
     #expect(InterruptHandler.signals.contains(SIGQUIT))
     #expect(!InterruptHandler.signals.contains(SIGXFSZ) && !InterruptHandler.signals.contains(SIGPIPE))

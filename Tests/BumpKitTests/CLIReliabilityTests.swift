@@ -104,8 +104,8 @@ import Testing
   /// root, so as root the tool runs as `nobody` (with `setpriv`).
   @Test(
     .enabled(
-      if: getuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
-      "as root, needs setpriv to run the tool as a user that RLIMIT_NPROC binds"))
+      if: getuid() != 0 || Self.nobodyCanRunTheTool,
+      "as root, needs setpriv and a tool that user nobody may run (RLIMIT_NPROC binds no root process)"))
   func aProcessLimitIsExplainedNotTakenForAnInterrupt() throws {
     let scratch = try Scratch()
     chmod(scratch.url.path, 0o777)
@@ -279,6 +279,24 @@ import Testing
 }
 
 extension CLIReliabilityTests {
+  /// Whether `setpriv` can run the built tool as user `nobody` (every folder above it open
+  /// to others).
+  static let nobodyCanRunTheTool: Bool = {
+    let setpriv = "/usr/bin/setpriv"
+    guard FileManager.default.isExecutableFile(atPath: setpriv),
+      let tool = CLITrainTests.TrainTool.executable
+    else { return false }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: setpriv)
+    process.arguments = [
+      "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", "test -x \"$0\"",
+      tool.path,
+    ]
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+  }()
+
   /// The `bump` tool as a child process with files for its standard streams, waited for
   /// with a bound: past ``Child/limit`` it is killed and the test fails.
   struct Child {
