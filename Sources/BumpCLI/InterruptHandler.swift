@@ -32,7 +32,7 @@ import Synchronization
 ///   library call, which a signal does not interrupt);
 /// - otherwise it acts at once, with async-signal-safe calls only (`open`, `write`, `close`,
 ///   `rename`, `_exit`) on strings prepared beforehand: it writes the prepared summary,
-///   renames the prepared temporary folder to its final name (see ``setFallback(summaryFile:summary:partial:final:message:)``),
+///   renames the prepared temporary folder to its final name (see ``setFallback(summaryFile:summary:partial:final:message:unpublishedMessage:)``),
 ///   prints the message and exits with status 128 + the signal number.
 enum InterruptHandler {
   private static let pendingBit = 1

@@ -189,10 +189,10 @@ struct TrainingRun<Element: MatrixScalar> {
             info: info,
             seconds: seconds, data: data, model: model, folder: folder)
         } catch {
-          // Files that were written stay where they are (named in the message); a folder
-          // that holds no checkpoint is removed.
+          // A folder with the last good checkpoint is kept, published if its name is free
+          // (the message names where it is); one without is removed.
           let kept = FileManager.default.fileExists(atPath: folder.file("model.safetensors"))
-          if !kept { folder.discard() }
+          if kept { try? folder.publish() } else { folder.discard() }
           throw CLIError.trainingFailed(
             message: "\(message); the run folder could not be written either: \(error)",
             runFolder: kept ? folder.location : nil)
@@ -212,10 +212,14 @@ struct TrainingRun<Element: MatrixScalar> {
           history: history!, info: &info, seconds: seconds, data: data, model: model,
           loss: loss, folder: folder)
       } catch {
+        // Named as they will be once the folder is published (or as they are, if it cannot be).
         let message = "writing the results failed after training: \(error)"
-        try? folder.write("FAILED: \(message)\n", to: "summary.txt")
+        let published = message.replacingOccurrences(
+          of: folder.partialPath + "/", with: folder.path + "/")
+        try? folder.write("FAILED: \(published)\n", to: "summary.txt")
         try? folder.publish()
-        throw CLIError.trainingFailed(message: message, runFolder: folder.location)
+        throw CLIError.trainingFailed(
+          message: folder.isPublished ? published : message, runFolder: folder.location)
       }
       // The results are complete; only the name can fail (something took it meanwhile),
       // and the error names the folder that holds them.

@@ -238,6 +238,35 @@ import Testing
     #expect(third.stderr.contains("rm -r .crashed.partial"), "\(third.stderr)")
   }
 
+  /// Out of inodes, the results cannot all be written; the message pointed to a summary
+  /// that was not written. Now every file it names exists. A tmpfs with few inodes fails at
+  /// each step in turn.
+  @Test(.enabled(if: Self.canMountTmpfs, "needs root, to mount a tmpfs with few inodes"))
+  func runningOutOfInodesNamesOnlyFilesThatExist() throws {
+    let scratch = try Scratch()
+    let mount = scratch.path("fs")
+    try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+    var failures = 0
+    for inodes in 3...9 {
+      #expect(Self.system(["/bin/mount", "-t", "tmpfs", "-o", "size=8m,nr_inodes=\(inodes)", "tmpfs", mount]))
+      defer { _ = Self.system(["/bin/umount", mount]) }
+      let result = try Child.run(
+        ["train", "--samples", "64", "--epochs", "2", "--layers", "4", "--output", mount + "/run"])
+      guard result.status != 0 else { continue }
+      failures += 1
+      #expect(result.status == 1, "\(inodes) inodes: \(result.stderr)")
+      #expect(!result.stderr.contains(".run.partial"), "\(inodes) inodes: \(result.stderr)")
+      for match in result.stderr.matches(of: /in (\S+)\/model\.safetensors/) {
+        let folder = String(match.1)
+        #expect(FileManager.default.fileExists(atPath: folder + "/model.safetensors"), "\(result.stderr)")
+        if result.stderr.contains("see summary.txt there") {
+          #expect(FileManager.default.fileExists(atPath: folder + "/summary.txt"), "\(inodes) inodes: \(result.stderr)")
+        }
+      }
+    }
+    #expect(failures > 0, "no step ran out of inodes")
+  }
+
   // MARK: - A closed standard output
 
   /// `train | head -1`: a lost progress stream is not a failed training: the run finishes,
@@ -296,6 +325,26 @@ extension CLIReliabilityTests {
     process.waitUntilExit()
     return process.terminationStatus == 0
   }()
+
+  /// Whether this process may mount a tmpfs (root, with the capability to mount).
+  static let canMountTmpfs: Bool = {
+    guard getuid() == 0, let scratch = try? Scratch() else { return false }
+    let mount = scratch.path("probe")
+    guard (try? FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)) != nil,
+      system(["/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount])
+    else { return false }
+    return system(["/bin/umount", mount])
+  }()
+
+  /// Runs a command and tells whether it succeeded.
+  static func system(_ arguments: [String]) -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: arguments[0])
+    process.arguments = Array(arguments.dropFirst())
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+  }
 
   /// The `bump` tool as a child process with files for its standard streams, waited for
   /// with a bound: past ``Child/limit`` it is killed and the test fails.
