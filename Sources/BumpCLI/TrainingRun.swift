@@ -193,9 +193,11 @@ struct TrainingRun<Element: MatrixScalar> {
           // (the message names where it is); one without is removed.
           let kept = FileManager.default.fileExists(atPath: folder.file("model.safetensors"))
           if kept { try? folder.publish() } else { folder.discard() }
-          throw CLIError.trainingFailed(
-            message: "\(message); the run folder could not be written either: \(error)",
-            runFolder: kept ? folder.location : nil)
+          var text = "\(message); the run folder could not be written either: \(error)"
+          if folder.isPublished {
+            text = text.replacingOccurrences(of: folder.partialPath, with: folder.path)
+          }
+          throw CLIError.trainingFailed(message: text, runFolder: kept ? folder.location : nil)
         }
       }
       throw CLIError.trainingFailed(message: message, runFolder: folder.location)
@@ -215,7 +217,7 @@ struct TrainingRun<Element: MatrixScalar> {
         // Named as they will be once the folder is published (or as they are, if it cannot be).
         let message = "writing the results failed after training: \(error)"
         let published = message.replacingOccurrences(
-          of: folder.partialPath + "/", with: folder.path + "/")
+          of: folder.partialPath, with: folder.path)
         try? folder.write("FAILED: \(published)\n", to: "summary.txt")
         try? folder.publish()
         throw CLIError.trainingFailed(

@@ -247,13 +247,23 @@ import Testing
     let mount = scratch.path("fs")
     try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
     var failures = 0
-    for inodes in 3...9 {
+    // A run that completes, and one that diverges (its failure is recorded in the folder).
+    let runs = [
+      ["train", "--samples", "64", "--epochs", "2", "--layers", "4"],
+      [
+        "train", "--dataset", "regression", "--samples", "400", "--optimizer", "sgd", "--lr",
+        "1e30", "--epochs", "3",
+      ],
+    ]
+    for (arguments, inodes) in runs.flatMap({ run in (3...9).map { (run, $0) } }) {
       #expect(Self.system(["/bin/mount", "-t", "tmpfs", "-o", "size=8m,nr_inodes=\(inodes)", "tmpfs", mount]))
       defer { _ = Self.system(["/bin/umount", mount]) }
-      let result = try Child.run(
-        ["train", "--samples", "64", "--epochs", "2", "--layers", "4", "--output", mount + "/run"])
+      let result = try Child.run(arguments + ["--output", mount + "/run"])
       guard result.status != 0 else { continue }
       failures += 1
+      // The last good checkpoint is kept, under the final name.
+      #expect(try FileManager.default.contentsOfDirectory(atPath: mount) == ["run"], "\(inodes) inodes")
+      #expect(FileManager.default.fileExists(atPath: mount + "/run/model.safetensors"), "\(inodes) inodes")
       #expect(result.status == 1, "\(inodes) inodes: \(result.stderr)")
       #expect(!result.stderr.contains(".run.partial"), "\(inodes) inodes: \(result.stderr)")
       for match in result.stderr.matches(of: /in (\S+)\/model\.safetensors/) {
