@@ -18,7 +18,8 @@ extension Sequential {
   ///   - loss: the loss to minimize; its gradient drives the updates.
   ///   - optimizer: updates the trainable parameters after every batch.
   ///   - epochs: the number of passes over the training rows (≥ 0).
-  ///   - batchSize: rows per step (≥ 1, default 32); the last batch of an epoch holds the rest.
+  ///   - batchSize: rows per step (≥ 1, default 32); the last batch of an epoch holds the rest,
+  ///     and a batch size beyond the training rows is one batch of all of them.
   ///   - shuffle: visit the rows in a new seeded order every epoch (default true).
   ///   - seed: seeds the shuffling, so equal seeds give bit-identical weights.
   ///   - validation: held-out data whose loss is computed after every epoch.
