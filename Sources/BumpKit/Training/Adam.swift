@@ -223,7 +223,7 @@ struct AdamEngine<Element: MatrixScalar> {
     let threads = threadCount ?? KernelOptions.defaultThreadCount
     let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, operation)
     let eta = learningRate
-    let t = Double(iterations) + 1
+    let t = Double(iterations + 1)
     let coefficients = AdamCoefficients(
       stepSize: eta / (1 - Double.pow(beta1, t)), beta1: beta1, beta2: beta2,
       inverseRootCorrection2: 1 / (1 - Double.pow(beta2, t)).squareRoot(), epsilon: epsilon,
@@ -236,7 +236,7 @@ struct AdamEngine<Element: MatrixScalar> {
         count: count, coefficients, floor: trainable[k].lowerBound)
     }
     lastGradientNorm = norm
-    if iterations < .max { iterations += 1 }  // saturates: never a trap
+    iterations += 1
   }
 
   mutating func reset() {

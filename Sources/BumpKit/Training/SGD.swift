@@ -97,7 +97,7 @@ public final class SGD<Element: MatrixScalar>: Optimizer {
         floor: trainable[k].lowerBound)
     }
     lastGradientNorm = norm
-    if iterations < .max { iterations += 1 }  // saturates: never a trap
+    iterations += 1
   }
 
   /// Forgets the velocity and restarts the step count (and so the schedule).
