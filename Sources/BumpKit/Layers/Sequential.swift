@@ -117,7 +117,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     var batch = Matrix<Element>()
     var start = 0
     while start < input.rows {
-      let end = start + min(batchSize, input.rows - start)  // no overflow for a huge batchSize
+      let end = min(input.rows, start + batchSize)
       try input.copyRows(start..<end, into: &batch)
       let y = try forward(batch)
       result.withUnsafeMutableBufferPointer { r in

@@ -211,7 +211,7 @@ extension Sequential {
     var total = 0.0, correct = 0
     var start = 0
     while start < x.rows {
-      let end = start + min(batchSize, x.rows - start)
+      let end = min(x.rows, start + batchSize)
       try x.copyRows(start..<end, into: &bx)
       try y.copyRows(start..<end, into: &by)
       let p = try forward(bx)
