@@ -35,7 +35,8 @@ struct MemoryBudget {
   /// OpenBLAS's buffers.
   static let addressSpaceSource = "the address-space limit (ulimit -v)"
 
-  /// The largest `BUMP_MEMORY_LIMIT` accepted: `Int.max` bytes (8 EiB).
+  /// The largest `BUMP_MEMORY_LIMIT` accepted: `Int.max` bytes, just under 8 EiB (`8E` is
+  /// taken as it).
   static let largestLimit = Int.max
 
   /// The work buffer OpenBLAS maps for each thread that multiplies matrices: 128 MiB,
