@@ -33,7 +33,7 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
-    .executableTarget(name: "bump", dependencies: ["BumpCLI"]),
+    .executableTarget(name: "bump", dependencies: ["BumpCLI", "_BumpStartup"]),
     .executableTarget(
       name: "BumpBench",
       dependencies: [
@@ -52,6 +52,8 @@ let package = Package(
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
     .target(name: "_BumpKernelsShims"),
+    // Runs before OpenBLAS's initializer in `bump`, to explain a failure to start its threads.
+    .target(name: "_BumpStartup"),
     // The `bump` command's own logic (run folders, training runs, reports), kept out of the
     // executable so that tests reach it in process.
     .target(

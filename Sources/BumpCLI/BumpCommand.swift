@@ -55,6 +55,7 @@ package struct BumpCommand: ParsableCommand {
         Console.error("Error: " + failure)
         terminate(1)
       }
+      terminate(0)
     } catch {
       InterruptHandler.exitIfPending()
       let code = exitCode(for: error)
@@ -82,5 +83,11 @@ package struct BumpCommand: ParsableCommand {
   }
 }
 
-/// `exit` under a name that does not clash with `ParsableCommand.exit(withError:)`.
-private func terminate(_ code: Int32) -> Never { exit(code) }
+/// Ends the process with `code` at once, after flushing what `print` buffered: without
+/// running exit handlers, which include OpenBLAS's, which waits for its worker threads —
+/// forever when one of them is stuck retrying a memory mapping that does not fit (an
+/// address-space limit), so that even an error message could not end the process.
+func terminate(_ code: Int32) -> Never {
+  fflush(nil)
+  _exit(code)
+}

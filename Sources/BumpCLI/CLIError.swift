@@ -1,10 +1,14 @@
 import BumpKit
+import Foundation
 
 /// Failures of the `train`, `predict`, `evaluate` and `inspect` commands that the library
 /// does not describe itself. Each description is one line naming the file or option.
 enum CLIError: Error, CustomStringConvertible {
-  /// The run folder (or its temporary sibling) already exists.
+  /// The run folder already exists.
   case outputExists(path: String)
+  /// The temporary folder `partial` of the run folder `path` exists: another run is writing
+  /// it (`writing`: it holds the folder's lock), or one that ended without finishing left it.
+  case runFolderBusy(path: String, partial: String, writing: Bool)
   /// A file or folder could not be created, written or renamed.
   case cannotWrite(path: String, reason: String)
   /// The checkpoint lacks, or has a malformed, entry that the command needs.
@@ -34,6 +38,13 @@ enum CLIError: Error, CustomStringConvertible {
     switch self {
     case .outputExists(let path):
       return "\(path) already exists; choose another --output or remove it"
+    case .runFolderBusy(let path, let partial, writing: true):
+      return "another run is writing \(path) now (into \(partial)); choose another --output, "
+        + "or wait for that run to end"
+    case .runFolderBusy(let path, let partial, writing: false):
+      return "\(partial) exists, left by a run of \(path) that ended without finishing "
+        + "(it crashed or was killed; no running process holds it); choose another --output, "
+        + "or remove it (rm -r \(partial)) once you have kept what you need from it"
     case .cannotWrite(let path, let reason):
       return "\(path): \(reason)"
     case .invalidCheckpoint(let path, let reason):
@@ -41,8 +52,21 @@ enum CLIError: Error, CustomStringConvertible {
     case .dataMismatch(let path, let reason):
       return "\(path): \(reason)"
     case .trainingFailed(let message, let runFolder?):
-      return "\(message); the last good checkpoint is in \(runFolder)/model.safetensors "
-        + "(see summary.txt there)"
+      // Only what is there: a full disk (or no inodes left) may have kept a file from
+      // being written.
+      let checkpoint = runFolder + "/model.safetensors"
+      let summary = runFolder + "/summary.txt"
+      let exists = { (path: String) in FileManager.default.fileExists(atPath: path) }
+      switch (exists(checkpoint), exists(summary)) {
+      case (true, true):
+        return "\(message); the last good checkpoint is in \(checkpoint) (see summary.txt there)"
+      case (true, false):
+        return "\(message); the last good checkpoint is in \(checkpoint)"
+      case (false, true):
+        return "\(message); \(runFolder) holds no checkpoint (see summary.txt there)"
+      case (false, false):
+        return "\(message); the run folder \(runFolder) holds neither a checkpoint nor a summary"
+      }
     case .trainingFailed(let message, nil):
       return message
     case .withHint(let error, let hint):
@@ -64,7 +88,9 @@ enum CLIError: Error, CustomStringConvertible {
       let advice =
         source == MemoryBudget.variable
         ? "raise \(MemoryBudget.variable) if the machine has more"
-        : "use less data or smaller layers (or set \(MemoryBudget.variable) if the limit is wrong)"
+        : source == MemoryBudget.addressSpaceSource
+          ? "raise the address-space limit (ulimit -v)"
+          : "use less data or smaller layers (or set \(MemoryBudget.variable) if the limit is wrong)"
       let limitText = "the limit of \(byteText(limit)) (\(source))"
       guard let needed else {
         return "not enough memory: this needs more than \(limitText): "

@@ -25,11 +25,20 @@ enum Console {
   static func error(_ text: String) { write(text + "\n", to: STDERR_FILENO) }
 
   /// The error number of the first failed write to standard output, or 0. `main` turns it
-  /// into an error exit: output that did not arrive (a full disk, a closed pipe) must not
-  /// look like success.
+  /// into an error exit: output that did not arrive (a full disk, a file-size limit) must
+  /// not look like success.
   nonisolated(unsafe) private(set) static var outputError: Int32 = 0
 
+  /// Whether standard output only shows progress, so that losing it is no failure: `train`
+  /// sets it (its results are the run folder). A closed pipe (EPIPE: the reader, such as
+  /// `head`, has read all it wanted) then ends the output quietly and training goes on; any
+  /// other failed write is still an error. The other commands keep SIGPIPE's default and end
+  /// at once on a closed pipe, as Unix filters do (exit status 141).
+  nonisolated(unsafe) static var outputIsProgressOnly = false
+
   private static func write(_ text: String, to descriptor: Int32) {
+    // Nobody reads standard output any more: nothing to write.
+    if descriptor == STDOUT_FILENO, outputError == EPIPE, outputIsProgressOnly { return }
     do {
       // Retries short writes and calls interrupted by a signal (EINTR).
       _ = try FileDescriptor(rawValue: descriptor).writeAll(text.utf8)
@@ -51,6 +60,7 @@ extension Console {
       outputError = errno == 0 ? EIO : errno
     }
     guard outputError != 0 else { return nil }
+    if outputError == EPIPE, outputIsProgressOnly { return nil }
     return "cannot write to standard output: \(String(cString: strerror(outputError)))"
   }
 }

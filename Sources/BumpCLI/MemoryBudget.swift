@@ -14,8 +14,16 @@ import Foundation
 /// The limit is `BUMP_MEMORY_LIMIT` when set (bytes, or with a binary suffix: `512M`, `4G`),
 /// else the smallest of physical memory, the address-space limit (`ulimit -v`) and the
 /// cgroup v2 memory limit of the process.
+///
+/// An address-space limit also has to hold what the process maps before any data: the
+/// program and its libraries as loaded (`VmSize` in `/proc/self/status`, which includes
+/// the work buffers that OpenBLAS's worker threads map when they start) and the work buffer
+/// that OpenBLAS maps for the calling thread at the first matrix product
+/// (``openBLASBufferBytes``). OpenBLAS retries a failed mapping forever, at full CPU, so a
+/// limit that cannot hold them is refused up front (``current()`` throws), and the budget
+/// for data is what is left.
 struct MemoryBudget {
-  /// The limit in bytes.
+  /// The bytes the command's data may take.
   let bytes: Int
   /// Where the limit comes from, for messages.
   let source: String
@@ -23,18 +31,51 @@ struct MemoryBudget {
   /// The environment variable that sets the limit.
   static let variable = "BUMP_MEMORY_LIMIT"
 
+  /// The source named when the address-space limit cannot hold even the program and
+  /// OpenBLAS's buffers.
+  static let addressSpaceSource = "the address-space limit (ulimit -v)"
+
+  /// The largest `BUMP_MEMORY_LIMIT` accepted: `Int.max` bytes, just under 8 EiB (`8E` is
+  /// taken as it).
+  static let largestLimit = Int.max
+
+  /// The work buffer OpenBLAS maps for each thread that multiplies matrices: 128 MiB,
+  /// measured with OpenBLAS 0.3 on x86-64 (the address space grows by 128 MiB at the first
+  /// product with one thread, by 256 MiB with two). Builds for other cores map 32 MiB;
+  /// counting 128 MiB is on the safe side for them.
+  static let openBLASBufferBytes = 128 << 20
+
+  /// Room for what the estimates leave out under an address-space limit: thread stacks,
+  /// the allocator's per-thread arenas, small allocations.
+  static let workingRoomBytes = 32 << 20
+
   /// The limit for this process.
   ///
   /// - Throws: ``CLIError/invalidEnvironment(name:value:reason:)`` for a malformed
-  ///   `BUMP_MEMORY_LIMIT`.
+  ///   `BUMP_MEMORY_LIMIT`; ``CLIError/notEnoughMemory(needed:limit:source:parts:)`` when
+  ///   the address-space limit cannot even hold the program and OpenBLAS's work buffers.
   static func current() throws -> MemoryBudget {
+    // Checked even when BUMP_MEMORY_LIMIT is set: OpenBLAS hangs, it does not fail, when its
+    // buffers do not fit.
+    var limit = rlimit()
+    var addressSpace: MemoryBudget?
+    if getrlimit(RLIMIT_AS_VALUE, &limit) == 0, limit.rlim_cur != rlim_t.max {
+      addressSpace = try Self.addressSpace(limit: Int(clamping: limit.rlim_cur))
+    }
     if let text = ProcessInfo.processInfo.environment[variable] {
-      guard let bytes = parse(text) else {
+      switch parseLimit(text) {
+      case .bytes(let bytes):
+        return MemoryBudget(bytes: bytes, source: variable)
+      case .tooLarge:
         throw CLIError.invalidEnvironment(
           name: variable, value: text,
-          reason: "expected a positive byte count such as 1000000, 512M or 4G")
+          reason:
+            "larger than the largest accepted value, \(largestLimit) bytes (just under 8E); give at most that, or unset it to use the machine's limits")
+      case .malformed:
+        throw CLIError.invalidEnvironment(
+          name: variable, value: text,
+          reason: "expected a positive byte count such as 1000000, 512M or 4G (at most \(largestLimit), just under 8E)")
       }
-      return MemoryBudget(bytes: bytes, source: variable)
     }
     var best = MemoryBudget(bytes: Int.max, source: "no known limit")
     let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
@@ -42,12 +83,7 @@ struct MemoryBudget {
       let (total, overflow) = pages.multipliedReportingOverflow(by: pageSize)
       best = MemoryBudget(bytes: overflow ? Int.max : total, source: "physical memory")
     }
-    var limit = rlimit()
-    if getrlimit(RLIMIT_AS_VALUE, &limit) == 0, limit.rlim_cur != rlim_t.max,
-      limit.rlim_cur < UInt(best.bytes)
-    {
-      best = MemoryBudget(bytes: Int(limit.rlim_cur), source: "the address-space limit (ulimit -v)")
-    }
+    if let addressSpace, addressSpace.bytes < best.bytes { best = addressSpace }
     if let text = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
       let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), value < best.bytes
     {
@@ -56,18 +92,88 @@ struct MemoryBudget {
     return best
   }
 
-  /// `1000`, `64K`, `512M`, `4G`, `1T` (binary multiples; a trailing `B` or `iB` is allowed).
+  /// What an address-space limit of `limit` bytes leaves for data once the program, the
+  /// OpenBLAS work buffers and some working room are counted.
+  ///
+  /// - Throws: ``CLIError/notEnoughMemory(needed:limit:source:parts:)`` if nothing is left.
+  static func addressSpace(
+    limit: Int, inUse: Int? = addressSpaceInUse(), blasThreads: Int = BLAS.configuration.threadCount
+  ) throws -> MemoryBudget {
+    let name = addressSpaceSource
+    guard let inUse else {
+      // No /proc: count the buffers of every OpenBLAS thread instead.
+      let reserved = max(blasThreads, 1) * openBLASBufferBytes + workingRoomBytes
+      return try leftOver(limit: limit, reserved: reserved, name: name, parts: [
+        "\(byteText(max(blasThreads, 1) * openBLASBufferBytes)) for OpenBLAS's work buffers",
+        "\(byteText(workingRoomBytes)) of working room",
+      ], blasThreads: blasThreads)
+    }
+    let reserved = inUse + openBLASBufferBytes + workingRoomBytes
+    return try leftOver(limit: limit, reserved: reserved, name: name, parts: [
+      "\(byteText(inUse)) for the program as loaded (with OpenBLAS's worker threads)",
+      "\(byteText(openBLASBufferBytes)) for OpenBLAS's work buffer at the first matrix product",
+      "\(byteText(workingRoomBytes)) of working room",
+    ], blasThreads: blasThreads)
+  }
+
+  private static func leftOver(
+    limit: Int, reserved: Int, name: String, parts: [String], blasThreads: Int
+  ) throws -> MemoryBudget {
+    guard reserved < limit else {
+      var parts = parts
+      if blasThreads > 1 {
+        parts.append(
+          "OPENBLAS_NUM_THREADS=1 saves \(byteText((blasThreads - 1) * openBLASBufferBytes)) of OpenBLAS's buffers")
+      }
+      throw CLIError.notEnoughMemory(needed: Double(reserved), limit: limit, source: name, parts: parts)
+    }
+    return MemoryBudget(
+      bytes: limit - reserved,
+      source: "what is left of \(name) of \(byteText(limit)) after \(byteText(reserved)) for the program and OpenBLAS's work buffers")
+  }
+
+  /// The address space the process maps now (`VmSize`), or nil where `/proc` does not say.
+  static func addressSpaceInUse() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+      return nil
+    }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmSize:") {
+      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+      guard fields.count >= 2, let kib = Int(fields[1]) else { return nil }
+      return kib.multipliedReportingOverflow(by: 1024).overflow ? Int.max : kib * 1024
+    }
+    return nil
+  }
+
+  /// A parsed `BUMP_MEMORY_LIMIT`.
+  enum ParsedLimit: Equatable {
+    case bytes(Int)
+    /// A number of bytes beyond ``largestLimit``.
+    case tooLarge
+    case malformed
+  }
+
+  /// `1000`, `64K`, `512M`, `4G`, `1T` (binary multiples; a trailing `B` or `iB` is allowed),
+  /// or nil.
   static func parse(_ text: String) -> Int? {
+    if case .bytes(let bytes) = parseLimit(text) { return bytes }
+    return nil
+  }
+
+  /// ``parse(_:)``, saying why a value is refused.
+  static func parseLimit(_ text: String) -> ParsedLimit {
     var t = text.trimmingCharacters(in: .whitespaces).uppercased()
     if t.hasSuffix("IB") { t.removeLast(2) } else if t.hasSuffix("B") { t.removeLast() }
     var shift = 0
-    if let last = t.last, let index = ["K", "M", "G", "T"].firstIndex(of: String(last)) {
+    if let last = t.last, let index = ["K", "M", "G", "T", "P", "E"].firstIndex(of: String(last)) {
       shift = 10 * (index + 1)
       t.removeLast()
     }
-    guard let value = Double(t), value.isFinite, value >= 1 else { return nil }
-    let bytes = value * Double(1 << shift)
-    return bytes < 9e18 ? Int(bytes) : nil
+    guard let value = Double(t), value.isFinite, value >= 1 else { return .malformed }
+    let bytes = value * Double(sign: .plus, exponent: shift, significand: 1)
+    // 2⁶³ is the first Double beyond Int.max; 8E (2⁶³ bytes) is taken as Int.max.
+    if bytes > 0x1p63 { return .tooLarge }
+    return .bytes(bytes >= 0x1p63 ? Int.max : Int(bytes))
   }
 
   /// Refuses a job estimated to need `parts` (what → bytes) in all, more than the limit.
@@ -113,7 +219,9 @@ extension MemoryBudget {
     }
     parameters += (width + 1) * Double(outputs)
     widths += Double(outputs)
-    let batch = Double(max(configuration.batchSize, 1024))
+    // Training batches hold at most all rows (a larger --batch-size is one batch of them);
+    // evaluation runs in batches of 1024.
+    let batch = Double(min(max(configuration.batchSize, 1024), max(rows, 1)))
     try check([
       (
         "the data (\(rows) rows × \(features + 1) values, 4 copies)",

@@ -69,7 +69,7 @@ enum ModelFactory {
   }
 
   /// The optimizer, with the configuration's learning rate and schedule; a cosine schedule
-  /// decays to 0 over `epochs` × `stepsPerEpoch` steps.
+  /// decays to 0 over `epochs` × `stepsPerEpoch` steps (at most `Int.max`).
   static func optimizer<Element: MatrixScalar>(
     _ configuration: TrainingConfiguration, stepsPerEpoch: Int, as _: Element.Type
   ) throws -> any Optimizer<Element> {
@@ -78,7 +78,10 @@ enum ModelFactory {
     switch configuration.schedule ?? .constant {
     case .constant: schedule = .constant
     case .cosine:
-      schedule = .cosine(totalSteps: max(1, configuration.epochs * stepsPerEpoch), minimum: 0)
+      // Saturates: a budget of 10¹⁸ epochs ("until early stopping") has more steps than Int
+      // holds, and decays as slowly as the largest count would.
+      let (steps, overflow) = configuration.epochs.multipliedReportingOverflow(by: stepsPerEpoch)
+      schedule = .cosine(totalSteps: overflow ? .max : max(1, steps), minimum: 0)
     }
     switch configuration.optimizer {
     case .adam: return try Adam<Element>(learningRate: rate, schedule: schedule)

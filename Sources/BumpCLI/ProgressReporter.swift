@@ -82,9 +82,12 @@ final class ProgressReporter {
     return String(format: "%.0f", value)
   }
 
-  /// `0.04s`, `2.5s`, `12s`, `3m05s`.
+  /// `0.04s`, `2.5s`, `12s`, `3m05s`, `1234h05m`; `years` from 10⁸ s (about 3 years) on,
+  /// as the ETA of a budget such as 10¹⁸ epochs ("until early stopping") is.
   static func duration(_ seconds: Double) -> String {
     guard seconds.isFinite, seconds >= 0 else { return "-" }
+    // Int(seconds) would trap beyond Int.max.
+    if seconds >= 1e8 { return "years" }
     if seconds < 1 { return String(format: "%.2fs", seconds) }
     if seconds < 10 { return String(format: "%.1fs", seconds) }
     if seconds < 60 { return String(format: "%.0fs", seconds) }

@@ -11,19 +11,27 @@ import Foundation
 /// it instead.
 ///
 /// The temporary folder is created with `mkdir`, which fails if it exists, so two runs can
-/// never write into the same folder.
+/// never write into the same folder; the run holds an `flock` on it until the process ends,
+/// so that a second run can tell a run still writing from one that crashed and left it.
 final class RunFolder {
   /// The folder's final path, as the user gave it (or the default one).
   let path: String
   /// The temporary folder that files are written to until ``publish()``.
   let partialPath: String
   private(set) var isPublished = false
+  /// The open temporary folder, locked while this process lives; -1 if it could not be.
+  private var lock: Int32 = -1
+
+  /// Where the files are now: the final folder once published, else the temporary one.
+  var location: String { isPublished ? path : partialPath }
 
   /// Creates the temporary folder for `output`, or for `runs/<stem>-<UTC time>` when
   /// `output` is nil (with `-2`, `-3`, … appended if that name is taken).
   ///
-  /// - Throws: ``CLIError/outputExists(path:)`` if the explicit `output` (or its temporary
-  ///   folder) exists; ``CLIError/cannotWrite(path:reason:)`` if a folder cannot be created.
+  /// - Throws: ``CLIError/outputExists(path:)`` if the explicit `output` exists (a symbolic
+  ///   link too, even one that points nowhere); ``CLIError/runFolderBusy(path:partial:writing:)``
+  ///   if its temporary folder exists; ``CLIError/cannotWrite(path:reason:)`` if a folder
+  ///   cannot be created.
   init(output: String?, defaultStem: String) throws {
     let candidates: [String]
     if let output {
@@ -35,8 +43,18 @@ final class RunFolder {
     var lastError: CLIError?
     for candidate in candidates {
       let partial = Self.partialPath(for: candidate)
-      if FileManager.default.fileExists(atPath: candidate) {
-        lastError = .outputExists(path: candidate)
+      // lstat, not stat: a symbolic link that points nowhere is taken too (the rename at the
+      // end would fail on it, after all the training).
+      var entry = stat()
+      if lstat(candidate, &entry) == 0 {
+        if entry.st_mode & S_IFMT == S_IFLNK, stat(candidate, &entry) != 0 {
+          lastError = .cannotWrite(
+            path: candidate,
+            reason:
+              "a symbolic link to \(Self.linkTarget(candidate)), which does not exist; the run folder cannot be created through it: remove the link or choose another --output")
+        } else {
+          lastError = .outputExists(path: candidate)
+        }
         continue
       }
       let parent = Self.split(candidate).parent
@@ -51,6 +69,11 @@ final class RunFolder {
       if mkdir(partial, 0o755) == 0 {
         path = candidate
         partialPath = partial
+        lock = open(partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if lock >= 0, flock(lock, LOCK_EX | LOCK_NB) != 0 {
+          close(lock)
+          lock = -1
+        }
         return
       }
       let code = errno
@@ -58,9 +81,28 @@ final class RunFolder {
         throw CLIError.cannotWrite(
           path: partial, reason: "cannot create the folder: \(String(cString: strerror(code)))")
       }
-      lastError = .outputExists(path: partial)
+      lastError = .runFolderBusy(
+        path: candidate, partial: partial, writing: Self.isLocked(partial))
     }
     throw lastError!
+  }
+
+  deinit {
+    if lock >= 0 { close(lock) }
+  }
+
+  /// Whether another process holds the lock of the temporary folder `partial` (a run that
+  /// is writing it).
+  static func isLocked(_ partial: String) -> Bool {
+    let descriptor = open(partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard descriptor >= 0 else { return false }
+    defer { close(descriptor) }
+    return flock(descriptor, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
+  }
+
+  /// Where the symbolic link at `path` points, as written in it.
+  static func linkTarget(_ path: String) -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
   }
 
   /// The path of `name` inside the temporary folder.
@@ -70,12 +112,20 @@ final class RunFolder {
   func finalFile(_ name: String) -> String { path + "/" + name }
 
   /// Renames the temporary folder to the final name.
+  ///
+  /// - Throws: ``CLIError/cannotWrite(path:reason:)`` naming the temporary folder, which
+  ///   keeps the files, when the final name cannot be taken (another program created it
+  ///   meanwhile).
   func publish() throws {
     guard !isPublished else { return }
     guard rename(partialPath, path) == 0 else {
       let code = errno
+      var entry = stat()
+      let taken = lstat(path, &entry) == 0 ? " (something else created it meanwhile)" : ""
       throw CLIError.cannotWrite(
-        path: path, reason: "cannot rename \(partialPath) to it: \(String(cString: strerror(code)))"
+        path: path,
+        reason:
+          "cannot rename \(partialPath) to it: \(String(cString: strerror(code)))\(taken); the results are in \(partialPath)"
       )
     }
     isPublished = true

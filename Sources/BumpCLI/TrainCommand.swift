@@ -40,9 +40,13 @@ struct TrainCommand: ParsableCommand {
       regression.
 
       A run estimated to need more memory than the limit (physical memory, ulimit -v or the \
-      cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts. \
-      SIGINT, SIGTERM and SIGHUP stop training at the next batch and publish the run folder \
-      with the last good checkpoint, marked interrupted.
+      cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts; \
+      under ulimit -v the program and OpenBLAS's work buffers (128 MiB per thread) count too. \
+      SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU and the other \
+      catchable signals that would end the process stop training at the next batch and \
+      publish the run folder with the last good checkpoint, marked interrupted (exit status \
+      128 + the signal). A closed standard output (| head) does not stop training: the run \
+      finishes, writes its folder and exits 0.
       """
   )
 
@@ -284,8 +288,10 @@ struct TrainCommand: ParsableCommand {
   func run() throws {
     let configuration = try resolvedConfiguration()
     // Output piped into `head` must not kill the run halfway and leave a .partial folder:
-    // with SIGPIPE ignored a closed pipe only makes the remaining output vanish.
+    // with SIGPIPE ignored a closed pipe only makes the remaining output vanish, and the run
+    // finishes, writes its folder and exits 0 (the output only showed progress).
     signal(SIGPIPE, SIG_IGN)
+    Console.outputIsProgressOnly = true
     // Beyond a year is never (and keeps the conversion in range).
     let seconds = min(checkpointInterval, 365 * 86_400)
     let interval = Duration.milliseconds(Int64((seconds * 1000).rounded()))

@@ -48,7 +48,8 @@ struct TrainingRun<Element: MatrixScalar> {
       configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
     try ModelFactory.placeRadialCenters(model, on: data.training.x, seed: configuration.seed)
     let loss = ModelFactory.loss(configuration.loss, as: Element.self)
-    let stepsPerEpoch = (data.training.count + configuration.batchSize - 1) / configuration.batchSize
+    // As `fit` counts them; written so that no batch size overflows.
+    let stepsPerEpoch = (data.training.count - 1) / configuration.batchSize + 1
     let optimizer = try ModelFactory.optimizer(
       configuration, stepsPerEpoch: stepsPerEpoch, as: Element.self)
     var info = ModelInfo(
@@ -73,7 +74,10 @@ struct TrainingRun<Element: MatrixScalar> {
           + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most once a second; or the initial ones).\n",
         partial: folder.partialPath, final: folder.path,
         message:
-          "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n")
+          "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n",
+        unpublishedMessage:
+          "\nError: interrupted; the last good checkpoint is in \(folder.partialPath)/model.safetensors "
+          + "(the folder could not be renamed to \(folder.path): something else took that name)\n")
       return folder
     }
     let checkpointPath = folder.file("model.safetensors")
@@ -97,8 +101,9 @@ struct TrainingRun<Element: MatrixScalar> {
     // run folder is published with the last good checkpoint marked as interrupted.
     func stopIfInterrupted() {
       guard let signal = InterruptHandler.pendingSignal else { return }
+      InterruptHandler.acknowledge()
       reporter.finish()
-      let message = "interrupted by \(Self.signalName(signal)) at epoch \(position.epoch + 1)/\(configuration.epochs)"
+      let message = "interrupted by \(InterruptHandler.name(of: signal)) at epoch \(position.epoch + 1)/\(configuration.epochs)"
       InterruptHandler.critical {
         do {
           try recordFailure(
@@ -111,8 +116,8 @@ struct TrainingRun<Element: MatrixScalar> {
         InterruptHandler.clearFallback()
       }
       Console.error(
-        "Error: \(message); the last good checkpoint is in \(folder.path)/model.safetensors")
-      exit(128 + signal)
+        "Error: \(message); the last good checkpoint is in \(folder.location)/model.safetensors")
+      terminate(128 + signal)
     }
     InterruptHandler.startPolling()
     defer { InterruptHandler.stopPolling() }
@@ -184,13 +189,18 @@ struct TrainingRun<Element: MatrixScalar> {
             info: info,
             seconds: seconds, data: data, model: model, folder: folder)
         } catch {
-          folder.discard()
-          throw CLIError.trainingFailed(
-            message: "\(message); the run folder could not be written either: \(error)",
-            runFolder: nil)
+          // A folder with the last good checkpoint is kept, published if its name is free
+          // (the message names where it is); one without is removed.
+          let kept = FileManager.default.fileExists(atPath: folder.file("model.safetensors"))
+          if kept { try? folder.publish() } else { folder.discard() }
+          var text = "\(message); the run folder could not be written either: \(error)"
+          if folder.isPublished {
+            text = text.replacingOccurrences(of: folder.partialPath, with: folder.path)
+          }
+          throw CLIError.trainingFailed(message: text, runFolder: kept ? folder.location : nil)
         }
       }
-      throw CLIError.trainingFailed(message: message, runFolder: folder.path)
+      throw CLIError.trainingFailed(message: message, runFolder: folder.location)
     }
 
     // MARK: Results
@@ -198,37 +208,35 @@ struct TrainingRun<Element: MatrixScalar> {
     // published, and then ends the run with its status.
     let summary = try InterruptHandler.critical {
       defer { InterruptHandler.clearFallback() }
+      let summary: String
       do {
-        let summary = try finish(
+        summary = try finish(
           history: history!, info: &info, seconds: seconds, data: data, model: model,
           loss: loss, folder: folder)
-        try folder.publish()
-        return summary
       } catch {
+        // Named as they will be once the folder is published (or as they are, if it cannot be).
         let message = "writing the results failed after training: \(error)"
-        try? folder.write("FAILED: \(message)\n", to: "summary.txt")
+        let published = message.replacingOccurrences(
+          of: folder.partialPath, with: folder.path)
+        try? folder.write("FAILED: \(published)\n", to: "summary.txt")
         try? folder.publish()
-        throw CLIError.trainingFailed(message: message, runFolder: folder.path)
+        throw CLIError.trainingFailed(
+          message: folder.isPublished ? published : message, runFolder: folder.location)
       }
+      // The results are complete; only the name can fail (something took it meanwhile),
+      // and the error names the folder that holds them.
+      try folder.publish()
+      return summary
     }
     if let signal = InterruptHandler.pendingSignal {
+      InterruptHandler.acknowledge()
       Console.error(
-        "Error: interrupted by \(Self.signalName(signal)) while the results were written; "
+        "Error: interrupted by \(InterruptHandler.name(of: signal)) while the results were written; "
           + "they are complete in \(folder.path)")
-      exit(128 + signal)
+      terminate(128 + signal)
     }
     Console.line()
     Console.line(summary)
-  }
-
-  /// "SIGINT", "SIGTERM", "SIGHUP".
-  private static func signalName(_ signal: Int32) -> String {
-    switch signal {
-    case SIGINT: return "SIGINT"
-    case SIGTERM: return "SIGTERM"
-    case SIGHUP: return "SIGHUP"
-    default: return "signal \(signal)"
-    }
   }
 
   // MARK: - Success

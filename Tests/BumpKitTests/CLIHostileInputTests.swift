@@ -130,6 +130,9 @@ import Testing
       let files = try FileManager.default.contentsOfDirectory(atPath: run)
       #expect(files.allSatisfy { !$0.hasPrefix(".") }, "run \(i): temporary files: \(files)")
       #expect(SafetensorsFileCheck.loads(run + "/model.safetensors"))
+      // The run was alive when the signal landed, and says it was interrupted.
+      let inspect = try Hostile.run(["inspect", run + "/model.safetensors"])
+      #expect(inspect.stdout.contains("status: interrupted"), "run \(i): \(inspect.stdout)")
     }
     let entries = try scratch.entries()
     #expect(entries.allSatisfy { !$0.hasPrefix(".") }, "\(entries)")
@@ -350,23 +353,39 @@ extension CLIHostileInputTests {
       return try process.result()
     }
 
-    /// Starts `bump`, waits until its standard output contains `marker`, sends `signal`
-    /// and waits for it to exit.
+    /// Starts `bump`, waits until its standard output contains `marker` (the run must still
+    /// be running then: the signal has to land in a live run), sends `signal` and waits for
+    /// it to exit. Each wait is bounded (120 s, only to catch a hang).
     static func runAndSignal(
       _ arguments: [String], signal: Int32, afterOutput marker: String, in directory: URL
     ) throws -> Result {
       let process = try prepare(
         arguments, stdin: nil, environment: [:], stdoutPath: nil, in: directory, shell: false)
       try process.process.run()
-      while process.process.isRunning {
+      let pid = process.process.processIdentifier
+      var deadline = Date().addingTimeInterval(120)
+      while true {
         if let text = try? String(contentsOfFile: process.stdoutPath, encoding: .utf8),
           text.contains(marker)
         {
           break
         }
+        guard process.process.isRunning, Date() < deadline else {
+          kill(pid, SIGKILL)
+          process.process.waitUntilExit()
+          Issue.record("no \(marker) in the output of a live run")
+          return try process.result()
+        }
         usleep(2_000)
       }
-      kill(process.process.processIdentifier, signal)
+      #expect(process.process.isRunning, "the run ended before the signal was sent")
+      kill(pid, signal)
+      deadline = Date().addingTimeInterval(120)
+      while process.process.isRunning, Date() < deadline { usleep(5_000) }
+      if process.process.isRunning {
+        kill(pid, SIGKILL)
+        Issue.record("still running 120 s after the signal: killed")
+      }
       process.process.waitUntilExit()
       return try process.result()
     }

@@ -18,7 +18,8 @@ extension Sequential {
   ///   - loss: the loss to minimize; its gradient drives the updates.
   ///   - optimizer: updates the trainable parameters after every batch.
   ///   - epochs: the number of passes over the training rows (≥ 0).
-  ///   - batchSize: rows per step (≥ 1, default 32); the last batch of an epoch holds the rest.
+  ///   - batchSize: rows per step (≥ 1, default 32); the last batch of an epoch holds the rest,
+  ///     and a batch size beyond the training rows is one batch of all of them.
   ///   - shuffle: visit the rows in a new seeded order every epoch (default true).
   ///   - seed: seeds the shuffling, so equal seeds give bit-identical weights.
   ///   - validation: held-out data whose loss is computed after every epoch.
@@ -79,12 +80,15 @@ extension Sequential {
 
     let params = parameters
     let samples = trainX.rows
-    let batches = (samples + batchSize - 1) / batchSize
+    // A batch size beyond the rows is one batch of all of them: the buffers hold no more
+    // (and the counts below cannot overflow, whatever `batchSize` and `epochs` are).
+    let rowsPerBatch = min(batchSize, samples)
+    let batches = (samples - 1) / rowsPerBatch + 1
     var order = Array(0..<samples)
     var generator = SeededGenerator(seed: seed)
-    var batchX = try Matrix<Element>(rows: batchSize, columns: trainX.columns)
-    var batchY = try Matrix<Element>(rows: batchSize, columns: trainY.columns)
-    var gradient = try Matrix<Element>(rows: batchSize, columns: outputSize)
+    var batchX = try Matrix<Element>(rows: rowsPerBatch, columns: trainX.columns)
+    var batchY = try Matrix<Element>(rows: rowsPerBatch, columns: trainY.columns)
+    var gradient = try Matrix<Element>(rows: rowsPerBatch, columns: outputSize)
     var history = History()
     var best = (loss: Double.infinity, epoch: -1)
     var bestWeights: [Matrix<Element>] = []
@@ -99,7 +103,7 @@ extension Sequential {
       let epochStart = clock.now
       var lossSum = 0.0, correct = 0
       for batch in 0..<batches {
-        let lo = batch * batchSize, hi = min(samples, lo + batchSize)
+        let lo = batch * rowsPerBatch, hi = lo + min(rowsPerBatch, samples - lo)
         // The first layer still holds the previous batch: let go of it so that the batch
         // buffers are reused in place (no copy-on-write allocation).
         releaseSavedState()
@@ -124,7 +128,9 @@ extension Sequential {
         if let progress {
           let seconds = Self.seconds(clock.now - epochStart)
           let elapsed = Self.seconds(clock.now - start)
-          let done = Double(epoch * batches + batch + 1) / Double(epochs * batches)
+          // In floating point: epochs × batches overflows Int for a budget such as 10¹⁸
+          // epochs ("until early stopping").
+          let done = (Double(epoch) * Double(batches) + Double(batch + 1)) / (Double(epochs) * Double(batches))
           progress(TrainingProgress(
             event: .batch, epoch: epoch, epochs: epochs, batch: batch, batches: batches,
             loss: lossSum / Double(hi), validationLoss: nil,
@@ -139,7 +145,7 @@ extension Sequential {
       if wantAccuracy { history.accuracy.append(Double(correct) / Double(samples)) }
       var monitored = lossSum / Double(samples)
       if let vx = validX, let vy = validY {
-        let (vLoss, vCorrect) = try evaluateBatches(vx, vy, loss: loss, batchSize: batchSize, countCorrect: wantAccuracy)
+        let (vLoss, vCorrect) = try evaluateBatches(vx, vy, loss: loss, batchSize: rowsPerBatch, countCorrect: wantAccuracy)
         history.validationLoss.append(vLoss)
         if wantAccuracy { history.validationAccuracy.append(Double(vCorrect) / Double(vx.rows)) }
         monitored = vLoss

@@ -1,0 +1,138 @@
+@testable import BumpCLI
+import BumpKit
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The in-process side of issue 14: memory limits and their messages, run-folder clashes,
+/// failure messages that name only what exists, signal names.
+@Suite struct ReliabilityTests {
+  @Test func memoryLimitsUpToTheLargestAreAcceptedAndBeyondItSaySo() {
+    #expect(MemoryBudget.parseLimit("9e18") == .bytes(9_000_000_000_000_000_000))
+    #expect(MemoryBudget.parseLimit("8E") == .bytes(Int.max))
+    #expect(MemoryBudget.parseLimit("\(Int.max)") == .bytes(Int.max))
+    #expect(MemoryBudget.parseLimit("1e19") == .tooLarge)
+    #expect(MemoryBudget.parseLimit("9E") == .tooLarge)
+    #expect(MemoryBudget.parseLimit("1e30T") == .tooLarge)
+    #expect(MemoryBudget.parseLimit("inf") == .malformed)
+    #expect(MemoryBudget.parseLimit("0") == .malformed)
+  }
+
+  /// An address-space limit must hold the program as loaded and OpenBLAS's buffer for the
+  /// calling thread (which OpenBLAS otherwise retries forever); the rest is for data.
+  @Test func anAddressSpaceLimitCountsTheProgramAndOpenBLASBuffers() throws {
+    let mib = 1 << 20
+    let budget = try MemoryBudget.addressSpace(limit: 1024 * mib, inUse: 100 * mib, blasThreads: 2)
+    #expect(
+      budget.bytes
+        == 1024 * mib - 100 * mib - MemoryBudget.openBLASBufferBytes - MemoryBudget.workingRoomBytes)
+    #expect(budget.source.contains("ulimit -v"), "\(budget.source)")
+    let error = try #require(throws: CLIError.self) {
+      try MemoryBudget.addressSpace(limit: 200 * mib, inUse: 100 * mib, blasThreads: 2)
+    }
+    let text = "\(error)"
+    #expect(text.hasPrefix("not enough memory: this needs about 260.0 MiB"), "\(text)")
+    #expect(text.contains("more than the limit of 200.0 MiB (the address-space limit (ulimit -v))"), "\(text)")
+    #expect(text.contains("OPENBLAS_NUM_THREADS=1 saves 128.0 MiB"), "\(text)")
+    // Without /proc, every thread's buffer is counted.
+    #expect(throws: CLIError.self) {
+      try MemoryBudget.addressSpace(limit: 250 * mib, inUse: nil, blasThreads: 2)
+    }
+  }
+
+  /// A batch size beyond the rows is one batch of the rows: a full-batch run of 200 rows was
+  /// refused as needing 194 GiB.
+  @Test func theMemoryEstimateUsesAtMostTheRowsPerBatch() throws {
+    let configuration = try trainConfiguration(["--batch-size", "1000000000000"])
+    let budget = MemoryBudget(bytes: 64 << 20, source: "a test")
+    try budget.checkTraining(configuration, rows: 200, features: 2, outputs: 2, scalarBytes: 4)
+  }
+
+  /// The cosine schedule over 10¹⁸ or Int.max epochs: epochs × steps per epoch saturates.
+  @Test func aCosineScheduleOverTheLargestBudgetSaturates() throws {
+    for epochs in ["1000000000000000000", "\(Int.max)"] {
+      let configuration = try trainConfiguration([
+        "--epochs", epochs, "--lr-schedule", "cosine", "--batch-size", "\(Int.max)",
+      ])
+      let optimizer = try ModelFactory.optimizer(configuration, stepsPerEpoch: 50, as: Float.self)
+      #expect(optimizer.learningRate == configuration.learningRate)
+    }
+  }
+
+  @Test func aDanglingLinkIsNotANewRunFolder() throws {
+    let scratch = try TemporaryFolder()
+    let path = scratch.path + "/run"
+    try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "gone/run")
+    let error = try #require(throws: CLIError.self) {
+      try RunFolder(output: path, defaultStem: "unused")
+    }
+    #expect("\(error)" == "\(path): a symbolic link to gone/run, which does not exist; the run folder cannot be created through it: remove the link or choose another --output")
+    #expect(try scratch.entries() == ["run"])
+  }
+
+  /// The temporary folder is locked while its run lives: a second run says so; an unlocked
+  /// one was left by a run that crashed.
+  @Test func aBusyRunFolderSaysWhetherItsRunIsAlive() throws {
+    let scratch = try TemporaryFolder()
+    let path = scratch.path + "/run"
+    var folder: RunFolder? = try RunFolder(output: path, defaultStem: "unused")
+    let live = try #require(throws: CLIError.self) {
+      try RunFolder(output: path, defaultStem: "unused")
+    }
+    guard case .runFolderBusy(_, _, writing: true) = live else {
+      Issue.record("\(live)")
+      return
+    }
+    #expect("\(live)".hasPrefix("another run is writing \(path) now"), "\(live)")
+    folder = nil  // as if the process had died: the lock is gone, the folder stays
+    _ = folder
+    let left = try #require(throws: CLIError.self) {
+      try RunFolder(output: path, defaultStem: "unused")
+    }
+    #expect("\(left)".contains("left by a run of \(path) that ended without finishing"), "\(left)")
+    #expect("\(left)".contains("rm -r \(scratch.path)/.run.partial"), "\(left)")
+  }
+
+  /// A publish that fails (something took the name) names the folder holding the files.
+  @Test func aFailedPublishNamesTheFolderWithTheResults() throws {
+    let scratch = try TemporaryFolder()
+    let path = scratch.path + "/run"
+    let folder = try RunFolder(output: path, defaultStem: "unused")
+    try folder.write("x\n", to: "summary.txt")
+    try FileManager.default.createDirectory(atPath: path + "/theirs", withIntermediateDirectories: true)
+    let error = try #require(throws: CLIError.self) { try folder.publish() }
+    #expect("\(error)".hasSuffix("; the results are in \(folder.partialPath)"), "\(error)")
+    #expect(folder.location == folder.partialPath)
+  }
+
+  /// After a failed write (no space, no inodes) the message mentions only the files there.
+  @Test func aFailedRunNamesOnlyFilesThatExist() throws {
+    let scratch = try TemporaryFolder()
+    let failed = { CLIError.trainingFailed(message: "it failed", runFolder: scratch.path).description }
+    #expect(failed() == "it failed; the run folder \(scratch.path) holds neither a checkpoint nor a summary")
+    try Data().write(to: URL(fileURLWithPath: scratch.path + "/model.safetensors"))
+    #expect(failed() == "it failed; the last good checkpoint is in \(scratch.path)/model.safetensors")
+    try Data().write(to: URL(fileURLWithPath: scratch.path + "/summary.txt"))
+    #expect(failed().hasSuffix("model.safetensors (see summary.txt there)"))
+  }
+
+  /// The ETA of 10¹⁸ epochs after a minute is about 10²⁰ s, beyond Int: it trapped.
+  @Test func anEndlessETAIsShownWithoutTrapping() {
+    #expect(ProgressReporter.duration(1e20) == "years")
+    #expect(ProgressReporter.duration(Double(Int.max) * 4) == "years")
+    #expect(ProgressReporter.duration(99_999_999) == "27777h46m")
+  }
+
+  @Test func everyStopSignalHasItsName() {
+    #expect(InterruptHandler.signals.contains(SIGQUIT))
+    #expect(!InterruptHandler.signals.contains(SIGXFSZ) && !InterruptHandler.signals.contains(SIGPIPE))
+    #expect(!InterruptHandler.signals.contains(SIGSEGV))
+    for signal in InterruptHandler.signals {
+      #expect(InterruptHandler.name(of: signal).hasPrefix("SIG"), "\(signal)")
+    }
+    #expect(InterruptHandler.name(of: SIGQUIT) == "SIGQUIT")
+  }
+}
