@@ -49,6 +49,7 @@ enum InterruptHandler {
   private nonisolated(unsafe) static var summary: UnsafeMutablePointer<CChar>?
   private nonisolated(unsafe) static var message: UnsafeMutablePointer<CChar>?
   private nonisolated(unsafe) static var unpublishedMessage: UnsafeMutablePointer<CChar>?
+  private nonisolated(unsafe) static var temporaryFile: UnsafeMutablePointer<CChar>?
 
   /// The stop signals handled: every catchable signal whose default action ends the process,
   /// but SIGPIPE, SIGXFSZ and the signals of a crash.
@@ -133,6 +134,15 @@ enum InterruptHandler {
       finalPath = strdup(final)
       Self.message = strdup(message)
       Self.unpublishedMessage = strdup(unpublishedMessage)
+    }
+  }
+
+  /// From now on, acting at once on a signal first removes the file at `path` (a temporary
+  /// output file that is not complete); nil forgets it.
+  static func setTemporaryFile(_ path: String?) {
+    critical {
+      free(temporaryFile)
+      temporaryFile = path.map { strdup($0) }
     }
   }
 
@@ -264,6 +274,7 @@ enum InterruptHandler {
       if exchanged { break }
       current = original
     }
+    if let temporaryFile { unlink(temporaryFile) }
     if let path = summaryPath, let text = summary {
       let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
       if fd >= 0 {

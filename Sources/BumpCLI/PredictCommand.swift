@@ -66,15 +66,17 @@ struct PredictCommand: CheckpointCommand {
       header = ["predicted_class"] + (0..<classes).map { "probability_\(info.className($0))" }
     }
     // A file is written to a temporary sibling and renamed at the end; a device, FIFO or
-    // standard output (`-`, or no --output) is written as rows come.
-    let writer = try CSVFile.Writer(path: output, header: header)
-    // A stop signal ends the loop at the next batch; dropping the writer removes its
-    // temporary file, and the signal's exit follows in `main`.
-    InterruptHandler.startPolling()
-    defer { InterruptHandler.stopPolling() }
+    // standard output (`-`, or no --output) is written as rows come. A stop signal acts at
+    // once, even in a write blocked on a stalled pipe: it removes the temporary file (the
+    // handler knows it from its creation on) and exits, leaving the old file.
+    let writer = try InterruptHandler.critical {
+      let writer = try CSVFile.Writer(path: output, header: header)
+      InterruptHandler.setTemporaryFile(writer.temporaryPath.isEmpty ? nil : writer.temporaryPath)
+      return writer
+    }
+    defer { InterruptHandler.setTemporaryFile(nil) }
     var batch = Matrix<Element>()
     for start in stride(from: 0, to: x.rows, by: Self.batchSize) {
-      if InterruptHandler.pendingSignal != nil { return }
       try x.copyRows(start..<min(x.rows, start + Self.batchSize), into: &batch)
       if let scaling = info.standardization { batch = try scaling.apply(to: batch) }
       let outputs = try network.predict(batch, batchSize: Self.batchSize)
@@ -91,7 +93,12 @@ struct PredictCommand: CheckpointCommand {
         }
       }
     }
-    if InterruptHandler.pendingSignal != nil { return }
-    try InterruptHandler.critical { try writer.finish() }
+    // A signal held during the final sync abandons the output (the old file stays) rather
+    // than exiting as interrupted after replacing it.
+    try InterruptHandler.critical {
+      try writer.finish(beforeRename: {
+        if InterruptHandler.pendingSignal != nil { throw CancellationError() }
+      })
+    }
   }
 }

@@ -126,6 +126,63 @@ import Testing
     #expect(try scratch.entries().sorted() == ["d.csv", "run"], "no file written under a changed name")
   }
 
+  /// Starts `bump` with `arguments` (standard output and error to files in `scratch`).
+  static func start(_ arguments: [String], in scratch: Scratch) throws -> Process {
+    let process = Process()
+    process.executableURL = try #require(CLITrainTests.TrainTool.executable)
+    process.arguments = arguments
+    process.currentDirectoryURL = scratch.url
+    process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try process.run()
+    return process
+  }
+
+  /// Waits at most `seconds` for `process` to end; kills it (and returns nil) otherwise.
+  static func wait(_ process: Process, seconds: Double) -> Int32? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning, Date() < deadline { usleep(10_000) }
+    guard !process.isRunning else {
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+      return nil
+    }
+    return process.terminationReason == .uncaughtSignal ? 1000 + process.terminationStatus : process.terminationStatus
+  }
+
+  /// A stop signal ends `predict` at once even while its write is blocked on a reader that
+  /// does not read (the write used to restart and the signal wait for the reader), and any
+  /// signal — a second one too — leaves the old output file and no temporary file.
+  @Test func stopSignalsEndPredictAtOnceLeavingNoTemporaryFile() throws {
+    let (scratch, model, data) = try Self.model(rows: 20_000)
+    let fifo = scratch.path("pipe")
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let process = try Self.start(["predict", "--model", model, "--data", data, "--output", fifo], in: scratch)
+    let reader = open(fifo, O_RDONLY)  // opened, never read: the pipe fills and the write blocks
+    defer { close(reader) }
+    usleep(500_000)
+    kill(process.processIdentifier, SIGTERM)
+    #expect(Self.wait(process, seconds: 30) == 143, "SIGTERM while the write blocks")
+
+    let out = scratch.path("out.csv")
+    try "OLD\n".write(toFile: out, atomically: false, encoding: .utf8)
+    for signals in [[SIGINT], [SIGTERM, SIGTERM], [SIGHUP, SIGINT]] {
+      let run = try Self.start(["predict", "--model", model, "--data", data, "--output", out], in: scratch)
+      // Until the temporary file exists: the rows are being written.
+      let deadline = Date().addingTimeInterval(30)
+      while run.isRunning, Date() < deadline, !(try scratch.entries()).contains(where: { $0.hasPrefix(".out.csv.tmp-") }) {
+        usleep(1_000)
+      }
+      for s in signals { kill(run.processIdentifier, s) }
+      let status = Self.wait(run, seconds: 30)
+      #expect(status == 128 + signals[0] || status == 0, "\(signals): status \(String(describing: status))")
+      let entries = try scratch.entries()
+      #expect(!entries.contains { $0.hasPrefix(".out.csv.tmp-") }, "\(signals): \(entries)")
+      let text = try String(contentsOfFile: out, encoding: .utf8)
+      #expect(status == 0 ? text.hasPrefix("predicted_class,") : text == "OLD\n", "\(signals)")
+    }
+  }
+
   @Test func outliersGiveZerosNotNaN() throws {
     let result = try Hostile.run(["function", "--sigma", "1"], stdin: "1e160\n-1e200\n")
     #expect(result.status == 0)

@@ -50,14 +50,21 @@ extension CSVFile {
     /// Writes what is buffered and makes the file final (renames it over the path).
     ///
     /// - Throws: ``DataError/writeFailed(path:operation:reason:)``.
-    public func finish() throws {
+    public func finish() throws { try finish(beforeRename: {}) }
+
+    /// ``finish()`` with a last check before the rename: an error `beforeRename` throws
+    /// abandons the output (the path keeps its old file) and is rethrown.
+    package func finish(beforeRename: () throws -> Void) throws {
       try flush()
       do {
-        try file.commit()
+        try file.commit(beforeRename: beforeRename)
       } catch let failure as AtomicWriteFailure {
         throw CSVFile.writeError(failure)
       }
     }
+
+    /// The temporary file being written ("" when the output is written in place).
+    package var temporaryPath: String { file.temporaryPath }
 
     private func append(_ row: [String]) throws {
       for (index, field) in row.enumerated() {
