@@ -129,7 +129,10 @@ import Testing
   /// Every catchable signal that would end the process ends training as SIGTERM does: the
   /// folder published, the checkpoint marked interrupted, 128 + the signal, no crash report
   /// (SIGQUIT printed one and went on running), no temporary files.
-  @Test(arguments: [SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGVTALRM, SIGPROF])
+  @Test(arguments: [
+    SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
+    __libc_current_sigrtmin() + 1,
+  ])
   func everyStopSignalEndsTrainingCleanly(signal: Int32) throws {
     let scratch = try Scratch()
     let run = scratch.path("run")
