@@ -9,7 +9,8 @@ import BumpKit
 ///
 /// Each precision parses the text itself, so `0.1` read as `Float` is the `Float` nearest to
 /// 0.1, not the `Float` nearest to the `Double` nearest to 0.1. Out-of-range literals become
-/// ±infinity or ±0, as `strtod` does.
+/// ±infinity or ±0, as `strtod` does; `bump function` refuses the infinite ones (a finite
+/// number beyond the precision's range), as it refuses them in `--from` and `--to`.
 enum NumberSyntax {
   /// The number that `text` spells in `Scalar`, or `nil` when it spells none.
   static func parse<Scalar: MatrixScalar>(_ text: Substring, as _: Scalar.Type = Scalar.self)
@@ -18,6 +19,12 @@ enum NumberSyntax {
     let trimmed = trimmingBlanks(text)
     guard !trimmed.isEmpty else { return nil }
     return Scalar(String(trimmed))
+  }
+
+  /// Whether `text` spells ±infinity itself (`inf`, `-Infinity`), rather than a finite
+  /// number too large for the precision.
+  static func spellsInfinity(_ text: Substring) -> Bool {
+    trimmingBlanks(text).lowercased().contains("inf")
   }
 
   /// `text` without leading and trailing spaces, tabs, carriage returns, line feeds,
@@ -156,9 +163,14 @@ struct LineNumbers<Scalar: MatrixScalar>: NumberBatches {
           problem:
             "blank line followed by more numbers (line \(lineNumber)); blank lines are allowed only at the end"
         )
-      } else if let value = NumberSyntax.parse(line, as: Scalar.self) {
+      } else if let value = NumberSyntax.parse(line, as: Scalar.self), !value.isInfinite || NumberSyntax.spellsInfinity(line) {
         values.append(value)
         continue
+      } else if NumberSyntax.parse(line, as: Scalar.self) != nil {
+        // A finite literal that overflows the precision, refused as `--from`/`--to` are.
+        pendingError = InputLineError(
+          source: reader.source, line: lineNumber, text: String(line),
+          problem: "beyond the range of \(Scalar.self) precision")
       } else {
         pendingError = InputLineError(
           source: reader.source, line: lineNumber, text: String(line), problem: "not a number")

@@ -93,6 +93,8 @@ struct PredictCommand: CheckpointCommand {
         }
       }
     }
+    // The last rows go out before signals are held: a write may block on a slow reader.
+    try writer.writeBuffered()
     // A signal held during the final sync abandons the output (the old file stays) rather
     // than exiting as interrupted after replacing it.
     try InterruptHandler.critical {

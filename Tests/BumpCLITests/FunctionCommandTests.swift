@@ -51,6 +51,22 @@ import Testing
     }
   }
 
+  /// A finite literal beyond the precision is refused, as it is in `--from`; `inf` is a value.
+  @Test func aFiniteNumberBeyondThePrecisionIsRefused() throws {
+    let folder = try TemporaryFolder()
+    let path = folder.path + "/x.txt"
+    try "1\n1e160\n".write(toFile: path, atomically: true, encoding: .utf8)
+    var floats = LineNumbers<Float>(reader: try LineReader(path: path))
+    #expect(try floats.next(limit: 10) == [1])
+    let error = try #require(throws: InputLineError.self) { _ = try floats.next(limit: 10) }
+    #expect(error.description.contains("line 2: beyond the range of Float precision"), "\(error)")
+    var doubles = LineNumbers<Double>(reader: try LineReader(path: path))
+    #expect(try doubles.next(limit: 10) == [1, 1e160])
+    try "-inf\ninfinity\n".write(toFile: path, atomically: true, encoding: .utf8)
+    var infinities = LineNumbers<Float>(reader: try LineReader(path: path))
+    #expect(try infinities.next(limit: 10) == [-.infinity, .infinity])
+  }
+
   @Test func theTableIsZeroOutsideTheSupport() throws {
     let parameters = try BumpFunctionParameters<Double>(
       sigma: NumberArgument(argument: "2")!, center: NumberArgument(argument: "0")!,

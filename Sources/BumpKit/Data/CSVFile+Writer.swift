@@ -63,6 +63,13 @@ extension CSVFile {
       }
     }
 
+    /// Writes what is buffered now (``finish()`` does it too): a caller that holds signals
+    /// back during ``finish()`` calls this first, so that a write blocked on a slow reader
+    /// can still be interrupted.
+    ///
+    /// - Throws: ``DataError/writeFailed(path:operation:reason:)``.
+    package func writeBuffered() throws { try flush() }
+
     /// The temporary file being written ("" when the output is written in place).
     package var temporaryPath: String { file.temporaryPath }
 
