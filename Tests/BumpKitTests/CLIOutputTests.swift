@@ -175,7 +175,8 @@ import Testing
       }
       for s in signals { kill(run.processIdentifier, s) }
       let status = Self.wait(run, seconds: 30)
-      #expect(status == 128 + signals[0] || status == 0, "\(signals): status \(String(describing: status))")
+      // Two signals may be taken on two threads at once: either one's status is right.
+      #expect(signals.contains { status == 128 + $0 } || status == 0, "\(signals): status \(String(describing: status))")
       let entries = try scratch.entries()
       #expect(!entries.contains { $0.hasPrefix(".out.csv.tmp-") }, "\(signals): \(entries)")
       let text = try String(contentsOfFile: out, encoding: .utf8)
