@@ -28,6 +28,30 @@ struct MemoryBudget {
   /// Where the limit comes from, for messages.
   let source: String
 
+  /// Whether ``bytes`` is already net of what the process holds (an address-space budget
+  /// counts the program as loaded); else ``bytesForData`` subtracts what is resident now.
+  var isNetOfProgram = false
+
+  /// What the data read next may take: ``bytes``, less the memory the process holds now (the
+  /// program, OpenBLAS, a loaded model) unless the budget already counts it.
+  var bytesForData: Int {
+    guard !isNetOfProgram, let resident = Self.residentBytes() else { return bytes }
+    return max(bytes - resident, 0)
+  }
+
+  /// The memory the process holds now (`VmRSS`), or nil where `/proc` does not say.
+  static func residentBytes() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+      return nil
+    }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+      guard fields.count >= 2, let kib = Int(fields[1]) else { return nil }
+      return kib.multipliedReportingOverflow(by: 1024).overflow ? Int.max : kib * 1024
+    }
+    return nil
+  }
+
   /// The environment variable that sets the limit.
   static let variable = "BUMP_MEMORY_LIMIT"
 
@@ -127,9 +151,11 @@ struct MemoryBudget {
       }
       throw CLIError.notEnoughMemory(needed: Double(reserved), limit: limit, source: name, parts: parts)
     }
-    return MemoryBudget(
+    var budget = MemoryBudget(
       bytes: limit - reserved,
       source: "what is left of \(name) of \(byteText(limit)) after \(byteText(reserved)) for the program and OpenBLAS's work buffers")
+    budget.isNetOfProgram = true
+    return budget
   }
 
   /// The address space the process maps now (`VmSize`), or nil where `/proc` does not say.

@@ -104,7 +104,7 @@ enum ModelFile {
     let x = try readingData(path: path, budget: budget) {
       try Dataset<Element>.loadCSVFeatures(
         path: path, expectedFeatures: info.featureNames, ignoring: ignoring,
-        byteLimit: budget.bytes
+        byteLimit: budget.bytesForData
       ).x
     }
     guard standardized else { return x }
@@ -128,7 +128,7 @@ enum ModelFile {
         path: path, target: info.targetName,
         task: info.task.classes == nil ? .regression : .classification,
         features: info.featureNames, ignoring: ignoring, classes: classes,
-        byteLimit: budget.bytes)
+        byteLimit: budget.bytesForData)
     }
     return (try info.standardization.map { try $0.apply(to: data.x) } ?? data.x, data.y)
   }
@@ -139,9 +139,12 @@ enum ModelFile {
   {
     do {
       return try read()
-    } catch DataError.memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, _) {
+    } catch DataError.memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, let limit) {
+      // The reader's limit is what the budget leaves once the process's own memory is counted.
       throw CLIError.notEnoughMemory(
-        needed: nil, limit: budget.bytes, source: budget.source,
+        needed: nil, limit: limit,
+        source: limit == budget.bytes
+          ? budget.source : "\(budget.source) of \(byteText(budget.bytes)), less what the program holds",
         parts: [
           "\(path): \(byteText(bytes)) for \(rows) rows × \(columns) values by line \(line), and more to read"
         ])

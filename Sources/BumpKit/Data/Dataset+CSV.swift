@@ -51,7 +51,8 @@ extension Dataset {
   ///     passed over, as ignoring it is only a promise not to use it.
   ///   - classes: For classification, the classes the labels must belong to (a trained
   ///     model's); nil to take them from the file.
-  ///   - byteLimit: The most memory the values read may take, in bytes; nil for no limit.
+  ///   - byteLimit: The most memory the values read may take, in bytes, counted as allocated
+  ///     (arrays grow by doubling, so up to twice the values); nil for no limit.
   /// - Throws: a ``DataError`` naming the file, the line (1-based; the header is line 1) and
   ///   the column: ``DataError/fileNotFound(path:)``,
   ///   ``DataError/unreadableFile(path:reason:)``, ``DataError/invalidEncoding(path:line:)``,
@@ -133,16 +134,17 @@ extension Dataset {
           }
         }
       }
-      values += row
-      rows += 1
       if let byteLimit {
-        let bytes = (values.count + targets.count) * stride + labels.byteCount
+        // What will be allocated, not only what is used: checked before the array doubles.
+        let bytes = (grownCapacity(values, adding: row.count) + targets.capacity) * stride + labels.byteCount
         if bytes > byteLimit {
           throw DataError.memoryLimitExceeded(
             path: path, line: line, rows: rows, columns: featureIndices.count + 1, bytes: bytes,
             limit: byteLimit)
         }
       }
+      values += row
+      rows += 1
     }
     guard rows > 0 else {
       throw DataError.noDataRows(path: path, line: reader.headerLine + 1, columns: header)
@@ -178,7 +180,8 @@ extension Dataset {
   ///   - expectedFeatures: The model's feature names, in the model's order; non-empty.
   ///   - ignored: Columns the caller says to skip: none may be one of `expectedFeatures`;
   ///     names the header lacks are passed over.
-  ///   - byteLimit: The most memory the values read may take, in bytes; nil for no limit.
+  ///   - byteLimit: The most memory the values read may take, in bytes, counted as allocated
+  ///     (arrays grow by doubling, so up to twice the values); nil for no limit.
   /// - Returns: `x`, `rows × expectedFeatures.count` with column j holding the feature
   ///   `expectedFeatures[j]`, and those names.
   /// - Throws: ``DataError/missingColumn(path:line:column:available:)`` naming the first
@@ -202,6 +205,12 @@ extension Dataset {
     var features: [Element] = []
     var rows = 0
     while let (line, fields) = try reader.next() {
+      // What will be allocated, not only what is used: checked before the array doubles.
+      if let byteLimit, grownCapacity(features, adding: columns.count) * MemoryLayout<Element>.stride > byteLimit {
+        throw DataError.memoryLimitExceeded(
+          path: path, line: line, rows: rows, columns: columns.count,
+          bytes: grownCapacity(features, adding: columns.count) * MemoryLayout<Element>.stride, limit: byteLimit)
+      }
       for j in columns {
         do {
           features.append(
@@ -211,11 +220,6 @@ extension Dataset {
         }
       }
       rows += 1
-      if let byteLimit, features.count * MemoryLayout<Element>.stride > byteLimit {
-        throw DataError.memoryLimitExceeded(
-          path: path, line: line, rows: rows, columns: columns.count,
-          bytes: features.count * MemoryLayout<Element>.stride, limit: byteLimit)
-      }
     }
     guard rows > 0 else {
       throw DataError.noDataRows(path: path, line: reader.headerLine + 1, columns: header)
@@ -513,4 +517,12 @@ struct ExactText: Hashable {
   func hash(into hasher: inout Hasher) {
     for scalar in text.unicodeScalars { hasher.combine(scalar.value) }
   }
+}
+
+/// The capacity `array` will have once `count` more elements are appended: the same when they
+/// fit, else at least double (the standard library's growth), so that a memory limit is
+/// checked before the allocation rather than after it.
+private func grownCapacity<Element>(_ array: [Element], adding count: Int) -> Int {
+  let needed = array.count + count
+  return needed <= array.capacity ? array.capacity : max(needed, 2 * array.capacity)
 }
