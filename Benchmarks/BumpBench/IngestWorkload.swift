@@ -26,7 +26,7 @@ func ingestRecords(quick: Bool, filter: (String) -> Bool) throws -> [Record] {
 
 /// Writes the seeded file; returns its size in bytes.
 private func writeIngestFile(path: String, rows: Int, features: Int) throws -> Int {
-  var rng = BenchRandom(seed: 20_261_206)
+  var rng = SeededGenerator(seed: 20_261_206)
   var text = (0..<features).map { "x\($0)" }.joined(separator: ",") + ",y\n"
   text.reserveCapacity(rows * (features + 1) * 11)
   var line: [String] = []
@@ -34,7 +34,7 @@ private func writeIngestFile(path: String, rows: Int, features: Int) throws -> I
     line.removeAll(keepingCapacity: true)
     var y = 0.0
     for j in 0..<features {
-      let v = rng.normal()
+      let v = rng.nextNormal()
       if j < 3 { y += v * Double(j + 1) }
       line.append(String(format: "%.7g", v))
     }
@@ -44,19 +44,4 @@ private func writeIngestFile(path: String, rows: Int, features: Int) throws -> I
   }
   try text.write(toFile: path, atomically: false, encoding: .utf8)
   return text.utf8.count
-}
-
-/// SplitMix64 with a Box–Muller normal.
-private struct BenchRandom {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func unit() -> Double { (Double(next() >> 11) + 0.5) * 0x1p-53 }
-  mutating func normal() -> Double { (-2 * Foundation.log(unit())).squareRoot() * Foundation.cos(2 * .pi * unit()) }
 }

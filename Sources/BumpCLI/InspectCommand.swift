@@ -53,9 +53,9 @@ struct InspectCommand: CheckpointCommand {
     // Names are quoted, so that " cat" and "cat" read differently.
     lines.append(
       "  features (\(info.featureNames.count)): "
-        + info.featureNames.map(ModelInfo.quoted).joined(separator: ", "))
-    var target = "  target: \(ModelInfo.quoted(info.targetName)), \(info.task)"
-    if let names = info.classNames { target += ": " + names.map(ModelInfo.quoted).joined(separator: ", ") }
+        + info.featureNames.map(MessageText.quoted).joined(separator: ", "))
+    var target = "  target: \(MessageText.quoted(info.targetName)), \(info.task)"
+    if let names = info.classNames { target += ": " + names.map(MessageText.quoted).joined(separator: ", ") }
     lines.append(target)
     lines.append("  loss: \(info.loss.rawValue) (\(info.loss.displayName))")
     if let s = info.standardization {

@@ -40,17 +40,7 @@ struct MemoryBudget {
   }
 
   /// The memory the process holds now (`VmRSS`), or nil where `/proc` does not say.
-  static func residentBytes() -> Int? {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
-      return nil
-    }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-      guard fields.count >= 2, let kib = Int(fields[1]) else { return nil }
-      return kib.multipliedReportingOverflow(by: 1024).overflow ? Int.max : kib * 1024
-    }
-    return nil
-  }
+  static func residentBytes() -> Int? { statusBytes("VmRSS:") }
 
   /// The environment variable that sets the limit.
   static let variable = "BUMP_MEMORY_LIMIT"
@@ -159,11 +149,14 @@ struct MemoryBudget {
   }
 
   /// The address space the process maps now (`VmSize`), or nil where `/proc` does not say.
-  static func addressSpaceInUse() -> Int? {
+  static func addressSpaceInUse() -> Int? { statusBytes("VmSize:") }
+
+  /// A size in kB from `/proc/self/status` (the line starting with `field`), in bytes.
+  private static func statusBytes(_ field: String) -> Int? {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
       return nil
     }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmSize:") {
+    for line in status.split(separator: "\n") where line.hasPrefix(field) {
       let fields = line.split(separator: " ", omittingEmptySubsequences: true)
       guard fields.count >= 2, let kib = Int(fields[1]) else { return nil }
       return kib.multipliedReportingOverflow(by: 1024).overflow ? Int.max : kib * 1024

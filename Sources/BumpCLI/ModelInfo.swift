@@ -141,7 +141,7 @@ struct ModelInfo: Equatable {
     }
     // Columns are found by name, so two equal names would read one column twice.
     if let name = repeated(featureNames, exactly: false) {
-      throw bad("the feature name \(Self.quoted(name)) appears more than once")
+      throw bad("the feature name \(MessageText.quoted(name)) appears more than once")
     }
     targetName = try required("target_name")
     switch try required("task") {
@@ -169,7 +169,7 @@ struct ModelInfo: Equatable {
           "the \"class_names\" entry has \(Self.count(classNames.count, "name")), the \"classes\" entry says \(task.classes ?? 0)")
       }
       if let name = repeated(classNames, exactly: true) {
-        throw bad("the class name \(Self.quoted(name)) appears more than once")
+        throw bad("the class name \(MessageText.quoted(name)) appears more than once")
       }
     }
     standardization =
@@ -209,25 +209,6 @@ struct ModelInfo: Equatable {
 
   /// The display name of class `k`.
   func className(_ k: Int) -> String { classNames?[k] ?? String(k) }
-
-  /// `name` in double quotes, with quotes, backslashes and control characters escaped, so
-  /// that `" cat"` and `cat` read differently in a message.
-  static func quoted(_ name: String) -> String {
-    var out = "\""
-    for scalar in name.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-        out += "\\u{\(String(scalar.value, radix: 16))}"
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    return out + "\""
-  }
 
   private static func json<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> String {
     let encoder = JSONEncoder()

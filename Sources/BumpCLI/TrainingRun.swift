@@ -437,14 +437,14 @@ struct TrainingRun<Element: MatrixScalar> {
     let task = data.training.task
     var target: String
     // Names are quoted, so that " cat" and "cat" read differently.
-    let targetName = ModelInfo.quoted(data.training.targetName)
+    let targetName = MessageText.quoted(data.training.targetName)
     switch task {
     case .regression: target = "\(targetName) (regression)"
     case .classification(let k):
       target = "\(targetName) (\(k) classes"
       if let names = data.training.classNames {
         target +=
-          ": " + names.prefix(8).map(ModelInfo.quoted).joined(separator: ", ")
+          ": " + names.prefix(8).map(MessageText.quoted).joined(separator: ", ")
           + (names.count > 8 ? ", …" : "")
       }
       target += ")"

@@ -203,21 +203,6 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
   }
 }
 
-/// `s` in double quotes, with quotes, backslashes and control characters escaped, so that a
-/// hostile tensor name cannot forge or break an error message.
-private func quoted(_ s: String) -> String {
-  var out = "\""
-  for scalar in s.unicodeScalars {
-    switch scalar {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
-    case "\n": out += "\\n"
-    case "\r": out += "\\r"
-    case "\t": out += "\\t"
-    case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-      out += "\\u{\(String(scalar.value, radix: 16))}"
-    default: out.unicodeScalars.append(scalar)
-    }
-  }
-  return out + "\""
-}
+/// `s` in double quotes, escaped (``MessageText/quoted(_:)``), so that a hostile tensor name
+/// cannot forge or break an error message.
+private func quoted(_ s: String) -> String { MessageText.quoted(s) }
