@@ -139,7 +139,7 @@ private final class SVGIdentifiers: NSObject, XMLParserDelegate {
     let data = folder.path + "/points.csv"
     try "x0,x1\n0,0\n1.5,-0.5\n-2,2\n".write(toFile: data, atomically: true, encoding: .utf8)
     let predictions = folder.path + "/predictions.csv"
-    var command = try PredictCommand.parse([
+    let command = try PredictCommand.parse([
       "--model", output + "/model.safetensors", "--data", data, "--output", predictions,
     ])
     try command.run()

@@ -129,7 +129,7 @@ import Testing
   /// Starts `bump` with `arguments` (standard output and error to files in `scratch`).
   static func start(_ arguments: [String], in scratch: Scratch) throws -> Process {
     let process = Process()
-    process.executableURL = try #require(CLITrainTests.TrainTool.executable)
+    process.executableURL = CLITrainTests.TrainTool.executable
     process.arguments = arguments
     process.currentDirectoryURL = scratch.url
     process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
