@@ -206,10 +206,12 @@ extension Dataset {
     var rows = 0
     while let (line, fields) = try reader.next() {
       // What will be allocated, not only what is used: checked before the array doubles.
-      if let byteLimit, grownCapacity(features, adding: columns.count) * MemoryLayout<Element>.stride > byteLimit {
-        throw DataError.memoryLimitExceeded(
-          path: path, line: line, rows: rows, columns: columns.count,
-          bytes: grownCapacity(features, adding: columns.count) * MemoryLayout<Element>.stride, limit: byteLimit)
+      if let byteLimit {
+        let bytes = grownCapacity(features, adding: columns.count) * MemoryLayout<Element>.stride
+        if bytes > byteLimit {
+          throw DataError.memoryLimitExceeded(
+            path: path, line: line, rows: rows, columns: columns.count, bytes: bytes, limit: byteLimit)
+        }
       }
       for j in columns {
         do {
