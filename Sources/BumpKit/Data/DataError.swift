@@ -94,6 +94,15 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
   /// `columns` numbers, `bytes` in all.
   case memoryLimitExceeded(path: String, line: Int, rows: Int, columns: Int, bytes: Int, limit: Int)
 
+  /// Several cells of a file are unusable (not numbers, not finite, out of range): the first
+  /// `problems` in file order, each naming its line and column, of `total` found in the
+  /// whole file.
+  case cellProblems(path: String, problems: [DataError], total: Int)
+
+  /// A text column holds more than `limit` distinct texts by `line`: an id or free text,
+  /// not categories.
+  case tooManyCategories(path: String, line: Int, column: String, limit: Int)
+
   /// Writing `path` failed during `operation` (creating, writing, syncing or renaming the
   /// temporary file); `reason` is the system's explanation. The file at `path` is unchanged.
   case writeFailed(path: String, operation: String, reason: String)
@@ -186,6 +195,14 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(shown(path)): line \(line): the data needs more than the memory limit of "
         + "\(byteText(limit)) (\(rows) rows of \(columns) numbers read so far: "
         + "\(byteText(bytes)))"
+    case .cellProblems(let path, let problems, let total):
+      var text = "\(shown(path)): \(total) unusable cell\(total == 1 ? "" : "s"):"
+      for problem in problems { text += "\n  \(problem)" }
+      if total > problems.count { text += "\n  … and \(total - problems.count) more" }
+      return text
+    case .tooManyCategories(let path, let line, let column, let limit):
+      return "\(cellLocation(path, line, column)): the column holds more than \(limit) distinct "
+        + "texts: an id or free text, not categories"
     case .writeFailed(let path, let operation, let reason):
       return "\(path): cannot \(operation): \(reason); the file was not changed"
     case .writeFailedInPlace(let path, let reason):
