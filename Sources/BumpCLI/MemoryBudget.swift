@@ -228,6 +228,12 @@ extension MemoryBudget {
   /// standardized (the default of `dataCopies` in ``checkTraining(_:rows:features:outputs:scalarBytes:dataCopies:)``).
   static let trainingDataCopies = 4
 
+  /// What the matrix products of a batch of thousands of rows touch beyond the estimate's
+  /// buffers: OpenBLAS's packing buffers (in its work buffers, one per thread), the
+  /// kernels' scratch memory and the allocator's slack. Measured: up to about 8 MiB with
+  /// two OpenBLAS threads and 256-unit layers; twice that is counted.
+  static let workMemoryBytes = 16 << 20
+
   /// Refuses a training run that would not fit, from its shapes alone (nothing big is
   /// allocated yet); see ``trainingEstimate(_:rows:features:outputs:scalarBytes:dataCopies:)``
   /// for what is counted.
@@ -265,7 +271,8 @@ extension MemoryBudget {
   ///   layer's column of ones, a RadialBump's weights) for B rows;
   /// - the batch copies: for training, the batch's inputs, targets and loss gradient and the
   ///   validation batch's inputs and targets (B rows); after training, the batch's inputs,
-  ///   targets and outputs in the target's units (E rows); the larger of the two.
+  ///   targets and outputs in the target's units (E rows); the larger of the two;
+  /// - ``workMemoryBytes`` for what the products of large batches touch beyond that.
   static func trainingEstimate(
     _ configuration: TrainingConfiguration, rows: Int, features: Int, outputs: Int,
     scalarBytes: Int, dataCopies: Int = trainingDataCopies
@@ -330,6 +337,7 @@ extension MemoryBudget {
         (max(trainingRows, passRows) * forward + trainingRows * backward) * stride
       ),
       ("batch copies", max(trainingBatch, passBatch) * stride),
+      ("work memory of OpenBLAS and the kernels", Double(workMemoryBytes)),
     ]
   }
 }

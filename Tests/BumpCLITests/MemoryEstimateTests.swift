@@ -29,17 +29,28 @@ import Testing
     return nil
   }()
 
+  /// Makes this process the reaper of its orphaned descendants (`PR_SET_CHILD_SUBREAPER`),
+  /// so that it can `wait4` for a grandchild; false where that is not possible.
+  static let isSubreaper: Bool = {
+    // prctl is variadic in C, so it is called through a non-variadic pointer.
+    typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+    guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "prctl") else { return false }
+    return unsafeBitCast(symbol, to: Prctl.self)(36, 1, 0, 0, 0) == 0  // PR_SET_CHILD_SUBREAPER
+  }()
+
   /// Runs `bump` with `arguments` and returns its exit status (or 1000 + the signal that
   /// ended it) and its peak resident set in bytes; killed (and failing) after 120 s.
-  static func peak(_ arguments: [String], stderrPath: String) throws -> (status: Int32, bytes: Int) {
+  ///
+  /// A child's `ru_maxrss` starts at the resident set of the process it was forked from (a
+  /// vfork'd `posix_spawn` child even takes this test process's), so `bump` is started by a
+  /// shell, in the background: forked from the shell's small image, and, once the shell has
+  /// exited, reparented to this process (a subreaper), which waits for it with `wait4`.
+  static func peak(_ arguments: [String], in folder: String) throws -> (status: Int32, bytes: Int) {
     let tool = try #require(executable, "no built `bump` next to the test binary; set BUMP_EXECUTABLE")
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    let argv = ([tool] + arguments).map { strdup($0) } + [nil]
+    try #require(isSubreaper, "prctl(PR_SET_CHILD_SUBREAPER) failed")
+    let pidFile = folder + "/pid"
+    let script = "\"$0\" \"$@\" </dev/null >/dev/null 2>'\(folder)/stderr' & echo $! >'\(pidFile)'"
+    let argv = (["/bin/sh", "-c", script, tool] + arguments).map { strdup($0) } + [nil]
     var environment = ProcessInfo.processInfo.environment
     environment.removeValue(forKey: "BUMP_MEMORY_LIMIT")
     let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -47,11 +58,14 @@ import Testing
       for p in argv { free(p) }
       for p in envp { free(p) }
     }
-    var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, tool, &actions, nil, argv, envp)
+    var shell: pid_t = 0
+    let spawned = posix_spawn(&shell, "/bin/sh", nil, nil, argv, envp)
     try #require(spawned == 0, "posix_spawn failed: \(spawned)")
     var status: Int32 = 0
     var usage = rusage()
+    while wait4(shell, &status, 0, &usage) < 0, errno == EINTR {}
+    let text = try String(contentsOfFile: pidFile, encoding: .utf8)
+    let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), "\(text)")
     let deadline = Date().addingTimeInterval(120)
     while true {
       let waited = wait4(pid, &status, WNOHANG, &usage)
@@ -63,7 +77,7 @@ import Testing
         Issue.record("bump \(arguments) still running after 120 s: killed")
         break
       }
-      usleep(10_000)
+      usleep(5_000)
     }
     let signal = status & 0x7f
     let code = signal == 0 ? (status >> 8) & 0xff : 1000 + signal
@@ -90,11 +104,11 @@ import Testing
 
   @Test func theEstimateCoversWhatARunAllocatesAndNotFarMore() throws {
     let folder = try TemporaryFolder()
-    let errors = folder.path + "/stderr"
+    let errors = folder.path + "/stderr"  // written by peak(_:in:)
     // The program's own peak: a run whose data and model are negligible.
     let tiny = try Self.peak(
       ["train", "--samples", "64", "--epochs", "1", "--layers", "4", "--output", folder.path + "/tiny"],
-      stderrPath: errors)
+      in: folder.path)
     #expect(tiny.status == 0, "\((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
     let baseline = tiny.bytes
 
@@ -118,12 +132,12 @@ import Testing
           "train", "--data", csv, "--target", "y", "--task",
           shape.classes ? "classification" : "regression", "--epochs", "1",
         ] + shape.options
-      let run = try Self.peak(arguments + ["--output", folder.path + "/run\(n)"], stderrPath: errors)
+      let run = try Self.peak(arguments + ["--output", folder.path + "/run\(n)"], in: folder.path)
       let what = "\(shape.rows)×\(shape.features) \(shape.options)"
       #expect(run.status == 0, "\(what): \((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
       try? FileManager.default.removeItem(atPath: csv)
 
-      let configuration = try trainConfiguration(arguments)
+      let configuration = try trainConfiguration(Array(arguments.dropFirst()))
       let outputs = shape.classes ? 3 : 1
       let estimate = MemoryBudget.trainingEstimate(
         configuration, rows: shape.rows, features: shape.features, outputs: outputs, scalarBytes: 4
