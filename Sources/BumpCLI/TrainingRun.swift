@@ -19,7 +19,9 @@ struct TrainingRun<Element: MatrixScalar> {
   }
 
   func run() throws {
-    // Everything that can fail on the user's input happens before the folder exists.
+    // Everything that can fail on the user's input happens before the folder exists. A
+    // signal while the data is read or prepared ends the run at once: nothing is written.
+    InterruptHandler.setMessage("\nError: interrupted before training; no run folder was created\n")
     let data = try PreparedData<Element>(configuration, budget: try MemoryBudget.current())
     let task = data.training.task
     if configuration.loss == .bce, task.classes != 2 {
