@@ -33,7 +33,7 @@ struct InspectCommand: CheckpointCommand {
       lines += ["", "Bump layers (learned σ):"]
       for s in bumps { lines += s.reportLines() }
     }
-    let radial = try RadialLayerReport.lines(model: model, inputs: nil)
+    let radial = RadialLayerReport.lines(model: model)
     if !radial.isEmpty { lines += [""] + radial.dropLast() }
     lines += ["", "Training metadata:"]
     if let info = try? ModelInfo(metadata: metadata, source: checkpoint, inputs: model.inputSize) {

@@ -137,6 +137,17 @@ enum InterruptHandler {
     }
   }
 
+  /// From now on, acting at once on a signal prints `message` on standard error before
+  /// exiting (and writes and renames nothing): for a phase that has nothing to clean up,
+  /// such as reading the data before a run folder exists. ``clearFallback()`` and
+  /// ``setFallback(summaryFile:summary:partial:final:message:unpublishedMessage:)`` replace it.
+  static func setMessage(_ message: String) {
+    critical {
+      clearFallback()
+      Self.message = strdup(message)
+    }
+  }
+
   /// From now on, acting at once on a signal first removes the file at `path` (a temporary
   /// output file that is not complete); nil forgets it.
   static func setTemporaryFile(_ path: String?) {

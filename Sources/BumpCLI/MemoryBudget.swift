@@ -32,6 +32,11 @@ struct MemoryBudget {
   /// counts the program as loaded); else ``bytesForData`` subtracts what is resident now.
   var isNetOfProgram = false
 
+  /// What the program held when the budget was taken (`VmRSS` before any data), counted by
+  /// ``checkTraining(_:rows:features:outputs:scalarBytes:dataCopies:)`` unless the budget is
+  /// already net of it; 0 where unknown.
+  var programBytes = 0
+
   /// What the data read next may take: ``bytes``, less the memory the process holds now (the
   /// program, OpenBLAS, a loaded model) unless the budget already counts it.
   var bytesForData: Int {
@@ -79,7 +84,9 @@ struct MemoryBudget {
     if let text = ProcessInfo.processInfo.environment[variable] {
       switch parseLimit(text) {
       case .bytes(let bytes):
-        return MemoryBudget(bytes: bytes, source: variable)
+        var budget = MemoryBudget(bytes: bytes, source: variable)
+        budget.programBytes = residentBytes() ?? 0
+        return budget
       case .tooLarge:
         throw CLIError.invalidEnvironment(
           name: variable, value: text,
@@ -103,6 +110,7 @@ struct MemoryBudget {
     {
       best = MemoryBudget(bytes: value, source: "the cgroup memory limit")
     }
+    if !best.isNetOfProgram { best.programBytes = residentBytes() ?? 0 }
     return best
   }
 
@@ -216,41 +224,120 @@ struct MemoryBudget {
 #endif
 
 extension MemoryBudget {
-  /// Refuses a training run that would not fit, from its shapes alone (nothing is allocated
-  /// yet): the data held in its copies (as loaded, shuffled, split and standardized), the
-  /// parameters with their gradients, optimizer moments, best-weights and checkpoint copies,
-  /// and the layer outputs of one evaluation batch.
+  /// The data copies a training run holds: the rows as loaded, shuffled, split and
+  /// standardized (the default of `dataCopies` in ``checkTraining(_:rows:features:outputs:scalarBytes:dataCopies:)``).
+  static let trainingDataCopies = 4
+
+  /// What the matrix products of a batch of thousands of rows touch beyond the estimate's
+  /// buffers: OpenBLAS's packing buffers (in its work buffers, one per thread), the
+  /// kernels' scratch memory and the allocator's slack. Measured: up to about 8 MiB with
+  /// two OpenBLAS threads and 256-unit layers; twice that is counted.
+  static let workMemoryBytes = 16 << 20
+
+  /// Refuses a training run that would not fit, from its shapes alone (nothing big is
+  /// allocated yet); see ``trainingEstimate(_:rows:features:outputs:scalarBytes:dataCopies:)``
+  /// for what is counted.
   ///
   /// - Throws: ``CLIError/notEnoughMemory(needed:limit:source:parts:)``.
   func checkTraining(
     _ configuration: TrainingConfiguration, rows: Int, features: Int, outputs: Int,
-    scalarBytes: Int
+    scalarBytes: Int, dataCopies: Int = trainingDataCopies
   ) throws {
+    var parts = Self.trainingEstimate(
+      configuration, rows: rows, features: features, outputs: outputs, scalarBytes: scalarBytes,
+      dataCopies: dataCopies)
+    if programBytes > 0 {
+      parts.insert(("the program as loaded", Double(programBytes)), at: 0)
+    }
+    try check(parts)
+  }
+
+  /// What a training run allocates beyond the program itself, from its shapes, as the code
+  /// allocates it (`stride` = `scalarBytes`, P = parameters, B = rows of a training batch,
+  /// E = rows of a batch after training, ``EndOfRunPass/batchSize`` or at least 1024, for
+  /// the plots' grids):
+  ///
+  /// - the data: rows × (features + 1) × stride × `dataCopies` (as loaded, shuffled, split,
+  ///   standardized), and 8 bytes a row for the shuffled order of the training rows;
+  /// - the parameters: P × stride × (2 for values and gradients, + 2 for Adam's moments or
+  ///   1 for SGD's velocity, + 1 for the best weights that early stopping keeps, + 3 for a
+  ///   checkpoint: the tensors copied for the file and the file's bytes when saving, or the
+  ///   bytes and tensors when a failed run reloads it), and 1 MiB for the checkpoint header;
+  /// - the layers' buffers, which each layer keeps and reuses at the size of its largest
+  ///   batch: per row, the forward outputs (a Dense layer's output; a Bump's output and
+  ///   cache; a RadialBump's distances, output and cache, and its shifted inputs beyond
+  ///   ``RadialBump/directDimensionLimit`` inputs; another activation's output) for
+  ///   max(B, E) rows, and the backward buffers (each layer's input gradient, a Dense
+  ///   layer's column of ones, a RadialBump's weights) for B rows;
+  /// - the batch copies: for training, the batch's inputs, targets and loss gradient and the
+  ///   validation batch's inputs and targets (B rows); after training, the batch's inputs,
+  ///   targets and outputs in the target's units (E rows); the larger of the two;
+  /// - ``workMemoryBytes`` for what the products of large batches touch beyond that.
+  static func trainingEstimate(
+    _ configuration: TrainingConfiguration, rows: Int, features: Int, outputs: Int,
+    scalarBytes: Int, dataCopies: Int = trainingDataCopies
+  ) -> [(what: String, bytes: Double)] {
     let stride = Double(scalarBytes)
     var parameters = 0.0
-    var widths = 0.0
+    var forward = 0.0  // values per row
+    var backward = 0.0
     var width = Double(features)
-    for size in configuration.hiddenLayers.map(Double.init) {
-      parameters += (width + 1) * size
-      if configuration.activation == .bump { parameters += 3 * size }
-      widths += 2 * size
+    for (i, size) in configuration.hiddenLayers.map(Double.init).enumerated() {
+      if i == 0, configuration.radialFirstLayer == true {
+        parameters += (width + 2) * size
+        forward += 3 * size + 1
+        if Int(width) > RadialBump<Float>.directDimensionLimit { forward += width }
+        backward += width + size + 1
+      } else {
+        parameters += (width + 1) * size
+        forward += size
+        backward += width + 1
+        switch configuration.activation {
+        case .bump:
+          parameters += 3 * size
+          forward += 2 * size
+          backward += size
+        case .gaussian:
+          parameters += 3
+          forward += size
+          backward += size
+        case .relu, .tanh:
+          forward += size
+          backward += size
+        }
+      }
       width = size
     }
-    parameters += (width + 1) * Double(outputs)
-    widths += Double(outputs)
-    // Training batches hold at most all rows (a larger --batch-size is one batch of them);
-    // evaluation runs in batches of 1024.
-    let batch = Double(min(max(configuration.batchSize, 1024), max(rows, 1)))
-    try check([
+    let output = Double(outputs)
+    parameters += (width + 1) * output
+    forward += output
+    backward += width + 1
+    // Training batches hold at most all rows (a larger --batch-size is one batch of them).
+    let trainingRows = Double(min(max(configuration.batchSize, 1), max(rows, 1)))
+    let passRows = Double(max(min(EndOfRunPass<Float>.batchSize, rows), 1024))
+    let (rowCount, featureCount) = (Double(rows), Double(features))
+    let optimizerCopies: Double = configuration.optimizer == .sgd ? 1 : 2
+    let bestWeights: Double = configuration.patience == nil ? 0 : 1
+    let parameterCopies = 2 + optimizerCopies + bestWeights + 3
+    // Targets: one column of labels, or one per output.
+    let targetColumns = 1.0
+    let trainingBatch = trainingRows * (2 * (featureCount + targetColumns) + output)
+    let passBatch = passRows * (featureCount + 2 * targetColumns + output)
+    return [
       (
-        "the data (\(rows) rows × \(features + 1) values, 4 copies)",
-        Double(rows) * Double(features + 1) * stride * 4
+        "the data (\(rows) rows × \(features + 1) values, \(dataCopies) copies, and the shuffled order)",
+        rowCount * (featureCount + 1) * stride * Double(dataCopies) + rowCount * 8
       ),
       (
-        "\(Int(parameters)) parameters (with gradients, optimizer state and copies)",
-        parameters * stride * 8
+        "\(Int(parameters)) parameters (values, gradients, optimizer state, best weights, checkpoint)",
+        parameters * stride * parameterCopies + Double(1 << 20)
       ),
-      ("layer outputs", batch * widths * stride * 4),
-    ])
+      (
+        "layer outputs (\(Int(max(trainingRows, passRows))) rows) and gradients (\(Int(trainingRows)) rows)",
+        (max(trainingRows, passRows) * forward + trainingRows * backward) * stride
+      ),
+      ("batch copies", max(trainingBatch, passBatch) * stride),
+      ("work memory of OpenBLAS and the kernels", Double(workMemoryBytes)),
+    ]
   }
 }

@@ -1,29 +1,27 @@
 import BumpKit
 
 /// The lines `bump train` and `bump inspect` print for RadialBump layers: shape, support
-/// radii √σ, what is learned, and (given inputs) which units see data.
+/// radii √σ, what is learned, and (given support counts on data) which units see data.
 enum RadialLayerReport {
-  /// One block per RadialBump layer of `model`; with `inputs` (the model's inputs, e.g. the
-  /// training features), also the support statistics on them. Empty without such a layer.
-  static func lines<Element: MatrixScalar>(model: Sequential<Element>, inputs: Matrix<Element>?) throws -> [String] {
+  /// One block per RadialBump layer of `model`; with `counts` (per layer index, the number
+  /// of inputs inside each unit's support over `samples` rows, as ``EndOfRunPass`` sums
+  /// them on the training data), also the support statistics. Empty without such a layer.
+  static func lines<Element: MatrixScalar>(
+    model: Sequential<Element>, counts: [Int: [Int]]? = nil, samples: Int = 0
+  ) -> [String] {
     var lines: [String] = []
-    var h = inputs
     for (i, layer) in model.layers.enumerated() {
-      defer { layer.releaseSavedState() }
-      guard let radial = layer as? RadialBump<Element> else {
-        if let current = h { h = try layer.forward(current) }
-        continue
-      }
+      guard let radial = layer as? RadialBump<Element> else { continue }
       let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }.sorted()
       let learned = [("c", radial.center), ("σ", radial.sigma), ("a", radial.amplitude)]
         .map { "\($0.0) \($0.1.isTrainable ? "learned" : "fixed")" }.joined(separator: ", ")
       lines.append("  layer \(i): RadialBump(\(radial.inputSize)→\(radial.units)), \(learned)")
       lines.append(
         "    support radius √σ: min \(formatted(radii.first ?? 0)), median \(formatted(radii[radii.count / 2])), max \(formatted(radii.last ?? 0))")
-      if let current = h {
-        h = try radial.forward(current)
-        let dead = radial.deadUnits
-        var text = "    inside a support: \(formatted(100 * radial.supportFraction, digits: 3))% of (input, unit) pairs; dead units (no input inside): \(dead.count) of \(radial.units)"
+      if let layerCounts = counts?[i], samples > 0 {
+        let fraction = Double(layerCounts.reduce(0, +)) / (Double(samples) * Double(radial.units))
+        let dead = layerCounts.indices.filter { layerCounts[$0] == 0 }
+        var text = "    inside a support: \(formatted(100 * fraction, digits: 3))% of (input, unit) pairs; dead units (no input inside): \(dead.count) of \(radial.units)"
         if !dead.isEmpty { text += " (" + dead.prefix(10).map { String($0 + 1) }.joined(separator: ", ") + (dead.count > 10 ? ", …)" : ")") }
         lines.append(text)
       }
@@ -35,15 +33,16 @@ enum RadialLayerReport {
 extension RunPlots {
   /// The supports of a radial first layer over 2 features as circles over the training
   /// inputs and the model's first output (in the model's input space, standardized where
-  /// the features are); nil for any other model.
+  /// the features are), with the units that `counts` (the layer's support counts on `x`)
+  /// shows dead; nil for any other model.
   static func radialSupports<Element: MatrixScalar>(
-    model: Sequential<Element>, inputs x: Matrix<Element>, standardized: Bool, resolution: Int = 80,
-    maxPoints: Int = 2000
+    model: Sequential<Element>, inputs x: Matrix<Element>, counts: [Int], standardized: Bool,
+    resolution: Int = 80, maxPoints: Int = 2000
   ) throws -> String? {
-    guard let radial = model.layers.first as? RadialBump<Element>, radial.inputSize == 2, x.rows > 0 else { return nil }
-    _ = try radial.forward(x)
-    let dead = Set(radial.deadUnits)
-    radial.releaseSavedState()
+    guard let radial = model.layers.first as? RadialBump<Element>, radial.inputSize == 2, x.rows > 0,
+      counts.count == radial.units
+    else { return nil }
+    let dead = Set(counts.indices.filter { counts[$0] == 0 })
     let centers = (0..<radial.units).map { (x: Double(radial.center.value[$0, 0]), y: Double(radial.center.value[$0, 1])) }
     let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }
     func span(_ k: Int) -> [Double] {

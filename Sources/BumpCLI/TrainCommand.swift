@@ -42,9 +42,12 @@ struct TrainCommand: ParsableCommand {
       A run estimated to need more memory than the limit (physical memory, ulimit -v or the \
       cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts; \
       under ulimit -v the program and OpenBLAS's work buffers (128 MiB per thread) count too. \
+      After training, the metrics and statistics come from one pass over each part, 4096 \
+      rows at a time, within the same estimate. \
       SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU and the other \
-      catchable signals that would end the process stop training at the next batch and \
-      publish the run folder with the last good checkpoint, marked interrupted (exit status \
+      catchable signals that would end the process stop training (or the computing of the \
+      results after it) at the next batch and publish the run folder with the last good \
+      checkpoint (after training: the final weights), marked interrupted (exit status \
       128 + the signal). A closed standard output (| head) does not stop training: the run \
       finishes, writes its folder and exits 0.
       """

@@ -19,7 +19,9 @@ struct TrainingRun<Element: MatrixScalar> {
   }
 
   func run() throws {
-    // Everything that can fail on the user's input happens before the folder exists.
+    // Everything that can fail on the user's input happens before the folder exists. A
+    // signal while the data is read or prepared ends the run at once: nothing is written.
+    InterruptHandler.setMessage("\nError: interrupted before training; no run folder was created\n")
     let data = try PreparedData<Element>(configuration, budget: try MemoryBudget.current())
     let task = data.training.task
     if configuration.loss == .bce, task.classes != 2 {
@@ -99,11 +101,14 @@ struct TrainingRun<Element: MatrixScalar> {
     var failure: Error?
     // A signal during training is acted on at the next batch, here on the main thread: the
     // run folder is published with the last good checkpoint marked as interrupted.
-    func stopIfInterrupted() {
+    // After training, `when` says where (the results being computed).
+    func stopIfInterrupted(when: String? = nil) {
       guard let signal = InterruptHandler.pendingSignal else { return }
       InterruptHandler.acknowledge()
       reporter.finish()
-      let message = "interrupted by \(InterruptHandler.name(of: signal)) at epoch \(position.epoch + 1)/\(configuration.epochs)"
+      let message =
+        "interrupted by \(InterruptHandler.name(of: signal)) "
+        + (when ?? "at epoch \(position.epoch + 1)/\(configuration.epochs)")
       InterruptHandler.critical {
         do {
           try recordFailure(
@@ -172,6 +177,30 @@ struct TrainingRun<Element: MatrixScalar> {
         throw CLIError.cannotWrite(
           path: checkpointPath, reason: "saving the checkpoint failed: \(checkpointError)")
       }
+      // The final weights are saved before the results are computed: a signal from now on
+      // publishes them, marked interrupted, with the history.
+      info.status = "training"
+      info.epochsCompleted = history!.epochs
+      let metadata = try info.metadata()
+      do {
+        try InterruptHandler.critical {
+          try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
+          lastGood = "the final weights (training had finished; the results were not written)"
+          InterruptHandler.setFallback(
+            summaryFile: folder.file("summary.txt"),
+            summary: headerText(data: data, model: model, folder: nil)
+              + "\n\nINTERRUPTED after training, while the results were computed; model.safetensors holds the final weights.\n",
+            partial: folder.partialPath, final: folder.path,
+            message:
+              "\nError: interrupted after training; the final weights are in \(folder.path)/model.safetensors\n",
+            unpublishedMessage:
+              "\nError: interrupted after training; the final weights are in \(folder.partialPath)/model.safetensors "
+              + "(the folder could not be renamed to \(folder.path): something else took that name)\n")
+        }
+      } catch {
+        throw CLIError.cannotWrite(
+          path: checkpointPath, reason: "saving the final checkpoint failed: \(error)")
+      }
     } catch {
       failure = error
     }
@@ -204,24 +233,26 @@ struct TrainingRun<Element: MatrixScalar> {
     }
 
     // MARK: Results
-    // Written in one critical section: a signal meanwhile waits for the folder to be
-    // published, and then ends the run with its status.
+    // Computed in one streamed pass over each part, outside any critical section: a signal
+    // meanwhile is taken up between batches (publishing the folder with the final weights,
+    // marked interrupted). Then written in one critical section: a signal meanwhile waits
+    // for the folder to be published, and then ends the run with its status.
+    let results: Results
+    do {
+      results = try self.results(
+        history: history!, info: info, seconds: seconds, data: data, model: model, loss: loss,
+        checkpoint: { stopIfInterrupted(when: "after training, while the results were computed") })
+    } catch {
+      throw InterruptHandler.critical { failedWritingResults(error, folder: folder) }
+    }
+    stopIfInterrupted(when: "after training, while the results were computed")
     let summary = try InterruptHandler.critical {
       defer { InterruptHandler.clearFallback() }
       let summary: String
       do {
-        summary = try finish(
-          history: history!, info: &info, seconds: seconds, data: data, model: model,
-          loss: loss, folder: folder)
+        summary = try write(results, info: &info, data: data, model: model, folder: folder)
       } catch {
-        // Named as they will be once the folder is published (or as they are, if it cannot be).
-        let message = "writing the results failed after training: \(error)"
-        let published = message.replacingOccurrences(
-          of: folder.partialPath, with: folder.path)
-        try? folder.write("FAILED: \(published)\n", to: "summary.txt")
-        try? folder.publish()
-        throw CLIError.trainingFailed(
-          message: folder.isPublished ? published : message, runFolder: folder.location)
+        throw failedWritingResults(error, folder: folder)
       }
       // The results are complete; only the name can fail (something took it meanwhile),
       // and the error names the folder that holds them.
@@ -241,37 +272,47 @@ struct TrainingRun<Element: MatrixScalar> {
 
   // MARK: - Success
 
-  /// Computes the final metrics, writes every file of the run folder and returns the summary.
-  private func finish(
-    history: History, info: inout ModelInfo, seconds: Double, data: PreparedData<Element>,
-    model: Sequential<Element>, loss: any Loss<Element>, folder: RunFolder
-  ) throws -> String {
-    let train = data.training
-    let metrics = try Self.metrics(
-      model: model, loss: loss, data: data, epochs: history.epochs, seconds: seconds)
-    info.metrics = metrics
-    info.status = "complete"
-    info.epochsCompleted = history.epochs
-    try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
+  /// What a completed run writes, computed before anything is written.
+  private struct Results {
+    var metrics: RunMetrics
+    var statistics: [BumpLayerStatistics]
+    /// The SVG plots beside loss.svg, by file name.
+    var plots: [(name: String, svg: String)]
+    /// The summary's lines after the header, but for the file list.
+    var lines: [String]
+    var history: History
+  }
 
-    let natural = data.naturalUnits(history)
-    try natural.writeCSV(to: folder.file("history.csv"))
-    try folder.write(
-      RunPlots.loss(
-        training: natural.loss, validation: natural.validationLoss, lossName: info.loss.displayName),
-      to: "loss.svg")
-    let statistics = try BumpLayerStatistics.collect(model: model, inputs: train.x)
+  /// Computes the final metrics (one streamed pass over the training part and one over the
+  /// validation part, ``EndOfRunPass``), the plots and the summary's lines; calls
+  /// `checkpoint` between batches and steps, to take up a signal.
+  private func results(
+    history: History, info: ModelInfo, seconds: Double, data: PreparedData<Element>,
+    model: Sequential<Element>, loss: any Loss<Element>, checkpoint: @escaping () -> Void
+  ) throws -> Results {
+    let train = data.training
+    let (metrics, layers) = try Self.metrics(
+      model: model, loss: loss, data: data, epochs: history.epochs, seconds: seconds,
+      checkpoint: checkpoint)
+    let statistics = layers.bumps
+    checkpoint()
+    var plots: [(name: String, svg: String)] = []
     if let svg = try RunPlots.bumps(model: model, statistics: statistics) {
-      try folder.write(svg, to: "bumps.svg")
+      plots.append(("bumps.svg", svg))
     }
+    checkpoint()
     if info.task.classes != nil, info.featureNames.count == 2 {
-      try folder.write(
-        try RunPlots.decisionRegions(model: model, data: data.all, info: info),
-        to: "decision_regions.svg")
+      plots.append(
+        ("decision_regions.svg", try RunPlots.decisionRegions(model: model, data: data.all, info: info)))
     }
-    if let svg = try RunPlots.radialSupports(model: model, inputs: train.x, standardized: info.standardization != nil) {
-      try folder.write(svg, to: "radial_supports.svg")
+    checkpoint()
+    if let counts = layers.radialCounts[0],
+      let svg = try RunPlots.radialSupports(
+        model: model, inputs: train.x, counts: counts, standardized: info.standardization != nil)
+    {
+      plots.append(("radial_supports.svg", svg))
     }
+    checkpoint()
 
     var lines: [String] = []
     var weights = "final weights"
@@ -305,11 +346,33 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     lines.append("")
     lines += bumpReport(statistics)
-    lines += try RadialLayerReport.lines(model: model, inputs: train.x)
+    lines += RadialLayerReport.lines(model: model, counts: layers.radialCounts, samples: train.count)
     var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds))"
     if history.stoppedEarly { trainingLine += " (stopped early)" }
     lines.append(trainingLine)
     lines.append("")
+    return Results(
+      metrics: metrics, statistics: statistics, plots: plots, lines: lines,
+      history: data.naturalUnits(history))
+  }
+
+  /// Writes every file of the run folder and returns the summary.
+  private func write(
+    _ results: Results, info: inout ModelInfo, data: PreparedData<Element>,
+    model: Sequential<Element>, folder: RunFolder
+  ) throws -> String {
+    info.metrics = results.metrics
+    info.status = "complete"
+    info.epochsCompleted = results.history.epochs
+    try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
+    let natural = results.history
+    try natural.writeCSV(to: folder.file("history.csv"))
+    try folder.write(
+      RunPlots.loss(
+        training: natural.loss, validation: natural.validationLoss, lossName: info.loss.displayName),
+      to: "loss.svg")
+    for plot in results.plots { try folder.write(plot.svg, to: plot.name) }
+    var lines = results.lines
     let files = Set(folder.fileNames() + ["summary.txt"]).sorted()
     lines.append("Run folder: \(folder.path)")
     lines.append("  " + files.joined(separator: "  "))
@@ -319,45 +382,57 @@ struct TrainingRun<Element: MatrixScalar> {
     return lines.joined(separator: "\n")
   }
 
+  /// Records that the results could not be computed or written after training (a FAILED
+  /// summary beside the final checkpoint), publishes the folder and returns the error to
+  /// throw.
+  private func failedWritingResults(_ error: Error, folder: RunFolder) -> CLIError {
+    // Named as they will be once the folder is published (or as they are, if it cannot be).
+    let message = "writing the results failed after training: \(error)"
+    let published = message.replacingOccurrences(of: folder.partialPath, with: folder.path)
+    try? folder.write("FAILED: \(published)\n", to: "summary.txt")
+    try? folder.publish()
+    InterruptHandler.clearFallback()
+    return CLIError.trainingFailed(
+      message: folder.isPublished ? published : message, runFolder: folder.location)
+  }
+
   /// The final metrics of `model`: losses in the target's own units, accuracy, R², and the
-  /// constant baseline, on the training and validation parts.
-  private static func metrics(
+  /// constant baseline, on the training and validation parts; and the layer statistics on
+  /// the training part. One streamed pass over each part (``EndOfRunPass``).
+  static func metrics(
     model: Sequential<Element>, loss: any Loss<Element>, data: PreparedData<Element>,
-    epochs: Int, seconds: Double
-  ) throws -> RunMetrics {
+    epochs: Int, seconds: Double, checkpoint: @escaping () -> Void = {}
+  ) throws -> (RunMetrics, EndOfRunPass<Element>.LayerStatistics) {
     let train = data.training
+    let classification = train.task.classes != nil
+    var pass = EndOfRunPass(
+      model: model, loss: loss, classification: classification,
+      targetStandardization: data.targetStandardization)
+    pass.checkpoint = checkpoint
+    let (trainMetrics, layers) = try pass.run(
+      x: train.x, y: train.y, targets: data.trainingTargets, collectingStatistics: true)
     var metrics = RunMetrics(
-      trainLoss: 0, validationLoss: nil, trainAccuracy: nil, validationAccuracy: nil,
-      epochs: epochs, trainingSeconds: seconds)
-    if train.task.classes != nil {
-      metrics.trainLoss = try model.evaluate(x: train.x, y: train.y, loss: loss)
-      metrics.trainAccuracy = try model.accuracy(x: train.x, y: train.y)
-      metrics.trainBaseline = try Baseline.majorityClassAccuracy(
-        trainingLabels: train.y, labels: train.y)
-      if let v = data.validation {
-        metrics.validationLoss = try model.evaluate(x: v.x, y: v.y, loss: loss)
-        metrics.validationAccuracy = try model.accuracy(x: v.x, y: v.y)
-        metrics.validationBaseline = try Baseline.majorityClassAccuracy(
-          trainingLabels: train.y, labels: v.y)
-      }
-      return metrics
-    }
-    // Regression: predictions mapped back to the target's units, scored against the targets
-    // as read (not the standardised ones, which would round them twice).
+      trainLoss: trainMetrics.loss, validationLoss: nil, trainAccuracy: trainMetrics.accuracy,
+      validationAccuracy: nil, epochs: epochs, trainingSeconds: seconds)
+    metrics.trainR2 = trainMetrics.rSquared
+    // The constant baselines need the targets only.
     let targets = data.trainingTargets
-    let predicted = try data.naturalUnits(try model.predict(train.x))
-    metrics.trainLoss = try loss.loss(predicted: predicted, target: targets)
-    metrics.trainR2 = try Baseline.rSquared(predicted: predicted, targets: targets)
-    metrics.trainBaseline = try Baseline.meanPredictorMSE(
-      trainingTargets: targets, targets: targets)
+    metrics.trainBaseline =
+      classification
+      ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: train.y)
+      : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: targets)
     if let v = data.validation, let validationTargets = data.validationTargets {
-      let predicted = try data.naturalUnits(try model.predict(v.x))
-      metrics.validationLoss = try loss.loss(predicted: predicted, target: validationTargets)
-      metrics.validationR2 = try Baseline.rSquared(predicted: predicted, targets: validationTargets)
-      metrics.validationBaseline = try Baseline.meanPredictorMSE(
-        trainingTargets: targets, targets: validationTargets)
+      let (m, _) = try pass.run(
+        x: v.x, y: v.y, targets: validationTargets, collectingStatistics: false)
+      metrics.validationLoss = m.loss
+      metrics.validationAccuracy = m.accuracy
+      metrics.validationR2 = m.rSquared
+      metrics.validationBaseline =
+        classification
+        ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: v.y)
+        : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: validationTargets)
     }
-    return metrics
+    return (metrics, layers)
   }
 
   /// A line saying so when the model does no better than the constant on the validation part

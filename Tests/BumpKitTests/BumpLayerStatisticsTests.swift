@@ -88,6 +88,42 @@ struct BumpLayerStatisticsTests {
     }
   }
 
+  @Test("The accumulator over uneven batches gives collect's statistics and the model's outputs")
+  func accumulatorMatchesCollect() throws {
+    let (model, _) = try statisticsModel(Double.self)
+    let x = try Matrix<Double>(
+      rows: 5, columns: 3,
+      elements: [-2, 10, 0, -0.5, 11.5, 0, 0, 12, 0, 0.75, 8.5, 0, 1, -3, 0])
+    var accumulator = BumpLayerStatistics.Accumulator(model: model)
+    #expect(accumulator.hasBumpLayers)
+    #expect(accumulator.statistics.isEmpty, "no rows yet")
+    var batch = Matrix<Double>()
+    for range in [0..<2, 2..<3, 3..<5] {
+      model.releaseSavedState()
+      try x.copyRows(range, into: &batch)
+      let output = try accumulator.forward(batch)
+      let expected = try model.predict(batch)
+      #expect(output.elements == expected.elements, "the model's output for rows \(range)")
+    }
+    #expect(accumulator.samples == 5)
+    #expect(accumulator.statistics == (try BumpLayerStatistics.collect(model: model, inputs: x)))
+    #expect(accumulator.statistics.first?.supportCountPerUnit == [3, 3, 0])
+    #expect(accumulator.statistics.first?.inputRange == -3...12)
+    let dense = try Sequential<Double>(layers: [try Dense<Double>(inputSize: 3, outputSize: 1)])
+    #expect(!BumpLayerStatistics.Accumulator(model: dense).hasBumpLayers)
+  }
+
+  @Test("RadialBump.supportCountPerUnit counts the last forward pass")
+  func radialLayerCounts() throws {
+    let radial = try RadialBump<Double>(inputSize: 2, units: 2)
+    try radial.center.assign(try Matrix<Double>(rows: 2, columns: 2, elements: [0, 0, 10, 10]))
+    try radial.sigma.assign(try Matrix<Double>(rows: 1, columns: 2, elements: [1, 1]))
+    #expect(radial.supportCountPerUnit == [0, 0], "before any forward pass")
+    // ‖x − c‖² < σ: (0.5, 0) inside unit 0; (1, 0) on its boundary, outside; (10, 10.5) inside unit 1.
+    _ = try radial.forward(try Matrix<Double>(rows: 3, columns: 2, elements: [0.5, 0, 1, 0, 10, 10.5]))
+    #expect(radial.supportCountPerUnit == [1, 1])
+  }
+
   @Test("Bump.supportCountPerUnit counts the last forward pass")
   func layerCounts() throws {
     let (_, bump) = try statisticsModel(Double.self)

@@ -87,40 +87,107 @@ public struct BumpLayerStatistics: Sendable, Equatable {
     guard batchSize > 0 else {
       throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1")
     }
-    let bumps = model.layers.enumerated().compactMap { i, layer in
-      (layer as? Bump<Element>).map { (i, $0) }
-    }
-    guard !bumps.isEmpty, x.rows > 0 else { return [] }
-    var lower = [Int: Double]()
-    var upper = [Int: Double]()
-    var inside = [Int: [Int]]()
+    var accumulator = Accumulator(model: model)
+    guard accumulator.hasBumpLayers, x.rows > 0 else { return [] }
     var batch = Matrix<Element>()
     var start = 0
     defer { model.releaseSavedState() }
     while start < x.rows {
       let end = Swift.min(x.rows, start + batchSize)
+      // The first layer still holds the previous batch: let go of it, so that the batch
+      // buffer is refilled in place.
       model.releaseSavedState()
       try x.copyRows(start..<end, into: &batch)
-      var activations = batch
-      for (i, layer) in model.layers.enumerated() {
-        if let bump = layer as? Bump<Element> {
-          if let (lo, hi) = finiteRange(activations) {
-            lower[i] = Swift.min(lower[i] ?? lo, lo)
-            upper[i] = Swift.max(upper[i] ?? hi, hi)
-          }
-          activations = try bump.forward(activations)
-          let counts = bump.supportCountPerUnit
-          inside[i] = zip(inside[i] ?? Array(repeating: 0, count: counts.count), counts).map(+)
-        } else {
-          activations = try layer.forward(activations)
-        }
-      }
+      _ = try accumulator.forward(batch)
       start = end
     }
-    return bumps.map { i, bump in
-      BumpLayerStatistics(
-        bump, layerIndex: i, samples: x.rows, counts: inside[i] ?? [],
-        inputRange: lower[i].flatMap { lo in upper[i].map { lo...$0 } })
+    return accumulator.statistics
+  }
+
+  /// Gathers ``BumpLayerStatistics`` batch by batch while the caller uses the model's outputs
+  /// of the same batches, so that one pass over a dataset gives both (for example the final
+  /// loss and the statistics of a training run) and only one batch's activations are held.
+  ///
+  /// ```swift
+  /// var accumulator = BumpLayerStatistics.Accumulator(model: model)
+  /// for batch in batches {
+  ///   let output = try accumulator.forward(batch)   // the model's output for the batch
+  ///   lossSum += try loss.loss(predicted: output, target: targets(of: batch)) * Double(batch.rows)
+  /// }
+  /// let statistics = accumulator.statistics   // as collect(model:inputs:) gives them
+  /// ```
+  ///
+  /// The counts are summed exactly, so the statistics do not depend on how the rows are cut
+  /// into batches: they equal those of ``collect(model:inputs:batchSize:)`` on the
+  /// concatenated rows.
+  public struct Accumulator<Element: MatrixScalar> {
+    /// The model whose bump layers are observed.
+    public let model: Sequential<Element>
+    /// The bump layers, with their positions in the model.
+    private let bumps: [(index: Int, layer: Bump<Element>)]
+    private var lower: [Double]
+    private var upper: [Double]
+    private var counts: [[Int]]
+    /// The number of rows given to ``forward(_:)`` so far.
+    public private(set) var samples = 0
+
+    /// An accumulator over no rows yet, for `model`'s bump layers.
+    public init(model: Sequential<Element>) {
+      self.model = model
+      bumps = model.layers.enumerated().compactMap { i, layer in
+        (layer as? Bump<Element>).map { (i, $0) }
+      }
+      lower = Array(repeating: .infinity, count: bumps.count)
+      upper = Array(repeating: -.infinity, count: bumps.count)
+      counts = bumps.map { Array(repeating: 0, count: $0.layer.units) }
+    }
+
+    /// Whether the model has a ``Bump`` layer (else ``statistics`` is always empty).
+    public var hasBumpLayers: Bool { !bumps.isEmpty }
+
+    /// Runs the model's layers on `batch` (one sample per row), adds what each bump layer
+    /// saw to the statistics, and returns the model's output for the batch, as
+    /// ``Sequential/forward(_:)`` gives it.
+    ///
+    /// Like ``Sequential/forward(_:)``, the layers keep their saved state (the first layer
+    /// references `batch`); call ``Sequential/releaseSavedState()`` before refilling the
+    /// batch's buffer, so that it is reused in place.
+    ///
+    /// - Throws: the errors of the layers' forward passes (a shape mismatch for a batch of
+    ///   the wrong width).
+    public mutating func forward(_ batch: Matrix<Element>) throws -> Matrix<Element> {
+      model.releaseSavedState()
+      var activations = batch
+      var next = 0
+      for (i, layer) in model.layers.enumerated() {
+        guard next < bumps.count, bumps[next].index == i else {
+          activations = try layer.forward(activations)
+          continue
+        }
+        if let (lo, hi) = BumpLayerStatistics.finiteRange(activations) {
+          lower[next] = Swift.min(lower[next], lo)
+          upper[next] = Swift.max(upper[next], hi)
+        }
+        activations = try layer.forward(activations)
+        let batchCounts = bumps[next].layer.supportCountPerUnit
+        counts[next].withUnsafeMutableBufferPointer { total in
+          for j in total.indices { total[j] += batchCounts[j] }
+        }
+        next += 1
+      }
+      samples += batch.rows
+      return activations
+    }
+
+    /// The statistics of every bump layer over the rows given so far, in layer order (with
+    /// the layers' current parameters); empty without a bump layer or before any row.
+    public var statistics: [BumpLayerStatistics] {
+      guard samples > 0 else { return [] }
+      return bumps.enumerated().map { k, bump in
+        BumpLayerStatistics(
+          bump.layer, layerIndex: bump.index, samples: samples, counts: counts[k],
+          inputRange: lower[k] <= upper[k] ? lower[k]...upper[k] : nil)
+      }
     }
   }
 
@@ -132,7 +199,7 @@ public struct BumpLayerStatistics: Sendable, Equatable {
     }
   }
 
-  private static func finiteRange<Element: MatrixScalar>(_ m: Matrix<Element>) -> (Double, Double)? {
+  fileprivate static func finiteRange<Element: MatrixScalar>(_ m: Matrix<Element>) -> (Double, Double)? {
     m.withUnsafeBufferPointer { p in
       var lo = Element.infinity
       var hi = -Element.infinity

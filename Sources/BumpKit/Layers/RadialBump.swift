@@ -308,6 +308,12 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     return counts.indices.filter { counts[$0] == 0 }
   }
 
+  /// Per unit, the number of inputs of the last forward pass strictly inside its support
+  /// (‖x − c‖² < σ), counted exactly from the forward pass's cache when read; all 0 before
+  /// the first forward pass. Summed over batches, these give exact counts for a whole
+  /// dataset, without holding its activations (as `bump train` reports them).
+  public var supportCountPerUnit: [Int] { supportCounts() }
+
   private func supportCounts() -> [Int] { BumpKit.supportCounts(cache: cache, rows: lastRows, units: units) }
 
   // MARK: - Passes

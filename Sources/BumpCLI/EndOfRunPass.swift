@@ -1,0 +1,187 @@
+import BumpKit
+
+/// What `bump train` reports after training that needs the model's outputs on the data —
+/// the final loss, accuracy and R² of the training and validation parts, the bump layers'
+/// statistics and the radial layers' support counts — from one streamed pass over each part.
+///
+/// The rows are walked in batches of at most ``batchSize``: only one batch's activations
+/// (and its copies of inputs, targets and outputs) are held at a time, in buffers reused
+/// from batch to batch, so this phase's memory does not grow with the number of rows
+/// (``MemoryBudget/checkTraining(_:rows:features:outputs:scalarBytes:dataCopies:)`` counts
+/// it). Sums are taken in `Double`; the results equal the whole-matrix computations
+/// (``Sequential/evaluate(x:y:loss:batchSize:)``, ``Sequential/accuracy(x:y:batchSize:)``,
+/// ``Baseline/rSquared(predicted:targets:)`` of the predictions in the target's units) up to
+/// the order of summation.
+struct EndOfRunPass<Element: MatrixScalar> {
+  /// The rows per batch.
+  static var batchSize: Int { 4096 }
+
+  /// The metrics of one part of the data.
+  struct PartMetrics: Equatable {
+    /// The mean loss: on the standardized targets for classification, in the target's own
+    /// units for regression.
+    var loss: Double
+    /// Classification only: the fraction of rows whose predicted class is the label.
+    var accuracy: Double?
+    /// Regression only: 1 − Σ(p − t)² / Σ(t − t̄)², per column and averaged.
+    var rSquared: Double?
+  }
+
+  /// Statistics of the training part's pass.
+  struct LayerStatistics {
+    /// Every bump layer's statistics on the training inputs.
+    var bumps: [BumpLayerStatistics]
+    /// Per RadialBump layer (by its index in the model), the number of training inputs
+    /// inside each unit's support; empty when the model has no RadialBump layer.
+    var radialCounts: [Int: [Int]]
+  }
+
+  let model: Sequential<Element>
+  let loss: any Loss<Element>
+  /// Whether the targets are class labels (accuracy) or values (R²).
+  let classification: Bool
+  /// The map of a standardized regression target, to bring outputs back to its units.
+  let targetStandardization: Standardization?
+  /// Called between batches (and may end the process: a pending signal).
+  var checkpoint: () -> Void = {}
+
+  /// The metrics of `x` against `y` (labels, or standardized targets) and, for regression,
+  /// `targets` (in the target's own units); with `collectingStatistics`, the bump and radial
+  /// statistics too (the radial ones only when the model has a RadialBump layer).
+  func run(
+    x: Matrix<Element>, y: Matrix<Element>, targets: Matrix<Element>, collectingStatistics: Bool
+  ) throws -> (metrics: PartMetrics, statistics: LayerStatistics) {
+    let rows = x.rows
+    var accumulator = BumpLayerStatistics.Accumulator(model: model)
+    let radials = collectingStatistics
+      ? model.layers.enumerated().compactMap { i, layer in
+        (layer as? RadialBump<Element>).map { (index: i, layer: $0) }
+      } : []
+    var radialCounts = radials.map { [Int](repeating: 0, count: $0.layer.units) }
+    let columns = targets.columns
+    var residual = [Double](repeating: 0, count: columns)
+    var lossSum = 0.0
+    var correct = 0
+    var batchX = Matrix<Element>(), batchY = Matrix<Element>(), batchTargets = Matrix<Element>()
+    var natural = Matrix<Element>()
+    defer { model.releaseSavedState() }
+    var start = 0
+    while start < rows {
+      checkpoint()
+      let end = min(rows, start + Self.batchSize)
+      // The first layer still references the previous batch: let go of it, so that the
+      // buffer is refilled in place.
+      model.releaseSavedState()
+      try x.copyRows(start..<end, into: &batchX)
+      let output =
+        collectingStatistics ? try accumulator.forward(batchX) : try model.forward(batchX)
+      for (k, radial) in radials.enumerated() {
+        let counts = radial.layer.supportCountPerUnit
+        radialCounts[k].withUnsafeMutableBufferPointer { total in
+          for j in total.indices { total[j] += counts[j] }
+        }
+      }
+      let batchRows = Double(end - start)
+      if classification {
+        try y.copyRows(start..<end, into: &batchY)
+        lossSum += try loss.loss(predicted: output, target: batchY) * batchRows
+        correct += Self.correctCount(output, batchY)
+      } else {
+        // Predictions mapped back to the target's units, scored against the targets as read.
+        try targets.copyRows(start..<end, into: &batchTargets)
+        let predicted: Matrix<Element>
+        if let map = targetStandardization {
+          try map.invert(output, into: &natural)
+          predicted = natural
+        } else {
+          predicted = output
+        }
+        lossSum += try loss.loss(predicted: predicted, target: batchTargets) * batchRows
+        predicted.withUnsafeBufferPointer { p in
+          batchTargets.withUnsafeBufferPointer { t in
+            residual.withUnsafeMutableBufferPointer { r in
+              for i in t.indices {
+                let e = Double(p[i]) - Double(t[i])
+                r[i % columns] += e * e
+              }
+            }
+          }
+        }
+      }
+      start = end
+    }
+    var metrics = PartMetrics(loss: lossSum / Double(rows))
+    if classification {
+      metrics.accuracy = Double(correct) / Double(rows)
+    } else {
+      metrics.rSquared = Self.rSquared(residual: residual, targets: targets)
+    }
+    var radialByLayer: [Int: [Int]] = [:]
+    for (k, radial) in radials.enumerated() { radialByLayer[radial.index] = radialCounts[k] }
+    return (metrics, LayerStatistics(bumps: accumulator.statistics, radialCounts: radialByLayer))
+  }
+
+  /// R² from the residual sums of squares per column, with Σ(t − t̄)² from the targets (as
+  /// ``Baseline/rSquared(predicted:targets:)`` scores them).
+  static func rSquared(residual: [Double], targets: Matrix<Element>) -> Double {
+    let columns = targets.columns
+    var means = [Double](repeating: 0, count: columns)
+    var total = [Double](repeating: 0, count: columns)
+    targets.withUnsafeBufferPointer { t in
+      for i in t.indices { means[i % columns] += Double(t[i]) }
+      for j in 0..<columns { means[j] /= Double(targets.rows) }
+      for i in t.indices {
+        let d = Double(t[i]) - means[i % columns]
+        total[i % columns] += d * d
+      }
+    }
+    var score = 0.0
+    for j in 0..<columns {
+      score += total[j] > 0 ? 1 - residual[j] / total[j] : (residual[j] == 0 ? 1 : 0)
+    }
+    return score / Double(columns)
+  }
+
+  /// The rows whose predicted class (``Prediction``'s rule) is the label (one output: a
+  /// 0/1 target, class 1 when the logit is > 0).
+  static func correctCount(_ predicted: Matrix<Element>, _ labels: Matrix<Element>) -> Int {
+    var correct = 0
+    let k = predicted.columns
+    predicted.withUnsafeBufferPointer { p in
+      labels.withUnsafeBufferPointer { t in
+        for r in 0..<predicted.rows {
+          if k == 1 {
+            if (p[r] > 0) == (t[r] > 0.5) { correct += 1 }
+          } else {
+            // The first of equal maxima, as Prediction.classes(logits:) picks it.
+            var best = 0
+            for j in 1..<k where p[r * k + j] > p[r * k + best] { best = j }
+            if Element(best) == t[r * labels.columns] { correct += 1 }
+          }
+        }
+      }
+    }
+    return correct
+  }
+}
+
+extension Standardization {
+  /// ``invert(_:)`` written into `result`, whose buffer is reused when it is large enough
+  /// and not shared.
+  func invert<Element: MatrixScalar>(_ x: Matrix<Element>, into result: inout Matrix<Element>)
+    throws
+  {
+    guard x.columns == features else {
+      _ = try invert(x)  // throws its shape error
+      return
+    }
+    try x.copyRows(0..<x.rows, into: &result)
+    let columns = x.columns
+    result.withUnsafeMutableBufferPointer { buffer in
+      for index in buffer.indices {
+        let j = index % columns
+        buffer[index] = Element(Double(buffer[index]) * standardDeviation[j] + mean[j])
+      }
+    }
+  }
+}
