@@ -70,6 +70,8 @@ public struct Standardization: Hashable, Sendable, Codable {
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` if `x` has no rows;
   ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` if it holds NaN or an infinity.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public init<Element: MatrixScalar>(fitting x: Matrix<Element>) throws {
     guard x.rows > 0 else {
       throw BumpKitError.invalidArgument(
@@ -78,30 +80,41 @@ public struct Standardization: Hashable, Sendable, Codable {
     let rows = x.rows
     let columns = x.columns
     var means = [Double](repeating: 0, count: columns)
+    var largest = [Double](repeating: 0, count: columns)
+    var sums = [Double](repeating: 0, count: columns)
     var scales = [Double](repeating: 1, count: columns)
+    // Each pass walks the rows in order and updates every column, so memory is read
+    // sequentially; per column the operations are those of the three passes described.
     try x.withUnsafeBufferPointer { buffer in
-      for j in 0..<columns {
-        var mu = 0.0
+      try means.withUnsafeMutableBufferPointer { mu in
         for i in 0..<rows {
-          let value = Double(buffer[i * columns + j])
-          guard value.isFinite else {
-            throw BumpKitError.nonFiniteData(what: "x", row: i, column: j, value: "\(value)")
+          let weight = Double(i + 1)
+          for j in 0..<columns {
+            let value = Double(buffer[i * columns + j])
+            guard value.isFinite else {
+              throw BumpKitError.nonFiniteData(what: "x", row: i, column: j, value: "\(value)")
+            }
+            mu[j] += (value - mu[j]) / weight
           }
-          mu += (value - mu) / Double(i + 1)
         }
-        var largest = 0.0
-        for i in 0..<rows { largest = max(largest, abs(Double(buffer[i * columns + j]) - mu)) }
-        if largest > 0 {
-          var sum = 0.0
-          for i in 0..<rows {
-            let scaled = (Double(buffer[i * columns + j]) - mu) / largest
-            sum += scaled * scaled
-          }
-          let s = largest * (sum / Double(rows)).squareRoot()
-          if s > 0 && s.isFinite { scales[j] = s }
-        }
-        means[j] = mu
       }
+      largest.withUnsafeMutableBufferPointer { m in
+        for i in 0..<rows {
+          for j in 0..<columns { m[j] = max(m[j], abs(Double(buffer[i * columns + j]) - means[j])) }
+        }
+      }
+      sums.withUnsafeMutableBufferPointer { sum in
+        for i in 0..<rows {
+          for j in 0..<columns where largest[j] > 0 {
+            let scaled = (Double(buffer[i * columns + j]) - means[j]) / largest[j]
+            sum[j] += scaled * scaled
+          }
+        }
+      }
+    }
+    for j in 0..<columns where largest[j] > 0 {
+      let s = largest[j] * (sums[j] / Double(rows)).squareRoot()
+      if s > 0 && s.isFinite { scales[j] = s }
     }
     self.mean = means
     self.standardDeviation = scales
@@ -112,17 +125,37 @@ public struct Standardization: Hashable, Sendable, Codable {
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if `x` does not have
   ///   ``features`` columns.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func apply<Element: MatrixScalar>(to x: Matrix<Element>) throws -> Matrix<Element> {
-    try checkColumns(x.columns)
     var result = x
+    try apply(toInPlace: &result)
+    return result
+  }
+
+  /// Maps each column j of `x` to (xⱼ − μⱼ) / sⱼ in place, as ``apply(to:)->Matrix<Element>``
+  /// does, without a copy of `x`.
+  ///
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if `x` does not have
+  ///   ``features`` columns; `x` is then unchanged.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func apply<Element: MatrixScalar>(toInPlace x: inout Matrix<Element>) throws {
+    try checkColumns(x.columns)
     let columns = x.columns
-    result.withUnsafeMutableBufferPointer { buffer in
-      for index in buffer.indices {
-        let j = index % columns
-        buffer[index] = Element((Double(buffer[index]) - mean[j]) / standardDeviation[j])
+    let rows = x.rows
+    mean.withUnsafeBufferPointer { mean in
+      standardDeviation.withUnsafeBufferPointer { deviation in
+        x.withUnsafeMutableBufferPointer { buffer in
+          for i in 0..<rows {
+            for j in 0..<columns {
+              let index = i * columns + j
+              buffer[index] = Element((Double(buffer[index]) - mean[j]) / deviation[j])
+            }
+          }
+        }
       }
     }
-    return result
   }
 
   /// `dataset` with its inputs standardised by the matrix form of `apply(to:)`; the targets
@@ -139,6 +172,8 @@ public struct Standardization: Hashable, Sendable, Codable {
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if `x` does not have
   ///   ``features`` columns.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func invert<Element: MatrixScalar>(_ x: Matrix<Element>) throws -> Matrix<Element> {
     try checkColumns(x.columns)
     var result = x
