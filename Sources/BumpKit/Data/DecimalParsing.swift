@@ -123,6 +123,38 @@ enum DecimalParsing {
   /// about 2^48 bytes to move the decimal exponent back into range.
   @inline(__always) static var exponentSaturation: Int { 1 << 48 }
 
+  /// The run of up to 8 digits starting at byte `i` (of `n`) and its value, read as one
+  /// 64-bit word; `nil` when fewer than 8 bytes exist at all (the caller reads byte by byte).
+  /// Reads only bytes inside the text: near its end, the 8 bytes ending at `n` are loaded and
+  /// those before `i` shifted out.
+  @inline(__always)
+  static func eightDigits(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt64, Int)? {
+    let raw = UnsafeRawPointer(p)
+    let word: UInt64
+    if i >= n { return (0, 0) }
+    if n &- i >= 8 {
+      word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+    } else if n >= 8 {
+      let last = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self))
+      word = last &>> UInt64(8 &* (i &- (n &- 8)))  // the bytes past the end read as 0, not a digit
+    } else {
+      return nil
+    }
+    // Digits become 0...9; a byte is flagged (bit 7) when it is not a digit. A carry out of
+    // a flagged byte only reaches later bytes, so the first flag is exact.
+    let values = word ^ 0x3030_3030_3030_3030
+    let flags = ((values &+ 0x7676_7676_7676_7676) | values) & 0x8080_8080_8080_8080
+    let k = flags.trailingZeroBitCount &>> 3
+    if k == 0 { return (0, 0) }
+    // The k digits move to the top bytes (the first digit most significant), zeros below
+    // act as leading zeros; then pairs, quads and octets are combined by multiplication.
+    var v = values &<< UInt64(64 &- 8 &* k)
+    v = (v &* (10 &<< 8 &+ 1)) &>> 8 & 0x00FF_00FF_00FF_00FF
+    v = (v &* (100 &<< 16 &+ 1)) &>> 16 & 0x0000_FFFF_0000_FFFF
+    v = (v &* (10_000 &<< 32 &+ 1)) &>> 32
+    return (v, k)
+  }
+
   /// Scans the text into `±w · 10^q`; `nil` when it is not in the grammar.
   @inline(__always)
   static func scan(_ p: UnsafePointer<UInt8>, count n: Int) -> Decimal? {
@@ -146,7 +178,15 @@ enum DecimalParsing {
     // Integer part: leading zeros carry nothing.
     let integerStart = i
     while i < n && p[i] == zero { i &+= 1 }
-    while i < n {
+    while true {
+      if digits <= 11, let (chunk, k) = eightDigits(p, i, n) {
+        w = w &* exactPowerOfTenInteger(k) &+ chunk
+        digits &+= k
+        i &+= k
+        if k < 8 { break }
+        continue
+      }
+      guard i < n else { break }
       let d = p[i] &- zero
       if d > 9 { break }
       if digits < 19 {
@@ -168,7 +208,16 @@ enum DecimalParsing {
         while i < n && p[i] == zero { i &+= 1 }
         q &-= i &- fractionStart
       }
-      while i < n {
+      while true {
+        if digits <= 11, let (chunk, k) = eightDigits(p, i, n) {
+          w = w &* exactPowerOfTenInteger(k) &+ chunk
+          digits &+= k
+          q &-= k
+          i &+= k
+          if k < 8 { break }
+          continue
+        }
+        guard i < n else { break }
         let d = p[i] &- zero
         if d > 9 { break }
         if digits < 19 {
@@ -325,10 +374,11 @@ enum DecimalParsing {
     }
   }
 
-  /// 10^k as an integer for k in 1...15.
+  /// 10^k as an integer for k in 0...15.
   @inline(__always)
   static func exactPowerOfTenInteger(_ k: Int) -> UInt64 {
     switch k {
+    case 0: 1
     case 1: 10
     case 2: 100
     case 3: 1_000
