@@ -93,7 +93,7 @@ enum DecimalParsing {
   /// ``double(_:count:)`` without the exact fallback: tells when the fallback would run.
   @inline(__always)
   static func _fastPathDouble(_ start: UnsafePointer<UInt8>, count: Int) -> FastPathResult<Double> {
-    guard let d = scan(start, count: count) else { return .notInGrammar }
+    guard let d = quickScan(start, count: count) ?? scan(start, count: count) else { return .notInGrammar }
     guard let bits = doubleBits(d) else { return .needsExactFallback }
     return .value(Double(bitPattern: bits))
   }
@@ -101,7 +101,7 @@ enum DecimalParsing {
   /// ``float(_:count:)`` without the exact fallback: tells when the fallback would run.
   @inline(__always)
   static func _fastPathFloat(_ start: UnsafePointer<UInt8>, count: Int) -> FastPathResult<Float> {
-    guard let d = scan(start, count: count) else { return .notInGrammar }
+    guard let d = quickScan(start, count: count) ?? scan(start, count: count) else { return .notInGrammar }
     guard let bits = floatBits(d) else { return .needsExactFallback }
     return .value(Float(bitPattern: bits))
   }
@@ -129,30 +129,51 @@ enum DecimalParsing {
   /// those before `i` shifted out.
   @inline(__always)
   static func eightDigits(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> (UInt64, Int)? {
-    let raw = UnsafeRawPointer(p)
-    let word: UInt64
-    if i >= n { return (0, 0) }
-    if n &- i >= 8 {
-      word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-    } else if n >= 8 {
-      let last = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self))
-      word = last &>> UInt64(8 &* (i &- (n &- 8)))  // the bytes past the end read as 0, not a digit
-    } else {
-      return nil
-    }
+    guard n >= 8 else { return nil }
+    // i ≤ n. Past n − 8 the word ending at n is loaded and the bytes before i shifted out;
+    // the bytes shifted in read as 0, which is not a digit (all of them when i = n).
+    let offset = min(i, n &- 8)
+    let loaded = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    let word = loaded >> UInt64(8 &* (i &- offset))
     // Digits become 0...9; a byte is flagged (bit 7) when it is not a digit. A carry out of
     // a flagged byte only reaches later bytes, so the first flag is exact.
     let values = word ^ 0x3030_3030_3030_3030
     let flags = ((values &+ 0x7676_7676_7676_7676) | values) & 0x8080_8080_8080_8080
     let k = flags.trailingZeroBitCount &>> 3
-    if k == 0 { return (0, 0) }
     // The k digits move to the top bytes (the first digit most significant), zeros below
     // act as leading zeros; then pairs, quads and octets are combined by multiplication.
-    var v = values &<< UInt64(64 &- 8 &* k)
+    // (No digit at all shifts everything out.)
+    var v = values << UInt64(64 &- 8 &* k)
     v = (v &* (10 &<< 8 &+ 1)) &>> 8 & 0x00FF_00FF_00FF_00FF
     v = (v &* (100 &<< 16 &+ 1)) &>> 16 & 0x0000_FFFF_0000_FFFF
     v = (v &* (10_000 &<< 32 &+ 1)) &>> 32
     return (v, k)
+  }
+
+  /// The common short shape `[+-]? d{0,7} ( "." d{0,7} )?` (at least one digit, at least 8
+  /// bytes in all) in two word reads and few branches; `nil` for anything else, which
+  /// ``scan(_:count:)`` then reads. At most 14 digits, so nothing is dropped.
+  @inline(__always)
+  static func quickScan(_ p: UnsafePointer<UInt8>, count n: Int) -> Decimal? {
+    guard n >= 8 else { return nil }
+    let first = p[0]
+    let negative = first == UInt8(ascii: "-")
+    var i = negative || first == UInt8(ascii: "+") ? 1 : 0
+    guard let (integer, k) = eightDigits(p, i, n), k < 8 else { return nil }
+    i &+= k
+    var w = integer
+    var q = 0
+    var digits = k
+    if i < n && p[i] == UInt8(ascii: ".") {
+      i &+= 1
+      guard let (fraction, f) = eightDigits(p, i, n), f < 8 else { return nil }
+      w = w &* exactPowerOfTenInteger(f) &+ fraction
+      q = -f
+      digits &+= f
+      i &+= f
+    }
+    guard i == n && digits > 0 else { return nil }
+    return Decimal(w: w, q: q, negative: negative, truncated: false)
   }
 
   /// Scans the text into `±w · 10^q`; `nil` when it is not in the grammar.
