@@ -131,11 +131,16 @@ def run(args):
                 args.bump, "train", "--data", data, "--target", "y", "--task", "regression",
                 "--epochs", "5", "--patience", "0", "--output", folder])
             phases = {}
-            for name, value in re.findall(r"(reading|training|results) ([0-9.]+) s", out):
-                phases[name] = float(value)
-            match = re.search(r"Training: 5 epochs in ([0-9.]+)(ms|s)", out)
-            if "training" not in phases and match:
-                phases["training"] = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+            time_line = re.search(r"Time: reading and preparing the data ([0-9.]+)(ms|s), "
+                                  r"training ([0-9.]+)(ms|s), results ([0-9.]+)(ms|s)", out)
+            if time_line:
+                g = time_line.groups()
+                for k, name in enumerate(("reading", "training", "results")):
+                    phases[name] = float(g[2 * k]) / (1000 if g[2 * k + 1] == "ms" else 1)
+            else:
+                match = re.search(r"Training: 5 epochs in ([0-9.]+)(ms|s)", out)
+                if match:
+                    phases["training"] = float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
             return {"train_s": seconds, "train_mb": peak, **{f"{k}_s": v for k, v in phases.items()}}
 
         def predict():

@@ -22,7 +22,10 @@ struct TrainingRun<Element: MatrixScalar> {
     // Everything that can fail on the user's input happens before the folder exists. A
     // signal while the data is read or prepared ends the run at once: nothing is written.
     InterruptHandler.setMessage("\nError: interrupted before training; no run folder was created\n")
+    let runClock = ContinuousClock()
+    let runStart = runClock.now
     let data = try PreparedData<Element>(configuration, budget: try MemoryBudget.current())
+    let readingSeconds = Self.seconds(runClock.now - runStart)
     let task = data.training.task
     if configuration.loss == .bce, task.classes != 2 {
       throw CLIError.dataMismatch(
@@ -205,7 +208,8 @@ struct TrainingRun<Element: MatrixScalar> {
       failure = error
     }
     reporter.finish()
-    let seconds = Self.seconds(clock.now - start)
+    let trainingEnd = clock.now
+    let seconds = Self.seconds(trainingEnd - start)
 
     if let failure {
       let message =
@@ -250,7 +254,9 @@ struct TrainingRun<Element: MatrixScalar> {
       defer { InterruptHandler.clearFallback() }
       let summary: String
       do {
-        summary = try write(results, info: &info, data: data, model: model, folder: folder)
+        summary = try write(
+          results, info: &info, data: data, model: model, folder: folder,
+          times: (readingSeconds, seconds, trainingEnd))
       } catch {
         throw failedWritingResults(error, folder: folder)
       }
@@ -359,7 +365,8 @@ struct TrainingRun<Element: MatrixScalar> {
   /// Writes every file of the run folder and returns the summary.
   private func write(
     _ results: Results, info: inout ModelInfo, data: PreparedData<Element>,
-    model: Sequential<Element>, folder: RunFolder
+    model: Sequential<Element>, folder: RunFolder,
+    times: (reading: Double, training: Double, trainingEnd: ContinuousClock.Instant)
   ) throws -> String {
     info.metrics = results.metrics
     info.status = "complete"
@@ -373,6 +380,13 @@ struct TrainingRun<Element: MatrixScalar> {
       to: "loss.svg")
     for plot in results.plots { try folder.write(plot.svg, to: plot.name) }
     var lines = results.lines
+    // Where the run's time went, up to this summary: the phase that dominates shows.
+    let resultsSeconds = Self.seconds(ContinuousClock.now - times.trainingEnd)
+    lines.insert(
+      "Time: reading and preparing the data \(ProgressReporter.duration(times.reading)), "
+        + "training \(ProgressReporter.duration(times.training)), "
+        + "results \(ProgressReporter.duration(resultsSeconds))",
+      at: max(lines.count - 1, 0))
     let files = Set(folder.fileNames() + ["summary.txt"]).sorted()
     lines.append("Run folder: \(folder.path)")
     lines.append("  " + files.joined(separator: "  "))

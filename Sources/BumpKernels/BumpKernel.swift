@@ -197,6 +197,8 @@ public enum BumpKernel {
   ///   - columns: the number of columns (units) of the cache.
   ///   - counts: receives `columns` counts.
   /// - Precondition: `cache.count == rows·columns`, `counts.count == columns`.
+  @_specialize(where Scalar == Float)
+  @_specialize(where Scalar == Double)
   public static func supportCounts<Scalar: KernelScalar>(
     cache: UnsafeBufferPointer<Scalar>, rows: Int, columns: Int, into counts: UnsafeMutableBufferPointer<Int>
   ) {

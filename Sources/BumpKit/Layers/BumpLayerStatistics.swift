@@ -199,6 +199,8 @@ public struct BumpLayerStatistics: Sendable, Equatable {
     }
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   fileprivate static func finiteRange<Element: MatrixScalar>(_ m: Matrix<Element>) -> (Double, Double)? {
     m.withUnsafeBufferPointer { p in
       var lo = Element.infinity

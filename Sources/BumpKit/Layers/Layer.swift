@@ -91,6 +91,8 @@ func checkParameterValues<E: MatrixScalar>(
 
 /// Per unit, the entries of a forward cache (`rows × units`, −0 outside the support) that lie
 /// inside the support; all 0 for no rows.
+@_specialize(where E == Float)
+@_specialize(where E == Double)
 func supportCounts<E: MatrixScalar>(cache: Matrix<E>, rows: Int, units: Int) -> [Int] {
   var counts = [Int](repeating: 0, count: units)
   guard rows > 0 else { return counts }
