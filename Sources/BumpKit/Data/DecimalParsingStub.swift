@@ -1,0 +1,93 @@
+// Temporary: stands in for the Eisel–Lemire `parseDecimal` until it is merged, and is
+// deleted then. Nothing else depends on how it works.
+
+private let exactPowersOfTen: [Double] = [
+  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+  1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+]
+
+/// The value of the plain decimal `[+-]?(d+(.d*)?|.d+)([eE][+-]?d+)?` at `start`, rounded
+/// once to `T` exactly as `T(String)` rounds it (±infinity when too large); nil for any other
+/// text.
+func parseDecimal<T: MatrixScalar>(_ start: UnsafePointer<UInt8>, count: Int, as: T.Type) -> T? {
+  var i = 0
+  var negative = false
+  if i < count, start[i] == 0x2B || start[i] == 0x2D {
+    negative = start[i] == 0x2D
+    i += 1
+  }
+  var mantissa: UInt64 = 0
+  var digits = 0
+  var exponent = 0
+  var truncated = false
+  var sawDigit = false
+  while i < count, start[i] &- 0x30 < 10 {
+    let d = UInt64(start[i] &- 0x30)
+    sawDigit = true
+    if mantissa != 0 || d != 0 {
+      if digits < 19 {
+        mantissa = mantissa * 10 + d
+        digits += 1
+      } else {
+        exponent += 1
+        truncated = truncated || d != 0
+      }
+    }
+    i += 1
+  }
+  if i < count, start[i] == 0x2E {
+    i += 1
+    while i < count, start[i] &- 0x30 < 10 {
+      let d = UInt64(start[i] &- 0x30)
+      sawDigit = true
+      if mantissa == 0 && d == 0 {
+        exponent -= 1
+      } else if digits < 19 {
+        mantissa = mantissa * 10 + d
+        digits += 1
+        exponent -= 1
+      } else {
+        truncated = truncated || d != 0
+      }
+      i += 1
+    }
+  }
+  guard sawDigit else { return nil }
+  if i < count, start[i] | 0x20 == 0x65 {
+    i += 1
+    var negativeExponent = false
+    if i < count, start[i] == 0x2B || start[i] == 0x2D {
+      negativeExponent = start[i] == 0x2D
+      i += 1
+    }
+    guard i < count, start[i] &- 0x30 < 10 else { return nil }
+    var e = 0
+    while i < count, start[i] &- 0x30 < 10 {
+      if e < 100_000 { e = e * 10 + Int(start[i] &- 0x30) }
+      i += 1
+    }
+    exponent += negativeExponent ? -e : e
+  }
+  guard i == count else { return nil }
+  if mantissa == 0 && !truncated { return negative ? -T(0) : T(0) }
+  if !truncated, mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
+    if T.self == Float.self, mantissa <= 1 << 24, exponent >= -10, exponent <= 10 {
+      var f = Float(mantissa)
+      let power = Float(exactPowersOfTen[abs(exponent)])
+      f = exponent < 0 ? f / power : f * power
+      return T(negative ? -f : f)
+    }
+    var d = Double(mantissa)
+    d = exponent < 0 ? d / exactPowersOfTen[-exponent] : d * exactPowersOfTen[exponent]
+    if negative { d = -d }
+    if T.self == Double.self { return T(d) }
+    // Float through Double: right unless the Double is exactly halfway between two Floats.
+    if abs(d) >= Double(Float.leastNormalMagnitude), abs(d) < Double(Float.greatestFiniteMagnitude) {
+      let f = Float(d)
+      if Double(f) == d { return T(f) }
+      let other = d > Double(f) ? f.nextUp : f.nextDown
+      if (Double(f) + Double(other)) / 2 != d { return T(f) }
+    }
+  }
+  return T(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self))
+}

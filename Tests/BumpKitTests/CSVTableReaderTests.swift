@@ -1,0 +1,386 @@
+import Foundation
+import Testing
+
+@testable import BumpKit
+
+/// The fast ``CSVTableReader`` against the reference reader it replaced: the same tables and
+/// the same errors, with one thread, two threads and in batches.
+@Suite("CSV table reader: fast against reference")
+struct CSVTableReaderTests {
+  /// A folder of files for one test, removed afterwards.
+  final class Folder {
+    let path: String
+    private var counter = 0
+    init() throws {
+      path = FileManager.default.temporaryDirectory
+        .appendingPathComponent("bumpkit-table-reader-\(UUID().uuidString)").path
+      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ bytes: [UInt8]) throws -> String {
+      counter += 1
+      let file = path + "/f\(counter).csv"
+      try Data(bytes).write(to: URL(fileURLWithPath: file))
+      return file
+    }
+    func file(_ text: String) throws -> String { try file(Array(text.utf8)) }
+  }
+
+  /// A deterministic generator (SplitMix64).
+  struct Generator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+  }
+
+  /// A column as compared: numbers by their bits, texts by their bytes.
+  struct ColumnImage: Equatable, CustomStringConvertible {
+    var name: String
+    var position: Int
+    var numbers: [UInt64]?
+    var codes: [UInt32]?
+    var texts: [[UInt8]]?
+    var missingCount: Int
+    var missingLines: [Int]
+    var description: String {
+      "\(name)@\(position) numbers \(numbers?.count ?? -1) codes \(codes ?? []) texts \(texts?.map { String(decoding: $0, as: UTF8.self) } ?? []) missing \(missingCount) \(missingLines)"
+    }
+  }
+
+  /// What a read gave: a table, nil (no more rows) or an error.
+  enum Outcome: Equatable {
+    case table(header: [String], headerLine: Int, rows: Int, columns: [ColumnImage])
+    case end
+    case error(DataError)
+  }
+
+  static func image<E: MatrixScalar>(_ table: CSVTable<E>?) -> Outcome {
+    guard let table else { return .end }
+    let columns = table.columns.map { column -> ColumnImage in
+      var image = ColumnImage(
+        name: column.name, position: column.position, missingCount: column.missingCount,
+        missingLines: column.missingLines)
+      switch column.cells {
+      case .numbers(let values): image.numbers = values.map { Double($0).bitPattern }
+      case .texts(let codes, let texts):
+        image.codes = codes
+        image.texts = texts.map { Array($0.utf8) }
+      }
+      return image
+    }
+    return .table(header: table.header, headerLine: table.headerLine, rows: table.rows, columns: columns)
+  }
+
+  static func outcome(_ body: () throws -> Outcome) -> Outcome {
+    do { return try body() } catch let error as DataError { return .error(error) } catch {
+      return .error(.unreadableFile(path: "?", reason: "\(error)"))
+    }
+  }
+
+  /// The outcomes of reading `path` in batches of `batch` rows (whole when nil) with the
+  /// reference reader, up to the end or the first error.
+  static func reference<E: MatrixScalar>(
+    _ path: String, _ columns: [(name: String, kind: CSVColumnKind)], batch: Int?, as: E.Type
+  ) -> [Outcome] {
+    var reader: CSVTableReferenceReader<E>
+    do { reader = try CSVTableReferenceReader<E>(path: path, columns: columns) } catch let error as DataError {
+      return [.error(error)]
+    } catch { return [.error(.unreadableFile(path: "?", reason: "\(error)"))] }
+    var outcomes: [Outcome] = []
+    while true {
+      let next = outcome { image(try reader.read(maxRows: batch)) }
+      outcomes.append(next)
+      if case .table = next, batch != nil { continue }
+      return outcomes
+    }
+  }
+
+  /// The same with the fast reader.
+  static func fast<E: MatrixScalar>(
+    _ path: String, _ columns: [(name: String, kind: CSVColumnKind)], batch: Int?, threads: Int,
+    as: E.Type
+  ) -> [Outcome] {
+    var reader: CSVTableReader<E>
+    do { reader = try CSVTableReader<E>(path: path, columns: columns, threads: threads) } catch let error as DataError {
+      return [.error(error)]
+    } catch { return [.error(.unreadableFile(path: "?", reason: "\(error)"))] }
+    reader.parallelThreshold = 1
+    var outcomes: [Outcome] = []
+    while true {
+      let next = outcome { image(try reader.read(maxRows: batch)) }
+      outcomes.append(next)
+      if case .table = next, batch != nil { continue }
+      return outcomes
+    }
+  }
+
+  // MARK: - Random files
+
+  static let numberCells = [
+    "0", "1", "-1", "+2", "3.25", "-0.5", ".5", "5.", "-.75", "007", "1e5", "2.5E-3", "-4e+2",
+    "1.7976931348623157e308", "3.4028235e38", "3.4028236e38", "1e39", "1e999", "-1e999", "1e-999",
+    "1e-45", "1.4e-45", "4.9e-324", "123456789012345678901234567890", "0.1000000000000000055511151231257827",
+    "9007199254740993", "16777217", "0.30000000000000004", "6.02214076e23", "2e-7", "123.456e-5",
+    "0.000123", "1_0", "0x1p3", "0X10", "inf", "-inf", "Infinity", "NAN", "nan(1)", "1e", "e5", ".",
+    "+", "1.2.3", "12a", "NA", "nan", "NaN", "", "-", "?", "null", "None", "<NA>", "#N/A", "N/A", "NULL",
+    "2007", "2007.0", "1.5", "-0", "-0.0",
+  ]
+  static let textCells = [
+    "red", "blue", "green", "é", "e\u{301}", "naïve", "a,b", "line\nbreak", "cr\rbreak", "crlf\r\nx",
+    "say \"hi\"", " padded ", "\tTab", "x y", "日本", "🙂", "abc", "Zed", "nanny", "infinite",
+  ]
+
+  /// A random field as written in the file (quoted when needed or by chance).
+  static func field(_ g: inout Generator, numeric: Double) -> String {
+    let pool = Double.random(in: 0..<1, using: &g) < numeric ? numberCells : textCells
+    var text = pool.randomElement(using: &g)!
+    if Int.random(in: 0..<10, using: &g) == 0 { text = [" ", "\t", "  "].randomElement(using: &g)! + text }
+    let needsQuote = text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+    let inner = text.replacingOccurrences(of: "\"", with: "\"\"")
+    var out = needsQuote || Int.random(in: 0..<8, using: &g) == 0 ? "\"\(inner)\"" : text
+    if Int.random(in: 0..<10, using: &g) == 0, !out.hasSuffix("\t") { out += [" ", "\t"].randomElement(using: &g)! }
+    return out
+  }
+
+  /// A random CSV file and columns to ask for; sometimes malformed.
+  static func randomFile(_ g: inout Generator, rows: Int) -> (bytes: [UInt8], columns: [(name: String, kind: CSVColumnKind)]) {
+    let columnCount = Int.random(in: 1...5, using: &g)
+    let names = (0..<columnCount).map { "c\($0)" }
+    let numeric = (0..<columnCount).map { _ in [0.0, 0.3, 0.9, 0.97, 1.0].randomElement(using: &g)! }
+    let endings = ["\n", "\r\n", "\r"]
+    let fileEnding = endings.randomElement(using: &g)!
+    func ending(_ g: inout Generator) -> String {
+      Int.random(in: 0..<10, using: &g) == 0 ? endings.randomElement(using: &g)! : fileEnding
+    }
+    var text = Int.random(in: 0..<6, using: &g) == 0 ? "\u{FEFF}" : ""
+    if Int.random(in: 0..<8, using: &g) == 0 { text += ["", "  ", "\t"].randomElement(using: &g)! + ending(&g) }
+    text += names.map { Int.random(in: 0..<6, using: &g) == 0 ? "\"\($0)\"" : $0 }.joined(separator: ",") + ending(&g)
+    for _ in 0..<rows {
+      if Int.random(in: 0..<15, using: &g) == 0 { text += ["", " ", "\t ", "\"\""].randomElement(using: &g)! + ending(&g) }
+      var fields = (0..<columnCount).map { field(&g, numeric: numeric[$0]) }
+      if Int.random(in: 0..<400, using: &g) == 0 {
+        if fields.count > 1, Bool.random(using: &g) { fields.removeLast() } else { fields.append("9") }
+      }
+      text += fields.joined(separator: ",") + ending(&g)
+    }
+    if Bool.random(using: &g), text.hasSuffix(fileEnding) { text.removeLast(fileEnding.count == 2 ? 1 : 1) }
+    var bytes = Array(text.utf8)
+    if !bytes.isEmpty, Int.random(in: 0..<25, using: &g) == 0 {
+      let at = Int.random(in: 0..<bytes.count, using: &g)
+      bytes.insert([0, 0xFF, 0xC3, UInt8(ascii: "\""), 0xED].randomElement(using: &g)!, at: at)
+    }
+    var columns: [(name: String, kind: CSVColumnKind)] = []
+    for name in names.shuffled(using: &g) where Int.random(in: 0..<4, using: &g) != 0 {
+      columns.append((name, [.automatic, .numbers, .texts].randomElement(using: &g)!))
+    }
+    if Int.random(in: 0..<50, using: &g) == 0 { columns.append(("absent", .numbers)) }
+    return (bytes, columns)
+  }
+
+  func compare<E: MatrixScalar>(_ path: String, _ columns: [(name: String, kind: CSVColumnKind)], batch: Int, as type: E.Type, _ context: String) {
+    let whole = Self.reference(path, columns, batch: nil, as: type)
+    for threads in [1, 2] {
+      let fast = Self.fast(path, columns, batch: nil, threads: threads, as: type)
+      #expect(fast == whole, "\(context), \(threads) threads")
+    }
+    let batches = Self.reference(path, columns, batch: batch, as: type)
+    let fastBatches = Self.fast(path, columns, batch: batch, threads: 2, as: type)
+    #expect(fastBatches == batches, "\(context), batches of \(batch)")
+  }
+
+  @Test("Random small files: the same tables and errors as the reference (3000 files)")
+  func randomFiles() throws {
+    let folder = try Folder()
+    var g = Generator(state: 0x5EED)
+    for i in 0..<3000 {
+      let (bytes, columns) = Self.randomFile(&g, rows: Int.random(in: 0...40, using: &g))
+      let path = try folder.file(bytes)
+      let batch = Int.random(in: 1...12, using: &g)
+      let context = "file \(i): \(String(decoding: bytes.prefix(300), as: UTF8.self).debugDescription) columns \(columns)"
+      if i % 2 == 0 {
+        compare(path, columns, batch: batch, as: Float.self, context)
+      } else {
+        compare(path, columns, batch: batch, as: Double.self, context)
+      }
+    }
+  }
+
+  @Test("The random files include errors, text columns and splits inside quoted fields")
+  func randomFilesCoverage() throws {
+    let folder = try Folder()
+    var g = Generator(state: 0x5EED)
+    var errors = Set<String>()
+    var texts = 0
+    var tables = 0
+    for _ in 0..<3000 {
+      let (bytes, columns) = Self.randomFile(&g, rows: Int.random(in: 0...40, using: &g))
+      _ = Int.random(in: 1...12, using: &g)
+      let path = try folder.file(bytes)
+      for outcome in Self.fast(path, columns, batch: nil, threads: 2, as: Double.self) {
+        switch outcome {
+        case .error(let error): errors.insert(Mirror(reflecting: error).children.first?.label ?? "\(error)")
+        case .table(_, _, _, let columns):
+          tables += 1
+          texts += columns.filter { $0.texts != nil }.count
+        case .end: break
+        }
+      }
+    }
+    #expect(errors.count >= 6, "\(errors)")
+    #expect(texts > 100)
+    #expect(tables > 500)
+  }
+
+  @Test("A split inside a quoted field with line breaks: read on by the first thread")
+  func splitInsideQuotes() throws {
+    let folder = try Folder()
+    var text = "a,b\n"
+    for i in 0..<50 { text += "\(i),x\n" }
+    text += "1,\"" + String(repeating: "line\n", count: 200) + "\"\n"
+    for i in 0..<50 { text += "\(i),y\n" }
+    let path = try folder.file(text)
+    let columns: [(name: String, kind: CSVColumnKind)] = [("a", .numbers), ("b", .texts)]
+    let reference = Self.reference(path, columns, batch: nil, as: Float.self)
+    #expect(Self.fast(path, columns, batch: nil, threads: 2, as: Float.self) == reference)
+    guard case .table(_, _, let rows, _) = reference.first else {
+      Issue.record("no table: \(reference)")
+      return
+    }
+    #expect(rows == 101)
+  }
+
+  // MARK: - Malformed input
+
+  static let malformed: [(String, [UInt8])] = [
+    ("short row", Array("a,b\n1,2\n3\n".utf8)),
+    ("long row", Array("a,b\n1,2\n3,4,5\n".utf8)),
+    ("NUL unquoted", Array("a,b\n1,2\n3,4".utf8) + [0] + Array("\n".utf8)),
+    ("NUL in quotes", Array("a,b\n1,\"x\ny".utf8) + [0] + Array("\"\n".utf8)),
+    ("NUL after quote", Array("a,b\n1,\"x\"".utf8) + [0] + Array("\n".utf8)),
+    ("NUL beyond the header's columns", Array("a,b\n1,2,".utf8) + [0] + Array("\n".utf8)),
+    ("unterminated quote", Array("a,b\n1,2\n3,\"abc\n\n".utf8)),
+    ("text after quote", Array("a,b\n1,\"2\"x\n".utf8)),
+    ("invalid UTF-8", Array("a,b\n1,2\n3,".utf8) + [0xFF] + Array("\n".utf8)),
+    ("invalid UTF-8 in a multi-line field", Array("a,b\n1,\"x\r\ny\rz".utf8) + [0xC3, 0x28] + Array("\"\n".utf8)),
+    ("invalid UTF-8 in an unread column", Array("a,b\n1,".utf8) + [0xE0, 0x80] + Array("\n".utf8)),
+    ("field too long", Array("a,b\n1,".utf8) + [UInt8](repeating: 0x37, count: (1 << 20) + 1) + Array("\n".utf8)),
+    ("empty header name", Array("a,,b\n1,2,3\n".utf8)),
+    ("duplicate header", Array("a,b,a\n1,2,3\n".utf8)),
+    ("empty file", []),
+    ("only blank lines", Array("\n  \n\t\r\n".utf8)),
+    ("BOM only", [0xEF, 0xBB, 0xBF]),
+    ("header only", Array("\u{FEFF}a,b\r\n".utf8)),
+    ("blank lines and CR", Array("\r\r a , b \r\r1,2\r\r\n3,4".utf8)),
+    ("cell problems", Array("a,b\n1,x\ninf,2\n1e999,3\n-,4\n".utf8)),
+    ("unterminated quote in an unread column", Array("a,b\n1,\"2\n".utf8)),
+  ]
+
+  @Test("Malformed files: the same error as the reference", arguments: 0..<21)
+  func malformedFiles(index: Int) throws {
+    let (name, bytes) = Self.malformed[index]
+    let folder = try Folder()
+    let path = try folder.file(bytes)
+    for columns: [(name: String, kind: CSVColumnKind)] in [[("a", .numbers)], [("a", .automatic), ("b", .texts)]] {
+      let reference = Self.reference(path, columns, batch: nil, as: Float.self)
+      for threads in [1, 2] {
+        #expect(Self.fast(path, columns, batch: nil, threads: threads, as: Float.self) == reference, "\(name)")
+      }
+      #expect(Self.fast(path, columns, batch: 1, threads: 1, as: Float.self) == Self.reference(path, columns, batch: 1, as: Float.self), "\(name)")
+    }
+  }
+
+  @Test("Malformed files give the error expected")
+  func malformedKinds() throws {
+    let folder = try Folder()
+    func error(_ bytes: [UInt8]) throws -> DataError? {
+      let path = try folder.file(bytes)
+      if case .error(let error) = Self.fast(path, [("a", .numbers)], batch: nil, threads: 1, as: Float.self).last {
+        return error
+      }
+      return nil
+    }
+    let path = { (_: Int) in "" }
+    _ = path
+    guard case .raggedRow(_, 3, "b", 2, 1)? = try error(Array("a,b\n1,2\n3\n".utf8)) else { Issue.record("ragged"); return }
+    guard case .nulByte(_, 3, "b")? = try error(Array("a,b\n1,\"x\ny".utf8) + [0] + Array("\"\n".utf8)) else { Issue.record("NUL"); return }
+    guard case .invalidEncoding(_, 4)? = try error(Array("a,b\n1,\"x\r\ny\rz".utf8) + [0xC3, 0x28] + Array("\"\n".utf8)) else { Issue.record("UTF-8"); return }
+    guard case .unterminatedQuote(_, 3, "b")? = try error(Array("a,b\n1,2\n3,\"abc\n\n".utf8)) else { Issue.record("quote"); return }
+    guard case .cellProblems(_, let problems, 2)? = try error(Array("a,b\n1,x\ninf,2\n1e999,3\n-,4\n".utf8)),
+      case .nonFiniteNumber(_, 3, "a", "inf") = problems[0], case .numberOutOfRange(_, 4, "a", "1e999", "Double") = problems[1]
+    else { Issue.record("problems"); return }
+  }
+
+  // MARK: - Large files
+
+  @Test("A file of a few megabytes: one and two threads and batches give the reference's table")
+  func largeFile() throws {
+    let folder = try Folder()
+    var g = Generator(state: 42)
+    var text = "id,x,y,label,note,z\n"
+    let labels = ["cat", "dog", "bird", "fish", "a,b", "new\nline"]
+    for i in 0..<60_000 {
+      let label = labels[Int.random(in: 0..<labels.count, using: &g)]
+      let quoted = label.contains(",") || label.contains("\n") ? "\"\(label)\"" : label
+      let x = Double.random(in: -1000...1000, using: &g)
+      let y = Float.random(in: -1...1, using: &g)
+      let z = Int.random(in: 0..<50, using: &g) == 0 ? "NA" : String(Int.random(in: -99999...99999, using: &g))
+      text += "\(i),\(x),\(y),\(quoted),\"note \(i % 97)\",\(z)\(i % 3 == 0 ? "\r\n" : "\n")"
+    }
+    let path = try folder.file(text)
+    let columns: [(name: String, kind: CSVColumnKind)] = [
+      ("x", .numbers), ("label", .automatic), ("z", .automatic), ("note", .texts), ("y", .numbers),
+    ]
+    let reference = Self.reference(path, columns, batch: nil, as: Float.self)
+    guard case .table(_, _, 60_000, _) = reference.first else {
+      Issue.record("reference: \(String(describing: reference.first).prefix(300))")
+      return
+    }
+    #expect(Self.fast(path, columns, batch: nil, threads: 1, as: Float.self) == reference)
+    #expect(Self.fast(path, columns, batch: nil, threads: 2, as: Float.self) == reference)
+    #expect(Self.fast(path, columns, batch: 4096, threads: 1, as: Float.self) == Self.reference(path, columns, batch: 4096, as: Float.self))
+    var reader = try CSVTableReader<Double>(path: path, columns: columns, threads: 2)
+    reader.parallelThreshold = 1
+    var referenceReader = try CSVTableReferenceReader<Double>(path: path, columns: columns)
+    #expect(Self.image(try reader.read()) == Self.image(try referenceReader.read()))
+  }
+
+  // MARK: - Pieces
+
+  @Test("The byte test for missing cells agrees with missingTokens")
+  func missingTokens() {
+    var candidates = Array(CSVTableReader<Float>.missingTokens)
+    candidates += ["n", "na", "NA ", "NAN", "-1", "--", "nul", "NONE", "#NA", "<na>", "??", "0", "."]
+    for text in candidates {
+      var text = text
+      let fast = text.withUTF8 { csvIsMissingToken($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, $0.count) }
+      #expect(fast == CSVTableReader<Float>.missingTokens.contains(text), "\(text)")
+    }
+  }
+
+  @Test("parseDecimal rounds as init from String does (20000 random decimals)")
+  func decimals() {
+    var g = Generator(state: 7)
+    for _ in 0..<20_000 {
+      var text = ["", "-", "+"].randomElement(using: &g)!
+      let digits = Int.random(in: 0...25, using: &g)
+      text += String((0..<digits).map { _ in "0123456789".randomElement(using: &g)! })
+      if Bool.random(using: &g) {
+        text += "." + String((0..<Int.random(in: 0...20, using: &g)).map { _ in "0123456789".randomElement(using: &g)! })
+      }
+      if Bool.random(using: &g) { text += ["e", "E"].randomElement(using: &g)! + ["", "-", "+"].randomElement(using: &g)! + String(Int.random(in: 0...400, using: &g)) }
+      var copy = text
+      let (f, d) = copy.withUTF8 { b in
+        (parseDecimal(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: b.count, as: Float.self),
+         parseDecimal(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: b.count, as: Double.self))
+      }
+      #expect(f?.bitPattern == Float(text)?.bitPattern, "\(text)")
+      #expect(d?.bitPattern == Double(text)?.bitPattern, "\(text)")
+    }
+  }
+}
