@@ -19,30 +19,28 @@ final class CSVRecordScanner {
   let path: String
   let input: CSVChunkInput
   /// The physical line the next record starts on.
-  var line: Int
+  @exclusivity(unchecked) var line: Int
   private(set) var header: [String] = []
-  private(set) var columnCount = 0
+  @exclusivity(unchecked) private(set) var columnCount = 0
 
   /// After ``next()``: field `k` (trimmed of spaces and tabs, quotes and escapes removed) is
   /// `fieldBase[starts[k]..<ends[k]]`.
-  private(set) var fieldBase: UnsafePointer<UInt8>
-  private(set) var starts: UnsafeMutablePointer<Int>
-  private(set) var ends: UnsafeMutablePointer<Int>
+  @exclusivity(unchecked) private(set) var fieldBase: UnsafePointer<UInt8>
+  @exclusivity(unchecked) private(set) var starts: UnsafeMutablePointer<Int>
+  @exclusivity(unchecked) private(set) var ends: UnsafeMutablePointer<Int>
 
   private var scratch: UnsafeMutablePointer<UInt8>
   private var scratchCapacity = 1 << 12
   private var slowFields: [[UInt8]] = []
-  /// Per byte: 1 if it ends an unquoted field's fast scan (`,` CR LF NUL, non-ASCII).
-  private let plainStops: UnsafeMutablePointer<UInt8>
   /// Per byte: 1 if it ends a quoted field's fast scan (`"` CR LF NUL, non-ASCII).
   private let quotedStops: UnsafeMutablePointer<UInt8>
 
   /// The file offset of a record boundary to stop at (the split of a two-thread read).
-  var stopAt = Int.max
+  @exclusivity(unchecked) var stopAt = Int.max
   /// Whether ``next()`` stopped at ``stopAt``; false if a record ran across it.
-  private(set) var reachedStop = false
+  @exclusivity(unchecked) private(set) var reachedStop = false
   /// Set by another thread to make ``next()`` end early.
-  var cancel: CSVCancelFlag?
+  @exclusivity(unchecked) var cancel: CSVCancelFlag?
   /// Set when a record runs across ``stopAt`` (the other thread's work is then wasted).
   var overshot: CSVCancelFlag?
 
@@ -54,20 +52,13 @@ final class CSVRecordScanner {
     ends = .allocate(capacity: 1)
     scratch = .allocate(capacity: scratchCapacity)
     fieldBase = UnsafePointer(scratch)
-    plainStops = .allocate(capacity: 256)
     quotedStops = .allocate(capacity: 256)
-    plainStops.initialize(repeating: 0, count: 256)
     quotedStops.initialize(repeating: 0, count: 256)
     for byte in [0, 0x0A, 0x0D] {
-      plainStops[byte] = 1
       quotedStops[byte] = 1
     }
-    plainStops[0x2C] = 1
     quotedStops[0x22] = 1
-    for byte in 0x80..<256 {
-      plainStops[byte] = 1
-      quotedStops[byte] = 1
-    }
+    for byte in 0x80..<256 { quotedStops[byte] = 1 }
   }
 
   /// A scanner of the records of `other`'s file from `input` on, with `other`'s header.
@@ -80,7 +71,6 @@ final class CSVRecordScanner {
     starts.deallocate()
     ends.deallocate()
     scratch.deallocate()
-    plainStops.deallocate()
     quotedStops.deallocate()
   }
 
@@ -179,7 +169,6 @@ final class CSVRecordScanner {
     let b = input.buffer
     let e = input.end
     let eof = input.eof
-    let plain = plainStops
     let quoted = quotedStops
     let n = columnCount
     let limit = Self.fieldByteLimit
@@ -221,10 +210,20 @@ final class CSVRecordScanner {
         while t > s, b[t - 1] == 0x20 || b[t - 1] == 0x09 { t -= 1 }
       } else {
         s = p
-        while plain[Int(c)] == 0 {
-          p += 1
-          c = b[p]
+        // Eight bytes at a time: the first `,` CR LF NUL or non-ASCII byte.
+        while true {
+          let v = UnsafeRawPointer(b + p).loadUnaligned(as: UInt64.self)
+          let found =
+            Self.zeroBytes(v ^ 0x2C2C_2C2C_2C2C_2C2C) | Self.zeroBytes(v ^ 0x0A0A_0A0A_0A0A_0A0A)
+            | Self.zeroBytes(v ^ 0x0D0D_0D0D_0D0D_0D0D) | Self.zeroBytes(v)
+            | (v & 0x8080_8080_8080_8080)
+          if found != 0 {
+            p += found.trailingZeroBitCount >> 3
+            break
+          }
+          p += 8
         }
+        c = b[p]
         if c >= 0x80 || (c == 0 && p != e) { return .slow }
         t = p
         if t - s >= limit { return .slow }
@@ -265,6 +264,13 @@ final class CSVRecordScanner {
     input.pos = p
     fieldBase = UnsafePointer(b)
     return .record(recordLine)
+  }
+
+  /// The high bit of each byte of `v` that is 0 (exact for the lowest such byte; bytes above
+  /// a zero byte may be flagged wrongly, which a scan for the first one never sees).
+  @inline(__always)
+  private static func zeroBytes(_ v: UInt64) -> UInt64 {
+    (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080
   }
 
   private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\"")

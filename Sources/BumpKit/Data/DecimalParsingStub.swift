@@ -1,10 +1,35 @@
 // Temporary: stands in for the Eisel–Lemire `parseDecimal` until it is merged, and is
 // deleted then. Nothing else depends on how it works.
 
-private let exactPowersOfTen: [Double] = [
-  1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-  1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-]
+/// 10^power, exactly, for power in 0...22.
+@inline(__always)
+private func exactPowerOfTen(_ power: Int) -> Double {
+  switch power {
+  case 0: 1e0
+  case 1: 1e1
+  case 2: 1e2
+  case 3: 1e3
+  case 4: 1e4
+  case 5: 1e5
+  case 6: 1e6
+  case 7: 1e7
+  case 8: 1e8
+  case 9: 1e9
+  case 10: 1e10
+  case 11: 1e11
+  case 12: 1e12
+  case 13: 1e13
+  case 14: 1e14
+  case 15: 1e15
+  case 16: 1e16
+  case 17: 1e17
+  case 18: 1e18
+  case 19: 1e19
+  case 20: 1e20
+  case 21: 1e21
+  default: 1e22
+  }
+}
 
 /// The value of the plain decimal `[+-]?(d+(.d*)?|.d+)([eE][+-]?d+)?` at `start`, rounded
 /// once to `T` exactly as `T(String)` rounds it (±infinity when too large); nil for any other
@@ -73,12 +98,12 @@ func parseDecimal<T: MatrixScalar>(_ start: UnsafePointer<UInt8>, count: Int, as
   if !truncated, mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
     if T.self == Float.self, mantissa <= 1 << 24, exponent >= -10, exponent <= 10 {
       var f = Float(mantissa)
-      let power = Float(exactPowersOfTen[abs(exponent)])
+      let power = Float(exactPowerOfTen(abs(exponent)))
       f = exponent < 0 ? f / power : f * power
       return T(negative ? -f : f)
     }
     var d = Double(mantissa)
-    d = exponent < 0 ? d / exactPowersOfTen[-exponent] : d * exactPowersOfTen[exponent]
+    d = exponent < 0 ? d / exactPowerOfTen(-exponent) : d * exactPowerOfTen(exponent)
     if negative { d = -d }
     if T.self == Double.self { return T(d) }
     // Float through Double: right unless the Double is exactly halfway between two Floats.

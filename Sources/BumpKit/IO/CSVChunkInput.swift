@@ -12,13 +12,17 @@ import SystemPackage
 /// scans with pointers.
 ///
 /// The unread bytes are `buffer[pos..<end]`, and `buffer[end]` is always 0, a sentinel that
-/// stops a scan without a bounds check (a real NUL byte is told apart by its position). A
+/// stops a scan without a bounds check (a real NUL byte is told apart by its position); the
+/// 15 bytes after it are allocated too, so that a scan may load 8 bytes at a time. A
 /// regular file opened by path is read with `pread` from a tracked offset, so that a second
 /// input can read another part of it at the same time (``init(sharing:from:)``); anything
 /// else is read as a stream, as ``ByteInput`` does, and refuses the same files.
 final class CSVChunkInput {
   /// The bytes asked for per read: 1 MiB, which stays in the cache while it is scanned.
   static let chunkSize = 1 << 20
+  /// Bytes allocated after the buffer's capacity: the sentinel, and room for a scan to load
+  /// 8 bytes at any position up to it.
+  static let padding = 16
 
   let descriptor: Int32
   private let ownsDescriptor: Bool
@@ -29,17 +33,17 @@ final class CSVChunkInput {
   /// The file's size when opened (0 for a stream).
   let fileSize: Int
 
-  private(set) var buffer: UnsafeMutablePointer<UInt8>
-  private(set) var capacity: Int
+  @exclusivity(unchecked) private(set) var buffer: UnsafeMutablePointer<UInt8>
+  @exclusivity(unchecked) private(set) var capacity: Int
   /// The next unread byte.
-  var pos = 0
+  @exclusivity(unchecked) var pos = 0
   /// One past the last byte read; `buffer[end] == 0`.
-  private(set) var end = 0
+  @exclusivity(unchecked) private(set) var end = 0
   /// Whether the input has ended (`end` is then final).
-  private(set) var eof = false
+  @exclusivity(unchecked) private(set) var eof = false
   /// The offset in the file of `buffer[0]`.
-  private(set) var base = 0
-  private var readOffset = 0
+  @exclusivity(unchecked) private(set) var base = 0
+  @exclusivity(unchecked) private var readOffset = 0
 
   /// Opens `path`; `-` is standard input.
   ///
@@ -78,7 +82,7 @@ final class CSVChunkInput {
       fileSize = isRegularFile ? Int(status.st_size) : 0
     }
     capacity = Self.chunkSize
-    buffer = .allocate(capacity: capacity + 1)
+    buffer = .allocate(capacity: capacity + Self.padding)
     buffer[0] = 0
   }
 
@@ -92,7 +96,7 @@ final class CSVChunkInput {
     isRegularFile = true
     fileSize = other.fileSize
     capacity = Self.chunkSize
-    buffer = .allocate(capacity: capacity + 1)
+    buffer = .allocate(capacity: capacity + Self.padding)
     buffer[0] = 0
     base = offset
     readOffset = offset
@@ -121,7 +125,7 @@ final class CSVChunkInput {
       return
     }
     if end == capacity {
-      let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * capacity + 1)
+      let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: 2 * capacity + Self.padding)
       grown.update(from: buffer, count: end)
       buffer.deallocate()
       buffer = grown
