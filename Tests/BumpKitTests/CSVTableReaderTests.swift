@@ -218,10 +218,15 @@ struct CSVTableReaderTests {
     var errors = Set<String>()
     var texts = 0
     var tables = 0
+    var split = [0, 0]
     for _ in 0..<3000 {
       let (bytes, columns) = Self.randomFile(&g, rows: Int.random(in: 0...40, using: &g))
       _ = Int.random(in: 1...12, using: &g)
       let path = try folder.file(bytes)
+      if var reader = try? CSVTableReader<Double>(path: path, columns: columns, threads: 2) {
+        reader.parallelThreshold = 1
+        if (try? reader.read()) != nil { split[reader.lastReadThreads - 1] += 1 }
+      }
       for outcome in Self.fast(path, columns, batch: nil, threads: 2, as: Double.self) {
         switch outcome {
         case .error(let error): errors.insert(Mirror(reflecting: error).children.first?.label ?? "\(error)")
@@ -235,6 +240,9 @@ struct CSVTableReaderTests {
     #expect(errors.count >= 6, "\(errors)")
     #expect(texts > 100)
     #expect(tables > 500)
+    // Whole reads split in two, and splits that fell inside a quoted field (read by one).
+    #expect(split[1] > 500, "\(split)")
+    #expect(split[0] > 10, "\(split)")
   }
 
   @Test("A split inside a quoted field with line breaks: read on by the first thread")
@@ -253,6 +261,10 @@ struct CSVTableReaderTests {
       return
     }
     #expect(rows == 101)
+    var reader = try CSVTableReader<Float>(path: path, columns: columns, threads: 2)
+    reader.parallelThreshold = 1
+    _ = try reader.read()
+    #expect(reader.lastReadThreads == 1)
   }
 
   // MARK: - Malformed input
@@ -348,6 +360,8 @@ struct CSVTableReaderTests {
     reader.parallelThreshold = 1
     var referenceReader = try CSVTableReferenceReader<Double>(path: path, columns: columns)
     #expect(Self.image(try reader.read()) == Self.image(try referenceReader.read()))
+    #expect(reader.lastReadThreads == 2)
+    #expect(try reader.read() == nil)
   }
 
   // MARK: - Pieces

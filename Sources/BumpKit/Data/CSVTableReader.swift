@@ -67,6 +67,10 @@ package struct CSVTableReader<Element: MatrixScalar> {
   /// The smallest remainder read by two threads (tests lower it to split small files).
   var parallelThreshold = CSVTableReader.parallelByteThreshold
 
+  /// The threads the last whole read used in the end (1 when it was not split, or when its
+  /// split turned out to be inside a quoted field).
+  private(set) var lastReadThreads = 1
+
   private let byteLimit: Int?
   private let scanner: CSVRecordScanner
 
@@ -128,6 +132,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
   package mutating func read(maxRows: Int? = nil) throws -> CSVTable<Element>? {
     if let maxRows, maxRows <= 0 { return nil }
     let budget = CSVByteBudget(limit: byteLimit)
+    lastReadThreads = 1
     if maxRows == nil, threads >= 2, let split = splitOffset() {
       return try readInTwo(at: split, budget: budget)
     }
@@ -145,7 +150,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
   /// just after the first line break past the middle.
   private func splitOffset() -> Int? {
     let input = scanner.input
-    guard input.isRegularFile else { return nil }
+    guard input.isRegularFile, !(input.eof && input.pos == input.end) else { return nil }
     let start = input.position
     let remaining = input.fileSize - start
     guard remaining >= max(1, parallelThreshold) else { return nil }
@@ -198,6 +203,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
       return try assemble([(first, 0)])
     }
     scanner.input.finish()
+    lastReadThreads = 2
     let offset = scanner.line
     var segments = [(first, 0), (second, offset)]
     do {

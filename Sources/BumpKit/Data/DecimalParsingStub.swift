@@ -41,43 +41,30 @@ func parseDecimal<T: MatrixScalar>(_ start: UnsafePointer<UInt8>, count: Int, as
     negative = start[i] == 0x2D
     i += 1
   }
+  // Every digit goes into the mantissa: exact while there are at most 19 of them.
   var mantissa: UInt64 = 0
-  var digits = 0
-  var exponent = 0
-  var truncated = false
-  var sawDigit = false
-  while i < count, start[i] &- 0x30 < 10 {
-    let d = UInt64(start[i] &- 0x30)
-    sawDigit = true
-    if mantissa != 0 || d != 0 {
-      if digits < 19 {
-        mantissa = mantissa * 10 + d
-        digits += 1
-      } else {
-        exponent += 1
-        truncated = truncated || d != 0
-      }
-    }
+  let integerStart = i
+  while i < count {
+    let d = start[i] &- 0x30
+    if d >= 10 { break }
+    mantissa = mantissa &* 10 &+ UInt64(d)
     i += 1
   }
+  var digits = i - integerStart
+  var exponent = 0
   if i < count, start[i] == 0x2E {
     i += 1
-    while i < count, start[i] &- 0x30 < 10 {
-      let d = UInt64(start[i] &- 0x30)
-      sawDigit = true
-      if mantissa == 0 && d == 0 {
-        exponent -= 1
-      } else if digits < 19 {
-        mantissa = mantissa * 10 + d
-        digits += 1
-        exponent -= 1
-      } else {
-        truncated = truncated || d != 0
-      }
+    let fractionStart = i
+    while i < count {
+      let d = start[i] &- 0x30
+      if d >= 10 { break }
+      mantissa = mantissa &* 10 &+ UInt64(d)
       i += 1
     }
+    exponent = fractionStart - i
+    digits += i - fractionStart
   }
-  guard sawDigit else { return nil }
+  guard digits > 0 else { return nil }
   if i < count, start[i] | 0x20 == 0x65 {
     i += 1
     var negativeExponent = false
@@ -94,24 +81,26 @@ func parseDecimal<T: MatrixScalar>(_ start: UnsafePointer<UInt8>, count: Int, as
     exponent += negativeExponent ? -e : e
   }
   guard i == count else { return nil }
-  if mantissa == 0 && !truncated { return negative ? -T(0) : T(0) }
-  if !truncated, mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
-    if T.self == Float.self, mantissa <= 1 << 24, exponent >= -10, exponent <= 10 {
-      var f = Float(mantissa)
-      let power = Float(exactPowerOfTen(abs(exponent)))
-      f = exponent < 0 ? f / power : f * power
-      return T(negative ? -f : f)
-    }
-    var d = Double(mantissa)
-    d = exponent < 0 ? d / exactPowerOfTen(-exponent) : d * exactPowerOfTen(exponent)
-    if negative { d = -d }
-    if T.self == Double.self { return T(d) }
-    // Float through Double: right unless the Double is exactly halfway between two Floats.
-    if abs(d) >= Double(Float.leastNormalMagnitude), abs(d) < Double(Float.greatestFiniteMagnitude) {
-      let f = Float(d)
-      if Double(f) == d { return T(f) }
-      let other = d > Double(f) ? f.nextUp : f.nextDown
-      if (Double(f) + Double(other)) / 2 != d { return T(f) }
+  if digits <= 19 {
+    if mantissa == 0 { return negative ? -T(0) : T(0) }
+    if mantissa <= 1 << 53, exponent >= -22, exponent <= 22 {
+      if T.self == Float.self, mantissa <= 1 << 24, exponent >= -10, exponent <= 10 {
+        var f = Float(mantissa)
+        let power = Float(exactPowerOfTen(abs(exponent)))
+        f = exponent < 0 ? f / power : f * power
+        return T(negative ? -f : f)
+      }
+      var d = Double(mantissa)
+      d = exponent < 0 ? d / exactPowerOfTen(-exponent) : d * exactPowerOfTen(exponent)
+      if negative { d = -d }
+      if T.self == Double.self { return T(d) }
+      // Float through Double: right unless the Double is exactly halfway between two Floats.
+      if abs(d) >= Double(Float.leastNormalMagnitude), abs(d) < Double(Float.greatestFiniteMagnitude) {
+        let f = Float(d)
+        if Double(f) == d { return T(f) }
+        let other = d > Double(f) ? f.nextUp : f.nextDown
+        if (Double(f) + Double(other)) / 2 != d { return T(f) }
+      }
     }
   }
   return T(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self))
