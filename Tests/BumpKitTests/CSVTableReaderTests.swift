@@ -364,6 +364,30 @@ struct CSVTableReaderTests {
     #expect(try reader.read() == nil)
   }
 
+  @Test("A memory limit too small for the cells: both readers throw memoryLimitExceeded")
+  func memoryLimit() throws {
+    let folder = try Folder()
+    let path = try folder.file("a,b\n" + (0..<20_000).map { "\($0),x\($0 % 7)\n" }.joined())
+    let columns: [(name: String, kind: CSVColumnKind)] = [("a", .numbers), ("b", .texts)]
+    for threads in [1, 2] {
+      var reader = try CSVTableReader<Float>(path: path, columns: columns, byteLimit: 10_000, threads: threads)
+      reader.parallelThreshold = 1
+      let error = Self.outcome { Self.image(try reader.read()) }
+      guard case .error(.memoryLimitExceeded(_, _, _, 2, let bytes, 10_000)) = error else {
+        Issue.record("\(threads) threads: \(error)")
+        continue
+      }
+      #expect(bytes > 10_000)
+    }
+    var reference = try CSVTableReferenceReader<Float>(path: path, columns: columns, byteLimit: 10_000)
+    guard case .error(.memoryLimitExceeded) = Self.outcome({ Self.image(try reference.read()) }) else {
+      Issue.record("reference")
+      return
+    }
+    var roomy = try CSVTableReader<Float>(path: path, columns: columns, byteLimit: 1 << 20)
+    #expect(try roomy.read()?.rows == 20_000)
+  }
+
   // MARK: - Pieces
 
   @Test("The byte test for missing cells agrees with missingTokens")
