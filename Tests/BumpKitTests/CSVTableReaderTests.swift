@@ -400,25 +400,4 @@ struct CSVTableReaderTests {
       #expect(fast == CSVTableReader<Float>.missingTokens.contains(text), "\(text)")
     }
   }
-
-  @Test("parseDecimal rounds as init from String does (20000 random decimals)")
-  func decimals() {
-    var g = Generator(state: 7)
-    for _ in 0..<20_000 {
-      var text = ["", "-", "+"].randomElement(using: &g)!
-      let digits = Int.random(in: 0...25, using: &g)
-      text += String((0..<digits).map { _ in "0123456789".randomElement(using: &g)! })
-      if Bool.random(using: &g) {
-        text += "." + String((0..<Int.random(in: 0...20, using: &g)).map { _ in "0123456789".randomElement(using: &g)! })
-      }
-      if Bool.random(using: &g) { text += ["e", "E"].randomElement(using: &g)! + ["", "-", "+"].randomElement(using: &g)! + String(Int.random(in: 0...400, using: &g)) }
-      var copy = text
-      let (f, d) = copy.withUTF8 { b in
-        (parseDecimal(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: b.count, as: Float.self),
-         parseDecimal(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: b.count, as: Double.self))
-      }
-      #expect(f?.bitPattern == Float(text)?.bitPattern, "\(text)")
-      #expect(d?.bitPattern == Double(text)?.bitPattern, "\(text)")
-    }
-  }
 }
