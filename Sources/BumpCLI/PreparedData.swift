@@ -142,6 +142,9 @@ struct PreparedData<Element: MatrixScalar> {
       return CLIError.withHint(
         error,
         hint: "a regression target must hold numbers; for class labels use --task classification")
+    case .cellProblems(_, let problems, let total) where total == 1 && problems.count == 1:
+      // One bad cell reads as it always has.
+      return advised(problems[0], target: target, task: task)
     case .cellProblems(_, let problems, _):
       var columns: [String] = []
       for problem in problems {

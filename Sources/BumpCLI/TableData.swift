@@ -18,14 +18,28 @@ struct TableData<Element: MatrixScalar> {
 
   init(_ configuration: TrainingConfiguration, budget: MemoryBudget) throws {
     let path = configuration.dataFile!
+
+    // The header first, to choose the columns: standard input, a FIFO or a device is first
+    // made rewindable (see ``StandardInput``).
+    let input = try StandardInput.rereadable(path)
+    do {
+      try self.init(
+        configuration, budget: budget, path: input.path, rewind: input.rewind,
+        source: path == "-" ? "standard input" : path)
+    } catch {
+      throw input.named(error)
+    }
+  }
+
+  private init(
+    _ configuration: TrainingConfiguration, budget: MemoryBudget, path: String,
+    rewind: (() throws -> Void)?, source: String
+  ) throws {
     let target = configuration.target!
     let task = configuration.task
     let rule = configuration.missingValues ?? .impute
     let ignored = configuration.ignoredColumns ?? []
     let categorical = configuration.categoricalColumns ?? []
-
-    // The header first, to choose the columns; standard input is made rewindable for it.
-    let rewind = path == "-" ? try StandardInput.rewindable() : nil
     let (header, headerLine, name) = try Self.header(path)
     try rewind?()
     func absent(_ column: String) -> DataError {
@@ -66,7 +80,7 @@ struct TableData<Element: MatrixScalar> {
     } catch let error as DataError {
       throw PreparedData<Element>.advised(error, target: target, task: task)
     }
-    source = table.path
+    self.source = source
     let targetColumn = table.columns[0]
     let features = Array(table.columns.dropFirst())
     var notes: [String] = []
@@ -272,10 +286,39 @@ struct TableData<Element: MatrixScalar> {
   }
 }
 
-/// Standard input made readable twice (the header, then the data): a regular file is
-/// rewound; anything else (a pipe) is first copied to an unlinked temporary file that
-/// becomes standard input.
+/// An error whose message names the file as the user gave it.
+struct RenamedInputError: Error, CustomStringConvertible {
+  let description: String
+}
+
+/// An input file made readable twice (the header, then the data).
+///
+/// A file is opened twice, except a FIFO. Standard input that is a regular file is rewound;
+/// otherwise standard input (a pipe) and a FIFO are first copied to an unlinked temporary file
+/// that becomes standard input and is rewound, and messages that say "standard input" then
+/// say the path given.
 enum StandardInput {
+  /// How to read `path` twice: the path to read (`-` for a copy), the function that rewinds
+  /// it, and the function that names the file in an error as the user did.
+  static func rereadable(_ path: String) throws -> (
+    path: String, rewind: (() throws -> Void)?, named: (any Error) -> any Error
+  ) {
+    if path == "-" { return ("-", try rewindable(), { $0 }) }
+    var status = stat()
+    // A FIFO is read once; a device (/dev/zero) or a /proc file can be opened again.
+    guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO else {
+      return (path, nil, { $0 })
+    }
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return (path, nil, { $0 }) }  // the reader says why
+    defer { close(descriptor) }
+    let rewind = try spool(from: descriptor, name: path)
+    let named: (any Error) -> any Error = { error in
+      RenamedInputError(description: "\(error)".replacingOccurrences(of: "standard input", with: path))
+    }
+    return ("-", rewind, named)
+  }
+
   /// Makes standard input rewindable; returns the function that rewinds it.
   static func rewindable() throws -> () throws -> Void {
     var status = stat()
@@ -283,33 +326,42 @@ enum StandardInput {
       let start = lseek(STDIN_FILENO, 0, SEEK_CUR)
       if start >= 0 { return { try seek(start) } }
     }
+    return try spool(from: STDIN_FILENO, name: "standard input")
+  }
+
+  /// Copies `source` to an unlinked temporary file that becomes standard input.
+  private static func spool(from source: Int32, name: String) throws -> () throws -> Void {
     let directory = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
     var template = Array((directory + "/bump-stdin-XXXXXX").utf8CString)
     let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     guard descriptor >= 0 else {
       throw DataError.unreadableFile(
-        path: "standard input", reason: "cannot make a temporary copy in \(directory): \(String(cString: strerror(errno)))")
+        path: name, reason: "cannot make a temporary copy in \(directory): \(String(cString: strerror(errno)))")
     }
     unlink(String(cString: template))
     defer { close(descriptor) }
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-      let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+      let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
       if count == 0 { break }
       if count < 0 {
         if errno == EINTR { continue }
-        throw DataError.unreadableFile(path: "standard input", reason: String(cString: strerror(errno)))
+        throw DataError.unreadableFile(path: name, reason: String(cString: strerror(errno)))
       }
+      // Binary data: the copy ends at its first NUL, which the reader reports.
+      let nul = buffer.prefix(count).firstIndex(of: 0)
+      let length = nul.map { $0 + 1 } ?? count
       var written = 0
-      while written < count {
-        let n = buffer.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, count - written) }
+      while written < length {
+        let n = buffer.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, length - written) }
         if n < 0 {
           if errno == EINTR { continue }
           throw DataError.unreadableFile(
-            path: "standard input", reason: "cannot copy it to \(directory): \(String(cString: strerror(errno)))")
+            path: name, reason: "cannot copy it to \(directory): \(String(cString: strerror(errno)))")
         }
         written += n
       }
+      if nul != nil { break }
     }
     guard dup2(descriptor, STDIN_FILENO) >= 0 else {
       throw DataError.unreadableFile(path: "standard input", reason: String(cString: strerror(errno)))
