@@ -54,6 +54,10 @@ struct InspectCommand: CheckpointCommand {
     lines.append(
       "  features (\(info.featureNames.count)): "
         + info.featureNames.map(MessageText.quoted).joined(separator: ", "))
+    if let plan = info.plan {
+      lines.append("  columns (missing cells: \(plan.missing.rawValue)):")
+      lines += plan.columnLines.map { "    " + $0 }
+    }
     var target = "  target: \(MessageText.quoted(info.targetName)), \(info.task)"
     if let names = info.classNames { target += ": " + names.map(MessageText.quoted).joined(separator: ", ") }
     lines.append(target)

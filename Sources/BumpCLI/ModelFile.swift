@@ -92,49 +92,95 @@ enum ModelFile {
     return (model, info)
   }
 
-  /// The model's inputs from the CSV file at `path`: the columns named by the checkpoint, in
-  /// the model's order, standardised as in training.
-  ///
-  /// With `standardized` false the columns come as read, for a caller that standardizes one
-  /// batch at a time (`info.standardization`), so that no second copy of the data exists.
-  static func inputs<Element: MatrixScalar>(
-    _: Element.Type, path: String, info: ModelInfo, ignoring: [String], standardized: Bool = true
-  ) throws -> Matrix<Element> {
-    let budget = try MemoryBudget.current()
-    let x = try readingData(path: path, budget: budget) {
-      try Dataset<Element>.loadCSVFeatures(
-        path: path, expectedFeatures: info.featureNames, ignoring: ignoring,
-        byteLimit: budget.bytesForData
-      ).x
-    }
-    guard standardized else { return x }
-    return try info.standardization.map { try $0.apply(to: x) } ?? x
-  }
+  /// The rows read, encoded and standardised per batch by ``TableInput``.
+  static let readBatch = 4096
 
-  /// The model's inputs and targets from the labelled CSV file at `path`, read once: the
-  /// model's feature columns (standardised as in training) and its target column, whose
-  /// class labels must be the model's classes (an error names the line of one that is not).
-  static func labelled<Element: MatrixScalar>(
-    _: Element.Type, path: String, info: ModelInfo, ignoring: [String]
-  ) throws -> (x: Matrix<Element>, y: Matrix<Element>) {
-    let budget = try MemoryBudget.current()
-    let classes: CSVClassLabels? =
-      switch info.task {
-      case .regression: nil
-      case .classification(let k): info.classNames.map { .names($0) } ?? .numbers(count: k)
+  /// A CSV file read for a model in batches of ``readBatch`` rows: the model's feature
+  /// columns (and, for `evaluate`, its target column) encoded with the checkpoint's column
+  /// plan and standardised as in training, so that memory does not grow with the file.
+  struct TableInput<Element: MatrixScalar> {
+    let info: ModelInfo
+    let plan: ColumnPlan
+    let withTarget: Bool
+    private var reader: CSVTableReader<Element>
+    private let budget: MemoryBudget
+    /// What the batches read so far met that deserves a warning.
+    private(set) var tally: ColumnPlan.Tally
+    /// Data rows read so far.
+    private(set) var rowsRead = 0
+    /// The file's name in messages ("standard input" for `-`).
+    var source: String { reader.path }
+
+    /// Opens `path` for the model `info`; with `target`, its target column is read too.
+    ///
+    /// - Throws: the reader's errors (a missing column names it),
+    ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for an ignored feature or target.
+    init(path: String, info: ModelInfo, ignoring ignored: [String], target: Bool) throws {
+      self.info = info
+      plan = info.columnPlan
+      withTarget = target
+      let ignoredSet = Set(ignored)
+      if let feature = plan.features.first(where: { ignoredSet.contains($0.name) }) {
+        throw BumpKitError.invalidArgument(
+          name: "ignored column", value: MessageText.quoted(feature.name),
+          reason: "the model needs it as a feature")
       }
-    let data = try readingData(path: path, budget: budget) {
-      try Dataset<Element>.loadCSV(
-        path: path, target: info.targetName,
-        task: info.task.classes == nil ? .regression : .classification,
-        features: info.featureNames, ignoring: ignoring, classes: classes,
-        byteLimit: budget.bytesForData)
+      var requests = plan.readingKinds
+      if target {
+        if ignoredSet.contains(info.targetName) {
+          throw BumpKitError.invalidArgument(
+            name: "ignored column", value: MessageText.quoted(info.targetName), reason: "it is the target")
+        }
+        requests.append((info.targetName, info.task.classes == nil ? .numbers : .texts))
+      }
+      budget = try MemoryBudget.current()
+      reader = try CSVTableReader<Element>(path: path, columns: requests, byteLimit: budget.bytesForData)
+      tally = ColumnPlan.Tally(features: plan.features.count)
     }
-    return (try info.standardization.map { try $0.apply(to: data.x) } ?? data.x, data.y)
+
+    /// The next batch: the model's inputs and the batch's table (for its target column), or
+    /// nil at the end of the file. `keep` chooses the rows of the batch to encode (all when
+    /// nil).
+    mutating func next(keep: ((CSVTable<Element>) throws -> [Int])? = nil) throws -> (
+      x: Matrix<Element>, table: CSVTable<Element>, rows: [Int]
+    )? {
+      let budget = budget
+      var reader = reader
+      defer { self.reader = reader }
+      let read = try readingData(path: reader.path, budget: budget) {
+        try reader.read(maxRows: ModelFile.readBatch)
+      }
+      guard let table = read else {
+        if rowsRead == 0 {
+          throw DataError.noDataRows(path: reader.path, line: reader.headerLine + 1, columns: reader.header)
+        }
+        return nil
+      }
+      let features = Array(table.columns.prefix(plan.features.count))
+      if plan.missing == .error {
+        let incomplete = features.filter { $0.missingCount > 0 }
+        if !incomplete.isEmpty {
+          let error = TableData<Element>.missingError(incomplete, source: reader.path, hint: missingHint)
+          throw error
+        }
+      }
+      let rows = try keep?(table) ?? Array(0..<table.rows)
+      var x = try ColumnPlan.Encoder(plan: plan, columns: features).encode(rows: rows, tally: &tally)
+      if let map = info.standardization { TableData<Element>.standardizeInPlace(&x, map) }
+      rowsRead += table.rows
+      return (x, table, rows)
+    }
+
+    /// What to do about missing cells in a file for a model that refuses them.
+    private var missingHint: String {
+      info.plan == nil
+        ? "this model was trained before missing cells were filled; fill them, remove their rows, or retrain"
+        : "the model was trained with --missing error; fill them or remove their rows"
+    }
   }
 
   /// Runs `read`, reporting a file that does not fit in memory as such.
-  private static func readingData<R>(path: String, budget: MemoryBudget, _ read: () throws -> R)
+  static func readingData<R>(path: String, budget: MemoryBudget, _ read: () throws -> R)
     throws -> R
   {
     do {

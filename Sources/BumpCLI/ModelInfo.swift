@@ -33,7 +33,9 @@ struct RunMetrics: Codable, Equatable, Sendable {
 /// `target_standardization` (the same form, one entry per target column, when a regression
 /// model was trained on standardized targets: it predicts in standardized units, mapped back
 /// with ``ModelInfo/naturalUnits(_:)``), `metrics` (JSON, once training has finished; losses
-/// in the target's own units), `status` and `epochs_completed`.
+/// in the target's own units), `status` and `epochs_completed`; `column_plan` (JSON
+/// ``ColumnPlan``: how each CSV column became the inputs, written since column plans exist;
+/// a checkpoint without one reads every feature as numbers, strictly, as before).
 struct ModelInfo: Equatable {
   var configuration: TrainingConfiguration?
   var featureNames: [String]
@@ -47,6 +49,9 @@ struct ModelInfo: Equatable {
   /// standardized).
   var targetStandardization: Standardization?
   var metrics: RunMetrics?
+  /// How the CSV columns become the inputs; nil for a built-in dataset's model and for
+  /// checkpoints written before plans (see ``columnPlan``).
+  var plan: ColumnPlan?
   /// `initial`, `training`, `complete` or `failed`.
   var status: String
   var epochsCompleted: Int
@@ -55,8 +60,9 @@ struct ModelInfo: Equatable {
     configuration: TrainingConfiguration?, featureNames: [String], targetName: String,
     task: LearningTask, classNames: [String]?, loss: LossChoice, standardization: Standardization?,
     targetStandardization: Standardization? = nil, metrics: RunMetrics? = nil,
-    status: String = "initial", epochsCompleted: Int = 0
+    status: String = "initial", epochsCompleted: Int = 0, plan: ColumnPlan? = nil
   ) {
+    self.plan = plan
     self.configuration = configuration
     self.featureNames = featureNames
     self.targetName = targetName
@@ -89,6 +95,7 @@ struct ModelInfo: Equatable {
       m["target_standardization"] = try Self.json(targetStandardization)
     }
     if let metrics { m["metrics"] = try Self.json(metrics, snakeCase: true) }
+    if let plan { m["column_plan"] = try Self.json(plan, snakeCase: true) }
     return m
   }
 
@@ -187,6 +194,20 @@ struct ModelInfo: Equatable {
     targetStandardization =
       m["target_standardization"] == nil || task.classes != nil
       ? nil : try decode(Standardization.self, "target_standardization")
+    plan = m["column_plan"] == nil ? nil : try decode(ColumnPlan.self, "column_plan", snakeCase: true)
+    if let plan {
+      guard plan.inputNames == featureNames else {
+        throw bad("the \"column_plan\" entry's inputs do not match the \"feature_names\" entry")
+      }
+      if let feature = plan.features.first(where: { $0.categories == nil && !($0.median ?? 0).isFinite }) {
+        throw bad("the \"column_plan\" entry's median of \(MessageText.quoted(feature.name)) is not finite")
+      }
+      if task.classes != nil, plan.numericClasses == true,
+        classNames?.contains(where: { ClassLabels.number($0) == nil }) ?? true
+      {
+        throw bad("the \"column_plan\" entry says the classes are numbers, the \"class_names\" entry does not")
+      }
+    }
     // The metrics are only reported.
     metrics =
       m["metrics"] == nil ? nil : try? decode(RunMetrics.self, "metrics", snakeCase: true)
@@ -206,6 +227,12 @@ struct ModelInfo: Equatable {
 
   /// `n` and `noun`, plural unless `n` is 1: "1 name", "2 names".
   static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+  /// The plan to read a CSV file with: the stored one, or for a checkpoint without one,
+  /// every feature as numbers and a missing cell an error (as before plans).
+  var columnPlan: ColumnPlan {
+    plan ?? .legacy(featureNames: featureNames, numericClasses: task.classes == nil ? nil : classNames == nil)
+  }
 
   /// The display name of class `k`.
   func className(_ k: Int) -> String { classNames?[k] ?? String(k) }

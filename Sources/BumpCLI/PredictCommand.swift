@@ -8,7 +8,10 @@ struct PredictCommand: CheckpointCommand {
     abstract: "Write a model's predictions for a CSV file as CSV.",
     discussion: """
       The features are read by the names stored in the checkpoint (other columns are \
-      ignored) and standardized as in training. Regression writes one column, prediction, in \
+      ignored), encoded as in training (the checkpoint's column plan: a missing number takes \
+      the training median, a category becomes its one-hot inputs, one the model does not \
+      know goes to its (other) input or to none, with one warning per column) and \
+      standardized as in training. The file is read 4096 rows at a time. Regression writes one column, prediction, in \
       the target's own units (a target standardized in training is mapped back); \
       classification writes predicted_class (the class name, or its number) and one \
       probability column per class, probability_<class>.
@@ -55,8 +58,8 @@ struct PredictCommand: CheckpointCommand {
 
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info) = try ModelFile.load(Element.self, from: model)
-    let x = try ModelFile.inputs(
-      Element.self, path: data, info: info, ignoring: ignored.names, standardized: false)
+    var input = try ModelFile.TableInput<Element>(
+      path: data, info: info, ignoring: ignored.names, target: false)
     let header: [String]
     switch info.task {
     case .regression:
@@ -75,23 +78,29 @@ struct PredictCommand: CheckpointCommand {
       return writer
     }
     defer { InterruptHandler.setTemporaryFile(nil) }
+    // The file is read, encoded and standardized a batch of rows at a time, and each batch
+    // predicted in steps of `batchSize` rows.
     var batch = Matrix<Element>()
-    for start in stride(from: 0, to: x.rows, by: Self.batchSize) {
-      try x.copyRows(start..<min(x.rows, start + Self.batchSize), into: &batch)
-      if let scaling = info.standardization { batch = try scaling.apply(to: batch) }
-      let outputs = try network.predict(batch, batchSize: Self.batchSize)
-      // A regression model trained on a standardized target predicts in standardized units.
-      let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
-      switch info.task {
-      case .regression:
-        for r in 0..<logits.rows { try writer.write(row: logits.row(r).map(CSVFile.format)) }
-      case .classification:
-        let predicted = Prediction.classes(logits: logits)
-        for r in 0..<logits.rows {
-          let p = Prediction.probabilities(logits: logits, row: r)
-          try writer.write(row: [info.className(predicted[r])] + p.map { "\($0)" })
+    while let (x, _, _) = try input.next() {
+      for start in stride(from: 0, to: x.rows, by: Self.batchSize) {
+        try x.copyRows(start..<min(x.rows, start + Self.batchSize), into: &batch)
+        let outputs = try network.predict(batch, batchSize: Self.batchSize)
+        // A regression model trained on a standardized target predicts in standardized units.
+        let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
+        switch info.task {
+        case .regression:
+          for r in 0..<logits.rows { try writer.write(row: logits.row(r).map(CSVFile.format)) }
+        case .classification:
+          let predicted = Prediction.classes(logits: logits)
+          for r in 0..<logits.rows {
+            let p = Prediction.probabilities(logits: logits, row: r)
+            try writer.write(row: [info.className(predicted[r])] + p.map { "\($0)" })
+          }
         }
       }
+    }
+    for warning in input.tally.warnings(plan: input.plan, source: input.source) {
+      Console.error(warning)
     }
     // The last rows go out before signals are held: a write may block on a slow reader.
     try writer.writeBuffered()

@@ -3,11 +3,15 @@ import BumpKit
 /// The data of a training run: loaded or generated, shuffled, split into training and
 /// validation parts, and standardised with statistics of the training part only (the
 /// features, and a regression target when asked).
+///
+/// A CSV file is read into a ``CSVTable`` (the one copy of the values as read), its columns
+/// planned on the training part (``ColumnPlan``: imputation, one-hot categories, constant
+/// columns dropped), and the training and validation matrices encoded straight from the
+/// table through a seeded shuffled row permutation and standardised in place (the second
+/// copy); the table is gone before training starts.
 struct PreparedData<Element: MatrixScalar> {
   /// The CSV path, or the built-in dataset's name; for messages.
   let source: String
-  /// All samples in original units, shuffled (for plots).
-  let all: Dataset<Element>
   /// The training part, standardised when asked: the model sees these inputs and targets.
   let training: Dataset<Element>
   /// The validation part, standardised like the training part; nil without validation.
@@ -20,12 +24,41 @@ struct PreparedData<Element: MatrixScalar> {
   /// ``training`` and ``validation``'s without target standardisation).
   let trainingTargets: Matrix<Element>
   let validationTargets: Matrix<Element>?
+  /// How the CSV file's columns became the model's inputs; nil for a built-in dataset.
+  let plan: ColumnPlan?
+  /// Lines for the run's header: how each column was read, rows dropped.
+  let summaryLines: [String]
+
+  /// All samples in original units, training then validation rows (for the decision-region
+  /// plot): built when asked, from the standardised parts.
+  var all: Dataset<Element> {
+    get throws {
+      var parts = [training]
+      if let validation { parts.append(validation) }
+      let columns = training.x.columns
+      var x: [Element] = []
+      var y: [Element] = []
+      for part in parts {
+        let natural = try standardization.map { try $0.invert(part.x) } ?? part.x
+        natural.withUnsafeBufferPointer { x += $0 }
+      }
+      trainingTargets.withUnsafeBufferPointer { y += $0 }
+      validationTargets?.withUnsafeBufferPointer { y += $0 }
+      let rows = x.count / max(columns, 1)
+      return try Dataset(
+        x: try Matrix(rows: rows, columns: columns, elements: x),
+        y: try Matrix(rows: rows, columns: trainingTargets.columns, elements: y),
+        featureNames: training.featureNames, targetName: training.targetName, task: training.task,
+        classNames: training.classNames)
+    }
+  }
 
   /// - Throws: ``DataError`` for an unreadable or malformed CSV file (naming file, line and
   ///   column), ``CLIError/dataMismatch(path:reason:)`` when the split leaves a part empty.
   init(_ configuration: TrainingConfiguration, budget: MemoryBudget) throws {
-    var dataset: Dataset<Element>
     let stride = MemoryLayout<Element>.stride
+    var training: Dataset<Element>
+    var validation: Dataset<Element>?
     if let builtIn = configuration.dataset {
       let samples = configuration.samples ?? builtIn.defaultSamples
       // Checked before generating: a huge --samples is refused, not attempted.
@@ -37,69 +70,40 @@ struct PreparedData<Element: MatrixScalar> {
         }
       try budget.checkTraining(
         configuration, rows: samples, features: features, outputs: outputs, scalarBytes: stride)
+      var dataset: Dataset<Element>
       switch builtIn {
       case .rings: dataset = try .rings(samples: samples, seed: configuration.seed)
       case .bumps: dataset = try .bumps(samples: samples, seed: configuration.seed)
       case .regression: dataset = try .regression(samples: samples, seed: configuration.seed)
       }
       source = builtIn.rawValue
-    } else {
-      let path = configuration.dataFile!
-      let target = configuration.target!
-      do {
-        dataset = try Dataset<Element>.loadCSV(
-          path: path, target: target, task: configuration.task,
-          ignoring: configuration.ignoredColumns ?? [], byteLimit: budget.bytes)
-      } catch DataError.memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, _)
-      {
-        throw CLIError.notEnoughMemory(
-          needed: nil, limit: budget.bytes, source: budget.source,
-          parts: ["\(path): \(byteText(bytes)) for \(rows) rows × \(columns) values by line \(line), and more to read"])
-      } catch let error as DataError {
-        throw Self.advised(error, target: target, task: configuration.task)
-      }
-      source = path == "-" ? "standard input" : path
-      if case .classification = configuration.task {
-        let labels = Set((0..<dataset.y.rows).map { dataset.y[$0, 0] })
-        guard labels.count >= 2 else {
-          let label =
-            dataset.classNames.map { MessageText.quoted($0[0]) } ?? labels.first.map { "\(Int($0))" }
-            ?? "?"
-          throw CLIError.dataMismatch(
-            path: source,
-            reason: "the target \(MessageText.quoted(target)) holds only one class (\(label)) in \(dataset.count) rows; "
-              + "classification needs at least 2 (use --task regression for a numeric target)")
+      dataset = dataset.shuffled(seed: configuration.seed &+ 0x5EED)
+      training = dataset
+      if configuration.validationSplit > 0 {
+        let held = Int((Double(dataset.count) * configuration.validationSplit).rounded())
+        guard held >= 1, held < dataset.count else {
+          throw Self.splitError(configuration, held: held, count: dataset.count, source: source)
         }
+        (training, validation) = try dataset.split(validationFraction: configuration.validationSplit)
       }
-      let classes = dataset.task.classes ?? 1
-      try budget.checkTraining(
-        configuration, rows: dataset.count, features: dataset.x.columns,
-        outputs: configuration.loss == .bce ? 1 : classes, scalarBytes: stride)
-    }
-    // Files are often sorted (by class, by time): shuffle before the validation split takes
-    // the last rows.
-    dataset = dataset.shuffled(seed: configuration.seed &+ 0x5EED)
-    all = dataset
-
-    var training = dataset
-    var validation: Dataset<Element>?
-    if configuration.validationSplit > 0 {
-      let held = Int((Double(dataset.count) * configuration.validationSplit).rounded())
-      guard held >= 1, held < dataset.count else {
-        throw CLIError.dataMismatch(
-          path: source,
-          reason: "--validation-split \(configuration.validationSplit) leaves \(held) of "
-            + "\(dataset.count) samples for validation; need at least one on each side")
+      plan = nil
+      summaryLines = []
+      if configuration.standardize {
+        let (standardized, map) = try training.standardized()
+        training = standardized
+        validation = try validation.map { try map.apply(to: $0) }
+        standardization = map
+      } else {
+        standardization = nil
       }
-      (training, validation) = try dataset.split(validationFraction: configuration.validationSplit)
-    }
-    if configuration.standardize {
-      let (standardized, map) = try training.standardized()
-      training = standardized
-      validation = try validation.map { try map.apply(to: $0) }
-      standardization = map
     } else {
-      standardization = nil
+      let table = try TableData<Element>(configuration, budget: budget)
+      source = table.source
+      training = table.training
+      validation = table.validation
+      standardization = table.standardization
+      plan = table.plan
+      summaryLines = table.summaryLines
     }
     trainingTargets = training.y
     validationTargets = validation?.y
@@ -113,6 +117,15 @@ struct PreparedData<Element: MatrixScalar> {
     }
     self.training = training
     self.validation = validation
+  }
+
+  static func splitError(_ configuration: TrainingConfiguration, held: Int, count: Int, source: String)
+    -> CLIError
+  {
+    CLIError.dataMismatch(
+      path: source,
+      reason: "--validation-split \(configuration.validationSplit) leaves \(held) of "
+        + "\(count) samples for validation; need at least one on each side")
   }
 
   /// `error` with advice that fits it, for a file being read to train on: a column that holds
@@ -129,6 +142,30 @@ struct PreparedData<Element: MatrixScalar> {
       return CLIError.withHint(
         error,
         hint: "a regression target must hold numbers; for class labels use --task classification")
+    case .cellProblems(_, let problems, let total) where total == 1 && problems.count == 1:
+      // One bad cell reads as it always has.
+      return advised(problems[0], target: target, task: task)
+    case .cellProblems(_, let problems, _):
+      var columns: [String] = []
+      for problem in problems {
+        switch problem {
+        case .notANumber(_, _, let column, _), .nonFiniteNumber(_, _, let column, _),
+          .numberOutOfRange(_, _, let column, _, _):
+          if !columns.contains(column) { columns.append(column) }
+        default: break
+        }
+      }
+      if columns.contains(target), task == .regression {
+        return CLIError.withHint(
+          error,
+          hint: "a regression target must hold numbers; for class labels use --task classification")
+      }
+      guard let column = columns.first(where: { $0 != target }) else { return error }
+      let argument = ColumnList.argument(for: column)
+      return CLIError.withHint(
+        error,
+        hint: "fix those cells or remove their rows; to read the column as categories use "
+          + "--categorical \(argument), to skip it --ignore \(argument)")
     default:
       return error
     }

@@ -31,6 +31,19 @@ struct TrainCommand: ParsableCommand {
       a second), history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
       classification), radial_supports.svg (--radial with 2 features) and summary.txt.
 
+      CSV columns (--data): every column but the target and --ignore'd ones is a feature. \
+      A column of numbers is one input; its missing cells (empty, NA, N/A, NaN, nan, null, \
+      NULL, None, ?, -, <NA>, #N/A) take the training part's median and, when the training \
+      part has any, a 0/1 input '<column> (missing)' marks them (--missing changes this). \
+      A column that holds mostly text (True/False, yes/no, names), or one named by \
+      --categorical, is one-hot encoded: one input '<column>=<category>' for each of the 32 \
+      most frequent categories of the training part (ties in text order), and one \
+      '<column>=(other)' for the rest when there are more; a missing cell is all zeros. A \
+      column with one value (or none) in the training part is dropped with a note. A \
+      classification target's classes are its distinct labels, numbers in numeric order \
+      (2007 and 2007.0 are one class) or names in text order; a row without one is left out \
+      and counted. The checkpoint stores all of this, and predict and evaluate apply it.
+
       The defaults were chosen on real tabular data (docs/real-data.md): up to 200 epochs \
       with early stopping on the validation loss (patience 20, best weights kept), Adam at \
       0.003, σ initially 4. A regression target is standardized for training and mapped \
@@ -76,9 +89,21 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Columns of --data to skip (an id, a name), comma-separated; a name in double quotes is taken as written, commas and edge spaces included ('\"a, b\"'). Every other column but the target is a feature and must hold numbers; each ignored column must be in the file.",
+      "Columns of --data to skip (an id, a name), comma-separated; a name in double quotes is taken as written, commas and edge spaces included ('\"a, b\"'). Every other column but the target is a feature: numbers, or categories when it holds mostly text; each ignored column must be in the file.",
       valueName: "columns"))
   var ignore: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "Columns of --data to read as categories (one-hot) even though they hold numbers (a code, a zip), comma-separated, quoted as for --ignore; each must be in the file.",
+      valueName: "columns"))
+  var categorical: [String] = []
+
+  @Option(
+    help: ArgumentHelp(
+      "Missing feature cells (empty, NA, N/A, NaN, nan, null, NULL, None, ?, -, <NA>, #N/A): impute fills a number column's with the training part's median and adds a 0/1 '<column> (missing)' input, and leaves a category column's one-hot inputs at zero; drop-rows leaves their rows out; error lists them and stops. A row with a missing target is always left out. Default: impute.",
+      valueName: "rule"))
+  var missing: MissingRule?
 
   @Flag(
     inversion: .prefixedNo,
@@ -209,6 +234,7 @@ struct TrainCommand: ParsableCommand {
     if data == nil {
       for (given, option) in [
         (target != nil, "--target"), (task != nil, "--task"), (!ignore.isEmpty, "--ignore"),
+        (!categorical.isEmpty, "--categorical"), (missing != nil, "--missing"),
       ] where given {
         throw ValidationError("\(option) applies only to --data")
       }
@@ -284,6 +310,9 @@ struct TrainCommand: ParsableCommand {
       schedule: schedule, minDelta: minDelta)
     let ignored = try ColumnList.names(ignore)
     if !ignored.isEmpty { configuration.ignoredColumns = ignored }
+    let categoricalNames = try ColumnList.names(categorical)
+    if !categoricalNames.isEmpty { configuration.categoricalColumns = categoricalNames }
+    if data != nil { configuration.missingValues = missing ?? .impute }
     if radial { configuration.radialFirstLayer = true }
     return configuration
   }

@@ -228,6 +228,11 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   var schedule: ScheduleChoice?
   /// Columns of the CSV file skipped (`--ignore`); nil or empty for none.
   var ignoredColumns: [String]?
+  /// What to do with missing feature cells (`--missing`); nil (impute) in configurations
+  /// stored before the option existed.
+  var missingValues: MissingRule?
+  /// Columns read as categories whatever they hold (`--categorical`); nil or empty for none.
+  var categoricalColumns: [String]?
   /// Whether the first hidden layer is a RadialBump (`--radial`); nil (no) in
   /// configurations stored before the option existed.
   var radialFirstLayer: Bool?
@@ -301,6 +306,9 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
       ?? "\(MessageText.visible(dataFile ?? "?")), target \(MessageText.quoted(target ?? "?"))"
       + (ignoredColumns?.isEmpty == false
         ? ", ignoring " + MessageText.quotedList(ignoredColumns!) : "")
+      + (categoricalColumns?.isEmpty == false
+        ? ", categorical " + MessageText.quotedList(categoricalColumns!) : "")
+      + (missingValues.map { ", missing cells: \($0.rawValue)" } ?? "")
     var activationText = activation.rawValue
     if activation == .bump {
       var parts = ["σ \(sigma.rawValue), initial \(sigmaInit)"]

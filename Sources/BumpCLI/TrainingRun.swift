@@ -61,7 +61,7 @@ struct TrainingRun<Element: MatrixScalar> {
       configuration: configuration, featureNames: data.training.featureNames,
       targetName: data.training.targetName, task: task, classNames: data.training.classNames,
       loss: configuration.loss, standardization: data.standardization,
-      targetStandardization: data.targetStandardization)
+      targetStandardization: data.targetStandardization, plan: data.plan)
 
     // Creating the folder and its first checkpoint is one step for a signal: it sees no
     // folder, or a folder with a complete checkpoint and a summary saying it was interrupted.
@@ -555,7 +555,7 @@ struct TrainingRun<Element: MatrixScalar> {
       + "\(c.patience == nil ? "" : "up to ")\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
     if c.schedule == .cosine { trainingLine += ", cosine schedule" }
     if let patience = c.patience { trainingLine += ", patience \(patience)" }
-    var lines = [dataLine, modelLine, trainingLine, "BLAS: \(BLAS.configuration)"]
+    var lines = [dataLine] + data.summaryLines + [modelLine, trainingLine, "BLAS: \(BLAS.configuration)"]
     if let folder {
       let partial = RunFolder.split(folder.partialPath).name
       lines.append("Writing to \(folder.path)/ (renamed from \(partial) when done)")

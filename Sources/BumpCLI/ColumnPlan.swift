@@ -1,0 +1,445 @@
+import ArgumentParser
+import BumpKit
+
+/// What `bump train` does with a feature cell that is missing (`--missing`).
+enum MissingRule: String, Codable, CaseIterable, Sendable, ExpressibleByArgument {
+  /// A number column's missing cells take the training part's median, and the column gets a
+  /// 0/1 "was missing" input; a text column's are all zeros in its one-hot inputs.
+  case impute
+  /// Rows with a missing feature cell are left out of training.
+  case dropRows = "drop-rows"
+  /// A missing feature cell is an error, listing the cells.
+  case error
+}
+
+/// How the columns of a CSV file become a model's inputs: fitted on the training part by
+/// `bump train`, stored in the checkpoint (`column_plan`), and applied as they are by `bump
+/// predict` and `bump evaluate`.
+///
+/// Each used feature column is either
+/// - **numbers**: one input, the value; a missing cell takes ``Feature/median`` (the training
+///   part's), and when the training part had missing cells in the column a second input,
+///   `name (missing)`, is 1 for such a cell and 0 otherwise; or
+/// - **categories**: one input per kept category, `name=category`, 1 for a cell of that
+///   category; the ``categoryLimit`` most frequent categories of the training part are kept
+///   (ties broken by text order), and when there were more, one more input `name=(other)`
+///   takes the rest, and at prediction any category the model does not know. A missing cell
+///   is all zeros.
+///
+/// A column with at most one distinct value in the training part (or none: all missing) is
+/// dropped with a note.
+struct ColumnPlan: Codable, Equatable, Sendable {
+  /// The most categories kept per text column; the rest share one `(other)` input.
+  static let categoryLimit = 32
+  /// The category name of the input that takes lumped and unknown categories.
+  static let otherCategory = "(other)"
+  /// The most missing cells `--missing error` lists.
+  static let missingListLimit = 20
+
+  /// One used feature column.
+  struct Feature: Codable, Equatable, Sendable {
+    /// The header name.
+    var name: String
+    /// The kept categories in input order (text order); nil for a number column.
+    var categories: [String]?
+    /// Whether a categorical column has an `(other)` input.
+    var other: Bool
+    /// Whether a categorical column was recognised as text by the reader (not named by
+    /// `--categorical`): its numbers are spelled canonically (`2007` for `2007.0`), so a
+    /// number cell at prediction is matched in that spelling.
+    var canonicalNumbers: Bool
+    /// A number column's fill for a missing cell: the training part's median.
+    var median: Double?
+    /// Whether a number column has a `(missing)` input.
+    var indicator: Bool
+    /// The missing cells in the training part.
+    var missing: Int
+
+    /// The number of model inputs the column becomes.
+    var width: Int {
+      categories.map { $0.count + (other ? 1 : 0) } ?? (indicator ? 2 : 1)
+    }
+
+    /// The names of those inputs.
+    var inputNames: [String] {
+      if let categories {
+        return categories.map { "\(name)=\($0)" } + (other ? ["\(name)=\(ColumnPlan.otherCategory)"] : [])
+      }
+      return indicator ? [name, "\(name) (missing)"] : [name]
+    }
+
+    /// How the column was read, for the summary and `bump inspect`.
+    var description: String {
+      if let categories {
+        return "\(categories.count) categor\(categories.count == 1 ? "y" : "ies")"
+          + (other ? " + other" : "") + (missing > 0 ? ", \(missing) missing → all zeros" : "")
+      }
+      guard missing > 0 else { return "numbers" }
+      return "numbers with \(missing) missing → median \(formatted(median ?? 0, digits: 6))"
+        + (indicator ? " + indicator" : "")
+    }
+  }
+
+  /// A column left out of the model, and why.
+  struct Dropped: Codable, Equatable, Sendable {
+    var name: String
+    var reason: String
+  }
+
+  /// The rule training used for missing feature cells; `error` also at prediction.
+  var missing: MissingRule
+  /// The used feature columns, in input order.
+  var features: [Feature]
+  /// The columns dropped by the plan (constant ones); `--ignore`d columns are not listed.
+  var dropped: [Dropped]
+  /// For classification: whether the class labels are numbers (matched by value: `2007.0` is
+  /// class `2007`) rather than names (matched exactly); nil for regression.
+  var numericClasses: Bool?
+
+  /// The model's input names, in order.
+  var inputNames: [String] { features.flatMap(\.inputNames) }
+  /// The number of model inputs.
+  var width: Int { features.reduce(0) { $0 + $1.width } }
+
+  /// The plan of a checkpoint written before plans: every feature a number column, a missing
+  /// cell an error, numeric class labels their class indices.
+  static func legacy(featureNames: [String], numericClasses: Bool?) -> ColumnPlan {
+    ColumnPlan(
+      missing: .error,
+      features: featureNames.map {
+        Feature(
+          name: $0, categories: nil, other: false, canonicalNumbers: false, median: nil,
+          indicator: false, missing: 0)
+      },
+      dropped: [], numericClasses: numericClasses)
+  }
+
+  /// One line per column: how it was read.
+  var columnLines: [String] {
+    var lines = features.map { "\(MessageText.quoted($0.name)): \($0.description)" }
+    lines += dropped.map { "\(MessageText.quoted($0.name)): dropped: \($0.reason)" }
+    return lines
+  }
+
+  /// The one-line column summary of the training header: "Columns: "a": numbers; …".
+  var summaryLine: String {
+    "Columns (missing: \(missing.rawValue)): " + columnLines.joined(separator: "; ")
+  }
+
+  // MARK: - Fitting
+
+  /// Text order: Swift's `String` order, with canonically equivalent spellings ordered by
+  /// their scalars (the order of class names).
+  static func textPrecedes(_ a: String, _ b: String) -> Bool {
+    a != b ? a < b : a.unicodeScalars.lexicographicallyPrecedes(b.unicodeScalars)
+  }
+
+  /// The median of `values` (not empty): the middle value, or the mean of the two middle
+  /// ones for an even count.
+  static func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    let n = sorted.count
+    return n % 2 == 1 ? sorted[n / 2] : sorted[n / 2 - 1] / 2 + sorted[n / 2] / 2
+  }
+
+  /// The plan for `columns` (the feature columns of a table), fitted on the rows `rows`.
+  ///
+  /// - Parameter categorical: the columns named by `--categorical` (read as text as
+  ///   written).
+  static func fit<Element: MatrixScalar>(
+    columns: [CSVColumn<Element>], rows: [Int], missing rule: MissingRule, categorical: Set<String>
+  ) -> ColumnPlan {
+    var features: [Feature] = []
+    var dropped: [Dropped] = []
+    for column in columns {
+      switch column.cells {
+      case .numbers(let cells):
+        var values: [Double] = []
+        values.reserveCapacity(rows.count)
+        for r in rows where !cells[r].isNaN { values.append(Double(cells[r])) }
+        let missing = rows.count - values.count
+        guard let low = values.min(), let high = values.max(), low != high else {
+          dropped.append(
+            Dropped(
+              name: column.name,
+              reason: values.isEmpty
+                ? "constant (all missing)" : "constant (one value, \(formatted(values[0], digits: 6)))"))
+          continue
+        }
+        features.append(
+          Feature(
+            name: column.name, categories: nil, other: false, canonicalNumbers: false,
+            median: median(values), indicator: missing > 0 && rule == .impute, missing: missing))
+      case .texts(let codes, let texts):
+        var counts = [Int](repeating: 0, count: texts.count)
+        var missing = 0
+        for r in rows {
+          let code = codes[r]
+          if code == CSVColumn<Element>.missingCode { missing += 1 } else { counts[Int(code)] += 1 }
+        }
+        let seen = counts.indices.filter { counts[$0] > 0 }
+        guard seen.count >= 2 else {
+          dropped.append(
+            Dropped(
+              name: column.name,
+              reason: seen.isEmpty
+                ? "constant (all missing)" : "constant (one value, \(MessageText.quoted(texts[seen[0]])))"))
+          continue
+        }
+        let byFrequency = seen.sorted {
+          counts[$0] != counts[$1] ? counts[$0] > counts[$1] : textPrecedes(texts[$0], texts[$1])
+        }
+        let kept = byFrequency.prefix(categoryLimit).map { texts[$0] }.sorted(by: textPrecedes)
+        features.append(
+          Feature(
+            name: column.name, categories: kept, other: seen.count > categoryLimit,
+            canonicalNumbers: !categorical.contains(column.name), median: nil, indicator: false,
+            missing: missing))
+      }
+    }
+    return ColumnPlan(missing: rule, features: features, dropped: dropped, numericClasses: nil)
+  }
+
+  // MARK: - Encoding
+
+  /// What encoding a batch met that prediction warns about, per feature.
+  struct Tally {
+    /// Categorical cells whose category is not one of the kept ones.
+    var unknown: [Int]
+    /// Missing number cells imputed in a column without a `(missing)` input.
+    var imputed: [Int]
+    /// An example of an unknown category per feature.
+    var unknownExample: [String?]
+
+    init(features: Int) {
+      unknown = Array(repeating: 0, count: features)
+      imputed = unknown
+      unknownExample = Array(repeating: nil, count: features)
+    }
+
+    /// The warnings, one per column, for the file `source`.
+    func warnings(plan: ColumnPlan, source: String) -> [String] {
+      var lines: [String] = []
+      for (f, feature) in plan.features.enumerated() {
+        let name = MessageText.quoted(feature.name)
+        if unknown[f] > 0 {
+          let example = unknownExample[f].map { " (e.g. \(MessageText.quoted($0)))" } ?? ""
+          let into = feature.other ? "read as \(ColumnPlan.otherCategory)" : "all zeros"
+          lines.append(
+            "Warning: \(source): \(name): \(unknown[f]) cell\(unknown[f] == 1 ? "" : "s") with a category the model does not know\(example), \(into)")
+        }
+        if imputed[f] > 0 {
+          lines.append(
+            "Warning: \(source): \(name): \(imputed[f]) missing cell\(imputed[f] == 1 ? "" : "s") (none in training) filled with the training median \(formatted(feature.median ?? 0, digits: 6))")
+        }
+      }
+      return lines
+    }
+  }
+
+  /// The encoder of one table (a whole file, or one batch of it): its columns matched to the
+  /// plan's features, and its text codes to the plan's categories.
+  struct Encoder<Element: MatrixScalar> {
+    let plan: ColumnPlan
+    let columns: [CSVColumn<Element>]
+    /// Per feature: the input offset.
+    let offsets: [Int]
+    /// Per categorical feature: table code → category index, or -1 for an unknown one.
+    let categoryOf: [[Int32]]
+
+    /// - Parameter columns: the table's columns for the plan's features, in plan order.
+    init(plan: ColumnPlan, columns: [CSVColumn<Element>]) {
+      precondition(columns.count == plan.features.count)
+      self.plan = plan
+      self.columns = columns
+      var offsets: [Int] = []
+      var offset = 0
+      for feature in plan.features {
+        offsets.append(offset)
+        offset += feature.width
+      }
+      self.offsets = offsets
+      categoryOf = zip(plan.features, columns).map { feature, column in
+        guard let categories = feature.categories, case .texts(_, let texts) = column.cells else {
+          return []
+        }
+        var index: [[UInt32]: Int32] = [:]
+        for (k, category) in categories.enumerated() {
+          index[category.unicodeScalars.map(\.value)] = Int32(k)
+        }
+        return texts.map { text in
+          if let k = index[text.unicodeScalars.map(\.value)] { return k }
+          // A number written another way (`2007.0`) is the category the reader spelt `2007`.
+          if feature.canonicalNumbers, let value = Element(text), value.isFinite {
+            let canonical = CSVTableReader<Element>.canonicalText(value)
+            if let k = index[canonical.unicodeScalars.map(\.value)] { return k }
+          }
+          return -1
+        }
+      }
+    }
+
+    /// The inputs of `rows` (table row indices), in that order.
+    func encode(rows: some Collection<Int>, tally: inout Tally) throws -> Matrix<Element> {
+      let width = plan.width
+      var x = try Matrix<Element>(rows: rows.count, columns: width)
+      x.withUnsafeMutableBufferPointer { out in
+        for (f, feature) in plan.features.enumerated() {
+          let offset = offsets[f]
+          switch columns[f].cells {
+          case .numbers(let cells):
+            let fill = Element(feature.median ?? 0)
+            var i = 0
+            for r in rows {
+              let value = cells[r]
+              if value.isNaN {
+                out[i * width + offset] = fill
+                if feature.indicator { out[i * width + offset + 1] = 1 } else { tally.imputed[f] += 1 }
+              } else {
+                out[i * width + offset] = value
+              }
+              i += 1
+            }
+          case .texts(let codes, let texts):
+            let map = categoryOf[f]
+            let otherOffset = feature.other ? offset + (feature.categories?.count ?? 0) : -1
+            var i = 0
+            for r in rows {
+              let code = codes[r]
+              if code != CSVColumn<Element>.missingCode {
+                let k = Int(map[Int(code)])
+                if k >= 0 {
+                  out[i * width + offset + k] = 1
+                } else {
+                  if otherOffset >= 0 { out[i * width + otherOffset] = 1 }
+                  tally.unknown[f] += 1
+                  if tally.unknownExample[f] == nil { tally.unknownExample[f] = texts[Int(code)] }
+                }
+              }
+              i += 1
+            }
+          }
+        }
+      }
+      return x
+    }
+  }
+
+  /// The reading kind of each feature column at prediction.
+  var readingKinds: [(name: String, kind: CSVColumnKind)] {
+    features.map { ($0.name, $0.categories == nil ? .numbers : .texts) }
+  }
+}
+
+// MARK: - Class labels
+
+/// The classes of a classification target read as text: its distinct labels, numbers sorted
+/// by value (`2007` and `2007.0` are one class, named `2007`) or names in text order.
+struct ClassLabels {
+  /// Per text of the column: its class.
+  var classOfText: [Int]
+  /// The class names, in class order.
+  var names: [String]
+  /// Whether the labels are numbers.
+  var numeric: Bool
+
+  /// The number a label spells, or nil for a name: `nan`, `inf`, `Infinity` (words Swift
+  /// reads as non-finite numbers) are names; text with a digit is a number, finite or not.
+  static func number(_ text: String) -> Double? {
+    guard let value = Double(text) else { return nil }
+    return value.isFinite || text.utf8.contains(where: { (0x30...0x39).contains($0) }) ? value : nil
+  }
+
+  /// A number's class name: an integer without a fraction, else Swift's shortest form.
+  static func name(_ value: Double) -> String {
+    if value == value.rounded(), abs(value) < 0x1p53 { return String(Int64(value)) }
+    return "\(value)"
+  }
+
+  /// The classes of the target column `column` (texts, `codes` one per row) of `path`.
+  ///
+  /// - Throws: ``CLIError/dataMismatch(path:reason:)`` for labels that mix numbers and names
+  ///   (naming the first of each, by data row) or a number that is not finite.
+  init(codes: [UInt32], texts: [String], path: String, target: String) throws {
+    let numbers = texts.map(Self.number)
+    let isNumber = numbers.map { $0 != nil }
+    if isNumber.contains(true), isNumber.contains(false) {
+      // The first row of each kind, in file order.
+      var first: [Bool: (row: Int, text: String)] = [:]
+      for (r, code) in codes.enumerated() where code != CSVColumn<Double>.missingCode {
+        let kind = isNumber[Int(code)]
+        if first[kind] == nil { first[kind] = (r + 1, texts[Int(code)]) }
+        if first.count == 2 { break }
+      }
+      let (a, b) = (first[true]!, first[false]!)
+      let (earlier, later) = a.row < b.row ? (a, b) : (b, a)
+      func kind(_ text: String) -> String { Self.number(text) == nil ? "a name" : "a number" }
+      throw CLIError.dataMismatch(
+        path: path,
+        reason:
+          "column \(MessageText.quoted(target)): class label \(MessageText.quoted(later.text)) (data row \(later.row)) is \(kind(later.text)) "
+          + "but the label \(MessageText.quoted(earlier.text)) (data row \(earlier.row)) is \(kind(earlier.text)); "
+          + "labels must be all numbers or all names")
+    }
+    if let k = numbers.firstIndex(where: { $0 != nil && !$0!.isFinite }) {
+      throw CLIError.dataMismatch(
+        path: path,
+        reason: "column \(MessageText.quoted(target)): class label \(MessageText.quoted(texts[k])) is not a finite number")
+    }
+    if isNumber.first == true {
+      let values = Array(Set(numbers.map { $0! })).sorted()
+      var classOf: [Double: Int] = [:]
+      for (k, v) in values.enumerated() { classOf[v] = k }
+      classOfText = numbers.map { classOf[$0!]! }
+      names = values.map(Self.name)
+      numeric = true
+    } else {
+      let order = texts.indices.sorted { ColumnPlan.textPrecedes(texts[$0], texts[$1]) }
+      var classOf = [Int](repeating: 0, count: texts.count)
+      for (rank, index) in order.enumerated() { classOf[index] = rank }
+      classOfText = classOf
+      names = order.map { texts[$0] }
+      numeric = false
+    }
+  }
+}
+
+/// Matches the labels of a labelled file to a model's classes (`bump evaluate`).
+struct ClassMatcher {
+  private var byName: [[UInt32]: Int] = [:]
+  private var byValue: [Double: Int] = [:]
+  let numeric: Bool
+  let names: [String]
+
+  /// For a model with `classes` classes named `names` (nil: numbered 0..<classes).
+  init(classes: Int, names: [String]?, numeric: Bool) {
+    self.numeric = numeric
+    self.names = names ?? (0..<classes).map(String.init)
+    if numeric {
+      for (k, name) in self.names.enumerated() { byValue[Double(name) ?? .nan] = k }
+    } else {
+      for (k, name) in self.names.enumerated() { byName[name.unicodeScalars.map(\.value)] = k }
+    }
+  }
+
+  /// The class of `label`, or nil.
+  func classOf(_ label: String) -> Int? {
+    if numeric {
+      guard let value = ClassLabels.number(label) else { return nil }
+      return byValue[value]
+    }
+    return byName[label.unicodeScalars.map(\.value)]
+  }
+
+  /// Why `label` is not one of the classes.
+  func problem(_ label: String) -> String {
+    let list = names.prefix(20).map(MessageText.quoted).joined(separator: ", ")
+    if numeric, ClassLabels.number(label) == nil {
+      return "is a name, but the model was trained on numeric labels (\(list))"
+    }
+    if !numeric, ClassLabels.number(label) != nil {
+      return "is a number, but the model's classes are names (\(list))"
+    }
+    return "is not one of the model's classes (\(list))"
+  }
+}

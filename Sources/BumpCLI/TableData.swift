@@ -1,0 +1,378 @@
+import BumpKit
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// A training CSV file read into a table, planned on its training part and encoded: the CSV
+/// half of ``PreparedData``. The table lives only inside ``init(_:budget:)``.
+struct TableData<Element: MatrixScalar> {
+  let source: String
+  let training: Dataset<Element>
+  let validation: Dataset<Element>?
+  let standardization: Standardization?
+  let plan: ColumnPlan
+  let summaryLines: [String]
+
+  init(_ configuration: TrainingConfiguration, budget: MemoryBudget) throws {
+    let path = configuration.dataFile!
+
+    // The header first, to choose the columns: standard input, a FIFO or a device is first
+    // made rewindable (see ``StandardInput``).
+    let input = try StandardInput.rereadable(path)
+    do {
+      try self.init(
+        configuration, budget: budget, path: input.path, rewind: input.rewind,
+        source: path == "-" ? "standard input" : path)
+    } catch {
+      throw input.named(error)
+    }
+  }
+
+  private init(
+    _ configuration: TrainingConfiguration, budget: MemoryBudget, path: String,
+    rewind: (() throws -> Void)?, source: String
+  ) throws {
+    let target = configuration.target!
+    let task = configuration.task
+    let rule = configuration.missingValues ?? .impute
+    let ignored = configuration.ignoredColumns ?? []
+    let categorical = configuration.categoricalColumns ?? []
+    let (header, headerLine, name) = try Self.header(path)
+    try rewind?()
+    func absent(_ column: String) -> DataError {
+      .missingColumn(path: name, line: headerLine, column: column, available: header)
+    }
+    guard header.contains(target) else { throw absent(target) }
+    for column in ignored + categorical where !header.contains(column) { throw absent(column) }
+    if ignored.contains(target) {
+      throw BumpKitError.invalidArgument(
+        name: "ignored column", value: MessageText.quoted(target), reason: "it is the target")
+    }
+    for column in categorical where column == target || ignored.contains(column) {
+      throw BumpKitError.invalidArgument(
+        name: "categorical column", value: MessageText.quoted(column),
+        reason: column == target ? "it is the target" : "it is ignored")
+    }
+    let featureNames = header.filter { $0 != target && !ignored.contains($0) }
+    guard !featureNames.isEmpty else {
+      throw DataError.noFeatureColumns(path: name, line: headerLine, target: target)
+    }
+    let categoricalSet = Set(categorical)
+    var requests: [(name: String, kind: CSVColumnKind)] = [
+      (target, task == .classification ? .texts : .numbers)
+    ]
+    requests += featureNames.map { ($0, categoricalSet.contains($0) ? .texts : .automatic) }
+
+    let table: CSVTable<Element>
+    do {
+      var reader = try CSVTableReader<Element>(path: path, columns: requests, byteLimit: budget.bytes)
+      guard let read = try reader.read() else {
+        throw DataError.noDataRows(path: reader.path, line: reader.headerLine + 1, columns: reader.header)
+      }
+      table = read
+    } catch DataError.memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, _) {
+      throw CLIError.notEnoughMemory(
+        needed: nil, limit: budget.bytes, source: budget.source,
+        parts: ["\(path): \(byteText(bytes)) for \(rows) rows × \(columns) values by line \(line), and more to read"])
+    } catch let error as DataError {
+      throw PreparedData<Element>.advised(error, target: target, task: task)
+    }
+    self.source = source
+    let targetColumn = table.columns[0]
+    let features = Array(table.columns.dropFirst())
+    var notes: [String] = []
+
+    // Rows: those with a target, and with --missing drop-rows every feature cell.
+    var keep = [Bool](repeating: true, count: table.rows)
+    switch targetColumn.cells {
+    case .numbers(let values): for r in values.indices where values[r].isNaN { keep[r] = false }
+    case .texts(let codes, _):
+      for r in codes.indices where codes[r] == CSVColumn<Element>.missingCode { keep[r] = false }
+    }
+    if targetColumn.missingCount > 0 {
+      notes.append(
+        "Dropped \(ModelInfo.count(targetColumn.missingCount, "row")) with a missing target "
+          + "\(MessageText.quoted(target)) (\(Self.lineList(targetColumn.missingLines, total: targetColumn.missingCount)))")
+    }
+    let incomplete = features.filter { $0.missingCount > 0 }
+    switch rule {
+    case .impute: break
+    case .error:
+      guard incomplete.isEmpty else { throw Self.missingError(incomplete, source: source) }
+    case .dropRows:
+      var dropped = 0
+      for column in incomplete {
+        for r in 0..<table.rows where keep[r] && Self.isMissing(column, r) {
+          keep[r] = false
+          dropped += 1
+        }
+      }
+      if dropped > 0 {
+        let lines = Array(Set(incomplete.flatMap(\.missingLines))).sorted()
+        let cells = incomplete.reduce(0) { $0 + $1.missingCount }
+        notes.append(
+          "Dropped \(ModelInfo.count(dropped, "row")) with a missing feature cell (--missing drop-rows; cells on \(Self.lineList(lines, total: cells)))")
+      }
+    }
+    var order = keep.indices.filter { keep[$0] }
+    guard !order.isEmpty else {
+      throw CLIError.dataMismatch(
+        path: source, reason: "no rows are left to train on once rows with missing cells are dropped")
+    }
+
+    // The targets, per table row.
+    let taskValue: LearningTask
+    var classOfRow: [Int] = []
+    var classNames: [String]?
+    var numericClasses: Bool?
+    switch (task, targetColumn.cells) {
+    case (.classification, .texts(let codes, let texts)):
+      let labels = try ClassLabels(codes: codes, texts: texts, path: source, target: target)
+      // Only the classes of the rows kept.
+      var present = [Bool](repeating: false, count: labels.names.count)
+      for r in order { present[labels.classOfText[Int(codes[r])]] = true }
+      var renumber = [Int](repeating: -1, count: labels.names.count)
+      var names: [String] = []
+      for k in present.indices where present[k] {
+        renumber[k] = names.count
+        names.append(labels.names[k])
+      }
+      guard names.count >= 2 else {
+        throw CLIError.dataMismatch(
+          path: source,
+          reason: "the target \(MessageText.quoted(target)) holds only one class (\(MessageText.quoted(names.first ?? "?"))) in \(order.count) rows; "
+            + "classification needs at least 2 (use --task regression for a numeric target)")
+      }
+      classOfRow = codes.map { $0 == CSVColumn<Element>.missingCode ? -1 : renumber[labels.classOfText[Int($0)]] }
+      classNames = names
+      numericClasses = labels.numeric
+      taskValue = .classification(classes: names.count)
+    default:
+      taskValue = .regression
+    }
+
+    // Files are often sorted (by class, by time): shuffle before the validation split takes
+    // the last rows. The same permutation as `Dataset.shuffled(seed:)`.
+    var generator = SeededGenerator(seed: configuration.seed &+ 0x5EED)
+    var i = order.count - 1
+    while i > 0 {
+      let j = Int(generator.next().multipliedFullWidth(by: UInt64(i + 1)).high)
+      order.swapAt(i, j)
+      i -= 1
+    }
+    var cut = order.count
+    if configuration.validationSplit > 0 {
+      let held = Int((Double(order.count) * configuration.validationSplit).rounded())
+      guard held >= 1, held < order.count else {
+        throw PreparedData<Element>.splitError(configuration, held: held, count: order.count, source: source)
+      }
+      cut = order.count - held
+    }
+    let trainingRows = order[..<cut]
+    let validationRows = order[cut...]
+
+    var plan = ColumnPlan.fit(
+      columns: features, rows: Array(trainingRows), missing: rule, categorical: categoricalSet)
+    plan.numericClasses = numericClasses
+    guard !plan.features.isEmpty else {
+      throw CLIError.dataMismatch(
+        path: source,
+        reason: "no usable feature column: "
+          + plan.dropped.map { "\(MessageText.quoted($0.name)) is \($0.reason)" }.joined(separator: ", "))
+    }
+    try budget.checkTraining(
+      configuration, rows: order.count, features: plan.width,
+      outputs: configuration.loss == .bce ? 1 : (taskValue.classes ?? 1),
+      scalarBytes: MemoryLayout<Element>.stride)
+
+    let used = plan.features.map { feature in features.first { $0.name == feature.name }! }
+    let encoder = ColumnPlan.Encoder(plan: plan, columns: used)
+    var tally = ColumnPlan.Tally(features: plan.features.count)
+    var x = try encoder.encode(rows: trainingRows, tally: &tally)
+    var validationX = validationRows.isEmpty ? nil : try encoder.encode(rows: validationRows, tally: &tally)
+    func targets(_ rows: ArraySlice<Int>) throws -> Matrix<Element> {
+      let values: [Element]
+      switch targetColumn.cells {
+      case .numbers(let cells) where taskValue.classes == nil: values = rows.map { cells[$0] }
+      default: values = rows.map { Element(classOfRow[$0]) }
+      }
+      return try Matrix(rows: rows.count, columns: 1, elements: values)
+    }
+    let y = try targets(trainingRows)
+    let validationY = validationRows.isEmpty ? nil : try targets(validationRows)
+
+    if configuration.standardize {
+      let map = try Standardization(fitting: x)
+      Self.standardizeInPlace(&x, map)
+      if validationX != nil { Self.standardizeInPlace(&validationX!, map) }
+      standardization = map
+    } else {
+      standardization = nil
+    }
+    let names = plan.inputNames
+    training = try Dataset(
+      x: x, y: y, featureNames: names, targetName: target, task: taskValue, classNames: classNames)
+    if let validationX, let validationY {
+      validation = try Dataset(
+        x: validationX, y: validationY, featureNames: names, targetName: target, task: taskValue,
+        classNames: classNames)
+    } else {
+      validation = nil
+    }
+    self.plan = plan
+    summaryLines = [plan.summaryLine] + notes
+  }
+
+  /// `x` with each column j mapped to (xⱼ − μⱼ) / sⱼ in place, as
+  /// `Standardization.apply(to:)` computes it.
+  static func standardizeInPlace(_ x: inout Matrix<Element>, _ map: Standardization) {
+    let columns = x.columns
+    let mean = map.mean
+    let scale = map.standardDeviation
+    x.withUnsafeMutableBufferPointer { buffer in
+      for index in buffer.indices {
+        let j = index % columns
+        buffer[index] = Element((Double(buffer[index]) - mean[j]) / scale[j])
+      }
+    }
+  }
+
+  static func isMissing(_ column: CSVColumn<Element>, _ row: Int) -> Bool {
+    switch column.cells {
+    case .numbers(let values): values[row].isNaN
+    case .texts(let codes, _): codes[row] == CSVColumn<Element>.missingCode
+    }
+  }
+
+  /// "lines 5, 9" or "lines 5, 9, … (12 in all)".
+  static func lineList(_ lines: [Int], total: Int) -> String {
+    let shown = lines.prefix(CSVTableReader<Element>.lineListLimit)
+    return "line\(shown.count == 1 ? "" : "s") " + shown.map(String.init).joined(separator: ", ")
+      + (total > shown.count ? ", … (\(total) in all)" : "")
+  }
+
+  /// The error of `--missing error`: every missing cell (up to ``ColumnPlan/missingListLimit``)
+  /// with its line and column, and the total.
+  static func missingError(
+    _ columns: [CSVColumn<Element>], source: String,
+    hint: String = "use --missing impute (the default) to fill them, or --missing drop-rows to leave their rows out"
+  ) -> CLIError {
+    let total = columns.reduce(0) { $0 + $1.missingCount }
+    let cells = columns.flatMap { column in column.missingLines.map { ($0, column.position, column.name) } }
+      .sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+    var text = "\(ModelInfo.count(total, "missing cell")) (--missing error):"
+    for (line, _, name) in cells.prefix(ColumnPlan.missingListLimit) {
+      text += "\n  line \(line), column \(MessageText.quoted(name)): missing"
+    }
+    let listed = min(cells.count, ColumnPlan.missingListLimit)
+    if total > listed { text += "\n  … and \(total - listed) more" }
+    text += "\n  \(hint)"
+    return .dataMismatch(path: source, reason: text)
+  }
+
+  /// The header of the CSV file at `path`, its line, and the name messages use for the file.
+  static func header(_ path: String) throws -> (header: [String], line: Int, name: String) {
+    // No header name holds a NUL (the reader refuses one), so asking for one yields the
+    // header in the error.
+    do {
+      let reader = try CSVTableReader<Element>(path: path, columns: [("\u{0}", .numbers)])
+      return (reader.header, reader.headerLine, reader.path)
+    } catch DataError.missingColumn(let name, let line, _, let available) {
+      return (available, line, name)
+    }
+  }
+}
+
+/// An error whose message names the file as the user gave it.
+struct RenamedInputError: Error, CustomStringConvertible {
+  let description: String
+}
+
+/// An input file made readable twice (the header, then the data).
+///
+/// A file is opened twice, except a FIFO. Standard input that is a regular file is rewound;
+/// otherwise standard input (a pipe) and a FIFO are first copied to an unlinked temporary file
+/// that becomes standard input and is rewound, and messages that say "standard input" then
+/// say the path given.
+enum StandardInput {
+  /// How to read `path` twice: the path to read (`-` for a copy), the function that rewinds
+  /// it, and the function that names the file in an error as the user did.
+  static func rereadable(_ path: String) throws -> (
+    path: String, rewind: (() throws -> Void)?, named: (any Error) -> any Error
+  ) {
+    if path == "-" { return ("-", try rewindable(), { $0 }) }
+    var status = stat()
+    // A FIFO is read once; a device (/dev/zero) or a /proc file can be opened again.
+    guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO else {
+      return (path, nil, { $0 })
+    }
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return (path, nil, { $0 }) }  // the reader says why
+    defer { close(descriptor) }
+    let rewind = try spool(from: descriptor, name: path)
+    let named: (any Error) -> any Error = { error in
+      RenamedInputError(description: "\(error)".replacingOccurrences(of: "standard input", with: path))
+    }
+    return ("-", rewind, named)
+  }
+
+  /// Makes standard input rewindable; returns the function that rewinds it.
+  static func rewindable() throws -> () throws -> Void {
+    var status = stat()
+    if fstat(STDIN_FILENO, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG {
+      let start = lseek(STDIN_FILENO, 0, SEEK_CUR)
+      if start >= 0 { return { try seek(start) } }
+    }
+    return try spool(from: STDIN_FILENO, name: "standard input")
+  }
+
+  /// Copies `source` to an unlinked temporary file that becomes standard input.
+  private static func spool(from source: Int32, name: String) throws -> () throws -> Void {
+    let directory = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+    var template = Array((directory + "/bump-stdin-XXXXXX").utf8CString)
+    let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    guard descriptor >= 0 else {
+      throw DataError.unreadableFile(
+        path: name, reason: "cannot make a temporary copy in \(directory): \(String(cString: strerror(errno)))")
+    }
+    unlink(String(cString: template))
+    defer { close(descriptor) }
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+      if count == 0 { break }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw DataError.unreadableFile(path: name, reason: String(cString: strerror(errno)))
+      }
+      // Binary data: the copy ends at its first NUL, which the reader reports.
+      let nul = buffer.prefix(count).firstIndex(of: 0)
+      let length = nul.map { $0 + 1 } ?? count
+      var written = 0
+      while written < length {
+        let n = buffer.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, length - written) }
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw DataError.unreadableFile(
+            path: name, reason: "cannot copy it to \(directory): \(String(cString: strerror(errno)))")
+        }
+        written += n
+      }
+      if nul != nil { break }
+    }
+    guard dup2(descriptor, STDIN_FILENO) >= 0 else {
+      throw DataError.unreadableFile(path: "standard input", reason: String(cString: strerror(errno)))
+    }
+    try seek(0)
+    return { try seek(0) }
+  }
+
+  private static func seek(_ offset: off_t) throws {
+    guard lseek(STDIN_FILENO, offset, SEEK_SET) >= 0 else {
+      throw DataError.unreadableFile(path: "standard input", reason: String(cString: strerror(errno)))
+    }
+  }
+}

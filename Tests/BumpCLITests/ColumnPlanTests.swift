@@ -1,0 +1,194 @@
+@testable import BumpCLI
+import BumpKit
+import Foundation
+import Testing
+
+/// ``ColumnPlan``: fitting on training rows and encoding tables, against matrices worked out
+/// by hand; ``ClassLabels`` and ``ClassMatcher``.
+@Suite struct ColumnPlanTests {
+  static func numbers(_ name: String, _ values: [Double], position: Int = 0) -> CSVColumn<Double> {
+    CSVColumn(
+      name: name, position: position, cells: .numbers(values),
+      missingCount: values.filter(\.isNaN).count)
+  }
+
+  /// A text column of `cells` (nil: missing), coded in order of first appearance.
+  static func texts(_ name: String, _ cells: [String?], position: Int = 0) -> CSVColumn<Double> {
+    var texts: [String] = []
+    var codes: [UInt32] = []
+    for cell in cells {
+      guard let cell else {
+        codes.append(CSVColumn<Double>.missingCode)
+        continue
+      }
+      if let k = texts.firstIndex(of: cell) { codes.append(UInt32(k)) } else {
+        codes.append(UInt32(texts.count))
+        texts.append(cell)
+      }
+    }
+    return CSVColumn(
+      name: name, position: position, cells: .texts(codes: codes, texts: texts),
+      missingCount: cells.filter { $0 == nil }.count)
+  }
+
+  static func rows(_ x: Matrix<Double>) -> [[Double]] { (0..<x.rows).map { x.row($0) } }
+
+  @Test func theMedianOfOddAndEvenCounts() {
+    #expect(ColumnPlan.median([3, 1, 2]) == 2)
+    #expect(ColumnPlan.median([4, 1, 3, 2]) == 2.5)
+    #expect(ColumnPlan.median([7]) == 7)
+    #expect(ColumnPlan.median([-1, 10]) == 4.5)
+  }
+
+  @Test func aNumberColumnWithMissingCellsGetsTheTrainingMedianAndAnIndicator() throws {
+    let nan = Double.nan
+    // Rows 0–3 train; row 4 (value 100) is validation and must not move the median.
+    let column = Self.numbers("a", [1, nan, 3, 10, 100])
+    let plan = ColumnPlan.fit(columns: [column], rows: [0, 1, 2, 3], missing: .impute, categorical: [])
+    let feature = try #require(plan.features.first)
+    #expect(feature.median == 3)
+    #expect(feature.indicator && feature.missing == 1)
+    #expect(plan.inputNames == ["a", "a (missing)"])
+    var tally = ColumnPlan.Tally(features: 1)
+    let x = try ColumnPlan.Encoder(plan: plan, columns: [column]).encode(rows: [0, 1, 2, 3, 4], tally: &tally)
+    #expect(Self.rows(x) == [[1, 0], [3, 1], [3, 0], [10, 0], [100, 0]])
+    #expect(tally.imputed == [0], "an imputed cell of a column with an indicator is no surprise")
+    // Even count: the mean of the two middle values.
+    let even = ColumnPlan.fit(
+      columns: [Self.numbers("b", [4, 1, nan, 2, 3])], rows: [0, 1, 2, 3, 4], missing: .impute,
+      categorical: [])
+    #expect(even.features.first?.median == 2.5)
+  }
+
+  @Test func aMissingCellWhereTrainingHadNoneIsImputedAndCounted() throws {
+    let plan = ColumnPlan.fit(
+      columns: [Self.numbers("a", [1, 2, 6])], rows: [0, 1, 2], missing: .impute, categorical: [])
+    #expect(plan.inputNames == ["a"])
+    var tally = ColumnPlan.Tally(features: 1)
+    let batch = Self.numbers("a", [.nan, 5, .nan])
+    let x = try ColumnPlan.Encoder(plan: plan, columns: [batch]).encode(rows: 0..<3, tally: &tally)
+    #expect(Self.rows(x) == [[2], [5], [2]])
+    #expect(tally.imputed == [2])
+    let warnings = tally.warnings(plan: plan, source: "f.csv")
+    #expect(warnings.count == 1 && warnings[0].contains("2 missing cells"), "\(warnings)")
+  }
+
+  @Test func categoriesAreOneHotInTextOrder() throws {
+    let column = Self.texts("island", ["Dream", "Biscoe", nil, "Dream", "Torgersen"])
+    let plan = ColumnPlan.fit(columns: [column], rows: [0, 1, 2, 3, 4], missing: .impute, categorical: [])
+    #expect(plan.inputNames == ["island=Biscoe", "island=Dream", "island=Torgersen"])
+    #expect(plan.features[0].other == false)
+    var tally = ColumnPlan.Tally(features: 1)
+    let x = try ColumnPlan.Encoder(plan: plan, columns: [column]).encode(rows: [0, 1, 2, 3, 4], tally: &tally)
+    #expect(Self.rows(x) == [[0, 1, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 1]])
+  }
+
+  @Test func theCategoryCapKeepsTheMostFrequentWithTiesInTextOrder() throws {
+    // 34 categories: "a33" three times, the others once. Kept: "a33" and, of the ties, the
+    // first 31 in text order (a00…a30); "a31" and "a32" are lumped into (other).
+    var cells: [String?] = (0..<34).map { String(format: "a%02d", $0) }
+    cells += ["a33", "a33"]
+    let column = Self.texts("c", cells.reversed())
+    let plan = ColumnPlan.fit(columns: [column], rows: Array(0..<cells.count), missing: .impute, categorical: [])
+    let feature = try #require(plan.features.first)
+    #expect(ColumnPlan.categoryLimit == 32)
+    #expect(feature.categories == (0..<31).map { String(format: "a%02d", $0) } + ["a33"])
+    #expect(feature.other)
+    #expect(feature.width == 33)
+    #expect(plan.inputNames.last == "c=(other)")
+    let batch = Self.texts("c", ["a31", "a00", "a33", "zz"])
+    var tally = ColumnPlan.Tally(features: 1)
+    let x = try ColumnPlan.Encoder(plan: plan, columns: [batch]).encode(rows: 0..<4, tally: &tally)
+    func hot(_ r: Int) -> [Int] { (0..<33).filter { x[r, $0] == 1 } }
+    #expect(hot(0) == [32] && hot(1) == [0] && hot(2) == [31] && hot(3) == [32])
+    #expect((0..<4).allSatisfy { r in (0..<33).reduce(0.0) { $0 + x[r, $1] } == 1 })
+    #expect(tally.unknown == [2])
+  }
+
+  @Test func anUnseenCategoryWithoutOtherIsAllZerosAndWarnedOnce() throws {
+    let plan = ColumnPlan.fit(
+      columns: [Self.texts("island", ["b", "a", "b"])], rows: [0, 1, 2], missing: .impute, categorical: [])
+    #expect(plan.inputNames == ["island=a", "island=b"])
+    let batch = Self.texts("island", ["zzz", "a", "zzz", "yyy"])
+    var tally = ColumnPlan.Tally(features: 1)
+    let x = try ColumnPlan.Encoder(plan: plan, columns: [batch]).encode(rows: 0..<4, tally: &tally)
+    #expect(Self.rows(x) == [[0, 0], [1, 0], [0, 0], [0, 0]])
+    #expect(tally.unknown == [3])
+    let warnings = tally.warnings(plan: plan, source: "f.csv")
+    #expect(warnings.count == 1 && warnings[0].contains("3 cells") && warnings[0].contains("zzz"), "\(warnings)")
+  }
+
+  @Test func aNumberSpeltAnotherWayIsTheSameCategoryUnlessNamedCategorical() throws {
+    let automatic = ColumnPlan.fit(
+      columns: [Self.texts("year", ["2007", "2008", "x"])], rows: [0, 1, 2], missing: .impute,
+      categorical: [])
+    let named = ColumnPlan.fit(
+      columns: [Self.texts("zip", ["02134", "10001"])], rows: [0, 1], missing: .impute,
+      categorical: ["zip"])
+    var tally = ColumnPlan.Tally(features: 1)
+    let x = try ColumnPlan.Encoder(plan: automatic, columns: [Self.texts("year", ["2007.0"])])
+      .encode(rows: [0], tally: &tally)
+    #expect(Self.rows(x) == [[1, 0, 0]])
+    let z = try ColumnPlan.Encoder(plan: named, columns: [Self.texts("zip", ["2134", "02134"])])
+      .encode(rows: [0, 1], tally: &tally)
+    #expect(Self.rows(z) == [[0, 0], [1, 0]])
+  }
+
+  @Test func constantColumnsAreDroppedWithTheirReason() {
+    let plan = ColumnPlan.fit(
+      columns: [
+        Self.numbers("one", [5, 5, .nan]), Self.numbers("none", [.nan, .nan, .nan]),
+        Self.texts("t", ["x", nil, "x"]), Self.numbers("kept", [1, 2, 3]),
+      ], rows: [0, 1, 2], missing: .impute, categorical: [])
+    #expect(plan.inputNames == ["kept"])
+    #expect(plan.dropped.map(\.name) == ["one", "none", "t"])
+    #expect(plan.dropped.allSatisfy { $0.reason.hasPrefix("constant") })
+    #expect(plan.columnLines.contains("\"none\": dropped: constant (all missing)"), "\(plan.columnLines)")
+  }
+
+  @Test func numericClassLabelsAreSortedByValue() throws {
+    let column = Self.texts("year", ["2009", "2007", "2007.0", "2008", nil])
+    guard case .texts(let codes, let texts) = column.cells else { return }
+    let labels = try ClassLabels(codes: codes, texts: texts, path: "f", target: "year")
+    #expect(labels.numeric)
+    #expect(labels.names == ["2007", "2008", "2009"])
+    #expect(labels.classOfText == [2, 0, 0, 1])
+    let matcher = ClassMatcher(classes: 3, names: labels.names, numeric: true)
+    #expect(matcher.classOf("2008.0") == 1 && matcher.classOf("2010") == nil)
+  }
+
+  @Test func nameLabelsAreInTextOrderAndMixedLabelsAreRefused() throws {
+    let column = Self.texts("kind", ["setosa", "Virginica", "versicolor"])
+    guard case .texts(let codes, let texts) = column.cells else { return }
+    let labels = try ClassLabels(codes: codes, texts: texts, path: "f", target: "kind")
+    #expect(!labels.numeric && labels.names == ["Virginica", "setosa", "versicolor"])
+    let mixed = Self.texts("kind", ["a", "1", "b"])
+    guard case .texts(let mixedCodes, let mixedTexts) = mixed.cells else { return }
+    #expect {
+      try ClassLabels(codes: mixedCodes, texts: mixedTexts, path: "f", target: "kind")
+    } throws: { "\($0)".contains("data row 2") && "\($0)".contains("all numbers or all names") }
+  }
+
+  @Test func thePlanRoundTripsThroughTheCheckpointMetadata() throws {
+    let plan = ColumnPlan.fit(
+      columns: [Self.numbers("a", [1, .nan, 3]), Self.texts("b", ["x", "y", "x"])], rows: [0, 1, 2],
+      missing: .impute, categorical: [])
+    let info = ModelInfo(
+      configuration: nil, featureNames: plan.inputNames, targetName: "y", task: .regression,
+      classNames: nil, loss: .mse, standardization: nil, plan: plan)
+    let metadata = try info.metadata()
+    #expect(metadata["column_plan"]?.contains("\"median\":2") == true, "\(metadata["column_plan"] ?? "")")
+    let back = try ModelInfo(metadata: metadata, source: "m", inputs: plan.width)
+    #expect(back.plan == plan)
+    // A plan whose inputs disagree with the feature names is refused.
+    var bad = metadata
+    bad["feature_names"] = "[\"a\",\"b=x\",\"b=y\",\"c\"]"
+    #expect(throws: CLIError.self) { try ModelInfo(metadata: bad, source: "m", inputs: 4) }
+    // A checkpoint without a plan reads its features as numbers, strictly.
+    var legacy = metadata
+    legacy["column_plan"] = nil
+    legacy["feature_names"] = "[\"p\",\"q\"]"
+    let old = try ModelInfo(metadata: legacy, source: "m", inputs: 2)
+    #expect(old.plan == nil && old.columnPlan.missing == .error && old.columnPlan.inputNames == ["p", "q"])
+  }
+}

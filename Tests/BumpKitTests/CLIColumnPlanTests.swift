@@ -1,0 +1,245 @@
+import Foundation
+import Testing
+
+/// `bump train`, `predict`, `evaluate` and `inspect` on CSV files with missing cells, text
+/// columns and numeric class labels (column plans), run as a subprocess; and checkpoints
+/// written before column plans, which must predict and evaluate byte for byte as before.
+@Suite struct CLIColumnPlanTests {
+  typealias Scratch = CLITrainTests.Scratch
+  typealias TrainTool = CLITrainTests.TrainTool
+
+  static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/legacy")
+
+  /// A penguins-style file: species (text target), island (text), four measurements with
+  /// `NA` cells, sex (`NA`, male, female), year 2007–2009. Deterministic.
+  static func penguins(rows: Int = 150) -> String {
+    let species = ["Adelie", "Chinstrap", "Gentoo"]
+    let islands = ["Biscoe", "Dream", "Torgersen"]
+    var text = "species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year\n"
+    for i in 0..<rows {
+      let s = i % 3
+      let wobble = Double((i * 37) % 11) / 10
+      let bill = i % 17 == 0 ? "NA" : String(format: "%.1f", 38 + 5 * Double(s) + wobble)
+      let depth = i % 23 == 0 ? "NA" : String(format: "%.1f", 18 - (s == 2 ? 3 : 0) + wobble / 2)
+      let flipper = 190 + 10 * s + (i * 7) % 9
+      let mass = i % 29 == 0 ? "NA" : String(3700 + (s == 2 ? 1200 : 0) + (i * 53) % 400)
+      let sex = i % 19 == 0 ? "NA" : (i % 2 == 0 ? "male" : "female")
+      text += "\(species[s]),\(islands[(s + (i % 5 == 0 ? 1 : 0)) % 3]),\(bill),\(depth),\(flipper),\(mass),\(sex),\(2007 + i % 3)\n"
+    }
+    return text
+  }
+
+  static func write(_ text: String, _ name: String, in scratch: Scratch) throws -> String {
+    let path = scratch.path(name)
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  static func train(_ arguments: [String], in scratch: Scratch, run: String = "run") throws -> TrainTool.Result {
+    try TrainTool.run(
+      ["train", "--epochs", "3", "--layers", "8", "--output", scratch.path(run)] + arguments)
+  }
+
+  @Test func penguinsTrainWithNoOptionAndPredictClassNamesWarningOnceForAnUnseenIsland() throws {
+    let scratch = try Scratch()
+    let data = try Self.write(Self.penguins(), "penguins.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "species", "--task", "classification"], in: scratch)
+    #expect(train.status == 0, "\(train.stderr)")
+    for expected in [
+      "3 classes: \"Adelie\", \"Chinstrap\", \"Gentoo\"", "\"island\": 3 categories",
+      "\"bill_length_mm\": numbers with", "+ indicator", "\"sex\": 2 categories", "\"year\": numbers",
+    ] {
+      #expect(train.stdout.contains(expected), "\(expected) in \(train.stdout)")
+    }
+    let model = scratch.path("run/model.safetensors")
+    let inspect = try TrainTool.run(["inspect", model])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    for expected in ["\"island=Biscoe\"", "\"bill_length_mm (missing)\"", "\"sex=male\"", "columns (missing cells: impute)"] {
+      #expect(inspect.stdout.contains(expected), "\(expected) in \(inspect.stdout)")
+    }
+
+    let new = try Self.write(
+      """
+      island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year
+      Atlantis,39.1,18.7,181,3750,male,2007
+      Biscoe,NA,15,220,NA,female,2008
+      Atlantis,50,16,200,4000,NA,2009
+
+      """, "new.csv", in: scratch)
+    let predict = try TrainTool.run(["predict", "--model", model, "--data", new])
+    #expect(predict.status == 0, "\(predict.stderr)")
+    let lines = predict.stdout.split(separator: "\n")
+    #expect(lines.first == "predicted_class,probability_Adelie,probability_Chinstrap,probability_Gentoo")
+    #expect(lines.count == 4, "\(predict.stdout)")
+    for line in lines.dropFirst() {
+      #expect(["Adelie", "Chinstrap", "Gentoo"].contains(String(line.split(separator: ",")[0])), "\(line)")
+    }
+    let warnings = predict.stderr.split(separator: "\n")
+    #expect(warnings.filter { $0.contains("\"island\"") }.count == 1, "\(predict.stderr)")
+    #expect(predict.stderr.contains("2 cells with a category the model does not know (e.g. \"Atlantis\")"), "\(predict.stderr)")
+
+    let evaluate = try TrainTool.run(["evaluate", "--model", model, "--data", data])
+    #expect(evaluate.status == 0, "\(evaluate.stderr)")
+    #expect(evaluate.stdout.contains("150 samples") && evaluate.stdout.contains("accuracy"), "\(evaluate.stdout)")
+  }
+
+  @Test func aNumericClassTargetHasOneClassPerDistinctValue() throws {
+    let scratch = try Scratch()
+    // One 2008 written as 2008.0: the same class.
+    let text = Self.penguins().replacingOccurrences(of: ",2008\n", with: ",2008.0\n")
+    let data = try Self.write(text, "p.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "year", "--task", "classification"], in: scratch)
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("(3 classes: \"2007\", \"2008\", \"2009\")"), "\(train.stdout)")
+    let model = scratch.path("run/model.safetensors")
+    let predict = try TrainTool.run(["predict", "--model", model, "--data", data])
+    #expect(predict.status == 0, "\(predict.stderr)")
+    #expect(predict.stdout.hasPrefix("predicted_class,probability_2007,probability_2008,probability_2009\n"))
+    let classes = Set(predict.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[0] })
+    #expect(classes.isSubset(of: ["2007", "2008", "2009"]), "\(classes)")
+    let evaluate = try TrainTool.run(["evaluate", "--model", model, "--data", data])
+    #expect(evaluate.status == 0, "\(evaluate.stderr)")
+  }
+
+  @Test func rowsWithAMissingTargetAreDroppedAndReported() throws {
+    let scratch = try Scratch()
+    var text = "a,b,y\n"
+    for i in 0..<40 { text += "\(i),\(i % 7),\(i == 1 || i == 3 ? "NA" : String(2 * i))\n" }
+    let data = try Self.write(text, "d.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression"], in: scratch)
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("Dropped 2 rows with a missing target \"y\" (lines 3, 5)"), "\(train.stdout)")
+    #expect(train.stdout.contains("30 training + 8 validation samples"), "\(train.stdout)")
+  }
+
+  /// 40 rows; "a" misses lines 2 and 5, "b" line 4.
+  static func holes() -> String {
+    var text = "a,b,y\n"
+    for i in 0..<40 {
+      text += "\(i == 0 || i == 3 ? "NA" : String(i)),\(i == 2 ? "" : String(i % 5)),\(i % 2 == 0 ? "even" : "odd")\n"
+    }
+    return text
+  }
+
+  @Test func missingDropRowsLeavesTheRowsOut() throws {
+    let scratch = try Scratch()
+    let data = try Self.write(Self.holes(), "h.csv", in: scratch)
+    let train = try Self.train(
+      ["--data", data, "--target", "y", "--task", "classification", "--missing", "drop-rows"], in: scratch)
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("Dropped 3 rows with a missing feature cell"), "\(train.stdout)")
+    #expect(train.stdout.contains("30 training + 7 validation samples"), "\(train.stdout)")
+    #expect(!train.stdout.contains("(missing)"), "\(train.stdout)")
+  }
+
+  @Test func missingErrorListsEveryMissingCellWithItsLine() throws {
+    let scratch = try Scratch()
+    let data = try Self.write(Self.holes(), "h.csv", in: scratch)
+    let train = try Self.train(
+      ["--data", data, "--target", "y", "--task", "classification", "--missing", "error"], in: scratch)
+    #expect(train.status != 0)
+    for expected in [
+      "3 missing cells", "line 2, column \"a\"", "line 4, column \"b\"", "line 5, column \"a\"",
+      "--missing impute",
+    ] {
+      #expect(train.stderr.contains(expected), "\(expected) in \(train.stderr)")
+    }
+    #expect(try scratch.entries() == ["h.csv"], "no run folder")
+  }
+
+  @Test func categoricalReadsANumericColumnAsCategoriesAsWritten() throws {
+    let scratch = try Scratch()
+    var text = "zip,x,y\n"
+    let zips = ["02134", "10001", "94105"]
+    for i in 0..<30 { text += "\(zips[i % 3]),\(i),\(i % 3 == 0 ? 1 : 0)\n" }
+    let data = try Self.write(text, "z.csv", in: scratch)
+    let train = try Self.train(
+      ["--data", data, "--target", "y", "--task", "classification", "--categorical", "zip"], in: scratch)
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("\"zip\": 3 categories"), "\(train.stdout)")
+    let inspect = try TrainTool.run(["inspect", scratch.path("run/model.safetensors")])
+    #expect(inspect.stdout.contains("\"zip=02134\", \"zip=10001\", \"zip=94105\""), "\(inspect.stdout)")
+    // Without the option it is a number column.
+    let plain = try Self.train(["--data", data, "--target", "y", "--task", "classification"], in: scratch, run: "plain")
+    #expect(plain.stdout.contains("\"zip\": numbers"), "\(plain.stdout)")
+  }
+
+  @Test func aConstantColumnIsDroppedWithANoteAndTrueFalseIsOneHot() throws {
+    let scratch = try Scratch()
+    var text = "c,flag,x,y\n"
+    for i in 0..<30 { text += "5,\(i % 3 == 0 ? "True" : "False"),\(i),\(Double(i) / 2)\n" }
+    let data = try Self.write(text, "c.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression"], in: scratch)
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("\"c\": dropped: constant (one value, 5)"), "\(train.stdout)")
+    #expect(train.stdout.contains("\"flag\": 2 categories"), "\(train.stdout)")
+    let inspect = try TrainTool.run(["inspect", scratch.path("run/model.safetensors")])
+    #expect(inspect.stdout.contains("features (3): \"flag=False\", \"flag=True\", \"x\""), "\(inspect.stdout)")
+  }
+
+  @Test func everyUnusableCellIsReportedUpToTheCapInOneRun() throws {
+    let scratch = try Scratch()
+    // 13 bad cells in each of two mostly-number columns: 26 problems, 20 listed.
+    var text = "a,b,y\n"
+    for i in 0..<60 {
+      let bad = i % 4 == 1 && i < 52
+      text += "\(bad ? "x\(i)" : String(i)),\(bad ? "oops" : String(i % 5)),\(i)\n"
+    }
+    let data = try Self.write(text, "bad.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression"], in: scratch)
+    #expect(train.status != 0)
+    #expect(train.stderr.contains("26 unusable cells"), "\(train.stderr)")
+    #expect(train.stderr.contains("… and 6 more"), "\(train.stderr)")
+    #expect(train.stderr.components(separatedBy: "is not a number").count - 1 == 20, "\(train.stderr)")
+    #expect(train.stderr.contains("line 3, column \"a\": \"x1\"") && train.stderr.contains("line 3, column \"b\""))
+    #expect(train.stderr.contains("--categorical a"), "\(train.stderr)")
+  }
+
+  @Test func aMissingCellAtPredictionInAColumnWithoutMissingTrainingCellsIsImputedAndWarned() throws {
+    let scratch = try Scratch()
+    var text = "a,b,y\n"
+    for i in 0..<30 { text += "\(i),\(i % 4),\(i * 2)\n" }
+    let data = try Self.write(text, "d.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression"], in: scratch)
+    #expect(train.status == 0, "\(train.stderr)")
+    let new = try Self.write("a,b\nNA,1\n3,?\n,2\n", "new.csv", in: scratch)
+    let predict = try TrainTool.run(["predict", "--model", scratch.path("run/model.safetensors"), "--data", new])
+    #expect(predict.status == 0, "\(predict.stderr)")
+    #expect(predict.stdout.split(separator: "\n").count == 4, "\(predict.stdout)")
+    let warnings = predict.stderr.split(separator: "\n")
+    #expect(warnings.count == 2, "\(predict.stderr)")
+    #expect(predict.stderr.contains("\"a\": 2 missing cells (none in training)"), "\(predict.stderr)")
+  }
+
+  // MARK: - Checkpoints from before column plans
+
+  @Test(arguments: ["legacy-regression", "legacy-numeric-labels", "legacy-name-labels"])
+  func aCheckpointWithoutAPlanPredictsAndEvaluatesByteForByteAsBefore(name: String) throws {
+    let model = Self.fixtures.appendingPathComponent("\(name).safetensors").path
+    let data = Self.fixtures.appendingPathComponent("\(name).csv").path
+    let predictions = try String(
+      contentsOf: Self.fixtures.appendingPathComponent("\(name)-predictions.csv"), encoding: .utf8)
+    let evaluation = try String(
+      contentsOf: Self.fixtures.appendingPathComponent("\(name)-evaluate.txt"), encoding: .utf8)
+    let predict = try TrainTool.run(["predict", "--model", "\(name).safetensors", "--data", "\(name).csv"], in: Self.fixtures)
+    #expect(predict.status == 0, "\(predict.stderr)")
+    #expect(predict.stdout == predictions)
+    #expect(predict.stderr.isEmpty, "\(predict.stderr)")
+    let evaluate = try TrainTool.run(["evaluate", "--model", "\(name).safetensors", "--data", "\(name).csv"], in: Self.fixtures)
+    #expect(evaluate.status == 0, "\(evaluate.stderr)")
+    #expect(evaluate.stdout == evaluation)
+    // Through standard input and by absolute path: the same rows.
+    let absolute = try TrainTool.run(["predict", "--model", model, "--data", data])
+    #expect(absolute.stdout == predictions)
+  }
+
+  @Test func aCheckpointWithoutAPlanStillRefusesAMissingCell() throws {
+    let scratch = try Scratch()
+    let model = Self.fixtures.appendingPathComponent("legacy-regression.safetensors").path
+    let data = try Self.write("a,b\n1,2\nNA,3\n", "m.csv", in: scratch)
+    let predict = try TrainTool.run(["predict", "--model", model, "--data", data])
+    #expect(predict.status != 0)
+    #expect(predict.stderr.contains("line 3, column \"a\": missing"), "\(predict.stderr)")
+  }
+}
