@@ -1,5 +1,6 @@
 import ArgumentParser
 import BumpKit
+import Dispatch
 
 /// What `bump train` does with a feature cell that is missing (`--missing`).
 enum MissingRule: String, Codable, CaseIterable, Sendable, ExpressibleByArgument {
@@ -136,10 +137,54 @@ struct ColumnPlan: Codable, Equatable, Sendable {
 
   /// The median of `values` (not empty): the middle value, or the mean of the two middle
   /// ones for an even count.
+  ///
+  /// Linear on average: the middle values are selected (quickselect), not sorted.
   static func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    let n = sorted.count
-    return n % 2 == 1 ? sorted[n / 2] : sorted[n / 2 - 1] / 2 + sorted[n / 2] / 2
+    var values = values
+    let n = values.count
+    return values.withUnsafeMutableBufferPointer { v in
+      let upper = select(v, n / 2)
+      guard n % 2 == 0 else { return upper }
+      // After selecting the upper middle, every value before it is ≤ it: the lower middle
+      // is their largest.
+      var lower = v[0]
+      for i in 1..<(n / 2) where v[i] > lower { lower = v[i] }
+      return lower / 2 + upper / 2
+    }
+  }
+
+  /// The value of rank `k` (0-based) of `v`, which is reordered so that the values before
+  /// position k are ≤ it and those after it are ≥ it (Hoare's selection with a
+  /// median-of-three pivot). The values hold no NaN.
+  static func select(_ v: UnsafeMutableBufferPointer<Double>, _ k: Int) -> Double {
+    var lo = 0
+    var hi = v.count - 1
+    while lo < hi {
+      let mid = lo + (hi - lo) / 2
+      if v[mid] < v[lo] { v.swapAt(mid, lo) }
+      if v[hi] < v[lo] { v.swapAt(hi, lo) }
+      if v[hi] < v[mid] { v.swapAt(hi, mid) }
+      let pivot = v[mid]
+      var i = lo
+      var j = hi
+      while i <= j {
+        while v[i] < pivot { i += 1 }
+        while v[j] > pivot { j -= 1 }
+        if i <= j {
+          v.swapAt(i, j)
+          i += 1
+          j -= 1
+        }
+      }
+      if k <= j {
+        hi = j
+      } else if k >= i {
+        lo = i
+      } else {
+        return v[k]
+      }
+    }
+    return v[k]
   }
 
   /// The plan for `columns` (the feature columns of a table), fitted on the rows `rows`.
@@ -149,9 +194,36 @@ struct ColumnPlan: Codable, Equatable, Sendable {
   static func fit<Element: MatrixScalar>(
     columns: [CSVColumn<Element>], rows: [Int], missing rule: MissingRule, categorical: Set<String>
   ) -> ColumnPlan {
+    // Medians, ranges and counts do not depend on the order of the rows: they are read in
+    // file order, so that memory is walked sequentially.
+    let size = (rows.max() ?? -1) + 1
+    var chosen = [Bool](repeating: false, count: size)
+    for r in rows { chosen[r] = true }
+    let rows = (0..<size).filter { chosen[$0] }
+    // Each column is planned on its own, so the columns are shared among the processors.
+    let planned = concurrentMap(columns) { column in
+      fitColumn(column, rows: rows, missing: rule, categorical: categorical)
+    }
     var features: [Feature] = []
     var dropped: [Dropped] = []
-    for column in columns {
+    for result in planned {
+      switch result {
+      case .feature(let feature): features.append(feature)
+      case .dropped(let column): dropped.append(column)
+      }
+    }
+    return ColumnPlan(missing: rule, features: features, dropped: dropped, numericClasses: nil)
+  }
+
+  private enum ColumnFit {
+    case feature(Feature)
+    case dropped(Dropped)
+  }
+
+  /// The plan of one column, fitted on `rows` (in file order).
+  private static func fitColumn<Element: MatrixScalar>(
+    _ column: CSVColumn<Element>, rows: [Int], missing rule: MissingRule, categorical: Set<String>
+  ) -> ColumnFit {
       switch column.cells {
       case .numbers(let cells):
         var values: [Double] = []
@@ -159,14 +231,13 @@ struct ColumnPlan: Codable, Equatable, Sendable {
         for r in rows where !cells[r].isNaN { values.append(Double(cells[r])) }
         let missing = rows.count - values.count
         guard let low = values.min(), let high = values.max(), low != high else {
-          dropped.append(
+          return .dropped(
             Dropped(
               name: column.name,
               reason: values.isEmpty
                 ? "constant (all missing)" : "constant (one value, \(formatted(values[0], digits: 6)))"))
-          continue
         }
-        features.append(
+        return .feature(
           Feature(
             name: column.name, categories: nil, other: false, canonicalNumbers: false,
             median: median(values), indicator: missing > 0 && rule == .impute, missing: missing))
@@ -179,25 +250,22 @@ struct ColumnPlan: Codable, Equatable, Sendable {
         }
         let seen = counts.indices.filter { counts[$0] > 0 }
         guard seen.count >= 2 else {
-          dropped.append(
+          return .dropped(
             Dropped(
               name: column.name,
               reason: seen.isEmpty
                 ? "constant (all missing)" : "constant (one value, \(MessageText.quoted(texts[seen[0]])))"))
-          continue
         }
         let byFrequency = seen.sorted {
           counts[$0] != counts[$1] ? counts[$0] > counts[$1] : textPrecedes(texts[$0], texts[$1])
         }
         let kept = byFrequency.prefix(categoryLimit).map { texts[$0] }.sorted(by: textPrecedes)
-        features.append(
+        return .feature(
           Feature(
             name: column.name, categories: kept, other: seen.count > categoryLimit,
             canonicalNumbers: !categorical.contains(column.name), median: nil, indicator: false,
             missing: missing))
       }
-    }
-    return ColumnPlan(missing: rule, features: features, dropped: dropped, numericClasses: nil)
   }
 
   // MARK: - Encoding
@@ -442,4 +510,27 @@ struct ClassMatcher {
     }
     return "is not one of the model's classes (\(list))"
   }
+}
+
+/// `transform` applied to each element of `items`, the elements shared among the processors
+/// (Dispatch's `concurrentPerform`); the results in the order of `items`.
+func concurrentMap<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
+  guard items.count > 1 else { return items.map(transform) }
+  return [R](unsafeUninitializedCapacity: items.count) { buffer, initialized in
+    withoutActuallyEscaping(transform) { transform in
+      let shared = ConcurrentMapState(items: items, base: buffer.baseAddress!, transform: transform)
+      DispatchQueue.concurrentPerform(iterations: items.count) { i in
+        (shared.base + i).initialize(to: shared.transform(shared.items[i]))
+      }
+    }
+    initialized = items.count
+  }
+}
+
+/// What the iterations of ``concurrentMap(_:_:)`` share: they write disjoint elements and
+/// read immutable state.
+private struct ConcurrentMapState<T, R>: @unchecked Sendable {
+  let items: [T]
+  let base: UnsafeMutablePointer<R>
+  let transform: (T) -> R
 }

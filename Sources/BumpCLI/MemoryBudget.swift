@@ -224,8 +224,11 @@ struct MemoryBudget {
 #endif
 
 extension MemoryBudget {
-  /// The data copies a training run holds: the rows as loaded, shuffled, split and
-  /// standardized (the default of `dataCopies` in ``checkTraining(_:rows:features:outputs:scalarBytes:dataCopies:)``).
+  /// The data copies a training run on a built-in dataset holds: the rows as generated,
+  /// shuffled, split and standardized (the default of `dataCopies` in
+  /// ``checkTraining(_:rows:features:outputs:scalarBytes:dataCopies:)``). A CSV file needs 2:
+  /// the table as read, and the training and validation parts encoded from it (standardized
+  /// in place); the table is freed before training.
   static let trainingDataCopies = 4
 
   /// What the matrix products of a batch of thousands of rows touch beyond the estimate's
@@ -257,8 +260,8 @@ extension MemoryBudget {
   /// E = rows of a batch after training, ``EndOfRunPass/batchSize`` or at least 1024, for
   /// the plots' grids):
   ///
-  /// - the data: rows × (features + 1) × stride × `dataCopies` (as loaded, shuffled, split,
-  ///   standardized), and 8 bytes a row for the shuffled order of the training rows;
+  /// - the data: rows × (features + 1) × stride × `dataCopies` (see
+  ///   ``trainingDataCopies``), and 8 bytes a row for the shuffled order of the training rows;
   /// - the parameters: P × stride × (2 for values and gradients, + 2 for Adam's moments or
   ///   1 for SGD's velocity, + 1 for the best weights that early stopping keeps, + 3 for a
   ///   checkpoint: the tensors copied for the file and the file's bytes when saving, or the

@@ -166,7 +166,7 @@ enum ModelFile {
       }
       let rows = try keep?(table) ?? Array(0..<table.rows)
       var x = try ColumnPlan.Encoder(plan: plan, columns: features).encode(rows: rows, tally: &tally)
-      if let map = info.standardization { TableData<Element>.standardizeInPlace(&x, map) }
+      if let map = info.standardization { try map.apply(toInPlace: &x) }
       rowsRead += table.rows
       return (x, table, rows)
     }

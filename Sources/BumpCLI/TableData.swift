@@ -18,57 +18,43 @@ struct TableData<Element: MatrixScalar> {
 
   init(_ configuration: TrainingConfiguration, budget: MemoryBudget) throws {
     let path = configuration.dataFile!
-
-    // The header first, to choose the columns: standard input, a FIFO or a device is first
-    // made rewindable (see ``StandardInput``).
-    let input = try StandardInput.rereadable(path)
-    do {
-      try self.init(
-        configuration, budget: budget, path: input.path, rewind: input.rewind,
-        source: path == "-" ? "standard input" : path)
-    } catch {
-      throw input.named(error)
-    }
-  }
-
-  private init(
-    _ configuration: TrainingConfiguration, budget: MemoryBudget, path: String,
-    rewind: (() throws -> Void)?, source: String
-  ) throws {
+    let source = path == "-" ? "standard input" : path
     let target = configuration.target!
     let task = configuration.task
     let rule = configuration.missingValues ?? .impute
     let ignored = configuration.ignoredColumns ?? []
     let categorical = configuration.categoricalColumns ?? []
-    let (header, headerLine, name) = try Self.header(path)
-    try rewind?()
-    func absent(_ column: String) -> DataError {
-      .missingColumn(path: name, line: headerLine, column: column, available: header)
-    }
-    guard header.contains(target) else { throw absent(target) }
-    for column in ignored + categorical where !header.contains(column) { throw absent(column) }
-    if ignored.contains(target) {
-      throw BumpKitError.invalidArgument(
-        name: "ignored column", value: MessageText.quoted(target), reason: "it is the target")
-    }
-    for column in categorical where column == target || ignored.contains(column) {
-      throw BumpKitError.invalidArgument(
-        name: "categorical column", value: MessageText.quoted(column),
-        reason: column == target ? "it is the target" : "it is ignored")
-    }
-    let featureNames = header.filter { $0 != target && !ignored.contains($0) }
-    guard !featureNames.isEmpty else {
-      throw DataError.noFeatureColumns(path: name, line: headerLine, target: target)
-    }
     let categoricalSet = Set(categorical)
-    var requests: [(name: String, kind: CSVColumnKind)] = [
-      (target, task == .classification ? .texts : .numbers)
-    ]
-    requests += featureNames.map { ($0, categoricalSet.contains($0) ? .texts : .automatic) }
 
+    // The columns are chosen from the header as the file is opened (once: standard input
+    // and a pipe are read as they come).
     let table: CSVTable<Element>
     do {
-      var reader = try CSVTableReader<Element>(path: path, columns: requests, byteLimit: budget.bytes)
+      var reader = try CSVTableReader<Element>(path: path, byteLimit: budget.bytes) { header, headerLine in
+        func absent(_ column: String) -> DataError {
+          .missingColumn(path: source, line: headerLine, column: column, available: header)
+        }
+        guard header.contains(target) else { throw absent(target) }
+        for column in ignored + categorical where !header.contains(column) { throw absent(column) }
+        if ignored.contains(target) {
+          throw BumpKitError.invalidArgument(
+            name: "ignored column", value: MessageText.quoted(target), reason: "it is the target")
+        }
+        for column in categorical where column == target || ignored.contains(column) {
+          throw BumpKitError.invalidArgument(
+            name: "categorical column", value: MessageText.quoted(column),
+            reason: column == target ? "it is the target" : "it is ignored")
+        }
+        let featureNames = header.filter { $0 != target && !ignored.contains($0) }
+        guard !featureNames.isEmpty else {
+          throw DataError.noFeatureColumns(path: source, line: headerLine, target: target)
+        }
+        var requests: [(name: String, kind: CSVColumnKind)] = [
+          (target, task == .classification ? .texts : .numbers)
+        ]
+        requests += featureNames.map { ($0, categoricalSet.contains($0) ? .texts : .automatic) }
+        return requests
+      }
       guard let read = try reader.read() else {
         throw DataError.noDataRows(path: reader.path, line: reader.headerLine + 1, columns: reader.header)
       }
@@ -186,7 +172,7 @@ struct TableData<Element: MatrixScalar> {
     try budget.checkTraining(
       configuration, rows: order.count, features: plan.width,
       outputs: configuration.loss == .bce ? 1 : (taskValue.classes ?? 1),
-      scalarBytes: MemoryLayout<Element>.stride)
+      scalarBytes: MemoryLayout<Element>.stride, dataCopies: 2)
 
     let used = plan.features.map { feature in features.first { $0.name == feature.name }! }
     let encoder = ColumnPlan.Encoder(plan: plan, columns: used)
@@ -206,8 +192,8 @@ struct TableData<Element: MatrixScalar> {
 
     if configuration.standardize {
       let map = try Standardization(fitting: x)
-      Self.standardizeInPlace(&x, map)
-      if validationX != nil { Self.standardizeInPlace(&validationX!, map) }
+      try map.apply(toInPlace: &x)
+      if validationX != nil { try map.apply(toInPlace: &validationX!) }
       standardization = map
     } else {
       standardization = nil
@@ -224,20 +210,6 @@ struct TableData<Element: MatrixScalar> {
     }
     self.plan = plan
     summaryLines = [plan.summaryLine] + notes
-  }
-
-  /// `x` with each column j mapped to (xⱼ − μⱼ) / sⱼ in place, as
-  /// `Standardization.apply(to:)` computes it.
-  static func standardizeInPlace(_ x: inout Matrix<Element>, _ map: Standardization) {
-    let columns = x.columns
-    let mean = map.mean
-    let scale = map.standardDeviation
-    x.withUnsafeMutableBufferPointer { buffer in
-      for index in buffer.indices {
-        let j = index % columns
-        buffer[index] = Element((Double(buffer[index]) - mean[j]) / scale[j])
-      }
-    }
   }
 
   static func isMissing(_ column: CSVColumn<Element>, _ row: Int) -> Bool {
@@ -271,108 +243,5 @@ struct TableData<Element: MatrixScalar> {
     if total > listed { text += "\n  … and \(total - listed) more" }
     text += "\n  \(hint)"
     return .dataMismatch(path: source, reason: text)
-  }
-
-  /// The header of the CSV file at `path`, its line, and the name messages use for the file.
-  static func header(_ path: String) throws -> (header: [String], line: Int, name: String) {
-    // No header name holds a NUL (the reader refuses one), so asking for one yields the
-    // header in the error.
-    do {
-      let reader = try CSVTableReader<Element>(path: path, columns: [("\u{0}", .numbers)])
-      return (reader.header, reader.headerLine, reader.path)
-    } catch DataError.missingColumn(let name, let line, _, let available) {
-      return (available, line, name)
-    }
-  }
-}
-
-/// An error whose message names the file as the user gave it.
-struct RenamedInputError: Error, CustomStringConvertible {
-  let description: String
-}
-
-/// An input file made readable twice (the header, then the data).
-///
-/// A file is opened twice, except a FIFO. Standard input that is a regular file is rewound;
-/// otherwise standard input (a pipe) and a FIFO are first copied to an unlinked temporary file
-/// that becomes standard input and is rewound, and messages that say "standard input" then
-/// say the path given.
-enum StandardInput {
-  /// How to read `path` twice: the path to read (`-` for a copy), the function that rewinds
-  /// it, and the function that names the file in an error as the user did.
-  static func rereadable(_ path: String) throws -> (
-    path: String, rewind: (() throws -> Void)?, named: (any Error) -> any Error
-  ) {
-    if path == "-" { return ("-", try rewindable(), { $0 }) }
-    var status = stat()
-    // A FIFO is read once; a device (/dev/zero) or a /proc file can be opened again.
-    guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO else {
-      return (path, nil, { $0 })
-    }
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { return (path, nil, { $0 }) }  // the reader says why
-    defer { close(descriptor) }
-    let rewind = try spool(from: descriptor, name: path)
-    let named: (any Error) -> any Error = { error in
-      RenamedInputError(description: "\(error)".replacingOccurrences(of: "standard input", with: path))
-    }
-    return ("-", rewind, named)
-  }
-
-  /// Makes standard input rewindable; returns the function that rewinds it.
-  static func rewindable() throws -> () throws -> Void {
-    var status = stat()
-    if fstat(STDIN_FILENO, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG {
-      let start = lseek(STDIN_FILENO, 0, SEEK_CUR)
-      if start >= 0 { return { try seek(start) } }
-    }
-    return try spool(from: STDIN_FILENO, name: "standard input")
-  }
-
-  /// Copies `source` to an unlinked temporary file that becomes standard input.
-  private static func spool(from source: Int32, name: String) throws -> () throws -> Void {
-    let directory = (getenv("TMPDIR").map { String(cString: $0) }).flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-    var template = Array((directory + "/bump-stdin-XXXXXX").utf8CString)
-    let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-    guard descriptor >= 0 else {
-      throw DataError.unreadableFile(
-        path: name, reason: "cannot make a temporary copy in \(directory): \(String(cString: strerror(errno)))")
-    }
-    unlink(String(cString: template))
-    defer { close(descriptor) }
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-      let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
-      if count == 0 { break }
-      if count < 0 {
-        if errno == EINTR { continue }
-        throw DataError.unreadableFile(path: name, reason: String(cString: strerror(errno)))
-      }
-      // Binary data: the copy ends at its first NUL, which the reader reports.
-      let nul = buffer.prefix(count).firstIndex(of: 0)
-      let length = nul.map { $0 + 1 } ?? count
-      var written = 0
-      while written < length {
-        let n = buffer.withUnsafeBytes { write(descriptor, $0.baseAddress! + written, length - written) }
-        if n < 0 {
-          if errno == EINTR { continue }
-          throw DataError.unreadableFile(
-            path: name, reason: "cannot copy it to \(directory): \(String(cString: strerror(errno)))")
-        }
-        written += n
-      }
-      if nul != nil { break }
-    }
-    guard dup2(descriptor, STDIN_FILENO) >= 0 else {
-      throw DataError.unreadableFile(path: "standard input", reason: String(cString: strerror(errno)))
-    }
-    try seek(0)
-    return { try seek(0) }
-  }
-
-  private static func seek(_ offset: off_t) throws {
-    guard lseek(STDIN_FILENO, offset, SEEK_SET) >= 0 else {
-      throw DataError.unreadableFile(path: "standard input", reason: String(cString: strerror(errno)))
-    }
   }
 }

@@ -191,4 +191,19 @@ import Testing
     let old = try ModelInfo(metadata: legacy, source: "m", inputs: 2)
     #expect(old.plan == nil && old.columnPlan.missing == .error && old.columnPlan.inputNames == ["p", "q"])
   }
+
+  @Test func theSelectedMedianEqualsTheSortedOne() {
+    // Random sizes and values with many ties, against the middle of the sorted values.
+    var generator = SystemRandomNumberGenerator()
+    for _ in 0..<400 {
+      let n = Int.random(in: 1...300, using: &generator)
+      let spread = Double(Int.random(in: 1...50, using: &generator))
+      let values = (0..<n).map { _ in (Double.random(in: -spread...spread, using: &generator)).rounded() }
+      let sorted = values.sorted()
+      let expected = n % 2 == 1 ? sorted[n / 2] : sorted[n / 2 - 1] / 2 + sorted[n / 2] / 2
+      #expect(ColumnPlan.median(values) == expected, "\(values)")
+    }
+    #expect(ColumnPlan.median(Array(repeating: 7, count: 1000)) == 7)
+    #expect(ColumnPlan.median((0..<1001).map { Double(1000 - $0) }) == 500)
+  }
 }

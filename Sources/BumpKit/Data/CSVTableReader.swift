@@ -94,12 +94,12 @@ package struct CSVTableReader<Element: MatrixScalar> {
   /// `choose` picks from it: the file is opened once, so standard input and a pipe work.
   ///
   /// - Parameters:
-  ///   - choose: Given the header's names and their positions, the columns to read and how;
-  ///     it may throw (a target the header lacks), and that error is rethrown.
+  ///   - choose: Given the header's names and the line it is on, the columns to read and
+  ///     how; it may throw (a target the header lacks), and that error is rethrown.
   /// - Throws: the errors of the other initializer, and those of `choose`.
   package init(
     path: String, byteLimit: Int? = nil, threads: Int? = nil,
-    choosing choose: (_ header: [String], _ columnIndex: [String: Int]) throws -> [(name: String, kind: CSVColumnKind)]
+    choosing choose: (_ header: [String], _ headerLine: Int) throws -> [(name: String, kind: CSVColumnKind)]
   ) throws {
     let name = path == "-" ? "standard input" : path
     let input = try CSVChunkInput(path: path, name: name)
@@ -122,7 +122,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
         path: name, line: headerLine, column: column, positions: positions)
     }
     scanner.setHeader(header)
-    requests = try choose(header, index).map { column in
+    requests = try choose(header, headerLine).map { column in
       guard let position = index[column.name] else {
         throw DataError.missingColumn(
           path: name, line: headerLine, column: column.name, available: header)

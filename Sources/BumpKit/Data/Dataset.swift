@@ -135,6 +135,8 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
     return copy
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   private static func checkFinite(_ matrix: Matrix<Element>, _ name: String) throws {
     try matrix.withUnsafeBufferPointer { buffer in
       if let index = buffer.firstIndex(where: { !$0.isFinite }) {
