@@ -123,8 +123,22 @@ struct ColumnPlan: Codable, Equatable, Sendable {
   }
 
   /// The one-line column summary of the training header: "Columns: "a": numbers; …".
+  ///
+  /// More than 6 number columns without missing cells are one entry: "20 number columns
+  /// ("x0", "x1", "x2", …, "x19")".
   var summaryLine: String {
-    "Columns (missing: \(missing.rawValue)): " + columnLines.joined(separator: "; ")
+    let plain = features.filter { $0.categories == nil && $0.missing == 0 }
+    guard plain.count > 6 else {
+      return "Columns (missing: \(missing.rawValue)): " + columnLines.joined(separator: "; ")
+    }
+    let names = plain.map { MessageText.quoted($0.name) }
+    var parts = [
+      "\(plain.count) number columns (\(names.prefix(3).joined(separator: ", ")), …, \(names.last!))"
+    ]
+    parts += features.filter { $0.categories != nil || $0.missing > 0 }
+      .map { "\(MessageText.quoted($0.name)): \($0.description)" }
+    parts += dropped.map { "\(MessageText.quoted($0.name)): dropped: \($0.reason)" }
+    return "Columns (missing: \(missing.rawValue)): " + parts.joined(separator: "; ")
   }
 
   // MARK: - Fitting

@@ -206,4 +206,12 @@ import Testing
     #expect(ColumnPlan.median(Array(repeating: 7, count: 1000)) == 7)
     #expect(ColumnPlan.median((0..<1001).map { Double(1000 - $0) }) == 500)
   }
+
+  @Test func manyPlainNumberColumnsAreOneSummaryEntry() {
+    let plan = ColumnPlan.legacy(featureNames: (0..<20).map { "x\($0)" }, numericClasses: nil)
+    #expect(
+      plan.summaryLine == "Columns (missing: error): 20 number columns (\"x0\", \"x1\", \"x2\", …, \"x19\")")
+    let few = ColumnPlan.legacy(featureNames: ["a", "b"], numericClasses: nil)
+    #expect(few.summaryLine == "Columns (missing: error): \"a\": numbers; \"b\": numbers")
+  }
 }
