@@ -88,8 +88,8 @@ enum CLIError: Error, CustomStringConvertible {
       let advice =
         source == MemoryBudget.variable
         ? "raise \(MemoryBudget.variable) if the machine has more"
-        : source == MemoryBudget.addressSpaceSource
-          ? "raise the address-space limit (ulimit -v)"
+        : source.contains(MemoryBudget.addressSpaceSource)
+          ? "raise the address-space limit (ulimit -v); \(MemoryBudget.variable) cannot go beyond it"
           : "use less data or smaller layers (or set \(MemoryBudget.variable) if the limit is wrong)"
       let limitText = "the limit of \(byteText(limit)) (\(source))"
       guard let needed else {

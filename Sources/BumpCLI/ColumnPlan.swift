@@ -122,6 +122,15 @@ struct ColumnPlan: Codable, Equatable, Sendable {
     return lines
   }
 
+  /// The dropped columns for the summary: each with its reason, or more than 6 as one entry.
+  private static func droppedText(_ dropped: [Dropped]) -> [String] {
+    guard dropped.count > 6 else {
+      return dropped.map { "\(MessageText.quoted($0.name)): dropped: \($0.reason)" }
+    }
+    let names = dropped.map { MessageText.quoted($0.name) }
+    return ["\(dropped.count) constant columns dropped (\(names.prefix(3).joined(separator: ", ")), …, \(names.last!))"]
+  }
+
   /// The one-line column summary of the training header: "Columns: "a": numbers; …".
   ///
   /// More than 6 number columns without missing cells are one entry: "20 number columns
@@ -129,7 +138,8 @@ struct ColumnPlan: Codable, Equatable, Sendable {
   var summaryLine: String {
     let plain = features.filter { $0.categories == nil && $0.missing == 0 }
     guard plain.count > 6 else {
-      return "Columns (missing: \(missing.rawValue)): " + columnLines.joined(separator: "; ")
+      let parts = features.map { "\(MessageText.quoted($0.name)): \($0.description)" } + Self.droppedText(dropped)
+      return "Columns (missing: \(missing.rawValue)): " + parts.joined(separator: "; ")
     }
     let names = plain.map { MessageText.quoted($0.name) }
     var parts = [
@@ -137,7 +147,7 @@ struct ColumnPlan: Codable, Equatable, Sendable {
     ]
     parts += features.filter { $0.categories != nil || $0.missing > 0 }
       .map { "\(MessageText.quoted($0.name)): \($0.description)" }
-    parts += dropped.map { "\(MessageText.quoted($0.name)): dropped: \($0.reason)" }
+    parts += Self.droppedText(dropped)
     return "Columns (missing: \(missing.rawValue)): " + parts.joined(separator: "; ")
   }
 

@@ -86,6 +86,11 @@ struct MemoryBudget {
       case .bytes(let bytes):
         var budget = MemoryBudget(bytes: bytes, source: variable)
         budget.programBytes = residentBytes() ?? 0
+        // An address-space limit is a hard one (beyond it OpenBLAS retries forever and an
+        // allocation aborts): the variable may lower the budget, never raise it above that.
+        if let addressSpace, addressSpace.bytes < bytes - min(budget.programBytes, bytes) {
+          return addressSpace
+        }
         return budget
       case .tooLarge:
         throw CLIError.invalidEnvironment(

@@ -148,7 +148,11 @@ enum ModelFile {
       var reader = reader
       defer { self.reader = reader }
       let read = try readingData(path: reader.path, budget: budget) {
-        try reader.read(maxRows: ModelFile.readBatch)
+        do {
+          return try reader.read(maxRows: ModelFile.readBatch)
+        } catch DataError.cellProblems(let path, let problems, let total) {
+          throw ModelFile.allProblems(path: path, problems: problems, total: total, reader: &reader)
+        }
       }
       guard let table = read else {
         if rowsRead == 0 {
@@ -180,6 +184,27 @@ enum ModelFile {
   }
 
   /// Runs `read`, reporting a file that does not fit in memory as such.
+  /// The unusable cells of the whole file, when a batch had some: the later batches are
+  /// read for theirs (up to a malformed record, which ends the count), so the message lists
+  /// the first ones of the file and counts them all, as training does.
+  static func allProblems<Element>(
+    path: String, problems: [DataError], total: Int, reader: inout CSVTableReader<Element>
+  ) -> DataError {
+    var problems = problems
+    var total = total
+    while true {
+      do {
+        guard try reader.read(maxRows: readBatch) != nil else { break }
+      } catch DataError.cellProblems(_, let more, let count) {
+        problems += more.prefix(max(0, CSVTableReader<Element>.problemLimit - problems.count))
+        total += count
+      } catch {
+        break
+      }
+    }
+    return .cellProblems(path: path, problems: problems, total: total)
+  }
+
   static func readingData<R>(path: String, budget: MemoryBudget, _ read: () throws -> R)
     throws -> R
   {

@@ -34,8 +34,9 @@ struct TableData<Element: MatrixScalar> {
         func absent(_ column: String) -> DataError {
           .missingColumn(path: source, line: headerLine, column: column, available: header)
         }
-        guard header.contains(target) else { throw absent(target) }
-        for column in ignored + categorical where !header.contains(column) { throw absent(column) }
+        let names = Set(header)
+        guard names.contains(target) else { throw absent(target) }
+        for column in ignored + categorical where !names.contains(column) { throw absent(column) }
         if ignored.contains(target) {
           throw BumpKitError.invalidArgument(
             name: "ignored column", value: MessageText.quoted(target), reason: "it is the target")
@@ -45,7 +46,8 @@ struct TableData<Element: MatrixScalar> {
             name: "categorical column", value: MessageText.quoted(column),
             reason: column == target ? "it is the target" : "it is ignored")
         }
-        let featureNames = header.filter { $0 != target && !ignored.contains($0) }
+        let ignoredSet = Set(ignored)
+        let featureNames = header.filter { $0 != target && !ignoredSet.contains($0) }
         guard !featureNames.isEmpty else {
           throw DataError.noFeatureColumns(path: source, line: headerLine, target: target)
         }
@@ -174,7 +176,8 @@ struct TableData<Element: MatrixScalar> {
       outputs: configuration.loss == .bce ? 1 : (taskValue.classes ?? 1),
       scalarBytes: MemoryLayout<Element>.stride, dataCopies: 2)
 
-    let used = plan.features.map { feature in features.first { $0.name == feature.name }! }
+    let byName = Dictionary(features.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    let used = plan.features.map { byName[$0.name]! }
     let encoder = ColumnPlan.Encoder(plan: plan, columns: used)
     var tally = ColumnPlan.Tally(features: plan.features.count)
     var x = try encoder.encode(rows: trainingRows, tally: &tally)

@@ -196,6 +196,25 @@ import Testing
     #expect(train.stderr.contains("--categorical a"), "\(train.stderr)")
   }
 
+  @Test func predictCountsTheUnusableCellsOfTheWholeFileNotOfItsFirstBatch() throws {
+    let scratch = try Scratch()
+    var text = "a,b,y\n"
+    for i in 0..<40 { text += "\(i),\(i % 4),\(i * 2)\n" }
+    let data = try Self.write(text, "d.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression"], in: scratch)
+    #expect(train.status == 0, "\(train.stderr)")
+    // 10 000 rows read in batches of 4096: a bad cell every 100 rows, 100 in all, in every
+    // batch.
+    var rows = "a,b\n"
+    for i in 0..<10_000 { rows += i % 100 == 7 ? "oops,1\n" : "\(i % 50),\(i % 4)\n" }
+    let new = try Self.write(rows, "new.csv", in: scratch)
+    let predict = try TrainTool.run(["predict", "--model", scratch.path("run/model.safetensors"), "--data", new])
+    #expect(predict.status == 1, "\(predict.stderr)")
+    #expect(predict.stderr.contains("100 unusable cells"), "\(predict.stderr)")
+    #expect(predict.stderr.contains("… and 80 more"), "\(predict.stderr)")
+    #expect(predict.stderr.contains("line 9, column \"a\": \"oops\""), "\(predict.stderr)")
+  }
+
   @Test func aMissingCellAtPredictionInAColumnWithoutMissingTrainingCellsIsImputedAndWarned() throws {
     let scratch = try Scratch()
     var text = "a,b,y\n"
