@@ -68,6 +68,16 @@ struct CSVRecordReader {
     self.header = header
     self.input = input
     self.line = line
+    columnIndex = try Self.columnIndex(of: header, line: headerLine, path: name)
+  }
+
+  /// The position (0-based) of each name of `header`, after checking the header's rules:
+  /// names are non-empty and distinct.
+  ///
+  /// - Throws: ``DataError/emptyColumnName(path:line:position:)``;
+  ///   ``DataError/duplicateColumn(path:line:column:positions:)`` for the first name in
+  ///   header order that repeats, with every position it is at.
+  static func columnIndex(of header: [String], line headerLine: Int, path name: String) throws -> [String: Int] {
     var index: [String: Int] = [:]
     index.reserveCapacity(header.count)
     var repeated = Set<String>()
@@ -77,13 +87,12 @@ struct CSVRecordReader {
       }
       if index[column] == nil { index[column] = position } else { repeated.insert(column) }
     }
-    // The first name in header order that repeats, with every position it is at.
     if !repeated.isEmpty, let column = header.first(where: repeated.contains) {
       let positions = header.indices.filter { header[$0] == column }.map { $0 + 1 }
       throw DataError.duplicateColumn(
         path: name, line: headerLine, column: column, positions: positions)
     }
-    columnIndex = index
+    return index
   }
 
   /// The position (0-based) of each header name; names are distinct.

@@ -107,20 +107,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
     guard let (header, headerLine) = try scanner.readHeader() else {
       throw DataError.emptyFile(path: name)
     }
-    var index: [String: Int] = [:]
-    index.reserveCapacity(header.count)
-    var repeated = Set<String>()
-    for (position, column) in header.enumerated() {
-      guard !column.isEmpty else {
-        throw DataError.emptyColumnName(path: name, line: headerLine, position: position + 1)
-      }
-      if index[column] == nil { index[column] = position } else { repeated.insert(column) }
-    }
-    if !repeated.isEmpty, let column = header.first(where: repeated.contains) {
-      let positions = header.indices.filter { header[$0] == column }.map { $0 + 1 }
-      throw DataError.duplicateColumn(
-        path: name, line: headerLine, column: column, positions: positions)
-    }
+    let index = try CSVRecordReader.columnIndex(of: header, line: headerLine, path: name)
     scanner.setHeader(header)
     requests = try choose(header, headerLine).map { column in
       guard let position = index[column.name] else {
