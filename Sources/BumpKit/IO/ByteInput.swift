@@ -33,6 +33,16 @@ package final class ByteInput {
       ownsDescriptor = false
       return
     }
+    (descriptor, _) = try Self.openForReading(path)
+    ownsDescriptor = true
+  }
+
+  /// Opens `path` for reading, with the errors every reader of data files gives: a missing
+  /// file, a socket, a directory, no permission. Returns the descriptor (owned by the
+  /// caller) and its status.
+  ///
+  /// - Throws: ``DataError/fileNotFound(path:)``, ``DataError/unreadableFile(path:reason:)``.
+  static func openForReading(_ path: String) throws -> (descriptor: Int32, status: stat) {
     var before = stat()
     if stat(path, &before) == 0, (before.st_mode & S_IFMT) == S_IFSOCK {
       throw DataError.unreadableFile(path: path, reason: "it is a socket, not a file")
@@ -53,8 +63,7 @@ package final class ByteInput {
       close(descriptor)
       throw DataError.unreadableFile(path: path, reason: dataSystemMessage(EISDIR))
     }
-    self.descriptor = descriptor
-    ownsDescriptor = true
+    return (descriptor, status)
   }
 
   deinit { if ownsDescriptor { close(descriptor) } }

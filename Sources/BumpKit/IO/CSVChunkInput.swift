@@ -56,26 +56,7 @@ final class CSVChunkInput {
       isRegularFile = false
       fileSize = 0
     } else {
-      var before = stat()
-      if stat(path, &before) == 0, (before.st_mode & S_IFMT) == S_IFSOCK {
-        throw DataError.unreadableFile(path: path, reason: "it is a socket, not a file")
-      }
-      let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-      guard descriptor >= 0 else {
-        let code = errno
-        if code == ENOENT || path.isEmpty { throw DataError.fileNotFound(path: path) }
-        throw DataError.unreadableFile(path: path, reason: dataSystemMessage(code))
-      }
-      var status = stat()
-      guard fstat(descriptor, &status) == 0 else {
-        let code = errno
-        close(descriptor)
-        throw DataError.unreadableFile(path: path, reason: dataSystemMessage(code))
-      }
-      if (status.st_mode & S_IFMT) == S_IFDIR {
-        close(descriptor)
-        throw DataError.unreadableFile(path: path, reason: dataSystemMessage(EISDIR))
-      }
+      let (descriptor, status) = try ByteInput.openForReading(path)
       self.descriptor = descriptor
       ownsDescriptor = true
       isRegularFile = (status.st_mode & S_IFMT) == S_IFREG
