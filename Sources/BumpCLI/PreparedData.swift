@@ -138,6 +138,12 @@ struct PreparedData<Element: MatrixScalar> {
         error, hint: "if it is not a feature, skip it with --ignore \(ColumnList.argument(for: column))")
     case .notANumber(_, _, let column, _) where column != target:
       return CLIError.withHint(error, hint: "fix that cell or remove its row")
+    case .tooManyCategories(_, _, let column, _) where column != target:
+      return CLIError.withHint(
+        error, hint: "if it is an id or free text, skip it with --ignore \(ColumnList.argument(for: column))")
+    case .tooManyCategories(_, _, let column, _) where column == target && task == .classification:
+      return CLIError.withHint(
+        error, hint: "a target with this many values is a quantity: use --task regression")
     case .notANumber(_, _, let column, _) where column == target && task == .regression:
       return CLIError.withHint(
         error,

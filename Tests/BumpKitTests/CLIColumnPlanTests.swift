@@ -196,6 +196,21 @@ import Testing
     #expect(train.stderr.contains("--categorical a"), "\(train.stderr)")
   }
 
+  @Test func anIdColumnBeyondTheCategoryLimitIsRefusedWithTheIgnoreArgument() throws {
+    let scratch = try Scratch()
+    var text = "user id,x,y\n"
+    for i in 0..<70_000 { text += "u\(i),\(i % 7),\(i % 3)\n" }
+    let data = try Self.write(text, "ids.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression"], in: scratch)
+    #expect(train.status == 1, "\(train.stderr)")
+    #expect(train.stderr.contains("more than 65536 distinct texts"), "\(train.stderr)")
+    #expect(train.stderr.contains("--ignore 'user id'"), "\(train.stderr)")
+    let ignored = try Self.train(
+      ["--data", data, "--target", "y", "--task", "regression", "--ignore", "user id", "--epochs", "1"],
+      in: scratch, run: "run2")
+    #expect(ignored.status == 0, "\(ignored.stderr)")
+  }
+
   @Test func predictCountsTheUnusableCellsOfTheWholeFileNotOfItsFirstBatch() throws {
     let scratch = try Scratch()
     var text = "a,b,y\n"
