@@ -163,12 +163,9 @@ import Testing
     let run = scratch.path("run")
     let train = try Hostile.run(
       ["train", "--data", csv, "--target", "y", "--task", "classification", "--epochs", "1", "--output", run])
-    // The table reader trims spaces inside quotes too, so " cat" and "cat" are one label
-    // and the target has one class; until it keeps them, this part is a known issue.
-    withKnownIssue("CSVTableReader trims spaces inside quotes") {
-      #expect(train.status == 0, "\(train.stderr)")
-      #expect(train.stdout.contains(#"→ "y" (2 classes: " cat", "cat")"#), "\(train.stdout)")
-    }
+    // Inside quotes, spaces belong to the label: " cat" and "cat" are two classes.
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains(#"→ "y" (2 classes: " cat", "cat")"#), "\(train.stdout)")
     // Feature names keep their spaces.
     let features = "\" a\",a,y\n" + (0..<40).map { "\($0 % 5),\($0 % 3),\($0 % 2)\n" }.joined()
     try features.write(toFile: csv, atomically: true, encoding: .utf8)

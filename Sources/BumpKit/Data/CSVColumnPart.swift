@@ -266,10 +266,19 @@ struct CSVColumnPart<Element: MatrixScalar> {
   /// without a limit (the second part of a two-thread read, checked when joined).
   @inline(__always)
   mutating func add(
-    _ p: UnsafePointer<UInt8>, _ count: Int, line: Int, path: String, textLimit: Int?,
+    _ raw: UnsafePointer<UInt8>, _ rawCount: Int, line: Int, path: String, textLimit: Int?,
     budget: CSVByteBudget
   ) throws {
     defer { cells += 1 }
+    // A quoted cell keeps the spaces inside its quotes as text; missing tokens and numbers
+    // are read without them.
+    var p = raw
+    var count = rawCount
+    while count > 0, p[0] == 0x20 || p[0] == 0x09 {
+      p += 1
+      count -= 1
+    }
+    while count > 0, p[count - 1] == 0x20 || p[count - 1] == 0x09 { count -= 1 }
     if csvIsMissingToken(p, count) {
       missingCount += 1
       if missingLines.count < CSVTableReader<Element>.lineListLimit { missingLines.append(line) }
@@ -291,10 +300,10 @@ struct CSVColumnPart<Element: MatrixScalar> {
         try numbers.append(value, budget: budget)
         numberCount += 1
       } else {
-        try addSlowAutomatic(p, count, line: line, path: path, budget: budget)
+        try addSlowAutomatic(p, count, raw: raw, rawCount, line: line, path: path, budget: budget)
       }
     case .texts:
-      let code = try intern(p, count, line: line, path: path, limit: textLimit, budget: budget)
+      let code = try intern(raw, rawCount, line: line, path: path, limit: textLimit, budget: budget)
       try codes.append(code, budget: budget)
     }
   }
@@ -332,7 +341,8 @@ struct CSVColumnPart<Element: MatrixScalar> {
 
   @inline(never)
   mutating func addSlowAutomatic(
-    _ p: UnsafePointer<UInt8>, _ count: Int, line: Int, path: String, budget: CSVByteBudget
+    _ p: UnsafePointer<UInt8>, _ count: Int, raw: UnsafePointer<UInt8>, _ rawCount: Int,
+    line: Int, path: String, budget: CSVByteBudget
   ) throws {
     var problem: DataError?
     if csvSurelyNotANumber(p, count) {
@@ -358,7 +368,7 @@ struct CSVColumnPart<Element: MatrixScalar> {
       pending.append((line, problem))
     }
     try numbers.append(.nan, budget: budget)
-    let code = try intern(p, count, line: line, path: path, limit: nil, budget: budget)
+    let code = try intern(raw, rawCount, line: line, path: path, limit: nil, budget: budget)
     try budget.reserve(16)
     textRows.append((cells, code))
   }

@@ -140,15 +140,12 @@ final class CSVRecordScanner {
       }
       var offset = 0
       for k in 0..<columnCount {
+        // As the record reader gives it: an unquoted field trimmed, a quoted one whole.
         slowFields[k].withUnsafeBufferPointer { field in
-          var s = 0
-          var t = field.count
-          while s < t, field[s] == 0x20 || field[s] == 0x09 { s += 1 }
-          while t > s, field[t - 1] == 0x20 || field[t - 1] == 0x09 { t -= 1 }
-          if t > s { (scratch + offset).update(from: field.baseAddress! + s, count: t - s) }
+          if !field.isEmpty { (scratch + offset).update(from: field.baseAddress!, count: field.count) }
           starts[k] = offset
-          ends[k] = offset + t - s
-          offset += t - s
+          ends[k] = offset + field.count
+          offset += field.count
         }
       }
       fieldBase = UnsafePointer(scratch)
@@ -205,9 +202,8 @@ final class CSVRecordScanner {
         }
         guard c == 0x2C || c == 0x0A || c == 0x0D || (c == 0 && p == e) else { return .slow }
         if t - s >= limit { return .slow }
+        // Inside quotes, spaces and tabs belong to the field.
         sawQuote = true
-        while s < t, b[s] == 0x20 || b[s] == 0x09 { s += 1 }
-        while t > s, b[t - 1] == 0x20 || b[t - 1] == 0x09 { t -= 1 }
       } else {
         s = p
         // Eight bytes at a time: the first `,` CR LF NUL or non-ASCII byte.

@@ -18,7 +18,10 @@ import Foundation
 /// ``DataError/cellProblems(path:problems:total:)`` lists the first ``problemLimit`` problems
 /// in file order with their total.
 ///
-/// **Text** is kept as written, trimmed; a column of ``CSVColumnKind/automatic`` kind that
+/// **Text** is kept as written: spaces and tabs around an unquoted cell are dropped, inside
+/// quotes they belong to the text (`" cat"` and `cat` are two texts), as in a header name;
+/// missing tokens and numbers are read without them. A column of
+/// ``CSVColumnKind/automatic`` kind that
 /// turns out to hold text keeps its non-missing number cells as their canonical spelling
 /// (`2007` for `2007.0`, Swift's shortest form otherwise), so that `1` and `1.0` are one
 /// category. At most ``textLimit`` distinct texts per column.

@@ -135,7 +135,8 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
       }
       switch kind {
       case .texts:
-        codes.append(try intern(text, line: line, path: path))
+        // As the record reader gives it: inside quotes, spaces belong to the text.
+        codes.append(try intern(field, line: line, path: path))
         return nil
       case .numbers:
         do {
@@ -153,7 +154,7 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
           return nil
         } catch let error as DataError {
           // Decided at the end: a category if the column holds text, else a problem.
-          automaticCells.append((nil, text))
+          automaticCells.append((nil, field))
           if case .notANumber = error { textCount += 1 }
           pending.append((line, error))
           return nil
