@@ -451,8 +451,9 @@ struct ClassLabels {
   /// The classes of the target column `column` (texts, `codes` one per row) of `path`.
   ///
   /// - Throws: ``CLIError/dataMismatch(path:reason:)`` for labels that mix numbers and names
-  ///   (naming the first of each, by data row) or a number that is not finite.
-  init(codes: [UInt32], texts: [String], path: String, target: String) throws {
+  ///   (naming the first of each with its line: `lines` holds the line each text first
+  ///   appears on) or a number that is not finite.
+  init(codes: [UInt32], texts: [String], lines: [Int], path: String, target: String) throws {
     let numbers = texts.map(Self.number)
     let isNumber = numbers.map { $0 != nil }
     if isNumber.contains(true), isNumber.contains(false) {
@@ -460,7 +461,10 @@ struct ClassLabels {
       var first: [Bool: (row: Int, text: String)] = [:]
       for (r, code) in codes.enumerated() where code != CSVColumn<Double>.missingCode {
         let kind = isNumber[Int(code)]
-        if first[kind] == nil { first[kind] = (r + 1, texts[Int(code)]) }
+        if first[kind] == nil {
+          // The first row of a kind is the first with its text.
+          first[kind] = (Int(code) < lines.count ? lines[Int(code)] : r + 1, texts[Int(code)])
+        }
         if first.count == 2 { break }
       }
       let (a, b) = (first[true]!, first[false]!)
@@ -469,8 +473,8 @@ struct ClassLabels {
       throw CLIError.dataMismatch(
         path: path,
         reason:
-          "column \(MessageText.quoted(target)): class label \(MessageText.quoted(later.text)) (data row \(later.row)) is \(kind(later.text)) "
-          + "but the label \(MessageText.quoted(earlier.text)) (data row \(earlier.row)) is \(kind(earlier.text)); "
+          "line \(later.row), column \(MessageText.quoted(target)): class label \(MessageText.quoted(later.text)) is \(kind(later.text)) "
+          + "but the label on line \(earlier.row) (\(MessageText.quoted(earlier.text))) is \(kind(earlier.text)); "
           + "labels must be all numbers or all names")
     }
     if let k = numbers.firstIndex(where: { $0 != nil && !$0!.isFinite }) {

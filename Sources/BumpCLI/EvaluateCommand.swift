@@ -12,7 +12,7 @@ struct EvaluateCommand: CheckpointCommand {
       training); other columns (an id, text) are not read. The features are encoded with the \
       checkpoint's column plan, as predict does. Class labels are matched to the model's \
       classes by name, or by value when the model was trained on numeric labels (2007.0 is \
-      class 2007); a label that is not one of them is an error naming its data row, and a \
+      class 2007); a label that is not one of them is an error naming its line, and a \
       row with a missing label is left out and counted. The file is read 4096 rows at a time.
       """
   )
@@ -69,6 +69,7 @@ struct EvaluateCommand: CheckpointCommand {
       switch target.cells {
       case .numbers(let values): y = kept.map { values[$0] }
       case .texts(let codes, let texts):
+        let lines = target.textLines
         let classes = texts.map { matcher?.classOf($0) }
         y = []
         y.reserveCapacity(kept.count)
@@ -77,7 +78,8 @@ struct EvaluateCommand: CheckpointCommand {
             let label = texts[Int(codes[r])]
             throw CLIError.dataMismatch(
               path: source,
-              reason: "column \(MessageText.quoted(info.targetName)), data row \(input.rowsRead - table.rows + r + 1): class label \(MessageText.quoted(label)) \(matcher!.problem(label))")
+              // The first row with an unknown label is the first with its text.
+              reason: "line \(lines[Int(codes[r])]), column \(MessageText.quoted(info.targetName)): class label \(MessageText.quoted(label)) \(matcher!.problem(label))")
           }
           y.append(Element(k))
         }

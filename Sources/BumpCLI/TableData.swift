@@ -118,7 +118,8 @@ struct TableData<Element: MatrixScalar> {
     var numericClasses: Bool?
     switch (task, targetColumn.cells) {
     case (.classification, .texts(let codes, let texts)):
-      let labels = try ClassLabels(codes: codes, texts: texts, path: source, target: target)
+      let labels = try ClassLabels(
+        codes: codes, texts: texts, lines: targetColumn.textLines, path: source, target: target)
       // Only the classes of the rows kept.
       var present = [Bool](repeating: false, count: labels.names.count)
       for r in order { present[labels.classOfText[Int(codes[r])]] = true }

@@ -149,7 +149,7 @@ import Testing
   @Test func numericClassLabelsAreSortedByValue() throws {
     let column = Self.texts("year", ["2009", "2007", "2007.0", "2008", nil])
     guard case .texts(let codes, let texts) = column.cells else { return }
-    let labels = try ClassLabels(codes: codes, texts: texts, path: "f", target: "year")
+    let labels = try ClassLabels(codes: codes, texts: texts, lines: [2, 3, 4, 5], path: "f", target: "year")
     #expect(labels.numeric)
     #expect(labels.names == ["2007", "2008", "2009"])
     #expect(labels.classOfText == [2, 0, 0, 1])
@@ -160,13 +160,16 @@ import Testing
   @Test func nameLabelsAreInTextOrderAndMixedLabelsAreRefused() throws {
     let column = Self.texts("kind", ["setosa", "Virginica", "versicolor"])
     guard case .texts(let codes, let texts) = column.cells else { return }
-    let labels = try ClassLabels(codes: codes, texts: texts, path: "f", target: "kind")
+    let labels = try ClassLabels(codes: codes, texts: texts, lines: [2, 3, 4], path: "f", target: "kind")
     #expect(!labels.numeric && labels.names == ["Virginica", "setosa", "versicolor"])
     let mixed = Self.texts("kind", ["a", "1", "b"])
     guard case .texts(let mixedCodes, let mixedTexts) = mixed.cells else { return }
     #expect {
-      try ClassLabels(codes: mixedCodes, texts: mixedTexts, path: "f", target: "kind")
-    } throws: { "\($0)".contains("data row 2") && "\($0)".contains("all numbers or all names") }
+      try ClassLabels(codes: mixedCodes, texts: mixedTexts, lines: [2, 3, 4], path: "f", target: "kind")
+    } throws: {
+      "\($0)".contains("line 3, column \"kind\": class label \"1\" is a number but the label on line 2 (\"a\")")
+        && "\($0)".contains("all numbers or all names")
+    }
   }
 
   @Test func thePlanRoundTripsThroughTheCheckpointMetadata() throws {

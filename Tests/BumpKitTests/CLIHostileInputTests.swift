@@ -201,8 +201,9 @@ import Testing
   }
 
   /// Evaluate reads the file in batches of rows, encoded column by column: the label is
-  /// named by its data row (line numbers are not kept per row).
-  @Test func evaluateNamesTheRowOfAnUnknownLabel() throws {
+  /// named by its line (the line its text first appears on in the batch, which is the
+  /// first row with an unknown label).
+  @Test func evaluateNamesTheLineOfAnUnknownLabel() throws {
     let scratch = try Scratch()
     let run = scratch.path("run")
     #expect(try Hostile.run(["train", "--samples", "64", "--epochs", "1", "--output", run]).status == 0)
@@ -212,7 +213,7 @@ import Testing
     #expect(result.status == 1)
     #expect(
       result.stderr
-        == "Error: standard input: column \"ring\", data row 3: class label \"middle\" is not one of the model's classes (\"inner\", \"outer\")\n")
+        == "Error: standard input: line 4, column \"ring\": class label \"middle\" is not one of the model's classes (\"inner\", \"outer\")\n")
   }
 
   @Test func predictDoesNotOverwriteItsModel() throws {

@@ -48,8 +48,9 @@ struct CSVTableReaderTests {
     var texts: [[UInt8]]?
     var missingCount: Int
     var missingLines: [Int]
+    var textLines: [Int]
     var description: String {
-      "\(name)@\(position) numbers \(numbers?.count ?? -1) codes \(codes ?? []) texts \(texts?.map { String(decoding: $0, as: UTF8.self) } ?? []) missing \(missingCount) \(missingLines)"
+      "\(name)@\(position) numbers \(numbers?.count ?? -1) codes \(codes ?? []) texts \(texts?.map { String(decoding: $0, as: UTF8.self) } ?? []) missing \(missingCount) \(missingLines) text lines \(textLines)"
     }
   }
 
@@ -65,7 +66,7 @@ struct CSVTableReaderTests {
     let columns = table.columns.map { column -> ColumnImage in
       var image = ColumnImage(
         name: column.name, position: column.position, missingCount: column.missingCount,
-        missingLines: column.missingLines)
+        missingLines: column.missingLines, textLines: column.textLines)
       switch column.cells {
       case .numbers(let values): image.numbers = values.map { Double($0).bitPattern }
       case .texts(let codes, let texts):

@@ -67,6 +67,9 @@ package struct CSVColumn<Element: MatrixScalar> {
   package var missingCount: Int
   /// The lines of the first missing cells, at most ``CSVTableReader/lineListLimit``.
   package var missingLines: [Int]
+  /// For a column read as ``CSVColumnKind/texts``: the line each text first appears on,
+  /// one per text (so a message about a text can name its line); empty otherwise.
+  package var textLines: [Int] = []
 
   package init(name: String, position: Int, cells: Cells, missingCount: Int = 0, missingLines: [Int] = []) {
     self.name = name

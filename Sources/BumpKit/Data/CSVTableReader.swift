@@ -282,6 +282,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
     var columns: [CSVColumn<Element>] = []
     for k in requests.indices {
       let (name, position, kind) = requests[k]
+      var textLines: [Int] = []
       var missingCount = 0
       var missingLines: [Int] = []
       for (result, offset) in segments {
@@ -310,6 +311,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
         let codes = CSVBlockStore.concatenate(&stores, transforms: transforms)
         for i in segments.indices { segments[i].0.parts[k].codes = stores[i] }
         cells = .texts(codes: codes, texts: segments[0].0.parts[k].dictionary.texts)
+        textLines = segments[0].0.parts[k].dictionary.firstLines.map { $0 + segments[0].1 }
       case .automatic:
         let textCount = segments.reduce(0) { $0 + $1.0.parts[k].textCount }
         let numberCount = segments.reduce(0) { $0 + $1.0.parts[k].numberCount }
@@ -328,10 +330,11 @@ package struct CSVTableReader<Element: MatrixScalar> {
           }
         }
       }
-      columns.append(
-        CSVColumn(
-          name: name, position: position, cells: cells, missingCount: missingCount,
-          missingLines: missingLines))
+      var column = CSVColumn(
+        name: name, position: position, cells: cells, missingCount: missingCount,
+        missingLines: missingLines)
+      column.textLines = textLines
+      columns.append(column)
     }
     if problemCount > 0 {
       problems.sort { ($0.line, $0.position) < ($1.line, $1.position) }

@@ -96,6 +96,7 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
     let kind: CSVColumnKind
     var numbers: [Element] = []
     var codes: [UInt32] = []
+    var textLines: [Int] = []
     var texts: [String] = []
     var index: [ExactText: UInt32] = [:]
     var missingCount = 0
@@ -170,6 +171,7 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
       }
       let code = UInt32(texts.count)
       texts.append(text)
+      textLines.append(line)
       index[ExactText(text)] = code
       return code
     }
@@ -201,11 +203,11 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
           problems = pending
         }
       }
-      return (
-        CSVColumn(
-          name: name, position: position, cells: cells, missingCount: missingCount,
-          missingLines: missingLines), problems
-      )
+      var column = CSVColumn(
+        name: name, position: position, cells: cells, missingCount: missingCount,
+        missingLines: missingLines)
+      if kind == .texts { column.textLines = textLines }
+      return (column, problems)
     }
   }
 }
