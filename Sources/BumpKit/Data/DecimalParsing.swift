@@ -301,15 +301,7 @@ enum DecimalParsing {
         }
       }
     }
-    let bits = eiselLemire(
-      d.w, d.q, mantissaBits: 52, minimumExponent: -1023, infinitePower: 0x7FF,
-      smallestPowerOfTen: -342, largestPowerOfTen: 308, evenLow: -4, evenHigh: 23)
-    if d.truncated {
-      let above = eiselLemire(
-        d.w &+ 1, d.q, mantissaBits: 52, minimumExponent: -1023, infinitePower: 0x7FF,
-        smallestPowerOfTen: -342, largestPowerOfTen: 308, evenLow: -4, evenHigh: 23)
-      guard above == bits else { return nil }
-    }
+    guard let bits = roundedBits(d, .double) else { return nil }
     return bits | sign
   }
 
@@ -333,16 +325,44 @@ enum DecimalParsing {
         }
       }
     }
-    let bits = eiselLemire(
-      d.w, d.q, mantissaBits: 23, minimumExponent: -127, infinitePower: 0xFF,
-      smallestPowerOfTen: -65, largestPowerOfTen: 38, evenLow: -17, evenHigh: 10)
-    if d.truncated {
-      let above = eiselLemire(
-        d.w &+ 1, d.q, mantissaBits: 23, minimumExponent: -127, infinitePower: 0xFF,
-        smallestPowerOfTen: -65, largestPowerOfTen: 38, evenLow: -17, evenHigh: 10)
-      guard above == bits else { return nil }
-    }
+    guard let bits = roundedBits(d, .float) else { return nil }
     return UInt32(truncatingIfNeeded: bits) | sign
+  }
+
+  // MARK: - Eisel–Lemire for both formats
+
+  /// The constants of a binary format that `eiselLemire` needs.
+  struct Format {
+    var mantissaBits: Int
+    var minimumExponent: Int
+    var infinitePower: Int
+    var smallestPowerOfTen: Int
+    var largestPowerOfTen: Int
+    var evenLow: Int
+    var evenHigh: Int
+
+    static let double = Format(
+      mantissaBits: 52, minimumExponent: -1023, infinitePower: 0x7FF, smallestPowerOfTen: -342,
+      largestPowerOfTen: 308, evenLow: -4, evenHigh: 23)
+    static let float = Format(
+      mantissaBits: 23, minimumExponent: -127, infinitePower: 0xFF, smallestPowerOfTen: -65,
+      largestPowerOfTen: 38, evenLow: -17, evenHigh: 10)
+  }
+
+  /// The unsigned bits of `d` rounded to `format` by Eisel–Lemire, or `nil` when digits were
+  /// dropped and w and w + 1 round differently (the exact fallback must decide).
+  @inline(__always)
+  static func roundedBits(_ d: Decimal, _ format: Format) -> UInt64? {
+    func rounded(_ w: UInt64) -> UInt64 {
+      eiselLemire(
+        w, d.q, mantissaBits: format.mantissaBits, minimumExponent: format.minimumExponent,
+        infinitePower: format.infinitePower, smallestPowerOfTen: format.smallestPowerOfTen,
+        largestPowerOfTen: format.largestPowerOfTen, evenLow: format.evenLow,
+        evenHigh: format.evenHigh)
+    }
+    let bits = rounded(d.w)
+    if d.truncated, rounded(d.w &+ 1) != bits { return nil }
+    return bits
   }
 
   // MARK: - Exact powers of ten
