@@ -77,6 +77,26 @@ private final class WrongSquare: Layer {
   }
 }
 
+/// y = 3x with a backward 0.01 % too large: a small error on ordinary-sized gradients, which
+/// the rounding allowance of the check must not hide.
+private final class SlightlyWrongScale: Layer {
+  typealias Element = Double
+  var parameters: [Parameter<Double>] { [] }
+  func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+  var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "slightly-wrong-scale")) }
+  func releaseSavedState() {}
+  func forward(_ input: Matrix<Double>) throws -> Matrix<Double> {
+    var y = input
+    y.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= 3 } }
+    return y
+  }
+  func backward(_ outputGradient: Matrix<Double>) throws -> Matrix<Double> {
+    var dx = outputGradient
+    dx.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= 3 * (1 + 1e-4) } }
+    return dx
+  }
+}
+
 // MARK: - Tests
 
 @Suite("Gradient checks")
@@ -221,6 +241,30 @@ struct GradientCheckTests {
       try GradientCheck.compare(try Dense<Float>(inputSize: 2, outputSize: 3), reference: try Dense<Double>(inputSize: 3, outputSize: 2),
         input: Matrix(rows: 1, columns: 2))
     }
+  }
+
+  /// A trained layer often holds weights near 0 (an input it learned to ignore): the input
+  /// gradient through them is ~1e-10, below the rounding noise of a difference of outputs
+  /// of size 1. Judged against the absolute floor alone, a correct Dense failed with a
+  /// relative error of 0.3; the rounding allowance judges those elements at the noise scale.
+  @Test("a correct Dense whose input gradients are tiny next to its outputs passes; a 1e-4 error still fails")
+  func tinyGradientsBesideLargeOutputs() throws {
+    let layer = try Dense<Double>(inputSize: 4, outputSize: 3)
+    var generator = SeededGenerator(seed: 5)
+    try layer.initializeParameters(using: &generator)
+    var w = layer.weight.value
+    for k in 0..<3 { w[1, k] *= 1e-9 }
+    try layer.weight.assign(w)
+    let x = try gradientCheckInput(rows: 6, columns: 4, seed: 3, scale: 3)
+    let report = try GradientCheck.check(layer: layer, input: x)
+    expectPasses(report, tolerance: Self.tolerance, "Dense with a row of 1e-9 weights")
+    // The elements in question really are tiny: column 1 of dL/dx.
+    let analytic = try layer.backward(try layer.forward(x))
+    #expect((0..<6).allSatisfy { abs(analytic[$0, 1]) < 1e-7 })
+
+    let wrong = try GradientCheck.check(layer: SlightlyWrongScale(), input: x)
+    #expect(!wrong.passed(tolerance: Self.tolerance))
+    #expect(abs(wrong.maxRelativeError - 1e-4) < 2e-5, "\(wrong)")
   }
 
   @Test("the check restores parameters and leaves the analytic gradients")

@@ -20,8 +20,14 @@
 /// an error in one output is cancelled by another.
 ///
 /// Each tensor's agreement is the largest element-wise relative error
-/// |a − n| / max(|a|, |n|, floor). With the default step, a correct gradient of a smooth
-/// layer in Double agrees to about 1e-8 or better; a wrong formula typically gives 1e-2 to 1.
+/// max(0, |a − n| − δ) / max(|a|, |n|, floor), where δ bounds the rounding error the central
+/// difference itself carries: 8ε · Σ (|y⁺| + |y⁻|) · |R| / ((w + h) − (w − h)), summed over
+/// the outputs the perturbation changed (ε the Double epsilon). A difference smaller than δ
+/// is below what finite differences can resolve and counts as agreement, so an element that
+/// is tiny next to the rest of the output (an input gradient through a weight of 1e-10, say)
+/// is not failed for the noise around it. With the default step, a correct gradient of a
+/// smooth layer in Double agrees to about 1e-8 or better; a wrong formula typically gives
+/// 1e-2 to 1.
 ///
 /// Finite differences need a function that is smooth within ±h of the point: keep inputs of
 /// ``ReLU`` away from 0, and inputs of ``Bump`` away from the support boundary |x − c| = √σ
@@ -42,7 +48,9 @@ public enum GradientCheck {
     public let name: String
     /// The number of elements compared.
     public let count: Int
-    /// max over elements of |a − n| / max(|a|, |n|, floor); NaN if either value was NaN.
+    /// max over elements of max(0, |a − n| − δ) / max(|a|, |n|, floor), with δ the rounding
+    /// error of the central difference (0 for ``GradientCheck/compare(_:reference:input:seed:floorFraction:)``);
+    /// NaN if either value was NaN.
     public let maxRelativeError: Double
     /// max over elements of |a − n|.
     public let maxAbsoluteError: Double
@@ -123,14 +131,18 @@ public enum GradientCheck {
     let analyticParameters = trainable.map { $0.element.gradient }
     defer { layer.releaseSavedState() }
 
-    /// Σ (y⁺ − y⁻) ⊙ R for the two outputs.
-    func differenceOfObjective(_ plus: Matrix<Double>, _ minus: Matrix<Double>) -> Double {
+    /// Σ (y⁺ − y⁻) ⊙ R for the two outputs, and Σ (|y⁺| + |y⁻|) ⊙ |R|, over the outputs
+    /// that differ.
+    func differenceOfObjective(_ plus: Matrix<Double>, _ minus: Matrix<Double>) -> (value: Double, magnitude: Double) {
       plus.withUnsafeBufferPointer { a in
         minus.withUnsafeBufferPointer { b in
           r.withUnsafeBufferPointer { w in
-            var sum = 0.0
-            for i in w.indices where a[i] != b[i] { sum += (a[i] - b[i]) * w[i] }
-            return sum
+            var sum = 0.0, magnitude = 0.0
+            for i in w.indices where a[i] != b[i] {
+              sum += (a[i] - b[i]) * w[i]
+              magnitude += (Swift.abs(a[i]) + Swift.abs(b[i])) * Swift.abs(w[i])
+            }
+            return (sum, magnitude)
           }
         }
       }
@@ -140,7 +152,7 @@ public enum GradientCheck {
     let numericInput = try numericGradient(at: input, relativeStep: relativeStep) { x in
       try layer.forward(x)
     } difference: { differenceOfObjective($0, $1) }
-    tensors.append(compare("input", analyticInput, numericInput, floor: floor))
+    tensors.append(compare("input", analyticInput, numericInput.gradient, floor: floor, noise: numericInput.noise))
 
     for (k, (index, p)) in trainable.enumerated() {
       let original = p.value
@@ -149,7 +161,7 @@ public enum GradientCheck {
         p.value.copy(from: value)
         return try layer.forward(input)
       } difference: { differenceOfObjective($0, $1) }
-      tensors.append(compare(labels[index], analyticParameters[k], numeric, floor: floor))
+      tensors.append(compare(labels[index], analyticParameters[k], numeric.gradient, floor: floor, noise: numeric.noise))
     }
     // Leave the layer as it was: parameters restored (by the defers) and their gradients
     // holding the analytic values at the original point.
@@ -179,8 +191,8 @@ public enum GradientCheck {
     _ = try loss.lossAndGradient(predicted: predicted, target: target, gradient: &analytic)
     let numeric = try numericGradient(at: predicted, relativeStep: relativeStep) { z in
       try Matrix(rows: 1, columns: 1, repeating: try loss.loss(predicted: z, target: target))
-    } difference: { $0[0, 0] - $1[0, 0] }
-    return Report(tensors: [compare("predicted", analytic, numeric, floor: floor)])
+    } difference: { ($0[0, 0] - $1[0, 0], Swift.abs($0[0, 0]) + Swift.abs($1[0, 0])) }
+    return Report(tensors: [compare("predicted", analytic, numeric.gradient, floor: floor, noise: numeric.noise)])
   }
 
   // MARK: - Float against Double
@@ -260,14 +272,16 @@ public enum GradientCheck {
   }
 
   /// Central differences of `evaluate` with respect to every element of `center`:
-  /// `difference(f(w + h), f(w − h)) / ((w + h) − (w − h))`, one element at a time.
+  /// `difference(f(w + h), f(w − h)).value / ((w + h) − (w − h))`, one element at a time,
+  /// and beside each the bound δ on its rounding error, 8ε · magnitude / ((w + h) − (w − h)).
   private static func numericGradient(
     at center: Matrix<Double>, relativeStep: Double,
     evaluate: (Matrix<Double>) throws -> Matrix<Double>,
-    difference: (Matrix<Double>, Matrix<Double>) -> Double
-  ) throws -> Matrix<Double> {
+    difference: (Matrix<Double>, Matrix<Double>) -> (value: Double, magnitude: Double)
+  ) throws -> (gradient: Matrix<Double>, noise: Matrix<Double>) {
     var point = center
     var gradient = try Matrix<Double>(rows: center.rows, columns: center.columns)
+    var noise = gradient
     for i in 0..<center.count {
       let (row, column) = (i / center.columns, i % center.columns)
       let w = center[row, column]
@@ -278,30 +292,38 @@ public enum GradientCheck {
       point[row, column] = down
       let minus = try evaluate(point)
       point[row, column] = w
-      gradient[row, column] = difference(plus, minus) / (up - down)
+      let (value, magnitude) = difference(plus, minus)
+      gradient[row, column] = value / (up - down)
+      noise[row, column] = 8 * Double.ulpOfOne * magnitude / (up - down)
     }
-    return gradient
+    return (gradient, noise)
   }
 
-  /// The element-wise comparison of `analytic` with `reference`.
+  /// The element-wise comparison of `analytic` with `reference`; a difference within
+  /// `noise` (element by element; none if empty) counts as none.
   private static func compare(
-    _ name: String, _ analytic: Matrix<Double>, _ reference: Matrix<Double>, floor: Double
+    _ name: String, _ analytic: Matrix<Double>, _ reference: Matrix<Double>, floor: Double,
+    noise: Matrix<Double> = Matrix()
   ) -> TensorReport {
     var worst = (relative: 0.0, index: 0)
     var largestAbsolute = 0.0
     analytic.withUnsafeBufferPointer { a in
       reference.withUnsafeBufferPointer { n in
-        for i in a.indices {
-          let difference = Swift.abs(a[i] - n[i])
-          let denominator = Swift.max(Swift.abs(a[i]), Swift.abs(n[i]), floor)
-          let relative = difference == 0 ? 0 : difference / denominator
-          if relative.isNaN {
-            if !worst.relative.isNaN { worst = (relative, i) }
-          } else if relative > worst.relative {
-            worst = (relative, i)
-          }
-          if !largestAbsolute.isNaN && (difference.isNaN || difference > largestAbsolute) {
-            largestAbsolute = difference
+        noise.withUnsafeBufferPointer { delta in
+          for i in a.indices {
+            let difference = Swift.abs(a[i] - n[i])
+            let excess = delta.isEmpty ? difference : difference - delta[i]
+            let denominator = Swift.max(Swift.abs(a[i]), Swift.abs(n[i]), floor)
+            // NaN stays NaN (a NaN difference has no excess to compare).
+            let relative = difference.isNaN ? .nan : excess <= 0 ? 0 : excess / denominator
+            if relative.isNaN {
+              if !worst.relative.isNaN { worst = (relative, i) }
+            } else if relative > worst.relative {
+              worst = (relative, i)
+            }
+            if !largestAbsolute.isNaN && (difference.isNaN || difference > largestAbsolute) {
+              largestAbsolute = difference
+            }
           }
         }
       }
