@@ -68,9 +68,9 @@ public struct Matrix<Element: MatrixScalar> {
 
   /// A `rows × columns` matrix with the given elements in row-major order.
   ///
-  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
-  ///   `elements.count ≠ rows·columns`; ``BumpKitError/invalidArgument(name:value:reason:)``
-  ///   if a size is negative.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` if a size is negative,
+  ///   if `rows·columns` overflows `Int`, or if `elements.count ≠ rows·columns` (the
+  ///   message gives both counts).
   public init(rows: Int, columns: Int, elements: [Element]) throws {
     guard rows >= 0, columns >= 0 else {
       throw BumpKitError.invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "rows and columns must be ≥ 0")

@@ -231,16 +231,16 @@ public enum GradientCheck {
           name: "reference", value: "parameter \(k) (\(d.name))",
           reason: "is \(d.isTrainable ? "" : "not ")trainable, unlike the Float layer's")
       }
-      try d.assign(converted(f.value, to: Double.self))
+      try d.assign(Matrix<Double>(converting: f.value))
     }
     let outputFloat = try layer.forward(input)
-    let outputDouble = try reference.forward(converted(input, to: Double.self))
-    let rFloat: Matrix<Float> = converted(
-      randomMatrix(rows: outputFloat.rows, columns: outputFloat.columns, seed: seed), to: Float.self)
+    let outputDouble = try reference.forward(Matrix<Double>(converting: input))
+    let rFloat = Matrix<Float>(
+      converting: randomMatrix(rows: outputFloat.rows, columns: outputFloat.columns, seed: seed))
     for p in floatParameters where p.isTrainable { p.zeroGradient() }
     for p in doubleParameters where p.isTrainable { p.zeroGradient() }
     let dxFloat = try layer.backward(rFloat)
-    let dxDouble = try reference.backward(converted(rFloat, to: Double.self))
+    let dxDouble = try reference.backward(Matrix<Double>(converting: rFloat))
     defer {
       layer.releaseSavedState()
       reference.releaseSavedState()
@@ -251,11 +251,11 @@ public enum GradientCheck {
       return floorFraction * largest
     }
     var tensors = [
-      compare("output", converted(outputFloat, to: Double.self), outputDouble, floor: scaled(outputDouble)),
-      compare("input", converted(dxFloat, to: Double.self), dxDouble, floor: scaled(dxDouble)),
+      compare("output", Matrix<Double>(converting: outputFloat), outputDouble, floor: scaled(outputDouble)),
+      compare("input", Matrix<Double>(converting: dxFloat), dxDouble, floor: scaled(dxDouble)),
     ]
     for (k, (f, d)) in zip(floatParameters, doubleParameters).enumerated() where f.isTrainable {
-      tensors.append(compare(labels[k], converted(f.gradient, to: Double.self), d.gradient, floor: scaled(d.gradient)))
+      tensors.append(compare(labels[k], Matrix<Double>(converting: f.gradient), d.gradient, floor: scaled(d.gradient)))
     }
     return Report(tensors: tensors)
   }
@@ -356,15 +356,5 @@ public enum GradientCheck {
       for i in p.indices { p[i] = generator.nextNormal() }
     }
     return m
-  }
-
-  private static func converted<A: MatrixScalar, B: MatrixScalar>(_ m: Matrix<A>, to _: B.Type) -> Matrix<B> {
-    var result = Matrix<B>(validRows: m.rows, columns: m.columns)
-    m.withUnsafeBufferPointer { a in
-      result.withUnsafeMutableBufferPointer { b in
-        for i in a.indices { b[i] = B(a[i]) }
-      }
-    }
-    return result
   }
 }
