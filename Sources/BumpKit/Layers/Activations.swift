@@ -89,3 +89,14 @@ public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element
     for i in y.indices { dx[i] = dy[i] * y[i] * (1 - y[i]) }
   }
 }
+
+extension ElementwiseActivation: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    switch self {
+    case is ReLU<Element>: ReLU<Element>()
+    case is Tanh<Element>: Tanh<Element>()
+    case is Sigmoid<Element>: Sigmoid<Element>()
+    default: throw BumpKitError.invalidState(operation: "copy", reason: "\(type(of: self)) has no copy")
+    }
+  }
+}

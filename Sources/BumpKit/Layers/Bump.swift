@@ -101,6 +101,7 @@ public final class Bump<Element: MatrixScalar>: Layer {
     self.amplitude = make("amplitude", amplitude, floor: nil)
     var generator = SeededGenerator(seed: UInt64(units) &* 0x5EED)
     try initializeParameters(using: &generator)
+    markParametersUnset()
   }
 
   public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }
@@ -257,4 +258,10 @@ public final class Bump<Element: MatrixScalar>: Layer {
   }
 
   public func releaseSavedState() { savedInput = nil }
+}
+
+extension Bump: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    try Bump(units: units, sigma: specs.sigma, center: specs.center, amplitude: specs.amplitude, sigmaFloor: sigmaFloor)
+  }
 }

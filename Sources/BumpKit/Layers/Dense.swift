@@ -21,8 +21,8 @@ public final class Dense<Element: MatrixScalar>: Layer {
   private var ones = Matrix<Element>()
 
   /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise.
-  /// Weights are drawn from a generator seeded by the shape; ``Sequential`` re-draws them
-  /// from its own seed.
+  /// Weights are drawn from a generator seeded by the shape; the first ``Sequential`` the
+  /// layer joins draws them again from the model's seed.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless both sizes are
   ///   positive; an initializer's own error (e.g. a Glorot range that is not finite).
@@ -45,6 +45,7 @@ public final class Dense<Element: MatrixScalar>: Layer {
     bias = useBias ? Parameter(name: "bias", value: try Matrix(rows: 1, columns: outputSize)) : nil
     var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(outputSize))
     try initializeParameters(using: &generator)
+    markParametersUnset()
   }
 
   public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }
@@ -113,4 +114,12 @@ public final class Dense<Element: MatrixScalar>: Layer {
   }
 
   public func releaseSavedState() { savedInput = nil }
+}
+
+extension Dense: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    try Dense(
+      inputSize: inputSize, outputSize: outputSize, weightInitializer: weightInitializer,
+      biasInitializer: biasInitializer, useBias: useBias)
+  }
 }

@@ -85,3 +85,10 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
 
   public func releaseSavedState() { savedInput = nil }
 }
+
+extension Gaussian: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    try Gaussian(
+      amplitude: amplitude.value[0, 0], width: width.value[0, 0], center: center.value[0, 0], widthFloor: widthFloor)
+  }
+}

@@ -54,6 +54,21 @@ extension Layer {
   }
 
   public var description: String { configuration.summary }
+
+  /// Whether any parameter has been set since the layer was made (see
+  /// ``Sequential/init(layers:seed:)``).
+  var hasSetParameters: Bool { parameters.contains { $0.isInitialized } }
+
+  /// Marks every parameter as not set: a built-in layer's initializer calls this after its
+  /// own draw, so that the first ``Sequential`` it joins draws it again from the model's seed.
+  func markParametersUnset() {
+    for p in parameters { p.isInitialized = false }
+  }
+
+  /// Marks every parameter as set, so that a ``Sequential`` keeps it.
+  func markParametersSet() {
+    for p in parameters { p.isInitialized = true }
+  }
 }
 
 // The operation names are autoclosures: interpolating them on every call would allocate in

@@ -148,6 +148,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     self.amplitude = Parameter(name: "amplitude", value: Matrix(validRows: 1, columns: units), isTrainable: amplitude.trainable)
     var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(units) &* 0x5EED)
     try initializeParameters(using: &generator)
+    markParametersUnset()
   }
 
   public var parameters: [Parameter<Element>] { [center, sigma, amplitude] }
@@ -196,8 +197,9 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   /// so that each support reaches s times that far (σ is then raised to ``sigmaFloor``;
   /// a unit with no distinct neighbour keeps its σ). Costs O(rows·units·d).
   ///
-  /// ``Sequential/reinitialize(seed:)`` draws from the initializers again: call this after
-  /// building the model.
+  /// A layer whose centres were placed before it joins a ``Sequential`` keeps them (its
+  /// parameters count as set); ``Sequential/reinitialize(seed:)`` draws from the initializers
+  /// again.
   ///
   /// - Parameters:
   ///   - data: `rows × inputSize`, at least one row, every value finite.
@@ -586,4 +588,12 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   }
 
   public func releaseSavedState() { savedInput = nil }
+}
+
+extension RadialBump: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    try RadialBump(
+      inputSize: inputSize, units: units, center: specs.center, sigma: specs.sigma, amplitude: specs.amplitude,
+      sigmaFloor: sigmaFloor)
+  }
 }
