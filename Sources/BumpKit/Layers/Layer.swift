@@ -34,11 +34,30 @@ public protocol Layer<Element>: AnyObject, CustomStringConvertible {
   /// Drops references to the last input, so the producer of that input can reuse its buffer
   /// without a copy. ``Sequential`` calls this before every forward pass.
   func releaseSavedState()
+
+  /// The layer's prediction form: an immutable, `Sendable` value holding copies of the
+  /// current parameters, whose output is the same, bit for bit, as ``forward(_:)`` gives for
+  /// them. ``InferenceModel`` is built from these.
+  ///
+  /// Every built-in layer has one. For a layer of your own the default throws; implement it
+  /// to let models that use the layer be shared between tasks (see <doc:ExtendingBumpKit>).
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` from the default, naming
+  ///   the layer type; ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)``
+  ///   for a parameter the layer cannot use (checked once here, not at every prediction).
+  func inferenceLayer() throws -> any InferenceLayer<Element>
 }
 
 extension Layer {
   public var requiredInputSize: Int? { nil }
   public func initializeParameters(using generator: inout SeededGenerator) throws {}
+
+  /// Throws: a layer has no prediction form unless it provides one.
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    throw BumpKitError.invalidArgument(
+      name: "layer", value: "\(Self.self)",
+      reason: "has no inference form: implement inferenceLayer() to return an immutable InferenceLayer with copies of its parameters")
+  }
 
   /// Applies the layer: `layer(x)` is `try layer.forward(x)`.
   public func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {

@@ -28,7 +28,8 @@ public enum LayerBuilder<Element: MatrixScalar> {
 /// A `Sequential` is a training model: its layers own the buffers that ``forward(_:)``,
 /// ``backward(_:)``, ``predict(_:batchSize:)`` and `fit` write into, so it belongs to one
 /// task at a time and is not `Sendable`. Two tasks that use one model at once — even only to
-/// predict — give wrong results or crash. To train two variants, ``copy()`` the model.
+/// predict — give wrong results or crash. To predict from many tasks, make an
+/// ``InferenceModel`` (immutable and `Sendable`); to train two variants, ``copy()`` the model.
 public final class Sequential<Element: MatrixScalar>: Layer {
   /// The layers in order.
   public let layers: [any Layer<Element>]
@@ -134,27 +135,28 @@ public final class Sequential<Element: MatrixScalar>: Layer {
 
   /// The model's output for `input`, computed in batches of at most `batchSize` rows so
   /// that memory stays bounded; the result does not depend on the batch size beyond rounding.
+  ///
+  /// Writes into the layers' buffers: one task at a time (see the type's threading rule). To
+  /// predict from many tasks, use an ``InferenceModel``, which gives the same bits.
+  /// Finite inputs are taken as they are, however large (see
+  /// ``InferenceModel/predict(_:batchSize:)``).
+  ///
+  /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` naming the first NaN
+  ///   or ±∞ input by row and column (0-based);
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong number of
+  ///   columns; ``BumpKitError/emptyBatch(operation:)`` for no rows;
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for `batchSize` < 1.
   public func predict(_ input: Matrix<Element>, batchSize: Int = 1024) throws -> Matrix<Element> {
-    guard batchSize > 0 else {
-      throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1")
-    }
-    try checkBatch(input, features: inputSize, "Sequential.predict")
-    var result = try Matrix<Element>(rows: input.rows, columns: outputSize)
-    var batch = Matrix<Element>()
-    var start = 0
-    while start < input.rows {
-      let end = min(input.rows, start + batchSize)
-      try input.copyRows(start..<end, into: &batch)
-      let y = try forward(batch)
-      result.withUnsafeMutableBufferPointer { r in
-        y.withUnsafeBufferPointer { yp in
-          _ = UnsafeMutableBufferPointer(rebasing: r[(start * outputSize)..<(end * outputSize)]).update(fromContentsOf: yp)
-        }
-      }
-      start = end
-    }
-    releaseSavedState()
-    return result
+    defer { releaseSavedState() }
+    return try predictInBatches(
+      input, batchSize: batchSize, inputSize: inputSize, outputSize: outputSize,
+      operation: "Sequential.predict"
+    ) { try forward($0) }
+  }
+
+  /// The model's prediction form, an ``InferenceModel`` (so that models nest).
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    try InferenceModel(self)
   }
 
   /// A readable table of the layers, their output sizes and parameter counts.
