@@ -6,6 +6,10 @@
 /// allocates nothing. ``forward(_:)`` keeps what ``backward(_:)`` needs; `backward` takes
 /// dL/d(output) of the last forward pass, stores the parameters' gradients and returns
 /// dL/d(input).
+///
+/// Because forward passes write into those buffers, a layer belongs to one task at a time;
+/// ``inferenceLayer()`` gives its immutable, `Sendable` prediction form (see
+/// ``InferenceModel``).
 public protocol Layer<Element>: AnyObject, CustomStringConvertible {
   /// The scalar type, Float or Double.
   associatedtype Element: MatrixScalar
