@@ -64,6 +64,8 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
     let kind: String
     let apply: Function
 
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
       try checkBatch(input, features: nil, "\(kind) inference")
       var output = Matrix<Element>(validRows: input.rows, columns: input.columns)

@@ -309,6 +309,8 @@ public final class Bump<Element: MatrixScalar>: Layer {
     let sigma, center, amplitude: Matrix<Element>
     let layout: Layout
 
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
       try checkBatch(input, features: units, "Bump(\(units)) inference")
       var output = Matrix<Element>(validRows: input.rows, columns: units)

@@ -136,6 +136,8 @@ public final class Dense<Element: MatrixScalar>: Layer {
     let weight: Matrix<Element>
     let bias: Matrix<Element>?
 
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
       try checkBatch(input, features: inputSize, "Dense(\(inputSize)→\(weight.columns)) inference")
       var output = Matrix<Element>(validRows: input.rows, columns: weight.columns)

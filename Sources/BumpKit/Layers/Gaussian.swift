@@ -100,6 +100,8 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
   struct Inference: InferenceLayer {
     let a, b, c: Element
 
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
       try checkBatch(input, features: nil, "gaussian inference")
       var output = Matrix<Element>(validRows: input.rows, columns: input.columns)

@@ -49,6 +49,8 @@ public struct InferenceModel<Element: MatrixScalar>: InferenceLayer {
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong
   ///   number of columns, ``BumpKitError/emptyBatch(operation:)`` for no rows.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: inputSize, "InferenceModel input")
     var x = input
@@ -83,6 +85,8 @@ public struct InferenceModel<Element: MatrixScalar>: InferenceLayer {
 /// `forward` over `input` in batches of at most `batchSize` rows, into one `rows × outputSize`
 /// matrix, after checking the arguments and that every input is finite: the one batching of
 /// ``Sequential/predict(_:batchSize:)`` and ``InferenceModel/predict(_:batchSize:)``.
+@_specialize(where Element == Float)
+@_specialize(where Element == Double)
 func predictInBatches<Element: MatrixScalar>(
   _ input: Matrix<Element>, batchSize: Int, inputSize: Int, outputSize: Int, operation: String,
   forward: (Matrix<Element>) throws -> Matrix<Element>
@@ -111,6 +115,8 @@ func predictInBatches<Element: MatrixScalar>(
 
 /// Throws ``BumpKitError/nonFiniteData(what:row:column:value:)`` for the first NaN or ±∞ of
 /// `input`, in row-major order.
+@_specialize(where Element == Float)
+@_specialize(where Element == Double)
 func checkFiniteInput<Element: MatrixScalar>(_ input: Matrix<Element>, _ operation: String) throws {
   let columns = input.columns
   try input.withUnsafeBufferPointer { x in

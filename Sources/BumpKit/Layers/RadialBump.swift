@@ -441,6 +441,8 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     let center, sigma, amplitude: Matrix<Element>
     let frame: RadialCenterFrame<Element>
 
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
     func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
       try checkBatch(input, features: frame.inputSize, "\(name) inference")
       let pass = RadialBumpPass(frame: frame)
