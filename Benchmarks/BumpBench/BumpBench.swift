@@ -43,6 +43,7 @@ struct BumpBench: ParsableCommand {
     records += try optimizerRecords(threads: threadCounts, quick: quick, filter: accept)
     records += try radialRecords(threads: threadCounts, quick: quick, filter: accept)
     records += try ingestRecords(quick: quick, filter: accept)
+    records += try inferenceRecords(tasks: threadCounts, quick: quick, filter: accept)
     for t in threadCounts where accept("training adam float \(t)t") {
       let epochs = quick ? 2 : 5
       let samples = quick ? 16_384 : 65_536
@@ -78,7 +79,8 @@ struct BumpBench: ParsableCommand {
       print("GEMM: GFLOP/s (higher is better), speedup over the naive loop.")
       print("Dense: GFLOP/s of the layer's forward + backward; speedup = raw BLAS time / this row's time.")
       print("Radial: µs per pass of RadialBump(d→256) beside the GEMMs of the same shapes; gemm_ratio = layer / GEMM.")
-      print("Ingest: MB/s of CSV text read into a dataset as `bump train --data` reads it (20 features + target).\n")
+      print("Ingest: MB/s of CSV text read into a dataset as `bump train --data` reads it (20 features + target).")
+      print("Inference: predictions/s of one shared InferenceModel; threads = tasks, each single-threaded; speedup over one task of Sequential.predict.\n")
       printTable(records)
       printPhases(records)
     }

@@ -7,11 +7,16 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
   private var inputGradient = Matrix<Element>()
   private var hasOutput = false
   let kind: String
+  /// φ(x) for every element: a function of the values alone, shared with the inference form.
+  let apply: Function
 
-  init(kind: String) { self.kind = kind }
+  /// φ applied to every element of x, written into y.
+  typealias Function = @Sendable (_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) -> Void
 
-  /// φ(x) for every element.
-  func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {}
+  init(kind: String, apply: @escaping Function) {
+    self.kind = kind
+    self.apply = apply
+  }
   /// dx = dy·φ′, given y = φ(x).
   func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {}
 
@@ -48,13 +53,33 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
   }
 
   public func releaseSavedState() {}
+
+  /// The activation's prediction form (it has no parameters).
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    Inference(kind: kind, apply: apply)
+  }
+
+  /// φ applied element-wise, writing only the output it returns.
+  struct Inference: InferenceLayer {
+    let kind: String
+    let apply: Function
+
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
+    func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
+      try checkBatch(input, features: nil, "\(kind) inference")
+      var output = Matrix<Element>(validRows: input.rows, columns: input.columns)
+      input.withUnsafeBufferPointer { x in output.withUnsafeMutableBufferPointer { y in apply(x, y) } }
+      return output
+    }
+  }
 }
 
 /// Rectified linear unit, max(x, 0); NaN stays NaN.
 public final class ReLU<Element: MatrixScalar>: ElementwiseActivation<Element> {
   /// A ReLU layer.
-  public init() { super.init(kind: "relu") }
-  override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
+  public init() { super.init(kind: "relu", apply: ReLU.map) }
+  @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices { y[i] = x[i] < 0 ? 0 : x[i] }
   }
   override func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {
@@ -65,8 +90,8 @@ public final class ReLU<Element: MatrixScalar>: ElementwiseActivation<Element> {
 /// Hyperbolic tangent.
 public final class Tanh<Element: MatrixScalar>: ElementwiseActivation<Element> {
   /// A tanh layer.
-  public init() { super.init(kind: "tanh") }
-  override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
+  public init() { super.init(kind: "tanh", apply: Tanh.map) }
+  @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices { y[i] = Element(Double.tanh(Double(x[i]))) }
   }
   override func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {
@@ -77,8 +102,8 @@ public final class Tanh<Element: MatrixScalar>: ElementwiseActivation<Element> {
 /// Logistic sigmoid, 1 / (1 + e⁻ˣ), evaluated without overflow for either sign.
 public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element> {
   /// A sigmoid layer.
-  public init() { super.init(kind: "sigmoid") }
-  override func apply(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
+  public init() { super.init(kind: "sigmoid", apply: Sigmoid.map) }
+  @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices {
       let v = Double(x[i])
       let e = Double.exp(-Swift.abs(v))
@@ -87,5 +112,16 @@ public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element
   }
   override func derivative(_ y: UnsafeBufferPointer<Element>, _ dy: UnsafeBufferPointer<Element>, _ dx: UnsafeMutableBufferPointer<Element>) {
     for i in y.indices { dx[i] = dy[i] * y[i] * (1 - y[i]) }
+  }
+}
+
+extension ElementwiseActivation: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    switch self {
+    case is ReLU<Element>: ReLU<Element>()
+    case is Tanh<Element>: Tanh<Element>()
+    case is Sigmoid<Element>: Sigmoid<Element>()
+    default: throw BumpKitError.invalidState(operation: "copy", reason: "\(type(of: self)) has no copy")
+    }
   }
 }

@@ -56,7 +56,8 @@ public final class Bump<Element: MatrixScalar>: Layer {
   public let amplitude: Parameter<Element>
   /// The smallest σ that optimizer steps leave (default 1e-4).
   public let sigmaFloor: Element
-  let specs: (sigma: ParameterSpec, center: ParameterSpec, amplitude: ParameterSpec)
+  typealias Specs = (sigma: ParameterSpec, center: ParameterSpec, amplitude: ParameterSpec)
+  let specs: Specs
 
   private var savedInput: Matrix<Element>?
   private var output = Matrix<Element>()
@@ -101,6 +102,7 @@ public final class Bump<Element: MatrixScalar>: Layer {
     self.amplitude = make("amplitude", amplitude, floor: nil)
     var generator = SeededGenerator(seed: UInt64(units) &* 0x5EED)
     try initializeParameters(using: &generator)
+    markParametersUnset()
   }
 
   public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }
@@ -180,9 +182,18 @@ public final class Bump<Element: MatrixScalar>: Layer {
   private func withKernelParameters<R>(
     _ body: (BumpParameter<Element>, BumpParameter<Element>?, BumpParameter<Element>?) throws -> R
   ) rethrows -> R {
-    try sigma.value.withUnsafeBufferPointer { s in
-      try center.value.withUnsafeBufferPointer { c in
-        try amplitude.value.withUnsafeBufferPointer { a in
+    try Self.withKernelParameters(
+      sigma: sigma.value, center: center.value, amplitude: amplitude.value, specs: specs, body)
+  }
+
+  /// Runs `body` with σ, c and a as kernel arguments (nil for a fixed c = 0 or a = 1).
+  private static func withKernelParameters<R>(
+    sigma: Matrix<Element>, center: Matrix<Element>, amplitude: Matrix<Element>, specs: Specs,
+    _ body: (BumpParameter<Element>, BumpParameter<Element>?, BumpParameter<Element>?) throws -> R
+  ) rethrows -> R {
+    try sigma.withUnsafeBufferPointer { s in
+      try center.withUnsafeBufferPointer { c in
+        try amplitude.withUnsafeBufferPointer { a in
           func arg(_ b: UnsafeBufferPointer<Element>, _ spec: ParameterSpec, neutral: Element) -> BumpParameter<Element>? {
             if !spec.trainable && !spec.perUnit && b[0] == neutral { return nil }
             return spec.perUnit ? .perUnit(b) : .shared(b[0])
@@ -204,19 +215,34 @@ public final class Bump<Element: MatrixScalar>: Layer {
     try output.resize(rows: input.rows, columns: units)
     try cache.resize(rows: input.rows, columns: units)
     lastRows = input.rows
-    let (rows, columns, ws) = (input.rows, units, workspace)
-    withKernelParameters { s, c, a in
+    cache.withUnsafeMutableBufferPointer { f in
+      Self.apply(
+        input, sigma: sigma.value, center: center.value, amplitude: amplitude.value, specs: specs,
+        output: &output, cache: f, workspace: workspace)
+    }
+    return output
+  }
+
+  /// g into `output`, already `rows × units`, and f into `cache` when given: the one
+  /// computation that training and inference share, so that both give the same bits. The
+  /// parameters must have been validated.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  static func apply(
+    _ input: Matrix<Element>, sigma: Matrix<Element>, center: Matrix<Element>, amplitude: Matrix<Element>,
+    specs: Specs, output: inout Matrix<Element>, cache: UnsafeMutableBufferPointer<Element>?,
+    workspace: KernelWorkspace?
+  ) {
+    let (rows, columns) = (input.rows, input.columns)
+    withKernelParameters(sigma: sigma, center: center, amplitude: amplitude, specs: specs) { s, c, a in
       input.withUnsafeBufferPointer { x in
         output.withUnsafeMutableBufferPointer { y in
-          cache.withUnsafeMutableBufferPointer { f in
-            BumpKernel.forward(
-              input: x, rows: rows, columns: columns, sigma: s, center: c, amplitude: a,
-              output: y, cache: f, workspace: ws)
-          }
+          BumpKernel.forward(
+            input: x, rows: rows, columns: columns, sigma: s, center: c, amplitude: a,
+            output: y, cache: cache, workspace: workspace)
         }
       }
     }
-    return output
   }
 
   @_specialize(where Element == Float)
@@ -257,4 +283,47 @@ public final class Bump<Element: MatrixScalar>: Layer {
   }
 
   public func releaseSavedState() { savedInput = nil }
+
+  /// The layer's prediction form, holding copies of σ, c and a (checked once, here): later
+  /// training does not change it.
+  ///
+  /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   negative or non-finite σ or a non-finite c or a.
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    try validateParameters()
+    return Inference(
+      units: units, sigma: sigma.value.copied(), center: center.value.copied(),
+      amplitude: amplitude.value.copied(), layout: Layout(specs))
+  }
+
+  /// σ, c and a's layouts, as the kernel arguments need them.
+  struct Layout: Sendable {
+    let sigma, center, amplitude: ParameterSpec
+    init(_ specs: Specs) { (sigma, center, amplitude) = specs }
+    var specs: Specs { (sigma, center, amplitude) }
+  }
+
+  /// g(x) = a·f(x − c; σ) with immutable σ, c and a, writing only the output it returns.
+  struct Inference: InferenceLayer {
+    let units: Int
+    let sigma, center, amplitude: Matrix<Element>
+    let layout: Layout
+
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
+    func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
+      try checkBatch(input, features: units, "Bump(\(units)) inference")
+      var output = Matrix<Element>(validRows: input.rows, columns: units)
+      Bump.apply(
+        input, sigma: sigma, center: center, amplitude: amplitude, specs: layout.specs,
+        output: &output, cache: nil, workspace: nil)
+      return output
+    }
+  }
+}
+
+extension Bump: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    try Bump(units: units, sigma: specs.sigma, center: specs.center, amplitude: specs.amplitude, sigmaFloor: sigmaFloor)
+  }
 }

@@ -21,8 +21,8 @@ public final class Dense<Element: MatrixScalar>: Layer {
   private var ones = Matrix<Element>()
 
   /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise.
-  /// Weights are drawn from a generator seeded by the shape; ``Sequential`` re-draws them
-  /// from its own seed.
+  /// Weights are drawn from a generator seeded by the shape; the first ``Sequential`` the
+  /// layer joins draws them again from the model's seed.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless both sizes are
   ///   positive; an initializer's own error (e.g. a Glorot range that is not finite).
@@ -45,6 +45,7 @@ public final class Dense<Element: MatrixScalar>: Layer {
     bias = useBias ? Parameter(name: "bias", value: try Matrix(rows: 1, columns: outputSize)) : nil
     var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(outputSize))
     try initializeParameters(using: &generator)
+    markParametersUnset()
   }
 
   public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }
@@ -73,21 +74,31 @@ public final class Dense<Element: MatrixScalar>: Layer {
     try checkBatch(input, features: inputSize, "Dense(\(inputSize)→\(outputSize)).forward")
     savedInput = input
     try output.resize(rows: input.rows, columns: outputSize)
+    try Self.apply(input, weight: weight.value, bias: bias?.value, into: &output)
+    return output
+  }
+
+  /// y = x·W + b into `output`, already `input.rows × outputSize`: the one computation that
+  /// training and inference share, so that both give the same bits.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  static func apply(
+    _ input: Matrix<Element>, weight: Matrix<Element>, bias: Matrix<Element>?, into output: inout Matrix<Element>
+  ) throws {
     guard let bias else {
-      try Matrix.gemm(input, weight.value, into: &output)
-      return output
+      try Matrix.gemm(input, weight, into: &output)
+      return
     }
     // Broadcast b into every row, then accumulate x·W on top (β = 1).
-    let n = outputSize
-    bias.value.withUnsafeBufferPointer { b in
+    let n = weight.columns
+    bias.withUnsafeBufferPointer { b in
       output.withUnsafeMutableBufferPointer { y in
         for r in 0..<input.rows {
           _ = UnsafeMutableBufferPointer(rebasing: y[(r * n)..<(r * n + n)]).update(fromContentsOf: b)
         }
       }
     }
-    try Matrix.gemm(input, weight.value, beta: 1, into: &output)
-    return output
+    try Matrix.gemm(input, weight, beta: 1, into: &output)
   }
 
   @_specialize(where Element == Float)
@@ -113,4 +124,33 @@ public final class Dense<Element: MatrixScalar>: Layer {
   }
 
   public func releaseSavedState() { savedInput = nil }
+
+  /// The layer's prediction form, holding copies of W and b: later training does not change it.
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    Inference(inputSize: inputSize, weight: weight.value.copied(), bias: bias?.value.copied())
+  }
+
+  /// y = x·W + b with immutable W and b, writing only the output it returns.
+  struct Inference: InferenceLayer {
+    let inputSize: Int
+    let weight: Matrix<Element>
+    let bias: Matrix<Element>?
+
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
+    func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
+      try checkBatch(input, features: inputSize, "Dense(\(inputSize)→\(weight.columns)) inference")
+      var output = Matrix<Element>(validRows: input.rows, columns: weight.columns)
+      try Dense.apply(input, weight: weight, bias: bias, into: &output)
+      return output
+    }
+  }
+}
+
+extension Dense: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    try Dense(
+      inputSize: inputSize, outputSize: outputSize, weightInitializer: weightInitializer,
+      biasInitializer: biasInitializer, useBias: useBias)
+  }
 }

@@ -39,9 +39,16 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
 
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: nil, "gaussian.forward")
-    let (a, b, c) = (Double(amplitude.value[0, 0]), Double(width.value[0, 0]), Double(center.value[0, 0]))
     savedInput = input
     try output.resize(rows: input.rows, columns: input.columns)
+    Self.apply(input, a: amplitude.value[0, 0], b: width.value[0, 0], c: center.value[0, 0], into: &output)
+    return output
+  }
+
+  /// a·exp(−b·(x − c)²) into `output`, already the input's shape: the one computation that
+  /// training and inference share.
+  static func apply(_ input: Matrix<Element>, a: Element, b: Element, c: Element, into output: inout Matrix<Element>) {
+    let (a, b, c) = (Double(a), Double(b), Double(c))
     input.withUnsafeBufferPointer { x in
       output.withUnsafeMutableBufferPointer { y in
         for i in x.indices {
@@ -50,7 +57,6 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
         }
       }
     }
-    return output
   }
 
   public func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
@@ -84,4 +90,30 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
   }
 
   public func releaseSavedState() { savedInput = nil }
+
+  /// The layer's prediction form, holding a, b and c as they are now.
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    Inference(a: amplitude.value[0, 0], b: width.value[0, 0], c: center.value[0, 0])
+  }
+
+  /// a·exp(−b·(x − c)²) with fixed a, b, c, writing only the output it returns.
+  struct Inference: InferenceLayer {
+    let a, b, c: Element
+
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
+    func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
+      try checkBatch(input, features: nil, "gaussian inference")
+      var output = Matrix<Element>(validRows: input.rows, columns: input.columns)
+      Gaussian.apply(input, a: a, b: b, c: c, into: &output)
+      return output
+    }
+  }
+}
+
+extension Gaussian: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    try Gaussian(
+      amplitude: amplitude.value[0, 0], width: width.value[0, 0], center: center.value[0, 0], widthFloor: widthFloor)
+  }
 }

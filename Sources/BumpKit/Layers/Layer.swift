@@ -6,6 +6,10 @@
 /// allocates nothing. ``forward(_:)`` keeps what ``backward(_:)`` needs; `backward` takes
 /// dL/d(output) of the last forward pass, stores the parameters' gradients and returns
 /// dL/d(input).
+///
+/// Because forward passes write into those buffers, a layer belongs to one task at a time;
+/// ``inferenceLayer()`` gives its immutable, `Sendable` prediction form (see
+/// ``InferenceModel``).
 public protocol Layer<Element>: AnyObject, CustomStringConvertible {
   /// The scalar type, Float or Double.
   associatedtype Element: MatrixScalar
@@ -34,11 +38,30 @@ public protocol Layer<Element>: AnyObject, CustomStringConvertible {
   /// Drops references to the last input, so the producer of that input can reuse its buffer
   /// without a copy. ``Sequential`` calls this before every forward pass.
   func releaseSavedState()
+
+  /// The layer's prediction form: an immutable, `Sendable` value holding copies of the
+  /// current parameters, whose output is the same, bit for bit, as ``forward(_:)`` gives for
+  /// them. ``InferenceModel`` is built from these.
+  ///
+  /// Every built-in layer has one. For a layer of your own the default throws; implement it
+  /// to let models that use the layer be shared between tasks (see <doc:ExtendingBumpKit>).
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` from the default, naming
+  ///   the layer type; ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)``
+  ///   for a parameter the layer cannot use (checked once here, not at every prediction).
+  func inferenceLayer() throws -> any InferenceLayer<Element>
 }
 
 extension Layer {
   public var requiredInputSize: Int? { nil }
   public func initializeParameters(using generator: inout SeededGenerator) throws {}
+
+  /// Throws: a layer has no prediction form unless it provides one.
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    throw BumpKitError.invalidArgument(
+      name: "layer", value: "\(Self.self)",
+      reason: "has no inference form: implement inferenceLayer() to return an immutable InferenceLayer with copies of its parameters")
+  }
 
   /// Applies the layer: `layer(x)` is `try layer.forward(x)`.
   public func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
@@ -54,6 +77,21 @@ extension Layer {
   }
 
   public var description: String { configuration.summary }
+
+  /// Whether any parameter has been set since the layer was made (see
+  /// ``Sequential/init(layers:seed:)``).
+  var hasSetParameters: Bool { parameters.contains { $0.isInitialized } }
+
+  /// Marks every parameter as not set: a built-in layer's initializer calls this after its
+  /// own draw, so that the first ``Sequential`` it joins draws it again from the model's seed.
+  func markParametersUnset() {
+    for p in parameters { p.isInitialized = false }
+  }
+
+  /// Marks every parameter as set, so that a ``Sequential`` keeps it.
+  func markParametersSet() {
+    for p in parameters { p.isInitialized = true }
+  }
 }
 
 // The operation names are autoclosures: interpolating them on every call would allocate in

@@ -8,7 +8,16 @@ public final class Parameter<Element: MatrixScalar> {
   /// The name within its layer, e.g. "weight", "sigma".
   public let name: String
   /// The current value.
-  public internal(set) var value: Matrix<Element>
+  public internal(set) var value: Matrix<Element> {
+    // Any change through the property (assign, updateValue, an optimizer step, a
+    // checkpoint load) marks the value as set; `oldValue` is not read, so the change stays
+    // in place (no copy).
+    didSet { isInitialized = true }
+  }
+  /// Whether the value has been set since the parameter was made: drawn by a ``Sequential``,
+  /// assigned, updated in place or changed by an optimizer. ``Sequential`` initializes only
+  /// layers none of whose parameters is set, so that it keeps trained weights.
+  var isInitialized = false
   /// dL/dvalue from the last backward pass; same shape as ``value``.
   public internal(set) var gradient: Matrix<Element>
   /// Whether optimizers update this parameter. Fixed parameters get no gradient.

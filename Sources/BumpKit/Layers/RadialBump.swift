@@ -85,24 +85,11 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   public let sigmaFloor: Element
   let specs: (center: ParameterSpec, sigma: ParameterSpec, amplitude: ParameterSpec)
 
-  private var prefersGEMM: Bool { inputSize > Self.directDimensionLimit }
-  /// Whether the last forward pass took the GEMM form (the backward pass follows it).
-  private var usedGEMM = false
-  /// Whether that pass shifted X and C by the centres' mean.
-  private var shiftApplied = false
   private var savedInput: Matrix<Element>?
   private var lastRows = 0
   private let workspace = KernelWorkspace()
-  // Forward state, reused from step to step.
-  private var centersT = Matrix<Element>()
-  private var shiftedCenters = Matrix<Element>()
-  private var shiftedInput = Matrix<Element>()
-  private var centerNorms = Matrix<Element>()
-  private var inputNorms = Matrix<Element>()
-  private var shift = [Double]()
-  private var distances = Matrix<Element>()
-  private var output = Matrix<Element>()
-  private var cache = Matrix<Element>()
+  /// Forward state, reused from step to step; the backward pass reads it.
+  private let pass: RadialBumpPass<Element>
   // Backward state.
   private var weights = Matrix<Element>()
   private var rowSums = Matrix<Element>()
@@ -143,11 +130,13 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     self.units = units
     self.sigmaFloor = sigmaFloor
     self.specs = (center, sigma, amplitude)
+    self.pass = RadialBumpPass(frame: RadialCenterFrame(inputSize: inputSize, units: units))
     self.center = Parameter(name: "center", value: Matrix(validRows: units, columns: inputSize), isTrainable: center.trainable)
     self.sigma = Parameter(name: "sigma", value: Matrix(validRows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
     self.amplitude = Parameter(name: "amplitude", value: Matrix(validRows: 1, columns: units), isTrainable: amplitude.trainable)
     var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(units) &* 0x5EED)
     try initializeParameters(using: &generator)
+    markParametersUnset()
   }
 
   public var parameters: [Parameter<Element>] { [center, sigma, amplitude] }
@@ -196,8 +185,9 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   /// so that each support reaches s times that far (σ is then raised to ``sigmaFloor``;
   /// a unit with no distinct neighbour keeps its σ). Costs O(rows·units·d).
   ///
-  /// ``Sequential/reinitialize(seed:)`` draws from the initializers again: call this after
-  /// building the model.
+  /// A layer whose centres were placed before it joins a ``Sequential`` keeps them (its
+  /// parameters count as set); ``Sequential/reinitialize(seed:)`` draws from the initializers
+  /// again.
   ///
   /// - Parameters:
   ///   - data: `rows × inputSize`, at least one row, every value finite.
@@ -314,7 +304,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   /// dataset, without holding its activations (as `bump train` reports them).
   public var supportCountPerUnit: [Int] { supportCounts() }
 
-  private func supportCounts() -> [Int] { BumpKit.supportCounts(cache: cache, rows: lastRows, units: units) }
+  private func supportCounts() -> [Int] { BumpKit.supportCounts(cache: pass.cache, rows: lastRows, units: units) }
 
   // MARK: - Passes
 
@@ -328,167 +318,16 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     try checkParameterValues(values, layer: name, parameter: parameter, allowNegative: allowNegative)
   }
 
-  /// For the direct form Cᵀ (unshifted), after checking that c is finite; for the GEMM form
-  /// the centres' mean m, C − m and ‖c − m‖², where a finite mean doubles as the check.
-  private func prepareCenters() throws {
-    let (d, n) = (inputSize, units)
-    guard prefersGEMM else {
-      try validate(center.value, "c", allowNegative: true)
-      transposeCenters()
-      return
-    }
-    if shift.count != d { shift = [Double](repeating: 0, count: d) }
-    shiftedCenters.resize(validRows: n, columns: d)
-    centerNorms.resize(validRows: n, columns: 1)
-    let finite = center.value.withUnsafeBufferPointer { c in
-      shift.withUnsafeMutableBufferPointer { m in
-        for k in 0..<d { m[k] = 0 }
-        for j in 0..<n { for k in 0..<d { m[k] += Double(c[j * d + k]) } }
-        let inverse = 1 / Double(n)
-        for k in 0..<d { m[k] *= inverse }
-        // Double centres near the range's end may overflow the sum: Σ cⱼ/n there.
-        if m.contains(where: { !$0.isFinite }) {
-          for k in 0..<d { m[k] = 0 }
-          for j in 0..<n { for k in 0..<d { m[k] += Double(c[j * d + k]) * inverse } }
-        }
-        // Rounded to 8 significant bits: any point near the centres shrinks the norms as
-        // well, and a shift that small changes of c do not move keeps the layer's rounding
-        // a smooth function of each centre (finite differences see no jumps).
-        for k in 0..<d where m[k] != 0 && m[k].isFinite {
-          let unit = Double(sign: .plus, exponent: m[k].exponent - 7, significand: 1)
-          m[k] = (m[k] / unit).rounded() * unit
-        }
-        return !m.contains { !$0.isFinite }
-      }
-    }
-    // A NaN or infinite centre makes the mean non-finite: find it and say where.
-    if !finite { try validate(center.value, "c", allowNegative: true) }
-    // Σⱼ‖cⱼ − m‖² = Σⱼ‖cⱼ‖² − n·‖m‖²: shift only where that removes at least a quarter of
-    // the norms, and otherwise use X and C as they are (no copies; the bound holds either way).
-    Self.rowNorms(center.value, into: &centerNorms)
-    let squares = centerNorms.withUnsafeBufferPointer { $0.reduce(0.0) { $0 + Double($1) } }
-    let meanSquare = shift.reduce(0) { $0 + $1 * $1 }
-    shiftApplied = !(meanSquare <= 0.25 * squares / Double(n))
-    if shiftApplied { Self.shiftRows(center.value, by: shift, into: &shiftedCenters, norms: &centerNorms) }
-  }
-
-  /// The squared norm of each row.
-  private static func rowNorms(_ src: Matrix<Element>, into norms: inout Matrix<Element>) {
-    let (rows, d) = (src.rows, src.columns)
-    src.withUnsafeBufferPointer { s in
-      norms.withUnsafeMutableBufferPointer { nb in
-        for r in 0..<rows { nb[r] = squaredNorm(s.baseAddress! + r * d, d) }
-      }
-    }
-  }
-
-  /// Σ vₖ² with four partial sums: no chain of dependent multiply-adds (any order meets κ(d)).
-  @inline(__always)
-  private static func squaredNorm(_ v: UnsafePointer<Element>, _ d: Int) -> Element {
-    var acc: (Element, Element, Element, Element) = (0, 0, 0, 0)
-    var k = 0
-    while k + 4 <= d {
-      acc.0 = acc.0.addingProduct(v[k], v[k])
-      acc.1 = acc.1.addingProduct(v[k + 1], v[k + 1])
-      acc.2 = acc.2.addingProduct(v[k + 2], v[k + 2])
-      acc.3 = acc.3.addingProduct(v[k + 3], v[k + 3])
-      k += 4
-    }
-    while k < d {
-      acc.0 = acc.0.addingProduct(v[k], v[k])
-      k += 1
-    }
-    return (acc.0 + acc.1) + (acc.2 + acc.3)
-  }
-
-  /// Cᵀ, which the direct form reads.
-  private func transposeCenters() {
-    let (d, n) = (inputSize, units)
-    centersT.resize(validRows: d, columns: n)
-    center.value.withUnsafeBufferPointer { c in
-      centersT.withUnsafeMutableBufferPointer { t in
-        for j in 0..<n { for k in 0..<d { t[k * n + j] = c[j * d + k] } }
-      }
-    }
-  }
-
-  /// dst = src − m row by row, and the squared norm of each shifted row.
-  private static func shiftRows(_ src: Matrix<Element>, by shift: [Double], into dst: inout Matrix<Element>, norms: inout Matrix<Element>) {
-    let (rows, d) = (src.rows, src.columns)
-    src.withUnsafeBufferPointer { s in
-      dst.withUnsafeMutableBufferPointer { t in
-        norms.withUnsafeMutableBufferPointer { nb in
-          shift.withUnsafeBufferPointer { m in
-            for r in 0..<rows {
-              let (src, dst) = (s.baseAddress! + r * d, t.baseAddress! + r * d)
-              for k in 0..<d { dst[k] = src[k] - Element(m[k]) }
-              nb[r] = squaredNorm(dst, d)
-            }
-          }
-        }
-      }
-    }
-  }
-
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: inputSize, "\(name).forward")
     try validateParameters()
     savedInput = input
-    let (rows, n, d) = (input.rows, units, inputSize)
-    try prepareCenters()
-    lastRows = rows
-    distances.resize(validRows: rows, columns: n)
-    output.resize(validRows: rows, columns: n)
-    cache.resize(validRows: rows, columns: n)
-    var gemm = prefersGEMM
-    if gemm {
-      inputNorms.resize(validRows: rows, columns: 1)
-      if shiftApplied {
-        shiftedInput.resize(validRows: rows, columns: d)
-        Self.shiftRows(input, by: shift, into: &shiftedInput, norms: &inputNorms)
-      } else {
-        Self.rowNorms(input, into: &inputNorms)
-      }
-      // Values so large that a shifted norm overflows take the direct form, which stays
-      // NaN-free there (the gradient products could form 0·∞).
-      gemm = Self.allFinite(inputNorms) && Self.allFinite(centerNorms)
-      if gemm {
-        try Matrix.gemm(
-          shiftApplied ? shiftedInput : input, shiftApplied ? shiftedCenters : center.value, transposeB: true,
-          into: &distances)
-      } else {
-        transposeCenters()
-      }
-    }
-    usedGEMM = gemm
-    let ws = workspace
-    input.withUnsafeBufferPointer { x in
-      center.value.withUnsafeBufferPointer { c in
-        centersT.withUnsafeBufferPointer { ct in
-          inputNorms.withUnsafeBufferPointer { xn in
-            centerNorms.withUnsafeBufferPointer { cn in
-              sigma.value.withUnsafeBufferPointer { s in
-                amplitude.value.withUnsafeBufferPointer { a in
-                  distances.withUnsafeMutableBufferPointer { r2 in
-                    output.withUnsafeMutableBufferPointer { y in
-                      cache.withUnsafeMutableBufferPointer { f in
-                        RadialBumpKernel.forward(
-                          inputs: x, centers: c, centersTransposed: gemm ? nil : ct, rows: rows, units: n,
-                          dimension: d, squaredDistances: r2, inputNorms: gemm ? xn : nil,
-                          centerNorms: gemm ? cn : nil, sigma: s, amplitude: a, output: y, cache: f, workspace: ws)
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-    return output
+    try pass.frame.prepare(center.value, layer: name)
+    lastRows = input.rows
+    try pass.run(input, center: center.value, sigma: sigma.value, amplitude: amplitude.value, workspace: workspace)
+    return pass.output
   }
 
   @_specialize(where Element == Float)
@@ -497,9 +336,9 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     guard let x = savedInput else {
       throw BumpKitError.invalidState(operation: "\(name).backward", reason: "needs a forward pass first")
     }
-    try checkGradient(outputGradient, matches: output, "\(name).backward")
+    try checkGradient(outputGradient, matches: pass.output, "\(name).backward")
     let (rows, n, d) = (x.rows, units, inputSize)
-    let gemm = usedGEMM
+    let gemm = pass.usedGEMM
     let wantC = center.isTrainable, wantS = sigma.isTrainable, wantA = amplitude.isTrainable
     inputGradient.resize(validRows: rows, columns: d)
     columnSums.resize(validRows: 1, columns: n)
@@ -511,9 +350,9 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     }
     let ws = workspace
     x.withUnsafeBufferPointer { xp in
-      centersT.withUnsafeBufferPointer { ct in
-        distances.withUnsafeBufferPointer { r2 in
-          cache.withUnsafeBufferPointer { f in
+      pass.frame.centersT.withUnsafeBufferPointer { ct in
+        pass.distances.withUnsafeBufferPointer { r2 in
+          pass.cache.withUnsafeBufferPointer { f in
             outputGradient.withUnsafeBufferPointer { g in
               sigma.value.withUnsafeBufferPointer { s in
                 amplitude.value.withUnsafeBufferPointer { a in
@@ -549,7 +388,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     if gemm {
       // dL/dX = 2·rowsum(W) ⊙ X' − 2·W·C' and dL/dC = 2·colsum(W) ⊙ C' − 2·Wᵀ·X', in the
       // shifted frame (the same values, with less cancellation).
-      let (xs, cs) = shiftApplied ? (shiftedInput, shiftedCenters) : (x, center.value)
+      let (xs, cs) = pass.frame.shiftApplied ? (pass.shiftedInput, pass.frame.shiftedCenters) : (x, center.value)
       Self.scaleRows(xs, by: rowSums, into: &inputGradient)
       try Matrix.gemm(weights, cs, alpha: -2, beta: 1, into: &inputGradient)
       if wantC {
@@ -564,10 +403,6 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
       }
     }
     return inputGradient
-  }
-
-  private static func allFinite(_ m: Matrix<Element>) -> Bool {
-    m.withUnsafeBufferPointer { b in !b.contains { !$0.isFinite } }
   }
 
   /// dst[r, k] = 2·factor[r]·src[r, k].
@@ -586,4 +421,41 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   }
 
   public func releaseSavedState() { savedInput = nil }
+
+  /// The layer's prediction form, holding copies of c, σ and a (checked once, here) and what
+  /// the forward pass derives from the centres: later training does not change it.
+  ///
+  /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   negative or non-finite σ or a non-finite c or a.
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    try validateParameters()
+    let c = center.value.copied()
+    var frame = RadialCenterFrame<Element>(inputSize: inputSize, units: units)
+    try frame.prepare(c, layer: name)
+    return Inference(name: name, center: c, sigma: sigma.value.copied(), amplitude: amplitude.value.copied(), frame: frame)
+  }
+
+  /// The radial bumps with immutable c, σ and a, writing only the output it returns.
+  struct Inference: InferenceLayer {
+    let name: String
+    let center, sigma, amplitude: Matrix<Element>
+    let frame: RadialCenterFrame<Element>
+
+    @_specialize(where Element == Float)
+    @_specialize(where Element == Double)
+    func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
+      try checkBatch(input, features: frame.inputSize, "\(name) inference")
+      let pass = RadialBumpPass(frame: frame)
+      try pass.run(input, center: center, sigma: sigma, amplitude: amplitude, workspace: nil)
+      return pass.output
+    }
+  }
+}
+
+extension RadialBump: CopyableLayer {
+  func emptyCopy() throws -> any Layer<Element> {
+    try RadialBump(
+      inputSize: inputSize, units: units, center: specs.center, sigma: specs.sigma, amplitude: specs.amplitude,
+      sigmaFloor: sigmaFloor)
+  }
 }

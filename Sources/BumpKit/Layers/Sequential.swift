@@ -18,8 +18,18 @@ public enum LayerBuilder<Element: MatrixScalar> {
 ///     }
 ///
 /// The initializer checks that each layer's output size fits the next layer's input and
-/// draws every layer's parameters from one generator seeded with `seed`, so the same seed
-/// gives the same initial weights bit for bit.
+/// draws the parameters of every new layer from one generator seeded with `seed`, so the same
+/// seed gives the same initial weights bit for bit. Layers that already hold weights — trained,
+/// loaded, assigned, or part of another model — keep them, so a trained body can be reused
+/// under a new head (see <doc:GettingStarted>).
+///
+/// ## Threads
+///
+/// A `Sequential` is a training model: its layers own the buffers that ``forward(_:)``,
+/// ``backward(_:)``, ``predict(_:batchSize:)`` and `fit` write into, so it belongs to one
+/// task at a time and is not `Sendable`. Two tasks that use one model at once — even only to
+/// predict — give wrong results or crash. To predict from many tasks, make an
+/// ``InferenceModel`` (immutable and `Sendable`); to train two variants, ``copy()`` the model.
 public final class Sequential<Element: MatrixScalar>: Layer {
   /// The layers in order.
   public let layers: [any Layer<Element>]
@@ -28,7 +38,16 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   /// The number of output features.
   public let outputSize: Int
 
-  /// A model from a layer list, initialized from `seed`.
+  /// A model from a layer list, drawing the parameters of its new layers from `seed`.
+  ///
+  /// A layer is new when none of its parameters has been set since it was made: a layer
+  /// that a `Sequential` initialized before, that an optimizer has trained, that a checkpoint
+  /// loaded or whose values were assigned keeps its weights, and the generator seeded with
+  /// `seed` draws only the new layers', in order. With new layers only (the usual case), the
+  /// weights are those of earlier versions for the same seed, bit for bit. Layers are shared,
+  /// not copied: training the model trains them wherever else they are used — ``copy()`` a
+  /// model first to keep its weights apart. ``reinitialize(seed:)`` draws every layer again.
+  ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` when sizes do not
   ///   chain, ``BumpKitError/invalidArgument(name:value:reason:)`` for an empty model or one
   ///   whose input size no layer fixes.
@@ -52,22 +71,30 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     self.layers = layers
     self.inputSize = input
     self.outputSize = size
-    try reinitialize(seed: seed)
+    var generator = SeededGenerator(seed: seed)
+    for layer in layers where !layer.hasSetParameters {
+      try layer.initializeParameters(using: &generator)
+    }
+    for layer in layers { layer.markParametersSet() }
   }
 
-  /// A model from a builder closure, initialized from `seed`.
+  /// A model from a builder closure, drawing the parameters of its new layers from `seed`
+  /// (see ``init(layers:seed:)``).
   public convenience init(seed: UInt64 = 0, @LayerBuilder<Element> _ content: () throws -> [any Layer<Element>]) throws {
     try self.init(layers: content(), seed: seed)
   }
 
-  /// Re-draws every layer's parameters from one generator seeded with `seed`.
+  /// Re-draws every layer's parameters, new or trained, from one generator seeded with
+  /// `seed`: the weights a new model with this seed would get.
   public func reinitialize(seed: UInt64) throws {
     var generator = SeededGenerator(seed: seed)
     try initializeParameters(using: &generator)
   }
 
+  /// Re-draws every layer's parameters from `generator`, in order.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
     for layer in layers { try layer.initializeParameters(using: &generator) }
+    markParametersSet()
   }
 
   public var requiredInputSize: Int? { inputSize }
@@ -108,27 +135,28 @@ public final class Sequential<Element: MatrixScalar>: Layer {
 
   /// The model's output for `input`, computed in batches of at most `batchSize` rows so
   /// that memory stays bounded; the result does not depend on the batch size beyond rounding.
+  ///
+  /// Writes into the layers' buffers: one task at a time (see the type's threading rule). To
+  /// predict from many tasks, use an ``InferenceModel``, which gives the same bits.
+  /// Finite inputs are taken as they are, however large (see
+  /// ``InferenceModel/predict(_:batchSize:)``).
+  ///
+  /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` naming the first NaN
+  ///   or ±∞ input by row and column (0-based);
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong number of
+  ///   columns; ``BumpKitError/emptyBatch(operation:)`` for no rows;
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for `batchSize` < 1.
   public func predict(_ input: Matrix<Element>, batchSize: Int = 1024) throws -> Matrix<Element> {
-    guard batchSize > 0 else {
-      throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1")
-    }
-    try checkBatch(input, features: inputSize, "Sequential.predict")
-    var result = try Matrix<Element>(rows: input.rows, columns: outputSize)
-    var batch = Matrix<Element>()
-    var start = 0
-    while start < input.rows {
-      let end = min(input.rows, start + batchSize)
-      try input.copyRows(start..<end, into: &batch)
-      let y = try forward(batch)
-      result.withUnsafeMutableBufferPointer { r in
-        y.withUnsafeBufferPointer { yp in
-          _ = UnsafeMutableBufferPointer(rebasing: r[(start * outputSize)..<(end * outputSize)]).update(fromContentsOf: yp)
-        }
-      }
-      start = end
-    }
-    releaseSavedState()
-    return result
+    defer { releaseSavedState() }
+    return try predictInBatches(
+      input, batchSize: batchSize, inputSize: inputSize, outputSize: outputSize,
+      operation: "Sequential.predict"
+    ) { try forward($0) }
+  }
+
+  /// The model's prediction form, an ``InferenceModel`` (so that models nest).
+  public func inferenceLayer() throws -> any InferenceLayer<Element> {
+    try InferenceModel(self)
   }
 
   /// A readable table of the layers, their output sizes and parameter counts.

@@ -15,10 +15,14 @@ public enum Prediction {
   /// The predicted class of each row of `logits` (`N × K`): the arg-max of the row for
   /// K ≥ 2 (the first of equal maxima), 1 if the single logit is > 0 and 0 otherwise for
   /// K = 1. A row holding NaN gives the class of the largest non-NaN logit before it.
+  ///
+  /// Logits with no columns (K = 0, which no model produces) name no class: the result is
+  /// then empty, whatever the number of rows, rather than a trap.
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public static func classes<Element: MatrixScalar>(logits: Matrix<Element>) -> [Int] {
     let k = logits.columns
+    guard k > 0 else { return [] }
     return logits.withUnsafeBufferPointer { z in
       (0..<logits.rows).map { r in
         k == 1 ? (z[r] > 0 ? 1 : 0) : argmax(z, start: r * k, count: k)
@@ -28,14 +32,16 @@ public enum Prediction {
 
   /// The class probabilities of row `row` of `logits`: softmax of the row for K ≥ 2 logits,
   /// (1 − σ(z), σ(z)) for a single logit z. They sum to 1 up to rounding; a NaN logit makes
-  /// every probability of its row NaN.
+  /// every probability of its row NaN. Logits with no columns give no probabilities (an
+  /// empty array).
   ///
-  /// - Precondition: `row` is in `0..<logits.rows`.
+  /// - Precondition: `row` is in `0..<logits.rows`, as for an array's subscript.
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public static func probabilities<Element: MatrixScalar>(logits: Matrix<Element>, row: Int) -> [Double] {
     precondition(row >= 0 && row < logits.rows, "row \(row) is not a row of \(logits.rows)")
     let k = logits.columns
+    guard k > 0 else { return [] }
     return logits.withUnsafeBufferPointer { z in
       if k == 1 {
         let p = logistic(Double(z[row]))

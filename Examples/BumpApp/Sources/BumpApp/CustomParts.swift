@@ -40,10 +40,16 @@ final class Scale: CheckpointableLayer {
     _ = try outputSize(forInputSize: input.columns)
     savedInput = input
     try output.resize(rows: input.rows, columns: units)
-    for r in 0..<input.rows {
-      for j in 0..<units { output[r, j] = input[r, j] * scale.value[0, j] }
-    }
+    Self.apply(input, scale: scale.value, into: &output)
     return output
+  }
+
+  /// y = x ⊙ s into `output`: the one computation that training and inference share, so
+  /// that both give the same bits.
+  static func apply(_ input: Matrix<Double>, scale: Matrix<Double>, into output: inout Matrix<Double>) {
+    for r in 0..<input.rows {
+      for j in 0..<input.columns { output[r, j] = input[r, j] * scale[0, j] }
+    }
   }
 
   func backward(_ outputGradient: Matrix<Double>) throws -> Matrix<Double> {
@@ -66,6 +72,23 @@ final class Scale: CheckpointableLayer {
   }
 
   func releaseSavedState() { savedInput = nil }
+
+  /// The prediction form: a copy of s, so that an `InferenceModel` holding it can be shared.
+  func inferenceLayer() throws -> any InferenceLayer<Double> {
+    Inference(units: units, scale: scale.value.copied())
+  }
+
+  /// y = x ⊙ s with an immutable s, writing only the output it returns.
+  struct Inference: InferenceLayer {
+    let units: Int
+    let scale: Matrix<Double>
+
+    func callAsFunction(_ input: Matrix<Double>) throws -> Matrix<Double> {
+      var output = try Matrix<Double>(rows: input.rows, columns: units)
+      Scale.apply(input, scale: scale, into: &output)
+      return output
+    }
+  }
 }
 
 /// Sign descent (signSGD, Bernstein et al. 2018): θ ← θ − η·sign(g). An optimizer written

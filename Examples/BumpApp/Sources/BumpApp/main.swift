@@ -55,3 +55,15 @@ guard before.elements == after.elements, reloaded.layers[2] is Scale else {
   fatalError("the reloaded model differs from the saved one")
 }
 print("saved and reloaded with its Scale layer; learned scales:", (reloaded.layers[2] as! Scale).scale.value.elements.map { ($0 * 1000).rounded() / 1000 })
+
+// One trained model shared by 8 tasks: freeze it into an InferenceModel (Sendable, with its
+// own copy of the weights; the Scale layer takes part through its inferenceLayer()), predict
+// concurrently and check that every bit matches one task's answer.
+let frozen = try InferenceModel(reloaded)
+let fine = try Matrix<Double>(rows: 1000, columns: 1, elements: (0..<1000).map { -3 + 6 * Double($0) / 999 })
+let concurrent = try await predictConcurrently(frozen, fine, tasks: 8)
+let serial = try reloaded.predict(fine, batchSize: 16)
+guard concurrent.elements.map(\.bitPattern) == serial.elements.map(\.bitPattern) else {
+  fatalError("predictions from 8 tasks differ from one task's")
+}
+print("8 tasks sharing one InferenceModel: \(fine.rows) predictions, identical to one task's")

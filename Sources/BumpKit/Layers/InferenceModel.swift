@@ -1,0 +1,126 @@
+/// A trained model frozen for prediction: immutable, `Sendable`, and safe to share between
+/// any number of tasks.
+///
+/// Made from a ``Sequential``, it holds copies of the model's parameters (later training of
+/// the model does not change it) in each layer's ``Layer/inferenceLayer()`` form. Every
+/// prediction allocates its own buffers and writes nowhere else, so tasks that share one
+/// model need no lock and no `@unchecked`, and each gets the same bits as a single task —
+/// and as ``Sequential/predict(_:batchSize:)`` with the same batch size — would:
+///
+///     let frozen = try InferenceModel(model)
+///     let outputs = try await withThrowingTaskGroup(of: Matrix<Float>.self) { group in
+///       for batch in batches { group.addTask { try frozen.predict(batch) } }
+///       return try await group.reduce(into: []) { $0.append($1) }
+///     }
+///
+/// A model with a layer of your own needs that layer's ``Layer/inferenceLayer()``.
+///
+/// See also: ``InferenceLayer``, ``Sequential/copy()``.
+public struct InferenceModel<Element: MatrixScalar>: InferenceLayer {
+  /// The number of input features.
+  public let inputSize: Int
+  /// The number of output features.
+  public let outputSize: Int
+  /// The layers' prediction forms, in order.
+  let layers: [any InferenceLayer<Element>]
+
+  /// The prediction form of `model`, with copies of its current parameters.
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first layer
+  ///   that has no inference form (`layers[i]`);
+  ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a parameter
+  ///   a layer cannot use, such as a NaN or negative σ.
+  public init(_ model: Sequential<Element>) throws {
+    var layers: [any InferenceLayer<Element>] = []
+    for (i, layer) in model.layers.enumerated() {
+      do {
+        layers.append(try layer.inferenceLayer())
+      } catch BumpKitError.invalidArgument(name: "layer", let value, let reason) {
+        throw BumpKitError.invalidArgument(name: "layers[\(i)]", value: value, reason: reason)
+      }
+    }
+    self.layers = layers
+    self.inputSize = model.inputSize
+    self.outputSize = model.outputSize
+  }
+
+  /// The output for `input` (`batch × inputSize`), one batch: the form a containing model
+  /// calls. Unlike ``predict(_:batchSize:)`` it does not check values or split rows.
+  ///
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong
+  ///   number of columns, ``BumpKitError/emptyBatch(operation:)`` for no rows.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
+    try checkBatch(input, features: inputSize, "InferenceModel input")
+    var x = input
+    for layer in layers { x = try layer(x) }
+    return x
+  }
+
+  /// The model's output for `input`, computed in batches of at most `batchSize` rows so that
+  /// memory stays bounded, after checking that every input is finite.
+  ///
+  /// Safe to call from many tasks at once. The result is that of
+  /// ``Sequential/predict(_:batchSize:)`` with the same batch size, bit for bit, and does
+  /// not depend on the batch size beyond rounding.
+  ///
+  /// Finite inputs are taken as they are, however large: far outside the training data a
+  /// model extrapolates (bump units answer exactly 0 outside their supports, so the output
+  /// tends to the bias of the read-out). Standardize inputs as the model was trained.
+  ///
+  /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` naming the first NaN
+  ///   or ±∞ input by row and column (0-based);
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong number of
+  ///   columns; ``BumpKitError/emptyBatch(operation:)`` for no rows;
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for `batchSize` < 1.
+  public func predict(_ input: Matrix<Element>, batchSize: Int = 1024) throws -> Matrix<Element> {
+    try predictInBatches(
+      input, batchSize: batchSize, inputSize: inputSize, outputSize: outputSize,
+      operation: "InferenceModel.predict"
+    ) { try self($0) }
+  }
+}
+
+/// `forward` over `input` in batches of at most `batchSize` rows, into one `rows × outputSize`
+/// matrix, after checking the arguments and that every input is finite: the one batching of
+/// ``Sequential/predict(_:batchSize:)`` and ``InferenceModel/predict(_:batchSize:)``.
+@_specialize(where Element == Float)
+@_specialize(where Element == Double)
+func predictInBatches<Element: MatrixScalar>(
+  _ input: Matrix<Element>, batchSize: Int, inputSize: Int, outputSize: Int, operation: String,
+  forward: (Matrix<Element>) throws -> Matrix<Element>
+) throws -> Matrix<Element> {
+  guard batchSize > 0 else {
+    throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1")
+  }
+  try checkBatch(input, features: inputSize, operation)
+  try checkFiniteInput(input, operation)
+  var result = try Matrix<Element>(rows: input.rows, columns: outputSize)
+  var batch = Matrix<Element>()
+  var start = 0
+  while start < input.rows {
+    let end = min(input.rows, start + batchSize)
+    try input.copyRows(start..<end, into: &batch)
+    let y = try forward(batch)
+    result.withUnsafeMutableBufferPointer { r in
+      y.withUnsafeBufferPointer { yp in
+        _ = UnsafeMutableBufferPointer(rebasing: r[(start * outputSize)..<(end * outputSize)]).update(fromContentsOf: yp)
+      }
+    }
+    start = end
+  }
+  return result
+}
+
+/// Throws ``BumpKitError/nonFiniteData(what:row:column:value:)`` for the first NaN or ±∞ of
+/// `input`, in row-major order.
+@_specialize(where Element == Float)
+@_specialize(where Element == Double)
+func checkFiniteInput<Element: MatrixScalar>(_ input: Matrix<Element>, _ operation: String) throws {
+  let columns = input.columns
+  try input.withUnsafeBufferPointer { x in
+    guard let i = x.firstIndex(where: { !$0.isFinite }) else { return }
+    throw BumpKitError.nonFiniteData(what: "\(operation) input", row: i / columns, column: i % columns, value: "\(x[i])")
+  }
+}
