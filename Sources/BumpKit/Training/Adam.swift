@@ -192,7 +192,7 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
 /// included; σ is projected onto its floor afterwards as always.
 ///
 /// AdamW is ``Adam`` in its decoupled form: the same state, step and checkpoint slots, with
-/// its own default decay and ``kind`` `adamw`.
+/// its own default decay and ``Adam/kind`` `adamw`.
 public final class AdamW<Element: MatrixScalar>: Adam<Element> {
   /// AdamW.
   ///

@@ -4,7 +4,7 @@ import RealModule
 ///
 /// `iteration` counts the optimizer's steps taken before this one (0 for the first step).
 /// `stepsPerEpoch` is the number of batches per epoch when the optimizer knows it:
-/// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:onEpochEnd:)``
+/// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``
 /// sets ``Optimizer/stepsPerEpoch`` before its first step, and an app that calls
 /// ``Optimizer/step(_:)`` itself sets it by hand.
 ///
