@@ -138,7 +138,7 @@ struct TrainCommand: ParsableCommand {
       "Make the first hidden layer a RadialBump(in→h1) instead of Dense(in→h1) → act: one bump of the distance ‖x − c‖² per unit, centres started on k-means++ rows of the training data, σ from their spacing.")
   var radial = false
 
-  @Option(help: "σ (and a trained c or a) shared by a whole bump layer or one per unit.")
+  @Option(help: "σ (and a trained c or a) shared by a whole bump layer or one per unit (default per-unit).")
   var sigma: SigmaLayout?
 
   @Flag(help: "Learn the bump centres c (otherwise fixed at 0).")
