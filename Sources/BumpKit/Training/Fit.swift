@@ -36,9 +36,10 @@ extension Sequential {
   ///     early stopping had already ended the run trains no further epoch.
   ///   - progress: called after every batch and epoch, on the calling thread.
   ///   - onEpochEnd: called on the calling thread once each epoch's history (with
-  ///     validation) is recorded, after `progress` and before early stopping looks at the
-  ///     epoch; the model holds that epoch's weights and ``EpochEnd/state`` the state to
-  ///     resume from (e.g. to save a checkpoint). Returning
+  ///     validation) is recorded, after `progress`, and after early stopping has taken the
+  ///     epoch into its best loss and patience count but before it decides whether to stop;
+  ///     the model holds that epoch's weights and ``EpochEnd/state`` the state to resume
+  ///     from (e.g. to save a checkpoint). Returning
   ///     ``TrainingControl/stop`` ends training after this epoch, like early stopping does
   ///     (``History/stoppedEarly`` is set if epochs were left, and the best weights are
   ///     restored when early stopping asks for it). An error it throws ends training and is
