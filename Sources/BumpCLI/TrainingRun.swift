@@ -193,8 +193,11 @@ struct TrainingRun<Element: MatrixScalar> {
           let failing = failAfterEpochs == end.epoch + 1
           // The last good checkpoint: written after an epoch whose weights are finite, at most
           // once per checkpointInterval (a save is two fsyncs, slower than a small epoch),
-          // with the optimizer's and the loop's state to resume from.
-          guard checkpointError == nil, clock.now - lastSave >= checkpointInterval || failing,
+          // with the optimizer's and the loop's state to resume from. The last epoch of the
+          // budget has none: the final checkpoint follows at once, and the state (three times
+          // the weights with Adam) would only delay it.
+          guard checkpointError == nil,
+            (clock.now - lastSave >= checkpointInterval && end.epoch + 1 < end.epochs) || failing,
             Self.isFinite(end.model)
           else { return .continue }
           info.status = "training"
