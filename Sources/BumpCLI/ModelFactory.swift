@@ -72,7 +72,7 @@ enum ModelFactory {
   /// decays to 0 over `epochs` × `stepsPerEpoch` steps (at most `Int.max`).
   static func optimizer<Element: MatrixScalar>(
     _ configuration: TrainingConfiguration, stepsPerEpoch: Int, as _: Element.Type
-  ) throws -> any Optimizer<Element> {
+  ) throws -> any ResumableOptimizer<Element> {
     let rate = configuration.learningRate
     let schedule: LearningRateSchedule
     switch configuration.schedule ?? .constant {

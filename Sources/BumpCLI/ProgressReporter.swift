@@ -13,7 +13,7 @@ final class ProgressReporter {
 
   init(interactive: Bool = Console.outputIsTerminal) { self.interactive = interactive }
 
-  /// Reports one event from ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:onEpochEnd:)``.
+  /// Reports one event from ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``.
   func report(_ p: TrainingProgress) {
     switch p.event {
     case .batch:

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BumpKit
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -120,24 +121,25 @@ struct TrainCommand: ParsableCommand {
   var standardizeTarget: Bool?
 
   @Option(
-    parsing: .unconditional, help: "The fraction of samples held out for validation (0 for none).")
-  var validationSplit: Double = 0.2
+    parsing: .unconditional,
+    help: "The fraction of samples held out for validation (0 for none; default 0.2).")
+  var validationSplit: Double?
 
   // MARK: Model
 
-  @Option(help: ArgumentHelp("Hidden layer sizes, comma-separated.", valueName: "sizes"))
-  var layers: HiddenSizes = HiddenSizes([32, 32])
+  @Option(help: ArgumentHelp("Hidden layer sizes, comma-separated (default 32,32).", valueName: "sizes"))
+  var layers: HiddenSizes?
 
-  @Option(help: "The activation after each hidden Dense layer.")
-  var activation: ActivationChoice = .bump
+  @Option(help: "The activation after each hidden Dense layer (default bump).")
+  var activation: ActivationChoice?
 
   @Flag(
     help:
       "Make the first hidden layer a RadialBump(in→h1) instead of Dense(in→h1) → act: one bump of the distance ‖x − c‖² per unit, centres started on k-means++ rows of the training data, σ from their spacing.")
   var radial = false
 
-  @Option(help: "σ (and a trained c or a) shared by a whole bump layer or one per unit.")
-  var sigma: SigmaLayout = .perUnit
+  @Option(help: "σ (and a trained c or a) shared by a whole bump layer or one per unit (default per-unit).")
+  var sigma: SigmaLayout?
 
   @Flag(help: "Learn the bump centres c (otherwise fixed at 0).")
   var trainCenter = false
@@ -148,19 +150,19 @@ struct TrainCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help: ArgumentHelp(
-      "The initial σ: a positive number, or keras for Uniform(0, 0.1).", valueName: "sigma"))
-  var sigmaInit: SigmaInitialization = .constant(4)
+      "The initial σ: a positive number, or keras for Uniform(0, 0.1) (default 4).", valueName: "sigma"))
+  var sigmaInit: SigmaInitialization?
 
-  @Option(help: "The precision of parameters and arithmetic.")
-  var precision: Precision = .float
+  @Option(help: "The precision of parameters and arithmetic (default float).")
+  var precision: Precision?
 
   // MARK: Training
 
   @Option(help: "The loss (default: mse for regression, softmax for classification).")
   var loss: LossChoice?
 
-  @Option(help: "The optimizer.")
-  var optimizer: OptimizerChoice = .adam
+  @Option(help: "The optimizer (default adam).")
+  var optimizer: OptimizerChoice?
 
   @Option(
     parsing: .unconditional,
@@ -174,12 +176,13 @@ struct TrainCommand: ParsableCommand {
       valueName: "epochs"))
   var epochs: Int?
 
-  @Option(parsing: .unconditional, help: "Samples per gradient step.")
-  var batchSize: Int = 32
+  @Option(parsing: .unconditional, help: "Samples per gradient step (default 32).")
+  var batchSize: Int?
 
   @Option(
-    parsing: .unconditional, help: "The seed for data generation, shuffling and initial weights.")
-  var seed: UInt64 = 1
+    parsing: .unconditional,
+    help: "The seed for data generation, shuffling and initial weights (default 1).")
+  var seed: UInt64?
 
   @Option(
     parsing: .unconditional,
@@ -191,14 +194,21 @@ struct TrainCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help: ArgumentHelp(
-      "The smallest decrease of the validation loss that early stopping counts as an improvement (in standardized units for a standardized target).",
+      "The smallest decrease of the validation loss that early stopping counts as an improvement (in standardized units for a standardized target; default \(formatted(Self.defaultMinDelta))).",
       valueName: "delta"))
-  var minDelta: Double = Self.defaultMinDelta
+  var minDelta: Double?
 
   @Option(
     name: .customLong("lr-schedule"),
-    help: "The learning-rate schedule: constant, or cosine decay to 0 over the --epochs budget.")
-  var schedule: ScheduleChoice = Self.defaultSchedule
+    help:
+      "The learning-rate schedule: constant, or cosine decay to 0 over the --epochs budget (default \(Self.defaultSchedule.rawValue)).")
+  var schedule: ScheduleChoice?
+
+  @Option(
+    help: ArgumentHelp(
+      "Continue the run whose checkpoint is <file> (its run folder's model.safetensors), interrupted or failed, as if it had never stopped: the weights, the optimizer's state, the epoch and early stopping's state come from the checkpoint, and so does every option not given; an option given must equal the run's. The data is read again (--data may name the file's new place) and must be the same. The run goes to a new folder (--output, or the default name).",
+      valueName: "file"))
+  var resume: String?
 
   @Option(help: ArgumentHelp("The run folder to create (must not exist).", valueName: "dir"))
   var output: String?
@@ -218,13 +228,50 @@ struct TrainCommand: ParsableCommand {
   static let defaultMinDelta = 1e-4
   /// The schedule when `--lr-schedule` is not given.
   static let defaultSchedule = ScheduleChoice.constant
+  /// The hidden layers when `--layers` is not given.
+  static let defaultLayers = [32, 32]
+  /// The batch size when `--batch-size` is not given.
+  static let defaultBatchSize = 32
+  /// The seed when `--seed` is not given.
+  static let defaultSeed: UInt64 = 1
+  /// The validation fraction when `--validation-split` is not given.
+  static let defaultValidationSplit = 0.2
 
   func validate() throws {
-    _ = try resolvedConfiguration()
+    if resume == nil { _ = try resolvedConfiguration() }
   }
 
-  /// The options checked and combined, with every default filled in.
-  func resolvedConfiguration() throws(ValidationError) -> TrainingConfiguration {
+  /// The options checked and combined, with every default filled in. For `--resume`, `base`
+  /// is the run's stored configuration: every option not given is taken from it (a flag not
+  /// given is the run's), so that comparing the result with `base` finds the options given
+  /// with other values.
+  func resolvedConfiguration(base: TrainingConfiguration? = nil) throws(ValidationError) -> TrainingConfiguration {
+    let layers = self.layers ?? HiddenSizes(base?.hiddenLayers ?? Self.defaultLayers)
+    let sigmaInit = self.sigmaInit ?? base.map { $0.sigmaInitialization } ?? .constant(4)
+    let activation = self.activation ?? base?.activation ?? .bump
+    let sigma = self.sigma ?? base?.sigma ?? .perUnit
+    let precision = self.precision ?? base?.precision ?? .float
+    let optimizer = self.optimizer ?? base?.optimizer ?? .adam
+    let batchSize = self.batchSize ?? base?.batchSize ?? Self.defaultBatchSize
+    let seed = self.seed ?? base?.seed ?? Self.defaultSeed
+    let minDelta = self.minDelta ?? base.map { $0.minDelta ?? 0 } ?? Self.defaultMinDelta
+    let schedule = self.schedule ?? base.map { $0.schedule ?? .constant } ?? Self.defaultSchedule
+    let validationSplit = self.validationSplit ?? base?.validationSplit ?? Self.defaultValidationSplit
+    let radial = self.radial || base?.radialFirstLayer == true
+    let trainCenter = self.trainCenter || base?.trainCenter == true
+    let trainAmplitude = self.trainAmplitude || base?.trainAmplitude == true
+    // The data: as given, else the run's (a CSV file given anew replaces the stored path).
+    let data = self.data ?? (self.dataset == nil ? base?.dataFile : nil)
+    let dataset = self.dataset ?? (self.data == nil ? base?.dataset : nil)
+    let fromBase = base != nil && data != nil
+    let target = self.target ?? (fromBase ? base?.target : nil)
+    let task = self.task ?? (fromBase ? base?.task : nil)
+    let missing = self.missing ?? (fromBase ? base?.missingValues : nil)
+    let samples = self.samples ?? (base != nil && dataset != nil ? base?.samples : nil)
+    let lr = self.lr ?? (base?.optimizer == optimizer ? base?.learningRate : nil)
+    let standardize = self.standardize ?? base?.standardize
+    let standardizeTarget = self.standardizeTarget ?? base.map { $0.standardizeTarget ?? false }
+
     if let problem = layers.problem { throw ValidationError(problem) }
     if let problem = sigmaInit.problem { throw ValidationError(problem) }
     if data == "" { throw ValidationError("--data is empty; give a CSV file, or - for standard input") }
@@ -252,7 +299,7 @@ struct TrainCommand: ParsableCommand {
     if let samples, samples < 4 {
       throw ValidationError("--samples must be at least 4, got \(samples)")
     }
-    let resolvedLoss = loss ?? (taskKind == .regression ? .mse : .softmax)
+    let resolvedLoss = loss ?? base?.loss ?? (taskKind == .regression ? .mse : .softmax)
     switch (taskKind, resolvedLoss) {
     case (.regression, .bce), (.regression, .softmax):
       throw ValidationError(
@@ -273,7 +320,7 @@ struct TrainCommand: ParsableCommand {
     guard rate.isFinite, rate > 0 else {
       throw ValidationError("--lr must be finite and > 0, got \(rate)")
     }
-    let epochs = self.epochs ?? Self.defaultEpochs
+    let epochs = self.epochs ?? base?.epochs ?? Self.defaultEpochs
     guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
     guard batchSize >= 1 else {
       throw ValidationError("--batch-size must be at least 1, got \(batchSize)")
@@ -292,7 +339,8 @@ struct TrainCommand: ParsableCommand {
     }
     // Early stopping by default only where there is held-out data to watch.
     let resolvedPatience =
-      patience.map { $0 == 0 ? nil : $0 } ?? (validationSplit > 0 ? Self.defaultPatience : nil)
+      patience.map { $0 == 0 ? nil : $0 }
+      ?? (base.map { $0.patience } ?? (validationSplit > 0 ? Self.defaultPatience : nil))
     if let output, let problem = RunFolder.problem(with: output) { throw ValidationError(problem) }
     guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
       throw ValidationError(
@@ -308,17 +356,93 @@ struct TrainCommand: ParsableCommand {
       standardize: standardize ?? (data != nil),
       standardizeTarget: taskKind == .regression && (standardizeTarget ?? true),
       schedule: schedule, minDelta: minDelta)
-    let ignored = try ColumnList.names(ignore)
+    let ignored = ignore.isEmpty ? (fromBase ? base?.ignoredColumns ?? [] : []) : try ColumnList.names(ignore)
     if !ignored.isEmpty { configuration.ignoredColumns = ignored }
-    let categoricalNames = try ColumnList.names(categorical)
+    let categoricalNames =
+      categorical.isEmpty ? (fromBase ? base?.categoricalColumns ?? [] : []) : try ColumnList.names(categorical)
     if !categoricalNames.isEmpty { configuration.categoricalColumns = categoricalNames }
     if data != nil { configuration.missingValues = missing ?? .impute }
     if radial { configuration.radialFirstLayer = true }
     return configuration
   }
 
+  /// The configuration of the run that `--resume` continues: read from the checkpoint's
+  /// `training_config` entry, with the options given on the command line, which must equal
+  /// the run's (`--data` may name the file's new place; `--output` and
+  /// `--checkpoint-interval` are this run's own).
+  ///
+  /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` for a file that is not a
+  ///   checkpoint `bump train` wrote with a training state; `ValidationError` naming the
+  ///   options given with other values than the run's.
+  func resumedConfiguration(_ path: String) throws -> TrainingConfiguration {
+    let header: Checkpoint.Header
+    do {
+      header = try Checkpoint.header(at: path)
+    } catch {
+      throw CLIError.invalidCheckpoint(path: path, reason: "cannot resume from it: \(error)")
+    }
+    guard let text = header.metadata["training_config"], let stored = try? TrainingConfiguration(json: text) else {
+      throw CLIError.invalidCheckpoint(
+        path: path, reason: "cannot resume from it: it holds no training configuration (it was not written by bump train)")
+    }
+    if header.metadata["status"] == "complete" {
+      throw CLIError.invalidCheckpoint(
+        path: path, reason: "the run finished (status complete); there is nothing to resume")
+    }
+    guard header.metadata[Checkpoint.resumeStateKey] != nil else {
+      throw CLIError.invalidCheckpoint(
+        path: path,
+        reason: "cannot resume from it: it holds no training state (written before training's first epoch ended, or by an earlier version)")
+    }
+    let merged = try resolvedConfiguration(base: stored)
+    let differences = Self.differences(merged, stored)
+    guard differences.isEmpty else {
+      throw ValidationError(
+        "--resume continues the run with its own options; "
+          + differences.joined(separator: "; ")
+          + ". Leave these options out (bump inspect \(path) lists the run's) or give the run's values")
+    }
+    return merged
+  }
+
+  /// The settings in which `given` differs from the run's `stored` configuration, named by
+  /// their options ("--lr 0.01, the run's is 0.003"); the CSV file's path is not compared
+  /// (the data itself is, when it is read).
+  static func differences(_ given: TrainingConfiguration, _ stored: TrainingConfiguration) -> [String] {
+    func normalized(_ c: TrainingConfiguration) -> [String: String] {
+      var c = c
+      c.dataFile = c.dataFile == nil ? nil : "-"
+      c.schedule = c.schedule ?? .constant
+      c.minDelta = c.minDelta ?? 0
+      c.standardizeTarget = c.standardizeTarget ?? false
+      c.radialFirstLayer = c.radialFirstLayer ?? false
+      if c.ignoredColumns?.isEmpty == true { c.ignoredColumns = nil }
+      if c.categoricalColumns?.isEmpty == true { c.categoricalColumns = nil }
+      if c.dataFile != nil, c.missingValues == nil { c.missingValues = .impute }
+      let encoder = JSONEncoder()
+      encoder.keyEncodingStrategy = .convertToSnakeCase
+      guard let data = try? encoder.encode(c),
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+      else { return [:] }
+      return object.mapValues { value in
+        (value as? [Any]).map { $0.map { "\($0)" }.joined(separator: ",") } ?? "\(value)"
+      }
+    }
+    let options = [
+      "hidden_layers": "--layers", "learning_rate": "--lr", "schedule": "--lr-schedule",
+      "ignored_columns": "--ignore", "categorical_columns": "--categorical", "missing_values": "--missing",
+      "radial_first_layer": "--radial", "data_file": "--data", "sigma_init": "--sigma-init",
+    ]
+    let a = normalized(given), b = normalized(stored)
+    return Set(a.keys).union(b.keys).sorted().compactMap { key in
+      guard a[key] != b[key] else { return nil }
+      let option = options[key] ?? "--" + key.replacingOccurrences(of: "_", with: "-")
+      return "\(option) \(a[key] ?? "not set"), the run's is \(b[key] ?? "not set")"
+    }
+  }
+
   func run() throws {
-    let configuration = try resolvedConfiguration()
+    let configuration = try resume.map(resumedConfiguration) ?? resolvedConfiguration()
     // Output piped into `head` must not kill the run halfway and leave a .partial folder:
     // with SIGPIPE ignored a closed pipe only makes the remaining output vanish, and the run
     // finishes, writes its folder and exits 0 (the output only showed progress).
@@ -330,11 +454,11 @@ struct TrainCommand: ParsableCommand {
     switch configuration.precision {
     case .float:
       try TrainingRun<Float>(
-        configuration: configuration, output: output, checkpointInterval: interval
+        configuration: configuration, output: output, checkpointInterval: interval, resumeFrom: resume
       ).run()
     case .double:
       try TrainingRun<Double>(
-        configuration: configuration, output: output, checkpointInterval: interval
+        configuration: configuration, output: output, checkpointInterval: interval, resumeFrom: resume
       ).run()
     }
   }

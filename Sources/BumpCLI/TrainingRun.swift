@@ -10,6 +10,16 @@ struct TrainingRun<Element: MatrixScalar> {
   /// The least time between two checkpoints written during training (`--checkpoint-interval`);
   /// zero writes one after every epoch.
   var checkpointInterval: Duration = .seconds(1)
+  /// The checkpoint of the run to continue (`--resume`), or nil for a new run.
+  var resumeFrom: String?
+  /// For tests: fail as an interrupted run does after this many epochs, with the checkpoint
+  /// of that epoch written.
+  var failAfterEpochs: Int?
+
+  /// The metadata entry that identifies the prepared data of a run: `training_data_digest`,
+  /// 64-bit FNV-1a of the training and validation matrices' bytes, in hexadecimal. Written
+  /// into the checkpoints saved during training, which a resumed run must match.
+  static var dataDigestKey: String { "training_data_digest" }
 
   /// Where training is: the batch that runs next (0-based).
   private struct Position {
@@ -49,14 +59,28 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     let outputs = ModelFactory.outputs(
       task: task, targetColumns: data.training.y.columns, loss: configuration.loss)
-    let model = try ModelFactory.model(
-      configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
-    try ModelFactory.placeRadialCenters(model, on: data.training.x, seed: configuration.seed)
     let loss = ModelFactory.loss(configuration.loss, as: Element.self)
     // As `fit` counts them; written so that no batch size overflows.
     let stepsPerEpoch = (data.training.count - 1) / configuration.batchSize + 1
     let optimizer = try ModelFactory.optimizer(
       configuration, stepsPerEpoch: stepsPerEpoch, as: Element.self)
+    let digest = Self.digest(data)
+    let model: Sequential<Element>
+    var resumed: TrainingState<Element>?
+    if let resumeFrom {
+      let (loaded, metadata, state) = try Checkpoint.loadForResuming(Element.self, from: resumeFrom, optimizer: optimizer)
+      guard metadata[Self.dataDigestKey] == digest else {
+        throw CLIError.dataMismatch(
+          path: data.source,
+          reason: "this is not the data the run in \(resumeFrom) was trained on (after preparation its rows differ); a resumed run needs the same data")
+      }
+      model = loaded
+      resumed = state
+    } else {
+      model = try ModelFactory.model(
+        configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
+      try ModelFactory.placeRadialCenters(model, on: data.training.x, seed: configuration.seed)
+    }
     var info = ModelInfo(
       configuration: configuration, featureNames: data.training.featureNames,
       targetName: data.training.targetName, task: task, classNames: data.training.classNames,
@@ -68,7 +92,15 @@ struct TrainingRun<Element: MatrixScalar> {
     let folder = try InterruptHandler.critical {
       let folder = try RunFolder(output: output, defaultStem: configuration.sourceName)
       do {
-        try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
+        // A resumed run's first checkpoint can be resumed from again.
+        if let resumed {
+          var metadata = try info.metadata()
+          metadata[Self.dataDigestKey] = digest
+          try Checkpoint.save(
+            model, to: folder.file("model.safetensors"), metadata: metadata, optimizer: optimizer, training: resumed)
+        } else {
+          try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
+        }
       } catch {
         folder.discard()
         throw error
@@ -93,9 +125,11 @@ struct TrainingRun<Element: MatrixScalar> {
     let reporter = ProgressReporter()
     // The epochs finished so far, as the epoch-end hook saw them: the history of a run that
     // fails.
-    var finished = History()
+    var finished = resumed?.history ?? History()
     var position = Position()
-    var lastGood = "the initial weights (no epoch finished)"
+    var lastGood =
+      resumed.map { "the weights at the end of epoch \($0.epochsCompleted), where the resumed run started" }
+      ?? "the initial weights (no epoch finished)"
     var checkpointError: Error?
     let clock = ContinuousClock()
     let start = clock.now
@@ -138,7 +172,7 @@ struct TrainingRun<Element: MatrixScalar> {
         earlyStopping: configuration.patience.map {
           EarlyStopping(patience: $0, minDelta: configuration.minDelta ?? 0)
         },
-        metrics: task.classes == nil ? [] : [.accuracy],
+        metrics: task.classes == nil ? [] : [.accuracy], resumingFrom: resumed,
         progress: { standardized in
           stopIfInterrupted()
           // Losses in the target's own units, as the summary and history give them.
@@ -156,17 +190,24 @@ struct TrainingRun<Element: MatrixScalar> {
         },
         onEpochEnd: { end in
           finished = end.history
+          let failing = failAfterEpochs == end.epoch + 1
           // The last good checkpoint: written after an epoch whose weights are finite, at most
-          // once per checkpointInterval (a save is two fsyncs, slower than a small epoch).
-          guard checkpointError == nil, clock.now - lastSave >= checkpointInterval,
+          // once per checkpointInterval (a save is two fsyncs, slower than a small epoch),
+          // with the optimizer's and the loop's state to resume from. The last epoch of the
+          // budget has none: the final checkpoint follows at once, and the state (three times
+          // the weights with Adam) would only delay it.
+          guard checkpointError == nil,
+            (clock.now - lastSave >= checkpointInterval && end.epoch + 1 < end.epochs) || failing,
             Self.isFinite(end.model)
           else { return .continue }
           info.status = "training"
           info.epochsCompleted = end.epoch + 1
           do {
-            let metadata = try info.metadata()
+            var metadata = try info.metadata()
+            metadata[Self.dataDigestKey] = digest
             try InterruptHandler.critical {
-              try Checkpoint.save(end.model, to: checkpointPath, metadata: metadata)
+              try Checkpoint.save(
+                end.model, to: checkpointPath, metadata: metadata, optimizer: optimizer, training: end.state)
             }
             lastGood = "the weights at the end of epoch \(end.epoch + 1)"
             lastSave = clock.now
@@ -174,6 +215,7 @@ struct TrainingRun<Element: MatrixScalar> {
             checkpointError = error
           }
           stopIfInterrupted()
+          if failing { throw SimulatedFailure(epochs: end.epoch + 1) }
           return .continue
         })
       if let checkpointError {
@@ -487,13 +529,14 @@ struct TrainingRun<Element: MatrixScalar> {
     data: PreparedData<Element>, model: Sequential<Element>, folder: RunFolder
   ) throws {
     let checkpointPath = folder.file("model.safetensors")
-    // The checkpoint on disk is the last good one; mark it failed, keeping its weights.
-    if let (good, metadata) = try? Checkpoint.load(Element.self, from: checkpointPath) {
-      var marked = metadata
-      marked["status"] = status
-      marked["failure"] = message
-      for key in Checkpoint.reservedMetadataKeys { marked[key] = nil }
-      try? Checkpoint.save(good, to: checkpointPath, metadata: marked)
+    // The checkpoint on disk is the last good one; mark it failed, keeping its weights and
+    // the training state to resume from.
+    if (try? Checkpoint.load(Element.self, from: checkpointPath)) != nil,
+      var file = try? SafetensorsFile.read(from: checkpointPath)
+    {
+      file.metadata["status"] = status
+      file.metadata["failure"] = message
+      try? file.write(to: checkpointPath)
     }
     // The losses only, as far as they got: a failed run's history.csv has no accuracy.
     var log = History()
@@ -594,6 +637,23 @@ struct TrainingRun<Element: MatrixScalar> {
 
   private static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
 
+  /// The ``dataDigestKey`` value of `data`: FNV-1a over the bytes of the training and
+  /// validation inputs and targets, as they are after preparation.
+  static func digest(_ data: PreparedData<Element>) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    var parts = [data.training.x, data.training.y]
+    if let v = data.validation { parts += [v.x, v.y] }
+    for m in parts {
+      for n in [m.rows, m.columns] {
+        withUnsafeBytes(of: UInt64(n).littleEndian) { for b in $0 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 } }
+      }
+      m.withUnsafeBufferPointer { buffer in
+        for b in UnsafeRawBufferPointer(buffer) { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+      }
+    }
+    return String(hash, radix: 16)
+  }
+
   private static func isFinite(_ model: Sequential<Element>) -> Bool {
     model.parameters.allSatisfy { p in
       p.value.withUnsafeBufferPointer { $0.allSatisfy { $0.isFinite } }
@@ -604,4 +664,11 @@ struct TrainingRun<Element: MatrixScalar> {
     let (s, attoseconds) = d.components
     return Double(s) + Double(attoseconds) * 1e-18
   }
+}
+
+/// The failure that ``TrainingRun/failAfterEpochs`` makes, as an interruption would end the
+/// run: after the checkpoint of that epoch.
+struct SimulatedFailure: Error, CustomStringConvertible {
+  let epochs: Int
+  var description: String { "stopped for a test after epoch \(epochs)" }
 }

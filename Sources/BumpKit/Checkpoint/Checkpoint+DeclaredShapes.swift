@@ -15,7 +15,7 @@ extension Checkpoint {
   /// widths after it are checked when the model is built.
   ///
   /// Returns the tensors the architecture accounts for (see ``DeclaredTensors``), which
-  /// ``checkTensors(_:precision:tensors:source:)`` holds the file's tensors to.
+  /// ``checkTensors(_:precision:tensors:source:metadata:)`` holds the file's tensors to.
   ///
   /// - Throws: ``CheckpointError/missingTensor(source:name:)``,
   ///   ``CheckpointError/tensorShapeMismatch(source:name:expected:stored:)``,
@@ -130,7 +130,9 @@ extension Checkpoint {
   /// its architecture and precision before their data is read: the shapes that
   /// `architecture` declares (see ``checkDeclaredShapes(_:shapes:source:)``), every layer's
   /// kind is one that `precision` can rebuild, every tensor in the file is a parameter of the
-  /// architecture, and every parameter is stored in the precision's dtype.
+  /// architecture or a training-state tensor that the `resume_state` entry of `metadata`
+  /// accounts for (over a parameter, in its shape; see ``save(_:to:metadata:optimizer:training:)``),
+  /// and every parameter is stored in the precision's dtype.
   ///
   /// A file that passes holds no byte that loading would not use (a registered layer of an
   /// app's own aside, whose tensors are judged when it is built), so the size of its data is
@@ -142,13 +144,28 @@ extension Checkpoint {
   ///   ``CheckpointError/dtypeMismatch(source:name:stored:expected:)``.
   static func checkTensors(
     _ architecture: Architecture, precision: String,
-    tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int])], source: String
+    tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int])], source: String,
+    metadata: [String: String] = [:]
   ) throws {
+    // An entry that is not valid accounts for no tensor (and keeps no model from loading).
+    let resume = (try? resumeState(in: metadata, source: source)) ?? nil
     try checkKinds(architecture, precision: precision, source: source)
     let declared = try checkDeclaredShapes(
       architecture, shapes: Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a }),
       source: source)
     let wanted: SafetensorsFile.DType = precision == "float" ? .f32 : .f64
+    // The shapes of the parameter tensors, built once when a training-state tensor asks.
+    var shapesOfParameters: [String: [Int]]?
+    func parameterShapes() -> [String: [Int]] {
+      if let shapesOfParameters { return shapesOfParameters }
+      var shapes: [String: [Int]] = [:]
+      for t in tensors
+      where declared.parameters.contains(t.name) || declared.customPrefixes.contains(where: { t.name.hasPrefix($0) }) {
+        shapes[t.name] = t.shape
+      }
+      shapesOfParameters = shapes
+      return shapes
+    }
     for tensor in tensors {
       if declared.parameters.contains(tensor.name) {
         guard tensor.dtype == wanted else {
@@ -160,6 +177,8 @@ extension Checkpoint {
         guard tensor.shape == shape, tensor.dtype == .f32 || tensor.dtype == .f64 else {
           throw CheckpointError.unexpectedTensor(source: source, name: tensor.name)
         }
+      } else if let resume, isResumeTensor(tensor, state: resume, parameterShapes: parameterShapes(), dtype: wanted) {
+        continue
       } else if !declared.customPrefixes.contains(where: { tensor.name.hasPrefix($0) }) {
         throw CheckpointError.unexpectedTensor(source: source, name: tensor.name)
       }

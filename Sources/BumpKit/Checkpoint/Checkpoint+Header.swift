@@ -43,7 +43,7 @@ extension Checkpoint {
     let (precision, architecture) = try describedModel(layout.metadata, source: source)
     try checkTensors(
       architecture, precision: precision,
-      tensors: layout.entries.map { ($0.name, $0.dtype, $0.shape) }, source: source)
+      tensors: layout.entries.map { ($0.name, $0.dtype, $0.shape) }, source: source, metadata: layout.metadata)
     return Header(
       precision: precision, architecture: architecture,
       tensors: layout.entries.map { ($0.name, $0.shape) }, metadata: layout.metadata,

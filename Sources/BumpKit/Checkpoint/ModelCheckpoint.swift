@@ -12,6 +12,10 @@ import Foundation
 /// - any caller-supplied entries (the CLI stores the training configuration, feature names
 ///   and standardization there).
 ///
+/// A resumable checkpoint adds the optimizer's and the training loop's state under
+/// `optimizer.` and `training.` names and the `resume_state` entry (see
+/// ``save(_:to:metadata:optimizer:training:)``); loading for inference ignores them.
+///
 /// A model is rebuilt from the file alone. Writes are atomic (temporary file, fsync, rename).
 ///
 /// Reading trusts nothing in the file: its header is read and checked first (see
@@ -116,6 +120,7 @@ public enum Checkpoint {
       }
     }
     var meta = metadata
+    meta[resumeStateKey] = nil
     meta["format"] = format
     meta["format_version"] = formatVersion
     meta["precision"] = Element.self == Float.self ? "float" : "double"
@@ -241,7 +246,7 @@ public enum Checkpoint {
     try checkTensors(
       s.architecture, precision: s.precision,
       tensors: file.names.compactMap { name in file.tensors[name].map { (name, $0.dtype, $0.shape) } },
-      source: source)
+      source: source, metadata: s.metadata)
     let layers: [any Layer<Element>]
     let model: Sequential<Element>
     do {
@@ -287,7 +292,12 @@ public enum Checkpoint {
       guard tensor.shape == [1, c.outputSize], values.allSatisfy({ $0 == 0 }) else { continue }
       expected.insert("layers.\(i).bias")
     }
-    if let extra = file.names.first(where: { !expected.contains($0) }) {
+    // A resumable checkpoint's training state, checked with the other tensors above, is not
+    // the model's.
+    let resumable = s.metadata[resumeStateKey] != nil
+    if let extra = file.names.first(where: {
+      !expected.contains($0) && !(resumable && ($0.hasPrefix("optimizer.") || $0.hasPrefix("training.")))
+    }) {
       throw CheckpointError.unexpectedTensor(source: source, name: extra)
     }
     return (model, s.metadata)
@@ -320,6 +330,9 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
   /// Saving: the model or its metadata is larger than a checkpoint may be, so the file could
   /// not be read back; `what` says what and how large, `limit` names the limit and its value.
   case tooLargeToSave(what: String, limit: String)
+  /// Resuming: the file holds no training state, or one that does not fit the model or the
+  /// optimizer given; `reason` says which.
+  case notResumable(source: String, reason: String)
 
   public var description: String {
     switch self {
@@ -333,6 +346,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case .valueBelowFloor(let s, let n, let i, let v, let f): return "\(s): tensor \(n) holds \(v) at index \(i), below its floor \(f)"
     case .unregisteredLayer(let i, let kind, let type):
       return "cannot save layer \(i) (\(type), kind \"\(kind)\"): a checkpoint could not rebuild it; conform \(type) to CheckpointableLayer and call LayerRegistry.register(\(type).self) before saving and loading"
+    case .notResumable(let s, let r): return "\(s): cannot resume training from this checkpoint: \(r)"
     case .tooLargeToSave(let what, let limit):
       return "cannot save: \(what), more than \(limit); a checkpoint that large could not be read back"
     case .duplicateParameterName(let i, let kind, let name):

@@ -19,16 +19,41 @@ import RealModule
 ///
 /// `weightDecay` here is the classic L2 penalty, added to the gradient; it is then scaled
 /// by Adam's per-coordinate step, which weakens it where gradients are large. For weight
-/// decay that does not interact with the adaptive step, use ``AdamW``.
-public final class Adam<Element: MatrixScalar>: Optimizer {
-  private var engine: AdamEngine<Element>
+/// decay that does not interact with the adaptive step, use ``AdamW``, Adam's decoupled form
+/// (a subclass that only changes where λ enters).
+///
+/// The state — t, m and v — can be saved and restored (``ResumableOptimizer``), so a run
+/// resumed from a checkpoint takes the same steps as one never interrupted.
+public class Adam<Element: MatrixScalar>: ResumableOptimizer {
+  /// η₀, the learning rate before the schedule.
+  public let baseLearningRate: Double
+  /// β₁, the first moment's decay rate.
+  public let beta1: Double
+  /// β₂, the second moment's decay rate.
+  public let beta2: Double
+  /// ε, added to √v̂.
+  public let epsilon: Double
+  /// λ: for ``Adam`` the L2 coefficient added to the gradient; for ``AdamW`` the decoupled
+  /// decay rate (each step multiplies θ by 1 − η·λ).
+  public let weightDecay: Double
+  /// How η changes over training.
+  public let schedule: any LearningRateScheduling
+  /// The maximum global gradient norm, or nil for no clipping.
+  public let clipGlobalNorm: Double?
+  /// The number of steps taken (t after the last step).
+  public private(set) var iterations = 0
+  /// The global norm of the trainable gradients, before clipping, at the last step.
+  public private(set) var lastGradientNorm: Double?
+  /// Batches per epoch, for a schedule that counts epochs; `fit` sets it.
+  public var stepsPerEpoch: Int?
+
+  /// AdamW (decay applied to θ) rather than Adam with L2 (decay added to g).
+  let decoupled: Bool
+  private var state = OptimizerState<Element>()
 
   /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
   /// Results do not depend on it. For tests within the package.
-  package var threadCount: Int? {
-    get { engine.threadCount }
-    set { engine.threadCount = newValue }
-  }
+  package var threadCount: Int?
 
   /// Adam.
   ///
@@ -41,152 +66,20 @@ public final class Adam<Element: MatrixScalar>: Optimizer {
   ///   - schedule: the learning-rate schedule, checked against `learningRate`.
   ///   - clipGlobalNorm: clip the global gradient norm to this value (finite, > 0).
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
-  public init(
+  public convenience init(
     learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
-    epsilon: Double = 1e-8, weightDecay: Double = 0, schedule: LearningRateSchedule = .constant,
+    epsilon: Double = 1e-8, weightDecay: Double = 0, schedule: any LearningRateScheduling = .constant,
     clipGlobalNorm: Double? = nil
   ) throws {
-    engine = try AdamEngine(
+    try self.init(
       learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
       weightDecay: weightDecay, decoupled: false, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
   }
 
-  /// η₀, the learning rate before the schedule.
-  public var baseLearningRate: Double { engine.baseLearningRate }
-  /// β₁, the first moment's decay rate.
-  public var beta1: Double { engine.beta1 }
-  /// β₂, the second moment's decay rate.
-  public var beta2: Double { engine.beta2 }
-  /// ε, added to √v̂.
-  public var epsilon: Double { engine.epsilon }
-  /// λ, the L2 coefficient added to the gradient.
-  public var weightDecay: Double { engine.weightDecay }
-  /// How η changes with the step number.
-  public var schedule: LearningRateSchedule { engine.schedule }
-  /// The maximum global gradient norm, or nil for no clipping.
-  public var clipGlobalNorm: Double? { engine.clipGlobalNorm }
-  /// The number of steps taken (t after the last step).
-  public var iterations: Int { engine.iterations }
-  /// The global norm of the trainable gradients, before clipping, at the last step.
-  public var lastGradientNorm: Double? { engine.lastGradientNorm }
-  /// η at step ``iterations``: the rate the next step uses.
-  public var learningRate: Double { engine.learningRate }
-
-  /// Updates the trainable parameters from their gradients, then projects them.
-  ///
-  /// - Throws: see ``Optimizer/step(_:)``; nothing is updated when it throws.
-  // Specialised entry points: unspecialised generic code spends more time on type
-  // metadata and reference counting than a small parameter takes to update.
-  @_specialize(where Element == Float)
-  @_specialize(where Element == Double)
-  public func step(_ parameters: [Parameter<Element>]) throws {
-    try engine.step(parameters)
-  }
-
-  /// Forgets the moments and restarts the step count (and so the bias correction and the
-  /// schedule).
-  public func reset() { engine.reset() }
-}
-
-/// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, "Decoupled Weight Decay
-/// Regularization", ICLR 2019).
-///
-/// The decay shrinks the parameter directly instead of entering the gradient:
-///
-///     θ ← (1 − η·λ)·θ − η·m̂ / (√v̂ + ε)
-///
-/// with m̂ and v̂ as in ``Adam``, computed from the (clipped) gradient alone. Every
-/// coordinate decays at the same relative rate η·λ whatever its gradient history, which is
-/// what makes the decay a regulariser again; with Adam's L2 term (``Adam`` with
-/// `weightDecay`), coordinates with large gradients are barely regularised. η is the
-/// scheduled rate, so the decay follows the schedule (the paper's η_t; PyTorch's and Keras'
-/// convention). The decay applies to every trainable parameter, biases and bump parameters
-/// included; σ is projected onto its floor afterwards as always.
-public final class AdamW<Element: MatrixScalar>: Optimizer {
-  private var engine: AdamEngine<Element>
-
-  /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
-  /// Results do not depend on it. For tests within the package.
-  package var threadCount: Int? {
-    get { engine.threadCount }
-    set { engine.threadCount = newValue }
-  }
-
-  /// AdamW.
-  ///
-  /// - Parameters:
-  ///   - learningRate: η₀, finite and ≥ 0 (default 0.001).
-  ///   - beta1: β₁ in [0, 1) (default 0.9).
-  ///   - beta2: β₂ in [0, 1) (default 0.999).
-  ///   - epsilon: ε > 0, finite (default 1e-8).
-  ///   - weightDecay: λ ≥ 0, finite, the decoupled decay rate (default 0.01, as PyTorch).
-  ///   - schedule: the learning-rate schedule, checked against `learningRate`.
-  ///   - clipGlobalNorm: clip the global gradient norm to this value (finite, > 0).
-  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
-  public init(
-    learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
-    epsilon: Double = 1e-8, weightDecay: Double = 0.01, schedule: LearningRateSchedule = .constant,
-    clipGlobalNorm: Double? = nil
-  ) throws {
-    engine = try AdamEngine(
-      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-      weightDecay: weightDecay, decoupled: true, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
-  }
-
-  /// η₀, the learning rate before the schedule.
-  public var baseLearningRate: Double { engine.baseLearningRate }
-  /// β₁, the first moment's decay rate.
-  public var beta1: Double { engine.beta1 }
-  /// β₂, the second moment's decay rate.
-  public var beta2: Double { engine.beta2 }
-  /// ε, added to √v̂.
-  public var epsilon: Double { engine.epsilon }
-  /// λ, the decoupled decay rate: each step multiplies θ by 1 − η·λ.
-  public var weightDecay: Double { engine.weightDecay }
-  /// How η changes with the step number.
-  public var schedule: LearningRateSchedule { engine.schedule }
-  /// The maximum global gradient norm, or nil for no clipping.
-  public var clipGlobalNorm: Double? { engine.clipGlobalNorm }
-  /// The number of steps taken (t after the last step).
-  public var iterations: Int { engine.iterations }
-  /// The global norm of the trainable gradients, before clipping, at the last step.
-  public var lastGradientNorm: Double? { engine.lastGradientNorm }
-  /// η at step ``iterations``: the rate the next step uses.
-  public var learningRate: Double { engine.learningRate }
-
-  /// Updates the trainable parameters from their gradients, then projects them.
-  ///
-  /// - Throws: see ``Optimizer/step(_:)``; nothing is updated when it throws.
-  // Specialised entry points: unspecialised generic code spends more time on type
-  // metadata and reference counting than a small parameter takes to update.
-  @_specialize(where Element == Float)
-  @_specialize(where Element == Double)
-  public func step(_ parameters: [Parameter<Element>]) throws {
-    try engine.step(parameters)
-  }
-
-  /// Forgets the moments and restarts the step count.
-  public func reset() { engine.reset() }
-}
-
-/// The state and update shared by ``Adam`` and ``AdamW``.
-struct AdamEngine<Element: MatrixScalar> {
-  let baseLearningRate, beta1, beta2, epsilon, weightDecay: Double
-  /// AdamW (decay applied to θ) rather than Adam with L2 (decay added to g).
-  let decoupled: Bool
-  let schedule: LearningRateSchedule
-  let clipGlobalNorm: Double?
-  /// "Adam.step" or "AdamW.step", for error messages.
-  let operation: String
-  private(set) var iterations = 0
-  private(set) var lastGradientNorm: Double?
-  private var state = OptimizerState<Element>()
-  /// Threads for the update; nil uses `KernelOptions.defaultThreadCount`.
-  var threadCount: Int?
-
+  /// Adam with the L2 term (`decoupled` false) or AdamW's decoupled decay (true).
   init(
     learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double,
-    decoupled: Bool, schedule: LearningRateSchedule, clipGlobalNorm: Double?
+    decoupled: Bool, schedule: any LearningRateScheduling, clipGlobalNorm: Double?
   ) throws {
     try OptimizerChecks.validateLearningRate(learningRate)
     try OptimizerChecks.validateUnitInterval(beta1, "beta1")
@@ -209,20 +102,40 @@ struct AdamEngine<Element: MatrixScalar> {
     self.decoupled = decoupled
     self.schedule = schedule
     self.clipGlobalNorm = clipGlobalNorm
-    self.operation = decoupled ? "AdamW.step" : "Adam.step"
   }
 
-  var learningRate: Double { schedule.learningRate(base: baseLearningRate, iteration: iterations) }
+  /// η at step ``iterations``: the rate the next step uses (the position's epoch is
+  /// ⌊iterations / stepsPerEpoch⌋ when ``stepsPerEpoch`` is set).
+  public var learningRate: Double {
+    schedule.learningRate(
+      base: baseLearningRate, at: SchedulePosition(iteration: iterations, stepsPerEpoch: stepsPerEpoch))
+  }
 
+  /// `adam`, or `adamw` for ``AdamW``.
+  public var kind: String { decoupled ? "adamw" : "adam" }
+
+  /// "Adam.step" or "AdamW.step", for error messages.
+  private var operation: String { decoupled ? "AdamW.step" : "Adam.step" }
+
+  /// Updates the trainable parameters from their gradients, then projects them.
+  ///
   /// One fused step: a read-only pass over all gradients for the finite check and the global
   /// norm, then one pass that updates and projects every trainable parameter, both cut into
   /// the same fixed chunks and shared by the threads. (One pass cannot do both: a NaN
   /// gradient must leave every parameter as it was.)
-  mutating func step(_ parameters: [Parameter<Element>]) throws {
+  ///
+  /// - Throws: see ``Optimizer/step(_:)``; also the schedule's errors (see
+  ///   ``LearningRateScheduling``). Nothing is updated when it throws.
+  // Specialised entry points: unspecialised generic code spends more time on type
+  // metadata and reference counting than a small parameter takes to update.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func step(_ parameters: [Parameter<Element>]) throws {
+    let eta = try OptimizerChecks.scheduledRate(
+      schedule, base: baseLearningRate, iteration: iterations, stepsPerEpoch: stepsPerEpoch, operation)
     try state.bind(parameters, bufferCount: 2, operation)
     let threads = threadCount ?? KernelOptions.defaultThreadCount
     let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, operation)
-    let eta = learningRate
     let t = Double(iterations + 1)
     let coefficients = AdamCoefficients(
       stepSize: eta / (1 - Double.pow(beta1, t)), beta1: beta1, beta2: beta2,
@@ -239,9 +152,66 @@ struct AdamEngine<Element: MatrixScalar> {
     iterations += 1
   }
 
-  mutating func reset() {
+  /// Forgets the moments and restarts the step count (and so the bias correction and the
+  /// schedule).
+  public func reset() {
     state.removeAll()
     iterations = 0
     lastGradientNorm = nil
+  }
+
+  /// The step count t and the moments m and v (slots `m`, `v`) of every parameter.
+  public func snapshot(for parameters: [Parameter<Element>]) -> OptimizerSnapshot<Element> {
+    OptimizerSnapshot(kind: kind, iterations: iterations, slotNames: ["m", "v"], states: state.export(parameters))
+  }
+
+  /// Puts back a snapshot of an optimizer of the same ``kind``: the step count and the moments.
+  ///
+  /// - Throws: see ``ResumableOptimizer/restore(_:for:)``.
+  public func restore(_ snapshot: OptimizerSnapshot<Element>, for parameters: [Parameter<Element>]) throws {
+    try OptimizerChecks.checkSnapshot(snapshot, kind: kind, slotNames: ["m", "v"])
+    try state.restore(snapshot.states, for: parameters, bufferCount: 2, operation)
+    iterations = snapshot.iterations
+    lastGradientNorm = nil
+  }
+}
+
+/// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, "Decoupled Weight Decay
+/// Regularization", ICLR 2019).
+///
+/// The decay shrinks the parameter directly instead of entering the gradient:
+///
+///     θ ← (1 − η·λ)·θ − η·m̂ / (√v̂ + ε)
+///
+/// with m̂ and v̂ as in ``Adam``, computed from the (clipped) gradient alone. Every
+/// coordinate decays at the same relative rate η·λ whatever its gradient history, which is
+/// what makes the decay a regulariser again; with Adam's L2 term (``Adam`` with
+/// `weightDecay`), coordinates with large gradients are barely regularised. η is the
+/// scheduled rate, so the decay follows the schedule (the paper's η_t; PyTorch's and Keras'
+/// convention). The decay applies to every trainable parameter, biases and bump parameters
+/// included; σ is projected onto its floor afterwards as always.
+///
+/// AdamW is ``Adam`` in its decoupled form: the same state, step and checkpoint slots, with
+/// its own default decay and ``Adam/kind`` `adamw`.
+public final class AdamW<Element: MatrixScalar>: Adam<Element> {
+  /// AdamW.
+  ///
+  /// - Parameters:
+  ///   - learningRate: η₀, finite and ≥ 0 (default 0.001).
+  ///   - beta1: β₁ in [0, 1) (default 0.9).
+  ///   - beta2: β₂ in [0, 1) (default 0.999).
+  ///   - epsilon: ε > 0, finite (default 1e-8).
+  ///   - weightDecay: λ ≥ 0, finite, the decoupled decay rate (default 0.01, as PyTorch).
+  ///   - schedule: the learning-rate schedule, checked against `learningRate`.
+  ///   - clipGlobalNorm: clip the global gradient norm to this value (finite, > 0).
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
+  public init(
+    learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
+    epsilon: Double = 1e-8, weightDecay: Double = 0.01, schedule: any LearningRateScheduling = .constant,
+    clipGlobalNorm: Double? = nil
+  ) throws {
+    try super.init(
+      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
+      weightDecay: weightDecay, decoupled: true, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
   }
 }

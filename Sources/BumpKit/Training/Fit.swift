@@ -25,21 +25,36 @@ extension Sequential {
   ///   - validation: held-out data whose loss is computed after every epoch.
   ///   - earlyStopping: stops on the monitored loss and optionally restores the best weights.
   ///   - metrics: extra quantities per epoch.
+  ///   - resumed: the state of an interrupted run to continue (``EpochEnd/state``, or
+  ///     from ``Checkpoint/loadForResuming(_:from:optimizer:)``), with the model holding that
+  ///     run's weights and the optimizer its restored state; nil (the default) starts afresh.
+  ///     Training goes on with epoch ``TrainingState/epochsCompleted`` up to `epochs` (the
+  ///     whole budget, as Keras' `initial_epoch`): the shuffles of the completed epochs are
+  ///     replayed from `seed`, early stopping continues from the stored best loss, patience
+  ///     count and best weights, and the history is appended to. With the same data and
+  ///     arguments the result equals the uninterrupted run's bit for bit. A state whose
+  ///     early stopping had already ended the run trains no further epoch.
   ///   - progress: called after every batch and epoch, on the calling thread.
   ///   - onEpochEnd: called on the calling thread once each epoch's history (with
-  ///     validation) is recorded, after `progress` and before early stopping looks at the
-  ///     epoch; the model holds that epoch's weights (e.g. to save a checkpoint). Returning
+  ///     validation) is recorded, after `progress`, and after early stopping has taken the
+  ///     epoch into its best loss and patience count but before it decides whether to stop;
+  ///     the model holds that epoch's weights and ``EpochEnd/state`` the state to resume
+  ///     from (e.g. to save a checkpoint). Returning
   ///     ``TrainingControl/stop`` ends training after this epoch, like early stopping does
   ///     (``History/stoppedEarly`` is set if epochs were left, and the best weights are
   ///     restored when early stopping asks for it). An error it throws ends training and is
   ///     rethrown; the model keeps the weights of this epoch.
-  /// - Returns: the per-epoch ``History``.
+  /// - Returns: the per-epoch ``History`` (for a resumed run, of every epoch since the start).
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a bad argument or a
+  ///   `resumingFrom` state of another run (seed, shuffling, rows or batch size differ);
+  ///   ``BumpKitError/nonFiniteLoss(epoch:batch:value:)``; the data checks' errors.
   @discardableResult
   public func fit<L: Loss, O: Optimizer>(
     x: Matrix<Element>, y: Matrix<Element>, loss: L, optimizer: O,
     epochs: Int, batchSize: Int = 32, shuffle: Bool = true, seed: UInt64 = 0,
     validation: Validation<Element>? = nil, earlyStopping: EarlyStopping? = nil,
-    metrics: [Metric] = [], progress: ((TrainingProgress) -> Void)? = nil,
+    metrics: [Metric] = [], resumingFrom resumed: TrainingState<Element>? = nil,
+    progress: ((TrainingProgress) -> Void)? = nil,
     onEpochEnd: ((EpochEnd<Element>) throws -> TrainingControl)? = nil
   ) throws -> History where L.Element == Element, O.Element == Element {
     guard epochs >= 0 else { throw BumpKitError.invalidArgument(name: "epochs", value: String(epochs), reason: "must be ≥ 0") }
@@ -86,19 +101,33 @@ extension Sequential {
     let batches = (samples - 1) / rowsPerBatch + 1
     var order = Array(0..<samples)
     var generator = SeededGenerator(seed: seed)
+    let run = TrainingRunIdentity(seed: seed, shuffle: shuffle, trainingRows: samples, batchSize: batchSize)
+    var state = resumed ?? TrainingState(run: run)
+    try state.check(against: run, parameters: params)
+    let firstEpoch = state.epochsCompleted
+    // The order of epoch e is the e-th shuffle of the previous order: replay the completed
+    // epochs' shuffles.
+    if shuffle {
+      for _ in 0..<min(firstEpoch, epochs) { order.shuffle(using: &generator) }
+    }
+    optimizer.stepsPerEpoch = batches
     var batchX = try Matrix<Element>(rows: rowsPerBatch, columns: trainX.columns)
     var batchY = try Matrix<Element>(rows: rowsPerBatch, columns: trainY.columns)
     var gradient = try Matrix<Element>(rows: rowsPerBatch, columns: outputSize)
-    var history = History()
-    var best = (loss: Double.infinity, epoch: -1)
-    var bestWeights: [Matrix<Element>] = []
-    var epochsWithoutImprovement = 0
+    var history = state.history
+    var best = (loss: state.bestLoss, epoch: state.bestEpoch)
+    var bestWeights = state.bestWeights
+    var epochsWithoutImprovement = state.epochsWithoutImprovement
     let wantAccuracy = metrics.contains(.accuracy)
     var stopRequested = false
     let clock = ContinuousClock()
     let start = clock.now
 
-    for epoch in 0..<epochs {
+    // A run that early stopping had ended goes no further.
+    let alreadyStopped = earlyStopping.map { epochsWithoutImprovement >= $0.patience } ?? false
+    if alreadyStopped { history.stoppedEarly = firstEpoch < epochs }
+    let startEpoch = alreadyStopped ? max(epochs, firstEpoch) : firstEpoch
+    for epoch in startEpoch..<max(epochs, startEpoch) {
       if shuffle { order.shuffle(using: &generator) }
       let epochStart = clock.now
       var lossSum = 0.0, correct = 0
@@ -159,12 +188,9 @@ extension Sequential {
           samplesPerSecond: history.samplesPerSecond.last!, elapsed: elapsed,
           remaining: elapsed / done - elapsed))
       }
-      if let onEpochEnd,
-        try onEpochEnd(EpochEnd(epoch: epoch, epochs: epochs, history: history, model: self)) == .stop
-      {
-        history.stoppedEarly = epoch < epochs - 1
-        stopRequested = true
-      }
+      // Early stopping takes in the epoch before the hook sees the state, so that a state
+      // saved there resumes exactly; it decides to stop after the hook.
+      var patienceExhausted = false
       if let earlyStopping {
         if monitored < best.loss - earlyStopping.minDelta {
           best = (monitored, epoch)
@@ -172,11 +198,21 @@ extension Sequential {
           if earlyStopping.restoreBestWeights { bestWeights = params.map(\.value) .map { $0.copied() } }
         } else {
           epochsWithoutImprovement += 1
-          if epochsWithoutImprovement >= earlyStopping.patience {
-            history.stoppedEarly = epoch < epochs - 1
-            break
-          }
+          patienceExhausted = epochsWithoutImprovement >= earlyStopping.patience
         }
+      }
+      if let onEpochEnd {
+        state = TrainingState(
+          epochsCompleted: epoch + 1, history: history, bestLoss: best.loss, bestEpoch: best.epoch,
+          epochsWithoutImprovement: epochsWithoutImprovement, bestWeights: bestWeights, run: run)
+        if try onEpochEnd(EpochEnd(epoch: epoch, epochs: epochs, history: history, model: self, state: state)) == .stop {
+          history.stoppedEarly = epoch < epochs - 1
+          stopRequested = true
+        }
+      }
+      if patienceExhausted {
+        history.stoppedEarly = epoch < epochs - 1
+        break
       }
       if stopRequested { break }
     }

@@ -1,4 +1,4 @@
-/// What ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:onEpochEnd:)``
+/// What ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``
 /// recorded, one entry per completed epoch.
 public struct History: Sendable, Equatable {
   /// Mean training loss of each epoch (over its samples).
@@ -59,7 +59,7 @@ public struct EarlyStopping: Sendable, Equatable {
 }
 
 /// What the epoch-end hook of
-/// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:onEpochEnd:)``
+/// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``
 /// tells training to do next.
 public enum TrainingControl: Sendable, Equatable {
   /// Go on with the next epoch (unless early stopping or the epoch budget ends training).
@@ -69,7 +69,7 @@ public enum TrainingControl: Sendable, Equatable {
 }
 
 /// The end of one training epoch, as the epoch-end hook of
-/// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:progress:onEpochEnd:)``
+/// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``
 /// sees it.
 public struct EpochEnd<Element: MatrixScalar> {
   /// The epoch that ended, 0-based.
@@ -81,6 +81,10 @@ public struct EpochEnd<Element: MatrixScalar> {
   public let history: History
   /// The model being trained, holding the weights at the end of this epoch.
   public let model: Sequential<Element>
+  /// The training loop's state after this epoch (early stopping has taken it in): with the
+  /// model and the optimizer's state, what a resumed run continues from (see
+  /// ``Checkpoint/save(_:to:metadata:optimizer:training:)``).
+  public let state: TrainingState<Element>
 }
 
 /// Where training is, passed to the progress callback after every batch and every epoch.

@@ -40,6 +40,70 @@ public protocol Optimizer<Element>: AnyObject {
 
   /// The number of steps taken so far.
   var iterations: Int { get }
+
+  /// Batches per epoch, for schedules that count epochs (``LearningRateScheduling/countsEpochs``);
+  /// nil until set. `fit` sets it before its first step. The default implementation keeps
+  /// nothing: an optimizer of an app's own that has no schedule need not store it.
+  var stepsPerEpoch: Int? { get set }
+}
+
+extension Optimizer {
+  /// Always nil; setting it does nothing (for optimizers without an epoch schedule).
+  public var stepsPerEpoch: Int? {
+    get { nil }
+    set {}
+  }
+}
+
+/// An optimizer whose state — everything besides the parameters that determines its next
+/// step — can be saved and put back, so that a training run can be interrupted and resumed
+/// bit for bit.
+///
+/// ``Checkpoint/save(_:to:metadata:optimizer:training:)`` stores a snapshot beside the
+/// model, and ``Checkpoint/loadForResuming(_:from:optimizer:)`` puts it back into a fresh
+/// optimizer of the same kind. ``Adam``, ``AdamW`` and ``SGD`` conform.
+public protocol ResumableOptimizer<Element>: Optimizer {
+  /// The name stored with a snapshot (`adam`, `adamw`, `sgd`); a snapshot is restored only
+  /// into an optimizer of the same kind.
+  var kind: String { get }
+
+  /// The optimizer's state for `parameters` (the list its steps are given, e.g.
+  /// ``Sequential/parameters``), one entry per parameter.
+  func snapshot(for parameters: [Parameter<Element>]) -> OptimizerSnapshot<Element>
+
+  /// Replaces the optimizer's state by `snapshot`, taken for a list of parameters that
+  /// corresponds one to one, in order and shape, to `parameters`.
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` when the snapshot is of
+  ///   another kind, has other slots, another number of parameters or a state of another
+  ///   shape than its parameter's, or a negative step count; the state is unchanged then.
+  func restore(_ snapshot: OptimizerSnapshot<Element>, for parameters: [Parameter<Element>]) throws
+}
+
+/// An optimizer's state, apart from the parameters: its step count and its per-parameter
+/// buffers (Adam's moments, SGD's velocity).
+///
+/// Checkpoints store it with the names in ``Checkpoint``'s documentation.
+public struct OptimizerSnapshot<Element: MatrixScalar>: Sendable {
+  /// The optimizer's ``ResumableOptimizer/kind``.
+  public var kind: String
+  /// Steps taken, t (Adam's bias correction and every schedule count from it).
+  public var iterations: Int
+  /// The names of the per-parameter buffers: `["m", "v"]` for Adam and AdamW (first and
+  /// second moment), `["velocity"]` for SGD with momentum, none for plain SGD.
+  public var slotNames: [String]
+  /// Per parameter of the list the snapshot was taken for, in order: one matrix per slot,
+  /// of the parameter's shape; nil for a parameter without state (fixed from the start, or
+  /// not yet stepped).
+  public var states: [[Matrix<Element>]?]
+
+  /// A snapshot from its parts.
+  public init(kind: String, iterations: Int, slotNames: [String], states: [[Matrix<Element>]?]) {
+    self.kind = kind
+    self.iterations = iterations
+    self.slotNames = slotNames
+    self.states = states
+  }
 }
 
 /// An optimizer's view of the trainable parameters of a step, laid end to end, and its
@@ -145,6 +209,81 @@ struct OptimizerState<Element: MatrixScalar> {
 
   /// Drops all state.
   mutating func removeAll() { self = OptimizerState() }
+
+  /// The state of every parameter of `list`, one matrix per buffer, copied; nil for one
+  /// without state.
+  func export(_ list: [Parameter<Element>]) -> [[Matrix<Element>]?] {
+    var index = [ObjectIdentifier: Int](minimumCapacity: trainable.count)
+    for (k, p) in trainable.enumerated() { index[ObjectIdentifier(p)] = k }
+    return list.map { p -> [Matrix<Element>]? in
+      let id = ObjectIdentifier(p)
+      let (rows, columns) = (p.value.rows, p.value.columns)
+      if let k = index[id], counts(k) == p.count {
+        return buffers.map { buffer in
+          var m = Matrix<Element>(validRows: rows, columns: columns)
+          if p.count > 0 {
+            m.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: buffer.storage.base + offsets[k], count: p.count) }
+          }
+          return m
+        }
+      }
+      if let kept = frozen[id], kept.state.allSatisfy({ $0.count == p.count }), !kept.state.isEmpty {
+        return kept.state.map { values in
+          var m = Matrix<Element>(validRows: rows, columns: columns)
+          if p.count > 0 {
+            values.withUnsafeBufferPointer { source in
+              m.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: source.baseAddress!, count: p.count) }
+            }
+          }
+          return m
+        }
+      }
+      return nil
+    }
+  }
+
+  /// Replaces all state by `states` (one entry per parameter of `list`, see ``export(_:)``),
+  /// laid out for `list` with `bufferCount` buffers.
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a count or shape
+  ///   that does not match; nothing changes then.
+  mutating func restore(
+    _ states: [[Matrix<Element>]?], for list: [Parameter<Element>], bufferCount: Int, _ operation: String
+  ) throws {
+    guard states.count == list.count else {
+      throw BumpKitError.invalidArgument(
+        name: "snapshot", value: "\(states.count) parameter states",
+        reason: "\(operation): the parameter list has \(list.count) parameters")
+    }
+    for (i, (p, state)) in zip(list, states).enumerated() {
+      guard let state else { continue }
+      guard state.count == bufferCount else {
+        throw BumpKitError.invalidArgument(
+          name: "snapshot", value: "\(state.count) buffers for parameter \(i) (\(p.name))",
+          reason: "\(operation): expected \(bufferCount)")
+      }
+      for m in state where m.rows != p.value.rows || m.columns != p.value.columns {
+        throw BumpKitError.invalidArgument(
+          name: "snapshot", value: "a \(MatrixShape(of: m)) state for parameter \(i) (\(p.name))",
+          reason: "\(operation): the parameter is \(MatrixShape(of: p.value))")
+      }
+    }
+    var fresh = OptimizerState()
+    try fresh.relayout(list, bufferCount: bufferCount, operation)
+    var position = [ObjectIdentifier: Int](minimumCapacity: fresh.trainable.count)
+    for (k, p) in fresh.trainable.enumerated() { position[ObjectIdentifier(p)] = k }
+    for (p, state) in zip(list, states) {
+      guard let state, p.count > 0 else { continue }
+      if let k = position[ObjectIdentifier(p)] {
+        for (b, m) in state.enumerated() {
+          m.withUnsafeBufferPointer { (fresh.buffers[b].storage.base + fresh.offsets[k]).update(from: $0.baseAddress!, count: p.count) }
+        }
+      } else {
+        fresh.frozen[ObjectIdentifier(p)] = (p, state.map(\.elements))
+      }
+    }
+    self = fresh
+  }
 
   // MARK: - Layout
 
@@ -272,6 +411,24 @@ enum OptimizerChecks {
   static func validateUnitInterval(_ value: Double, _ name: String) throws {
     guard value >= 0 && value < 1 else {
       throw BumpKitError.invalidArgument(name: name, value: "\(value)", reason: "must lie in [0, 1)")
+    }
+  }
+
+  /// Checks that a snapshot fits an optimizer of `kind` with `slotNames` before it is
+  /// restored.
+  static func checkSnapshot<Element>(_ snapshot: OptimizerSnapshot<Element>, kind: String, slotNames: [String]) throws {
+    guard snapshot.kind == kind else {
+      throw BumpKitError.invalidArgument(
+        name: "snapshot", value: snapshot.kind, reason: "it is the state of another optimizer; this one is \(kind)")
+    }
+    guard snapshot.slotNames == slotNames else {
+      throw BumpKitError.invalidArgument(
+        name: "snapshot", value: "slots \(snapshot.slotNames)",
+        reason: "\(kind) with these settings keeps \(slotNames.isEmpty ? "none" : "\(slotNames)")")
+    }
+    guard snapshot.iterations >= 0 else {
+      throw BumpKitError.invalidArgument(
+        name: "snapshot", value: "\(snapshot.iterations) steps", reason: "the step count must be ≥ 0")
     }
   }
 

@@ -17,7 +17,7 @@
 /// let optimizer = try SGD<Float>(learningRate: 0.05, momentum: 0.9, nesterov: true)
 /// try optimizer.step(model.parameters)
 /// ```
-public final class SGD<Element: MatrixScalar>: Optimizer {
+public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
   /// η₀, the learning rate before the schedule.
   public let baseLearningRate: Double
   /// μ, in [0, 1); 0 keeps no velocity.
@@ -26,14 +26,16 @@ public final class SGD<Element: MatrixScalar>: Optimizer {
   public let nesterov: Bool
   /// λ, the coefficient of the L2 penalty (λ/2)·‖θ‖² whose gradient λ·θ is added to g.
   public let weightDecay: Double
-  /// How η changes with the step number.
-  public let schedule: LearningRateSchedule
+  /// How η changes over training.
+  public let schedule: any LearningRateScheduling
   /// The maximum global gradient norm, or nil for no clipping.
   public let clipGlobalNorm: Double?
   /// The number of steps taken.
   public private(set) var iterations = 0
   /// The global norm of the trainable gradients, before clipping, at the last step.
   public private(set) var lastGradientNorm: Double?
+  /// Batches per epoch, for a schedule that counts epochs; `fit` sets it.
+  public var stepsPerEpoch: Int?
 
   private var state = OptimizerState<Element>()
 
@@ -53,7 +55,7 @@ public final class SGD<Element: MatrixScalar>: Optimizer {
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
   public init(
     learningRate: Double = 0.01, momentum: Double = 0, nesterov: Bool = false,
-    weightDecay: Double = 0, schedule: LearningRateSchedule = .constant,
+    weightDecay: Double = 0, schedule: any LearningRateScheduling = .constant,
     clipGlobalNorm: Double? = nil
   ) throws {
     try OptimizerChecks.validateLearningRate(learningRate)
@@ -73,22 +75,35 @@ public final class SGD<Element: MatrixScalar>: Optimizer {
     self.clipGlobalNorm = clipGlobalNorm
   }
 
-  /// η at step ``iterations``: the rate the next step uses.
-  public var learningRate: Double { schedule.learningRate(base: baseLearningRate, iteration: iterations) }
+  /// η at step ``iterations``: the rate the next step uses (the position's epoch is
+  /// ⌊iterations / stepsPerEpoch⌋ when ``stepsPerEpoch`` is set).
+  public var learningRate: Double {
+    schedule.learningRate(
+      base: baseLearningRate, at: SchedulePosition(iteration: iterations, stepsPerEpoch: stepsPerEpoch))
+  }
+
+  /// `sgd`.
+  public var kind: String { "sgd" }
+
+  /// The state's slots: the velocity with momentum, none without.
+  private var slotNames: [String] { momentum > 0 ? ["velocity"] : [] }
 
   /// Updates the trainable parameters from their gradients, then projects them.
   ///
-  /// - Throws: see ``Optimizer/step(_:)``; nothing is updated when it throws.
+  /// - Throws: see ``Optimizer/step(_:)``; also the schedule's errors (see
+  ///   ``LearningRateScheduling``). Nothing is updated when it throws.
   // Specialised entry points: unspecialised generic code spends more time on type
   // metadata and reference counting than a small parameter takes to update.
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func step(_ parameters: [Parameter<Element>]) throws {
+    let rate = try OptimizerChecks.scheduledRate(
+      schedule, base: baseLearningRate, iteration: iterations, stepsPerEpoch: stepsPerEpoch, "SGD.step")
     try state.bind(parameters, bufferCount: momentum > 0 ? 1 : 0, "SGD.step")
     let threads = threadCount ?? KernelOptions.defaultThreadCount
     let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, "SGD.step")
     let coefficients = SGDCoefficients(
-      learningRate: learningRate, momentum: momentum, nesterov: nesterov,
+      learningRate: rate, momentum: momentum, nesterov: nesterov,
       weightDecay: weightDecay, gradientScale: factor)
     let trainable = state.trainable
     state.update(threads: threads) { k, value, gradient, velocity, count in
@@ -104,6 +119,23 @@ public final class SGD<Element: MatrixScalar>: Optimizer {
   public func reset() {
     state.removeAll()
     iterations = 0
+    lastGradientNorm = nil
+  }
+
+  /// The step count and, with momentum, the velocity of every parameter (slot `velocity`).
+  public func snapshot(for parameters: [Parameter<Element>]) -> OptimizerSnapshot<Element> {
+    OptimizerSnapshot(
+      kind: kind, iterations: iterations, slotNames: slotNames,
+      states: momentum > 0 ? state.export(parameters) : parameters.map { _ in nil })
+  }
+
+  /// Puts back a snapshot of an SGD with the same use of momentum (with or without).
+  ///
+  /// - Throws: see ``ResumableOptimizer/restore(_:for:)``.
+  public func restore(_ snapshot: OptimizerSnapshot<Element>, for parameters: [Parameter<Element>]) throws {
+    try OptimizerChecks.checkSnapshot(snapshot, kind: kind, slotNames: slotNames)
+    try state.restore(snapshot.states, for: parameters, bufferCount: slotNames.count, "SGD.step")
+    iterations = snapshot.iterations
     lastGradientNorm = nil
   }
 }

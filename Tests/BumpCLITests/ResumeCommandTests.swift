@@ -1,0 +1,99 @@
+@testable import BumpCLI
+import ArgumentParser
+import BumpKit
+import Foundation
+import Testing
+
+/// The tensors of a checkpoint whose names start with `prefix`, as bytes.
+private func storedTensors(_ path: String, prefix: String = "layers.") throws -> [String: [UInt8]] {
+  let file = try SafetensorsFile.read(from: path)
+  var tensors: [String: [UInt8]] = [:]
+  for name in file.names where name.hasPrefix(prefix) { tensors[name] = file.tensors[name]!.data }
+  return tensors
+}
+
+@Suite("bump train --resume")
+struct ResumeCommandTests {
+  /// A small run with a cosine schedule (which counts the whole budget) and early stopping.
+  static let options = [
+    "--dataset", "bumps", "--samples", "240", "--layers", "6,6", "--epochs", "7", "--lr-schedule", "cosine",
+    "--batch-size", "16", "--seed", "4", "--patience", "4", "--checkpoint-interval", "0",
+  ]
+
+  /// Trains `options` to the end in one folder, and in another stops (as an interruption
+  /// would) after epoch 3 with that epoch's checkpoint; `--resume` of that checkpoint must
+  /// end with the uninterrupted run's tensors, bit for bit, and as many epochs.
+  @Test(
+    "a run stopped after epoch 3 and resumed equals the uninterrupted run",
+    arguments: [["--optimizer", "adam"], ["--optimizer", "sgd"], ["--optimizer", "adamw", "--precision", "double"]])
+  func resumedEqualsUninterrupted(_ extra: [String]) throws {
+    let folder = try TemporaryFolder()
+    let whole = folder.path + "/whole", cut = folder.path + "/cut", resumed = folder.path + "/resumed"
+    try TrainCommand.parse(Self.options + extra + ["--output", whole]).run()
+
+    let configuration = try TrainCommand.parse(Self.options + extra).resolvedConfiguration()
+    #expect(throws: CLIError.self) {
+      if configuration.precision == .double {
+        try TrainingRun<Double>(configuration: configuration, output: cut, checkpointInterval: .zero, failAfterEpochs: 3).run()
+      } else {
+        try TrainingRun<Float>(configuration: configuration, output: cut, checkpointInterval: .zero, failAfterEpochs: 3).run()
+      }
+    }
+    let stopped = try SafetensorsFile.read(from: cut + "/model.safetensors")
+    #expect(stopped.metadata["status"] == "failed")
+    #expect(stopped.metadata["epochs_completed"] == "3")
+    #expect(stopped.metadata[Checkpoint.resumeStateKey] != nil)
+    #expect(try storedTensors(cut + "/model.safetensors") != storedTensors(whole + "/model.safetensors"))
+
+    try TrainCommand.parse(["--resume", cut + "/model.safetensors", "--output", resumed]).run()
+    let expected = try storedTensors(whole + "/model.safetensors")
+    #expect(!expected.isEmpty)
+    #expect(try storedTensors(resumed + "/model.safetensors") == expected)
+    let a = try SafetensorsFile.read(from: whole + "/model.safetensors").metadata
+    let b = try SafetensorsFile.read(from: resumed + "/model.safetensors").metadata
+    #expect(a["epochs_completed"] == b["epochs_completed"])
+    #expect(a["training_config"] == b["training_config"])
+    let rows = { (path: String) in try String(contentsOfFile: path + "/history.csv", encoding: .utf8).split(separator: "\n").count }
+    #expect(try rows(whole) == rows(resumed))
+  }
+
+  /// Options are the checkpoint's: the run's own values may be repeated, others are refused
+  /// naming the option; a finished run and a file without training state are refused.
+  @Test("--resume refuses other options, finished runs and files without training state")
+  func refusals() throws {
+    let folder = try TemporaryFolder()
+    let cut = folder.path + "/cut", whole = folder.path + "/whole"
+    let configuration = try TrainCommand.parse(Self.options).resolvedConfiguration()
+    #expect(throws: CLIError.self) {
+      try TrainingRun<Float>(configuration: configuration, output: cut, checkpointInterval: .zero, failAfterEpochs: 2).run()
+    }
+    let path = cut + "/model.safetensors"
+    let same = try TrainCommand.parse(Self.options + ["--resume", path]).resumedConfiguration(path)
+    #expect(same == configuration)
+    #expect(try TrainCommand.parse(["--resume", path]).resumedConfiguration(path) == configuration)
+    for (option, value) in [("--lr", "0.5"), ("--batch-size", "8"), ("--layers", "6"), ("--epochs", "9"), ("--seed", "5")] {
+      let error = #expect(throws: ValidationError.self) {
+        _ = try TrainCommand.parse(["--resume", path, option, value]).resumedConfiguration(path)
+      }
+      #expect("\(error!)".contains(option), "\(error!)")
+    }
+    let radial = #expect(throws: ValidationError.self) {
+      _ = try TrainCommand.parse(["--resume", path, "--radial"]).resumedConfiguration(path)
+    }
+    #expect("\(radial!)".contains("--radial"))
+
+    try TrainCommand.parse(Self.options + ["--epochs", "2", "--output", whole]).run()
+    let finished = #expect(throws: CLIError.self) {
+      _ = try TrainCommand.parse(["--resume", whole + "/model.safetensors"]).resumedConfiguration(whole + "/model.safetensors")
+    }
+    #expect("\(finished!)".contains("nothing to resume"))
+
+    let model = try Sequential<Float>(seed: 1) { try Dense(inputSize: 1, outputSize: 1) }
+    let plain = folder.path + "/plain.safetensors"
+    try Checkpoint.save(model, to: plain, metadata: ["training_config": try configuration.json()])
+    let noState = #expect(throws: CLIError.self) {
+      _ = try TrainCommand.parse(["--resume", plain]).resumedConfiguration(plain)
+    }
+    #expect("\(noState!)".contains("no training state"))
+  }
+}
