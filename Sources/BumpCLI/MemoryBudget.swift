@@ -236,6 +236,12 @@ extension MemoryBudget {
   /// in place); the table is freed before training.
   static let trainingDataCopies = 4
 
+  /// The data copies a training run on a CSV file holds at its peak (see ``TableData``): the
+  /// table's number blocks are freed as the rows are encoded, so the table and the encoded
+  /// rows together are about one copy (and a block of each column); then the validation
+  /// rows are copied out of the shuffled rows before those are cut: at most 2, counted as 2.
+  static let tableDataCopies = 2
+
   /// What the matrix products of a batch of thousands of rows touch beyond the estimate's
   /// buffers: OpenBLAS's packing buffers (in its work buffers, one per thread), the
   /// kernels' scratch memory and the allocator's slack. Measured: up to about 8 MiB with
