@@ -218,15 +218,30 @@ struct ColumnPlan: Codable, Equatable, Sendable {
   static func fit<Element: MatrixScalar>(
     columns: [CSVColumn<Element>], rows: [Int], missing rule: MissingRule, categorical: Set<String>
   ) -> ColumnPlan {
-    // Medians, ranges and counts do not depend on the order of the rows: they are read in
-    // file order, so that memory is walked sequentially.
-    let size = (rows.max() ?? -1) + 1
+    let size = columns.first.map(\.count) ?? 0
     var chosen = [Bool](repeating: false, count: size)
     for r in rows { chosen[r] = true }
-    let rows = (0..<size).filter { chosen[$0] }
-    // Each column is planned on its own, so the columns are shared among the processors.
-    let planned = concurrentMap(columns) { column in
-      fitColumn(column, rows: rows, missing: rule, categorical: categorical)
+    return fit(columns: columns, training: chosen, missing: rule, categorical: categorical)
+  }
+
+  /// The plan for `columns` (the feature columns of a table), fitted on the rows whose flag
+  /// in `training` (one per table row) is set.
+  ///
+  /// Medians, ranges and counts do not depend on the order of the rows: each column is read
+  /// once or twice in file order, block by block, and the columns are shared among the
+  /// processors. A median is selected among the few values near it (see
+  /// ``medianOfColumn(_:training:)``), not from a copy of the column.
+  static func fit<Element: MatrixScalar>(
+    columns: [CSVColumn<Element>], training: [Bool], missing rule: MissingRule,
+    categorical: Set<String>
+  ) -> ColumnPlan {
+    var flagged = 0
+    for flag in training { flagged &+= flag ? 1 : 0 }
+    let planned = training.withUnsafeBufferPointer { [flagged] training in
+      let shared = UnsafeSendable(training)
+      return concurrentMap(columns) { column in
+        fitColumn(column, training: shared.value, flagged: flagged, missing: rule, categorical: categorical)
+      }
     }
     var features: [Feature] = []
     var dropped: [Dropped] = []
@@ -244,52 +259,210 @@ struct ColumnPlan: Codable, Equatable, Sendable {
     case dropped(Dropped)
   }
 
-  /// The plan of one column, fitted on `rows` (in file order).
+  /// The plan of one column, fitted on the rows flagged in `training`.
   private static func fitColumn<Element: MatrixScalar>(
-    _ column: CSVColumn<Element>, rows: [Int], missing rule: MissingRule, categorical: Set<String>
+    _ column: CSVColumn<Element>, training: UnsafeBufferPointer<Bool>, flagged: Int,
+    missing rule: MissingRule, categorical: Set<String>
   ) -> ColumnFit {
-      switch column.cells {
-      case .numbers(let cells):
-        var values: [Double] = []
-        values.reserveCapacity(rows.count)
-        for r in rows where !cells[r].isNaN { values.append(Double(cells[r])) }
-        let missing = rows.count - values.count
-        guard let low = values.min(), let high = values.max(), low != high else {
-          return .dropped(
-            Dropped(
-              name: column.name,
-              reason: values.isEmpty
-                ? "constant (all missing)" : "constant (one value, \(formatted(values[0], digits: 6)))"))
-        }
-        return .feature(
-          Feature(
-            name: column.name, categories: nil, other: false, canonicalNumbers: false,
-            median: median(values), indicator: missing > 0 && rule == .impute, missing: missing))
-      case .texts(let codes, let texts):
-        var counts = [Int](repeating: 0, count: texts.count)
-        var missing = 0
-        for r in rows {
-          let code = codes[r]
-          if code == CSVColumn<Element>.missingCode { missing += 1 } else { counts[Int(code)] += 1 }
-        }
-        let seen = counts.indices.filter { counts[$0] > 0 }
-        guard seen.count >= 2 else {
-          return .dropped(
-            Dropped(
-              name: column.name,
-              reason: seen.isEmpty
-                ? "constant (all missing)" : "constant (one value, \(MessageText.quoted(texts[seen[0]])))"))
-        }
-        let byFrequency = seen.sorted {
-          counts[$0] != counts[$1] ? counts[$0] > counts[$1] : textPrecedes(texts[$0], texts[$1])
-        }
-        let kept = byFrequency.prefix(categoryLimit).map { texts[$0] }.sorted(by: textPrecedes)
-        return .feature(
-          Feature(
-            name: column.name, categories: kept, other: seen.count > categoryLimit,
-            canonicalNumbers: !categorical.contains(column.name), median: nil, indicator: false,
-            missing: missing))
+    switch column.cells {
+    case .numbers(let cells):
+      let summary = NumberSummary(cells, training: training, flagged: flagged)
+      guard summary.first != nil, summary.varies else {
+        return .dropped(
+          Dropped(
+            name: column.name,
+            reason: summary.first.map { "constant (one value, \(formatted($0, digits: 6)))" }
+              ?? "constant (all missing)"))
       }
+      return .feature(
+        Feature(
+          name: column.name, categories: nil, other: false, canonicalNumbers: false,
+          median: summary.median,
+          indicator: summary.missing > 0 && rule == .impute, missing: summary.missing))
+    case .texts(let codes, let texts):
+      var counts = [Int](repeating: 0, count: texts.count)
+      var missing = 0
+      for r in codes.indices where training[r] {
+        let code = codes[r]
+        if code == CSVColumn<Element>.missingCode { missing += 1 } else { counts[Int(code)] += 1 }
+      }
+      let seen = counts.indices.filter { counts[$0] > 0 }
+      guard seen.count >= 2 else {
+        return .dropped(
+          Dropped(
+            name: column.name,
+            reason: seen.isEmpty
+              ? "constant (all missing)" : "constant (one value, \(MessageText.quoted(texts[seen[0]])))"))
+      }
+      let byFrequency = seen.sorted {
+        counts[$0] != counts[$1] ? counts[$0] > counts[$1] : textPrecedes(texts[$0], texts[$1])
+      }
+      let kept = byFrequency.prefix(categoryLimit).map { texts[$0] }.sorted(by: textPrecedes)
+      return .feature(
+        Feature(
+          name: column.name, categories: kept, other: seen.count > categoryLimit,
+          canonicalNumbers: !categorical.contains(column.name), median: nil, indicator: false,
+          missing: missing))
+    }
+  }
+
+  /// What one pass over a number column's training cells finds: how many there are and how
+  /// many are missing, whether they vary, the first (in file order), and the median.
+  ///
+  /// The median is placed first by a sample of the training cells (every few rows): the
+  /// pass counts the values below a sample value a and keeps those in [a, b], b another
+  /// sample value, and the middle values are selected among those. Without −0 among the
+  /// values, equal values have equal bits, so the value of each rank is the same whatever
+  /// the method; with −0, or when the middle is not in [a, b] (a chance below 10⁻⁵), the
+  /// median is that of all the values as one array in file order, as ``median(_:)`` takes
+  /// it.
+  struct NumberSummary {
+    /// Training cells that hold a number.
+    var count = 0
+    /// Training cells that are missing.
+    var missing = 0
+    /// Whether the numbers are not all equal (−0 equals +0).
+    var varies = false
+    /// The first training number in file order.
+    var first: Double?
+    /// The median of the training numbers, if there are any.
+    var median: Double?
+
+    /// Rows sampled to place the median: about this many.
+    static var sampleSize: Int { 16384 }
+
+    /// - Parameter flagged: the rows flagged in `training`.
+    init<Element: MatrixScalar>(_ cells: CSVValues<Element>, training: UnsafeBufferPointer<Bool>, flagged: Int) {
+      let rows = training.count
+      guard flagged > 0 else { return }
+      // A small part: all its values, as one array (the median of few values).
+      if flagged <= 2 * Self.sampleSize {
+        var values: [Double] = []
+        values.reserveCapacity(flagged)
+        var start = 0
+        for block in cells.blocks {
+          for (i, cell) in block.values.enumerated() where training[start + i] && !cell.isNaN {
+            values.append(Double(cell))
+          }
+          start += block.count
+        }
+        count = values.count
+        missing = flagged - count
+        guard !values.isEmpty else { return }
+        varies = values.contains { $0 != values[0] }
+        first = values[0]
+        median = ColumnPlan.median(values)
+        return
+      }
+      // The sample: the training numbers of every `stride`-th row.
+      var sample: [Double] = []
+      let stride = max(1, rows / Self.sampleSize)
+      sample.reserveCapacity(rows / stride + 1)
+      var start = 0
+      for block in cells.blocks {
+        var i = (stride - start % stride) % stride
+        while i < block.count {
+          let value = block.base[i]
+          if training[start + i] && !value.isNaN { sample.append(Double(value)) }
+          i += stride
+        }
+        start += block.count
+      }
+      sample.sort()
+      // The middle ranks of the training numbers, estimated from the flagged rows (the
+      // missing ones are not known yet): the rank of a sample value among all is within
+      // about √s/2 sample places of its rank in the sample, so a margin of 2.5√s places (and
+      // the missing share) keeps the middle inside [a, b] but for a rare chance, and the
+      // values in [a, b] to a few thousandths of them.
+      let s = Double(sample.count)
+      let margin = 2.5 * s.squareRoot() + 4
+      let lowIndex = Int((s / 2 - margin).rounded(.down))
+      let highIndex = Int((s / 2 + margin).rounded(.up))
+      let lowBound = lowIndex <= 0 ? -Double.infinity : sample[lowIndex]
+      let highBound = highIndex >= sample.count - 1 ? Double.infinity : sample[highIndex]
+
+      // One pass, without a branch that depends on the data (a row's training flag is a
+      // coin toss, and so is a value's side of a): counts, and the values in [a, b] written
+      // to a scratch buffer whose end moves on only for them.
+      let (lowE, highE) = (Element(lowBound), Element(highBound))
+      var count = 0
+      var below = 0
+      var negativeZeros = 0
+      var differ = 0
+      var first: Element?
+      var near: [Double] = []
+      near.reserveCapacity(Int(3 * margin / max(s, 1) * Double(flagged)) + 16)
+      let chunk = 4096
+      withUnsafeTemporaryAllocation(of: Double.self, capacity: chunk) { scratch in
+        var start = 0
+        for block in cells.blocks {
+          let values = block.values
+          let flags = UnsafeRawPointer(training.baseAddress! + start).assumingMemoryBound(to: UInt8.self)
+          if first == nil {
+            for i in 0..<values.count where flags[i] != 0 && !values[i].isNaN {
+              first = values[i]
+              break
+            }
+          }
+          let reference = first ?? 0
+          var from = 0
+          while from < values.count {
+            let to = Swift.min(from + chunk, values.count)
+            for i in from..<to {
+              let value = values[i]
+              let flag = Int(flags[i])
+              let isNumber = value == value ? 1 : 0
+              count &+= flag & isNumber
+              below &+= flag & (value < lowE ? 1 : 0)
+              differ &+= flag & isNumber & (value != reference ? 1 : 0)
+              negativeZeros &+= flag & (value == 0 ? 1 : 0) & (value.sign == .minus ? 1 : 0)
+            }
+            var k = 0
+            for i in from..<to {
+              let value = values[i]
+              scratch[k] = Double(value)
+              // 3 when all three hold; a sum, which the compiler keeps free of branches (it
+              // turns an `&` of the conditions into jumps).
+              let holds = Int(flags[i]) &+ (value >= lowE ? 1 : 0) &+ (value <= highE ? 1 : 0)
+              k &+= (holds &+ 1) >> 2
+            }
+            near.append(contentsOf: scratch[0..<k])
+            from = to
+          }
+          start += values.count
+        }
+      }
+      let negativeZero = negativeZeros > 0
+      self.count = count
+      missing = flagged - count
+      guard count > 0 else { return }
+      // Constant: every number equals the first (−0 equals +0, as `<` has it).
+      self.first = first.map { Double($0) }
+      varies = differ > 0
+      let upperRank = count / 2
+      let lowerRank = count % 2 == 0 ? upperRank - 1 : upperRank
+      if !negativeZero, below <= lowerRank, upperRank < below + near.count {
+        median = near.withUnsafeMutableBufferPointer { v in
+          let upper = ColumnPlan.select(v, upperRank - below)
+          guard lowerRank != upperRank else { return upper }
+          // Every value before the upper middle is ≤ it: the lower middle is their largest.
+          var lower = v[0]
+          for i in 0..<(upperRank - below) where v[i] > lower { lower = v[i] }
+          return lower / 2 + upper / 2
+        }
+        return
+      }
+      var values: [Double] = []
+      values.reserveCapacity(count)
+      start = 0
+      for block in cells.blocks {
+        for (i, cell) in block.values.enumerated() where training[start + i] && !cell.isNaN {
+          values.append(Double(cell))
+        }
+        start += block.count
+      }
+      median = ColumnPlan.median(values)
+    }
   }
 
   // MARK: - Encoding
@@ -344,14 +517,20 @@ struct ColumnPlan: Codable, Equatable, Sendable {
       precondition(columns.count == plan.features.count)
       self.plan = plan
       self.columns = columns
+      (offsets, categoryOf) = Self.layout(plan: plan, columns: columns)
+    }
+
+    /// Per feature of `plan`: its first input, and for a categorical one the map from the
+    /// codes of its column in `columns` (in plan order) to its category indices (-1 for a
+    /// category the plan does not keep).
+    static func layout(plan: ColumnPlan, columns: [CSVColumn<Element>]) -> (offsets: [Int], categoryOf: [[Int32]]) {
       var offsets: [Int] = []
       var offset = 0
       for feature in plan.features {
         offsets.append(offset)
         offset += feature.width
       }
-      self.offsets = offsets
-      categoryOf = zip(plan.features, columns).map { feature, column in
+      let categoryOf: [[Int32]] = zip(plan.features, columns).map { feature, column in
         guard let categories = feature.categories, case .texts(_, let texts) = column.cells else {
           return []
         }
@@ -369,6 +548,7 @@ struct ColumnPlan: Codable, Equatable, Sendable {
           return -1
         }
       }
+      return (offsets, categoryOf)
     }
 
     /// The inputs of `rows` (table row indices), in that order.
@@ -553,6 +733,13 @@ func concurrentMap<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
     }
     initialized = items.count
   }
+}
+
+/// A value that threads read but never write, such as a buffer pointer whose memory outlives
+/// them.
+struct UnsafeSendable<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
 }
 
 /// What the iterations of ``concurrentMap(_:_:)`` share: they write disjoint elements and

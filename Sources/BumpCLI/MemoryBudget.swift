@@ -236,6 +236,16 @@ extension MemoryBudget {
   /// in place); the table is freed before training.
   static let trainingDataCopies = 4
 
+  /// The data copies a training run on a CSV file holds at its peak (see ``TrainingRows``):
+  /// the pages of the table's cells are given back as the rows are encoded, so the table and
+  /// the encoded rows together take about one copy of memory, then the validation rows are
+  /// copied out (a fraction of a copy) and the targets twice more (per row in file order,
+  /// then per part). The address space is another matter: the matrix is reserved whole
+  /// while the table's blocks are still mapped (each is unmapped once passed), so early in
+  /// encoding it holds nearly 2 copies, and an address-space limit (`ulimit -v`) counts
+  /// that. Counted as 2.
+  static let tableDataCopies = 2
+
   /// What the matrix products of a batch of thousands of rows touch beyond the estimate's
   /// buffers: OpenBLAS's packing buffers (in its work buffers, one per thread), the
   /// kernels' scratch memory and the allocator's slack. Measured: up to about 8 MiB with

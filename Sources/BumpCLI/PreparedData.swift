@@ -4,11 +4,13 @@ import BumpKit
 /// validation parts, and standardised with statistics of the training part only (the
 /// features, and a regression target when asked).
 ///
-/// A CSV file is read into a ``CSVTable`` (the one copy of the values as read), its columns
-/// planned on the training part (``ColumnPlan``: imputation, one-hot categories, constant
-/// columns dropped), and the training and validation matrices encoded straight from the
-/// table through a seeded shuffled row permutation and standardised in place (the second
-/// copy); the table is gone before training starts.
+/// A CSV file is read into a ``CSVTable`` (the values as read, number columns in the
+/// reader's blocks), its columns planned on the training part (``ColumnPlan``: imputation,
+/// one-hot categories, constant columns dropped), and its rows encoded in file order into one
+/// matrix while the table's memory is given back (``TrainingRows``): the table and the
+/// matrix together are about one copy. The rows are then put in the seeded shuffled order in
+/// place, the validation rows (the last ones) copied out, and both parts standardised in
+/// place; the table is gone before training starts.
 struct PreparedData<Element: MatrixScalar> {
   /// The CSV path, or the built-in dataset's name; for messages.
   let source: String

@@ -1,4 +1,5 @@
 import BumpKit
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -28,7 +29,7 @@ struct TableData<Element: MatrixScalar> {
 
     // The columns are chosen from the header as the file is opened (once: standard input
     // and a pipe are read as they come).
-    let table: CSVTable<Element>
+    var table: CSVTable<Element>
     do {
       var reader = try CSVTableReader<Element>(path: path, byteLimit: budget.bytes) { header, headerLine in
         func absent(_ column: String) -> DataError {
@@ -69,60 +70,66 @@ struct TableData<Element: MatrixScalar> {
       throw PreparedData<Element>.advised(error, target: target, task: task)
     }
     self.source = source
-    let targetColumn = table.columns[0]
-    let features = Array(table.columns.dropFirst())
+    let rows = table.rows
+    guard rows <= Int(UInt32.max) else {
+      throw CLIError.dataMismatch(path: source, reason: "more than \(UInt32.max) rows")
+    }
     var notes: [String] = []
 
     // Rows: those with a target, and with --missing drop-rows every feature cell.
-    var keep = [Bool](repeating: true, count: table.rows)
-    switch targetColumn.cells {
-    case .numbers(let values): for r in values.indices where values[r].isNaN { keep[r] = false }
-    case .texts(let codes, _):
-      for r in codes.indices where codes[r] == CSVColumn<Element>.missingCode { keep[r] = false }
-    }
-    if targetColumn.missingCount > 0 {
-      notes.append(
-        "Dropped \(ModelInfo.count(targetColumn.missingCount, "row")) with a missing target "
-          + "\(MessageText.quoted(target)) (\(Self.lineList(targetColumn.missingLines, total: targetColumn.missingCount)))")
-    }
-    let incomplete = features.filter { $0.missingCount > 0 }
-    switch rule {
-    case .impute: break
-    case .error:
-      guard incomplete.isEmpty else { throw Self.missingError(incomplete, source: source) }
-    case .dropRows:
-      var dropped = 0
-      for column in incomplete {
-        for r in 0..<table.rows where keep[r] && Self.isMissing(column, r) {
-          keep[r] = false
-          dropped += 1
+    var keep = [Bool](repeating: true, count: rows)
+    do {
+      let targetColumn = table.columns[0]
+      Self.forEachMissing(targetColumn) { keep[$0] = false }
+      if targetColumn.missingCount > 0 {
+        notes.append(
+          "Dropped \(ModelInfo.count(targetColumn.missingCount, "row")) with a missing target "
+            + "\(MessageText.quoted(target)) (\(Self.lineList(targetColumn.missingLines, total: targetColumn.missingCount)))")
+      }
+      let incomplete = table.columns.dropFirst().filter { $0.missingCount > 0 }
+      switch rule {
+      case .impute: break
+      case .error:
+        guard incomplete.isEmpty else { throw Self.missingError(Array(incomplete), source: source) }
+      case .dropRows:
+        var dropped = 0
+        for column in incomplete {
+          Self.forEachMissing(column) { r in
+            if keep[r] {
+              keep[r] = false
+              dropped += 1
+            }
+          }
+        }
+        if dropped > 0 {
+          let lines = Array(Set(incomplete.flatMap(\.missingLines))).sorted()
+          let cells = incomplete.reduce(0) { $0 + $1.missingCount }
+          notes.append(
+            "Dropped \(ModelInfo.count(dropped, "row")) with a missing feature cell (--missing drop-rows; cells on \(Self.lineList(lines, total: cells)))")
         }
       }
-      if dropped > 0 {
-        let lines = Array(Set(incomplete.flatMap(\.missingLines))).sorted()
-        let cells = incomplete.reduce(0) { $0 + $1.missingCount }
-        notes.append(
-          "Dropped \(ModelInfo.count(dropped, "row")) with a missing feature cell (--missing drop-rows; cells on \(Self.lineList(lines, total: cells)))")
-      }
     }
-    var order = keep.indices.filter { keep[$0] }
+    var order: [UInt32] = []
+    order.reserveCapacity(rows)
+    for r in 0..<rows where keep[r] { order.append(UInt32(r)) }
     guard !order.isEmpty else {
       throw CLIError.dataMismatch(
         path: source, reason: "no rows are left to train on once rows with missing cells are dropped")
     }
+    let kept = order.count
 
-    // The targets, per table row.
+    // The targets' classes.
     let taskValue: LearningTask
-    var classOfRow: [Int] = []
+    var classOfCode: [Int32] = []
     var classNames: [String]?
     var numericClasses: Bool?
-    switch (task, targetColumn.cells) {
+    switch (task, table.columns[0].cells) {
     case (.classification, .texts(let codes, let texts)):
       let labels = try ClassLabels(
-        codes: codes, texts: texts, lines: targetColumn.textLines, path: source, target: target)
+        codes: codes, texts: texts, lines: table.columns[0].textLines, path: source, target: target)
       // Only the classes of the rows kept.
       var present = [Bool](repeating: false, count: labels.names.count)
-      for r in order { present[labels.classOfText[Int(codes[r])]] = true }
+      for r in 0..<rows where keep[r] { present[labels.classOfText[Int(codes[r])]] = true }
       var renumber = [Int](repeating: -1, count: labels.names.count)
       var names: [String] = []
       for k in present.indices where present[k] {
@@ -132,10 +139,10 @@ struct TableData<Element: MatrixScalar> {
       guard names.count >= 2 else {
         throw CLIError.dataMismatch(
           path: source,
-          reason: "the target \(MessageText.quoted(target)) holds only one class (\(MessageText.quoted(names.first ?? "?"))) in \(order.count) rows; "
+          reason: "the target \(MessageText.quoted(target)) holds only one class (\(MessageText.quoted(names.first ?? "?"))) in \(kept) rows; "
             + "classification needs at least 2 (use --task regression for a numeric target)")
       }
-      classOfRow = codes.map { $0 == CSVColumn<Element>.missingCode ? -1 : renumber[labels.classOfText[Int($0)]] }
+      classOfCode = labels.classOfText.map { Int32(renumber[$0]) }
       classNames = names
       numericClasses = labels.numeric
       taskValue = .classification(classes: names.count)
@@ -145,26 +152,30 @@ struct TableData<Element: MatrixScalar> {
 
     // Files are often sorted (by class, by time): shuffle before the validation split takes
     // the last rows. The same permutation as `Dataset.shuffled(seed:)`.
-    var generator = SeededGenerator(seed: configuration.seed &+ 0x5EED)
-    var i = order.count - 1
+    let shuffleSeed = configuration.seed &+ 0x5EED
+    var generator = SeededGenerator(seed: shuffleSeed)
+    var i = kept - 1
     while i > 0 {
       let j = Int(generator.next().multipliedFullWidth(by: UInt64(i + 1)).high)
       order.swapAt(i, j)
       i -= 1
     }
-    var cut = order.count
+    var cut = kept
     if configuration.validationSplit > 0 {
-      let held = Int((Double(order.count) * configuration.validationSplit).rounded())
-      guard held >= 1, held < order.count else {
-        throw PreparedData<Element>.splitError(configuration, held: held, count: order.count, source: source)
+      let held = Int((Double(kept) * configuration.validationSplit).rounded())
+      guard held >= 1, held < kept else {
+        throw PreparedData<Element>.splitError(configuration, held: held, count: kept, source: source)
       }
-      cut = order.count - held
+      cut = kept - held
     }
-    let trainingRows = order[..<cut]
-    let validationRows = order[cut...]
+    var inTraining = [Bool](repeating: false, count: rows)
+    for i in 0..<cut { inTraining[Int(order[i])] = true }
+    order = []
 
     var plan = ColumnPlan.fit(
-      columns: features, rows: Array(trainingRows), missing: rule, categorical: categoricalSet)
+      columns: Array(table.columns.dropFirst()), training: inTraining, missing: rule,
+      categorical: categoricalSet)
+    inTraining = []
     plan.numericClasses = numericClasses
     guard !plan.features.isEmpty else {
       throw CLIError.dataMismatch(
@@ -173,26 +184,66 @@ struct TableData<Element: MatrixScalar> {
           + plan.dropped.map { "\(MessageText.quoted($0.name)) is \($0.reason)" }.joined(separator: ", "))
     }
     try budget.checkTraining(
-      configuration, rows: order.count, features: plan.width,
+      configuration, rows: kept, features: plan.width,
       outputs: configuration.loss == .bce ? 1 : (taskValue.classes ?? 1),
-      scalarBytes: MemoryLayout<Element>.stride, dataCopies: 2)
+      scalarBytes: MemoryLayout<Element>.stride, dataCopies: MemoryBudget.tableDataCopies)
 
-    let byName = Dictionary(features.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-    let used = plan.features.map { byName[$0.name]! }
-    let encoder = ColumnPlan.Encoder(plan: plan, columns: used)
-    var tally = ColumnPlan.Tally(features: plan.features.count)
-    var x = try encoder.encode(rows: trainingRows, tally: &tally)
-    var validationX = validationRows.isEmpty ? nil : try encoder.encode(rows: validationRows, tally: &tally)
-    func targets(_ rows: ArraySlice<Int>) throws -> Matrix<Element> {
-      let values: [Element]
-      switch targetColumn.cells {
-      case .numbers(let cells) where taskValue.classes == nil: values = rows.map { cells[$0] }
-      default: values = rows.map { Element(classOfRow[$0]) }
+    // Encoded in file order, the table's number blocks freed on the way; then shuffled in
+    // place, and the validation rows (the last ones) copied out.
+    var rowsData: TrainingRows<Element>
+    do {
+      let positions = Dictionary(
+        table.columns.indices.dropFirst().map { (table.columns[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
+      let used = plan.features.map { positions[$0.name]! }
+      let (offsets, categoryOf) = ColumnPlan.Encoder<Element>.layout(
+        plan: plan, columns: used.map { table.columns[$0] })
+      var sources: [TrainingRows<Element>.Source] = []
+      for (f, k) in used.enumerated() {
+        let feature = plan.features[f]
+        switch table.columns[k].cells {
+        case .numbers(let values):
+          table.columns[k].cells = .numbers(CSVValues())
+          sources.append(.numbers(values, fill: Element(feature.median ?? 0), indicator: feature.indicator))
+        case .texts(let codes, _):
+          let other = feature.other ? (feature.categories?.count ?? 0) : -1
+          sources.append(.texts(codes: codes, categoryOf: categoryOf[f], other: other))
+        }
       }
-      return try Matrix(rows: rows.count, columns: 1, elements: values)
+      var targetSource: TrainingRows<Element>.Target
+      switch table.columns[0].cells {
+      case .numbers(let values) where taskValue.classes == nil:
+        table.columns[0].cells = .numbers(CSVValues())
+        targetSource = .numbers(values)
+      case .texts(let codes, _):
+        targetSource = .classes(codes: codes, classOf: classOfCode)
+      default:
+        throw CLIError.dataMismatch(path: source, reason: "the target was not read as classes")
+      }
+      table.columns = []
+      rowsData = TrainingRows(
+        rows: rows, keep: kept == rows ? nil : keep, kept: kept, sources: &sources, offsets: offsets,
+        width: plan.width, target: &targetSource,
+        threads: ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1)
     }
-    let y = try targets(trainingRows)
-    let validationY = validationRows.isEmpty ? nil : try targets(validationRows)
+    keep = []
+    TrainingRows.shuffle(&rowsData.x, targets: &rowsData.y, seed: shuffleSeed)
+    var x = rowsData.x
+    rowsData.x = Matrix()
+    var validationX: Matrix<Element>?
+    var validationY: Matrix<Element>?
+    if cut < kept {
+      let width = plan.width
+      validationX = x.withUnsafeBufferPointer { all in
+        Matrix(validRows: kept - cut, columns: width) { part in
+          _ = part.initialize(from: all[(cut * width)...])
+        }
+      }
+      validationY = try Matrix(rows: kept - cut, columns: 1, elements: Array(rowsData.y[cut...]))
+      TrainingRows.releaseRows(of: &x, from: cut)
+      x.resize(validRows: cut, columns: width)
+    }
+    let y = try Matrix(rows: cut, columns: 1, elements: Array(rowsData.y[..<cut]))
+    rowsData.y = []
 
     if configuration.standardize {
       let map = try Standardization(fitting: x)
@@ -216,10 +267,15 @@ struct TableData<Element: MatrixScalar> {
     summaryLines = [plan.summaryLine] + notes
   }
 
-  static func isMissing(_ column: CSVColumn<Element>, _ row: Int) -> Bool {
+  /// Calls `body` with each row whose cell in `column` is missing, in order.
+  static func forEachMissing(_ column: CSVColumn<Element>, _ body: (Int) -> Void) {
     switch column.cells {
-    case .numbers(let values): values[row].isNaN
-    case .texts(let codes, _): codes[row] == CSVColumn<Element>.missingCode
+    case .numbers(let values):
+      values.forEachBlock { block, start in
+        for i in block.indices where block[i].isNaN { body(start + i) }
+      }
+    case .texts(let codes, _):
+      for r in codes.indices where codes[r] == CSVColumn<Element>.missingCode { body(r) }
     }
   }
 

@@ -8,7 +8,7 @@ import Testing
 @Suite struct ColumnPlanTests {
   static func numbers(_ name: String, _ values: [Double], position: Int = 0) -> CSVColumn<Double> {
     CSVColumn(
-      name: name, position: position, cells: .numbers(values),
+      name: name, position: position, cells: .numbers(CSVValues(values)),
       missingCount: values.filter(\.isNaN).count)
   }
 

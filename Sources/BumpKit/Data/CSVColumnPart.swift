@@ -31,7 +31,8 @@ struct CSVBudgetExceeded: Error {
 }
 
 /// Values appended in blocks that are never moved: growing a column costs no copy and no
-/// doubled peak; the blocks are copied once, into the final array, and freed as they go.
+/// doubled peak. A number column's blocks become the table's (``CSVValues``); a text
+/// column's codes are copied once, into the final array, the blocks freed as they go.
 struct CSVBlockStore<T> {
   private var blocks: [(pointer: UnsafeMutablePointer<T>, count: Int)] = []
   private var current: UnsafeMutablePointer<T>?
@@ -80,6 +81,19 @@ struct CSVBlockStore<T> {
     currentCount = 0
     currentCapacity = 0
     finishedCount = 0
+  }
+
+  /// The blocks, in order, handed over without a copy (the current one included, even when
+  /// empty); the store is empty afterwards and no longer owns them.
+  mutating func takeBlocks() -> [(pointer: UnsafeMutablePointer<T>, count: Int)] {
+    var pieces = blocks
+    if let current { pieces.append((current, currentCount)) }
+    blocks = []
+    current = nil
+    currentCount = 0
+    currentCapacity = 0
+    finishedCount = 0
+    return pieces
   }
 
   /// The values of `stores` in order, in one array (each value through `transforms[i]` of

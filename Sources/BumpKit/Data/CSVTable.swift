@@ -48,7 +48,7 @@ package struct CSVColumn<Element: MatrixScalar> {
   /// The cells of a column.
   package enum Cells {
     /// One number per row; NaN where the cell is missing.
-    case numbers([Element])
+    case numbers(CSVValues<Element>)
     /// One code per row, an index into `texts`, the distinct texts in order of first
     /// appearance; ``CSVColumn/missingCode`` where the cell is missing.
     case texts(codes: [UInt32], texts: [String])
@@ -79,9 +79,117 @@ package struct CSVColumn<Element: MatrixScalar> {
     self.missingLines = missingLines
   }
 
+  /// The number of cells (rows).
+  package var count: Int {
+    switch cells {
+    case .numbers(let values): values.count
+    case .texts(let codes, _): codes.count
+    }
+  }
+
   /// Whether the column was read as text.
   package var isText: Bool {
     if case .texts = cells { return true }
     return false
+  }
+}
+
+/// The numbers of a column as the reader stored them: in blocks that are never moved, so that
+/// a table is made without copying its cells into one array, and a consumer that reads the
+/// rows in order can free each block once it is done with it (see ``takeBlocks()``).
+///
+/// A random-access collection of one value per row: indexing finds the block by binary search
+/// over the block ends (direct when there is one block), so code that walks many rows should
+/// walk ``blocks`` instead.
+package struct CSVValues<Element: MatrixScalar>: RandomAccessCollection {
+  /// One block of values, freed when the last reference to it goes.
+  package final class Block: @unchecked Sendable {
+    /// The first value; valid for ``count`` values.
+    package let base: UnsafeMutablePointer<Element>
+    /// The values held.
+    package let count: Int
+    private let free: (UnsafeMutablePointer<Element>) -> Void
+
+    /// Takes ownership of `count` values at `base`, which `free` releases.
+    package init(
+      base: UnsafeMutablePointer<Element>, count: Int,
+      free: @escaping (UnsafeMutablePointer<Element>) -> Void = { $0.deallocate() }
+    ) {
+      self.base = base
+      self.count = count
+      self.free = free
+    }
+
+    /// The values, for reading.
+    package var values: UnsafeBufferPointer<Element> { UnsafeBufferPointer(start: base, count: count) }
+
+    deinit { free(base) }
+  }
+
+  /// The blocks, in row order; none is empty.
+  package private(set) var blocks: [Block]
+  /// The index one past each block's last value.
+  private var ends: [Int]
+
+  /// The values of `blocks`, in order (empty blocks are left out).
+  package init(blocks: [Block]) {
+    self.blocks = blocks.filter { $0.count > 0 }
+    var end = 0
+    ends = self.blocks.map {
+      end += $0.count
+      return end
+    }
+  }
+
+  /// The values of `values`, copied into one block.
+  package init(_ values: [Element]) {
+    let base = UnsafeMutablePointer<Element>.allocate(capacity: Swift.max(values.count, 1))
+    _ = UnsafeMutableBufferPointer(start: base, count: values.count).initialize(from: values)
+    self.init(blocks: [Block(base: base, count: values.count)])
+  }
+
+  /// No values.
+  package init() { self.init(blocks: []) }
+
+  package var startIndex: Int { 0 }
+  package var endIndex: Int { ends.last ?? 0 }
+
+  package subscript(position: Int) -> Element {
+    precondition(position >= 0 && position < endIndex, "CSVValues index out of range")
+    if blocks.count == 1 { return blocks[0].base[position] }
+    var low = 0
+    var high = ends.count - 1
+    while low < high {
+      let middle = (low + high) / 2
+      if ends[middle] > position { high = middle } else { low = middle + 1 }
+    }
+    return blocks[low].base[position - (low == 0 ? 0 : ends[low - 1])]
+  }
+
+  /// The values in one array.
+  package var array: [Element] {
+    var values: [Element] = []
+    values.reserveCapacity(count)
+    for block in blocks { values.append(contentsOf: block.values) }
+    return values
+  }
+
+  /// Calls `body` with each block's values and the row of its first value, in order.
+  package func forEachBlock(_ body: (_ values: UnsafeBufferPointer<Element>, _ start: Int) throws -> Void) rethrows {
+    var start = 0
+    for block in blocks {
+      try body(block.values, start)
+      start += block.count
+    }
+  }
+
+  /// Removes the blocks and returns them: the collection is empty afterwards, and a block is
+  /// freed as soon as the caller drops it (when no copy of the collection holds it too).
+  package mutating func takeBlocks() -> [Block] {
+    defer {
+      blocks = []
+      ends = []
+    }
+    return blocks
   }
 }

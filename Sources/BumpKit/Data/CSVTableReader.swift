@@ -30,7 +30,8 @@ import Foundation
 /// (see `CSVRecordScanner`): no `String` or array is made per record or per cell, columns not
 /// asked for are skipped, numbers are parsed from the bytes, and only text cells (and numbers
 /// outside the plain decimal grammar) become strings. Cells are appended to blocks that never
-/// move and are copied once into the table's arrays. A whole read (`read()`, or
+/// move; a number column keeps them (``CSVValues``), a text column's codes are copied once
+/// into one array. A whole read (`read()`, or
 /// `read(maxRows: nil)`) of a regular file of at least ``parallelByteThreshold`` bytes is
 /// split in two at a line break near its middle and read by two threads; if that line break
 /// turns out to be inside a quoted field, the first thread reads on to the end. Batches are
@@ -299,9 +300,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
       let cells: CSVColumn<Element>.Cells
       switch kind {
       case .numbers:
-        var stores = segments.indices.map { segments[$0].0.parts[k].numbers }
-        cells = .numbers(CSVBlockStore.concatenate(&stores))
-        for i in segments.indices { segments[i].0.parts[k].numbers = stores[i] }
+        cells = .numbers(Self.takeNumbers(&segments, k: k))
       case .texts:
         var stores = segments.indices.map { segments[$0].0.parts[k].codes }
         let transforms: [((UInt32) -> UInt32)?] = segments.indices.map { i in
@@ -318,9 +317,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
         if textCount >= 2, textCount > numberCount {
           cells = try automaticTexts(segments, k: k, rows: rows, lastLine: lastLine)
         } else {
-          var stores = segments.indices.map { segments[$0].0.parts[k].numbers }
-          cells = .numbers(CSVBlockStore.concatenate(&stores))
-          for i in segments.indices { segments[i].0.parts[k].numbers = stores[i] }
+          cells = .numbers(Self.takeNumbers(&segments, k: k))
           for (result, offset) in segments {
             let part = result.parts[k]
             problemCount += part.pendingCount
@@ -342,6 +339,18 @@ package struct CSVTableReader<Element: MatrixScalar> {
         path: path, problems: problems.prefix(Self.problemLimit).map(\.error), total: problemCount)
     }
     return CSVTable(path: path, header: header, headerLine: headerLine, rows: rows, columns: columns)
+  }
+
+  /// The number blocks of column `k` of the segments, in order, handed to the table as they
+  /// are (no copy).
+  private static func takeNumbers(
+    _ segments: inout [(CSVPartReader<Element>.Result, Int)], k: Int
+  ) -> CSVValues<Element> {
+    var blocks: [CSVValues<Element>.Block] = []
+    for i in segments.indices {
+      blocks += segments[i].0.parts[k].numbers.takeBlocks().map { CSVValues.Block(base: $0.pointer, count: $0.count) }
+    }
+    return CSVValues(blocks: blocks)
   }
 
   /// An automatic column that holds text: every non-missing cell as a text, numbers in their

@@ -182,7 +182,7 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
       var problems: [(line: Int, error: DataError)] = []
       let cells: CSVColumn<Element>.Cells
       switch kind {
-      case .numbers: cells = .numbers(numbers)
+      case .numbers: cells = .numbers(CSVValues(numbers))
       case .texts: cells = .texts(codes: codes, texts: texts)
       case .automatic:
         if textCount >= 2, textCount > numberCount {
@@ -199,7 +199,7 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
           }
           cells = .texts(codes: codes, texts: texts)
         } else {
-          cells = .numbers(automaticCells.map { $0.number ?? .nan })
+          cells = .numbers(CSVValues(automaticCells.map { $0.number ?? .nan }))
           problems = pending
         }
       }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A per-feature affine map to zero mean and unit variance, x′ⱼ = (xⱼ − μⱼ) / sⱼ, fitted on
 /// training data and applied unchanged to anything the model sees later.
 ///
@@ -66,10 +68,13 @@ public struct Standardization: Hashable, Sendable, Codable {
   ///
   /// Three passes per column in `Double`: a running mean (which cannot overflow for finite
   /// inputs), the largest deviation m, and s = m·√(Σ((x − μ)/m)² / n), so that squares of
-  /// large values do not overflow either.
+  /// large values do not overflow either. Each column's sums run over the rows in order, so
+  /// the result does not depend on how the columns are shared among the processors (a large
+  /// matrix's are, in groups).
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` if `x` has no rows;
-  ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` if it holds NaN or an infinity.
+  ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` if it holds NaN or an infinity
+  ///   (the first in row-major order).
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public init<Element: MatrixScalar>(fitting x: Matrix<Element>) throws {
@@ -83,31 +88,21 @@ public struct Standardization: Hashable, Sendable, Codable {
     var largest = [Double](repeating: 0, count: columns)
     var sums = [Double](repeating: 0, count: columns)
     var scales = [Double](repeating: 1, count: columns)
-    // Each pass walks the rows in order and updates every column, so memory is read
-    // sequentially; per column the operations are those of the three passes described.
     try x.withUnsafeBufferPointer { buffer in
-      try means.withUnsafeMutableBufferPointer { mu in
-        for i in 0..<rows {
-          let weight = Double(i + 1)
-          for j in 0..<columns {
-            let value = Double(buffer[i * columns + j])
-            guard value.isFinite else {
-              throw BumpKitError.nonFiniteData(what: "x", row: i, column: j, value: "\(value)")
+      if let bad = Self.firstNonFinite(buffer) {
+        throw BumpKitError.nonFiniteData(
+          what: "x", row: bad / columns, column: bad % columns, value: "\(Double(buffer[bad]))")
+      }
+      means.withUnsafeMutableBufferPointer { mu in
+        largest.withUnsafeMutableBufferPointer { m in
+          sums.withUnsafeMutableBufferPointer { sum in
+            let shared = UnsafeStatistics(
+              x: buffer.baseAddress!, mu: mu.baseAddress!, m: m.baseAddress!, sum: sum.baseAddress!)
+            let groups = Self.columnGroups(rows: rows, columns: columns)
+            let perGroup = (columns + groups - 1) / max(groups, 1)
+            RowTasks.run(rows: columns, rowsPerTask: max(perGroup, 1), threads: groups) { _, range, _ in
+              Self.fitColumns(range, rows: rows, columns: columns, shared)
             }
-            mu[j] += (value - mu[j]) / weight
-          }
-        }
-      }
-      largest.withUnsafeMutableBufferPointer { m in
-        for i in 0..<rows {
-          for j in 0..<columns { m[j] = max(m[j], abs(Double(buffer[i * columns + j]) - means[j])) }
-        }
-      }
-      sums.withUnsafeMutableBufferPointer { sum in
-        for i in 0..<rows {
-          for j in 0..<columns where largest[j] > 0 {
-            let scaled = (Double(buffer[i * columns + j]) - means[j]) / largest[j]
-            sum[j] += scaled * scaled
           }
         }
       }
@@ -118,6 +113,50 @@ public struct Standardization: Hashable, Sendable, Codable {
     }
     self.mean = means
     self.standardDeviation = scales
+  }
+
+  /// The column groups (threads) for fitting a `rows × columns` matrix: 2 from 2¹⁸ elements
+  /// on a machine with 2 processors or more, else 1.
+  private static func columnGroups(rows: Int, columns: Int) -> Int {
+    rows * columns >= 1 << 18 && columns >= 2 && ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
+  }
+
+  /// The offset of the first element of `buffer` that is NaN or infinite, if any.
+  private static func firstNonFinite<Element: MatrixScalar>(_ buffer: UnsafeBufferPointer<Element>) -> Int? {
+    // Counted a block at a time (a loop without an early exit), then found.
+    let block = 4096
+    var start = 0
+    while start < buffer.count {
+      let end = min(start + block, buffer.count)
+      var bad = 0
+      for i in start..<end { bad &+= buffer[i].isFinite ? 0 : 1 }
+      if bad > 0 { return (start..<end).first { !buffer[$0].isFinite } }
+      start = end
+    }
+    return nil
+  }
+
+  /// The three passes over the columns `range` of the row-major `rows × columns` matrix.
+  private static func fitColumns<Element: MatrixScalar>(
+    _ range: Range<Int>, rows: Int, columns: Int, _ shared: UnsafeStatistics<Element>
+  ) {
+    let (x, mu, m, sum) = (shared.x, shared.mu, shared.m, shared.sum!)
+    for i in 0..<rows {
+      let weight = Double(i + 1)
+      let row = x + i * columns
+      for j in range { mu[j] += (Double(row[j]) - mu[j]) / weight }
+    }
+    for i in 0..<rows {
+      let row = x + i * columns
+      for j in range { m[j] = max(m[j], abs(Double(row[j]) - mu[j])) }
+    }
+    for i in 0..<rows {
+      let row = x + i * columns
+      for j in range where m[j] > 0 {
+        let scaled = (Double(row[j]) - mu[j]) / m[j]
+        sum[j] += scaled * scaled
+      }
+    }
   }
 
   /// `x` with each column j mapped to (xⱼ − μⱼ) / sⱼ, computed in `Double` and rounded once
@@ -144,13 +183,20 @@ public struct Standardization: Hashable, Sendable, Codable {
     try checkColumns(x.columns)
     let columns = x.columns
     let rows = x.rows
+    let threads = rows * columns >= 1 << 18 ? ProcessInfo.processInfo.activeProcessorCount : 1
     mean.withUnsafeBufferPointer { mean in
       standardDeviation.withUnsafeBufferPointer { deviation in
         x.withUnsafeMutableBufferPointer { buffer in
-          for i in 0..<rows {
-            for j in 0..<columns {
-              let index = i * columns + j
-              buffer[index] = Element((Double(buffer[index]) - mean[j]) / deviation[j])
+          // Element by element: any split of the rows gives the same result.
+          let shared = UnsafeStatistics(
+            x: buffer.baseAddress!, mu: UnsafeMutablePointer(mutating: mean.baseAddress!),
+            m: UnsafeMutablePointer(mutating: deviation.baseAddress!), sum: nil)
+          RowTasks.run(rows: rows, rowsPerTask: RowTasks.rowsPerTask(rows: rows, columns: columns), threads: threads) {
+            _, range, _ in
+            let (x, mean, deviation) = (shared.x, shared.mu, shared.m)
+            for i in range {
+              let row = x + i * columns
+              for j in 0..<columns { row[j] = Element((Double(row[j]) - mean[j]) / deviation[j]) }
             }
           }
         }
@@ -257,5 +303,21 @@ extension Standardization {
   {
     try Dataset<Element>.checkRegression(dataset.task)
     return dataset.replacingY(try apply(to: dataset.y))
+  }
+}
+
+/// The buffers the threads of ``Standardization/init(fitting:)`` and
+/// ``Standardization/apply(toInPlace:)`` share: each writes only its own columns (or rows).
+private struct UnsafeStatistics<Element: MatrixScalar>: @unchecked Sendable {
+  let x: UnsafeMutablePointer<Element>
+  let mu: UnsafeMutablePointer<Double>
+  let m: UnsafeMutablePointer<Double>
+  let sum: UnsafeMutablePointer<Double>!
+
+  init(x: UnsafePointer<Element>, mu: UnsafeMutablePointer<Double>, m: UnsafeMutablePointer<Double>, sum: UnsafeMutablePointer<Double>?) {
+    self.x = UnsafeMutablePointer(mutating: x)
+    self.mu = mu
+    self.m = m
+    self.sum = sum
   }
 }

@@ -30,6 +30,19 @@ public struct Matrix<Element: MatrixScalar> {
     self.columns = columns
   }
 
+  /// A `rows × columns` matrix (a shape known to be valid) whose elements `initialize`
+  /// writes, every one of them, in row-major order; nothing is written before, so that the
+  /// pages of a large matrix filled by parts are taken only as they are written.
+  package init(
+    validRows rows: Int, columns: Int,
+    initializingWith initialize: (UnsafeMutableBufferPointer<Element>) throws -> Void
+  ) rethrows {
+    self.storage = try MatrixStorage(
+      capacity: Self.validCount(rows: rows, columns: columns), initializingWith: initialize)
+    self.rows = rows
+    self.columns = columns
+  }
+
   /// The empty `0 × 0` matrix, e.g. for a buffer that a layer resizes on first use.
   public init() {
     self.storage = MatrixStorage(capacity: 0, repeating: 0)

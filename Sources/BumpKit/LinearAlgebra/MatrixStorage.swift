@@ -34,6 +34,25 @@ final class MatrixStorage<Element: MatrixScalar>: @unchecked Sendable {
     (base + source.count).initialize(repeating: 0, count: capacity - source.count)
   }
 
+  /// A buffer of `capacity` elements that `initialize` writes, every one: its memory is not
+  /// written first, so that a large buffer filled by parts takes its pages only as they are
+  /// written.
+  @usableFromInline
+  init(capacity: Int, initializingWith initialize: (UnsafeMutableBufferPointer<Element>) throws -> Void)
+    rethrows
+  {
+    precondition(capacity >= 0, "Matrix capacity must be non-negative")
+    self.capacity = capacity
+    let base = Self.allocate(capacity)
+    do {
+      try initialize(UnsafeMutableBufferPointer(start: base, count: capacity))
+    } catch {
+      UnsafeMutableRawPointer(base).deallocate()
+      throw error
+    }
+    self.base = base
+  }
+
   /// A new buffer holding a copy of the first `count` elements, with capacity `count`.
   @usableFromInline
   func copy(count: Int) -> MatrixStorage {
