@@ -268,6 +268,161 @@ struct CSVTableReaderTests {
     #expect(reader.lastReadThreads == 1)
   }
 
+  // MARK: - The number fast path
+
+  /// Cells at the edges of the number fast path (`CSVNumberRecords`): some it reads, some it
+  /// must decline for the general path (missing tokens, text, quotes, spaces, more than 19
+  /// digits, long exponents, infinities, NUL, non-ASCII).
+  static let edgeCells = [
+    "+5", "-0", "-0.0", "+0", ".5", "-.5", "5.", "5.e3", "007", "0000.000123", "0.00000000000000000000012345",
+    "-0.000", ".000", "0.0000001e-5", "0.000000000000000000000123456789012345678", "1e5", "1E+05",
+    "1e-05", "2.5e-3", "1e0005", "1e00005", "1e", "1e+", "e5", ".", "-.", "+", "-", "1.2.3", "12a",
+    "1234567890123456789", "12345678901234567890", "0.1234567890123456789", "0.12345678901234567890",
+    "1.000000000000000000", "9999999999999999999", "16777217", "16777216.5", "0.30000000000000004",
+    "3.4028235e38", "3.4028236e38", "1e39", "1e-46", "1e-50", "1.4e-45", "1e308", "1e309", "4.9e-324",
+    "1e-9999", "NaN", "nan", "inf", "-inf", "Infinity", "NA", "N/A", "", "?", "null", "None", "<NA>",
+    "#N/A", "x", "\"1.5\"", "\"\"", " 1.5", "1.5 ", "\t2", "2\t", "\"a,b\"", "\"x\ny\"", "é", "1\u{0}",
+    "1.5\"", "2007", "2007.0",
+  ]
+
+  /// A number as a data file writes it: mostly `%.7g`, sometimes other formats.
+  static func plainNumber(_ g: inout Generator) -> String {
+    let x = Double.random(in: -1...1, using: &g) * [1, 1, 1, 10, 1000, 1e-3, 1e-6, 1e7, 1e20].randomElement(using: &g)!
+    switch Int.random(in: 0..<10, using: &g) {
+    case 0: return String(format: "%.17g", x)
+    case 1: return String(format: "%.9e", x)
+    case 2: return String(Int.random(in: -100_000...100_000, using: &g))
+    case 3: return "\(Float(x))"
+    default: return String(format: "%.7g", x)
+    }
+  }
+
+  /// A file of numbers with `edge` of its cells from ``edgeCells``, mixed line endings,
+  /// blank lines, sometimes (when `edge` > 0) a short or long row, and sometimes no line
+  /// break at the end.
+  static func numberFile(_ g: inout Generator, rows: Int, columns: Int, edge: Double) -> [UInt8] {
+    let endings = ["\n", "\r\n", "\r"]
+    let fileEnding = endings.randomElement(using: &g)!
+    var text = (0..<columns).map { "c\($0)" }.joined(separator: ",") + fileEnding
+    for _ in 0..<rows {
+      if Int.random(in: 0..<200, using: &g) == 0 { text += fileEnding }
+      var fields = (0..<columns).map { _ in
+        Double.random(in: 0..<1, using: &g) < edge ? edgeCells.randomElement(using: &g)! : plainNumber(&g)
+      }
+      if edge > 0, Int.random(in: 0..<3000, using: &g) == 0 {
+        if fields.count > 1, Bool.random(using: &g) { fields.removeLast() } else { fields.append("") }
+      }
+      text += fields.joined(separator: ",")
+      text += Int.random(in: 0..<20, using: &g) == 0 ? endings.randomElement(using: &g)! : fileEnding
+    }
+    if Bool.random(using: &g), text.hasSuffix(fileEnding) { text.removeLast() }
+    return Array(text.utf8)
+  }
+
+  /// Some of the columns, mostly read as numbers (automatic or not), sometimes one as texts.
+  static func numberColumns(_ g: inout Generator, count: Int) -> [(name: String, kind: CSVColumnKind)] {
+    var columns: [(name: String, kind: CSVColumnKind)] = []
+    for k in (0..<count).shuffled(using: &g) where columns.isEmpty || Int.random(in: 0..<4, using: &g) != 0 {
+      let kind: CSVColumnKind = Int.random(in: 0..<30, using: &g) == 0 ? .texts : Bool.random(using: &g) ? .automatic : .numbers
+      columns.append(("c\(k)", kind))
+    }
+    return columns
+  }
+
+  @Test("Number files with edge cells: the same tables and errors as the reference (1500 files)")
+  func numberFiles() throws {
+    let folder = try Folder()
+    var g = Generator(state: 0xFA57)
+    for i in 0..<1500 {
+      let columnCount = Int.random(in: 1...6, using: &g)
+      let edge = [0.0, 0.002, 0.02, 0.2].randomElement(using: &g)!
+      let bytes = Self.numberFile(&g, rows: Int.random(in: 0...60, using: &g), columns: columnCount, edge: edge)
+      let columns = Self.numberColumns(&g, count: columnCount)
+      let path = try folder.file(bytes)
+      let context = "file \(i): \(String(decoding: bytes.prefix(300), as: UTF8.self).debugDescription) columns \(columns)"
+      let batch = Int.random(in: 1...12, using: &g)
+      if i % 2 == 0 {
+        compare(path, columns, batch: batch, as: Float.self, context)
+      } else {
+        compare(path, columns, batch: batch, as: Double.self, context)
+      }
+    }
+  }
+
+  @Test("Number files of a few megabytes: records across chunks, at the split and the refill margin")
+  func largeNumberFiles() throws {
+    let folder = try Folder()
+    var g = Generator(state: 0xB16)
+    for (i, (edge, columnCount)) in [(0.0, 21), (0.0005, 21), (0.01, 3), (0.0002, 1)].enumerated() {
+      let rows = 3_000_000 / (columnCount * 11)
+      let bytes = Self.numberFile(&g, rows: rows, columns: columnCount, edge: edge)
+      let path = try folder.file(bytes)
+      var columns = Self.numberColumns(&g, count: columnCount).filter { $0.kind != .texts }
+      if i == 0 { columns = (0..<columnCount).map { (name: "c\($0)", kind: CSVColumnKind.automatic) } }
+      let context = "large file \(i), edge \(edge), columns \(columns)"
+      compare(path, columns, batch: 50_000, as: Float.self, context)
+      compare(path, columns, batch: 70_001, as: Double.self, context)
+    }
+  }
+
+  @Test("Hand-picked records around the number fast path")
+  func numberFastPathCases() throws {
+    let folder = try Folder()
+    let files = [
+      "a,b\n1.5,2\n", "a,b\n1.5,2", "a,b\r\n1.5,2\r\n3,4", "a,b\r1.5,2\r3,4\r", "a,b\n1.5,2,\n3,4\n",
+      "a,b\n1.5,\n3,4\n", "a,b\n,2\n", "a,b\n1.5,2\n\n3,4\n", "a,b\n1,2\n3\n", "a,b\n1,2\n3,4,5\n",
+      "a,b\n1, 2\n", "a,b\n1,2 \n", "a,b\n\"1\",2\n", "a,b\n1,\"2\"\n", "a,b\n-0,+0\n", "a,b\n.5,5.\n",
+      "a,b\nNaN,inf\n", "a,b\n1e39,1\n", "a,b\n12345678901234567890,1\n", "a,b\n1234567890123456789,1\n",
+      "a,b\n1e5,1E-5\n", "a,b\n1e12345,1\n", "a\n1\n\n2\n", "a\n1\n,\n", "a,b\n1,2\r", "a,b\n1,x\n",
+      "a,b\n1,\"x\"\n2,3\n", "a,b\n1,2\u{0}\n", "a,b\n1,2\n3,é\n",
+    ]
+    for (i, text) in files.enumerated() {
+      let path = try folder.file(text)
+      for columns: [(name: String, kind: CSVColumnKind)] in [
+        [("a", .numbers)], [("b", .automatic), ("a", .numbers)], [("a", .automatic)], [("b", .numbers)],
+      ] where text.hasPrefix("a,b") || columns.count == 1 && columns[0].name == "a" {
+        compare(path, columns, batch: 1, as: Float.self, "case \(i): \(text.debugDescription) \(columns)")
+        compare(path, columns, batch: 2, as: Double.self, "case \(i): \(text.debugDescription) \(columns)")
+      }
+    }
+  }
+
+  /// The rows the number fast path read in one part reader over the whole file.
+  static func fastRows<E: MatrixScalar>(_ path: String, _ columns: [(name: String, kind: CSVColumnKind)], as: E.Type) throws -> (rows: Int, fast: Int) {
+    let input = try CSVChunkInput(path: path, name: path)
+    let scanner = CSVRecordScanner(input: input, path: path)
+    let (header, _) = try #require(try scanner.readHeader())
+    scanner.setHeader(header)
+    let requests = columns.map { column in
+      (name: column.name, position: header.firstIndex(of: column.name)!, kind: column.kind)
+    }
+    var result = CSVPartReader<E>(
+      scanner: scanner, requests: requests, budget: CSVByteBudget(limit: nil), textLimit: nil
+    ).read(maxRows: nil, firstCapacity: 16)
+    defer { result.release() }
+    #expect(result.error == nil)
+    return (result.rows, result.fastRows)
+  }
+
+  @Test("The number fast path reads plain records and leaves the others to the general path")
+  func numberFastPathIsTaken() throws {
+    let folder = try Folder()
+    var g = Generator(state: 7)
+    let plain = try folder.file(Self.numberFile(&g, rows: 30_000, columns: 5, edge: 0))
+    let all: [(name: String, kind: CSVColumnKind)] = (0..<5).map { ("c\($0)", .automatic) }
+    for counts in [try Self.fastRows(plain, all, as: Float.self), try Self.fastRows(plain, [("c3", .numbers)], as: Double.self)] {
+      #expect(counts.rows == 30_000)
+      // All but a record per block boundary, chunk refill and line-ending change.
+      #expect(counts.fast > 29_000, "\(counts)")
+    }
+    let texts = try Self.fastRows(plain, [("c1", .texts), ("c2", .numbers)], as: Float.self)
+    #expect(texts.rows == 30_000 && texts.fast == 0, "\(texts)")
+    let missing = try folder.file("a,b\n" + (0..<3000).map { "\($0),\($0 % 3 == 0 ? "NA" : "1.5")\n" }.joined())
+    let mixed = try Self.fastRows(missing, [("a", .numbers), ("b", .automatic)], as: Float.self)
+    #expect(mixed.rows == 3000)
+    #expect(mixed.fast > 1000 && mixed.fast < 2000, "\(mixed)")
+  }
+
   // MARK: - Malformed input
 
   static let malformed: [(String, [UInt8])] = [

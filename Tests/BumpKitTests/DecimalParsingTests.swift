@@ -525,6 +525,30 @@ struct DecimalParsingTests {
     print("DecimalParsing fallbacks: \(fallbacks) in 200000 descriptions, \(longFallbacks) in \(2 * long) parses of 20-40 digit texts")
   }
 
+  @Test("floatQuotient: one Double multiplication by 10^-k rounds as the Float division does")
+  func floatQuotientMatchesDivision() {
+    var g = SeededGenerator(seed: 0x5EED_0007)
+    var checked = 0
+    var mismatches: [(UInt64, Int)] = []
+    func check(_ w: UInt64, _ k: Int) {
+      let expected = Float(w) / DecimalParsing.exactPowerOfTenFloat(k)
+      if DecimalParsing.floatQuotient(w, k).bitPattern != expected.bitPattern, mismatches.count < 10 {
+        mismatches.append((w, k))
+      }
+      checked += 1
+    }
+    for k in 1...10 {
+      // The smallest and the largest mantissas, whole; random ones between.
+      for w: UInt64 in 0..<(1 << 18) { check(w, k) }
+      for w: UInt64 in (1 << 24) - (1 << 18)...(1 << 24) { check(w, k) }
+      for _ in 0..<(1 << 18) { check(g.next() % (1 << 24), k) }
+    }
+    #expect(mismatches.isEmpty, "\(mismatches)")
+    #expect(checked > 7_000_000)
+    // A Float reciprocal would not do: the check above can fail.
+    #expect((Float(26) * (1 / 10 as Float)).bitPattern != (Float(26) / 10).bitPattern)
+  }
+
   @Test("parseDecimal(_:count:as:) reaches the Float and Double parsers")
   func genericHook() {
     func parse<T: MatrixScalar>(_ text: String, as type: T.Type) -> T? {

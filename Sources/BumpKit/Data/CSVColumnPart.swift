@@ -66,6 +66,19 @@ struct CSVBlockStore<T> {
     nextCapacity = min(2 * nextCapacity, Self.largestBlock)
   }
 
+  /// The free slots of the current block: values may be written at ``nextSlot`` up to this
+  /// many, then counted with ``didAppend(_:)`` (0 before the first block).
+  @inline(__always)
+  var room: Int { currentCapacity &- currentCount }
+
+  /// Where the next appended value goes, when ``room`` is positive.
+  @inline(__always)
+  var nextSlot: UnsafeMutablePointer<T>? { current.map { $0 + currentCount } }
+
+  /// Counts `count` (at most ``room``) values written at ``nextSlot`` as appended.
+  @inline(__always)
+  mutating func didAppend(_ count: Int) { currentCount &+= count }
+
   /// Calls `body` with each block's values in order.
   func forEachBlock(_ body: (UnsafeBufferPointer<T>) throws -> Void) rethrows {
     for block in blocks { try body(UnsafeBufferPointer(start: block.pointer, count: block.count)) }
@@ -274,6 +287,16 @@ struct CSVColumnPart<Element: MatrixScalar> {
   mutating func release() {
     numbers.release()
     codes.release()
+  }
+
+  /// Counts `count` finite numbers written at `numbers.nextSlot` (by the number fast path of
+  /// `CSVPartReader`) as the cells ``add(_:_:line:path:textLimit:budget:)`` would have added
+  /// for them: numbers and automatic columns only.
+  @inline(__always)
+  mutating func didAddNumbers(_ count: Int) {
+    numbers.didAppend(count)
+    cells &+= count
+    if kind == .automatic { numberCount &+= count }
   }
 
   /// Records one cell (trimmed, valid UTF-8); `textLimit` nil lets a text column grow

@@ -416,6 +416,8 @@ struct CSVPartReader<Element: MatrixScalar> {
     var rows: Int
     var lastLine: Int
     var error: Error?
+    /// The rows read by the number fast path (`CSVNumberRecords`).
+    var fastRows = 0
 
     mutating func release() {
       for k in parts.indices { parts[k].release() }
@@ -444,8 +446,33 @@ struct CSVPartReader<Element: MatrixScalar> {
     var lastLine = scanner.line
     var line = scanner.line
     var error: Error?
+    let numberRecords = CSVNumberRecords<Element>(requests: requests, columnCount: scanner.columnCount)
+    defer { numberRecords?.deallocate() }
+    // Records the general path reads before the fast path is tried again: none at first,
+    // more after each record it declines (up to 256), so that a file it never fits costs
+    // little more than without it.
+    var generalRun = 0
+    var generalPenalty = 1
+    var fastRows = 0
     do {
-      while rows < limit, let recordLine = try scanner.next() {
+      while rows < limit {
+        if let numberRecords, generalRun == 0 {
+          let fast = numberRecords.read(
+            scanner: scanner, parts: parts, maxRows: limit - rows, lastLine: lastLine)
+          rows += fast.rows
+          fastRows += fast.rows
+          lastLine = fast.lastLine
+          if fast.declined {
+            if fast.rows > 0 { generalPenalty = 1 }
+            generalRun = generalPenalty
+            generalPenalty = min(2 * generalPenalty, 256)
+          } else if fast.rows > 0 {
+            generalPenalty = 1
+          }
+          if rows == limit { break }
+        }
+        guard let recordLine = try scanner.next() else { break }
+        if generalRun > 0 { generalRun -= 1 }
         line = recordLine
         let base = scanner.fieldBase
         let starts = scanner.starts
@@ -467,7 +494,7 @@ struct CSVPartReader<Element: MatrixScalar> {
     } catch let other {
       error = other
     }
-    var result = Result(parts: [], rows: rows, lastLine: lastLine, error: error)
+    var result = Result(parts: [], rows: rows, lastLine: lastLine, error: error, fastRows: fastRows)
     result.parts.reserveCapacity(m)
     for k in 0..<m { result.parts.append((parts + k).move()) }
     parts.deallocate()

@@ -314,8 +314,7 @@ enum DecimalParsing {
     if d.w == 0 { return sign }
     if !d.truncated && d.w <= 1 << 24 {
       if d.q >= -10 && d.q <= 10 {
-        let m = Float(d.w)
-        let v = d.q < 0 ? m / exactPowerOfTenFloat(-d.q) : m * exactPowerOfTenFloat(d.q)
+        let v = d.q < 0 ? floatQuotient(d.w, -d.q) : Float(d.w) * exactPowerOfTenFloat(d.q)
         return v.bitPattern | sign
       }
       if d.q > 10 && d.q <= 10 + 7 {
@@ -327,6 +326,42 @@ enum DecimalParsing {
     }
     guard let bits = roundedBits(d, .float) else { return nil }
     return UInt32(truncatingIfNeeded: bits) | sign
+  }
+
+  /// `w / 10^k` correctly rounded to `Float`, for `w ≤ 2^24` and `1 ≤ k ≤ 10`: the `Float`
+  /// quotient `Float(w) / 10^k` (both operands exact), computed as one `Double`
+  /// multiplication by `10^−k` (rounded) and one rounding to `Float`, which is faster than a
+  /// division and gives the same bits.
+  ///
+  /// Why: the exact quotient `x` is either a `Float` (when `5^k` divides `w`, `x` is an integer
+  /// of at most 24 bits over `2^k`) or not dyadic at all, so it is never a midpoint between
+  /// two `Float`s. Its distance to any midpoint `(2M + 1)·2^(e−24)` (`x` in `[2^e, 2^(e+1))`)
+  /// is `|w − (2M + 1)·5^k·2^(e−24+k)| / 10^k`, a nonzero multiple of `1 / 10^k` when
+  /// `e − 24 + k ≥ 0` (relatively ≥ `1 / w ≥ 2^−24`) and of `2^(e−24+k) / 10^k` otherwise
+  /// (relatively > `2^−25 / 5^k ≥ 2^−48.3`). The `Double` product is within a relative
+  /// `2^−52 + 2^−106` of `x` (two roundings: of `10^−k` and of the product), so it lies on
+  /// the same side of every midpoint as `x`, and rounding it to `Float` rounds `x`.
+  @inline(__always)
+  static func floatQuotient(_ w: UInt64, _ k: Int) -> Float {
+    Float(Double(w) * reciprocalPowerOfTenDouble(k))
+  }
+
+  /// 10^−k rounded to `Double`, for k in 1...10 (0 gives 1).
+  @inline(__always)
+  static func reciprocalPowerOfTenDouble(_ k: Int) -> Double {
+    switch k {
+    case 0: 1
+    case 1: 1e-1
+    case 2: 1e-2
+    case 3: 1e-3
+    case 4: 1e-4
+    case 5: 1e-5
+    case 6: 1e-6
+    case 7: 1e-7
+    case 8: 1e-8
+    case 9: 1e-9
+    default: 1e-10
+    }
   }
 
   // MARK: - Eisel–Lemire for both formats
