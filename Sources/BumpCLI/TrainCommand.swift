@@ -442,12 +442,19 @@ struct TrainCommand: ParsableCommand {
   }
 
   func run() throws {
-    let configuration = try resume.map(resumedConfiguration) ?? resolvedConfiguration()
     // Output piped into `head` must not kill the run halfway and leave a .partial folder:
     // with SIGPIPE ignored a closed pipe only makes the remaining output vanish, and the run
     // finishes, writes its folder and exits 0 (the output only showed progress).
     signal(SIGPIPE, SIG_IGN)
     Console.outputIsProgressOnly = true
+    try train()
+  }
+
+  /// The run itself, without the process-wide settings ``run()`` makes first (SIGPIPE
+  /// ignored, which every process started afterwards inherits, and progress-only output):
+  /// what tests run in process.
+  func train() throws {
+    let configuration = try resume.map(resumedConfiguration) ?? resolvedConfiguration()
     // Beyond a year is never (and keeps the conversion in range).
     let seconds = min(checkpointInterval, 365 * 86_400)
     let interval = Duration.milliseconds(Int64((seconds * 1000).rounded()))

@@ -29,7 +29,7 @@ struct ResumeCommandTests {
   func resumedEqualsUninterrupted(_ extra: [String]) throws {
     let folder = try TemporaryFolder()
     let whole = folder.path + "/whole", cut = folder.path + "/cut", resumed = folder.path + "/resumed"
-    try TrainCommand.parse(Self.options + extra + ["--output", whole]).run()
+    try TrainCommand.parse(Self.options + extra + ["--output", whole]).train()
 
     let configuration = try TrainCommand.parse(Self.options + extra).resolvedConfiguration()
     #expect(throws: CLIError.self) {
@@ -45,7 +45,7 @@ struct ResumeCommandTests {
     #expect(stopped.metadata[Checkpoint.resumeStateKey] != nil)
     #expect(try storedTensors(cut + "/model.safetensors") != storedTensors(whole + "/model.safetensors"))
 
-    try TrainCommand.parse(["--resume", cut + "/model.safetensors", "--output", resumed]).run()
+    try TrainCommand.parse(["--resume", cut + "/model.safetensors", "--output", resumed]).train()
     let expected = try storedTensors(whole + "/model.safetensors")
     #expect(!expected.isEmpty)
     #expect(try storedTensors(resumed + "/model.safetensors") == expected)
@@ -82,7 +82,7 @@ struct ResumeCommandTests {
     }
     #expect("\(radial!)".contains("--radial"))
 
-    try TrainCommand.parse(Self.options + ["--epochs", "2", "--output", whole]).run()
+    try TrainCommand.parse(Self.options + ["--epochs", "2", "--output", whole]).train()
     let finished = #expect(throws: CLIError.self) {
       _ = try TrainCommand.parse(["--resume", whole + "/model.safetensors"]).resumedConfiguration(whole + "/model.safetensors")
     }

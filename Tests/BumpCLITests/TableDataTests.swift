@@ -268,30 +268,34 @@ import Testing
   @Test func oneThreadAndTwoEncodeTheSameRows() throws {
     let rows = 5000
     var generator = SeededGenerator(seed: 3)
-    // Blocks of uneven sizes, as the reader leaves them.
-    func column(_ draw: () -> Float) -> CSVValues<Float> {
+    // Blocks of uneven sizes, as the reader leaves them; fresh ones for each run, since
+    // encoding gives the pages of the cells it has read back to the system (they read as
+    // zeros afterwards).
+    func column(_ values: [Float]) -> CSVValues<Float> {
       var blocks: [CSVValues<Float>.Block] = []
       var start = 0
       for size in [1, 700, 1024, 2000, 1275] {
         let base = UnsafeMutablePointer<Float>.allocate(capacity: size)
-        for k in 0..<size { base[k] = draw() }
+        for k in 0..<size { base[k] = values[start + k] }
         blocks.append(.init(base: base, count: size))
         start += size
       }
       #expect(start == rows)
       return CSVValues(blocks: blocks)
     }
-    let a = column { generator.nextUnit() < 0.1 ? .nan : Float(generator.nextNormal()) }
-    let t = column { Float(generator.nextUnit()) }
+    let aValues = (0..<rows).map { _ in generator.nextUnit() < 0.1 ? Float.nan : Float(generator.nextNormal()) }
+    let tValues = (0..<rows).map { _ in Float(generator.nextUnit()) }
+    let a = column(aValues)
+    let t = column(tValues)
     let codes = (0..<rows).map { _ in generator.nextUnit() < 0.1 ? CSVColumn<Float>.missingCode : UInt32(generator.nextUnit() * 3) }
     let keep = (0..<rows).map { _ in generator.nextUnit() < 0.9 }
     var results: [TrainingRows<Float>] = []
     for threads in [1, 2] {
       var sources: [TrainingRows<Float>.Source] = [
-        .numbers(CSVValues(blocks: a.blocks), fill: 42, indicator: true),
+        .numbers(column(aValues), fill: 42, indicator: true),
         .texts(codes: codes, categoryOf: [0, -1, 1], other: 2),
       ]
-      var target = TrainingRows<Float>.Target.numbers(CSVValues(blocks: t.blocks))
+      var target = TrainingRows<Float>.Target.numbers(column(tValues))
       results.append(
         TrainingRows(
           rows: rows, keep: keep, kept: keep.filter { $0 }.count, sources: &sources, offsets: [0, 2],
