@@ -78,7 +78,9 @@ import Testing
     }
 
     // Bump statistics: exactly those of collect(model:inputs:).
-    #expect(layers.bumps == (try BumpLayerStatistics.collect(model: model, inputs: train.x)))
+    let collected = try BumpLayerStatistics.collect(model: model, inputs: train.x)
+    #expect(layers.bumps + layers.radials == collected.filter { $0.kind == .bump } + collected.filter { $0.kind == .radialBump })
+    #expect(layers.bumps.allSatisfy { $0.kind == .bump } && layers.radials.allSatisfy { $0.kind == .radialBump })
     // Radial counts: exactly those of one forward pass over all training rows.
     var radialLayers = 0
     var h = train.x
@@ -115,7 +117,7 @@ import Testing
       targetStandardization: nil)
     let (_, layers) = try pass.run(x: x, y: y, targets: y, collectingStatistics: true)
     #expect(layers.radialCounts[0] == [rows / 2, 0, 1])
-    let lines = RadialLayerReport.lines(model: model, counts: layers.radialCounts, samples: rows)
+    let lines = RadialLayerReport.lines(model: model, statistics: layers.radials)
     #expect(
       lines.contains {
         $0.contains("dead units (no input inside): 1 of 3 (2)")
