@@ -124,4 +124,14 @@ import Testing
           && $0.contains("\(formatted(100 * Double(rows / 2 + 1) / Double(3 * rows), digits: 3))%")
       }, "\(lines)")
   }
+
+  /// The median support radius of an even number of units is the mean of the two middle
+  /// radii (it was the upper one), as the bump report's σ median.
+  @Test func theRadialReportsMedianRadiusIsTheMedian() throws {
+    let radial = try RadialBump<Double>(inputSize: 1, units: 4)
+    let model = try Sequential<Double>(layers: [radial, try Dense<Double>(inputSize: 4, outputSize: 1)])
+    try radial.sigma.assign(Matrix(rows: 1, columns: 4, elements: [1, 9, 16, 4]))
+    let lines = RadialLayerReport.lines(model: model)
+    #expect(lines.contains("    support radius √σ: min 1, median 2.5, max 4"), "\(lines)")
+  }
 }
