@@ -12,11 +12,8 @@ extension BumpLayerStatistics {
       )
     } else {
       let sorted = sigma.sorted()
-      let median =
-        sorted.count % 2 == 1
-        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
       lines.append(
-        "\(indent)  σ min \(formatted(sorted.first!))  median \(formatted(median))  max \(formatted(sorted.last!))"
+        "\(indent)  σ min \(formatted(sorted.first!))  median \(formatted(ColumnPlan.median(sorted)))  max \(formatted(sorted.last!))"
       )
       if sigma.count <= 16 {
         lines.append("\(indent)  σ = " + sigma.map { formatted($0) }.joined(separator: ", "))

@@ -27,13 +27,19 @@ struct EndOfRunPass<Element: MatrixScalar> {
     var rSquared: Double?
   }
 
-  /// Statistics of the training part's pass.
+  /// Statistics of the training part's pass, as ``BumpLayerStatistics/Accumulator`` sums
+  /// them over the batches.
   struct LayerStatistics {
-    /// Every bump layer's statistics on the training inputs.
+    /// Every ``Bump`` layer's statistics on the training inputs.
     var bumps: [BumpLayerStatistics]
+    /// Every ``RadialBump`` layer's statistics on the training inputs.
+    var radials: [BumpLayerStatistics]
+
     /// Per RadialBump layer (by its index in the model), the number of training inputs
     /// inside each unit's support; empty when the model has no RadialBump layer.
-    var radialCounts: [Int: [Int]]
+    var radialCounts: [Int: [Int]] {
+      Dictionary(uniqueKeysWithValues: radials.map { ($0.layerIndex, $0.supportCountPerUnit) })
+    }
   }
 
   let model: Sequential<Element>
@@ -53,11 +59,6 @@ struct EndOfRunPass<Element: MatrixScalar> {
   ) throws -> (metrics: PartMetrics, statistics: LayerStatistics) {
     let rows = x.rows
     var accumulator = BumpLayerStatistics.Accumulator(model: model)
-    let radials = collectingStatistics
-      ? model.layers.enumerated().compactMap { i, layer in
-        (layer as? RadialBump<Element>).map { (index: i, layer: $0) }
-      } : []
-    var radialCounts = radials.map { [Int](repeating: 0, count: $0.layer.units) }
     let columns = targets.columns
     var residual = [Double](repeating: 0, count: columns)
     var lossSum = 0.0
@@ -75,12 +76,6 @@ struct EndOfRunPass<Element: MatrixScalar> {
       try x.copyRows(start..<end, into: &batchX)
       let output =
         collectingStatistics ? try accumulator.forward(batchX) : try model.forward(batchX)
-      for (k, radial) in radials.enumerated() {
-        let counts = radial.layer.supportCountPerUnit
-        radialCounts[k].withUnsafeMutableBufferPointer { total in
-          for j in total.indices { total[j] += counts[j] }
-        }
-      }
       let batchRows = Double(end - start)
       if classification {
         try y.copyRows(start..<end, into: &batchY)
@@ -116,9 +111,12 @@ struct EndOfRunPass<Element: MatrixScalar> {
     } else {
       metrics.rSquared = Self.rSquared(residual: residual, targets: targets)
     }
-    var radialByLayer: [Int: [Int]] = [:]
-    for (k, radial) in radials.enumerated() { radialByLayer[radial.index] = radialCounts[k] }
-    return (metrics, LayerStatistics(bumps: accumulator.statistics, radialCounts: radialByLayer))
+    let statistics = accumulator.statistics
+    return (
+      metrics,
+      LayerStatistics(
+        bumps: statistics.filter { $0.kind == .bump }, radials: statistics.filter { $0.kind == .radialBump })
+    )
   }
 
   /// R² from the residual sums of squares per column, with Σ(t − t̄)² from the targets (as

@@ -28,7 +28,7 @@ struct InspectCommand: CheckpointCommand {
       "Architecture:",
     ]
     lines += model.summary.split(separator: "\n").map { "  " + $0 }
-    let bumps = BumpLayerStatistics.parametersOnly(model: model)
+    let bumps = BumpLayerStatistics.parametersOnly(model: model).filter { $0.kind == .bump }
     if !bumps.isEmpty {
       lines += ["", "Bump layers (learned σ):"]
       for s in bumps { lines += s.reportLines() }

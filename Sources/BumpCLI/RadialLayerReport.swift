@@ -3,11 +3,11 @@ import BumpKit
 /// The lines `bump train` and `bump inspect` print for RadialBump layers: shape, support
 /// radii √σ, what is learned, and (given support counts on data) which units see data.
 enum RadialLayerReport {
-  /// One block per RadialBump layer of `model`; with `counts` (per layer index, the number
-  /// of inputs inside each unit's support over `samples` rows, as ``EndOfRunPass`` sums
-  /// them on the training data), also the support statistics. Empty without such a layer.
+  /// One block per RadialBump layer of `model`; with `statistics` (the layers' statistics on
+  /// data, as ``EndOfRunPass`` collects them on the training rows), also the support
+  /// statistics of the layers they describe. Empty without such a layer.
   static func lines<Element: MatrixScalar>(
-    model: Sequential<Element>, counts: [Int: [Int]]? = nil, samples: Int = 0
+    model: Sequential<Element>, statistics: [BumpLayerStatistics] = []
   ) -> [String] {
     var lines: [String] = []
     for (i, layer) in model.layers.enumerated() {
@@ -17,11 +17,12 @@ enum RadialLayerReport {
         .map { "\($0.0) \($0.1.isTrainable ? "learned" : "fixed")" }.joined(separator: ", ")
       lines.append("  layer \(i): RadialBump(\(radial.inputSize)→\(radial.units)), \(learned)")
       lines.append(
-        "    support radius √σ: min \(formatted(radii.first ?? 0)), median \(formatted(radii[radii.count / 2])), max \(formatted(radii.last ?? 0))")
-      if let layerCounts = counts?[i], samples > 0 {
-        let fraction = Double(layerCounts.reduce(0, +)) / (Double(samples) * Double(radial.units))
-        let dead = layerCounts.indices.filter { layerCounts[$0] == 0 }
-        var text = "    inside a support: \(formatted(100 * fraction, digits: 3))% of (input, unit) pairs; dead units (no input inside): \(dead.count) of \(radial.units)"
+        "    support radius √σ: min \(formatted(radii.first ?? 0)), median \(formatted(ColumnPlan.median(radii))), max \(formatted(radii.last ?? 0))")
+      if let layerStatistics = statistics.first(where: { $0.layerIndex == i && $0.kind == .radialBump }),
+        layerStatistics.samples > 0
+      {
+        let dead = layerStatistics.deadUnitIndices
+        var text = "    inside a support: \(formatted(100 * layerStatistics.supportFraction, digits: 3))% of (input, unit) pairs; dead units (no input inside): \(dead.count) of \(radial.units)"
         if !dead.isEmpty { text += " (" + dead.prefix(10).map { String($0 + 1) }.joined(separator: ", ") + (dead.count > 10 ? ", …)" : ")") }
         lines.append(text)
       }

@@ -394,7 +394,7 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     lines.append("")
     lines += bumpReport(statistics)
-    lines += RadialLayerReport.lines(model: model, counts: layers.radialCounts, samples: train.count)
+    lines += RadialLayerReport.lines(model: model, statistics: layers.radials)
     var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds))"
     if history.stoppedEarly { trainingLine += " (stopped early)" }
     lines.append(trainingLine)

@@ -78,7 +78,9 @@ import Testing
     }
 
     // Bump statistics: exactly those of collect(model:inputs:).
-    #expect(layers.bumps == (try BumpLayerStatistics.collect(model: model, inputs: train.x)))
+    let collected = try BumpLayerStatistics.collect(model: model, inputs: train.x)
+    #expect(layers.bumps + layers.radials == collected.filter { $0.kind == .bump } + collected.filter { $0.kind == .radialBump })
+    #expect(layers.bumps.allSatisfy { $0.kind == .bump } && layers.radials.allSatisfy { $0.kind == .radialBump })
     // Radial counts: exactly those of one forward pass over all training rows.
     var radialLayers = 0
     var h = train.x
@@ -115,11 +117,21 @@ import Testing
       targetStandardization: nil)
     let (_, layers) = try pass.run(x: x, y: y, targets: y, collectingStatistics: true)
     #expect(layers.radialCounts[0] == [rows / 2, 0, 1])
-    let lines = RadialLayerReport.lines(model: model, counts: layers.radialCounts, samples: rows)
+    let lines = RadialLayerReport.lines(model: model, statistics: layers.radials)
     #expect(
       lines.contains {
         $0.contains("dead units (no input inside): 1 of 3 (2)")
           && $0.contains("\(formatted(100 * Double(rows / 2 + 1) / Double(3 * rows), digits: 3))%")
       }, "\(lines)")
+  }
+
+  /// The median support radius of an even number of units is the mean of the two middle
+  /// radii (it was the upper one), as the bump report's σ median.
+  @Test func theRadialReportsMedianRadiusIsTheMedian() throws {
+    let radial = try RadialBump<Double>(inputSize: 1, units: 4)
+    let model = try Sequential<Double>(layers: [radial, try Dense<Double>(inputSize: 4, outputSize: 1)])
+    try radial.sigma.assign(Matrix(rows: 1, columns: 4, elements: [1, 9, 16, 4]))
+    let lines = RadialLayerReport.lines(model: model)
+    #expect(lines.contains("    support radius √σ: min 1, median 2.5, max 4"), "\(lines)")
   }
 }

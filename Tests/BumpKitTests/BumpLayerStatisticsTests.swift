@@ -131,4 +131,106 @@ struct BumpLayerStatisticsTests {
     _ = try bump.forward(try Matrix<Double>(rows: 2, columns: 3, elements: [0.5, 9, 100, 3, 10, 99.5]))
     #expect(bump.supportCountPerUnit == [1, 2, 2])
   }
+
+  /// 24 radial units on a line, centre k at (k, 0), radius 0.5; rows (k, 0.1) reach units
+  /// 0 to 22, once each: unit 23 is the one truly dead unit.
+  private func radialLineModel() throws -> (Sequential<Double>, RadialBump<Double>, Matrix<Double>) {
+    let units = 24
+    let radial = try RadialBump<Double>(inputSize: 2, units: units)
+    let model = try Sequential<Double>(layers: [radial, try Dense<Double>(inputSize: units, outputSize: 1)])
+    try radial.center.assign(
+      Matrix(rows: units, columns: 2, elements: (0..<units).flatMap { [Double($0), 0] }))
+    try radial.sigma.assign(Matrix(rows: 1, columns: units, elements: Array(repeating: 0.25, count: units)))
+    let x = try Matrix<Double>(rows: units - 1, columns: 2, elements: (0..<(units - 1)).flatMap { [Double($0), 0.1] })
+    return (model, radial, x)
+  }
+
+  @Test("Radial statistics describe the rows given, not the last predict: 1 dead unit, not 23")
+  func radialStatisticsAfterPredict() throws {
+    let (model, radial, x) = try radialLineModel()
+    let before = try #require(try BumpLayerStatistics.collect(model: model, inputs: x).first)
+    // A grid far from every centre but unit 0's.
+    let grid = try Matrix<Double>(rows: 4, columns: 2, elements: [0, 0.2, 500, 500, -300, 40, 1e3, -1e3])
+    _ = try model.predict(grid)
+    #expect(radial.deadUnits.count == 23, "the layer's own counter describes the grid (its last pass)")
+    let s = try #require(try BumpLayerStatistics.collect(model: model, inputs: x).first)
+    #expect(s == before, "the statistics do not depend on what the model last saw")
+    #expect(s.kind == .radialBump)
+    #expect(s.layerIndex == 0)
+    #expect(s.units == 24)
+    #expect(s.inputSize == 2)
+    #expect(s.samples == 23)
+    #expect(s.supportCountPerUnit == Array(repeating: 1, count: 23) + [0])
+    #expect(s.deadUnits == 1)
+    #expect(s.deadUnitIndices == [23])
+    #expect(s.supportFraction == 23.0 / (23.0 * 24.0))
+    #expect(s.inputRange == 0...22)
+    #expect(s.sigma == Array(repeating: 0.25, count: 24))
+    #expect(s.sigma(unit: 5) == 0.25)
+    #expect(s.centerCoordinates(unit: 7) == [7, 0])
+    #expect(s.center(unit: 7) == 7, "the first coordinate")
+    #expect(s.amplitude(unit: 3) == 1)
+    // And on the grid itself: 23 dead, as the layer's counter said for its last pass.
+    let onGrid = try #require(try BumpLayerStatistics.collect(model: model, inputs: grid).first)
+    #expect(onGrid.deadUnitIndices == Array(1..<24))
+  }
+
+  @Test("collect covers Bump and RadialBump layers in one model, in layer order")
+  func mixedModel() throws {
+    let radial = try RadialBump<Double>(inputSize: 2, units: 3)
+    let bump = try Bump<Double>(units: 3, sigma: .perUnit(.constant(1)), center: .perUnit(.zeros))
+    let model = try Sequential<Double>(layers: [radial, bump, try Dense<Double>(inputSize: 3, outputSize: 1)])
+    try radial.center.assign(Matrix(rows: 3, columns: 2, elements: [0, 0, 3, 0, 50, 50]))
+    try radial.sigma.assign(Matrix(rows: 1, columns: 3, elements: [1, 4, 1]))
+    // The bump's inputs are the radial outputs, in [0, 1): unit 0 with c = 0.3 and σ = 0.01
+    // sees only outputs in (0.2, 0.4); unit 1 sees all of them; unit 2 (c = 5) none.
+    try bump.sigma.assign(Matrix(rows: 1, columns: 3, elements: [0.01, 1, 1]))
+    try bump.center.assign(Matrix(rows: 1, columns: 3, elements: [0.3, 0, 5]))
+    let x = try Matrix<Double>(rows: 6, columns: 2, elements: [0, 0, 0.5, 0.5, 3, 1, 2.5, 0, 10, 10, 0.9, 0])
+    let statistics = try BumpLayerStatistics.collect(model: model, inputs: x)
+    #expect(statistics.map(\.kind) == [.radialBump, .bump])
+    #expect(statistics.map(\.layerIndex) == [0, 1])
+    #expect(BumpLayerStatistics.parametersOnly(model: model).map(\.kind) == [.radialBump, .bump])
+
+    // Expected counts, by direct evaluation.
+    var radialCounts = [0, 0, 0]
+    var bumpCounts = [0, 0, 0]
+    let h = try radial.forward(x)
+    for i in 0..<x.rows {
+      for j in 0..<3 {
+        let dx = x[i, 0] - radial.center.value[j, 0], dy = x[i, 1] - radial.center.value[j, 1]
+        if dx * dx + dy * dy < radial.sigma.value[0, j] { radialCounts[j] += 1 }
+        let z = h[i, j] - bump.center.value[0, j]
+        if z * z < bump.sigma.value[0, j] { bumpCounts[j] += 1 }
+      }
+    }
+    model.releaseSavedState()
+    #expect(radialCounts == [3, 2, 0], "(0, 0), (0.5, 0.5), (0.9, 0) in unit 0; (3, 1), (2.5, 0) in unit 1")
+    #expect(bumpCounts[1] == 6 && bumpCounts[2] == 0 && bumpCounts[0] > 0 && bumpCounts[0] < 6, "\(bumpCounts)")
+    #expect(statistics[0].supportCountPerUnit == radialCounts)
+    #expect(statistics[0].deadUnitIndices == [2])
+    #expect(statistics[0].inputRange == 0...10)
+    #expect(statistics[0].centerCoordinates(unit: 1) == [3, 0])
+    #expect(statistics[1].supportCountPerUnit == bumpCounts)
+    #expect(statistics[1].deadUnitIndices == [2])
+    #expect(statistics[1].centerCoordinates(unit: 0) == [0.3])
+    #expect(statistics[1].inputSize == 3)
+
+    // Accumulated across batches of every size: the statistics of one pass.
+    let onePass = try BumpLayerStatistics.collect(model: model, inputs: x, batchSize: x.rows)
+    #expect(onePass == statistics)
+    for batchSize in 1...5 {
+      #expect(try BumpLayerStatistics.collect(model: model, inputs: x, batchSize: batchSize) == onePass, "batch size \(batchSize)")
+    }
+    var accumulator = BumpLayerStatistics.Accumulator(model: model)
+    var batch = Matrix<Double>()
+    for range in [0..<1, 1..<4, 4..<6] {
+      model.releaseSavedState()
+      try x.copyRows(range, into: &batch)
+      _ = try accumulator.forward(batch)
+    }
+    model.releaseSavedState()
+    #expect(accumulator.statistics == onePass, "uneven batches")
+    #expect(accumulator.statistics[0].supportCountPerUnit != radial.supportCountPerUnit, "not the last batch's counts")
+  }
 }

@@ -6,8 +6,10 @@
 /// or one per unit, and trainable or fixed. Defaults: σ per unit, trainable, initial 1;
 /// c = 0 and a = 1, fixed. The support of unit j is (c − √σ, c + √σ): an input outside it
 /// gives 0 and, at that input, zero gradient for everything — a unit whose inputs all fall
-/// outside learns nothing. ``supportFraction`` and ``supportFractionPerUnit`` report, for the
-/// last forward pass, how many inputs fell inside, so that dead units can be seen.
+/// outside learns nothing. ``BumpLayerStatistics/collect(model:inputs:batchSize:)`` reports,
+/// for the rows it is given, how many inputs fell inside each support, so that dead units can
+/// be seen. (``supportFraction``, ``supportFractionPerUnit`` and ``supportCountPerUnit`` describe
+/// only the layer's last forward pass: the last batch of training, or the last `predict`.)
 ///
 /// σ is kept ≥ ``sigmaFloor`` after every optimizer step (a projection; Keras' NonNeg
 /// constraint lets σ reach exactly 0, where the unit is dead for good). Forward checks that
@@ -147,12 +149,20 @@ public final class Bump<Element: MatrixScalar>: Layer {
   ///
   /// Counted from the forward pass's cache when read (one pass over `batch × units` values),
   /// so training steps do not pay for it.
+  ///
+  /// - Important: This describes only the layer's last forward pass — the last training batch,
+  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFraction: Double {
     lastRows == 0 ? 0 : Double(supportCountPerUnit.reduce(0, +)) / Double(lastRows * units)
   }
 
   /// Per unit, the fraction of inputs of the last forward pass inside its support. A unit at
   /// 0 gets no gradient. Counted when read, like ``supportFraction``.
+  ///
+  /// - Important: This describes only the layer's last forward pass — the last training batch,
+  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFractionPerUnit: [Double] {
     supportCountPerUnit.map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
   }
@@ -161,6 +171,10 @@ public final class Bump<Element: MatrixScalar>: Layer {
   /// (c − √σ, c + √σ), counted exactly from the forward pass's cache when read; all 0 before
   /// the first forward pass. Summed over batches, these give exact counts for a whole
   /// dataset (see ``BumpLayerStatistics``).
+  ///
+  /// - Important: This describes only the layer's last forward pass — the last training batch,
+  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportCountPerUnit: [Int] { supportCounts(cache: cache, rows: lastRows, units: units) }
 
   private func validateParameters() throws {

@@ -1,35 +1,54 @@
-/// What one ``Bump`` layer of a model learned and how a dataset falls on it: σ, c and a, the
-/// range of the layer's inputs, and per unit the number of inputs strictly inside its
-/// support (c − √σ, c + √σ). A unit that no input reaches is dead: it outputs 0 and gets no
-/// gradient.
+/// What one bump layer of a model — a ``Bump`` or a ``RadialBump`` — learned and how a dataset
+/// falls on it: σ, c and a, the range of the layer's inputs, and per unit the number of inputs
+/// strictly inside its support — (c − √σ, c + √σ) for a ``Bump`` unit, the open ball
+/// ‖x − c‖ < √σ for a ``RadialBump`` unit. A unit that no input reaches is dead: it outputs 0
+/// and gets no gradient.
 ///
-/// The counts are exact: they are summed over batches from each forward pass's cache
-/// (``Bump/supportCountPerUnit``), and every fraction is one such count divided by the number
-/// of samples.
+/// The counts describe exactly the rows given to ``collect(model:inputs:batchSize:)`` (or to an
+/// ``Accumulator``): they are summed over batches, and every fraction is one such count divided
+/// by the number of samples. Use these rather than the layers' own
+/// ``Bump/supportCountPerUnit`` or ``RadialBump/deadUnits``, which describe only the layer's
+/// last forward pass — after a `predict` on other data, that data.
 ///
 /// ```swift
 /// for layer in try BumpLayerStatistics.collect(model: model, inputs: x) {
-///   print(layer.layerIndex, layer.deadUnits, layer.supportFraction)
+///   print(layer.layerIndex, layer.kind, layer.deadUnits, layer.supportFraction)
 /// }
 /// ```
 public struct BumpLayerStatistics: Sendable, Equatable {
+  /// The kind of bump layer statistics describe.
+  public enum LayerKind: String, Sendable, Equatable {
+    /// A ``Bump`` layer: one scalar input per unit.
+    case bump
+    /// A ``RadialBump`` layer: every unit sees the whole input row.
+    case radialBump
+  }
+
   /// The layer's position in the model (0-based).
   public let layerIndex: Int
+  /// Whether the layer is a ``Bump`` or a ``RadialBump``.
+  public let kind: LayerKind
   /// The number of units.
   public let units: Int
-  /// σ: one value per unit, or one shared value.
+  /// The width of the layer's input: ``units`` for a ``Bump`` layer, the dimension d of the
+  /// centres for a ``RadialBump`` layer.
+  public let inputSize: Int
+  /// σ: one value per unit, or one shared value (a ``Bump`` layer only). √σ is the support's
+  /// half-width, or radius for a ``RadialBump`` unit.
   public let sigma: [Double]
-  /// c: one value per unit, or one shared value.
+  /// c: for a ``Bump`` layer one value per unit, or one shared value; for a ``RadialBump``
+  /// layer the units' centres row by row (``units`` × ``inputSize`` values; see
+  /// ``centerCoordinates(unit:)``).
   public let center: [Double]
-  /// a: one value per unit, or one shared value.
+  /// a: one value per unit, or one shared value (a ``Bump`` layer only).
   public let amplitude: [Double]
   /// The number of samples the counts are over; 0 for statistics from the parameters alone.
   public let samples: Int
   /// Per unit, the number of samples whose input to the unit lies strictly inside its
   /// support; empty for statistics from the parameters alone.
   public let supportCountPerUnit: [Int]
-  /// The smallest and largest finite input the layer saw, over all units; nil without data
-  /// or without a finite input.
+  /// The smallest and largest finite input the layer saw, over all units (over all input
+  /// columns for a ``RadialBump`` layer); nil without data or without a finite input.
   public let inputRange: ClosedRange<Double>?
 
   /// Per unit, the fraction of samples inside the support: ``supportCountPerUnit`` divided by
@@ -47,34 +66,101 @@ public struct BumpLayerStatistics: Sendable, Equatable {
   /// The number of units whose inputs all fall outside the support (0 without data).
   public var deadUnits: Int { supportCountPerUnit.count(where: { $0 == 0 }) }
 
+  /// The units whose inputs all fall outside the support, in increasing order (empty without
+  /// data).
+  public var deadUnitIndices: [Int] { supportCountPerUnit.indices.filter { supportCountPerUnit[$0] == 0 } }
+
   /// σ of unit `j` (the shared value when σ is shared).
   public func sigma(unit j: Int) -> Double { sigma[sigma.count == 1 ? 0 : j] }
 
-  /// c of unit `j` (the shared value when c is shared).
-  public func center(unit j: Int) -> Double { center[center.count == 1 ? 0 : j] }
+  /// c of unit `j` (the shared value when c is shared); for a ``RadialBump`` layer, the first
+  /// coordinate of its centre (``centerCoordinates(unit:)`` gives all of them).
+  public func center(unit j: Int) -> Double {
+    kind == .radialBump ? center[j * inputSize] : center[center.count == 1 ? 0 : j]
+  }
+
+  /// The centre of unit `j`: one value for a ``Bump`` layer, ``inputSize`` values for a
+  /// ``RadialBump`` layer.
+  public func centerCoordinates(unit j: Int) -> [Double] {
+    kind == .radialBump ? Array(center[j * inputSize..<(j + 1) * inputSize]) : [center(unit: j)]
+  }
+
+  /// a of unit `j` (the shared value when a is shared).
+  public func amplitude(unit j: Int) -> Double { amplitude[amplitude.count == 1 ? 0 : j] }
 
   /// The statistics of `layer`, at `layerIndex` in its model, from its parameters alone:
   /// no counts and no input range.
   public init(parametersOf layer: Bump<some MatrixScalar>, layerIndex: Int) {
-    self.init(layer, layerIndex: layerIndex, samples: 0, counts: [], inputRange: nil)
+    self.init(Observed.bump(layer), layerIndex: layerIndex, samples: 0, counts: [], inputRange: nil)
+  }
+
+  /// The statistics of `layer`, at `layerIndex` in its model, from its parameters alone:
+  /// no counts and no input range.
+  public init(parametersOf layer: RadialBump<some MatrixScalar>, layerIndex: Int) {
+    self.init(Observed.radial(layer), layerIndex: layerIndex, samples: 0, counts: [], inputRange: nil)
   }
 
   private init<Element: MatrixScalar>(
-    _ layer: Bump<Element>, layerIndex: Int, samples: Int, counts: [Int],
+    _ layer: Observed<Element>, layerIndex: Int, samples: Int, counts: [Int],
     inputRange: ClosedRange<Double>?
   ) {
+    func values(_ p: Parameter<Element>) -> [Double] { p.value.elements.map { Double($0) } }
     self.layerIndex = layerIndex
-    units = layer.units
-    sigma = layer.sigma.value.elements.map { Double($0) }
-    center = layer.center.value.elements.map { Double($0) }
-    amplitude = layer.amplitude.value.elements.map { Double($0) }
+    switch layer {
+    case .bump(let bump):
+      kind = .bump
+      units = bump.units
+      inputSize = bump.units
+      sigma = values(bump.sigma)
+      center = values(bump.center)
+      amplitude = values(bump.amplitude)
+    case .radial(let radial):
+      kind = .radialBump
+      units = radial.units
+      inputSize = radial.inputSize
+      sigma = values(radial.sigma)
+      center = values(radial.center)
+      amplitude = values(radial.amplitude)
+    }
     self.samples = samples
     supportCountPerUnit = counts
     self.inputRange = inputRange
   }
 
-  /// The statistics of every ``Bump`` layer of `model` on the inputs `x` (one sample per
-  /// row), in layer order; empty when the model has no bump layer or `x` no rows.
+  /// A bump layer of either kind.
+  fileprivate enum Observed<Element: MatrixScalar> {
+    case bump(Bump<Element>)
+    case radial(RadialBump<Element>)
+
+    init?(_ layer: any Layer<Element>) {
+      if let bump = layer as? Bump<Element> {
+        self = .bump(bump)
+      } else if let radial = layer as? RadialBump<Element> {
+        self = .radial(radial)
+      } else {
+        return nil
+      }
+    }
+
+    var units: Int {
+      switch self {
+      case .bump(let layer): layer.units
+      case .radial(let layer): layer.units
+      }
+    }
+
+    /// The counts of the layer's last forward pass, read right after the accumulator ran it.
+    var lastPassCounts: [Int] {
+      switch self {
+      case .bump(let layer): layer.supportCountPerUnit
+      case .radial(let layer): layer.supportCountPerUnit
+      }
+    }
+  }
+
+  /// The statistics of every ``Bump`` and ``RadialBump`` layer of `model` on the inputs `x`
+  /// (one sample per row), in layer order; empty when the model has no bump layer or `x` no
+  /// rows. The counts describe exactly the rows of `x`, whatever the layers last saw before.
   ///
   /// Runs the model's layers on `x` in batches of at most `batchSize` rows, so memory stays
   /// bounded, and leaves their saved state released.
@@ -121,28 +207,29 @@ public struct BumpLayerStatistics: Sendable, Equatable {
   /// into batches: they equal those of ``collect(model:inputs:batchSize:)`` on the
   /// concatenated rows.
   public struct Accumulator<Element: MatrixScalar> {
-    /// The model whose bump layers are observed.
+    /// The model whose bump layers (``Bump`` and ``RadialBump``) are observed.
     public let model: Sequential<Element>
     /// The bump layers, with their positions in the model.
-    private let bumps: [(index: Int, layer: Bump<Element>)]
+    private let bumps: [(index: Int, layer: Observed<Element>)]
     private var lower: [Double]
     private var upper: [Double]
     private var counts: [[Int]]
     /// The number of rows given to ``forward(_:)`` so far.
     public private(set) var samples = 0
 
-    /// An accumulator over no rows yet, for `model`'s bump layers.
+    /// An accumulator over no rows yet, for `model`'s ``Bump`` and ``RadialBump`` layers.
     public init(model: Sequential<Element>) {
       self.model = model
       bumps = model.layers.enumerated().compactMap { i, layer in
-        (layer as? Bump<Element>).map { (i, $0) }
+        Observed(layer).map { (i, $0) }
       }
       lower = Array(repeating: .infinity, count: bumps.count)
       upper = Array(repeating: -.infinity, count: bumps.count)
       counts = bumps.map { Array(repeating: 0, count: $0.layer.units) }
     }
 
-    /// Whether the model has a ``Bump`` layer (else ``statistics`` is always empty).
+    /// Whether the model has a ``Bump`` or ``RadialBump`` layer (else ``statistics`` is
+    /// always empty).
     public var hasBumpLayers: Bool { !bumps.isEmpty }
 
     /// Runs the model's layers on `batch` (one sample per row), adds what each bump layer
@@ -169,7 +256,7 @@ public struct BumpLayerStatistics: Sendable, Equatable {
           upper[next] = Swift.max(upper[next], hi)
         }
         activations = try layer.forward(activations)
-        let batchCounts = bumps[next].layer.supportCountPerUnit
+        let batchCounts = bumps[next].layer.lastPassCounts
         counts[next].withUnsafeMutableBufferPointer { total in
           for j in total.indices { total[j] += batchCounts[j] }
         }
@@ -191,11 +278,13 @@ public struct BumpLayerStatistics: Sendable, Equatable {
     }
   }
 
-  /// The statistics of every ``Bump`` layer of `model` from its parameters alone (no data),
-  /// in layer order.
+  /// The statistics of every ``Bump`` and ``RadialBump`` layer of `model` from its
+  /// parameters alone (no data), in layer order.
   public static func parametersOnly<Element: MatrixScalar>(model: Sequential<Element>) -> [BumpLayerStatistics] {
     model.layers.enumerated().compactMap { i, layer in
-      (layer as? Bump<Element>).map { BumpLayerStatistics(parametersOf: $0, layerIndex: i) }
+      Observed(layer).map {
+        BumpLayerStatistics($0, layerIndex: i, samples: 0, counts: [], inputRange: nil)
+      }
     }
   }
 

@@ -28,8 +28,10 @@
 /// gradients are then dL/dX = 2·(rowsum(W) ⊙ X − W·C), dL/dC = −2·(Wᵀ·X − colsum(W) ⊙ C),
 /// two more GEMMs, and dL/dσ, dL/da are reduced in the fused backward kernel.
 ///
-/// ``supportFraction``, ``supportFractionPerUnit`` and ``deadUnits`` report, for the last
-/// forward pass, which inputs fell inside which supports.
+/// ``BumpLayerStatistics/collect(model:inputs:batchSize:)`` reports, for the rows it is given,
+/// which inputs fell inside which supports and which units are dead. (``supportFraction``,
+/// ``supportFractionPerUnit``, ``supportCountPerUnit`` and ``deadUnits`` describe only the
+/// layer's last forward pass: the last batch of training, or the last `predict`.)
 public final class RadialBump<Element: MatrixScalar>: Layer {
   /// Whether one of c, σ and a is learned, and its initial values.
   public struct ParameterSpec: Sendable, Equatable {
@@ -281,18 +283,30 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
 
   /// The fraction of (input, unit) pairs of the last forward pass that fell inside the
   /// unit's support; 0 before any forward pass. Counted from the forward cache when read.
+  ///
+  /// - Important: This describes only the layer's last forward pass — the last training batch,
+  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFraction: Double {
     lastRows == 0 ? 0 : Double(supportCounts().reduce(0, +)) / Double(lastRows * units)
   }
 
   /// Per unit, the fraction of inputs of the last forward pass inside its support. A unit at
   /// 0 is dead for that batch: it gets no gradient.
+  ///
+  /// - Important: This describes only the layer's last forward pass — the last training batch,
+  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFractionPerUnit: [Double] {
     supportCounts().map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
   }
 
   /// The units whose support held no input of the last forward pass (all of them before any
   /// forward pass), in increasing order.
+  ///
+  /// - Important: This describes only the layer's last forward pass — the last training batch,
+  ///   or whatever the last `predict` was given — not the model's data. For a dataset's dead units
+  ///   use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var deadUnits: [Int] {
     let counts = supportCounts()
     return counts.indices.filter { counts[$0] == 0 }
@@ -301,7 +315,11 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
   /// Per unit, the number of inputs of the last forward pass strictly inside its support
   /// (‖x − c‖² < σ), counted exactly from the forward pass's cache when read; all 0 before
   /// the first forward pass. Summed over batches, these give exact counts for a whole
-  /// dataset, without holding its activations (as `bump train` reports them).
+  /// dataset, without holding its activations (as ``BumpLayerStatistics/Accumulator`` does).
+  ///
+  /// - Important: This describes only the layer's last forward pass — the last training batch,
+  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportCountPerUnit: [Int] { supportCounts() }
 
   private func supportCounts() -> [Int] { BumpKit.supportCounts(cache: pass.cache, rows: lastRows, units: units) }

@@ -30,8 +30,9 @@ for (i, xi) in grid.enumerated() {
   print(xi, predicted[i, 0], truth, separator: ", ")
 }
 
-let bump = model.layers[1] as! Bump<Double>
-print("fraction of inputs inside the bump supports:", bump.supportFraction)
+// Over the data set, not the grid just predicted (the layer's own counter holds that pass).
+let statistics = try BumpLayerStatistics.collect(model: model, inputs: data.x)[0]
+print("fraction of inputs inside the bump supports:", statistics.supportFraction)
 
 // A model with a layer and an optimizer of the app's own (CustomParts.swift), saved to a
 // checkpoint and loaded back.

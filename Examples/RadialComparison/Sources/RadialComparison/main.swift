@@ -94,7 +94,8 @@ if CommandLine.arguments.count > 1 {
   let radial = radialRuns.filter { $0.best <= dense.best }.min { $0.parameters < $1.parameters }
     ?? radialRuns.min { $0.best < $1.best }!
   let layer = radial.model.layers[0] as! RadialBump<Float>
-  _ = try layer.forward(trainX)
+  // Dead units over the training inputs (the layer's own counter would hold the grid's).
+  let statistics = try BumpLayerStatistics.collect(model: radial.model, inputs: trainX)[0]
   let centers = (0..<layer.units).map { (x: Double(layer.center.value[$0, 0]), y: Double(layer.center.value[$0, 1])) }
   let radii = (0..<layer.units).map { Double(layer.sigma.value[0, $0]).squareRoot() }
   let xs = (0..<80).map { -2.5 + (Double($0) + 0.5) * 5 / 80 }
@@ -104,7 +105,7 @@ if CommandLine.arguments.count > 1 {
   let values = (0..<80).map { j in (0..<80).map { Double(surface[j * 80 + $0, 0]) } }
   let points = (0..<600).map { (x: Double(trainX[$0, 0]), y: Double(trainX[$0, 1])) }
   let svg = Plot.radialSupports(
-    centers: centers, radii: radii, dead: Set(layer.deadUnits), grid: (xs, xs, values), points: points,
+    centers: centers, radii: radii, dead: Set(statistics.deadUnitIndices), grid: (xs, xs, values), points: points,
     title: "\(radial.name): supports over the learned surface")
   try svg.write(to: folder.appendingPathComponent("radial-supports.svg"), atomically: true, encoding: .utf8)
   let curves = Plot.lossCurves(
