@@ -561,16 +561,25 @@ struct ColumnPlan: Codable, Equatable, Sendable {
           switch columns[f].cells {
           case .numbers(let cells):
             let fill = Element(feature.median ?? 0)
-            var i = 0
-            for r in rows {
-              let value = cells[r]
-              if value.isNaN {
-                out[i * width + offset] = fill
-                if feature.indicator { out[i * width + offset + 1] = 1 } else { tally.imputed[f] += 1 }
-              } else {
-                out[i * width + offset] = value
+            func encodeNumbers<Values: RandomAccessCollection<Element>>(_ values: Values) where Values.Index == Int {
+              var i = 0
+              for r in rows {
+                let value = values[r]
+                if value.isNaN {
+                  out[i * width + offset] = fill
+                  if feature.indicator { out[i * width + offset + 1] = 1 } else { tally.imputed[f] += 1 }
+                } else {
+                  out[i * width + offset] = value
+                }
+                i += 1
               }
-              i += 1
+            }
+            // A batch read for predict or evaluate is one block: indexed directly, not through
+            // the collection's block search (a generic call per cell from this module).
+            if cells.blocks.count == 1 {
+              encodeNumbers(cells.blocks[0].values)
+            } else {
+              encodeNumbers(cells)
             }
           case .texts(let codes, let texts):
             let map = categoryOf[f]
