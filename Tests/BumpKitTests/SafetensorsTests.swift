@@ -519,6 +519,12 @@ struct SafetensorsTests {
     #expect(
       SafetensorsError.headerLengthExceedsFile(length: 1000, available: 2).description
         == "safetensors header length 1000 is larger than the 2 bytes that follow it")
+    // A text file's first 8 bytes read as a length: the message says it is text.
+    let csvStart = Array("x0,x1\n1,".utf8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    #expect(
+      SafetensorsError.headerTooLarge(length: csvStart, limit: 100_000_000).description
+        == #"safetensors header length \#(csvStart) exceeds the limit of 100000000 bytes; the file begins with text ("x0,x1\n1,"), not a safetensors header: is it a CSV or other text file?"#)
+    #expect(!SafetensorsError.headerTooLarge(length: .max, limit: 100_000_000).description.contains("text"))
     #expect(
       SafetensorsError.duplicateTensorName("x\"\n\u{1B}").description
         == #"tensor "x\"\n\u{1b}" appears more than once in the header"#)

@@ -136,9 +136,11 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
       return "truncated safetensors file: \(byteCount) bytes, fewer than the 8-byte header length"
     case .headerTooLarge(let length, let limit):
       return "safetensors header length \(length) exceeds the limit of \(limit) bytes"
+        + textHint(length)
     case .headerLengthExceedsFile(let length, let available):
       return
         "safetensors header length \(length) is larger than the \(available) bytes that follow it"
+        + textHint(length)
     case .headerNotUTF8(let offset):
       return "safetensors header is not valid UTF-8 (bad byte at header offset \(offset))"
     case .invalidHeaderJSON(let offset, let reason):
@@ -206,3 +208,15 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
 /// `s` in double quotes, escaped (``MessageText/quoted(_:)``), so that a hostile tensor name
 /// cannot forge or break an error message.
 private func quoted(_ s: String) -> String { MessageText.quoted(s) }
+
+/// For a header length read from a text file (its first 8 bytes, little-endian, all printable
+/// ASCII or line breaks): "; the file begins with text ("x0,x1\n1,"), not a safetensors
+/// header", so that a CSV file given as a model is named as such. Empty otherwise.
+private func textHint(_ length: UInt64) -> String {
+  let bytes = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) }
+  guard bytes.allSatisfy({ (0x20...0x7E).contains($0) || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
+    return ""
+  }
+  let text = String(decoding: bytes, as: UTF8.self)
+  return "; the file begins with text (\(quoted(text))), not a safetensors header: is it a CSV or other text file?"
+}
