@@ -5,7 +5,7 @@ For every data set below the script writes a CSV file, runs `bump train --data F
 --task ...` with no other training option (unless --bump-args adds some), and fits
 scikit-learn's `MLPClassifier` / `MLPRegressor(hidden_layer_sizes=(32, 32))` on the very same
 split: `bump train` shuffles the rows with its seed before it holds out the last 20%, so the
-script repeats that shuffle (SplitMix64, as `Dataset.shuffled(seed:)` does it) and checks the
+script repeats that shuffle (SplitMix64, as `bump train` does it) and checks the
 result against the constant baseline that bump reports for its validation part. The inputs
 are standardized for scikit-learn with statistics of the training part, as bump does.
 
@@ -66,21 +66,46 @@ def data_sets():
     return out
 
 
-def bump_order(n, seed):
-    """The row order of `Dataset.shuffled(seed:)`: Fisher–Yates from the end with SplitMix64
-    and the high word of a 64×64-bit product as the index."""
-    state = seed & MASK
-    order = list(range(n))
-    i = n - 1
-    while i > 0:
-        state = (state + 0x9E3779B97F4A7C15) & MASK
-        z = state
+class SplitMix64:
+    """`SeededGenerator`: SplitMix64."""
+
+    def __init__(self, seed):
+        self.state = seed & MASK
+
+    def next(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
+        z = self.state
         z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-        z ^= z >> 31
-        j = (z * (i + 1)) >> 64
-        order[i], order[j] = order[j], order[i]
+        return z ^ (z >> 31)
+
+
+def fisher_yates(items, generator):
+    """Fisher–Yates from the end, the index the high word of a 64×64-bit product."""
+    i = len(items) - 1
+    while i > 0:
+        j = (generator.next() * (i + 1)) >> 64
+        items[i], items[j] = items[j], items[i]
         i -= 1
+    return items
+
+
+def bump_order(n, seed):
+    """The row order `bump train` gives a file's n kept rows before the split: with fewer
+    than 8192 rows the Fisher–Yates shuffle of `Dataset.shuffled(seed:)`; from 8192 rows on,
+    each row draws one of min(256, n // 4096) buckets in file order, and each bucket is
+    shuffled by a generator of its own (see `BucketShuffle`)."""
+    buckets = 1 if n < 2 * 4096 else min(256, n // 4096)
+    if buckets == 1:
+        return fisher_yates(list(range(n)), SplitMix64(seed))
+    draws = SplitMix64(seed)
+    members = [[] for _ in range(buckets)]
+    for r in range(n):
+        members[(draws.next() * buckets) >> 64].append(r)
+    order = []
+    for b, part in enumerate(members):
+        mixer = SplitMix64(seed ^ (((b + 1) * 0xD1B54A32D192ED03) & MASK))
+        order += fisher_yates(part, SplitMix64(mixer.next()))
     return order
 
 

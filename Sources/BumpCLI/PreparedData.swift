@@ -5,12 +5,14 @@ import BumpKit
 /// features, and a regression target when asked).
 ///
 /// A CSV file is read into a ``CSVTable`` (the values as read, number columns in the
-/// reader's blocks), its columns planned on the training part (``ColumnPlan``: imputation,
-/// one-hot categories, constant columns dropped), and its rows encoded in file order into one
-/// matrix while the table's memory is given back (``TrainingRows``): the table and the
-/// matrix together are about one copy. The rows are then put in the seeded shuffled order in
-/// place, the validation rows (the last ones) copied out, and both parts standardised in
-/// place; the table is gone before training starts.
+/// reader's blocks); its rows draw their places in the seeded shuffled order
+/// (``BucketShuffle``), which decides the training part; its columns are planned on that part
+/// (``ColumnPlan``: imputation, one-hot categories, constant columns dropped) and their
+/// statistics taken (``InputStatistics``); then its rows are encoded, standardised, into one
+/// matrix, each into its bucket, while the table's memory is given back (``TrainingRows``):
+/// the table and the matrix together are about one copy. Each bucket is then shuffled in
+/// place and the validation rows (the last ones) copied out; the table is gone before
+/// training starts.
 struct PreparedData<Element: MatrixScalar> {
   /// The CSV path, or the built-in dataset's name; for messages.
   let source: String

@@ -109,14 +109,12 @@ struct TableData<Element: MatrixScalar> {
         }
       }
     }
-    var order: [UInt32] = []
-    order.reserveCapacity(rows)
-    for r in 0..<rows where keep[r] { order.append(UInt32(r)) }
-    guard !order.isEmpty else {
+    var kept = 0
+    for flag in keep { kept &+= flag ? 1 : 0 }
+    guard kept > 0 else {
       throw CLIError.dataMismatch(
         path: source, reason: "no rows are left to train on once rows with missing cells are dropped")
     }
-    let kept = order.count
 
     // The targets' classes.
     let taskValue: LearningTask
@@ -151,15 +149,11 @@ struct TableData<Element: MatrixScalar> {
     }
 
     // Files are often sorted (by class, by time): shuffle before the validation split takes
-    // the last rows. The same permutation as `Dataset.shuffled(seed:)`.
-    let shuffleSeed = configuration.seed &+ 0x5EED
-    var generator = SeededGenerator(seed: shuffleSeed)
-    var i = kept - 1
-    while i > 0 {
-      let j = Int(generator.next().multipliedFullWidth(by: UInt64(i + 1)).high)
-      order.swapAt(i, j)
-      i -= 1
-    }
+    // the last rows. Each kept row draws a bucket now (`BucketShuffle`), and the rows that end
+    // before the cut are the training part.
+    let shuffle = BucketShuffle(rows: kept, seed: configuration.seed &+ 0x5EED)
+    let dropping = kept == rows ? nil : keep
+    let placement = TrainingRows<Element>.Placement(rows: rows, keep: dropping, shuffle: shuffle)
     var cut = kept
     if configuration.validationSplit > 0 {
       let held = Int((Double(kept) * configuration.validationSplit).rounded())
@@ -168,14 +162,11 @@ struct TableData<Element: MatrixScalar> {
       }
       cut = kept - held
     }
-    var inTraining = [Bool](repeating: false, count: rows)
-    for i in 0..<cut { inTraining[Int(order[i])] = true }
-    order = []
+    var inTraining = placement.before(cut, rows: rows, keep: dropping, shuffle: shuffle)
 
     var plan = ColumnPlan.fit(
       columns: Array(table.columns.dropFirst()), training: inTraining, missing: rule,
       categorical: categoricalSet)
-    inTraining = []
     plan.numericClasses = numericClasses
     guard !plan.features.isEmpty else {
       throw CLIError.dataMismatch(
@@ -188,25 +179,49 @@ struct TableData<Element: MatrixScalar> {
       outputs: configuration.loss == .bce ? 1 : (taskValue.classes ?? 1),
       scalarBytes: MemoryLayout<Element>.stride, dataCopies: MemoryBudget.tableDataCopies)
 
-    // Encoded in file order, the table's number blocks freed on the way; then shuffled in
-    // place, and the validation rows (the last ones) copied out.
+    // Standardised with the training rows' statistics and encoded, each row into its
+    // bucket, the table's number blocks freed on the way; then the buckets shuffled in place,
+    // and the validation rows (the last ones) copied out.
+    let threads = ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
     var rowsData: TrainingRows<Element>
     do {
       let positions = Dictionary(
         table.columns.indices.dropFirst().map { (table.columns[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
       let used = plan.features.map { positions[$0.name]! }
-      let (offsets, categoryOf) = ColumnPlan.Encoder<Element>.layout(
-        plan: plan, columns: used.map { table.columns[$0] })
+      // (The columns are not held beyond this: encoding frees their blocks.)
+      var usedColumns = used.map { table.columns[$0] }
+      let (offsets, categoryOf) = ColumnPlan.Encoder<Element>.layout(plan: plan, columns: usedColumns)
+      let map: Standardization? =
+        configuration.standardize
+        ? try InputStatistics.fit(
+          plan: plan, columns: usedColumns, categoryOf: categoryOf, training: inTraining, flagged: cut)
+        : nil
+      usedColumns = []
+      standardization = map
+      inTraining = []
+      func input(_ value: Element, _ j: Int) -> Element {
+        guard let map else { return value }
+        return Element((Double(value) - map.mean[j]) / map.standardDeviation[j])
+      }
       var sources: [TrainingRows<Element>.Source] = []
       for (f, k) in used.enumerated() {
         let feature = plan.features[f]
+        let first = offsets[f]
         switch table.columns[k].cells {
         case .numbers(let values):
           table.columns[k].cells = .numbers(CSVValues())
-          sources.append(.numbers(values, fill: Element(feature.median ?? 0), indicator: feature.indicator))
+          sources.append(
+            .numbers(
+              values, fill: Element(feature.median ?? 0), mean: map?.mean[first] ?? 0,
+              deviation: map?.standardDeviation[first] ?? 1,
+              indicator: feature.indicator ? (input(0, first + 1), input(1, first + 1)) : nil))
         case .texts(let codes, _):
           let other = feature.other ? (feature.categories?.count ?? 0) : -1
-          sources.append(.texts(codes: codes, categoryOf: categoryOf[f], other: other))
+          let inputs = first..<(first + feature.width)
+          sources.append(
+            .texts(
+              codes: codes, categoryOf: categoryOf[f], other: other, zeros: inputs.map { input(0, $0) },
+              ones: inputs.map { input(1, $0) }))
         }
       }
       var targetSource: TrainingRows<Element>.Target
@@ -221,38 +236,26 @@ struct TableData<Element: MatrixScalar> {
       }
       table.columns = []
       rowsData = TrainingRows(
-        rows: rows, keep: kept == rows ? nil : keep, kept: kept, sources: &sources, offsets: offsets,
-        width: plan.width, target: &targetSource,
-        threads: ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1)
+        rows: rows, keep: dropping, placement: placement, sources: &sources, offsets: offsets,
+        width: plan.width, target: &targetSource, threads: threads)
     }
     keep = []
-    TrainingRows.shuffle(&rowsData.x, targets: &rowsData.y, seed: shuffleSeed)
+    let held = TrainingRows.shuffleBuckets(
+      &rowsData.x, targets: &rowsData.y, shuffle: shuffle, starts: placement.starts, threads: threads,
+      copyingFrom: cut)
     var x = rowsData.x
     rowsData.x = Matrix()
     var validationX: Matrix<Element>?
     var validationY: Matrix<Element>?
-    if cut < kept {
-      let width = plan.width
-      validationX = x.withUnsafeBufferPointer { all in
-        Matrix(validRows: kept - cut, columns: width) { part in
-          _ = part.initialize(from: all[(cut * width)...])
-        }
-      }
-      validationY = try Matrix(rows: kept - cut, columns: 1, elements: Array(rowsData.y[cut...]))
+    if let held {
+      validationX = held.x
+      validationY = try Matrix(rows: kept - cut, columns: 1, elements: held.y)
       TrainingRows.releaseRows(of: &x, from: cut)
-      x.resize(validRows: cut, columns: width)
+      x.resize(validRows: cut, columns: plan.width)
     }
     let y = try Matrix(rows: cut, columns: 1, elements: Array(rowsData.y[..<cut]))
     rowsData.y = []
 
-    if configuration.standardize {
-      let map = try Standardization(fitting: x)
-      try map.apply(toInPlace: &x)
-      if validationX != nil { try map.apply(toInPlace: &validationX!) }
-      standardization = map
-    } else {
-      standardization = nil
-    }
     let names = plan.inputNames
     training = try Dataset(
       x: x, y: y, featureNames: names, targetName: target, task: taskValue, classNames: classNames)

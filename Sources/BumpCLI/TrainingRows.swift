@@ -8,28 +8,34 @@ import Foundation
   import Musl
 #endif
 
-/// The model inputs and targets of a table's kept rows, encoded with a ``ColumnPlan`` in file
-/// order into one row-major matrix while the table's number blocks are freed as they are read
-/// (so that the table and the matrix are not both whole at any time), then put in the seeded
-/// shuffled order in place (``shuffle(_:targets:seed:)``).
+/// The model inputs and targets of a table's kept rows, encoded with a ``ColumnPlan`` and
+/// standardised as they are written, in the seeded shuffled order of a ``BucketShuffle``.
 ///
-/// File order reads every column sequentially; encoding straight into the shuffled order
-/// would read each column at random, one cache miss per cell, and keep the whole table until
-/// the end.
+/// The table is read in file order, column by column a tile of rows at a time, and every row
+/// is written to the next free row of its bucket (a few hundred sequential streams); the
+/// table's number blocks are freed as they are passed, so that the table and the matrix are
+/// not both whole at any time. Then each bucket, small enough to stay in the cache, is
+/// shuffled in place (``shuffleBuckets(_:targets:shuffle:starts:threads:)``).
 struct TrainingRows<Element: MatrixScalar> {
   /// The inputs, one row per kept table row.
   var x: Matrix<Element>
   /// The targets, one per row of ``x``.
   var y: [Element]
 
-  /// How one used feature column is encoded.
+  /// How one used feature column is encoded: its inputs are written standardised,
+  /// `Element((Double(v) − mean) / deviation)` for each input value v, the formula of
+  /// `Standardization.apply(to:)` (with mean 0 and deviation 1 they are written as they are).
   enum Source {
     /// Numbers in blocks (each freed once encoded); a missing cell takes `fill`, and with an
-    /// indicator the next input is 1 for it and 0 otherwise.
-    case numbers(CSVValues<Element>, fill: Element, indicator: Bool)
+    /// indicator (`indicator`: its standardised 0 and 1) the next input says whether it was
+    /// missing.
+    case numbers(
+      CSVValues<Element>, fill: Element, mean: Double, deviation: Double,
+      indicator: (zero: Element, one: Element)?)
     /// Text codes; `categoryOf` maps a code to its input within the feature (or -1), `other`
-    /// is the input that takes the rest (-1 for none).
-    case texts(codes: [UInt32], categoryOf: [Int32], other: Int)
+    /// is the input that takes the rest (-1 for none); `zeros` and `ones` are each input's
+    /// standardised 0 and 1.
+    case texts(codes: [UInt32], categoryOf: [Int32], other: Int, zeros: [Element], ones: [Element])
   }
 
   /// How the targets are read.
@@ -38,6 +44,59 @@ struct TrainingRows<Element: MatrixScalar> {
     case numbers(CSVValues<Element>)
     /// A class target's codes, and the class of each code.
     case classes(codes: [UInt32], classOf: [Int32])
+  }
+
+  /// Where the rows go: each kept row's bucket, in file order, and where the buckets start.
+  struct Placement {
+    /// Per table row, its bucket (a dropped row's entry is not read).
+    var bucketOf: [UInt8]
+    /// Per bucket, its first output row; one more entry, the number of kept rows.
+    var starts: [Int]
+    /// Per bucket, its kept rows among the first ``halfRows`` table rows.
+    var firstHalf: [Int]
+    /// The table rows of the first half (the rows the first of two threads encodes).
+    var halfRows: Int
+
+    /// The buckets of the `rows` table rows whose `keep` flag is set (all when nil), drawn
+    /// in file order by `shuffle` (whose row count is the number kept).
+    init(rows: Int, keep: [Bool]?, shuffle: BucketShuffle) {
+      let buckets = shuffle.buckets
+      bucketOf = [UInt8](repeating: 0, count: rows)
+      var counts = [Int](repeating: 0, count: buckets)
+      firstHalf = [Int](repeating: 0, count: buckets)
+      halfRows = rows / 2
+      var generator = shuffle.bucketGenerator
+      for r in 0..<rows where keep?[r] ?? true {
+        let b = buckets == 1 ? 0 : shuffle.bucket(for: generator.next())
+        bucketOf[r] = UInt8(b)
+        counts[b] += 1
+        if r < halfRows { firstHalf[b] += 1 }
+      }
+      starts = [0]
+      for b in 0..<buckets { starts.append(starts[b] + counts[b]) }
+    }
+
+    /// Per table row, whether it lands before output row `cut` once the buckets are shuffled
+    /// (false for dropped rows): whole buckets, and in the one that `cut` divides, its rows'
+    /// places after its shuffle.
+    func before(_ cut: Int, rows: Int, keep: [Bool]?, shuffle: BucketShuffle) -> [Bool] {
+      var flags = [Bool](repeating: false, count: rows)
+      let divided = (0..<shuffle.buckets).first { starts[$0] < cut && cut < starts[$0 + 1] }
+      var members: [Int] = []
+      for r in 0..<rows where keep?[r] ?? true {
+        let b = Int(bucketOf[r])
+        if b == divided {
+          members.append(r)
+        } else {
+          flags[r] = starts[b + 1] <= cut
+        }
+      }
+      if let divided {
+        shuffle.shuffle(bucket: divided, count: members.count) { members.swapAt($0, $1) }
+        for (place, r) in members.enumerated() { flags[r] = starts[divided] + place < cut }
+      }
+      return flags
+    }
   }
 
   /// The rows of a table per tile: the tile's rows of every column are encoded while the
@@ -59,16 +118,19 @@ struct TrainingRows<Element: MatrixScalar> {
   /// The least rows for which two threads encode (each one half of the rows).
   static var parallelRows: Int { 1 << 16 }
 
-  /// Encodes the `rows` table rows whose `keep` flag is set (all when `keep` is nil), in file
-  /// order: input offsets `offsets` (one per source), `width` inputs a row; with `threads` 2
-  /// and at least `parallelRows` rows, each half of the rows by its own thread (the same
-  /// result).
+  /// Encodes the `rows` table rows whose `keep` flag is set (all when `keep` is nil), each to
+  /// the next row of its bucket in `placement`: input offsets `offsets` (one per source),
+  /// `width` inputs a row; with `threads` 2 and at least `parallelRows` rows, each half of
+  /// the rows by its own thread (the same result). The rows are in their buckets, each
+  /// bucket in file order: ``shuffleBuckets(_:targets:shuffle:starts:threads:)`` finishes
+  /// the shuffle.
   ///
   /// The sources' and the target's number blocks are taken and freed as encoding passes them.
   init(
-    rows: Int, keep: [Bool]?, kept: Int, sources: inout [Source], offsets: [Int], width: Int,
+    rows: Int, keep: [Bool]?, placement: Placement, sources: inout [Source], offsets: [Int], width: Int,
     target: inout Target, threads: Int, parallelRows: Int = Self.parallelRows
   ) {
+    let kept = placement.starts.last ?? 0
     // Each column's blocks with their first rows, as buffers that the threads clear (each in
     // its own half of the rows) to free them.
     var blockLists: [[CSVValues<Element>.Block?]] = []
@@ -89,20 +151,27 @@ struct TrainingRows<Element: MatrixScalar> {
     }
     for f in sources.indices {
       switch sources[f] {
-      case .numbers(var values, let fill, let indicator):
-        sources[f] = .numbers(CSVValues(), fill: fill, indicator: indicator)
-        plans.append(.numbers(list: addNumbers(&values), offset: offsets[f], fill: fill, indicator: indicator))
-      case .texts(let codes, let categoryOf, let other):
-        plans.append(.texts(codes: codes, categoryOf: categoryOf, offset: offsets[f], other: other))
+      case .numbers(var values, let fill, let mean, let deviation, let indicator):
+        sources[f] = .texts(codes: [], categoryOf: [], other: -1, zeros: [], ones: [])
+        let standardized = mean != 0 || deviation != 1
+        let fillInput = standardized ? Element((Double(fill) - mean) / deviation) : fill
+        plans.append(
+          .numbers(
+            list: addNumbers(&values), offset: offsets[f], fill: fillInput, mean: mean, deviation: deviation,
+            standardized: standardized, indicator: indicator))
+      case .texts(let codes, let categoryOf, let other, let zeros, let ones):
+        plans.append(
+          .texts(codes: codes, categoryOf: categoryOf, offset: offsets[f], other: other, zeros: zeros, ones: ones))
       }
     }
     var targetTask: ColumnTask
     switch target {
     case .numbers(var values):
       target = .numbers(CSVValues())
-      targetTask = .numbers(list: addNumbers(&values), offset: 0, fill: .nan, indicator: false)
+      targetTask = .numbers(
+        list: addNumbers(&values), offset: 0, fill: .nan, mean: 0, deviation: 1, standardized: false, indicator: nil)
     case .classes(let codes, let classOf):
-      targetTask = .texts(codes: codes, categoryOf: classOf, offset: 0, other: -1)
+      targetTask = .classes(codes: codes, classOf: classOf)
     }
     sources = []
 
@@ -120,29 +189,26 @@ struct TrainingRows<Element: MatrixScalar> {
       y.withUnsafeMutableBufferPointer { yOut in
         let keepFlags = keep
         keepFlags.withUnsafeBufferPointerOrNil { keepBuffer in
-          let job = EncodeJob(
-            lists: lists, starts: starts, ends: ends, plans: plans, target: targetTask, keep: keepBuffer,
-            out: out.baseAddress!, y: yOut.baseAddress!, width: width)
-          // The halves, and the kept rows before the second.
-          let split = threads >= 2 && rows >= max(parallelRows, 2) ? rows / 2 : rows
-          if split < rows {
-            var before = 0
-            if let keepBuffer {
-              for r in 0..<split where keepBuffer[r] { before += 1 }
-            } else {
-              before = split
-            }
-            let shared = UnsafeSendable((job, split, before))
-            DispatchQueue.concurrentPerform(iterations: 2) { half in
-              let (job, split, before) = shared.value
-              if half == 0 {
-                job.run(rows: 0..<split, compact: 0..<before)
-              } else {
-                job.run(rows: split..<rows, compact: before..<kept)
+          placement.bucketOf.withUnsafeBufferPointer { bucketOf in
+            let job = EncodeJob(
+              lists: lists, starts: starts, ends: ends, plans: plans, target: targetTask, keep: keepBuffer,
+              bucketOf: bucketOf, out: out.baseAddress!, y: yOut.baseAddress!, width: width)
+            // The halves, and where the second one's rows start in each bucket.
+            let split = threads >= 2 && rows >= max(parallelRows, 2) ? placement.halfRows : rows
+            if split < rows {
+              let second = zip(placement.starts, placement.firstHalf).map { $0 + $1 }
+              let shared = UnsafeSendable((job, split, placement.starts, second))
+              DispatchQueue.concurrentPerform(iterations: 2) { half in
+                let (job, split, first, second) = shared.value
+                if half == 0 {
+                  job.run(rows: 0..<split, cursors: first)
+                } else {
+                  job.run(rows: split..<rows, cursors: second)
+                }
               }
+            } else {
+              job.run(rows: 0..<rows, cursors: placement.starts)
             }
-          } else {
-            job.run(rows: 0..<rows, compact: 0..<kept)
           }
         }
       }
@@ -153,8 +219,11 @@ struct TrainingRows<Element: MatrixScalar> {
 
   /// One column's work, with everything a thread needs.
   enum ColumnTask {
-    case numbers(list: Int, offset: Int, fill: Element, indicator: Bool)
-    case texts(codes: [UInt32], categoryOf: [Int32], offset: Int, other: Int)
+    case numbers(
+      list: Int, offset: Int, fill: Element, mean: Double, deviation: Double, standardized: Bool,
+      indicator: (zero: Element, one: Element)?)
+    case texts(codes: [UInt32], categoryOf: [Int32], offset: Int, other: Int, zeros: [Element], ones: [Element])
+    case classes(codes: [UInt32], classOf: [Int32])
   }
 
   /// The shared state of the encoding threads: they write disjoint rows of the output and
@@ -168,46 +237,49 @@ struct TrainingRows<Element: MatrixScalar> {
     let plans: [ColumnTask]
     let target: ColumnTask
     let keep: UnsafeBufferPointer<Bool>?
+    let bucketOf: UnsafeBufferPointer<UInt8>
     let out: UnsafeMutablePointer<Element>
     let y: UnsafeMutablePointer<Element>
     let width: Int
 
-    /// Encodes table rows `rows`, the kept ones to output rows `output` (in order); gives
-    /// back the pages of the cells passed, and frees the blocks that lie within `rows` once
-    /// they are passed.
-    func run(rows: Range<Int>, compact output: Range<Int>) {
-      let compactStart = output.lowerBound
-      var cursors = [Int](repeating: 0, count: lists.count)
+    /// Encodes table rows `rows`, each kept one to the next row of its bucket (`cursors`:
+    /// per bucket, the output row the first of them goes to); gives back the pages of the
+    /// cells passed, and frees the blocks that lie within `rows` once they are passed.
+    func run(rows: Range<Int>, cursors: [Int]) {
+      var next = cursors
+      var blockCursors = [Int](repeating: 0, count: lists.count)
       var slots = [Int](repeating: 0, count: TrainingRows.tileRows)
       // The rows whose number cells have been given back to the system, per column.
       var released = [Int](repeating: rows.lowerBound, count: lists.count)
-      var compact = compactStart
       var a = rows.lowerBound
       while a < rows.upperBound {
         let b = min(a + TrainingRows.tileRows, rows.upperBound)
-        // The output row of each kept row of the tile (-1 for a dropped one).
-        var count = 0
-        if let keep {
-          for r in a..<b {
-            if keep[r] {
-              slots[r - a] = count
-              count += 1
-            } else {
-              slots[r - a] = -1
+        // The output row of each row of the tile (-1 for a dropped one).
+        next.withUnsafeMutableBufferPointer { next in
+          if let keep {
+            for r in a..<b {
+              if keep[r] {
+                let bucket = Int(bucketOf[r])
+                slots[r - a] = next[bucket]
+                next[bucket] += 1
+              } else {
+                slots[r - a] = -1
+              }
+            }
+          } else {
+            for r in a..<b {
+              let bucket = Int(bucketOf[r])
+              slots[r - a] = next[bucket]
+              next[bucket] += 1
             }
           }
-        } else {
-          count = b - a
         }
-        let tile = out + compact * width
-        tile.update(repeating: 0, count: count * width)
         slots.withUnsafeBufferPointer { slots in
           for plan in plans {
-            encode(plan, rows: a..<b, tile: tile, stride: width, slots: keep == nil ? nil : slots, cursors: &cursors)
+            encode(plan, rows: a..<b, into: out, stride: width, slots: slots, cursors: &blockCursors)
           }
-          encode(target, rows: a..<b, tile: y + compact, stride: 1, slots: keep == nil ? nil : slots, cursors: &cursors)
+          encode(target, rows: a..<b, into: y, stride: 1, slots: slots, cursors: &blockCursors)
         }
-        compact += count
         // The pages of the cells passed are given back as encoding goes (a block is freed
         // only once both threads are past it), and blocks wholly inside this thread's rows
         // are freed once passed.
@@ -248,15 +320,16 @@ struct TrainingRows<Element: MatrixScalar> {
       #endif
     }
 
-    /// One column's inputs of table rows `rows` into `tile` (row i of the tile at
-    /// `tile + i·stride`).
+    /// One column's inputs of table rows `rows`: row r's at `output + slots[r − rows.lowerBound]·stride`
+    /// (none for a slot of -1).
     @inline(__always)
     private func encode(
-      _ plan: ColumnTask, rows: Range<Int>, tile: UnsafeMutablePointer<Element>, stride: Int,
-      slots: UnsafeBufferPointer<Int>?, cursors: inout [Int]
+      _ plan: ColumnTask, rows: Range<Int>, into output: UnsafeMutablePointer<Element>, stride: Int,
+      slots: UnsafeBufferPointer<Int>, cursors: inout [Int]
     ) {
+      let base = rows.lowerBound
       switch plan {
-      case .numbers(let list, let offset, let fill, let indicator):
+      case .numbers(let list, let offset, let fill, let mean, let deviation, let standardized, let indicator):
         let blocks = lists[list]
         let blockStarts = starts[list]
         let blockEnds = ends[list]
@@ -265,115 +338,114 @@ struct TrainingRows<Element: MatrixScalar> {
           var c = cursors[list]
           while blockEnds[c] <= r { c += 1 }
           cursors[list] = c
-          let start = blockStarts[c]
           let end = min(rows.upperBound, blockEnds[c])
-          let values = blocks[c]!.base + (r - start)
-          let base = rows.lowerBound
-          if let slots {
-            for i in 0..<(end - r) {
-              let slot = slots[r - base + i]
-              guard slot >= 0 else { continue }
-              let value = values[i]
-              let cell = tile + slot * stride + offset
-              if value.isNaN {
-                cell[0] = fill
-                if indicator { cell[1] = 1 }
-              } else {
-                cell[0] = value
-              }
+          let values = blocks[c]!.base + (r - blockStarts[c])
+          for i in 0..<(end - r) {
+            let slot = slots[r - base + i]
+            guard slot >= 0 else { continue }
+            let value = values[i]
+            let cell = output + slot * stride + offset
+            let missing = value.isNaN
+            if missing {
+              cell[0] = fill
+            } else if standardized {
+              cell[0] = Element((Double(value) - mean) / deviation)
+            } else {
+              cell[0] = value
             }
-          } else {
-            var cell = tile + (r - base) * stride + offset
-            for i in 0..<(end - r) {
-              let value = values[i]
-              if value.isNaN {
-                cell[0] = fill
-                if indicator { cell[1] = 1 }
-              } else {
-                cell[0] = value
-              }
-              cell += stride
-            }
+            if let indicator { cell[1] = missing ? indicator.one : indicator.zero }
           }
           r = end
         }
-      case .texts(let codes, let categoryOf, let offset, let other):
+      case .texts(let codes, let categoryOf, let offset, let other, let zeros, let ones):
         codes.withUnsafeBufferPointer { codes in
           categoryOf.withUnsafeBufferPointer { categoryOf in
-            let base = rows.lowerBound
-            for r in rows {
-              let slot = slots.map { $0[r - base] } ?? (r - base)
-              guard slot >= 0 else { continue }
-              let code = codes[r]
-              guard code != CSVColumn<Element>.missingCode else { continue }
-              let k = Int(categoryOf[Int(code)])
-              let cell = tile + slot * stride + offset
-              if stride == 1 {
-                cell[0] = Element(k)
-              } else if k >= 0 {
-                cell[k] = 1
-              } else if other >= 0 {
-                cell[other] = 1
+            zeros.withUnsafeBufferPointer { zeros in
+              ones.withUnsafeBufferPointer { ones in
+                for r in rows {
+                  let slot = slots[r - base]
+                  guard slot >= 0 else { continue }
+                  let cell = output + slot * stride + offset
+                  cell.update(from: zeros.baseAddress!, count: zeros.count)
+                  let code = codes[r]
+                  guard code != CSVColumn<Element>.missingCode else { continue }
+                  let k = Int(categoryOf[Int(code)])
+                  let input = k >= 0 ? k : other
+                  if input >= 0 { cell[input] = ones[input] }
+                }
               }
             }
           }
         }
+      case .classes(let codes, let classOf):
+        for r in rows {
+          let slot = slots[r - base]
+          guard slot >= 0 else { continue }
+          output[slot * stride] = Element(Int(classOf[Int(codes[r])]))
+        }
       }
     }
   }
 
-  /// Puts the rows of `x` and `targets` (one per row) in the order that the Fisher–Yates
-  /// shuffle with `SeededGenerator(seed:)` gives an array of their indices (row i ends where
-  /// index i ends), by making the same swaps in place: no index chain is followed, and no
-  /// second copy is made.
-  static func shuffle(
-    _ x: inout Matrix<Element>, targets: inout [Element], seed: UInt64
-  ) {
+  /// Shuffles each bucket of rows of `x` and `targets` (bucket b holds rows
+  /// `starts[b]..<starts[b + 1]`, in file order) in place by `shuffle`'s Fisher–Yates swaps
+  /// for it: the rows are then in the order of `shuffle.order()`. With `threads` 2 each half
+  /// of the buckets is shuffled by its own thread (the same result).
+  ///
+  /// - Returns: a copy of the rows from `cut` on and their targets (made bucket by bucket
+  ///   while each is in the cache), or nil when `cut` is the number of rows.
+  static func shuffleBuckets(
+    _ x: inout Matrix<Element>, targets: inout [Element], shuffle: BucketShuffle, starts: [Int], threads: Int,
+    copyingFrom cut: Int
+  ) -> (x: Matrix<Element>, y: [Element])? {
     let width = x.columns
     let count = x.rows
-    precondition(targets.count == count)
-    x.withUnsafeMutableBufferPointer { rows in
-      targets.withUnsafeMutableBufferPointer { targets in
-        var generator = SeededGenerator(seed: seed)
-        // A second generator runs `lookahead` swaps ahead and reads one value of the row
-        // that swap will take: the rows are far apart, and reading them early lets the
-        // misses overlap instead of queueing one behind the other.
-        let lookahead = 16
-        var ahead = generator
-        var aheadIndex = count - 1
-        for _ in 0..<min(lookahead, max(count - 1, 0)) {
-          _ = ahead.next()
-          aheadIndex -= 1
-        }
-        var touched: UInt64 = 0
-        var i = count - 1
-        while i > 0 {
-          if aheadIndex > 0 {
-            let k = Int(ahead.next().multipliedFullWidth(by: UInt64(aheadIndex + 1)).high)
-            touched &+= rows[k * width] == 0 ? 1 : 0
-            aheadIndex -= 1
-          }
-          let j = Int(generator.next().multipliedFullWidth(by: UInt64(i + 1)).high)
-          if j != i {
-            let a = rows.baseAddress! + i * width
-            let b = rows.baseAddress! + j * width
-            for k in 0..<width {
-              let t = a[k]
-              a[k] = b[k]
-              b[k] = t
+    precondition(targets.count == count && starts.count == shuffle.buckets + 1 && (0...count).contains(cut))
+    var copy = cut < count ? [Element](repeating: 0, count: count - cut) : []
+    let copyX = Matrix<Element>(validRows: count - cut, columns: width) { part in
+      x.withUnsafeMutableBufferPointer { rows in
+        targets.withUnsafeMutableBufferPointer { targets in
+          copy.withUnsafeMutableBufferPointer { copyY in
+            let shared = UnsafeSendable(
+              (rows.baseAddress!, targets.baseAddress!, part.baseAddress, copyY.baseAddress, starts, shuffle, width, cut))
+            @Sendable func run(_ buckets: Range<Int>) {
+              let (rows, targets, partX, partY, starts, shuffle, width, cut) = shared.value
+              for b in buckets {
+                let first = starts[b]
+                let end = starts[b + 1]
+                shuffle.shuffle(bucket: b, count: end - first) { i, j in
+                  let a = rows + (first + i) * width
+                  let b = rows + (first + j) * width
+                  for k in 0..<width {
+                    let t = a[k]
+                    a[k] = b[k]
+                    b[k] = t
+                  }
+                  let t = targets[first + i]
+                  targets[first + i] = targets[first + j]
+                  targets[first + j] = t
+                }
+                let from = max(first, cut)
+                if from < end, let partX, let partY {
+                  (partX + (from - cut) * width).update(from: rows + from * width, count: (end - from) * width)
+                  (partY + (from - cut)).update(from: targets + from, count: end - from)
+                }
+              }
             }
-            targets.swapAt(i, j)
+            let buckets = shuffle.buckets
+            if threads >= 2 && buckets >= 2 {
+              DispatchQueue.concurrentPerform(iterations: 2) { half in
+                run(half == 0 ? 0..<buckets / 2 : buckets / 2..<buckets)
+              }
+            } else {
+              run(0..<buckets)
+            }
           }
-          i -= 1
         }
-        keep(touched)
       }
     }
+    return cut < count ? (copyX, copy) : nil
   }
-
-  /// Keeps the reads that compute `value` (they only warm the cache).
-  @inline(never)
-  private static func keep(_ value: UInt64) {}
 
   /// Returns the memory of `x`'s rows from `row` on to the system (they read as zeros
   /// afterwards), for a matrix about to be cut to `row` rows.

@@ -3,12 +3,13 @@ import RealModule
 /// A small, fast, seedable random number generator (SplitMix64): the same seed gives the
 /// same sequence on every platform, which makes training runs reproducible bit for bit.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-  private var state: UInt64
+  @usableFromInline var state: UInt64
 
   /// A generator whose sequence is determined by `seed`.
   public init(seed: UInt64) { state = seed }
 
   /// The next 64 random bits.
+  @inlinable
   public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state

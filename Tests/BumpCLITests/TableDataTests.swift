@@ -5,9 +5,9 @@ import Testing
 
 /// ``TableData``: the training and validation rows, the plan and the standardisation that
 /// `bump train` prepares from a CSV file, against a plain reference that does each step the
-/// direct way (the rows gathered from the table in the shuffled order, medians from sorted
-/// values, the statistics in three plain passes); and the parts it is made of
-/// (``TrainingRows``, ``ColumnPlan/NumberSummary``) on their edge cases.
+/// direct way (the rows gathered from the table in the order of ``BucketShuffle/order()``,
+/// medians from sorted values, the statistics in extended precision); and the parts it is
+/// made of (``TrainingRows``, ``ColumnPlan/NumberSummary``) on their edge cases.
 @Suite struct TableDataTests {
   // MARK: - The reference
 
@@ -30,30 +30,16 @@ import Testing
     return n % 2 == 1 ? sorted[n / 2] : sorted[n / 2 - 1] / 2 + sorted[n / 2] / 2
   }
 
-  /// The statistics of `x`'s columns in three passes over the rows in order, as
-  /// ``Standardization/init(fitting:)`` defines them.
-  static func referenceStatistics(_ x: Matrix<Float>) throws -> Standardization {
-    var means = [Double](repeating: 0, count: x.columns)
-    var largest = means
-    var sums = means
-    var scales = [Double](repeating: 1, count: x.columns)
-    for i in 0..<x.rows {
-      for j in 0..<x.columns { means[j] += (Double(x[i, j]) - means[j]) / Double(i + 1) }
+  /// The mean and population standard deviation of each column of `x`, in `Float80` (1 for
+  /// a constant column).
+  static func referenceStatistics(_ x: Matrix<Float>) -> [(mean: Float80, deviation: Float80)] {
+    (0..<x.columns).map { j in
+      let values = (0..<x.rows).map { Float80(x[$0, j]) }
+      let mean = values.reduce(0, +) / Float80(values.count)
+      guard Set(values).count > 1 else { return (values[0], 1) }
+      let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float80(values.count)
+      return (mean, variance.squareRoot())
     }
-    for i in 0..<x.rows {
-      for j in 0..<x.columns { largest[j] = max(largest[j], abs(Double(x[i, j]) - means[j])) }
-    }
-    for i in 0..<x.rows {
-      for j in 0..<x.columns where largest[j] > 0 {
-        let scaled = (Double(x[i, j]) - means[j]) / largest[j]
-        sums[j] += scaled * scaled
-      }
-    }
-    for j in 0..<x.columns where largest[j] > 0 {
-      let s = largest[j] * (sums[j] / Double(x.rows)).squareRoot()
-      if s > 0 && s.isFinite { scales[j] = s }
-    }
-    return try Standardization(mean: means, standardDeviation: scales)
   }
 
   /// The plan of one column fitted the direct way (for the columns these tests write).
@@ -100,7 +86,7 @@ import Testing
   /// The rows of `path` prepared the direct way: read, rows kept, shuffled, split, planned,
   /// gathered in the shuffled order with ``ColumnPlan/Encoder`` and standardised.
   static func reference(
-    path: String, target: String, rule: MissingRule, split: Double, seed: UInt64
+    path: String, target: String, rule: MissingRule, split: Double, seed: UInt64, computed: Standardization?
   ) throws -> Prepared {
     var reader = try CSVTableReader<Float>(path: path) { header, _ in
       [(target, .numbers)] + header.filter { $0 != target }.map { ($0, .automatic) }
@@ -119,13 +105,8 @@ import Testing
             }
           })
     }
-    var generator = SeededGenerator(seed: seed &+ 0x5EED)
-    var i = order.count - 1
-    while i > 0 {
-      let j = Int(generator.next().multipliedFullWidth(by: UInt64(i + 1)).high)
-      order.swapAt(i, j)
-      i -= 1
-    }
+    let permutation = BucketShuffle(rows: order.count, seed: seed &+ 0x5EED).order()
+    order = permutation.map { order[$0] }
     let held = split > 0 ? Int((Double(order.count) * split).rounded()) : 0
     let cut = order.count - held
     let training = Array(order[..<cut]).sorted()
@@ -134,7 +115,15 @@ import Testing
     let encoder = ColumnPlan.Encoder(plan: plan, columns: used)
     var tally = ColumnPlan.Tally(features: plan.features.count)
     let x = try encoder.encode(rows: order[..<cut], tally: &tally)
-    let map = try referenceStatistics(x)
+    let statistics = referenceStatistics(x)
+    // The statistics to a few units in the last place; the inputs exactly as
+    // `Standardization.apply` maps the raw ones with the statistics computed.
+    let map = try #require(computed)
+    for (j, (mean, deviation)) in statistics.enumerated() {
+      let tolerance: Float80 = 1e-12 * (deviation + abs(mean))
+      #expect(abs(Float80(map.mean[j]) - mean) <= tolerance, "mean of input \(j)")
+      #expect(abs(Float80(map.standardDeviation[j]) - deviation) <= 1e-12 * deviation, "deviation of input \(j)")
+    }
     func standardized(_ x: Matrix<Float>) -> [UInt32] {
       (0..<x.rows).flatMap { i in
         (0..<x.columns).map { j in Float((Double(x[i, j]) - map.mean[j]) / map.standardDeviation[j]).bitPattern }
@@ -199,8 +188,9 @@ import Testing
     let folder = try TemporaryFolder()
     for seed: UInt64 in [1, 42] {
       let path = try Self.writeFile(rows: rows, seed: seed, in: folder)
-      let expected = try Self.reference(path: path, target: "y", rule: rule, split: split, seed: seed)
       let actual = try Self.prepared(path: path, target: "y", rule: rule, split: split, seed: seed)
+      let expected = try Self.reference(
+        path: path, target: "y", rule: rule, split: split, seed: seed, computed: actual.standardization)
       #expect(actual.plan == expected.plan)
       #expect(actual.standardization == expected.standardization)
       #expect(actual.y == expected.y, "targets in another order")
@@ -243,24 +233,42 @@ import Testing
     }
   }
 
-  /// In-place shuffling puts row i where the seeded Fisher–Yates shuffle of the indices puts
-  /// index i: 0, 1, 2 rows, and larger.
-  @Test(arguments: [0, 1, 2, 3, 1000])
-  func shufflingInPlaceIsTheShuffleOfTheIndices(rows: Int) throws {
-    let width = 3
-    var x = try Matrix<Float>(rows: rows, columns: width, elements: (0..<(rows * width)).map { Float($0) })
-    var y = (0..<rows).map { Float($0) }
-    TrainingRows.shuffle(&x, targets: &y, seed: 77)
-    var order = Array(0..<rows)
-    var generator = SeededGenerator(seed: 77)
-    var i = rows - 1
-    while i > 0 {
-      let j = Int(generator.next().multipliedFullWidth(by: UInt64(i + 1)).high)
-      order.swapAt(i, j)
-      i -= 1
+  /// Encoding into buckets and shuffling them in place puts the kept rows in the order of
+  /// ``BucketShuffle/order()`` (on one thread and on two), and ``TrainingRows/Placement/before(_:rows:keep:shuffle:)``
+  /// flags exactly the rows that end before the cut: 0–3 rows, one bucket, several.
+  @Test(arguments: [0, 1, 2, 3, 1000, 9000, 30_000])
+  func theRowsLandInTheShufflesOrder(rows: Int) throws {
+    var generator = SeededGenerator(seed: UInt64(rows) &+ 5)
+    let keep = rows > 100 ? (0..<rows).map { _ in generator.nextUnit() < 0.9 } : nil
+    let kept = (0..<rows).filter { keep?[$0] ?? true }
+    let shuffle = BucketShuffle(rows: kept.count, seed: 77)
+    let placement = TrainingRows<Float>.Placement(rows: rows, keep: keep, shuffle: shuffle)
+    #expect(placement.starts.count == shuffle.buckets + 1 && placement.starts.last == kept.count)
+    let expected = shuffle.order().map { Float(kept[$0]) }
+    for threads in [1, 2] {
+      let values = (0..<rows).map(Float.init)
+      var sources: [TrainingRows<Float>.Source] = [
+        .numbers(CSVValues(values), fill: 0, mean: 0, deviation: 1, indicator: nil)
+      ]
+      var target = TrainingRows<Float>.Target.numbers(CSVValues(values))
+      var encoded = TrainingRows(
+        rows: rows, keep: keep, placement: placement, sources: &sources, offsets: [0], width: 1,
+        target: &target, threads: threads, parallelRows: 100)
+      let cut = kept.count * 2 / 3
+      let held = TrainingRows.shuffleBuckets(
+        &encoded.x, targets: &encoded.y, shuffle: shuffle, starts: placement.starts, threads: threads,
+        copyingFrom: cut)
+      #expect(encoded.y == expected, "\(threads) threads")
+      #expect(encoded.x.elements == expected, "\(threads) threads")
+      // The rows from the cut on, copied out.
+      #expect(held?.y == (cut < kept.count ? Array(expected[cut...]) : nil))
+      #expect(held?.x.elements == (cut < kept.count ? Array(expected[cut...]) : nil))
     }
-    #expect(y == order.map { Float($0) })
-    #expect(x.elements == order.flatMap { r in (0..<width).map { Float(r * width + $0) } })
+    for cut in Set([0, kept.count / 3, kept.count - 1, kept.count]) where cut >= 0 {
+      let flags = placement.before(cut, rows: rows, keep: keep, shuffle: shuffle)
+      let flagged = Set((0..<rows).filter { flags[$0] }.map(Float.init))
+      #expect(flagged == Set(expected.prefix(cut)), "cut \(cut)")
+    }
   }
 
   /// Encoding is the same on one thread and on two (each a half of the rows), with dropped
@@ -285,35 +293,39 @@ import Testing
     }
     let aValues = (0..<rows).map { _ in generator.nextUnit() < 0.1 ? Float.nan : Float(generator.nextNormal()) }
     let tValues = (0..<rows).map { _ in Float(generator.nextUnit()) }
-    let a = column(aValues)
-    let t = column(tValues)
     let codes = (0..<rows).map { _ in generator.nextUnit() < 0.1 ? CSVColumn<Float>.missingCode : UInt32(generator.nextUnit() * 3) }
     let keep = (0..<rows).map { _ in generator.nextUnit() < 0.9 }
     var results: [TrainingRows<Float>] = []
     for threads in [1, 2] {
       var sources: [TrainingRows<Float>.Source] = [
-        .numbers(column(aValues), fill: 42, indicator: true),
-        .texts(codes: codes, categoryOf: [0, -1, 1], other: 2),
+        .numbers(column(aValues), fill: 42, mean: 0.5, deviation: 3, indicator: (-0.25, 4)),
+        .texts(codes: codes, categoryOf: [0, -1, 1], other: 2, zeros: [-1, -2, -3], ones: [1, 2, 3]),
       ]
       var target = TrainingRows<Float>.Target.numbers(column(tValues))
+      let placement = TrainingRows<Float>.Placement(
+        rows: rows, keep: keep, shuffle: BucketShuffle(rows: keep.filter { $0 }.count, seed: 1))
       results.append(
         TrainingRows(
-          rows: rows, keep: keep, kept: keep.filter { $0 }.count, sources: &sources, offsets: [0, 2],
+          rows: rows, keep: keep, placement: placement, sources: &sources, offsets: [0, 2],
           width: 5, target: &target, threads: threads, parallelRows: 100))
     }
     #expect(results[0].x.elements == results[1].x.elements)
     #expect(results[0].y == results[1].y)
-    // Row by row against the cells.
+    // Row by row against the cells (one bucket: file order), standardised: a number as
+    // `Standardization.apply` maps it, the fill and each 0/1 input as given.
     let kept = (0..<rows).filter { keep[$0] }
     var expected: [Float] = []
     for r in kept {
-      let value = a[r]
-      expected += value.isNaN ? [42, 1] : [value, 0]
-      var hot: [Float] = [0, 0, 0]
-      if codes[r] != CSVColumn<Float>.missingCode { hot[[0, 2, 1][Int(codes[r])]] = 1 }
+      let value = aValues[r]
+      expected += value.isNaN ? [Float((42 - 0.5) / 3.0), 4] : [Float((Double(value) - 0.5) / 3), -0.25]
+      var hot: [Float] = [-1, -2, -3]
+      if codes[r] != CSVColumn<Float>.missingCode {
+        let k = [0, 2, 1][Int(codes[r])]
+        hot[k] = Float(k + 1)
+      }
       expected += hot
     }
     #expect(results[0].x.elements == expected)
-    #expect(results[0].y == kept.map { t[$0] })
+    #expect(results[0].y == kept.map { tValues[$0] })
   }
 }
