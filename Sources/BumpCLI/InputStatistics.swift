@@ -124,8 +124,10 @@ enum InputStatistics {
     let squares = (second[0] + second[1]) + (second[2] + second[3]) + m * (fill - median) * (fill - median)
     let shift = sum / count
     let mean = median + shift
-    let variance = max(0, squares / count - shift * shift)
-    if mean.isFinite && variance.isFinite {
+    let variance = squares / count - shift * shift
+    if mean.isFinite && squares.isFinite && variance.isFinite {
+      // (Rounding can leave a tiny negative variance for nearly equal values.)
+      if variance <= 0 { return (mean, 1) }
       return (mean, scale(variance.squareRoot()))
     }
     // Values near the limits of `Double` (the squares overflow): a running mean, and the

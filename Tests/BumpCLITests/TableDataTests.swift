@@ -271,6 +271,34 @@ import Testing
     }
   }
 
+  /// A column's statistics are those of its training values to a few units in the last
+  /// place, with the missing training cells taking the fill: ordinary values, values far
+  /// from zero with a small spread, and `Double` values whose squares overflow (the running
+  /// mean and scaled deviations take over).
+  @Test(arguments: [(0.0, 1.0), (1e7, 1e-3), (-3e5, 2.0), (1e300, 5e299), (-1e200, 1e199)])
+  func numberStatisticsAreTheTrainingValues(offset: Double, spread: Double) throws {
+    var generator = SeededGenerator(seed: 21)
+    let n = 20_000
+    let values = (0..<n).map { i in i % 97 == 0 ? Double.nan : offset + spread * generator.nextNormal() }
+    let training = (0..<n).map { _ in generator.nextUnit() < 0.8 }
+    let flagged = training.filter { $0 }.count
+    let missing = (0..<n).filter { training[$0] && values[$0].isNaN }.count
+    let numbers = (0..<n).filter { training[$0] && !values[$0].isNaN }.map { values[$0] }
+    let median = ColumnPlan.median(numbers)
+    let fill = median
+    let statistics = training.withUnsafeBufferPointer {
+      InputStatistics.numbers(
+        CSVValues(values), fill: fill, median: median, missing: missing, training: $0, n: flagged)
+    }
+    // In Float80, from the values scaled down by the spread (no overflow).
+    let scale = Float80(spread)
+    let all = numbers.map { Float80($0) / scale } + [Float80](repeating: Float80(fill) / scale, count: missing)
+    let mean = all.reduce(0, +) / Float80(all.count)
+    let deviation = (all.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float80(all.count)).squareRoot()
+    #expect(abs(Float80(statistics.mean) / scale - mean) <= 1e-12 * (deviation + abs(mean)), "mean")
+    #expect(abs(Float80(statistics.deviation) / scale - deviation) <= 1e-11 * deviation, "deviation")
+  }
+
   /// Encoding is the same on one thread and on two (each a half of the rows), with dropped
   /// rows on both sides of the middle; and it frees the table's blocks.
   @Test func oneThreadAndTwoEncodeTheSameRows() throws {
