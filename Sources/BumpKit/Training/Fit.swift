@@ -287,6 +287,8 @@ extension Sequential {
   /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for the
   ///   first NaN or infinite value, naming the layer (its index in ``layers`` and its kind),
   ///   the parameter and the element's index in row-major order.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public func checkParameters() throws {
     for (i, layer) in layers.enumerated() {
       for parameter in layer.parameters {
