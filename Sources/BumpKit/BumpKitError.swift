@@ -26,8 +26,8 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
   /// before any `forward`; `reason` says what is missing.
   case invalidState(operation: String, reason: String)
   /// Training diverged: the mean training loss of `epoch` (0-based), `loss`, exceeded
-  /// `factor` times `reference`, the larger of the loss before training and a constant
-  /// predictor's (see
+  /// `factor` times `reference`, the larger of the starting loss (of the first batch, before
+  /// any step) and a constant predictor's (see
   /// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``);
   /// the model holds the weights of the end of that epoch. A lower learning rate usually cures
   /// it. (An epoch at which early stopping ends training and restores better weights ends
@@ -54,7 +54,7 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(operation): \(reason)"
     case .diverged(let epoch, let loss, let reference, let factor):
       return "training stopped: the loss diverged at epoch \(epoch): its training loss \(loss) is more than \(factor == factor.rounded() && abs(factor) < 1e15 ? String(Int(factor)) : String(factor))× "
-        + "\(reference), the larger of the loss before training and a constant predictor's; lower the learning rate"
+        + "\(reference), the larger of the starting loss and a constant predictor's; lower the learning rate"
     }
   }
 }

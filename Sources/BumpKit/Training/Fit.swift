@@ -17,16 +17,17 @@ extension Sequential {
   /// After every epoch (O(parameters), not per step) the parameters are checked again, and
   /// training stops with ``BumpKitError/diverged(epoch:loss:reference:factor:)`` if the
   /// epoch's mean training loss exceeds ``divergenceFactor`` (10) times the larger of the
-  /// model's loss on the training rows when this call began (one pass before the first epoch)
-  /// and the best constant predictor's loss (for the built-in losses; see
+  /// loss of this call's first batch, before any step, and the best constant predictor's loss
+  /// on the training rows (for the built-in losses; see
   /// ``TrainingWarning/noBetterThanConstant(loss:constantLoss:lossName:)``), before the
   /// epoch-end hook sees the epoch. The model then holds the weights of the end of that
   /// epoch. The one exception is an epoch at which early stopping ends training anyway and
   /// restores the weights of a better epoch: training then ends as early stopping ends it.
   ///
-  /// Once training ends, one pass of the model over the training rows looks for signs that
-  /// it learned nothing and puts them in ``History/warnings`` (``TrainingWarning``): more than
-  /// half of a bump layer's units dead, or a loss no better than a constant predictor's.
+  /// Once training ends, `fit` looks for signs that the model learned nothing and puts them in
+  /// ``History/warnings`` (``TrainingWarning``): more than half of a bump layer's units dead
+  /// on the training rows (for a model with bump layers, one pass over them), or a training
+  /// loss no better than a constant predictor's.
   ///
   /// - Parameters:
   ///   - x: inputs, `samples × inputSize`.
@@ -151,13 +152,9 @@ extension Sequential {
     if alreadyStopped { history.stoppedEarly = firstEpoch < epochs }
     let startEpoch = alreadyStopped ? max(epochs, firstEpoch) : firstEpoch
     // Divergence: an epoch's training loss beyond `divergenceFactor` times the larger of the
-    // loss when this call began and the best constant predictor's.
-    var divergenceReference = Double.infinity
-    if startEpoch < epochs {
-      let before = try evaluateBatches(trainX, trainY, loss: loss, batchSize: max(rowsPerBatch, 1024), countCorrect: false).loss
-      let constant = try Baseline.constantPredictorLoss(loss, targets: trainY) ?? 0
-      if before.isFinite { divergenceReference = max(before, constant) }
-    }
+    // loss of this call's first batch, before any step, and the best constant predictor's.
+    let constantLoss = startEpoch < epochs ? try Baseline.constantPredictorLoss(loss, targets: trainY) : nil
+    var divergenceReference: Double?
     for epoch in startEpoch..<max(epochs, startEpoch) {
       if shuffle { order.shuffle(using: &generator) }
       let epochStart = clock.now
@@ -175,6 +172,7 @@ extension Sequential {
           releaseSavedState()
           throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "\(value)")
         }
+        if divergenceReference == nil { divergenceReference = max(value, constantLoss ?? 0) }
         if wantAccuracy { correct += Self.correctCount(predicted, batchY) }
         _ = try backward(gradient)
         do {
@@ -237,10 +235,10 @@ extension Sequential {
       // A diverged epoch ends training with an error, unless early stopping ends it here
       // anyway and puts back the weights of a better epoch.
       let epochLoss = history.loss.last!
-      if epochLoss > Self.divergenceFactor * divergenceReference
-        && !(patienceExhausted && earlyStopping?.restoreBestWeights == true && !bestWeights.isEmpty)
+      if let reference = divergenceReference, epochLoss > Self.divergenceFactor * reference,
+        !(patienceExhausted && earlyStopping?.restoreBestWeights == true && !bestWeights.isEmpty)
       {
-        throw BumpKitError.diverged(epoch: epoch, loss: epochLoss, reference: divergenceReference, factor: Self.divergenceFactor)
+        throw BumpKitError.diverged(epoch: epoch, loss: epochLoss, reference: reference, factor: Self.divergenceFactor)
       }
       if let onEpochEnd {
         state = TrainingState(
@@ -262,19 +260,20 @@ extension Sequential {
       history.restoredEpoch = best.epoch
     }
     history.warnings = history.epochs > 0
-      ? try trainingWarnings(x: trainX, y: trainY, loss: loss, batchSize: max(rowsPerBatch, 1024)) : []
+      ? try trainingWarnings(x: trainX, y: trainY, loss: loss, history: history, batchSize: max(rowsPerBatch, 1024)) : []
     return history
   }
 
-  /// How many times the larger of the loss before training and the best constant
-  /// predictor's an epoch's mean training loss must exceed for `fit` to stop with
-  /// ``BumpKitError/diverged(epoch:loss:reference:factor:)``: 10.
+  /// How many times the larger of the starting loss (of the first batch of a `fit` call,
+  /// before any step) and the best constant predictor's an epoch's mean training loss must
+  /// exceed for `fit` to stop with ``BumpKitError/diverged(epoch:loss:reference:factor:)``: 10.
   ///
   /// Training lowers the loss: an epoch ten times worse than both where the model started and
   /// a predictor that ignores the inputs is running away (a learning rate far too high), and
   /// no later epoch brings it back. Normal training, noisy or not, stays below the reference
-  /// itself after its first steps, so it never comes near the factor; Adam at a learning rate
-  /// of 10⁴ on the Getting Started model exceeds the reference 10⁸-fold in its first epoch.
+  /// itself after its first steps, so it never comes near the factor (the constant
+  /// predictor's loss keeps a lucky first batch from making the reference small); Adam at a
+  /// learning rate of 10⁴ on the Getting Started model exceeds it 10⁸-fold in its first epoch.
   public static var divergenceFactor: Double { 10 }
 
   /// Checks that every parameter of every layer is finite.

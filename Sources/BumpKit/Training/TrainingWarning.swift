@@ -2,8 +2,10 @@
 /// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``,
 /// that the trained model learned little or nothing, although training ran without an error.
 ///
-/// `fit` puts them in ``History/warnings``; it prints nothing. They come from one pass of the
-/// trained model (with the weights `fit` leaves it with) over the training rows. The usual
+/// `fit` puts them in ``History/warnings``; it prints nothing. They describe the weights `fit`
+/// leaves the model with, on the training rows: for a model with bump layers, from one pass
+/// over them (which counts the dead units and gives the loss); otherwise from the mean
+/// training loss of the epoch those weights come from (``History/loss``). The usual
 /// cause of both is unscaled inputs: features in the hundreds fall outside every bump's
 /// support, the units output 0 and get no gradient, and the model predicts a constant.
 /// Standardize the inputs (``Standardization``, fitted on the training part) before training.
@@ -45,12 +47,18 @@ public enum TrainingWarning: Sendable, Equatable, CustomStringConvertible {
 }
 
 extension Sequential {
-  /// The warnings of ``TrainingWarning`` for the model as it is, from one pass over `x`
-  /// (the training inputs) and `y`, in batches of `batchSize` rows.
+  /// The warnings of ``TrainingWarning`` for the model as it is: with bump layers, from one
+  /// pass over `x` (the training inputs) and `y` in batches of `batchSize` rows; without, from
+  /// the training loss `history` holds for the weights the model has.
   func trainingWarnings<L: Loss>(
-    x: Matrix<Element>, y: Matrix<Element>, loss: L, batchSize: Int
+    x: Matrix<Element>, y: Matrix<Element>, loss: L, history: History, batchSize: Int
   ) throws -> [TrainingWarning] where L.Element == Element {
     var accumulator = BumpLayerStatistics.Accumulator(model: self)
+    guard accumulator.hasBumpLayers else {
+      return try constantWarning(
+        finalLoss: history.loss[history.restoredEpoch ?? history.epochs - 1], y: y, loss: loss
+      ).map { [$0] } ?? []
+    }
     var bx = Matrix<Element>(), by = bx
     var total = 0.0
     var start = 0
@@ -68,12 +76,19 @@ extension Sequential {
     for layer in accumulator.statistics where 2 * layer.deadUnits > layer.units {
       warnings.append(.deadBumpUnits(layer: layer.layerIndex, dead: layer.deadUnits, units: layer.units))
     }
-    let finalLoss = total / Double(x.rows)
-    if let constant = try Baseline.constantPredictorLoss(loss, targets: y),
-      constant > 0, finalLoss.isFinite, finalLoss > TrainingWarning.constantPredictorMargin * constant
-    {
-      warnings.append(.noBetterThanConstant(loss: finalLoss, constantLoss: constant, lossName: loss.name))
+    if let warning = try constantWarning(finalLoss: total / Double(x.rows), y: y, loss: loss) {
+      warnings.append(warning)
     }
     return warnings
+  }
+
+  /// ``TrainingWarning/noBetterThanConstant(loss:constantLoss:lossName:)`` if `finalLoss` is
+  /// no better than the constant predictor's loss on `y`.
+  private func constantWarning<L: Loss>(finalLoss: Double, y: Matrix<Element>, loss: L) throws -> TrainingWarning?
+  where L.Element == Element {
+    guard let constant = try Baseline.constantPredictorLoss(loss, targets: y),
+      constant > 0, finalLoss.isFinite, finalLoss > TrainingWarning.constantPredictorMargin * constant
+    else { return nil }
+    return .noBetterThanConstant(loss: finalLoss, constantLoss: constant, lossName: loss.name)
   }
 }
