@@ -25,6 +25,14 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
   /// `operation` was called in a state that does not allow it, e.g. a layer's `backward`
   /// before any `forward`; `reason` says what is missing.
   case invalidState(operation: String, reason: String)
+  /// Training diverged: the mean training loss of `epoch` (0-based), `loss`, exceeded
+  /// `factor` times `reference`, the larger of the starting loss (of the first batch, before
+  /// any step) and a constant predictor's (see
+  /// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``);
+  /// the model holds the weights of the end of that epoch. A lower learning rate usually cures
+  /// it. (An epoch at which early stopping ends training and restores better weights ends
+  /// training without this error.)
+  case diverged(epoch: Int, loss: Double, reference: Double, factor: Double)
 
   public var description: String {
     switch self {
@@ -44,6 +52,9 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
       return "training stopped: the loss became \(value) at epoch \(epoch), batch \(batch); the weights from before that step were kept"
     case .invalidState(let operation, let reason):
       return "\(operation): \(reason)"
+    case .diverged(let epoch, let loss, let reference, let factor):
+      return "training stopped: the loss diverged at epoch \(epoch): its training loss \(loss) is more than \(factor == factor.rounded() && abs(factor) < 1e15 ? String(Int(factor)) : String(factor))× "
+        + "\(reference), the larger of the starting loss and a constant predictor's; lower the learning rate"
     }
   }
 }

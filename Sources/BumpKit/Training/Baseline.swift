@@ -1,3 +1,5 @@
+import RealModule
+
 /// The scores of the constant predictors that any trained model has to beat, and the
 /// coefficient of determination R².
 ///
@@ -99,6 +101,41 @@ public enum Baseline {
       score += total[j] > 0 ? 1 - residual[j] / total[j] : (residual[j] == 0 ? 1 : 0)
     }
     return score / Double(columns)
+  }
+
+  /// The loss `loss` gives the best constant predictor, fitted and scored on `targets`, or
+  /// nil for a loss other than the built-in ones: for ``MeanSquaredError`` the variance
+  /// (``meanPredictorMSE(trainingTargets:targets:)``); for ``BinaryCrossEntropyWithLogits``
+  /// the mean over the columns of the binary entropy of each column's mean target (the loss
+  /// of the constant logit log(p / (1 − p))); for ``SoftmaxCrossEntropy`` the entropy of the
+  /// class frequencies (the loss of the constant logits log pₖ). Natural logarithms, as the
+  /// losses use.
+  static func constantPredictorLoss<L: Loss>(_ loss: L, targets: Matrix<L.Element>) throws -> Double? {
+    guard targets.rows > 0, targets.columns > 0 else { return nil }
+    if loss is MeanSquaredError<L.Element> {
+      return try meanPredictorMSE(trainingTargets: targets, targets: targets)
+    }
+    if loss is BinaryCrossEntropyWithLogits<L.Element> {
+      var entropy = 0.0
+      for p in columnMeans(targets) where p > 0 && p < 1 {
+        entropy -= p * Double.log(p) + (1 - p) * Double.log(1 - p)
+      }
+      return entropy / Double(targets.columns)
+    }
+    if loss is SoftmaxCrossEntropy<L.Element> {
+      var counts: [L.Element: Int] = [:]
+      let c = targets.columns
+      targets.withUnsafeBufferPointer { t in
+        for r in 0..<targets.rows { counts[t[r * c], default: 0] += 1 }
+      }
+      let n = Double(targets.rows)
+      // In the order of the classes: a dictionary's order changes from run to run.
+      return counts.keys.sorted().reduce(0.0) { h, label in
+        let p = Double(counts[label]!) / n
+        return h - p * Double.log(p)
+      }
+    }
+    return nil
   }
 
   private static func columnMeans<Element: MatrixScalar>(_ m: Matrix<Element>) -> [Double] {

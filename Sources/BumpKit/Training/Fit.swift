@@ -6,10 +6,28 @@ extension Sequential {
   /// batches of `batchSize` rows; the last batch holds the remainder. After every batch the
   /// optimizer updates the trainable parameters.
   ///
-  /// Before training, the data is checked: matching row counts, the model's input width,
-  /// finite values (a NaN names its row). If a batch's loss or gradient is NaN or infinite,
-  /// training stops with ``BumpKitError/nonFiniteLoss(epoch:batch:value:)`` and the model
-  /// keeps the weights from before that batch.
+  /// Before training, the data is checked: matching row counts (inputs that look transposed,
+  /// their columns matching the targets' rows, are called so), the model's input width,
+  /// finite values (a NaN names its row), the targets' columns against the loss and the
+  /// model's outputs (``Loss/validateTargets(_:outputs:)``), and every parameter of every
+  /// layer is finite (``checkParameters()``). If a batch's loss or gradient is NaN or
+  /// infinite, training stops with ``BumpKitError/nonFiniteLoss(epoch:batch:value:)`` and the
+  /// model keeps the weights from before that batch.
+  ///
+  /// After every epoch (O(parameters), not per step) the parameters are checked again, and
+  /// training stops with ``BumpKitError/diverged(epoch:loss:reference:factor:)`` if the
+  /// epoch's mean training loss exceeds ``divergenceFactor`` (10) times the larger of the
+  /// loss of this call's first batch, before any step, and the best constant predictor's loss
+  /// on the training rows (for the built-in losses; see
+  /// ``TrainingWarning/noBetterThanConstant(loss:constantLoss:lossName:)``), before the
+  /// epoch-end hook sees the epoch. The model then holds the weights of the end of that
+  /// epoch. The one exception is an epoch at which early stopping ends training anyway and
+  /// restores the weights of a better epoch: training then ends as early stopping ends it.
+  ///
+  /// Once training ends, `fit` looks for signs that the model learned nothing and puts them in
+  /// ``History/warnings`` (``TrainingWarning``): more than half of a bump layer's units dead
+  /// on the training rows (for a model with bump layers, one pass over them), or a training
+  /// loss no better than a constant predictor's.
   ///
   /// - Parameters:
   ///   - x: inputs, `samples × inputSize`.
@@ -47,7 +65,12 @@ extension Sequential {
   /// - Returns: the per-epoch ``History`` (for a resumed run, of every epoch since the start).
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a bad argument or a
   ///   `resumingFrom` state of another run (seed, shuffling, rows or batch size differ);
-  ///   ``BumpKitError/nonFiniteLoss(epoch:batch:value:)``; the data checks' errors.
+  ///   ``BumpKitError/nonFiniteLoss(epoch:batch:value:)``;
+  ///   ``BumpKitError/diverged(epoch:loss:reference:factor:)``;
+  ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a NaN or
+  ///   infinite parameter, before training or after an epoch; the data checks' errors
+  ///   (``BumpKitError/shapeMismatch(operation:expected:actual:)`` for inputs, targets or
+  ///   target columns of the wrong shape).
   @discardableResult
   public func fit<L: Loss, O: Optimizer>(
     x: Matrix<Element>, y: Matrix<Element>, loss: L, optimizer: O,
@@ -64,6 +87,7 @@ extension Sequential {
     }
     try checkData(x, y, "training data")
     try loss.validateTargets(y, outputs: outputSize)
+    try checkParameters()
 
     // Split off validation rows (the last fraction, before shuffling).
     var trainX = x, trainY = y
@@ -127,6 +151,10 @@ extension Sequential {
     let alreadyStopped = earlyStopping.map { epochsWithoutImprovement >= $0.patience } ?? false
     if alreadyStopped { history.stoppedEarly = firstEpoch < epochs }
     let startEpoch = alreadyStopped ? max(epochs, firstEpoch) : firstEpoch
+    // Divergence: an epoch's training loss beyond `divergenceFactor` times the larger of the
+    // loss of this call's first batch, before any step, and the best constant predictor's.
+    let constantLoss = startEpoch < epochs ? try Baseline.constantPredictorLoss(loss, targets: trainY) : nil
+    var divergenceReference: Double?
     for epoch in startEpoch..<max(epochs, startEpoch) {
       if shuffle { order.shuffle(using: &generator) }
       let epochStart = clock.now
@@ -144,6 +172,7 @@ extension Sequential {
           releaseSavedState()
           throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "\(value)")
         }
+        if divergenceReference == nil { divergenceReference = max(value, constantLoss ?? 0) }
         if wantAccuracy { correct += Self.correctCount(predicted, batchY) }
         _ = try backward(gradient)
         do {
@@ -188,6 +217,8 @@ extension Sequential {
           samplesPerSecond: history.samplesPerSecond.last!, elapsed: elapsed,
           remaining: elapsed / done - elapsed))
       }
+      // O(parameters) once an epoch: a non-finite weight names its layer and parameter.
+      try checkParameters()
       // Early stopping takes in the epoch before the hook sees the state, so that a state
       // saved there resumes exactly; it decides to stop after the hook.
       var patienceExhausted = false
@@ -200,6 +231,14 @@ extension Sequential {
           epochsWithoutImprovement += 1
           patienceExhausted = epochsWithoutImprovement >= earlyStopping.patience
         }
+      }
+      // A diverged epoch ends training with an error, unless early stopping ends it here
+      // anyway and puts back the weights of a better epoch.
+      let epochLoss = history.loss.last!
+      if let reference = divergenceReference, epochLoss > Self.divergenceFactor * reference,
+        !(patienceExhausted && earlyStopping?.restoreBestWeights == true && !bestWeights.isEmpty)
+      {
+        throw BumpKitError.diverged(epoch: epoch, loss: epochLoss, reference: reference, factor: Self.divergenceFactor)
       }
       if let onEpochEnd {
         state = TrainingState(
@@ -220,20 +259,69 @@ extension Sequential {
       for (p, w) in zip(params, bestWeights) { try p.assign(w) }
       history.restoredEpoch = best.epoch
     }
+    history.warnings = history.epochs > 0
+      ? try trainingWarnings(x: trainX, y: trainY, loss: loss, history: history, batchSize: max(rowsPerBatch, 1024)) : []
     return history
   }
 
+  /// How many times the larger of the starting loss (of the first batch of a `fit` call,
+  /// before any step) and the best constant predictor's an epoch's mean training loss must
+  /// exceed for `fit` to stop with ``BumpKitError/diverged(epoch:loss:reference:factor:)``: 10.
+  ///
+  /// Training lowers the loss: an epoch ten times worse than both where the model started and
+  /// a predictor that ignores the inputs is running away (a learning rate far too high), and
+  /// no later epoch brings it back. Normal training, noisy or not, stays below the reference
+  /// itself after its first steps, so it never comes near the factor (the constant
+  /// predictor's loss keeps a lucky first batch from making the reference small); Adam at a
+  /// learning rate of 10⁴ on the Getting Started model exceeds it 10⁸-fold in its first epoch.
+  public static var divergenceFactor: Double { 10 }
+
+  /// Checks that every parameter of every layer is finite.
+  ///
+  /// `fit` calls it before training and after every epoch, `evaluate` and `accuracy` before
+  /// they run: O(parameters), never per step. Call it before `predict` on a model whose
+  /// weights came from elsewhere: a NaN weight of a ``Dense`` layer otherwise gives NaN
+  /// outputs rather than an error.
+  ///
+  /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for the
+  ///   first NaN or infinite value, naming the layer (its index in ``layers`` and its kind),
+  ///   the parameter and the element's index in row-major order.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  public func checkParameters() throws {
+    for (i, layer) in layers.enumerated() {
+      for parameter in layer.parameters {
+        try parameter.value.withUnsafeBufferPointer { v in
+          guard let bad = v.firstIndex(where: { !$0.isFinite }) else { return }
+          throw BumpKitError.invalidParameter(
+            layer: "layer \(i) (\(Self.kind(of: layer)))", parameter: parameter.name, index: bad,
+            value: "\(v[bad])", reason: "must be finite")
+        }
+      }
+    }
+  }
+
   /// The mean loss of the model on `x`, `y`, computed in batches.
+  ///
+  /// - Throws: the data checks' errors, as for `fit`;
+  ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a NaN or
+  ///   infinite parameter (``checkParameters()``).
   public func evaluate<L: Loss>(x: Matrix<Element>, y: Matrix<Element>, loss: L, batchSize: Int = 1024) throws -> Double
   where L.Element == Element {
     guard batchSize > 0 else { throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1") }
     try checkData(x, y, "evaluation data")
+    try checkParameters()
     return try evaluateBatches(x, y, loss: loss, batchSize: batchSize, countCorrect: false).loss
   }
 
   /// Classification accuracy of the model on `x` against labels or 0/1 targets `y`.
+  ///
+  /// - Throws: the data checks' errors, as for `fit`;
+  ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a NaN or
+  ///   infinite parameter (``checkParameters()``).
   public func accuracy(x: Matrix<Element>, y: Matrix<Element>, batchSize: Int = 1024) throws -> Double {
     try checkData(x, y, "evaluation data")
+    try checkParameters()
     let predicted = try predict(x, batchSize: batchSize)
     return Double(Self.correctCount(predicted, y)) / Double(x.rows)
   }
@@ -262,6 +350,11 @@ extension Sequential {
   private func checkData(_ x: Matrix<Element>, _ y: Matrix<Element>, _ what: String) throws {
     guard x.rows > 0 else { throw BumpKitError.emptyBatch(operation: what) }
     guard x.rows == y.rows else {
+      if x.columns == y.rows {
+        throw BumpKitError.shapeMismatch(
+          operation: "\(what): inputs, one row per sample; they look transposed (their \(x.columns) columns match the \(y.rows) rows of the targets): pass x.transposed()",
+          expected: MatrixShape(rows: y.rows, columns: x.rows), actual: MatrixShape(of: x))
+      }
       throw BumpKitError.shapeMismatch(
         operation: "\(what): targets, one row per row of the inputs \(MatrixShape(of: x))", expected: MatrixShape(rows: x.rows, columns: y.columns),
         actual: MatrixShape(of: y))
@@ -306,6 +399,12 @@ extension Sequential {
       }
     }
     return correct
+  }
+
+  /// A layer's type without its generic argument: "Dense" for a `Dense<Float>`.
+  static func kind(of layer: any Layer<Element>) -> String {
+    let name = String(describing: type(of: layer))
+    return String(name.prefix { $0 != "<" })
   }
 
   static func seconds(_ d: Duration) -> Double {

@@ -16,6 +16,11 @@ public struct History: Sendable, Equatable {
   public var restoredEpoch: Int?
   /// Whether early stopping ended training before the last epoch.
   public var stoppedEarly = false
+  /// Signs that the trained model learned little (most units of a bump layer dead, or a loss
+  /// no better than a constant predictor's), from one pass over the training rows once
+  /// training ends; empty for a healthy model. See ``TrainingWarning``. Not stored in
+  /// checkpoints: a resumed `fit` finds them again when it ends.
+  public var warnings: [TrainingWarning] = []
 
   /// An empty history.
   public init() {}

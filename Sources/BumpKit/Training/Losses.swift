@@ -241,9 +241,35 @@ extension Loss {
   public func validateTargets(_ target: Matrix<Element>, outputs: Int) throws {}
 }
 
-extension SoftmaxCrossEntropy {
-  /// Every label must be an integer in `0..<outputs`; the error names the first bad row.
+extension MeanSquaredError {
+  /// The targets must have one column per model output.
+  ///
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` naming the loss and
+  ///   both column counts.
   public func validateTargets(_ target: Matrix<Element>, outputs: Int) throws {
+    try checkTargetColumns(target, columns: outputs, loss: name, per: "model output")
+  }
+}
+
+extension BinaryCrossEntropyWithLogits {
+  /// The targets must have one column per model output (logit).
+  ///
+  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` naming the loss and
+  ///   both column counts.
+  public func validateTargets(_ target: Matrix<Element>, outputs: Int) throws {
+    try checkTargetColumns(target, columns: outputs, loss: name, per: "model output (logit)")
+  }
+}
+
+extension SoftmaxCrossEntropy {
+  /// The labels must be one column, and every label an integer in `0..<outputs`; the error
+  /// names the first bad row.
+  public func validateTargets(_ target: Matrix<Element>, outputs: Int) throws {
+    guard target.columns == 1 else {
+      throw BumpKitError.shapeMismatch(
+        operation: "\(name): targets, one column of class labels 0..<\(outputs) for the model's \(outputs) outputs (logits), but they have \(target.columns) columns",
+        expected: MatrixShape(rows: target.rows, columns: 1), actual: MatrixShape(of: target))
+    }
     try target.withUnsafeBufferPointer { y in
       let c = target.columns
       for row in 0..<target.rows {
@@ -291,6 +317,15 @@ private struct SoftmaxCrossEntropyKernel: LossKernel {
 }
 
 // MARK: - Shared helpers
+
+/// Throws unless `target` has `columns` columns, before training starts.
+private func checkTargetColumns<E>(_ target: Matrix<E>, columns: Int, loss: String, per: String) throws {
+  guard target.columns == columns else {
+    throw BumpKitError.shapeMismatch(
+      operation: "\(loss): targets, one column per \(per): the model has \(columns) outputs, the targets \(target.columns) columns",
+      expected: MatrixShape(rows: target.rows, columns: columns), actual: MatrixShape(of: target))
+  }
+}
 
 private func checkSameShape<E>(_ predicted: Matrix<E>, _ target: Matrix<E>, _ operation: String) throws {
   guard predicted.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
