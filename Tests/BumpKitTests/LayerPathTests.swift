@@ -228,4 +228,59 @@ struct LayerPathTests {
     for key in Checkpoint.reservedMetadataKeys { resaved[key] = nil }
     #expect(try Checkpoint.encode(loaded, metadata: resaved).encode() == stored, "a loaded model saves to the bytes it was read from")
   }
+
+  @Test("a layer made on its own holds the values it gets as the first new layer of a model with the default seed")
+  func oneRuleForNewLayers() throws {
+    func pair<L: Layer>(_ make: () throws -> L) throws -> (alone: L, inModel: L) where L.Element == Float {
+      let alone = try make(), joined = try make()
+      _ = try Sequential<Float>(layers: [joined])
+      return (alone, joined)
+    }
+    let dense = try pair { try Dense<Float>(inputSize: 3, outputSize: 4) }
+    let bump = try pair { try Bump<Float>(units: 4, sigma: .perUnit(.kerasBumpSigma), center: .perUnit(.normal(mean: 0, standardDeviation: 1))) }
+    let radial = try pair { try RadialBump<Float>(inputSize: 2, units: 3) }
+    for (alone, joined) in [
+      (dense.alone.parameters, dense.inModel.parameters), (bump.alone.parameters, bump.inModel.parameters),
+      (radial.alone.parameters, radial.inModel.parameters),
+    ] {
+      #expect(alone.map(\.value.elements) == joined.map(\.value.elements))
+      #expect(alone.contains { $0.value.elements.contains { $0 != 0 && $0 != 1 } }, "drawn, not constant")
+    }
+    // Another seed draws new layers from that seed; a layer given with set values keeps them.
+    let other = try Dense<Float>(inputSize: 3, outputSize: 4)
+    _ = try Sequential<Float>(layers: [other], seed: 9)
+    #expect(other.weight.value.elements != dense.alone.weight.value.elements)
+    let kept = other.weight.value.elements
+    _ = try Sequential<Float>(layers: [other], seed: 0)
+    #expect(other.weight.value.elements == kept)
+  }
+
+  @Test("an error of a layer type's own while a checkpoint is built names the file")
+  func layerErrorsNameTheFile() throws {
+    try LayerRegistry.register(Refusing.self)
+    let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), Refusing()])
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("layer-path-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("refusing.safetensors").path
+    try Checkpoint.save(model, to: path)
+    let error = #expect(throws: CheckpointError.self) { _ = try Checkpoint.load(Float.self, from: path) }
+    let text = error?.description ?? ""
+    #expect(text.hasPrefix(path) && text.contains("refuses to be rebuilt"), "\(text)")
+  }
+}
+
+/// A parameter-free layer whose settings never build it again, with an error of its own type.
+private final class Refusing: CheckpointableLayer {
+  typealias Element = Float
+  struct Refusal: Error, CustomStringConvertible { var description: String { "refuses to be rebuilt" } }
+  static var kind: String { "test-refusing" }
+  init() {}
+  init(settings: NoSettings) throws { throw Refusal() }
+  var settings: NoSettings { NoSettings() }
+  var parameters: [Parameter<Float>] { [] }
+  func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
+  func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
+  func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
+  func releaseSavedState() {}
 }

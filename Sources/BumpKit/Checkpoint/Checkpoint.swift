@@ -250,8 +250,13 @@ public enum Checkpoint {
     let model: Sequential<Element>
     do {
       layers = try s.architecture.layers.map { try $0.makeLayer(Element.self) }
+      // Every parameter is assigned from the file below: the model draws none of them.
+      for layer in layers { layer.markParametersSet() }
       model = try Sequential<Element>(layers: layers)
-    } catch let error as BumpKitError {
+    } catch let error as CheckpointError {
+      throw error
+    } catch {
+      // A layer type's own error (from its init(settings:)) names the file too.
       throw CheckpointError.notACheckpoint(source: source, reason: "the architecture cannot be built: \(error)")
     }
     guard model.inputSize == s.architecture.inputSize else {

@@ -102,9 +102,7 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
     self.sigma = make("sigma", sigma, floor: sigmaFloor)
     self.center = make("center", center, floor: nil)
     self.amplitude = make("amplitude", amplitude, floor: nil)
-    var generator = SeededGenerator(seed: UInt64(units) &* 0x5EED)
-    try initializeParameters(using: &generator)
-    markParametersUnset()
+    try drawInitialParameters()
   }
 
   public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }

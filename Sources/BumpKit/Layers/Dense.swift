@@ -20,9 +20,8 @@ public final class Dense<Element: MatrixScalar>: CheckpointableLayer {
   private var inputGradient = Matrix<Element>()
   private var ones = Matrix<Element>()
 
-  /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise.
-  /// Weights are drawn from a generator seeded by the shape; the first ``Sequential`` the
-  /// layer joins draws them again from the model's seed.
+  /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise, drawn
+  /// as every new layer's are (see ``Sequential/init(layers:seed:)``).
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless both sizes are
   ///   positive; an initializer's own error (e.g. a Glorot range that is not finite).
@@ -43,9 +42,7 @@ public final class Dense<Element: MatrixScalar>: CheckpointableLayer {
     self.useBias = useBias
     weight = Parameter(name: "weight", value: try Matrix(rows: inputSize, columns: outputSize))
     bias = useBias ? Parameter(name: "bias", value: try Matrix(rows: 1, columns: outputSize)) : nil
-    var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(outputSize))
-    try initializeParameters(using: &generator)
-    markParametersUnset()
+    try drawInitialParameters()
   }
 
   public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }

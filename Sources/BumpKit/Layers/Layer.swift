@@ -84,9 +84,14 @@ extension Layer {
   /// ``Sequential/init(layers:seed:)``).
   var hasSetParameters: Bool { parameters.contains { $0.isInitialized } }
 
-  /// Marks every parameter as not set: a built-in layer's initializer calls this after its
-  /// own draw, so that the first ``Sequential`` it joins draws it again from the model's seed.
-  func markParametersUnset() {
+  /// The one rule by which a new layer's parameters get their first values, which every
+  /// built-in layer's initializer follows: drawn with ``initializeParameters(using:)`` from a
+  /// generator seeded with 0 — the values the layer gets as the first new layer of a
+  /// ``Sequential`` with the default seed — and left marked as not set, so that the model the
+  /// layer joins draws it from the model's seed (see ``Sequential/init(layers:seed:)``).
+  func drawInitialParameters() throws {
+    var generator = SeededGenerator(seed: 0)
+    try initializeParameters(using: &generator)
     for p in parameters { p.isInitialized = false }
   }
 

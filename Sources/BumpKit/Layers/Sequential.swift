@@ -19,7 +19,9 @@ public enum LayerBuilder<Element: MatrixScalar> {
 ///
 /// The initializer checks that each layer's output size fits the next layer's input and
 /// draws the parameters of every new layer from one generator seeded with `seed`, so the same
-/// seed gives the same initial weights bit for bit. Layers that already hold weights — trained,
+/// seed gives the same initial weights bit for bit. (A layer made on its own holds the values
+/// it would get as the first new layer of a model with the default seed, 0, so that it works
+/// before it joins a model.) Layers that already hold weights — trained,
 /// loaded, assigned, or part of another model — keep them, so a trained body can be reused
 /// under a new head (see <doc:GettingStarted>).
 ///
