@@ -206,6 +206,15 @@ struct LayerPathTests {
     let error = #expect(throws: CheckpointError.self) { _ = try Checkpoint.encode(model) }
     let text = error?.description ?? ""
     #expect(text.contains("layer 1") && text.contains("PlainScale") && text.contains("CheckpointableLayer"), "\(text)")
+    // Saving to a file names the file.
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("plain-\(UUID().uuidString).safetensors").path
+    let saving = #expect(throws: CheckpointError.self) { try Checkpoint.save(model, to: path) }
+    guard case .unregisteredLayer(1, "", _, let savedTo) = saving, savedTo == path else {
+      Issue.record("\(String(describing: saving))")
+      return
+    }
+    #expect(saving?.description.contains("layer 1 (PlainScale, not a CheckpointableLayer) to \(path):") == true, "\(String(describing: saving))")
+    #expect(!FileManager.default.fileExists(atPath: path))
   }
 
   @Test("checkpoints of every built-in kind saved before the layer path was unified load, and save to the same bytes", arguments: ["float", "double"])

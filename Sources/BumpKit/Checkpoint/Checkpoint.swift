@@ -73,12 +73,18 @@ public enum Checkpoint {
 
   /// Writes `model` to `path` atomically, with `metadata` added to the reserved entries.
   ///
-  /// - Throws: the errors of ``encode(_:metadata:)`` (nothing is written then);
+  /// - Throws: the errors of ``encode(_:metadata:)``, naming `path` (nothing is written then);
   ///   ``SafetensorsError/io(operation:path:errno:)`` when the file cannot be written.
   public static func save<Element: MatrixScalar>(
     _ model: Sequential<Element>, to path: String, metadata: [String: String] = [:]
   ) throws {
-    try encode(model, metadata: metadata).write(to: path)
+    let file: SafetensorsFile
+    do {
+      file = try encode(model, metadata: metadata)
+    } catch let error as CheckpointError {
+      throw error.saving(to: path)
+    }
+    try file.write(to: path)
   }
 
   /// The safetensors file for `model` (see ``save(_:to:metadata:)``).
@@ -89,9 +95,9 @@ public enum Checkpoint {
   /// ``maximumNestingDepth`` allow, and a header (mostly `metadata`)
   /// larger than ``SafetensorsFile/maximumHeaderLength``, which readers refuse.
   ///
-  /// - Throws: ``CheckpointError/unregisteredLayer(index:kind:type:)``,
-  ///   ``CheckpointError/duplicateParameterName(index:kind:name:)``,
-  ///   ``CheckpointError/tooLargeToSave(what:limit:)``; a registered layer's settings
+  /// - Throws: ``CheckpointError/unregisteredLayer(index:kind:type:path:)``,
+  ///   ``CheckpointError/duplicateParameterName(index:kind:name:path:)``,
+  ///   ``CheckpointError/tooLargeToSave(what:limit:path:)``; a registered layer's settings
   ///   encoder's error.
   public static func encode<Element: MatrixScalar>(
     _ model: Sequential<Element>, metadata: [String: String] = [:]
@@ -102,7 +108,7 @@ public enum Checkpoint {
     for (i, instance) in model.layers.enumerated() {
       guard let layer = instance as? any CheckpointableLayer else {
         throw CheckpointError.unregisteredLayer(
-          index: i, kind: instance.checkpointConfiguration?.kind ?? "none", type: "\(type(of: instance))")
+          index: i, kind: "", type: "\(type(of: instance))")
       }
       let configuration = try layer.checkedConfiguration()  // throws the encoder's error
       guard LayerRegistry.registeredType(kind: configuration.kind, Element.self) == type(of: layer) else {
