@@ -396,6 +396,7 @@ public struct BumpConfiguration: Codable, Equatable, Sendable {
     /// `shared` or `per-unit`, followed by `,fixed` when not trainable.
     public var description: String { (perUnit ? "per-unit" : "shared") + (trainable ? "" : ",fixed") }
 
+    /// Reads a layout from its text; the error names the text.
     public init(from decoder: any Decoder) throws {
       let text = try decoder.singleValueContainer().decode(String.self)
       guard let layout = Layout(text) else {
@@ -405,6 +406,7 @@ public struct BumpConfiguration: Codable, Equatable, Sendable {
       self = layout
     }
 
+    /// Writes the layout as its text.
     public func encode(to encoder: any Encoder) throws {
       var container = encoder.singleValueContainer()
       try container.encode(description)
@@ -431,6 +433,8 @@ public struct BumpConfiguration: Codable, Equatable, Sendable {
     self.sigmaFloor = sigmaFloor
   }
 
+  /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
+  /// booleans); a missing or bad value is a ``BumpKitError`` naming it as `bump.<key>`.
   public init(from decoder: any Decoder) throws {
     let stored = try StoredSettings(kind: "bump", from: decoder)
     func layout(_ key: String) throws -> Layout {
@@ -444,6 +448,7 @@ public struct BumpConfiguration: Codable, Equatable, Sendable {
       amplitude: try layout("amplitude"), sigmaFloor: try stored.number("sigmaFloor", default: 1e-4))
   }
 
+  /// Writes the settings as every version of the checkpoint format stored them: strings.
   public func encode(to encoder: any Encoder) throws {
     try StoredSettings.encode(
       [

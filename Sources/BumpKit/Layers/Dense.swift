@@ -191,6 +191,8 @@ public struct DenseConfiguration: Codable, Equatable, Sendable {
     self.useBias = useBias
   }
 
+  /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
+  /// booleans); a missing or bad value is a ``BumpKitError`` naming it as `dense.<key>`.
   public init(from decoder: any Decoder) throws {
     let stored = try StoredSettings(kind: "dense", from: decoder)
     self.init(
@@ -198,6 +200,7 @@ public struct DenseConfiguration: Codable, Equatable, Sendable {
       useBias: try stored.bool("useBias", default: true))
   }
 
+  /// Writes the settings as every version of the checkpoint format stored them: strings.
   public func encode(to encoder: any Encoder) throws {
     try StoredSettings.encode(
       ["inputSize": String(inputSize), "outputSize": String(outputSize), "useBias": String(useBias)], to: encoder)

@@ -143,11 +143,14 @@ public struct GaussianConfiguration: Codable, Equatable, Sendable {
   /// A configuration from its floor.
   public init(widthFloor: Double = 1e-4) { self.widthFloor = widthFloor }
 
+  /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
+  /// booleans); a missing or bad value is a ``BumpKitError`` naming it as `gaussian.<key>`.
   public init(from decoder: any Decoder) throws {
     let stored = try StoredSettings(kind: "gaussian", from: decoder)
     self.init(widthFloor: try stored.number("widthFloor", default: 1e-4))
   }
 
+  /// Writes the settings as every version of the checkpoint format stored them: strings.
   public func encode(to encoder: any Encoder) throws {
     try StoredSettings.encode(["widthFloor": "\(widthFloor)"], to: encoder)
   }

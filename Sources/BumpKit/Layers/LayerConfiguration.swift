@@ -95,6 +95,7 @@ public struct LayerConfiguration: Codable, Equatable, Sendable, CustomStringConv
 
   private enum CodingKeys: String, CodingKey { case kind, settings }
 
+  /// Writes `{"kind": …, "settings": …}`: the layer's settings, or a nested model's layers.
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(kind, forKey: .kind)

@@ -532,6 +532,8 @@ public struct RadialBumpConfiguration: Codable, Equatable, Sendable {
     self.sigmaFloor = sigmaFloor
   }
 
+  /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
+  /// booleans); a missing or bad value is a ``BumpKitError`` naming it as `radialBump.<key>`.
   public init(from decoder: any Decoder) throws {
     let stored = try StoredSettings(kind: "radialBump", from: decoder)
     func trainable(_ key: String) throws -> Bool {
@@ -547,6 +549,7 @@ public struct RadialBumpConfiguration: Codable, Equatable, Sendable {
       sigmaFloor: try stored.number("sigmaFloor", default: 1e-4))
   }
 
+  /// Writes the settings as every version of the checkpoint format stored them: strings.
   public func encode(to encoder: any Encoder) throws {
     func text(_ trainable: Bool) -> String { trainable ? "trainable" : "fixed" }
     try StoredSettings.encode(
