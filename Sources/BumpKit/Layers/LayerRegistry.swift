@@ -19,8 +19,8 @@ public enum LayerRegistry {
     ]
   }
 
-  /// The kinds of BumpKit's own layers: "bump", "dense", "gaussian", "radialBump", "relu",
-  /// "sigmoid", "tanh".
+  /// The kinds of BumpKit's own layers, each layer type's ``CheckpointableLayer/kind``
+  /// (today "bump", "dense", "gaussian", "radialBump", "relu", "sigmoid" and "tanh").
   public static let builtInKinds: Set<String> = Set(builtIn.map { $0.kind })
 
   private struct Key: Hashable {
