@@ -609,11 +609,12 @@ struct TrainingRun<Element: MatrixScalar> {
   private func architectureText(_ model: Sequential<Element>) -> String {
     var parts = ["\(model.inputSize)"]
     for layer in model.layers {
-      switch layer.configuration {
-      case .dense(let c): parts.append("Dense(\(c.outputSize))")
-      case .bump(let c): parts.append("Bump(σ \(c.sigma.perUnit ? "per unit" : "shared"))")
-      case .radialBump(let c): parts.append("RadialBump(\(c.units))")
-      case let c: parts.append(c.kind)
+      switch layer {
+      case let d as Dense<Element>: parts.append("Dense(\(d.outputSize))")
+      case let b as Bump<Element>: parts.append("Bump(σ \(b.settings.sigma.perUnit ? "per unit" : "shared"))")
+      case let r as RadialBump<Element>: parts.append("RadialBump(\(r.units))")
+      case let c as any CheckpointableLayer: parts.append(type(of: c).kind)
+      default: parts.append("\(type(of: layer))")
       }
     }
     return parts.joined(separator: " → ")

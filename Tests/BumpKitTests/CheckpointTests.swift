@@ -102,7 +102,7 @@ struct CheckpointTests {
 
     let (loaded, loadedMetadata) = try Checkpoint.load(T.self, from: path)
     #expect(loaded.inputSize == model.inputSize && loaded.outputSize == model.outputSize)
-    #expect(loaded.layers.map(\.configuration) == model.layers.map(\.configuration))
+    #expect(loaded.configuration == model.configuration)
     #expect(checkpointBits(loaded) == checkpointBits(model), "\(T.self): parameters differ")
     #expect(loaded.parameters.map(\.isTrainable) == model.parameters.map(\.isTrainable))
     #expect(loaded.parameters.map(\.name) == model.parameters.map(\.name))
@@ -120,7 +120,7 @@ struct CheckpointTests {
     let summary = try Checkpoint.summary(at: path)
     #expect(summary.precision == (T.self == Float.self ? "float" : "double"))
     #expect(summary.architecture.inputSize == 3)
-    #expect(summary.architecture.layers == model.layers.map(\.configuration))
+    #expect(.sequential(summary.architecture.layers) == model.configuration)
     let expectedTensors = model.layers.enumerated().flatMap { i, layer in
       layer.parameters.map { ("layers.\(i).\($0.name)", [$0.value.rows, $0.value.columns]) }
     }
@@ -395,7 +395,7 @@ struct CheckpointTests {
 
     let (loaded, metadata) = try Checkpoint.load(T.self, from: theirs)
     #expect(metadata["note"] == "round trip through Python")
-    #expect(loaded.layers.map(\.configuration) == original.layers.map(\.configuration))
+    #expect(loaded.configuration == original.configuration)
     // Every value is the script's transformation of ours, rounded once to T.
     for (i, layer) in original.layers.enumerated() {
       for (p, q) in zip(layer.parameters, loaded.layers[i].parameters) {

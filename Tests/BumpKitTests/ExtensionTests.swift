@@ -46,12 +46,11 @@ private final class Offset: CheckpointableLayer {
   func releaseSavedState() {}
 }
 
-/// The same layer under a kind nobody registers.
+/// The same layer, not checkpointable: it trains and predicts, but checkpoints cannot store it.
 private final class Unregistered: Layer {
   typealias Element = Float
   let inner = try! Offset(units: 2)  // 2 is a valid width
   var parameters: [Parameter<Float>] { inner.parameters }
-  var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "test-unregistered")) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { 2 }
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { try inner.forward(input) }
   func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { try inner.backward(outputGradient) }
@@ -112,7 +111,7 @@ struct ExtensionTests {
     let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), Unregistered()])
     let error = #expect(throws: CheckpointError.self) { _ = try Checkpoint.encode(model) }
     let text = error?.localizedDescription ?? ""
-    #expect(text.contains("layer 1") && text.contains("test-unregistered") && text.contains("LayerRegistry.register"), "\(text)")
+    #expect(text.contains("layer 1") && text.contains("Unregistered") && text.contains("LayerRegistry.register"), "\(text)")
   }
 
   @Test("a kind registered for one type cannot be registered for another")
@@ -129,8 +128,11 @@ struct ExtensionTests {
 
   @Test("a layer of an app's own that reports a built-in kind is refused when saving")
   func impostorKindIsRefused() throws {
-    final class FakeDenseKind: PassThroughLayer {
-      var configuration: LayerConfiguration { .relu }
+    final class FakeDenseKind: PassThroughLayer, CheckpointableLayer {
+      static var kind: String { "relu" }
+      init(settings: NoSettings) {}
+      init() {}
+      var settings: NoSettings { NoSettings() }
     }
     let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), FakeDenseKind()])
     #expect(throws: CheckpointError.self) { _ = try Checkpoint.encode(model) }

@@ -155,7 +155,6 @@ private final class OpaqueScale: Layer {
     scale = Parameter(name: "scale", value: try Matrix(rows: 1, columns: units, repeating: 2))
   }
   var parameters: [Parameter<Float>] { [scale] }
-  var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "opaque-scale")) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { try ScaleInference(scale: scale.value)(input) }
   func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
@@ -168,7 +167,6 @@ private final class FrozenScale: Layer {
   let inner: OpaqueScale
   init(units: Int) throws { inner = try OpaqueScale(units: units) }
   var parameters: [Parameter<Float>] { inner.parameters }
-  var configuration: LayerConfiguration { inner.configuration }
   func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { try inner.forward(input) }
   func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }

@@ -144,7 +144,6 @@ private final class Shift: CheckpointableLayer {
 private final class Opaque: Layer {
   typealias Element = Float
   var parameters: [Parameter<Float>] { [] }
-  var configuration: LayerConfiguration { .custom(CustomLayerConfiguration(kind: "opaque")) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { input }
   func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }

@@ -226,7 +226,7 @@ struct RadialBumpTests {
     try radial.initializeCenters(from: data, sigmaScale: 1.5, using: &generator)
     try Checkpoint.save(model, to: path)
     let (loaded, _) = try Checkpoint.load(Float.self, from: path)
-    #expect(loaded.layers.map(\.configuration) == model.layers.map(\.configuration))
+    #expect(loaded.configuration == model.configuration)
     let back = try #require(loaded.layers[1] as? RadialBump<Float>)
     #expect(back.sigmaFloor == 0.002 && back.inputSize == d && back.units == 5)
     #expect(loaded.parameters.map(\.isTrainable) == model.parameters.map(\.isTrainable))

@@ -3,15 +3,27 @@ extension Checkpoint {
   /// parameters, say): such a width is not backed by stored data, so it is bounded.
   static let unbackedWidthLimit = 1 << 16
 
-  /// Checks the shapes of the parameters that `architecture` declares (Dense weight
-  /// `in × out` and bias `1 × out`; Bump σ, c, a `1 × units` or `1 × 1`; RadialBump c
-  /// `units × in`, σ and a `1 × units`; Gaussian amplitude, width and center `1 × 1`) against
-  /// `shapes`, the file's tensor shapes by name,
-  /// and that the layers' widths chain from `inputSize`, without building a layer.
+  /// The shapes that `configuration`'s layer type declares for its settings (see
+  /// ``CheckpointableLayer/declaredShapes(for:)``); nil for a nested model, a kind not
+  /// registered for `Element`, or a type that declares none.
+  static func declaredShapes<Element: MatrixScalar>(
+    of configuration: LayerConfiguration, _: Element.Type
+  ) throws -> DeclaredShapes? {
+    guard configuration.layers == nil, let type = LayerRegistry.registeredType(kind: configuration.kind, Element.self) else {
+      return nil
+    }
+    return try type.declaredShapes(from: configuration)
+  }
+
+  /// Checks the shapes of the parameters that `architecture` declares — each layer type's
+  /// ``CheckpointableLayer/declaredShapes(for:)`` for its settings, e.g. Dense weight
+  /// `in × out` and bias `1 × out` — against `shapes`, the file's tensor shapes by name,
+  /// and that the layers' widths chain from `inputSize`, without building a layer. The layer
+  /// types are those registered for `precision`'s element type.
   ///
   /// Layers inside a nested `sequential` layer are checked as if they stood in its place, in
   /// order, their tensors named after its index (`layers.<index>.weight`), as the model it
-  /// builds names them. Only a registered layer of an app's own is left to its builder; the
+  /// builds names them. A layer type that declares no shapes is left to its builder; the
   /// widths after it are checked when the model is built.
   ///
   /// Returns the tensors the architecture accounts for (see ``DeclaredTensors``), which
@@ -22,7 +34,15 @@ extension Checkpoint {
   ///   ``CheckpointError/notACheckpoint(source:reason:)``.
   @discardableResult
   static func checkDeclaredShapes(
-    _ architecture: Architecture, shapes: [String: [Int]], source: String
+    _ architecture: Architecture, precision: String, shapes: [String: [Int]], source: String
+  ) throws -> DeclaredTensors {
+    precision == "float"
+      ? try checkDeclaredShapes(architecture, Float.self, shapes: shapes, source: source)
+      : try checkDeclaredShapes(architecture, Double.self, shapes: shapes, source: source)
+  }
+
+  private static func checkDeclaredShapes<Element: MatrixScalar>(
+    _ architecture: Architecture, _: Element.Type, shapes: [String: [Int]], source: String
   ) throws -> DeclaredTensors {
     var declared = DeclaredTensors()
     func fail(_ reason: String) -> CheckpointError {
@@ -57,55 +77,41 @@ extension Checkpoint {
         let i = outer ?? j
         let label = parent.map { "\($0).\(j)" } ?? "\(j)"
         let prefix = "layers.\(i)."
-        func checked(_ value: Int, _ key: String) throws -> Int {
-          try checkWidth(value, "layer \(label) (\(layer.kind)) \(key)")
-          return value
+        if let inner = layer.layers {
+          try check(inner, outer: i, label: label, depth: depth + 1)
+          continue
         }
-        switch layer {
-        case .custom:
-          // A registered layer of an app's own: its settings mean nothing here, so the widths
-          // after it are checked when the model is built, and its tensors' shapes against its
-          // parameters. Its tensors are named after the top-level layer it stands in.
+        let declaredShapes: DeclaredShapes?
+        do {
+          declaredShapes = try Checkpoint.declaredShapes(of: layer, Element.self)
+        } catch {
+          throw fail("layer \(label) (\(layer.kind)) has settings it cannot be built from: \(error)")
+        }
+        guard let layerShapes = declaredShapes else {
+          // A layer type that declares no shapes: the widths after it are checked when the
+          // model is built, and its tensors' shapes against its parameters. Its tensors are
+          // named after the top-level layer it stands in.
           declared.customPrefixes.insert(prefix)
           width = nil
-        case .sequential(let inner):
-          try check(inner, outer: i, label: label, depth: depth + 1)
-        case .dense(let c):
-          let (input, output) = (try checked(c.inputSize, "inputSize"), try checked(c.outputSize, "outputSize"))
-          if let width, input != width {
-            throw fail("layer \(label) (dense) takes \(input) inputs, the layer before gives \(width)")
-          }
-          try expect(prefix + "weight", [input, output])
-          if c.useBias {
-            try expect(prefix + "bias", [1, output])
-          } else if outer == nil {
-            // Files written before bias-free Dense layers lost their bias parameter store it
-            // as a fixed zero row, which loading reads and drops.
-            declared.legacyZeroBiases[prefix + "bias"] = [1, output]
-          }
+          continue
+        }
+        if let input = layerShapes.inputSize {
+          try checkWidth(input, "layer \(label) (\(layer.kind)) \(layerShapes.inputName)")
+        }
+        if let output = layerShapes.outputSize, output != layerShapes.inputSize || layerShapes.outputName != layerShapes.inputName {
+          try checkWidth(output, "layer \(label) (\(layer.kind)) \(layerShapes.outputName)")
+        }
+        if let input = layerShapes.inputSize, let width, input != width {
+          throw fail("layer \(label) (\(layer.kind)) takes \(input) inputs, the layer before gives \(width)")
+        }
+        for (name, shape) in layerShapes.parameters { try expect(prefix + name, shape) }
+        if outer == nil {
+          for (name, shape) in layerShapes.legacyZeroTensors { declared.legacyZeroBiases[prefix + name] = shape }
+        }
+        if let output = layerShapes.outputSize {
           width = output
-        case .bump(let c):
-          let units = try checked(c.units, "units")
-          if let width, units != width {
-            throw fail("layer \(label) (bump) has \(units) units, the layer before gives \(width)")
-          }
-          for (name, layout) in [("sigma", c.sigma), ("center", c.center), ("amplitude", c.amplitude)] {
-            try expect(prefix + name, [1, layout.perUnit ? units : 1])
-          }
-        case .radialBump(let c):
-          let (input, units) = (try checked(c.inputSize, "inputSize"), try checked(c.units, "units"))
-          if let width, input != width {
-            throw fail("layer \(label) (radialBump) takes \(input) inputs, the layer before gives \(width)")
-          }
-          try expect(prefix + "center", [units, input])
-          try expect(prefix + "sigma", [1, units])
-          try expect(prefix + "amplitude", [1, units])
-          width = units
-        case .gaussian:
-          // Element-wise with one shared amplitude, width and center: it keeps the width.
-          for name in ["amplitude", "width", "center"] { try expect(prefix + name, [1, 1]) }
-        case .relu, .tanh, .sigmoid:
-          continue  // element-wise layers keep the width
+        } else if let input = layerShapes.inputSize {
+          width = input
         }
       }
     }
@@ -113,7 +119,7 @@ extension Checkpoint {
     return declared
   }
 
-  /// The tensors an architecture accounts for, as ``checkDeclaredShapes(_:shapes:source:)``
+  /// The tensors an architecture accounts for, as ``checkDeclaredShapes(_:precision:shapes:source:)``
   /// finds them.
   struct DeclaredTensors {
     /// The parameters' tensors, all present in the file with the declared shapes.
@@ -128,7 +134,7 @@ extension Checkpoint {
 
   /// Checks a checkpoint's tensors, `tensors` (name, dtype and shape, in file order), against
   /// its architecture and precision before their data is read: the shapes that
-  /// `architecture` declares (see ``checkDeclaredShapes(_:shapes:source:)``), every layer's
+  /// `architecture` declares (see ``checkDeclaredShapes(_:precision:shapes:source:)``), every layer's
   /// kind is one that `precision` can rebuild, every tensor in the file is a parameter of the
   /// architecture or a training-state tensor that the `resume_state` entry of `metadata`
   /// accounts for (over a parameter, in its shape; see ``save(_:to:metadata:optimizer:training:)``),
@@ -138,7 +144,7 @@ extension Checkpoint {
   /// app's own aside, whose tensors are judged when it is built), so the size of its data is
   /// that of the model's parameters.
   ///
-  /// - Throws: the errors of ``checkDeclaredShapes(_:shapes:source:)``;
+  /// - Throws: the errors of ``checkDeclaredShapes(_:precision:shapes:source:)``;
   ///   ``CheckpointError/notACheckpoint(source:reason:)`` for a layer kind that cannot be
   ///   rebuilt, ``CheckpointError/unexpectedTensor(source:name:)``,
   ///   ``CheckpointError/dtypeMismatch(source:name:stored:expected:)``.
@@ -151,7 +157,7 @@ extension Checkpoint {
     let resume = (try? resumeState(in: metadata, source: source)) ?? nil
     try checkKinds(architecture, precision: precision, source: source)
     let declared = try checkDeclaredShapes(
-      architecture, shapes: Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a }),
+      architecture, precision: precision, shapes: Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a }),
       source: source)
     let wanted: SafetensorsFile.DType = precision == "float" ? .f32 : .f64
     // The shapes of the parameter tensors, built once when a training-state tensor asks.
@@ -191,18 +197,17 @@ extension Checkpoint {
     func check(_ layers: [LayerConfiguration], parent: String?) throws {
       for (j, layer) in layers.enumerated() {
         let label = parent.map { "\($0).\(j)" } ?? "\(j)"
-        switch layer {
-        case .sequential(let inner): try check(inner, parent: label)
-        case .custom(let c):
-          let rebuilds =
-            precision == "float"
-            ? LayerRegistry.canRebuild(kind: c.kind, Float.self) : LayerRegistry.canRebuild(kind: c.kind, Double.self)
-          guard rebuilds else {
-            throw CheckpointError.notACheckpoint(
-              source: source,
-              reason: "layer \(label) has kind \"\(c.kind)\", which no layer registered for \(precision) precision rebuilds (built-in kinds: \(LayerRegistry.builtInKinds.sorted().joined(separator: ", ")), sequential)")
-          }
-        default: continue
+        if let inner = layer.layers {
+          try check(inner, parent: label)
+          continue
+        }
+        let rebuilds =
+          precision == "float"
+          ? LayerRegistry.canRebuild(kind: layer.kind, Float.self) : LayerRegistry.canRebuild(kind: layer.kind, Double.self)
+        guard rebuilds else {
+          throw CheckpointError.notACheckpoint(
+            source: source,
+            reason: "layer \(label) has kind \"\(layer.kind)\", which no layer registered for \(precision) precision rebuilds (built-in kinds: \(LayerRegistry.builtInKinds.sorted().joined(separator: ", ")), sequential)")
         }
       }
     }

@@ -38,7 +38,7 @@ extension Checkpoint {
       deepest = max(deepest, depth)
       for layer in layers {
         count += 1
-        if case .sequential(let inner) = layer { visit(inner, depth: depth + 1) }
+        if let inner = layer.layers { visit(inner, depth: depth + 1) }
       }
     }
     visit(architecture.layers, depth: 0)

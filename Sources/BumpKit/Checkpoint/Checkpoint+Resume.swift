@@ -51,13 +51,19 @@ extension Checkpoint {
   /// ``Sequential/fit(x:y:loss:optimizer:epochs:batchSize:shuffle:seed:validation:earlyStopping:metrics:resumingFrom:progress:onEpochEnd:)``
   /// can resume (see ``loadForResuming(_:from:optimizer:)``). Either part may be nil.
   ///
-  /// - Throws: the errors of ``encode(_:metadata:optimizer:training:)``;
+  /// - Throws: the errors of ``encode(_:metadata:optimizer:training:)``, naming `path`;
   ///   ``SafetensorsError/io(operation:path:errno:)`` when the file cannot be written.
   public static func save<Element: MatrixScalar>(
     _ model: Sequential<Element>, to path: String, metadata: [String: String] = [:],
     optimizer: (any ResumableOptimizer<Element>)?, training: TrainingState<Element>?
   ) throws {
-    try encode(model, metadata: metadata, optimizer: optimizer, training: training).write(to: path)
+    let file: SafetensorsFile
+    do {
+      file = try encode(model, metadata: metadata, optimizer: optimizer, training: training)
+    } catch let error as CheckpointError {
+      throw error.saving(to: path)
+    }
+    try file.write(to: path)
   }
 
   /// The safetensors file of a resumable checkpoint (see ``save(_:to:metadata:optimizer:training:)``).

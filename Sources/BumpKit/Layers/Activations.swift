@@ -22,13 +22,6 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
 
   public var parameters: [Parameter<Element>] { [] }
   public func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-  public var configuration: LayerConfiguration {
-    switch kind {
-    case "relu": .relu
-    case "tanh": .tanh
-    default: .sigmoid
-    }
-  }
 
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: nil, "\(kind).forward")
@@ -76,9 +69,19 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
 }
 
 /// Rectified linear unit, max(x, 0); NaN stays NaN.
-public final class ReLU<Element: MatrixScalar>: ElementwiseActivation<Element> {
+public final class ReLU<Element: MatrixScalar>: ElementwiseActivation<Element>, CheckpointableLayer {
   /// A ReLU layer.
-  public init() { super.init(kind: "relu", apply: ReLU.map) }
+  public init() { super.init(kind: Self.kind, apply: ReLU.map) }
+  /// The same as ``init()``: an activation has no settings.
+  public convenience init(settings: NoSettings) { self.init() }
+  /// "relu".
+  public static var kind: String { "relu" }
+  /// None.
+  public var settings: NoSettings { NoSettings() }
+  /// No parameters; any number of features in, as many out.
+  public static func declaredShapes(for settings: NoSettings) -> DeclaredShapes? {
+    DeclaredShapes(inputSize: nil, outputSize: nil, parameters: [])
+  }
   @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices { y[i] = x[i] < 0 ? 0 : x[i] }
   }
@@ -88,9 +91,19 @@ public final class ReLU<Element: MatrixScalar>: ElementwiseActivation<Element> {
 }
 
 /// Hyperbolic tangent.
-public final class Tanh<Element: MatrixScalar>: ElementwiseActivation<Element> {
+public final class Tanh<Element: MatrixScalar>: ElementwiseActivation<Element>, CheckpointableLayer {
   /// A tanh layer.
-  public init() { super.init(kind: "tanh", apply: Tanh.map) }
+  public init() { super.init(kind: Self.kind, apply: Tanh.map) }
+  /// The same as ``init()``: an activation has no settings.
+  public convenience init(settings: NoSettings) { self.init() }
+  /// "tanh".
+  public static var kind: String { "tanh" }
+  /// None.
+  public var settings: NoSettings { NoSettings() }
+  /// No parameters; any number of features in, as many out.
+  public static func declaredShapes(for settings: NoSettings) -> DeclaredShapes? {
+    DeclaredShapes(inputSize: nil, outputSize: nil, parameters: [])
+  }
   @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices { y[i] = Element(Double.tanh(Double(x[i]))) }
   }
@@ -100,9 +113,19 @@ public final class Tanh<Element: MatrixScalar>: ElementwiseActivation<Element> {
 }
 
 /// Logistic sigmoid, 1 / (1 + e⁻ˣ), evaluated without overflow for either sign.
-public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element> {
+public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element>, CheckpointableLayer {
   /// A sigmoid layer.
-  public init() { super.init(kind: "sigmoid", apply: Sigmoid.map) }
+  public init() { super.init(kind: Self.kind, apply: Sigmoid.map) }
+  /// The same as ``init()``: an activation has no settings.
+  public convenience init(settings: NoSettings) { self.init() }
+  /// "sigmoid".
+  public static var kind: String { "sigmoid" }
+  /// None.
+  public var settings: NoSettings { NoSettings() }
+  /// No parameters; any number of features in, as many out.
+  public static func declaredShapes(for settings: NoSettings) -> DeclaredShapes? {
+    DeclaredShapes(inputSize: nil, outputSize: nil, parameters: [])
+  }
   @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices {
       let v = Double(x[i])

@@ -17,7 +17,7 @@
 ///
 /// The values and gradients come from `BumpKernel`: a fused SIMD pass each way, exactly 0
 /// outside the support, never NaN from finite inputs.
-public final class Bump<Element: MatrixScalar>: Layer {
+public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   /// How one of σ, c and a is laid out and learned.
   public struct ParameterSpec: Sendable, Equatable {
     /// One value per unit (true) or one shared value (false).
@@ -102,9 +102,7 @@ public final class Bump<Element: MatrixScalar>: Layer {
     self.sigma = make("sigma", sigma, floor: sigmaFloor)
     self.center = make("center", center, floor: nil)
     self.amplitude = make("amplitude", amplitude, floor: nil)
-    var generator = SeededGenerator(seed: UInt64(units) &* 0x5EED)
-    try initializeParameters(using: &generator)
-    markParametersUnset()
+    try drawInitialParameters()
   }
 
   public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }
@@ -117,11 +115,37 @@ public final class Bump<Element: MatrixScalar>: Layer {
     return units
   }
 
-  public var configuration: LayerConfiguration {
+  /// "bump".
+  public static var kind: String { "bump" }
+
+  /// The layer's width, the layouts of σ, c and a, and σ's floor.
+  public var settings: BumpConfiguration {
     func layout(_ s: ParameterSpec) -> BumpConfiguration.Layout { .init(perUnit: s.perUnit, trainable: s.trainable) }
-    return .bump(BumpConfiguration(
+    return BumpConfiguration(
       units: units, sigma: layout(specs.sigma), center: layout(specs.center),
-      amplitude: layout(specs.amplitude), sigmaFloor: Double(sigmaFloor)))
+      amplitude: layout(specs.amplitude), sigmaFloor: Double(sigmaFloor))
+  }
+
+  /// The layer `settings` describe, σ, c and a starting at 1, 0 and 1 (a checkpoint then
+  /// assigns the stored values).
+  public convenience init(settings: BumpConfiguration) throws {
+    func spec(_ layout: BumpConfiguration.Layout, neutral: Element) -> ParameterSpec {
+      .init(perUnit: layout.perUnit, trainable: layout.trainable, initializer: .constant(neutral))
+    }
+    try self.init(
+      units: settings.units, sigma: spec(settings.sigma, neutral: 1), center: spec(settings.center, neutral: 0),
+      amplitude: spec(settings.amplitude, neutral: 1), sigmaFloor: Element(settings.sigmaFloor))
+  }
+
+  /// σ, c and a `1 × units` each (`1 × 1` when shared); `units` features in and out.
+  public static func declaredShapes(for settings: BumpConfiguration) -> DeclaredShapes? {
+    let units = settings.units
+    var shapes = DeclaredShapes(
+      inputSize: units, outputSize: units,
+      parameters: [("sigma", settings.sigma), ("center", settings.center), ("amplitude", settings.amplitude)]
+        .map { ($0.0, [1, $0.1.perUnit ? units : 1]) })
+    (shapes.inputName, shapes.outputName) = ("units", "units")
+    return shapes
   }
 
   /// Draws σ, c and a from their initializers; σ values in [0, ``sigmaFloor``) are then
@@ -339,5 +363,97 @@ public final class Bump<Element: MatrixScalar>: Layer {
 extension Bump: CopyableLayer {
   func emptyCopy() throws -> any Layer<Element> {
     try Bump(units: units, sigma: specs.sigma, center: specs.center, amplitude: specs.amplitude, sigmaFloor: sigmaFloor)
+  }
+}
+
+/// The settings of a ``Bump`` layer: its width, how each of σ, c and a is laid out, and σ's
+/// floor. Stored as strings: `units`, `sigma`, `center`, `amplitude` (layouts) and
+/// `sigmaFloor` (1e-4 when missing).
+public struct BumpConfiguration: Codable, Equatable, Sendable {
+  /// How one of σ, c and a is laid out and learned; stored as `shared`, `per-unit`,
+  /// `shared,fixed` or `per-unit,fixed`.
+  public struct Layout: Codable, Equatable, Sendable, CustomStringConvertible, LosslessStringConvertible {
+    /// One value per unit (true) or one shared value (false).
+    public var perUnit: Bool
+    /// Whether optimizers update it.
+    public var trainable: Bool
+
+    /// A layout from its parts.
+    public init(perUnit: Bool, trainable: Bool) {
+      self.perUnit = perUnit
+      self.trainable = trainable
+    }
+
+    /// Parses `shared`, `per-unit`, `shared,fixed` or `per-unit,fixed`.
+    public init?(_ description: String) {
+      let parts = description.split(separator: ",", omittingEmptySubsequences: false)
+      guard let first = parts.first, first == "shared" || first == "per-unit",
+        parts.count == 1 || (parts.count == 2 && parts[1] == "fixed")
+      else { return nil }
+      self.init(perUnit: first == "per-unit", trainable: parts.count == 1)
+    }
+
+    /// `shared` or `per-unit`, followed by `,fixed` when not trainable.
+    public var description: String { (perUnit ? "per-unit" : "shared") + (trainable ? "" : ",fixed") }
+
+    /// Reads a layout from its text; the error names the text.
+    public init(from decoder: any Decoder) throws {
+      let text = try decoder.singleValueContainer().decode(String.self)
+      guard let layout = Layout(text) else {
+        throw DecodingError.dataCorrupted(.init(
+          codingPath: decoder.codingPath, debugDescription: "\"\(text)\" is not shared or per-unit, optionally followed by ,fixed"))
+      }
+      self = layout
+    }
+
+    /// Writes the layout as its text.
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.singleValueContainer()
+      try container.encode(description)
+    }
+  }
+
+  /// The number of units.
+  public var units: Int
+  /// σ's layout.
+  public var sigma: Layout
+  /// c's layout.
+  public var center: Layout
+  /// a's layout.
+  public var amplitude: Layout
+  /// σ's projection floor (the layer's element value, exactly).
+  public var sigmaFloor: Double
+
+  /// A configuration from its parts.
+  public init(units: Int, sigma: Layout, center: Layout, amplitude: Layout, sigmaFloor: Double = 1e-4) {
+    self.units = units
+    self.sigma = sigma
+    self.center = center
+    self.amplitude = amplitude
+    self.sigmaFloor = sigmaFloor
+  }
+
+  /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
+  /// booleans); a missing or bad value is a ``BumpKitError`` naming it as `bump.<key>`.
+  public init(from decoder: any Decoder) throws {
+    let stored = try StoredSettings(kind: "bump", from: decoder)
+    func layout(_ key: String) throws -> Layout {
+      guard let text = stored.string(key), let v = Layout(text) else {
+        throw stored.fail(key, "expected shared or per-unit, optionally followed by ,fixed")
+      }
+      return v
+    }
+    self.init(
+      units: try stored.int("units"), sigma: try layout("sigma"), center: try layout("center"),
+      amplitude: try layout("amplitude"), sigmaFloor: try stored.number("sigmaFloor", default: 1e-4))
+  }
+
+  /// Writes the settings as every version of the checkpoint format stored them: strings.
+  public func encode(to encoder: any Encoder) throws {
+    try StoredSettings.encode(
+      [
+        "units": String(units), "sigma": sigma.description, "center": center.description,
+        "amplitude": amplitude.description, "sigmaFloor": "\(sigmaFloor)",
+      ], to: encoder)
   }
 }

@@ -2,7 +2,7 @@
 ///
 /// W is `inputSize × outputSize`, b has `outputSize` entries. Backward: dW = xᵀ·dy (GEMM),
 /// db = column sums of dy (GEMV with a ones vector), dx = dy·Wᵀ (GEMM).
-public final class Dense<Element: MatrixScalar>: Layer {
+public final class Dense<Element: MatrixScalar>: CheckpointableLayer {
   /// Input features.
   public let inputSize: Int
   /// Output features.
@@ -20,9 +20,8 @@ public final class Dense<Element: MatrixScalar>: Layer {
   private var inputGradient = Matrix<Element>()
   private var ones = Matrix<Element>()
 
-  /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise.
-  /// Weights are drawn from a generator seeded by the shape; the first ``Sequential`` the
-  /// layer joins draws them again from the model's seed.
+  /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise, drawn
+  /// as every new layer's are (see ``Sequential/init(layers:seed:)``).
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless both sizes are
   ///   positive; an initializer's own error (e.g. a Glorot range that is not finite).
@@ -43,9 +42,7 @@ public final class Dense<Element: MatrixScalar>: Layer {
     self.useBias = useBias
     weight = Parameter(name: "weight", value: try Matrix(rows: inputSize, columns: outputSize))
     bias = useBias ? Parameter(name: "bias", value: try Matrix(rows: 1, columns: outputSize)) : nil
-    var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(outputSize))
-    try initializeParameters(using: &generator)
-    markParametersUnset()
+    try drawInitialParameters()
   }
 
   public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }
@@ -58,8 +55,30 @@ public final class Dense<Element: MatrixScalar>: Layer {
     return outputSize
   }
 
-  public var configuration: LayerConfiguration {
-    .dense(DenseConfiguration(inputSize: inputSize, outputSize: outputSize, useBias: useBias))
+  /// "dense".
+  public static var kind: String { "dense" }
+
+  /// The layer's sizes and whether it has a bias.
+  public var settings: DenseConfiguration {
+    DenseConfiguration(inputSize: inputSize, outputSize: outputSize, useBias: useBias)
+  }
+
+  /// The layer `settings` describe, with the default initializers.
+  public convenience init(settings: DenseConfiguration) throws {
+    try self.init(inputSize: settings.inputSize, outputSize: settings.outputSize, useBias: settings.useBias)
+  }
+
+  /// W `inputSize × outputSize` and b `1 × outputSize` (when it has one).
+  public static func declaredShapes(for settings: DenseConfiguration) -> DeclaredShapes? {
+    let (input, output) = (settings.inputSize, settings.outputSize)
+    var shapes = DeclaredShapes(
+      inputSize: input, outputSize: output,
+      parameters: [("weight", [input, output])] + (settings.useBias ? [("bias", [1, output])] : []))
+    (shapes.inputName, shapes.outputName) = ("inputSize", "outputSize")
+    // Files written before bias-free Dense layers lost their bias parameter store it as a
+    // fixed zero row, which loading reads and drops.
+    if !settings.useBias { shapes.legacyZeroTensors = [("bias", [1, output])] }
+    return shapes
   }
 
   /// Draws W and b from their initializers.
@@ -152,5 +171,38 @@ extension Dense: CopyableLayer {
     try Dense(
       inputSize: inputSize, outputSize: outputSize, weightInitializer: weightInitializer,
       biasInitializer: biasInitializer, useBias: useBias)
+  }
+}
+
+/// The settings of a ``Dense`` layer. Stored as strings: `inputSize`, `outputSize` and
+/// `useBias` (true when missing).
+public struct DenseConfiguration: Codable, Equatable, Sendable {
+  /// The number of input features.
+  public var inputSize: Int
+  /// The number of output features.
+  public var outputSize: Int
+  /// Whether the layer has a bias parameter.
+  public var useBias: Bool
+
+  /// A configuration from its parts.
+  public init(inputSize: Int, outputSize: Int, useBias: Bool = true) {
+    self.inputSize = inputSize
+    self.outputSize = outputSize
+    self.useBias = useBias
+  }
+
+  /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
+  /// booleans); a missing or bad value is a ``BumpKitError`` naming it as `dense.<key>`.
+  public init(from decoder: any Decoder) throws {
+    let stored = try StoredSettings(kind: "dense", from: decoder)
+    self.init(
+      inputSize: try stored.int("inputSize"), outputSize: try stored.int("outputSize"),
+      useBias: try stored.bool("useBias", default: true))
+  }
+
+  /// Writes the settings as every version of the checkpoint format stored them: strings.
+  public func encode(to encoder: any Encoder) throws {
+    try StoredSettings.encode(
+      ["inputSize": String(inputSize), "outputSize": String(outputSize), "useBias": String(useBias)], to: encoder)
   }
 }

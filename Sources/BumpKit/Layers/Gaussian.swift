@@ -3,7 +3,7 @@ import RealModule
 /// A Gaussian bump for comparison with ``Bump``: g(x) = a·exp(−b·(x − c)²), element-wise,
 /// with a, b, c each shared (shape [1]) and trainable. Unlike the bump function it has no
 /// compact support: every input gets a (possibly tiny) gradient. b is kept ≥ `widthFloor`.
-public final class Gaussian<Element: MatrixScalar>: Layer {
+public final class Gaussian<Element: MatrixScalar>: CheckpointableLayer {
   /// a, b, c: each `1 × 1`.
   public let amplitude, width, center: Parameter<Element>
   private var savedInput: Matrix<Element>?
@@ -35,7 +35,23 @@ public final class Gaussian<Element: MatrixScalar>: Layer {
 
   public var parameters: [Parameter<Element>] { [amplitude, width, center] }
   public func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-  public var configuration: LayerConfiguration { .gaussian(GaussianConfiguration(widthFloor: Double(widthFloor))) }
+
+  /// "gaussian".
+  public static var kind: String { "gaussian" }
+
+  /// The layer's width floor.
+  public var settings: GaussianConfiguration { GaussianConfiguration(widthFloor: Double(widthFloor)) }
+
+  /// The layer `settings` describe, with a = 1, b = 1 (or the floor, if above 1) and c = 0.
+  public convenience init(settings: GaussianConfiguration) throws {
+    let floor = Element(settings.widthFloor)
+    try self.init(width: Swift.max(1, floor), widthFloor: floor)
+  }
+
+  /// a, b and c `1 × 1` each; any number of features in, as many out.
+  public static func declaredShapes(for settings: GaussianConfiguration) -> DeclaredShapes? {
+    DeclaredShapes(inputSize: nil, outputSize: nil, parameters: ["amplitude", "width", "center"].map { ($0, [1, 1]) })
+  }
 
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: nil, "gaussian.forward")
@@ -115,5 +131,27 @@ extension Gaussian: CopyableLayer {
   func emptyCopy() throws -> any Layer<Element> {
     try Gaussian(
       amplitude: amplitude.value[0, 0], width: width.value[0, 0], center: center.value[0, 0], widthFloor: widthFloor)
+  }
+}
+
+/// The settings of a ``Gaussian`` layer. Stored as a string: `widthFloor` (1e-4 when missing,
+/// as in files written before the floor was stored).
+public struct GaussianConfiguration: Codable, Equatable, Sendable {
+  /// The smallest width b that optimizer steps leave (the layer's element value, exactly).
+  public var widthFloor: Double
+
+  /// A configuration from its floor.
+  public init(widthFloor: Double = 1e-4) { self.widthFloor = widthFloor }
+
+  /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
+  /// booleans); a missing or bad value is a ``BumpKitError`` naming it as `gaussian.<key>`.
+  public init(from decoder: any Decoder) throws {
+    let stored = try StoredSettings(kind: "gaussian", from: decoder)
+    self.init(widthFloor: try stored.number("widthFloor", default: 1e-4))
+  }
+
+  /// Writes the settings as every version of the checkpoint format stored them: strings.
+  public func encode(to encoder: any Encoder) throws {
+    try StoredSettings.encode(["widthFloor": "\(widthFloor)"], to: encoder)
   }
 }

@@ -7,6 +7,9 @@
 /// dL/d(output) of the last forward pass, stores the parameters' gradients and returns
 /// dL/d(input).
 ///
+/// A layer that models should save in checkpoints is also a ``CheckpointableLayer``; one
+/// that is only trained and used for predictions needs nothing more than this protocol.
+///
 /// Because forward passes write into those buffers, a layer belongs to one task at a time;
 /// ``inferenceLayer()`` gives its immutable, `Sendable` prediction form (see
 /// ``InferenceModel``).
@@ -25,9 +28,6 @@ public protocol Layer<Element>: AnyObject, CustomStringConvertible {
 
   /// The number of output features for `inputSize` input features.
   func outputSize(forInputSize inputSize: Int) throws -> Int
-
-  /// A description of the layer's kind and settings, enough to rebuild it (checkpoints).
-  var configuration: LayerConfiguration { get }
 
   /// The number of input features the layer requires, or nil if it takes any number.
   var requiredInputSize: Int? { get }
@@ -76,15 +76,22 @@ extension Layer {
     parameters.filter(\.isTrainable).reduce(0) { $0 + $1.count }
   }
 
-  public var description: String { configuration.summary }
+  /// The layer's kind and settings (``LayerConfiguration/summary``) for a layer that
+  /// checkpoints store, else its type's name.
+  public var description: String { checkpointConfiguration?.summary ?? "\(Self.self)" }
 
   /// Whether any parameter has been set since the layer was made (see
   /// ``Sequential/init(layers:seed:)``).
   var hasSetParameters: Bool { parameters.contains { $0.isInitialized } }
 
-  /// Marks every parameter as not set: a built-in layer's initializer calls this after its
-  /// own draw, so that the first ``Sequential`` it joins draws it again from the model's seed.
-  func markParametersUnset() {
+  /// The one rule by which a new layer's parameters get their first values, which every
+  /// built-in layer's initializer follows: drawn with ``initializeParameters(using:)`` from a
+  /// generator seeded with 0 — the values the layer gets as the first new layer of a
+  /// ``Sequential`` with the default seed — and left marked as not set, so that the model the
+  /// layer joins draws it from the model's seed (see ``Sequential/init(layers:seed:)``).
+  func drawInitialParameters() throws {
+    var generator = SeededGenerator(seed: 0)
+    try initializeParameters(using: &generator)
     for p in parameters { p.isInitialized = false }
   }
 

@@ -32,7 +32,7 @@
 /// which inputs fell inside which supports and which units are dead. (``supportFraction``,
 /// ``supportFractionPerUnit``, ``supportCountPerUnit`` and ``deadUnits`` describe only the
 /// layer's last forward pass: the last batch of training, or the last `predict`.)
-public final class RadialBump<Element: MatrixScalar>: Layer {
+public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// Whether one of c, σ and a is learned, and its initial values.
   public struct ParameterSpec: Sendable, Equatable {
     /// Whether optimizers update it.
@@ -136,9 +136,7 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     self.center = Parameter(name: "center", value: Matrix(validRows: units, columns: inputSize), isTrainable: center.trainable)
     self.sigma = Parameter(name: "sigma", value: Matrix(validRows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
     self.amplitude = Parameter(name: "amplitude", value: Matrix(validRows: 1, columns: units), isTrainable: amplitude.trainable)
-    var generator = SeededGenerator(seed: UInt64(inputSize) << 32 ^ UInt64(units) &* 0x5EED)
-    try initializeParameters(using: &generator)
-    markParametersUnset()
+    try drawInitialParameters()
   }
 
   public var parameters: [Parameter<Element>] { [center, sigma, amplitude] }
@@ -153,11 +151,37 @@ public final class RadialBump<Element: MatrixScalar>: Layer {
     return units
   }
 
-  public var configuration: LayerConfiguration {
-    .radialBump(RadialBumpConfiguration(
+  /// "radialBump".
+  public static var kind: String { "radialBump" }
+
+  /// The layer's shape, which of c, σ and a are learned, and σ's floor.
+  public var settings: RadialBumpConfiguration {
+    RadialBumpConfiguration(
       inputSize: inputSize, units: units, trainableCenter: specs.center.trainable,
       trainableSigma: specs.sigma.trainable, trainableAmplitude: specs.amplitude.trainable,
-      sigmaFloor: Double(sigmaFloor)))
+      sigmaFloor: Double(sigmaFloor))
+  }
+
+  /// The layer `settings` describe, c, σ and a starting at 0, 1 and 1 (a checkpoint then
+  /// assigns the stored values).
+  public convenience init(settings: RadialBumpConfiguration) throws {
+    func spec(_ trainable: Bool, neutral: Element) -> ParameterSpec {
+      .init(trainable: trainable, initializer: .constant(neutral))
+    }
+    try self.init(
+      inputSize: settings.inputSize, units: settings.units, center: spec(settings.trainableCenter, neutral: 0),
+      sigma: spec(settings.trainableSigma, neutral: 1), amplitude: spec(settings.trainableAmplitude, neutral: 1),
+      sigmaFloor: Element(settings.sigmaFloor))
+  }
+
+  /// c `units × inputSize`, σ and a `1 × units`.
+  public static func declaredShapes(for settings: RadialBumpConfiguration) -> DeclaredShapes? {
+    let (input, units) = (settings.inputSize, settings.units)
+    var shapes = DeclaredShapes(
+      inputSize: input, outputSize: units,
+      parameters: [("center", [units, input]), ("sigma", [1, units]), ("amplitude", [1, units])])
+    (shapes.inputName, shapes.outputName) = ("inputSize", "units")
+    return shapes
   }
 
   private var name: String { "RadialBump(\(inputSize)→\(units))" }
@@ -475,5 +499,63 @@ extension RadialBump: CopyableLayer {
     try RadialBump(
       inputSize: inputSize, units: units, center: specs.center, sigma: specs.sigma, amplitude: specs.amplitude,
       sigmaFloor: sigmaFloor)
+  }
+}
+
+/// The settings of a ``RadialBump`` layer: its shape, which of c, σ and a are learned, and
+/// σ's floor. Stored as strings: `inputSize`, `units`, `center`, `sigma` and `amplitude`
+/// (`trainable` or `fixed`) and `sigmaFloor` (1e-4 when missing).
+public struct RadialBumpConfiguration: Codable, Equatable, Sendable {
+  /// d, the number of input features.
+  public var inputSize: Int
+  /// The number of units.
+  public var units: Int
+  /// Whether the centres are learned.
+  public var trainableCenter: Bool
+  /// Whether σ is learned.
+  public var trainableSigma: Bool
+  /// Whether the amplitudes are learned.
+  public var trainableAmplitude: Bool
+  /// σ's projection floor (the layer's element value, exactly).
+  public var sigmaFloor: Double
+
+  /// A configuration from its parts; the defaults are ``RadialBump``'s.
+  public init(
+    inputSize: Int, units: Int, trainableCenter: Bool = true, trainableSigma: Bool = true,
+    trainableAmplitude: Bool = false, sigmaFloor: Double = 1e-4
+  ) {
+    self.inputSize = inputSize
+    self.units = units
+    self.trainableCenter = trainableCenter
+    self.trainableSigma = trainableSigma
+    self.trainableAmplitude = trainableAmplitude
+    self.sigmaFloor = sigmaFloor
+  }
+
+  /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
+  /// booleans); a missing or bad value is a ``BumpKitError`` naming it as `radialBump.<key>`.
+  public init(from decoder: any Decoder) throws {
+    let stored = try StoredSettings(kind: "radialBump", from: decoder)
+    func trainable(_ key: String) throws -> Bool {
+      switch stored.string(key) {
+      case "trainable": return true
+      case "fixed": return false
+      default: throw stored.fail(key, "expected trainable or fixed")
+      }
+    }
+    self.init(
+      inputSize: try stored.int("inputSize"), units: try stored.int("units"), trainableCenter: try trainable("center"),
+      trainableSigma: try trainable("sigma"), trainableAmplitude: try trainable("amplitude"),
+      sigmaFloor: try stored.number("sigmaFloor", default: 1e-4))
+  }
+
+  /// Writes the settings as every version of the checkpoint format stored them: strings.
+  public func encode(to encoder: any Encoder) throws {
+    func text(_ trainable: Bool) -> String { trainable ? "trainable" : "fixed" }
+    try StoredSettings.encode(
+      [
+        "inputSize": String(inputSize), "units": String(units), "center": text(trainableCenter),
+        "sigma": text(trainableSigma), "amplitude": text(trainableAmplitude), "sigmaFloor": "\(sigmaFloor)",
+      ], to: encoder)
   }
 }

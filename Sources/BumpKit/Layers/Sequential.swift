@@ -19,7 +19,9 @@ public enum LayerBuilder<Element: MatrixScalar> {
 ///
 /// The initializer checks that each layer's output size fits the next layer's input and
 /// draws the parameters of every new layer from one generator seeded with `seed`, so the same
-/// seed gives the same initial weights bit for bit. Layers that already hold weights — trained,
+/// seed gives the same initial weights bit for bit. (A layer made on its own holds the values
+/// it would get as the first new layer of a model with the default seed, 0, so that it works
+/// before it joins a model.) Layers that already hold weights — trained,
 /// loaded, assigned, or part of another model — keep them, so a trained body can be reused
 /// under a new head (see <doc:GettingStarted>).
 ///
@@ -63,7 +65,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     for (i, layer) in layers.enumerated() where i >= firstFixed {
       if let expected = layer.requiredInputSize, expected != size {
         throw BumpKitError.shapeMismatch(
-          operation: "Sequential layer \(i) (\(layer.configuration.kind)) input, from the layer before",
+          operation: "Sequential layer \(i) (\(layer.kindName)) input, from the layer before",
           expected: MatrixShape(rows: nil, columns: expected), actual: MatrixShape(rows: nil, columns: size))
       }
       size = try layer.outputSize(forInputSize: size)
@@ -108,8 +110,11 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     return outputSize
   }
 
+  /// The configuration a checkpoint stores for the model nested in another:
+  /// ``LayerConfiguration/sequential(_:)`` of its layers' configurations. A layer that
+  /// checkpoints cannot store shows as its type's name (and ``Checkpoint`` refuses to save it).
   public var configuration: LayerConfiguration {
-    .sequential(layers.map(\.configuration))
+    .sequential(layers.map { $0.checkpointConfiguration ?? LayerConfiguration(kind: "\(type(of: $0))") })
   }
 
   @_specialize(where Element == Float)
@@ -166,7 +171,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     for (i, layer) in layers.enumerated() {
       size = (try? layer.outputSize(forInputSize: size)) ?? size
       let trainable = layer.trainableParameterCount
-      lines.append("  \(i). \(layer.configuration.summary) → \(size) features, \(layer.parameterCount) parameters (\(trainable) trainable)")
+      lines.append("  \(i). \(layer.description) → \(size) features, \(layer.parameterCount) parameters (\(trainable) trainable)")
     }
     lines.append("  total: \(parameterCount) parameters (\(trainableParameterCount) trainable)")
     return lines.joined(separator: "\n")

@@ -341,7 +341,7 @@ public enum GradientCheck {
     func labels(_ layer: any Layer<L.Element>, prefix: String) -> [String] {
       if let model = layer as? Sequential<L.Element> {
         return model.layers.enumerated().flatMap { i, sub in
-          labels(sub, prefix: "\(prefix)\(i).\(sub.configuration.kind).")
+          labels(sub, prefix: "\(prefix)\(i).\(sub.kindName).")
         }
       }
       return layer.parameters.map { prefix + $0.name }

@@ -149,7 +149,7 @@ public enum Readout {
   ) throws -> Double {
     guard let readout = model.layers.last as? Dense<E> else {
       throw BumpKitError.invalidArgument(
-        name: "model", value: model.layers.last?.configuration.kind ?? "empty",
+        name: "model", value: model.layers.last?.kindName ?? "empty",
         reason: "Readout.refit needs a model whose last layer is Dense")
     }
     guard inputs.rows > 0 else { throw BumpKitError.emptyBatch(operation: "Readout.refit") }

@@ -4,7 +4,7 @@ import BumpKit
 /// only, and registered so that checkpoints store and rebuild it.
 final class Scale: CheckpointableLayer {
   typealias Element = Double
-  static let kind = "scale"
+  static var kind: String { "scale" }
 
   let units: Int
   let scale: Parameter<Double>

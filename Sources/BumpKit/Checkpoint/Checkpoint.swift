@@ -73,12 +73,18 @@ public enum Checkpoint {
 
   /// Writes `model` to `path` atomically, with `metadata` added to the reserved entries.
   ///
-  /// - Throws: the errors of ``encode(_:metadata:)`` (nothing is written then);
+  /// - Throws: the errors of ``encode(_:metadata:)``, naming `path` (nothing is written then);
   ///   ``SafetensorsError/io(operation:path:errno:)`` when the file cannot be written.
   public static func save<Element: MatrixScalar>(
     _ model: Sequential<Element>, to path: String, metadata: [String: String] = [:]
   ) throws {
-    try encode(model, metadata: metadata).write(to: path)
+    let file: SafetensorsFile
+    do {
+      file = try encode(model, metadata: metadata)
+    } catch let error as CheckpointError {
+      throw error.saving(to: path)
+    }
+    try file.write(to: path)
   }
 
   /// The safetensors file for `model` (see ``save(_:to:metadata:)``).
@@ -89,30 +95,29 @@ public enum Checkpoint {
   /// ``maximumNestingDepth`` allow, and a header (mostly `metadata`)
   /// larger than ``SafetensorsFile/maximumHeaderLength``, which readers refuse.
   ///
-  /// - Throws: ``CheckpointError/unregisteredLayer(index:kind:type:)``,
-  ///   ``CheckpointError/duplicateParameterName(index:kind:name:)``,
-  ///   ``CheckpointError/tooLargeToSave(what:limit:)``; a registered layer's settings
+  /// - Throws: ``CheckpointError/unregisteredLayer(index:kind:type:path:)``,
+  ///   ``CheckpointError/duplicateParameterName(index:kind:name:path:)``,
+  ///   ``CheckpointError/tooLargeToSave(what:limit:path:)``; a registered layer's settings
   ///   encoder's error.
   public static func encode<Element: MatrixScalar>(
     _ model: Sequential<Element>, metadata: [String: String] = [:]
   ) throws -> SafetensorsFile {
-    let architecture = Architecture(inputSize: model.inputSize, layers: model.layers.map(\.configuration))
-    try checkSaveLimits(architecture)
-    // Refuse now what could not be loaded later, or would load as another type.
-    for (i, layer) in architecture.layers.enumerated() {
-      let instance = model.layers[i]
-      let rebuilds: Bool
-      if let registered = instance as? any CheckpointableLayer {
-        _ = try registered.customConfiguration()  // throws the encoder's error
-        rebuilds = type(of: registered).kind == layer.kind
-          && LayerRegistry.registeredType(kind: layer.kind, Element.self) == type(of: registered)
-      } else {
-        rebuilds = LayerRegistry.builtInKinds.contains(layer.kind) && LayerRegistry.isBuiltIn(instance)
+    // Refuse now what could not be loaded later, or would load as another type: every layer
+    // must be a CheckpointableLayer whose type is the one registered for its kind.
+    var configurations: [LayerConfiguration] = []
+    for (i, instance) in model.layers.enumerated() {
+      guard let layer = instance as? any CheckpointableLayer else {
+        throw CheckpointError.unregisteredLayer(
+          index: i, kind: "", type: "\(type(of: instance))")
       }
-      guard rebuilds else {
-        throw CheckpointError.unregisteredLayer(index: i, kind: layer.kind, type: "\(type(of: instance))")
+      let configuration = try layer.checkedConfiguration()  // throws the encoder's error
+      guard LayerRegistry.registeredType(kind: configuration.kind, Element.self) == type(of: layer) else {
+        throw CheckpointError.unregisteredLayer(index: i, kind: configuration.kind, type: "\(type(of: instance))")
       }
+      configurations.append(configuration)
     }
+    let architecture = Architecture(inputSize: model.inputSize, layers: configurations)
+    try checkSaveLimits(architecture)
     for (i, layer) in model.layers.enumerated() {
       var names = Set<String>()
       for p in layer.parameters where !names.insert(p.name).inserted {
@@ -251,8 +256,13 @@ public enum Checkpoint {
     let model: Sequential<Element>
     do {
       layers = try s.architecture.layers.map { try $0.makeLayer(Element.self) }
+      // Every parameter is assigned from the file below: the model draws none of them.
+      for layer in layers { layer.markParametersSet() }
       model = try Sequential<Element>(layers: layers)
-    } catch let error as BumpKitError {
+    } catch let error as CheckpointError {
+      throw error
+    } catch {
+      // A layer type's own error (from its init(settings:)) names the file too.
       throw CheckpointError.notACheckpoint(source: source, reason: "the architecture cannot be built: \(error)")
     }
     guard model.inputSize == s.architecture.inputSize else {
@@ -284,13 +294,15 @@ public enum Checkpoint {
         try p.assign(Matrix(rows: shape[0], columns: shape[1], elements: values))
       }
     }
-    // Files written before bias-free Dense layers lost their bias parameter store it as a
-    // fixed zero row; such a tensor is read and dropped.
+    // Files written by older versions may hold zero tensors besides a layer's parameters
+    // (a bias-free Dense layer's zero bias row); such a tensor is read and dropped.
     for (i, layer) in s.architecture.layers.enumerated() {
-      guard case .dense(let c) = layer, !c.useBias, let tensor = file.tensors["layers.\(i).bias"] else { continue }
-      let values = tensor.dtype == .f32 ? try tensor.floats().map(Double.init) : try tensor.doubles()
-      guard tensor.shape == [1, c.outputSize], values.allSatisfy({ $0 == 0 }) else { continue }
-      expected.insert("layers.\(i).bias")
+      for (name, shape) in try declaredShapes(of: layer, Element.self)?.legacyZeroTensors ?? [] {
+        guard let tensor = file.tensors["layers.\(i).\(name)"], tensor.shape == shape else { continue }
+        let values = tensor.dtype == .f32 ? try tensor.floats().map(Double.init) : try tensor.doubles()
+        guard values.allSatisfy({ $0 == 0 }) else { continue }
+        expected.insert("layers.\(i).\(name)")
+      }
     }
     // A resumable checkpoint's training state, checked with the other tensors above, is not
     // the model's.
@@ -301,57 +313,6 @@ public enum Checkpoint {
       throw CheckpointError.unexpectedTensor(source: source, name: extra)
     }
     return (model, s.metadata)
-  }
-}
-
-/// Why a safetensors file could not be used as a model checkpoint.
-public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
-  /// The metadata does not describe a BumpKit model.
-  case notACheckpoint(source: String, reason: String)
-  /// The file stores another precision than the one asked for.
-  case precisionMismatch(source: String, stored: String, requested: String)
-  /// A parameter of the architecture has no tensor.
-  case missingTensor(source: String, name: String)
-  /// A tensor belongs to no parameter of the architecture.
-  case unexpectedTensor(source: String, name: String)
-  /// A tensor's shape differs from its parameter's.
-  case tensorShapeMismatch(source: String, name: String, expected: [Int], stored: [Int])
-  /// A tensor's dtype differs from the checkpoint's precision.
-  case dtypeMismatch(source: String, name: String, stored: String, expected: String)
-  /// A stored parameter value is NaN or infinite.
-  case nonFiniteValue(source: String, name: String, index: Int)
-  /// Saving: layer `index` has a kind that a checkpoint could not rebuild (a layer of an
-  /// app's own that is not registered with ``LayerRegistry``).
-  case unregisteredLayer(index: Int, kind: String, type: String)
-  /// Saving: two parameters of layer `index` share a name, so their tensors would too.
-  case duplicateParameterName(index: Int, kind: String, name: String)
-  /// A stored value lies below its parameter's floor (e.g. a negative σ).
-  case valueBelowFloor(source: String, name: String, index: Int, value: String, floor: String)
-  /// Saving: the model or its metadata is larger than a checkpoint may be, so the file could
-  /// not be read back; `what` says what and how large, `limit` names the limit and its value.
-  case tooLargeToSave(what: String, limit: String)
-  /// Resuming: the file holds no training state, or one that does not fit the model or the
-  /// optimizer given; `reason` says which.
-  case notResumable(source: String, reason: String)
-
-  public var description: String {
-    switch self {
-    case .notACheckpoint(let s, let r): return "\(s): not a BumpKit checkpoint: \(r)"
-    case .precisionMismatch(let s, let stored, let requested): return "\(s): the checkpoint stores \(stored) parameters, not \(requested)"
-    case .missingTensor(let s, let n): return "\(s): missing tensor \(n) required by the architecture"
-    case .unexpectedTensor(let s, let n): return "\(s): tensor \(n) belongs to no parameter of the architecture"
-    case .tensorShapeMismatch(let s, let n, let e, let st): return "\(s): tensor \(n) has shape \(st), the architecture needs \(e)"
-    case .dtypeMismatch(let s, let n, let st, let e): return "\(s): tensor \(n) has dtype \(st), expected \(e)"
-    case .nonFiniteValue(let s, let n, let i): return "\(s): tensor \(n) holds a non-finite value at index \(i)"
-    case .valueBelowFloor(let s, let n, let i, let v, let f): return "\(s): tensor \(n) holds \(v) at index \(i), below its floor \(f)"
-    case .unregisteredLayer(let i, let kind, let type):
-      return "cannot save layer \(i) (\(type), kind \"\(kind)\"): a checkpoint could not rebuild it; conform \(type) to CheckpointableLayer and call LayerRegistry.register(\(type).self) before saving and loading"
-    case .notResumable(let s, let r): return "\(s): cannot resume training from this checkpoint: \(r)"
-    case .tooLargeToSave(let what, let limit):
-      return "cannot save: \(what), more than \(limit); a checkpoint that large could not be read back"
-    case .duplicateParameterName(let i, let kind, let name):
-      return "cannot save layer \(i) (\(kind)): two of its parameters are named \"\(name)\", and parameter names name the tensors"
-    }
   }
 }
 
