@@ -289,6 +289,8 @@ struct ParameterCheckTests {
         ("fit", { try model.fit(x: data.x, y: data.y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 2) }),
         ("evaluate", { _ = try model.evaluate(x: data.x, y: data.y, loss: MeanSquaredError()) }),
         ("accuracy", { _ = try model.accuracy(x: data.x, y: data.y) }),
+        ("predict", { _ = try model.predict(data.x) }),
+        ("InferenceModel", { _ = try InferenceModel(model) }),
       ] as [(String, () throws -> Void)] {
         let error = guardError(label, run)
         guard case .invalidParameter(let layer, let name, let index, let text, let reason)? = error else {

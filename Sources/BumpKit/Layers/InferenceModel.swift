@@ -29,8 +29,10 @@ public struct InferenceModel<Element: MatrixScalar>: InferenceLayer {
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first layer
   ///   that has no inference form (`layers[i]`);
   ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a parameter
-  ///   a layer cannot use, such as a NaN or negative σ.
+  ///   a layer cannot use, such as a NaN or negative σ, and for any NaN or infinite
+  ///   parameter of any layer (``Sequential/checkParameters()``).
   public init(_ model: Sequential<Element>) throws {
+    try model.checkParameters()
     var layers: [any InferenceLayer<Element>] = []
     for (i, layer) in model.layers.enumerated() {
       do {

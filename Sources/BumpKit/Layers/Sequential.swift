@@ -150,8 +150,12 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   ///   or ±∞ input by row and column (0-based);
   ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong number of
   ///   columns; ``BumpKitError/emptyBatch(operation:)`` for no rows;
-  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for `batchSize` < 1.
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for `batchSize` < 1;
+  ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a NaN or
+  ///   infinite parameter of any layer (``checkParameters()``: every parameter is checked
+  ///   alike, once per call).
   public func predict(_ input: Matrix<Element>, batchSize: Int = 1024) throws -> Matrix<Element> {
+    try checkParameters()
     defer { releaseSavedState() }
     return try predictInBatches(
       input, batchSize: batchSize, inputSize: inputSize, outputSize: outputSize,

@@ -26,7 +26,8 @@ extension Sequential {
   ///
   /// Once training ends, `fit` looks for signs that the model learned nothing and puts them in
   /// ``History/warnings`` (``TrainingWarning``): more than half of a bump layer's units dead
-  /// on the training rows (for a model with bump layers, one pass over them), or a training
+  /// on the training rows (for a model with bump layers, one pass over them, or over
+  /// ``TrainingWarning/sampleRows`` of them evenly spaced), or a training
   /// loss no better than a constant predictor's.
   ///
   /// - Parameters:

@@ -4,8 +4,10 @@
 ///
 /// `fit` puts them in ``History/warnings``; it prints nothing. They describe the weights `fit`
 /// leaves the model with, on the training rows: for a model with bump layers, from one pass
-/// over them (which counts the dead units and gives the loss); otherwise from the mean
-/// training loss of the epoch those weights come from (``History/loss``). The usual
+/// over them (which counts the dead units and gives the loss; over at most
+/// ``TrainingWarning/sampleRows`` rows evenly spaced, so that it stays a small part of a
+/// large training run); otherwise from the mean training loss of the epoch those weights
+/// come from (``History/loss``). The usual
 /// cause of both is unscaled inputs: features in the hundreds fall outside every bump's
 /// support, the units output 0 and get no gradient, and the model predicts a constant.
 /// Standardize the inputs (``Standardization``, fitted on the training part) before training.
@@ -32,6 +34,11 @@ public enum TrainingWarning: Sendable, Equatable, CustomStringConvertible {
   /// better than it: 0.99, so a model must lower the loss by more than 1 %.
   public static let constantPredictorMargin = 0.99
 
+  /// The most training rows the end-of-training pass looks at: 65,536, every k-th row of a
+  /// larger training part (k the smallest step that keeps them within the limit). A unit
+  /// alive on fewer rows than that sample can see is as good as dead for the warning.
+  public static let sampleRows = 1 << 16
+
   /// What the warning means and what to try.
   public var description: String {
     switch self {
@@ -48,7 +55,8 @@ public enum TrainingWarning: Sendable, Equatable, CustomStringConvertible {
 
 extension Sequential {
   /// The warnings of ``TrainingWarning`` for the model as it is: with bump layers, from one
-  /// pass over `x` (the training inputs) and `y` in batches of `batchSize` rows; without, from
+  /// pass over `x` (the training inputs) and `y` (or every k-th row of them, at most
+  /// ``TrainingWarning/sampleRows``) in batches of `batchSize` rows; without, from
   /// the training loss `history` holds for the weights the model has.
   func trainingWarnings<L: Loss>(
     x: Matrix<Element>, y: Matrix<Element>, loss: L, history: History, batchSize: Int
@@ -59,6 +67,10 @@ extension Sequential {
         finalLoss: history.loss[history.restoredEpoch ?? history.epochs - 1], y: y, loss: loss
       ).map { [$0] } ?? []
     }
+    // Every `step`-th row, at most `sampleRows` of them.
+    let step = (x.rows + TrainingWarning.sampleRows - 1) / TrainingWarning.sampleRows
+    let sample = Array(Swift.stride(from: 0, to: x.rows, by: max(step, 1)))
+    let (x, y) = step > 1 ? (try x.rows(at: sample), try y.rows(at: sample)) : (x, y)
     var bx = Matrix<Element>(), by = bx
     var total = 0.0
     var start = 0
