@@ -72,7 +72,9 @@ struct TrainingRun<Element: MatrixScalar> {
       guard metadata[Self.dataDigestKey] == digest else {
         throw CLIError.dataMismatch(
           path: data.source,
-          reason: "this is not the data the run in \(resumeFrom) was trained on (after preparation its rows differ); a resumed run needs the same data")
+          reason: "this is not the data the run in \(resumeFrom) was trained on (after preparation its rows differ); "
+            + "a resumed run needs the same data, prepared by the same version of bump (this version splits and "
+            + "standardizes a file's rows differently from those before 2026-12-06)")
       }
       model = loaded
       resumed = state
