@@ -67,12 +67,16 @@ let package = Package(
     .target(name: "_AllocationCounter", path: "Benchmarks/AllocationCounter"),
 
     // MARK: - Unit test bundles
-    .testTarget(name: "BumpKernelsTests", dependencies: ["BumpKernels"]),
-    .testTarget(name: "BumpKitTests", dependencies: ["BumpKit"], exclude: ["Fixtures"]),
+    // What the test bundles share: temporary folders, child processes (the built `bump`,
+    // python3), a seeded generator.
+    .target(name: "BumpTestSupport", path: "Tests/BumpTestSupport"),
+    .testTarget(name: "BumpKernelsTests", dependencies: ["BumpKernels", "BumpTestSupport"]),
+    .testTarget(name: "BumpKitTests", dependencies: ["BumpKit", "BumpTestSupport"], exclude: ["Fixtures"]),
     .testTarget(
       name: "BumpCLITests",
       dependencies: [
-        "BumpCLI", "BumpKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "BumpCLI", "BumpKit", "BumpTestSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
   ]

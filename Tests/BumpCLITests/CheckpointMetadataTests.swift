@@ -2,6 +2,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// The `bump train` metadata of a checkpoint as `predict` and `evaluate` read it, in
 /// process: what prediction uses is validated, what it does not use is ignored, and every

@@ -3,6 +3,7 @@ import ArgumentParser
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// Option parsing, the run folder's rules and the text helpers of `bump`, in process.
 @Suite struct CommandTests {

@@ -2,6 +2,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// `bump function`'s number input and table, in process (the subprocess tests in
 /// BumpKitTests.CLITests check the command's output end to end).

@@ -3,6 +3,7 @@ import ArgumentParser
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -29,15 +30,7 @@ import Testing
   func ignoreArgumentsNameTheColumnThroughAShell(column: String) throws {
     let argument = ColumnList.argument(for: column)
     #expect(!argument.contains("\n"))
-    let shell = Process()
-    shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-    shell.arguments = ["-c", "printf '%s' " + argument]
-    let pipe = Pipe()
-    shell.standardOutput = pipe
-    try shell.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    shell.waitUntilExit()
-    let word = String(decoding: output, as: UTF8.self)
+    let word = try ChildProcess.run(URL(fileURLWithPath: "/bin/bash"), ["-c", "printf '%s' " + argument]).stdout
     #expect(try ColumnList.names([word]) == [column], "\(argument) → \(word)")
   }
 

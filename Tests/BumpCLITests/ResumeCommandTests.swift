@@ -3,6 +3,7 @@ import ArgumentParser
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// The tensors of a checkpoint whose names start with `prefix`, as bytes.
 private func storedTensors(_ path: String, prefix: String = "layers.") throws -> [String: [UInt8]] {

@@ -2,6 +2,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// ``TableData``: the training and validation rows, the plan and the standardisation that
 /// `bump train` prepares from a CSV file, against a plain reference that does each step the

@@ -2,28 +2,12 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 #if canImport(FoundationXML)
   import FoundationXML
 #endif
 
-/// A temporary folder for one test, removed when the value is released.
-final class TemporaryFolder {
-  let path: String
-
-  init() throws {
-    path = FileManager.default.temporaryDirectory
-      .appendingPathComponent("bump-cli-inprocess-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-  }
-
-  deinit { try? FileManager.default.removeItem(atPath: path) }
-
-  /// Everything in the folder, hidden entries (a `.partial` folder) included, sorted.
-  func entries() throws -> [String] {
-    try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-  }
-}
 
 /// The `bump train` configuration for `arguments`, as the command resolves it.
 func trainConfiguration(_ arguments: [String]) throws -> TrainingConfiguration {

@@ -1,5 +1,6 @@
 import BumpKernels
 import Testing
+import BumpTestSupport
 
 /// Value and every partial derivative of g = a·f(x − c; σ), element by element, against a
 /// wide reference (``TestScalar/reference(z:sigma:)``) and the numeric rules of the "The bump function" article

@@ -1,5 +1,6 @@
 import BumpKernels
 import Testing
+import BumpTestSupport
 
 /// The implementations against each other and the plumbing around them: SIMD widths vs the
 /// scalar reference on ragged shapes, thread-count independence (bit for bit), the forward

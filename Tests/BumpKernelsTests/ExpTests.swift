@@ -1,5 +1,6 @@
 import BumpKernels
 import Testing
+import BumpTestSupport
 
 /// `VectorMath.exp` against a wide reference (Double for Float, Float80 for Double).
 ///

@@ -1,5 +1,6 @@
 import BumpKernels
 import Testing
+import BumpTestSupport
 
 /// The backward kernel against central finite differences of the forward kernel, in Double:
 /// L = Σ G ⊙ g for a random upstream G, every input and parameter perturbed by a step of

@@ -1,5 +1,6 @@
 import BumpKernels
 import Testing
+import BumpTestSupport
 
 /// The radial bump kernels against a reference evaluated in the wider type (Float80 for
 /// Double, Double for Float) from the same inputs: r² straight from the definition, then f,

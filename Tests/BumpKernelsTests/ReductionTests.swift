@@ -1,5 +1,6 @@
 import BumpKernels
 import Testing
+import BumpTestSupport
 
 /// Batch reductions of the parameter gradients (the documented rule: relative error ≤ 1e-5 for
 /// Float over 10⁶ terms), against Double sums of per-element contributions computed in

@@ -1,4 +1,5 @@
 import BumpKernels
+import BumpTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -18,42 +19,6 @@ enum TestConfig {
 
 // MARK: - Deterministic random numbers
 
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and the same sequence on every
-/// platform and Swift version, which `SystemRandomNumberGenerator` and the standard
-/// library's `random(in:)` algorithms do not promise.
-struct SplitMix64: RandomNumberGenerator {
-  private var state: UInt64
-
-  init(seed: UInt64) { state = seed }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-
-  /// Uniform in [0, 1).
-  mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-  /// Uniform in [lo, hi).
-  mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * unit() }
-
-  /// Log-uniform in [lo, hi), both positive.
-  mutating func logUniform(_ lo: Double, _ hi: Double) -> Double {
-    Glibc.exp(uniform(Glibc.log(lo), Glibc.log(hi)))
-  }
-
-  /// True with probability `p`.
-  mutating func chance(_ p: Double) -> Bool { unit() < p }
-
-  /// ±1 with equal probability.
-  mutating func sign() -> Double { next() & 1 == 0 ? 1 : -1 }
-
-  /// An integer in 0..<n.
-  mutating func index(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 // MARK: - Scalar types under test and their references
 

@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -348,12 +349,9 @@ extension CLIHostileInputTests {
       _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
       stdoutPath: String? = nil, in directory: URL? = nil, shell: Bool = false
     ) throws -> Result {
-      let process = try prepare(
-        arguments, stdin: stdin, environment: environment, stdoutPath: stdoutPath,
-        in: directory, shell: shell)
-      try process.process.run()
-      process.process.waitUntilExit()
-      return try process.result()
+      try BumpExecutable.run(
+        arguments, stdin: stdin ?? "", environment: environment, stdoutPath: stdoutPath, in: directory,
+        shell: shell)
     }
 
     /// Starts `bump`, waits until its standard output contains `marker` (the run must still
@@ -362,92 +360,16 @@ extension CLIHostileInputTests {
     static func runAndSignal(
       _ arguments: [String], signal: Int32, afterOutput marker: String, in directory: URL
     ) throws -> Result {
-      let process = try prepare(
-        arguments, stdin: nil, environment: [:], stdoutPath: nil, in: directory, shell: false)
-      try process.process.run()
-      let pid = process.process.processIdentifier
-      var deadline = Date().addingTimeInterval(120)
-      while true {
-        if let text = try? String(contentsOfFile: process.stdoutPath, encoding: .utf8),
-          text.contains(marker)
-        {
-          break
-        }
-        guard process.process.isRunning, Date() < deadline else {
-          kill(pid, SIGKILL)
-          process.process.waitUntilExit()
-          Issue.record("no \(marker) in the output of a live run")
-          return try process.result()
-        }
-        usleep(2_000)
+      let child = try BumpExecutable.start(arguments, in: directory)
+      if !child.wait(forOutput: marker, limit: 120) {
+        Issue.record("no \(marker) in the output of a live run")
+        return try child.finish(limit: 0).result
       }
-      #expect(process.process.isRunning, "the run ended before the signal was sent")
-      kill(pid, signal)
-      deadline = Date().addingTimeInterval(120)
-      while process.process.isRunning, Date() < deadline { usleep(5_000) }
-      if process.process.isRunning {
-        kill(pid, SIGKILL)
-        Issue.record("still running 120 s after the signal: killed")
-      }
-      process.process.waitUntilExit()
-      return try process.result()
-    }
-
-    struct Prepared {
-      let process: Process
-      let stdoutPath: String
-      let stderrPath: String
-      let io: CLITrainTests.Scratch
-      let handles: [FileHandle]
-
-      func result() throws -> Result {
-        for handle in handles { try? handle.close() }
-        let status =
-          process.terminationReason == .uncaughtSignal
-          ? 1000 + process.terminationStatus : process.terminationStatus
-        return Result(
-          status: status,
-          stdout: stdoutPath == "/dev/full"
-            ? "" : try String(contentsOfFile: stdoutPath, encoding: .utf8),
-          stderr: try String(contentsOfFile: stderrPath, encoding: .utf8))
-      }
-    }
-
-    private static func prepare(
-      _ arguments: [String], stdin: String?, environment: [String: String], stdoutPath: String?,
-      in directory: URL?, shell: Bool
-    ) throws -> Prepared {
-      let executable = try #require(
-        CLITrainTests.TrainTool.executable,
-        "no built `bump` executable next to the test binary; set BUMP_EXECUTABLE")
-      let io = try CLITrainTests.Scratch()
-      let paths = ["in", "out", "err"].map { io.path($0) }
-      try Data((stdin ?? "").utf8).write(to: URL(fileURLWithPath: paths[0]))
-      for path in paths.dropFirst() { try Data().write(to: URL(fileURLWithPath: path)) }
-      let out = stdoutPath ?? paths[1]
-      let handles = [
-        try FileHandle(forReadingFrom: URL(fileURLWithPath: paths[0])),
-        try #require(FileHandle(forWritingAtPath: out)),
-        try FileHandle(forWritingTo: URL(fileURLWithPath: paths[2])),
-      ]
-      let process = Process()
-      if shell {
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = arguments.dropFirst().map { $0 == "BUMP" ? executable.path : $0 }
-      } else {
-        process.executableURL = executable
-        process.arguments = arguments
-      }
-      var env = ProcessInfo.processInfo.environment
-      env.removeValue(forKey: "BUMP_MEMORY_LIMIT")
-      for (key, value) in environment { env[key] = value }
-      process.environment = env
-      process.currentDirectoryURL = directory ?? io.url
-      process.standardInput = handles[0]
-      process.standardOutput = handles[1]
-      process.standardError = handles[2]
-      return Prepared(
-        process: process, stdoutPath: out, stderrPath: paths[2], io: io, handles: handles)
+      #expect(child.isRunning, "the run ended before the signal was sent")
+      kill(child.pid, signal)
+      let (result, killed) = try child.finish(limit: 120)
+      if killed { Issue.record("still running 120 s after the signal: killed") }
+      return result
     }
   }
 }

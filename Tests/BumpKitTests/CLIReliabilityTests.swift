@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -362,55 +363,24 @@ extension CLIReliabilityTests {
   /// The `bump` tool as a child process with files for its standard streams, waited for
   /// with a bound: past ``Child/limit`` it is killed and the test fails.
   struct Child {
-    typealias Result = CLITrainTests.TrainTool.Result
+    typealias Result = ProcessResult
 
     /// The longest wait for one run (or for one output marker): generous, only to catch a
     /// hang.
     static let limit: TimeInterval = 120
 
-    let process: Process
-    let io: Scratch
-    let handles: [FileHandle]
-    var pid: Int32 { process.processIdentifier }
+    let child: ChildProcess
+    var pid: Int32 { child.pid }
 
     /// Starts `bump` with `arguments` (with `shell`, runs `arguments` as a command with the
-    /// argument `BUMP` replaced by the tool's path).
+    /// argument `BUMP` replaced by the tool's path); its streams' folder is open to other users.
     static func start(
       _ arguments: [String], stdin: String = "", environment: [String: String] = [:],
       shell: Bool = false, in directory: URL? = nil
     ) throws -> Child {
-      let executable = try #require(
-        CLITrainTests.TrainTool.executable,
-        "no built `bump` executable next to the test binary; set BUMP_EXECUTABLE")
-      let io = try Scratch()
-      chmod(io.url.path, 0o777)
-      let paths = ["in", "out", "err"].map { io.path($0) }
-      try Data(stdin.utf8).write(to: URL(fileURLWithPath: paths[0]))
-      for path in paths.dropFirst() { try Data().write(to: URL(fileURLWithPath: path)) }
-      for path in paths { chmod(path, 0o666) }
-      let handles = [
-        try FileHandle(forReadingFrom: URL(fileURLWithPath: paths[0])),
-        try FileHandle(forWritingTo: URL(fileURLWithPath: paths[1])),
-        try FileHandle(forWritingTo: URL(fileURLWithPath: paths[2])),
-      ]
-      let process = Process()
-      if shell {
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = arguments.dropFirst().map { $0 == "BUMP" ? executable.path : $0 }
-      } else {
-        process.executableURL = executable
-        process.arguments = arguments
-      }
-      var env = ProcessInfo.processInfo.environment
-      env.removeValue(forKey: "BUMP_MEMORY_LIMIT")
-      for (key, value) in environment { env[key] = value }
-      process.environment = env
-      process.currentDirectoryURL = directory ?? io.url
-      process.standardInput = handles[0]
-      process.standardOutput = handles[1]
-      process.standardError = handles[2]
-      try process.run()
-      return Child(process: process, io: io, handles: handles)
+      Child(
+        child: try BumpExecutable.start(
+          arguments, stdin: stdin, environment: environment, in: directory, shell: shell, openToOthers: true))
     }
 
     static func run(
@@ -435,41 +405,21 @@ extension CLIReliabilityTests {
     /// Waits until standard output holds `marker`, while the child runs (it must still be
     /// running then: a child that ended first fails the test).
     func wait(forOutput marker: String) throws {
-      let deadline = Date().addingTimeInterval(Self.limit)
-      while Date() < deadline {
-        if let text = try? String(contentsOfFile: io.path("out"), encoding: .utf8),
-          text.contains(marker)
-        {
-          try #require(process.isRunning, "the run ended before the marker was seen")
-          return
-        }
-        try #require(process.isRunning, "the run ended without printing \(marker)")
-        usleep(2_000)
+      guard child.wait(forOutput: marker, limit: Self.limit) else {
+        let running = child.isRunning
+        _ = try? child.finish(limit: 0)
+        Issue.record(running ? "no \(marker) within \(Self.limit) s" : "the run ended without printing \(marker)")
+        throw CancellationError()
       }
-      kill(pid, SIGKILL)
-      process.waitUntilExit()
-      Issue.record("no \(marker) within \(Self.limit) s")
-      throw CancellationError()
+      try #require(child.isRunning, "the run ended before the marker was seen")
     }
 
     /// Waits for the end (killing the child, and failing, past the limit) and returns what it
     /// wrote; a child ended by a signal has status 1000 + the signal.
     func finish() throws -> Result {
-      let deadline = Date().addingTimeInterval(Self.limit)
-      while process.isRunning, Date() < deadline { usleep(5_000) }
-      if process.isRunning {
-        kill(pid, SIGKILL)
-        process.waitUntilExit()
-        Issue.record("still running after \(Self.limit) s: killed (a hang)")
-      }
-      process.waitUntilExit()
-      for handle in handles { try? handle.close() }
-      let status =
-        process.terminationReason == .uncaughtSignal
-        ? 1000 + process.terminationStatus : process.terminationStatus
-      return Result(
-        status: status, stdout: try String(contentsOfFile: io.path("out"), encoding: .utf8),
-        stderr: try String(contentsOfFile: io.path("err"), encoding: .utf8))
+      let (result, killed) = try child.finish(limit: Self.limit)
+      if killed { Issue.record("still running after \(Self.limit) s: killed (a hang)") }
+      return result
     }
   }
 }

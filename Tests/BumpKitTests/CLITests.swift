@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// End-to-end tests of the `bump` command-line tool, run as a subprocess.
 ///
@@ -256,61 +257,10 @@ extension CLITests {
       }
     }
 
-    /// The executable: `BUMP_EXECUTABLE` when set, else `bump` in the products directory, which
-    /// holds the test binary on Linux (`Bundle.main.bundleURL` there is that directory) and is a
-    /// few levels above the binary inside an `.xctest` bundle on macOS.
-    static let executable: URL? = {
-      if let path = ProcessInfo.processInfo.environment["BUMP_EXECUTABLE"] {
-        return URL(fileURLWithPath: path)
-      }
-      var directories = [
-        Bundle.main.bundleURL,
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-      ]
-      for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-        directories.append(bundle.bundleURL.deletingLastPathComponent())
-      }
-      for directory in directories {
-        var candidate = directory
-        for _ in 0..<4 {
-          let url = candidate.appendingPathComponent("bump")
-          if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-          candidate.deleteLastPathComponent()
-        }
-      }
-      return nil
-    }()
-
     /// Runs `bump` with `arguments`, feeding `stdin` (an empty, non-terminal input when `nil`).
     static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
-      let executable = try #require(
-        executable, "no built `bump` executable next to the test binary; set BUMP_EXECUTABLE")
-      let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-        "bump-cli-\(UUID().uuidString)")
-      try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-      defer { try? FileManager.default.removeItem(at: scratch) }
-      // Files, not pipes: nothing can block on a full pipe, whatever the output size.
-      let paths = ["in", "out", "err"].map { scratch.appendingPathComponent($0) }
-      try Data((stdin ?? "").utf8).write(to: paths[0])
-      try Data().write(to: paths[1])
-      try Data().write(to: paths[2])
-      let input = try FileHandle(forReadingFrom: paths[0])
-      let output = try FileHandle(forWritingTo: paths[1])
-      let error = try FileHandle(forWritingTo: paths[2])
-      defer { for handle in [input, output, error] { try? handle.close() } }
-
-      let process = Process()
-      process.executableURL = executable
-      process.arguments = arguments
-      process.standardInput = input
-      process.standardOutput = output
-      process.standardError = error
-      try process.run()
-      process.waitUntilExit()
-      return Result(
-        status: process.terminationStatus,
-        stdout: try String(contentsOf: paths[1], encoding: .utf8),
-        stderr: try String(contentsOf: paths[2], encoding: .utf8))
+      let result = try BumpExecutable.run(arguments, stdin: stdin ?? "")
+      return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
   }
 }

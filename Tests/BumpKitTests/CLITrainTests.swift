@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// End-to-end tests of `bump train`, `predict`, `evaluate` and `inspect`, run as a
 /// subprocess (see ``CLITests`` for why). Each test works in its own temporary folder and
@@ -340,80 +341,18 @@ import Testing
 
 extension CLITrainTests {
   /// A temporary folder, removed when the value is released.
-  final class Scratch {
-    let url: URL
-
-    init() throws {
-      url = FileManager.default.temporaryDirectory.appendingPathComponent(
-        "bump-train-\(UUID().uuidString)")
-      try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    /// Everything in the folder, hidden entries (a `.partial` folder) included, sorted.
-    func entries() throws -> [String] {
-      try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
-    }
-  }
+  typealias Scratch = TemporaryFolder
 
   /// Runs the `bump` executable that `swift test` built next to the test binary.
   enum TrainTool {
-    struct Result {
-      var status: Int32
-      var stdout: String
-      var stderr: String
-    }
+    typealias Result = ProcessResult
 
-    static let executable: URL? = {
-      if let path = ProcessInfo.processInfo.environment["BUMP_EXECUTABLE"] {
-        return URL(fileURLWithPath: path)
-      }
-      var directories = [
-        Bundle.main.bundleURL,
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-      ]
-      for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-        directories.append(bundle.bundleURL.deletingLastPathComponent())
-      }
-      for directory in directories {
-        var candidate = directory
-        for _ in 0..<4 {
-          let url = candidate.appendingPathComponent("bump")
-          if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-          candidate.deleteLastPathComponent()
-        }
-      }
-      return nil
-    }()
+    static var executable: URL? { BumpExecutable.url }
 
     /// Runs `bump` with `arguments` in `directory` (a fresh scratch folder when nil), with
     /// empty standard input and output captured in files.
     static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
-      let executable = try #require(
-        executable, "no built `bump` executable next to the test binary; set BUMP_EXECUTABLE")
-      let io = try Scratch()
-      let paths = ["in", "out", "err"].map { io.url.appendingPathComponent($0) }
-      for path in paths { try Data().write(to: path) }
-      let input = try FileHandle(forReadingFrom: paths[0])
-      let output = try FileHandle(forWritingTo: paths[1])
-      let error = try FileHandle(forWritingTo: paths[2])
-      defer { for handle in [input, output, error] { try? handle.close() } }
-      let process = Process()
-      process.executableURL = executable
-      process.arguments = arguments
-      process.currentDirectoryURL = directory ?? io.url
-      process.standardInput = input
-      process.standardOutput = output
-      process.standardError = error
-      try process.run()
-      process.waitUntilExit()
-      return Result(
-        status: process.terminationStatus,
-        stdout: try String(contentsOf: paths[1], encoding: .utf8),
-        stderr: try String(contentsOf: paths[2], encoding: .utf8))
+      try BumpExecutable.run(arguments, in: directory)
     }
   }
 }

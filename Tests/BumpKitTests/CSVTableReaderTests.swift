@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import BumpKit
+import BumpTestSupport
 
 /// The fast ``CSVTableReader`` against the reference reader it replaced: the same tables and
 /// the same errors, with one thread, two threads and in batches.
@@ -28,16 +29,7 @@ struct CSVTableReaderTests {
   }
 
   /// A deterministic generator (SplitMix64).
-  struct Generator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
+  typealias Generator = SplitMix64
 
   /// A column as compared: numbers by their bits, texts by their bytes.
   struct ColumnImage: Equatable, CustomStringConvertible {

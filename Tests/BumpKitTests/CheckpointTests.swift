@@ -1,22 +1,13 @@
 @_spi(Testing) import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 // MARK: - Helpers
 
 /// A fresh, empty directory, removed by `remove()`.
-private struct CheckpointDirectory {
-  let path: String
-
-  init() throws {
-    path = FileManager.default.temporaryDirectory.appendingPathComponent("bumpkit-checkpoint-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-  }
-
-  func remove() { try? FileManager.default.removeItem(atPath: path) }
-
-  func contents() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
-}
+/// A temporary folder for one test (removed by `remove()` or when released).
+private typealias CheckpointDirectory = TemporaryFolder
 
 /// A `rows × columns` matrix with entries uniform in [lower, upper), from `seed`.
 private func checkpointRandom<T: MatrixScalar>(
@@ -98,7 +89,7 @@ struct CheckpointTests {
     let model: Sequential<T> = try everyLayerModel()
     let metadata = ["note": "héllo \"quoted\" \\ and\nnewline", "features": #"["x0","x1","x2"]"#]
     try Checkpoint.save(model, to: path, metadata: metadata)
-    #expect(try directory.contents() == ["model.safetensors"])
+    #expect(try directory.entries() == ["model.safetensors"])
 
     let (loaded, loadedMetadata) = try Checkpoint.load(T.self, from: path)
     #expect(loaded.inputSize == model.inputSize && loaded.outputSize == model.outputSize)
@@ -314,12 +305,12 @@ struct CheckpointTests {
       try Checkpoint.encode(new, metadata: ["run": "new"]).write(to: path) {
         hookRan = true
         // The temporary file is complete at this point, beside the old one.
-        #expect(try directory.contents().count == 2)
+        #expect(try directory.entries().count == 2)
         throw InterruptedWrite()
       }
     }
     #expect(hookRan)
-    #expect(try directory.contents() == ["model.safetensors"], "the temporary file must be removed")
+    #expect(try directory.entries() == ["model.safetensors"], "the temporary file must be removed")
     #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == oldBytes)
     let (reloaded, metadata) = try Checkpoint.load(Double.self, from: path)
     #expect(checkpointBits(reloaded) == checkpointBits(old))
@@ -328,7 +319,7 @@ struct CheckpointTests {
     // An uninterrupted save replaces it.
     try Checkpoint.save(new, to: path, metadata: ["run": "new"])
     #expect(checkpointBits(try Checkpoint.load(Double.self, from: path).model) == checkpointBits(new))
-    #expect(try directory.contents() == ["model.safetensors"])
+    #expect(try directory.entries() == ["model.safetensors"])
 
     // Saving into a directory that does not exist fails cleanly.
     #expect(throws: SafetensorsError.self) { try Checkpoint.save(new, to: directory.path + "/missing/model.safetensors") }
@@ -465,22 +456,7 @@ private enum CheckpointPython {
   /// Output goes through a file rather than a pipe: Foundation's `readDataToEndOfFile` traps
   /// on EINTR, which the child's SIGCHLD can cause.
   private static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let directory = try CheckpointDirectory()
-    defer { directory.remove() }
-    let outputPath = directory.path + "/output.txt"
-    guard FileManager.default.createFile(atPath: outputPath, contents: nil),
-      let output = FileHandle(forWritingAtPath: outputPath)
-    else { throw CocoaError(.fileWriteUnknown) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    process.waitUntilExit()
-    try output.close()
-    let text = FileManager.default.contents(atPath: outputPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
-    return (process.terminationStatus, text)
+    try ChildProcess.python(arguments)
   }
 }
 

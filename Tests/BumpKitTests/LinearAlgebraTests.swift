@@ -1,5 +1,6 @@
 import BumpKit
 import Testing
+import BumpTestSupport
 
 // MARK: - Helpers
 
@@ -9,17 +10,6 @@ enum ScalarKind: String, CaseIterable, CustomTestStringConvertible {
   var testDescription: String { rawValue }
 }
 
-/// SplitMix64: deterministic, so failures reproduce.
-private struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
 
 /// Relative tolerance per element type for small, well-conditioned problems.
 private func tolerance<T: MatrixScalar>(_: T.Type) -> Double {

@@ -1,6 +1,7 @@
 @_spi(Testing) import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 private typealias Tensor = SafetensorsFile.Tensor
 
@@ -30,22 +31,8 @@ private let fixturesDirectory = URL(fileURLWithPath: #filePath)
   .deletingLastPathComponent().appendingPathComponent("Fixtures/safetensors").path
 
 /// A fresh, empty directory, removed by `remove()`.
-private struct TemporaryDirectory {
-  let path: String
-
-  init() throws {
-    path =
-      FileManager.default.temporaryDirectory
-      .appendingPathComponent("bumpkit-safetensors-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-  }
-
-  func contents() throws -> [String] {
-    try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-  }
-
-  func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
+/// A temporary folder for one test (removed by `remove()` or when released).
+private typealias TemporaryDirectory = TemporaryFolder
 
 /// The case name of a decoding error, e.g. "holeBetweenTensors" (a switch: `Mirror` would
 /// double the fuzz test's run time).
@@ -145,7 +132,7 @@ struct SafetensorsTests {
     let file = try Self.sampleFile()
     try file.write(to: path)
     #expect(try SafetensorsFile.read(from: path) == file)
-    #expect(try directory.contents() == ["model.safetensors"])
+    #expect(try directory.entries() == ["model.safetensors"])
     #expect(FileManager.default.contents(atPath: path).map(Array.init) == file.encode())
   }
 
@@ -703,7 +690,7 @@ struct SafetensorsTests {
     #expect(throws: SimulatedCrash.self) {
       try new.write(to: path) {
         // The new contents are complete and synced in a sibling file at this point.
-        temporaryFiles = try directory.contents().filter { $0 != "model.safetensors" }
+        temporaryFiles = try directory.entries().filter { $0 != "model.safetensors" }
         if let temporary = temporaryFiles.first {
           #expect(
             FileManager.default.contents(atPath: directory.path + "/" + temporary).map(Array.init)
@@ -715,12 +702,12 @@ struct SafetensorsTests {
     #expect(temporaryFiles.count == 1 && temporaryFiles[0].hasPrefix(".model.safetensors.tmp-"))
     #expect(
       FileManager.default.contents(atPath: path) == oldBytes, "the old file is byte-identical")
-    #expect(try directory.contents() == ["model.safetensors"], "no temporary file is left behind")
+    #expect(try directory.entries() == ["model.safetensors"], "no temporary file is left behind")
     #expect(try SafetensorsFile.read(from: path) == old)
 
     try new.write(to: path)
     #expect(try SafetensorsFile.read(from: path) == new)
-    #expect(try directory.contents() == ["model.safetensors"])
+    #expect(try directory.entries() == ["model.safetensors"])
   }
 
   @Test("file system errors are reported with the path and errno")
@@ -746,7 +733,7 @@ struct SafetensorsTests {
     ) {
       try SafetensorsFile().write(to: directory.path + "/")
     }
-    #expect(try directory.contents() == [])
+    #expect(try directory.entries() == [])
   }
 
   /// `/dev/zero` and `/dev/urandom` report 0 bytes and never end; they were called truncated
@@ -835,24 +822,7 @@ private enum PythonInterop {
   /// Output goes through a file rather than a pipe: Foundation's `readDataToEndOfFile`
   /// traps on EINTR, which the child's SIGCHLD can cause.
   private static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let directory = try TemporaryDirectory()
-    defer { directory.remove() }
-    let outputPath = directory.path + "/output.txt"
-    guard FileManager.default.createFile(atPath: outputPath, contents: nil),
-      let output = FileHandle(forWritingAtPath: outputPath)
-    else { throw CocoaError(.fileWriteUnknown) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    process.waitUntilExit()
-    try output.close()
-    let text =
-      FileManager.default.contents(atPath: outputPath).map { String(decoding: $0, as: UTF8.self) }
-      ?? ""
-    return (process.terminationStatus, text)
+    try ChildProcess.python(arguments)
   }
 
   /// Tensors covering what interop can get wrong: special values, NaN payloads, a scalar,
