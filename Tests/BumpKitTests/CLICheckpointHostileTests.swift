@@ -1,13 +1,14 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// Hostile checkpoints given to `bump inspect`, `predict` and `evaluate`, run as a
 /// subprocess: each is refused with exit status 1 and a message naming the file, where it
 /// used to abort (a failed allocation) or pass with exit status 0.
 @Suite struct CLICheckpointHostileTests {
-  typealias Hostile = CLIHostileInputTests.Hostile
-  typealias Scratch = CLITrainTests.Scratch
+  typealias Hostile = BumpExecutable
+  typealias Scratch = TemporaryFolder
 
   /// Every command that reads a checkpoint, on `path`, with a small data file.
   static func commands(_ path: String) -> [[String]] {

@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -11,8 +12,8 @@ import Testing
 /// failed write an error at any output size, and predictions streamed in batches with the
 /// same bits as the whole-file prediction.
 @Suite struct CLIOutputTests {
-  typealias Scratch = CLITrainTests.Scratch
-  typealias Hostile = CLIHostileInputTests.Hostile
+  typealias Scratch = TemporaryFolder
+  typealias Hostile = BumpExecutable
 
   /// A trained ring classifier and a feature file of `rows` rows.
   static func model(rows: Int) throws -> (scratch: Scratch, model: String, data: String) {
@@ -129,7 +130,7 @@ import Testing
   /// Starts `bump` with `arguments` (standard output and error to files in `scratch`).
   static func start(_ arguments: [String], in scratch: Scratch) throws -> Process {
     let process = Process()
-    process.executableURL = CLITrainTests.TrainTool.executable
+    process.executableURL = BumpExecutable.url
     process.arguments = arguments
     process.currentDirectoryURL = scratch.url
     process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")

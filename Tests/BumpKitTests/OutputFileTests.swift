@@ -1,6 +1,7 @@
 @testable import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -11,7 +12,7 @@ import Testing
 /// the device for the whole machine); a directory, a dangling link and a read-only file are
 /// refused; nothing is left behind.
 @Suite struct OutputFileTests {
-  typealias Scratch = CLITrainTests.Scratch
+  typealias Scratch = TemporaryFolder
 
   static func contents(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
 

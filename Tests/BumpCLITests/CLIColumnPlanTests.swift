@@ -9,7 +9,7 @@ import Testing
   typealias TrainTool = CLITrainTests.TrainTool
 
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/legacy")
+    .appendingPathComponent("../BumpKitTests/Fixtures/legacy")
 
   /// A penguins-style file: species (text target), island (text), four measurements with
   /// `NA` cells, sex (`NA`, male, female), year 2007–2009. Deterministic.

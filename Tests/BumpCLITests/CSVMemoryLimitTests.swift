@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// The readers' memory limit counts what they allocate — arrays grow by doubling — and is
 /// checked before an allocation, so a limit holds for the memory the process really takes.

@@ -11,7 +11,7 @@ import Testing
   typealias TrainTool = CLITrainTests.TrainTool
 
   private static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/checkpoints")
+    .appendingPathComponent("../BumpKitTests/Fixtures/checkpoints")
 
   // MARK: - Standardized target, natural units outside
 
