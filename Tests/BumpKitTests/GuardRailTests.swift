@@ -28,18 +28,6 @@ private func guardRandom<T: MatrixScalar>(_ rows: Int, _ columns: Int, seed: UIn
   return m
 }
 
-/// Runs `body`, which must throw a `BumpKitError`, and returns it (recording an issue otherwise).
-private func guardError(_ label: String, _ body: () throws -> Void) -> BumpKitError? {
-  do {
-    try body()
-    Issue.record("\(label): expected an error")
-  } catch let error as BumpKitError {
-    return error
-  } catch {
-    Issue.record("\(label): expected a BumpKitError, got \(error)")
-  }
-  return nil
-}
 
 // MARK: - Warnings after fit
 
@@ -181,7 +169,7 @@ struct DivergenceTests {
         try Dense(inputSize: 32, outputSize: 1)
       }
       var epochsSeen = 0
-      let error = guardError("lr 1e4") {
+      let error = trainingError("lr 1e4") {
         try model.fit(
           x: data.x, y: data.y, loss: MeanSquaredError<Float>(), optimizer: try Adam<Float>(learningRate: 1e4),
           epochs: 200, batchSize: 64, validation: .split(0.2),
@@ -210,7 +198,7 @@ struct DivergenceTests {
     let x = try Matrix<Double>(rows: 24, columns: 1, elements: xs)
     let y = try Matrix<Double>(rows: 24, columns: 1, elements: xs.map { 2 * $0 + 1 })
     func model() throws -> Sequential<Double> { try Sequential<Double>(seed: 3) { try Dense(inputSize: 1, outputSize: 1) } }
-    let plain = guardError("no early stopping") {
+    let plain = trainingError("no early stopping") {
       try model().fit(x: x, y: y, loss: MeanSquaredError(), optimizer: try SGD(learningRate: 10), epochs: 50, batchSize: 24, validation: .split(0.25))
     }
     guard case .diverged? = plain else {
@@ -223,7 +211,7 @@ struct DivergenceTests {
       validation: .split(0.25), earlyStopping: EarlyStopping(patience: 1))
     #expect(history.stoppedEarly && history.restoredEpoch != nil)
     // Without restoring, the diverged weights would be kept: that is an error again.
-    let kept = guardError("early stopping without restoring") {
+    let kept = trainingError("early stopping without restoring") {
       try model().fit(
         x: x, y: y, loss: MeanSquaredError(), optimizer: try SGD(learningRate: 10), epochs: 50, batchSize: 24,
         validation: .split(0.25), earlyStopping: EarlyStopping(patience: 1, restoreBestWeights: false))
@@ -292,7 +280,7 @@ struct ParameterCheckTests {
         ("predict", { _ = try model.predict(data.x) }),
         ("InferenceModel", { _ = try InferenceModel(model) }),
       ] as [(String, () throws -> Void)] {
-        let error = guardError(label, run)
+        let error = trainingError(label, run)
         guard case .invalidParameter(let layer, let name, let index, let text, let reason)? = error else {
           Issue.record("\(label): expected invalidParameter, got \(String(describing: error))")
           continue
@@ -314,7 +302,7 @@ struct ParameterCheckTests {
     let model: Sequential<Double> = try guardBumpNetwork(units: 4, seed: 2)
     let bump = model.layers[1] as! Bump<Double>
     try bump.sigma.assign(Matrix(rows: 1, columns: 4, elements: [1, 1, .nan, 1]))
-    let error = guardError("fit") {
+    let error = trainingError("fit") {
       try model.fit(x: data.x, y: data.y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 1)
     }
     guard case .invalidParameter(let layer, let name, let index, _, _)? = error else {
@@ -337,7 +325,7 @@ struct GuardMessageTests {
       try Dense(inputSize: 4, outputSize: 1)
     }
     let x = data.x.transposed()
-    let error = guardError("transposed") {
+    let error = trainingError("transposed") {
       try model.fit(x: x, y: data.y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 1)
     }
     guard case .shapeMismatch(let operation, let expected, let actual)? = error else {
@@ -347,14 +335,14 @@ struct GuardMessageTests {
     #expect(operation.contains("inputs") && operation.contains("transposed"), "\(operation)")
     #expect(expected == MatrixShape(rows: 50, columns: 3) && actual == MatrixShape(rows: 3, columns: 50))
     // Validation data given transposed too.
-    let validation = guardError("validation transposed") {
+    let validation = trainingError("validation transposed") {
       try model.fit(
         x: data.x, y: data.y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 1,
         validation: .data(x: x, y: data.y))
     }
     #expect("\(validation.map { "\($0)" } ?? "")".contains("validation data: inputs"))
     // Rows that merely differ are still a targets' mismatch.
-    let fewer = guardError("fewer targets") {
+    let fewer = trainingError("fewer targets") {
       try model.fit(x: data.x, y: try data.y.rows(at: Array(0..<40)), loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 1)
     }
     #expect(!"\(fewer.map { "\($0)" } ?? "")".contains("transposed"))
@@ -372,7 +360,7 @@ struct GuardMessageTests {
       ("softmax-crossentropy", { try model.fit(x: data.x, y: two, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01), epochs: 1, progress: { _ in progressCalls += 1 }) }, "they have 2 columns"),
     ]
     for (name, run, words) in cases {
-      let error = guardError(name, run)
+      let error = trainingError(name, run)
       guard case .shapeMismatch(let operation, let expected, let actual)? = error else {
         Issue.record("\(name): expected shapeMismatch, got \(String(describing: error))")
         continue
@@ -382,7 +370,7 @@ struct GuardMessageTests {
     }
     #expect(progressCalls == 0, "refused before the first batch")
     // Validation targets are checked the same way.
-    let validation = guardError("validation") {
+    let validation = trainingError("validation") {
       try model.fit(
         x: data.x, y: try Matrix(rows: 40, columns: 3), loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01),
         epochs: 1, validation: .data(x: data.x, y: two))
@@ -393,7 +381,7 @@ struct GuardMessageTests {
   @Test("Matrix(rows:columns:elements:) throws invalidArgument, as documented; ragged rows throw shapeMismatch")
   func matrixInitializerErrors() throws {
     for (rows, columns, count) in [(2, 3, 5), (-1, 3, 0), (Int.max, 2, 0)] {
-      let error = guardError("\(rows)×\(columns) with \(count)") {
+      let error = trainingError("\(rows)×\(columns) with \(count)") {
         _ = try Matrix<Float>(rows: rows, columns: columns, elements: Array(repeating: 0, count: count))
       }
       guard case .invalidArgument(let name, _, let reason)? = error else {
@@ -403,7 +391,7 @@ struct GuardMessageTests {
       #expect(name.hasPrefix("Matrix"), "\(error!)")
       if count == 5 { #expect(reason.contains("needs 6") && "\(error!)".contains("5 elements"), "\(error!)") }
     }
-    let ragged = guardError("ragged") { _ = try Matrix<Float>([[1, 2], [3]]) }
+    let ragged = trainingError("ragged") { _ = try Matrix<Float>([[1, 2], [3]]) }
     guard case .shapeMismatch? = ragged else {
       Issue.record("expected shapeMismatch, got \(String(describing: ragged))")
       return
@@ -414,7 +402,7 @@ struct GuardMessageTests {
   func predictNonFiniteInput() throws {
     let model = try Sequential<Float>(seed: 1) { try Dense(inputSize: 2, outputSize: 1) }
     let x = try Matrix<Float>(rows: 3, columns: 2, elements: [0, 1, 2, .nan, 4, 5])
-    let error = guardError("predict") { _ = try model.predict(x) }
+    let error = trainingError("predict") { _ = try model.predict(x) }
     guard case .nonFiniteData(_, let row, let column, _)? = error else {
       Issue.record("expected nonFiniteData, got \(String(describing: error))")
       return

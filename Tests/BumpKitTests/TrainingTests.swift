@@ -37,8 +37,9 @@ private func bumpNetwork<T: MatrixScalar>(units: Int, seed: UInt64, sigma: Bump<
   }
 }
 
-/// Runs `body`, which must throw a `BumpKitError`, and returns it (recording an issue otherwise).
-private func trainingError(_ label: String, _ body: () throws -> Void) -> BumpKitError? {
+/// Runs `body`, which must throw a `BumpKitError`, and returns it (recording an issue
+/// otherwise). The training and guard-rail suites share it.
+func trainingError(_ label: String, _ body: () throws -> Void) -> BumpKitError? {
   do {
     try body()
     Issue.record("\(label): expected an error")
