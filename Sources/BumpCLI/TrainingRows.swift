@@ -152,7 +152,7 @@ struct TrainingRows<Element: MatrixScalar> {
     for f in sources.indices {
       switch sources[f] {
       case .numbers(var values, let fill, let mean, let deviation, let indicator):
-        sources[f] = .texts(codes: [], categoryOf: [], other: -1, zeros: [], ones: [])
+        sources[f] = .numbers(CSVValues(), fill: fill, mean: mean, deviation: deviation, indicator: indicator)
         let standardized = mean != 0 || deviation != 1
         let fillInput = standardized ? Element((Double(fill) - mean) / deviation) : fill
         plans.append(
