@@ -214,7 +214,8 @@ struct CSVNumberRecords<Element: MatrixScalar> {
   private static func decimal(_ b: UnsafePointer<UInt8>, _ i: inout Int) -> DecimalParsing.Decimal? {
     let first = b[i]
     let negative = first == 0x2D
-    if negative || first == 0x2B { i &+= 1 }
+    // A sign moves on by one byte, without a branch: signs are a coin toss in data.
+    i &+= Int(unsafeBitCast(negative, to: UInt8.self) | unsafeBitCast(first == 0x2B, to: UInt8.self))
     // The integer part, usually a digit or two, byte by byte.
     var w: UInt64 = 0
     var digits = 0
@@ -229,13 +230,20 @@ struct CSVNumberRecords<Element: MatrixScalar> {
     var q = 0
     if b[i] == 0x2E {
       i &+= 1
-      if w == 0 {
-        // Zeros before the first significant digit only move the exponent.
-        let start = i
-        while b[i] == 0x30 { i &+= 1 }
-        q = start &- i
-        digits &+= i &- start == 0 ? 0 : 1
+      // Zeros before the first significant digit (when the integer part is 0) only move the
+      // exponent. They are counted eight bytes at a time and taken without a branch: whether
+      // a value is below 1 is a coin toss in data.
+      let word = UInt64(littleEndian: UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self)) ^ 0x3030_3030_3030_3030
+      // Bit 7 of each byte that is not "0" (no carry crosses bytes).
+      let notZero = (((word & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | word) & 0x8080_8080_8080_8080
+      var zeros = notZero.trailingZeroBitCount &>> 3
+      if zeros == 8 && w == 0 {
+        while b[i &+ zeros] == 0x30 { zeros &+= 1 }
       }
+      zeros = w == 0 ? zeros : 0
+      i &+= zeros
+      q = 0 &- zeros
+      digits &+= zeros == 0 ? 0 : 1
       let before = digits
       guard digitRun(b, &i, &w, &digits) else { return nil }
       q &+= before &- digits
