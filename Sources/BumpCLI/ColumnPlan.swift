@@ -368,7 +368,6 @@ struct ColumnPlan: Codable, Equatable, Sendable {
         }
         start += block.count
       }
-      sample.sort()
       // The middle ranks of the training numbers, estimated from the flagged rows (the
       // missing ones are not known yet): the rank of a sample value among all is within
       // about √s/2 sample places of its rank in the sample, so a margin of 2.5√s places (and
@@ -378,8 +377,17 @@ struct ColumnPlan: Codable, Equatable, Sendable {
       let margin = 2.5 * s.squareRoot() + 4
       let lowIndex = Int((s / 2 - margin).rounded(.down))
       let highIndex = Int((s / 2 + margin).rounded(.up))
-      let lowBound = lowIndex <= 0 ? -Double.infinity : sample[lowIndex]
-      let highBound = highIndex >= sample.count - 1 ? Double.infinity : sample[highIndex]
+      // The sample values of those two ranks, selected rather than sorted: values of a rank
+      // are the same whatever the method (the sample holds no NaN).
+      let (lowBound, highBound) = sample.withUnsafeMutableBufferPointer { v -> (Double, Double) in
+        let low = lowIndex <= 0 ? -Double.infinity : ColumnPlan.select(v, lowIndex)
+        guard highIndex < v.count - 1 else { return (low, .infinity) }
+        // After the first selection the values from lowIndex on are ≥ the low one: the high
+        // rank is selected among them.
+        let from = max(lowIndex, 0)
+        let rest = UnsafeMutableBufferPointer(rebasing: v[from...])
+        return (low, ColumnPlan.select(rest, highIndex - from))
+      }
 
       // One pass, without a branch that depends on the data (a row's training flag is a
       // coin toss, and so is a value's side of a): counts, and the values in [a, b] written
