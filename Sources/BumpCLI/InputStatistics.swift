@@ -63,6 +63,58 @@ enum InputStatistics {
     }
   }
 
+  /// The standardisation of regression targets `y` as ``Standardization/init(fitting:)``
+  /// defines it — each column's mean and population standard deviation, 1 for a constant
+  /// column — in two passes over each column in four interleaved lanes: the mean m of the
+  /// values, then the deviations d = v − m, whose sums give μ = m + Σd / n and
+  /// s² = Σd² / n − (Σd / n)² with no loss to cancellation. The library's three-pass form
+  /// (a running mean with a division per value) takes over where a value is not finite (it
+  /// throws) or the squares overflow.
+  static func targets<Element: MatrixScalar>(_ y: Matrix<Element>) throws -> Standardization {
+    let (rows, columns) = (y.rows, y.columns)
+    guard rows > 0 else { return try Standardization(fitting: y) }
+    var means = [Double](repeating: 0, count: columns)
+    var deviations = [Double](repeating: 1, count: columns)
+    let finite = y.withUnsafeBufferPointer { cells -> Bool in
+      for j in 0..<columns {
+        /// Σ(v − shift) and Σ(v − shift)² over column j, in four lanes by row index.
+        func lanes(from shift: Double) -> (SIMD4<Double>, SIMD4<Double>) {
+          var first = SIMD4<Double>()
+          var second = SIMD4<Double>()
+          var i = 0
+          while i + 4 <= rows {
+            let t =
+              SIMD4<Double>(
+                Double(cells[i &* columns &+ j]), Double(cells[(i &+ 1) &* columns &+ j]),
+                Double(cells[(i &+ 2) &* columns &+ j]), Double(cells[(i &+ 3) &* columns &+ j])) - shift
+            first += t
+            second += t * t
+            i &+= 4
+          }
+          while i < rows {
+            let t = Double(cells[i &* columns &+ j]) - shift
+            first[i & 3] += t
+            second[i & 3] += t * t
+            i &+= 1
+          }
+          return (first, second)
+        }
+        let n = Double(rows)
+        let m = lanes(from: 0).0.sum() / n
+        let (first, second) = lanes(from: m)
+        let shift = first.sum() / n
+        let squares = second.sum()
+        let variance = squares / n - shift * shift
+        guard m.isFinite, squares.isFinite, variance.isFinite else { return false }
+        means[j] = m + shift
+        deviations[j] = variance > 0 ? scale(variance.squareRoot()) : 1
+      }
+      return true
+    }
+    guard finite else { return try Standardization(fitting: y) }
+    return try Standardization(mean: means, standardDeviation: deviations)
+  }
+
   /// A 0/1 input that is 1 on `count` of the `n` training rows.
   static func binary(count: Int, n: Int) -> (mean: Double, deviation: Double) {
     let mean = Double(count) / Double(n)

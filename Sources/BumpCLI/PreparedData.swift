@@ -112,8 +112,8 @@ struct PreparedData<Element: MatrixScalar> {
     trainingTargets = training.y
     validationTargets = validation?.y
     if configuration.standardizeTarget == true, training.task.classes == nil {
-      let (standardized, map) = try training.standardizedTargets()
-      training = standardized
+      let map = try InputStatistics.targets(training.y)
+      training = try map.applyToTargets(of: training)
       validation = try validation.map { try map.applyToTargets(of: $0) }
       targetStandardization = map
     } else {

@@ -300,6 +300,37 @@ import BumpTestSupport
     #expect(abs(Float80(statistics.deviation) / scale - deviation) <= 1e-11 * deviation, "deviation")
   }
 
+  /// Regression targets are standardised by their mean and population standard deviation
+  /// to a few units in the last place: ordinary values, values far from zero with a small
+  /// spread (where a one-pass sum of squares would cancel), a constant column (s = 1), and
+  /// `Double` values whose squares overflow (the library's form takes over). A NaN throws
+  /// the library's error.
+  @Test(arguments: [(0.0, 1.0), (1e7, 1e-3), (-3e5, 2.0), (5.0, 0.0), (1e300, 5e299)])
+  func targetStatisticsAreTheValues(offset: Double, spread: Double) throws {
+    var generator = SeededGenerator(seed: 5)
+    for (rows, columns) in [(10_003, 1), (4097, 2), (3, 1)] {
+      let values = (0..<rows * columns).map { _ in offset + spread * generator.nextNormal() }
+      let map = try InputStatistics.targets(try Matrix<Double>(rows: rows, columns: columns, elements: values))
+      for j in 0..<columns {
+        let scale = Float80(spread == 0 ? 1 : spread)
+        let column = (0..<rows).map { Float80(values[$0 * columns + j]) / scale }
+        let mean = column.reduce(0, +) / Float80(rows)
+        let deviation = (column.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float80(rows)).squareRoot()
+        #expect(abs(Float80(map.mean[j]) / scale - mean) <= 1e-12 * (deviation + abs(mean)), "mean \(rows)×\(columns)")
+        if spread == 0 {
+          #expect(map.standardDeviation[j] == 1)
+        } else {
+          #expect(abs(Float80(map.standardDeviation[j]) / scale - deviation) <= 1e-11 * deviation, "s \(rows)×\(columns)")
+        }
+      }
+    }
+    let floats = try Matrix<Float>(rows: 5, columns: 1, elements: [1, 2, 3, 4, 6])
+    let map = try InputStatistics.targets(floats)
+    #expect(abs(map.mean[0] - 3.2) < 1e-15 && abs(map.standardDeviation[0] - 1.7204650534085253) < 1e-15)
+    let bad = try Matrix<Float>(rows: 3, columns: 1, elements: [1, .nan, 2])
+    #expect(throws: BumpKitError.self) { try InputStatistics.targets(bad) }
+  }
+
   /// Encoding is the same on one thread and on two (each a half of the rows), with dropped
   /// rows on both sides of the middle; and it frees the table's blocks.
   @Test func oneThreadAndTwoEncodeTheSameRows() throws {
