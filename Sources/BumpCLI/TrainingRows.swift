@@ -1,6 +1,7 @@
 import BumpKit
 import Dispatch
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -413,6 +414,9 @@ struct TrainingRows<Element: MatrixScalar> {
               for b in buckets {
                 let first = starts[b]
                 let end = starts[b + 1]
+                // The bucket, written long ago, is read once in order first: the swaps
+                // then find its rows in the cache instead of waiting for memory at random.
+                touch(rows + first * width, count: (end - first) * width)
                 shuffle.shuffle(bucket: b, count: end - first) { i, j in
                   let a = rows + (first + i) * width
                   let b = rows + (first + j) * width
@@ -447,6 +451,20 @@ struct TrainingRows<Element: MatrixScalar> {
     return cut < count ? (copyX, copy) : nil
   }
 
+  /// Reads the cache lines of `count` elements at `base` in order (a relaxed atomic store
+  /// of what was read keeps the reads).
+  private static func touch(_ base: UnsafeMutablePointer<Element>, count: Int) {
+    let step = max(1, 64 / MemoryLayout<Element>.stride)
+    let bytes = UnsafeRawPointer(base)
+    var sum: UInt8 = 0
+    var k = 0
+    while k < count {
+      sum &+= bytes.load(fromByteOffset: k * MemoryLayout<Element>.stride, as: UInt8.self)
+      k += step
+    }
+    touchedBytes.store(sum, ordering: .relaxed)
+  }
+
   /// Returns the memory of `x`'s rows from `row` on to the system (they read as zeros
   /// afterwards), for a matrix about to be cut to `row` rows.
   static func releaseRows(of x: inout Matrix<Element>, from row: Int) {
@@ -475,3 +493,6 @@ extension Optional {
     return try array.withUnsafeBufferPointer { try body($0) }
   }
 }
+
+/// Where `TrainingRows.touch(_:count:)` leaves what it read.
+private let touchedBytes = Atomic<UInt8>(0)
