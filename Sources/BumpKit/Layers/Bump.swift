@@ -18,35 +18,9 @@
 /// The values and gradients come from `BumpKernel`: a fused SIMD pass each way, exactly 0
 /// outside the support, never NaN from finite inputs.
 public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
-  /// How one of σ, c and a is laid out and learned.
-  public struct ParameterSpec: Sendable, Equatable {
-    /// One value per unit (true) or one shared value (false).
-    public var perUnit: Bool
-    /// Whether optimizers update it.
-    public var trainable: Bool
-    /// The initial values.
-    public var initializer: Initializer<Element>
-
-    /// A spec from its parts.
-    public init(perUnit: Bool, trainable: Bool, initializer: Initializer<Element>) {
-      self.perUnit = perUnit
-      self.trainable = trainable
-      self.initializer = initializer
-    }
-
-    /// One value per unit, learned, starting at `initial`.
-    public static func perUnit(_ initial: Initializer<Element>, trainable: Bool = true) -> ParameterSpec {
-      ParameterSpec(perUnit: true, trainable: trainable, initializer: initial)
-    }
-    /// One value for the whole layer, learned, starting at `initial`.
-    public static func shared(_ initial: Initializer<Element>, trainable: Bool = true) -> ParameterSpec {
-      ParameterSpec(perUnit: false, trainable: trainable, initializer: initial)
-    }
-    /// One fixed value for the whole layer.
-    public static func fixed(_ value: Element) -> ParameterSpec {
-      ParameterSpec(perUnit: false, trainable: false, initializer: .constant(value))
-    }
-  }
+  /// How one of σ, c and a is laid out, learned and first drawn: ``BumpParameterSpec``,
+  /// which ``RadialBump`` takes too (this name stays for code written against it).
+  public typealias ParameterSpec = BumpParameterSpec<Element>
 
   /// The number of units (input and output features).
   public let units: Int
