@@ -44,6 +44,10 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
 
   /// A bump layer over `units` features.
   ///
+  /// The first values are drawn as every new layer's are (see
+  /// ``Sequential/init(layers:seed:)``): once, when first read, or by the model the layer
+  /// joins first.
+  ///
   /// - Parameters:
   ///   - units: the number of units, inputs and outputs (≥ 1).
   ///   - sigma: σ's layout and initializer; the default is per unit, trainable, 1.
@@ -53,7 +57,10 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   ///   - sigmaFloor: the projection floor for σ; must be finite and > 0.
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for units ≤ 0 or a bad
   ///   floor; ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
-  ///   negative or non-finite initial σ, or a non-finite initial c or a.
+  ///   constant initial σ that is negative or not finite, or a constant initial c or a that
+  ///   is not finite. Values a random initializer draws are checked when drawn: by the
+  ///   ``Sequential`` the layer joins, which then throws, or, for a layer used on its own,
+  ///   by its first forward pass.
   public init(
     units: Int,
     sigma: ParameterSpec = .perUnit(.constant(1)),
@@ -76,7 +83,10 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
     self.sigma = make("sigma", sigma, floor: sigmaFloor)
     self.center = make("center", center, floor: nil)
     self.amplitude = make("amplitude", amplitude, floor: nil)
-    try drawInitialParameters()
+    try validateConstantSpecs(layer: "Bump(\(units))", specs)
+    deferInitialDraw { layer, generator in
+      if (try? layer.draw(using: &generator, keepingRefusedValues: true)) == nil { layer.fillParametersWithNaN() }
+    }
   }
 
   public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }
@@ -128,19 +138,30 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
   ///   negative or non-finite σ or a non-finite c or a; the parameters are then unchanged.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
+    try draw(using: &generator, keepingRefusedValues: false)
+  }
+
+  /// Draws σ, c and a; values the layer refuses are an error, or with `keepingRefusedValues`
+  /// (a layer's first draw, which cannot throw) kept as drawn, so that its first forward
+  /// pass names them.
+  private func draw(using generator: inout SeededGenerator, keepingRefusedValues: Bool) throws {
     var drawn: [Matrix<Element>] = []
-    for (p, spec) in [(sigma, specs.sigma), (center, specs.center), (amplitude, specs.amplitude)] {
-      drawn.append(try spec.initializer.matrix(rows: 1, columns: p.value.columns, using: &generator))
+    for (spec, count) in [(specs.sigma, sigma.count), (specs.center, center.count), (specs.amplitude, amplitude.count)] {
+      drawn.append(try spec.initializer.matrix(rows: 1, columns: count, using: &generator))
     }
-    try validate(
-      drawn[0], "σ", allowNegative: false,
-      negativeReason: "must be finite and ≥ 0 (a negative initial σ would be raised to the floor, leaving a nearly dead unit)")
-    try validate(drawn[1], "c", allowNegative: true)
-    try validate(drawn[2], "a", allowNegative: true)
+    var refused = false
+    do {
+      try validate(drawn[0], "σ", allowNegative: false, negativeReason: initialSigmaReason)
+      try validate(drawn[1], "c", allowNegative: true)
+      try validate(drawn[2], "a", allowNegative: true)
+    } catch {
+      guard keepingRefusedValues else { throw error }
+      refused = true
+    }
     try sigma.assign(drawn[0])
     try center.assign(drawn[1])
     try amplitude.assign(drawn[2])
-    sigma.project()
+    if !refused { sigma.project() }
   }
 
   /// The fraction of inputs of the last forward pass that fell inside the support.

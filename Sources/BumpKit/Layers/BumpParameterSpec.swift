@@ -49,12 +49,33 @@ public struct BumpParameterSpec<Element: MatrixScalar>: Sendable, Equatable {
     Self(perUnit: false, trainable: false, initializer: .constant(value))
   }
 
-  /// Whether every value the initializer draws is the same, so that one shared value and one
-  /// per unit hold the same numbers.
-  var drawsOneValue: Bool {
+  /// The one value the initializer draws for every entry (zeros or a constant), else nil:
+  /// one shared value and one per unit then hold the same numbers, and a layer can check it
+  /// before anything is drawn.
+  var constantValue: Element? {
     switch initializer {
-    case .zeros, .constant: true
-    default: false
+    case .zeros: 0
+    case .constant(let value): value
+    default: nil
     }
+  }
+}
+
+/// Why a bump layer refuses a negative initial σ.
+let initialSigmaReason =
+  "must be finite and ≥ 0 (a negative initial σ would be raised to the floor, leaving a nearly dead unit)"
+
+/// Throws for a constant initial value that a bump layer refuses — σ negative or not finite,
+/// c or a not finite — when the layer is made, before anything is drawn; the values of a
+/// random initializer are checked when they are drawn.
+func validateConstantSpecs<Element>(
+  layer: String,
+  _ specs: (sigma: BumpParameterSpec<Element>, center: BumpParameterSpec<Element>, amplitude: BumpParameterSpec<Element>)
+) throws {
+  for (spec, name) in [(specs.sigma, "σ"), (specs.center, "c"), (specs.amplitude, "a")] {
+    guard let value = spec.constantValue else { continue }
+    try checkParameterValues(
+      Matrix(rows: 1, columns: 1, elements: [value]), layer: layer, parameter: name, allowNegative: name != "σ",
+      negativeReason: initialSigmaReason)
   }
 }

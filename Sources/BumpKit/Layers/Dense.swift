@@ -42,7 +42,9 @@ public final class Dense<Element: MatrixScalar>: CheckpointableLayer {
     self.useBias = useBias
     weight = Parameter(name: "weight", value: try Matrix(rows: inputSize, columns: outputSize))
     bias = useBias ? Parameter(name: "bias", value: try Matrix(rows: 1, columns: outputSize)) : nil
-    try drawInitialParameters()
+    deferInitialDraw { layer, generator in
+      if (try? layer.initializeParameters(using: &generator)) == nil { layer.fillParametersWithNaN() }
+    }
   }
 
   public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }

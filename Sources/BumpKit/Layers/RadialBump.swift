@@ -83,6 +83,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
 
   /// A radial bump layer from `inputSize` features to `units` outputs.
   ///
+  /// The first values are drawn as every new layer's are (see
+  /// ``Sequential/init(layers:seed:)``): once, when first read, or by the model the layer
+  /// joins first.
+  ///
   /// - Parameters:
   ///   - inputSize: d, the number of input features (≥ 1).
   ///   - units: the number of units (≥ 1).
@@ -94,7 +98,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a size ≤ 0, a bad
   ///   floor, or a shared spec whose initializer is not a constant;
   ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
-  ///   negative or non-finite initial σ, or a non-finite initial c or a.
+  ///   constant initial σ that is negative or not finite, or a constant initial c or a that
+  ///   is not finite. Values a random initializer draws are checked when drawn: by the
+  ///   ``Sequential`` the layer joins, which then throws, or, for a layer used on its own,
+  ///   by its first forward pass.
   public init(
     inputSize: Int, units: Int,
     sigma: ParameterSpec = .trainable(.constant(1)),
@@ -112,7 +119,7 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
       throw BumpKitError.invalidArgument(name: "sigmaFloor", value: "\(sigmaFloor)", reason: "must be finite and > 0")
     }
     for (name, spec) in [("sigma", sigma), ("center", center), ("amplitude", amplitude)]
-    where !spec.perUnit && !spec.drawsOneValue {
+    where !spec.perUnit && spec.constantValue == nil {
       throw BumpKitError.invalidArgument(
         name: name, value: "shared \(spec.initializer)",
         reason: "a RadialBump layer holds one value per unit: a shared spec needs a constant initializer")
@@ -125,7 +132,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
     self.center = Parameter(name: "center", value: Matrix(validRows: units, columns: inputSize), isTrainable: center.trainable)
     self.sigma = Parameter(name: "sigma", value: Matrix(validRows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
     self.amplitude = Parameter(name: "amplitude", value: Matrix(validRows: 1, columns: units), isTrainable: amplitude.trainable)
-    try drawInitialParameters()
+    try validateConstantSpecs(layer: name, specs)
+    deferInitialDraw { layer, generator in
+      if (try? layer.draw(using: &generator, keepingRefusedValues: true)) == nil { layer.fillParametersWithNaN() }
+    }
   }
 
   /// A radial layer's own order, c, σ, a, unlike the σ, c, a of its initializer and
@@ -195,16 +205,29 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
   ///   negative or non-finite σ or a non-finite c or a; the parameters are then unchanged.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
+    try draw(using: &generator, keepingRefusedValues: false)
+  }
+
+  /// Draws c, σ and a; values the layer refuses are an error, or with `keepingRefusedValues`
+  /// (a layer's first draw, which cannot throw) kept as drawn, so that its first forward
+  /// pass names them.
+  private func draw(using generator: inout SeededGenerator, keepingRefusedValues: Bool) throws {
     let c = try specs.center.initializer.matrix(rows: units, columns: inputSize, using: &generator)
     let s = try specs.sigma.initializer.matrix(rows: 1, columns: units, using: &generator)
     let a = try specs.amplitude.initializer.matrix(rows: 1, columns: units, using: &generator)
-    try validate(s, "σ", allowNegative: false)
-    try validate(c, "c", allowNegative: true)
-    try validate(a, "a", allowNegative: true)
+    var refused = false
+    do {
+      try checkParameterValues(s, layer: name, parameter: "σ", allowNegative: false, negativeReason: initialSigmaReason)
+      try validate(c, "c", allowNegative: true)
+      try validate(a, "a", allowNegative: true)
+    } catch {
+      guard keepingRefusedValues else { throw error }
+      refused = true
+    }
     try center.assign(c)
     try sigma.assign(s)
     try amplitude.assign(a)
-    sigma.project()
+    if !refused { sigma.project() }
   }
 
   /// Places the centres on rows of `data`, the usual start for radial basis networks, and
