@@ -93,9 +93,7 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   public var requiredInputSize: Int? { units }
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
-    guard inputSize == units else {
-      throw BumpKitError.shapeMismatch(operation: "Bump(\(units)) input", expected: MatrixShape(rows: nil, columns: units), actual: MatrixShape(rows: nil, columns: inputSize))
-    }
+    try checkInputSize(inputSize, units, "Bump(\(units)) input")
     return units
   }
 

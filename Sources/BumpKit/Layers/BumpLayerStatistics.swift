@@ -46,18 +46,11 @@ public struct BumpLayerStatistics: Sendable, Equatable {
   /// every median: the middle value, or the mean of the two middle ones).
   public struct Spread: Sendable, Equatable {
     /// The smallest value.
-    public var minimum: Double
+    public let minimum: Double
     /// The median.
-    public var median: Double
+    public let median: Double
     /// The largest value.
-    public var maximum: Double
-
-    /// A spread from its parts.
-    public init(minimum: Double, median: Double, maximum: Double) {
-      self.minimum = minimum
-      self.median = median
-      self.maximum = maximum
-    }
+    public let maximum: Double
 
     /// The spread of `values`, which must not be empty or hold NaN.
     init(of values: [Double]) {

@@ -51,9 +51,7 @@ public final class Dense<Element: MatrixScalar>: CheckpointableLayer {
   public var requiredInputSize: Int? { inputSize }
 
   public func outputSize(forInputSize size: Int) throws -> Int {
-    guard size == inputSize else {
-      throw BumpKitError.shapeMismatch(operation: "Dense(\(inputSize)→\(outputSize)) input", expected: MatrixShape(rows: nil, columns: inputSize), actual: MatrixShape(rows: nil, columns: size))
-    }
+    try checkInputSize(size, inputSize, "Dense(\(inputSize)→\(outputSize)) input")
     return outputSize
   }
 

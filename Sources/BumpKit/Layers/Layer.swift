@@ -149,6 +149,15 @@ func checkBatch<E>(_ input: Matrix<E>, features: Int?, _ operation: @autoclosure
   }
 }
 
+/// Throws unless `size` input features are the `expected` number a layer takes.
+func checkInputSize(_ size: Int, _ expected: Int, _ operation: @autoclosure () -> String) throws {
+  guard size == expected else {
+    throw BumpKitError.shapeMismatch(
+      operation: operation(), expected: MatrixShape(rows: nil, columns: expected),
+      actual: MatrixShape(rows: nil, columns: size))
+  }
+}
+
 func checkGradient<E>(_ gradient: Matrix<E>, matches output: Matrix<E>, _ operation: @autoclosure () -> String) throws {
   guard gradient.rows == output.rows && gradient.columns == output.columns else {
     throw BumpKitError.shapeMismatch(

@@ -20,7 +20,7 @@ package func median(of values: [Double]) -> Double {
 /// The value of rank `k` (0-based) of `v`, which is reordered so that the values before
 /// position k are ≤ it and those after it are ≥ it (Hoare's selection with a median-of-three
 /// pivot). The values hold no NaN.
-private func selectRank(_ k: Int, in v: UnsafeMutableBufferPointer<Double>) -> Double {
+package func selectRank(_ k: Int, in v: UnsafeMutableBufferPointer<Double>) -> Double {
   var lo = 0
   var hi = v.count - 1
   while lo < hi {

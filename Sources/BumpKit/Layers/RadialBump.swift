@@ -156,11 +156,7 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   public var requiredInputSize: Int? { inputSize }
 
   public func outputSize(forInputSize size: Int) throws -> Int {
-    guard size == inputSize else {
-      throw BumpKitError.shapeMismatch(
-        operation: "\(name) input", expected: MatrixShape(rows: nil, columns: inputSize),
-        actual: MatrixShape(rows: nil, columns: size))
-    }
+    try checkInputSize(size, inputSize, "\(name) input")
     return units
   }
 

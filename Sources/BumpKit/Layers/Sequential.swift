@@ -106,9 +106,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   public var parameters: [Parameter<Element>] { layers.flatMap { $0.parameters } }
 
   public func outputSize(forInputSize size: Int) throws -> Int {
-    guard size == inputSize else {
-      throw BumpKitError.shapeMismatch(operation: "Sequential input", expected: MatrixShape(rows: nil, columns: inputSize), actual: MatrixShape(rows: nil, columns: size))
-    }
+    try checkInputSize(size, inputSize, "Sequential input")
     return outputSize
   }
 
