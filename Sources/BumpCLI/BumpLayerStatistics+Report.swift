@@ -11,9 +11,9 @@ extension BumpLayerStatistics {
         "\(indent)  σ (shared) = \(formatted(sigma[0]))   support ±\(formatted(sigma[0].squareRoot()))"
       )
     } else {
-      let sorted = sigma.sorted()
+      let spread = sigmaSpread
       lines.append(
-        "\(indent)  σ min \(formatted(sorted.first!))  median \(formatted(ColumnPlan.median(sorted)))  max \(formatted(sorted.last!))"
+        "\(indent)  σ min \(formatted(spread.minimum))  median \(formatted(spread.median))  max \(formatted(spread.maximum))"
       )
       if sigma.count <= 16 {
         lines.append("\(indent)  σ = " + sigma.map { formatted($0) }.joined(separator: ", "))

@@ -160,22 +160,8 @@ struct ColumnPlan: Codable, Equatable, Sendable {
   }
 
   /// The median of `values` (not empty): the middle value, or the mean of the two middle
-  /// ones for an even count.
-  ///
-  /// Linear on average: the middle values are selected (quickselect), not sorted.
-  static func median(_ values: [Double]) -> Double {
-    var values = values
-    let n = values.count
-    return values.withUnsafeMutableBufferPointer { v in
-      let upper = select(v, n / 2)
-      guard n % 2 == 0 else { return upper }
-      // After selecting the upper middle, every value before it is ≤ it: the lower middle
-      // is their largest.
-      var lower = v[0]
-      for i in 1..<(n / 2) where v[i] > lower { lower = v[i] }
-      return lower / 2 + upper / 2
-    }
-  }
+  /// ones for an even count; the library's one median, which layer statistics use too.
+  static func median(_ values: [Double]) -> Double { BumpKit.median(of: values) }
 
   /// The value of rank `k` (0-based) of `v`, which is reordered so that the values before
   /// position k are ≤ it and those after it are ≥ it (Hoare's selection with a

@@ -1,7 +1,8 @@
 import BumpKit
 
 /// The lines `bump train` and `bump inspect` print for RadialBump layers: shape, support
-/// radii √σ, what is learned, and (given support counts on data) which units see data.
+/// radii √σ, what is learned, and (given support counts on data) which units see data. The
+/// numbers come from ``BumpLayerStatistics``; this only formats them.
 enum RadialLayerReport {
   /// One block per RadialBump layer of `model`; with `statistics` (the layers' statistics on
   /// data, as ``EndOfRunPass`` collects them on the training rows), also the support
@@ -10,19 +11,19 @@ enum RadialLayerReport {
     model: Sequential<Element>, statistics: [BumpLayerStatistics] = []
   ) -> [String] {
     var lines: [String] = []
-    for (i, layer) in model.layers.enumerated() {
-      guard let radial = layer as? RadialBump<Element> else { continue }
-      let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }.sorted()
-      let learned = [("c", radial.center), ("σ", radial.sigma), ("a", radial.amplitude)]
-        .map { "\($0.0) \($0.1.isTrainable ? "learned" : "fixed")" }.joined(separator: ", ")
-      lines.append("  layer \(i): RadialBump(\(radial.inputSize)→\(radial.units)), \(learned)")
+    for layer in BumpLayerStatistics.parametersOnly(model: model) where layer.kind == .radialBump {
+      let i = layer.layerIndex
+      let learned = [("c", layer.trainable.center), ("σ", layer.trainable.sigma), ("a", layer.trainable.amplitude)]
+        .map { "\($0.0) \($0.1 ? "learned" : "fixed")" }.joined(separator: ", ")
+      let radii = layer.supportRadiusSpread
+      lines.append("  layer \(i): RadialBump(\(layer.inputSize)→\(layer.units)), \(learned)")
       lines.append(
-        "    support radius √σ: min \(formatted(radii.first ?? 0)), median \(formatted(ColumnPlan.median(radii))), max \(formatted(radii.last ?? 0))")
+        "    support radius √σ: min \(formatted(radii.minimum)), median \(formatted(radii.median)), max \(formatted(radii.maximum))")
       if let layerStatistics = statistics.first(where: { $0.layerIndex == i && $0.kind == .radialBump }),
         layerStatistics.samples > 0
       {
         let dead = layerStatistics.deadUnitIndices
-        var text = "    inside a support: \(formatted(100 * layerStatistics.supportFraction, digits: 3))% of (input, unit) pairs; dead units (no input inside): \(dead.count) of \(radial.units)"
+        var text = "    inside a support: \(formatted(100 * layerStatistics.supportFraction, digits: 3))% of (input, unit) pairs; dead units (no input inside): \(dead.count) of \(layer.units)"
         if !dead.isEmpty { text += " (" + dead.prefix(10).map { String($0 + 1) }.joined(separator: ", ") + (dead.count > 10 ? ", …)" : ")") }
         lines.append(text)
       }

@@ -38,8 +38,8 @@ struct RadialBumpTests {
 
   static func layer<E: MatrixScalar>(_: E.Type, inputSize: Int, units: Int) throws -> RadialBump<E> {
     try RadialBump<E>(
-      inputSize: inputSize, units: units, center: .trainable(.uniform(-1, 1)),
-      sigma: .trainable(.uniform(0.3, 1.2)), amplitude: .trainable(.uniform(-2, 2)))
+      inputSize: inputSize, units: units, sigma: .trainable(.uniform(0.3, 1.2)),
+      center: .trainable(.uniform(-1, 1)), amplitude: .trainable(.uniform(-2, 2)))
   }
 
   @Test("Gradient check in Double: c, σ, a and the input, inputs straddling the supports", arguments: [1, 2, 5, 12, 24])
@@ -157,7 +157,7 @@ struct RadialBumpTests {
 
   @Test("Support statistics and dead units")
   func supportStatistics() throws {
-    let layer = try RadialBump<Float>(inputSize: 2, units: 3, center: .fixed(0), sigma: .fixed(1))
+    let layer = try RadialBump<Float>(inputSize: 2, units: 3, sigma: .fixed(1), center: .fixed(0))
     try layer.center.assign(try Matrix([[0, 0], [3, 0], [50, 50]]))
     #expect(layer.deadUnits == [0, 1, 2])
     _ = try layer.forward(try Matrix([[0, 0], [0.5, 0], [3, 0.2], [10, 10]]))
@@ -168,7 +168,7 @@ struct RadialBumpTests {
 
   @Test("Exactly zero outside every support, in value and gradient, in both forms", arguments: [2, 16])
   func exactZeros(inputSize d: Int) throws {
-    let layer = try RadialBump<Float>(inputSize: d, units: 5, center: .trainable(.constant(0)), sigma: .trainable(.constant(1)), amplitude: .trainable(.constant(1)))
+    let layer = try RadialBump<Float>(inputSize: d, units: 5, sigma: .trainable(.constant(1)), center: .trainable(.constant(0)), amplitude: .trainable(.constant(1)))
     let x = try Matrix<Float>(rows: 3, columns: d, repeating: 2)
     let y = try layer.forward(x)
     #expect(y.elements.allSatisfy { $0 == 0 })
@@ -216,7 +216,7 @@ struct RadialBumpTests {
     defer { try? FileManager.default.removeItem(at: folder) }
     let path = folder.appendingPathComponent("model.safetensors").path
     let radial = try RadialBump<Float>(
-      inputSize: d, units: 5, center: .fixed(0.25), sigma: .trainable(.uniform(0.5, 2)),
+      inputSize: d, units: 5, sigma: .trainable(.uniform(0.5, 2)), center: .fixed(0.25),
       amplitude: .trainable(.uniform(-1, 1)), sigmaFloor: 0.002)
     let model = try Sequential<Float>(
       layers: [try Dense<Float>(inputSize: 3, outputSize: d), radial, try Dense<Float>(inputSize: 5, outputSize: 1)], seed: 4)

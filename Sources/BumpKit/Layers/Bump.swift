@@ -18,35 +18,9 @@
 /// The values and gradients come from `BumpKernel`: a fused SIMD pass each way, exactly 0
 /// outside the support, never NaN from finite inputs.
 public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
-  /// How one of σ, c and a is laid out and learned.
-  public struct ParameterSpec: Sendable, Equatable {
-    /// One value per unit (true) or one shared value (false).
-    public var perUnit: Bool
-    /// Whether optimizers update it.
-    public var trainable: Bool
-    /// The initial values.
-    public var initializer: Initializer<Element>
-
-    /// A spec from its parts.
-    public init(perUnit: Bool, trainable: Bool, initializer: Initializer<Element>) {
-      self.perUnit = perUnit
-      self.trainable = trainable
-      self.initializer = initializer
-    }
-
-    /// One value per unit, learned, starting at `initial`.
-    public static func perUnit(_ initial: Initializer<Element>, trainable: Bool = true) -> ParameterSpec {
-      ParameterSpec(perUnit: true, trainable: trainable, initializer: initial)
-    }
-    /// One value for the whole layer, learned, starting at `initial`.
-    public static func shared(_ initial: Initializer<Element>, trainable: Bool = true) -> ParameterSpec {
-      ParameterSpec(perUnit: false, trainable: trainable, initializer: initial)
-    }
-    /// One fixed value for the whole layer.
-    public static func fixed(_ value: Element) -> ParameterSpec {
-      ParameterSpec(perUnit: false, trainable: false, initializer: .constant(value))
-    }
-  }
+  /// How one of σ, c and a is laid out, learned and first drawn: ``BumpParameterSpec``,
+  /// which ``RadialBump`` takes too (this name stays for code written against it).
+  public typealias ParameterSpec = BumpParameterSpec<Element>
 
   /// The number of units (input and output features).
   public let units: Int
@@ -70,6 +44,10 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
 
   /// A bump layer over `units` features.
   ///
+  /// The first values are drawn as every new layer's are (see
+  /// ``Sequential/init(layers:seed:)``): once, when first read, or by the model the layer
+  /// joins first.
+  ///
   /// - Parameters:
   ///   - units: the number of units, inputs and outputs (≥ 1).
   ///   - sigma: σ's layout and initializer; the default is per unit, trainable, 1.
@@ -79,7 +57,10 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   ///   - sigmaFloor: the projection floor for σ; must be finite and > 0.
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for units ≤ 0 or a bad
   ///   floor; ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
-  ///   negative or non-finite initial σ, or a non-finite initial c or a.
+  ///   constant initial σ that is negative or not finite, or a constant initial c or a that
+  ///   is not finite. Values a random initializer draws are checked when drawn: by the
+  ///   ``Sequential`` the layer joins, which then throws, or, for a layer used on its own,
+  ///   by its first forward pass.
   public init(
     units: Int,
     sigma: ParameterSpec = .perUnit(.constant(1)),
@@ -102,16 +83,17 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
     self.sigma = make("sigma", sigma, floor: sigmaFloor)
     self.center = make("center", center, floor: nil)
     self.amplitude = make("amplitude", amplitude, floor: nil)
-    try drawInitialParameters()
+    try validateConstantSpecs(layer: "Bump(\(units))", specs)
+    deferInitialDraw { layer, generator in
+      if (try? layer.draw(using: &generator, keepingRefusedValues: true)) == nil { layer.fillParametersWithNaN() }
+    }
   }
 
   public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }
   public var requiredInputSize: Int? { units }
 
   public func outputSize(forInputSize inputSize: Int) throws -> Int {
-    guard inputSize == units else {
-      throw BumpKitError.shapeMismatch(operation: "Bump(\(units)) input", expected: MatrixShape(rows: nil, columns: units), actual: MatrixShape(rows: nil, columns: inputSize))
-    }
+    try checkInputSize(inputSize, units, "Bump(\(units)) input")
     return units
   }
 
@@ -154,19 +136,30 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
   ///   negative or non-finite σ or a non-finite c or a; the parameters are then unchanged.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
+    try draw(using: &generator, keepingRefusedValues: false)
+  }
+
+  /// Draws σ, c and a; values the layer refuses are an error, or with `keepingRefusedValues`
+  /// (a layer's first draw, which cannot throw) kept as drawn, so that its first forward
+  /// pass names them.
+  private func draw(using generator: inout SeededGenerator, keepingRefusedValues: Bool) throws {
     var drawn: [Matrix<Element>] = []
-    for (p, spec) in [(sigma, specs.sigma), (center, specs.center), (amplitude, specs.amplitude)] {
-      drawn.append(try spec.initializer.matrix(rows: 1, columns: p.value.columns, using: &generator))
+    for (spec, count) in [(specs.sigma, sigma.count), (specs.center, center.count), (specs.amplitude, amplitude.count)] {
+      drawn.append(try spec.initializer.matrix(rows: 1, columns: count, using: &generator))
     }
-    try validate(
-      drawn[0], "σ", allowNegative: false,
-      negativeReason: "must be finite and ≥ 0 (a negative initial σ would be raised to the floor, leaving a nearly dead unit)")
-    try validate(drawn[1], "c", allowNegative: true)
-    try validate(drawn[2], "a", allowNegative: true)
+    var refused = false
+    do {
+      try validate(drawn[0], "σ", allowNegative: false, negativeReason: initialSigmaReason)
+      try validate(drawn[1], "c", allowNegative: true)
+      try validate(drawn[2], "a", allowNegative: true)
+    } catch {
+      guard keepingRefusedValues else { throw error }
+      refused = true
+    }
     try sigma.assign(drawn[0])
     try center.assign(drawn[1])
     try amplitude.assign(drawn[2])
-    sigma.project()
+    if !refused { sigma.project() }
   }
 
   /// The fraction of inputs of the last forward pass that fell inside the support.

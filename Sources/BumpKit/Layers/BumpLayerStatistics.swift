@@ -1,5 +1,6 @@
 /// What one bump layer of a model — a ``Bump`` or a ``RadialBump`` — learned and how a dataset
-/// falls on it: σ, c and a, the range of the layer's inputs, and per unit the number of inputs
+/// falls on it: σ, c and a (in that order, for both kinds) and which of them are learned,
+/// the spread of σ and of the support radii √σ, the range of the layer's inputs, and per unit the number of inputs
 /// strictly inside its support — (c − √σ, c + √σ) for a ``Bump`` unit, the open ball
 /// ‖x − c‖ < √σ for a ``RadialBump`` unit. A unit that no input reaches is dead: it outputs 0
 /// and gets no gradient.
@@ -24,6 +25,41 @@ public struct BumpLayerStatistics: Sendable, Equatable {
     case radialBump
   }
 
+  /// Which of a bump layer's σ, c and a optimizers update.
+  public struct Trainability: Sendable, Equatable {
+    /// Whether σ is learned.
+    public var sigma: Bool
+    /// Whether c is learned.
+    public var center: Bool
+    /// Whether a is learned.
+    public var amplitude: Bool
+
+    /// A trainability from its parts.
+    public init(sigma: Bool, center: Bool, amplitude: Bool) {
+      self.sigma = sigma
+      self.center = center
+      self.amplitude = amplitude
+    }
+  }
+
+  /// The smallest, median and largest of some values (the median as the library computes
+  /// every median: the middle value, or the mean of the two middle ones).
+  public struct Spread: Sendable, Equatable {
+    /// The smallest value.
+    public let minimum: Double
+    /// The median.
+    public let median: Double
+    /// The largest value.
+    public let maximum: Double
+
+    /// The spread of `values`, which must not be empty or hold NaN.
+    init(of values: [Double]) {
+      minimum = values.min()!
+      maximum = values.max()!
+      median = BumpKit.median(of: values)
+    }
+  }
+
   /// The layer's position in the model (0-based).
   public let layerIndex: Int
   /// Whether the layer is a ``Bump`` or a ``RadialBump``.
@@ -42,6 +78,8 @@ public struct BumpLayerStatistics: Sendable, Equatable {
   public let center: [Double]
   /// a: one value per unit, or one shared value (a ``Bump`` layer only).
   public let amplitude: [Double]
+  /// Which of σ, c and a the layer learns.
+  public let trainable: Trainability
   /// The number of samples the counts are over; 0 for statistics from the parameters alone.
   public let samples: Int
   /// Per unit, the number of samples whose input to the unit lies strictly inside its
@@ -62,6 +100,14 @@ public struct BumpLayerStatistics: Sendable, Equatable {
     guard samples > 0, units > 0, !supportCountPerUnit.isEmpty else { return 0 }
     return Double(supportCountPerUnit.reduce(0, +)) / (Double(samples) * Double(units))
   }
+
+  /// The smallest, median and largest σ (over the stored values: one when σ is shared).
+  public var sigmaSpread: Spread { Spread(of: sigma) }
+
+  /// The smallest, median and largest support half-width or radius √σ (over the stored
+  /// values: one when σ is shared). The median is that of the √σ values, which for an even
+  /// count differs from √(median σ).
+  public var supportRadiusSpread: Spread { Spread(of: sigma.map { $0.squareRoot() }) }
 
   /// The number of units whose inputs all fall outside the support (0 without data).
   public var deadUnits: Int { supportCountPerUnit.count(where: { $0 == 0 }) }
@@ -106,22 +152,25 @@ public struct BumpLayerStatistics: Sendable, Equatable {
   ) {
     func values(_ p: Parameter<Element>) -> [Double] { p.value.elements.map { Double($0) } }
     self.layerIndex = layerIndex
+    let parameters: (sigma: Parameter<Element>, center: Parameter<Element>, amplitude: Parameter<Element>)
     switch layer {
     case .bump(let bump):
       kind = .bump
       units = bump.units
       inputSize = bump.units
-      sigma = values(bump.sigma)
-      center = values(bump.center)
-      amplitude = values(bump.amplitude)
+      parameters = (bump.sigma, bump.center, bump.amplitude)
     case .radial(let radial):
       kind = .radialBump
       units = radial.units
       inputSize = radial.inputSize
-      sigma = values(radial.sigma)
-      center = values(radial.center)
-      amplitude = values(radial.amplitude)
+      parameters = (radial.sigma, radial.center, radial.amplitude)
     }
+    sigma = values(parameters.sigma)
+    center = values(parameters.center)
+    amplitude = values(parameters.amplitude)
+    trainable = Trainability(
+      sigma: parameters.sigma.isTrainable, center: parameters.center.isTrainable,
+      amplitude: parameters.amplitude.isTrainable)
     self.samples = samples
     supportCountPerUnit = counts
     self.inputRange = inputRange

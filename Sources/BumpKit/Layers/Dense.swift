@@ -42,16 +42,16 @@ public final class Dense<Element: MatrixScalar>: CheckpointableLayer {
     self.useBias = useBias
     weight = Parameter(name: "weight", value: try Matrix(rows: inputSize, columns: outputSize))
     bias = useBias ? Parameter(name: "bias", value: try Matrix(rows: 1, columns: outputSize)) : nil
-    try drawInitialParameters()
+    deferInitialDraw { layer, generator in
+      if (try? layer.initializeParameters(using: &generator)) == nil { layer.fillParametersWithNaN() }
+    }
   }
 
   public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }
   public var requiredInputSize: Int? { inputSize }
 
   public func outputSize(forInputSize size: Int) throws -> Int {
-    guard size == inputSize else {
-      throw BumpKitError.shapeMismatch(operation: "Dense(\(inputSize)→\(outputSize)) input", expected: MatrixShape(rows: nil, columns: inputSize), actual: MatrixShape(rows: nil, columns: size))
-    }
+    try checkInputSize(size, inputSize, "Dense(\(inputSize)→\(outputSize)) input")
     return outputSize
   }
 

@@ -85,19 +85,57 @@ extension Layer {
   var hasSetParameters: Bool { parameters.contains { $0.isInitialized } }
 
   /// The one rule by which a new layer's parameters get their first values, which every
-  /// built-in layer's initializer follows: drawn with ``initializeParameters(using:)`` from a
-  /// generator seeded with 0 — the values the layer gets as the first new layer of a
-  /// ``Sequential`` with the default seed — and left marked as not set, so that the model the
-  /// layer joins draws it from the model's seed (see ``Sequential/init(layers:seed:)``).
-  func drawInitialParameters() throws {
-    var generator = SeededGenerator(seed: 0)
-    try initializeParameters(using: &generator)
-    for p in parameters { p.isInitialized = false }
+  /// built-in layer's initializer follows: the values ``initializeParameters(using:)`` draws
+  /// from a generator seeded with 0 — those the layer gets as the first new layer of a
+  /// ``Sequential`` with the default seed — drawn once, when one of its parameters is first
+  /// read, and left marked as not set. A model the layer joins before that draws it from the
+  /// model's seed instead (``drawReplacingPendingDraw(using:)``), so that no parameter is
+  /// drawn twice.
+  ///
+  /// `draw` makes the first draw. It cannot throw, since a read cannot: a layer whose
+  /// initializers may draw values it refuses keeps them, so that its first use names them.
+  func deferInitialDraw(_ draw: @escaping (Self, inout SeededGenerator) -> Void) {
+    let pending = PendingDraw { [weak self] in
+      guard let self else { return }
+      for p in self.parameters { p.pendingDraw = nil }
+      var generator = SeededGenerator(seed: 0)
+      draw(self, &generator)
+      for p in self.parameters { p.isInitialized = false }
+    }
+    for p in parameters { p.pendingDraw = pending }
   }
 
-  /// Marks every parameter as set, so that a ``Sequential`` keeps it.
+  /// Sets every parameter to NaN: what a first draw leaves when it fails (only an allocation
+  /// or a factorization can), so that the layer refuses to predict instead of using zeros.
+  func fillParametersWithNaN() {
+    for p in parameters { p.value.withUnsafeMutableBufferPointer { $0.update(repeating: .nan) } }
+  }
+
+  /// Whether the layer's first draw is still to be made (see ``deferInitialDraw(_:)``).
+  var hasPendingDraw: Bool { parameters.contains { $0.pendingDraw != nil } }
+
+  /// Draws the parameters from `generator` with ``initializeParameters(using:)``, in place of
+  /// the layer's pending first draw, which is then never made; if the draw throws, the
+  /// first draw stays pending.
+  func drawReplacingPendingDraw(using generator: inout SeededGenerator) throws {
+    let pending = parameters.map(\.pendingDraw)
+    for p in parameters { p.pendingDraw = nil }
+    do {
+      try initializeParameters(using: &generator)
+    } catch {
+      for (p, draw) in zip(parameters, pending) { p.pendingDraw = draw }
+      throw error
+    }
+  }
+
+  /// Marks every parameter as set, so that a ``Sequential`` keeps it, and drops a pending
+  /// first draw: the caller has just drawn the values, or sets every one of them (a
+  /// checkpoint's, a copy's), so loading and copying draw nothing.
   func markParametersSet() {
-    for p in parameters { p.isInitialized = true }
+    for p in parameters {
+      p.pendingDraw = nil
+      p.isInitialized = true
+    }
   }
 }
 
@@ -108,6 +146,15 @@ func checkBatch<E>(_ input: Matrix<E>, features: Int?, _ operation: @autoclosure
   if let features, input.columns != features {
     throw BumpKitError.shapeMismatch(
       operation: operation(), expected: MatrixShape(rows: nil, columns: features), actual: MatrixShape(of: input))
+  }
+}
+
+/// Throws unless `size` input features are the `expected` number a layer takes.
+func checkInputSize(_ size: Int, _ expected: Int, _ operation: @autoclosure () -> String) throws {
+  guard size == expected else {
+    throw BumpKitError.shapeMismatch(
+      operation: operation(), expected: MatrixShape(rows: nil, columns: expected),
+      actual: MatrixShape(rows: nil, columns: size))
   }
 }
 

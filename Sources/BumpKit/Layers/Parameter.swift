@@ -7,17 +7,34 @@
 public final class Parameter<Element: MatrixScalar> {
   /// The name within its layer, e.g. "weight", "sigma".
   public let name: String
-  /// The current value.
+  /// The current value. A new built-in layer's values are drawn when one of them is first
+  /// read, unless a ``Sequential`` has drawn them first (see ``Sequential/init(layers:seed:)``).
   public internal(set) var value: Matrix<Element> {
+    get {
+      pendingDraw?.run()
+      return storage
+    }
+    set {
+      pendingDraw?.run()
+      storage = newValue
+      isInitialized = true
+    }
     // Any change through the property (assign, updateValue, an optimizer step, a
-    // checkpoint load) marks the value as set; `oldValue` is not read, so the change stays
-    // in place (no copy).
-    didSet { isInitialized = true }
+    // checkpoint load) marks the value as set, and stays in place (no copy).
+    _modify {
+      pendingDraw?.run()
+      defer { isInitialized = true }
+      yield &storage
+    }
   }
+  private var storage: Matrix<Element>
   /// Whether the value has been set since the parameter was made: drawn by a ``Sequential``,
   /// assigned, updated in place or changed by an optimizer. ``Sequential`` initializes only
   /// layers none of whose parameters is set, so that it keeps trained weights.
   var isInitialized = false
+  /// The first draw of the layer's parameters while it is still to be made; ``value`` makes
+  /// it, for every parameter of the layer at once (see `Layer.deferInitialDraw(_:)`).
+  var pendingDraw: PendingDraw?
   /// dL/dvalue from the last backward pass; same shape as ``value``.
   public internal(set) var gradient: Matrix<Element>
   /// Whether optimizers update this parameter. Fixed parameters get no gradient.
@@ -28,14 +45,14 @@ public final class Parameter<Element: MatrixScalar> {
   /// A parameter with an initial value; the gradient starts at zero.
   public init(name: String, value: Matrix<Element>, isTrainable: Bool = true, lowerBound: Element? = nil) {
     self.name = name
-    self.value = value
+    self.storage = value
     self.gradient = Matrix(validRows: value.rows, columns: value.columns)
     self.isTrainable = isTrainable
     self.lowerBound = lowerBound
   }
 
   /// The number of scalars.
-  public var count: Int { value.count }
+  public var count: Int { storage.count }
 
   /// Replaces the value with one of the same shape (e.g. from a checkpoint).
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)``.
@@ -46,9 +63,9 @@ public final class Parameter<Element: MatrixScalar> {
 
   /// Throws unless `matrix` has the value's shape.
   private func requireValueShape(_ matrix: Matrix<Element>, _ operation: String) throws {
-    guard matrix.rows == value.rows && matrix.columns == value.columns else {
+    guard matrix.rows == storage.rows && matrix.columns == storage.columns else {
       throw BumpKitError.shapeMismatch(
-        operation: "\(operation) \(name)", expected: MatrixShape(of: value),
+        operation: "\(operation) \(name)", expected: MatrixShape(of: storage),
         actual: MatrixShape(of: matrix))
     }
   }
@@ -95,5 +112,20 @@ public final class Parameter<Element: MatrixScalar> {
       var span = buffer.mutableSpan
       return try body(&span)
     }
+  }
+}
+
+/// A new layer's first draw, made once: by the first read of one of its parameters, or
+/// replaced by the draw of the ``Sequential`` it joins (see `Layer.deferInitialDraw(_:)`).
+final class PendingDraw {
+  private var body: (() -> Void)?
+
+  init(_ body: @escaping () -> Void) { self.body = body }
+
+  /// Makes the draw, the first time only.
+  func run() {
+    guard let body else { return }
+    self.body = nil
+    body()
   }
 }

@@ -7,10 +7,11 @@
 /// function network's Gaussian, but with compact support, so that an input far from every
 /// centre gives exactly 0 and, at that input, zero gradient for everything.
 ///
-/// σ, c and a are one per unit, each trainable or fixed. Defaults: c trainable, drawn
-/// Uniform(−1, 1) per coordinate (or chosen from data with
-/// ``initializeCenters(from:selection:sigmaScale:using:)``); σ trainable, 1; a fixed at 1
-/// (a following ``Dense`` layer scales the units anyway). σ is kept ≥ ``sigmaFloor`` after
+/// σ, c and a are one per unit, each trainable or fixed, and described, like a ``Bump``
+/// layer's, by a ``BumpParameterSpec`` each, in the order σ, c, a. Defaults: σ trainable, 1;
+/// c trainable, drawn Uniform(−1, 1) per coordinate (or chosen from data with
+/// ``initializeCenters(from:selection:sigmaScale:using:)``); a fixed at 1 (a following
+/// ``Dense`` layer scales the units anyway). σ is kept ≥ ``sigmaFloor`` after
 /// every optimizer step (a projection). Forward checks that every σ is finite and ≥ 0 and
 /// every c and a finite before any kernel runs.
 ///
@@ -33,29 +34,10 @@
 /// ``supportFractionPerUnit``, ``supportCountPerUnit`` and ``deadUnits`` describe only the
 /// layer's last forward pass: the last batch of training, or the last `predict`.)
 public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
-  /// Whether one of c, σ and a is learned, and its initial values.
-  public struct ParameterSpec: Sendable, Equatable {
-    /// Whether optimizers update it.
-    public var trainable: Bool
-    /// The initial values (one per unit; for c, one per unit and input feature).
-    public var initializer: Initializer<Element>
-
-    /// A spec from its parts.
-    public init(trainable: Bool, initializer: Initializer<Element>) {
-      self.trainable = trainable
-      self.initializer = initializer
-    }
-
-    /// Learned, starting from `initial`.
-    public static func trainable(_ initial: Initializer<Element>) -> ParameterSpec {
-      ParameterSpec(trainable: true, initializer: initial)
-    }
-
-    /// Fixed at `value` for every unit.
-    public static func fixed(_ value: Element) -> ParameterSpec {
-      ParameterSpec(trainable: false, initializer: .constant(value))
-    }
-  }
+  /// How one of σ, c and a is learned and first drawn: ``BumpParameterSpec``, which ``Bump``
+  /// takes too (this name stays for code written against it). Every parameter of a radial
+  /// layer is one per unit.
+  public typealias ParameterSpec = BumpParameterSpec<Element>
 
   /// How ``initializeCenters(from:selection:sigmaScale:using:)`` picks centres from data.
   public enum CenterSelection: String, Sendable, Equatable, CaseIterable {
@@ -85,7 +67,7 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   public let amplitude: Parameter<Element>
   /// The smallest σ that optimizer steps leave (default 1e-4).
   public let sigmaFloor: Element
-  let specs: (center: ParameterSpec, sigma: ParameterSpec, amplitude: ParameterSpec)
+  let specs: (sigma: ParameterSpec, center: ParameterSpec, amplitude: ParameterSpec)
 
   private var savedInput: Matrix<Element>?
   private var lastRows = 0
@@ -101,21 +83,29 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
 
   /// A radial bump layer from `inputSize` features to `units` outputs.
   ///
+  /// The first values are drawn as every new layer's are (see
+  /// ``Sequential/init(layers:seed:)``): once, when first read, or by the model the layer
+  /// joins first.
+  ///
   /// - Parameters:
   ///   - inputSize: d, the number of input features (≥ 1).
   ///   - units: the number of units (≥ 1).
+  ///   - sigma: σ's initializer and whether it is learned; trainable 1 by default.
   ///   - center: c's initializer (drawn as a `units × inputSize` matrix) and whether it is
   ///     learned; trainable Uniform(−1, 1) by default.
-  ///   - sigma: σ's initializer and whether it is learned; trainable 1 by default.
   ///   - amplitude: a's initializer and whether it is learned; fixed 1 by default.
   ///   - sigmaFloor: the projection floor for σ; must be finite and > 0.
-  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a size ≤ 0 or a bad
-  ///   floor; ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
-  ///   negative or non-finite initial σ, or a non-finite initial c or a.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a size ≤ 0, a bad
+  ///   floor, or a shared spec whose initializer is not a constant;
+  ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   constant initial σ that is negative or not finite, or a constant initial c or a that
+  ///   is not finite. Values a random initializer draws are checked when drawn: by the
+  ///   ``Sequential`` the layer joins, which then throws, or, for a layer used on its own,
+  ///   by its first forward pass.
   public init(
     inputSize: Int, units: Int,
-    center: ParameterSpec = .trainable(.uniform(-1, 1)),
     sigma: ParameterSpec = .trainable(.constant(1)),
+    center: ParameterSpec = .trainable(.uniform(-1, 1)),
     amplitude: ParameterSpec = .fixed(1),
     sigmaFloor: Element = 1e-4
   ) throws {
@@ -128,49 +118,68 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
     guard sigmaFloor.isFinite && sigmaFloor > 0 else {
       throw BumpKitError.invalidArgument(name: "sigmaFloor", value: "\(sigmaFloor)", reason: "must be finite and > 0")
     }
+    for (name, spec) in [("sigma", sigma), ("center", center), ("amplitude", amplitude)]
+    where !spec.perUnit && spec.constantValue == nil {
+      throw BumpKitError.invalidArgument(
+        name: name, value: "shared \(spec.initializer)",
+        reason: "a RadialBump layer holds one value per unit: a shared spec needs a constant initializer")
+    }
     self.inputSize = inputSize
     self.units = units
     self.sigmaFloor = sigmaFloor
-    self.specs = (center, sigma, amplitude)
+    self.specs = (sigma, center, amplitude)
     self.pass = RadialBumpPass(frame: RadialCenterFrame(inputSize: inputSize, units: units))
     self.center = Parameter(name: "center", value: Matrix(validRows: units, columns: inputSize), isTrainable: center.trainable)
     self.sigma = Parameter(name: "sigma", value: Matrix(validRows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
     self.amplitude = Parameter(name: "amplitude", value: Matrix(validRows: 1, columns: units), isTrainable: amplitude.trainable)
-    try drawInitialParameters()
+    try validateConstantSpecs(layer: name, specs)
+    deferInitialDraw { layer, generator in
+      if (try? layer.draw(using: &generator, keepingRefusedValues: true)) == nil { layer.fillParametersWithNaN() }
+    }
   }
 
+  /// A radial layer's own order, c, σ, a, unlike the σ, c, a of its initializer and
+  /// statistics: checkpoints store the tensors, optimizer states and best weights in this
+  /// order, and optimizers and gradient clipping visit the parameters in it, so changing it
+  /// would change saved files and trained weights.
   public var parameters: [Parameter<Element>] { [center, sigma, amplitude] }
+
+  /// The layer in the order of its first version's initializer, c before σ.
+  @available(*, deprecated, renamed: "init(inputSize:units:sigma:center:amplitude:sigmaFloor:)")
+  public convenience init(
+    inputSize: Int, units: Int, center: ParameterSpec, sigma: ParameterSpec,
+    amplitude: ParameterSpec = .fixed(1), sigmaFloor: Element = 1e-4
+  ) throws {
+    try self.init(
+      inputSize: inputSize, units: units, sigma: sigma, center: center, amplitude: amplitude, sigmaFloor: sigmaFloor)
+  }
   public var requiredInputSize: Int? { inputSize }
 
   public func outputSize(forInputSize size: Int) throws -> Int {
-    guard size == inputSize else {
-      throw BumpKitError.shapeMismatch(
-        operation: "\(name) input", expected: MatrixShape(rows: nil, columns: inputSize),
-        actual: MatrixShape(rows: nil, columns: size))
-    }
+    try checkInputSize(size, inputSize, "\(name) input")
     return units
   }
 
   /// "radialBump".
   public static var kind: String { "radialBump" }
 
-  /// The layer's shape, which of c, σ and a are learned, and σ's floor.
+  /// The layer's shape, which of σ, c and a are learned, and σ's floor.
   public var settings: RadialBumpConfiguration {
     RadialBumpConfiguration(
-      inputSize: inputSize, units: units, trainableCenter: specs.center.trainable,
-      trainableSigma: specs.sigma.trainable, trainableAmplitude: specs.amplitude.trainable,
+      inputSize: inputSize, units: units, trainableSigma: specs.sigma.trainable,
+      trainableCenter: specs.center.trainable, trainableAmplitude: specs.amplitude.trainable,
       sigmaFloor: Double(sigmaFloor))
   }
 
-  /// The layer `settings` describe, c, σ and a starting at 0, 1 and 1 (a checkpoint then
+  /// The layer `settings` describe, σ, c and a starting at 1, 0 and 1 (a checkpoint then
   /// assigns the stored values).
   public convenience init(settings: RadialBumpConfiguration) throws {
     func spec(_ trainable: Bool, neutral: Element) -> ParameterSpec {
       .init(trainable: trainable, initializer: .constant(neutral))
     }
     try self.init(
-      inputSize: settings.inputSize, units: settings.units, center: spec(settings.trainableCenter, neutral: 0),
-      sigma: spec(settings.trainableSigma, neutral: 1), amplitude: spec(settings.trainableAmplitude, neutral: 1),
+      inputSize: settings.inputSize, units: settings.units, sigma: spec(settings.trainableSigma, neutral: 1),
+      center: spec(settings.trainableCenter, neutral: 0), amplitude: spec(settings.trainableAmplitude, neutral: 1),
       sigmaFloor: Element(settings.sigmaFloor))
   }
 
@@ -186,22 +195,35 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
 
   private var name: String { "RadialBump(\(inputSize)→\(units))" }
 
-  /// Draws c, σ and a from their initializers; σ values in [0, ``sigmaFloor``) are then
-  /// raised to the floor.
+  /// Draws c, σ and a from their initializers, in the order of ``parameters`` (which fixes
+  /// the values a seed gives); σ values in [0, ``sigmaFloor``) are then raised to the floor.
   ///
   /// - Throws: ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
   ///   negative or non-finite σ or a non-finite c or a; the parameters are then unchanged.
   public func initializeParameters(using generator: inout SeededGenerator) throws {
+    try draw(using: &generator, keepingRefusedValues: false)
+  }
+
+  /// Draws c, σ and a; values the layer refuses are an error, or with `keepingRefusedValues`
+  /// (a layer's first draw, which cannot throw) kept as drawn, so that its first forward
+  /// pass names them.
+  private func draw(using generator: inout SeededGenerator, keepingRefusedValues: Bool) throws {
     let c = try specs.center.initializer.matrix(rows: units, columns: inputSize, using: &generator)
     let s = try specs.sigma.initializer.matrix(rows: 1, columns: units, using: &generator)
     let a = try specs.amplitude.initializer.matrix(rows: 1, columns: units, using: &generator)
-    try validate(s, "σ", allowNegative: false)
-    try validate(c, "c", allowNegative: true)
-    try validate(a, "a", allowNegative: true)
+    var refused = false
+    do {
+      try checkParameterValues(s, layer: name, parameter: "σ", allowNegative: false, negativeReason: initialSigmaReason)
+      try validate(c, "c", allowNegative: true)
+      try validate(a, "a", allowNegative: true)
+    } catch {
+      guard keepingRefusedValues else { throw error }
+      refused = true
+    }
     try center.assign(c)
     try sigma.assign(s)
     try amplitude.assign(a)
-    sigma.project()
+    if !refused { sigma.project() }
   }
 
   /// Places the centres on rows of `data`, the usual start for radial basis networks, and
@@ -497,23 +519,23 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
 extension RadialBump: CopyableLayer {
   func emptyCopy() throws -> any Layer<Element> {
     try RadialBump(
-      inputSize: inputSize, units: units, center: specs.center, sigma: specs.sigma, amplitude: specs.amplitude,
+      inputSize: inputSize, units: units, sigma: specs.sigma, center: specs.center, amplitude: specs.amplitude,
       sigmaFloor: sigmaFloor)
   }
 }
 
-/// The settings of a ``RadialBump`` layer: its shape, which of c, σ and a are learned, and
-/// σ's floor. Stored as strings: `inputSize`, `units`, `center`, `sigma` and `amplitude`
+/// The settings of a ``RadialBump`` layer: its shape, which of σ, c and a are learned, and
+/// σ's floor. Stored as strings: `inputSize`, `units`, `sigma`, `center` and `amplitude`
 /// (`trainable` or `fixed`) and `sigmaFloor` (1e-4 when missing).
 public struct RadialBumpConfiguration: Codable, Equatable, Sendable {
   /// d, the number of input features.
   public var inputSize: Int
   /// The number of units.
   public var units: Int
-  /// Whether the centres are learned.
-  public var trainableCenter: Bool
   /// Whether σ is learned.
   public var trainableSigma: Bool
+  /// Whether the centres are learned.
+  public var trainableCenter: Bool
   /// Whether the amplitudes are learned.
   public var trainableAmplitude: Bool
   /// σ's projection floor (the layer's element value, exactly).
@@ -521,15 +543,26 @@ public struct RadialBumpConfiguration: Codable, Equatable, Sendable {
 
   /// A configuration from its parts; the defaults are ``RadialBump``'s.
   public init(
-    inputSize: Int, units: Int, trainableCenter: Bool = true, trainableSigma: Bool = true,
+    inputSize: Int, units: Int, trainableSigma: Bool = true, trainableCenter: Bool = true,
     trainableAmplitude: Bool = false, sigmaFloor: Double = 1e-4
   ) {
     self.inputSize = inputSize
     self.units = units
-    self.trainableCenter = trainableCenter
     self.trainableSigma = trainableSigma
+    self.trainableCenter = trainableCenter
     self.trainableAmplitude = trainableAmplitude
     self.sigmaFloor = sigmaFloor
+  }
+
+  /// A configuration in the order of its first version's initializer, c before σ.
+  @available(*, deprecated, renamed: "init(inputSize:units:trainableSigma:trainableCenter:trainableAmplitude:sigmaFloor:)")
+  public init(
+    inputSize: Int, units: Int, trainableCenter: Bool, trainableSigma: Bool, trainableAmplitude: Bool = false,
+    sigmaFloor: Double = 1e-4
+  ) {
+    self.init(
+      inputSize: inputSize, units: units, trainableSigma: trainableSigma, trainableCenter: trainableCenter,
+      trainableAmplitude: trainableAmplitude, sigmaFloor: sigmaFloor)
   }
 
   /// Reads the settings as a checkpoint stores them (strings, or JSON numbers and
@@ -544,8 +577,8 @@ public struct RadialBumpConfiguration: Codable, Equatable, Sendable {
       }
     }
     self.init(
-      inputSize: try stored.int("inputSize"), units: try stored.int("units"), trainableCenter: try trainable("center"),
-      trainableSigma: try trainable("sigma"), trainableAmplitude: try trainable("amplitude"),
+      inputSize: try stored.int("inputSize"), units: try stored.int("units"), trainableSigma: try trainable("sigma"),
+      trainableCenter: try trainable("center"), trainableAmplitude: try trainable("amplitude"),
       sigmaFloor: try stored.number("sigmaFloor", default: 1e-4))
   }
 

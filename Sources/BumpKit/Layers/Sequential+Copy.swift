@@ -47,6 +47,8 @@ func copyLayer<Element: MatrixScalar>(_ layer: any Layer<Element>, name: String)
       name: name, value: "\(type(of: layer))",
       reason: "cannot be copied: conform it to CheckpointableLayer, whose settings rebuild it")
   }
+  // Every value is assigned below: the copy draws none.
+  copy.markParametersSet()
   let (source, target) = (layer.parameters, copy.parameters)
   guard source.count == target.count,
     zip(source, target).allSatisfy({ $0.name == $1.name && $0.value.rows == $1.value.rows && $0.value.columns == $1.value.columns })
@@ -59,7 +61,6 @@ func copyLayer<Element: MatrixScalar>(_ layer: any Layer<Element>, name: String)
     try q.assign(p.value)
     q.isTrainable = p.isTrainable
   }
-  copy.markParametersSet()
   return copy
 }
 

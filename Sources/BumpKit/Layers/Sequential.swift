@@ -21,7 +21,8 @@ public enum LayerBuilder<Element: MatrixScalar> {
 /// draws the parameters of every new layer from one generator seeded with `seed`, so the same
 /// seed gives the same initial weights bit for bit. (A layer made on its own holds the values
 /// it would get as the first new layer of a model with the default seed, 0, so that it works
-/// before it joins a model.) Layers that already hold weights — trained,
+/// before it joins a model; they are drawn when first read, so a layer that joins a model
+/// first is drawn once, from the model's seed.) Layers that already hold weights — trained,
 /// loaded, assigned, or part of another model — keep them, so a trained body can be reused
 /// under a new head (see <doc:GettingStarted>).
 ///
@@ -45,8 +46,9 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   /// A layer is new when none of its parameters has been set since it was made: a layer
   /// that a `Sequential` initialized before, that an optimizer has trained, that a checkpoint
   /// loaded or whose values were assigned keeps its weights, and the generator seeded with
-  /// `seed` draws only the new layers', in order. With new layers only (the usual case), the
-  /// weights are those of earlier versions for the same seed, bit for bit. Layers are shared,
+  /// `seed` draws only the new layers', in order, in place of the first draw they would make
+  /// when read on their own: each parameter is drawn once. With new layers only (the usual
+  /// case), the weights are those of earlier versions for the same seed, bit for bit. Layers are shared,
   /// not copied: training the model trains them wherever else they are used — ``copy()`` a
   /// model first to keep its weights apart. ``reinitialize(seed:)`` draws every layer again.
   ///
@@ -75,7 +77,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     self.outputSize = size
     var generator = SeededGenerator(seed: seed)
     for layer in layers where !layer.hasSetParameters {
-      try layer.initializeParameters(using: &generator)
+      try layer.drawReplacingPendingDraw(using: &generator)
     }
     for layer in layers { layer.markParametersSet() }
   }
@@ -104,9 +106,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   public var parameters: [Parameter<Element>] { layers.flatMap { $0.parameters } }
 
   public func outputSize(forInputSize size: Int) throws -> Int {
-    guard size == inputSize else {
-      throw BumpKitError.shapeMismatch(operation: "Sequential input", expected: MatrixShape(rows: nil, columns: inputSize), actual: MatrixShape(rows: nil, columns: size))
-    }
+    try checkInputSize(size, inputSize, "Sequential input")
     return outputSize
   }
 
