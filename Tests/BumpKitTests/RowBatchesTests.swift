@@ -55,7 +55,7 @@ struct RowBatchesTests {
     var addresses = Set<UnsafeRawPointer?>()
     try batches.forEach(x, releasing: model) { _, _, bx, _ in
       _ = try model.forward(bx)  // the Dense layer keeps `bx` for its backward pass
-      bx.withUnsafeBufferPointer { addresses.insert(UnsafeRawPointer($0.baseAddress)) }
+      addresses.insert(bx.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) })
     }
     #expect(addresses.count == 1)
   }

@@ -131,8 +131,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
   /// layout or metadata case above).
   ///
   /// The functions that read a file from a path — ``SafetensorsFile/read(from:)``,
-  /// ``Checkpoint/header(at:)``, ``Checkpoint/load(_:from:)`` and
-  /// ``Checkpoint/loadForResuming(_:from:optimizer:)`` — throw their validation errors in
+  /// ``Checkpoint/header(at:)``, ``Checkpoint/summary(at:)``, ``Checkpoint/load(_:from:)``
+  /// and ``Checkpoint/loadForResuming(_:from:optimizer:)`` — throw their validation errors in
   /// this case, so that the message names the file; ``SafetensorsFile/decode(_:)``, which has
   /// no file, throws them bare. ``io(operation:path:errno:)`` and
   /// ``notARegularFile(path:kind:)`` name their path already and are never wrapped. To handle
