@@ -63,27 +63,19 @@ struct EndOfRunPass<Element: MatrixScalar> {
     var residual = [Double](repeating: 0, count: columns)
     var lossSum = 0.0
     var correct = 0
-    var batchX = Matrix<Element>(), batchY = Matrix<Element>(), batchTargets = Matrix<Element>()
     var natural = Matrix<Element>()
-    defer { model.releaseSavedState() }
-    var start = 0
-    while start < rows {
+    // Classification scores the labels, regression the targets as read.
+    var batches = try RowBatches<Element>(rows: rows, batchSize: Self.batchSize)
+    try batches.forEach(x, classification ? y : targets, releasing: model) { _, positions, batchX, batchY in
       checkpoint()
-      let end = min(rows, start + Self.batchSize)
-      // The first layer still references the previous batch: let go of it, so that the
-      // buffer is refilled in place.
-      model.releaseSavedState()
-      try x.copyRows(start..<end, into: &batchX)
       let output =
         collectingStatistics ? try accumulator.forward(batchX) : try model.forward(batchX)
-      let batchRows = Double(end - start)
+      let batchRows = Double(positions.count)
       if classification {
-        try y.copyRows(start..<end, into: &batchY)
         lossSum += try loss.loss(predicted: output, target: batchY) * batchRows
-        correct += Self.correctCount(output, batchY)
+        correct += Sequential<Element>.correctCount(output, batchY)
       } else {
         // Predictions mapped back to the target's units, scored against the targets as read.
-        try targets.copyRows(start..<end, into: &batchTargets)
         let predicted: Matrix<Element>
         if let map = targetStandardization {
           try map.invert(output, into: &natural)
@@ -91,9 +83,9 @@ struct EndOfRunPass<Element: MatrixScalar> {
         } else {
           predicted = output
         }
-        lossSum += try loss.loss(predicted: predicted, target: batchTargets) * batchRows
+        lossSum += try loss.loss(predicted: predicted, target: batchY) * batchRows
         predicted.withUnsafeBufferPointer { p in
-          batchTargets.withUnsafeBufferPointer { t in
+          batchY.withUnsafeBufferPointer { t in
             residual.withUnsafeMutableBufferPointer { r in
               for i in t.indices {
                 let e = Double(p[i]) - Double(t[i])
@@ -103,7 +95,6 @@ struct EndOfRunPass<Element: MatrixScalar> {
           }
         }
       }
-      start = end
     }
     var metrics = PartMetrics(loss: lossSum / Double(rows))
     if classification {
@@ -138,28 +129,6 @@ struct EndOfRunPass<Element: MatrixScalar> {
       score += total[j] > 0 ? 1 - residual[j] / total[j] : (residual[j] == 0 ? 1 : 0)
     }
     return score / Double(columns)
-  }
-
-  /// The rows whose predicted class (``Prediction``'s rule) is the label (one output: a
-  /// 0/1 target, class 1 when the logit is > 0).
-  static func correctCount(_ predicted: Matrix<Element>, _ labels: Matrix<Element>) -> Int {
-    var correct = 0
-    let k = predicted.columns
-    predicted.withUnsafeBufferPointer { p in
-      labels.withUnsafeBufferPointer { t in
-        for r in 0..<predicted.rows {
-          if k == 1 {
-            if (p[r] > 0) == (t[r] > 0.5) { correct += 1 }
-          } else {
-            // The first of equal maxima, as Prediction.classes(logits:) picks it.
-            var best = 0
-            for j in 1..<k where p[r * k + j] > p[r * k + best] { best = j }
-            if Element(best) == t[r * labels.columns] { correct += 1 }
-          }
-        }
-      }
-    }
-    return correct
   }
 }
 

@@ -44,7 +44,8 @@ enum ModelFile {
       throw error
     } catch let error as SafetensorsError {
       if case .io = error { throw error }  // names the file it could not read
-      throw CLIError.invalidCheckpoint(path: path, reason: "\(error)")
+      // The library names the file of a malformed one; the message names it once.
+      throw CLIError.invalidCheckpoint(path: path, reason: "\(error.contentError)")
     } catch {
       throw CLIError.invalidCheckpoint(path: path, reason: "\(error)")
     }

@@ -107,16 +107,10 @@ struct TrainingRun<Element: MatrixScalar> {
         folder.discard()
         throw error
       }
-      InterruptHandler.setFallback(
-        summaryFile: folder.file("summary.txt"),
-        summary: headerText(data: data, model: model, folder: nil)
-          + "\n\nFAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most once a second; or the initial ones).\n",
-        partial: folder.partialPath, final: folder.path,
-        message:
-          "\nError: interrupted; the last good checkpoint is in \(folder.path)/model.safetensors\n",
-        unpublishedMessage:
-          "\nError: interrupted; the last good checkpoint is in \(folder.partialPath)/model.safetensors "
-          + "(the folder could not be renamed to \(folder.path): something else took that name)\n")
+      setInterruptFallback(
+        folder, data: data, model: model,
+        summary: "FAILED: interrupted during training; model.safetensors holds the weights at the end of the last epoch saved (at most once a second; or the initial ones).",
+        message: "interrupted; the last good checkpoint is")
       return folder
     }
     let checkpointPath = folder.file("model.safetensors")
@@ -233,16 +227,10 @@ struct TrainingRun<Element: MatrixScalar> {
         try InterruptHandler.critical {
           try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
           lastGood = "the final weights (training had finished; the results were not written)"
-          InterruptHandler.setFallback(
-            summaryFile: folder.file("summary.txt"),
-            summary: headerText(data: data, model: model, folder: nil)
-              + "\n\nINTERRUPTED after training, while the results were computed; model.safetensors holds the final weights.\n",
-            partial: folder.partialPath, final: folder.path,
-            message:
-              "\nError: interrupted after training; the final weights are in \(folder.path)/model.safetensors\n",
-            unpublishedMessage:
-              "\nError: interrupted after training; the final weights are in \(folder.partialPath)/model.safetensors "
-              + "(the folder could not be renamed to \(folder.path): something else took that name)\n")
+          setInterruptFallback(
+            folder, data: data, model: model,
+            summary: "INTERRUPTED after training, while the results were computed; model.safetensors holds the final weights.",
+            message: "interrupted after training; the final weights are")
         }
       } catch {
         throw CLIError.cannotWrite(
@@ -565,6 +553,22 @@ struct TrainingRun<Element: MatrixScalar> {
   // MARK: - Text
 
   /// What is trained on what, and where the results go.
+  /// Tells the interrupt handler what a signal leaves from now on: `folder` published with a
+  /// summary of the run that ends in `summary`, and the message "Error: `message` in
+  /// <folder>/model.safetensors" (naming the unpublished folder when its name was taken).
+  private func setInterruptFallback(
+    _ folder: RunFolder, data: PreparedData<Element>, model: Sequential<Element>, summary: String, message: String
+  ) {
+    InterruptHandler.setFallback(
+      summaryFile: folder.file("summary.txt"),
+      summary: headerText(data: data, model: model, folder: nil) + "\n\n\(summary)\n",
+      partial: folder.partialPath, final: folder.path,
+      message: "\nError: \(message) in \(folder.path)/model.safetensors\n",
+      unpublishedMessage:
+        "\nError: \(message) in \(folder.partialPath)/model.safetensors "
+        + "(the folder could not be renamed to \(folder.path): something else took that name)\n")
+  }
+
   private func headerText(
     data: PreparedData<Element>, model: Sequential<Element>, folder: RunFolder?
   ) -> String {

@@ -166,6 +166,19 @@ struct OptimizerTests {
     #expect(a.values == b.values)
   }
 
+  @Test("AdamW is Adam's decoupled form: Adam's initializer with its own default decay and kind")
+  func adamWIsTheDecoupledForm() throws {
+    let adam = try Adam<Float>(), adamW = try AdamW<Float>()
+    #expect(adam.weightDecay == 0 && adam.kind == "adam")
+    #expect(adamW.weightDecay == 0.01 && adamW.kind == "adamw")
+    let given = try AdamW<Double>(learningRate: 0.02, beta1: 0.8, beta2: 0.99, epsilon: 1e-7, weightDecay: 0.3, clipGlobalNorm: 2)
+    #expect(given.baseLearningRate == 0.02 && given.beta1 == 0.8 && given.beta2 == 0.99)
+    #expect(given.epsilon == 1e-7 && given.weightDecay == 0.3 && given.clipGlobalNorm == 2)
+    // An AdamW is an Adam: code written for Adam takes it.
+    let asAdam: Adam<Double> = given
+    #expect(asAdam.kind == "adamw")
+  }
+
   @Test("global-norm clipping scales the whole gradient by c/‖g‖ before the update")
   func clippingScalesGlobalNorm() throws {
     let a = try SettableParameter<Double>([[1, 1]]), b = try SettableParameter<Double>([[1, 1]])
@@ -360,7 +373,7 @@ extension SettableParameter {
 /// Runs three steps of an optimizer over parameters whose sizes cross the optimizer's
 /// internal chunk boundaries, on `threads` threads.
 private func chunkedTrajectory<T: MatrixScalar>(
-  _: T.Type, threads: Int, make: @Sendable (Int) throws -> any Optimizer<T>
+  _: T.Type, threads: Int, make: @Sendable () throws -> any Optimizer<T>
 ) throws -> [[Double]] {
   // 160,000 + 21 + 120,000 elements: the optimizer's chunks (2¹⁷ elements) end inside the
   // first and the last parameter, and one holds the small one whole.
@@ -373,25 +386,36 @@ private func chunkedTrajectory<T: MatrixScalar>(
   let parameters = try shapes.map { r, c in
     try SettableParameter<T>((0..<r).map { _ in (0..<c).map { _ in next() } })
   }
-  let optimizer = try make(threads)
+  let optimizer = try make()
   for _ in 0..<3 {
     for (p, (r, c)) in zip(parameters, shapes) {
       try p.setGradient((0..<r).map { _ in (0..<c).map { _ in next() } })
     }
-    try optimizer.step(parameters.map(\.parameter))
+    try OptimizerThreads.$override.withValue(threads) { try optimizer.step(parameters.map(\.parameter)) }
   }
   return parameters.map(\.values)
 }
 
 @Suite("Optimizers: the fused step")
 struct FusedOptimizerStepTests {
-  static let makers: [(String, @Sendable (Int) throws -> any Optimizer<Float>)] = [
-    ("Adam", { t in let o = try Adam<Float>(learningRate: 0.01); o.threadCount = t; return o }),
-    ("AdamW", { t in let o = try AdamW<Float>(learningRate: 0.01, weightDecay: 0.1); o.threadCount = t; return o }),
-    ("Adam clipped", { t in let o = try Adam<Float>(learningRate: 0.01, clipGlobalNorm: 1); o.threadCount = t; return o }),
-    ("SGD", { t in let o = try SGD<Float>(learningRate: 0.1); o.threadCount = t; return o }),
-    ("SGD Nesterov", { t in let o = try SGD<Float>(learningRate: 0.1, momentum: 0.9, nesterov: true); o.threadCount = t; return o }),
+  static let makers: [(String, @Sendable () throws -> any Optimizer<Float>)] = [
+    ("Adam", { try Adam<Float>(learningRate: 0.01) }),
+    ("AdamW", { try AdamW<Float>(learningRate: 0.01, weightDecay: 0.1) }),
+    ("Adam clipped", { try Adam<Float>(learningRate: 0.01, clipGlobalNorm: 1) }),
+    ("SGD", { try SGD<Float>(learningRate: 0.1) }),
+    ("SGD Nesterov", { try SGD<Float>(learningRate: 0.1, momentum: 0.9, nesterov: true) }),
   ]
+
+  @Test("the update passes follow the one thread setting unless a task overrides it for its own steps")
+  func threadsFollowTheSetting() async throws {
+    #expect(OptimizerThreads.count == max(1, KernelOptions.defaultThreadCount))
+    OptimizerThreads.$override.withValue(3) { #expect(OptimizerThreads.count == 3) }
+    // Another task does not see this task's override.
+    await OptimizerThreads.$override.withValue(5) {
+      let other = await Task.detached { OptimizerThreads.count }.value
+      #expect(other == max(1, KernelOptions.defaultThreadCount))
+    }
+  }
 
   @Test("results are bit-identical for 1, 2 and 3 threads across chunk boundaries")
   func threadCountIndependence() throws {
@@ -413,10 +437,9 @@ struct FusedOptimizerStepTests {
     }
     let parameters = try starts.map { try SettableParameter<Double>([$0]) }
     let adam = try Adam<Double>(learningRate: 0.05)
-    adam.threadCount = 2
     for step in 0..<3 {
       for (p, g) in zip(parameters, gradients) { try p.setGradient([g[step]]) }
-      try adam.step(parameters.map(\.parameter))
+      try OptimizerThreads.$override.withValue(2) { try adam.step(parameters.map(\.parameter)) }
     }
     for (k, p) in parameters.enumerated() {
       let expected = referenceAdam(theta: starts[k], gradients: gradients[k], learningRate: 0.05).last!

@@ -590,7 +590,12 @@ struct SafetensorsTests {
         #expect(Set(decoded.names) == names, "\(file)")
         #expect(try SafetensorsFile.decode(decoded.encode()) == decoded, "\(file)")
       case .invalid(let error):
-        #expect(throws: error, "\(file)") { try SafetensorsFile.read(from: path) }
+        // Read from its path, the error names the file; the bytes alone give the bare case.
+        #expect(throws: SafetensorsError.malformedFile(path: path, error: error), "\(file)") {
+          try SafetensorsFile.read(from: path)
+        }
+        let bytes = try #require(FileManager.default.contents(atPath: path), "\(file)")
+        #expect(throws: error, "\(file)") { try SafetensorsFile.decode([UInt8](bytes)) }
       case nil:
         break
       }
@@ -736,6 +741,39 @@ struct SafetensorsTests {
     #expect(try directory.entries() == [])
   }
 
+  @Test("a malformed file read from a path names the path, whichever function reads it; its content error stays the bare case")
+  func malformedFilesNameThePath() throws {
+    let directory = try TemporaryDirectory()
+    defer { directory.remove() }
+    let path = directory.path + "/broken.safetensors"
+    // A header length of 1000 with 2 bytes after it.
+    #expect(FileManager.default.createFile(atPath: path, contents: Data(rawFile([0x7B, 0x7D], length: 1000))))
+    let bare = SafetensorsError.headerLengthExceedsFile(length: 1000, available: 2)
+    let expected = SafetensorsError.malformedFile(path: path, error: bare)
+    let readers: [(String, () throws -> Void)] = [
+      ("SafetensorsFile.read(from:)", { _ = try SafetensorsFile.read(from: path) }),
+      ("Checkpoint.header(at:)", { _ = try Checkpoint.header(at: path) }),
+      ("Checkpoint.load(_:from:)", { _ = try Checkpoint.load(Float.self, from: path) }),
+      ("Checkpoint.loadForResuming(_:from:optimizer:)", {
+        _ = try Checkpoint.loadForResuming(Float.self, from: path, optimizer: try Adam<Float>())
+      }),
+    ]
+    for (name, read) in readers {
+      let error = #expect(throws: SafetensorsError.self, "\(name)") { try read() }
+      #expect(error == expected, "\(name)")
+      #expect(error?.contentError == bare, "\(name)")
+    }
+    #expect(expected.description == "\"\(path)\" is not a valid safetensors file: \(bare)")
+    // Bytes in memory have no path: decode throws the bare case, whose content error is itself.
+    #expect(throws: bare) { try SafetensorsFile.decode(rawFile([0x7B, 0x7D], length: 1000)) }
+    #expect(bare.contentError == bare)
+    // Errors that name their path already are not wrapped again.
+    let missing = directory.path + "/missing.safetensors"
+    #expect(throws: SafetensorsError.io(operation: "open", path: missing, errno: ENOENT)) {
+      try Checkpoint.load(Float.self, from: missing)
+    }
+  }
+
   /// `/dev/zero` and `/dev/urandom` report 0 bytes and never end; they were called truncated
   /// files of 0 bytes. A pipe with no writer is refused too, without waiting for one.
   @Test("a device or pipe is refused as not a regular file; an empty file is called empty")
@@ -756,7 +794,9 @@ struct SafetensorsTests {
     }
     let empty = directory.path + "/empty.safetensors"
     #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
-    #expect(throws: SafetensorsError.truncatedFile(byteCount: 0)) { try SafetensorsFile.read(from: empty) }
+    #expect(throws: SafetensorsError.malformedFile(path: empty, error: .truncatedFile(byteCount: 0))) {
+      try SafetensorsFile.read(from: empty)
+    }
     #expect(
       SafetensorsError.truncatedFile(byteCount: 0).description
         == "empty file: a safetensors file starts with an 8-byte header length")

@@ -33,7 +33,8 @@ extension Checkpoint {
   /// - Throws: ``CheckpointError`` when the file is not a BumpKit checkpoint or its
   ///   architecture does not match its tensors (a tensor missing, of another shape or dtype,
   ///   or belonging to no parameter); ``SafetensorsError`` when the file itself is
-  ///   malformed or cannot be read.
+  ///   malformed (``SafetensorsError/malformedFile(path:error:)``, naming `path`) or cannot
+  ///   be read.
   public static func header(at path: String) throws -> Header {
     try SafetensorsFile.withHeader(at: path) { layout, _ in try header(of: layout, source: path) }
   }

@@ -155,7 +155,8 @@ public enum Checkpoint {
   /// only for a BumpKit checkpoint whose declared shapes its tensors bear out.
   ///
   /// - Throws: ``CheckpointError`` when the file is not a BumpKit checkpoint;
-  ///   ``SafetensorsError`` when the file itself is malformed or cannot be read.
+  ///   ``SafetensorsError`` when the file itself is malformed
+  ///   (``SafetensorsError/malformedFile(path:error:)``, naming `path`) or cannot be read.
   public static func summary(at path: String) throws -> Summary {
     try SafetensorsFile.withHeader(at: path) { layout, readFile in
       _ = try header(of: layout, source: path)
@@ -227,7 +228,8 @@ public enum Checkpoint {
   ///   beyond ``maximumArchitectureLength``, ``maximumLayerCount`` or
   ///   ``maximumNestingDepth``), its precision is not `Element`, a parameter is missing,
   ///   extra, of the wrong dtype or shape; ``SafetensorsError`` when the file itself is
-  ///   malformed.
+  ///   malformed (``SafetensorsError/malformedFile(path:error:)``, naming `path`) or cannot
+  ///   be read.
   public static func load<Element: MatrixScalar>(_: Element.Type = Element.self, from path: String) throws -> (model: Sequential<Element>, metadata: [String: String]) {
     try SafetensorsFile.withHeader(at: path) { layout, readFile in
       let stored = try header(of: layout, source: path).precision

@@ -127,6 +127,35 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
   /// `errno`.
   case io(operation: String, path: String, errno: Int32)
 
+  /// The safetensors file at `path` is malformed, as `error` says (a framing, header,
+  /// layout or metadata case above).
+  ///
+  /// The functions that read a file from a path — ``SafetensorsFile/read(from:)``,
+  /// ``Checkpoint/header(at:)``, ``Checkpoint/summary(at:)``, ``Checkpoint/load(_:from:)``
+  /// and ``Checkpoint/loadForResuming(_:from:optimizer:)`` — throw their validation errors in
+  /// this case, so that the message names the file; ``SafetensorsFile/decode(_:)``, which has
+  /// no file, throws them bare. ``io(operation:path:errno:)`` and
+  /// ``notARegularFile(path:kind:)`` name their path already and are never wrapped. To handle
+  /// what is wrong with the bytes whichever function read them, switch over
+  /// ``contentError``.
+  indirect case malformedFile(path: String, error: SafetensorsError)
+
+  /// What is wrong with the file's bytes: the `error` of
+  /// ``malformedFile(path:error:)``, and the error itself for every other case.
+  public var contentError: SafetensorsError {
+    if case .malformedFile(_, let error) = self { return error }
+    return self
+  }
+
+  /// This error naming the file at `path` (``malformedFile(path:error:)``), unless it names a
+  /// path already.
+  func naming(path: String) -> SafetensorsError {
+    switch self {
+    case .io, .notARegularFile, .malformedFile: self
+    default: .malformedFile(path: path, error: self)
+    }
+  }
+
   /// A one-line explanation naming the tensor, key, offsets or path concerned.
   public var description: String {
     switch self {
@@ -201,6 +230,8 @@ public enum SafetensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     case .io(let operation, let path, let code):
       return
         "cannot \(operation) \(quoted(path)): \(String(cString: strerror(code))) (errno \(code))"
+    case .malformedFile(let path, let error):
+      return "\(quoted(path)) is not a valid safetensors file: \(error)"
     }
   }
 }

@@ -18,7 +18,9 @@ extension SafetensorsFile {
   ///
   /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read,
   ///   ``SafetensorsError/notARegularFile(path:kind:)`` for a device, pipe or socket (whose
-  ///   size cannot be known before reading), or any validation error of ``decode(_:)``.
+  ///   size cannot be known before reading), or any validation error of ``decode(_:)``
+  ///   wrapped in ``SafetensorsError/malformedFile(path:error:)``, which names the file
+  ///   (``SafetensorsError/contentError`` gives the bare error).
   public static func read(from path: String) throws -> SafetensorsFile {
     try withHeader(at: path) { _, readFile in try readFile() }
   }
@@ -31,8 +33,20 @@ extension SafetensorsFile {
   ///
   /// - Throws: ``SafetensorsError/io(operation:path:errno:)`` if the file cannot be read,
   ///   ``SafetensorsError/notARegularFile(path:kind:)``, any validation error of
-  ///   ``decode(_:)``, or what `body` throws.
+  ///   ``decode(_:)`` (and any ``SafetensorsError`` of `body`) wrapped in
+  ///   ``SafetensorsError/malformedFile(path:error:)``, or what else `body` throws.
   static func withHeader<R>(
+    at path: String, _ body: (Layout, _ readFile: () throws -> SafetensorsFile) throws -> R
+  ) throws -> R {
+    do {
+      return try withHeaderUnnamed(at: path, body)
+    } catch let error as SafetensorsError {
+      throw error.naming(path: path)
+    }
+  }
+
+  /// ``withHeader(at:_:)`` with its validation errors bare, not yet naming the file.
+  private static func withHeaderUnnamed<R>(
     at path: String, _ body: (Layout, _ readFile: () throws -> SafetensorsFile) throws -> R
   ) throws -> R {
     // Non-blocking, so that opening a pipe with no writer returns (to be refused below)

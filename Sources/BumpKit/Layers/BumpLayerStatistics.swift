@@ -224,18 +224,8 @@ public struct BumpLayerStatistics: Sendable, Equatable {
     }
     var accumulator = Accumulator(model: model)
     guard accumulator.hasBumpLayers, x.rows > 0 else { return [] }
-    var batch = Matrix<Element>()
-    var start = 0
-    defer { model.releaseSavedState() }
-    while start < x.rows {
-      let end = Swift.min(x.rows, start + batchSize)
-      // The first layer still holds the previous batch: let go of it, so that the batch
-      // buffer is refilled in place.
-      model.releaseSavedState()
-      try x.copyRows(start..<end, into: &batch)
-      _ = try accumulator.forward(batch)
-      start = end
-    }
+    var batches = try RowBatches<Element>(rows: x.rows, batchSize: batchSize)
+    try batches.forEach(x, releasing: model) { _, _, batch, _ in _ = try accumulator.forward(batch) }
     return accumulator.statistics
   }
 

@@ -156,11 +156,10 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   ///   alike, once per call).
   public func predict(_ input: Matrix<Element>, batchSize: Int = 1024) throws -> Matrix<Element> {
     try checkParameters()
-    defer { releaseSavedState() }
-    return try predictInBatches(
-      input, batchSize: batchSize, inputSize: inputSize, outputSize: outputSize,
-      operation: "Sequential.predict"
-    ) { try forward($0) }
+    var batches = try RowBatches<Element>(rows: input.rows, batchSize: batchSize)
+    try checkBatch(input, features: inputSize, "Sequential.predict")
+    try checkFiniteInput(input, "Sequential.predict")
+    return try batches.outputs(of: input, outputSize: outputSize, releasing: self) { try forward($0) }
   }
 
   /// The model's prediction form, an ``InferenceModel`` (so that models nest).

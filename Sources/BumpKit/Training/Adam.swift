@@ -51,36 +51,31 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
   let decoupled: Bool
   private var state = OptimizerState<Element>()
 
-  /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
-  /// Results do not depend on it. For tests within the package.
-  package var threadCount: Int?
+  /// Whether the type applies its weight decay to θ directly (``AdamW``) rather than adding
+  /// it to the gradient: the one thing the decoupled form changes.
+  class var decouplesWeightDecay: Bool { false }
 
-  /// Adam.
+  /// λ when the initializer is given none: 0 for ``Adam``, 0.01 for ``AdamW`` (as PyTorch).
+  class var defaultWeightDecay: Double { 0 }
+
+  /// Adam, or for ``AdamW`` its decoupled form (``AdamW`` inherits this initializer).
   ///
   /// - Parameters:
   ///   - learningRate: η₀, finite and ≥ 0 (the paper's α; default 0.001).
   ///   - beta1: β₁ in [0, 1), the first moment's decay (default 0.9).
   ///   - beta2: β₂ in [0, 1), the second moment's decay (default 0.999).
   ///   - epsilon: ε > 0, finite, added to √v̂ (default 1e-8).
-  ///   - weightDecay: λ ≥ 0, the L2 coefficient added to the gradient (default 0).
+  ///   - weightDecay: λ ≥ 0, finite: for ``Adam`` the L2 coefficient added to the gradient
+  ///     (default 0), for ``AdamW`` the decoupled decay rate (default 0.01, as PyTorch).
   ///   - schedule: the learning-rate schedule, checked against `learningRate`.
   ///   - clipGlobalNorm: clip the global gradient norm to this value (finite, > 0).
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
-  public convenience init(
+  public init(
     learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
-    epsilon: Double = 1e-8, weightDecay: Double = 0, schedule: any LearningRateScheduling = .constant,
+    epsilon: Double = 1e-8, weightDecay: Double? = nil, schedule: any LearningRateScheduling = .constant,
     clipGlobalNorm: Double? = nil
   ) throws {
-    try self.init(
-      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-      weightDecay: weightDecay, decoupled: false, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
-  }
-
-  /// Adam with the L2 term (`decoupled` false) or AdamW's decoupled decay (true).
-  init(
-    learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double,
-    decoupled: Bool, schedule: any LearningRateScheduling, clipGlobalNorm: Double?
-  ) throws {
+    let weightDecay = weightDecay ?? Self.defaultWeightDecay
     try OptimizerChecks.validateLearningRate(learningRate)
     try OptimizerChecks.validateUnitInterval(beta1, "beta1")
     try OptimizerChecks.validateUnitInterval(beta2, "beta2")
@@ -91,15 +86,14 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
       throw BumpKitError.invalidArgument(
         name: "epsilon", value: "\(epsilon)", reason: "rounds to 0 in \(Element.self)")
     }
-    try OptimizerChecks.validateWeightDecay(weightDecay)
-    try schedule.validate(baseLearningRate: learningRate)
-    if let clipGlobalNorm { try GradientClipping.validate(maxNorm: clipGlobalNorm) }
+    try OptimizerChecks.validateShared(
+      learningRate: learningRate, weightDecay: weightDecay, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
     self.baseLearningRate = learningRate
     self.beta1 = beta1
     self.beta2 = beta2
     self.epsilon = epsilon
     self.weightDecay = weightDecay
-    self.decoupled = decoupled
+    self.decoupled = Self.decouplesWeightDecay
     self.schedule = schedule
     self.clipGlobalNorm = clipGlobalNorm
   }
@@ -131,11 +125,9 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func step(_ parameters: [Parameter<Element>]) throws {
-    let eta = try OptimizerChecks.scheduledRate(
-      schedule, base: baseLearningRate, iteration: iterations, stepsPerEpoch: stepsPerEpoch, operation)
-    try state.bind(parameters, bufferCount: 2, operation)
-    let threads = threadCount ?? KernelOptions.defaultThreadCount
-    let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, operation)
+    let (eta, norm, factor, threads) = try state.beginStep(
+      parameters, bufferCount: 2, schedule: schedule, base: baseLearningRate, iteration: iterations,
+      stepsPerEpoch: stepsPerEpoch, maxNorm: clipGlobalNorm, operation)
     let t = Double(iterations + 1)
     let coefficients = AdamCoefficients(
       stepSize: eta / (1 - Double.pow(beta1, t)), beta1: beta1, beta2: beta2,
@@ -191,27 +183,16 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
 /// convention). The decay applies to every trainable parameter, biases and bump parameters
 /// included; σ is projected onto its floor afterwards as always.
 ///
-/// AdamW is ``Adam`` in its decoupled form: the same state, step and checkpoint slots, with
-/// its own default decay and ``Adam/kind`` `adamw`.
+/// AdamW is ``Adam`` in its decoupled form: the same initializer (inherited), state, step and
+/// checkpoint slots, with its own default decay (0.01) and ``Adam/kind`` `adamw`.
+///
+/// ```swift
+/// let optimizer = try AdamW<Float>(learningRate: 1e-3, weightDecay: 0.05)
+/// ```
 public final class AdamW<Element: MatrixScalar>: Adam<Element> {
-  /// AdamW.
-  ///
-  /// - Parameters:
-  ///   - learningRate: η₀, finite and ≥ 0 (default 0.001).
-  ///   - beta1: β₁ in [0, 1) (default 0.9).
-  ///   - beta2: β₂ in [0, 1) (default 0.999).
-  ///   - epsilon: ε > 0, finite (default 1e-8).
-  ///   - weightDecay: λ ≥ 0, finite, the decoupled decay rate (default 0.01, as PyTorch).
-  ///   - schedule: the learning-rate schedule, checked against `learningRate`.
-  ///   - clipGlobalNorm: clip the global gradient norm to this value (finite, > 0).
-  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first bad argument.
-  public init(
-    learningRate: Double = 0.001, beta1: Double = 0.9, beta2: Double = 0.999,
-    epsilon: Double = 1e-8, weightDecay: Double = 0.01, schedule: any LearningRateScheduling = .constant,
-    clipGlobalNorm: Double? = nil
-  ) throws {
-    try super.init(
-      learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon,
-      weightDecay: weightDecay, decoupled: true, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
-  }
+  /// True: the decay multiplies θ by 1 − η·λ instead of entering the gradient.
+  override class var decouplesWeightDecay: Bool { true }
+
+  /// 0.01, PyTorch's default decoupled decay.
+  override class var defaultWeightDecay: Double { 0.01 }
 }

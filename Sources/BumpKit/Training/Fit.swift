@@ -81,187 +81,62 @@ extension Sequential {
     progress: ((TrainingProgress) -> Void)? = nil,
     onEpochEnd: ((EpochEnd<Element>) throws -> TrainingControl)? = nil
   ) throws -> History where L.Element == Element, O.Element == Element {
-    guard epochs >= 0 else { throw BumpKitError.invalidArgument(name: "epochs", value: String(epochs), reason: "must be ≥ 0") }
-    guard batchSize > 0 else { throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1") }
-    if let earlyStopping, earlyStopping.patience < 1 {
-      throw BumpKitError.invalidArgument(name: "patience", value: String(earlyStopping.patience), reason: "must be at least 1")
-    }
+    try Self.checkFitArguments(epochs: epochs, batchSize: batchSize, earlyStopping: earlyStopping)
     try checkData(x, y, "training data")
     try loss.validateTargets(y, outputs: outputSize)
     try checkParameters()
-
-    // Split off validation rows (the last fraction, before shuffling).
-    var trainX = x, trainY = y
-    var validX: Matrix<Element>?, validY: Matrix<Element>?
-    switch validation {
-    case .split(let fraction)?:
-      guard fraction > 0 && fraction < 1 else {
-        throw BumpKitError.invalidArgument(name: "validation split", value: "\(fraction)", reason: "must be in (0, 1)")
-      }
-      let held = Int((Double(x.rows) * fraction).rounded())
-      guard held >= 1 && held < x.rows else {
-        throw BumpKitError.invalidArgument(name: "validation split", value: "\(fraction)", reason: "leaves \(held) of \(x.rows) rows for validation; need at least one on each side")
-      }
-      let cut = x.rows - held
-      var vx = Matrix<Element>(), vy = vx
-      try x.copyRows(cut..<x.rows, into: &vx)
-      try y.copyRows(cut..<y.rows, into: &vy)
-      try x.copyRows(0..<cut, into: &trainX)
-      try y.copyRows(0..<cut, into: &trainY)
-      validX = vx
-      validY = vy
-    case .data(let vx, let vy)?:
-      try checkData(vx, vy, "validation data")
-      try loss.validateTargets(vy, outputs: outputSize)
-      validX = vx
-      validY = vy
-    case nil: break
-    }
+    let (train, held) = try trainingAndValidationRows(x, y, validation: validation, loss: loss)
 
     let params = parameters
-    let samples = trainX.rows
-    // A batch size beyond the rows is one batch of all of them: the buffers hold no more
-    // (and the counts below cannot overflow, whatever `batchSize` and `epochs` are).
-    let rowsPerBatch = min(batchSize, samples)
-    let batches = (samples - 1) / rowsPerBatch + 1
-    var order = Array(0..<samples)
-    var generator = SeededGenerator(seed: seed)
-    let run = TrainingRunIdentity(seed: seed, shuffle: shuffle, trainingRows: samples, batchSize: batchSize)
-    var state = resumed ?? TrainingState(run: run)
+    let run = TrainingRunIdentity(seed: seed, shuffle: shuffle, trainingRows: train.x.rows, batchSize: batchSize)
+    let state = resumed ?? TrainingState(run: run)
     try state.check(against: run, parameters: params)
     let firstEpoch = state.epochsCompleted
-    // The order of epoch e is the e-th shuffle of the previous order: replay the completed
-    // epochs' shuffles.
-    if shuffle {
-      for _ in 0..<min(firstEpoch, epochs) { order.shuffle(using: &generator) }
-    }
-    optimizer.stepsPerEpoch = batches
-    var batchX = try Matrix<Element>(rows: rowsPerBatch, columns: trainX.columns)
-    var batchY = try Matrix<Element>(rows: rowsPerBatch, columns: trainY.columns)
-    var gradient = try Matrix<Element>(rows: rowsPerBatch, columns: outputSize)
+    var loop = try EpochLoop(
+      model: self, x: train.x, y: train.y, loss: loss, optimizer: optimizer, epochs: epochs,
+      batchSize: batchSize, shuffle: shuffle, seed: seed, countCorrect: metrics.contains(.accuracy),
+      progress: progress, replayingEpochs: min(firstEpoch, epochs))
     var history = state.history
-    var best = (loss: state.bestLoss, epoch: state.bestEpoch)
-    var bestWeights = state.bestWeights
-    var epochsWithoutImprovement = state.epochsWithoutImprovement
-    let wantAccuracy = metrics.contains(.accuracy)
-    var stopRequested = false
-    let clock = ContinuousClock()
-    let start = clock.now
+    var stopping = EarlyStoppingProgress(earlyStopping, resuming: state)
 
     // A run that early stopping had ended goes no further.
-    let alreadyStopped = earlyStopping.map { epochsWithoutImprovement >= $0.patience } ?? false
-    if alreadyStopped { history.stoppedEarly = firstEpoch < epochs }
-    let startEpoch = alreadyStopped ? max(epochs, firstEpoch) : firstEpoch
-    // Divergence: an epoch's training loss beyond `divergenceFactor` times the larger of the
-    // loss of this call's first batch, before any step, and the best constant predictor's.
-    let constantLoss = startEpoch < epochs ? try Baseline.constantPredictorLoss(loss, targets: trainY) : nil
-    var divergenceReference: Double?
+    if stopping.patienceExhausted { history.stoppedEarly = firstEpoch < epochs }
+    let startEpoch = stopping.patienceExhausted ? max(epochs, firstEpoch) : firstEpoch
+    if startEpoch < epochs { try loop.prepareDivergenceCheck() }
     for epoch in startEpoch..<max(epochs, startEpoch) {
-      if shuffle { order.shuffle(using: &generator) }
-      let epochStart = clock.now
-      var lossSum = 0.0, correct = 0
-      for batch in 0..<batches {
-        let lo = batch * rowsPerBatch, hi = lo + min(rowsPerBatch, samples - lo)
-        // The first layer still holds the previous batch: let go of it so that the batch
-        // buffers are reused in place (no copy-on-write allocation).
-        releaseSavedState()
-        gather(trainX, order[lo..<hi], into: &batchX)
-        gather(trainY, order[lo..<hi], into: &batchY)
-        let predicted = try forward(batchX)
-        let value = try loss.lossAndGradient(predicted: predicted, target: batchY, gradient: &gradient)
-        guard value.isFinite else {
-          releaseSavedState()
-          throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "\(value)")
-        }
-        if divergenceReference == nil { divergenceReference = max(value, constantLoss ?? 0) }
-        if wantAccuracy { correct += Self.correctCount(predicted, batchY) }
-        _ = try backward(gradient)
-        do {
-          // The optimizer checks every gradient before it changes anything.
-          try optimizer.step(params)
-        } catch BumpKitError.nonFiniteData(let what, _, _, let value) {
-          releaseSavedState()
-          throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "finite, but \(what) is \(value)")
-        }
-        lossSum += value * Double(hi - lo)
-        if let progress {
-          let seconds = Self.seconds(clock.now - epochStart)
-          let elapsed = Self.seconds(clock.now - start)
-          // In floating point: epochs × batches overflows Int for a budget such as 10¹⁸
-          // epochs ("until early stopping").
-          let done = (Double(epoch) * Double(batches) + Double(batch + 1)) / (Double(epochs) * Double(batches))
-          progress(TrainingProgress(
-            event: .batch, epoch: epoch, epochs: epochs, batch: batch, batches: batches,
-            loss: lossSum / Double(hi), validationLoss: nil,
-            samplesPerSecond: Double(hi) / max(seconds, 1e-9), elapsed: elapsed,
-            remaining: elapsed / done - elapsed))
-        }
-      }
-      releaseSavedState()
-      let epochSeconds = Self.seconds(clock.now - epochStart)
-      history.loss.append(lossSum / Double(samples))
-      history.samplesPerSecond.append(Double(samples) / max(epochSeconds, 1e-9))
-      if wantAccuracy { history.accuracy.append(Double(correct) / Double(samples)) }
-      var monitored = lossSum / Double(samples)
-      if let vx = validX, let vy = validY {
-        let (vLoss, vCorrect) = try evaluateBatches(vx, vy, loss: loss, batchSize: rowsPerBatch, countCorrect: wantAccuracy)
+      let trained = try loop.train(epoch: epoch)
+      history.loss.append(trained.loss)
+      history.samplesPerSecond.append(trained.samplesPerSecond)
+      if loop.countCorrect { history.accuracy.append(trained.accuracy) }
+      var monitored = trained.loss
+      if let held {
+        let (vLoss, vCorrect) = try evaluateBatches(held.x, held.y, loss: loss, batchSize: loop.batches.batchSize, countCorrect: loop.countCorrect)
         history.validationLoss.append(vLoss)
-        if wantAccuracy { history.validationAccuracy.append(Double(vCorrect) / Double(vx.rows)) }
+        if loop.countCorrect { history.validationAccuracy.append(Double(vCorrect) / Double(held.x.rows)) }
         monitored = vLoss
       }
-      if let progress {
-        let elapsed = Self.seconds(clock.now - start)
-        let done = Double(epoch + 1) / Double(epochs)
-        progress(TrainingProgress(
-          event: .epoch, epoch: epoch, epochs: epochs, batch: batches - 1, batches: batches,
-          loss: history.loss.last!, validationLoss: history.validationLoss.last,
-          samplesPerSecond: history.samplesPerSecond.last!, elapsed: elapsed,
-          remaining: elapsed / done - elapsed))
-      }
+      loop.reportEpoch(epoch, history)
       // O(parameters) once an epoch: a non-finite weight names its layer and parameter.
       try checkParameters()
       // Early stopping takes in the epoch before the hook sees the state, so that a state
       // saved there resumes exactly; it decides to stop after the hook.
-      var patienceExhausted = false
-      if let earlyStopping {
-        if monitored < best.loss - earlyStopping.minDelta {
-          best = (monitored, epoch)
-          epochsWithoutImprovement = 0
-          if earlyStopping.restoreBestWeights { bestWeights = params.map(\.value) .map { $0.copied() } }
-        } else {
-          epochsWithoutImprovement += 1
-          patienceExhausted = epochsWithoutImprovement >= earlyStopping.patience
-        }
-      }
+      let patienceExhausted = stopping.takeIn(monitored, epoch: epoch, parameters: params)
       // A diverged epoch ends training with an error, unless early stopping ends it here
       // anyway and puts back the weights of a better epoch.
-      let epochLoss = history.loss.last!
-      if let reference = divergenceReference, epochLoss > Self.divergenceFactor * reference,
-        !(patienceExhausted && earlyStopping?.restoreBestWeights == true && !bestWeights.isEmpty)
-      {
-        throw BumpKitError.diverged(epoch: epoch, loss: epochLoss, reference: reference, factor: Self.divergenceFactor)
-      }
+      try loop.checkDivergence(epoch: epoch, loss: trained.loss, excused: patienceExhausted && stopping.restoresBestWeights)
+      var stopRequested = false
       if let onEpochEnd {
-        state = TrainingState(
-          epochsCompleted: epoch + 1, history: history, bestLoss: best.loss, bestEpoch: best.epoch,
-          epochsWithoutImprovement: epochsWithoutImprovement, bestWeights: bestWeights, run: run)
-        if try onEpochEnd(EpochEnd(epoch: epoch, epochs: epochs, history: history, model: self, state: state)) == .stop {
-          history.stoppedEarly = epoch < epochs - 1
-          stopRequested = true
-        }
+        let state = stopping.state(epochsCompleted: epoch + 1, history: history, run: run)
+        stopRequested = try onEpochEnd(EpochEnd(epoch: epoch, epochs: epochs, history: history, model: self, state: state)) == .stop
       }
-      if patienceExhausted {
+      if patienceExhausted || stopRequested {
         history.stoppedEarly = epoch < epochs - 1
         break
       }
-      if stopRequested { break }
     }
-    if let earlyStopping, earlyStopping.restoreBestWeights, !bestWeights.isEmpty {
-      for (p, w) in zip(params, bestWeights) { try p.assign(w) }
-      history.restoredEpoch = best.epoch
-    }
+    try stopping.restoreBestWeights(params, &history)
     history.warnings = history.epochs > 0
-      ? try trainingWarnings(x: trainX, y: trainY, loss: loss, history: history, batchSize: max(rowsPerBatch, 1024)) : []
+      ? try trainingWarnings(x: train.x, y: train.y, loss: loss, history: history, batchSize: max(loop.batches.batchSize, 1024)) : []
     return history
   }
 
@@ -329,22 +204,59 @@ extension Sequential {
 
   // MARK: - Helpers
 
-  private func evaluateBatches<L: Loss>(
+  /// `fit`'s own arguments: `epochs` ≥ 0, `batchSize` ≥ 1, a patience ≥ 1.
+  static func checkFitArguments(epochs: Int, batchSize: Int, earlyStopping: EarlyStopping?) throws {
+    guard epochs >= 0 else { throw BumpKitError.invalidArgument(name: "epochs", value: String(epochs), reason: "must be ≥ 0") }
+    guard batchSize > 0 else { throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1") }
+    if let earlyStopping, earlyStopping.patience < 1 {
+      throw BumpKitError.invalidArgument(name: "patience", value: String(earlyStopping.patience), reason: "must be at least 1")
+    }
+  }
+
+  /// The rows `fit` trains on and those it validates on: for a split, the last `fraction` of
+  /// the rows (before shuffling) held out; for separate data, that data, checked as the
+  /// training data is.
+  func trainingAndValidationRows<L: Loss>(
+    _ x: Matrix<Element>, _ y: Matrix<Element>, validation: Validation<Element>?, loss: L
+  ) throws -> (train: (x: Matrix<Element>, y: Matrix<Element>), held: (x: Matrix<Element>, y: Matrix<Element>)?)
+  where L.Element == Element {
+    switch validation {
+    case .split(let fraction)?:
+      guard fraction > 0 && fraction < 1 else {
+        throw BumpKitError.invalidArgument(name: "validation split", value: "\(fraction)", reason: "must be in (0, 1)")
+      }
+      let held = Int((Double(x.rows) * fraction).rounded())
+      guard held >= 1 && held < x.rows else {
+        throw BumpKitError.invalidArgument(name: "validation split", value: "\(fraction)", reason: "leaves \(held) of \(x.rows) rows for validation; need at least one on each side")
+      }
+      let cut = x.rows - held
+      var tx = Matrix<Element>(), ty = tx, vx = tx, vy = tx
+      try x.copyRows(cut..<x.rows, into: &vx)
+      try y.copyRows(cut..<y.rows, into: &vy)
+      try x.copyRows(0..<cut, into: &tx)
+      try y.copyRows(0..<cut, into: &ty)
+      return ((tx, ty), (vx, vy))
+    case .data(let vx, let vy)?:
+      try checkData(vx, vy, "validation data")
+      try loss.validateTargets(vy, outputs: outputSize)
+      return ((x, y), (vx, vy))
+    case nil:
+      return ((x, y), nil)
+    }
+  }
+
+  /// The mean loss of the model on `x`, `y` in batches of at most `batchSize` rows and,
+  /// with `countCorrect`, the number of rows it classifies right (``correctCount(_:_:)``).
+  func evaluateBatches<L: Loss>(
     _ x: Matrix<Element>, _ y: Matrix<Element>, loss: L, batchSize: Int, countCorrect: Bool
   ) throws -> (loss: Double, correct: Int) where L.Element == Element {
-    var bx = Matrix<Element>(), by = bx
     var total = 0.0, correct = 0
-    var start = 0
-    while start < x.rows {
-      let end = min(x.rows, start + batchSize)
-      try x.copyRows(start..<end, into: &bx)
-      try y.copyRows(start..<end, into: &by)
+    var batches = try RowBatches<Element>(rows: x.rows, batchSize: batchSize)
+    try batches.forEach(x, y, releasing: self) { _, positions, bx, by in
       let p = try forward(bx)
-      total += try loss.loss(predicted: p, target: by) * Double(end - start)
+      total += try loss.loss(predicted: p, target: by) * Double(positions.count)
       if countCorrect { correct += Self.correctCount(p, by) }
-      start = end
     }
-    releaseSavedState()
     return (total / Double(x.rows), correct)
   }
 
@@ -373,18 +285,10 @@ extension Sequential {
     }
   }
 
-  private func gather(_ source: Matrix<Element>, _ rows: ArraySlice<Int>, into destination: inout Matrix<Element>) {
-    let c = source.columns
-    destination.resize(validRows: rows.count, columns: c)
-    source.withUnsafeBufferPointer { src in
-      destination.withUnsafeMutableBufferPointer { dst in
-        guard let s = src.baseAddress, let d = dst.baseAddress else { return }
-        for (k, r) in rows.enumerated() { (d + k * c).update(from: s + r * c, count: c) }
-      }
-    }
-  }
-
-  static func correctCount(_ predicted: Matrix<Element>, _ target: Matrix<Element>) -> Int {
+  /// The rows whose predicted class (``Prediction``'s rule) is the label: with one output,
+  /// a 0/1 target and class 1 when the logit is > 0; with several, the first of equal maxima
+  /// against the integer label in the target's first column.
+  package static func correctCount(_ predicted: Matrix<Element>, _ target: Matrix<Element>) -> Int {
     var correct = 0
     let k = predicted.columns
     predicted.withUnsafeBufferPointer { p in

@@ -135,14 +135,7 @@ public enum LearningRateSchedule: LearningRateScheduling, Equatable, CustomStrin
     case .constant:
       break
     case .step(let every, let factor):
-      guard every > 0 else {
-        throw BumpKitError.invalidArgument(
-          name: "schedule step every", value: String(every), reason: "must be at least 1 step")
-      }
-      guard factor.isFinite && factor > 0 else {
-        throw BumpKitError.invalidArgument(
-          name: "schedule step factor", value: "\(factor)", reason: "must be finite and > 0")
-      }
+      try checkStepDecay(every: every, "schedule step every", unit: "step", factor: factor, "schedule step factor")
     case .cosine(let totalSteps, let minimum):
       guard totalSteps > 0 else {
         throw BumpKitError.invalidArgument(
@@ -245,14 +238,8 @@ public struct EpochSchedule: LearningRateScheduling {
     EpochSchedule(
       rate: { epoch, base in base * Double.pow(factor, Double(epoch / every)) },
       check: { _ in
-        guard every > 0 else {
-          throw BumpKitError.invalidArgument(
-            name: "schedule stepDecay everyEpochs", value: String(every), reason: "must be at least 1 epoch")
-        }
-        guard factor.isFinite && factor > 0 else {
-          throw BumpKitError.invalidArgument(
-            name: "schedule stepDecay factor", value: "\(factor)", reason: "must be finite and > 0")
-        }
+        try checkStepDecay(
+          every: every, "schedule stepDecay everyEpochs", unit: "epoch", factor: factor, "schedule stepDecay factor")
       })
   }
 
@@ -425,5 +412,19 @@ extension OptimizerChecks {
         name: "schedule", value: "\(rate) at step \(iteration)", reason: "a learning rate must be finite and ≥ 0")
     }
     return rate
+  }
+}
+
+/// The checks of a step decay, by steps (``LearningRateSchedule/step(every:factor:)``) or by
+/// epochs: at least one `unit` between decays, and a finite factor > 0.
+///
+/// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` named `everyName` or
+///   `factorName`.
+private func checkStepDecay(every: Int, _ everyName: String, unit: String, factor: Double, _ factorName: String) throws {
+  guard every > 0 else {
+    throw BumpKitError.invalidArgument(name: everyName, value: String(every), reason: "must be at least 1 \(unit)")
+  }
+  guard factor.isFinite && factor > 0 else {
+    throw BumpKitError.invalidArgument(name: factorName, value: "\(factor)", reason: "must be finite and > 0")
   }
 }

@@ -390,6 +390,25 @@ struct OptimizerState<Element: MatrixScalar> {
 extension OptimizerState {
   /// The global norm of the trainable gradients and the clipping factor min(1, c/‖g‖);
   /// throws, naming the parameter and position, if a gradient is NaN or infinite.
+  /// The opening of every built-in optimizer's step: the scheduled rate η, the layout bound
+  /// to `parameters` with `bufferCount` state buffers, the gradients checked and their global
+  /// norm with the clipping factor for `maxNorm`, and the threads of the update pass
+  /// (``OptimizerThreads/count``).
+  ///
+  /// - Throws: the schedule's errors, those of ``bind(_:bufferCount:_:)`` and a non-finite
+  ///   gradient's; nothing has changed then but the layout.
+  mutating func beginStep(
+    _ parameters: [Parameter<Element>], bufferCount: Int, schedule: any LearningRateScheduling, base: Double,
+    iteration: Int, stepsPerEpoch: Int?, maxNorm: Double?, _ operation: String
+  ) throws -> (rate: Double, norm: Double, factor: Double, threads: Int) {
+    let rate = try OptimizerChecks.scheduledRate(
+      schedule, base: base, iteration: iteration, stepsPerEpoch: stepsPerEpoch, operation)
+    try bind(parameters, bufferCount: bufferCount, operation)
+    let threads = OptimizerThreads.count
+    let (norm, factor) = try checkedNormAndFactor(maxNorm: maxNorm, threads: threads, operation)
+    return (rate, norm, factor, threads)
+  }
+
   mutating func checkedNormAndFactor(maxNorm: Double?, threads: Int, _ operation: String) throws -> (norm: Double, factor: Double) {
     let sum = sumOfSquaredGradients(threads: threads)
     let norm = sum.isFinite ? sum.squareRoot() : try GradientClipping.checkedGlobalNorm(parameters, operation)
@@ -432,9 +451,15 @@ enum OptimizerChecks {
     }
   }
 
-  static func validateWeightDecay(_ value: Double) throws {
-    guard value.isFinite && value >= 0 else {
-      throw BumpKitError.invalidArgument(name: "weightDecay", value: "\(value)", reason: "must be finite and ≥ 0")
+  /// The checks of the settings every built-in optimizer has, after its own: λ finite and
+  /// ≥ 0, the schedule against the base rate, a positive finite clipping norm.
+  static func validateShared(
+    learningRate: Double, weightDecay: Double, schedule: any LearningRateScheduling, clipGlobalNorm: Double?
+  ) throws {
+    guard weightDecay.isFinite && weightDecay >= 0 else {
+      throw BumpKitError.invalidArgument(name: "weightDecay", value: "\(weightDecay)", reason: "must be finite and ≥ 0")
     }
+    try schedule.validate(baseLearningRate: learningRate)
+    if let clipGlobalNorm { try GradientClipping.validate(maxNorm: clipGlobalNorm) }
   }
 }

@@ -39,10 +39,6 @@ public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
 
   private var state = OptimizerState<Element>()
 
-  /// Threads for the update pass; nil (the default) uses `KernelOptions.defaultThreadCount`.
-  /// Results do not depend on it. For tests within the package.
-  package var threadCount: Int?
-
   /// Stochastic gradient descent.
   ///
   /// - Parameters:
@@ -64,9 +60,8 @@ public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
       throw BumpKitError.invalidArgument(
         name: "nesterov", value: "true", reason: "Nesterov momentum needs momentum > 0")
     }
-    try OptimizerChecks.validateWeightDecay(weightDecay)
-    try schedule.validate(baseLearningRate: learningRate)
-    if let clipGlobalNorm { try GradientClipping.validate(maxNorm: clipGlobalNorm) }
+    try OptimizerChecks.validateShared(
+      learningRate: learningRate, weightDecay: weightDecay, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
     self.baseLearningRate = learningRate
     self.momentum = momentum
     self.nesterov = nesterov
@@ -97,11 +92,9 @@ public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func step(_ parameters: [Parameter<Element>]) throws {
-    let rate = try OptimizerChecks.scheduledRate(
-      schedule, base: baseLearningRate, iteration: iterations, stepsPerEpoch: stepsPerEpoch, "SGD.step")
-    try state.bind(parameters, bufferCount: momentum > 0 ? 1 : 0, "SGD.step")
-    let threads = threadCount ?? KernelOptions.defaultThreadCount
-    let (norm, factor) = try state.checkedNormAndFactor(maxNorm: clipGlobalNorm, threads: threads, "SGD.step")
+    let (rate, norm, factor, threads) = try state.beginStep(
+      parameters, bufferCount: momentum > 0 ? 1 : 0, schedule: schedule, base: baseLearningRate,
+      iteration: iterations, stepsPerEpoch: stepsPerEpoch, maxNorm: clipGlobalNorm, "SGD.step")
     let coefficients = SGDCoefficients(
       learningRate: rate, momentum: momentum, nesterov: nesterov,
       weightDecay: weightDecay, gradientScale: factor)

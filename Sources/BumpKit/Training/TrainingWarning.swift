@@ -71,18 +71,11 @@ extension Sequential {
     let step = (x.rows + TrainingWarning.sampleRows - 1) / TrainingWarning.sampleRows
     let sample = Array(Swift.stride(from: 0, to: x.rows, by: max(step, 1)))
     let (x, y) = step > 1 ? (try x.rows(at: sample), try y.rows(at: sample)) : (x, y)
-    var bx = Matrix<Element>(), by = bx
     var total = 0.0
-    var start = 0
-    defer { releaseSavedState() }
-    while start < x.rows {
-      let end = min(x.rows, start + batchSize)
-      releaseSavedState()
-      try x.copyRows(start..<end, into: &bx)
-      try y.copyRows(start..<end, into: &by)
+    var batches = try RowBatches<Element>(rows: x.rows, batchSize: batchSize)
+    try batches.forEach(x, y, releasing: self) { _, positions, bx, by in
       let p = try accumulator.forward(bx)
-      total += try loss.loss(predicted: p, target: by) * Double(end - start)
-      start = end
+      total += try loss.loss(predicted: p, target: by) * Double(positions.count)
     }
     var warnings: [TrainingWarning] = []
     for layer in accumulator.statistics where 2 * layer.deadUnits > layer.units {
