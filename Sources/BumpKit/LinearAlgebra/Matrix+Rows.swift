@@ -11,8 +11,8 @@ extension Matrix {
   public func copyRows(_ range: Range<Int>, into destination: inout Matrix) throws {
     guard range.lowerBound >= 0 && range.upperBound <= rows else {
       throw BumpKitError.invalidArgument(
-        name: "rows", value: "\(range.lowerBound) to \(range.upperBound - 1)",
-        reason: rows == 0 ? "the matrix has no rows" : "the matrix has rows 0 to \(rows - 1)")
+        name: "rows", value: "\(range.lowerBound)..<\(range.upperBound)",
+        reason: Self.rowRange(rows))
     }
     try destination.resize(rows: range.count, columns: columns)
     let c = columns

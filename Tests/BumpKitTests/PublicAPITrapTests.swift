@@ -1,0 +1,102 @@
+import BumpKit
+import BumpTestSupport
+import Foundation
+import Testing
+
+/// The name and reason of an ``BumpKitError/invalidArgument(name:value:reason:)``, or nil for
+/// any other error.
+private func invalidArgument(_ error: BumpKitError?) -> (name: String, value: String, reason: String)? {
+  guard case .invalidArgument(let name, let value, let reason)? = error else { return nil }
+  return (name, value, reason)
+}
+
+/// Element counts whose memory no system can give: 2⁵⁰ elements of 4 or 8 bytes are 4 or
+/// 8 PiB, beyond a 48-bit address space, so the allocation fails whatever the overcommit
+/// policy (and nothing is written).
+private let unallocatable = 1 << 50
+
+/// Hostile values an app could pass to the public API: each must give a documented error or
+/// a correct result, never stop the process.
+@Suite("Public API: hostile values throw, never trap")
+struct PublicAPITrapTests {
+  // MARK: - Matrix
+
+  @Test("Matrix(rows:columns:) whose size in bytes overflows Int throws", arguments: [
+    (Int.max / 4, 1), (1, Int.max / 8 + 1), (1 << 31, 1 << 31),
+  ])
+  func matrixByteCountOverflow(rows: Int, columns: Int) {
+    let error = #expect(throws: BumpKitError.self) { _ = try Matrix<Double>(rows: rows, columns: columns) }
+    let argument = invalidArgument(error)
+    #expect(argument?.name == "Matrix shape")
+    #expect(argument?.reason == "its size in bytes overflows Int")
+  }
+
+  @Test("Matrix too large for the address space: init, zeros, identity and resize throw")
+  func matrixUnallocatable() throws {
+    let calls: [() throws -> Void] = [
+      { _ = try Matrix<Float>(rows: unallocatable, columns: 1) },
+      { _ = try Matrix<Double>(rows: 1, columns: unallocatable, repeating: .nan) },
+      { _ = try Matrix<Double>.zeros(rows: 1, columns: unallocatable) },
+      { _ = try Matrix<Double>.identity(size: 1 << 25) },
+    ]
+    for call in calls {
+      let error = #expect(throws: BumpKitError.self) { try call() }
+      #expect(invalidArgument(error)?.reason.hasSuffix("cannot be allocated") == true, "\(String(describing: error))")
+    }
+    var m = try Matrix<Double>(rows: 2, columns: 3, repeating: 7)
+    let error = #expect(throws: BumpKitError.self) { try m.resize(rows: unallocatable, columns: 1) }
+    #expect(invalidArgument(error)?.value == "\(unallocatable)×1")
+    #expect(m == (try Matrix(rows: 2, columns: 3, repeating: 7)), "a failed resize leaves the matrix unchanged")
+    try m.resize(rows: 3, columns: 3)
+    #expect(m.elements == [Double](repeating: 7, count: 6) + [0, 0, 0])
+  }
+
+  @Test("An unallocatable error names the size in binary units")
+  func matrixUnallocatableMessage() {
+    let error = #expect(throws: BumpKitError.self) { _ = try Matrix<Double>(rows: unallocatable, columns: 1) }
+    #expect(error?.description == "invalid Matrix shape \(unallocatable)×1: its 8.0 PiB cannot be allocated")
+  }
+
+  @Test("setRow with a row index outside the matrix throws and changes nothing", arguments: [-1, 2, Int.max, Int.min])
+  func setRowOutOfRange(index: Int) throws {
+    var m = try Matrix<Float>([[1, 2], [3, 4]])
+    let error = #expect(throws: BumpKitError.self) { try m.setRow(index, to: [9, 9]) }
+    #expect(invalidArgument(error)?.reason == "the matrix has rows 0 to 1")
+    #expect(m == (try Matrix<Float>([[1, 2], [3, 4]])))
+  }
+
+  @Test("copyRows with a range starting at Int.min throws naming the range")
+  func copyRowsExtremeRange() throws {
+    let m = try Matrix<Double>(rows: 3, columns: 2)
+    var destination = Matrix<Double>()
+    for range in [Int.min..<Int.min, Int.min..<0, 2..<Int.max] {
+      let error = #expect(throws: BumpKitError.self) { try m.copyRows(range, into: &destination) }
+      #expect(invalidArgument(error)?.value == "\(range.lowerBound)..<\(range.upperBound)")
+    }
+    let empty = Matrix<Double>()
+    let error = #expect(throws: BumpKitError.self) { try empty.copyRows(0..<1, into: &destination) }
+    #expect(invalidArgument(error)?.reason == "the matrix has no rows")
+  }
+
+  @Test("Elements given for a shape too large throw rather than allocate")
+  func elementsForHugeShape() {
+    let error = #expect(throws: BumpKitError.self) {
+      _ = try Matrix<Float>(rows: unallocatable, columns: 1, elements: [])
+    }
+    #expect(invalidArgument(error)?.name == "Matrix elements")
+  }
+
+  @Test("Products and row selections too large to allocate throw")
+  func derivedMatricesTooLarge() throws {
+    let tall = try Matrix<Float>(rows: 1 << 25, columns: 0)
+    let wide = try Matrix<Float>(rows: 0, columns: 1 << 25)
+    let product = #expect(throws: BumpKitError.self) { _ = try tall.multiplied(by: wide) }
+    #expect(invalidArgument(product)?.reason.hasSuffix("cannot be allocated") == true)
+    let m = try Matrix<Double>([[1, 2]])
+    let rows = #expect(throws: BumpKitError.self) { _ = try m.rows(at: repeatElement(0, count: unallocatable)) }
+    #expect(invalidArgument(rows)?.reason.hasSuffix("cannot be allocated") == true)
+    let overflow = #expect(throws: BumpKitError.self) { _ = try m.rows(at: repeatElement(0, count: Int.max)) }
+    #expect(invalidArgument(overflow)?.reason == "the element count overflows Int")
+    #expect(try m.rows(at: [0, 0, 0]) == (try Matrix<Double>([[1, 2], [1, 2], [1, 2]])))
+  }
+}
