@@ -99,4 +99,50 @@ struct PublicAPITrapTests {
     #expect(invalidArgument(overflow)?.reason == "the element count overflows Int")
     #expect(try m.rows(at: [0, 0, 0]) == (try Matrix<Double>([[1, 2], [1, 2], [1, 2]])))
   }
+
+  // MARK: - Dataset
+
+  @Test("Generators with more samples or features than memory throw")
+  func generatorsTooLarge() {
+    let calls: [() throws -> Void] = [
+      { _ = try Dataset<Float>.rings(samples: unallocatable) },
+      { _ = try Dataset<Double>.bumps(samples: unallocatable) },
+      { _ = try Dataset<Double>.regression(samples: 1, features: unallocatable) },
+      { _ = try Dataset<Float>.regression(samples: Int.max, features: Int.max) },
+      { _ = try Dataset<Double>.rings(samples: Int.max) },
+    ]
+    for call in calls {
+      let error = #expect(throws: BumpKitError.self) { try call() }
+      #expect(invalidArgument(error)?.name == "Matrix shape", "\(String(describing: error))")
+    }
+  }
+
+  @Test("loadCSV with fixed classes that are none, negative or too many throws before reading",
+    arguments: [CSVClassLabels.numbers(count: Int.min), .numbers(count: -1), .numbers(count: 0),
+                .numbers(count: 65_537), .numbers(count: Int.max), .names([])])
+  func loadCSVInvalidClasses(classes: CSVClassLabels) throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let path = folder.path("labels.csv")
+    try "x,y\n1,0\n2,1\n".write(toFile: path, atomically: true, encoding: .utf8)
+    let error = #expect(throws: BumpKitError.self) {
+      _ = try Dataset<Float>.loadCSV(path: path, target: "y", task: .classification, classes: classes)
+    }
+    #expect(invalidArgument(error)?.name == "classes")
+    // Not even a missing file is looked at first.
+    #expect(throws: BumpKitError.self) {
+      _ = try Dataset<Float>.loadCSV(path: folder.path("absent.csv"), target: "y", task: .classification, classes: classes)
+    }
+  }
+
+  @Test("loadCSV with the largest valid number of classes still reads")
+  func loadCSVClassLimit() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let path = folder.path("labels.csv")
+    try "x,y\n1,0\n2,65535\n".write(toFile: path, atomically: true, encoding: .utf8)
+    let data = try Dataset<Float>.loadCSV(path: path, target: "y", task: .classification, classes: .numbers(count: 65_536))
+    #expect(data.task == .classification(classes: 65_536))
+    #expect(data.y.elements == [0, 65_535])
+  }
 }
