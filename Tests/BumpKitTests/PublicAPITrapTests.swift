@@ -145,4 +145,33 @@ struct PublicAPITrapTests {
     #expect(data.task == .classification(classes: 65_536))
     #expect(data.y.elements == [0, 65_535])
   }
+
+  // MARK: - Standardization
+
+  @Test("Standardization of matrices without columns or rows")
+  func standardizationEmpty() throws {
+    let noColumns = try Matrix<Double>(rows: 3, columns: 0)
+    let fitted = try Standardization(fitting: noColumns)
+    #expect(fitted.features == 0)
+    #expect(try fitted.apply(to: noColumns) == noColumns)
+    #expect(try fitted.invert(noColumns) == noColumns)
+    let none = try Standardization(mean: [], standardDeviation: [])
+    #expect(try none.apply(to: Matrix<Float>()) == Matrix<Float>())
+    let one = try Standardization(mean: [1], standardDeviation: [2])
+    let noRows = try Matrix<Float>(rows: 0, columns: 1)
+    #expect(try one.apply(to: noRows) == noRows)
+    let error = #expect(throws: BumpKitError.self) { _ = try Standardization(fitting: noRows) }
+    #expect(invalidArgument(error)?.name == "samples")
+  }
+
+  @Test("Standardization of values of both signs near the largest Double keeps a finite mean")
+  func standardizationExtremeValues() throws {
+    let big = Double.greatestFiniteMagnitude
+    let x = try Matrix<Double>(rows: 4, columns: 1, elements: [big, -big, big / 2, -big / 2])
+    let scaling = try Standardization(fitting: x)
+    #expect(abs(scaling.mean[0]) <= big * 1e-15, "\(scaling.mean)")
+    #expect(scaling.standardDeviation[0].isFinite && scaling.standardDeviation[0] > 0)
+    let applied = try scaling.apply(to: x)
+    #expect(applied.elements.allSatisfy { $0.isFinite }, "\(applied)")
+  }
 }
