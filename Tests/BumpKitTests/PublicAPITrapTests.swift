@@ -174,4 +174,33 @@ struct PublicAPITrapTests {
     let applied = try scaling.apply(to: x)
     #expect(applied.elements.allSatisfy { $0.isFinite }, "\(applied)")
   }
+
+  // MARK: - Plot ticks
+
+  @Test("LinearTicks with an enormous target count: at most 200 ticks", arguments: [
+    (0.0, 0x1p63), (-0x1p62, 0x1p62), (0.0, 1.0), (-1e300, 1e300),
+  ])
+  func linearTicksHugeTargetCount(lower: Double, upper: Double) {
+    let ticks = Plot.LinearTicks(lower: lower, upper: upper, targetCount: .max)
+    #expect(ticks.step > 0 && ticks.step.isFinite)
+    #expect(!ticks.ticks.isEmpty && ticks.ticks.count <= 200)
+    #expect(ticks.values == ticks.values.sorted())
+  }
+
+  @Test("LinearTicks over a subnormal range label 0 as 0", arguments: [0x1p-1050, 0x1p-1074, 0x1p-1060])
+  func linearTicksSubnormalRange(upper: Double) {
+    let ticks = Plot.LinearTicks(lower: 0, upper: upper)
+    #expect(ticks.ticks.first?.label == "0")
+    #expect(ticks.label(for: 0) == "0")
+    for tick in ticks.ticks {
+      #expect(tick.label.map { !$0.contains("inf") && !$0.contains("nan") } == true, "\(tick)")
+    }
+  }
+
+  @Test("A linear loss plot of subnormal losses renders")
+  func lossCurvesSubnormal() {
+    let svg = Plot.lossCurves(series: [("loss", [0, 0x1p-1050, 0x1p-1074])], title: "tiny", yLogScale: false)
+    #expect(svg.hasSuffix("</svg>\n"))
+    #expect(!svg.contains("nan") && !svg.contains("inf"))
+  }
 }
