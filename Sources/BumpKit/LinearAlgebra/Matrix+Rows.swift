@@ -11,7 +11,9 @@ extension Matrix {
   public func copyRows(_ range: Range<Int>, into destination: inout Matrix) throws {
     guard range.lowerBound >= 0 && range.upperBound <= rows else {
       throw BumpKitError.invalidArgument(
-        name: "rows", value: "\(range.lowerBound)..<\(range.upperBound)",
+        // In words; an upper bound of Int.min is an empty range, so `upperBound − 1` cannot overflow.
+        name: "rows",
+        value: range.isEmpty ? "\(range.lowerBound) (an empty range)" : "\(range.lowerBound) to \(range.upperBound - 1)",
         reason: Self.rowRange(rows))
     }
     try destination.resize(rows: range.count, columns: columns)
