@@ -36,3 +36,15 @@ extension Matrix {
     return m
   }
 }
+
+extension Matrix {
+  /// Throws ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless `other` has
+  /// `rows` rows, one per row of the operand it goes with (targets for samples, right-hand
+  /// sides for a system); its columns may be any number.
+  static func requireRows(_ rows: Int, in other: Matrix, for operation: String) throws(BumpKitError) {
+    guard other.rows == rows else {
+      throw .shapeMismatch(
+        operation: operation, expected: MatrixShape(rows: rows, columns: nil), actual: MatrixShape(of: other))
+    }
+  }
+}
