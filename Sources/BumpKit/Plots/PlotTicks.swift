@@ -257,6 +257,6 @@ extension Plot {
 
   /// Treats magnitudes beyond 1e300 as non-finite, so that spans stay finite.
   static func clampMagnitude(_ value: Double) -> Double {
-    value.isFinite && abs(value) <= 1e300 ? value : .nan
+    isPlottable(value) ? value : .nan
   }
 }
