@@ -11,8 +11,10 @@
 ///
 /// Products, level-1 operations and LAPACK solves are in extensions
 /// (``gemm(_:transposeA:_:transposeB:alpha:beta:into:)``, ``axpy(alpha:_:_:)``, ``qr()``,
-/// ``solveLeastSquares(_:_:)``); they check shapes and throw ``LinearAlgebraError``.
-/// Element access out of bounds and negative sizes are programming errors and trap.
+/// ``solveLeastSquares(_:_:)``); they check shapes and throw ``BumpKitError`` or
+/// ``LinearAlgebraError``. A shape that is negative, whose size overflows `Int` or whose
+/// memory cannot be allocated is an error too; only element access out of bounds (the
+/// subscript and ``row(_:)``, like an `Array`'s) is a programming error, and traps.
 public struct Matrix<Element: MatrixScalar> {
   @usableFromInline var storage: MatrixStorage<Element>
 
