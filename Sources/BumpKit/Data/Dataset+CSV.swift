@@ -76,11 +76,14 @@ extension Dataset {
   ///   ``DataError/textAfterQuote(path:line:column:)``,
   ///   ``DataError/fieldTooLong(path:line:column:limit:)``),
   ///   ``DataError/memoryLimitExceeded(path:line:rows:columns:bytes:limit:)`` and
-  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for an ignored target or feature.
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for an ignored target or feature,
+  ///   or for `classes` with no class (or, for numbers, more than 65 536), before the file is
+  ///   opened.
   public static func loadCSV(
     path: String, target: String, task: TaskKind = .regression, features: [String]? = nil,
     ignoring ignored: [String] = [], classes: CSVClassLabels? = nil, byteLimit: Int? = nil
   ) throws -> Dataset {
+    try classes.map(checkClasses)
     var reader = try CSVRecordReader(path: path)
     let path = reader.path
     let header = reader.header
@@ -227,6 +230,22 @@ extension Dataset {
       throw DataError.noDataRows(path: path, line: reader.headerLine + 1, columns: header)
     }
     return (try Matrix(rows: rows, columns: columns.count, elements: features), expectedFeatures)
+  }
+
+  /// Checks classes fixed in advance: at least one, and for numbers at most
+  /// `CSVLabelReader.classLimit`, the numeric labels a file may hold.
+  private static func checkClasses(_ classes: CSVClassLabels) throws {
+    switch classes {
+    case .names(let names):
+      guard !names.isEmpty else {
+        throw BumpKitError.invalidArgument(name: "classes", value: "[]", reason: "a classification needs at least 1 class")
+      }
+    case .numbers(let count):
+      guard count >= 1, count <= CSVLabelReader.classLimit else {
+        throw BumpKitError.invalidArgument(
+          name: "classes", value: "\(count)", reason: "numeric classes must number 1 to \(CSVLabelReader.classLimit)")
+      }
+    }
   }
 
   /// The header positions of the `ignored` names that are in the header. With

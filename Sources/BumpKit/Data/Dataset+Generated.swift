@@ -89,20 +89,13 @@ extension Dataset {
   {
     try checkSamples(samples, minimum: 2)
     try checkNoise(noise)
-    var generator = SeededGenerator(seed: seed)
-    var x = try Matrix<Element>(rows: samples, columns: 2)
-    var y = try Matrix<Element>(rows: samples, columns: 1)
-    x.withUnsafeMutableBufferPointer { features in
-      y.withUnsafeMutableBufferPointer { labels in
-        for i in 0..<samples {
-          let k = i % 2
-          let theta = 2 * Double.pi * generator.nextUnit()
-          let radius = Double(1 + k) + noise * generator.nextNormal()
-          features[2 * i] = Element(radius * Double.cos(theta))
-          features[2 * i + 1] = Element(radius * Double.sin(theta))
-          labels[i] = Element(k)
-        }
-      }
+    let (x, y) = try generate(samples: samples, features: 2, seed: seed) { i, generator, features in
+      let k = i % 2
+      let theta = 2 * Double.pi * generator.nextUnit()
+      let radius = Double(1 + k) + noise * generator.nextNormal()
+      features[0] = radius * Double.cos(theta)
+      features[1] = radius * Double.sin(theta)
+      return Double(k)
     }
     return Dataset(
       unchecked: x, y: y, featureNames: ["x0", "x1"], targetName: "ring",
@@ -132,18 +125,11 @@ extension Dataset {
     try checkSamples(samples, minimum: 1)
     try checkNoise(noise)
     let truth = BumpsTruth()
-    var generator = SeededGenerator(seed: seed)
-    var x = try Matrix<Element>(rows: samples, columns: 1)
-    var y = try Matrix<Element>(rows: samples, columns: 1)
-    x.withUnsafeMutableBufferPointer { inputs in
-      y.withUnsafeMutableBufferPointer { targets in
-        for i in 0..<samples {
-          let value = -3 + 6 * generator.nextUnit()
-          let epsilon = generator.nextNormal()
-          inputs[i] = Element(value)
-          targets[i] = Element(truth.value(at: value) + noise * epsilon)
-        }
-      }
+    let (x, y) = try generate(samples: samples, features: 1, seed: seed) { _, generator, features in
+      let value = -3 + 6 * generator.nextUnit()
+      let epsilon = generator.nextNormal()
+      features[0] = value
+      return truth.value(at: value) + noise * epsilon
     }
     return Dataset(
       unchecked: x, y: y, featureNames: ["x"], targetName: "y", task: .regression,
@@ -176,25 +162,42 @@ extension Dataset {
         name: "features", value: "\(features)", reason: "must be at least 1")
     }
     try checkNoise(noise)
-    var generator = SeededGenerator(seed: seed)
-    var x = try Matrix<Element>(rows: samples, columns: features)
-    var y = try Matrix<Element>(rows: samples, columns: 1)
-    var row = [Double](repeating: 0, count: max(features, 3))
-    x.withUnsafeMutableBufferPointer { inputs in
-      y.withUnsafeMutableBufferPointer { targets in
-        for i in 0..<samples {
-          for j in 0..<features {
-            row[j] = generator.nextNormal()
-            inputs[i * features + j] = Element(row[j])
-          }
-          let epsilon = generator.nextNormal()
-          targets[i] = Element(Double.sin(row[0]) * Double.exp(-row[1] * row[1]) + 0.1 * row[2] + noise * epsilon)
-        }
-      }
+    let (x, y) = try generate(samples: samples, features: features, seed: seed) { _, generator, row in
+      for j in 0..<features { row[j] = generator.nextNormal() }
+      let epsilon = generator.nextNormal()
+      // A feature beyond `features` counts as 0: `row` has at least 3 entries, zero after them.
+      return Double.sin(row[0]) * Double.exp(-row[1] * row[1]) + 0.1 * row[2] + noise * epsilon
     }
     return Dataset(
       unchecked: x, y: y, featureNames: (0..<features).map { "x\($0)" }, targetName: "y",
       task: .regression, classNames: nil)
+  }
+
+  /// The inputs (`samples × features`) and the one target column of a generated dataset:
+  /// `sample(i, generator, row)` draws sample i from the ``SeededGenerator`` of `seed`,
+  /// samples in order, writing its features into `row` (in `Double`, with at least 3
+  /// entries, those past `features` 0) and returning its target; each value is rounded once
+  /// to `Element`.
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for matrices too large
+  ///   to allocate.
+  private static func generate(
+    samples: Int, features: Int, seed: UInt64,
+    _ sample: (_ i: Int, _ generator: inout SeededGenerator, _ row: inout [Double]) -> Double
+  ) throws -> (x: Matrix<Element>, y: Matrix<Element>) {
+    var x = try Matrix<Element>(rows: samples, columns: features)
+    var y = try Matrix<Element>(rows: samples, columns: 1)
+    var generator = SeededGenerator(seed: seed)
+    var row = [Double](repeating: 0, count: max(features, 3))
+    x.withUnsafeMutableBufferPointer { inputs in
+      y.withUnsafeMutableBufferPointer { targets in
+        for i in 0..<samples {
+          targets[i] = Element(sample(i, &generator, &row))
+          for j in 0..<features { inputs[i * features + j] = Element(row[j]) }
+        }
+      }
+    }
+    return (x, y)
   }
 
   private static func checkSamples(_ samples: Int, minimum: Int) throws {

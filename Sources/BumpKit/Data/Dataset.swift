@@ -59,11 +59,7 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
     targetName: String = "y", task: Task = .regression, classNames: [String]? = nil
   ) throws {
     let names = featureNames ?? (0..<x.columns).map { "x\($0)" }
-    guard x.rows == y.rows else {
-      throw BumpKitError.shapeMismatch(
-        operation: "Dataset: y, one row per sample of x", expected: MatrixShape(rows: x.rows, columns: y.columns),
-        actual: MatrixShape(of: y))
-    }
+    try Matrix.requireRows(x.rows, in: y, for: "Dataset: y, one row per sample of x")
     guard names.count == x.columns else {
       throw BumpKitError.invalidArgument(
         name: "Dataset feature names", value: "\(names.count) names", reason: "need one per column of x (\(x.columns))")

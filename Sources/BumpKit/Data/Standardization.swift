@@ -144,7 +144,12 @@ public struct Standardization: Hashable, Sendable, Codable {
     for i in 0..<rows {
       let weight = Double(i + 1)
       let row = x + i * columns
-      for j in range { mu[j] += (Double(row[j]) - mu[j]) / weight }
+      for j in range {
+        // x − μ overflows only for values of opposite signs near the largest Double; the
+        // two quotients then keep the mean finite.
+        let difference = Double(row[j]) - mu[j]
+        mu[j] += difference.isFinite ? difference / weight : Double(row[j]) / weight - mu[j] / weight
+      }
     }
     for i in 0..<rows {
       let row = x + i * columns

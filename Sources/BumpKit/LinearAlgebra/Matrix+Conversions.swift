@@ -49,14 +49,16 @@ extension Matrix: ExpressibleByArrayLiteral {
   /// `indices[k]` of `self`. For a batch drawn from a shuffled index list, or a subset.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` naming the first index
-  ///   outside `0..<rows`, before anything is copied.
+  ///   outside `0..<rows`, before anything is copied, or for a result too large to allocate
+  ///   (more indices than memory holds rows).
   public func rows(at indices: some Collection<Int>) throws -> Matrix {
+    // First, so that a collection too long for memory is not walked to check its indices.
+    var result = try Matrix(rows: indices.count, columns: columns)
     for (k, index) in indices.enumerated() where index < 0 || index >= rows {
       throw BumpKitError.invalidArgument(
         name: "row index", value: "\(index) (position \(k))",
-        reason: rows == 0 ? "the matrix has no rows" : "the matrix has rows 0 to \(rows - 1)")
+        reason: Self.rowRange(rows))
     }
-    var result = Matrix(validRows: indices.count, columns: columns)
     let c = columns
     withUnsafeBufferPointer { source in
       result.withUnsafeMutableBufferPointer { destination in

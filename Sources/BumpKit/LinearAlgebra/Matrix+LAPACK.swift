@@ -78,11 +78,7 @@ extension Matrix {
   ///   only an exactly zero diagonal element of the triangular factor: for a matrix that is
   ///   rank deficient only up to rounding, it returns a solution dominated by rounding noise.
   public static func solveLeastSquares(_ a: Matrix, _ b: Matrix) throws -> Matrix {
-    guard a.rows == b.rows else {
-      throw BumpKitError.shapeMismatch(
-        operation: "solveLeastSquares: B (one row per row of A, \(MatrixShape(of: a)))",
-        expected: MatrixShape(rows: a.rows, columns: nil), actual: MatrixShape(of: b))
-    }
+    try requireRows(a.rows, in: b, for: "solveLeastSquares: B (one row per row of A, \(MatrixShape(of: a)))")
     let (m, n, p) = (a.rows, a.columns, b.columns)
     if m == 0 || n == 0 || p == 0 { return try Matrix(rows: n, columns: p) }
     let m32 = try blasInt(m, "solveLeastSquares")
@@ -121,11 +117,7 @@ extension Matrix {
         operation: "solvePositiveDefinite: A (square)", expected: MatrixShape(rows: a.rows, columns: a.rows),
         actual: MatrixShape(of: a))
     }
-    guard b.rows == a.rows else {
-      throw BumpKitError.shapeMismatch(
-        operation: "solvePositiveDefinite: B (one row per row of A)", expected: MatrixShape(rows: a.rows, columns: nil),
-        actual: MatrixShape(of: b))
-    }
+    try requireRows(a.rows, in: b, for: "solvePositiveDefinite: B (one row per row of A)")
     let (n, p) = (a.rows, b.columns)
     if n == 0 || p == 0 { return try Matrix(rows: n, columns: p) }
     let n32 = try blasInt(n, "solvePositiveDefinite")
@@ -174,11 +166,7 @@ extension Matrix {
     guard lambda.isFinite, lambda >= 0 else {
       throw BumpKitError.invalidArgument(name: "ridge lambda", value: "\(lambda)", reason: "must be finite and ≥ 0")
     }
-    guard x.rows == y.rows else {
-      throw BumpKitError.shapeMismatch(
-        operation: "ridge: targets Y (one row per row of X, \(MatrixShape(of: x)))",
-        expected: MatrixShape(rows: x.rows, columns: nil), actual: MatrixShape(of: y))
-    }
+    try requireRows(x.rows, in: y, for: "ridge: targets Y (one row per row of X, \(MatrixShape(of: x)))")
     // A = [X; √λ·I 0] and B = [Y; 0], so that ‖B − A·W‖² is the ridge objective.
     let (n, d, penalized) = (x.rows, x.columns, Swift.min(penalizedColumns, x.columns))
     guard lambda > 0, penalized > 0 else { return try solveLeastSquares(x, y) }

@@ -11,8 +11,10 @@ extension Matrix {
   public func copyRows(_ range: Range<Int>, into destination: inout Matrix) throws {
     guard range.lowerBound >= 0 && range.upperBound <= rows else {
       throw BumpKitError.invalidArgument(
-        name: "rows", value: "\(range.lowerBound) to \(range.upperBound - 1)",
-        reason: rows == 0 ? "the matrix has no rows" : "the matrix has rows 0 to \(rows - 1)")
+        // In words; an upper bound of Int.min is an empty range, so `upperBound − 1` cannot overflow.
+        name: "rows",
+        value: range.isEmpty ? "\(range.lowerBound) (an empty range)" : "\(range.lowerBound) to \(range.upperBound - 1)",
+        reason: Self.rowRange(rows))
     }
     try destination.resize(rows: range.count, columns: columns)
     let c = columns
@@ -32,5 +34,17 @@ extension Matrix {
     var m = Matrix(validRows: rows, columns: columns)
     m.copy(from: self)
     return m
+  }
+}
+
+extension Matrix {
+  /// Throws ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless `other` has
+  /// `rows` rows, one per row of the operand it goes with (targets for samples, right-hand
+  /// sides for a system); its columns may be any number.
+  static func requireRows(_ rows: Int, in other: Matrix, for operation: String) throws(BumpKitError) {
+    guard other.rows == rows else {
+      throw .shapeMismatch(
+        operation: operation, expected: MatrixShape(rows: rows, columns: nil), actual: MatrixShape(of: other))
+    }
   }
 }

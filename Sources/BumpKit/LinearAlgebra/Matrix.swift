@@ -11,8 +11,10 @@
 ///
 /// Products, level-1 operations and LAPACK solves are in extensions
 /// (``gemm(_:transposeA:_:transposeB:alpha:beta:into:)``, ``axpy(alpha:_:_:)``, ``qr()``,
-/// ``solveLeastSquares(_:_:)``); they check shapes and throw ``LinearAlgebraError``.
-/// Element access out of bounds and negative sizes are programming errors and trap.
+/// ``solveLeastSquares(_:_:)``); they check shapes and throw ``BumpKitError`` or
+/// ``LinearAlgebraError``. A shape that is negative, whose size overflows `Int` or whose
+/// memory cannot be allocated is an error too; only element access out of bounds (the
+/// subscript and ``row(_:)``, like an `Array`'s) is a programming error, and traps.
 public struct Matrix<Element: MatrixScalar> {
   @usableFromInline var storage: MatrixStorage<Element>
 
@@ -52,25 +54,29 @@ public struct Matrix<Element: MatrixScalar> {
 
   /// A `rows × columns` matrix with every element equal to `value` (zero by default).
   ///
-  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count or
-  ///   a shape whose element count overflows `Int`.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count, a
+  ///   shape whose size in bytes overflows `Int`, or one whose memory the system cannot
+  ///   allocate (beyond the address space, say).
   public init(rows: Int, columns: Int, repeating value: Element = 0) throws {
     let count = try Self.checkedCount(rows: rows, columns: columns)
-    self.storage = MatrixStorage(capacity: count, repeating: value)
+    self.storage = MatrixStorage(
+      allocated: try Self.allocate(count, rows: rows, columns: columns), capacity: count, repeating: value)
     self.rows = rows
     self.columns = columns
   }
 
   /// A `rows × columns` matrix of zeros; the same as `Matrix(rows:columns:)`.
   ///
-  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count or
+  ///   a shape too large to allocate.
   public static func zeros(rows: Int, columns: Int) throws -> Matrix {
     try Matrix(rows: rows, columns: columns)
   }
 
   /// The `size × size` identity matrix I, with Iᵢⱼ = 1 if i = j and 0 otherwise.
   ///
-  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative size.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative size or
+  ///   one too large to allocate.
   public static func identity(size: Int) throws -> Matrix {
     var m = try Matrix(rows: size, columns: size)
     m.withUnsafeMutableBufferPointer { buffer in
@@ -94,7 +100,9 @@ public struct Matrix<Element: MatrixScalar> {
         name: "Matrix elements", value: "\(elements.count) elements",
         reason: overflow ? "a \(rows)×\(columns) shape overflows Int" : "a \(rows)×\(columns) matrix needs \(count)")
     }
-    self.storage = elements.withUnsafeBufferPointer { MatrixStorage(capacity: count, copying: $0) }
+    let base = try Self.allocate(count, rows: rows, columns: columns)
+    elements.withUnsafeBufferPointer { if let from = $0.baseAddress { base.initialize(from: from, count: count) } }
+    self.storage = MatrixStorage(allocated: base, capacity: count)
     self.rows = rows
     self.columns = columns
   }
@@ -159,11 +167,13 @@ public struct Matrix<Element: MatrixScalar> {
 
   /// Replaces row `index` by `values`.
   ///
-  /// - Precondition: `0 ≤ index < rows`.
-  /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
-  ///   `values.count ≠ columns`.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless
+  ///   `0 ≤ index < rows`; ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if
+  ///   `values.count ≠ columns`. The matrix is then unchanged.
   public mutating func setRow(_ index: Int, to values: [Element]) throws {
-    precondition(index >= 0 && index < rows, "Matrix row index out of range")
+    guard index >= 0 && index < rows else {
+      throw BumpKitError.invalidArgument(name: "row index", value: "\(index)", reason: Self.rowRange(rows))
+    }
     guard values.count == columns else {
       throw BumpKitError.shapeMismatch(
         operation: "setRow", expected: MatrixShape(rows: 1, columns: columns), actual: MatrixShape(rows: 1, columns: values.count))
@@ -203,24 +213,43 @@ public struct Matrix<Element: MatrixScalar> {
   /// buffer of exactly the new count is allocated. Shrinking keeps the capacity, so a layer
   /// whose last mini-batch is smaller grows back for free.
   ///
-  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count or
-  ///   a shape whose element count overflows `Int`; the matrix is then unchanged.
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a negative count, a
+  ///   shape whose size in bytes overflows `Int`, or a new buffer the system cannot
+  ///   allocate; the matrix is then unchanged.
   public mutating func resize(rows newRows: Int, columns newColumns: Int) throws(BumpKitError) {
-    _ = try Self.checkedCount(rows: newRows, columns: newColumns)
-    resize(validRows: newRows, columns: newColumns)
+    let newCount = try Self.checkedCount(rows: newRows, columns: newColumns)
+    let buffer = try bufferForResize(to: newCount) { () throws(BumpKitError) in
+      try Self.allocate(newCount, rows: newRows, columns: newColumns)
+    }
+    resize(to: newRows, newColumns, count: newCount, buffer: buffer)
   }
 
   /// ``resize(rows:columns:)`` to a shape known to be valid.
   package mutating func resize(validRows newRows: Int, columns newColumns: Int) {
     let newCount = Self.validCount(rows: newRows, columns: newColumns)
+    let buffer = bufferForResize(to: newCount) { MatrixStorage.allocateOrStop(newCount) }
+    resize(to: newRows, newColumns, count: newCount, buffer: buffer)
+  }
+
+  /// The new memory a resize to `newCount` elements needs, from `allocate`; nil when the
+  /// buffer is reused.
+  private mutating func bufferForResize<E: Error>(
+    to newCount: Int, _ allocate: () throws(E) -> UnsafeMutablePointer<Element>
+  ) throws(E) -> UnsafeMutablePointer<Element>? {
+    newCount <= storage.capacity && isKnownUniquelyReferenced(&storage) ? nil : try allocate()
+  }
+
+  /// Sets the shape, in `buffer` (fresh memory for `newCount` elements) or, when nil, in
+  /// the buffer the matrix has.
+  private mutating func resize(to newRows: Int, _ newColumns: Int, count newCount: Int, buffer: UnsafeMutablePointer<Element>?) {
     let oldCount = count
-    if newCount <= storage.capacity && isKnownUniquelyReferenced(&storage) {
-      if newCount > oldCount {
-        (storage.base + oldCount).update(repeating: 0, count: newCount - oldCount)
-      }
-    } else {
-      let kept = UnsafeBufferPointer(start: storage.base, count: min(oldCount, newCount))
-      storage = MatrixStorage(capacity: newCount, copying: kept)
+    if let buffer {
+      let kept = min(oldCount, newCount)
+      buffer.initialize(from: storage.base, count: kept)
+      (buffer + kept).initialize(repeating: 0, count: newCount - kept)
+      storage = MatrixStorage(allocated: buffer, capacity: newCount)
+    } else if newCount > oldCount {
+      (storage.base + oldCount).update(repeating: 0, count: newCount - oldCount)
     }
     rows = newRows
     columns = newColumns
@@ -289,16 +318,38 @@ public struct Matrix<Element: MatrixScalar> {
     return count
   }
 
+  /// The element count of a `rows × columns` matrix, checked: sizes ≥ 0, and a size in bytes
+  /// that `Int` holds.
   @usableFromInline
   static func checkedCount(rows: Int, columns: Int) throws(BumpKitError) -> Int {
     guard rows >= 0 && columns >= 0 else {
       throw .invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "rows and columns must be ≥ 0")
     }
     let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
-    guard !overflow else {
-      throw .invalidArgument(name: "Matrix shape", value: "\(rows)×\(columns)", reason: "the element count overflows Int")
+    guard !overflow, !count.multipliedReportingOverflow(by: MemoryLayout<Element>.stride).overflow else {
+      throw .invalidArgument(
+        name: "Matrix shape", value: "\(rows)×\(columns)",
+        reason: overflow ? "the element count overflows Int" : "its size in bytes overflows Int")
     }
     return count
+  }
+
+  /// Memory for the `count` elements of a `rows × columns` matrix.
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` when the system cannot
+  ///   allocate it.
+  static func allocate(_ count: Int, rows: Int, columns: Int) throws(BumpKitError) -> UnsafeMutablePointer<Element> {
+    guard let base = MatrixStorage<Element>.allocate(count) else {
+      throw .invalidArgument(
+        name: "Matrix shape", value: "\(rows)×\(columns)",
+        reason: "its \(byteText(count * MemoryLayout<Element>.stride)) cannot be allocated")
+    }
+    return base
+  }
+
+  /// `the matrix has rows 0 to n − 1`, or that it has none: the valid row indices.
+  static func rowRange(_ rows: Int) -> String {
+    rows == 0 ? "the matrix has no rows" : "the matrix has rows 0 to \(rows - 1)"
   }
 }
 

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The heap buffer behind a ``Matrix``: `capacity` elements, 64-byte aligned (one cache line,
 /// and the widest AVX-512 load), always fully initialised.
 ///
@@ -13,21 +21,26 @@ final class MatrixStorage<Element: MatrixScalar>: @unchecked Sendable {
   @usableFromInline let capacity: Int
 
   /// A buffer of `capacity` elements, every one set to `value`.
+  ///
+  /// - Precondition: the buffer can be allocated (see ``allocate(_:)``).
   @usableFromInline
-  init(capacity: Int, repeating value: Element) {
-    precondition(capacity >= 0, "Matrix capacity must be non-negative")
-    self.capacity = capacity
-    self.base = Self.allocate(capacity)
+  convenience init(capacity: Int, repeating value: Element) {
+    self.init(allocated: Self.allocateOrStop(capacity), capacity: capacity)
+    base.initialize(repeating: value, count: capacity)
+  }
+
+  /// A buffer of `capacity` elements from `allocate(capacity)`, every one set to `value`.
+  convenience init(allocated base: UnsafeMutablePointer<Element>, capacity: Int, repeating value: Element) {
+    self.init(allocated: base, capacity: capacity)
     base.initialize(repeating: value, count: capacity)
   }
 
   /// A buffer of `capacity` elements that starts with the elements of `source` and is zero
   /// after them.
   @usableFromInline
-  init(capacity: Int, copying source: UnsafeBufferPointer<Element>) {
+  convenience init(capacity: Int, copying source: UnsafeBufferPointer<Element>) {
     precondition(capacity >= source.count, "Matrix capacity smaller than its contents")
-    self.capacity = capacity
-    self.base = Self.allocate(capacity)
+    self.init(allocated: Self.allocateOrStop(capacity), capacity: capacity)
     if let from = source.baseAddress {
       base.initialize(from: from, count: source.count)
     }
@@ -38,19 +51,24 @@ final class MatrixStorage<Element: MatrixScalar>: @unchecked Sendable {
   /// written first, so that a large buffer filled by parts takes its pages only as they are
   /// written.
   @usableFromInline
-  init(capacity: Int, initializingWith initialize: (UnsafeMutableBufferPointer<Element>) throws -> Void)
+  convenience init(capacity: Int, initializingWith initialize: (UnsafeMutableBufferPointer<Element>) throws -> Void)
     rethrows
   {
-    precondition(capacity >= 0, "Matrix capacity must be non-negative")
-    self.capacity = capacity
-    let base = Self.allocate(capacity)
+    let base = Self.allocateOrStop(capacity)
     do {
       try initialize(UnsafeMutableBufferPointer(start: base, count: capacity))
     } catch {
-      UnsafeMutableRawPointer(base).deallocate()
+      free(base)
       throw error
     }
+    self.init(allocated: base, capacity: capacity)
+  }
+
+  /// Takes ownership of `base`, memory from ``allocate(_:)`` for `capacity` elements that
+  /// the caller has initialised or initialises next.
+  init(allocated base: UnsafeMutablePointer<Element>, capacity: Int) {
     self.base = base
+    self.capacity = capacity
   }
 
   /// A new buffer holding a copy of the first `count` elements, with capacity `count`.
@@ -61,13 +79,28 @@ final class MatrixStorage<Element: MatrixScalar>: @unchecked Sendable {
 
   deinit {
     base.deinitialize(count: capacity)
-    UnsafeMutableRawPointer(base).deallocate()
+    free(base)
   }
 
-  private static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Element> {
-    // At least one element, so that `base` is a valid pointer for BLAS even when empty.
-    let bytes = max(1, capacity) * MemoryLayout<Element>.stride
-    return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: alignment)
-      .bindMemory(to: Element.self, capacity: max(1, capacity))
+  /// Memory for `capacity` elements (at least one, so that `base` is a valid pointer for BLAS
+  /// even when empty), 64-byte aligned and uninitialised; nil when the system cannot provide
+  /// it: a size in bytes beyond `Int`, or beyond the address space, or more than the system
+  /// will commit.
+  static func allocate(_ capacity: Int) -> UnsafeMutablePointer<Element>? {
+    precondition(capacity >= 0, "Matrix capacity must be non-negative")
+    let (bytes, overflow) = max(1, capacity).multipliedReportingOverflow(by: MemoryLayout<Element>.stride)
+    var memory: UnsafeMutableRawPointer?
+    guard !overflow, posix_memalign(&memory, alignment, bytes) == 0, let memory else { return nil }
+    return memory.bindMemory(to: Element.self, capacity: max(1, capacity))
+  }
+
+  /// ``allocate(_:)`` for a buffer the library needs whatever the size (a copy of a matrix
+  /// that exists, say): running out of memory there stops the program, as it does for an
+  /// `Array`.
+  static func allocateOrStop(_ capacity: Int) -> UnsafeMutablePointer<Element> {
+    guard let base = allocate(capacity) else {
+      fatalError("Matrix: out of memory for \(capacity) elements of \(Element.self)")
+    }
+    return base
   }
 }

@@ -37,8 +37,7 @@ extension Plot {
     width: Double = 680,
     height: Double = 560
   ) -> String {
-    let ok: (Double) -> Bool = { $0.isFinite && abs($0) <= 1e300 }
-    let drawnPoints = points.filter { ok($0.x) && ok($0.y) }
+    let drawnPoints = points.filter { isPlottable($0.x) && isPlottable($0.y) }
 
     // Domain: the grid's cell extent together with all points.
     let xEdges = cellEdges(grid.xs)
@@ -197,16 +196,15 @@ extension Plot {
       return n == 1 && centers[0].isFinite
         ? [centers[0], centers[0]] : Array(repeating: nil, count: n + 1)
     }
-    let ok: (Double) -> Bool = { $0.isFinite && abs($0) <= 1e300 }
     var edges: [Double?] = Array(repeating: nil, count: n + 1)
-    for i in 1..<n where ok(centers[i - 1]) && ok(centers[i]) {
+    for i in 1..<n where isPlottable(centers[i - 1]) && isPlottable(centers[i]) {
       edges[i] = (centers[i - 1] + centers[i]) / 2
     }
-    if ok(centers[0]), let e1 = edges[1] { edges[0] = centers[0] - (e1 - centers[0]) }
-    if ok(centers[n - 1]), let en = edges[n - 1] {
+    if isPlottable(centers[0]), let e1 = edges[1] { edges[0] = centers[0] - (e1 - centers[0]) }
+    if isPlottable(centers[n - 1]), let en = edges[n - 1] {
       edges[n] = centers[n - 1] + (centers[n - 1] - en)
     }
-    for (i, edge) in edges.enumerated() where edge.map({ !ok($0) }) ?? false { edges[i] = nil }
+    for (i, edge) in edges.enumerated() where edge.map({ !isPlottable($0) }) ?? false { edges[i] = nil }
     return edges
   }
 

@@ -55,13 +55,12 @@ extension Plot {
     width: Double = 800,
     height: Double = 480
   ) -> SVGDocument {
-    let ok: (Double) -> Bool = { $0.isFinite && abs($0) <= 1e300 }
     var xMin = Double.infinity
     var xMax = -Double.infinity
     var yMin = Double.infinity
     var yMax = -Double.infinity
     for curve in curves {
-      for (x, y) in zip(curve.xs, curve.ys) where ok(x) && ok(y) {
+      for (x, y) in zip(curve.xs, curve.ys) where isPlottable(x) && isPlottable(y) {
         xMin = Swift.min(xMin, x)
         xMax = Swift.max(xMax, x)
         yMin = Swift.min(yMin, y)
@@ -71,7 +70,7 @@ extension Plot {
     let hasPoints = xMin <= xMax
     if !hasPoints {
       for support in supports {
-        for bound in [support.lower, support.upper] where ok(bound) {
+        for bound in [support.lower, support.upper] where isPlottable(bound) {
           xMin = Swift.min(xMin, bound)
           xMax = Swift.max(xMax, bound)
         }
@@ -120,7 +119,7 @@ extension Plot {
     var markers: [(x: Double, y: Double, color: String)] = []
     canvas.drawData { svg in
       for (index, support) in supports.enumerated() {
-        guard ok(support.lower), ok(support.upper) else { continue }
+        guard isPlottable(support.lower), isPlottable(support.upper) else { continue }
         let color = colorByLabel[support.label] ?? Plot.color(at: index)
         let a = Swift.min(
           Swift.max(frame.x(Swift.min(support.lower, support.upper)), frame.left - 2),
@@ -147,7 +146,7 @@ extension Plot {
       let lineWidth = curves.count <= 10 ? 2 : curves.count <= 32 ? 1.4 : 1.1
       for (index, curve) in curves.enumerated() {
         let points = zip(curve.xs, curve.ys).map { x, y in
-          ok(x) && ok(y) ? (x: frame.x(x), y: frame.y(y)) : (x: Double.nan, y: Double.nan)
+          isPlottable(x) && isPlottable(y) ? (x: frame.x(x), y: frame.y(y)) : (x: Double.nan, y: Double.nan)
         }
         svg.path(
           through: points,

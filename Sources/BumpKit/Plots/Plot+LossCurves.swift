@@ -39,7 +39,7 @@ extension Plot {
     height: Double = 480
   ) -> String {
     let drawable: (Double) -> Bool = { value in
-      guard value.isFinite, abs(value) <= 1e300 else { return false }
+      guard isPlottable(value) else { return false }
       return !yLogScale || value >= 1e-300
     }
     let epochs = series.map(\.values.count).max() ?? 0

@@ -35,10 +35,9 @@ extension Plot {
     width: Double = 640,
     height: Double = 600
   ) -> String {
-    let ok: (Double) -> Bool = { $0.isFinite && abs($0) <= 1e300 }
     let units = Swift.min(centers.count, radii.count)
-    let circles = (0..<units).filter { ok(centers[$0].x) && ok(centers[$0].y) && ok(radii[$0]) && radii[$0] >= 0 }
-    let drawnPoints = points.filter { ok($0.x) && ok($0.y) }
+    let circles = (0..<units).filter { isPlottable(centers[$0].x) && isPlottable(centers[$0].y) && isPlottable(radii[$0]) && radii[$0] >= 0 }
+    let drawnPoints = points.filter { isPlottable($0.x) && isPlottable($0.y) }
     var xs = drawnPoints.map(\.x), ys = drawnPoints.map(\.y)
     for j in circles {
       xs += [centers[j].x - radii[j], centers[j].x + radii[j]]
@@ -64,13 +63,13 @@ extension Plot {
     let frame = canvas
     canvas.drawData { svg in
       if let grid {
-        let finite = grid.values.flatMap { $0 }.filter(ok)
+        let finite = grid.values.flatMap { $0 }.filter(isPlottable)
         let lo = finite.min() ?? 0, hi = finite.max() ?? 1
         let xp = pixelEdges(xEdges, count: grid.xs.count, low: frame.left, high: frame.right, map: frame.x)
         let yp = pixelEdges(yEdges, count: grid.ys.count, low: frame.bottom, high: frame.top, map: frame.y)
         // Nine shades keep the eye on the circles, and runs of one shade along a row are one
         // rectangle, which keeps the file small.
-        func shade(_ v: Double) -> Int? { ok(v) ? Int(((hi > lo ? (v - lo) / (hi - lo) : 0.5) * 8).rounded()) : nil }
+        func shade(_ v: Double) -> Int? { isPlottable(v) ? Int(((hi > lo ? (v - lo) / (hi - lo) : 0.5) * 8).rounded()) : nil }
         for (j, row) in grid.values.enumerated() where j < grid.ys.count {
           guard let y0 = yp[j], let y1 = yp[j + 1] else { continue }
           let columns = Swift.min(row.count, grid.xs.count)

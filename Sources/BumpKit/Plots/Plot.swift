@@ -46,6 +46,12 @@ public enum Plot {
     }
   }
 
+  /// Whether a data value can be placed on an axis: finite and at most 1e300 in magnitude,
+  /// so that the spans, midpoints and cell edges computed from such values stay finite.
+  static func isPlottable(_ value: Double) -> Bool {
+    value.isFinite && abs(value) <= 1e300
+  }
+
   /// Mixes a `#rrggbb` color with white; `amount` 0 keeps the color, 1 gives white.
   static func tint(_ hex: String, towardWhite amount: Double) -> String {
     let digits = Array(hex.dropFirst())

@@ -103,7 +103,8 @@ extension Plot {
       let last = (hi / step + 1e-9).rounded(.down)
       var values: [Double] = []
       if first.isFinite, last.isFinite, last >= first {
-        let count = Swift.min(Int(last - first) + 1, 200)
+        // Compared as a Double: a huge targetCount makes more ticks than Int counts.
+        let count = Int(Swift.min(last - first, 199)) + 1
         for k in 0..<count {
           var value = (first + Double(k)) * step
           if abs(value) < step * 1e-9 { value = 0 }
@@ -141,10 +142,13 @@ extension Plot {
       -> String
     {
       guard value.isFinite else { return "" }
-      if abs(value) < step * 1e-6 { return "0" }
+      // `step * 1e-6` is 0 for a subnormal step, and 0 has no exponent.
+      if abs(value) < step * 1e-6 || value == 0 { return "0" }
       if scientific {
         let exponent = Int(log10(abs(value)).rounded(.down))
-        let mantissa = value / pow(10, Double(exponent))
+        // In two factors: 10^exponent alone is 0 below 1e-323, which made the mantissa infinite.
+        let half = exponent / 2
+        let mantissa = value / pow(10, Double(half)) / pow(10, Double(exponent - half))
         let digits = Swift.min(6, Swift.max(0, exponent - Int(log10(step).rounded(.down))))
         var text = String(format: "%.\(digits)f", mantissa)
         if text.contains(".") {
@@ -253,6 +257,6 @@ extension Plot {
 
   /// Treats magnitudes beyond 1e300 as non-finite, so that spans stay finite.
   static func clampMagnitude(_ value: Double) -> Double {
-    value.isFinite && abs(value) <= 1e300 ? value : .nan
+    isPlottable(value) ? value : .nan
   }
 }
