@@ -164,38 +164,9 @@ struct ColumnPlan: Codable, Equatable, Sendable {
   static func median(_ values: [Double]) -> Double { BumpKit.median(of: values) }
 
   /// The value of rank `k` (0-based) of `v`, which is reordered so that the values before
-  /// position k are ≤ it and those after it are ≥ it (Hoare's selection with a
-  /// median-of-three pivot). The values hold no NaN.
-  static func select(_ v: UnsafeMutableBufferPointer<Double>, _ k: Int) -> Double {
-    var lo = 0
-    var hi = v.count - 1
-    while lo < hi {
-      let mid = lo + (hi - lo) / 2
-      if v[mid] < v[lo] { v.swapAt(mid, lo) }
-      if v[hi] < v[lo] { v.swapAt(hi, lo) }
-      if v[hi] < v[mid] { v.swapAt(hi, mid) }
-      let pivot = v[mid]
-      var i = lo
-      var j = hi
-      while i <= j {
-        while v[i] < pivot { i += 1 }
-        while v[j] > pivot { j -= 1 }
-        if i <= j {
-          v.swapAt(i, j)
-          i += 1
-          j -= 1
-        }
-      }
-      if k <= j {
-        hi = j
-      } else if k >= i {
-        lo = i
-      } else {
-        return v[k]
-      }
-    }
-    return v[k]
-  }
+  /// position k are ≤ it and those after it are ≥ it: the library's selection, which its
+  /// median uses. The values hold no NaN.
+  static func select(_ v: UnsafeMutableBufferPointer<Double>, _ k: Int) -> Double { selectRank(k, in: v) }
 
   /// The plan for `columns` (the feature columns of a table), fitted on the rows `rows`.
   ///

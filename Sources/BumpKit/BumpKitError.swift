@@ -45,7 +45,8 @@ public enum BumpKitError: Error, Equatable, Sendable, CustomStringConvertible {
     case .nonFiniteData(let what, let row, let column, let value):
       return "\(what) has a non-finite value \(value) at row \(row), column \(column)"
     case .labelOutOfRange(let row, let label, let classes):
-      return "label \(label) at row \(row) is not a class: the classes are 0 to \(classes - 1)"
+      return "label \(label) at row \(row) is not a class: "
+        + (classes > 0 ? "the classes are 0 to \(classes - 1)" : "there are no classes (\(classes))")
     case .invalidParameter(let layer, let parameter, let index, let value, let reason):
       return "\(layer): \(parameter)[\(index)] = \(value) \(reason)"
     case .nonFiniteLoss(let epoch, let batch, let value):

@@ -208,4 +208,48 @@ struct PublicAPITrapTests {
     #expect(svg.hasSuffix("</svg>\n"))
     #expect(!svg.contains("nan") && !svg.contains("inf"))
   }
+
+  // MARK: - Layers, schedules, optimizers, errors
+
+  @Test("A bump layer too wide to allocate throws")
+  func layersTooLargeThrow() {
+    #expect(throws: BumpKitError.self) { _ = try Bump<Float>(units: unallocatable) }
+    #expect(throws: BumpKitError.self) { _ = try RadialBump<Float>(inputSize: Int.max, units: 2) }
+    #expect(throws: BumpKitError.self) { _ = try RadialBump<Double>(inputSize: 1 << 25, units: 1 << 25) }
+  }
+
+  @Test("Schedules that validate refuses give NaN, not a division by zero or an overflow")
+  func invalidSchedulesGiveNaN() {
+    #expect(LearningRateSchedule.step(every: 0, factor: 0.5).learningRate(base: 1, iteration: 5).isNaN)
+    #expect(LearningRateSchedule.step(every: -3, factor: 0.5).learningRate(base: 1, iteration: 5).isNaN)
+    let epochs = EpochSchedule.stepDecay(everyEpochs: 0, factor: 0.5)
+    #expect(epochs.learningRate(base: 1, at: SchedulePosition(iteration: 3, stepsPerEpoch: 1)).isNaN)
+    let warmUp = WarmUpSchedule(.steps(.min))
+    #expect(warmUp.learningRate(base: 1, at: SchedulePosition(iteration: .max, stepsPerEpoch: 1)).isNaN)
+    let long = WarmUpSchedule(.epochs(.max))
+    #expect(long.learningRate(base: 1, at: SchedulePosition(iteration: 7, stepsPerEpoch: 3)).isFinite)
+    // A valid schedule still gives its rates.
+    #expect(LearningRateSchedule.step(every: 2, factor: 0.5).learningRate(base: 1, iteration: 5) == 0.25)
+  }
+
+  @Test("An optimizer snapshot with no room for another step is refused")
+  func snapshotAtTheLastStep() throws {
+    let parameters = [Parameter<Float>(name: "w", value: try Matrix(rows: 1, columns: 2), isTrainable: true)]
+    let adam = try Adam<Float>()
+    let snapshot = OptimizerSnapshot<Float>(kind: adam.kind, iterations: .max, slotNames: ["m", "v"], states: [nil])
+    let error = #expect(throws: BumpKitError.self) { try adam.restore(snapshot, for: parameters) }
+    #expect(invalidArgument(error)?.name == "snapshot")
+    let sgd = try SGD<Float>()
+    let plain = OptimizerSnapshot<Float>(kind: sgd.kind, iterations: .max, slotNames: [], states: [nil])
+    #expect(throws: BumpKitError.self) { try sgd.restore(plain, for: parameters) }
+  }
+
+  @Test("An error's description for a class count of no classes")
+  func labelErrorWithoutClasses() {
+    for classes in [Int.min, -1, 0] {
+      let text = BumpKitError.labelOutOfRange(row: 0, label: "x", classes: classes).description
+      #expect(text.contains("there are no classes"))
+    }
+    #expect(BumpKitError.labelOutOfRange(row: 2, label: "7", classes: 3).description.contains("the classes are 0 to 2"))
+  }
 }

@@ -77,12 +77,15 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
     self.units = units
     self.sigmaFloor = sigmaFloor
     self.specs = (sigma, center, amplitude)
-    func make(_ name: String, _ spec: ParameterSpec, floor: Element?) -> Parameter<Element> {
-      Parameter(name: name, value: Matrix(validRows: 1, columns: spec.perUnit ? units : 1), isTrainable: spec.trainable, lowerBound: floor)
+    // The throwing initializer: a width too large to allocate is an error, not a trap.
+    func make(_ name: String, _ spec: ParameterSpec, floor: Element?) throws -> Parameter<Element> {
+      Parameter(
+        name: name, value: try Matrix(rows: 1, columns: spec.perUnit ? units : 1), isTrainable: spec.trainable,
+        lowerBound: floor)
     }
-    self.sigma = make("sigma", sigma, floor: sigmaFloor)
-    self.center = make("center", center, floor: nil)
-    self.amplitude = make("amplitude", amplitude, floor: nil)
+    self.sigma = try make("sigma", sigma, floor: sigmaFloor)
+    self.center = try make("center", center, floor: nil)
+    self.amplitude = try make("amplitude", amplitude, floor: nil)
     try validateConstantSpecs(layer: "Bump(\(units))", specs)
     deferInitialDraw { layer, generator in
       if (try? layer.draw(using: &generator, keepingRefusedValues: true)) == nil { layer.fillParametersWithNaN() }

@@ -117,21 +117,29 @@ public struct BumpLayerStatistics: Sendable, Equatable {
   public var deadUnitIndices: [Int] { supportCountPerUnit.indices.filter { supportCountPerUnit[$0] == 0 } }
 
   /// σ of unit `j` (the shared value when σ is shared).
+  ///
+  /// - Precondition: `0 ≤ j < units`, as for an array's index.
   public func sigma(unit j: Int) -> Double { sigma[sigma.count == 1 ? 0 : j] }
 
   /// c of unit `j` (the shared value when c is shared); for a ``RadialBump`` layer, the first
   /// coordinate of its centre (``centerCoordinates(unit:)`` gives all of them).
+  ///
+  /// - Precondition: `0 ≤ j < units`, as for an array's index.
   public func center(unit j: Int) -> Double {
     kind == .radialBump ? center[j * inputSize] : center[center.count == 1 ? 0 : j]
   }
 
   /// The centre of unit `j`: one value for a ``Bump`` layer, ``inputSize`` values for a
   /// ``RadialBump`` layer.
+  ///
+  /// - Precondition: `0 ≤ j < units`, as for an array's index.
   public func centerCoordinates(unit j: Int) -> [Double] {
     kind == .radialBump ? Array(center[j * inputSize..<(j + 1) * inputSize]) : [center(unit: j)]
   }
 
   /// a of unit `j` (the shared value when a is shared).
+  ///
+  /// - Precondition: `0 ≤ j < units`, as for an array's index.
   public func amplitude(unit j: Int) -> Double { amplitude[amplitude.count == 1 ? 0 : j] }
 
   /// The statistics of `layer`, at `layerIndex` in its model, from its parameters alone:

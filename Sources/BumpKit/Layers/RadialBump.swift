@@ -129,9 +129,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
     self.sigmaFloor = sigmaFloor
     self.specs = (sigma, center, amplitude)
     self.pass = RadialBumpPass(frame: RadialCenterFrame(inputSize: inputSize, units: units))
-    self.center = Parameter(name: "center", value: Matrix(validRows: units, columns: inputSize), isTrainable: center.trainable)
-    self.sigma = Parameter(name: "sigma", value: Matrix(validRows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
-    self.amplitude = Parameter(name: "amplitude", value: Matrix(validRows: 1, columns: units), isTrainable: amplitude.trainable)
+    // The throwing initializer: a shape too large to allocate is an error, not a trap.
+    self.center = Parameter(name: "center", value: try Matrix(rows: units, columns: inputSize), isTrainable: center.trainable)
+    self.sigma = Parameter(name: "sigma", value: try Matrix(rows: 1, columns: units), isTrainable: sigma.trainable, lowerBound: sigmaFloor)
+    self.amplitude = Parameter(name: "amplitude", value: try Matrix(rows: 1, columns: units), isTrainable: amplitude.trainable)
     try validateConstantSpecs(layer: name, specs)
     deferInitialDraw { layer, generator in
       if (try? layer.draw(using: &generator, keepingRefusedValues: true)) == nil { layer.fillParametersWithNaN() }

@@ -58,7 +58,8 @@ public struct SchedulePosition: Sendable, Equatable {
 /// ```
 public protocol LearningRateScheduling: Sendable {
   /// The learning rate of the step at `position` for base rate `base` (finite and ≥ 0 for a
-  /// valid schedule).
+  /// valid schedule; NaN for a built-in schedule whose interval or length `validate` refuses,
+  /// which optimizers then refuse as a rate).
   func learningRate(base: Double, at position: SchedulePosition) -> Double
 
   /// Checks the schedule's own arguments against the base rate; the default accepts any.
@@ -113,6 +114,8 @@ public enum LearningRateSchedule: LearningRateScheduling, Equatable, CustomStrin
     case .constant:
       return base
     case .step(let every, let factor):
+      // An interval that `validate` refuses gives no rate.
+      guard every > 0 else { return .nan }
       return base * Double.pow(factor, Double(iteration / every))
     case .cosine(let totalSteps, let minimum):
       guard iteration < totalSteps else { return minimum }
@@ -236,7 +239,8 @@ public struct EpochSchedule: LearningRateScheduling {
 
   static func makeStepDecay(everyEpochs every: Int, factor: Double) -> EpochSchedule {
     EpochSchedule(
-      rate: { epoch, base in base * Double.pow(factor, Double(epoch / every)) },
+      // An interval that `validate` refuses gives no rate.
+      rate: { epoch, base in every > 0 ? base * Double.pow(factor, Double(epoch / every)) : .nan },
       check: { _ in
         try checkStepDecay(
           every: every, "schedule stepDecay everyEpochs", unit: "epoch", factor: factor, "schedule stepDecay factor")
@@ -314,6 +318,8 @@ public struct WarmUpSchedule: LearningRateScheduling {
     case .steps(let n): w = n
     case .epochs(let n): w = n.multipliedReportingOverflow(by: max(position.stepsPerEpoch ?? 1, 1)).partialValue
     }
+    // A length that `validate` refuses gives no rate.
+    guard w >= 1 else { return .nan }
     guard position.iteration < w else {
       var after = position
       after.iteration -= w

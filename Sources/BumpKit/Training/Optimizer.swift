@@ -445,9 +445,9 @@ enum OptimizerChecks {
         name: "snapshot", value: "slots \(snapshot.slotNames)",
         reason: "\(kind) with these settings keeps \(slotNames.isEmpty ? "none" : "\(slotNames)")")
     }
-    guard snapshot.iterations >= 0 else {
+    guard snapshot.iterations >= 0 && snapshot.iterations < Int.max else {
       throw BumpKitError.invalidArgument(
-        name: "snapshot", value: "\(snapshot.iterations) steps", reason: "the step count must be ≥ 0")
+        name: "snapshot", value: "\(snapshot.iterations) steps", reason: "the step count must be ≥ 0 and leave room for another step")
     }
   }
 
