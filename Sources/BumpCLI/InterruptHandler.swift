@@ -41,6 +41,17 @@ enum InterruptHandler {
   private static let exitingBit = 8
   private static let acknowledgedBit = 16
   private static let state = Atomic<Int>(0)
+  /// The thread inside a critical section (see ``currentThread()``), 0 outside one.
+  private static let owner = Atomic<UInt>(0)
+
+  /// This thread's identity, never 0.
+  private static func currentThread() -> UInt {
+    #if canImport(Darwin)
+      UInt(bitPattern: pthread_self())
+    #else
+      UInt(pthread_self())
+    #endif
+  }
   private static let signalNumber = Atomic<Int32>(0)
 
   private nonisolated(unsafe) static var summaryPath: UnsafeMutablePointer<CChar>?
@@ -187,19 +198,30 @@ enum InterruptHandler {
   /// Runs `body` with stop signals held back until it returns; a signal received meanwhile
   /// is then acted on at once, unless training polls for it. Sections may nest.
   static func critical<R>(_ body: () throws -> R) rethrows -> R {
+    let me = currentThread()
+    // Nested on this thread. (Another thread's section is waited for, not taken as nested:
+    // two runs in one process, as the tests have them, would otherwise free the same
+    // fallback strings twice.)
+    if owner.load(ordering: .sequentiallyConsistent) == me { return try body() }
     var current = state.load(ordering: .sequentiallyConsistent)
-    if current & criticalBit != 0 { return try body() }  // nested
     while true {
       if current & exitingBit != 0 {
         // The handler is exiting the process on another thread; let it.
         while true { pause() }
+      }
+      if current & criticalBit != 0 {
+        sched_yield()
+        current = state.load(ordering: .sequentiallyConsistent)
+        continue
       }
       let (exchanged, original) = state.compareExchange(
         expected: current, desired: current | criticalBit, ordering: .sequentiallyConsistent)
       if exchanged { break }
       current = original
     }
+    owner.store(me, ordering: .sequentiallyConsistent)
     defer {
+      owner.store(0, ordering: .sequentiallyConsistent)
       let (_, now) = state.bitwiseAnd(~criticalBit, ordering: .sequentiallyConsistent)
       if now & pendingBit != 0, now & pollingBit == 0 {
         act(signalNumber.load(ordering: .sequentiallyConsistent))

@@ -136,4 +136,19 @@ import BumpTestSupport
     }
     #expect(InterruptHandler.name(of: SIGQUIT) == "SIGQUIT")
   }
+
+  /// Two runs in one process (as these tests have them) set and clear the interrupt fallback
+  /// at once: each critical section waits for the other thread's, where it used to take it
+  /// as its own nested one and free the same strings twice (a crash of the whole process).
+  @Test func fallbacksSetFromManyThreadsAtOnce() {
+    DispatchQueue.concurrentPerform(iterations: 4) { thread in
+      for i in 0..<20_000 {
+        InterruptHandler.setFallback(
+          summaryFile: "/nonexistent/\(thread)/summary.txt", summary: "summary \(i)", partial: "/nonexistent/.p\(thread)",
+          final: "/nonexistent/p\(thread)", message: "message \(i)", unpublishedMessage: "unpublished \(i)")
+        InterruptHandler.setMessage("reading \(i)")
+      }
+    }
+    InterruptHandler.clearFallback()
+  }
 }
