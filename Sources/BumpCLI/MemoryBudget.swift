@@ -123,8 +123,13 @@ struct MemoryBudget {
   /// OpenBLAS work buffers and some working room are counted.
   ///
   /// - Throws: ``CLIError/notEnoughMemory(needed:limit:source:parts:)`` if nothing is left.
+  ///
+  /// OpenBLAS's worker threads map their buffers when they first run, which on a busy machine
+  /// can be after `inUse` is read: of the `blasThreads − 1` workers' buffers, those not among
+  /// `mappedBuffers` (the mappings of ``openBLASBufferBytes`` now) are counted as well.
   static func addressSpace(
-    limit: Int, inUse: Int? = addressSpaceInUse(), blasThreads: Int = BLAS.configuration.threadCount
+    limit: Int, inUse: Int? = addressSpaceInUse(), blasThreads: Int = BLAS.configuration.threadCount,
+    mappedBuffers: Int? = anonymousMappings(ofBytes: openBLASBufferBytes)
   ) throws -> MemoryBudget {
     let name = addressSpaceSource
     guard let inUse else {
@@ -135,12 +140,19 @@ struct MemoryBudget {
         "\(byteText(workingRoomBytes)) of working room",
       ], blasThreads: blasThreads)
     }
-    let reserved = inUse + openBLASBufferBytes + workingRoomBytes
-    return try leftOver(limit: limit, reserved: reserved, name: name, parts: [
+    let workers = max(blasThreads - 1, 0)
+    let notYetMapped = workers - min(workers, max(mappedBuffers ?? 0, 0))
+    let reserved = inUse + (1 + notYetMapped) * openBLASBufferBytes + workingRoomBytes
+    var parts = [
       "\(byteText(inUse)) for the program as loaded (with OpenBLAS's worker threads)",
       "\(byteText(openBLASBufferBytes)) for OpenBLAS's work buffer at the first matrix product",
-      "\(byteText(workingRoomBytes)) of working room",
-    ], blasThreads: blasThreads)
+    ]
+    if notYetMapped > 0 {
+      parts.append(
+        "\(byteText(notYetMapped * openBLASBufferBytes)) for the buffers of \(notYetMapped) OpenBLAS worker thread\(notYetMapped == 1 ? "" : "s") not started yet")
+    }
+    parts.append("\(byteText(workingRoomBytes)) of working room")
+    return try leftOver(limit: limit, reserved: reserved, name: name, parts: parts, blasThreads: blasThreads)
   }
 
   private static func leftOver(
@@ -159,6 +171,22 @@ struct MemoryBudget {
       source: "what is left of \(name) of \(byteText(limit)) after \(byteText(reserved)) for the program and OpenBLAS's work buffers")
     budget.isNetOfProgram = true
     return budget
+  }
+
+  /// The number of anonymous mappings of exactly `bytes` bytes that the process has now
+  /// (`/proc/self/maps`), or nil where `/proc` does not say.
+  static func anonymousMappings(ofBytes bytes: Int) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return nil }
+    var count = 0
+    for line in text.split(separator: "\n") {
+      // "start-end perms offset device inode [path]": an anonymous mapping has no path.
+      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+      guard fields.count == 5, fields[1].hasPrefix("rw") else { continue }
+      let range = fields[0].split(separator: "-")
+      guard range.count == 2, let start = Int(range[0], radix: 16), let end = Int(range[1], radix: 16) else { continue }
+      if end - start == bytes { count += 1 }
+    }
+    return count
   }
 
   /// The address space the process maps now (`VmSize`), or nil where `/proc` does not say.

@@ -26,13 +26,27 @@ import BumpTestSupport
   /// calling thread (which OpenBLAS otherwise retries forever); the rest is for data.
   @Test func anAddressSpaceLimitCountsTheProgramAndOpenBLASBuffers() throws {
     let mib = 1 << 20
-    let budget = try MemoryBudget.addressSpace(limit: 1024 * mib, inUse: 100 * mib, blasThreads: 2)
+    let budget = try MemoryBudget.addressSpace(limit: 1024 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 1)
     #expect(
       budget.bytes
         == 1024 * mib - 100 * mib - MemoryBudget.openBLASBufferBytes - MemoryBudget.workingRoomBytes)
     #expect(budget.source.contains("ulimit -v"), "\(budget.source)")
+    // A worker thread that has not mapped its buffer yet (a busy machine) is counted too:
+    // the run it would let start used to hang in OpenBLAS once the worker mapped it.
+    let early = try MemoryBudget.addressSpace(limit: 1024 * mib, inUse: 100 * mib, blasThreads: 3, mappedBuffers: 1)
+    #expect(early.bytes == budget.bytes - MemoryBudget.openBLASBufferBytes)
+    let notYet = try #require(throws: CLIError.self) {
+      try MemoryBudget.addressSpace(limit: 380 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 0)
+    }
+    #expect("\(notYet)".contains("for the buffers of 1 OpenBLAS worker thread not started yet"), "\(notYet)")
+    _ = try MemoryBudget.addressSpace(limit: 380 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 1)
+    // This process's own workers have mapped their buffers by now: each is one mapping.
+    let threads = BLAS.configuration.threadCount
+    if threads > 1, let mapped = MemoryBudget.anonymousMappings(ofBytes: MemoryBudget.openBLASBufferBytes) {
+      #expect(mapped >= 1, "\(threads) OpenBLAS threads")
+    }
     let error = try #require(throws: CLIError.self) {
-      try MemoryBudget.addressSpace(limit: 200 * mib, inUse: 100 * mib, blasThreads: 2)
+      try MemoryBudget.addressSpace(limit: 200 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 1)
     }
     let text = "\(error)"
     #expect(text.hasPrefix("not enough memory: this needs about 260.0 MiB"), "\(text)")
