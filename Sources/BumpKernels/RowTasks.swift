@@ -30,8 +30,14 @@ package enum RowTasks {
     let taskCount = (rows + rowsPerTask - 1) / rowsPerTask
     let workers = min(threads, taskCount)
     func range(_ t: Int) -> Range<Int> { (t * rowsPerTask)..<min(rows, (t + 1) * rowsPerTask) }
-    if workers <= 1 {
+    if workers <= 1 || WorkerPool.isInsideTask {
       for t in 0..<taskCount { body(t, range(t), 0) }
+      return
+    }
+    // A thread with a pool of long-lived workers (a sharded training step's) hands its
+    // tasks to them instead of Dispatch, whose hand-off costs several microseconds.
+    if let pool = WorkerPool.current {
+      pool.run(tasks: taskCount, workers: workers) { t, worker in body(t, range(t), worker) }
       return
     }
     // Tasks are handed out one at a time, so a thread slowed by another process costs at

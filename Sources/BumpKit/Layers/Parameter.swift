@@ -54,6 +54,20 @@ public final class Parameter<Element: MatrixScalar> {
   /// The number of scalars.
   public var count: Int { storage.count }
 
+  /// For a shard's replica of a layer (see `ShardedPasses`): holds `primary`'s value — its
+  /// buffer, not a copy — and its trainable flag, for the passes of one step. Nothing may
+  /// write the value while it is shared.
+  func shareValue(of primary: Parameter) {
+    storage = primary.storage
+    isTrainable = primary.isTrainable
+  }
+
+  /// Lets go of a value taken with ``shareValue(of:)``, holding `placeholder` instead, so
+  /// that the primary's next in-place update (the optimizer's) does not copy its buffer.
+  func releaseSharedValue(_ placeholder: Matrix<Element>) {
+    storage = placeholder
+  }
+
   /// Replaces the value with one of the same shape (e.g. from a checkpoint).
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)``.
   public func assign(_ newValue: Matrix<Element>) throws {

@@ -24,6 +24,8 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
   /// Whether ``Metric/accuracy`` is asked for.
   let countCorrect: Bool
   let progress: ((TrainingProgress) -> Void)?
+  /// The forward and backward passes, cut into shards run on the worker pool.
+  let passes: ShardedPasses<Element>
   /// The training rows' batches, whose buffers every epoch reuses.
   private(set) var batches: RowBatches<Element>
   /// The visiting order of the current epoch: the previous epoch's, shuffled.
@@ -58,6 +60,7 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
     // A batch size beyond the rows is one batch of all of them: the buffers hold no more
     // (and the counts below cannot overflow, whatever `batchSize` and `epochs` are).
     batches = try RowBatches(rows: x.rows, batchSize: batchSize)
+    passes = try ShardedPasses(model: model, pool: TrainingWorkers.pool, maxRows: batches.batchSize)
     order = Array(0..<x.rows)
     generator = SeededGenerator(seed: seed)
     if shuffle {
@@ -80,12 +83,21 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
   ///   gradient (the parameters keep the values from before that batch); the errors of the
   ///   layers, the loss and the optimizer.
   mutating func train(epoch: Int) throws -> Result {
+    guard passes.isShardable else { return try trainShards(epoch: epoch) }
+    // Each shard runs its products on its own thread; everything else that the step splits
+    // over rows (the optimizer's passes, a one-shard batch's kernels) runs on the pool.
+    return try Threading.withSingleThreadedBLAS {
+      try WorkerPool.withCurrent(passes.pool) { try trainShards(epoch: epoch) }
+    }
+  }
+
+  private mutating func trainShards(epoch: Int) throws -> Result {
     if shuffle { order.shuffle(using: &generator) }
     let epochStart = clock.now
     var lossSum = 0.0, correct = 0
     let samples = x.rows, batchCount = batches.count
     // Captured by the batch body, which cannot capture `self` while `batches` is borrowed.
-    let (model, loss, optimizer, parameters, countCorrect) = (model, loss, optimizer, parameters, countCorrect)
+    let (model, passes, loss, optimizer, parameters, countCorrect) = (model, passes, loss, optimizer, parameters, countCorrect)
     let (clock, start, epochs, progress, constantLoss) = (clock, start, epochs, progress, constantLoss)
     // Moved out and back (not copied), so that the loss writes into the buffer in place.
     var gradient = Matrix<Element>()
@@ -96,14 +108,14 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
       divergenceReference = reference
     }
     try batches.forEach(x, y, order: order, releasing: model) { batch, positions, batchX, batchY in
-      let predicted = try model.forward(batchX)
+      let predicted = try passes.forward(batchX)
       let value = try loss.lossAndGradient(predicted: predicted, target: batchY, gradient: &gradient)
       guard value.isFinite else {
         throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "\(value)")
       }
       if reference == nil { reference = max(value, constantLoss ?? 0) }
       if countCorrect { correct += Sequential<Element>.correctCount(predicted, batchY) }
-      _ = try model.backward(gradient)
+      try passes.backward(gradient)
       do {
         // The optimizer checks every gradient before it changes anything.
         try optimizer.step(parameters)

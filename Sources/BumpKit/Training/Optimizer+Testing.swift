@@ -14,3 +14,14 @@ package enum OptimizerThreads {
   /// The threads of an update pass (≥ 1): ``override`` when set, else the process-wide count.
   package static var count: Int { max(1, override ?? KernelOptions.defaultThreadCount) }
 }
+
+/// The worker pool of `fit`'s training steps, and its test hook.
+package enum TrainingWorkers {
+  /// For tests within the package: the pool that steps taken on this task within
+  /// `TrainingWorkers.$override.withValue(pool) { … }` run on; nil (the default) uses the
+  /// process's pool for ``Threading/threadCount`` threads.
+  @TaskLocal package static var override: WorkerPool?
+
+  /// The pool of a training step: ``override`` when set, else the process's.
+  static var pool: WorkerPool? { override ?? Threading.workerPool() }
+}

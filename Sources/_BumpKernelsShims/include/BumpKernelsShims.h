@@ -46,4 +46,14 @@ static inline __attribute__((always_inline)) bumpkit_double8 bumpkit_sqrt_double
   return __builtin_elementwise_sqrt(x);
 }
 
+// One iteration of a spin-wait: tells the core that the thread is waiting (x86 `pause`,
+// Arm `yield`), so that a spinning worker costs its sibling and the memory system less.
+static inline __attribute__((always_inline)) void bumpkit_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 #endif

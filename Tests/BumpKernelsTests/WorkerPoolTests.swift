@@ -1,0 +1,140 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import BumpKernels
+import BumpTestSupport
+
+@Suite("Worker pool")
+struct WorkerPoolTests {
+  /// Counts how often each task ran and whether two running bodies ever shared a worker.
+  final class Ledger: @unchecked Sendable {
+    let counts: UnsafeMutableBufferPointer<Atomic<Int>>
+    let busyWorkers: UnsafeMutableBufferPointer<Atomic<Int>>
+    let clashes = Atomic<Int>(0)
+    let badWorker = Atomic<Int>(0)
+    init(tasks: Int, workers: Int) {
+      counts = .allocate(capacity: tasks)
+      for i in 0..<tasks { (counts.baseAddress! + i).initialize(to: Atomic(0)) }
+      busyWorkers = .allocate(capacity: workers)
+      for i in 0..<workers { (busyWorkers.baseAddress! + i).initialize(to: Atomic(0)) }
+    }
+    deinit {
+      counts.deallocate()
+      busyWorkers.deallocate()
+    }
+    func record(task: Int, worker: Int, allowed: Int) {
+      guard worker >= 0, worker < allowed else {
+        badWorker.add(1, ordering: .relaxed)
+        return
+      }
+      if busyWorkers[worker].add(1, ordering: .acquiringAndReleasing).newValue != 1 { clashes.add(1, ordering: .relaxed) }
+      counts[task].add(1, ordering: .relaxed)
+      // Some work, so that tasks overlap.
+      var x = 0.0
+      for i in 0..<(task % 7) * 50 { x += Double(i).squareRoot() }
+      if x < 0 { print(x) }
+      busyWorkers[worker].subtract(1, ordering: .acquiringAndReleasing)
+    }
+  }
+
+  @Test("every task of every job runs exactly once, on a worker id in range that no other running task holds",
+        arguments: [1, 2, 3, 8])
+  func everyTaskRunsOnce(threads: Int) {
+    let pool = WorkerPool(threads: threads)
+    defer { pool.retire() }
+    var generator = SplitMix64(seed: UInt64(threads))
+    for job in 0..<3000 {
+      let tasks = Int(generator.next() % 40)
+      let cap = job % 3 == 0 ? Int(generator.next() % 4) + 1 : threads
+      let allowed = max(1, min(cap, threads, tasks))
+      let ledger = Ledger(tasks: max(tasks, 1), workers: allowed)
+      pool.run(tasks: tasks, workers: cap) { task, worker in ledger.record(task: task, worker: worker, allowed: allowed) }
+      for t in 0..<tasks where ledger.counts[t].load(ordering: .relaxed) != 1 {
+        Issue.record("job \(job): task \(t) of \(tasks) ran \(ledger.counts[t].load(ordering: .relaxed)) times")
+        return
+      }
+      #expect(ledger.clashes.load(ordering: .relaxed) == 0)
+      #expect(ledger.badWorker.load(ordering: .relaxed) == 0)
+    }
+  }
+
+  @Test("jobs posted from several threads at once all complete; a busy pool runs the second job on its caller")
+  func concurrentPosters() async {
+    let pool = WorkerPool(threads: 3)
+    defer { pool.retire() }
+    await withTaskGroup(of: Bool.self) { group in
+      for poster in 0..<4 {
+        group.addTask {
+          for job in 0..<500 {
+            let tasks = (poster + job) % 17 + 1
+            let sum = Atomic<Int>(0)
+            pool.run(tasks: tasks) { task, _ in sum.add(task + 1, ordering: .relaxed) }
+            if sum.load(ordering: .relaxed) != tasks * (tasks + 1) / 2 { return false }
+          }
+          return true
+        }
+      }
+      for await ok in group { #expect(ok) }
+    }
+  }
+
+  @Test("a job posted inside a task, and RowTasks inside a task, run serially on that thread")
+  func nestedRunsSerially() {
+    let pool = WorkerPool(threads: 4)
+    defer { pool.retire() }
+    let nestedWorkers = Atomic<Int>(0)
+    let sum = Atomic<Int>(0)
+    pool.run(tasks: 8) { _, _ in
+      #expect(WorkerPool.isInsideTask)
+      pool.run(tasks: 5) { t, worker in
+        if worker != 0 { nestedWorkers.add(1, ordering: .relaxed) }
+        sum.add(t, ordering: .relaxed)
+      }
+      RowTasks.run(rows: 100, rowsPerTask: 10, threads: 4) { _, _, worker in
+        if worker != 0 { nestedWorkers.add(1, ordering: .relaxed) }
+      }
+    }
+    #expect(nestedWorkers.load(ordering: .relaxed) == 0)
+    #expect(sum.load(ordering: .relaxed) == 8 * 10)
+    #expect(!WorkerPool.isInsideTask)
+  }
+
+  @Test("RowTasks runs on the current thread's pool and gives the same partial sums as on one thread")
+  func rowTasksOnThePool() {
+    let pool = WorkerPool(threads: 3)
+    defer { pool.retire() }
+    func sums(_ pool: WorkerPool?, threads: Int) -> [Double] {
+      var partial = [Double](repeating: 0, count: 37)
+      partial.withUnsafeMutableBufferPointer { p in
+        let p = UncheckedSendable(p)
+        WorkerPool.withCurrent(pool) {
+          RowTasks.run(rows: 37 * 64, rowsPerTask: 64, threads: threads) { task, rows, _ in
+            var s = 0.0
+            for r in rows { s += 1 / Double(r + 1) }
+            p.value[task] = s
+          }
+        }
+      }
+      return partial
+    }
+    let serial = sums(nil, threads: 1)
+    #expect(sums(pool, threads: 3) == serial)
+    #expect(sums(pool, threads: 2) == serial)
+    #expect(WorkerPool.current == nil)
+    WorkerPool.withCurrent(pool) { #expect(WorkerPool.current === pool) }
+  }
+
+  @Test("a retired pool still runs jobs, on the caller")
+  func retiredPoolRunsOnCaller() throws {
+    let pool = WorkerPool(threads: 4)
+    pool.retire()
+    let workers = Atomic<Int>(0)
+    let count = Atomic<Int>(0)
+    pool.run(tasks: 50) { _, worker in
+      if worker != 0 { workers.add(1, ordering: .relaxed) }
+      count.add(1, ordering: .relaxed)
+    }
+    #expect(count.load(ordering: .relaxed) == 50)
+    #expect(workers.load(ordering: .relaxed) == 0)
+  }
+}
