@@ -1,3 +1,5 @@
+import Foundation
+
 /// One measurement: a row of the table and a record of the JSON document.
 struct Record: Encodable {
   var workload: String
@@ -36,25 +38,61 @@ enum Extra: Encodable, CustomStringConvertible {
   }
 }
 
-/// Prints the phase breakdown of a training step as its own table: µs per step and share.
-func printPhases(_ records: [Record]) {
-  for r in records where r.workload == "training" {
-    guard case .map(let phases)? = r.extra?["phases"] else { continue }
-    let total = phases.values.reduce(0, +)
-    print("\nTraining step by phase, \(r.threads) thread\(r.threads == 1 ? "" : "s") (µs per step, share of the step):")
-    let order = ["gemm_forward", "gemm_backward", "bump_forward", "bump_backward", "other_layers", "loss", "optimizer", "batch_gather", "rest"]
-    for k in order {
-      guard let v = phases[k] else { continue }
-      let pad = String(repeating: " ", count: max(0, 14 - k.count))
-      print("  \(k)\(pad)\(format(v * 1e6)) µs  \(format(100 * v / total))%")
+/// Prints the training row by size: samples/s at each thread count, each count's ratio to
+/// 1 thread's (when 1 is among them), the MSE after training and heap allocations per step.
+func printTraining(_ scaling: [TrainingScaling], threads: [Int]) {
+  guard !scaling.isEmpty else { return }
+  let counts = threads.filter { t in scaling.contains { $0.runs.contains { $0.threads == t } } }
+  let ratios = counts.contains(1) ? counts.filter { $0 != 1 } : []
+  print("\nTraining: 16 → Dense H → Bump → Dense H → Bump → Dense 1, Float, MSE, Adam 1e-3, through `fit`")
+  print("(shuffled), on y = sin(x₀)·exp(−x₁²) + 0.1·x₂, x ~ N(0, 1)¹⁶, seeded; each size trains on the first")
+  print("`samples` rows for `epochs` epochs. samples/s: median of the epochs after the first (a warm-up);")
+  print("tT/1T: samples/s at t threads over 1 thread's; MSE on the training rows after training (one")
+  print("figure per thread count where they differ); allocs/step: heap allocations per training step.")
+  let header = ["H", "batch", "samples", "epochs"] + counts.map { "\($0)T samples/s" }
+    + ratios.map { "\($0)T/1T" } + ["MSE"] + counts.map { "\($0)T allocs/step" }
+  let rows: [[String]] = scaling.map { s in
+    func run(_ t: Int) -> TrainingRun? { s.runs.first { $0.threads == t } }
+    let mse = s.runs.map { String(format: "%.4g", $0.mseAfterEpochs) }
+    return [String(s.hidden), String(s.batch), String(s.samples), String(s.epochs)]
+      + counts.map { run($0).map { format($0.samplesPerSecond) } ?? "-" }
+      + ratios.map { run($0)?.ratioTo1T.map { format($0) + "×" } ?? "-" }
+      + [Set(mse).count == 1 ? mse[0] : mse.joined(separator: " / ")]
+      + counts.map { run($0).map { format($0.allocationsPerStep) } ?? "-" }
+  }
+  var widths = header.map(\.count)
+  for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+  func line(_ cells: [String]) -> String {
+    cells.enumerated().map { i, c in String(repeating: " ", count: widths[i] - c.count) + c }.joined(separator: "  ")
+  }
+  print(line(header))
+  print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
+  for row in rows { print(line(row)) }
+}
+
+/// Prints the phase breakdown of a training step as its own table: µs per step and share,
+/// for each size and thread count that has one.
+func printPhases(_ scaling: [TrainingScaling]) {
+  for s in scaling {
+    for r in s.runs {
+      guard let phases = r.phases else { continue }
+      let total = phases.values.reduce(0, +)
+      print("\nTraining step by phase, H \(s.hidden), batch \(s.batch), \(r.threads) thread\(r.threads == 1 ? "" : "s") (µs per step, share of the step):")
+      let order = ["gemm_forward", "gemm_backward", "bump_forward", "bump_backward", "other_layers", "loss", "optimizer", "batch_gather", "rest"]
+      for k in order {
+        guard let v = phases[k] else { continue }
+        let pad = String(repeating: " ", count: max(0, 14 - k.count))
+        print("  \(k)\(pad)\(format(v * 1e6)) µs  \(format(100 * v / total))%")
+      }
+      let gemm = phases.filter { $0.key.contains("gemm") }.values.reduce(0, +)
+      print("  non-GEMM share: \(format(100 * (total - gemm) / total))%")
     }
-    let gemm = phases.filter { $0.key.contains("gemm") }.values.reduce(0, +)
-    print("  non-GEMM share: \(format(100 * (total - gemm) / total))%")
   }
 }
 
 /// Prints records as an aligned text table.
 func printTable(_ records: [Record]) {
+  guard !records.isEmpty else { return }
   let header = ["workload", "implementation", "precision", "threads", "shape", "median", "min", "unit", "speedup", "notes"]
   let rows: [[String]] = records.map { r in
     [

@@ -2,14 +2,50 @@ import BumpKit
 import Foundation
 import _AllocationCounter
 
-/// The end-to-end training workload: 16 → Dense 256 → Bump → Dense 256 → Bump → Dense 1,
-/// mean squared error, Adam (1e-3), batch 128, Float, on y = sin(x₀)·exp(−x₁²) + 0.1·x₂ with
-/// x ~ N(0, 1)¹⁶ (65,536 samples, fixed seed).
+/// The end-to-end training workload: 16 → Dense H → Bump → Dense H → Bump → Dense 1, mean
+/// squared error, Adam (1e-3), Float, on y = sin(x₀)·exp(−x₁²) + 0.1·x₂ with x ~ N(0, 1)¹⁶
+/// (fixed seeds), through the public `fit`. It runs at three sizes (`TrainingSize`), each at
+/// every thread count, to show how a step scales with the width and the threads.
 struct TrainingResult {
   var samplesPerSecond: [Double]  // per timed epoch
   var mse: Double
   var allocationsPerStep: Double
   var epochs: Int
+}
+
+/// One size of the training workload: the hidden width H, the batch, and how long it trains.
+/// `epochs` counts the warm-up epoch; the samples are the first `samples` rows of the one
+/// seeded data set.
+struct TrainingSize {
+  var hidden: Int
+  var batch: Int
+  var samples: Int
+  var epochs: Int
+
+  /// The sizes the training row runs: (H, batch) = (32, 32), (256, 128), (1024, 256).
+  /// (256, 128) is the row's historical size and keeps its sample count and epochs; the
+  /// widest trains on fewer samples and epochs so that the whole row (three sizes at 1 and
+  /// 2 threads, and the phase breakdown of H 256) stays within about a minute on two cores.
+  /// With `quick` the widest still trains on 8,192 samples: on a few thousand its first
+  /// epoch is too rough for `fit`'s divergence check (Adam 1e-3 on 2,048 samples stops there).
+  static func defaults(quick: Bool) -> [TrainingSize] {
+    quick
+      ? [TrainingSize(hidden: 32, batch: 32, samples: 8_192, epochs: 2),
+         TrainingSize(hidden: 256, batch: 128, samples: 16_384, epochs: 2),
+         TrainingSize(hidden: 1024, batch: 256, samples: 8_192, epochs: 2)]
+      : [TrainingSize(hidden: 32, batch: 32, samples: 65_536, epochs: 5),
+         TrainingSize(hidden: 256, batch: 128, samples: 65_536, epochs: 5),
+         TrainingSize(hidden: 1024, batch: 256, samples: 16_384, epochs: 3)]
+  }
+
+  /// The size the training row had before it ran several: its records keep their place
+  /// and keys in the JSON document's `records`.
+  var isHistorical: Bool { hidden == 256 && batch == 128 }
+
+  /// The words `--filter` matches, e.g. "training adam float h256 b128 2t".
+  func filterName(threads: Int) -> String { "training adam float h\(hidden) b\(batch) \(threads)t" }
+
+  var shape: [Int] { [samples, 16, hidden, hidden, 1] }
 }
 
 func trainingData(samples: Int, seed: UInt64) throws -> (Matrix<Float>, Matrix<Float>) {
@@ -29,29 +65,30 @@ func trainingData(samples: Int, seed: UInt64) throws -> (Matrix<Float>, Matrix<F
   return (x, y)
 }
 
-/// The workload's model, with its fixed seed.
-func trainingModel() throws -> Sequential<Float> {
+/// The workload's model, 16 → H → Bump → H → Bump → 1, with its fixed seed (the other
+/// workloads use H = 256).
+func trainingModel(hidden: Int = 256) throws -> Sequential<Float> {
   try Sequential<Float>(seed: 1) {
-    try Dense(inputSize: 16, outputSize: 256)
-    try Bump(units: 256, sigma: .perUnit(.constant(1)))
-    try Dense(inputSize: 256, outputSize: 256)
-    try Bump(units: 256, sigma: .perUnit(.constant(1)))
-    try Dense(inputSize: 256, outputSize: 1)
+    try Dense(inputSize: 16, outputSize: hidden)
+    try Bump(units: hidden, sigma: .perUnit(.constant(1)))
+    try Dense(inputSize: hidden, outputSize: hidden)
+    try Bump(units: hidden, sigma: .perUnit(.constant(1)))
+    try Dense(inputSize: hidden, outputSize: 1)
   }
 }
 
-func runTraining(epochs: Int, samples: Int, threads: Int) throws -> TrainingResult {
+func runTraining(_ size: TrainingSize, threads: Int) throws -> TrainingResult {
   Threading.threadCount = threads
-  let (x, y) = try trainingData(samples: samples, seed: 2024)
-  let model = try trainingModel()
+  let (x, y) = try trainingData(samples: size.samples, seed: 2024)
+  let model = try trainingModel(hidden: size.hidden)
   let optimizer = try Adam<Float>(learningRate: 1e-3)
   var allocations = 0, steps = 0
   var last = -1
   // Epoch 0 warms up (buffers, optimizer state); allocations are counted between batch
   // callbacks of the later epochs, so they cover exactly the training steps.
   let history = try model.fit(
-    x: x, y: y, loss: MeanSquaredError<Float>(), optimizer: optimizer, epochs: epochs,
-    batchSize: 128, shuffle: true, seed: 3
+    x: x, y: y, loss: MeanSquaredError<Float>(), optimizer: optimizer, epochs: size.epochs,
+    batchSize: size.batch, shuffle: true, seed: 3
   ) { progress in
     guard progress.event == .batch else { return }
     if progress.epoch >= 1 {
@@ -69,7 +106,7 @@ func runTraining(epochs: Int, samples: Int, threads: Int) throws -> TrainingResu
   let mse = try model.evaluate(x: x, y: y, loss: MeanSquaredError<Float>())
   return TrainingResult(
     samplesPerSecond: Array(history.samplesPerSecond.dropFirst()), mse: mse,
-    allocationsPerStep: steps == 0 ? .nan : Double(allocations) / Double(steps), epochs: epochs)
+    allocationsPerStep: steps == 0 ? .nan : Double(allocations) / Double(steps), epochs: size.epochs)
 }
 
 /// Where a training step's time goes, in seconds per step (medians over the steps of one
@@ -81,14 +118,13 @@ func runTraining(epochs: Int, samples: Int, threads: Int) throws -> TrainingResu
 /// It runs the same step as `fit` (release the saved inputs, gather, forward layer by layer,
 /// loss, backward layer by layer, optimizer), with a clock read around each phase, in its
 /// own pass so that the clocks do not distort the samples/s figure.
-func runPhases(samples: Int, threads: Int) throws -> [String: Double] {
+func runPhases(samples: Int, hidden: Int = 256, batch: Int = 128, threads: Int) throws -> [String: Double] {
   Threading.threadCount = threads
   let (x, y) = try trainingData(samples: samples, seed: 2024)
-  let model = try trainingModel()
+  let model = try trainingModel(hidden: hidden)
   let loss = MeanSquaredError<Float>()
   let optimizer = try Adam<Float>(learningRate: 1e-3)
   let parameters = model.parameters
-  let batch = 128
   var order = Array(0..<samples)
   var generator = SeededGenerator(seed: 3)
   var bx = try Matrix<Float>(rows: batch, columns: 16), by = try Matrix<Float>(rows: batch, columns: 1)
@@ -141,4 +177,113 @@ func runPhases(samples: Int, threads: Int) throws -> [String: Double] {
     }
   }
   return perStep.mapValues { Timing(samples: $0).median }
+}
+
+/// The training row at one size, at every thread count it ran: an entry of the JSON
+/// document's `training_scaling`.
+struct TrainingScaling: Encodable {
+  var hidden: Int
+  var batch: Int
+  var samples: Int
+  /// Epochs trained, the first of them the warm-up.
+  var epochs: Int
+  var shape: [Int]
+  var runs: [TrainingRun]
+}
+
+/// One size trained at one thread count.
+struct TrainingRun: Encodable {
+  var threads: Int
+  /// Median samples/s over the timed epochs (all but the first).
+  var samplesPerSecond: Double
+  /// The fastest timed epoch's samples/s.
+  var bestSamplesPerSecond: Double
+  /// Each timed epoch's samples/s, in order.
+  var epochSamplesPerSecond: [Double]
+  /// Mean squared error on the training samples after the last epoch.
+  var mseAfterEpochs: Double
+  /// Heap allocations per training step in the timed epochs.
+  var allocationsPerStep: Double
+  /// samples/s over the 1-thread run's of the same size; absent when 1 is not among the
+  /// thread counts.
+  var ratioTo1T: Double?
+  /// Seconds per step by phase (see `runPhases`), for the sizes broken down by phase.
+  var phases: [String: Double]?
+
+  enum CodingKeys: String, CodingKey {
+    case threads, phases
+    case samplesPerSecond = "samples_per_second"
+    case bestSamplesPerSecond = "best_samples_per_second"
+    case epochSamplesPerSecond = "epoch_samples_per_second"
+    case mseAfterEpochs = "mse_after_epochs"
+    case allocationsPerStep = "allocations_per_step"
+    case ratioTo1T = "ratio_to_1t"
+  }
+}
+
+/// Runs the training row: each size at each thread count that `filter` accepts, in that
+/// order, then the phase breakdown of the sizes whose hidden width `phases` accepts. Returns
+/// the results by size, and the records of the historical size (256, 128) in the form the
+/// row always had in `records` (workload "training", one per thread count).
+func trainingRuns(
+  sizes: [TrainingSize], threads: [Int], phases: (Int) -> Bool, filter: (String) -> Bool
+) throws -> (scaling: [TrainingScaling], records: [Record]) {
+  var scaling: [TrainingScaling] = []
+  var records: [Record] = []
+  for size in sizes {
+    var runs: [TrainingRun] = []
+    for t in threads where filter(size.filterName(threads: t)) {
+      // A size that `fit` refuses to finish (e.g. too few samples for its divergence check)
+      // is reported and left out; the rest of the benchmark goes on.
+      let result: TrainingResult
+      do { result = try runTraining(size, threads: t) } catch {
+        FileHandle.standardError.write(Data("\(size.filterName(threads: t)): \(error)\n".utf8))
+        continue
+      }
+      if Threading.threadCount != t {
+        FileHandle.standardError.write(Data(
+          "training: \(t) threads asked, OpenBLAS runs \(Threading.threadCount)\n".utf8))
+      }
+      let rates = result.samplesPerSecond
+      runs.append(TrainingRun(
+        threads: t, samplesPerSecond: median(rates), bestSamplesPerSecond: rates.max() ?? .nan,
+        epochSamplesPerSecond: rates, mseAfterEpochs: result.mse,
+        allocationsPerStep: result.allocationsPerStep))
+    }
+    guard !runs.isEmpty else { continue }
+    let single = runs.first { $0.threads == 1 }?.samplesPerSecond
+    for i in runs.indices {
+      if let single { runs[i].ratioTo1T = runs[i].samplesPerSecond / single }
+      // The breakdown runs in its own pass (its clocks would slow the samples/s pass); `rest`
+      // is what the step of `fit` spends besides the phases.
+      if phases(size.hidden) {
+        var p = try runPhases(samples: size.samples, hidden: size.hidden, batch: size.batch, threads: runs[i].threads)
+        p["rest"] = Double(size.batch) / runs[i].samplesPerSecond - p.values.reduce(0, +)
+        runs[i].phases = p
+      }
+    }
+    scaling.append(TrainingScaling(
+      hidden: size.hidden, batch: size.batch, samples: size.samples, epochs: size.epochs,
+      shape: size.shape, runs: runs))
+    if size.isHistorical {
+      for run in runs {
+        var extra: [String: Extra] = [
+          "mse_after_epochs": .number(run.mseAfterEpochs), "epochs": .number(Double(size.epochs)),
+          "allocations_per_step": .number(run.allocationsPerStep),
+        ]
+        if let p = run.phases { extra["phases"] = .map(p) }
+        records.append(Record(
+          workload: "training", implementation: "adam", precision: "float", threads: run.threads,
+          shape: size.shape, unit: "samples/s", median: run.samplesPerSecond,
+          min: run.bestSamplesPerSecond, speedup: run.ratioTo1T,
+          runs: run.epochSamplesPerSecond.count, extra: extra))
+      }
+    }
+  }
+  return (scaling, records)
+}
+
+/// The median of the values (the mean of the middle two for an even count).
+private func median(_ values: [Double]) -> Double {
+  values.isEmpty ? .nan : Timing(samples: values).median
 }
