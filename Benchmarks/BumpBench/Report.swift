@@ -76,16 +76,29 @@ func printPhases(_ scaling: [TrainingScaling]) {
   for s in scaling {
     for r in s.runs {
       guard let phases = r.phases else { continue }
-      let total = phases.values.reduce(0, +)
+      let steps = stepPhaseKeys + ["rest"]
+      let total = steps.compactMap { phases[$0] }.reduce(0, +)
       print("\nTraining step by phase, H \(s.hidden), batch \(s.batch), \(r.threads) thread\(r.threads == 1 ? "" : "s") (µs per step, share of the step):")
-      let order = ["gemm_forward", "gemm_backward", "bump_forward", "bump_backward", "other_layers", "loss", "optimizer", "batch_gather", "rest"]
-      for k in order {
+      for k in steps {
         guard let v = phases[k] else { continue }
         let pad = String(repeating: " ", count: max(0, 14 - k.count))
         print("  \(k)\(pad)\(format(v * 1e6)) µs  \(format(100 * v / total))%")
       }
-      let gemm = phases.filter { $0.key.contains("gemm") }.values.reduce(0, +)
-      print("  non-GEMM share: \(format(100 * (total - gemm) / total))%")
+      if let wait = phases["wait"] {
+        print("  wait          \(format(wait * 1e6)) thread-µs idle at the end of the step's jobs (\(format(100 * wait / max(total * Double(r.threads), 1e-12)))% of the threads' time)")
+      }
+      let layers = phases.filter { $0.key.hasPrefix("layer_") }
+      guard !layers.isEmpty else { continue }
+      let layerTotal = layers.values.reduce(0, +)
+      print("  the unsharded step layer by layer (one thread):")
+      let order = ["gemm_forward", "gemm_backward", "bump_forward", "bump_backward", "other_layers", "loss", "optimizer", "batch_gather"]
+      for k in order {
+        guard let v = phases["layer_" + k] else { continue }
+        let pad = String(repeating: " ", count: max(0, 14 - k.count))
+        print("    \(k)\(pad)\(format(v * 1e6)) µs  \(format(100 * v / layerTotal))%")
+      }
+      let gemm = layers.filter { $0.key.contains("gemm") }.values.reduce(0, +)
+      print("    non-GEMM share: \(format(100 * (layerTotal - gemm) / layerTotal))%")
     }
   }
 }

@@ -179,6 +179,38 @@ func runPhases(samples: Int, hidden: Int = 256, batch: Int = 128, threads: Int) 
   return perStep.mapValues { Timing(samples: $0).median }
 }
 
+/// The wall-time phases of `fit`'s step, in order (`wait` is thread time, reported beside).
+let stepPhaseKeys = ["gather", "forward", "loss", "backward", "reduce", "optimizer"]
+
+/// Where `fit`'s own steps spend their time, in seconds per step, from the library's phase
+/// recorder (clock reads around each phase of the step, over the second epoch of a run of
+/// two): the batch gather, the shards' forward and backward passes (wall time, all shards),
+/// the loss, the reduction of the shards' gradient partials, the optimizer, and `wait` — the
+/// thread time the pool's threads spent idle inside the step's jobs, per step (0 on one
+/// thread).
+func runStepPhases(_ size: TrainingSize, threads: Int) throws -> [String: Double] {
+  Threading.threadCount = threads
+  let (x, y) = try trainingData(samples: size.samples, seed: 2024)
+  let model = try trainingModel(hidden: size.hidden)
+  StepPhaseRecorder.totals = .init()
+  defer { StepPhaseRecorder.isEnabled = false }
+  try model.fit(
+    x: x, y: y, loss: MeanSquaredError<Float>(), optimizer: try Adam<Float>(learningRate: 1e-3), epochs: 2,
+    batchSize: size.batch, shuffle: true, seed: 3
+  ) { progress in
+    // Record the second epoch only: the first warms the buffers up.
+    if progress.event == .epoch && progress.epoch == 0 { StepPhaseRecorder.isEnabled = true }
+  }
+  let t = StepPhaseRecorder.totals
+  let n = Double(max(1, t.steps))
+  // The recorder's backward lap includes the reduction; report the shards' part alone.
+  return [
+    "gather": t.gather / n, "forward": t.forward / n, "loss": t.loss / n,
+    "backward": (t.backward - t.reduce) / n, "reduce": t.reduce / n, "optimizer": t.optimizer / n,
+    "wait": t.wait / n,
+  ]
+}
+
 /// The training row at one size, at every thread count it ran: an entry of the JSON
 /// document's `training_scaling`.
 struct TrainingScaling: Encodable {
@@ -257,8 +289,14 @@ func trainingRuns(
       // The breakdown runs in its own pass (its clocks would slow the samples/s pass); `rest`
       // is what the step of `fit` spends besides the phases.
       if phases(size.hidden) {
-        var p = try runPhases(samples: size.samples, hidden: size.hidden, batch: size.batch, threads: runs[i].threads)
-        p["rest"] = Double(size.batch) / runs[i].samplesPerSecond - p.values.reduce(0, +)
+        var p = try runStepPhases(size, threads: runs[i].threads)
+        p["rest"] = Double(size.batch) / runs[i].samplesPerSecond
+          - stepPhaseKeys.compactMap { p[$0] }.reduce(0, +)
+        // The layer-by-layer breakdown of the unsharded step, on one thread.
+        if runs[i].threads == 1 {
+          let layers = try runPhases(samples: size.samples, hidden: size.hidden, batch: size.batch, threads: 1)
+          for (k, v) in layers { p["layer_" + k] = v }
+        }
         runs[i].phases = p
       }
     }

@@ -44,8 +44,8 @@ package final class WorkerPool: @unchecked Sendable {
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
   private let condition: UnsafeMutablePointer<pthread_cond_t>
   private var generation = 0
-  /// The body of the job running now; written before its ticket is published.
-  private nonisolated(unsafe) var body: ((Int, Int) -> Void)?
+  /// The job running now; written before its ticket is published.
+  private nonisolated(unsafe) var job: (any WorkerPoolJob)?
 
   /// Timings of jobs, kept while ``recordsTimings`` (for benchmarks).
   package nonisolated(unsafe) var recordsTimings = false
@@ -88,40 +88,69 @@ package final class WorkerPool: @unchecked Sendable {
   /// Runs `body(task, worker)` for every task in `0..<tasks` on up to `workers` of the pool's
   /// threads, the calling thread among them, and returns when all have returned. `worker` is
   /// in `0..<min(workers, threadCount, tasks)` and no two bodies running at once share one.
+  ///
+  /// Handing a closure to other threads costs one small allocation (its context); a caller
+  /// that must not allocate passes a ``WorkerPoolJob`` to ``run(tasks:workers:job:)``.
   package func run(tasks: Int, workers: Int? = nil, _ body: (_ task: Int, _ worker: Int) -> Void) {
-    let participants = min(workers ?? threadCount, threadCount, tasks)
-    guard participants > 1, tasks <= Self.maxTasks, !stopping.load(ordering: .relaxed),
-      !WorkerPool.isInsideTask,
-      busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
-    else {
+    guard canRun(tasks: tasks, workers: workers) else {
       let previous = WorkerPool.enterTask()
       for task in 0..<tasks { body(task, 0) }
       WorkerPool.leaveTask(previous)
       return
     }
-    let start = recordsTimings ? Self.now() : 0
     withoutActuallyEscaping(body) { body in
-      self.body = body
-      generation = (generation + 1) & 0x7FFF
-      if generation == 0 { generation = 1 }
-      completed.store(0, ordering: .relaxed)
-      let word = generation << 48 | participants << 40 | tasks << Self.taskBits
-      ticket.store(word, ordering: .sequentiallyConsistent)
-      if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-        pthread_mutex_lock(mutex)
-        pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
-      }
-      let previous = WorkerPool.enterTask()
-      work(generation: generation, worker: 0)
-      WorkerPool.leaveTask(previous)
-      var spins = 0
-      while completed.load(ordering: .acquiring) < tasks {
-        spins += 1
-        if spins & 1023 == 0 { sched_yield() } else { bumpkit_cpu_relax() }
-      }
-      self.body = nil
+      let job = ClosureJob(body)
+      post(tasks: tasks, workers: workers, job: job)
+      job.body = nil
     }
+  }
+
+  /// Runs `job.runTask(_:worker:)` for every task in `0..<tasks`, as
+  /// ``run(tasks:workers:_:)`` does, without allocating.
+  package func run(tasks: Int, workers: Int? = nil, job: any WorkerPoolJob) {
+    guard canRun(tasks: tasks, workers: workers) else {
+      let previous = WorkerPool.enterTask()
+      for task in 0..<tasks { job.runTask(task, worker: 0) }
+      WorkerPool.leaveTask(previous)
+      return
+    }
+    post(tasks: tasks, workers: workers, job: job)
+  }
+
+  /// Whether a job of `tasks` tasks runs on the pool's threads (else on the caller alone):
+  /// more than one participant, not inside a task, not retired, and the pool free (which
+  /// this then takes).
+  private func canRun(tasks: Int, workers: Int?) -> Bool {
+    min(workers ?? threadCount, threadCount, tasks) > 1 && tasks <= Self.maxTasks
+      && !stopping.load(ordering: .relaxed) && !WorkerPool.isInsideTask
+      && busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+  }
+
+  /// Posts `job` to the workers, takes part in it and returns when every task has run; then
+  /// frees the pool.
+  private func post(tasks: Int, workers: Int?, job: any WorkerPoolJob) {
+    let participants = min(workers ?? threadCount, threadCount, tasks)
+    let start = recordsTimings ? Self.now() : 0
+    self.job = job
+    generation = (generation + 1) & 0x7FFF
+    if generation == 0 { generation = 1 }
+    completed.store(0, ordering: .relaxed)
+    let word = generation << 48 | participants << 40 | tasks << Self.taskBits
+    ticket.store(word, ordering: .sequentiallyConsistent)
+    if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+      pthread_mutex_lock(mutex)
+      pthread_cond_broadcast(condition)
+      pthread_mutex_unlock(mutex)
+    }
+    let previous = WorkerPool.enterTask()
+    work(generation: generation, worker: 0)
+    WorkerPool.leaveTask(previous)
+    var spins = 0
+    while completed.load(ordering: .acquiring) < tasks {
+      spins += 1
+      if spins & 1023 == 0 { sched_yield() } else { bumpkit_cpu_relax() }
+    }
+    self.job = nil
     if recordsTimings {
       let elapsed = Self.now() - start
       jobNanoseconds += elapsed
@@ -156,12 +185,11 @@ package final class WorkerPool: @unchecked Sendable {
     }
   }
 
-  /// Calls the job's body. Not inlined, so that the copy of the closure it calls is released
-  /// before the task counts as completed: `run` checks, when the job ends, that no copy of its
-  /// non-escaping body is left.
+  /// Runs task `task` of the current job. Not inlined, so that the reference to the job it
+  /// takes is released before the task counts as completed.
   @inline(never)
   private func invoke(_ task: Int, _ worker: Int) {
-    body?(task, worker)
+    job?.runTask(task, worker: worker)
   }
 
   /// The loop of worker `index`: wait for a job, take part when the job has room for it.
@@ -245,11 +273,26 @@ package final class WorkerPool: @unchecked Sendable {
     busyNanoseconds.store(0, ordering: .relaxed)
   }
 
-  static func now() -> Int {
+  /// The monotonic clock, in nanoseconds.
+  package static func now() -> Int {
     var t = timespec()
     clock_gettime(CLOCK_MONOTONIC, &t)
     return t.tv_sec * 1_000_000_000 + t.tv_nsec
   }
+}
+
+/// A job that ``WorkerPool/run(tasks:workers:job:)`` runs: an object whose tasks write
+/// their own memory.
+package protocol WorkerPoolJob: AnyObject {
+  /// Runs task `task` on the pool thread numbered `worker` (no two running tasks share one).
+  func runTask(_ task: Int, worker: Int)
+}
+
+/// A closure as a job (``WorkerPool/run(tasks:workers:_:)``).
+private final class ClosureJob: WorkerPoolJob {
+  var body: ((Int, Int) -> Void)?
+  init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
+  func runTask(_ task: Int, worker: Int) { body?(task, worker) }
 }
 
 // MARK: - The current thread's pool

@@ -103,6 +103,16 @@ struct ShardedTrainingTests {
         #expect(abs(Double(a) - Double(b)) <= 1e-5 * scale, "parameter \(k) (\(p.name))")
       }
     }
+    // The fused step (forward, loss and backward on the shards) gives the same gradients
+    // and loss, up to rounding.
+    let fusedLoss = try #require(try passes.fusedStep(x, targets: y, loss: loss))
+    #expect(abs(fusedLoss - wholeLoss) <= 1e-6 * abs(wholeLoss))
+    for (k, p) in model.parameters.enumerated() where p.isTrainable {
+      let scale = shardedGradients[k].map { abs(Double($0)) }.max()! + 1e-6
+      for (a, b) in zip(shardedGradients[k], p.gradient.elements) {
+        #expect(abs(Double(a) - Double(b)) <= 1e-5 * scale, "fused, parameter \(k) (\(p.name))")
+      }
+    }
     // The replicas let go of the model's values: an optimizer step updates them in place.
     let before = model.parameters.map { $0.value.storage.base }
     try Adam<Float>(learningRate: 1e-3).step(model.parameters)
@@ -114,6 +124,7 @@ struct ShardedTrainingTests {
     #expect(ShardedPasses<Float>.shardCount(rows: 31, parameters: 2000) == 1)
     #expect(ShardedPasses<Float>.shardCount(rows: 32, parameters: 2000) == 2)
     #expect(ShardedPasses<Float>.shardCount(rows: 127, parameters: 1 << 20) == 1)
+    #expect(ShardedPasses<Float>.shardCount(rows: 128, parameters: 70_000) == 2)
     #expect(ShardedPasses<Float>.shardCount(rows: 256, parameters: 1 << 20) == 4)
     #expect(ShardedPasses<Float>.shardCount(rows: 1 << 20, parameters: 100) == 64)
 

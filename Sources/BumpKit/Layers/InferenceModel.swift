@@ -87,6 +87,12 @@ public struct InferenceModel<Element: MatrixScalar>: InferenceLayer {
 /// `forward` over `input` in batches of at most `batchSize` rows, into one `rows × outputSize`
 /// matrix, after checking the arguments and that every input is finite: the one batching of
 /// ``Sequential/predict(_:batchSize:)`` and ``InferenceModel/predict(_:batchSize:)``.
+///
+/// Each batch is cut into blocks of at least ``predictionBlockRows`` rows (at most 64 blocks),
+/// fixed by the batch's rows alone; the blocks run on the process's worker pool
+/// (``Threading/threadCount`` threads), each with single-threaded BLAS. `forward` must
+/// therefore be safe to call from several threads at once (an ``InferenceModel`` is). The
+/// result does not depend on the thread count.
 @_specialize(where Element == Float)
 @_specialize(where Element == Double)
 func predictInBatches<Element: MatrixScalar>(
@@ -98,22 +104,55 @@ func predictInBatches<Element: MatrixScalar>(
   }
   try checkBatch(input, features: inputSize, operation)
   try checkFiniteInput(input, operation)
-  var result = try Matrix<Element>(rows: input.rows, columns: outputSize)
-  var batch = Matrix<Element>()
+  // Written through its buffer by the blocks, each its own rows.
+  let result = try Matrix<Element>(rows: input.rows, columns: outputSize)
+  // The blocks, in order: every batch of `batchSize` rows cut into balanced parts.
+  var blocks: [Range<Int>] = []
   var start = 0
   while start < input.rows {
     let end = min(input.rows, start + batchSize)
-    try input.copyRows(start..<end, into: &batch)
-    let y = try forward(batch)
-    result.withUnsafeMutableBufferPointer { r in
-      y.withUnsafeBufferPointer { yp in
-        _ = UnsafeMutableBufferPointer(rebasing: r[(start * outputSize)..<(end * outputSize)]).update(fromContentsOf: yp)
-      }
+    let parts = max(1, min(64, (end - start) / predictionBlockRows))
+    for k in 0..<parts {
+      blocks.append((start + k * (end - start) / parts)..<(start + (k + 1) * (end - start) / parts))
     }
     start = end
   }
+  let out = result.storage.base
+  var errors = [(any Error)?](repeating: nil, count: blocks.count)
+  try errors.withUnsafeMutableBufferPointer { errors in
+    func run(_ b: Int, _ worker: Int) {
+      let rows = blocks[b]
+      do {
+        var block = Matrix<Element>()
+        try input.copyRows(rows, into: &block)
+        let y = try forward(block)
+        guard y.rows == rows.count, y.columns == outputSize else {
+          throw BumpKitError.shapeMismatch(
+            operation: "\(operation): a batch's outputs", expected: MatrixShape(rows: rows.count, columns: outputSize),
+            actual: MatrixShape(of: y))
+        }
+        y.withUnsafeBufferPointer { y in
+          (out + rows.lowerBound * outputSize).update(from: y.baseAddress!, count: rows.count * outputSize)
+        }
+      } catch {
+        errors[b] = error
+      }
+    }
+    let pool = blocks.count > 1 ? Threading.workerPool() : nil
+    Threading.withSingleThreadedBLAS {
+      WorkerPool.withCurrent(pool) {
+        if let pool { pool.run(tasks: blocks.count, run) } else { for b in blocks.indices { run(b, 0) } }
+      }
+    }
+    // The first block's error, in row order, whatever the threads.
+    if let error = errors.lazy.compactMap({ $0 }).first { throw error }
+  }
   return result
 }
+
+/// The fewest rows of a block of ``predictInBatches(_:batchSize:inputSize:outputSize:operation:forward:)``:
+/// 64, so that a block's products keep BLAS efficient.
+let predictionBlockRows = 64
 
 /// Throws ``BumpKitError/nonFiniteData(what:row:column:value:)`` for the first NaN or ±∞ of
 /// `input`, in row-major order.

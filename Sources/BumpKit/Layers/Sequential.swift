@@ -141,8 +141,11 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   /// The model's output for `input`, computed in batches of at most `batchSize` rows so
   /// that memory stays bounded; the result does not depend on the batch size beyond rounding.
   ///
-  /// Writes into the layers' buffers: one task at a time (see the type's threading rule). To
-  /// predict from many tasks, use an ``InferenceModel``, which gives the same bits.
+  /// A model of built-in layers predicts through its ``InferenceModel`` form, whose blocks of
+  /// rows run on the worker pool (see ``InferenceModel/predict(_:batchSize:)``); one with a
+  /// layer of your own runs batch by batch through ``forward(_:)``, writing into the layers'
+  /// buffers. Either way, one task at a time (see the type's threading rule): to predict
+  /// from many tasks, use an ``InferenceModel``, which gives the same bits.
   /// Finite inputs are taken as they are, however large (see
   /// ``InferenceModel/predict(_:batchSize:)``).
   ///
@@ -158,6 +161,12 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     try checkParameters()
     var batches = try RowBatches<Element>(rows: input.rows, batchSize: batchSize)
     try checkBatch(input, features: inputSize, "Sequential.predict")
+    // Built-in layers predict through the model's inference form, on the worker pool.
+    if layers.allSatisfy({ $0 is any CopyableLayer<Element> }), let inference = try? InferenceModel(self) {
+      return try predictInBatches(
+        input, batchSize: batchSize, inputSize: inputSize, outputSize: outputSize, operation: "Sequential.predict"
+      ) { try inference($0) }
+    }
     try checkFiniteInput(input, "Sequential.predict")
     return try batches.outputs(of: input, outputSize: outputSize, releasing: self) { try forward($0) }
   }

@@ -98,6 +98,8 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
     let samples = x.rows, batchCount = batches.count
     // Captured by the batch body, which cannot capture `self` while `batches` is borrowed.
     let (model, passes, loss, optimizer, parameters, countCorrect) = (model, passes, loss, optimizer, parameters, countCorrect)
+    // A built-in loss runs on the shards, fused with their passes.
+    let separableLoss = loss as? any RowSeparableLoss<Element>
     let (clock, start, epochs, progress, constantLoss) = (clock, start, epochs, progress, constantLoss)
     // Moved out and back (not copied), so that the loss writes into the buffer in place.
     var gradient = Matrix<Element>()
@@ -107,20 +109,55 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
       swap(&gradient, &self.gradient)
       divergenceReference = reference
     }
+    let recording = StepPhaseRecorder.isEnabled
+    var lapStart = recording ? WorkerPool.now() : 0
+    var poolTimings = passes.pool?.timings
+    if recording { passes.pool?.recordsTimings = true }
+    defer { if recording { passes.pool?.recordsTimings = false } }
+    /// Adds the time since the last lap to a phase, when recording.
+    func lap(_ phase: WritableKeyPath<StepPhaseRecorder.Totals, Double>) {
+      guard recording else { return }
+      let now = WorkerPool.now()
+      StepPhaseRecorder.totals[keyPath: phase] += Double(now - lapStart) * 1e-9
+      lapStart = now
+    }
     try batches.forEach(x, y, order: order, releasing: model) { batch, positions, batchX, batchY in
-      let predicted = try passes.forward(batchX)
-      let value = try loss.lossAndGradient(predicted: predicted, target: batchY, gradient: &gradient)
+      lap(\.gather)
+      let predicted: Matrix<Element>
+      let value: Double
+      let fused = try separableLoss.flatMap { try passes.fusedStep(batchX, targets: batchY, loss: $0) }
+      if let fused {
+        // Forward, loss and backward ran on the shards, and the reduction after them.
+        (predicted, value) = (passes.lastOutput, fused)
+        lap(\.backward)
+      } else {
+        predicted = try passes.forward(batchX)
+        lap(\.forward)
+        value = try loss.lossAndGradient(predicted: predicted, target: batchY, gradient: &gradient)
+        lap(\.loss)
+      }
       guard value.isFinite else {
         throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "\(value)")
       }
       if reference == nil { reference = max(value, constantLoss ?? 0) }
       if countCorrect { correct += Sequential<Element>.correctCount(predicted, batchY) }
-      try passes.backward(gradient)
+      if fused == nil {
+        try passes.backward(gradient)
+        lap(\.backward)
+      }
       do {
         // The optimizer checks every gradient before it changes anything.
         try optimizer.step(parameters)
       } catch BumpKitError.nonFiniteData(let what, _, _, let value) {
         throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "finite, but \(what) is \(value)")
+      }
+      lap(\.optimizer)
+      if recording {
+        StepPhaseRecorder.totals.steps += 1
+        if let now = passes.pool?.timings, let before = poolTimings {
+          StepPhaseRecorder.totals.wait += (now.offered - before.offered) - (now.busy - before.busy)
+          poolTimings = now
+        }
       }
       lossSum += value * Double(positions.count)
       if let progress {

@@ -252,8 +252,9 @@ extension Sequential {
   ) throws -> (loss: Double, correct: Int) where L.Element == Element {
     var total = 0.0, correct = 0
     var batches = try RowBatches<Element>(rows: x.rows, batchSize: batchSize)
-    try batches.forEach(x, y, releasing: self) { _, positions, bx, by in
-      let p = try forward(bx)
+    // The predictions of every row first (on the worker pool), then the loss batch by batch.
+    let predicted = try predict(x, batchSize: batchSize)
+    try batches.forEach(predicted, y) { _, positions, p, by in
       total += try loss.loss(predicted: p, target: by) * Double(positions.count)
       if countCorrect { correct += Self.correctCount(p, by) }
     }

@@ -25,3 +25,35 @@ package enum TrainingWorkers {
   /// The pool of a training step: ``override`` when set, else the process's.
   static var pool: WorkerPool? { override ?? Threading.workerPool() }
 }
+
+/// For benchmarks within the package: where `fit`'s training steps spend their time, summed
+/// over the steps taken while ``isEnabled`` (clock reads around each phase; off by default).
+package enum StepPhaseRecorder {
+  /// Seconds by phase, summed over ``steps`` steps.
+  package struct Totals: Sendable {
+    /// Gathering the batch's rows (before the forward pass).
+    package var gather = 0.0
+    /// The forward pass: every shard's, on the pool.
+    package var forward = 0.0
+    /// The loss and its gradient, on the calling thread.
+    package var loss = 0.0
+    /// The backward pass: every shard's, on the pool.
+    package var backward = 0.0
+    /// Adding the shards' gradient partials.
+    package var reduce = 0.0
+    /// The optimizer's step.
+    package var optimizer = 0.0
+    /// Thread time the pool's threads spent idle inside the step's jobs (waiting at the end
+    /// of a job for the others): thread-seconds, not wall time.
+    package var wait = 0.0
+    /// The steps summed.
+    package var steps = 0
+    /// No steps yet.
+    package init() {}
+  }
+
+  /// Whether steps record their phases.
+  nonisolated(unsafe) package static var isEnabled = false
+  /// The sums so far; reset by assigning `Totals()`.
+  nonisolated(unsafe) package static var totals = Totals()
+}

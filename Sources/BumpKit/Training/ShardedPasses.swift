@@ -17,7 +17,7 @@ internal import COpenBLAS
 /// own may keep state besides its parameters, which replicas would not share).
 ///
 /// Once warm (a full batch seen), a step allocates nothing.
-final class ShardedPasses<Element: MatrixScalar> {
+final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   /// What one shard owns: its model (the primary for shard 0), its rows' inputs and output
   /// gradients, and the error its last pass threw.
   final class Shard {
@@ -25,6 +25,9 @@ final class ShardedPasses<Element: MatrixScalar> {
     let parameters: [Parameter<Element>]
     var input = Matrix<Element>()
     var gradient = Matrix<Element>()
+    var targets = Matrix<Element>()
+    /// The loss of the shard's rows times their count (a fused step's).
+    var lossSum = 0.0
     var error: (any Error)?
     init(_ model: Sequential<Element>) {
       self.model = model
@@ -38,7 +41,9 @@ final class ShardedPasses<Element: MatrixScalar> {
   /// Whether the model's layers can be replicated (else one shard, always).
   let isShardable: Bool
   private var shards: [Shard]
+  /// The number of parameter tensors, and of scalars in them.
   private let parameterCount: Int
+  private let scalarCount: Int
   /// The outputs of the last forward pass, every shard's rows in place.
   private var output = Matrix<Element>()
   /// The number of shards of the current batch, and its rows.
@@ -46,6 +51,15 @@ final class ShardedPasses<Element: MatrixScalar> {
   private var rows = 0
   /// What a replica's parameter holds between steps: an empty value, shared by all.
   private let placeholder = Matrix<Element>()
+  /// What the pool's current job does with each task, and the batch matrix it reads (the
+  /// input of a forward pass, the output gradient of a backward pass; the placeholder
+  /// between jobs, so that the caller's buffer is not shared then).
+  private enum Phase { case forward, backward, step, reduce }
+  private var phase = Phase.forward
+  private var batchMatrix = Matrix<Element>()
+  /// A fused step's targets, and its loss.
+  private var batchTargets = Matrix<Element>()
+  private var stepLoss: (any RowSeparableLoss<Element>)?
   /// The reduction's chunks over the model's parameters: (parameter, start, end).
   private let chunks: [(parameter: Int, start: Int, end: Int)]
   /// Gradient base pointers of every shard's parameters, refreshed every step:
@@ -56,12 +70,14 @@ final class ShardedPasses<Element: MatrixScalar> {
   /// Elements per reduction task.
   static var reductionChunk: Int { 1 << 14 }
 
-  /// The smallest number of rows a shard gets: 16 for models of up to 2¹⁷ parameters,
-  /// 64 above. A shard's fixed costs (its share of the reduction: one pass over a gradient
-  /// the size of the model; its own weight-gradient products, whose output is the size of
-  /// the model whatever the rows) grow with the model, its work with rows × model size, so
-  /// fewer rows than this cost more in overhead than a thread gains.
-  static func minimumRows(parameters: Int) -> Int { parameters <= 1 << 17 ? 16 : 64 }
+  /// The smallest number of rows a shard gets: 16 for models of up to 2¹⁴ parameters, 64
+  /// above. A shard's fixed costs grow with the model — its share of the reduction (a pass
+  /// over a gradient the size of the model) and its weight-gradient products, whose output is
+  /// the size of the model whatever the rows, and which lose BLAS's efficiency below about
+  /// 64 rows — while its work grows with rows × model size; for a small model the fixed cost
+  /// is the layers' calls themselves, a few microseconds. Fewer rows than this cost more in
+  /// overhead than a second thread gains (measured on the benchmark's three sizes).
+  static func minimumRows(parameters: Int) -> Int { parameters <= 1 << 14 ? 16 : 64 }
 
   /// The most shards of a batch: 64.
   static var maximumShards: Int { 64 }
@@ -83,6 +99,7 @@ final class ShardedPasses<Element: MatrixScalar> {
     self.pool = pool
     let parameters = model.parameters
     parameterCount = parameters.count
+    scalarCount = model.parameterCount
     isShardable = model.layers.allSatisfy(Self.canReplicate)
     let count = isShardable ? Self.shardCount(rows: maxRows, parameters: model.parameterCount) : 1
     shards = [Shard(model)]
@@ -116,19 +133,19 @@ final class ShardedPasses<Element: MatrixScalar> {
     return layer is any CopyableLayer<Element>
   }
 
-  /// Runs `body` on every active shard, on the pool, and rethrows the first shard's error
-  /// (in shard order, so the same error whatever the threads).
-  private func forEachShard(_ body: (Int, Shard) throws -> Void) throws {
-    let shards = self.shards
+  /// Runs the current phase on every active shard, on the pool, and rethrows the first
+  /// shard's error (in shard order, so the same error whatever the threads).
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  private func runShards(_ phase: Phase, _ matrix: Matrix<Element>) throws {
+    self.phase = phase
+    batchMatrix = matrix
+    defer { batchMatrix = placeholder }
     let active = activeShards
-    func run(_ s: Int, _ worker: Int) {
-      let shard = shards[s]
-      do { try body(s, shard) } catch { shard.error = error }
-    }
     if let pool {
-      pool.run(tasks: active, run)
+      pool.run(tasks: active, job: self)
     } else {
-      for s in 0..<active { run(s, 0) }
+      for s in 0..<active { runTask(s, worker: 0) }
     }
     for s in 0..<active {
       if let error = shards[s].error {
@@ -138,38 +155,126 @@ final class ShardedPasses<Element: MatrixScalar> {
     }
   }
 
+  /// One task of the current job: a shard's forward or backward pass, or a chunk of the
+  /// reduction.
+  func runTask(_ task: Int, worker: Int) {
+    switch phase {
+    case .forward, .backward, .step:
+      let shard = shards[task]
+      do {
+        switch phase {
+        case .forward: try forwardShard(task, shard)
+        case .backward: try backwardShard(task, shard)
+        default: try stepShard(task, shard)
+        }
+      } catch {
+        shard.error = error
+      }
+    case .reduce:
+      reduceChunk(task)
+    }
+  }
+
+  /// Shard `s`'s forward pass: its rows of the batch through its model, the outputs into
+  /// their rows of ``output``.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  @discardableResult
+  private func forwardShard(_ s: Int, _ shard: Shard) throws -> Matrix<Element> {
+    let range = Self.shardRows(s, of: activeShards, rows: rows)
+    let columns = batchMatrix.columns, outputs = output.columns
+    shard.model.releaseSavedState()
+    shard.input.resize(validRows: range.count, columns: columns)
+    shard.input.storage.base.update(from: batchMatrix.storage.base + range.lowerBound * columns, count: range.count * columns)
+    let y = try shard.model.forward(shard.input)
+    (output.storage.base + range.lowerBound * outputs).update(from: y.storage.base, count: range.count * outputs)
+    return y
+  }
+
+  /// Shard `s`'s whole step: forward, the loss of its rows (scaled to the batch's mean) and
+  /// backward.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  private func stepShard(_ s: Int, _ shard: Shard) throws {
+    let predicted = try forwardShard(s, shard)
+    let range = Self.shardRows(s, of: activeShards, rows: rows)
+    let targetColumns = batchTargets.columns
+    shard.targets.resize(validRows: range.count, columns: targetColumns)
+    shard.targets.storage.base.update(
+      from: batchTargets.storage.base + range.lowerBound * targetColumns, count: range.count * targetColumns)
+    guard let loss = stepLoss else { return }
+    let mean = try loss.shardLoss(predicted: predicted, target: shard.targets, gradient: &shard.gradient, rowsInBatch: rows)
+    shard.lossSum = mean * Double(range.count)
+    _ = try shard.model.backward(shard.gradient)
+  }
+
+  /// The fused form of a step with a loss whose value is a mean over rows: every shard runs
+  /// forward, its rows' loss and backward in one job (one hand-off instead of two, the loss
+  /// on the shards), then the reduction. Returns the batch's mean loss (the shards' sums
+  /// added in shard order), or nil when the batch is one shard — the caller then runs the
+  /// step itself with ``forward(_:)`` and ``backward(_:)``.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  func fusedStep(_ input: Matrix<Element>, targets: Matrix<Element>, loss: any RowSeparableLoss<Element>) throws -> Double? {
+    rows = input.rows
+    activeShards = isShardable ? min(shards.count, Self.shardCount(rows: rows, parameters: scalarCount)) : 1
+    guard activeShards > 1 else { return nil }
+    shareValues()
+    defer {
+      releaseValues()
+      stepLoss = nil
+      batchTargets = placeholder
+    }
+    output.resize(validRows: rows, columns: model.outputSize)
+    stepLoss = loss
+    batchTargets = targets
+    try runShards(.step, input)
+    var total = 0.0
+    for s in 0..<activeShards { total += shards[s].lossSum }
+    let start = StepPhaseRecorder.isEnabled ? WorkerPool.now() : 0
+    reduce()
+    if StepPhaseRecorder.isEnabled { StepPhaseRecorder.totals.reduce += Double(WorkerPool.now() - start) * 1e-9 }
+    return total / Double(rows)
+  }
+
+  /// The outputs of the last forward pass or fused step, every shard's rows in place.
+  var lastOutput: Matrix<Element> { output }
+
+  /// Shard `s`'s backward pass from its rows of the output gradient; its parameters'
+  /// gradients are its partials.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  private func backwardShard(_ s: Int, _ shard: Shard) throws {
+    let range = Self.shardRows(s, of: activeShards, rows: rows)
+    let columns = batchMatrix.columns
+    shard.gradient.resize(validRows: range.count, columns: columns)
+    shard.gradient.storage.base.update(from: batchMatrix.storage.base + range.lowerBound * columns, count: range.count * columns)
+    _ = try shard.model.backward(shard.gradient)
+  }
+
   /// The model's outputs for `input` (a batch), each shard's rows computed by its model.
   ///
   /// Valid until the next call; the shards keep what their backward passes need.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     rows = input.rows
-    activeShards = isShardable ? min(shards.count, Self.shardCount(rows: rows, parameters: model.parameterCount)) : 1
+    activeShards = isShardable ? min(shards.count, Self.shardCount(rows: rows, parameters: scalarCount)) : 1
     if activeShards == 1 {
       model.releaseSavedState()
       return try model.forward(input)
     }
     shareValues()
-    let columns = input.columns, outputs = model.outputSize, rows = rows, active = activeShards
-    output.resize(validRows: rows, columns: outputs)
-    let out = output.storage.base
-    try forEachShard { s, shard in
-      let range = Self.shardRows(s, of: active, rows: rows)
-      shard.model.releaseSavedState()
-      shard.input.resize(validRows: range.count, columns: columns)
-      input.withUnsafeBufferPointer { x in
-        shard.input.storage.base.update(from: x.baseAddress! + range.lowerBound * columns, count: range.count * columns)
-      }
-      let y = try shard.model.forward(shard.input)
-      y.withUnsafeBufferPointer { y in
-        (out + range.lowerBound * outputs).update(from: y.baseAddress!, count: range.count * outputs)
-      }
-    }
+    output.resize(validRows: rows, columns: model.outputSize)
+    try runShards(.forward, input)
     return output
   }
 
   /// Backpropagates dL/d(output) of the last forward pass and leaves the parameters'
   /// gradients — the sum of the shards' partials, in shard order — in the model's
   /// parameters.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   func backward(_ gradient: Matrix<Element>) throws {
     guard activeShards > 1 else {
       _ = try model.backward(gradient)
@@ -181,60 +286,69 @@ final class ShardedPasses<Element: MatrixScalar> {
         operation: "Sequential.backward", expected: MatrixShape(rows: rows, columns: model.outputSize),
         actual: MatrixShape(of: gradient))
     }
-    let columns = gradient.columns, rows = rows, active = activeShards
-    try forEachShard { s, shard in
-      let range = Self.shardRows(s, of: active, rows: rows)
-      shard.gradient.resize(validRows: range.count, columns: columns)
-      gradient.withUnsafeBufferPointer { g in
-        shard.gradient.storage.base.update(from: g.baseAddress! + range.lowerBound * columns, count: range.count * columns)
-      }
-      _ = try shard.model.backward(shard.gradient)
-    }
+    try runShards(.backward, gradient)
+    let start = StepPhaseRecorder.isEnabled ? WorkerPool.now() : 0
     reduce()
+    if StepPhaseRecorder.isEnabled { StepPhaseRecorder.totals.reduce += Double(WorkerPool.now() - start) * 1e-9 }
   }
 
   /// Replicas hold the model's parameter values (and trainable flags) for this step.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   private func shareValues() {
     let primary = shards[0].parameters
-    for k in primary.indices { trainable[k] = primary[k].isTrainable }
+    for k in 0..<parameterCount { trainable[k] = primary[k].isTrainable }
     for s in 1..<activeShards {
-      for (q, p) in zip(shards[s].parameters, primary) { q.shareValue(of: p) }
+      let replica = shards[s].parameters
+      for k in 0..<parameterCount { replica[k].shareValue(of: primary[k]) }
     }
   }
 
   /// Replicas let go of the model's values, so that the optimizer updates them in place.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   private func releaseValues() {
     for s in 1..<activeShards {
-      for q in shards[s].parameters { q.releaseSharedValue(placeholder) }
+      let replica = shards[s].parameters
+      for k in 0..<parameterCount { replica[k].releaseSharedValue(placeholder) }
     }
   }
 
   /// Adds the partials of shards 1… into shard 0's (the model's) gradients, element by
   /// element in shard order, chunk by chunk on the pool.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   private func reduce() {
     let n = parameterCount, active = activeShards
     for s in 0..<active {
-      for (k, p) in shards[s].parameters.enumerated() where trainable[k] {
-        if s == 0 { p.gradient.makeUnique() }
-        pointers[s * n + k] = p.gradient.storage.base
+      let parameters = shards[s].parameters
+      for k in 0..<n where trainable[k] {
+        if s == 0 { parameters[k].gradient.makeUnique() }
+        pointers[s * n + k] = parameters[k].gradient.storage.base
       }
     }
-    let (pointers, chunks, trainable) = (pointers, chunks, trainable)
-    func add(_ c: Int, _ worker: Int) {
-      let (k, start, end) = chunks[c]
-      guard trainable[k], let total = pointers[k] else { return }
-      for s in 1..<active {
-        guard let partial = pointers[s * n + k] else { continue }
-        accumulatePartial(total, partial, start..<end)
-      }
-    }
-    if let pool {
-      pool.run(tasks: chunks.count, add)
+    // A small model's reduction is shorter than a hand-off to the workers.
+    phase = .reduce
+    if let pool, scalarCount * (active - 1) >= Self.reductionChunk {
+      pool.run(tasks: chunks.count, job: self)
     } else {
-      for c in chunks.indices { add(c, 0) }
+      for c in chunks.indices { reduceChunk(c) }
     }
   }
 
+  /// Chunk `c` of the reduction: the model's gradient += every other shard's partial, in
+  /// shard order.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  private func reduceChunk(_ c: Int) {
+    let (k, start, end) = chunks[c]
+    let n = parameterCount
+    guard trainable[k], let total = pointers[k] else { return }
+    for s in 1..<activeShards {
+      guard let partial = pointers[s * n + k] else { continue }
+      accumulatePartial(total, partial, start..<end)
+    }
+  }
 }
 
 /// total[i] += partial[i] for i in `range`: a reduction step of ``ShardedPasses``.
@@ -243,3 +357,33 @@ final class ShardedPasses<Element: MatrixScalar> {
 func accumulatePartial<T: MatrixScalar>(_ total: UnsafeMutablePointer<T>, _ partial: UnsafeMutablePointer<T>, _ range: Range<Int>) {
   for i in range { total[i] += partial[i] }
 }
+
+/// A loss whose value is the mean over the batch's rows of a per-row loss (every built-in
+/// one), so that shards compute it on their rows: the shard's gradient is scaled to the
+/// whole batch's mean.
+protocol RowSeparableLoss<Element>: Loss {
+  /// The mean loss of `predicted` against `target` (a shard's rows), with dL/d(predicted)
+  /// for a batch of `rowsInBatch` rows written into `gradient`.
+  func shardLoss(
+    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>, rowsInBatch: Int
+  ) throws -> Double
+}
+
+extension RowSeparableLoss {
+  @_specialize(where Self == MeanSquaredError<Float>)
+  @_specialize(where Self == MeanSquaredError<Double>)
+  func shardLoss(
+    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>, rowsInBatch: Int
+  ) throws -> Double {
+    let mean = try lossAndGradient(predicted: predicted, target: target, gradient: &gradient)
+    let scale = Element(Double(predicted.rows) / Double(rowsInBatch))
+    gradient.withUnsafeMutableBufferPointer { g in
+      for i in g.indices { g[i] *= scale }
+    }
+    return mean
+  }
+}
+
+extension MeanSquaredError: RowSeparableLoss {}
+extension BinaryCrossEntropyWithLogits: RowSeparableLoss {}
+extension SoftmaxCrossEntropy: RowSeparableLoss {}
