@@ -368,6 +368,8 @@ extension MemoryBudget {
     // Targets: one column of labels, or one per output.
     let targetColumns = 1.0
     let trainingBatch = trainingRows * (2 * (featureCount + targetColumns) + output)
+    // `fit` cuts a batch into shards fixed by its shape; shards 1… run on replicas of the model.
+    let shards = ShardPlan.shardCount(rows: Int(trainingRows), parameters: Int(parameters))
     let passBatch = passRows * (featureCount + 2 * targetColumns + output)
     return [
       (
@@ -383,6 +385,10 @@ extension MemoryBudget {
         (max(trainingRows, passRows) * forward + trainingRows * backward) * stride
       ),
       ("batch copies", max(trainingBatch, passBatch) * stride),
+      (
+        "\(shards - 1) shard replica\(shards == 2 ? "" : "s") of the model (gradients, buffers) and its inference copy",
+        (Double(shards - 1) * (2 * parameters + trainingRows / Double(shards) * (forward + backward)) + parameters) * stride
+      ),
       ("work memory of OpenBLAS and the kernels", Double(workMemoryBytes)),
     ]
   }

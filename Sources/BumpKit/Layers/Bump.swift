@@ -9,7 +9,8 @@
 /// outside learns nothing. ``BumpLayerStatistics/collect(model:inputs:batchSize:)`` reports,
 /// for the rows it is given, how many inputs fell inside each support, so that dead units can
 /// be seen. (``supportFraction``, ``supportFractionPerUnit`` and ``supportCountPerUnit`` describe
-/// only the layer's last forward pass: the last batch of training, or the last `predict`.)
+/// only the layer's own last forward pass: its rows of the last batch of training, or the
+/// last `forward`; `predict` leaves them as they were.)
 ///
 /// σ is kept ≥ ``sigmaFloor`` after every optimizer step (a projection; Keras' NonNeg
 /// constraint lets σ reach exactly 0, where the unit is dead for good). Forward checks that
@@ -170,8 +171,10 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   /// Counted from the forward pass's cache when read (one pass over `batch × units` values),
   /// so training steps do not pay for it.
   ///
-  /// - Important: This describes only the layer's last forward pass — the last training batch,
-  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  /// - Important: This describes only the layer's own last forward pass — its rows of the
+  ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
+  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
+  ///   inference form and leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFraction: Double {
     lastRows == 0 ? 0 : Double(supportCountPerUnit.reduce(0, +)) / Double(lastRows * units)
@@ -180,8 +183,10 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   /// Per unit, the fraction of inputs of the last forward pass inside its support. A unit at
   /// 0 gets no gradient. Counted when read, like ``supportFraction``.
   ///
-  /// - Important: This describes only the layer's last forward pass — the last training batch,
-  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  /// - Important: This describes only the layer's own last forward pass — its rows of the
+  ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
+  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
+  ///   inference form and leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFractionPerUnit: [Double] {
     supportCountPerUnit.map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
@@ -192,8 +197,10 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   /// the first forward pass. Summed over batches, these give exact counts for a whole
   /// dataset (see ``BumpLayerStatistics``).
   ///
-  /// - Important: This describes only the layer's last forward pass — the last training batch,
-  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  /// - Important: This describes only the layer's own last forward pass — its rows of the
+  ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
+  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
+  ///   inference form and leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportCountPerUnit: [Int] { supportCounts(cache: cache, rows: lastRows, units: units) }
 

@@ -138,7 +138,7 @@ func predictInBatches<Element: MatrixScalar>(
         errors[b] = error
       }
     }
-    let pool = blocks.count > 1 ? Threading.workerPool() : nil
+    let pool = blocks.count > 1 ? TrainingWorkers.pool : nil
     Threading.withSingleThreadedBLAS {
       WorkerPool.withCurrent(pool) {
         if let pool { pool.run(tasks: blocks.count, run) } else { for b in blocks.indices { run(b, 0) } }

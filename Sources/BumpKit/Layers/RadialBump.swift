@@ -32,7 +32,8 @@
 /// ``BumpLayerStatistics/collect(model:inputs:batchSize:)`` reports, for the rows it is given,
 /// which inputs fell inside which supports and which units are dead. (``supportFraction``,
 /// ``supportFractionPerUnit``, ``supportCountPerUnit`` and ``deadUnits`` describe only the
-/// layer's last forward pass: the last batch of training, or the last `predict`.)
+/// layer's own last forward pass: its rows of the last batch of training, or the last
+/// `forward`; `predict` leaves them as they were.)
 public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// How one of σ, c and a is learned and first drawn: ``BumpParameterSpec``, which ``Bump``
   /// takes too (this name stays for code written against it). Every parameter of a radial
@@ -331,8 +332,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// The fraction of (input, unit) pairs of the last forward pass that fell inside the
   /// unit's support; 0 before any forward pass. Counted from the forward cache when read.
   ///
-  /// - Important: This describes only the layer's last forward pass — the last training batch,
-  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  /// - Important: This describes only the layer's own last forward pass — its rows of the
+  ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
+  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
+  ///   inference form and leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFraction: Double {
     lastRows == 0 ? 0 : Double(supportCounts().reduce(0, +)) / Double(lastRows * units)
@@ -341,8 +344,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// Per unit, the fraction of inputs of the last forward pass inside its support. A unit at
   /// 0 is dead for that batch: it gets no gradient.
   ///
-  /// - Important: This describes only the layer's last forward pass — the last training batch,
-  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  /// - Important: This describes only the layer's own last forward pass — its rows of the
+  ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
+  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
+  ///   inference form and leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFractionPerUnit: [Double] {
     supportCounts().map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
@@ -351,8 +356,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// The units whose support held no input of the last forward pass (all of them before any
   /// forward pass), in increasing order.
   ///
-  /// - Important: This describes only the layer's last forward pass — the last training batch,
-  ///   or whatever the last `predict` was given — not the model's data. For a dataset's dead units
+  /// - Important: This describes only the layer's own last forward pass — its rows of the
+  ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
+  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
+  ///   inference form and leaves it as it was). For a dataset's dead units
   ///   use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var deadUnits: [Int] {
     let counts = supportCounts()
@@ -364,8 +371,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// the first forward pass. Summed over batches, these give exact counts for a whole
   /// dataset, without holding its activations (as ``BumpLayerStatistics/Accumulator`` does).
   ///
-  /// - Important: This describes only the layer's last forward pass — the last training batch,
-  ///   or whatever the last `predict` was given — not the model's data. For the statistics of
+  /// - Important: This describes only the layer's own last forward pass — its rows of the
+  ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
+  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
+  ///   inference form and leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportCountPerUnit: [Int] { supportCounts() }
 

@@ -15,7 +15,7 @@ package enum OptimizerThreads {
   package static var count: Int { max(1, override ?? KernelOptions.defaultThreadCount) }
 }
 
-/// The worker pool of `fit`'s training steps, and its test hook.
+/// The worker pool of `fit`'s training steps and of predictions, and its test hook.
 package enum TrainingWorkers {
   /// For tests within the package: the pool that steps taken on this task within
   /// `TrainingWorkers.$override.withValue(pool) { … }` run on; nil (the default) uses the

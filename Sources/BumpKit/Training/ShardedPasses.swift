@@ -54,7 +54,9 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   /// What the pool's current job does with each task, and the batch matrix it reads (the
   /// input of a forward pass, the output gradient of a backward pass; the placeholder
   /// between jobs, so that the caller's buffer is not shared then).
-  private enum Phase { case forward, backward, step, reduce }
+  private enum Phase: Int { case forward, backward, step, reduce }
+  /// Per phase, the shards whose first pass has run.
+  private var warmShards = [0, 0, 0, 0]
   private var phase = Phase.forward
   private var batchMatrix = Matrix<Element>()
   /// A fused step's targets, and its loss.
@@ -70,22 +72,8 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   /// Elements per reduction task.
   static var reductionChunk: Int { 1 << 14 }
 
-  /// The smallest number of rows a shard gets: 16 for models of up to 2¹⁴ parameters, 64
-  /// above. A shard's fixed costs grow with the model — its share of the reduction (a pass
-  /// over a gradient the size of the model) and its weight-gradient products, whose output is
-  /// the size of the model whatever the rows, and which lose BLAS's efficiency below about
-  /// 64 rows — while its work grows with rows × model size; for a small model the fixed cost
-  /// is the layers' calls themselves, a few microseconds. Fewer rows than this cost more in
-  /// overhead than a second thread gains (measured on the benchmark's three sizes).
-  static func minimumRows(parameters: Int) -> Int { parameters <= 1 << 14 ? 16 : 64 }
-
-  /// The most shards of a batch: 64.
-  static var maximumShards: Int { 64 }
-
-  /// The shards of a batch of `rows` rows for a model of `parameters` parameters: as many as
-  /// ``minimumRows(parameters:)`` allows, at most ``maximumShards``, at least 1.
   static func shardCount(rows: Int, parameters: Int) -> Int {
-    max(1, min(maximumShards, rows / minimumRows(parameters: parameters)))
+    ShardPlan.shardCount(rows: rows, parameters: parameters)
   }
 
   /// The rows of shard `s` of `count` over `rows` rows: balanced, in order.
@@ -142,10 +130,13 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
     batchMatrix = matrix
     defer { batchMatrix = placeholder }
     let active = activeShards
-    if let pool {
+    // The first pass of each shard sizes its buffers: on the calling thread, so that the
+    // workers never allocate (and never start an allocator arena of their own).
+    if let pool, warmShards[phase.rawValue] >= active {
       pool.run(tasks: active, job: self)
     } else {
       for s in 0..<active { runTask(s, worker: 0) }
+      warmShards[phase.rawValue] = max(warmShards[phase.rawValue], active)
     }
     for s in 0..<active {
       if let error = shards[s].error {
@@ -387,3 +378,26 @@ extension RowSeparableLoss {
 extension MeanSquaredError: RowSeparableLoss {}
 extension BinaryCrossEntropyWithLogits: RowSeparableLoss {}
 extension SoftmaxCrossEntropy: RowSeparableLoss {}
+
+/// How `fit` cuts a batch into shards (``ShardedPasses``): fixed by the batch's rows and the
+/// model's size alone.
+package enum ShardPlan {
+  /// The smallest number of rows a shard gets: 16 for models of up to 2¹⁴ parameters, 64
+  /// above. A shard's fixed costs grow with the model — its share of the reduction (a pass
+  /// over a gradient the size of the model) and its weight-gradient products, whose output is
+  /// the size of the model whatever the rows, and which lose BLAS's efficiency below about
+  /// 64 rows — while its work grows with rows × model size; for a small model the fixed cost
+  /// is the layers' calls themselves, a few microseconds. Fewer rows than this cost more in
+  /// overhead than a second thread gains (measured on the benchmark's three sizes).
+  package static func minimumRows(parameters: Int) -> Int { parameters <= 1 << 14 ? 16 : 64 }
+
+  /// The most shards of a batch: 64.
+  package static var maximumShards: Int { 64 }
+
+  /// The shards of a batch of `rows` rows for a model of `parameters` parameters: as many as
+  /// ``minimumRows(parameters:)`` allows, at most ``maximumShards``, at least 1.
+  package static func shardCount(rows: Int, parameters: Int) -> Int {
+    max(1, min(maximumShards, rows / minimumRows(parameters: parameters)))
+  }
+
+}
