@@ -9,25 +9,6 @@ import BumpTestSupport
 /// A temporary folder for one test (removed by `remove()` or when released).
 private typealias CheckpointDirectory = TemporaryFolder
 
-/// A `rows × columns` matrix with entries uniform in [lower, upper), from `seed`.
-private func checkpointRandom<T: MatrixScalar>(
-  _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
-) -> Matrix<T> {
-  var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(validRows: rows, columns: columns)
-  for i in 0..<rows {
-    for j in 0..<columns { m[i, j] = T(range.0 + (range.1 - range.0) * generator.nextUnit()) }
-  }
-  return m
-}
-
-/// Every parameter as bit patterns (Float widened exactly to Double).
-private func checkpointBits<T: MatrixScalar>(_ model: Sequential<T>) -> [[UInt64]] {
-  model.parameters.map { $0.value.elements.map { Double($0).bitPattern } }
-}
-
-private func checkpointBits<T: MatrixScalar>(_ m: Matrix<T>) -> [UInt64] { m.elements.map { Double($0).bitPattern } }
-
 /// A model with every layer kind and every parameter layout, its parameters moved off their
 /// initial values (so that a loader that re-initialises would be caught).
 private func everyLayerModel<T: MatrixScalar>(_: T.Type = T.self, seed: UInt64 = 1) throws -> Sequential<T> {
@@ -94,7 +75,7 @@ struct CheckpointTests {
     let (loaded, loadedMetadata) = try Checkpoint.load(T.self, from: path)
     #expect(loaded.inputSize == model.inputSize && loaded.outputSize == model.outputSize)
     #expect(loaded.configuration == model.configuration)
-    #expect(checkpointBits(loaded) == checkpointBits(model), "\(T.self): parameters differ")
+    #expect(parameterBits(loaded) == parameterBits(model), "\(T.self): parameters differ")
     #expect(loaded.parameters.map(\.isTrainable) == model.parameters.map(\.isTrainable))
     #expect(loaded.parameters.map(\.name) == model.parameters.map(\.name))
     #expect(loaded.parameterCount == model.parameterCount)
@@ -104,8 +85,8 @@ struct CheckpointTests {
     #expect(loadedMetadata["format_version"] == Checkpoint.formatVersion)
     #expect(loadedMetadata["precision"] == (T.self == Float.self ? "float" : "double"))
 
-    let x: Matrix<T> = checkpointRandom(50, 3, seed: 2, in: (-2, 2))
-    #expect(checkpointBits(try loaded.predict(x)) == checkpointBits(try model.predict(x)), "\(T.self): predictions differ")
+    let x: Matrix<T> = seededMatrix(50, 3, seed: 2, in: (-2, 2))
+    #expect(elementBits(try loaded.predict(x)) == elementBits(try model.predict(x)), "\(T.self): predictions differ")
 
     // The summary reads the same description without choosing a precision.
     let summary = try Checkpoint.summary(at: path)
@@ -121,13 +102,13 @@ struct CheckpointTests {
     }
 
     // The loaded model trains on: it is a complete model, not a read-only copy.
-    let y: Matrix<T> = checkpointRandom(50, 2, seed: 3)
+    let y: Matrix<T> = seededMatrix(50, 2, seed: 3)
     try loaded.fit(x: x, y: y, loss: MeanSquaredError(), optimizer: SGD(learningRate: 0.01), epochs: 1, batchSize: 10)
-    #expect(checkpointBits(loaded) != checkpointBits(model))
+    #expect(parameterBits(loaded) != parameterBits(model))
 
     // Saving the loaded-then-trained model over the file replaces it.
     try Checkpoint.save(loaded, to: path)
-    #expect(checkpointBits(try Checkpoint.load(T.self, from: path).model) == checkpointBits(loaded))
+    #expect(parameterBits(try Checkpoint.load(T.self, from: path).model) == parameterBits(loaded))
   }
 
   @Test("loading another precision than the stored one is precisionMismatch")
@@ -296,7 +277,7 @@ struct CheckpointTests {
     let path = directory.path + "/model.safetensors"
     let old: Sequential<Double> = try everyLayerModel(seed: 1)
     let new: Sequential<Double> = try everyLayerModel(seed: 2)
-    #expect(checkpointBits(old) != checkpointBits(new))
+    #expect(parameterBits(old) != parameterBits(new))
     try Checkpoint.save(old, to: path, metadata: ["run": "old"])
     let oldBytes = try Data(contentsOf: URL(fileURLWithPath: path))
 
@@ -313,12 +294,12 @@ struct CheckpointTests {
     #expect(try directory.entries() == ["model.safetensors"], "the temporary file must be removed")
     #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == oldBytes)
     let (reloaded, metadata) = try Checkpoint.load(Double.self, from: path)
-    #expect(checkpointBits(reloaded) == checkpointBits(old))
+    #expect(parameterBits(reloaded) == parameterBits(old))
     #expect(metadata["run"] == "old")
 
     // An uninterrupted save replaces it.
     try Checkpoint.save(new, to: path, metadata: ["run": "new"])
-    #expect(checkpointBits(try Checkpoint.load(Double.self, from: path).model) == checkpointBits(new))
+    #expect(parameterBits(try Checkpoint.load(Double.self, from: path).model) == parameterBits(new))
     #expect(try directory.entries() == ["model.safetensors"])
 
     // Saving into a directory that does not exist fails cleanly.
@@ -340,7 +321,7 @@ struct CheckpointTests {
     let directory = try CheckpointDirectory()
     defer { directory.remove() }
     let model: Sequential<T> = try everyLayerModel(seed: 3)
-    let x: Matrix<T> = checkpointRandom(64, 3, seed: 4, in: (-2, 2))
+    let x: Matrix<T> = seededMatrix(64, 3, seed: 4, in: (-2, 2))
     let modelPath = directory.path + "/model.safetensors"
     try Checkpoint.save(model, to: modelPath, metadata: ["note": "from Swift"])
     let expected = try model.predict(x)
@@ -395,7 +376,7 @@ struct CheckpointTests {
         #expect(q.value.elements == expected, "layers.\(i).\(p.name)")
       }
     }
-    let x: Matrix<T> = checkpointRandom(64, 3, seed: 6, in: (-2, 2))
+    let x: Matrix<T> = seededMatrix(64, 3, seed: 6, in: (-2, 2))
     let swift = try loaded.predict(x)
     let numpy = try CheckpointPython.forward(theirs, x, in: directory)
     let worst = CheckpointPython.largestDifference(swift, numpy)
