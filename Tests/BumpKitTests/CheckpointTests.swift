@@ -37,16 +37,10 @@ private func everyLayerModel<T: MatrixScalar>(_: T.Type = T.self, seed: UInt64 =
 }
 
 /// Runs `body`, which must throw a `CheckpointError`, and returns it (recording an issue otherwise).
-private func checkpointError(_ label: String, _ body: () throws -> Void) -> CheckpointError? {
-  do {
-    try body()
-    Issue.record("\(label): expected a CheckpointError")
-  } catch let error as CheckpointError {
-    return error
-  } catch {
-    Issue.record("\(label): expected a CheckpointError, got \(type(of: error)): \(error)")
-  }
-  return nil
+private func checkpointError(
+  _ label: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) -> CheckpointError? {
+  thrownError(CheckpointError.self, label, sourceLocation: sourceLocation, body)
 }
 
 private struct InterruptedWrite: Error {}
@@ -388,24 +382,15 @@ struct CheckpointTests {
 // MARK: - Python helpers
 
 private enum CheckpointPython {
-  static let script = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Scripts/python/checkpoint_interop.py").path
+  static let script = PythonScript("checkpoint_interop.py")
 
   /// Fails the test, with the fix, unless `python3` can import safetensors and numpy.
   static func requireSafetensors() throws {
-    let probe = try? runPython(["-c", "import safetensors, numpy"])
-    try #require(
-      probe?.status == 0,
-      """
-      python3 cannot import safetensors and numpy, which the checkpoint interop tests need. \
-      Run Scripts/setup (it runs `pip install safetensors numpy`). \
-      Output: \(probe?.output ?? "python3 could not be started")
-      """)
+    try PythonScript.requireSafetensors(for: "the checkpoint interop tests")
   }
 
   static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try runPython([script] + arguments)
+    try script.run(arguments)
   }
 
   /// numpy's forward pass of the checkpoint at `modelPath` on `x`, in Double.
@@ -431,13 +416,6 @@ private enum CheckpointPython {
 
   static func largestDifference<T: MatrixScalar>(_ a: Matrix<T>, _ b: Matrix<T>) -> Double {
     largestDifference(a, Matrix<Double>(rows: b.rows, columns: b.columns, elementsOf: b))
-  }
-
-  /// Runs `python3 arguments`, returning its exit status and its stdout and stderr together.
-  /// Output goes through a file rather than a pipe: Foundation's `readDataToEndOfFile` traps
-  /// on EINTR, which the child's SIGCHLD can cause.
-  private static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try ChildProcess.python(arguments)
   }
 }
 

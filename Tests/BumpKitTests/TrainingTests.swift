@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 // MARK: - Helpers
 
@@ -22,16 +23,10 @@ private func bumpNetwork<T: MatrixScalar>(units: Int, seed: UInt64, sigma: Bump<
 
 /// Runs `body`, which must throw a `BumpKitError`, and returns it (recording an issue
 /// otherwise). The training and guard-rail suites share it.
-func trainingError(_ label: String, _ body: () throws -> Void) -> BumpKitError? {
-  do {
-    try body()
-    Issue.record("\(label): expected an error")
-  } catch let error as BumpKitError {
-    return error
-  } catch {
-    Issue.record("\(label): expected a BumpKitError, got \(error)")
-  }
-  return nil
+func trainingError(
+  _ label: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) -> BumpKitError? {
+  thrownError(BumpKitError.self, label, sourceLocation: sourceLocation, body)
 }
 
 // MARK: - Tests
