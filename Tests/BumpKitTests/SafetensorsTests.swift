@@ -838,31 +838,15 @@ struct SafetensorsTests {
 // MARK: - Python helpers
 
 private enum PythonInterop {
-  static let script = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Scripts/python/safetensors_interop.py").path
+  static let script = PythonScript("safetensors_interop.py")
 
   /// Fails the test, with the fix, unless `python3` can import safetensors and numpy.
   static func requireSafetensors() throws {
-    let probe = try? runPython(["-c", "import safetensors, numpy"])
-    try #require(
-      probe?.status == 0,
-      """
-      python3 cannot import safetensors and numpy, which the interop tests need. \
-      Run Scripts/setup (it runs `pip install safetensors numpy`). \
-      Output: \(probe?.output ?? "python3 could not be started")
-      """)
+    try PythonScript.requireSafetensors(for: "the interop tests")
   }
 
   static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try runPython([script] + arguments)
-  }
-
-  /// Runs `python3 arguments`, returning its exit status and its stdout and stderr together.
-  /// Output goes through a file rather than a pipe: Foundation's `readDataToEndOfFile`
-  /// traps on EINTR, which the child's SIGCHLD can cause.
-  private static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try ChildProcess.python(arguments)
+    try script.run(arguments)
   }
 
   /// Tensors covering what interop can get wrong: special values, NaN payloads, a scalar,
