@@ -21,6 +21,8 @@ public enum Baseline {
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` if either matrix has no rows;
   ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if their column counts differ.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public static func meanPredictorMSE<Element: MatrixScalar>(
     trainingTargets: Matrix<Element>, targets: Matrix<Element>
   ) throws -> Double {
@@ -71,6 +73,8 @@ public enum Baseline {
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no rows;
   ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless both have one shape.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public static func rSquared<Element: MatrixScalar>(
     predicted: Matrix<Element>, targets: Matrix<Element>
   ) throws -> Double {
