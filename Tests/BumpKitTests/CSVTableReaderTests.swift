@@ -176,6 +176,15 @@ struct CSVTableReaderTests {
     return (bytes, columns)
   }
 
+  /// ``compare(_:_:batch:as:_:)`` in Float for the even file numbers `i`, in Double for the odd.
+  func compare(_ path: String, _ columns: [(name: String, kind: CSVColumnKind)], batch: Int, file i: Int, _ context: String) {
+    if i % 2 == 0 {
+      compare(path, columns, batch: batch, as: Float.self, context)
+    } else {
+      compare(path, columns, batch: batch, as: Double.self, context)
+    }
+  }
+
   func compare<E: MatrixScalar>(_ path: String, _ columns: [(name: String, kind: CSVColumnKind)], batch: Int, as type: E.Type, _ context: String) {
     let whole = Self.reference(path, columns, batch: nil, as: type)
     for threads in [1, 2] {
@@ -196,11 +205,7 @@ struct CSVTableReaderTests {
       let path = try folder.file(bytes)
       let batch = Int.random(in: 1...12, using: &g)
       let context = "file \(i): \(String(decoding: bytes.prefix(300), as: UTF8.self).debugDescription) columns \(columns)"
-      if i % 2 == 0 {
-        compare(path, columns, batch: batch, as: Float.self, context)
-      } else {
-        compare(path, columns, batch: batch, as: Double.self, context)
-      }
+      compare(path, columns, batch: batch, file: i, context)
     }
   }
 
@@ -333,11 +338,7 @@ struct CSVTableReaderTests {
       let path = try folder.file(bytes)
       let context = "file \(i): \(String(decoding: bytes.prefix(300), as: UTF8.self).debugDescription) columns \(columns)"
       let batch = Int.random(in: 1...12, using: &g)
-      if i % 2 == 0 {
-        compare(path, columns, batch: batch, as: Float.self, context)
-      } else {
-        compare(path, columns, batch: batch, as: Double.self, context)
-      }
+      compare(path, columns, batch: batch, file: i, context)
     }
   }
 
