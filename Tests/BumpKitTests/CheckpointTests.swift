@@ -306,7 +306,7 @@ struct CheckpointTests {
   /// largest relative differences: 1.1e-7 (Float) and 2.2e-16 (Double); allowed 4e-6 and 1e-13.
   @Test("Python reads our checkpoints, checks them against the architecture and computes the same outputs")
   func pythonComputesOurModel() throws {
-    try CheckpointPython.requireSafetensors()
+    try PythonScript.requireSafetensors(for: "the checkpoint interop tests")
     try checkPythonForward(Float.self, tolerance: 4e-6)
     try checkPythonForward(Double.self, tolerance: 1e-13)
   }
@@ -328,7 +328,7 @@ struct CheckpointTests {
 
   @Test("Python's checker rejects a checkpoint whose tensors disagree with the architecture")
   func pythonChecksTheArchitecture() throws {
-    try CheckpointPython.requireSafetensors()
+    try PythonScript.requireSafetensors(for: "the checkpoint interop tests")
     let directory = try CheckpointDirectory()
     defer { directory.remove() }
     let model: Sequential<Float> = try everyLayerModel()
@@ -338,14 +338,14 @@ struct CheckpointTests {
     try file.write(to: path)
     let inputs = directory.path + "/x.safetensors"
     try SafetensorsFile(tensors: ["x": .init([Float](repeating: 0, count: 3), shape: [1, 3])]).write(to: inputs)
-    let result = try CheckpointPython.run(["forward", path, inputs, directory.path + "/y.safetensors"])
+    let result = try CheckpointPython.script.run(["forward", path, inputs, directory.path + "/y.safetensors"])
     #expect(result.status != 0)
     #expect(result.output.contains("layers.4.center"), "\(result.output)")
   }
 
   @Test("a checkpoint written by Python with modified weights loads here and predicts what numpy computes")
   func weLoadPythonCheckpoints() throws {
-    try CheckpointPython.requireSafetensors()
+    try PythonScript.requireSafetensors(for: "the checkpoint interop tests")
     try checkPythonWritten(Float.self, tolerance: 4e-6)
     try checkPythonWritten(Double.self, tolerance: 1e-13)
   }
@@ -356,7 +356,7 @@ struct CheckpointTests {
     let original: Sequential<T> = try everyLayerModel(seed: 5)
     let ours = directory.path + "/ours.safetensors", theirs = directory.path + "/theirs.safetensors"
     try Checkpoint.save(original, to: ours, metadata: ["note": "round trip through Python"])
-    let rewrite = try CheckpointPython.run(["rewrite", ours, theirs])
+    let rewrite = try CheckpointPython.script.run(["rewrite", ours, theirs])
     try #require(rewrite.status == 0, "checkpoint_interop.py rewrite failed:\n\(rewrite.output)")
 
     let (loaded, metadata) = try Checkpoint.load(T.self, from: theirs)
@@ -384,15 +384,6 @@ struct CheckpointTests {
 private enum CheckpointPython {
   static let script = PythonScript("checkpoint_interop.py")
 
-  /// Fails the test, with the fix, unless `python3` can import safetensors and numpy.
-  static func requireSafetensors() throws {
-    try PythonScript.requireSafetensors(for: "the checkpoint interop tests")
-  }
-
-  static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try script.run(arguments)
-  }
-
   /// numpy's forward pass of the checkpoint at `modelPath` on `x`, in Double.
   static func forward<T: MatrixScalar>(_ modelPath: String, _ x: Matrix<T>, in directory: CheckpointDirectory) throws -> Matrix<Double> {
     let inputs = directory.path + "/inputs-\(UUID().uuidString).safetensors"
@@ -402,7 +393,7 @@ private enum CheckpointPython {
       ? try .init(x.elements.map { Float($0) }, shape: [x.rows, x.columns])
       : try .init(x.elements.map { Double($0) }, shape: [x.rows, x.columns])
     try SafetensorsFile(tensors: ["x": tensor]).write(to: inputs)
-    let result = try run(["forward", modelPath, inputs, outputs])
+    let result = try script.run(["forward", modelPath, inputs, outputs])
     try #require(result.status == 0, "checkpoint_interop.py forward failed:\n\(result.output)")
     let y = try #require(try SafetensorsFile.read(from: outputs)["y"])
     try #require(y.shape.count == 2)
