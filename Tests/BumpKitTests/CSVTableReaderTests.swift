@@ -85,9 +85,15 @@ struct CSVTableReaderTests {
     do { reader = try CSVTableReferenceReader<E>(path: path, columns: columns) } catch let error as DataError {
       return [.error(error)]
     } catch { return [.error(.unreadableFile(path: "?", reason: "\(error)"))] }
+    return readAll(batch: batch) { try reader.read(maxRows: $0) }
+  }
+
+  /// The outcomes of `read` in batches of `batch` rows (all the rows at once when nil), up to
+  /// the end or the first error.
+  static func readAll<E: MatrixScalar>(batch: Int?, _ read: (Int?) throws -> CSVTable<E>?) -> [Outcome] {
     var outcomes: [Outcome] = []
     while true {
-      let next = outcome { image(try reader.read(maxRows: batch)) }
+      let next = outcome { image(try read(batch)) }
       outcomes.append(next)
       if case .table = next, batch != nil { continue }
       return outcomes
@@ -104,13 +110,7 @@ struct CSVTableReaderTests {
       return [.error(error)]
     } catch { return [.error(.unreadableFile(path: "?", reason: "\(error)"))] }
     reader.parallelThreshold = 1
-    var outcomes: [Outcome] = []
-    while true {
-      let next = outcome { image(try reader.read(maxRows: batch)) }
-      outcomes.append(next)
-      if case .table = next, batch != nil { continue }
-      return outcomes
-    }
+    return readAll(batch: batch) { try reader.read(maxRows: $0) }
   }
 
   // MARK: - Random files
