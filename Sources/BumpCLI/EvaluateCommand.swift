@@ -3,7 +3,7 @@ import BumpKit
 
 /// `bump evaluate`: the loss (the one the model was trained with) and, for classification,
 /// the accuracy of a checkpoint on a labelled CSV file.
-struct EvaluateCommand: CheckpointCommand {
+struct EvaluateCommand: TableCheckpointCommand {
   static let configuration = CommandConfiguration(
     commandName: "evaluate",
     abstract: "Print a model's loss and accuracy on a labelled CSV file.",
@@ -32,15 +32,9 @@ struct EvaluateCommand: CheckpointCommand {
     try ModelFile.validate(model: model, data: data)
   }
 
-  var checkpointPath: String { model }
-
-  /// Rows scored per step, as `Sequential.evaluate` batches them.
-  static let batchSize = 1024
-
   func run<Element: MatrixScalar>(_: Element.Type) throws {
-    let (network, info) = try ModelFile.load(Element.self, from: model)
-    var input = try ModelFile.TableInput<Element>(
-      path: data, info: info, ignoring: ignored.names, target: true)
+    let (network, info, table) = try open(Element.self, target: true)
+    var input = table
     let loss = ModelFactory.loss(info.loss, as: Element.self)
     let matcher = info.task.classes.map {
       ClassMatcher(classes: $0, names: info.classNames, numeric: info.columnPlan.numericClasses ?? false)

@@ -260,3 +260,33 @@ extension CheckpointCommand {
     }
   }
 }
+
+/// A subcommand that applies a checkpoint to the rows of a CSV file, batch by batch
+/// (`evaluate`, `predict`).
+protocol TableCheckpointCommand: CheckpointCommand {
+  /// `--model`: the checkpoint's path.
+  var model: String { get }
+  /// `--data`: the CSV file, or `-` for standard input.
+  var data: String { get }
+  /// `--ignore`: columns of the file that are not read.
+  var ignored: IgnoredColumns { get }
+}
+
+extension TableCheckpointCommand {
+  var checkpointPath: String { model }
+
+  /// Rows scored or predicted per step: the batches of `Sequential.evaluate` and
+  /// `Sequential.predict`, so the same bits, and output memory does not grow with the file.
+  static var batchSize: Int { 1024 }
+
+  /// The checkpoint in `Element` precision, its metadata, and the CSV file opened for it
+  /// (with its target column when `target`).
+  func open<Element: MatrixScalar>(
+    _: Element.Type, target: Bool
+  ) throws -> (network: Sequential<Element>, info: ModelInfo, input: ModelFile.TableInput<Element>) {
+    let (network, info) = try ModelFile.load(Element.self, from: model)
+    let input = try ModelFile.TableInput<Element>(
+      path: data, info: info, ignoring: ignored.names, target: target)
+    return (network, info, input)
+  }
+}

@@ -2,7 +2,7 @@ import ArgumentParser
 import BumpKit
 
 /// `bump predict`: applies a trained model to the feature columns of a CSV file.
-struct PredictCommand: CheckpointCommand {
+struct PredictCommand: TableCheckpointCommand {
   static let configuration = CommandConfiguration(
     commandName: "predict",
     abstract: "Write a model's predictions for a CSV file as CSV.",
@@ -50,16 +50,9 @@ struct PredictCommand: CheckpointCommand {
     }
   }
 
-  var checkpointPath: String { model }
-
-  /// Rows predicted, formatted and written per step: output memory does not grow with the
-  /// file (the same batches as `Sequential.predict`, so the same bits).
-  static let batchSize = 1024
-
   func run<Element: MatrixScalar>(_: Element.Type) throws {
-    let (network, info) = try ModelFile.load(Element.self, from: model)
-    var input = try ModelFile.TableInput<Element>(
-      path: data, info: info, ignoring: ignored.names, target: false)
+    let (network, info, table) = try open(Element.self, target: false)
+    var input = table
     let header: [String]
     switch info.task {
     case .regression:

@@ -404,12 +404,7 @@ struct TrainingRun<Element: MatrixScalar> {
     info.status = "complete"
     info.epochsCompleted = results.history.epochs
     try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
-    let natural = results.history
-    try natural.writeCSV(to: folder.file("history.csv"))
-    try folder.write(
-      RunPlots.loss(
-        training: natural.loss, validation: natural.validationLoss, lossName: info.loss.displayName),
-      to: "loss.svg")
+    try Self.writeHistory(results.history, lossName: info.loss.displayName, to: folder)
     for plot in results.plots { try folder.write(plot.svg, to: plot.name) }
     var lines = results.lines
     // Where the run's time went, up to this summary: the phase that dominates shows.
@@ -534,11 +529,7 @@ struct TrainingRun<Element: MatrixScalar> {
     log.validationLoss = finished.validationLoss
     log = data.naturalUnits(log)
     let epochs = log.epochs
-    try log.writeCSV(to: folder.file("history.csv"))
-    try folder.write(
-      RunPlots.loss(
-        training: log.loss, validation: log.validationLoss, lossName: info.loss.displayName),
-      to: "loss.svg")
+    try Self.writeHistory(log, lossName: info.loss.displayName, to: folder)
     let files = Set(folder.fileNames() + ["summary.txt"]).sorted()
     let lines = [
       headerText(data: data, model: model, folder: nil), "",
@@ -682,6 +673,15 @@ struct TrainingRun<Element: MatrixScalar> {
     model.parameters.allSatisfy { p in
       p.value.withUnsafeBufferPointer { $0.allSatisfy { $0.isFinite } }
     }
+  }
+
+  /// The run folder's `history.csv` and `loss.svg`, from `history` in natural units: what a
+  /// finished run and a failed one both leave.
+  private static func writeHistory(_ history: History, lossName: String, to folder: RunFolder) throws {
+    try history.writeCSV(to: folder.file("history.csv"))
+    try folder.write(
+      RunPlots.loss(training: history.loss, validation: history.validationLoss, lossName: lossName),
+      to: "loss.svg")
   }
 
   private static func seconds(_ d: Duration) -> Double {

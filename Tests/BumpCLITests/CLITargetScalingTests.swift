@@ -80,15 +80,11 @@ import Testing
 
   @Test func validationBaselineAndRSquaredAreThoseOfTheHeldOutRows() throws {
     let scratch = try Scratch()
-    let csv = scratch.path("line.csv")
     var text = "x0,y\n"
     for i in 0..<40 { text += "\(Double(i) / 10),\(50 + 7 * Double(i) + Double(i % 3))\n" }
-    try text.write(toFile: csv, atomically: true, encoding: .utf8)
-    let run = scratch.path("run")
-    let train = try TrainTool.run([
-      "train", "--data", csv, "--target", "y", "--task", "regression", "--validation-split",
-      "0.25", "--epochs", "20", "--layers", "8", "--output", run,
-    ])
+    let (csv, run, train) = try TrainTool.train(
+      text, as: "line.csv", target: "y", task: "regression",
+      ["--validation-split", "0.25", "--epochs", "20", "--layers", "8"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
 
     // The rows bump held out: shuffled with seed 1 &+ 0x5EED, then the last quarter.
@@ -130,16 +126,12 @@ import Testing
   @Test func classificationBaselineIsTheTrainingMajority() throws {
     // Class 0 25 times, 1 15 times, 2 10 times (five, three and two of every ten rows).
     let scratch = try Scratch()
-    let csv = scratch.path("three.csv")
     let labels = (0..<50).map { i in i % 10 < 5 ? 0 : (i % 10 < 8 ? 1 : 2) }
     var text = "a,b,label\n"
     for (i, label) in labels.enumerated() { text += "\(Double(i % 7)),\(Double(label)),\(label)\n" }
-    try text.write(toFile: csv, atomically: true, encoding: .utf8)
-    let run = scratch.path("run")
-    let train = try TrainTool.run([
-      "train", "--data", csv, "--target", "label", "--task", "classification", "--epochs", "3",
-      "--output", run,
-    ])
+    let (csv, run, train) = try TrainTool.train(
+      text, as: "three.csv", target: "label", task: "classification",
+      ["--epochs", "3"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
 
     let (training, validation) = try Self.split(csv, target: "label", task: .classification)
@@ -161,15 +153,11 @@ import Testing
   @Test func aModelNoBetterThanTheConstantIsFlagged() throws {
     // 95% of the labels are 0; an almost untrained model cannot beat always answering 0.
     let scratch = try Scratch()
-    let csv = scratch.path("skewed.csv")
     var text = "a,b,label\n"
     for i in 0..<200 { text += "\(Double(i % 13)),\(Double(i % 7)),\(i % 20 == 0 ? 1 : 0)\n" }
-    try text.write(toFile: csv, atomically: true, encoding: .utf8)
-    let run = scratch.path("run")
-    let train = try TrainTool.run([
-      "train", "--data", csv, "--target", "label", "--task", "classification", "--epochs", "1",
-      "--lr", "1e-9", "--output", run,
-    ])
+    let (_, _, train) = try TrainTool.train(
+      text, as: "skewed.csv", target: "label", task: "classification",
+      ["--epochs", "1", "--lr", "1e-9"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
     #expect(
       train.stdout.contains("no better than the constant baseline"), "\(train.stdout)")
@@ -177,15 +165,11 @@ import Testing
 
   @Test func noStandardizeTargetTrainsInNaturalUnits() throws {
     let scratch = try Scratch()
-    let csv = scratch.path("levels.csv")
     var text = "x0,y\n"
     for i in 0..<40 { text += "\(i % 2),\(i % 2 == 0 ? 100 : 300)\n" }
-    try text.write(toFile: csv, atomically: true, encoding: .utf8)
-    let run = scratch.path("run")
-    let train = try TrainTool.run([
-      "train", "--data", csv, "--target", "y", "--task", "regression", "--epochs", "2",
-      "--no-standardize-target", "--output", run,
-    ])
+    let (_, run, train) = try TrainTool.train(
+      text, as: "levels.csv", target: "y", task: "regression",
+      ["--epochs", "2", "--no-standardize-target"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
     #expect(!train.stdout.contains("and target"), "\(train.stdout)")
     #expect(try Self.metadata(run + "/model.safetensors")["target_standardization"] == nil)

@@ -176,7 +176,6 @@ import BumpTestSupport
 
   @Test func csvRegressionEndToEnd() throws {
     let scratch = try Scratch()
-    let csv = scratch.path("waves.csv")
     var text = "a,b,target\n"
     var generator = SystemRandomNumberGenerator()
     for _ in 0..<240 {
@@ -184,12 +183,9 @@ import BumpTestSupport
       let b = Double.random(in: 0...10, using: &generator)
       text += "\(a),\(b),\(sin(a) + 0.1 * b)\n"
     }
-    try text.write(toFile: csv, atomically: true, encoding: .utf8)
-    let run = scratch.path("run")
-    let train = try TrainTool.run([
-      "train", "--data", csv, "--target", "target", "--task", "regression", "--epochs", "3",
-      "--output", run,
-    ])
+    let (csv, run, train) = try TrainTool.train(
+      text, as: "waves.csv", target: "target", task: "regression",
+      ["--epochs", "3"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
     #expect(train.stdout.contains("standardized"))
     let files = try FileManager.default.contentsOfDirectory(atPath: run).sorted()
@@ -353,6 +349,20 @@ extension CLITrainTests {
     /// empty standard input and output captured in files.
     static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
       try BumpExecutable.run(arguments, in: directory)
+    }
+
+    /// Writes `text` to the file `name` in `scratch`, then runs `bump train` on it with
+    /// `target`, `task` and `arguments`, into the run folder `run` in `scratch`.
+    static func train(
+      _ text: String, as name: String, target: String, task: String, _ arguments: [String],
+      in scratch: Scratch
+    ) throws -> (csv: String, run: String, result: Result) {
+      let csv = scratch.path(name)
+      try text.write(toFile: csv, atomically: true, encoding: .utf8)
+      let output = scratch.path("run")
+      let result = try run(
+        ["train", "--data", csv, "--target", target, "--task", task] + arguments + ["--output", output])
+      return (csv, output, result)
     }
   }
 }

@@ -101,4 +101,55 @@ import Testing
       featureNames: ["x"], targetName: "y", task: .classification(classes: 2))
     #expect(throws: BumpKitError.self) { try dataset.standardizedTargets() }
   }
+
+  /// The scores as the definitions read, one loop over the elements in row-major order with
+  /// each element's column taken from its offset, to compare the library's scores against to
+  /// the bit (their sums run in the same order).
+  private static func reference<T: MatrixScalar>(
+    training: Matrix<T>, targets: Matrix<T>, predicted: Matrix<T>
+  ) -> (mse: Double, rSquared: Double) {
+    let k = targets.columns
+    func means(_ m: Matrix<T>) -> [Double] {
+      var sums = [Double](repeating: 0, count: k)
+      for (i, v) in m.elements.enumerated() { sums[i % k] += Double(v) }
+      return sums.map { $0 / Double(m.rows) }
+    }
+    let trainingMeans = means(training), targetMeans = means(targets)
+    var sum = 0.0
+    var residual = [Double](repeating: 0, count: k), total = [Double](repeating: 0, count: k)
+    for (i, (t, p)) in zip(targets.elements, predicted.elements).enumerated() {
+      let d = Double(t) - trainingMeans[i % k]
+      sum += d * d
+      let e = Double(p) - Double(t), c = Double(t) - targetMeans[i % k]
+      residual[i % k] += e * e
+      total[i % k] += c * c
+    }
+    let r2 = (0..<k).reduce(0.0) { $0 + (total[$1] > 0 ? 1 - residual[$1] / total[$1] : (residual[$1] == 0 ? 1 : 0)) }
+    return (sum / Double(targets.rows * k), r2 / Double(k))
+  }
+
+  @Test(arguments: [1, 2, 3, 7])
+  func scoresOnRandomDataMatchTheDefinitionsToTheBit(columns: Int) throws {
+    try checkRandomScores(Float.self, columns: columns)
+    try checkRandomScores(Double.self, columns: columns)
+  }
+
+  private func checkRandomScores<T: MatrixScalar>(_: T.Type, columns: Int) throws {
+    // Columns with their own offsets and spreads, so that a value scored against another
+    // column's mean changes the result.
+    var generator = SeededGenerator(seed: UInt64(40 + columns))
+    func draw(_ rows: Int) -> Matrix<T> {
+      var m = Matrix<T>(validRows: rows, columns: columns)
+      for i in 0..<rows {
+        for j in 0..<columns { m[i, j] = T(Double(10 * j) + Double(j + 1) * (2 * generator.nextUnit() - 1)) }
+      }
+      return m
+    }
+    let training = draw(1001), targets = draw(503), predicted = draw(503)
+    let expected = Self.reference(training: training, targets: targets, predicted: predicted)
+    let mse = try Baseline.meanPredictorMSE(trainingTargets: training, targets: targets)
+    let r2 = try Baseline.rSquared(predicted: predicted, targets: targets)
+    #expect(mse.bitPattern == expected.mse.bitPattern, "\(T.self), \(columns) columns: \(mse) vs \(expected.mse)")
+    #expect(r2.bitPattern == expected.rSquared.bitPattern, "\(T.self), \(columns) columns: \(r2) vs \(expected.rSquared)")
+  }
 }

@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -11,34 +12,23 @@ import Testing
 struct CSVReliabilityTests {
   /// A folder of files for one test, removed afterwards.
   final class Folder {
-    let path: String
-    init() throws {
-      path = FileManager.default.temporaryDirectory
-        .appendingPathComponent("bumpkit-csv14-\(UUID().uuidString)").path
-      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    private let folder: TemporaryFolder
+    var path: String { folder.path }
+    init() throws { folder = try TemporaryFolder(prefix: "bumpkit-csv14") }
 
     /// Writes `bytes` to `name` in the folder and returns its path.
     func file(_ name: String, _ bytes: [UInt8]) throws -> String {
-      let file = path + "/" + name
+      let file = folder.path(name)
       try Data(bytes).write(to: URL(fileURLWithPath: file))
       return file
     }
     func file(_ name: String, _ text: String) throws -> String { try file(name, Array(text.utf8)) }
   }
 
-  private func dataError(_ body: () throws -> Void) -> DataError? {
-    do {
-      try body()
-    } catch let error as DataError {
-      return error
-    } catch {
-      Issue.record("expected a DataError, got \(error)")
-      return nil
-    }
-    Issue.record("expected a DataError, nothing was thrown")
-    return nil
+  private func dataError(
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+  ) -> DataError? {
+    thrownError(DataError.self, sourceLocation: sourceLocation, body)
   }
 
   // MARK: - Text read line by line (the input of `bump function`)

@@ -85,9 +85,15 @@ struct CSVTableReaderTests {
     do { reader = try CSVTableReferenceReader<E>(path: path, columns: columns) } catch let error as DataError {
       return [.error(error)]
     } catch { return [.error(.unreadableFile(path: "?", reason: "\(error)"))] }
+    return readAll(batch: batch) { try reader.read(maxRows: $0) }
+  }
+
+  /// The outcomes of `read` in batches of `batch` rows (all the rows at once when nil), up to
+  /// the end or the first error.
+  static func readAll<E: MatrixScalar>(batch: Int?, _ read: (Int?) throws -> CSVTable<E>?) -> [Outcome] {
     var outcomes: [Outcome] = []
     while true {
-      let next = outcome { image(try reader.read(maxRows: batch)) }
+      let next = outcome { image(try read(batch)) }
       outcomes.append(next)
       if case .table = next, batch != nil { continue }
       return outcomes
@@ -104,13 +110,7 @@ struct CSVTableReaderTests {
       return [.error(error)]
     } catch { return [.error(.unreadableFile(path: "?", reason: "\(error)"))] }
     reader.parallelThreshold = 1
-    var outcomes: [Outcome] = []
-    while true {
-      let next = outcome { image(try reader.read(maxRows: batch)) }
-      outcomes.append(next)
-      if case .table = next, batch != nil { continue }
-      return outcomes
-    }
+    return readAll(batch: batch) { try reader.read(maxRows: $0) }
   }
 
   // MARK: - Random files
@@ -176,6 +176,15 @@ struct CSVTableReaderTests {
     return (bytes, columns)
   }
 
+  /// ``compare(_:_:batch:as:_:)`` in Float for the even file numbers `i`, in Double for the odd.
+  func compare(_ path: String, _ columns: [(name: String, kind: CSVColumnKind)], batch: Int, file i: Int, _ context: String) {
+    if i % 2 == 0 {
+      compare(path, columns, batch: batch, as: Float.self, context)
+    } else {
+      compare(path, columns, batch: batch, as: Double.self, context)
+    }
+  }
+
   func compare<E: MatrixScalar>(_ path: String, _ columns: [(name: String, kind: CSVColumnKind)], batch: Int, as type: E.Type, _ context: String) {
     let whole = Self.reference(path, columns, batch: nil, as: type)
     for threads in [1, 2] {
@@ -196,11 +205,7 @@ struct CSVTableReaderTests {
       let path = try folder.file(bytes)
       let batch = Int.random(in: 1...12, using: &g)
       let context = "file \(i): \(String(decoding: bytes.prefix(300), as: UTF8.self).debugDescription) columns \(columns)"
-      if i % 2 == 0 {
-        compare(path, columns, batch: batch, as: Float.self, context)
-      } else {
-        compare(path, columns, batch: batch, as: Double.self, context)
-      }
+      compare(path, columns, batch: batch, file: i, context)
     }
   }
 
@@ -333,11 +338,7 @@ struct CSVTableReaderTests {
       let path = try folder.file(bytes)
       let context = "file \(i): \(String(decoding: bytes.prefix(300), as: UTF8.self).debugDescription) columns \(columns)"
       let batch = Int.random(in: 1...12, using: &g)
-      if i % 2 == 0 {
-        compare(path, columns, batch: batch, as: Float.self, context)
-      } else {
-        compare(path, columns, batch: batch, as: Double.self, context)
-      }
+      compare(path, columns, batch: batch, file: i, context)
     }
   }
 

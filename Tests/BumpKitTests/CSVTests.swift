@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// The directory of small CSV files the tests read.
 private let csvFixtures = URL(fileURLWithPath: #filePath)
@@ -24,15 +25,7 @@ private func temporaryDirectory() throws -> String {
 private func dataError(
   sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
 ) -> DataError? {
-  do {
-    try body()
-    Issue.record("expected a DataError, nothing was thrown", sourceLocation: sourceLocation)
-  } catch let error as DataError {
-    return error
-  } catch {
-    Issue.record("expected a DataError, got \(error)", sourceLocation: sourceLocation)
-  }
-  return nil
+  thrownError(DataError.self, sourceLocation: sourceLocation, body)
 }
 
 /// Checks that loading `file` fails with `expected`, and that the message names the file,

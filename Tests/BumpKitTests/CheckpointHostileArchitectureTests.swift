@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// Hand-made checkpoints whose architecture is hostile: nested `sequential` layers that
 /// declare sizes no tensor backs, and architectures too long or too deep to decode cheaply.
@@ -8,15 +9,10 @@ import Testing
 @Suite struct CheckpointHostileArchitectureTests {
   /// A scratch folder, removed with the value.
   final class Folder {
-    let path: String
-    init() throws {
-      path = FileManager.default.temporaryDirectory
-        .appendingPathComponent("bumpkit-hostile-architecture-\(UUID().uuidString)").path
-      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-    func entries() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path) }
+    private let folder: TemporaryFolder
+    init() throws { folder = try TemporaryFolder(prefix: "bumpkit-hostile-architecture") }
+    func file(_ name: String) -> String { folder.path(name) }
+    func entries() throws -> [String] { try folder.entries() }
   }
 
   /// A float checkpoint with `layers` as its architecture on `inputs` features and `tensors`
@@ -39,15 +35,7 @@ import Testing
 
   /// The `CheckpointError` that `body` throws, or nil (recording an issue).
   static func checkpointError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> CheckpointError? {
-    do {
-      try body()
-      Issue.record("expected a CheckpointError", sourceLocation: sourceLocation)
-    } catch let error as CheckpointError {
-      return error
-    } catch {
-      Issue.record("expected a CheckpointError, got \(error)", sourceLocation: sourceLocation)
-    }
-    return nil
+    thrownError(CheckpointError.self, sourceLocation: sourceLocation, body)
   }
 
   static let dense23 = LayerConfiguration.dense(DenseConfiguration(inputSize: 2, outputSize: 3))

@@ -9,25 +9,6 @@ import BumpTestSupport
 /// A temporary folder for one test (removed by `remove()` or when released).
 private typealias CheckpointDirectory = TemporaryFolder
 
-/// A `rows × columns` matrix with entries uniform in [lower, upper), from `seed`.
-private func checkpointRandom<T: MatrixScalar>(
-  _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
-) -> Matrix<T> {
-  var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(validRows: rows, columns: columns)
-  for i in 0..<rows {
-    for j in 0..<columns { m[i, j] = T(range.0 + (range.1 - range.0) * generator.nextUnit()) }
-  }
-  return m
-}
-
-/// Every parameter as bit patterns (Float widened exactly to Double).
-private func checkpointBits<T: MatrixScalar>(_ model: Sequential<T>) -> [[UInt64]] {
-  model.parameters.map { $0.value.elements.map { Double($0).bitPattern } }
-}
-
-private func checkpointBits<T: MatrixScalar>(_ m: Matrix<T>) -> [UInt64] { m.elements.map { Double($0).bitPattern } }
-
 /// A model with every layer kind and every parameter layout, its parameters moved off their
 /// initial values (so that a loader that re-initialises would be caught).
 private func everyLayerModel<T: MatrixScalar>(_: T.Type = T.self, seed: UInt64 = 1) throws -> Sequential<T> {
@@ -56,16 +37,10 @@ private func everyLayerModel<T: MatrixScalar>(_: T.Type = T.self, seed: UInt64 =
 }
 
 /// Runs `body`, which must throw a `CheckpointError`, and returns it (recording an issue otherwise).
-private func checkpointError(_ label: String, _ body: () throws -> Void) -> CheckpointError? {
-  do {
-    try body()
-    Issue.record("\(label): expected a CheckpointError")
-  } catch let error as CheckpointError {
-    return error
-  } catch {
-    Issue.record("\(label): expected a CheckpointError, got \(type(of: error)): \(error)")
-  }
-  return nil
+private func checkpointError(
+  _ label: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) -> CheckpointError? {
+  thrownError(CheckpointError.self, label, sourceLocation: sourceLocation, body)
 }
 
 private struct InterruptedWrite: Error {}
@@ -94,7 +69,7 @@ struct CheckpointTests {
     let (loaded, loadedMetadata) = try Checkpoint.load(T.self, from: path)
     #expect(loaded.inputSize == model.inputSize && loaded.outputSize == model.outputSize)
     #expect(loaded.configuration == model.configuration)
-    #expect(checkpointBits(loaded) == checkpointBits(model), "\(T.self): parameters differ")
+    #expect(parameterBits(loaded) == parameterBits(model), "\(T.self): parameters differ")
     #expect(loaded.parameters.map(\.isTrainable) == model.parameters.map(\.isTrainable))
     #expect(loaded.parameters.map(\.name) == model.parameters.map(\.name))
     #expect(loaded.parameterCount == model.parameterCount)
@@ -104,8 +79,8 @@ struct CheckpointTests {
     #expect(loadedMetadata["format_version"] == Checkpoint.formatVersion)
     #expect(loadedMetadata["precision"] == (T.self == Float.self ? "float" : "double"))
 
-    let x: Matrix<T> = checkpointRandom(50, 3, seed: 2, in: (-2, 2))
-    #expect(checkpointBits(try loaded.predict(x)) == checkpointBits(try model.predict(x)), "\(T.self): predictions differ")
+    let x: Matrix<T> = seededMatrix(50, 3, seed: 2, in: (-2, 2))
+    #expect(elementBits(try loaded.predict(x)) == elementBits(try model.predict(x)), "\(T.self): predictions differ")
 
     // The summary reads the same description without choosing a precision.
     let summary = try Checkpoint.summary(at: path)
@@ -121,13 +96,13 @@ struct CheckpointTests {
     }
 
     // The loaded model trains on: it is a complete model, not a read-only copy.
-    let y: Matrix<T> = checkpointRandom(50, 2, seed: 3)
+    let y: Matrix<T> = seededMatrix(50, 2, seed: 3)
     try loaded.fit(x: x, y: y, loss: MeanSquaredError(), optimizer: SGD(learningRate: 0.01), epochs: 1, batchSize: 10)
-    #expect(checkpointBits(loaded) != checkpointBits(model))
+    #expect(parameterBits(loaded) != parameterBits(model))
 
     // Saving the loaded-then-trained model over the file replaces it.
     try Checkpoint.save(loaded, to: path)
-    #expect(checkpointBits(try Checkpoint.load(T.self, from: path).model) == checkpointBits(loaded))
+    #expect(parameterBits(try Checkpoint.load(T.self, from: path).model) == parameterBits(loaded))
   }
 
   @Test("loading another precision than the stored one is precisionMismatch")
@@ -296,7 +271,7 @@ struct CheckpointTests {
     let path = directory.path + "/model.safetensors"
     let old: Sequential<Double> = try everyLayerModel(seed: 1)
     let new: Sequential<Double> = try everyLayerModel(seed: 2)
-    #expect(checkpointBits(old) != checkpointBits(new))
+    #expect(parameterBits(old) != parameterBits(new))
     try Checkpoint.save(old, to: path, metadata: ["run": "old"])
     let oldBytes = try Data(contentsOf: URL(fileURLWithPath: path))
 
@@ -313,12 +288,12 @@ struct CheckpointTests {
     #expect(try directory.entries() == ["model.safetensors"], "the temporary file must be removed")
     #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == oldBytes)
     let (reloaded, metadata) = try Checkpoint.load(Double.self, from: path)
-    #expect(checkpointBits(reloaded) == checkpointBits(old))
+    #expect(parameterBits(reloaded) == parameterBits(old))
     #expect(metadata["run"] == "old")
 
     // An uninterrupted save replaces it.
     try Checkpoint.save(new, to: path, metadata: ["run": "new"])
-    #expect(checkpointBits(try Checkpoint.load(Double.self, from: path).model) == checkpointBits(new))
+    #expect(parameterBits(try Checkpoint.load(Double.self, from: path).model) == parameterBits(new))
     #expect(try directory.entries() == ["model.safetensors"])
 
     // Saving into a directory that does not exist fails cleanly.
@@ -331,7 +306,7 @@ struct CheckpointTests {
   /// largest relative differences: 1.1e-7 (Float) and 2.2e-16 (Double); allowed 4e-6 and 1e-13.
   @Test("Python reads our checkpoints, checks them against the architecture and computes the same outputs")
   func pythonComputesOurModel() throws {
-    try CheckpointPython.requireSafetensors()
+    try PythonScript.requireSafetensors(for: "the checkpoint interop tests")
     try checkPythonForward(Float.self, tolerance: 4e-6)
     try checkPythonForward(Double.self, tolerance: 1e-13)
   }
@@ -340,7 +315,7 @@ struct CheckpointTests {
     let directory = try CheckpointDirectory()
     defer { directory.remove() }
     let model: Sequential<T> = try everyLayerModel(seed: 3)
-    let x: Matrix<T> = checkpointRandom(64, 3, seed: 4, in: (-2, 2))
+    let x: Matrix<T> = seededMatrix(64, 3, seed: 4, in: (-2, 2))
     let modelPath = directory.path + "/model.safetensors"
     try Checkpoint.save(model, to: modelPath, metadata: ["note": "from Swift"])
     let expected = try model.predict(x)
@@ -353,7 +328,7 @@ struct CheckpointTests {
 
   @Test("Python's checker rejects a checkpoint whose tensors disagree with the architecture")
   func pythonChecksTheArchitecture() throws {
-    try CheckpointPython.requireSafetensors()
+    try PythonScript.requireSafetensors(for: "the checkpoint interop tests")
     let directory = try CheckpointDirectory()
     defer { directory.remove() }
     let model: Sequential<Float> = try everyLayerModel()
@@ -363,14 +338,14 @@ struct CheckpointTests {
     try file.write(to: path)
     let inputs = directory.path + "/x.safetensors"
     try SafetensorsFile(tensors: ["x": .init([Float](repeating: 0, count: 3), shape: [1, 3])]).write(to: inputs)
-    let result = try CheckpointPython.run(["forward", path, inputs, directory.path + "/y.safetensors"])
+    let result = try CheckpointPython.script.run(["forward", path, inputs, directory.path + "/y.safetensors"])
     #expect(result.status != 0)
     #expect(result.output.contains("layers.4.center"), "\(result.output)")
   }
 
   @Test("a checkpoint written by Python with modified weights loads here and predicts what numpy computes")
   func weLoadPythonCheckpoints() throws {
-    try CheckpointPython.requireSafetensors()
+    try PythonScript.requireSafetensors(for: "the checkpoint interop tests")
     try checkPythonWritten(Float.self, tolerance: 4e-6)
     try checkPythonWritten(Double.self, tolerance: 1e-13)
   }
@@ -381,7 +356,7 @@ struct CheckpointTests {
     let original: Sequential<T> = try everyLayerModel(seed: 5)
     let ours = directory.path + "/ours.safetensors", theirs = directory.path + "/theirs.safetensors"
     try Checkpoint.save(original, to: ours, metadata: ["note": "round trip through Python"])
-    let rewrite = try CheckpointPython.run(["rewrite", ours, theirs])
+    let rewrite = try CheckpointPython.script.run(["rewrite", ours, theirs])
     try #require(rewrite.status == 0, "checkpoint_interop.py rewrite failed:\n\(rewrite.output)")
 
     let (loaded, metadata) = try Checkpoint.load(T.self, from: theirs)
@@ -395,7 +370,7 @@ struct CheckpointTests {
         #expect(q.value.elements == expected, "layers.\(i).\(p.name)")
       }
     }
-    let x: Matrix<T> = checkpointRandom(64, 3, seed: 6, in: (-2, 2))
+    let x: Matrix<T> = seededMatrix(64, 3, seed: 6, in: (-2, 2))
     let swift = try loaded.predict(x)
     let numpy = try CheckpointPython.forward(theirs, x, in: directory)
     let worst = CheckpointPython.largestDifference(swift, numpy)
@@ -407,25 +382,7 @@ struct CheckpointTests {
 // MARK: - Python helpers
 
 private enum CheckpointPython {
-  static let script = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Scripts/python/checkpoint_interop.py").path
-
-  /// Fails the test, with the fix, unless `python3` can import safetensors and numpy.
-  static func requireSafetensors() throws {
-    let probe = try? runPython(["-c", "import safetensors, numpy"])
-    try #require(
-      probe?.status == 0,
-      """
-      python3 cannot import safetensors and numpy, which the checkpoint interop tests need. \
-      Run Scripts/setup (it runs `pip install safetensors numpy`). \
-      Output: \(probe?.output ?? "python3 could not be started")
-      """)
-  }
-
-  static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try runPython([script] + arguments)
-  }
+  static let script = PythonScript("checkpoint_interop.py")
 
   /// numpy's forward pass of the checkpoint at `modelPath` on `x`, in Double.
   static func forward<T: MatrixScalar>(_ modelPath: String, _ x: Matrix<T>, in directory: CheckpointDirectory) throws -> Matrix<Double> {
@@ -436,7 +393,7 @@ private enum CheckpointPython {
       ? try .init(x.elements.map { Float($0) }, shape: [x.rows, x.columns])
       : try .init(x.elements.map { Double($0) }, shape: [x.rows, x.columns])
     try SafetensorsFile(tensors: ["x": tensor]).write(to: inputs)
-    let result = try run(["forward", modelPath, inputs, outputs])
+    let result = try script.run(["forward", modelPath, inputs, outputs])
     try #require(result.status == 0, "checkpoint_interop.py forward failed:\n\(result.output)")
     let y = try #require(try SafetensorsFile.read(from: outputs)["y"])
     try #require(y.shape.count == 2)
@@ -450,13 +407,6 @@ private enum CheckpointPython {
 
   static func largestDifference<T: MatrixScalar>(_ a: Matrix<T>, _ b: Matrix<T>) -> Double {
     largestDifference(a, Matrix<Double>(rows: b.rows, columns: b.columns, elementsOf: b))
-  }
-
-  /// Runs `python3 arguments`, returning its exit status and its stdout and stderr together.
-  /// Output goes through a file rather than a pipe: Foundation's `readDataToEndOfFile` traps
-  /// on EINTR, which the child's SIGCHLD can cause.
-  private static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try ChildProcess.python(arguments)
   }
 }
 

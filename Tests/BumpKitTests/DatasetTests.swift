@@ -355,3 +355,71 @@ struct DatasetTests {
     #expect(LearningTask.classification(classes: 3).description == "classification (3 classes)")
   }
 }
+
+@Suite("Standardization fitting")
+struct StandardizationFittingTests {
+  /// The statistics as the three passes define them, one column at a time in row order: a
+  /// running mean μᵢ = μᵢ₋₁ + (xᵢ − μᵢ₋₁) / i (two quotients where x − μ overflows), the
+  /// largest deviation m, and s = m·√(Σ((x − μ)/m)² / n), 1 where that is not finite and > 0.
+  private static func reference<T: MatrixScalar>(_ x: Matrix<T>) -> (mean: [Double], deviation: [Double]) {
+    var means: [Double] = [], deviations: [Double] = []
+    for j in 0..<x.columns {
+      let values = (0..<x.rows).map { Double(x[$0, j]) }
+      var mu = 0.0
+      for (i, v) in values.enumerated() {
+        let w = Double(i + 1)
+        let d = v - mu
+        mu += d.isFinite ? d / w : v / w - mu / w
+      }
+      let m = values.reduce(0.0) { max($0, abs($1 - mu)) }
+      var s = 1.0
+      if m > 0 {
+        let squares = values.reduce(0.0) { $0 + ((($1 - mu) / m) * (($1 - mu) / m)) }
+        let candidate = m * (squares / Double(x.rows)).squareRoot()
+        if candidate > 0 && candidate.isFinite { s = candidate }
+      }
+      means.append(mu)
+      deviations.append(s)
+    }
+    return (means, deviations)
+  }
+
+  /// Random columns of their own offsets and spreads, a constant one, and (`huge`) one of
+  /// values of both signs near the largest finite value, whose differences overflow.
+  private static func randomMatrix<T: MatrixScalar>(
+    _: T.Type, rows: Int, columns: Int, seed: UInt64, huge: Bool
+  ) -> Matrix<T> {
+    var generator = SeededGenerator(seed: seed)
+    var m = Matrix<T>(validRows: rows, columns: columns)
+    for i in 0..<rows {
+      for j in 0..<columns {
+        let u = 2 * generator.nextUnit() - 1
+        let value: Double =
+          j == 1 ? 3.25
+          : huge && j == columns - 1 ? Double(T.greatestFiniteMagnitude) * (u < 0 ? -0.99 : 0.99)
+          : Double(j * j) - 7 + Double(j + 1) * 1000 * u * u * u
+        m[i, j] = T(value)
+      }
+    }
+    return m
+  }
+
+  @Test("the fitted means and scales are, to the bit, those of the three passes one column at a time",
+        arguments: [(1, 1000), (3, 517), (8, 300), (9, 257), (17, 1201), (20, 70_000)])
+  func fittingMatchesThePassesToTheBit(columns: Int, rows: Int) throws {
+    try check(Float.self, columns: columns, rows: rows)
+    try check(Double.self, columns: columns, rows: rows)
+  }
+
+  private func check<T: MatrixScalar>(_: T.Type, columns: Int, rows: Int) throws {
+    for huge in columns >= 3 ? [false, true] : [false] {
+      let x = Self.randomMatrix(T.self, rows: rows, columns: columns, seed: UInt64(columns * 31 + rows), huge: huge)
+      let fitted = try Standardization(fitting: x)
+      let expected = Self.reference(x)
+      #expect(fitted.mean.map(\.bitPattern) == expected.mean.map(\.bitPattern), "\(T.self), \(columns) columns, huge \(huge)")
+      #expect(
+        fitted.standardDeviation.map(\.bitPattern) == expected.deviation.map(\.bitPattern),
+        "\(T.self), \(columns) columns, huge \(huge)")
+    }
+  }
+}

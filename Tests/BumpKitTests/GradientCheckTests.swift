@@ -154,13 +154,18 @@ struct GradientCheckTests {
     #expect(report.tensors.count == 4)
   }
 
-  @Test("a whole model, Dense → Bump → Dense, through Sequential")
-  func sequentialModel() throws {
-    let model = try Sequential<Double>(seed: 21) {
+  /// Dense(2→5) → Bump(5) → Dense(5→2), with random biases, σ and c drawn from `seed`.
+  private static func denseBumpDense<T: MatrixScalar>(seed: UInt64) throws -> Sequential<T> {
+    try Sequential<T>(seed: seed) {
       try Dense(inputSize: 2, outputSize: 5, biasInitializer: .uniform(-0.3, 0.3))
       try Bump(units: 5, sigma: .perUnit(.uniform(0.5, 1.5)), center: .perUnit(.uniform(-0.2, 0.2)), amplitude: .perUnit(.constant(1)))
       try Dense(inputSize: 5, outputSize: 2, biasInitializer: .uniform(-0.3, 0.3))
     }
+  }
+
+  @Test("a whole model, Dense → Bump → Dense, through Sequential")
+  func sequentialModel() throws {
+    let model: Sequential<Double> = try Self.denseBumpDense(seed: 21)
     let x = try gradientCheckInput(rows: 8, columns: 2, seed: 4, scale: 1.5)
     // The bump's inputs are the first layer's outputs: make sure none sits on the boundary.
     let bump = model.layers[1] as! Bump<Double>
@@ -191,11 +196,7 @@ struct GradientCheckTests {
 
   @Test("Float layers agree with the same layers in Double within Float tolerance")
   func floatAgainstDouble() throws {
-    let floatModel = try Sequential<Float>(seed: 21) {
-      try Dense(inputSize: 2, outputSize: 5, biasInitializer: .uniform(-0.3, 0.3))
-      try Bump(units: 5, sigma: .perUnit(.uniform(0.5, 1.5)), center: .perUnit(.uniform(-0.2, 0.2)), amplitude: .perUnit(.constant(1)))
-      try Dense(inputSize: 5, outputSize: 2, biasInitializer: .uniform(-0.3, 0.3))
-    }
+    let floatModel: Sequential<Float> = try Self.denseBumpDense(seed: 21)
     let doubleModel = try Sequential<Double>(seed: 99) {
       try Dense(inputSize: 2, outputSize: 5)
       try Bump(units: 5, sigma: .perUnit(.uniform(0.5, 1.5)), center: .perUnit(.uniform(-0.2, 0.2)), amplitude: .perUnit(.constant(1)))

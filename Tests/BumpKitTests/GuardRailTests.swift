@@ -18,17 +18,6 @@ private func scaled<T: MatrixScalar>(_ x: Matrix<T>, by factor: T, plus offset: 
   try Matrix(rows: x.rows, columns: x.columns, elements: x.elements.map { $0 * factor + offset })
 }
 
-/// `rows × columns` values uniform in [-1, 1) from `seed`.
-private func guardRandom<T: MatrixScalar>(_ rows: Int, _ columns: Int, seed: UInt64) -> Matrix<T> {
-  var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(validRows: rows, columns: columns)
-  for i in 0..<rows {
-    for j in 0..<columns { m[i, j] = T(-1 + 2 * generator.nextUnit()) }
-  }
-  return m
-}
-
-
 // MARK: - Warnings after fit
 
 @Suite("Guard rails: warnings after fit")
@@ -76,8 +65,8 @@ struct TrainingWarningTests {
   /// Targets independent of the inputs: no model beats the constant predictor by 1 %.
   @Test("a model no better than a constant predictor is warned about (mse, softmax, binary)")
   func constantPredictorWarns() throws {
-    let x: Matrix<Double> = guardRandom(2000, 1, seed: 4)
-    let y: Matrix<Double> = guardRandom(2000, 1, seed: 5)
+    let x: Matrix<Double> = seededMatrix(2000, 1, seed: 4)
+    let y: Matrix<Double> = seededMatrix(2000, 1, seed: 5)
     let linear = try Sequential<Double>(seed: 6) { try Dense(inputSize: 1, outputSize: 1) }
     let history = try linear.fit(
       x: x, y: y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 1e-2), epochs: 20, seed: 7)

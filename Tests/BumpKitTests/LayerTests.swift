@@ -4,28 +4,13 @@ import Testing
 
 // MARK: - Helpers
 
-/// A `rows × columns` matrix with entries uniform in [lower, upper), from `seed`.
-private func layerRandom<T: MatrixScalar>(
-  _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
-) -> Matrix<T> {
-  var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(validRows: rows, columns: columns)
-  for i in 0..<rows {
-    for j in 0..<columns { m[i, j] = T(range.0 + (range.1 - range.0) * generator.nextUnit()) }
-  }
-  return m
-}
-
 /// A `1 × n` row from Double values.
 private func layerRow<T: MatrixScalar>(_ values: [Double], as _: T.Type = T.self) throws -> Matrix<T> {
   try Matrix<T>(rows: 1, columns: values.count, elements: values.map { T($0) })
 }
 
-/// The elements' bit patterns, widened to Double (exact for Float), for bitwise comparisons.
-private func layerBits<T: MatrixScalar>(_ m: Matrix<T>) -> [UInt64] { m.elements.map { Double($0).bitPattern } }
-
 /// Every parameter value of a layer, copied out.
-private func layerSnapshot<T: MatrixScalar>(_ layer: any Layer<T>) -> [[UInt64]] { layer.parameters.map { layerBits($0.value) } }
+private func layerSnapshot<T: MatrixScalar>(_ layer: any Layer<T>) -> [[UInt64]] { layer.parameters.map { elementBits($0.value) } }
 
 /// The value of a per-unit or shared parameter for unit `j`, in Double.
 private func layerValue<T: MatrixScalar>(_ p: Parameter<T>, _ j: Int) -> Double {
@@ -66,7 +51,7 @@ struct LayerTests {
     }
     #expect(model.inputSize == 3)
     #expect(model.outputSize == 2)
-    let x: Matrix<T> = layerRandom(7, 3, seed: 1)
+    let x: Matrix<T> = seededMatrix(7, 3, seed: 1)
     var h = x
     let widths = [5, 5, 5, 5, 5, 5, 2]
     for (layer, width) in zip(model.layers, widths) {
@@ -76,7 +61,7 @@ struct LayerTests {
     }
     let y = try model.forward(x)
     #expect(y.rows == 7 && y.columns == 2)
-    #expect(layerBits(y) == layerBits(h))
+    #expect(elementBits(y) == elementBits(h))
     let p = try model.predict(x)
     #expect(p.rows == 7 && p.columns == 2)
     // A single row works too.
@@ -87,10 +72,10 @@ struct LayerTests {
   @Test("a returned output is a value: the next forward pass does not change it")
   func outputsAreValues() throws {
     for layer: any Layer<Double> in [try Dense(inputSize: 2, outputSize: 2), try Bump(units: 2), ReLU(), Tanh(), Sigmoid(), try Gaussian()] {
-      let first = try layer.forward(layerRandom(4, 2, seed: 1, in: (-0.5, 0.5)))
-      let kept = layerBits(first)
-      _ = try layer.forward(layerRandom(4, 2, seed: 2, in: (-0.5, 0.5)))
-      #expect(layerBits(first) == kept, "\(layer)")
+      let first = try layer.forward(seededMatrix(4, 2, seed: 1, in: (-0.5, 0.5)))
+      let kept = elementBits(first)
+      _ = try layer.forward(seededMatrix(4, 2, seed: 2, in: (-0.5, 0.5)))
+      #expect(elementBits(first) == kept, "\(layer)")
     }
   }
 
@@ -102,9 +87,9 @@ struct LayerTests {
 
   private func checkDense<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
     let dense = try Dense<T>(inputSize: 4, outputSize: 3)
-    try dense.weight.assign(layerRandom(4, 3, seed: 10))
-    try dense.bias!.assign(layerRandom(1, 3, seed: 11))
-    let x: Matrix<T> = layerRandom(9, 4, seed: 12, in: (-2, 2))
+    try dense.weight.assign(seededMatrix(4, 3, seed: 10))
+    try dense.bias!.assign(seededMatrix(1, 3, seed: 11))
+    let x: Matrix<T> = seededMatrix(9, 4, seed: 12, in: (-2, 2))
     let y = try dense(x)
     #expect(y.rows == 9 && y.columns == 3)
     for i in 0..<9 {
@@ -160,7 +145,7 @@ struct LayerTests {
       if centerSpec.trainable { try bump.center.assign(layerRow(values(centerSpec, centers))) }
       if amplitudeSpec.trainable { try bump.amplitude.assign(layerRow(values(amplitudeSpec, amplitudes))) }
 
-      let x: Matrix<T> = layerRandom(200, units, seed: 21, in: (-3.5, 3.5))
+      let x: Matrix<T> = seededMatrix(200, units, seed: 21, in: (-3.5, 3.5))
       let y = try bump(x)
       #expect(y.rows == 200 && y.columns == units)
       var inside = 0
@@ -213,7 +198,7 @@ struct LayerTests {
     // Unit 3 sits far from every input: it is dead.
     try bump.center.assign(layerRow([0.0, 0.5, -1.0, 100.0]))
     let rows = 301
-    let x: Matrix<T> = layerRandom(rows, units, seed: 5, in: (-3, 3))
+    let x: Matrix<T> = seededMatrix(rows, units, seed: 5, in: (-3, 3))
     _ = try bump(x)
     var counts = [Int](repeating: 0, count: units)
     for i in 0..<rows {
@@ -285,11 +270,11 @@ struct LayerTests {
   func shapeMismatchErrors() throws {
     let dense = try Dense<Double>(inputSize: 3, outputSize: 2)
     let bump = try Bump<Double>(units: 4, center: .perUnit(.zeros))
-    let good: Matrix<Double> = layerRandom(5, 3, seed: 1, in: (-0.5, 0.5))
+    let good: Matrix<Double> = seededMatrix(5, 3, seed: 1, in: (-0.5, 0.5))
     let before = try dense(good)
     let weights = layerSnapshot(dense)
 
-    let wrong: Matrix<Double> = layerRandom(5, 2, seed: 2)
+    let wrong: Matrix<Double> = seededMatrix(5, 2, seed: 2)
     do {
       _ = try dense(wrong)
       Issue.record("Dense(3→2) with a 5×2 batch should throw")
@@ -299,7 +284,7 @@ struct LayerTests {
     let message = layerMessage { _ = try dense(wrong) } ?? ""
     #expect(message.contains("5×2") && message.contains("×3"), "message: \(message)")
     #expect(layerSnapshot(dense) == weights)
-    #expect(layerBits(try dense(good)) == layerBits(before))
+    #expect(elementBits(try dense(good)) == elementBits(before))
 
     // backward with a gradient of the wrong shape.
     _ = try dense(good)
@@ -308,16 +293,16 @@ struct LayerTests {
     #expect(backwardMessage.contains("4×2") && backwardMessage.contains("5×2"), "message: \(backwardMessage)")
 
     // Bump: the width must equal its units.
-    let bumpInput: Matrix<Double> = layerRandom(6, 4, seed: 3, in: (-0.5, 0.5))
+    let bumpInput: Matrix<Double> = seededMatrix(6, 4, seed: 3, in: (-0.5, 0.5))
     _ = try bump(bumpInput)
     let fractions = bump.supportFractionPerUnit
-    let bumpMessage = layerMessage { _ = try bump(layerRandom(6, 3, seed: 4)) } ?? ""
+    let bumpMessage = layerMessage { _ = try bump(seededMatrix(6, 3, seed: 4)) } ?? ""
     #expect(bumpMessage.contains("6×3") && bumpMessage.contains("×4"), "message: \(bumpMessage)")
     #expect(bump.supportFractionPerUnit == fractions, "a rejected batch must not change the statistics")
 
     // Sequential.predict and forward name both shapes as well.
     let model = try Sequential<Double>(layers: [try Dense(inputSize: 3, outputSize: 2)])
-    let predictMessage = layerMessage { _ = try model.predict(layerRandom(2, 5, seed: 5)) } ?? ""
+    let predictMessage = layerMessage { _ = try model.predict(seededMatrix(2, 5, seed: 5)) } ?? ""
     #expect(predictMessage.contains("2×5") && predictMessage.contains("3"), "message: \(predictMessage)")
   }
 
@@ -353,7 +338,7 @@ struct LayerTests {
 
   private func checkInvalidParameters<T: MatrixScalar>(_: T.Type) throws {
     let bump = try Bump<T>(units: 3, center: .perUnit(.zeros), amplitude: .perUnit(.constant(1)))
-    let x: Matrix<T> = layerRandom(4, 3, seed: 8, in: (-0.5, 0.5))
+    let x: Matrix<T> = seededMatrix(4, 3, seed: 8, in: (-0.5, 0.5))
     let good = try bump(x)
     let fractions = bump.supportFractionPerUnit
     let original = bump.sigma.value
@@ -381,7 +366,7 @@ struct LayerTests {
       try parameter.assign(saved)
     }
     #expect(bump.sigma.value == original)
-    #expect(layerBits(try bump(x)) == layerBits(good))
+    #expect(elementBits(try bump(x)) == elementBits(good))
   }
 
   @Test("sigmaFloor must be finite and > 0, units ≥ 1")
@@ -473,7 +458,7 @@ struct LayerTests {
       Tanh()
       try Dense(inputSize: 8, outputSize: 2)
     }
-    let x: Matrix<T> = layerRandom(1500, 3, seed: 4, in: (-1.5, 1.5))
+    let x: Matrix<T> = seededMatrix(1500, 3, seed: 4, in: (-1.5, 1.5))
     let whole = try model.predict(x, batchSize: 1500)
     // predict cuts the batch into blocks of rows on the worker pool: the products of a block
     // may round otherwise than those of the whole batch at once, never by more than that.
@@ -486,7 +471,7 @@ struct LayerTests {
       let pool = WorkerPool(threads: threads)
       defer { pool.retire() }
       let run = try TrainingWorkers.$override.withValue(pool) { try model.predict(x, batchSize: 1500) }
-      #expect(layerBits(run) == layerBits(whole), "threads \(threads)")
+      #expect(elementBits(run) == elementBits(whole), "threads \(threads)")
     }
     #expect(whole.elements.contains { $0 != 0 })
     for batchSize in [1, 7, 1000, 4096] {

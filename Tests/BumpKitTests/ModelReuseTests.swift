@@ -2,11 +2,6 @@ import BumpKit
 import Foundation
 import Testing
 
-/// Every parameter value of a model, in order, as bit patterns.
-private func parameterBits(_ model: Sequential<Float>) -> [[UInt32]] {
-  model.parameters.map { $0.value.elements.map(\.bitPattern) }
-}
-
 private func body() throws -> [any Layer<Float>] {
   [try Dense<Float>(inputSize: 1, outputSize: 16), try Bump<Float>(units: 16), try Dense<Float>(inputSize: 16, outputSize: 8), Tanh<Float>()]
 }

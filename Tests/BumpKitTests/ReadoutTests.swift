@@ -4,15 +4,6 @@ import Testing
 
 // MARK: - Helpers
 
-private func readoutRandom<T: MatrixScalar>(_ rows: Int, _ columns: Int, seed: UInt64, as _: T.Type = T.self) -> Matrix<T> {
-  var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(validRows: rows, columns: columns)
-  for i in 0..<rows {
-    for j in 0..<columns { m[i, j] = T(2 * generator.nextUnit() - 1) }
-  }
-  return m
-}
-
 /// Φ·W + 1·b, in Double.
 private func affine<T: MatrixScalar>(_ phi: Matrix<T>, _ w: [[Double]], _ b: [Double]) -> [[Double]] {
   (0..<phi.rows).map { i in
@@ -36,7 +27,7 @@ struct ReadoutTests {
   }
 
   private func checkExactMap<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
-    let phi: Matrix<T> = readoutRandom(40, 4, seed: 1)
+    let phi: Matrix<T> = seededMatrix(40, 4, seed: 1)
     let y = try Matrix<T>(affine(phi, Self.weights, Self.bias).map { $0.map { T($0) } })
     let dense = try Dense<T>(inputSize: 4, outputSize: 2)
     let mse = try Readout.fitRidge(features: phi, targets: y, lambda: 0, into: dense)
@@ -52,9 +43,9 @@ struct ReadoutTests {
 
   @Test("ridge with λ > 0 shrinks the weights, not the bias, and matches the centred normal equations")
   func ridgeShrinks() throws {
-    let phi: Matrix<Double> = readoutRandom(30, 4, seed: 2)
+    let phi: Matrix<Double> = seededMatrix(30, 4, seed: 2)
     var y = try Matrix<Double>(affine(phi, Self.weights, Self.bias))
-    let noise: Matrix<Double> = readoutRandom(30, 2, seed: 3)
+    let noise: Matrix<Double> = seededMatrix(30, 2, seed: 3)
     try Matrix.axpy(alpha: 0.1, noise, &y)
     var previous = Double.infinity
     for lambda in [0.0, 0.1, 1, 10, 100] {
@@ -96,7 +87,7 @@ struct ReadoutTests {
 
   @Test("dead units (all-zero feature columns) need λ > 0, which gives them zero weight")
   func deadUnits() throws {
-    var phi: Matrix<Double> = readoutRandom(20, 4, seed: 4)
+    var phi: Matrix<Double> = seededMatrix(20, 4, seed: 4)
     for i in 0..<20 { phi[i, 2] = 0 }
     let y = try Matrix<Double>(affine(phi, Self.weights, Self.bias))
     let dense = try Dense<Double>(inputSize: 4, outputSize: 2)
@@ -113,7 +104,7 @@ struct ReadoutTests {
 
   @Test("a layer without bias gets only W")
   func withoutBias() throws {
-    let phi: Matrix<Double> = readoutRandom(25, 4, seed: 5)
+    let phi: Matrix<Double> = seededMatrix(25, 4, seed: 5)
     let y = try Matrix<Double>(affine(phi, Self.weights, [0, 0]))
     let dense = try Dense<Double>(inputSize: 4, outputSize: 2, useBias: false)
     try Readout.fitRidge(features: phi, targets: y, lambda: 0, into: dense)
@@ -123,7 +114,7 @@ struct ReadoutTests {
 
   @Test("bad inputs are errors that name the shapes, the row or the argument")
   func errors() throws {
-    let phi: Matrix<Double> = readoutRandom(10, 4, seed: 6)
+    let phi: Matrix<Double> = seededMatrix(10, 4, seed: 6)
     let dense = try Dense<Double>(inputSize: 4, outputSize: 2)
     #expect(throws: BumpKitError.self) { try Readout.fitRidge(features: phi, targets: Matrix(rows: 9, columns: 2), lambda: 0, into: dense) }
     #expect(throws: BumpKitError.self) { try Readout.fitRidge(features: phi, targets: Matrix(rows: 10, columns: 3), lambda: 0, into: dense) }
@@ -137,7 +128,7 @@ struct ReadoutTests {
       #expect(throws: BumpKitError.self) { try Readout.fitRidge(features: phi, targets: Matrix(rows: 10, columns: 2), lambda: bad, into: dense) }
     }
     // Fewer samples than unknowns needs λ > 0.
-    let few: Matrix<Double> = readoutRandom(3, 4, seed: 7)
+    let few: Matrix<Double> = seededMatrix(3, 4, seed: 7)
     #expect(throws: BumpKitError.self) { try Readout.fitRidge(features: few, targets: Matrix(rows: 3, columns: 2), lambda: 0, into: dense) }
     #expect(throws: Never.self) { try Readout.fitRidge(features: few, targets: Matrix(rows: 3, columns: 2), lambda: 0.1, into: dense) }
 
@@ -163,7 +154,7 @@ struct ReadoutTests {
       try Bump(units: 8, sigma: .perUnit(.uniform(1, 3)))
       try Dense(inputSize: 8, outputSize: 1)
     }
-    let x: Matrix<Double> = readoutRandom(200, 2, seed: 8)
+    let x: Matrix<Double> = seededMatrix(200, 2, seed: 8)
     // Targets that the read-out can represent exactly: a fixed combination of the features.
     var features = x
     for layer in model.layers.dropLast() { features = try layer.forward(features) }

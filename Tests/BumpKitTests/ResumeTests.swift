@@ -4,21 +4,6 @@ import Testing
 
 // MARK: - Helpers
 
-/// A `rows × columns` matrix with entries uniform in [-1, 1), from `seed`.
-private func resumeRandom<T: MatrixScalar>(_ rows: Int, _ columns: Int, seed: UInt64, as _: T.Type = T.self) -> Matrix<T> {
-  var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(validRows: rows, columns: columns)
-  for i in 0..<rows {
-    for j in 0..<columns { m[i, j] = T(2 * generator.nextUnit() - 1) }
-  }
-  return m
-}
-
-/// Every parameter of a model as bit patterns (Float widened exactly to Double).
-private func resumeWeights<T: MatrixScalar>(_ model: Sequential<T>) -> [[UInt64]] {
-  model.parameters.map { $0.value.elements.map { Double($0).bitPattern } }
-}
-
 /// Dense(2→8) → Bump(8, σ, c and a trained) → Dense(8→1), drawn from `seed`.
 private func resumeNetwork<T: MatrixScalar>(_: T.Type, seed: UInt64) throws -> Sequential<T> {
   try Sequential<T>(seed: seed) {
@@ -54,7 +39,7 @@ enum ResumeOptimizerCase: String, CaseIterable, Sendable {
 private func resumeRun<T: MatrixScalar>(
   _ kind: ResumeOptimizerCase, _: T.Type, epochs: Int, interruptAfter: Int?, earlyStopping: EarlyStopping?
 ) throws -> (weights: [[UInt64]], loss: [Double], validationLoss: [Double], history: History) {
-  let x = resumeRandom(80, 2, seed: 11, as: T.self)
+  let x = seededMatrix(80, 2, seed: 11, as: T.self)
   var y = Matrix<T>(validRows: 80, columns: 1)
   for i in 0..<80 { y[i, 0] = T(sin(3 * Double(x[i, 0])) * Double(x[i, 1])) }
   let model = try resumeNetwork(T.self, seed: 5)
@@ -67,7 +52,7 @@ private func resumeRun<T: MatrixScalar>(
   }
   guard let k = interruptAfter else {
     let history = try train(model, optimizer, from: nil, hook: nil)
-    return (resumeWeights(model), history.loss, history.validationLoss, history)
+    return (parameterBits(model), history.loss, history.validationLoss, history)
   }
   var saved: [UInt8] = []
   _ = try train(model, optimizer, from: nil) { end in
@@ -81,7 +66,7 @@ private func resumeRun<T: MatrixScalar>(
     T.self, file: SafetensorsFile.decode(saved), optimizer: fresh)
   #expect(state.epochsCompleted == k)
   let history = try train(resumed, fresh, from: state, hook: nil)
-  return (resumeWeights(resumed), history.loss, history.validationLoss, history)
+  return (parameterBits(resumed), history.loss, history.validationLoss, history)
 }
 
 // MARK: - Tests
@@ -137,8 +122,8 @@ struct ResumeTests {
   func inferenceAndPlainFiles() throws {
     let model = try resumeNetwork(Float.self, seed: 2)
     let optimizer = try Adam<Float>()
-    let x = resumeRandom(16, 2, seed: 1, as: Float.self)
-    let y = resumeRandom(16, 1, seed: 2, as: Float.self)
+    let x = seededMatrix(16, 2, seed: 1, as: Float.self)
+    let y = seededMatrix(16, 1, seed: 2, as: Float.self)
     var state: TrainingState<Float>?
     try model.fit(x: x, y: y, loss: MeanSquaredError<Float>(), optimizer: optimizer, epochs: 2, batchSize: 4,
                   earlyStopping: EarlyStopping(patience: 5), onEpochEnd: { end in
@@ -153,7 +138,7 @@ struct ResumeTests {
     #expect(file.names.contains("training.best_loss"))
     #expect(file.metadata[Checkpoint.resumeStateKey] != nil)
     let (loaded, metadata) = try Checkpoint.load(Float.self, file: SafetensorsFile.decode(file.encode()))
-    #expect(resumeWeights(loaded) == resumeWeights(model))
+    #expect(parameterBits(loaded) == parameterBits(model))
     #expect(metadata["note"] == "kept")
 
     let plain = try Checkpoint.encode(model, metadata: [Checkpoint.resumeStateKey: "{}"])
@@ -215,19 +200,19 @@ struct ResumeTests {
   @Test("a step refuses an epoch schedule without steps per epoch and a bad scheduled rate")
   func scheduleErrors() throws {
     let model = try resumeNetwork(Double.self, seed: 1)
-    _ = try model.forward(resumeRandom(4, 2, seed: 1))
-    _ = try model.backward(resumeRandom(4, 1, seed: 2))
-    let before = resumeWeights(model)
+    _ = try model.forward(seededMatrix(4, 2, seed: 1))
+    _ = try model.backward(seededMatrix(4, 1, seed: 2))
+    let before = parameterBits(model)
     let epochs = try Adam<Double>(schedule: .stepDecay(everyEpochs: 1, factor: 0.5))
     #expect(throws: BumpKitError.self) { try epochs.step(model.parameters) }
     epochs.stepsPerEpoch = 3
     #expect(throws: Never.self) { try epochs.step(model.parameters) }
-    let after = resumeWeights(model)
+    let after = parameterBits(model)
     #expect(after != before)
     let bad = try SGD<Double>(schedule: .custom { _, _ in -1 })
     #expect(throws: BumpKitError.self) { try bad.step(model.parameters) }
     #expect(bad.iterations == 0)
-    #expect(resumeWeights(model) == after)
+    #expect(parameterBits(model) == after)
   }
 
   /// AdamW is Adam's decoupled form: the same class, its own kind, snapshots that restore

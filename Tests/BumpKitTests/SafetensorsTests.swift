@@ -806,27 +806,27 @@ struct SafetensorsTests {
 
   @Test("Python's safetensors reads what we write: values, dtypes, shapes and metadata")
   func pythonReadsOurFiles() throws {
-    try PythonInterop.requireSafetensors()
+    try PythonScript.requireSafetensors(for: "the interop tests")
     let directory = try TemporaryDirectory()
     defer { directory.remove() }
     let specPath = directory.path + "/spec.json"
     let filePath = directory.path + "/swift.safetensors"
     try PythonInterop.writeSpec(of: PythonInterop.sampleFile(), to: specPath)
     try PythonInterop.sampleFile().write(to: filePath)
-    let result = try PythonInterop.run(["check", specPath, filePath])
+    let result = try PythonInterop.script.run(["check", specPath, filePath])
     #expect(result.status == 0, "safetensors_interop.py check failed:\n\(result.output)")
   }
 
   @Test("we read what Python's safetensors.numpy.save_file writes")
   func weReadPythonFiles() throws {
-    try PythonInterop.requireSafetensors()
+    try PythonScript.requireSafetensors(for: "the interop tests")
     let directory = try TemporaryDirectory()
     defer { directory.remove() }
     let specPath = directory.path + "/spec.json"
     let filePath = directory.path + "/python.safetensors"
     let expected = try PythonInterop.sampleFile()
     try PythonInterop.writeSpec(of: expected, to: specPath)
-    let result = try PythonInterop.run(["write", specPath, filePath])
+    let result = try PythonInterop.script.run(["write", specPath, filePath])
     try #require(result.status == 0, "safetensors_interop.py write failed:\n\(result.output)")
     let file = try SafetensorsFile.read(from: filePath)
     #expect(file.tensors == expected.tensors)
@@ -838,32 +838,7 @@ struct SafetensorsTests {
 // MARK: - Python helpers
 
 private enum PythonInterop {
-  static let script = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Scripts/python/safetensors_interop.py").path
-
-  /// Fails the test, with the fix, unless `python3` can import safetensors and numpy.
-  static func requireSafetensors() throws {
-    let probe = try? runPython(["-c", "import safetensors, numpy"])
-    try #require(
-      probe?.status == 0,
-      """
-      python3 cannot import safetensors and numpy, which the interop tests need. \
-      Run Scripts/setup (it runs `pip install safetensors numpy`). \
-      Output: \(probe?.output ?? "python3 could not be started")
-      """)
-  }
-
-  static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try runPython([script] + arguments)
-  }
-
-  /// Runs `python3 arguments`, returning its exit status and its stdout and stderr together.
-  /// Output goes through a file rather than a pipe: Foundation's `readDataToEndOfFile`
-  /// traps on EINTR, which the child's SIGCHLD can cause.
-  private static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try ChildProcess.python(arguments)
-  }
+  static let script = PythonScript("safetensors_interop.py")
 
   /// Tensors covering what interop can get wrong: special values, NaN payloads, a scalar,
   /// zero-size dimensions, F16, non-ASCII names, and metadata that needs JSON escapes.

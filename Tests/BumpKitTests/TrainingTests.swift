@@ -1,25 +1,9 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 // MARK: - Helpers
-
-/// A `rows × columns` matrix with entries uniform in [lower, upper), from `seed`.
-private func trainingRandom<T: MatrixScalar>(
-  _ rows: Int, _ columns: Int, seed: UInt64, in range: (Double, Double) = (-1, 1), as _: T.Type = T.self
-) -> Matrix<T> {
-  var generator = SeededGenerator(seed: seed)
-  var m = Matrix<T>(validRows: rows, columns: columns)
-  for i in 0..<rows {
-    for j in 0..<columns { m[i, j] = T(range.0 + (range.1 - range.0) * generator.nextUnit()) }
-  }
-  return m
-}
-
-/// Every parameter of a model as bit patterns (Float widened exactly to Double).
-private func trainingWeights<T: MatrixScalar>(_ model: Sequential<T>) -> [[UInt64]] {
-  model.parameters.map { $0.value.elements.map { Double($0).bitPattern } }
-}
 
 /// `f(x)` applied to a one-column matrix.
 private func trainingMap<T: MatrixScalar>(_ x: Matrix<T>, _ f: (Double) -> Double) -> Matrix<T> {
@@ -39,16 +23,10 @@ private func bumpNetwork<T: MatrixScalar>(units: Int, seed: UInt64, sigma: Bump<
 
 /// Runs `body`, which must throw a `BumpKitError`, and returns it (recording an issue
 /// otherwise). The training and guard-rail suites share it.
-func trainingError(_ label: String, _ body: () throws -> Void) -> BumpKitError? {
-  do {
-    try body()
-    Issue.record("\(label): expected an error")
-  } catch let error as BumpKitError {
-    return error
-  } catch {
-    Issue.record("\(label): expected a BumpKitError, got \(error)")
-  }
-  return nil
+func trainingError(
+  _ label: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) -> BumpKitError? {
+  thrownError(BumpKitError.self, label, sourceLocation: sourceLocation, body)
 }
 
 // MARK: - Tests
@@ -67,7 +45,7 @@ struct TrainingTests {
   }
 
   private func checkLine<T: MatrixScalar>(_: T.Type) throws {
-    let x: Matrix<T> = trainingRandom(64, 1, seed: 1)
+    let x: Matrix<T> = seededMatrix(64, 1, seed: 1)
     let y = trainingMap(x) { 2 * $0 + 1 }
     let model = try Sequential<T>(seed: 1) { try Dense(inputSize: 1, outputSize: 1) }
     let history = try model.fit(
@@ -221,7 +199,7 @@ struct TrainingTests {
     func train(modelSeed: UInt64, fitSeed: UInt64) throws -> [[UInt64]] {
       let model: Sequential<T> = try bumpNetwork(units: 6, seed: modelSeed)
       try model.fit(x: data.x, y: data.y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 5, batchSize: 16, seed: fitSeed)
-      return trainingWeights(model)
+      return parameterBits(model)
     }
     let first = try train(modelSeed: 1, fitSeed: 2)
     let second = try train(modelSeed: 1, fitSeed: 2)
@@ -230,7 +208,7 @@ struct TrainingTests {
     #expect(first != (try train(modelSeed: 1, fitSeed: 4)), "\(T.self): another shuffling seed")
     // The initial weights alone follow the model seed.
     let a: Sequential<T> = try bumpNetwork(units: 6, seed: 1), b: Sequential<T> = try bumpNetwork(units: 6, seed: 1)
-    #expect(trainingWeights(a) == trainingWeights(b))
+    #expect(parameterBits(a) == parameterBits(b))
   }
 
   /// 10 samples in batches of 4 are the batches 0..<4, 4..<8 and 8..<10 (unshuffled); fit must
@@ -242,7 +220,7 @@ struct TrainingTests {
   }
 
   private func checkLastBatch<T: MatrixScalar>(_: T.Type) throws {
-    let x: Matrix<T> = trainingRandom(10, 1, seed: 14, in: (-2, 2))
+    let x: Matrix<T> = seededMatrix(10, 1, seed: 14, in: (-2, 2))
     let y = trainingMap(x) { sin(3 * $0) }
     let fitted: Sequential<T> = try bumpNetwork(units: 3, seed: 15)
     let manual: Sequential<T> = try bumpNetwork(units: 3, seed: 15)
@@ -270,7 +248,7 @@ struct TrainingTests {
       }
       epochLosses.append(total / 10)
     }
-    #expect(trainingWeights(fitted) == trainingWeights(manual), "\(T.self): fit differs from three hand-made steps per epoch")
+    #expect(parameterBits(fitted) == parameterBits(manual), "\(T.self): fit differs from three hand-made steps per epoch")
     #expect(history.loss.count == 2)
     for (a, b) in zip(history.loss, epochLosses) { #expect(abs(a - b) <= 1e-12 * abs(b), "epoch loss \(a) vs \(b)") }
   }
@@ -280,9 +258,9 @@ struct TrainingTests {
     // Training pulls w from 0 towards 1 (y = x); the validation targets are 0.5·x, so the
     // validation loss falls until w passes 0.5 and rises after (measured: best at epoch 3,
     // stopped after epoch 6).
-    let x: Matrix<Double> = trainingRandom(40, 1, seed: 16)
+    let x: Matrix<Double> = seededMatrix(40, 1, seed: 16)
     let y = trainingMap(x) { $0 }
-    let validationX: Matrix<Double> = trainingRandom(20, 1, seed: 17)
+    let validationX: Matrix<Double> = seededMatrix(20, 1, seed: 17)
     let validationY = trainingMap(validationX) { 0.5 * $0 }
     for restore in [true, false] {
       let model = try Sequential<Double>(seed: 18) { try Dense(inputSize: 1, outputSize: 1) }
@@ -363,20 +341,20 @@ struct TrainingTests {
 
   private func checkDivergence<T: MatrixScalar>(_: T.Type, bumps: Bool) throws {
     let label = "\(T.self) \(bumps ? "Dense → Bump → Dense" : "Dense")"
-    let x: Matrix<T> = trainingRandom(64, 1, seed: 22, in: (0.1, 1))
+    let x: Matrix<T> = seededMatrix(64, 1, seed: 22, in: (0.1, 1))
     let y = trainingMap(x) { 3 * $0 - 1 }
     let model: Sequential<T> = bumps ? try bumpNetwork(units: 4, seed: 23) : try Sequential<T>(seed: 23) { try Dense(inputSize: 1, outputSize: 1) }
-    var last: (epoch: Int, batch: Int, weights: [[UInt64]]) = (-1, -1, trainingWeights(model))
+    var last: (epoch: Int, batch: Int, weights: [[UInt64]]) = (-1, -1, parameterBits(model))
     do {
       try model.fit(
         x: x, y: y, loss: MeanSquaredError(), optimizer: SGD(learningRate: 1e30), epochs: 50, batchSize: 8, seed: 24,
-        progress: { p in if p.event == .batch { last = (p.epoch, p.batch, trainingWeights(model)) } })
+        progress: { p in if p.event == .batch { last = (p.epoch, p.batch, parameterBits(model)) } })
       Issue.record("\(label): SGD with lr 1e30 should diverge")
     } catch BumpKitError.nonFiniteLoss(let epoch, let batch, let value) {
       // The failing batch is the one after the last reported one.
       let next = last.batch == 7 ? (last.epoch + 1, 0) : (last.epoch, last.batch + 1)
       #expect(epoch == next.0 && batch == next.1, "\(label): failed at \(epoch).\(batch), last good \(last.epoch).\(last.batch)")
-      let kept = trainingWeights(model) == last.weights
+      let kept = parameterBits(model) == last.weights
       #expect(kept, "\(label): weights changed by the failing step")
       let text = String(describing: BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: value))
       #expect(text.contains("epoch \(epoch)") && text.contains("batch \(batch)"), "\(text)")
@@ -473,7 +451,7 @@ struct TrainingTests {
     }
     try f.unchanged("row mismatch")
     // Inputs of the wrong width.
-    let wide: Matrix<Double> = trainingRandom(48, 3, seed: 27)
+    let wide: Matrix<Double> = seededMatrix(48, 3, seed: 27)
     if let error = trainingError("3 input columns", { try f.fit(wide, f.labels) }) {
       #expect(String(describing: error).contains("48×3"), "\(error)")
     }
@@ -506,20 +484,20 @@ struct TrainingTests {
     let model: Sequential<T> = try bumpNetwork(units: 8, seed: 29)
     try model.fit(x: data.x, y: data.y, loss: MeanSquaredError(), optimizer: Adam(learningRate: 0.01), epochs: 20, batchSize: 32, seed: 30)
     let trained = try model.evaluate(x: data.x, y: data.y, loss: MeanSquaredError<T>())
-    let hidden = trainingWeights(model).dropLast(2)
+    let hidden = parameterBits(model).dropLast(2)
     let refit = try Readout.refit(model, inputs: data.x, targets: data.y, lambda: lambda)
     let after = try model.evaluate(x: data.x, y: data.y, loss: MeanSquaredError<T>())
     // λ‖W‖²/N bounds what the ridge term can cost; the slack covers it and rounding.
     #expect(refit <= trained * (1 + 1e-5) + 1e-9, "\(T.self): trained \(trained), refit \(refit)")
     #expect(abs(after - refit) <= 1e-5 * refit + 1e-12, "\(T.self): evaluate \(after) vs refit's own \(refit)")
-    #expect(Array(trainingWeights(model).dropLast(2)) == Array(hidden), "the hidden layers must not change")
+    #expect(Array(parameterBits(model).dropLast(2)) == Array(hidden), "the hidden layers must not change")
   }
 }
 
 /// A small classifier, 48 two-feature rows with alternating labels 0/1, and an SGD optimizer,
 /// for the bad-input tests.
 private final class BadInputFixture {
-  let x: Matrix<Double> = trainingRandom(48, 2, seed: 25)
+  let x: Matrix<Double> = seededMatrix(48, 2, seed: 25)
   let labels: Matrix<Double>
   let model: Sequential<Double>
   private(set) var sgd: SGD<Double>
@@ -536,7 +514,7 @@ private final class BadInputFixture {
       try Dense(inputSize: 4, outputSize: 2)
     }
     sgd = try SGD(learningRate: 0.1)
-    weights = trainingWeights(model)
+    weights = parameterBits(model)
     initialValues = model.parameters.map(\.value)
   }
 
@@ -550,7 +528,7 @@ private final class BadInputFixture {
   /// Checks that nothing moved, then puts the initial state back so that one failure does not
   /// cascade into the next case.
   func unchanged(_ label: String) throws {
-    let same = trainingWeights(model) == weights
+    let same = parameterBits(model) == weights
     #expect(same, "\(label): the weights changed")
     #expect(sgd.iterations == 0, "\(label): the optimizer stepped \(sgd.iterations) times")
     for (p, v) in zip(model.parameters, initialValues) { try p.assign(v) }
@@ -560,7 +538,7 @@ private final class BadInputFixture {
   /// After the rejected calls, the same model trains normally.
   func trainsAfterwards() throws {
     try fit(x, labels)
-    #expect(trainingWeights(model) != weights)
+    #expect(parameterBits(model) != weights)
     #expect(sgd.iterations == 12)
   }
 }

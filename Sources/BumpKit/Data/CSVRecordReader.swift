@@ -133,10 +133,6 @@ struct CSVRecordReader {
     var isBlank: Bool { count == 1 && fields.first?.isEmpty == true }
   }
 
-  private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\"")
-  private static let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
-  private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
-
   /// Reads one record; `nil` at the end of input. `header` is nil while reading the header,
   /// whose size is bounded by ``headerByteLimit`` instead of the column count.
   private static func record(
@@ -155,11 +151,9 @@ struct CSVRecordReader {
       let keep = header.map { index < $0.count } ?? true
       field.removeAll(keepingCapacity: true)
       let fieldLine = line
-      var byte = try input.nextByte()
-      while byte == space || byte == tab { byte = try input.nextByte() }
-      var endOfRecord = false
-      func append(_ b: UInt8) throws {
-        if b == 0 { throw DataError.nulByte(path: path, line: line, column: column()) }
+      let (endOfRecord, quoted) = try CSVFieldSyntax.readField(
+        from: input, line: &line, path: path, column: column
+      ) { b in
         guard keep else { return }
         if field.count >= fieldByteLimit {
           throw DataError.fieldTooLong(
@@ -167,63 +161,10 @@ struct CSVRecordReader {
         }
         field.append(b)
       }
-      if byte == quote {
-        // Quoted: runs to the closing quote, across line breaks.
-        while true {
-          guard let b = try input.nextByte() else {
-            throw DataError.unterminatedQuote(path: path, line: fieldLine, column: column())
-          }
-          if b == quote {
-            if try input.peekByte() == quote {
-              _ = try input.nextByte()
-              try append(quote)
-              continue
-            }
-            break
-          }
-          if b == cr {
-            line += 1
-            if try input.peekByte() == lf { try append(b); _ = try input.nextByte(); try append(lf); continue }
-          } else if b == lf {
-            line += 1
-          }
-          try append(b)
-        }
-        var after = try input.nextByte()
-        while after == space || after == tab { after = try input.nextByte() }
-        switch after {
-        case nil: endOfRecord = true
-        case comma: break
-        case cr, lf:
-          line += 1
-          if after == cr, try input.peekByte() == lf { _ = try input.nextByte() }
-          endOfRecord = true
-        default:
-          if after == 0 { throw DataError.nulByte(path: path, line: line, column: column()) }
-          throw DataError.textAfterQuote(path: path, line: line, column: column())
-        }
-      } else {
-        var b = byte
-        while true {
-          guard let c = b else {
-            endOfRecord = true
-            break
-          }
-          if c == comma { break }
-          if c == cr || c == lf {
-            line += 1
-            if c == cr, try input.peekByte() == lf { _ = try input.nextByte() }
-            endOfRecord = true
-            break
-          }
-          try append(c)
-          b = try input.nextByte()
-        }
-        while let last = field.last, last == space || last == tab { field.removeLast() }
-      }
+      if !quoted { CSVFieldSyntax.trimTrailingBlanks(&field) }
       if keep {
         if let bad = UTF8Validation.firstInvalidByte(in: field) {
-          throw DataError.invalidEncoding(path: path, line: fieldLine + lineBreaks(in: field[..<bad]))
+          throw DataError.invalidEncoding(path: path, line: fieldLine + CSVFieldSyntax.lineBreaks(in: field[..<bad]))
         }
         let text = String(decoding: field, as: UTF8.self)
         recordBytes += field.count + 1
@@ -236,17 +177,6 @@ struct CSVRecordReader {
       record.count += 1
       if endOfRecord { return record }
     }
-  }
-
-  /// The number of line breaks (LF, CR or CRLF) in `bytes`.
-  private static func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
-    var breaks = 0
-    var afterCR = false
-    for byte in bytes {
-      if byte == cr || (byte == lf && !afterCR) { breaks += 1 }
-      afterCR = byte == cr
-    }
-    return breaks
   }
 }
 

@@ -269,16 +269,10 @@ final class CSVRecordScanner {
     (v &- 0x0101_0101_0101_0101) & ~v & 0x8080_8080_8080_8080
   }
 
-  private static let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\"")
-  private static let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
-  private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
-
   /// `CSVRecordReader`'s record algorithm on this input: the record's line and field count,
   /// its kept fields (all in header mode, else the first ``columnCount``) in `slowFields`,
   /// as written (unquoted fields trimmed at the end); nil at the end of the input.
   private func slowRecord(headerMode: Bool) throws -> (line: Int, count: Int)? {
-    let space = Self.space, tab = Self.tab, quote = Self.quote, comma = Self.comma
-    let cr = Self.cr, lf = Self.lf
     guard try input.peekByte() != nil else { return nil }
     let recordLine = line
     var count = 0
@@ -296,8 +290,9 @@ final class CSVRecordScanner {
         }
       }
       let fieldLine = line
-      func append(_ b: UInt8) throws {
-        if b == 0 { throw DataError.nulByte(path: path, line: line, column: column) }
+      let (endOfRecord, quoted) = try CSVFieldSyntax.readField(
+        from: input, line: &line, path: path, column: { column }
+      ) { b in
         guard keep else { return }
         if slowFields[index].count >= Self.fieldByteLimit {
           throw DataError.fieldTooLong(
@@ -305,75 +300,11 @@ final class CSVRecordScanner {
         }
         slowFields[index].append(b)
       }
-      var byte = try input.nextByte()
-      while byte == space || byte == tab { byte = try input.nextByte() }
-      var endOfRecord = false
-      if byte == quote {
-        while true {
-          guard let b = try input.nextByte() else {
-            throw DataError.unterminatedQuote(path: path, line: fieldLine, column: column)
-          }
-          if b == quote {
-            if try input.peekByte() == quote {
-              _ = try input.nextByte()
-              try append(quote)
-              continue
-            }
-            break
-          }
-          if b == cr {
-            line += 1
-            if try input.peekByte() == lf {
-              try append(b)
-              _ = try input.nextByte()
-              try append(lf)
-              continue
-            }
-          } else if b == lf {
-            line += 1
-          }
-          try append(b)
-        }
-        var after = try input.nextByte()
-        while after == space || after == tab { after = try input.nextByte() }
-        switch after {
-        case nil: endOfRecord = true
-        case comma: break
-        case cr, lf:
-          line += 1
-          if after == cr, try input.peekByte() == lf { _ = try input.nextByte() }
-          endOfRecord = true
-        default:
-          if after == 0 { throw DataError.nulByte(path: path, line: line, column: column) }
-          throw DataError.textAfterQuote(path: path, line: line, column: column)
-        }
-      } else {
-        var b = byte
-        while true {
-          guard let c = b else {
-            endOfRecord = true
-            break
-          }
-          if c == comma { break }
-          if c == cr || c == lf {
-            line += 1
-            if c == cr, try input.peekByte() == lf { _ = try input.nextByte() }
-            endOfRecord = true
-            break
-          }
-          try append(c)
-          b = try input.nextByte()
-        }
-        if keep {
-          while let last = slowFields[index].last, last == space || last == tab {
-            slowFields[index].removeLast()
-          }
-        }
-      }
+      if keep && !quoted { CSVFieldSyntax.trimTrailingBlanks(&slowFields[index]) }
       if keep {
         if let bad = UTF8Validation.firstInvalidByte(in: slowFields[index]) {
           throw DataError.invalidEncoding(
-            path: path, line: fieldLine + Self.lineBreaks(in: slowFields[index][..<bad]))
+            path: path, line: fieldLine + CSVFieldSyntax.lineBreaks(in: slowFields[index][..<bad]))
         }
         recordBytes += slowFields[index].count + 1
         if headerMode, recordBytes > Self.headerByteLimit {
@@ -384,17 +315,6 @@ final class CSVRecordScanner {
       count += 1
       if endOfRecord { return (recordLine, count) }
     }
-  }
-
-  /// The number of line breaks (LF, CR or CRLF) in `bytes`.
-  private static func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
-    var breaks = 0
-    var afterCR = false
-    for byte in bytes {
-      if byte == cr || (byte == lf && !afterCR) { breaks += 1 }
-      afterCR = byte == cr
-    }
-    return breaks
   }
 }
 

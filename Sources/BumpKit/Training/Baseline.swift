@@ -15,21 +15,23 @@ public enum Baseline {
   /// `trainingTargets`: (1 / (N·K)) · Σᵢⱼ (tᵢⱼ − t̄ⱼ)², the loss ``MeanSquaredError`` gives
   /// that constant. On the training part itself this is the (population) variance.
   ///
-  /// The means and sums are taken in `Double`.
+  /// The means and sums are taken in `Double`, each sum over the elements in row-major
+  /// order, so the result is the same to the bit as that of the formula written as one loop
+  /// over the elements (no tolerance: no sum is reordered).
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` if either matrix has no rows;
   ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if their column counts differ.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public static func meanPredictorMSE<Element: MatrixScalar>(
     trainingTargets: Matrix<Element>, targets: Matrix<Element>
   ) throws -> Double {
     try check(trainingTargets, targets, "Baseline.meanPredictorMSE")
     let means = columnMeans(trainingTargets)
     var sum = 0.0
-    targets.withUnsafeBufferPointer { t in
-      for i in t.indices {
-        let d = Double(t[i]) - means[i % targets.columns]
-        sum += d * d
-      }
+    forEachElement(of: targets) { value, j in
+      let d = value - means[j]
+      sum += d * d
     }
     return sum / Double(targets.rows * targets.columns)
   }
@@ -71,6 +73,8 @@ public enum Baseline {
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no rows;
   ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless both have one shape.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   public static func rSquared<Element: MatrixScalar>(
     predicted: Matrix<Element>, targets: Matrix<Element>
   ) throws -> Double {
@@ -86,14 +90,13 @@ public enum Baseline {
     var residual = [Double](repeating: 0, count: columns)
     var total = [Double](repeating: 0, count: columns)
     predicted.withUnsafeBufferPointer { p in
-      targets.withUnsafeBufferPointer { t in
-        for i in t.indices {
-          let j = i % columns
-          let e = Double(p[i]) - Double(t[i])
-          let d = Double(t[i]) - means[j]
-          residual[j] += e * e
-          total[j] += d * d
-        }
+      var i = 0
+      forEachElement(of: targets) { t, j in
+        let e = Double(p[i]) - t
+        let d = t - means[j]
+        residual[j] += e * e
+        total[j] += d * d
+        i += 1
       }
     }
     var score = 0.0
@@ -140,10 +143,26 @@ public enum Baseline {
 
   private static func columnMeans<Element: MatrixScalar>(_ m: Matrix<Element>) -> [Double] {
     var means = [Double](repeating: 0, count: m.columns)
-    m.withUnsafeBufferPointer { p in
-      for i in p.indices { means[i % m.columns] += Double(p[i]) }
-    }
+    forEachElement(of: m) { value, j in means[j] += value }
     return means.map { $0 / Double(m.rows) }
+  }
+
+  /// Calls `body` with each element of `m` in `Double` and its column, in row-major order:
+  /// the column comes from the loops, not from a division of each element's offset.
+  @inline(__always)
+  private static func forEachElement<Element: MatrixScalar>(
+    of m: Matrix<Element>, _ body: (Double, Int) -> Void
+  ) {
+    let columns = m.columns
+    m.withUnsafeBufferPointer { p in
+      var i = 0
+      for _ in 0..<m.rows {
+        for j in 0..<columns {
+          body(Double(p[i]), j)
+          i += 1
+        }
+      }
+    }
   }
 
   private static func check<Element: MatrixScalar>(

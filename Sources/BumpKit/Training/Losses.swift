@@ -51,34 +51,28 @@ public protocol Loss<Element> {
 ///
 /// for an `N × K` batch of predictions p and targets t of the same shape (Keras'
 /// `mean_squared_error` and PyTorch's `MSELoss(reduction: "mean")`). The regression loss.
+///
+/// ``lossAndGradient(predicted:target:gradient:)`` gives the mean of (p − t)² over all
+/// elements and writes 2·(p − t)/(N·K) into `gradient`; ``loss(predicted:target:)`` gives the
+/// mean alone. Both throw ``BumpKitError/emptyBatch(operation:)``, and
+/// ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless p and t have one shape.
 public struct MeanSquaredError<Element: MatrixScalar>: Loss, Sendable {
   /// A mean squared error loss.
   public init() {}
 
   /// "mse".
   public var name: String { "mse" }
-
-  /// The mean of (p − t)² over all elements, and 2·(p − t)/(N·K) in `gradient`.
-  ///
-  /// - Throws: ``BumpKitError/emptyBatch(operation:)``,
-  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless p and t have one shape.
-  public func lossAndGradient(
-    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
-  ) throws -> Double {
-    try checkSameShape(predicted, target, "MeanSquaredError")
-    return run(SquaredErrorKernel(), predicted, target, gradient: &gradient)
-  }
-
-  /// The mean of (p − t)² over all elements.
-  ///
-  /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
-  public func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double {
-    try checkSameShape(predicted, target, "MeanSquaredError")
-    return run(SquaredErrorKernel(), predicted, target, nil)
-  }
 }
 
-private struct SquaredErrorKernel: LossKernel {
+extension MeanSquaredError: KernelLoss {
+  func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws {
+    try checkSameShape(predicted, target, "MeanSquaredError")
+  }
+
+  func kernel(for predicted: Matrix<Element>) -> SquaredErrorKernel { SquaredErrorKernel() }
+}
+
+struct SquaredErrorKernel: LossKernel {
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   func callAsFunction<T: MatrixScalar>(
@@ -110,35 +104,25 @@ private struct SquaredErrorKernel: LossKernel {
 /// −∞ or NaN. This is TensorFlow's `sigmoid_cross_entropy_with_logits` and PyTorch's
 /// `BCEWithLogitsLoss`. σ(z) in the gradient is evaluated as 1/(1 + e^−z) or e^z/(1 + e^z),
 /// whichever does not overflow.
+///
+/// ``lossAndGradient(predicted:target:gradient:)`` gives the mean cross-entropy over all
+/// elements and writes (σ(z) − y)/(N·K) into `gradient`; ``loss(predicted:target:)`` gives the
+/// mean alone. Both throw ``BumpKitError/emptyBatch(operation:)``,
+/// ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless z and y have one shape, and
+/// ``BumpKitError/invalidArgument(name:value:reason:)`` naming the row and column of a target
+/// outside [0, 1] (NaN included).
 public struct BinaryCrossEntropyWithLogits<Element: MatrixScalar>: Loss, Sendable {
   /// A binary cross-entropy loss on logits.
   public init() {}
 
   /// "binary-crossentropy".
   public var name: String { "binary-crossentropy" }
+}
 
-  /// The mean cross-entropy over all elements, and (σ(z) − y)/(N·K) in `gradient`.
-  ///
-  /// - Throws: ``BumpKitError/emptyBatch(operation:)``,
-  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless z and y have one shape,
-  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` naming the row and column of a
-  ///   target outside [0, 1] (NaN included).
-  public func lossAndGradient(
-    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
-  ) throws -> Double {
-    try validate(predicted, target)
-    return run(BinaryCrossEntropyKernel(), predicted, target, gradient: &gradient)
-  }
+extension BinaryCrossEntropyWithLogits: KernelLoss {
+  func kernel(for predicted: Matrix<Element>) -> BinaryCrossEntropyKernel { BinaryCrossEntropyKernel() }
 
-  /// The mean cross-entropy over all elements.
-  ///
-  /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
-  public func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double {
-    try validate(predicted, target)
-    return run(BinaryCrossEntropyKernel(), predicted, target, nil)
-  }
-
-  private func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws {
+  func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws {
     try checkSameShape(predicted, target, "BinaryCrossEntropyWithLogits")
     let columns = target.columns
     try target.withUnsafeBufferPointer { y in
@@ -151,7 +135,7 @@ public struct BinaryCrossEntropyWithLogits<Element: MatrixScalar>: Loss, Sendabl
   }
 }
 
-private struct BinaryCrossEntropyKernel: LossKernel {
+struct BinaryCrossEntropyKernel: LossKernel {
   @_specialize(where T == Float)
   @_specialize(where T == Double)
   func callAsFunction<T: MatrixScalar>(
@@ -183,35 +167,27 @@ private struct BinaryCrossEntropyKernel: LossKernel {
 /// log Σₖ e^(zₖ) = m + log Σₖ e^(zₖ − m), so every exponent is ≤ 0: logits of ±1000 give
 /// exact finite losses and gradients. This is TensorFlow's
 /// `sparse_softmax_cross_entropy_with_logits` and PyTorch's `CrossEntropyLoss`.
+///
+/// ``lossAndGradient(predicted:target:gradient:)`` gives the mean cross-entropy over the rows
+/// and writes (softmax(z) − onehot(y))/N into `gradient`; ``loss(predicted:target:)`` gives the
+/// mean alone. Both throw ``BumpKitError/emptyBatch(operation:)``;
+/// ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless the labels are `N × 1` for
+/// `N × K` logits; ``BumpKitError/labelOutOfRange(row:label:classes:)`` naming the first row
+/// whose label is not an integer in 0..<K.
 public struct SoftmaxCrossEntropy<Element: MatrixScalar>: Loss, Sendable {
   /// A softmax cross-entropy loss over integer labels.
   public init() {}
 
   /// "softmax-crossentropy".
   public var name: String { "softmax-crossentropy" }
+}
 
-  /// The mean cross-entropy over the rows, and (softmax(z) − onehot(y))/N in `gradient`.
-  ///
-  /// - Throws: ``BumpKitError/emptyBatch(operation:)``;
-  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless the labels are `N × 1`
-  ///   for `N × K` logits; ``BumpKitError/labelOutOfRange(row:label:classes:)`` naming the
-  ///   first row whose label is not an integer in 0..<K.
-  public func lossAndGradient(
-    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
-  ) throws -> Double {
-    try validate(predicted, target)
-    return run(SoftmaxCrossEntropyKernel(classes: predicted.columns), predicted, target, gradient: &gradient)
+extension SoftmaxCrossEntropy: KernelLoss {
+  func kernel(for predicted: Matrix<Element>) -> SoftmaxCrossEntropyKernel {
+    SoftmaxCrossEntropyKernel(classes: predicted.columns)
   }
 
-  /// The mean cross-entropy over the rows.
-  ///
-  /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
-  public func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double {
-    try validate(predicted, target)
-    return run(SoftmaxCrossEntropyKernel(classes: predicted.columns), predicted, target, nil)
-  }
-
-  private func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws {
+  func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws {
     let operation = "SoftmaxCrossEntropy"
     guard predicted.rows > 0 else { throw BumpKitError.emptyBatch(operation: operation) }
     guard target.rows == predicted.rows, target.columns == 1 else {
@@ -282,7 +258,7 @@ extension SoftmaxCrossEntropy {
   }
 }
 
-private struct SoftmaxCrossEntropyKernel: LossKernel {
+struct SoftmaxCrossEntropyKernel: LossKernel {
   let classes: Int
 
   // `run` calls the kernel through the protocol, which reaches this generic body
@@ -340,8 +316,40 @@ private func checkSameShape<E>(_ predicted: Matrix<E>, _ target: Matrix<E>, _ op
   }
 }
 
+/// A built-in loss: its checks of a batch, then its kernel over the buffers. The public
+/// methods of ``Loss`` are written once here for all of them.
+protocol KernelLoss: Loss {
+  associatedtype Kernel: LossKernel
+  /// Throws unless `predicted` and `target` make a batch this loss can score.
+  func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws
+  /// The kernel that scores a batch of `predicted`'s shape.
+  func kernel(for predicted: Matrix<Element>) -> Kernel
+}
+
+extension KernelLoss {
+  /// The mean loss over the batch, and dL/d(predicted) written into `gradient` (resized to
+  /// the shape of `predicted`, without allocating when its capacity suffices).
+  ///
+  /// - Throws: the errors the loss type lists for a batch: an empty batch, mismatched shapes,
+  ///   and the targets it refuses.
+  public func lossAndGradient(
+    predicted: Matrix<Element>, target: Matrix<Element>, gradient: inout Matrix<Element>
+  ) throws -> Double {
+    try validate(predicted, target)
+    return run(kernel(for: predicted), predicted, target, gradient: &gradient)
+  }
+
+  /// The mean loss over the batch, without a gradient.
+  ///
+  /// - Throws: the same errors as ``lossAndGradient(predicted:target:gradient:)``.
+  public func loss(predicted: Matrix<Element>, target: Matrix<Element>) throws -> Double {
+    try validate(predicted, target)
+    return run(kernel(for: predicted), predicted, target, nil)
+  }
+}
+
 /// The inner loop of a loss, generic over the scalar type so that it is written once.
-private protocol LossKernel {
+protocol LossKernel {
   /// The mean loss of `p` against `t`, with dL/dp written into `g` when it is not nil.
   func callAsFunction<T: MatrixScalar>(
     _ p: UnsafeBufferPointer<T>, _ t: UnsafeBufferPointer<T>, _ g: UnsafeMutableBufferPointer<T>?
