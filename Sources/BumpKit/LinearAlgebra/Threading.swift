@@ -1,21 +1,26 @@
 internal import COpenBLAS
 import Synchronization
 
-/// The process-wide thread count for BumpKit's heavy work: OpenBLAS (matrix products,
-/// LAPACK), the bump kernels and the optimizers' update passes (``SGD``, ``Adam``, ``AdamW``).
+/// The process-wide thread count for BumpKit's heavy work: the shards of `fit`'s training
+/// steps and the row blocks of predictions (on a pool of long-lived threads, each with
+/// single-threaded BLAS), OpenBLAS outside them (matrix products, LAPACK), the bump kernels
+/// and the optimizers' update passes (``SGD``, ``Adam``, ``AdamW``).
 ///
 /// This is the one setting for threads: nothing else in BumpKit takes a thread count
 /// (`KernelOptions/defaultThreadCount`, which it sets, is the same count as BumpKernels
-/// sees it, for code that uses the kernels without BumpKit). Results of the bump kernels and
-/// the optimizers do not depend on it; OpenBLAS results may differ in the last bits between
-/// thread counts.
+/// sees it, for code that uses the kernels without BumpKit). Training a model of built-in
+/// layers and predicting give the same bits whatever the count: shards and blocks are fixed
+/// by the shape, not by the threads (see the Performance article). The bump kernels and the
+/// optimizers do not depend on it either; OpenBLAS's own threaded products, where you call
+/// them directly, may differ in the last bits between thread counts.
 ///
 /// On a machine shared with other work, 1 is often faster than the number of cores: a
 /// thread that waits for a busy core stalls the whole product (see the Performance
 /// article). The environment variable `OPENBLAS_NUM_THREADS` sets OpenBLAS's count when the
 /// process starts; assigning ``threadCount`` overrides it.
 public enum Threading {
-  /// The number of threads OpenBLAS, the bump kernels and the optimizers use (≥ 1).
+  /// The number of threads training steps, predictions, OpenBLAS, the bump kernels and the
+  /// optimizers use (≥ 1).
   ///
   /// Reading returns the count last assigned, or OpenBLAS's (`openblas_get_num_threads`)
   /// before any assignment. Assigning n sets OpenBLAS's count (`openblas_set_num_threads`)

@@ -382,14 +382,18 @@ extension SoftmaxCrossEntropy: RowSeparableLoss {}
 /// How `fit` cuts a batch into shards (``ShardedPasses``): fixed by the batch's rows and the
 /// model's size alone.
 package enum ShardPlan {
-  /// The smallest number of rows a shard gets: 16 for models of up to 2¹⁴ parameters, 64
-  /// above. A shard's fixed costs grow with the model — its share of the reduction (a pass
-  /// over a gradient the size of the model) and its weight-gradient products, whose output is
-  /// the size of the model whatever the rows, and which lose BLAS's efficiency below about
-  /// 64 rows — while its work grows with rows × model size; for a small model the fixed cost
-  /// is the layers' calls themselves, a few microseconds. Fewer rows than this cost more in
-  /// overhead than a second thread gains (measured on the benchmark's three sizes).
-  package static func minimumRows(parameters: Int) -> Int { parameters <= 1 << 14 ? 16 : 64 }
+  /// The smallest number of rows a shard gets: 32 for models of up to 2¹⁴ parameters, 64 up
+  /// to 2¹⁷, 128 above. A shard's fixed costs grow with the model — its share of the
+  /// reduction (a pass over a gradient the size of the model) and its weight-gradient
+  /// products, whose output is the size of the model whatever the rows and which lose BLAS's
+  /// efficiency on few rows — while its work grows with rows × model size; for a small model
+  /// the fixed cost is the layers' calls themselves, a few microseconds a shard. Fewer rows
+  /// than this cost more in overhead than a second thread gains (measured on the
+  /// benchmark's three sizes: 16-row shards of the 1,700-parameter model and 64-row shards of
+  /// the 1,070,000-parameter one ran slower on two threads than one shard did).
+  package static func minimumRows(parameters: Int) -> Int {
+    parameters <= 1 << 14 ? 32 : parameters <= 1 << 17 ? 64 : 128
+  }
 
   /// The most shards of a batch: 64.
   package static var maximumShards: Int { 64 }
