@@ -135,8 +135,9 @@ private final class Shift: CheckpointableLayer {
   func releaseSavedState() {}
 }
 
-/// The identity, with no way to rebuild it.
-private final class Opaque: Layer {
+/// The identity, with no way to rebuild it: a layer of your own that is not a
+/// `CheckpointableLayer` (also what keeps a model to one shard, ``ShardedTrainingTests``).
+final class Opaque: Layer {
   typealias Element = Float
   var parameters: [Parameter<Float>] { [] }
   func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }

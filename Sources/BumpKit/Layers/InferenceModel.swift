@@ -125,15 +125,7 @@ func predictInBatches<Element: MatrixScalar>(
       do {
         var block = Matrix<Element>()
         try input.copyRows(rows, into: &block)
-        let y = try forward(block)
-        guard y.rows == rows.count, y.columns == outputSize else {
-          throw BumpKitError.shapeMismatch(
-            operation: "\(operation): a batch's outputs", expected: MatrixShape(rows: rows.count, columns: outputSize),
-            actual: MatrixShape(of: y))
-        }
-        y.withUnsafeBufferPointer { y in
-          (out + rows.lowerBound * outputSize).update(from: y.baseAddress!, count: rows.count * outputSize)
-        }
+        try storeBatchOutputs(try forward(block), rows: rows, outputSize: outputSize, into: out, "\(operation): a batch's outputs")
       } catch {
         errors[b] = error
       }

@@ -52,8 +52,8 @@ public protocol Loss<Element> {
 /// for an `N × K` batch of predictions p and targets t of the same shape (Keras'
 /// `mean_squared_error` and PyTorch's `MSELoss(reduction: "mean")`). The regression loss.
 ///
-/// ``lossAndGradient(predicted:target:gradient:)`` gives the mean of (p − t)² over all
-/// elements and writes 2·(p − t)/(N·K) into `gradient`; ``loss(predicted:target:)`` gives the
+/// ``Loss/lossAndGradient(predicted:target:gradient:)`` gives the mean of (p − t)² over all
+/// elements and writes 2·(p − t)/(N·K) into `gradient`; ``Loss/loss(predicted:target:)`` gives the
 /// mean alone. Both throw ``BumpKitError/emptyBatch(operation:)``, and
 /// ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless p and t have one shape.
 public struct MeanSquaredError<Element: MatrixScalar>: Loss, Sendable {
@@ -105,8 +105,8 @@ struct SquaredErrorKernel: LossKernel {
 /// `BCEWithLogitsLoss`. σ(z) in the gradient is evaluated as 1/(1 + e^−z) or e^z/(1 + e^z),
 /// whichever does not overflow.
 ///
-/// ``lossAndGradient(predicted:target:gradient:)`` gives the mean cross-entropy over all
-/// elements and writes (σ(z) − y)/(N·K) into `gradient`; ``loss(predicted:target:)`` gives the
+/// ``Loss/lossAndGradient(predicted:target:gradient:)`` gives the mean cross-entropy over all
+/// elements and writes (σ(z) − y)/(N·K) into `gradient`; ``Loss/loss(predicted:target:)`` gives the
 /// mean alone. Both throw ``BumpKitError/emptyBatch(operation:)``,
 /// ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless z and y have one shape, and
 /// ``BumpKitError/invalidArgument(name:value:reason:)`` naming the row and column of a target
@@ -168,8 +168,8 @@ struct BinaryCrossEntropyKernel: LossKernel {
 /// exact finite losses and gradients. This is TensorFlow's
 /// `sparse_softmax_cross_entropy_with_logits` and PyTorch's `CrossEntropyLoss`.
 ///
-/// ``lossAndGradient(predicted:target:gradient:)`` gives the mean cross-entropy over the rows
-/// and writes (softmax(z) − onehot(y))/N into `gradient`; ``loss(predicted:target:)`` gives the
+/// ``Loss/lossAndGradient(predicted:target:gradient:)`` gives the mean cross-entropy over the rows
+/// and writes (softmax(z) − onehot(y))/N into `gradient`; ``Loss/loss(predicted:target:)`` gives the
 /// mean alone. Both throw ``BumpKitError/emptyBatch(operation:)``;
 /// ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless the labels are `N × 1` for
 /// `N × K` logits; ``BumpKitError/labelOutOfRange(row:label:classes:)`` naming the first row

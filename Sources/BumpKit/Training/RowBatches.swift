@@ -86,16 +86,8 @@ package struct RowBatches<Element: MatrixScalar> {
     var result = try Matrix<Element>(rows: rows, columns: outputSize)
     try forEach(x, releasing: model) { _, positions, inputs, _ in
       let output = try forward(inputs)
-      guard output.rows == positions.count, output.columns == outputSize else {
-        throw BumpKitError.shapeMismatch(
-          operation: "a batch's outputs", expected: MatrixShape(rows: positions.count, columns: outputSize),
-          actual: MatrixShape(of: output))
-      }
-      result.withUnsafeMutableBufferPointer { r in
-        output.withUnsafeBufferPointer { o in
-          let destination = (positions.lowerBound * outputSize)..<(positions.upperBound * outputSize)
-          _ = UnsafeMutableBufferPointer(rebasing: r[destination]).update(fromContentsOf: o)
-        }
+      try result.withUnsafeMutableBufferPointer { r in
+        try storeBatchOutputs(output, rows: positions, outputSize: outputSize, into: r.baseAddress!, "a batch's outputs")
       }
     }
     return result
@@ -118,5 +110,24 @@ package struct RowBatches<Element: MatrixScalar> {
         for (k, r) in order[positions].enumerated() { (d + k * c).update(from: s + r * c, count: c) }
       }
     }
+  }
+}
+
+/// Copies `output`, the outputs of the rows `rows` of a batched pass, into their rows of the
+/// `outputSize`-column result at `result`, after checking its shape: what
+/// ``RowBatches/outputs(of:outputSize:releasing:_:)`` and the prediction blocks share.
+///
+/// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` naming `operation`
+///   for another shape than `rows.count × outputSize`.
+func storeBatchOutputs<Element: MatrixScalar>(
+  _ output: Matrix<Element>, rows: Range<Int>, outputSize: Int, into result: UnsafeMutablePointer<Element>,
+  _ operation: @autoclosure () -> String
+) throws {
+  guard output.rows == rows.count, output.columns == outputSize else {
+    throw BumpKitError.shapeMismatch(
+      operation: operation(), expected: MatrixShape(rows: rows.count, columns: outputSize), actual: MatrixShape(of: output))
+  }
+  output.withUnsafeBufferPointer { o in
+    (result + rows.lowerBound * outputSize).update(from: o.baseAddress!, count: rows.count * outputSize)
   }
 }
