@@ -10,7 +10,7 @@
 /// for the rows it is given, how many inputs fell inside each support, so that dead units can
 /// be seen. (``supportFraction``, ``supportFractionPerUnit`` and ``supportCountPerUnit`` describe
 /// only the layer's own last forward pass: its rows of the last batch of training, or the
-/// last `forward`; `predict` leaves them as they were.)
+/// last `forward`; `predict` of many rows runs the model's inference form and leaves them.)
 ///
 /// σ is kept ≥ ``sigmaFloor`` after every optimizer step (a projection; Keras' NonNeg
 /// constraint lets σ reach exactly 0, where the unit is dead for good). Forward checks that
@@ -173,8 +173,8 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   ///
   /// - Important: This describes only the layer's own last forward pass — its rows of the
   ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
-  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
-  ///   inference form and leaves it as it was). For the statistics of
+  ///   last ``forward(_:)`` — not the model's data (`predict` of a few rows passes through
+  ///   the layer, of many rows through the model's inference form, which leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFraction: Double {
     lastRows == 0 ? 0 : Double(supportCountPerUnit.reduce(0, +)) / Double(lastRows * units)
@@ -185,8 +185,8 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   ///
   /// - Important: This describes only the layer's own last forward pass — its rows of the
   ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
-  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
-  ///   inference form and leaves it as it was). For the statistics of
+  ///   last ``forward(_:)`` — not the model's data (`predict` of a few rows passes through
+  ///   the layer, of many rows through the model's inference form, which leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFractionPerUnit: [Double] {
     supportCountPerUnit.map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
@@ -199,8 +199,8 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   ///
   /// - Important: This describes only the layer's own last forward pass — its rows of the
   ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
-  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
-  ///   inference form and leaves it as it was). For the statistics of
+  ///   last ``forward(_:)`` — not the model's data (`predict` of a few rows passes through
+  ///   the layer, of many rows through the model's inference form, which leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportCountPerUnit: [Int] { supportCounts(cache: cache, rows: lastRows, units: units) }
 

@@ -106,17 +106,7 @@ func predictInBatches<Element: MatrixScalar>(
   try checkFiniteInput(input, operation)
   // Written through its buffer by the blocks, each its own rows.
   let result = try Matrix<Element>(rows: input.rows, columns: outputSize)
-  // The blocks, in order: every batch of `batchSize` rows cut into balanced parts.
-  var blocks: [Range<Int>] = []
-  var start = 0
-  while start < input.rows {
-    let end = min(input.rows, start + batchSize)
-    let parts = max(1, min(64, (end - start) / predictionBlockRows))
-    for k in 0..<parts {
-      blocks.append((start + k * (end - start) / parts)..<(start + (k + 1) * (end - start) / parts))
-    }
-    start = end
-  }
+  let blocks = predictionBlocks(rows: input.rows, batchSize: batchSize)
   let out = result.storage.base
   var errors = [(any Error)?](repeating: nil, count: blocks.count)
   try errors.withUnsafeMutableBufferPointer { errors in
@@ -143,8 +133,25 @@ func predictInBatches<Element: MatrixScalar>(
 }
 
 /// The fewest rows of a block of ``predictInBatches(_:batchSize:inputSize:outputSize:operation:forward:)``:
-/// 64, so that a block's products keep BLAS efficient.
-let predictionBlockRows = 64
+/// 256, so that a block's products keep BLAS efficient and its fixed costs (a copy of its
+/// rows, an output per layer) stay small beside its work.
+let predictionBlockRows = 256
+
+/// The blocks of a prediction over `rows` rows in batches of `batchSize`, in order: every
+/// batch cut into balanced parts of at least ``predictionBlockRows`` rows (at most 64).
+func predictionBlocks(rows: Int, batchSize: Int) -> [Range<Int>] {
+  var blocks: [Range<Int>] = []
+  var start = 0
+  while start < rows {
+    let end = min(rows, start + max(1, batchSize))
+    let parts = max(1, min(64, (end - start) / predictionBlockRows))
+    for k in 0..<parts {
+      blocks.append((start + k * (end - start) / parts)..<(start + (k + 1) * (end - start) / parts))
+    }
+    start = end
+  }
+  return blocks
+}
 
 /// Throws ``BumpKitError/nonFiniteData(what:row:column:value:)`` for the first NaN or ±∞ of
 /// `input`, in row-major order.

@@ -33,7 +33,7 @@
 /// which inputs fell inside which supports and which units are dead. (``supportFraction``,
 /// ``supportFractionPerUnit``, ``supportCountPerUnit`` and ``deadUnits`` describe only the
 /// layer's own last forward pass: its rows of the last batch of training, or the last
-/// `forward`; `predict` leaves them as they were.)
+/// `forward`; `predict` of many rows runs the model's inference form and leaves them.)
 public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// How one of σ, c and a is learned and first drawn: ``BumpParameterSpec``, which ``Bump``
   /// takes too (this name stays for code written against it). Every parameter of a radial
@@ -334,8 +334,8 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   ///
   /// - Important: This describes only the layer's own last forward pass — its rows of the
   ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
-  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
-  ///   inference form and leaves it as it was). For the statistics of
+  ///   last ``forward(_:)`` — not the model's data (`predict` of a few rows passes through
+  ///   the layer, of many rows through the model's inference form, which leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFraction: Double {
     lastRows == 0 ? 0 : Double(supportCounts().reduce(0, +)) / Double(lastRows * units)
@@ -346,8 +346,8 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   ///
   /// - Important: This describes only the layer's own last forward pass — its rows of the
   ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
-  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
-  ///   inference form and leaves it as it was). For the statistics of
+  ///   last ``forward(_:)`` — not the model's data (`predict` of a few rows passes through
+  ///   the layer, of many rows through the model's inference form, which leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportFractionPerUnit: [Double] {
     supportCounts().map { lastRows == 0 ? 0 : Double($0) / Double(lastRows) }
@@ -358,8 +358,8 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   ///
   /// - Important: This describes only the layer's own last forward pass — its rows of the
   ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
-  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
-  ///   inference form and leaves it as it was). For a dataset's dead units
+  ///   last ``forward(_:)`` — not the model's data (`predict` of a few rows passes through
+  ///   the layer, of many rows through the model's inference form, which leaves it as it was). For a dataset's dead units
   ///   use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var deadUnits: [Int] {
     let counts = supportCounts()
@@ -373,8 +373,8 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   ///
   /// - Important: This describes only the layer's own last forward pass — its rows of the
   ///   last training batch (the first shard's, when `fit` cuts steps into shards), or the
-  ///   last ``forward(_:)`` you called — not the model's data (`predict` runs the model's
-  ///   inference form and leaves it as it was). For the statistics of
+  ///   last ``forward(_:)`` — not the model's data (`predict` of a few rows passes through
+  ///   the layer, of many rows through the model's inference form, which leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
   public var supportCountPerUnit: [Int] { supportCounts() }
 

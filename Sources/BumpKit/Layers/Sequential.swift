@@ -40,6 +40,8 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   public let inputSize: Int
   /// The number of output features.
   public let outputSize: Int
+  /// Whether every layer is a built-in one (so that predictions may run the inference form).
+  let hasOnlyBuiltInLayers: Bool
 
   /// A model from a layer list, drawing the parameters of its new layers from `seed`.
   ///
@@ -75,6 +77,7 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     self.layers = layers
     self.inputSize = input
     self.outputSize = size
+    hasOnlyBuiltInLayers = layers.allSatisfy { $0 is any CopyableLayer<Element> }
     var generator = SeededGenerator(seed: seed)
     for layer in layers where !layer.hasSetParameters {
       try layer.drawReplacingPendingDraw(using: &generator)
@@ -141,11 +144,12 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   /// The model's output for `input`, computed in batches of at most `batchSize` rows so
   /// that memory stays bounded; the result does not depend on the batch size beyond rounding.
   ///
-  /// A model of built-in layers predicts through its ``InferenceModel`` form, whose blocks of
-  /// rows run on the worker pool (see ``InferenceModel/predict(_:batchSize:)``); one with a
-  /// layer of your own runs batch by batch through ``forward(_:)``, writing into the layers'
-  /// buffers. Either way, one task at a time (see the type's threading rule): to predict
-  /// from many tasks, use an ``InferenceModel``, which gives the same bits.
+  /// A model of built-in layers given rows enough for several blocks predicts through its
+  /// ``InferenceModel`` form, whose blocks of rows run on the worker pool (see
+  /// ``InferenceModel/predict(_:batchSize:)``); fewer rows, or a model with a layer of your
+  /// own, run through ``forward(_:)``, writing into the layers' buffers. Either way, one task
+  /// at a time (see the type's threading rule): to predict from many tasks, use an
+  /// ``InferenceModel``, which gives the same bits.
   /// Finite inputs are taken as they are, however large (see
   /// ``InferenceModel/predict(_:batchSize:)``).
   ///
@@ -161,14 +165,22 @@ public final class Sequential<Element: MatrixScalar>: Layer {
     try checkParameters()
     var batches = try RowBatches<Element>(rows: input.rows, batchSize: batchSize)
     try checkBatch(input, features: inputSize, "Sequential.predict")
-    // Built-in layers predict through the model's inference form, on the worker pool.
-    if layers.allSatisfy({ $0 is any CopyableLayer<Element> }), let inference = try? InferenceModel(self) {
+    // Rows enough for several blocks: built-in layers predict through the model's inference
+    // form (a copy of the parameters), whose blocks run on the worker pool. Fewer rows run
+    // through the layers themselves, with the same single-threaded products, so the same bits.
+    let blocks = predictionBlocks(rows: input.rows, batchSize: batchSize).count
+    if blocks > 1, hasOnlyBuiltInLayers, let inference = try? InferenceModel(self) {
       return try predictInBatches(
         input, batchSize: batchSize, inputSize: inputSize, outputSize: outputSize, operation: "Sequential.predict"
       ) { try inference($0) }
     }
     try checkFiniteInput(input, "Sequential.predict")
-    return try batches.outputs(of: input, outputSize: outputSize, releasing: self) { try forward($0) }
+    guard blocks == 1, hasOnlyBuiltInLayers else {
+      return try batches.outputs(of: input, outputSize: outputSize, releasing: self) { try forward($0) }
+    }
+    return try Threading.withSingleThreadedBLAS {
+      try batches.outputs(of: input, outputSize: outputSize, releasing: self) { try forward($0) }
+    }
   }
 
   /// The model's prediction form, an ``InferenceModel`` (so that models nest).

@@ -53,6 +53,8 @@ public enum Threading {
   /// Runs `body` with OpenBLAS held to one thread (each shard of a training step runs its
   /// products on its own thread), restoring ``threadCount`` when the last such call ends.
   static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+    // Already one thread (and nobody holding): nothing to change, nothing to restore.
+    if configured.load(ordering: .relaxed) == 1 { return try body() }
     blasHolds.withLock { holds in
       if holds == 0 {
         if configured.load(ordering: .relaxed) == 0 {
