@@ -44,6 +44,8 @@ package final class WorkerPool: @unchecked Sendable {
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
   private let condition: UnsafeMutablePointer<pthread_cond_t>
   private var generation = 0
+  /// The job that carries a closure (``run(tasks:workers:_:)``), reused.
+  private let closureJob = ClosureJob()
   /// The job running now; written before its ticket is published.
   private nonisolated(unsafe) var job: (any WorkerPoolJob)?
 
@@ -98,10 +100,11 @@ package final class WorkerPool: @unchecked Sendable {
       WorkerPool.leaveTask(previous)
       return
     }
+    // The pool is this caller's alone now (`canRun`): its one closure job is free.
     withoutActuallyEscaping(body) { body in
-      let job = ClosureJob(body)
-      post(tasks: tasks, workers: workers, job: job)
-      job.body = nil
+      closureJob.body = body
+      post(tasks: tasks, workers: workers, job: closureJob)
+      closureJob.body = nil
     }
   }
 
@@ -291,7 +294,6 @@ package protocol WorkerPoolJob: AnyObject {
 /// A closure as a job (``WorkerPool/run(tasks:workers:_:)``).
 private final class ClosureJob: WorkerPoolJob {
   var body: ((Int, Int) -> Void)?
-  init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
   func runTask(_ task: Int, worker: Int) { body?(task, worker) }
 }
 
