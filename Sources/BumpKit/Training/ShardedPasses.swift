@@ -207,8 +207,7 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   func fusedStep(_ input: Matrix<Element>, targets: Matrix<Element>, loss: any RowSeparableLoss<Element>) throws -> Double? {
-    rows = input.rows
-    activeShards = isShardable ? min(shards.count, Self.shardCount(rows: rows, parameters: scalarCount)) : 1
+    selectShards(rows: input.rows)
     guard activeShards > 1 else { return nil }
     shareValues()
     defer {
@@ -222,9 +221,7 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
     try runShards(.step, input)
     var total = 0.0
     for s in 0..<activeShards { total += shards[s].lossSum }
-    let start = StepPhaseRecorder.isEnabled ? WorkerPool.now() : 0
     reduce()
-    if StepPhaseRecorder.isEnabled { StepPhaseRecorder.totals.reduce += Double(WorkerPool.now() - start) * 1e-9 }
     return total / Double(rows)
   }
 
@@ -249,8 +246,7 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
-    rows = input.rows
-    activeShards = isShardable ? min(shards.count, Self.shardCount(rows: rows, parameters: scalarCount)) : 1
+    selectShards(rows: input.rows)
     if activeShards == 1 {
       model.releaseSavedState()
       return try model.forward(input)
@@ -278,9 +274,13 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
         actual: MatrixShape(of: gradient))
     }
     try runShards(.backward, gradient)
-    let start = StepPhaseRecorder.isEnabled ? WorkerPool.now() : 0
     reduce()
-    if StepPhaseRecorder.isEnabled { StepPhaseRecorder.totals.reduce += Double(WorkerPool.now() - start) * 1e-9 }
+  }
+
+  /// The batch's rows and its shards (one for a model that cannot be replicated).
+  private func selectShards(rows: Int) {
+    self.rows = rows
+    activeShards = isShardable ? min(shards.count, Self.shardCount(rows: rows, parameters: scalarCount)) : 1
   }
 
   /// Replicas hold the model's parameter values (and trainable flags) for this step.
@@ -310,6 +310,10 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   private func reduce() {
+    let start = StepPhaseRecorder.isEnabled ? WorkerPool.now() : 0
+    defer {
+      if StepPhaseRecorder.isEnabled { StepPhaseRecorder.totals.reduce += Double(WorkerPool.now() - start) * 1e-9 }
+    }
     let n = parameterCount, active = activeShards
     for s in 0..<active {
       let parameters = shards[s].parameters
