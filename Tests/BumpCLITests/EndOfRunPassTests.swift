@@ -77,9 +77,22 @@ import Testing
       #expect(metrics.validationLoss == nil)
     }
 
-    // Bump statistics: exactly those of collect(model:inputs:).
+    // Bump statistics: those of collect(model:inputs:), the input range within rounding
+    // (a layer's inputs are a GEMM's Float outputs, and the batches differ).
     let collected = try BumpLayerStatistics.collect(model: model, inputs: train.x)
-    #expect(layers.bumps + layers.radials == collected.filter { $0.kind == .bump } + collected.filter { $0.kind == .radialBump })
+    let streamed = layers.bumps + layers.radials
+    let reference = collected.filter { $0.kind == .bump } + collected.filter { $0.kind == .radialBump }
+    #expect(streamed.count == reference.count)
+    for (s, r) in zip(streamed, reference) {
+      #expect(s.layerIndex == r.layerIndex && s.kind == r.kind && s.units == r.units)
+      #expect(s.inputSize == r.inputSize && s.trainable == r.trainable && s.samples == r.samples)
+      #expect(s.sigma == r.sigma && s.center == r.center && s.amplitude == r.amplitude)
+      #expect(s.supportCountPerUnit == r.supportCountPerUnit, "layer \(s.layerIndex)")
+      #expect((s.inputRange == nil) == (r.inputRange == nil))
+      if let a = s.inputRange, let b = r.inputRange {
+        #expect(close(a.lowerBound, b.lowerBound) && close(a.upperBound, b.upperBound), "\(a) vs \(b)")
+      }
+    }
     #expect(layers.bumps.allSatisfy { $0.kind == .bump } && layers.radials.allSatisfy { $0.kind == .radialBump })
     // Radial counts: exactly those of one forward pass over all training rows.
     var radialLayers = 0

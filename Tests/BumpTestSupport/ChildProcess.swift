@@ -30,6 +30,12 @@ public final class ChildProcess: @unchecked Sendable {
   private let stderrPath: String
   private var handles: [FileHandle]
 
+  /// Whether ``finish(limit:)`` drops `bump`'s warning that OpenBLAS runs generic kernels on
+  /// this CPU from standard error. A machine whose CPU the installed OpenBLAS does not know
+  /// prints it on every run; the tests of what `bump` writes are about everything else (the
+  /// advice itself is tested in the library's tests).
+  public var dropsBLASAdvice = false
+
   /// The process identifier.
   public var pid: Int32 { process.processIdentifier }
 
@@ -125,7 +131,17 @@ public final class ChildProcess: @unchecked Sendable {
     let status =
       process.terminationReason == .uncaughtSignal ? 1000 + process.terminationStatus : process.terminationStatus
     let stdout = stdoutPath.hasPrefix("/dev/") ? "" : Self.text(stdoutPath)
-    return (ProcessResult(status: status, stdout: stdout, stderr: Self.text(stderrPath)), killed)
+    var stderr = Self.text(stderrPath)
+    if dropsBLASAdvice { stderr = Self.droppingBLASAdvice(stderr) }
+    return (ProcessResult(status: status, stdout: stdout, stderr: stderr), killed)
+  }
+
+  /// `text` without the lines of the warning that OpenBLAS runs generic kernels.
+  static func droppingBLASAdvice(_ text: String) -> String {
+    guard text.contains("warning: OpenBLAS runs its generic ") else { return text }
+    return text.split(separator: "\n", omittingEmptySubsequences: false)
+      .filter { !$0.hasPrefix("warning: OpenBLAS runs its generic ") }
+      .joined(separator: "\n")
   }
 
   /// Runs `executable` to the end (see ``init(_:_:stdin:environment:removing:stdoutPath:in:openToOthers:)``).
@@ -201,9 +217,11 @@ public enum BumpExecutable {
       shell
       ? (URL(fileURLWithPath: arguments[0]), arguments.dropFirst().map { $0 == "BUMP" ? executable.path : $0 })
       : (executable, arguments)
-    return try ChildProcess(
+    let child = try ChildProcess(
       program, list, stdin: stdin, environment: environment, removing: ["BUMP_MEMORY_LIMIT"], stdoutPath: stdoutPath,
       in: directory, openToOthers: openToOthers)
+    child.dropsBLASAdvice = true
+    return child
   }
 
   /// Runs `bump` to the end (see ``start(_:stdin:environment:stdoutPath:in:shell:openToOthers:)``).
