@@ -57,6 +57,18 @@ package enum RowTasks {
     }
   }
 
+  /// Runs `job.runTask(task, worker:)` for every task in `0..<tasks` on up to `threads`
+  /// threads, as ``run(rows:rowsPerTask:threads:_:)`` does; on the current thread's pool it
+  /// allocates nothing.
+  package static func run(tasks: Int, threads: Int, job: some WorkerPoolJob) {
+    let workers = min(threads, tasks)
+    if workers > 1, !WorkerPool.isInsideTask, let pool = WorkerPool.current {
+      pool.run(tasks: tasks, workers: workers, job: job)
+      return
+    }
+    run(rows: tasks, rowsPerTask: 1, threads: threads) { task, _, worker in job.runTask(task, worker: worker) }
+  }
+
   package static func taskCount(rows: Int, rowsPerTask: Int) -> Int {
     (rows + rowsPerTask - 1) / rowsPerTask
   }

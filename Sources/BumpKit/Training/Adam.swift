@@ -134,12 +134,7 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
       inverseRootCorrection2: 1 / (1 - Double.pow(beta2, t)).squareRoot(), epsilon: epsilon,
       l2: decoupled ? 0 : weightDecay, decayFactor: decoupled ? 1 - eta * weightDecay : 1,
       gradientScale: factor)
-    let trainable = state.trainable
-    state.update(threads: threads) { k, value, gradient, moments, count in
-      UpdateKernels.adam(
-        value: value, gradient: gradient, firstMoment: moments.0!, secondMoment: moments.1!,
-        count: count, coefficients, floor: trainable[k].lowerBound)
-    }
+    state.update(.adam(coefficients), threads: threads)
     lastGradientNorm = norm
     iterations += 1
   }

@@ -147,6 +147,9 @@ struct OptimizerState<Element: MatrixScalar> {
   private var frozen: [ObjectIdentifier: (parameter: Parameter<Element>, state: [[Element]])] = [:]
   /// The number of trainable scalars.
   private(set) var total = 0
+  /// The job object that runs a pass over the chunks (``sumOfSquaredGradients(threads:)``,
+  /// ``update(_:threads:)``).
+  private let pass = ChunkPass<Element>()
 
   /// The number of chunks a step runs.
   var chunkCount: Int { (total + Self.chunkElements - 1) / Self.chunkElements }
@@ -178,33 +181,38 @@ struct OptimizerState<Element: MatrixScalar> {
   /// Σ g² over every trainable gradient, in chunks on up to `threads` threads, added in chunk
   /// order. Not finite when a gradient is NaN or infinite (or the squares overflow).
   func sumOfSquaredGradients(threads: Int) -> Double {
-    let out = partials.storage.base
     // Chunks are visited in order within a task, and a chunk's pieces in order, so each
     // partial is the same sum whatever the thread count.
-    forEachChunk(threads: threads) { chunk, k, lo, hi, first in
-      let sum = UpdateKernels.sumOfSquares(UnsafePointer(gradientPointers[k] + lo), count: hi - lo)
-      out[chunk] = first ? sum : out[chunk] + sum
-    }
+    runPass(.sumOfSquares, threads: threads)
+    let out = partials.storage.base
     var total = 0.0
     for c in 0..<chunkCount { total += out[c] }
     return total
   }
 
-  /// Calls `body(k, value, gradient, state, range)` for every piece of every chunk, on up to
-  /// `threads` threads: `range` is a part of trainable parameter k's elements, `state` the
-  /// state buffers' first elements at the same offsets.
-  func update(
-    threads: Int,
-    _ body: (_ parameter: Int, _ value: UnsafeMutablePointer<Element>, _ gradient: UnsafePointer<Element>,
-             _ state: (UnsafeMutablePointer<Element>?, UnsafeMutablePointer<Element>?), _ count: Int) -> Void
-  ) {
-    let first = buffers.count > 0 ? buffers[0].storage.base : nil
-    let second = buffers.count > 1 ? buffers[1].storage.base : nil
-    forEachChunk(threads: threads) { _, k, lo, hi, _ in
-      let at = offsets[k] + lo
-      body(k, valuePointers[k] + lo, UnsafePointer(gradientPointers[k] + lo),
-           (first.map { $0 + at }, second.map { $0 + at }), hi - lo)
-    }
+  /// Updates every trainable parameter by `rule` (Adam or SGD with its coefficients, and the
+  /// parameter's floor), in chunks on up to `threads` threads.
+  func update(_ rule: ChunkPass<Element>.Kind, threads: Int) {
+    runPass(rule, threads: threads)
+  }
+
+  /// Runs `kind` over every chunk through ``pass``, a job object: handing it to a pool's
+  /// workers allocates nothing, where a closure would cost its context on every step.
+  private func runPass(_ kind: ChunkPass<Element>.Kind, threads: Int) {
+    guard total > 0 else { return }
+    pass.kind = kind
+    pass.total = total
+    pass.offsets = offsets
+    pass.trainable = trainable
+    pass.values = valuePointers
+    pass.gradients = gradientPointers
+    pass.first = buffers.count > 0 ? buffers[0].storage.base : nil
+    pass.second = buffers.count > 1 ? buffers[1].storage.base : nil
+    pass.partials = partials.storage.base
+    RowTasks.run(tasks: chunkCount, threads: threads, job: pass)
+    // Let go of the arrays: holding them would make the next step's writes to this state's
+    // arrays copy them.
+    pass.release()
   }
 
   /// Drops all state.
@@ -360,28 +368,79 @@ struct OptimizerState<Element: MatrixScalar> {
       gradientPointers[k] = p.gradient.storage.base
     }
   }
+}
 
-  /// Calls `body(chunk, k, lo, hi, first)` for every part `lo..<hi` of trainable parameter k
-  /// that lies in a chunk, in order within the chunk (`first` for its first part), on up to
-  /// `threads` threads, one chunk at a time per thread.
-  private func forEachChunk(
-    threads: Int, _ body: (_ chunk: Int, _ k: Int, _ lo: Int, _ hi: Int, _ first: Bool) -> Void
-  ) {
-    guard total > 0 else { return }
-    RowTasks.run(rows: total, rowsPerTask: Self.chunkElements, threads: threads) { chunk, range, _ in
-      // The first parameter that reaches into the chunk, then on until the chunk ends.
-      var k = 0
-      while offsets[k] + counts(k) <= range.lowerBound { k += 1 }
-      var first = true
-      while k < offsets.count && offsets[k] < range.upperBound {
-        let lo = max(range.lowerBound, offsets[k]) - offsets[k]
-        let hi = min(range.upperBound, offsets[k] + counts(k)) - offsets[k]
-        if hi > lo {
-          body(chunk, k, lo, hi, first)
-          first = false
-        }
-        k += 1
+/// One pass of a step over the chunks of the flat layout (``OptimizerState``), as a job for
+/// the threads: chunk c covers elements `c · chunkElements ..< (c + 1) · chunkElements` of the
+/// concatenation, and its pieces (the parts of each parameter inside it) are visited in
+/// order, so a chunk's result does not depend on the thread that runs it.
+final class ChunkPass<Element: MatrixScalar>: WorkerPoolJob {
+  /// What the pass does to each piece.
+  enum Kind {
+    /// Writes Σ g² of each chunk into `partials[chunk]`.
+    case sumOfSquares
+    /// Adam's update with these coefficients (state buffers: m, v).
+    case adam(AdamCoefficients)
+    /// SGD's update with these coefficients (state buffer: the velocity, if any).
+    case sgd(SGDCoefficients)
+  }
+
+  var kind = Kind.sumOfSquares
+  /// The layout's trainable parameters, where each starts, and the number of scalars.
+  var trainable: [Parameter<Element>] = []
+  var offsets: [Int] = []
+  var total = 0
+  /// Each trainable parameter's value and gradient, first element.
+  var values: [UnsafeMutablePointer<Element>] = []
+  var gradients: [UnsafeMutablePointer<Element>] = []
+  /// The state buffers' first elements.
+  var first: UnsafeMutablePointer<Element>?
+  var second: UnsafeMutablePointer<Element>?
+  /// One Double per chunk, for ``Kind/sumOfSquares``.
+  var partials: UnsafeMutablePointer<Double>?
+
+  /// Drops the references to the layout's arrays.
+  func release() {
+    (trainable, offsets, values, gradients) = ([], [], [], [])
+    (first, second, partials) = (nil, nil, nil)
+  }
+
+  func runTask(_ chunk: Int, worker: Int) {
+    let size = OptimizerState<Element>.chunkElements
+    let (start, end) = (chunk * size, min(total, (chunk + 1) * size))
+    // The first parameter that reaches into the chunk, then on until the chunk ends.
+    var k = 0
+    while offsets[k] + count(k) <= start { k += 1 }
+    var isFirst = true
+    while k < offsets.count && offsets[k] < end {
+      let lo = max(start, offsets[k]) - offsets[k]
+      let hi = min(end, offsets[k] + count(k)) - offsets[k]
+      if hi > lo {
+        piece(chunk: chunk, k, lo, hi, first: isFirst)
+        isFirst = false
       }
+      k += 1
+    }
+  }
+
+  /// The scalars of trainable parameter k.
+  private func count(_ k: Int) -> Int { (k + 1 < offsets.count ? offsets[k + 1] : total) - offsets[k] }
+
+  private func piece(chunk: Int, _ k: Int, _ lo: Int, _ hi: Int, first isFirst: Bool) {
+    let gradient = UnsafePointer(gradients[k] + lo)
+    let at = offsets[k] + lo
+    switch kind {
+    case .sumOfSquares:
+      let sum = UpdateKernels.sumOfSquares(gradient, count: hi - lo)
+      partials![chunk] = isFirst ? sum : partials![chunk] + sum
+    case .adam(let c):
+      UpdateKernels.adam(
+        value: values[k] + lo, gradient: gradient, firstMoment: first! + at, secondMoment: second! + at,
+        count: hi - lo, c, floor: trainable[k].lowerBound)
+    case .sgd(let c):
+      UpdateKernels.sgd(
+        value: values[k] + lo, gradient: gradient, velocity: first.map { $0 + at }, count: hi - lo, c,
+        floor: trainable[k].lowerBound)
     }
   }
 }

@@ -98,12 +98,7 @@ public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
     let coefficients = SGDCoefficients(
       learningRate: rate, momentum: momentum, nesterov: nesterov,
       weightDecay: weightDecay, gradientScale: factor)
-    let trainable = state.trainable
-    state.update(threads: threads) { k, value, gradient, velocity, count in
-      UpdateKernels.sgd(
-        value: value, gradient: gradient, velocity: velocity.0, count: count, coefficients,
-        floor: trainable[k].lowerBound)
-    }
+    state.update(.sgd(coefficients), threads: threads)
     lastGradientNorm = norm
     iterations += 1
   }
