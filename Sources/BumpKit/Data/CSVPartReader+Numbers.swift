@@ -79,6 +79,7 @@ struct CSVNumberRecords<Element: MatrixScalar> {
     let limit = CSVRecordScanner.fieldByteLimit
     let slots = self.slots
     let destinations = self.destinations
+    let reciprocals = DecimalParsing.reciprocalPowersOfTen
     var p = input.pos
     var line = scanner.line
     var last = lastLine
@@ -90,7 +91,7 @@ struct CSVNumberRecords<Element: MatrixScalar> {
       while true {
         let slot = Int(slots[f])
         if slot >= 0 {
-          guard let value = Self.number(b, &i) else {
+          guard let value = Self.number(b, &i, reciprocals) else {
             declined = true
             break records
           }
@@ -187,12 +188,14 @@ struct CSVNumberRecords<Element: MatrixScalar> {
   // Transparent, not `@inline(__always)`: the latter leaves a call in the specialised
   // loop, and the position would go through memory for every cell (about 15 % slower).
   @_transparent
-  private static func number(_ b: UnsafePointer<UInt8>, _ i: inout Int) -> Element? {
+  private static func number(
+    _ b: UnsafePointer<UInt8>, _ i: inout Int, _ reciprocals: UnsafePointer<Double>
+  ) -> Element? {
     guard let d = decimal(b, &i) else { return nil }
     if Element.self == Float.self {
       // floatBits' first case, the usual one, kept inline.
       if d.w <= 1 << 24 && d.q <= 0 && d.q >= -10 {
-        let bits = DecimalParsing.floatQuotient(d.w, -d.q).bitPattern | (d.negative ? 1 << 31 : 0)
+        let bits = DecimalParsing.floatQuotient(d.w, -d.q, reciprocals: reciprocals).bitPattern | (d.negative ? 1 << 31 : 0)
         return unsafeBitCast(Float(bitPattern: bits), to: Element.self)
       }
       guard let bits = DecimalParsing.floatBits(d), bits & 0x7F80_0000 != 0x7F80_0000 else {
@@ -209,7 +212,7 @@ struct CSVNumberRecords<Element: MatrixScalar> {
 
   /// `[+-]? digits? ( "." digits? )? ( [eE] [+-]? d{1,4} )?` at `i` with 1 to 19 digits, as
   /// `DecimalParsing.scan` reads it (the same `w` and `q`).
-  @inline(__always)
+  @_transparent
   private static func decimal(_ b: UnsafePointer<UInt8>, _ i: inout Int) -> DecimalParsing.Decimal? {
     let first = b[i]
     let negative = first == 0x2D

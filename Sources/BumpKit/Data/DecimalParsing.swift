@@ -342,20 +342,27 @@ enum DecimalParsing {
   /// `2^−52 + 2^−106` of `x` (two roundings: of `10^−k` and of the product), so it lies on
   /// the same side of every midpoint as `x`, and rounding it to `Float` rounds `x`.
   @inline(__always)
-  static func floatQuotient(_ w: UInt64, _ k: Int) -> Float {
+  static func floatQuotient(
+    _ w: UInt64, _ k: Int, reciprocals: UnsafePointer<Double> = reciprocalPowersOfTen
+  ) -> Float {
     // w ≤ 2^24 converts exactly as a signed integer: one instruction, where an unsigned
     // 64-bit conversion takes several without AVX-512.
-    Float(Double(Int64(truncatingIfNeeded: w)) * reciprocalPowerOfTenDouble(k))
+    Float(Double(Int64(truncatingIfNeeded: w)) * reciprocals[UInt(bitPattern: k) < 16 ? k : 15])
   }
 
-  /// 10^−k rounded to `Double`, for k in 1...10 (0 gives 1).
-  @inline(__always)
-  static func reciprocalPowerOfTenDouble(_ k: Int) -> Double {
-    // A table lookup, not a `switch`: the switch compiles to a jump table, whose indirect
-    // branch mispredicts as the digit counts of a file's numbers vary.
-    let table = SIMD16<Double>(1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-10, 1e-10, 1e-10, 1e-10, 1e-10)
-    return table[UInt(bitPattern: k) < 16 ? k : 15]
-  }
+  /// 10^−k rounded to `Double` at index k, for k in 0...10 (and 10^−10 up to index 15), in
+  /// memory that lives as long as the process: a loop over many cells loads it once and
+  /// indexes it.
+  ///
+  /// A table, not a `switch`: the switch compiles to a jump table, whose indirect branch
+  /// mispredicts as the digit counts of a file's numbers vary. Not a `SIMD16` either: indexed
+  /// with a variable, it is copied to the stack for every cell.
+  nonisolated(unsafe) static let reciprocalPowersOfTen: UnsafePointer<Double> = {
+    let table = UnsafeMutablePointer<Double>.allocate(capacity: 16)
+    let values: [Double] = [1, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10]
+    for k in 0..<16 { table[k] = values[min(k, 10)] }
+    return UnsafePointer(table)
+  }()
 
   // MARK: - Eisel–Lemire for both formats
 
