@@ -53,10 +53,11 @@ struct TrainCommand: ParsableCommand {
       with the same seed; only the classes of a classification target are taken from all \
       rows, test rows included. --test-data FILE scores a separate file instead, read as \
       bump evaluate reads it: encoded with the training part's column plan and standardized \
-      with its statistics (a category the model does not know is counted in a note, a class \
-      label it does not know is an error, a row without a label is left out). The test part \
-      is scored once, after training, with the final weights; the summary, summary.txt and \
-      the checkpoint's metrics show it beside the training and validation parts.
+      with its statistics (a category the model does not know is counted in a warning, a \
+      class label it does not know is an error, a row without a label is left out). The test \
+      part is scored once, after training, with the final weights (those early stopping \
+      restored); the summary, summary.txt, the checkpoint's metrics and bump inspect show it \
+      beside the training and validation parts.
 
       The defaults were chosen on real tabular data (docs/real-data.md): up to 200 epochs \
       with early stopping on the validation loss (patience 20, best weights kept), Adam at \
