@@ -270,10 +270,10 @@ extension MemoryBudget {
   /// copied out (a fraction of a copy) and the targets twice more (per row in file order,
   /// then per part). The rows of a test part are encoded from the table too (a fraction of a
   /// copy); a `--test-data` file is read in batches that are then laid end to end (two
-  /// copies of its rows at most). The address space is another matter: the matrix is reserved whole
-  /// while the table's blocks are still mapped (each is unmapped once passed), so early in
-  /// encoding it holds nearly 2 copies, and an address-space limit (`ulimit -v`) counts
-  /// that. Counted as 2.
+  /// copies of its rows at most). The address space is another matter: the matrix is
+  /// reserved whole while the table's blocks are still mapped (each is unmapped once passed),
+  /// so early in encoding it holds nearly 2 copies, and an address-space limit (`ulimit -v`)
+  /// counts that. Counted as 2.
   static let tableDataCopies = 2
 
   /// What the matrix products of a batch of thousands of rows touch beyond the estimate's

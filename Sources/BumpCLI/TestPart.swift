@@ -108,7 +108,8 @@ enum TestPart {
     guard rows > 0 else {
       throw CLIError.dataMismatch(
         path: input.source,
-        reason: "no row has a target \(MessageText.quoted(info.targetName)) to score against; the --test-data file needs labelled rows")
+        reason: "no row has a target \(MessageText.quoted(info.targetName)) to score against; "
+          + "the --test-data file needs labelled rows")
     }
     // The batches laid end to end, each released once copied.
     var x = try Matrix<Element>(rows: rows, columns: width)
@@ -118,16 +119,20 @@ enum TestPart {
       let (bx, by) = batches[k]
       batches[k] = (Matrix(), Matrix())
       guard bx.rows > 0 else { continue }
-      x.withUnsafeMutableBufferPointer { out in
-        bx.withUnsafeBufferPointer { out.baseAddress!.advanced(by: start * width).update(from: $0.baseAddress!, count: $0.count) }
+      func copy(_ part: Matrix<Element>, into whole: inout Matrix<Element>) {
+        whole.withUnsafeMutableBufferPointer { out in
+          part.withUnsafeBufferPointer { rows in
+            (out.baseAddress! + start * part.columns).update(from: rows.baseAddress!, count: rows.count)
+          }
+        }
       }
-      targets.withUnsafeMutableBufferPointer { out in
-        by.withUnsafeBufferPointer { out.baseAddress!.advanced(by: start).update(from: $0.baseAddress!, count: $0.count) }
-      }
+      copy(bx, into: &x)
+      copy(by, into: &targets)
       start += bx.rows
     }
     var notes = [
-      "Test part: \(input.source), \(ModelInfo.count(rows, "row")), read as bump evaluate reads it (the training part's column plan and standardization)"
+      "Test part: \(input.source), \(ModelInfo.count(rows, "row")), read as bump evaluate reads it "
+        + "(the training part's column plan and standardization)"
     ]
     if let note = input.missingTargetNote { notes.append("Note: \(note)") }
     notes += input.tally.warnings(plan: input.plan, source: input.source)

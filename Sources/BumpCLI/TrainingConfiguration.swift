@@ -243,9 +243,6 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// The CSV file read as the test part (`--test-data`), or nil.
   var testDataFile: String?
 
-  /// Whether the run has a test part: a split of the rows, or a file.
-  var hasTestPart: Bool { (testSplit ?? 0) > 0 || testDataFile != nil }
-
   /// The name runs are filed under: the dataset, or the CSV file's name without extension.
   var sourceName: String {
     if let dataset { return dataset.rawValue }
