@@ -1,7 +1,7 @@
 import BumpKit
 
 /// What `bump train` reports after training that needs the model's outputs on the data —
-/// the final loss, accuracy and R² of the training and validation parts, the bump layers'
+/// the final loss, accuracy and R² of the training, validation and test parts, the bump layers'
 /// statistics and the radial layers' support counts — from one streamed pass over each part.
 ///
 /// The rows are walked in batches of at most ``batchSize``: only one batch's activations

@@ -35,50 +35,42 @@ struct EvaluateCommand: TableCheckpointCommand {
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info, table) = try open(Element.self, target: true)
     var input = table
-    let loss = ModelFactory.loss(info.loss, as: Element.self)
-    let matcher = info.task.classes.map {
-      ClassMatcher(classes: $0, names: info.classNames, numeric: info.columnPlan.numericClasses ?? false)
+    let score = try Self.score(network, info: info, input: &input)
+    if let note = input.missingTargetNote { Console.error("Note: \(note)") }
+    for warning in input.tally.warnings(plan: input.plan, source: input.source) { Console.error(warning) }
+    var lines = [
+      "Model: \(model) (\(info.task), \(info.loss.rawValue) loss)",
+      "Data: \(input.source), \(score.rows) samples",
+      "loss (\(info.loss.rawValue)): \(formatted(score.loss, digits: 6))",
+    ]
+    switch info.task {
+    case .regression:
+      lines.append("rmse: \(formatted(score.loss.squareRoot(), digits: 6))")
+    case .classification:
+      let accuracy = Double(score.correct) / Double(score.rows)
+      lines.append("accuracy: \(String(format: "%.2f", accuracy * 100))% (\(score.correct) of \(score.rows))")
     }
-    let source = data == "-" ? "standard input" : data
+    Console.line(lines.joined(separator: "\n"))
+  }
+
+  /// The score of `network` (described by `info`) on every row of `input` with a target,
+  /// ``batchSize`` rows a step: the mean loss (the one the model was trained with; in the
+  /// target's own units for regression), and for classification the rows predicted right.
+  ///
+  /// - Throws: what ``ModelFile/TableInput/nextLabelled()`` throws;
+  ///   ``CLIError/dataMismatch(path:reason:)`` when no row has a target.
+  static func score<Element: MatrixScalar>(
+    _ network: Sequential<Element>, info: ModelInfo, input: inout ModelFile.TableInput<Element>
+  ) throws -> (loss: Double, correct: Int, rows: Int) {
+    let loss = ModelFactory.loss(info.loss, as: Element.self)
     // Sums over the batches, in Double: the loss weighted by rows, the correct predictions.
     var lossSum = 0.0
     var correct = 0
     var rows = 0
     var steps = 0
     var lastLoss = 0.0
-    var missingTargets = 0
-    var missingLines: [Int] = []
     var batchX = Matrix<Element>(), batchY = Matrix<Element>()
-    while let (x, table, kept) = try input.next(keep: { table in
-      let target = table.columns[table.columns.count - 1]
-      missingTargets += target.missingCount
-      missingLines += target.missingLines.prefix(CSVTableReader<Element>.lineListLimit - missingLines.count)
-      switch target.cells {
-      case .numbers(let values): return values.indices.filter { !values[$0].isNaN }
-      case .texts(let codes, _): return codes.indices.filter { codes[$0] != CSVColumn<Element>.missingCode }
-      }
-    }) {
-      let target = table.columns[table.columns.count - 1]
-      var y: [Element]
-      switch target.cells {
-      case .numbers(let values): y = kept.map { values[$0] }
-      case .texts(let codes, let texts):
-        let lines = target.textLines
-        let classes = texts.map { matcher?.classOf($0) }
-        y = []
-        y.reserveCapacity(kept.count)
-        for r in kept {
-          guard let k = classes[Int(codes[r])] else {
-            let label = texts[Int(codes[r])]
-            throw CLIError.dataMismatch(
-              path: source,
-              // The first row with an unknown label is the first with its text.
-              reason: "line \(lines[Int(codes[r])]), column \(MessageText.quoted(info.targetName)): class label \(MessageText.quoted(label)) \(matcher!.problem(label))")
-          }
-          y.append(Element(k))
-        }
-      }
-      let targets = try Matrix(rows: kept.count, columns: 1, elements: y)
+    while let (x, targets) = try input.nextLabelled() {
       for start in stride(from: 0, to: x.rows, by: Self.batchSize) {
         let range = start..<min(x.rows, start + Self.batchSize)
         try x.copyRows(range, into: &batchX)
@@ -99,27 +91,9 @@ struct EvaluateCommand: TableCheckpointCommand {
     }
     guard rows > 0 else {
       throw CLIError.dataMismatch(
-        path: source, reason: "no row has a target \(MessageText.quoted(info.targetName)) to score against")
+        path: input.source, reason: "no row has a target \(MessageText.quoted(info.targetName)) to score against")
     }
-    if missingTargets > 0 {
-      Console.error(
-        "Note: \(source): left out \(ModelInfo.count(missingTargets, "row")) with a missing target \(MessageText.quoted(info.targetName)) (\(TableData<Element>.lineList(missingLines, total: missingTargets)))")
-    }
-    for warning in input.tally.warnings(plan: input.plan, source: source) { Console.error(warning) }
     // One step is today's single computation; more are combined as `evaluate` combines them.
-    let value = steps == 1 ? lastLoss : lossSum / Double(rows)
-    var lines = [
-      "Model: \(model) (\(info.task), \(info.loss.rawValue) loss)",
-      "Data: \(source), \(rows) samples",
-      "loss (\(info.loss.rawValue)): \(formatted(value, digits: 6))",
-    ]
-    switch info.task {
-    case .regression:
-      lines.append("rmse: \(formatted(value.squareRoot(), digits: 6))")
-    case .classification:
-      let accuracy = Double(correct) / Double(rows)
-      lines.append("accuracy: \(String(format: "%.2f", accuracy * 100))% (\(correct) of \(rows))")
-    }
-    Console.line(lines.joined(separator: "\n"))
+    return (steps == 1 ? lastLoss : lossSum / Double(rows), correct, rows)
   }
 }

@@ -86,10 +86,14 @@ struct InspectCommand: CheckpointCommand {
     if let m = info.metrics {
       var text = "  metrics: train loss \(formatted(m.trainLoss))"
       if let v = m.validationLoss { text += ", validation loss \(formatted(v))" }
+      if let t = m.testLoss {
+        text += ", test loss \(formatted(t))" + (m.testSamples.map { " (\(ModelInfo.count($0, "row")))" } ?? "")
+      }
       if let a = m.trainAccuracy { text += ", train accuracy \(String(format: "%.2f", a * 100))%" }
       if let a = m.validationAccuracy {
         text += ", validation accuracy \(String(format: "%.2f", a * 100))%"
       }
+      if let a = m.testAccuracy { text += ", test accuracy \(String(format: "%.2f", a * 100))%" }
       text += "; \(m.epochs) epochs in \(ProgressReporter.duration(m.trainingSeconds))"
       lines.append(text)
       if let b = m.validationBaseline ?? m.trainBaseline {
@@ -100,6 +104,15 @@ struct InspectCommand: CheckpointCommand {
           : "  baseline: \(part) accuracy of the majority class \(String(format: "%.2f", b * 100))%"
         if let r2 = m.validationR2 ?? m.trainR2 { baseline += "; \(part) R² \(formatted(r2))" }
         lines.append(baseline)
+      }
+      if let b = m.testBaseline {
+        // The test part's baseline is the training part's constant too.
+        var test =
+          info.task.classes == nil
+          ? "  baseline: test mse of the training mean \(formatted(b))"
+          : "  baseline: test accuracy of the majority class \(String(format: "%.2f", b * 100))%"
+        if let r2 = m.testR2 { test += "; test R² \(formatted(r2))" }
+        lines.append(test)
       }
     }
     return lines

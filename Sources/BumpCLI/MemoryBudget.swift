@@ -268,10 +268,12 @@ extension MemoryBudget {
   /// the pages of the table's cells are given back as the rows are encoded, so the table and
   /// the encoded rows together take about one copy of memory, then the validation rows are
   /// copied out (a fraction of a copy) and the targets twice more (per row in file order,
-  /// then per part). The address space is another matter: the matrix is reserved whole
-  /// while the table's blocks are still mapped (each is unmapped once passed), so early in
-  /// encoding it holds nearly 2 copies, and an address-space limit (`ulimit -v`) counts
-  /// that. Counted as 2.
+  /// then per part). The rows of a test part are encoded from the table too (a fraction of a
+  /// copy); a `--test-data` file is read in batches that are then laid end to end (two
+  /// copies of its rows at most). The address space is another matter: the matrix is
+  /// reserved whole while the table's blocks are still mapped (each is unmapped once passed),
+  /// so early in encoding it holds nearly 2 copies, and an address-space limit (`ulimit -v`)
+  /// counts that. Counted as 2.
   static let tableDataCopies = 2
 
   /// What the matrix products of a batch of thousands of rows touch beyond the estimate's
@@ -305,6 +307,8 @@ extension MemoryBudget {
   ///
   /// - the data: rows × (features + 1) × stride × `dataCopies` (see
   ///   ``trainingDataCopies``), and 8 bytes a row for the shuffled order of the training rows;
+  ///   the rows are all those prepared, a test part's included (held out of the file with
+  ///   `--test-split`, or read from `--test-data`, whose rows are added as they are read);
   /// - the parameters: P × stride × (2 for values and gradients, + 2 for Adam's moments or
   ///   1 for SGD's velocity, + 1 for the best weights that early stopping keeps, + 3 for a
   ///   checkpoint: the tensors copied for the file and the file's bytes when saving, or the

@@ -109,6 +109,12 @@ enum ModelFile {
     private(set) var tally: ColumnPlan.Tally
     /// Data rows read so far.
     private(set) var rowsRead = 0
+    /// Rows left out by ``nextLabelled()`` for a missing target, and the first of their
+    /// lines (up to `CSVTableReader.lineListLimit`).
+    private(set) var missingTargets = 0
+    private(set) var missingTargetLines: [Int] = []
+    /// Matches a classification target's labels to the model's classes; nil for regression.
+    private let matcher: ClassMatcher?
     /// The file's name in messages ("standard input" for `-`).
     var source: String { reader.path }
 
@@ -137,6 +143,9 @@ enum ModelFile {
       budget = try MemoryBudget.current()
       reader = try CSVTableReader<Element>(path: path, columns: requests, byteLimit: budget.bytesForData)
       tally = ColumnPlan.Tally(features: plan.features.count)
+      matcher = info.task.classes.map {
+        ClassMatcher(classes: $0, names: info.classNames, numeric: info.columnPlan.numericClasses ?? false)
+      }
     }
 
     /// The next batch: the model's inputs and the batch's table (for its target column), or
@@ -174,6 +183,63 @@ enum ModelFile {
       if let map = info.standardization { try map.apply(toInPlace: &x) }
       rowsRead += table.rows
       return (x, table, rows)
+    }
+
+    /// The next batch of rows with a target (for a file opened with `target`): the model's
+    /// inputs and the targets, a class index per row for classification (labels matched to
+    /// the model's classes by name, or by value for numeric classes) or the values as read
+    /// for regression; nil at the end of the file. Rows with a missing target are left out
+    /// and counted (``missingTargets``).
+    ///
+    /// - Throws: what ``next(keep:)`` throws; ``CLIError/dataMismatch(path:reason:)`` naming
+    ///   the line of the first class label that is not one of the model's classes.
+    mutating func nextLabelled() throws -> (x: Matrix<Element>, targets: Matrix<Element>)? {
+      precondition(withTarget, "the file was opened without its target column")
+      var missing = 0
+      var lines: [Int] = []
+      let room = max(CSVTableReader<Element>.lineListLimit - missingTargetLines.count, 0)
+      guard
+        let (x, table, kept) = try next(keep: { table in
+          let target = table.columns[table.columns.count - 1]
+          missing += target.missingCount
+          lines += target.missingLines.prefix(max(room - lines.count, 0))
+          switch target.cells {
+          case .numbers(let values): return values.indices.filter { !values[$0].isNaN }
+          case .texts(let codes, _): return codes.indices.filter { codes[$0] != CSVColumn<Element>.missingCode }
+          }
+        })
+      else { return nil }
+      missingTargets += missing
+      missingTargetLines += lines
+      let target = table.columns[table.columns.count - 1]
+      var y: [Element]
+      switch target.cells {
+      case .numbers(let values): y = kept.map { values[$0] }
+      case .texts(let codes, let texts):
+        let lines = target.textLines
+        let classes = texts.map { matcher?.classOf($0) }
+        y = []
+        y.reserveCapacity(kept.count)
+        for r in kept {
+          guard let k = classes[Int(codes[r])] else {
+            let label = texts[Int(codes[r])]
+            throw CLIError.dataMismatch(
+              path: source,
+              // The first row with an unknown label is the first with its text.
+              reason: "line \(lines[Int(codes[r])]), column \(MessageText.quoted(info.targetName)): class label \(MessageText.quoted(label)) \(matcher!.problem(label))")
+          }
+          y.append(Element(k))
+        }
+      }
+      return (x, try Matrix(rows: kept.count, columns: 1, elements: y))
+    }
+
+    /// "<file>: left out 2 rows with a missing target "y" (lines 4, 9)", or nil when
+    /// ``nextLabelled()`` left out none.
+    var missingTargetNote: String? {
+      guard missingTargets > 0 else { return nil }
+      return
+        "\(source): left out \(ModelInfo.count(missingTargets, "row")) with a missing target \(MessageText.quoted(info.targetName)) (\(TableData<Element>.lineList(missingTargetLines, total: missingTargets)))"
     }
 
     /// What to do about missing cells in a file for a model that refuses them.

@@ -21,6 +21,15 @@ struct RunMetrics: Codable, Equatable, Sendable {
   /// classification.
   var trainR2: Double? = nil
   var validationR2: Double? = nil
+  /// The same metrics on the test part (`--test-split`, `--test-data`), computed once after
+  /// training with the final weights; its baseline is the training part's constant (mean or
+  /// majority class). nil without a test part.
+  var testLoss: Double? = nil
+  var testAccuracy: Double? = nil
+  var testBaseline: Double? = nil
+  var testR2: Double? = nil
+  /// The rows of the test part.
+  var testSamples: Int? = nil
 }
 
 /// What `bump train` stores in a checkpoint's metadata next to the architecture, and what

@@ -13,6 +13,10 @@ import BumpKit
 /// the table and the matrix together are about one copy. Each bucket is then shuffled in
 /// place and the validation rows (the last ones) copied out; the table is gone before
 /// training starts.
+///
+/// A test part (``TestPart``) is held out of the rows before all of this (`--test-split`),
+/// or read from its own file once the training part's plan and statistics are known
+/// (`--test-data`); either way it is encoded and standardised with the training part's.
 struct PreparedData<Element: MatrixScalar> {
   /// The CSV path, or the built-in dataset's name; for messages.
   let source: String
@@ -28,9 +32,16 @@ struct PreparedData<Element: MatrixScalar> {
   /// ``training`` and ``validation``'s without target standardisation).
   let trainingTargets: Matrix<Element>
   let validationTargets: Matrix<Element>?
+  /// The test part (``TestPart``), standardised like the training part; nil without one.
+  let test: Dataset<Element>?
+  /// The targets of the test part in their own units.
+  let testTargets: Matrix<Element>?
+  /// With `--test-split`, the test rows: indices of the usable rows of the generated
+  /// dataset, or of the CSV file's data rows (0 for the row after the header), in order.
+  let testRows: [Int]
   /// How the CSV file's columns became the model's inputs; nil for a built-in dataset.
   let plan: ColumnPlan?
-  /// Lines for the run's header: how each column was read, rows dropped.
+  /// Lines for the run's header: how each column was read, rows dropped, the test part.
   let summaryLines: [String]
 
   /// All samples in original units, training then validation rows (for the decision-region
@@ -58,11 +69,15 @@ struct PreparedData<Element: MatrixScalar> {
   }
 
   /// - Throws: ``DataError`` for an unreadable or malformed CSV file (naming file, line and
-  ///   column), ``CLIError/dataMismatch(path:reason:)`` when the split leaves a part empty.
+  ///   column), ``CLIError/dataMismatch(path:reason:)`` when the split leaves a part empty;
+  ///   for `--test-data`, what ``TestPart/read(path:info:configuration:budget:rowsBefore:)``
+  ///   throws.
   init(_ configuration: TrainingConfiguration, budget: MemoryBudget) throws {
     let stride = MemoryLayout<Element>.stride
     var training: Dataset<Element>
     var validation: Dataset<Element>?
+    var test: Dataset<Element>?
+    var summaryLines: [String]
     if let builtIn = configuration.dataset {
       let samples = configuration.samples ?? builtIn.defaultSamples
       // Checked before generating: a huge --samples is refused, not attempted.
@@ -81,13 +96,17 @@ struct PreparedData<Element: MatrixScalar> {
       case .regression: dataset = try .regression(samples: samples, seed: configuration.seed)
       }
       source = builtIn.rawValue
+      // The test rows first, then the rest shuffled and split as a dataset without them.
+      let sizes = try Self.partSizes(configuration, count: dataset.count, source: source)
+      if sizes.test > 0 {
+        testRows = TestPart.choose(sizes.test, of: dataset.count, seed: configuration.seed)
+        (dataset, test) = try TestPart.separate(dataset, testRows)
+      } else {
+        testRows = []
+      }
       dataset = dataset.shuffled(seed: configuration.seed &+ 0x5EED)
       training = dataset
-      if configuration.validationSplit > 0 {
-        let held = Int((Double(dataset.count) * configuration.validationSplit).rounded())
-        guard held >= 1, held < dataset.count else {
-          throw Self.splitError(configuration, held: held, count: dataset.count, source: source)
-        }
+      if sizes.validation > 0 {
         (training, validation) = try dataset.split(validationFraction: configuration.validationSplit)
       }
       plan = nil
@@ -96,6 +115,7 @@ struct PreparedData<Element: MatrixScalar> {
         let (standardized, map) = try training.standardized()
         training = standardized
         validation = try validation.map { try map.apply(to: $0) }
+        test = try test.map { try map.apply(to: $0) }
         standardization = map
       } else {
         standardization = nil
@@ -105,9 +125,17 @@ struct PreparedData<Element: MatrixScalar> {
       source = table.source
       training = table.training
       validation = table.validation
+      test = table.test
+      testRows = table.testRows
       standardization = table.standardization
       plan = table.plan
       summaryLines = table.summaryLines
+    }
+    if let test {
+      summaryLines.append(
+        "Test part: \(test.count) of \(test.count + training.count + (validation?.count ?? 0)) samples held out "
+          + "(--test-split \(formatted(configuration.testSplit ?? 0)), seed \(configuration.seed)), "
+          + "seen by neither training nor early stopping")
     }
     trainingTargets = training.y
     validationTargets = validation?.y
@@ -119,17 +147,80 @@ struct PreparedData<Element: MatrixScalar> {
     } else {
       targetStandardization = nil
     }
+    if let path = configuration.testDataFile {
+      // Read as `bump evaluate` reads a file for the model that this data makes.
+      let info = Self.modelInfo(
+        configuration, training: training, standardization: standardization,
+        targetStandardization: targetStandardization, plan: plan)
+      let part: (x: Matrix<Element>, targets: Matrix<Element>, notes: [String]) = try TestPart.read(
+        path: path, info: info, configuration: configuration, budget: budget,
+        rowsBefore: training.count + (validation?.count ?? 0))
+      test = try Dataset(
+        x: part.x, y: part.targets, featureNames: training.featureNames, targetName: training.targetName,
+        task: training.task, classNames: training.classNames)
+      summaryLines += part.notes
+    }
+    testTargets = test?.y
+    if let map = targetStandardization {
+      test = try test.map { try map.applyToTargets(of: $0) }
+    }
     self.training = training
     self.validation = validation
+    self.test = test
+    self.summaryLines = summaryLines
   }
 
-  static func splitError(_ configuration: TrainingConfiguration, held: Int, count: Int, source: String)
-    -> CLIError
+  /// What `bump train` stores about this data in the checkpoint for `configuration`: the
+  /// inputs' names and column plan, the target and its classes, the standardizations.
+  func modelInfo(_ configuration: TrainingConfiguration) -> ModelInfo {
+    Self.modelInfo(
+      configuration, training: training, standardization: standardization,
+      targetStandardization: targetStandardization, plan: plan)
+  }
+
+  private static func modelInfo(
+    _ configuration: TrainingConfiguration, training: Dataset<Element>, standardization: Standardization?,
+    targetStandardization: Standardization?, plan: ColumnPlan?
+  ) -> ModelInfo {
+    ModelInfo(
+      configuration: configuration, featureNames: training.featureNames,
+      targetName: training.targetName, task: training.task, classNames: training.classNames,
+      loss: configuration.loss, standardization: standardization,
+      targetStandardization: targetStandardization, plan: plan)
+  }
+
+  /// The rows of the test and validation parts of `count` usable rows: round(F·`count`)
+  /// for `--test-split F` (``TestPart/count(_:of:)``), then round(V·rest) of the rest for
+  /// `--validation-split V` (halves away from zero), 0 for a fraction of 0.
+  ///
+  /// - Throws: ``CLIError/dataMismatch(path:reason:)`` (naming `source`) when a part with a
+  ///   fraction above 0 would get no row, or the training part none.
+  static func partSizes(_ configuration: TrainingConfiguration, count: Int, source: String) throws
+    -> (test: Int, validation: Int)
   {
-    CLIError.dataMismatch(
-      path: source,
-      reason: "--validation-split \(configuration.validationSplit) leaves \(held) of "
-        + "\(count) samples for validation; need at least one on each side")
+    let test = TestPart.count(configuration.testSplit, of: count)
+    if let fraction = configuration.testSplit, fraction > 0, test < 1 || test >= count {
+      throw CLIError.dataMismatch(
+        path: source,
+        reason: "--test-split \(fraction) leaves \(test) of \(count) samples for test; need at least one on each side")
+    }
+    let rest = count - test
+    guard configuration.validationSplit > 0 else { return (test, 0) }
+    let held = Int((Double(rest) * configuration.validationSplit).rounded())
+    guard held >= 1, held < rest else {
+      if test == 0 {
+        throw CLIError.dataMismatch(
+          path: source,
+          reason: "--validation-split \(configuration.validationSplit) leaves \(held) of "
+            + "\(count) samples for validation; need at least one on each side")
+      }
+      throw CLIError.dataMismatch(
+        path: source,
+        reason: "--test-split \(configuration.testSplit ?? 0) holds out \(test) of \(count) samples for test, "
+          + "and --validation-split \(configuration.validationSplit) then \(held) of the other \(rest) for validation, "
+          + "leaving \(rest - held) for training; need at least one sample in each part")
+    }
+    return (test, held)
   }
 
   /// `error` with advice that fits it, for a file being read to train on: a column that holds
@@ -201,10 +292,11 @@ struct PreparedData<Element: MatrixScalar> {
     return t.standardDeviation[0] * t.standardDeviation[0]
   }
 
-  /// "1600 training + 400 validation samples".
+  /// "1600 training + 400 validation samples", "… + 200 test samples".
   var sizeText: String {
     var text = "\(training.count) training"
     if let validation { text += " + \(validation.count) validation" }
+    if let test { text += " + \(test.count) test" }
     return text + " samples"
   }
 }

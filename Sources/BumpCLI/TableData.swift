@@ -13,6 +13,12 @@ struct TableData<Element: MatrixScalar> {
   let source: String
   let training: Dataset<Element>
   let validation: Dataset<Element>?
+  /// The rows held out by `--test-split`, encoded and standardised as `bump evaluate`
+  /// encodes a file for the model (``ColumnPlan/Encoder``, then the training part's
+  /// standardization); nil without a test split.
+  let test: Dataset<Element>?
+  /// The data rows of the test part (0 for the row after the header), in file order.
+  let testRows: [Int]
   let standardization: Standardization?
   let plan: ColumnPlan
   let summaryLines: [String]
@@ -148,20 +154,32 @@ struct TableData<Element: MatrixScalar> {
       taskValue = .regression
     }
 
+    // The test part (--test-split) first: a seeded draw among the kept rows, which are then
+    // left out as rows without a target are, so that the rest is split and prepared exactly
+    // as the file without them would be (their labels are among the classes above).
+    let sizes = try PreparedData<Element>.partSizes(configuration, count: kept, source: source)
+    var testRows: [Int] = []
+    if sizes.test > 0 {
+      let chosen = TestPart.choose(sizes.test, of: kept, seed: configuration.seed)
+      testRows.reserveCapacity(chosen.count)
+      var k = 0
+      for r in 0..<rows where keep[r] {
+        if testRows.count < chosen.count, chosen[testRows.count] == k {
+          testRows.append(r)
+          keep[r] = false
+        }
+        k += 1
+      }
+      kept -= testRows.count
+    }
+
     // Files are often sorted (by class, by time): shuffle before the validation split takes
     // the last rows. Each kept row draws a bucket now (`BucketShuffle`), and the rows that end
     // before the cut are the training part.
     let shuffle = BucketShuffle(rows: kept, seed: configuration.seed &+ 0x5EED)
     let dropping = kept == rows ? nil : keep
     let placement = TrainingRows<Element>.Placement(rows: rows, keep: dropping, shuffle: shuffle)
-    var cut = kept
-    if configuration.validationSplit > 0 {
-      let held = Int((Double(kept) * configuration.validationSplit).rounded())
-      guard held >= 1, held < kept else {
-        throw PreparedData<Element>.splitError(configuration, held: held, count: kept, source: source)
-      }
-      cut = kept - held
-    }
+    let cut = kept - sizes.validation
     var inTraining = placement.before(cut, rows: rows, keep: dropping, shuffle: shuffle)
 
     var plan = ColumnPlan.fit(
@@ -175,7 +193,7 @@ struct TableData<Element: MatrixScalar> {
           + plan.dropped.map { "\(MessageText.quoted($0.name)) is \($0.reason)" }.joined(separator: ", "))
     }
     try budget.checkTraining(
-      configuration, rows: kept, features: plan.width,
+      configuration, rows: kept + testRows.count, features: plan.width,
       outputs: configuration.loss == .bce ? 1 : (taskValue.classes ?? 1),
       scalarBytes: MemoryLayout<Element>.stride, dataCopies: MemoryBudget.tableDataCopies)
 
@@ -184,6 +202,16 @@ struct TableData<Element: MatrixScalar> {
     // and the validation rows (the last ones) copied out.
     let threads = ProcessInfo.processInfo.activeProcessorCount >= 2 ? 2 : 1
     var rowsData: TrainingRows<Element>
+    // The test rows' targets, before the target column is handed over.
+    var testY: [Element] = []
+    if !testRows.isEmpty {
+      switch table.columns[0].cells {
+      case .numbers(let values) where taskValue.classes == nil: testY = testRows.map { values[$0] }
+      case .texts(let codes, _): testY = testRows.map { Element(classOfCode[Int(codes[$0])]) }
+      default: break
+      }
+    }
+    var testX: Matrix<Element>?
     do {
       let positions = Dictionary(
         table.columns.indices.dropFirst().map { (table.columns[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -196,6 +224,13 @@ struct TableData<Element: MatrixScalar> {
         ? try InputStatistics.fit(
           plan: plan, columns: usedColumns, categoryOf: categoryOf, training: inTraining, flagged: cut)
         : nil
+      if !testRows.isEmpty {
+        // As `bump evaluate` encodes a file's rows for the model.
+        var tally = ColumnPlan.Tally(features: plan.features.count)
+        var x = try ColumnPlan.Encoder(plan: plan, columns: usedColumns).encode(rows: testRows, tally: &tally)
+        if let map { try map.apply(toInPlace: &x) }
+        testX = x
+      }
       usedColumns = []
       standardization = map
       inTraining = []
@@ -266,6 +301,14 @@ struct TableData<Element: MatrixScalar> {
     } else {
       validation = nil
     }
+    if let testX {
+      test = try Dataset(
+        x: testX, y: try Matrix(rows: testY.count, columns: 1, elements: testY), featureNames: names,
+        targetName: target, task: taskValue, classNames: classNames)
+    } else {
+      test = nil
+    }
+    self.testRows = testRows
     self.plan = plan
     summaryLines = [plan.summaryLine] + notes
   }

@@ -236,6 +236,12 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// Whether the first hidden layer is a RadialBump (`--radial`); nil (no) in
   /// configurations stored before the option existed.
   var radialFirstLayer: Bool?
+  /// The fraction of the rows held out as the test part before the validation split
+  /// (`--test-split`); nil for none (0 is stored as nil, as in configurations stored before
+  /// the option existed).
+  var testSplit: Double?
+  /// The CSV file read as the test part (`--test-data`), or nil.
+  var testDataFile: String?
 
   /// The name runs are filed under: the dataset, or the CSV file's name without extension.
   var sourceName: String {
@@ -316,8 +322,13 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
       if trainAmplitude { parts.append("a trained") }
       activationText += " (" + parts.joined(separator: ", ") + ")"
     }
-    let validation =
+    var validation =
       validationSplit > 0 ? "validation split \(formatted(validationSplit))" : "no validation"
+    if let testSplit, testSplit > 0 {
+      validation += ", test split \(formatted(testSplit))"
+    } else if let testDataFile {
+      validation += ", test data \(MessageText.visible(testDataFile))"
+    }
     var standardized: [String] = []
     if standardize { standardized.append("features") }
     if standardizeTarget == true { standardized.append("target") }

@@ -17,8 +17,9 @@ struct TrainingRun<Element: MatrixScalar> {
   var failAfterEpochs: Int?
 
   /// The metadata entry that identifies the prepared data of a run: `training_data_digest`,
-  /// 64-bit FNV-1a of the training and validation matrices' bytes, in hexadecimal. Written
-  /// into the checkpoints saved during training, which a resumed run must match.
+  /// 64-bit FNV-1a of the training and validation (and test, when there is a test part)
+  /// matrices' bytes, in hexadecimal. Written into the checkpoints saved during training,
+  /// which a resumed run must match.
   static var dataDigestKey: String { "training_data_digest" }
 
   /// Where training is: the batch that runs next (0-based).
@@ -83,11 +84,7 @@ struct TrainingRun<Element: MatrixScalar> {
         configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
       try ModelFactory.placeRadialCenters(model, on: data.training.x, seed: configuration.seed)
     }
-    var info = ModelInfo(
-      configuration: configuration, featureNames: data.training.featureNames,
-      targetName: data.training.targetName, task: task, classNames: data.training.classNames,
-      loss: configuration.loss, standardization: data.standardization,
-      targetStandardization: data.targetStandardization, plan: data.plan)
+    var info = data.modelInfo(configuration)
 
     // Creating the folder and its first checkpoint is one step for a signal: it sees no
     // folder, or a folder with a complete checkpoint and a summary saying it was interrupted.
@@ -321,8 +318,8 @@ struct TrainingRun<Element: MatrixScalar> {
     var history: History
   }
 
-  /// Computes the final metrics (one streamed pass over the training part and one over the
-  /// validation part, ``EndOfRunPass``), the plots and the summary's lines; calls
+  /// Computes the final metrics (one streamed pass over each of the training, validation
+  /// and test parts, ``EndOfRunPass``), the plots and the summary's lines; calls
   /// `checkpoint` between batches and steps, to take up a signal.
   private func results(
     history: History, info: ModelInfo, seconds: Double, data: PreparedData<Element>,
@@ -360,24 +357,33 @@ struct TrainingRun<Element: MatrixScalar> {
     lines.append("Metrics (\(weights)):")
     let lossLabel = "  loss (\(info.loss.rawValue))"
     let hasValidation = metrics.validationLoss != nil
-    lines.append(Self.column("", "train", hasValidation ? "validation" : nil))
+    let hasTest = metrics.testLoss != nil
+    // A column for each part there is: train, then validation and test when present.
+    func row(_ label: String, _ train: String, _ validation: String?, _ test: String?) -> String {
+      Self.column(label, [train] + (hasValidation ? [validation ?? ""] : []) + (hasTest ? [test ?? ""] : []))
+    }
+    lines.append(row("", "train", "validation", "test"))
     lines.append(
-      Self.column(
-        lossLabel, formatted(metrics.trainLoss), metrics.validationLoss.map { formatted($0) }))
+      row(
+        lossLabel, formatted(metrics.trainLoss), metrics.validationLoss.map { formatted($0) },
+        metrics.testLoss.map { formatted($0) }))
     if let a = metrics.trainAccuracy {
       lines.append(
-        Self.column("  accuracy", Self.percent(a), metrics.validationAccuracy.map(Self.percent)))
+        row(
+          "  accuracy", Self.percent(a), metrics.validationAccuracy.map(Self.percent),
+          metrics.testAccuracy.map(Self.percent)))
     }
     if let r2 = metrics.trainR2 {
-      lines.append(Self.column("  R²", formatted(r2), metrics.validationR2.map { formatted($0) }))
+      lines.append(
+        row("  R²", formatted(r2), metrics.validationR2.map { formatted($0) }, metrics.testR2.map { formatted($0) }))
     }
     if let b = metrics.trainBaseline {
       let classification = info.task.classes != nil
       let show = classification ? Self.percent : { formatted($0) }
       lines.append(
-        Self.column(
+        row(
           classification ? "  baseline (majority)" : "  baseline (mean), mse", show(b),
-          metrics.validationBaseline.map(show)))
+          metrics.validationBaseline.map(show), metrics.testBaseline.map(show)))
       if let warning = Self.baselineWarning(metrics, classification: classification) {
         lines.append(warning)
       }
@@ -438,8 +444,9 @@ struct TrainingRun<Element: MatrixScalar> {
   }
 
   /// The final metrics of `model`: losses in the target's own units, accuracy, R², and the
-  /// constant baseline, on the training and validation parts; and the layer statistics on
-  /// the training part. One streamed pass over each part (``EndOfRunPass``).
+  /// constant baseline (the training part's mean or majority class), on the training,
+  /// validation and test parts; and the layer statistics on the training part. One streamed
+  /// pass over each part (``EndOfRunPass``).
   static func metrics(
     model: Sequential<Element>, loss: any Loss<Element>, data: PreparedData<Element>,
     epochs: Int, seconds: Double, checkpoint: @escaping () -> Void = {}
@@ -473,21 +480,38 @@ struct TrainingRun<Element: MatrixScalar> {
         ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: v.y)
         : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: validationTargets)
     }
+    if let t = data.test, let testTargets = data.testTargets {
+      let (m, _) = try pass.run(x: t.x, y: t.y, targets: testTargets, collectingStatistics: false)
+      metrics.testLoss = m.loss
+      metrics.testAccuracy = m.accuracy
+      metrics.testR2 = m.rSquared
+      metrics.testSamples = t.count
+      // The constant is the training part's: its mean, or its most frequent class.
+      metrics.testBaseline =
+        classification
+        ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: t.y)
+        : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: testTargets)
+    }
     return (metrics, layers)
   }
 
-  /// A line saying so when the model does no better than the constant on the validation part
-  /// (or, without one, on the training part).
-  private static func baselineWarning(_ m: RunMetrics, classification: Bool) -> String? {
-    let (score, baseline) =
-      classification
-      ? (m.validationAccuracy ?? m.trainAccuracy, m.validationBaseline ?? m.trainBaseline)
-      : (m.validationLoss ?? m.trainLoss, m.validationBaseline ?? m.trainBaseline)
-    guard let score, let baseline else { return nil }
-    let noBetter = classification ? score <= baseline : score >= baseline
-    guard noBetter else { return nil }
-    let part = m.validationBaseline == nil ? "training" : "validation"
-    return "  Warning: on the \(part) part the model is no better than the constant baseline."
+  /// A line saying so when the model does no better than the constant on the held-out parts
+  /// where it does not (validation, test), or without either, on the training part.
+  static func baselineWarning(_ m: RunMetrics, classification: Bool) -> String? {
+    let parts: [(name: String, score: Double?, baseline: Double?)] = [
+      ("validation", classification ? m.validationAccuracy : m.validationLoss, m.validationBaseline),
+      ("test", classification ? m.testAccuracy : m.testLoss, m.testBaseline),
+    ].filter { $0.baseline != nil }
+    let checked =
+      parts.isEmpty ? [("training", classification ? m.trainAccuracy : m.trainLoss, m.trainBaseline)] : parts
+    let failing = checked.filter { part in
+      guard let score = part.score, let baseline = part.baseline else { return false }
+      return classification ? score <= baseline : score >= baseline
+    }
+    guard !failing.isEmpty else { return nil }
+    let names = failing.map(\.name)
+    let where_ = names.count == 1 ? "the \(names[0]) part" : "the \(names.joined(separator: " and ")) parts"
+    return "  Warning: on \(where_) the model is no better than the constant baseline."
   }
 
   // MARK: - Failure
@@ -627,16 +651,20 @@ struct TrainingRun<Element: MatrixScalar> {
     return lines
   }
 
-  private static func column(_ label: String, _ train: String, _ validation: String?) -> String {
-    let padded = label.padding(toLength: 26, withPad: " ", startingAt: 0)
-    let trainText = train.padding(toLength: 12, withPad: " ", startingAt: 0)
-    return padded + trainText + (validation ?? "")
+  /// A row of the metrics table: `label` in 26 characters, the training part's value in 12,
+  /// then the other parts' values in 12 each but the last, as it is.
+  private static func column(_ label: String, _ values: [String]) -> String {
+    var text = label.padding(toLength: 26, withPad: " ", startingAt: 0)
+    for (i, value) in values.enumerated() {
+      text += i > 0 && i == values.count - 1 ? value : value.padding(toLength: 12, withPad: " ", startingAt: 0)
+    }
+    return text
   }
 
   private static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
 
-  /// The ``dataDigestKey`` value of `data`: FNV-1a over the bytes of the training and
-  /// validation inputs and targets, as they are after preparation.
+  /// The ``dataDigestKey`` value of `data`: FNV-1a over the bytes of the training,
+  /// validation and test inputs and targets, as they are after preparation.
   static func digest(_ data: PreparedData<Element>) -> String {
     // FNV-1a over 64-bit words in four interleaved lanes (the bytes of a 1 M-row table in
     // about 10 ms, where one byte at a time took 0.1 s), then the lanes and the tail bytes.
@@ -645,6 +673,7 @@ struct TrainingRun<Element: MatrixScalar> {
     var tail: UInt64 = 0xcbf2_9ce4_8422_2325
     var parts = [data.training.x, data.training.y]
     if let v = data.validation { parts += [v.x, v.y] }
+    if let t = data.test { parts += [t.x, t.y] }
     for m in parts {
       lanes[0] = (lanes[0] ^ UInt64(m.rows)) &* prime
       lanes[1] = (lanes[1] ^ UInt64(m.columns)) &* prime

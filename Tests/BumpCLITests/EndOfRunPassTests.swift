@@ -41,6 +41,8 @@ import Testing
     ["--dataset", "regression", "--no-standardize-target"],
     ["--dataset", "bumps", "--radial", "--layers", "12,8"],
     ["--dataset", "rings", "--radial", "--layers", "16", "--validation-split", "0"],
+    ["--dataset", "rings", "--test-split", "0.2"],
+    ["--dataset", "regression", "--standardize-target", "--test-split", "0.1", "--validation-split", "0"],
   ])
   func streamedMetricsEqualTheWholeMatrixOnes(arguments: [String]) throws {
     let (data, model, loss) = try prepared(arguments)
@@ -75,6 +77,15 @@ import Testing
       #expect(close(metrics.validationR2, expected.r2))
     } else {
       #expect(metrics.validationLoss == nil)
+    }
+    if let t = data.test, let targets = data.testTargets {
+      let expected = try whole(t.x, t.y, targets)
+      #expect(close(metrics.testLoss, expected.loss))
+      #expect(metrics.testAccuracy == expected.accuracy)
+      #expect(close(metrics.testR2, expected.r2))
+      #expect(metrics.testSamples == t.count)
+    } else {
+      #expect(metrics.testLoss == nil && metrics.testBaseline == nil && metrics.testSamples == nil)
     }
 
     // Bump statistics: those of collect(model:inputs:), the input range within rounding
