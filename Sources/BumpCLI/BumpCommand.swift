@@ -49,6 +49,11 @@ package struct BumpCommand: ParsableCommand {
       {
         Console.error(advice)
       }
+      // OpenBLAS's threads spin for a tenth of a second after loading, taking a share of the
+      // cores that reading a file needs; they start again at the first threaded product.
+      if command is TrainCommand || command is PredictCommand || command is EvaluateCommand {
+        BLAS.endIdleThreads()
+      }
       try command.run()
       InterruptHandler.exitIfPending()
       if let failure = Console.outputFailure() {

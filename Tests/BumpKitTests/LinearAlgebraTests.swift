@@ -513,6 +513,12 @@ struct BLASConfigurationTests {
     #expect(fixed.description == "OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell — core Haswell, 1 thread, CPU AVX2 + FMA")
   }
 
+  /// Only the lookup: ending the threads while other tests multiply matrices on them would
+  /// be unsafe in this process (the command line tests run `bump`, which ends them at start).
+  @Test func theLoadedOpenBLASCanEndItsIdleThreads() {
+    #expect(BLAS.canEndIdleThreads, "\(BLAS.configuration.buildConfiguration)")
+  }
+
   @Test("a generic core on an AVX-512 or AVX2 CPU gets one warning naming the matching core")
   func adviceNamesTheMatchingCore() {
     let avx512bf16 = CPUFeatures(hasFMA: true, hasAVX2: true, hasAVX512: true, hasAVX512BF16: true)

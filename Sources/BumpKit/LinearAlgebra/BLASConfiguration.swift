@@ -1,5 +1,9 @@
 internal import COpenBLAS
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The BLAS library that BumpKit's matrix products run on.
 public enum BLAS {
   /// What OpenBLAS chose when it was loaded: its kernel set ("core"), build configuration and
@@ -18,6 +22,48 @@ public enum BLAS {
       threadCount: Int(openblas_get_num_threads()),
       cpu: .current)
   }
+
+  /// Ends OpenBLAS's idle worker threads, if this OpenBLAS can (it starts them again for its
+  /// next threaded product); returns whether it could.
+  ///
+  /// OpenBLAS starts its threads when it is loaded, and after loading and after every
+  /// threaded product they wait for work by spinning with `sched_yield` for about 2²⁸ clock
+  /// ticks (a tenth of a second) before they sleep. A program that reads its data first, on
+  /// every core, loses a share of them to that spinning: on two cores, a third for the first
+  /// tenth of a second. Call this only while no other thread is inside OpenBLAS (the command
+  /// line tool calls it before it reads a file); it is OpenBLAS's own fork handler
+  /// (`blas_thread_shutdown_`), looked up by name, and does nothing with another BLAS.
+  ///
+  /// Under a limit on the address space or the data segment it does nothing: a thread that
+  /// OpenBLAS starts then may never get the memory it allocates first, and ending it would
+  /// wait for it forever.
+  @discardableResult
+  package static func endIdleThreads() -> Bool {
+    guard let shutdown = idleThreadShutdown, !hasMemoryLimit else { return false }
+    return shutdown() == 0
+  }
+
+  /// Whether the process's address space or data segment is limited (`ulimit -v`, `-d`).
+  private static var hasMemoryLimit: Bool {
+    for resource in [RLIMIT_AS, RLIMIT_DATA] {
+      var limit = rlimit()
+      guard getrlimit(__rlimit_resource_t(resource.rawValue), &limit) == 0 else { return true }
+      if limit.rlim_cur != rlim_t.max { return true }  // RLIM_INFINITY
+    }
+    return false
+  }
+
+  /// Whether ``endIdleThreads()`` can end them (the loaded BLAS is an OpenBLAS that has
+  /// `blas_thread_shutdown_`).
+  package static var canEndIdleThreads: Bool { idleThreadShutdown != nil }
+
+  private typealias Shutdown = @convention(c) () -> Int32
+
+  /// OpenBLAS's `blas_thread_shutdown_`, if the loaded BLAS has it.
+  private static let idleThreadShutdown: Shutdown? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") else { return nil }
+    return unsafeBitCast(symbol, to: Shutdown.self)
+  }()
 }
 
 /// OpenBLAS's kernel choice and build, next to the CPU's features.
