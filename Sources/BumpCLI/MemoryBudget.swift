@@ -18,8 +18,10 @@ import Foundation
 /// An address-space limit also has to hold what the process maps before any data: the
 /// program and its libraries as loaded (`VmSize` in `/proc/self/status`, which includes
 /// the work buffers that OpenBLAS's worker threads map when they start) and the work buffer
-/// that OpenBLAS maps for the calling thread at the first matrix product
-/// (``openBLASBufferBytes``). OpenBLAS retries a failed mapping forever, at full CPU, so a
+/// that OpenBLAS maps for each other thread at its first matrix product
+/// (``openBLASBufferBytes``): the calling thread, and each worker of a training step, whose
+/// shards multiply matrices at the same time. OpenBLAS retries a failed mapping forever, at
+/// full CPU, so a
 /// limit that cannot hold them is refused up front (``current()`` throws), and the budget
 /// for data is what is left.
 struct MemoryBudget {
@@ -124,28 +126,35 @@ struct MemoryBudget {
   ///
   /// - Throws: ``CLIError/notEnoughMemory(needed:limit:source:parts:)`` if nothing is left.
   ///
-  /// OpenBLAS's worker threads map their buffers when they first run, which on a busy machine
-  /// can be after `inUse` is read: of the `blasThreads − 1` workers' buffers, those not among
-  /// `mappedBuffers` (the mappings of ``openBLASBufferBytes`` now) are counted as well.
+  /// The threads that multiply matrices at once are `blasThreads`: the caller and the
+  /// training step's `blasThreads − 1` workers (``Threading/threadCount``, which is OpenBLAS's
+  /// thread count unless set), each with a buffer of its own. OpenBLAS's own
+  /// `blasThreads − 1` worker threads map theirs when they first run, which on a busy machine
+  /// can be after `inUse` is read: those not among `mappedBuffers` (the mappings of
+  /// ``openBLASBufferBytes`` now) are counted as well.
   static func addressSpace(
     limit: Int, inUse: Int? = addressSpaceInUse(), blasThreads: Int = BLAS.configuration.threadCount,
     mappedBuffers: Int? = anonymousMappings(ofBytes: openBLASBufferBytes)
   ) throws -> MemoryBudget {
     let name = addressSpaceSource
     guard let inUse else {
-      // No /proc: count the buffers of every OpenBLAS thread instead.
-      let reserved = max(blasThreads, 1) * openBLASBufferBytes + workingRoomBytes
+      // No /proc: count the buffers of every OpenBLAS thread and every caller instead.
+      let buffers = 2 * max(blasThreads, 1) - 1
+      let reserved = buffers * openBLASBufferBytes + workingRoomBytes
       return try leftOver(limit: limit, reserved: reserved, name: name, parts: [
-        "\(byteText(max(blasThreads, 1) * openBLASBufferBytes)) for OpenBLAS's work buffers",
+        "\(byteText(buffers * openBLASBufferBytes)) for OpenBLAS's work buffers",
         "\(byteText(workingRoomBytes)) of working room",
       ], blasThreads: blasThreads)
     }
     let workers = max(blasThreads - 1, 0)
     let notYetMapped = workers - min(workers, max(mappedBuffers ?? 0, 0))
-    let reserved = inUse + (1 + notYetMapped) * openBLASBufferBytes + workingRoomBytes
+    let callers = max(blasThreads, 1)
+    let reserved = inUse + (callers + notYetMapped) * openBLASBufferBytes + workingRoomBytes
     var parts = [
       "\(byteText(inUse)) for the program as loaded (with OpenBLAS's worker threads)",
-      "\(byteText(openBLASBufferBytes)) for OpenBLAS's work buffer at the first matrix product",
+      callers == 1
+        ? "\(byteText(openBLASBufferBytes)) for OpenBLAS's work buffer at the first matrix product"
+        : "\(byteText(callers * openBLASBufferBytes)) for OpenBLAS's work buffers of the \(callers) threads that train (one each, at its first matrix product)",
     ]
     if notYetMapped > 0 {
       parts.append(
@@ -162,7 +171,7 @@ struct MemoryBudget {
       var parts = parts
       if blasThreads > 1 {
         parts.append(
-          "OPENBLAS_NUM_THREADS=1 saves \(byteText((blasThreads - 1) * openBLASBufferBytes)) of OpenBLAS's buffers")
+          "OPENBLAS_NUM_THREADS=1 saves \(byteText(2 * (blasThreads - 1) * openBLASBufferBytes)) of OpenBLAS's buffers")
       }
       throw CLIError.notEnoughMemory(needed: Double(reserved), limit: limit, source: name, parts: parts)
     }

@@ -22,24 +22,30 @@ import BumpTestSupport
     #expect(MemoryBudget.parseLimit("0") == .malformed)
   }
 
-  /// An address-space limit must hold the program as loaded and OpenBLAS's buffer for the
-  /// calling thread (which OpenBLAS otherwise retries forever); the rest is for data.
+  /// An address-space limit must hold the program as loaded and OpenBLAS's buffer for each
+  /// thread that multiplies matrices in training, the caller and the step's workers (which
+  /// OpenBLAS otherwise retries forever); the rest is for data.
   @Test func anAddressSpaceLimitCountsTheProgramAndOpenBLASBuffers() throws {
     let mib = 1 << 20
-    let budget = try MemoryBudget.addressSpace(limit: 1024 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 1)
+    let single = try MemoryBudget.addressSpace(limit: 1024 * mib, inUse: 100 * mib, blasThreads: 1, mappedBuffers: 0)
     #expect(
-      budget.bytes
+      single.bytes
         == 1024 * mib - 100 * mib - MemoryBudget.openBLASBufferBytes - MemoryBudget.workingRoomBytes)
+    // Two threads: the caller's buffer and the training worker's.
+    let budget = try MemoryBudget.addressSpace(limit: 1024 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 1)
+    #expect(budget.bytes == single.bytes - MemoryBudget.openBLASBufferBytes)
     #expect(budget.source.contains("ulimit -v"), "\(budget.source)")
     // A worker thread that has not mapped its buffer yet (a busy machine) is counted too:
     // the run it would let start used to hang in OpenBLAS once the worker mapped it.
     let early = try MemoryBudget.addressSpace(limit: 1024 * mib, inUse: 100 * mib, blasThreads: 3, mappedBuffers: 1)
-    #expect(early.bytes == budget.bytes - MemoryBudget.openBLASBufferBytes)
+    // Three threads: one caller buffer more, and one of OpenBLAS's two workers not mapped.
+    #expect(early.bytes == budget.bytes - 2 * MemoryBudget.openBLASBufferBytes)
     let notYet = try #require(throws: CLIError.self) {
-      try MemoryBudget.addressSpace(limit: 380 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 0)
+      try MemoryBudget.addressSpace(limit: 500 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 0)
     }
     #expect("\(notYet)".contains("for the buffers of 1 OpenBLAS worker thread not started yet"), "\(notYet)")
-    _ = try MemoryBudget.addressSpace(limit: 380 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 1)
+    #expect("\(notYet)".contains("256.0 MiB for OpenBLAS's work buffers of the 2 threads that train"), "\(notYet)")
+    _ = try MemoryBudget.addressSpace(limit: 500 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 1)
     // This process's own workers have mapped their buffers by now: each is one mapping.
     let threads = BLAS.configuration.threadCount
     if threads > 1, let mapped = MemoryBudget.anonymousMappings(ofBytes: MemoryBudget.openBLASBufferBytes) {
@@ -49,13 +55,15 @@ import BumpTestSupport
       try MemoryBudget.addressSpace(limit: 200 * mib, inUse: 100 * mib, blasThreads: 2, mappedBuffers: 1)
     }
     let text = "\(error)"
-    #expect(text.hasPrefix("not enough memory: this needs about 260.0 MiB"), "\(text)")
+    #expect(text.hasPrefix("not enough memory: this needs about 388.0 MiB"), "\(text)")
     #expect(text.contains("more than the limit of 200.0 MiB (the address-space limit (ulimit -v))"), "\(text)")
-    #expect(text.contains("OPENBLAS_NUM_THREADS=1 saves 128.0 MiB"), "\(text)")
-    // Without /proc, every thread's buffer is counted.
+    #expect(text.contains("OPENBLAS_NUM_THREADS=1 saves 256.0 MiB"), "\(text)")
+    // Without /proc, every thread's buffer is counted: OpenBLAS's worker, the caller and the
+    // training worker.
     #expect(throws: CLIError.self) {
-      try MemoryBudget.addressSpace(limit: 250 * mib, inUse: nil, blasThreads: 2)
+      try MemoryBudget.addressSpace(limit: 380 * mib, inUse: nil, blasThreads: 2)
     }
+    _ = try MemoryBudget.addressSpace(limit: 420 * mib, inUse: nil, blasThreads: 2)
   }
 
   /// A batch size beyond the rows is one batch of the rows: a full-batch run of 200 rows was
