@@ -463,22 +463,22 @@ struct TrainingRun<Element: MatrixScalar> {
       trainLoss: trainMetrics.loss, validationLoss: nil, trainAccuracy: trainMetrics.accuracy,
       validationAccuracy: nil, epochs: epochs, trainingSeconds: seconds)
     metrics.trainR2 = trainMetrics.rSquared
-    // The constant baselines need the targets only.
+    // The constant baselines need the targets only; the constant is the training part's
+    // (its mean, or its most frequent class) on every part.
     let targets = data.trainingTargets
-    metrics.trainBaseline =
+    func baseline(labels: Matrix<Element>, targets partTargets: Matrix<Element>) throws -> Double {
       classification
-      ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: train.y)
-      : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: targets)
+        ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: labels)
+        : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: partTargets)
+    }
+    metrics.trainBaseline = try baseline(labels: train.y, targets: targets)
     if let v = data.validation, let validationTargets = data.validationTargets {
       let (m, _) = try pass.run(
         x: v.x, y: v.y, targets: validationTargets, collectingStatistics: false)
       metrics.validationLoss = m.loss
       metrics.validationAccuracy = m.accuracy
       metrics.validationR2 = m.rSquared
-      metrics.validationBaseline =
-        classification
-        ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: v.y)
-        : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: validationTargets)
+      metrics.validationBaseline = try baseline(labels: v.y, targets: validationTargets)
     }
     if let t = data.test, let testTargets = data.testTargets {
       let (m, _) = try pass.run(x: t.x, y: t.y, targets: testTargets, collectingStatistics: false)
@@ -486,11 +486,7 @@ struct TrainingRun<Element: MatrixScalar> {
       metrics.testAccuracy = m.accuracy
       metrics.testR2 = m.rSquared
       metrics.testSamples = t.count
-      // The constant is the training part's: its mean, or its most frequent class.
-      metrics.testBaseline =
-        classification
-        ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: t.y)
-        : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: testTargets)
+      metrics.testBaseline = try baseline(labels: t.y, targets: testTargets)
     }
     return (metrics, layers)
   }
