@@ -145,10 +145,11 @@ public enum BumpKernel {
       return
     }
     // Slot k of the reduction holds the k-th requested gradient (σ, then c, then a).
-    let s0: Int? = sigmaGradient == nil ? nil : 0
-    let s1: Int? = centerGradient == nil ? nil : (s0 ?? -1) + 1
-    let s2: Int? = amplitudeGradient == nil ? nil : (s1 ?? s0 ?? -1) + 1
-    let slots = (s2 ?? s1 ?? s0 ?? -1) + 1
+    var numbering = ReductionSlots()
+    let s0 = numbering.take(sigmaGradient != nil)
+    let s1 = numbering.take(centerGradient != nil)
+    let s2 = numbering.take(amplitudeGradient != nil)
+    let slots = numbering.count
     let ws = workspace ?? KernelWorkspace()
     withJob(input: input, rows: rows, columns: columns, sigma: sigma, center: center,
             amplitude: amplitude, slots: slots, options: options, workspace: ws) { job, plan in
@@ -284,6 +285,20 @@ public enum BumpKernel {
       totals: (raw + totalOffset).bindMemory(to: Double.self, capacity: slots * columns),
       accumulators: (raw + accOffset).bindMemory(to: S.self, capacity: workers * slots * columns))
     body(job, plan)
+  }
+}
+
+/// Numbers the rows of a reduction in the order its sums are requested: the first requested
+/// sum takes row 0, the next the rows after it; one not requested takes none.
+struct ReductionSlots {
+  /// The rows taken so far: the reduction's slot count once every sum is numbered.
+  private(set) var count = 0
+
+  /// The first of `rows` rows for a requested sum; nil, taking none, when not requested.
+  mutating func take(_ requested: Bool, rows: Int = 1) -> Int? {
+    guard requested else { return nil }
+    defer { count += rows }
+    return count
   }
 }
 

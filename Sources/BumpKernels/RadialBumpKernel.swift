@@ -176,11 +176,12 @@ public enum RadialBumpKernel {
       return
     }
     // Reduction slots: σ, a, colsum(W), then the d rows of dCᵀ.
-    let s0: Int? = sigmaGradient == nil ? nil : 0
-    let s1: Int? = amplitudeGradient == nil ? nil : (s0 ?? -1) + 1
-    let s2: Int? = columnSums == nil ? nil : (s1 ?? s0 ?? -1) + 1
-    let s3: Int? = centerGradientTransposed == nil ? nil : (s2 ?? s1 ?? s0 ?? -1) + 1
-    let slots = s3.map { $0 + dimension } ?? ((s2 ?? s1 ?? s0 ?? -1) + 1)
+    var numbering = ReductionSlots()
+    let s0 = numbering.take(sigmaGradient != nil)
+    let s1 = numbering.take(amplitudeGradient != nil)
+    let s2 = numbering.take(columnSums != nil)
+    let s3 = numbering.take(centerGradientTransposed != nil, rows: dimension)
+    let slots = numbering.count
     var job = RadialBumpJob<Scalar>(
       inputs: base(inputs), centers: base(centersTransposed), centersT: base(centersTransposed), rows: rows,
       units: units, dimension: dimension,

@@ -107,10 +107,7 @@ enum SafetensorsHeaderJSON {
       try enter(depth: depth)
       var members: [Member] = []
       skipWhitespace()
-      if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-        position += 1
-        return .object(members)
-      }
+      if consume("}") { return .object(members) }
       while true {
         skipWhitespace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
@@ -118,22 +115,9 @@ enum SafetensorsHeaderJSON {
         }
         let key = try parseString()
         skipWhitespace()
-        guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else {
-          throw failure("expected ':' after key, found \(describeCurrent())")
-        }
-        position += 1
+        guard consume(":") else { throw failure("expected ':' after key, found \(describeCurrent())") }
         members.append(Member(key: key, value: try parseValue(depth: depth)))
-        skipWhitespace()
-        guard position < bytes.count else {
-          throw failure("expected ',' or '}', found end of header")
-        }
-        switch bytes[position] {
-        case UInt8(ascii: ","): position += 1
-        case UInt8(ascii: "}"):
-          position += 1
-          return .object(members)
-        default: throw failure("expected ',' or '}', found \(describeCurrent())")
-        }
+        if try endsAfterSeparator(closing: "}") { return .object(members) }
       }
     }
 
@@ -141,24 +125,30 @@ enum SafetensorsHeaderJSON {
       try enter(depth: depth)
       var elements: [Value] = []
       skipWhitespace()
-      if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
-        position += 1
-        return .array(elements)
-      }
+      if consume("]") { return .array(elements) }
       while true {
         elements.append(try parseValue(depth: depth))
-        skipWhitespace()
-        guard position < bytes.count else {
-          throw failure("expected ',' or ']', found end of header")
-        }
-        switch bytes[position] {
-        case UInt8(ascii: ","): position += 1
-        case UInt8(ascii: "]"):
-          position += 1
-          return .array(elements)
-        default: throw failure("expected ',' or ']', found \(describeCurrent())")
-        }
+        if try endsAfterSeparator(closing: "]") { return .array(elements) }
       }
+    }
+
+    /// Takes `byte` if it is the next one.
+    private mutating func consume(_ byte: Unicode.Scalar) -> Bool {
+      guard position < bytes.count, bytes[position] == UInt8(ascii: byte) else { return false }
+      position += 1
+      return true
+    }
+
+    /// After a member or an element: takes the `,` before the next one (false) or the
+    /// `closing` bracket (true); anything else is an error.
+    private mutating func endsAfterSeparator(closing: Unicode.Scalar) throws -> Bool {
+      skipWhitespace()
+      guard position < bytes.count else {
+        throw failure("expected ',' or '\(closing)', found end of header")
+      }
+      if consume(",") { return false }
+      if consume(closing) { return true }
+      throw failure("expected ',' or '\(closing)', found \(describeCurrent())")
     }
 
     private mutating func expectLiteral(_ literal: StaticString) throws {

@@ -68,52 +68,48 @@ enum DecimalParsing {
   /// Parses `count` ASCII bytes at `start` (no surrounding spaces) in the grammar
   ///   `[+-]? ( digits ( "." digits? )? | "." digits ) ( [eE] [+-]? digits )?`.
   ///
-  /// Returns the correctly rounded `Double` — the bits `Double(String)` gives for the same
-  /// text, including -0.0, subnormals, overflow to ±infinity and underflow to ±0 — or `nil`
-  /// when the text is not in the grammar.
+  /// Returns the correctly rounded value — the bits `T(String)` gives for the same text,
+  /// including -0.0, subnormals, overflow to ±infinity and underflow to ±0; for `Float`,
+  /// rounded once straight to `Float` — or `nil` when the text is not in the grammar.
   @inline(__always)
-  static func double(_ start: UnsafePointer<UInt8>, count: Int) -> Double? {
-    switch _fastPathDouble(start, count: count) {
+  static func value<T: DecimalRoundable>(_ start: UnsafePointer<UInt8>, count: Int, as: T.Type) -> T? {
+    switch fastPath(start, count: count, as: T.self) {
     case .value(let value): return value
     case .notInGrammar: return nil
-    case .needsExactFallback: return exactDouble(start, count: count)
+    case .needsExactFallback: return exact(start, count: count, as: T.self)
     }
   }
 
-  /// The same for `Float`, rounded once straight to `Float` (the bits `Float(String)` gives).
+  /// ``value(_:count:as:)`` without the exact fallback: tells when the fallback would run.
   @inline(__always)
-  static func float(_ start: UnsafePointer<UInt8>, count: Int) -> Float? {
-    switch _fastPathFloat(start, count: count) {
-    case .value(let value): return value
-    case .notInGrammar: return nil
-    case .needsExactFallback: return exactFloat(start, count: count)
-    }
+  static func fastPath<T: DecimalRoundable>(_ start: UnsafePointer<UInt8>, count: Int, as: T.Type) -> FastPathResult<T> {
+    guard let d = quickScan(start, count: count) ?? scan(start, count: count) else { return .notInGrammar }
+    guard let value = T.correctlyRounded(d) else { return .needsExactFallback }
+    return .value(value)
   }
 
-  /// ``double(_:count:)`` without the exact fallback: tells when the fallback would run.
+  /// The exact fallback: the standard library's parser.
+  @inline(never)
+  static func exact<T: DecimalRoundable>(_ start: UnsafePointer<UInt8>, count: Int, as: T.Type) -> T? {
+    T(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self))
+  }
+
+  /// ``value(_:count:as:)`` for `Double`.
   @inline(__always)
+  static func double(_ start: UnsafePointer<UInt8>, count: Int) -> Double? { value(start, count: count, as: Double.self) }
+
+  /// ``value(_:count:as:)`` for `Float`.
+  @inline(__always)
+  static func float(_ start: UnsafePointer<UInt8>, count: Int) -> Float? { value(start, count: count, as: Float.self) }
+
+  /// ``fastPath(_:count:as:)`` for `Double`.
   static func _fastPathDouble(_ start: UnsafePointer<UInt8>, count: Int) -> FastPathResult<Double> {
-    guard let d = quickScan(start, count: count) ?? scan(start, count: count) else { return .notInGrammar }
-    guard let bits = doubleBits(d) else { return .needsExactFallback }
-    return .value(Double(bitPattern: bits))
+    fastPath(start, count: count, as: Double.self)
   }
 
-  /// ``float(_:count:)`` without the exact fallback: tells when the fallback would run.
-  @inline(__always)
+  /// ``fastPath(_:count:as:)`` for `Float`.
   static func _fastPathFloat(_ start: UnsafePointer<UInt8>, count: Int) -> FastPathResult<Float> {
-    guard let d = quickScan(start, count: count) ?? scan(start, count: count) else { return .notInGrammar }
-    guard let bits = floatBits(d) else { return .needsExactFallback }
-    return .value(Float(bitPattern: bits))
-  }
-
-  @inline(never)
-  static func exactDouble(_ start: UnsafePointer<UInt8>, count: Int) -> Double? {
-    Double(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self))
-  }
-
-  @inline(never)
-  static func exactFloat(_ start: UnsafePointer<UInt8>, count: Int) -> Float? {
-    Float(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self))
+    fastPath(start, count: count, as: Float.self)
   }
 
   // MARK: - Scanning
@@ -553,4 +549,24 @@ func parseDecimal<T: MatrixScalar>(_ start: UnsafePointer<UInt8>, count: Int, as
     return unsafeBitCast(value, to: T.self)
   }
   return T(String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self))
+}
+
+/// `Float` or `Double`: a type ``DecimalParsing`` rounds a scanned decimal to.
+protocol DecimalRoundable: LosslessStringConvertible {
+  /// The correctly rounded value of `d`, or `nil` when only the exact fallback can tell.
+  static func correctlyRounded(_ d: DecimalParsing.Decimal) -> Self?
+}
+
+extension Double: DecimalRoundable {
+  @inline(__always)
+  static func correctlyRounded(_ d: DecimalParsing.Decimal) -> Double? {
+    DecimalParsing.doubleBits(d).map(Double.init(bitPattern:))
+  }
+}
+
+extension Float: DecimalRoundable {
+  @inline(__always)
+  static func correctlyRounded(_ d: DecimalParsing.Decimal) -> Float? {
+    DecimalParsing.floatBits(d).map(Float.init(bitPattern:))
+  }
 }

@@ -23,6 +23,13 @@ public class ElementwiseActivation<Element: MatrixScalar>: Layer {
   public var parameters: [Parameter<Element>] { [] }
   public func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
 
+  /// None: an activation has no settings.
+  public var settings: NoSettings { NoSettings() }
+  /// No parameters; any number of features in, as many out.
+  public static func declaredShapes(for settings: NoSettings) -> DeclaredShapes? {
+    DeclaredShapes(inputSize: nil, outputSize: nil, parameters: [])
+  }
+
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try checkBatch(input, features: nil, "\(kind).forward")
     try output.resize(rows: input.rows, columns: input.columns)
@@ -76,12 +83,6 @@ public final class ReLU<Element: MatrixScalar>: ElementwiseActivation<Element>, 
   public convenience init(settings: NoSettings) { self.init() }
   /// "relu".
   public static var kind: String { "relu" }
-  /// None.
-  public var settings: NoSettings { NoSettings() }
-  /// No parameters; any number of features in, as many out.
-  public static func declaredShapes(for settings: NoSettings) -> DeclaredShapes? {
-    DeclaredShapes(inputSize: nil, outputSize: nil, parameters: [])
-  }
   @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices { y[i] = x[i] < 0 ? 0 : x[i] }
   }
@@ -98,12 +99,6 @@ public final class Tanh<Element: MatrixScalar>: ElementwiseActivation<Element>, 
   public convenience init(settings: NoSettings) { self.init() }
   /// "tanh".
   public static var kind: String { "tanh" }
-  /// None.
-  public var settings: NoSettings { NoSettings() }
-  /// No parameters; any number of features in, as many out.
-  public static func declaredShapes(for settings: NoSettings) -> DeclaredShapes? {
-    DeclaredShapes(inputSize: nil, outputSize: nil, parameters: [])
-  }
   @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices { y[i] = Element(Double.tanh(Double(x[i]))) }
   }
@@ -120,12 +115,6 @@ public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element
   public convenience init(settings: NoSettings) { self.init() }
   /// "sigmoid".
   public static var kind: String { "sigmoid" }
-  /// None.
-  public var settings: NoSettings { NoSettings() }
-  /// No parameters; any number of features in, as many out.
-  public static func declaredShapes(for settings: NoSettings) -> DeclaredShapes? {
-    DeclaredShapes(inputSize: nil, outputSize: nil, parameters: [])
-  }
   @Sendable static func map(_ x: UnsafeBufferPointer<Element>, _ y: UnsafeMutableBufferPointer<Element>) {
     for i in x.indices {
       let v = Double(x[i])

@@ -24,32 +24,16 @@ import RealModule
 ///
 /// The state — t, m and v — can be saved and restored (``ResumableOptimizer``), so a run
 /// resumed from a checkpoint takes the same steps as one never interrupted.
-public class Adam<Element: MatrixScalar>: ResumableOptimizer {
-  /// η₀, the learning rate before the schedule.
-  public let baseLearningRate: Double
+public class Adam<Element: MatrixScalar>: ScheduledOptimizer<Element>, ResumableOptimizer {
   /// β₁, the first moment's decay rate.
   public let beta1: Double
   /// β₂, the second moment's decay rate.
   public let beta2: Double
   /// ε, added to √v̂.
   public let epsilon: Double
-  /// λ: for ``Adam`` the L2 coefficient added to the gradient; for ``AdamW`` the decoupled
-  /// decay rate (each step multiplies θ by 1 − η·λ).
-  public let weightDecay: Double
-  /// How η changes over training.
-  public let schedule: any LearningRateScheduling
-  /// The maximum global gradient norm, or nil for no clipping.
-  public let clipGlobalNorm: Double?
-  /// The number of steps taken (t after the last step).
-  public private(set) var iterations = 0
-  /// The global norm of the trainable gradients, before clipping, at the last step.
-  public private(set) var lastGradientNorm: Double?
-  /// Batches per epoch, for a schedule that counts epochs; `fit` sets it.
-  public var stepsPerEpoch: Int?
 
   /// AdamW (decay applied to θ) rather than Adam with L2 (decay added to g).
   let decoupled: Bool
-  private var state = OptimizerState<Element>()
 
   /// Whether the type applies its weight decay to θ directly (``AdamW``) rather than adding
   /// it to the gradient: the one thing the decoupled form changes.
@@ -86,23 +70,12 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
       throw BumpKitError.invalidArgument(
         name: "epsilon", value: "\(epsilon)", reason: "rounds to 0 in \(Element.self)")
     }
-    try OptimizerChecks.validateShared(
-      learningRate: learningRate, weightDecay: weightDecay, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
-    self.baseLearningRate = learningRate
     self.beta1 = beta1
     self.beta2 = beta2
     self.epsilon = epsilon
-    self.weightDecay = weightDecay
     self.decoupled = Self.decouplesWeightDecay
-    self.schedule = schedule
-    self.clipGlobalNorm = clipGlobalNorm
-  }
-
-  /// η at step ``iterations``: the rate the next step uses (the position's epoch is
-  /// ⌊iterations / stepsPerEpoch⌋ when ``stepsPerEpoch`` is set).
-  public var learningRate: Double {
-    schedule.learningRate(
-      base: baseLearningRate, at: SchedulePosition(iteration: iterations, stepsPerEpoch: stepsPerEpoch))
+    try super.init(
+      learningRate: learningRate, weightDecay: weightDecay, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
   }
 
   /// `adam`, or `adamw` for ``AdamW``.
@@ -126,7 +99,7 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
   @_specialize(where Element == Double)
   public func step(_ parameters: [Parameter<Element>]) throws {
     let (eta, norm, factor, threads) = try state.beginStep(
-      parameters, bufferCount: 2, schedule: schedule, base: baseLearningRate, iteration: iterations,
+      parameters, bufferCount: 2, schedule: schedule, base: baseLearningRate,
       stepsPerEpoch: stepsPerEpoch, maxNorm: clipGlobalNorm, operation)
     let t = Double(iterations + 1)
     let coefficients = AdamCoefficients(
@@ -134,17 +107,7 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
       inverseRootCorrection2: 1 / (1 - Double.pow(beta2, t)).squareRoot(), epsilon: epsilon,
       l2: decoupled ? 0 : weightDecay, decayFactor: decoupled ? 1 - eta * weightDecay : 1,
       gradientScale: factor)
-    state.update(.adam(coefficients), threads: threads)
-    lastGradientNorm = norm
-    iterations += 1
-  }
-
-  /// Forgets the moments and restarts the step count (and so the bias correction and the
-  /// schedule).
-  public func reset() {
-    state.removeAll()
-    iterations = 0
-    lastGradientNorm = nil
+    state.finishStep(.adam(coefficients), norm: norm, threads: threads)
   }
 
   /// The step count t and the moments m and v (slots `m`, `v`) of every parameter.
@@ -157,9 +120,7 @@ public class Adam<Element: MatrixScalar>: ResumableOptimizer {
   /// - Throws: see ``ResumableOptimizer/restore(_:for:)``.
   public func restore(_ snapshot: OptimizerSnapshot<Element>, for parameters: [Parameter<Element>]) throws {
     try OptimizerChecks.checkSnapshot(snapshot, kind: kind, slotNames: ["m", "v"])
-    try state.restore(snapshot.states, for: parameters, bufferCount: 2, operation)
-    iterations = snapshot.iterations
-    lastGradientNorm = nil
+    try state.restore(snapshot, for: parameters, bufferCount: 2, operation)
   }
 }
 

@@ -147,6 +147,10 @@ struct OptimizerState<Element: MatrixScalar> {
   private var frozen: [ObjectIdentifier: (parameter: Parameter<Element>, state: [[Element]])] = [:]
   /// The number of trainable scalars.
   private(set) var total = 0
+  /// The number of steps taken (the optimizer's `iterations`).
+  private(set) var iterations = 0
+  /// The global norm of the trainable gradients, before clipping, at the last step.
+  private(set) var lastGradientNorm: Double?
   /// The job object that runs a pass over the chunks (``sumOfSquaredGradients(threads:)``,
   /// ``update(_:threads:)``).
   private let pass = ChunkPass<Element>()
@@ -190,10 +194,13 @@ struct OptimizerState<Element: MatrixScalar> {
     return total
   }
 
-  /// Updates every trainable parameter by `rule` (Adam or SGD with its coefficients, and the
-  /// parameter's floor), in chunks on up to `threads` threads.
-  func update(_ rule: ChunkPass<Element>.Kind, threads: Int) {
+  /// The end of every built-in optimizer's step: updates every trainable parameter by `rule`
+  /// (Adam or SGD with its coefficients, and the parameter's floor), in chunks on up to
+  /// `threads` threads, and counts the step, whose gradient norm was `norm`.
+  mutating func finishStep(_ rule: ChunkPass<Element>.Kind, norm: Double, threads: Int) {
     runPass(rule, threads: threads)
+    lastGradientNorm = norm
+    iterations += 1
   }
 
   /// Runs `kind` over every chunk through ``pass``, a job object: handing it to a pool's
@@ -215,7 +222,7 @@ struct OptimizerState<Element: MatrixScalar> {
     pass.release()
   }
 
-  /// Drops all state.
+  /// Drops all state and restarts the step count.
   mutating func removeAll() { self = OptimizerState() }
 
   /// The state of every parameter of `list`, one matrix per buffer, copied; nil for one
@@ -250,14 +257,16 @@ struct OptimizerState<Element: MatrixScalar> {
     }
   }
 
-  /// Replaces all state by `states` (one entry per parameter of `list`, see ``export(_:)``),
-  /// laid out for `list` with `bufferCount` buffers.
+  /// Replaces all state by the snapshot's: its step count, and its `states` (one entry per
+  /// parameter of `list`, see ``export(_:)``) laid out for `list` with `bufferCount` buffers.
+  /// The last gradient norm is forgotten.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a count or shape
   ///   that does not match; nothing changes then.
   mutating func restore(
-    _ states: [[Matrix<Element>]?], for list: [Parameter<Element>], bufferCount: Int, _ operation: String
+    _ snapshot: OptimizerSnapshot<Element>, for list: [Parameter<Element>], bufferCount: Int, _ operation: String
   ) throws {
+    let states = snapshot.states
     guard states.count == list.count else {
       throw BumpKitError.invalidArgument(
         name: "snapshot", value: "\(states.count) parameter states",
@@ -290,6 +299,7 @@ struct OptimizerState<Element: MatrixScalar> {
         fresh.frozen[ObjectIdentifier(p)] = (p, state.map(\.elements))
       }
     }
+    fresh.iterations = snapshot.iterations
     self = fresh
   }
 
@@ -458,10 +468,10 @@ extension OptimizerState {
   ///   gradient's; nothing has changed then but the layout.
   mutating func beginStep(
     _ parameters: [Parameter<Element>], bufferCount: Int, schedule: any LearningRateScheduling, base: Double,
-    iteration: Int, stepsPerEpoch: Int?, maxNorm: Double?, _ operation: String
+    stepsPerEpoch: Int?, maxNorm: Double?, _ operation: String
   ) throws -> (rate: Double, norm: Double, factor: Double, threads: Int) {
     let rate = try OptimizerChecks.scheduledRate(
-      schedule, base: base, iteration: iteration, stepsPerEpoch: stepsPerEpoch, operation)
+      schedule, base: base, iteration: iterations, stepsPerEpoch: stepsPerEpoch, operation)
     try bind(parameters, bufferCount: bufferCount, operation)
     let threads = OptimizerThreads.count
     let (norm, factor) = try checkedNormAndFactor(maxNorm: maxNorm, threads: threads, operation)

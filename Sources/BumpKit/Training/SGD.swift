@@ -17,27 +17,11 @@
 /// let optimizer = try SGD<Float>(learningRate: 0.05, momentum: 0.9, nesterov: true)
 /// try optimizer.step(model.parameters)
 /// ```
-public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
-  /// η₀, the learning rate before the schedule.
-  public let baseLearningRate: Double
+public final class SGD<Element: MatrixScalar>: ScheduledOptimizer<Element>, ResumableOptimizer {
   /// μ, in [0, 1); 0 keeps no velocity.
   public let momentum: Double
   /// Whether the update looks ahead along the velocity (Nesterov).
   public let nesterov: Bool
-  /// λ, the coefficient of the L2 penalty (λ/2)·‖θ‖² whose gradient λ·θ is added to g.
-  public let weightDecay: Double
-  /// How η changes over training.
-  public let schedule: any LearningRateScheduling
-  /// The maximum global gradient norm, or nil for no clipping.
-  public let clipGlobalNorm: Double?
-  /// The number of steps taken.
-  public private(set) var iterations = 0
-  /// The global norm of the trainable gradients, before clipping, at the last step.
-  public private(set) var lastGradientNorm: Double?
-  /// Batches per epoch, for a schedule that counts epochs; `fit` sets it.
-  public var stepsPerEpoch: Int?
-
-  private var state = OptimizerState<Element>()
 
   /// Stochastic gradient descent.
   ///
@@ -60,21 +44,10 @@ public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
       throw BumpKitError.invalidArgument(
         name: "nesterov", value: "true", reason: "Nesterov momentum needs momentum > 0")
     }
-    try OptimizerChecks.validateShared(
-      learningRate: learningRate, weightDecay: weightDecay, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
-    self.baseLearningRate = learningRate
     self.momentum = momentum
     self.nesterov = nesterov
-    self.weightDecay = weightDecay
-    self.schedule = schedule
-    self.clipGlobalNorm = clipGlobalNorm
-  }
-
-  /// η at step ``iterations``: the rate the next step uses (the position's epoch is
-  /// ⌊iterations / stepsPerEpoch⌋ when ``stepsPerEpoch`` is set).
-  public var learningRate: Double {
-    schedule.learningRate(
-      base: baseLearningRate, at: SchedulePosition(iteration: iterations, stepsPerEpoch: stepsPerEpoch))
+    try super.init(
+      learningRate: learningRate, weightDecay: weightDecay, schedule: schedule, clipGlobalNorm: clipGlobalNorm)
   }
 
   /// `sgd`.
@@ -94,20 +67,11 @@ public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
   public func step(_ parameters: [Parameter<Element>]) throws {
     let (rate, norm, factor, threads) = try state.beginStep(
       parameters, bufferCount: momentum > 0 ? 1 : 0, schedule: schedule, base: baseLearningRate,
-      iteration: iterations, stepsPerEpoch: stepsPerEpoch, maxNorm: clipGlobalNorm, "SGD.step")
+      stepsPerEpoch: stepsPerEpoch, maxNorm: clipGlobalNorm, "SGD.step")
     let coefficients = SGDCoefficients(
       learningRate: rate, momentum: momentum, nesterov: nesterov,
       weightDecay: weightDecay, gradientScale: factor)
-    state.update(.sgd(coefficients), threads: threads)
-    lastGradientNorm = norm
-    iterations += 1
-  }
-
-  /// Forgets the velocity and restarts the step count (and so the schedule).
-  public func reset() {
-    state.removeAll()
-    iterations = 0
-    lastGradientNorm = nil
+    state.finishStep(.sgd(coefficients), norm: norm, threads: threads)
   }
 
   /// The step count and, with momentum, the velocity of every parameter (slot `velocity`).
@@ -122,8 +86,6 @@ public final class SGD<Element: MatrixScalar>: ResumableOptimizer {
   /// - Throws: see ``ResumableOptimizer/restore(_:for:)``.
   public func restore(_ snapshot: OptimizerSnapshot<Element>, for parameters: [Parameter<Element>]) throws {
     try OptimizerChecks.checkSnapshot(snapshot, kind: kind, slotNames: slotNames)
-    try state.restore(snapshot.states, for: parameters, bufferCount: slotNames.count, "SGD.step")
-    iterations = snapshot.iterations
-    lastGradientNorm = nil
+    try state.restore(snapshot, for: parameters, bufferCount: slotNames.count, "SGD.step")
   }
 }
