@@ -55,9 +55,9 @@ public enum BumpKernel {
     workspace: KernelWorkspace? = nil
   ) {
     checkShapes(rows: rows, columns: columns, input.count, sigma, center, amplitude)
-    precondition(output.count == rows * columns, "output has \(output.count) elements, expected \(rows)×\(columns)")
-    if let cache { precondition(cache.count == rows * columns, "cache has \(cache.count) elements, expected \(rows)×\(columns)") }
-    if let supportCounts { precondition(supportCounts.count == columns, "supportCounts has \(supportCounts.count) entries, expected \(columns)") }
+    checkElementCount(output.count, rows, columns, "output")
+    checkElementCount(cache?.count, rows, columns, "cache")
+    checkEntryCount(supportCounts?.count, columns, "supportCounts")
     if rows == 0 || columns == 0 {
       if let supportCounts { supportCounts.update(repeating: 0) }
       return
@@ -125,9 +125,9 @@ public enum BumpKernel {
     workspace: KernelWorkspace? = nil
   ) {
     checkShapes(rows: rows, columns: columns, input.count, sigma, center, amplitude)
-    precondition(upstream.count == rows * columns, "upstream gradient has \(upstream.count) elements, expected \(rows)×\(columns)")
-    if let inputGradient { precondition(inputGradient.count == rows * columns, "input gradient has \(inputGradient.count) elements, expected \(rows)×\(columns)") }
-    if let cache { precondition(cache.count == rows * columns, "cache has \(cache.count) elements, expected \(rows)×\(columns)") }
+    checkElementCount(upstream.count, rows, columns, "upstream gradient")
+    checkElementCount(inputGradient?.count, rows, columns, "input gradient")
+    checkElementCount(cache?.count, rows, columns, "cache")
     checkGradient(sigmaGradient, sigma, columns, "σ")
     if let centerGradient {
       precondition(center != nil, "a centre gradient needs a centre parameter")
@@ -203,8 +203,9 @@ public enum BumpKernel {
   public static func supportCounts<Scalar: KernelScalar>(
     cache: UnsafeBufferPointer<Scalar>, rows: Int, columns: Int, into counts: UnsafeMutableBufferPointer<Int>
   ) {
-    precondition(rows >= 0 && columns >= 0 && cache.count == rows * columns, "cache has \(cache.count) elements, expected \(rows)×\(columns)")
-    precondition(counts.count == columns, "counts has \(counts.count) entries, expected \(columns)")
+    precondition(rows >= 0 && columns >= 0, "negative shape \(rows)×\(columns)")
+    checkElementCount(cache.count, rows, columns, "cache")
+    checkEntryCount(counts.count, columns, "counts")
     counts.update(repeating: 0)
     for r in 0..<rows {
       for j in 0..<columns {
@@ -229,7 +230,7 @@ public enum BumpKernel {
     _ center: BumpParameter<S>?, _ amplitude: BumpParameter<S>?
   ) {
     precondition(rows >= 0 && columns >= 0, "negative shape \(rows)×\(columns)")
-    precondition(count == rows * columns, "input has \(count) elements, expected \(rows)×\(columns)")
+    checkElementCount(count, rows, columns, "input")
     func check(_ p: BumpParameter<S>?, _ name: String) {
       if case .perUnit(let b)? = p {
         precondition(b.count == columns, "per-unit \(name) has \(b.count) values for \(columns) columns")
@@ -243,7 +244,7 @@ public enum BumpKernel {
   private static func checkGradient<S>(_ g: GradientBuffer<S>?, _ p: BumpParameter<S>, _ columns: Int, _ name: String) {
     guard let g else { return }
     let expected = p.isPerUnit ? columns : 1
-    precondition(g.count == expected, "d\(name) buffer has \(g.count) entries, expected \(expected)")
+    checkEntryCount(g.count, expected, "d\(name) buffer")
   }
 
   /// Lays out the workspace, broadcasts shared parameters to rows and hands the job and a
@@ -286,6 +287,21 @@ public enum BumpKernel {
       accumulators: (raw + accOffset).bindMemory(to: S.self, capacity: workers * slots * columns))
     body(job, plan)
   }
+}
+
+/// Traps unless a buffer of `count` elements (nil: no buffer, nothing to check) holds
+/// `rows × columns`: a kernel's precondition, naming the buffer.
+@inline(__always)
+func checkElementCount(_ count: Int?, _ rows: Int, _ columns: Int, _ name: @autoclosure () -> String) {
+  guard let count else { return }
+  precondition(count == rows * columns, "\(name()) has \(count) elements, expected \(rows)×\(columns)")
+}
+
+/// Traps unless a vector of `count` entries (nil: none, nothing to check) has `expected`.
+@inline(__always)
+func checkEntryCount(_ count: Int?, _ expected: Int, _ name: @autoclosure () -> String) {
+  guard let count else { return }
+  precondition(count == expected, "\(name()) has \(count) entries, expected \(expected)")
 }
 
 /// Numbers the rows of a reduction in the order its sums are requested: the first requested

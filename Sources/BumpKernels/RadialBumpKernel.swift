@@ -86,11 +86,11 @@ public enum RadialBumpKernel {
     checkShapes(inputs, centers, centersTransposed, rows, units, dimension, sigma, amplitude)
     precondition((inputNorms == nil) == (centerNorms == nil), "the GEMM form needs both norm vectors")
     precondition(inputNorms != nil || centersTransposed != nil, "the direct form needs the transposed centres")
-    if let inputNorms { precondition(inputNorms.count == rows, "inputNorms has \(inputNorms.count) entries, expected \(rows)") }
-    if let centerNorms { precondition(centerNorms.count == units, "centerNorms has \(centerNorms.count) entries, expected \(units)") }
-    for (b, name) in [(squaredDistances.count, "squaredDistances"), (output.count, "output"), (cache.count, "cache")] {
-      precondition(b == rows * units, "\(name) has \(b) elements, expected \(rows)×\(units)")
-    }
+    checkEntryCount(inputNorms?.count, rows, "inputNorms")
+    checkEntryCount(centerNorms?.count, units, "centerNorms")
+    checkElementCount(squaredDistances.count, rows, units, "squaredDistances")
+    checkElementCount(output.count, rows, units, "output")
+    checkElementCount(cache.count, rows, units, "cache")
     guard rows > 0 && units > 0 else { return }
     let job = RadialBumpJob<Scalar>(
       inputs: base(inputs), centers: base(centers), centersT: base(centersTransposed), rows: rows, units: units,
@@ -156,18 +156,16 @@ public enum RadialBumpKernel {
   ) {
     checkShapes(inputs, nil, centersTransposed, rows, units, dimension, sigma, amplitude)
     precondition(!direct || centersTransposed != nil, "the direct form needs the transposed centres")
-    for (b, name) in [(squaredDistances.count, "squaredDistances"), (cache.count, "cache"), (upstream.count, "upstream")]
-      + (weights.map { [($0.count, "weights")] } ?? []) {
-      precondition(b == rows * units, "\(name) has \(b) elements, expected \(rows)×\(units)")
-    }
-    if let rowSums { precondition(rowSums.count == rows, "rowSums has \(rowSums.count) entries, expected \(rows)") }
-    for (b, name) in [(sigmaGradient, "dσ"), (amplitudeGradient, "da"), (columnSums, "columnSums")] {
-      if let b { precondition(b.count == units, "\(name) has \(b.count) entries, expected \(units)") }
-    }
-    if let inputGradient { precondition(inputGradient.count == rows * dimension, "inputGradient has \(inputGradient.count) elements, expected \(rows)×\(dimension)") }
-    if let centerGradientTransposed {
-      precondition(centerGradientTransposed.count == dimension * units, "centerGradientTransposed has \(centerGradientTransposed.count) elements, expected \(dimension)×\(units)")
-    }
+    checkElementCount(squaredDistances.count, rows, units, "squaredDistances")
+    checkElementCount(cache.count, rows, units, "cache")
+    checkElementCount(upstream.count, rows, units, "upstream")
+    checkElementCount(weights?.count, rows, units, "weights")
+    checkEntryCount(rowSums?.count, rows, "rowSums")
+    checkEntryCount(sigmaGradient?.count, units, "dσ")
+    checkEntryCount(amplitudeGradient?.count, units, "da")
+    checkEntryCount(columnSums?.count, units, "columnSums")
+    checkElementCount(inputGradient?.count, rows, dimension, "inputGradient")
+    checkElementCount(centerGradientTransposed?.count, dimension, units, "centerGradientTransposed")
     precondition(direct || (inputGradient == nil && centerGradientTransposed == nil), "input and centre gradients come from the kernel only in the direct form")
     if rows == 0 || units == 0 {
       for b in [sigmaGradient, amplitudeGradient, columnSums, centerGradientTransposed] { b?.update(repeating: 0) }
@@ -239,9 +237,9 @@ public enum RadialBumpKernel {
     _ rows: Int, _ units: Int, _ dimension: Int, _ sigma: UnsafeBufferPointer<S>, _ amplitude: UnsafeBufferPointer<S>?
   ) {
     precondition(rows >= 0 && units >= 0 && dimension >= 0, "negative shape \(rows)×\(units)×\(dimension)")
-    precondition(inputs.count == rows * dimension, "inputs have \(inputs.count) elements, expected \(rows)×\(dimension)")
-    if let centers { precondition(centers.count == units * dimension, "centres have \(centers.count) elements, expected \(units)×\(dimension)") }
-    if let centersT { precondition(centersT.count == dimension * units, "transposed centres have \(centersT.count) elements, expected \(dimension)×\(units)") }
+    checkElementCount(inputs.count, rows, dimension, "inputs")
+    checkElementCount(centers?.count, units, dimension, "centres")
+    checkElementCount(centersT?.count, dimension, units, "transposed centres")
     precondition(sigma.count == units, "σ has \(sigma.count) values for \(units) units")
     if let amplitude { precondition(amplitude.count == units, "a has \(amplitude.count) values for \(units) units") }
   }
