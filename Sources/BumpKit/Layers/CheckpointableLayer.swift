@@ -66,9 +66,9 @@ extension CheckpointableLayer {
   /// No declared shapes: the built layer's parameters are checked.
   public static func declaredShapes(for settings: Settings) throws -> DeclaredShapes? { nil }
 
-  /// ``kind`` with ``settings`` as JSON; settings that do not encode (a non-finite number,
-  /// say) show as empty here, and ``Checkpoint`` refuses to save them with the encoder's
-  /// error.
+  /// ``CheckpointableLayer/kind`` with ``CheckpointableLayer/settings`` as JSON; settings
+  /// that do not encode (a non-finite number, say) show as empty here, and ``Checkpoint``
+  /// refuses to save them with the encoder's error.
   public var configuration: LayerConfiguration {
     (try? checkedConfiguration()) ?? LayerConfiguration(kind: Self.kind)
   }
