@@ -33,43 +33,6 @@ func layerPathFixtureModel<E: MatrixScalar>(_: E.Type) throws -> Sequential<E> {
   return model
 }
 
-/// y = x + b with a per-unit offset b, generic over the element type: `kind` must be a
-/// computed static property (a generic type cannot have a stored one).
-private final class GenericShift<Element: MatrixScalar>: CheckpointableLayer {
-  static var kind: String { "test-generic-shift" }
-  struct Settings: Codable { var units: Int }
-
-  let units: Int
-  let offset: Parameter<Element>
-  private var output = Matrix<Element>()
-
-  init(units: Int) throws {
-    self.units = units
-    offset = Parameter(name: "offset", value: try Matrix(rows: 1, columns: units))
-  }
-
-  convenience init(settings: Settings) throws { try self.init(units: settings.units) }
-  var settings: Settings { Settings(units: units) }
-  var parameters: [Parameter<Element>] { [offset] }
-  var requiredInputSize: Int? { units }
-  func outputSize(forInputSize inputSize: Int) throws -> Int { units }
-
-  func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
-    try output.resize(rows: input.rows, columns: units)
-    for r in 0..<input.rows { for j in 0..<units { output[r, j] = input[r, j] + offset.value[0, j] } }
-    return output
-  }
-
-  func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
-    var sums = try Matrix<Element>(rows: 1, columns: units)
-    for r in 0..<outputGradient.rows { for j in 0..<units { sums[0, j] += outputGradient[r, j] } }
-    try offset.setGradient(sums)
-    return outputGradient
-  }
-
-  func releaseSavedState() {}
-}
-
 /// y = s ⊙ x with a learned per-unit scale: a plain Layer, with no kind, settings or
 /// configuration, as a layer that is never saved may be.
 private final class PlainScale: Layer {
@@ -159,32 +122,6 @@ struct LayerPathTests {
 
   private func declared<L: CheckpointableLayer>(_ layer: L) throws -> DeclaredShapes? {
     try L.declaredShapes(for: layer.settings)
-  }
-
-  @Test("a generic layer of an app's own, with a computed static kind, round-trips in both precisions")
-  func genericCustomLayerRoundTrips() throws {
-    try LayerRegistry.register(GenericShift<Float>.self)
-    try LayerRegistry.register(GenericShift<Double>.self)
-    try roundTrip(Float.self)
-    try roundTrip(Double.self)
-  }
-
-  private func roundTrip<E: MatrixScalar>(_: E.Type) throws {
-    let model = try Sequential<E>(seed: 5) {
-      try Dense<E>(inputSize: 3, outputSize: 2)
-      try GenericShift<E>(units: 2)
-      Tanh<E>()
-    }
-    let shift = try #require(model.layers[1] as? GenericShift<E>)
-    try shift.offset.assign(Matrix([[0.25, -0.75]]))
-    let file = try Checkpoint.encode(model)
-    #expect(file.metadata["architecture"]?.contains(#"{"kind":"test-generic-shift","settings":{"units":2}}"#) == true)
-    let (loaded, _) = try Checkpoint.load(E.self, file: file)
-    let reloaded = try #require(loaded.layers[1] as? GenericShift<E>)
-    #expect(reloaded.offset.value.elements == [0.25, -0.75])
-    #expect(loaded.configuration == model.configuration)
-    let x = try Matrix<E>([[0.1, 0.2, 0.3], [-1, 0, 2]])
-    #expect(try loaded.predict(x).elements == model.predict(x).elements)
   }
 
   @Test("a layer without a configuration trains and predicts in a Sequential; saving it is refused, naming it")
