@@ -299,32 +299,19 @@ struct CSVErrorTests {
       "error-invalid-utf8.csv", { .invalidEncoding(path: $0, line: 3) }, line: 3, column: nil)
   }
 
-  @Test("Numeric class labels must be integers in 0..<65536")
-  func invalidLabels() {
+  /// The files of ``invalidLabels(file:text:reason:)``: each has the bad label on line 3.
+  static let invalidLabelCases: [(file: String, text: String, reason: String)] = [
+    ("error-label-negative.csv", "-1", "is negative; numeric labels must be integers ≥ 0"),
+    ("error-label-fraction.csv", "1.5", "is not an integer"),
+    ("error-label-too-large.csv", "70000", "is too large; numeric labels must be below 65536"),
+    ("error-label-infinite.csv", "1e999", "is not finite"),
+  ]
+
+  @Test("Numeric class labels must be integers in 0..<65536", arguments: invalidLabelCases)
+  func invalidLabels(file: String, text: String, reason: String) {
     expectLoadError(
-      "error-label-negative.csv", target: "label", task: .classification,
-      {
-        .invalidLabel(
-          path: $0, line: 3, column: "label", text: "-1",
-          reason: "is negative; numeric labels must be integers ≥ 0")
-      }, line: 3, column: "label")
-    expectLoadError(
-      "error-label-fraction.csv", target: "label", task: .classification,
-      {
-        .invalidLabel(path: $0, line: 3, column: "label", text: "1.5", reason: "is not an integer")
-      },
-      line: 3, column: "label")
-    expectLoadError(
-      "error-label-too-large.csv", target: "label", task: .classification,
-      {
-        .invalidLabel(
-          path: $0, line: 3, column: "label", text: "70000",
-          reason: "is too large; numeric labels must be below 65536")
-      }, line: 3, column: "label")
-    expectLoadError(
-      "error-label-infinite.csv", target: "label", task: .classification,
-      { .invalidLabel(path: $0, line: 3, column: "label", text: "1e999", reason: "is not finite") },
-      line: 3, column: "label")
+      file, target: "label", task: .classification,
+      { .invalidLabel(path: $0, line: 3, column: "label", text: text, reason: reason) }, line: 3, column: "label")
   }
 
   @Test("Class labels may not mix numbers and names")
