@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 // One path for every layer: built-in and custom layers are CheckpointableLayers registered
 // in LayerRegistry; a layer that is never saved needs only Layer.
@@ -144,7 +145,9 @@ struct LayerPathTests {
     let text = error?.description ?? ""
     #expect(text.contains("layer 1") && text.contains("PlainScale") && text.contains("CheckpointableLayer"), "\(text)")
     // Saving to a file names the file.
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("plain-\(UUID().uuidString).safetensors").path
+    let folder = try TemporaryFolder(prefix: "bumpkit-layer-path")
+    defer { folder.remove() }
+    let path = folder.path("plain.safetensors")
     let saving = #expect(throws: CheckpointError.self) { try Checkpoint.save(model, to: path) }
     guard case .unregisteredLayer(1, "", _, let savedTo) = saving, savedTo == path else {
       Issue.record("\(String(describing: saving))")
@@ -205,10 +208,9 @@ struct LayerPathTests {
   func layerErrorsNameTheFile() throws {
     try LayerRegistry.register(Refusing.self)
     let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), Refusing()])
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("layer-path-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let path = folder.appendingPathComponent("refusing.safetensors").path
+    let folder = try TemporaryFolder(prefix: "bumpkit-layer-path")
+    defer { folder.remove() }
+    let path = folder.path("refusing.safetensors")
     try Checkpoint.save(model, to: path)
     let error = #expect(throws: CheckpointError.self) { _ = try Checkpoint.load(Float.self, from: path) }
     let text = error?.description ?? ""
