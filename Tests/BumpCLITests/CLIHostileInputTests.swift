@@ -102,7 +102,7 @@ import BumpTestSupport
   func aSignalDuringTrainingPublishesTheFolder(signal: Int32) throws {
     let scratch = try Scratch()
     let run = scratch.path("run")
-    let result = try Hostile.runAndSignal(
+    let result = try Child.runAndSignal(
       ["train", "--samples", "200", "--epochs", "100000", "--patience", "0", "--output", run],
       signal: signal,
       afterOutput: " 3/100000 ", in: scratch.url)
@@ -122,7 +122,7 @@ import BumpTestSupport
     let scratch = try Scratch()
     for (i, signal) in [SIGINT, SIGTERM, SIGHUP, SIGINT, SIGTERM, SIGHUP, SIGINT, SIGTERM].enumerated() {
       let run = scratch.path("run\(i)")
-      let result = try Hostile.runAndSignal(
+      let result = try Child.runAndSignal(
         [
           "train", "--samples", "16", "--batch-size", "16", "--epochs", "1000000", "--layers", "4",
           "--patience", "0", "--checkpoint-interval", "0", "--output", run,
@@ -175,7 +175,7 @@ import BumpTestSupport
   }
 
   @Test func messagesSayWhatIsWrong() throws {
-    func train(_ arguments: [String], stdin: String? = nil) throws -> String {
+    func train(_ arguments: [String], stdin: String = "") throws -> String {
       let result = try Hostile.run(["train"] + arguments, stdin: stdin)
       #expect(result.status != 0)
       return result.stderr
@@ -342,34 +342,8 @@ extension CLIHostileInputTests {
   /// Runs `bump` with a given standard input, environment and standard output (a path such
   /// as `/dev/full`); with `shell`, runs `arguments` as a command instead, with the argument
   /// `BUMP` replaced by the executable's path.
-  enum Hostile {
-    typealias Result = CLITrainTests.TrainTool.Result
-
-    static func run(
-      _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-      stdoutPath: String? = nil, in directory: URL? = nil, shell: Bool = false
-    ) throws -> Result {
-      try BumpExecutable.run(
-        arguments, stdin: stdin ?? "", environment: environment, stdoutPath: stdoutPath, in: directory,
-        shell: shell)
-    }
-
-    /// Starts `bump`, waits until its standard output contains `marker` (the run must still
-    /// be running then: the signal has to land in a live run), sends `signal` and waits for
-    /// it to exit. Each wait is bounded (120 s, only to catch a hang).
-    static func runAndSignal(
-      _ arguments: [String], signal: Int32, afterOutput marker: String, in directory: URL
-    ) throws -> Result {
-      let child = try BumpExecutable.start(arguments, in: directory)
-      if !child.wait(forOutput: marker, limit: 120) {
-        Issue.record("no \(marker) in the output of a live run")
-        return try child.finish(limit: 0).result
-      }
-      #expect(child.isRunning, "the run ended before the signal was sent")
-      kill(child.pid, signal)
-      let (result, killed) = try child.finish(limit: 120)
-      if killed { Issue.record("still running 120 s after the signal: killed") }
-      return result
-    }
-  }
+  typealias Hostile = BumpExecutable
+  /// `bump` as a child process whose waits are bounded (``CLIReliabilityTests/Child``), for
+  /// the runs that take a signal.
+  typealias Child = CLIReliabilityTests.Child
 }

@@ -104,10 +104,10 @@ import BumpTestSupport
   }
 
   @Test func readsAFile() throws {
-    let url = FileManager.default.temporaryDirectory
-      .appendingPathComponent("bump-cli-\(UUID().uuidString).txt")
+    let folder = try TemporaryFolder(prefix: "bump-cli")
+    defer { folder.remove() }
+    let url = URL(fileURLWithPath: folder.path("numbers.txt"))
     try "0.25\n-0.75".write(to: url, atomically: true, encoding: .utf8)
-    defer { try? FileManager.default.removeItem(at: url) }
     let result = try Tool.run(["function", "--sigma", "1", url.path])
     #expect(result.status == 0, "\(result.stderr)")
     #expect(try result.rows().map { $0[0] } == [0.25, -0.75])
@@ -233,34 +233,23 @@ import BumpTestSupport
 
 extension CLITests {
   /// Runs the `bump` executable that `swift test` built next to the test binary.
-  enum Tool {
-    /// What one run produced.
-    struct Result {
-      var status: Int32
-      var stdout: String
-      var stderr: String
+  typealias Tool = BumpExecutable
+}
 
-      /// Standard output split into lines.
-      var lines: [Substring] {
-        var lines = stdout.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last == "" { lines.removeLast() }
-        return lines
+extension ProcessResult {
+  /// Standard output split into lines.
+  var lines: [Substring] {
+    var lines = stdout.split(separator: "\n", omittingEmptySubsequences: false)
+    if lines.last == "" { lines.removeLast() }
+    return lines
+  }
+
+  /// The CSV rows after the header, as numbers.
+  func rows() throws -> [[Double]] {
+    try lines.dropFirst().map { line in
+      try line.split(separator: ",").map { field in
+        try #require(Double(field), "\(field) in \(line)")
       }
-
-      /// The CSV rows after the header, as numbers.
-      func rows() throws -> [[Double]] {
-        try lines.dropFirst().map { line in
-          try line.split(separator: ",").map { field in
-            try #require(Double(field), "\(field) in \(line)")
-          }
-        }
-      }
-    }
-
-    /// Runs `bump` with `arguments`, feeding `stdin` (an empty, non-terminal input when `nil`).
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
-      let result = try BumpExecutable.run(arguments, stdin: stdin ?? "")
-      return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
   }
 }

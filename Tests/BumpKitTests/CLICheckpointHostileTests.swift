@@ -20,6 +20,25 @@ import BumpTestSupport
 
   static let ringsCSV = "x0,x1,ring\n0.1,0.2,inner\n0.5,0.1,outer\n"
 
+  /// Runs every command of ``commands(_:)`` on `path` and expects each to fail with status 1
+  /// and exactly "Error: `path`: `reason`" on standard error. The commands read `stdin` with
+  /// `environment` added, or with `underAddressLimit` run under `ulimit -v 1000000` (1 GB of
+  /// address space) with no standard input.
+  static func expectEveryCommand(
+    on path: String, toFailWith reason: String, stdin: String = CLICheckpointHostileTests.ringsCSV, environment: [String: String] = [:],
+    underAddressLimit: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
+    for command in commands(path) {
+      let script = "ulimit -v 1000000; exec \"$0\" \"$@\" < /dev/null"
+      let result =
+        underAddressLimit
+        ? try Hostile.run(["/bin/sh", "-c", script, "BUMP"] + command, shell: true)
+        : try Hostile.run(command, stdin: stdin, environment: environment)
+      #expect(result.status == 1, "\(command): \(result.stderr)", sourceLocation: sourceLocation)
+      #expect(result.stderr == "Error: \(path): \(reason)\n", "\(command)", sourceLocation: sourceLocation)
+    }
+  }
+
   /// A trained rings classifier's checkpoint (layers dense, bump, dense), in `scratch`.
   static func trainedModel(in scratch: Scratch, _ extra: [String] = []) throws -> String {
     let run = scratch.path("run")
@@ -43,14 +62,9 @@ import BumpTestSupport
     file.metadata["architecture"] = String(decoding: try JSONEncoder().encode(architecture), as: UTF8.self)
     let path = scratch.path("nested.safetensors")
     try file.write(to: path)
-    for command in Self.commands(path) {
-      let result = try Hostile.run(command, stdin: Self.ringsCSV)
-      #expect(result.status == 1, "\(command): \(result.stderr)")
-      #expect(
-        result.stderr
-          == "Error: \(path): not a BumpKit checkpoint: layer 0.0.0 (dense) outputSize is 100000, a width no tensor in the file has\n",
-        "\(command)")
-    }
+    try Self.expectEveryCommand(
+      on: path,
+      toFailWith: "not a BumpKit checkpoint: layer 0.0.0 (dense) outputSize is 100000, a width no tensor in the file has")
   }
 
   /// A million activation layers in 22 MB took 8.8 s and 1.2 GB; an architecture that long
@@ -65,12 +79,11 @@ import BumpTestSupport
     file.metadata["architecture"] = text
     let path = scratch.path("long.safetensors")
     try file.write(to: path)
-    let result = try Hostile.run(
-      ["/bin/sh", "-c", "ulimit -v 1000000; exec \"$0\" inspect \"$1\"", "BUMP", path], shell: true)
-    #expect(result.status == 1, "\(result.stderr)")
-    #expect(
-      result.stderr
-        == "Error: \(path): not a BumpKit checkpoint: the architecture metadata is \(text.utf8.count) bytes, more than the 10485760 a checkpoint may hold\n")
+    try Self.expectEveryCommand(
+      on: path,
+      toFailWith:
+        "not a BumpKit checkpoint: the architecture metadata is \(text.utf8.count) bytes, more than the 10485760 a checkpoint may hold",
+      underAddressLimit: true)
   }
 
   /// A 64 GiB language-model shard (sparse) under a 1 GB address-space limit: refused from
@@ -80,15 +93,9 @@ import BumpTestSupport
     let path = scratch.path("shard.safetensors")
     try CheckpointHeaderFirstTests.writeSparse(
       path, metadata: ["format": "pt"], name: "lm_head.weight", shape: [16, 1 << 30])
-    for command in Self.commands(path) {
-      let script = "ulimit -v 1000000; exec \"$0\" \"$@\" < /dev/null"
-      let result = try Hostile.run(["/bin/sh", "-c", script, "BUMP"] + command, shell: true)
-      #expect(result.status == 1, "\(command): \(result.stderr)")
-      #expect(
-        result.stderr
-          == "Error: \(path): not a BumpKit checkpoint: metadata format is \"pt\", expected \"bumpkit.sequential\"\n",
-        "\(command)")
-    }
+    try Self.expectEveryCommand(
+      on: path, toFailWith: "not a BumpKit checkpoint: metadata format is \"pt\", expected \"bumpkit.sequential\"",
+      underAddressLimit: true)
   }
 
   /// A checkpoint whose 64 GiB of weights are real (its architecture needs them all) is
@@ -99,15 +106,12 @@ import BumpTestSupport
     try CheckpointHeaderFirstTests.writeSparse(
       path, metadata: CheckpointHeaderFirstTests.wideDenseMetadata, name: "layers.0.weight",
       shape: [2, 1 << 33])
-    for command in Self.commands(path) {
-      let result = try Hostile.run(command, stdin: "x0,x1\n0,0\n", environment: ["BUMP_MEMORY_LIMIT": "1G"])
-      #expect(result.status == 1, "\(command): \(result.stderr)")
-      // The message names the file, and its advice fits a checkpoint: the model is too large.
-      #expect(
-        result.stderr
-          == "Error: \(path): not enough memory to load this checkpoint: its 17179869184 parameters (64.0 GiB of tensor data) need about 256.0 GiB to read and convert, more than the limit of 1.0 GiB (BUMP_MEMORY_LIMIT); the model is larger than the memory limit allows: load it where more memory is available, raising BUMP_MEMORY_LIMIT if this machine has more\n",
-        "\(command)")
-    }
+    // The message names the file, and its advice fits a checkpoint: the model is too large.
+    try Self.expectEveryCommand(
+      on: path,
+      toFailWith:
+        "not enough memory to load this checkpoint: its 17179869184 parameters (64.0 GiB of tensor data) need about 256.0 GiB to read and convert, more than the limit of 1.0 GiB (BUMP_MEMORY_LIMIT); the model is larger than the memory limit allows: load it where more memory is available, raising BUMP_MEMORY_LIMIT if this machine has more",
+      stdin: "x0,x1\n0,0\n", environment: ["BUMP_MEMORY_LIMIT": "1G"])
   }
 
   /// A trained checkpoint plus one 64 GiB tensor (sparse) that is no parameter of its
@@ -121,37 +125,21 @@ import BumpTestSupport
     try CheckpointHeaderFirstTests.writeRaw(
       path, metadata: file.metadata,
       tensors: CheckpointHeaderFirstTests.rawTensors(of: file) + [CheckpointHeaderFirstTests.hugeTensor])
-    for command in Self.commands(path) {
-      let script = "ulimit -v 1000000; exec \"$0\" \"$@\" < /dev/null"
-      let result = try Hostile.run(["/bin/sh", "-c", script, "BUMP"] + command, shell: true)
-      #expect(result.status == 1, "\(command): \(result.stderr)")
-      #expect(
-        result.stderr == "Error: \(path): tensor extra belongs to no parameter of the architecture\n",
-        "\(command)")
-    }
+    try Self.expectEveryCommand(
+      on: path, toFailWith: "tensor extra belongs to no parameter of the architecture", underAddressLimit: true)
   }
 
   /// A device is not a checkpoint, and says so: `/dev/zero` was "truncated safetensors file:
   /// 0 bytes". An empty file is called empty.
   @Test func aDeviceOrAnEmptyFileIsRefusedForWhatItIs() throws {
     for device in ["/dev/zero", "/dev/urandom"] {
-      for command in Self.commands(device) {
-        let result = try Hostile.run(command, stdin: Self.ringsCSV)
-        #expect(result.status == 1, "\(command): \(result.stderr)")
-        #expect(
-          result.stderr
-            == "Error: \(device): not a usable bump model: it is a character device, not a regular file\n",
-          "\(command)")
-      }
+      try Self.expectEveryCommand(
+        on: device, toFailWith: "not a usable bump model: it is a character device, not a regular file")
     }
     let scratch = try Scratch()
     let empty = scratch.path("empty.safetensors")
     #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
-    let result = try Hostile.run(["inspect", empty])
-    #expect(result.status == 1)
-    #expect(
-      result.stderr
-        == "Error: \(empty): not a usable bump model: the file is empty (0 bytes)\n")
+    try Self.expectEveryCommand(on: empty, toFailWith: "not a usable bump model: the file is empty (0 bytes)")
   }
 
   /// Names that differ only in spaces read differently.

@@ -1,18 +1,19 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// Class names are labels, not numbers, and are kept as spelled.
 @Suite struct CSVClassNameTests {
   /// A CSV file holding `text`, removed with the value.
   final class CSVText {
+    private let folder: TemporaryFolder
     let path: String
     init(_ text: String) throws {
-      path = FileManager.default.temporaryDirectory
-        .appendingPathComponent("bumpkit-class-names-\(UUID().uuidString).csv").path
+      folder = try TemporaryFolder(prefix: "bumpkit-class-names")
+      path = folder.path("data.csv")
       try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
   }
 
   @Test func wordsThatSwiftReadsAsNonFiniteNumbersAreClassNames() throws {

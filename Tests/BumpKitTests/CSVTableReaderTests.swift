@@ -10,18 +10,13 @@ import BumpTestSupport
 struct CSVTableReaderTests {
   /// A folder of files for one test, removed afterwards.
   final class Folder {
-    let path: String
+    private let folder: TemporaryFolder
     private var counter = 0
-    init() throws {
-      path = FileManager.default.temporaryDirectory
-        .appendingPathComponent("bumpkit-table-reader-\(UUID().uuidString)").path
-      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    init() throws { folder = try TemporaryFolder(prefix: "bumpkit-table-reader") }
 
     func file(_ bytes: [UInt8]) throws -> String {
       counter += 1
-      let file = path + "/f\(counter).csv"
+      let file = folder.path("f\(counter).csv")
       try Data(bytes).write(to: URL(fileURLWithPath: file))
       return file
     }

@@ -12,14 +12,6 @@ private func fixture(_ name: String) -> String {
   csvFixtures.appendingPathComponent(name).path
 }
 
-/// A fresh empty directory under the system's temporary directory.
-private func temporaryDirectory() throws -> String {
-  let url = FileManager.default.temporaryDirectory
-    .appendingPathComponent("bumpkit-csv-\(UInt64.random(in: .min ... .max))")
-  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url.path
-}
-
 /// The `DataError` that `body` throws; records an issue if it throws something else or
 /// nothing.
 private func dataError(
@@ -299,32 +291,19 @@ struct CSVErrorTests {
       "error-invalid-utf8.csv", { .invalidEncoding(path: $0, line: 3) }, line: 3, column: nil)
   }
 
-  @Test("Numeric class labels must be integers in 0..<65536")
-  func invalidLabels() {
+  /// The files of ``invalidLabels(file:text:reason:)``: each has the bad label on line 3.
+  static let invalidLabelCases: [(file: String, text: String, reason: String)] = [
+    ("error-label-negative.csv", "-1", "is negative; numeric labels must be integers ≥ 0"),
+    ("error-label-fraction.csv", "1.5", "is not an integer"),
+    ("error-label-too-large.csv", "70000", "is too large; numeric labels must be below 65536"),
+    ("error-label-infinite.csv", "1e999", "is not finite"),
+  ]
+
+  @Test("Numeric class labels must be integers in 0..<65536", arguments: invalidLabelCases)
+  func invalidLabels(file: String, text: String, reason: String) {
     expectLoadError(
-      "error-label-negative.csv", target: "label", task: .classification,
-      {
-        .invalidLabel(
-          path: $0, line: 3, column: "label", text: "-1",
-          reason: "is negative; numeric labels must be integers ≥ 0")
-      }, line: 3, column: "label")
-    expectLoadError(
-      "error-label-fraction.csv", target: "label", task: .classification,
-      {
-        .invalidLabel(path: $0, line: 3, column: "label", text: "1.5", reason: "is not an integer")
-      },
-      line: 3, column: "label")
-    expectLoadError(
-      "error-label-too-large.csv", target: "label", task: .classification,
-      {
-        .invalidLabel(
-          path: $0, line: 3, column: "label", text: "70000",
-          reason: "is too large; numeric labels must be below 65536")
-      }, line: 3, column: "label")
-    expectLoadError(
-      "error-label-infinite.csv", target: "label", task: .classification,
-      { .invalidLabel(path: $0, line: 3, column: "label", text: "1e999", reason: "is not finite") },
-      line: 3, column: "label")
+      file, target: "label", task: .classification,
+      { .invalidLabel(path: $0, line: 3, column: "label", text: text, reason: reason) }, line: 3, column: "label")
   }
 
   @Test("Class labels may not mix numbers and names")
@@ -361,9 +340,9 @@ struct CSVErrorTests {
 @Suite("CSV writing")
 struct CSVWritingTests {
   private func checkRoundTrip<E: MatrixScalar>(_: E.Type) throws {
-    let directory = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let path = directory + "/data.csv"
+    let directory = try TemporaryFolder(prefix: "bumpkit-csv")
+    defer { directory.remove() }
+    let path = directory.path("data.csv")
 
     let regression = try Dataset<E>.regression(samples: 50, features: 3, seed: 7)
     try regression.writeCSV(path: path)
@@ -384,11 +363,11 @@ struct CSVWritingTests {
 
   @Test("A loaded file round-trips, quoted names and all")
   func loadedFileRoundTrips() throws {
-    let directory = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let directory = try TemporaryFolder(prefix: "bumpkit-csv")
+    defer { directory.remove() }
     let original = try Dataset<Double>.loadCSV(
       path: fixture("labels-names-quoted.csv"), target: "species", task: .classification)
-    let path = directory + "/copy.csv"
+    let path = directory.path("copy.csv")
     try original.writeCSV(path: path)
     let text = try String(contentsOfFile: path, encoding: .utf8)
     #expect(text.hasPrefix("\"height, cm\",width,species\n5.1,3.5,\"Iris \"\"setosa\"\", wild\"\n"))
@@ -406,9 +385,9 @@ struct CSVWritingTests {
 
   @Test("Names with commas, quotes, line breaks and surrounding spaces round-trip")
   func awkwardNamesRoundTrip() throws {
-    let directory = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let path = directory + "/awkward.csv"
+    let directory = try TemporaryFolder(prefix: "bumpkit-csv")
+    defer { directory.remove() }
+    let path = directory.path("awkward.csv")
     let data = try Dataset(
       x: Matrix<Double>([[1, 2], [3, 4], [5, 6], [7, 8]]), y: Matrix<Double>([[0], [1], [2], [3]]),
       featureNames: ["x, 1", " y "], targetName: "the \"class\"",
@@ -421,9 +400,9 @@ struct CSVWritingTests {
 
   @Test("Predictions: a matrix under a header, and rows of text")
   func writeMatrixAndRows() throws {
-    let directory = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let path = directory + "/predictions.csv"
+    let directory = try TemporaryFolder(prefix: "bumpkit-csv")
+    defer { directory.remove() }
+    let path = directory.path("predictions.csv")
     let predictions = try Matrix<Float>([[0.1, -2], [1e-5, 3]])
     try Dataset.writeCSV(path: path, header: ["p, 0", "p1"], matrix: predictions)
     #expect(
@@ -438,14 +417,14 @@ struct CSVWritingTests {
       try String(contentsOfFile: path, encoding: .utf8) == "id,class\n1,cat\n2,\"dog\nhouse\"\n")
 
     // No temporary files are left behind.
-    #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["predictions.csv"])
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["predictions.csv"])
   }
 
   @Test("Writing checks shapes and reports failures without touching the target")
   func writeErrors() throws {
-    let directory = try temporaryDirectory()
-    defer { try? FileManager.default.removeItem(atPath: directory) }
-    let path = directory + "/out.csv"
+    let directory = try TemporaryFolder(prefix: "bumpkit-csv")
+    defer { directory.remove() }
+    let path = directory.path("out.csv")
     let matrix = try Matrix<Double>([[1, 2]])
     let shape = #expect(throws: BumpKitError.self) { try CSVFile.write(path: path, header: ["a"], matrix: matrix) }
     #expect(shape?.localizedDescription.contains("needs one per column (2)") == true, "\(String(describing: shape))")
@@ -455,7 +434,7 @@ struct CSVWritingTests {
     #expect(rows?.localizedDescription.contains("row 1") == true, "\(String(describing: rows))")
     #expect(!FileManager.default.fileExists(atPath: path))
 
-    let missing = directory + "/no/such/dir/out.csv"
+    let missing = directory.path("no/such/dir/out.csv")
     let error = dataError { try CSVFile.write(path: missing, header: ["a", "b"], matrix: matrix) }
     guard case .writeFailed(let failedPath, _, let reason)? = error else {
       Issue.record("got \(String(describing: error))")

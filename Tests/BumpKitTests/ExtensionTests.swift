@@ -3,13 +3,14 @@ import Foundation
 import Testing
 
 /// y = x + b with a learned per-unit offset b: a layer written outside BumpKit with its
-/// public API only.
-private final class Offset: CheckpointableLayer {
-  typealias Element = Float
-  static let kind = "test-offset"
+/// public API only, generic over the element type (so `kind` is a computed static property: a
+/// generic type cannot have a stored one). The tests' one checkpointable layer of an app's own
+/// (also ``LayerPathTests`` and ``ModelReuseTests``).
+final class Offset<Element: MatrixScalar>: CheckpointableLayer {
+  static var kind: String { "test-offset" }
   let units: Int
-  let offset: Parameter<Float>
-  private var output = Matrix<Float>()
+  let offset: Parameter<Element>
+  private var output = Matrix<Element>()
 
   init(units: Int) throws {
     self.units = units
@@ -25,19 +26,19 @@ private final class Offset: CheckpointableLayer {
     try self.init(units: settings.units)
   }
 
-  var parameters: [Parameter<Float>] { [offset] }
+  var parameters: [Parameter<Element>] { [offset] }
   var requiredInputSize: Int? { units }
   var settings: Settings { Settings(units: units) }
   func outputSize(forInputSize inputSize: Int) throws -> Int { units }
 
-  func forward(_ input: Matrix<Float>) throws -> Matrix<Float> {
+  func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
     try output.resize(rows: input.rows, columns: units)
     for r in 0..<input.rows { for j in 0..<units { output[r, j] = input[r, j] + offset.value[0, j] } }
     return output
   }
 
-  func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> {
-    var sums = try Matrix<Float>(rows: 1, columns: units)
+  func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
+    var sums = try Matrix<Element>(rows: 1, columns: units)
     for r in 0..<outputGradient.rows { for j in 0..<units { sums[0, j] += outputGradient[r, j] } }
     try offset.setGradient(sums)
     return outputGradient
@@ -49,7 +50,7 @@ private final class Offset: CheckpointableLayer {
 /// The same layer, not checkpointable: it trains and predicts, but checkpoints cannot store it.
 private final class Unregistered: Layer {
   typealias Element = Float
-  let inner = try! Offset(units: 2)  // 2 is a valid width
+  let inner = try! Offset<Float>(units: 2)  // 2 is a valid width
   var parameters: [Parameter<Float>] { inner.parameters }
   func outputSize(forInputSize inputSize: Int) throws -> Int { 2 }
   func forward(_ input: Matrix<Float>) throws -> Matrix<Float> { try inner.forward(input) }
@@ -88,21 +89,30 @@ struct ExtensionTests {
     #expect(held.elements == [1, 2, 3, 4], "a copy taken before keeps its elements")
   }
 
-  @Test("a registered layer of an app's own round-trips through a checkpoint")
+  @Test("a registered generic layer of an app's own, with a computed static kind, round-trips in both precisions")
   func registeredLayerRoundTrips() throws {
-    try LayerRegistry.register(Offset.self)
-    try LayerRegistry.register(Offset.self)  // again: nothing happens
-    let model = try Sequential<Float>(seed: 3) {
-      try Dense(inputSize: 3, outputSize: 2)
-      try Offset(units: 2)
-      try Dense(inputSize: 2, outputSize: 1)
+    try LayerRegistry.register(Offset<Float>.self)
+    try LayerRegistry.register(Offset<Float>.self)  // again: nothing happens
+    try LayerRegistry.register(Offset<Double>.self)
+    try roundTrip(Float.self)
+    try roundTrip(Double.self)
+  }
+
+  private func roundTrip<E: MatrixScalar>(_: E.Type) throws {
+    let model = try Sequential<E>(seed: 5) {
+      try Dense<E>(inputSize: 3, outputSize: 2)
+      try Offset<E>(units: 2)
+      Tanh<E>()
     }
-    try (model.layers[1] as! Offset).offset.assign(Matrix([[0.25, -0.75]]))
+    let offset = try #require(model.layers[1] as? Offset<E>)
+    try offset.offset.assign(Matrix([[0.25, -0.75]]))
     let file = try Checkpoint.encode(model)
-    let (loaded, _) = try Checkpoint.load(Float.self, file: file)
-    #expect(loaded.layers[1] is Offset)
-    #expect((loaded.layers[1] as! Offset).offset.value.elements == [0.25, -0.75])
-    let x = try Matrix<Float>([[0.1, 0.2, 0.3], [-1, 0, 2]])
+    #expect(file.metadata["architecture"]?.contains(#"{"kind":"test-offset","settings":{"units":2}}"#) == true)
+    let (loaded, _) = try Checkpoint.load(E.self, file: file)
+    let reloaded = try #require(loaded.layers[1] as? Offset<E>)
+    #expect(reloaded.offset.value.elements == [0.25, -0.75])
+    #expect(loaded.configuration == model.configuration)
+    let x = try Matrix<E>([[0.1, 0.2, 0.3], [-1, 0, 2]])
     #expect(try loaded.predict(x).elements == model.predict(x).elements)
   }
 
@@ -121,7 +131,7 @@ struct ExtensionTests {
       init(settings: [String: Int]) throws {}
       var settings: [String: Int] { [:] }
     }
-    try LayerRegistry.register(Offset.self)
+    try LayerRegistry.register(Offset<Float>.self)
     let error = #expect(throws: BumpKitError.self) { try LayerRegistry.register(OtherOffset.self) }
     #expect(error?.localizedDescription.contains("registered already") == true, "\(String(describing: error))")
   }

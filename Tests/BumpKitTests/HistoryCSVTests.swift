@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 @Suite("History as CSV")
 struct HistoryCSVTests {
@@ -32,8 +33,9 @@ struct HistoryCSVTests {
     var history = History()
     history.loss = [0.25, 0.125]
     history.validationLoss = [0.5, 0.375]
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID().uuidString).csv").path
-    defer { try? FileManager.default.removeItem(atPath: path) }
+    let folder = try TemporaryFolder(prefix: "bumpkit-history")
+    defer { folder.remove() }
+    let path = folder.path("history.csv")
     try history.writeCSV(to: path)
     #expect(try String(contentsOfFile: path, encoding: .utf8) == history.csvText())
   }

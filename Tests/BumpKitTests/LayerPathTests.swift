@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 // One path for every layer: built-in and custom layers are CheckpointableLayers registered
 // in LayerRegistry; a layer that is never saved needs only Layer.
@@ -31,43 +32,6 @@ func layerPathFixtureModel<E: MatrixScalar>(_: E.Type) throws -> Sequential<E> {
     try p.assign(Matrix(rows: p.value.rows, columns: p.value.columns, elements: values))
   }
   return model
-}
-
-/// y = x + b with a per-unit offset b, generic over the element type: `kind` must be a
-/// computed static property (a generic type cannot have a stored one).
-private final class GenericShift<Element: MatrixScalar>: CheckpointableLayer {
-  static var kind: String { "test-generic-shift" }
-  struct Settings: Codable { var units: Int }
-
-  let units: Int
-  let offset: Parameter<Element>
-  private var output = Matrix<Element>()
-
-  init(units: Int) throws {
-    self.units = units
-    offset = Parameter(name: "offset", value: try Matrix(rows: 1, columns: units))
-  }
-
-  convenience init(settings: Settings) throws { try self.init(units: settings.units) }
-  var settings: Settings { Settings(units: units) }
-  var parameters: [Parameter<Element>] { [offset] }
-  var requiredInputSize: Int? { units }
-  func outputSize(forInputSize inputSize: Int) throws -> Int { units }
-
-  func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
-    try output.resize(rows: input.rows, columns: units)
-    for r in 0..<input.rows { for j in 0..<units { output[r, j] = input[r, j] + offset.value[0, j] } }
-    return output
-  }
-
-  func backward(_ outputGradient: Matrix<Element>) throws -> Matrix<Element> {
-    var sums = try Matrix<Element>(rows: 1, columns: units)
-    for r in 0..<outputGradient.rows { for j in 0..<units { sums[0, j] += outputGradient[r, j] } }
-    try offset.setGradient(sums)
-    return outputGradient
-  }
-
-  func releaseSavedState() {}
 }
 
 /// y = s ⊙ x with a learned per-unit scale: a plain Layer, with no kind, settings or
@@ -161,32 +125,6 @@ struct LayerPathTests {
     try L.declaredShapes(for: layer.settings)
   }
 
-  @Test("a generic layer of an app's own, with a computed static kind, round-trips in both precisions")
-  func genericCustomLayerRoundTrips() throws {
-    try LayerRegistry.register(GenericShift<Float>.self)
-    try LayerRegistry.register(GenericShift<Double>.self)
-    try roundTrip(Float.self)
-    try roundTrip(Double.self)
-  }
-
-  private func roundTrip<E: MatrixScalar>(_: E.Type) throws {
-    let model = try Sequential<E>(seed: 5) {
-      try Dense<E>(inputSize: 3, outputSize: 2)
-      try GenericShift<E>(units: 2)
-      Tanh<E>()
-    }
-    let shift = try #require(model.layers[1] as? GenericShift<E>)
-    try shift.offset.assign(Matrix([[0.25, -0.75]]))
-    let file = try Checkpoint.encode(model)
-    #expect(file.metadata["architecture"]?.contains(#"{"kind":"test-generic-shift","settings":{"units":2}}"#) == true)
-    let (loaded, _) = try Checkpoint.load(E.self, file: file)
-    let reloaded = try #require(loaded.layers[1] as? GenericShift<E>)
-    #expect(reloaded.offset.value.elements == [0.25, -0.75])
-    #expect(loaded.configuration == model.configuration)
-    let x = try Matrix<E>([[0.1, 0.2, 0.3], [-1, 0, 2]])
-    #expect(try loaded.predict(x).elements == model.predict(x).elements)
-  }
-
   @Test("a layer without a configuration trains and predicts in a Sequential; saving it is refused, naming it")
   func plainLayerTrainsButIsNotSaved() throws {
     let model = try Sequential<Double>(seed: 1) {
@@ -207,7 +145,9 @@ struct LayerPathTests {
     let text = error?.description ?? ""
     #expect(text.contains("layer 1") && text.contains("PlainScale") && text.contains("CheckpointableLayer"), "\(text)")
     // Saving to a file names the file.
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("plain-\(UUID().uuidString).safetensors").path
+    let folder = try TemporaryFolder(prefix: "bumpkit-layer-path")
+    defer { folder.remove() }
+    let path = folder.path("plain.safetensors")
     let saving = #expect(throws: CheckpointError.self) { try Checkpoint.save(model, to: path) }
     guard case .unregisteredLayer(1, "", _, let savedTo) = saving, savedTo == path else {
       Issue.record("\(String(describing: saving))")
@@ -268,10 +208,9 @@ struct LayerPathTests {
   func layerErrorsNameTheFile() throws {
     try LayerRegistry.register(Refusing.self)
     let model = try Sequential<Float>(layers: [try Dense(inputSize: 2, outputSize: 2), Refusing()])
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("layer-path-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let path = folder.appendingPathComponent("refusing.safetensors").path
+    let folder = try TemporaryFolder(prefix: "bumpkit-layer-path")
+    defer { folder.remove() }
+    let path = folder.path("refusing.safetensors")
     try Checkpoint.save(model, to: path)
     let error = #expect(throws: CheckpointError.self) { _ = try Checkpoint.load(Float.self, from: path) }
     let text = error?.description ?? ""

@@ -8,6 +8,8 @@ import BumpTestSupport
 enum ScalarKind: String, CaseIterable, CustomTestStringConvertible {
   case float, double
   var testDescription: String { rawValue }
+  /// The element type, for a generic check (`check(kind.type)` opens it as `T.Type`).
+  var type: any MatrixScalar.Type { self == .float ? Float.self : Double.self }
 }
 
 
@@ -70,10 +72,7 @@ private func expectClose<T: MatrixScalar>(
 
   @Test(arguments: ScalarKind.allCases)
   func gemmMatchesNaiveProduct(kind: ScalarKind) throws {
-    switch kind {
-    case .float: try checkGemm(Float.self)
-    case .double: try checkGemm(Double.self)
-    }
+    try checkGemm(kind.type)
   }
 
   private func checkGemm<T: MatrixScalar>(_ type: T.Type) throws {
@@ -160,10 +159,7 @@ private func expectClose<T: MatrixScalar>(
 
   @Test(arguments: ScalarKind.allCases)
   func gemvMatchesNaiveProduct(kind: ScalarKind) throws {
-    switch kind {
-    case .float: try checkGemv(Float.self)
-    case .double: try checkGemv(Double.self)
-    }
+    try checkGemv(kind.type)
   }
 
   private func checkGemv<T: MatrixScalar>(_ type: T.Type) throws {
@@ -195,10 +191,7 @@ private func expectClose<T: MatrixScalar>(
 
   @Test(arguments: ScalarKind.allCases)
   func levelOneMatchesNaive(kind: ScalarKind) throws {
-    switch kind {
-    case .float: try checkLevelOne(Float.self)
-    case .double: try checkLevelOne(Double.self)
-    }
+    try checkLevelOne(kind.type)
   }
 
   private func checkLevelOne<T: MatrixScalar>(_ type: T.Type) throws {
@@ -241,10 +234,7 @@ private func expectClose<T: MatrixScalar>(
 
   @Test(arguments: ScalarKind.allCases)
   func qrIsOrthonormalAndReconstructs(kind: ScalarKind) throws {
-    switch kind {
-    case .float: try checkQR(Float.self)
-    case .double: try checkQR(Double.self)
-    }
+    try checkQR(kind.type)
   }
 
   private func checkQR<T: MatrixScalar>(_ type: T.Type) throws {
@@ -269,10 +259,7 @@ private func expectClose<T: MatrixScalar>(
 
   @Test(arguments: ScalarKind.allCases)
   func leastSquaresRecoversCoefficients(kind: ScalarKind) throws {
-    switch kind {
-    case .float: try checkLeastSquares(Float.self)
-    case .double: try checkLeastSquares(Double.self)
-    }
+    try checkLeastSquares(kind.type)
   }
 
   private func checkLeastSquares<T: MatrixScalar>(_ type: T.Type) throws {
@@ -317,10 +304,7 @@ private func expectClose<T: MatrixScalar>(
 
   @Test(arguments: ScalarKind.allCases)
   func positiveDefiniteAndRidgeSolveNormalEquations(kind: ScalarKind) throws {
-    switch kind {
-    case .float: try checkPositiveDefinite(Float.self)
-    case .double: try checkPositiveDefinite(Double.self)
-    }
+    try checkPositiveDefinite(kind.type)
   }
 
   private func checkPositiveDefinite<T: MatrixScalar>(_ type: T.Type) throws {

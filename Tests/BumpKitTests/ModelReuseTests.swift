@@ -95,7 +95,7 @@ struct ModelReuseTests {
 
   @Test("A layer of your own is copied through its settings, or refused with its name")
   func copyLayersOfYourOwn() throws {
-    let model = try Sequential<Float>(layers: [try Dense<Float>(inputSize: 2, outputSize: 3), try Shift(units: 3)])
+    let model = try Sequential<Float>(layers: [try Dense<Float>(inputSize: 2, outputSize: 3), try Offset<Float>(units: 3)])
     try model.layers[1].parameters[0].assign(try Matrix(rows: 1, columns: 3, elements: [1, 2, 3]))
     let copy = try model.copy()
     #expect(copy.layers[1].parameters[0].value == model.layers[1].parameters[0].value)
@@ -109,30 +109,6 @@ struct ModelReuseTests {
     }
     #expect(name == "layers[1]" && value.contains("Opaque"))
   }
-}
-
-/// y = x + b, rebuilt from its settings.
-private final class Shift: CheckpointableLayer {
-  typealias Element = Float
-  static let kind = "test-shift"
-  struct Settings: Codable { var units: Int }
-  let units: Int
-  let shift: Parameter<Float>
-  init(units: Int) throws {
-    self.units = units
-    shift = Parameter(name: "shift", value: try Matrix(rows: 1, columns: units))
-  }
-  convenience init(settings: Settings) throws { try self.init(units: settings.units) }
-  var settings: Settings { Settings(units: units) }
-  var parameters: [Parameter<Float>] { [shift] }
-  func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
-  func forward(_ input: Matrix<Float>) throws -> Matrix<Float> {
-    var y = input
-    for r in 0..<y.rows { for j in 0..<y.columns { y[r, j] += shift.value[0, j] } }
-    return y
-  }
-  func backward(_ outputGradient: Matrix<Float>) throws -> Matrix<Float> { outputGradient }
-  func releaseSavedState() {}
 }
 
 /// The identity, with no way to rebuild it: a layer of your own that is not a

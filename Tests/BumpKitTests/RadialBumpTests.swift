@@ -1,6 +1,7 @@
 import BumpKit
 import Foundation
 import Testing
+import BumpTestSupport
 
 /// The RadialBump layer: gradient checks in both distance forms (direct for small d, GEMM
 /// above), Float against Double, accuracy against a wide direct evaluation in the
@@ -211,10 +212,9 @@ struct RadialBumpTests {
 
   @Test("Checkpoints round-trip RadialBump models in both forms: configuration, values, trainability, predictions", arguments: [2, 12])
   func checkpointRoundTrip(inputSize d: Int) throws {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("radial-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let path = folder.appendingPathComponent("model.safetensors").path
+    let folder = try TemporaryFolder(prefix: "bumpkit-radial")
+    defer { folder.remove() }
+    let path = folder.path("model.safetensors")
     let radial = try RadialBump<Float>(
       inputSize: d, units: 5, sigma: .trainable(.uniform(0.5, 2)), center: .fixed(0.25),
       amplitude: .trainable(.uniform(-1, 1)), sigmaFloor: 0.002)

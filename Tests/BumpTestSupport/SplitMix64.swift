@@ -7,6 +7,11 @@
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, and the same sequence on every
 /// platform and Swift version, which `SystemRandomNumberGenerator` and the standard
 /// library's `random(in:)` algorithms do not promise; test data from it reproduces.
+///
+/// The same algorithm as BumpKit's `SeededGenerator`, written again on purpose: it is the
+/// tests' own reference, not the library's code. The kernel tests and this target do not
+/// depend on BumpKit, test data must not move when the library's generator changes, and
+/// `SeededGeneratorTests` pins `SeededGenerator`'s stream to this one and to published values.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
   /// The state; any value is a valid seed.
   public var state: UInt64
