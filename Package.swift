@@ -6,6 +6,8 @@ let package = Package(
   products: [
     // MARK: - Public API
     .library(name: "BumpKit", targets: ["BumpKit"]),
+    // Data-parallel training over MPI (Open MPI); apps that do not use it never link MPI.
+    .library(name: "BumpKitMPI", targets: ["BumpKitMPI"]),
     .executable(name: "bump", targets: ["bump"]),
     .executable(name: "bump-bench", targets: ["BumpBench"]),
   ],
@@ -33,6 +35,7 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
+    .target(name: "BumpKitMPI", dependencies: ["BumpKit", "CBumpMPI"]),
     .executableTarget(name: "bump", dependencies: ["BumpCLI", "_BumpStartup"]),
     .executableTarget(
       name: "BumpBench",
@@ -50,6 +53,11 @@ let package = Package(
       name: "COpenBLAS",
       pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+    ),
+    .systemLibrary(
+      name: "CBumpMPI",
+      pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
     ),
     .target(name: "_BumpKernelsShims"),
     // Runs before OpenBLAS's initializer in `bump`, to explain a failure to start its threads.
@@ -72,6 +80,9 @@ let package = Package(
     .target(name: "BumpTestSupport", path: "Tests/BumpTestSupport"),
     .testTarget(name: "BumpKernelsTests", dependencies: ["BumpKernels", "BumpTestSupport"]),
     .testTarget(name: "BumpKitTests", dependencies: ["BumpKit", "BumpTestSupport"], exclude: ["Fixtures"]),
+    // Trains data-parallel under mpirun for BumpKitMPITests.
+    .executableTarget(name: "bump-mpi-check", dependencies: ["BumpKit", "BumpKitMPI"], path: "Tests/BumpMPICheck"),
+    .testTarget(name: "BumpKitMPITests", dependencies: ["BumpKit", "BumpKitMPI", "BumpTestSupport"]),
     .testTarget(
       name: "BumpCLITests",
       dependencies: [

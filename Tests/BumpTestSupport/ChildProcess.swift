@@ -176,6 +176,11 @@ public enum BumpExecutable {
     if let path = ProcessInfo.processInfo.environment["BUMP_EXECUTABLE"] {
       return URL(fileURLWithPath: path)
     }
+    return builtExecutable(named: "bump")
+  }()
+
+  /// The executable product `name` that `swift test` built next to the test binary, if found.
+  public static func builtExecutable(named name: String) -> URL? {
     var directories = [
       Bundle.main.bundleURL,
       URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
@@ -186,13 +191,13 @@ public enum BumpExecutable {
     for directory in directories {
       var candidate = directory
       for _ in 0..<4 {
-        let url = candidate.appendingPathComponent("bump")
+        let url = candidate.appendingPathComponent(name)
         if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         candidate.deleteLastPathComponent()
       }
     }
     return nil
-  }()
+  }
 
   /// The error when there is no built `bump`.
   public struct NotFound: Error, CustomStringConvertible {
