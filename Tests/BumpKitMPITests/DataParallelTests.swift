@@ -62,7 +62,10 @@ import Testing
       if getuid() == 0 { arguments.insert("--allow-run-as-root", at: 0) }
       result = try ChildProcess.run(
         URL(fileURLWithPath: mpirun), arguments + [check.path, "mpi"] + common,
-        environment: ["OMPI_MCA_btl": "self,vader", "OMPI_MCA_rmaps_base_oversubscribe": "1"])
+        environment: [
+          "OMPI_MCA_btl": "self,vader", "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+          "OMPI_MCA_rmaps_base_oversubscribe": "1",
+        ])
     } else {
       result = try ChildProcess.run(check, ["single", "--ranks", "\(emulated)"] + common)
     }
