@@ -48,6 +48,10 @@ let package = Package(
       path: "Benchmarks/BumpBench"
     ),
 
+    // Data-parallel training over MPI, beside bump-bench's threads: run under mpirun.
+    .executableTarget(
+      name: "bump-mpi-bench", dependencies: ["BumpKit", "BumpKitMPI"], path: "Benchmarks/BumpMPIBench"),
+
     // MARK: - Implementation details
     .systemLibrary(
       name: "COpenBLAS",

@@ -57,7 +57,7 @@ public final class DataParallelOptimizer<Base: Optimizer>: Optimizer {
   }
 
   /// Replaces each trainable gradient by its mean over the ranks (summed in rank order in
-  /// `Double`, then divided by the number of ranks), then runs the wrapped optimizer's step.
+  /// `Double`, then multiplied by 1/ranks), then runs the wrapped optimizer's step.
   /// Collective: every rank must call it, with the same parameter shapes.
   ///
   /// - Throws: the errors of ``MPIWorld/sumInRankOrder(_:scratch:)``, then those of the
@@ -67,23 +67,48 @@ public final class DataParallelOptimizer<Base: Optimizer>: Optimizer {
     var count = 0
     for p in parameters where p.isTrainable { count += p.count }
     if values.count != count { values = [Double](repeating: 0, count: count) }
-    var at = 0
-    for p in parameters where p.isTrainable {
-      p.updateGradient { g in
-        for i in g.indices { values[at + i] = Double(g[i]) }
+    try values.withUnsafeMutableBufferPointer { values in
+      var at = 0
+      for p in parameters where p.isTrainable {
+        p.gradient.withUnsafeBufferPointer { g in Self.widen(g, into: values.baseAddress! + at) }
+        at += p.count
       }
-      at += p.count
-    }
-    try values.withUnsafeMutableBufferPointer { try world.sumInRankOrder($0, scratch: &scratch) }
-    let ranks = Double(world.size)
-    at = 0
-    for p in parameters where p.isTrainable {
-      p.updateGradient { g in
-        for i in g.indices { g[i] = Base.Element(values[at + i] / ranks) }
+      try world.sumInRankOrder(values, scratch: &scratch)
+      let scale = 1 / Double(world.size)
+      at = 0
+      for p in parameters where p.isTrainable {
+        p.updateGradient { (g: inout MutableSpan<Base.Element>) in
+          g.withUnsafeMutableBufferPointer { Self.narrow(values.baseAddress! + at, scale, into: $0) }
+        }
+        at += p.count
       }
-      at += p.count
     }
     try base.step(parameters)
+  }
+
+  /// Copies `g` into `out` as `Double`s (a loop the compiler vectorizes for `Float` and
+  /// `Double`; generic conversion element by element would cost more than the step).
+  private static func widen(_ g: UnsafeBufferPointer<Base.Element>, into out: UnsafeMutablePointer<Double>) {
+    if Base.Element.self == Float.self {
+      g.withMemoryRebound(to: Float.self) { f in for i in f.indices { out[i] = Double(f[i]) } }
+    } else if Base.Element.self == Double.self {
+      g.withMemoryRebound(to: Double.self) { d in out.update(from: d.baseAddress!, count: d.count) }
+    } else {
+      for i in g.indices { out[i] = Double(g[i]) }
+    }
+  }
+
+  /// Writes `scale`·`sums` into `g`, rounded to the element type.
+  private static func narrow(
+    _ sums: UnsafeMutablePointer<Double>, _ scale: Double, into g: UnsafeMutableBufferPointer<Base.Element>
+  ) {
+    if Base.Element.self == Float.self {
+      g.withMemoryRebound(to: Float.self) { f in for i in f.indices { f[i] = Float(sums[i] * scale) } }
+    } else if Base.Element.self == Double.self {
+      g.withMemoryRebound(to: Double.self) { d in for i in d.indices { d[i] = sums[i] * scale } }
+    } else {
+      for i in g.indices { g[i] = Base.Element(sums[i] * scale) }
+    }
   }
 }
 
