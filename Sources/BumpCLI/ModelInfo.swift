@@ -44,7 +44,8 @@ struct RunMetrics: Codable, Equatable, Sendable {
 /// with ``ModelInfo/naturalUnits(_:)``), `metrics` (JSON, once training has finished; losses
 /// in the target's own units), `status` and `epochs_completed`; `column_plan` (JSON
 /// ``ColumnPlan``: how each CSV column became the inputs, written since column plans exist;
-/// a checkpoint without one reads every feature as numbers, strictly, as before).
+/// a checkpoint without one reads every feature as numbers, strictly, as before);
+/// `final_model` (JSON ``FinalModelRecord``: the refit or ensemble the run ended with).
 struct ModelInfo: Equatable {
   var configuration: TrainingConfiguration?
   var featureNames: [String]
@@ -61,6 +62,10 @@ struct ModelInfo: Equatable {
   /// How the CSV columns become the inputs; nil for a built-in dataset's model and for
   /// checkpoints written before plans (see ``columnPlan``).
   var plan: ColumnPlan?
+  /// How the final model came to be when it is not the early-stopped model alone (a refit
+  /// on all rows, or an ensemble): the `final_model` entry; nil otherwise, and in checkpoints
+  /// written before refits existed.
+  var finalModel: FinalModelRecord?
   /// `initial`, `training`, `complete` or `failed`.
   var status: String
   var epochsCompleted: Int
@@ -105,6 +110,7 @@ struct ModelInfo: Equatable {
     }
     if let metrics { m["metrics"] = try Self.json(metrics, snakeCase: true) }
     if let plan { m["column_plan"] = try Self.json(plan, snakeCase: true) }
+    if let finalModel { m["final_model"] = try Self.json(finalModel, snakeCase: true) }
     return m
   }
 
@@ -221,6 +227,8 @@ struct ModelInfo: Equatable {
     metrics =
       m["metrics"] == nil ? nil : try? decode(RunMetrics.self, "metrics", snakeCase: true)
     configuration = m["training_config"].flatMap { try? TrainingConfiguration(json: $0) }
+    // Reported only; an ensemble's models are counted by the checkpoint itself.
+    finalModel = m["final_model"] == nil ? nil : try? decode(FinalModelRecord.self, "final_model", snakeCase: true)
     status = m["status"] ?? "unknown"
     epochsCompleted = m["epochs_completed"].flatMap { Int($0) } ?? 0
   }
