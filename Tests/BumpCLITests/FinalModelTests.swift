@@ -256,6 +256,13 @@ import BumpTestSupport
       #expect(text.contains("validation: the early-stopped model of epoch \(e)"), "\(text)")
       #expect(text.contains("refit: \(e) epochs on 300 rows"), "\(text)")
     }
+    // The refit's progress: one plain line per epoch, counted from 1 to E, after a line that
+    // announces it.
+    let refitLines = try #require(
+      train.stdout.components(separatedBy: "Refitting on all 300 training and validation rows for \(e) epochs").last)
+    let epochLines = refitLines.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+    #expect(epochLines.count == e && epochLines.last?.contains("\(e)/\(e)") == true, "\(train.stdout)")
+    #expect(!refitLines.contains("val_loss"), "no validation in the refit")
     // The validation loss shown is the early-stopped model's: history's at epoch E.
     let validation = try #require(stored.validationLoss)
     #expect(Self.close(validation, validationLosses[e - 1], 1e-3), "\(validation) vs \(validationLosses[e - 1])")
