@@ -2,6 +2,10 @@ import BumpKit
 import Foundation
 
 /// The final metrics of a run, stored as JSON in the checkpoint's `metrics` entry.
+///
+/// The training and test parts are scored with the final model; the validation part with the
+/// early-stopped model, which after a refit (`--final-model refit` or `ensemble`, see
+/// ``FinalModelRecord``) is the only one that has not trained on its rows.
 struct RunMetrics: Codable, Equatable, Sendable {
   var trainLoss: Double
   var validationLoss: Double?
