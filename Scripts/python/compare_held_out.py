@@ -7,7 +7,10 @@ it and the other rows, the rest, to CSV files of their own. Then
 
 * `bump train --data rest.csv --test-data test.csv --seed s --target T --task K` with no
   other option: bump splits the rest into its training and validation parts (the latter for
-  early stopping), and `bump predict` on test.csv gives its predictions;
+  early stopping), ends with its default final model (`--final-model ensemble`: the mean of
+  the early-stopped model and a refit on all of the rest; `--bump-args "--final-model
+  early-stopped"` gives the early-stopped model alone), and `bump predict` on test.csv gives
+  its predictions;
 * scikit-learn's `MLPRegressor` / `MLPClassifier(hidden_layer_sizes=(32, 32),
   random_state=s)`, its defaults otherwise, on inputs standardized with the rest's statistics,
   and LightGBM's `LGBMRegressor` / `LGBMClassifier(verbose=-1)` are trained on all of the rest;
@@ -246,10 +249,16 @@ def constant_predictions(task, rest_y, count):
 
 
 def checkpoint_metrics(path):
+    """The checkpoint's `metrics` entry, with its `final_model` entry (the refit or ensemble
+    the run ended with; absent for the early-stopped model alone) under "final_model"."""
     with open(path, "rb") as f:
         (length,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(length))
-    return json.loads(header["__metadata__"]["metrics"])
+    metadata = header["__metadata__"]
+    metrics = json.loads(metadata["metrics"])
+    if "final_model" in metadata:
+        metrics["final_model"] = json.loads(metadata["final_model"])
+    return metrics
 
 
 def run_bump(bump, rest_csv, test_csv, target, task, seed, folder, extra):
@@ -385,6 +394,7 @@ def run(args, extra, work):
                     "score": score(task, truth, predicted), "seconds": seconds,
                     "training_seconds": metrics.get("training_seconds"), "epochs": metrics.get("epochs"),
                     "reported_test": metrics.get("test_accuracy" if task == "classification" else "test_loss"),
+                    "final_model": metrics.get("final_model"),
                 }
                 reported = record["bump"]["reported_test"]
                 if reported is not None and abs(reported - record["bump"]["score"]) > 1e-3 * max(1.0, abs(reported)):

@@ -50,6 +50,17 @@ struct EndOfRunPass<Element: MatrixScalar> {
   let targetStandardization: Standardization?
   /// Called between batches (and may end the process: a pending signal).
   var checkpoint: () -> Void = {}
+  /// The other models of an ensemble whose first model is ``model``: the metrics are those
+  /// of their combined outputs (``ModelEnsemble/combine(_:loss:)``); the layer statistics
+  /// stay ``model``'s.
+  var others: [Sequential<Element>] = []
+
+  /// How an ensemble's outputs combine: by the loss they were trained with.
+  private var combination: LossChoice {
+    if loss is SoftmaxCrossEntropy<Element> { return .softmax }
+    if loss is BinaryCrossEntropyWithLogits<Element> { return .bce }
+    return .mse
+  }
 
   /// The metrics of `x` against `y` (labels, or standardized targets) and, for regression,
   /// `targets` (in the target's own units); with `collectingStatistics`, the bump and radial
@@ -68,8 +79,16 @@ struct EndOfRunPass<Element: MatrixScalar> {
     var batches = try RowBatches<Element>(rows: rows, batchSize: Self.batchSize)
     try batches.forEach(x, classification ? y : targets, releasing: model) { _, positions, batchX, batchY in
       checkpoint()
-      let output =
+      var output =
         collectingStatistics ? try accumulator.forward(batchX) : try model.forward(batchX)
+      if !others.isEmpty {
+        var outputs = [output]
+        for other in others {
+          outputs.append(try other.forward(batchX))
+          other.releaseSavedState()
+        }
+        output = try ModelEnsemble.combine(outputs, loss: combination)
+      }
       let batchRows = Double(positions.count)
       if classification {
         lossSum += try loss.loss(predicted: output, target: batchY) * batchRows

@@ -13,7 +13,9 @@ struct EvaluateCommand: TableCheckpointCommand {
       checkpoint's column plan, as predict does. Class labels are matched to the model's \
       classes by name, or by value when the model was trained on numeric labels (2007.0 is \
       class 2007); a label that is not one of them is an error naming its line, and a \
-      row with a missing label is left out and counted. The file is read 4096 rows at a time.
+      row with a missing label is left out and counted. The file is read 4096 rows at a time. \
+      An ensemble checkpoint is scored as one model: the mean of its models' outputs, or the \
+      cross-entropy and accuracy of their mean class probabilities.
       """
   )
 
@@ -62,6 +64,16 @@ struct EvaluateCommand: TableCheckpointCommand {
   static func score<Element: MatrixScalar>(
     _ network: Sequential<Element>, info: ModelInfo, input: inout ModelFile.TableInput<Element>
   ) throws -> (loss: Double, correct: Int, rows: Int) {
+    try score(ModelEnsemble([network], loss: info.loss), info: info, input: &input)
+  }
+
+  /// The score of the model or ensemble `network` (see ``score(_:info:input:)``): an
+  /// ensemble's combined outputs are scored as one model's (the loss of its mean
+  /// probabilities, the class they make most likely).
+  static func score<Element: MatrixScalar>(
+    _ network: ModelEnsemble<Element>, info: ModelInfo, input: inout ModelFile.TableInput<Element>
+  ) throws -> (loss: Double, correct: Int, rows: Int) {
+    let single = network.isEnsemble ? nil : network.first
     let loss = ModelFactory.loss(info.loss, as: Element.self)
     // Sums over the batches, in Double: the loss weighted by rows, the correct predictions.
     var lossSum = 0.0
@@ -76,16 +88,20 @@ struct EvaluateCommand: TableCheckpointCommand {
         try x.copyRows(range, into: &batchX)
         try targets.copyRows(range, into: &batchY)
         // Regression is scored in the target's own units, whatever units the model predicts in.
-        let value =
-          info.task.classes == nil
-          ? try loss.loss(predicted: try info.naturalUnits(try network.predict(batchX)), target: batchY)
-          : try network.evaluate(x: batchX, y: batchY, loss: loss)
+        let value: Double
+        if info.task.classes == nil {
+          value = try loss.loss(predicted: try info.naturalUnits(try network.predict(batchX)), target: batchY)
+        } else if let single {
+          value = try single.evaluate(x: batchX, y: batchY, loss: loss)
+          correct += Int((try single.accuracy(x: batchX, y: batchY) * Double(range.count)).rounded())
+        } else {
+          let outputs = try network.predict(batchX)
+          value = try loss.loss(predicted: outputs, target: batchY)
+          correct += Sequential<Element>.correctCount(outputs, batchY)
+        }
         lossSum += value * Double(range.count)
         lastLoss = value
         steps += 1
-        if info.task.classes != nil {
-          correct += Int((try network.accuracy(x: batchX, y: batchY) * Double(range.count)).rounded())
-        }
         rows += range.count
       }
     }

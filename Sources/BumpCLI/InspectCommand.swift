@@ -19,22 +19,28 @@ struct InspectCommand: CheckpointCommand {
   var checkpointPath: String { checkpoint }
 
   func run<Element: MatrixScalar>(_: Element.Type) throws {
-    let (model, metadata) = try ModelFile.namingPath(checkpoint) {
-      try Checkpoint.load(Element.self, from: checkpoint)
+    let (models, metadata) = try ModelFile.namingPath(checkpoint) {
+      try Checkpoint.loadEnsemble(Element.self, from: checkpoint)
     }
+    let model = models[0]
     var lines = [
-      "\(checkpoint): BumpKit checkpoint, \(Element.self == Float.self ? "float" : "double") precision",
+      "\(checkpoint): BumpKit checkpoint, \(Element.self == Float.self ? "float" : "double") precision"
+        + (models.count > 1 ? ", an ensemble of \(models.count) models" : ""),
       "",
-      "Architecture:",
+      models.count > 1 ? "Architecture (of each model):" : "Architecture:",
     ]
     lines += model.summary.split(separator: "\n").map { "  " + $0 }
-    let bumps = BumpLayerStatistics.parametersOnly(model: model).filter { $0.kind == .bump }
-    if !bumps.isEmpty {
-      lines += ["", "Bump layers (learned σ):"]
-      for s in bumps { lines += s.reportLines() }
+    for (k, member) in models.enumerated() {
+      // An ensemble's models are described one after the other (the refit first).
+      let which = models.count > 1 ? " of model \(k + 1)\(k == 0 ? " (the refit)" : k == 1 ? " (the early-stopped model)" : "")" : ""
+      let bumps = BumpLayerStatistics.parametersOnly(model: member).filter { $0.kind == .bump }
+      if !bumps.isEmpty {
+        lines += ["", "Bump layers\(which) (learned σ):"]
+        for s in bumps { lines += s.reportLines() }
+      }
+      let radial = RadialLayerReport.lines(model: member)
+      if !radial.isEmpty { lines += [""] + radial.dropLast() }
     }
-    let radial = RadialLayerReport.lines(model: model)
-    if !radial.isEmpty { lines += [""] + radial.dropLast() }
     lines += ["", "Training metadata:"]
     if let info = try? ModelInfo(metadata: metadata, source: checkpoint, inputs: model.inputSize) {
       lines += describe(info)
@@ -83,15 +89,20 @@ struct InspectCommand: CheckpointCommand {
     if let c = info.configuration {
       lines += c.descriptionLines.map { "  " + $0 }
     }
+    if let f = info.finalModel {
+      lines.append("  final model: \(f.choice.rawValue), \(f.description)")
+    }
     if let m = info.metrics {
       var text = "  metrics: train loss \(formatted(m.trainLoss))"
-      if let v = m.validationLoss { text += ", validation loss \(formatted(v))" }
+      // After a refit the validation rows were trained on: their score is the early-stopped model's.
+      let early = info.finalModel == nil ? "" : " (early-stopped model)"
+      if let v = m.validationLoss { text += ", validation loss\(early) \(formatted(v))" }
       if let t = m.testLoss {
         text += ", test loss \(formatted(t))" + (m.testSamples.map { " (\(ModelInfo.count($0, "row")))" } ?? "")
       }
       if let a = m.trainAccuracy { text += ", train accuracy \(String(format: "%.2f", a * 100))%" }
       if let a = m.validationAccuracy {
-        text += ", validation accuracy \(String(format: "%.2f", a * 100))%"
+        text += ", validation accuracy\(early) \(String(format: "%.2f", a * 100))%"
       }
       if let a = m.testAccuracy { text += ", test accuracy \(String(format: "%.2f", a * 100))%" }
       text += "; \(m.epochs) epochs in \(ProgressReporter.duration(m.trainingSeconds))"

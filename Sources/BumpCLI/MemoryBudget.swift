@@ -331,7 +331,10 @@ extension MemoryBudget {
   /// - the batch copies: for training, the batch's inputs, targets and loss gradient and the
   ///   validation batch's inputs and targets (B rows); after training, the batch's inputs,
   ///   targets and outputs in the target's units (E rows); the larger of the two;
-  /// - ``workMemoryBytes`` for what the products of large batches touch beyond that.
+  /// - ``workMemoryBytes`` for what the products of large batches touch beyond that;
+  /// - with `--final-model refit` or `ensemble` (and a validation part), the refit: the rows
+  ///   again (as one copy, with its shuffled order), a second model's parameters × (2 +
+  ///   the optimizer's copies + 3 for the checkpoint), and its layers' buffers.
   static func trainingEstimate(
     _ configuration: TrainingConfiguration, rows: Int, features: Int, outputs: Int,
     scalarBytes: Int, dataCopies: Int = trainingDataCopies
@@ -384,7 +387,7 @@ extension MemoryBudget {
     // `fit` cuts a batch into shards fixed by its shape; shards 1… run on replicas of the model.
     let shards = ShardPlan.shardCount(rows: Int(trainingRows), parameters: Int(parameters))
     let passBatch = passRows * (featureCount + 2 * targetColumns + output)
-    return [
+    var parts: [(what: String, bytes: Double)] = [
       (
         "the data (\(rows) rows × \(features + 1) values, \(dataCopies) copies, and the shuffled order)",
         rowCount * (featureCount + 1) * stride * Double(dataCopies) + rowCount * 8
@@ -404,5 +407,19 @@ extension MemoryBudget {
       ),
       ("work memory of OpenBLAS and the kernels", Double(workMemoryBytes)),
     ]
+    if (configuration.finalModel ?? .earlyStopped) != .earlyStopped, configuration.validationSplit > 0 {
+      // The refit's model is a second model beside the early-stopped one (both are kept for
+      // an ensemble, whose end-of-run pass runs both), trained on the training and
+      // validation rows laid end to end in a matrix of their own.
+      parts.append(
+        (
+          "the refit on all rows: the training and validation rows laid end to end (at most \(rows)), "
+            + "a second model (values, gradients, optimizer state, checkpoint) and its layer buffers",
+          rowCount * (featureCount + 1) * stride + rowCount * 8
+            + parameters * stride * (2 + optimizerCopies + 3)
+            + (max(trainingRows, passRows) * forward + trainingRows * backward) * stride
+        ))
+    }
+    return parts
   }
 }

@@ -53,10 +53,15 @@ enum ModelFile {
 
   /// The model at `path` and its `bump train` metadata, checked against each other: the
   /// metadata that prediction uses must be usable in `Element` precision.
+  ///
+  /// An ensemble checkpoint (``Checkpoint/loadEnsemble(_:from:)``, `--final-model ensemble`)
+  /// gives all its models, whose outputs ``ModelEnsemble`` combines; its models share one
+  /// architecture, so what is checked of the first holds for all.
   static func load<Element: MatrixScalar>(_: Element.Type, from path: String) throws -> (
-    Sequential<Element>, ModelInfo
+    ModelEnsemble<Element>, ModelInfo
   ) {
-    let (model, metadata) = try namingPath(path) { try Checkpoint.load(Element.self, from: path) }
+    let (models, metadata) = try namingPath(path) { try Checkpoint.loadEnsemble(Element.self, from: path) }
+    let model = models[0]
     let info = try ModelInfo(metadata: metadata, source: path, inputs: model.inputSize)
     if let classes = info.task.classes, classes < 2 {
       throw CLIError.invalidCheckpoint(
@@ -90,7 +95,7 @@ enum ModelFile {
         }
       }
     }
-    return (model, info)
+    return (ModelEnsemble(models, loss: info.loss), info)
   }
 
   /// The rows read, encoded and standardised per batch by ``TableInput``.
@@ -349,7 +354,7 @@ extension TableCheckpointCommand {
   /// (with its target column when `target`).
   func open<Element: MatrixScalar>(
     _: Element.Type, target: Bool
-  ) throws -> (network: Sequential<Element>, info: ModelInfo, input: ModelFile.TableInput<Element>) {
+  ) throws -> (network: ModelEnsemble<Element>, info: ModelInfo, input: ModelFile.TableInput<Element>) {
     let (network, info) = try ModelFile.load(Element.self, from: model)
     let input = try ModelFile.TableInput<Element>(
       path: data, info: info, ignoring: ignored.names, target: target)

@@ -2,6 +2,10 @@ import BumpKit
 import Foundation
 
 /// The final metrics of a run, stored as JSON in the checkpoint's `metrics` entry.
+///
+/// The training and test parts are scored with the final model; the validation part with the
+/// early-stopped model, which after a refit (`--final-model refit` or `ensemble`, see
+/// ``FinalModelRecord``) is the only one that has not trained on its rows.
 struct RunMetrics: Codable, Equatable, Sendable {
   var trainLoss: Double
   var validationLoss: Double?
@@ -44,7 +48,8 @@ struct RunMetrics: Codable, Equatable, Sendable {
 /// with ``ModelInfo/naturalUnits(_:)``), `metrics` (JSON, once training has finished; losses
 /// in the target's own units), `status` and `epochs_completed`; `column_plan` (JSON
 /// ``ColumnPlan``: how each CSV column became the inputs, written since column plans exist;
-/// a checkpoint without one reads every feature as numbers, strictly, as before).
+/// a checkpoint without one reads every feature as numbers, strictly, as before);
+/// `final_model` (JSON ``FinalModelRecord``: the refit or ensemble the run ended with).
 struct ModelInfo: Equatable {
   var configuration: TrainingConfiguration?
   var featureNames: [String]
@@ -61,6 +66,10 @@ struct ModelInfo: Equatable {
   /// How the CSV columns become the inputs; nil for a built-in dataset's model and for
   /// checkpoints written before plans (see ``columnPlan``).
   var plan: ColumnPlan?
+  /// How the final model came to be when it is not the early-stopped model alone (a refit
+  /// on all rows, or an ensemble): the `final_model` entry; nil otherwise, and in checkpoints
+  /// written before refits existed.
+  var finalModel: FinalModelRecord?
   /// `initial`, `training`, `complete` or `failed`.
   var status: String
   var epochsCompleted: Int
@@ -105,6 +114,7 @@ struct ModelInfo: Equatable {
     }
     if let metrics { m["metrics"] = try Self.json(metrics, snakeCase: true) }
     if let plan { m["column_plan"] = try Self.json(plan, snakeCase: true) }
+    if let finalModel { m["final_model"] = try Self.json(finalModel, snakeCase: true) }
     return m
   }
 
@@ -221,6 +231,8 @@ struct ModelInfo: Equatable {
     metrics =
       m["metrics"] == nil ? nil : try? decode(RunMetrics.self, "metrics", snakeCase: true)
     configuration = m["training_config"].flatMap { try? TrainingConfiguration(json: $0) }
+    // Reported only; an ensemble's models are counted by the checkpoint itself.
+    finalModel = m["final_model"] == nil ? nil : try? decode(FinalModelRecord.self, "final_model", snakeCase: true)
     status = m["status"] ?? "unknown"
     epochsCompleted = m["epochs_completed"].flatMap { Int($0) } ?? 0
   }

@@ -14,7 +14,9 @@ struct PredictCommand: TableCheckpointCommand {
       standardized as in training. The file is read 4096 rows at a time. Regression writes one column, prediction, in \
       the target's own units (a target standardized in training is mapped back); \
       classification writes predicted_class (the class name, or its number) and one \
-      probability column per class, probability_<class>.
+      probability column per class, probability_<class>. An ensemble checkpoint (bump train \
+      --final-model ensemble, the default) predicts the mean of its models' outputs \
+      (regression) or of their class probabilities (classification).
       """
   )
 

@@ -60,7 +60,7 @@ enum RunPlots {
   /// The predicted class over a grid spanning the data (in original units, 5 % margin), with
   /// the samples on top; for models with two input features.
   static func decisionRegions<Element: MatrixScalar>(
-    model: Sequential<Element>, data: Dataset<Element>, info: ModelInfo, resolution: Int = 120,
+    model: ModelEnsemble<Element>, data: Dataset<Element>, info: ModelInfo, resolution: Int = 120,
     maxPoints: Int = 2000
   ) throws -> String {
     let x = data.x

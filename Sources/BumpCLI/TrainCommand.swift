@@ -55,9 +55,22 @@ struct TrainCommand: ParsableCommand {
       bump evaluate reads it: encoded with the training part's column plan and standardized \
       with its statistics (a category the model does not know is counted in a warning, a \
       class label it does not know is an error, a row without a label is left out). The test \
-      part is scored once, after training, with the final weights (those early stopping \
-      restored); the summary, summary.txt, the checkpoint's metrics and bump inspect show it \
+      part is scored once, after training, with the final model (see --final-model, below); \
+      the summary, summary.txt, the checkpoint's metrics and bump inspect show it \
       beside the training and validation parts.
+
+      Every row is used in the end (--final-model, default ensemble): once early stopping \
+      has picked the epoch budget E (the epoch whose weights it kept), a model built as the \
+      first was (same seed) is trained anew on the training and validation parts together \
+      for E epochs, without validation, and the run ends with the mean of that refit and the \
+      early-stopped model (regression: their outputs; classification: their class \
+      probabilities). The checkpoint then holds both models (an ensemble, which predict, \
+      evaluate and inspect read as one model); --final-model refit keeps the refit alone, \
+      early-stopped the early-stopped model alone, as before. The summary, summary.txt, the \
+      checkpoint (final_model) and bump inspect say which and what E was. The validation \
+      rows have then been trained on: the validation column is the early-stopped model's, \
+      the training and test columns the final model's. A run stopped during the refit \
+      cannot be resumed (its checkpoint holds the early-stopped model).
 
       The defaults were chosen on real tabular data (docs/real-data.md): up to 200 epochs \
       with early stopping on the validation loss (patience 20, best weights kept), Adam at \
@@ -233,6 +246,12 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
+      "What the run ends with once early stopping has picked the epoch budget E (the best validation epoch): ensemble, the mean of the early-stopped model and a refit on all non-test rows (training and validation) for E epochs, outputs averaged for regression and class probabilities for classification; refit, that refit alone; early-stopped, the weights of epoch E. Needs a validation part. Default: ensemble (docs/real-data.md).",
+      valueName: "choice"))
+  var finalModel: FinalModelChoice?
+
+  @Option(
+    help: ArgumentHelp(
       "Continue the run whose checkpoint is <file> (its run folder's model.safetensors), interrupted or failed, as if it had never stopped: the weights, the optimizer's state, the epoch and early stopping's state come from the checkpoint, and so does every option not given; an option given must equal the run's. The data is read again (--data may name the file's new place) and must be the same. The run goes to a new folder (--output, or the default name).",
       valueName: "file"))
   var resume: String?
@@ -263,6 +282,8 @@ struct TrainCommand: ParsableCommand {
   static let defaultSeed: UInt64 = 1
   /// The validation fraction when `--validation-split` is not given.
   static let defaultValidationSplit = 0.2
+  /// The final model when `--final-model` is not given and there is a validation part.
+  static let defaultFinalModel = FinalModelChoice.ensemble
 
   func validate() throws {
     if resume == nil { _ = try resolvedConfiguration() }
@@ -388,6 +409,16 @@ struct TrainCommand: ParsableCommand {
     let resolvedPatience =
       patience.map { $0 == 0 ? nil : $0 }
       ?? (base.map { $0.patience } ?? (validationSplit > 0 ? Self.defaultPatience : nil))
+    // A refit needs the validation part: it picks the budget, and its rows are what the
+    // refit adds. A run stored before the option existed ended with the early-stopped model.
+    var finalModel = self.finalModel ?? base.map { $0.finalModel ?? .earlyStopped } ?? Self.defaultFinalModel
+    if validationSplit == 0 {
+      if let given = self.finalModel, given != .earlyStopped {
+        throw ValidationError(
+          "--final-model \(given.rawValue) needs a validation part (--validation-split > 0): early stopping on it picks the epochs of the refit")
+      }
+      finalModel = .earlyStopped
+    }
     if let output, let problem = RunFolder.problem(with: output) { throw ValidationError(problem) }
     guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
       throw ValidationError(
@@ -412,6 +443,7 @@ struct TrainCommand: ParsableCommand {
     if radial { configuration.radialFirstLayer = true }
     if let testSplit, testSplit > 0 { configuration.testSplit = testSplit }
     configuration.testDataFile = testData
+    if validationSplit > 0 { configuration.finalModel = finalModel }
     return configuration
   }
 
@@ -433,6 +465,11 @@ struct TrainCommand: ParsableCommand {
     guard let text = header.metadata["training_config"], let stored = try? TrainingConfiguration(json: text) else {
       throw CLIError.invalidCheckpoint(
         path: path, reason: "cannot resume from it: it holds no training configuration (it was not written by bump train)")
+    }
+    if header.metadata[TrainingRun<Float>.refitPhaseKey] != nil {
+      throw CLIError.invalidCheckpoint(
+        path: path,
+        reason: "the run was stopped while its final model was refitted on all rows, after early stopping had finished; a refit cannot be resumed. The checkpoint holds the early-stopped model (bump predict uses it); train again for the final model, or with --final-model early-stopped")
     }
     if header.metadata["status"] == "complete" {
       throw CLIError.invalidCheckpoint(
@@ -470,6 +507,7 @@ struct TrainCommand: ParsableCommand {
       if c.ignoredColumns?.isEmpty == true { c.ignoredColumns = nil }
       if c.categoricalColumns?.isEmpty == true { c.categoricalColumns = nil }
       if c.dataFile != nil, c.missingValues == nil { c.missingValues = .impute }
+      if c.validationSplit > 0, c.finalModel == nil { c.finalModel = .earlyStopped }
       let encoder = JSONEncoder()
       encoder.keyEncodingStrategy = .convertToSnakeCase
       guard let data = try? encoder.encode(c),
@@ -483,7 +521,7 @@ struct TrainCommand: ParsableCommand {
       "hidden_layers": "--layers", "learning_rate": "--lr", "schedule": "--lr-schedule",
       "ignored_columns": "--ignore", "categorical_columns": "--categorical", "missing_values": "--missing",
       "radial_first_layer": "--radial", "data_file": "--data", "sigma_init": "--sigma-init",
-      "test_data_file": "--test-data",
+      "test_data_file": "--test-data", "final_model": "--final-model",
     ]
     let a = normalized(given), b = normalized(stored)
     return Set(a.keys).union(b.keys).sorted().compactMap { key in

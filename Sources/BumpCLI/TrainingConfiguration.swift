@@ -242,6 +242,9 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   var testSplit: Double?
   /// The CSV file read as the test part (`--test-data`), or nil.
   var testDataFile: String?
+  /// What the run ends with after early stopping (`--final-model`); nil without a validation
+  /// part, and in configurations stored before the option existed: the early-stopped model.
+  var finalModel: FinalModelChoice?
 
   /// The name runs are filed under: the dataset, or the CSV file's name without extension.
   var sourceName: String {
@@ -344,6 +347,9 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     if let patience {
       lines[2] += ", early stopping after \(patience) epochs without improvement"
       if let minDelta, minDelta > 0 { lines[2] += " of at least \(formatted(minDelta))" }
+    }
+    if let finalModel, finalModel != .earlyStopped {
+      lines[2] += ", final model: \(finalModel.rawValue)"
     }
     return lines
   }

@@ -15,12 +15,20 @@ struct TrainingRun<Element: MatrixScalar> {
   /// For tests: fail as an interrupted run does after this many epochs, with the checkpoint
   /// of that epoch written.
   var failAfterEpochs: Int?
+  /// For tests: fail as an interrupted run does after this many epochs of the refit on all
+  /// rows (`--final-model refit` or `ensemble`).
+  var failAfterRefitEpochs: Int?
 
   /// The metadata entry that identifies the prepared data of a run: `training_data_digest`,
   /// 64-bit FNV-1a of the training and validation (and test, when there is a test part)
   /// matrices' bytes, in hexadecimal. Written into the checkpoints saved during training,
   /// which a resumed run must match.
   static var dataDigestKey: String { "training_data_digest" }
+
+  /// The metadata entry of the checkpoint saved when training has ended and the final model
+  /// is being refitted on all rows (`--final-model refit` or `ensemble`): it holds the
+  /// early-stopped model, and a refit cannot be resumed, which `--resume` says.
+  static var refitPhaseKey: String { "refit_phase" }
 
   /// Where training is: the batch that runs next (0-based).
   private struct Position {
@@ -129,6 +137,13 @@ struct TrainingRun<Element: MatrixScalar> {
     var lastSave = start
     var history: History?
     var failure: Error?
+    // The final model: the early-stopped one, or after a refit the refit (and with it, for an
+    // ensemble, the early-stopped one).
+    var finalModels = [model]
+    var finalRecord: FinalModelRecord?
+    // While the final model is refitted: its epochs (for messages) and seconds.
+    var refitEpochs: Int?
+    var refitSeconds = 0.0
     // A signal during training is acted on at the next batch, here on the main thread: the
     // run folder is published with the last good checkpoint marked as interrupted.
     // After training, `when` says where (the results being computed).
@@ -138,7 +153,9 @@ struct TrainingRun<Element: MatrixScalar> {
       reporter.finish()
       let message =
         "interrupted by \(InterruptHandler.name(of: signal)) "
-        + (when ?? "at epoch \(position.epoch + 1)/\(configuration.epochs)")
+        + (when
+          ?? refitEpochs.map { "at epoch \(position.epoch + 1)/\($0) of the refit on all rows, after early stopping" }
+          ?? "at epoch \(position.epoch + 1)/\(configuration.epochs)")
       InterruptHandler.critical {
         do {
           try recordFailure(
@@ -216,22 +233,81 @@ struct TrainingRun<Element: MatrixScalar> {
           path: checkpointPath, reason: "saving the checkpoint failed: \(checkpointError)")
       }
       // The final weights are saved before the results are computed: a signal from now on
-      // publishes them, marked interrupted, with the history.
+      // publishes them, marked interrupted, with the history. With a refit to come they are
+      // the early-stopped model's, marked as such: a refit cannot be resumed.
+      let refit = (configuration.finalModel ?? .earlyStopped) != .earlyStopped && data.validation != nil
       info.status = "training"
       info.epochsCompleted = history!.epochs
-      let metadata = try info.metadata()
+      var metadata = try info.metadata()
+      if refit { metadata[Self.refitPhaseKey] = "started" }
       do {
         try InterruptHandler.critical {
           try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
-          lastGood = "the final weights (training had finished; the results were not written)"
-          setInterruptFallback(
-            folder, data: data, model: model,
-            summary: "INTERRUPTED after training, while the results were computed; model.safetensors holds the final weights.",
-            message: "interrupted after training; the final weights are")
+          if refit {
+            lastGood = "the early-stopped model (training had finished; the refit on all rows had not, and cannot be resumed)"
+            setInterruptFallback(
+              folder, data: data, model: model,
+              summary: "INTERRUPTED while the final model was refitted on all rows, after early stopping; model.safetensors holds the early-stopped model.",
+              message: "interrupted while refitting on all rows; the early-stopped model is")
+          } else {
+            lastGood = "the final weights (training had finished; the results were not written)"
+            setInterruptFallback(
+              folder, data: data, model: model,
+              summary: "INTERRUPTED after training, while the results were computed; model.safetensors holds the final weights.",
+              message: "interrupted after training; the final weights are")
+          }
         }
       } catch {
         throw CLIError.cannotWrite(
           path: checkpointPath, reason: "saving the final checkpoint failed: \(error)")
+      }
+      if refit, let choice = configuration.finalModel, let validation = data.validation {
+        // Early stopping has picked the budget: the epoch whose weights it kept, or without
+        // early stopping the epochs trained.
+        let epochs = history!.restoredEpoch.map { $0 + 1 } ?? history!.epochs
+        let rows = data.training.count + validation.count
+        refitEpochs = epochs
+        position = Position()
+        reporter.finish()
+        Console.line(
+          "Refitting on all \(rows) training and validation rows for \(epochs) epochs (the early-stopping epoch)"
+            + (choice == .ensemble ? "; the final model is its mean with the early-stopped model" : ""))
+        let refitStart = clock.now
+        let refitted = try self.refit(
+          epochs: epochs, data: data, outputs: outputs, loss: loss,
+          progress: { standardized in
+            stopIfInterrupted()
+            var p = standardized
+            p.loss *= data.squaredErrorScale
+            reporter.report(p)
+            position.batches = p.batches
+            switch p.event {
+            case .batch: (position.epoch, position.batch) = (p.epoch, p.batch + 1)
+            case .epoch: (position.epoch, position.batch) = (p.epoch + 1, 0)
+            }
+          })
+        reporter.finish()
+        refitSeconds = Self.seconds(clock.now - refitStart)
+        finalModels = choice == .ensemble ? [refitted, model] : [refitted]
+        finalRecord = FinalModelRecord(
+          choice: choice, earlyStoppingEpoch: epochs, refitEpochs: epochs, refitRows: rows,
+          members: finalModels.count)
+        info.finalModel = finalRecord
+        let metadata = try info.metadata()
+        do {
+          try InterruptHandler.critical {
+            try Checkpoint.saveEnsemble(finalModels, to: checkpointPath, metadata: metadata)
+            lastGood = "the final model (training and the refit had finished; the results were not written)"
+            setInterruptFallback(
+              folder, data: data, model: model,
+              summary: "INTERRUPTED after training, while the results were computed; model.safetensors holds the final model.",
+              message: "interrupted after training; the final model is")
+          }
+        } catch {
+          throw CLIError.cannotWrite(
+            path: checkpointPath, reason: "saving the final checkpoint failed: \(error)")
+        }
+        refitEpochs = nil
       }
     } catch {
       failure = error
@@ -242,7 +318,7 @@ struct TrainingRun<Element: MatrixScalar> {
 
     if let failure {
       let message =
-        failure is CLIError ? "\(failure)" : failureMessage(failure, position: position)
+        failure is CLIError ? "\(failure)" : failureMessage(failure, position: position, refitEpochs: refitEpochs)
       try InterruptHandler.critical {
         defer { InterruptHandler.clearFallback() }
         do {
@@ -273,7 +349,9 @@ struct TrainingRun<Element: MatrixScalar> {
     let results: Results
     do {
       results = try self.results(
-        history: history!, info: info, seconds: seconds, data: data, model: model, loss: loss,
+        history: history!, info: info, seconds: seconds, refitSeconds: refitSeconds, data: data,
+        final: ModelEnsemble(finalModels, loss: configuration.loss),
+        earlyStopped: finalRecord == nil ? nil : model, loss: loss,
         checkpoint: { stopIfInterrupted(when: "after training, while the results were computed") })
     } catch {
       throw InterruptHandler.critical { failedWritingResults(error, folder: folder) }
@@ -284,7 +362,7 @@ struct TrainingRun<Element: MatrixScalar> {
       let summary: String
       do {
         summary = try write(
-          results, info: &info, data: data, model: model, folder: folder,
+          results, info: &info, data: data, models: finalModels, folder: folder,
           times: (readingSeconds, seconds, trainingEnd))
       } catch {
         throw failedWritingResults(error, folder: folder)
@@ -321,14 +399,20 @@ struct TrainingRun<Element: MatrixScalar> {
   /// Computes the final metrics (one streamed pass over each of the training, validation
   /// and test parts, ``EndOfRunPass``), the plots and the summary's lines; calls
   /// `checkpoint` between batches and steps, to take up a signal.
+  ///
+  /// `final` is the model the run ends with; after a refit (`earlyStopped` given: the model
+  /// early stopping kept) the validation part is scored with `earlyStopped`, since `final`
+  /// was trained on it.
   private func results(
-    history: History, info: ModelInfo, seconds: Double, data: PreparedData<Element>,
-    model: Sequential<Element>, loss: any Loss<Element>, checkpoint: @escaping () -> Void
+    history: History, info: ModelInfo, seconds: Double, refitSeconds: Double, data: PreparedData<Element>,
+    final: ModelEnsemble<Element>, earlyStopped: Sequential<Element>?, loss: any Loss<Element>,
+    checkpoint: @escaping () -> Void
   ) throws -> Results {
     let train = data.training
+    let model = final.first
     let (metrics, layers) = try Self.metrics(
-      model: model, loss: loss, data: data, epochs: history.epochs, seconds: seconds,
-      checkpoint: checkpoint)
+      model: model, others: Array(final.members.dropFirst()), validationModel: earlyStopped, loss: loss,
+      data: data, epochs: history.epochs, seconds: seconds, checkpoint: checkpoint)
     let statistics = layers.bumps
     checkpoint()
     var plots: [(name: String, svg: String)] = []
@@ -338,7 +422,7 @@ struct TrainingRun<Element: MatrixScalar> {
     checkpoint()
     if info.task.classes != nil, info.featureNames.count == 2 {
       plots.append(
-        ("decision_regions.svg", try RunPlots.decisionRegions(model: model, data: data.all, info: info)))
+        ("decision_regions.svg", try RunPlots.decisionRegions(model: final, data: data.all, info: info)))
     }
     checkpoint()
     if let counts = layers.radialCounts[0],
@@ -354,7 +438,16 @@ struct TrainingRun<Element: MatrixScalar> {
     if let restored = history.restoredEpoch, restored + 1 != history.epochs {
       weights = "weights of epoch \(restored + 1), restored by early stopping"
     }
-    lines.append("Metrics (\(weights)):")
+    if let record = info.finalModel, earlyStopped != nil {
+      // The validation rows picked the budget and were then trained on: their score is the
+      // early-stopped model's, the only one that has not seen them.
+      lines.append("Final model (--final-model \(record.choice.rawValue)): \(record.description).")
+      lines.append(
+        "Metrics (train and test: the final model; validation: the early-stopped model of epoch \(record.earlyStoppingEpoch), "
+          + "which picked the budget; the final model trained on those rows):")
+    } else {
+      lines.append("Metrics (\(weights)):")
+    }
     let lossLabel = "  loss (\(info.loss.rawValue))"
     let hasValidation = metrics.validationLoss != nil
     let hasTest = metrics.testLoss != nil
@@ -389,10 +482,13 @@ struct TrainingRun<Element: MatrixScalar> {
       }
     }
     lines.append("")
-    lines += bumpReport(statistics)
+    lines += bumpReport(statistics, of: earlyStopped == nil ? nil : "the refit")
     lines += RadialLayerReport.lines(model: model, statistics: layers.radials)
-    var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds))"
+    var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds - refitSeconds))"
     if history.stoppedEarly { trainingLine += " (stopped early)" }
+    if let record = info.finalModel, earlyStopped != nil {
+      trainingLine += "; refit: \(record.refitEpochs) epochs on \(record.refitRows) rows in \(ProgressReporter.duration(refitSeconds))"
+    }
     lines.append(trainingLine)
     lines.append("")
     return Results(
@@ -403,13 +499,13 @@ struct TrainingRun<Element: MatrixScalar> {
   /// Writes every file of the run folder and returns the summary.
   private func write(
     _ results: Results, info: inout ModelInfo, data: PreparedData<Element>,
-    model: Sequential<Element>, folder: RunFolder,
+    models: [Sequential<Element>], folder: RunFolder,
     times: (reading: Double, training: Double, trainingEnd: ContinuousClock.Instant)
   ) throws -> String {
     info.metrics = results.metrics
     info.status = "complete"
     info.epochsCompleted = results.history.epochs
-    try Checkpoint.save(model, to: folder.file("model.safetensors"), metadata: try info.metadata())
+    try Checkpoint.saveEnsemble(models, to: folder.file("model.safetensors"), metadata: try info.metadata())
     try Self.writeHistory(results.history, lossName: info.loss.displayName, to: folder)
     for plot in results.plots { try folder.write(plot.svg, to: plot.name) }
     var lines = results.lines
@@ -423,7 +519,7 @@ struct TrainingRun<Element: MatrixScalar> {
     let files = Set(folder.fileNames() + ["summary.txt"]).sorted()
     lines.append("Run folder: \(folder.path)")
     lines.append("  " + files.joined(separator: "  "))
-    let summary = ([headerText(data: data, model: model, folder: nil), ""] + lines).joined(
+    let summary = ([headerText(data: data, model: models[0], folder: nil), ""] + lines).joined(
       separator: "\n")
     try folder.write(summary + "\n", to: "summary.txt")
     return lines.joined(separator: "\n")
@@ -447,8 +543,13 @@ struct TrainingRun<Element: MatrixScalar> {
   /// constant baseline (the training part's mean or majority class), on the training,
   /// validation and test parts; and the layer statistics on the training part. One streamed
   /// pass over each part (``EndOfRunPass``).
+  ///
+  /// With `others`, the model is an ensemble whose outputs ``ModelEnsemble`` combines (the
+  /// layer statistics are `model`'s); with `validationModel`, the validation part is scored
+  /// with that model instead (the early-stopped one, after a refit trained on those rows).
   static func metrics(
-    model: Sequential<Element>, loss: any Loss<Element>, data: PreparedData<Element>,
+    model: Sequential<Element>, others: [Sequential<Element>] = [], validationModel: Sequential<Element>? = nil,
+    loss: any Loss<Element>, data: PreparedData<Element>,
     epochs: Int, seconds: Double, checkpoint: @escaping () -> Void = {}
   ) throws -> (RunMetrics, EndOfRunPass<Element>.LayerStatistics) {
     let train = data.training
@@ -456,7 +557,15 @@ struct TrainingRun<Element: MatrixScalar> {
     var pass = EndOfRunPass(
       model: model, loss: loss, classification: classification,
       targetStandardization: data.targetStandardization)
+    pass.others = others
     pass.checkpoint = checkpoint
+    var validationPass = pass
+    if let validationModel {
+      validationPass = EndOfRunPass(
+        model: validationModel, loss: loss, classification: classification,
+        targetStandardization: data.targetStandardization)
+      validationPass.checkpoint = checkpoint
+    }
     let (trainMetrics, layers) = try pass.run(
       x: train.x, y: train.y, targets: data.trainingTargets, collectingStatistics: true)
     var metrics = RunMetrics(
@@ -473,7 +582,7 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     metrics.trainBaseline = try baseline(labels: train.y, targets: targets)
     if let v = data.validation, let validationTargets = data.validationTargets {
-      let (m, _) = try pass.run(
+      let (m, _) = try validationPass.run(
         x: v.x, y: v.y, targets: validationTargets, collectingStatistics: false)
       metrics.validationLoss = m.loss
       metrics.validationAccuracy = m.accuracy
@@ -510,20 +619,74 @@ struct TrainingRun<Element: MatrixScalar> {
     return "  Warning: on \(where_) the model is no better than the constant baseline."
   }
 
+  // MARK: - Refit
+
+  /// The refit of `--final-model refit` and `ensemble`: a model built as the run's was (the
+  /// same seed: the same initial weights), trained on the training and validation parts
+  /// together for `epochs` epochs with a new optimizer, without validation or early
+  /// stopping. The standardization stays the training part's.
+  private func refit(
+    epochs: Int, data: PreparedData<Element>, outputs: Int, loss: any Loss<Element>,
+    progress: @escaping (TrainingProgress) -> Void
+  ) throws -> Sequential<Element> {
+    let validation = data.validation!
+    let x = try Self.stacked(data.training.x, validation.x)
+    let y = try Self.stacked(data.training.y, validation.y)
+    let model = try ModelFactory.model(configuration, inputs: x.columns, outputs: outputs, as: Element.self)
+    try ModelFactory.placeRadialCenters(model, on: x, seed: configuration.seed)
+    var settings = configuration
+    settings.epochs = epochs
+    let optimizer = try ModelFactory.optimizer(
+      settings, stepsPerEpoch: (x.rows - 1) / settings.batchSize + 1, as: Element.self)
+    // Without the test hook no epoch-end callback is passed: the loop then builds no state
+    // to hand it.
+    let hook: ((EpochEnd<Element>) throws -> TrainingControl)? = failAfterRefitEpochs.map { failAfter in
+      { end in
+        if failAfter == end.epoch + 1 { throw SimulatedFailure(epochs: end.epoch + 1) }
+        return .continue
+      }
+    }
+    _ = try model.fit(
+      x: x, y: y, loss: loss, optimizer: optimizer, epochs: epochs, batchSize: settings.batchSize,
+      shuffle: true, seed: settings.seed, progress: progress, onEpochEnd: hook)
+    return model
+  }
+
+  /// The rows of `a` followed by those of `b` (of as many columns).
+  static func stacked(_ a: Matrix<Element>, _ b: Matrix<Element>) throws -> Matrix<Element> {
+    guard a.columns == b.columns else {
+      throw BumpKitError.shapeMismatch(
+        operation: "stacking rows", expected: MatrixShape(rows: nil, columns: a.columns),
+        actual: MatrixShape(rows: b.rows, columns: b.columns))
+    }
+    var result = try Matrix<Element>(rows: a.rows + b.rows, columns: a.columns)
+    result.withUnsafeMutableBufferPointer { r in
+      a.withUnsafeBufferPointer { p in
+        if let base = p.baseAddress, !p.isEmpty { r.baseAddress!.update(from: base, count: p.count) }
+      }
+      b.withUnsafeBufferPointer { p in
+        if let base = p.baseAddress, !p.isEmpty { (r.baseAddress! + a.rows * a.columns).update(from: base, count: p.count) }
+      }
+    }
+    return result
+  }
+
   // MARK: - Failure
 
   /// One line naming the epoch and batch (1-based, as the progress display counts).
-  private func failureMessage(_ error: Error, position: Position) -> String {
-    let epochs = configuration.epochs
+  private func failureMessage(_ error: Error, position: Position, refitEpochs: Int?) -> String {
+    let epochs = refitEpochs ?? configuration.epochs
+    // The epochs of the refit on all rows, after early stopping, are counted from 1 again.
+    let phase = refitEpochs == nil ? "" : " of the refit on all rows"
     if case BumpKitError.nonFiniteLoss(let epoch, let batch, var value) = error {
       if value == "-nan" { value = "nan" }
       let what = value.hasPrefix("finite") ? "the loss was \(value)" : "the loss became \(value)"
       return
-        "training diverged at epoch \(epoch + 1)/\(epochs), batch \(batch + 1)/\(max(position.batches, batch + 1)): \(what)"
+        "training diverged at epoch \(epoch + 1)/\(epochs)\(phase), batch \(batch + 1)/\(max(position.batches, batch + 1)): \(what)"
     }
     let batches = position.batches > 0 ? "/\(position.batches)" : ""
     return
-      "training failed at epoch \(position.epoch + 1)/\(epochs), batch \(position.batch + 1)\(batches): \(error)"
+      "training failed at epoch \(position.epoch + 1)/\(epochs)\(phase), batch \(position.batch + 1)\(batches): \(error)"
   }
 
   /// Leaves the last good checkpoint marked as failed, the history so far, the loss plot and a
@@ -536,7 +699,7 @@ struct TrainingRun<Element: MatrixScalar> {
     let checkpointPath = folder.file("model.safetensors")
     // The checkpoint on disk is the last good one; mark it failed, keeping its weights and
     // the training state to resume from.
-    if (try? Checkpoint.load(Element.self, from: checkpointPath)) != nil,
+    if (try? Checkpoint.loadEnsemble(Element.self, from: checkpointPath)) != nil,
       var file = try? SafetensorsFile.read(from: checkpointPath)
     {
       file.metadata["status"] = status
@@ -637,10 +800,10 @@ struct TrainingRun<Element: MatrixScalar> {
     return parts.joined(separator: " → ")
   }
 
-  private func bumpReport(_ statistics: [BumpLayerStatistics]) -> [String] {
+  private func bumpReport(_ statistics: [BumpLayerStatistics], of model: String? = nil) -> [String] {
     guard !statistics.isEmpty else { return [] }
     var lines = [
-      "Bump layers (learned σ; support (c − √σ, c + √σ); fractions on the training data):"
+      "Bump layers\(model.map { " of \($0)" } ?? "") (learned σ; support (c − √σ, c + √σ); fractions on the training data):"
     ]
     for s in statistics { lines += s.reportLines() }
     lines.append("")

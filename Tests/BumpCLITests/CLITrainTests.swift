@@ -66,7 +66,7 @@ import BumpTestSupport
     let result = try TrainTool.run(
       [
         "train", "--dataset", "bumps", "--samples", "200", "--epochs", "4", "--output",
-        scratch.path("r"),
+        scratch.path("r"), "--final-model", "early-stopped",  // no refit's epochs (issue 18)
       ])
     #expect(result.status == 0, "\(result.stderr)")
     let epochLines = result.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }

@@ -77,7 +77,8 @@ private final class SVGIdentifiers: NSObject, XMLParserDelegate {
     #expect(!bumps.referenced.isEmpty)
     #expect(Set(bumps.referenced).isSubset(of: Set(bumps.defined)), "every url(#…) resolves")
 
-    let (_, metadata) = try Checkpoint.load(Float.self, from: output + "/model.safetensors")
+    // The default final model is an ensemble, which Checkpoint.load refuses (issue 18).
+    let (_, metadata) = try Checkpoint.loadEnsemble(Float.self, from: output + "/model.safetensors")
     #expect(metadata["status"] == "complete")
     #expect(metadata["epochs_completed"] == "3")
 

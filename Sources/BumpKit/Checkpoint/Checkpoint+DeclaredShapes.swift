@@ -153,6 +153,21 @@ extension Checkpoint {
     tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int])], source: String,
     metadata: [String: String] = [:]
   ) throws {
+    var tensors = tensors
+    let members = try ensembleMembers(in: metadata, source: source)
+    if members > 1 {
+      // Models 1… of an ensemble: each the architecture's parameters and nothing else, under
+      // its prefix. A tensor of no model of the ensemble stays for the first, which refuses it.
+      var inner = metadata
+      inner[ensembleKey] = nil
+      for k in 1..<members {
+        let own = tensors.compactMap { t in
+          member(of: t.name).flatMap { $0.index == k ? ($0.name, t.dtype, t.shape) : nil }
+        }
+        try checkTensors(architecture, precision: precision, tensors: own, source: source, metadata: inner)
+      }
+      tensors = tensors.filter { t in member(of: t.name).map { $0.index >= members } ?? true }
+    }
     // An entry that is not valid accounts for no tensor (and keeps no model from loading).
     let resume = (try? resumeState(in: metadata, source: source)) ?? nil
     try checkKinds(architecture, precision: precision, source: source)

@@ -16,7 +16,8 @@ import Foundation
 /// `optimizer.` and `training.` names and the `resume_state` entry (see
 /// ``save(_:to:metadata:optimizer:training:)``); loading for inference ignores them.
 ///
-/// A model is rebuilt from the file alone. Writes are atomic (temporary file, fsync, rename).
+/// An ensemble of models of one architecture is stored as one file too (see
+/// ``loadEnsemble(_:from:)``). A model is rebuilt from the file alone. Writes are atomic (temporary file, fsync, rename).
 ///
 /// Reading trusts nothing in the file: its header is read and checked first (see
 /// ``header(at:)``), every shape the architecture declares is compared with the stored
@@ -247,6 +248,12 @@ public enum Checkpoint {
     let wanted = Element.self == Float.self ? "float" : "double"
     guard s.precision == wanted else {
       throw CheckpointError.precisionMismatch(source: source, stored: s.precision, requested: wanted)
+    }
+    let members = try ensembleMembers(in: s.metadata, source: source)
+    guard members == 1 else {
+      throw CheckpointError.notACheckpoint(
+        source: source,
+        reason: "it holds an ensemble of \(members) models, which its first model alone does not stand for; Checkpoint.loadEnsemble reads it")
     }
     // The architecture is only text: check every size it declares against the tensors in
     // the file before building anything, so that a lying header cannot allocate.
