@@ -93,6 +93,25 @@ struct ModelReuseTests {
     #expect(copy.configuration == model.configuration)
   }
 
+  @Test("copy() rebuilds every activation as a new layer of its own type")
+  func copyRebuildsActivations() throws {
+    let model = try Sequential<Double>(seed: 3) {
+      try Dense(inputSize: 2, outputSize: 4)
+      ReLU()
+      try Dense(inputSize: 4, outputSize: 4)
+      Tanh()
+      try Dense(inputSize: 4, outputSize: 4)
+      Sigmoid()
+    }
+    let copy = try model.copy()
+    for i in [1, 3, 5] {
+      #expect(type(of: copy.layers[i]) == type(of: model.layers[i]))
+      #expect(copy.layers[i] !== model.layers[i])
+    }
+    let x = try Matrix<Double>(rows: 3, columns: 2, elements: [-2, 1, 0.5, -0.25, 3, 4])
+    #expect(try copy.predict(x) == model.predict(x))
+  }
+
   @Test("A layer of your own is copied through its settings, or refused with its name")
   func copyLayersOfYourOwn() throws {
     let model = try Sequential<Float>(layers: [try Dense<Float>(inputSize: 2, outputSize: 3), try Offset<Float>(units: 3)])

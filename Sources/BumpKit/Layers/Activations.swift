@@ -128,12 +128,12 @@ public final class Sigmoid<Element: MatrixScalar>: ElementwiseActivation<Element
 }
 
 extension ElementwiseActivation: CopyableLayer {
+  /// The activation rebuilt from its (empty) settings: every activation is a
+  /// ``CheckpointableLayer``, so a new one needs no line here.
   func emptyCopy() throws -> any Layer<Element> {
-    switch self {
-    case is ReLU<Element>: ReLU<Element>()
-    case is Tanh<Element>: Tanh<Element>()
-    case is Sigmoid<Element>: Sigmoid<Element>()
-    default: throw BumpKitError.invalidState(operation: "copy", reason: "\(type(of: self)) has no copy")
+    guard let layer = self as? any CheckpointableLayer, let copy = try rebuilt(layer) as? any Layer<Element> else {
+      throw BumpKitError.invalidState(operation: "copy", reason: "\(type(of: self)) has no copy")
     }
+    return copy
   }
 }

@@ -40,8 +40,8 @@ func copyLayer<Element: MatrixScalar>(_ layer: any Layer<Element>, name: String)
   let copy: any Layer<Element>
   if let layer = layer as? any CopyableLayer<Element> {
     copy = try layer.emptyCopy()
-  } else if let layer = layer as? any CheckpointableLayer, let rebuilt = try rebuild(layer) as? any Layer<Element> {
-    copy = rebuilt
+  } else if let layer = layer as? any CheckpointableLayer, let copyFromSettings = try rebuilt(layer) as? any Layer<Element> {
+    copy = copyFromSettings
   } else {
     throw BumpKitError.invalidArgument(
       name: name, value: "\(type(of: layer))",
@@ -64,7 +64,7 @@ func copyLayer<Element: MatrixScalar>(_ layer: any Layer<Element>, name: String)
   return copy
 }
 
-/// `layer` rebuilt from its settings.
-private func rebuild<L: CheckpointableLayer>(_ layer: L) throws -> any Layer {
+/// A new layer of `layer`'s type, built from its settings.
+func rebuilt<L: CheckpointableLayer>(_ layer: L) throws -> any Layer {
   try L(settings: layer.settings)
 }
