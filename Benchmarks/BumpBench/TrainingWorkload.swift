@@ -267,6 +267,11 @@ func trainingRuns(
     for t in threads where filter(size.filterName(threads: t)) {
       // A size that `fit` refuses to finish (e.g. too few samples for its divergence check)
       // is reported and left out; the rest of the benchmark goes on.
+      // OpenBLAS's threads keep spinning on the cores after the threaded products of earlier
+      // rows; a training step holds BLAS to one thread and needs both cores for its own
+      // workers. A full run showed 2T/1T of 1.39–1.45 at (256, 128) against 1.82–1.86 alone
+      // or with OPENBLAS_THREAD_TIMEOUT=4 in the environment. (`bump` ends them the same way.)
+      _ = BLAS.endIdleThreads()
       let result: TrainingResult
       do { result = try runTraining(size, threads: t) } catch {
         FileHandle.standardError.write(Data("\(size.filterName(threads: t)): \(error)\n".utf8))
