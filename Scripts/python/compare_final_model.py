@@ -109,14 +109,7 @@ def main():
         entry = {"name": name, "task": task, "rows": len(frame), "seeds": []}
         for seed in range(1, args.seeds + 1):
             folder = os.path.join(work, f"{name}-{seed}")
-            os.makedirs(folder, exist_ok=True)
-            order = np.random.default_rng(seed).permutation(len(frame))
-            held = int(np.floor(len(frame) * h.TEST_FRACTION + 0.5))
-            test_rows, rest_rows = np.sort(order[:held]), np.sort(order[held:])
-            rest, test = frame.iloc[rest_rows], frame.iloc[test_rows]
-            rest_csv, test_csv = os.path.join(folder, "rest.csv"), os.path.join(folder, "test.csv")
-            rest.to_csv(rest_csv, index=False)
-            test.to_csv(test_csv, index=False)
+            rest, test, rest_csv, test_csv = h.write_split(frame, seed, folder)
             truth = test[target].tolist()
             a = os.path.join(folder, "a")
             epoch, t_a = train(args.bump, rest_csv, test_csv, target, task, seed, a, extra)

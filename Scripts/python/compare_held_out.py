@@ -153,6 +153,21 @@ def load_anes96():
     return frame
 
 
+def write_split(frame, seed, folder):
+    """The seed's test part, round(0.2·n) rows (the first of
+    `numpy.random.default_rng(seed).permutation(n)`, in file order), and the rest, written to
+    folder/rest.csv and folder/test.csv: (rest, test, rest_csv, test_csv)."""
+    os.makedirs(folder, exist_ok=True)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    held = int(np.floor(len(frame) * TEST_FRACTION + 0.5))
+    test_rows, rest_rows = np.sort(order[:held]), np.sort(order[held:])
+    rest, test = frame.iloc[rest_rows], frame.iloc[test_rows]
+    rest_csv, test_csv = os.path.join(folder, "rest.csv"), os.path.join(folder, "test.csv")
+    rest.to_csv(rest_csv, index=False)
+    test.to_csv(test_csv, index=False)
+    return rest, test, rest_csv, test_csv
+
+
 def data_sets():
     """(name, source, task, target column, loader), in table order."""
     from sklearn import datasets
@@ -376,14 +391,7 @@ def run(args, extra, work):
                  "text_columns": [c for c in features if not _is_number(frame[c])], "seeds": []}
         for seed in seeds:
             folder = os.path.join(work, f"{name}-{seed}")
-            os.makedirs(folder, exist_ok=True)
-            order = np.random.default_rng(seed).permutation(len(frame))
-            held = int(np.floor(len(frame) * TEST_FRACTION + 0.5))
-            test_rows, rest_rows = np.sort(order[:held]), np.sort(order[held:])
-            rest, test = frame.iloc[rest_rows], frame.iloc[test_rows]
-            rest_csv, test_csv = os.path.join(folder, "rest.csv"), os.path.join(folder, "test.csv")
-            rest.to_csv(rest_csv, index=False)
-            test.to_csv(test_csv, index=False)
+            rest, test, rest_csv, test_csv = write_split(frame, seed, folder)
             truth = test[target].tolist()
             record = {"seed": seed, "rest_rows": len(rest), "test_rows": len(test)}
             record["constant"] = score(task, truth, constant_predictions(task, rest[target].tolist(), len(test)))

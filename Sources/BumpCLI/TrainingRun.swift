@@ -240,27 +240,32 @@ struct TrainingRun<Element: MatrixScalar> {
       info.epochsCompleted = history!.epochs
       var metadata = try info.metadata()
       if refit { metadata[Self.refitPhaseKey] = "started" }
-      do {
-        try InterruptHandler.critical {
-          try Checkpoint.save(model, to: checkpointPath, metadata: metadata)
-          if refit {
-            lastGood = "the early-stopped model (training had finished; the refit on all rows had not, and cannot be resumed)"
+      /// Saves the final checkpoint with `save`, in a critical section; a signal from then on
+      /// publishes it as `published` (what the error names, the summary line, the message).
+      func saveFinalCheckpoint(
+        _ save: () throws -> Void, published: (lastGood: String, summary: String, message: String)
+      ) throws {
+        do {
+          try InterruptHandler.critical {
+            try save()
+            lastGood = published.lastGood
             setInterruptFallback(
-              folder, data: data, model: model,
-              summary: "INTERRUPTED while the final model was refitted on all rows, after early stopping; model.safetensors holds the early-stopped model.",
-              message: "interrupted while refitting on all rows; the early-stopped model is")
-          } else {
-            lastGood = "the final weights (training had finished; the results were not written)"
-            setInterruptFallback(
-              folder, data: data, model: model,
-              summary: "INTERRUPTED after training, while the results were computed; model.safetensors holds the final weights.",
-              message: "interrupted after training; the final weights are")
+              folder, data: data, model: model, summary: published.summary, message: published.message)
           }
+        } catch {
+          throw CLIError.cannotWrite(
+            path: checkpointPath, reason: "saving the final checkpoint failed: \(error)")
         }
-      } catch {
-        throw CLIError.cannotWrite(
-          path: checkpointPath, reason: "saving the final checkpoint failed: \(error)")
       }
+      try saveFinalCheckpoint(
+        { try Checkpoint.save(model, to: checkpointPath, metadata: metadata) },
+        published: refit
+          ? ("the early-stopped model (training had finished; the refit on all rows had not, and cannot be resumed)",
+             "INTERRUPTED while the final model was refitted on all rows, after early stopping; model.safetensors holds the early-stopped model.",
+             "interrupted while refitting on all rows; the early-stopped model is")
+          : ("the final weights (training had finished; the results were not written)",
+             "INTERRUPTED after training, while the results were computed; model.safetensors holds the final weights.",
+             "interrupted after training; the final weights are"))
       if refit, let choice = configuration.finalModel, let validation = data.validation {
         // Early stopping has picked the budget: the epoch whose weights it kept, or without
         // early stopping the epochs trained.
@@ -293,20 +298,13 @@ struct TrainingRun<Element: MatrixScalar> {
           choice: choice, earlyStoppingEpoch: epochs, refitEpochs: epochs, refitRows: rows,
           members: finalModels.count)
         info.finalModel = finalRecord
-        let metadata = try info.metadata()
-        do {
-          try InterruptHandler.critical {
-            try Checkpoint.saveEnsemble(finalModels, to: checkpointPath, metadata: metadata)
-            lastGood = "the final model (training and the refit had finished; the results were not written)"
-            setInterruptFallback(
-              folder, data: data, model: model,
-              summary: "INTERRUPTED after training, while the results were computed; model.safetensors holds the final model.",
-              message: "interrupted after training; the final model is")
-          }
-        } catch {
-          throw CLIError.cannotWrite(
-            path: checkpointPath, reason: "saving the final checkpoint failed: \(error)")
-        }
+        let finalMetadata = try info.metadata()
+        try saveFinalCheckpoint(
+          { try Checkpoint.saveEnsemble(finalModels, to: checkpointPath, metadata: finalMetadata) },
+          published: (
+            "the final model (training and the refit had finished; the results were not written)",
+            "INTERRUPTED after training, while the results were computed; model.safetensors holds the final model.",
+            "interrupted after training; the final model is"))
         refitEpochs = nil
       }
     } catch {
