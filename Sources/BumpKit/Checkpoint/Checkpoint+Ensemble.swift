@@ -80,13 +80,7 @@ extension Checkpoint {
   public static func saveEnsemble<Element: MatrixScalar>(
     _ models: [Sequential<Element>], to path: String, metadata: [String: String] = [:]
   ) throws {
-    let file: SafetensorsFile
-    do {
-      file = try encodeEnsemble(models, metadata: metadata)
-    } catch let error as CheckpointError {
-      throw error.saving(to: path)
-    }
-    try file.write(to: path)
+    try write(to: path) { try encodeEnsemble(models, metadata: metadata) }
   }
 
   /// Rebuilds every model of the checkpoint at `path` (one for a checkpoint that is not an

@@ -79,9 +79,14 @@ public enum Checkpoint {
   public static func save<Element: MatrixScalar>(
     _ model: Sequential<Element>, to path: String, metadata: [String: String] = [:]
   ) throws {
+    try write(to: path) { try encode(model, metadata: metadata) }
+  }
+
+  /// Writes the file `encode` makes to `path` atomically; its checkpoint errors name `path`.
+  static func write(to path: String, _ encode: () throws -> SafetensorsFile) throws {
     let file: SafetensorsFile
     do {
-      file = try encode(model, metadata: metadata)
+      file = try encode()
     } catch let error as CheckpointError {
       throw error.saving(to: path)
     }
