@@ -307,12 +307,7 @@ import BumpTestSupport
     ),
   ])
   func badTestOptionsAreOneLineMessages(arguments: [String], message expected: String) throws {
-    let error = try #require(throws: (any Error).self) {
-      _ = try BumpCommand.parseAsRoot(["train"] + arguments)
-    }
-    let message = BumpCommand.oneLineMessage(for: error)
-    #expect(message.hasPrefix("Error: ") && !message.contains("\n"), "\(message)")
-    #expect(message.contains(expected), "\(message)")
+    try expectOneLineTrainError(arguments, containing: expected)
   }
 
   @Test func splitsThatLeaveAPartEmptyAreRefused() throws {

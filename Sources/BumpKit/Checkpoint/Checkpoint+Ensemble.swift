@@ -89,14 +89,7 @@ extension Checkpoint {
   public static func loadEnsemble<Element: MatrixScalar>(
     _: Element.Type = Element.self, from path: String
   ) throws -> (models: [Sequential<Element>], metadata: [String: String]) {
-    try SafetensorsFile.withHeader(at: path) { layout, readFile in
-      let stored = try header(of: layout, source: path).precision
-      let wanted = Element.self == Float.self ? "float" : "double"
-      guard stored == wanted else {
-        throw CheckpointError.precisionMismatch(source: path, stored: stored, requested: wanted)
-      }
-      return try loadEnsemble(Element.self, file: readFile(), source: path)
-    }
+    try readChecked(Element.self, at: path) { try loadEnsemble(Element.self, file: $0, source: path) }
   }
 
   /// Rebuilds every model of a decoded file (see ``loadEnsemble(_:from:)``).

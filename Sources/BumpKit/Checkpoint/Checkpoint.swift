@@ -237,13 +237,21 @@ public enum Checkpoint {
   ///   malformed (``SafetensorsError/malformedFile(path:error:)``, naming `path`) or cannot
   ///   be read.
   public static func load<Element: MatrixScalar>(_: Element.Type = Element.self, from path: String) throws -> (model: Sequential<Element>, metadata: [String: String]) {
+    try readChecked(Element.self, at: path) { try load(Element.self, file: $0, source: path) }
+  }
+
+  /// Checks the header of the checkpoint at `path`, and its precision against `Element`,
+  /// before reading the whole file for `body`.
+  static func readChecked<Element: MatrixScalar, R>(
+    _: Element.Type, at path: String, _ body: (SafetensorsFile) throws -> R
+  ) throws -> R {
     try SafetensorsFile.withHeader(at: path) { layout, readFile in
       let stored = try header(of: layout, source: path).precision
       let wanted = Element.self == Float.self ? "float" : "double"
       guard stored == wanted else {
         throw CheckpointError.precisionMismatch(source: path, stored: stored, requested: wanted)
       }
-      return try load(Element.self, file: readFile(), source: path)
+      return try body(readFile())
     }
   }
 
