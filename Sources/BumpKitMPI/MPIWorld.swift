@@ -1,3 +1,4 @@
+import BumpKit
 internal import CBumpMPI
 import Synchronization
 
@@ -42,7 +43,7 @@ public enum MPIError: Error, Equatable, CustomStringConvertible {
 /// call MPI, and `fit` calls its optimizer's `step` on the thread that called `fit`, so a
 /// ``DataParallelOptimizer`` used from the main thread obeys this. Every method here is
 /// collective unless it says otherwise: all ranks must call it, in the same order.
-public final class MPIWorld: @unchecked Sendable {
+public final class MPIWorld: ProcessGroup, @unchecked Sendable {
   /// This process's rank, in `0..<size`.
   public let rank: Int
   /// The number of processes.
@@ -138,6 +139,30 @@ public final class MPIWorld: @unchecked Sendable {
         values[i] = sum
       }
     }
+  }
+
+  /// Every rank's `bytes`, by rank (of any lengths).
+  ///
+  /// - Throws: ``MPIError/messageTooLarge(count:)`` when the bytes of all ranks together
+  ///   pass `Int32.max`; ``MPIError/callFailed(function:code:)``.
+  public func allGather(_ bytes: [UInt8]) throws -> [[UInt8]] {
+    let counts = try gather(bytes.count)
+    let total = counts.reduce(0, +)
+    guard total <= Int(Int32.max) else { throw MPIError.messageTooLarge(count: total) }
+    var offsets = [Int32](repeating: 0, count: size)
+    for r in 1..<max(size, 1) { offsets[r] = offsets[r - 1] + Int32(counts[r - 1]) }
+    var received = [UInt8](repeating: 0, count: max(total, 1))
+    let counts32 = counts.map { Int32($0) }
+    try bytes.withUnsafeBufferPointer { mine in
+      try received.withUnsafeMutableBufferPointer { all in
+        try Self.check(
+          MPI_Allgatherv(
+            mine.baseAddress, Int32(bytes.count), bumpkit_mpi_byte(), all.baseAddress, counts32, offsets,
+            bumpkit_mpi_byte(), bumpkit_mpi_comm_world()),
+          "MPI_Allgatherv")
+      }
+    }
+    return (0..<size).map { Array(received[Int(offsets[$0])..<(Int(offsets[$0]) + counts[$0])]) }
   }
 
   private static func check(_ code: Int32, _ function: String) throws {

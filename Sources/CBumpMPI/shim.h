@@ -9,6 +9,8 @@
 static inline MPI_Comm bumpkit_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype bumpkit_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype bumpkit_mpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Datatype bumpkit_mpi_byte(void) { return MPI_BYTE; }
+static inline MPI_Datatype bumpkit_mpi_int(void) { return MPI_INT; }
 static inline MPI_Op bumpkit_mpi_max(void) { return MPI_MAX; }
 static inline int bumpkit_mpi_success(void) { return MPI_SUCCESS; }
 static inline int bumpkit_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }

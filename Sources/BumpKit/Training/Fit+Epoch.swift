@@ -10,6 +10,11 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
     var samplesPerSecond: Double
     /// The fraction of rows classified right, when ``EpochLoop/countCorrect``; else 0.
     var accuracy: Double
+    /// The sums behind them: the rows trained on, the loss summed over them, the rows
+    /// classified right.
+    var rows: Int
+    var lossSum: Double
+    var correct: Int
   }
 
   let model: Sequential<Element>
@@ -28,6 +33,8 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
   let passes: ShardedPasses<Element>
   /// The training rows' batches, whose buffers every epoch reuses.
   private(set) var batches: RowBatches<Element>
+  /// With a ``GroupOptimizer`` of several processes: the group's plan and the optimizer.
+  let group: (plan: GroupTraining, optimizer: any GroupOptimizer<Element>)?
   /// The visiting order of the current epoch: the previous epoch's, shuffled.
   private var order: [Int]
   private var generator: SeededGenerator
@@ -45,8 +52,10 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
   init(
     model: Sequential<Element>, x: Matrix<Element>, y: Matrix<Element>, loss: L, optimizer: O, epochs: Int,
     batchSize: Int, shuffle: Bool, seed: UInt64, countCorrect: Bool,
-    progress: ((TrainingProgress) -> Void)?, replayingEpochs: Int
+    progress: ((TrainingProgress) -> Void)?, replayingEpochs: Int,
+    group: (plan: GroupTraining, optimizer: any GroupOptimizer<Element>)? = nil
   ) throws {
+    self.group = group
     self.model = model
     self.x = x
     self.y = y
@@ -66,7 +75,8 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
     if shuffle {
       for _ in 0..<replayingEpochs { order.shuffle(using: &generator) }
     }
-    optimizer.stepsPerEpoch = batches.count
+    // Every process of a group takes the same steps: its schedule counts the group's.
+    optimizer.stepsPerEpoch = group?.plan.stepsPerEpoch ?? batches.count
     gradient = try Matrix(rows: batches.batchSize, columns: model.outputSize)
     start = clock.now
   }
@@ -101,6 +111,7 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
     // A built-in loss runs on the shards, fused with their passes.
     let separableLoss = loss as? any RowSeparableLoss<Element>
     let (clock, start, epochs, progress, constantLoss) = (clock, start, epochs, progress, constantLoss)
+    let groupOptimizer = group?.optimizer
     // Moved out and back (not copied), so that the loss writes into the buffer in place.
     var gradient = Matrix<Element>()
     swap(&gradient, &self.gradient)
@@ -137,6 +148,8 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
         lap(\.loss)
       }
       guard value.isFinite else {
+        // The other processes of a group learn of it at this step, and stop too.
+        try? groupOptimizer?.step(parameters, rows: 0, failed: true)
         throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "\(value)")
       }
       if reference == nil { reference = max(value, constantLoss ?? 0) }
@@ -147,7 +160,11 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
       }
       do {
         // The optimizer checks every gradient before it changes anything.
-        try optimizer.step(parameters)
+        if let groupOptimizer {
+          try groupOptimizer.step(parameters, rows: positions.count, failed: false)
+        } else {
+          try optimizer.step(parameters)
+        }
       } catch BumpKitError.nonFiniteData(let what, _, _, let value) {
         throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "finite, but \(what) is \(value)")
       }
@@ -174,10 +191,41 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
           remaining: elapsed / fraction - elapsed))
       }
     }
+    // A process of a group whose rows are used up steps with empty batches until the
+    // group's epoch ends (its gradients weigh nothing).
+    if let group {
+      for batch in batchCount..<group.plan.stepsPerEpoch {
+        do {
+          try group.optimizer.step(parameters, rows: 0, failed: false)
+        } catch BumpKitError.nonFiniteData(let what, _, _, let value) {
+          throw BumpKitError.nonFiniteLoss(epoch: epoch, batch: batch, value: "finite, but \(what) is \(value)")
+        }
+      }
+    }
     let epochSeconds = Sequential<Element>.seconds(clock.now - epochStart)
     return Result(
       loss: lossSum / Double(samples), samplesPerSecond: Double(samples) / max(epochSeconds, 1e-9),
-      accuracy: Double(correct) / Double(samples))
+      accuracy: Double(correct) / Double(samples), rows: samples, lossSum: lossSum, correct: correct)
+  }
+
+  /// Makes `trained` and `validation` (this process's sums: loss over rows, rows, rows right)
+  /// the epoch's over every process of `group`, in one exchange; the divergence check's
+  /// reference becomes the mean of the processes'. Returns the validation sums, nil when no
+  /// process has validation rows.
+  mutating func combine(
+    _ trained: inout Result, validation: (loss: Double, rows: Int, correct: Int)?, in group: any ProcessGroup
+  ) throws -> (loss: Double, rows: Int, correct: Int)? {
+    let reference = divergenceReference
+    let sums = try group.sum([
+      trained.lossSum, Double(trained.rows), Double(trained.correct),
+      validation?.loss ?? 0, Double(validation?.rows ?? 0), Double(validation?.correct ?? 0),
+      reference ?? 0, reference == nil ? 0 : 1,
+    ])
+    let rows = max(sums[1], 1)
+    trained.loss = sums[0] / rows
+    trained.accuracy = sums[2] / rows
+    if sums[7] > 0 { divergenceReference = sums[6] / sums[7] }
+    return sums[4] > 0 ? (sums[3], Int(sums[4]), Int(sums[5])) : nil
   }
 
   /// Reports the end of epoch `epoch`, whose entries `history` holds, to ``progress``.

@@ -81,21 +81,31 @@ extension Sequential {
     progress: ((TrainingProgress) -> Void)? = nil,
     onEpochEnd: ((EpochEnd<Element>) throws -> TrainingControl)? = nil
   ) throws -> History where L.Element == Element, O.Element == Element {
-    try Self.checkFitArguments(epochs: epochs, batchSize: batchSize, earlyStopping: earlyStopping)
-    try checkData(x, y, "training data")
-    try loss.validateTargets(y, outputs: outputSize)
-    try checkParameters()
-    let (train, held) = try trainingAndValidationRows(x, y, validation: validation, loss: loss)
+    let groupOptimizer = optimizer as? any GroupOptimizer<Element>
+    let group = groupOptimizer.flatMap { $0.group.size > 1 ? $0.group : nil }
+    // With a group, every process learns whether any refused its data before anything
+    // collective happens: one process throwing alone would leave the others waiting.
+    let (train, held, run, state) = try Self.agreeing(in: group) {
+      try Self.checkFitArguments(epochs: epochs, batchSize: batchSize, earlyStopping: earlyStopping)
+      try checkData(x, y, "training data")
+      try loss.validateTargets(y, outputs: outputSize)
+      try checkParameters()
+      let (train, held) = try trainingAndValidationRows(
+        x, y, validation: validation, loss: loss, emptyValidationAllowed: group != nil)
+      let run = TrainingRunIdentity(seed: seed, shuffle: shuffle, trainingRows: train.x.rows, batchSize: batchSize)
+      let state = resumed ?? TrainingState(run: run)
+      try state.check(against: run, parameters: parameters)
+      return (train, held, run, state)
+    }
 
     let params = parameters
-    let run = TrainingRunIdentity(seed: seed, shuffle: shuffle, trainingRows: train.x.rows, batchSize: batchSize)
-    let state = resumed ?? TrainingState(run: run)
-    try state.check(against: run, parameters: params)
     let firstEpoch = state.epochsCompleted
+    let grouped = try GroupTraining(group, rows: train.x.rows, batchSize: batchSize)
     var loop = try EpochLoop(
       model: self, x: train.x, y: train.y, loss: loss, optimizer: optimizer, epochs: epochs,
       batchSize: batchSize, shuffle: shuffle, seed: seed, countCorrect: metrics.contains(.accuracy),
-      progress: progress, replayingEpochs: min(firstEpoch, epochs))
+      progress: progress, replayingEpochs: min(firstEpoch, epochs),
+      group: grouped.map { ($0, groupOptimizer!) })
     var history = state.history
     var stopping = EarlyStoppingProgress(earlyStopping, resuming: state)
 
@@ -104,15 +114,24 @@ extension Sequential {
     let startEpoch = stopping.patienceExhausted ? max(epochs, firstEpoch) : firstEpoch
     if startEpoch < epochs { try loop.prepareDivergenceCheck() }
     for epoch in startEpoch..<max(epochs, startEpoch) {
-      let trained = try loop.train(epoch: epoch)
+      var trained = try loop.train(epoch: epoch)
+      var validated: (loss: Double, rows: Int, correct: Int)?
+      if let held, held.x.rows > 0 {
+        let (vLoss, vCorrect) = try evaluateBatches(held.x, held.y, loss: loss, batchSize: loop.batches.batchSize, countCorrect: loop.countCorrect)
+        validated = (vLoss * Double(held.x.rows), held.x.rows, vCorrect)
+      }
+      if let grouped {
+        // The epoch over every process's rows: one exchange of the sums.
+        validated = try loop.combine(&trained, validation: validated, in: grouped.group)
+      }
       history.loss.append(trained.loss)
       history.samplesPerSecond.append(trained.samplesPerSecond)
       if loop.countCorrect { history.accuracy.append(trained.accuracy) }
       var monitored = trained.loss
-      if let held {
-        let (vLoss, vCorrect) = try evaluateBatches(held.x, held.y, loss: loss, batchSize: loop.batches.batchSize, countCorrect: loop.countCorrect)
+      if let validated {
+        let vLoss = validated.loss / Double(validated.rows)
         history.validationLoss.append(vLoss)
-        if loop.countCorrect { history.validationAccuracy.append(Double(vCorrect) / Double(held.x.rows)) }
+        if loop.countCorrect { history.validationAccuracy.append(Double(validated.correct) / Double(validated.rows)) }
         monitored = vLoss
       }
       loop.reportEpoch(epoch, history)
@@ -204,6 +223,24 @@ extension Sequential {
 
   // MARK: - Helpers
 
+  /// The result of `body`, when no process of `group` throws: with a group, every process
+  /// learns whether any threw (one collective exchange), and all throw together; a process
+  /// whose `body` threw rethrows its own error, the others say which process refused.
+  static func agreeing<R>(in group: (any ProcessGroup)?, _ body: () throws -> R) throws -> R {
+    guard let group else { return try body() }
+    let result = Result { try body() }
+    var threw = 0
+    if case .failure = result { threw = 1 }
+    let failed = try group.allGather(threw)
+    if case .failure(let error) = result { throw error }
+    if let first = failed.firstIndex(of: 1) {
+      throw BumpKitError.invalidArgument(
+        name: "process group", value: "process \(first) of \(group.size)",
+        reason: "it refused its data or arguments (its own error says why)")
+    }
+    return try result.get()
+  }
+
   /// `fit`'s own arguments: `epochs` ≥ 0, `batchSize` ≥ 1, a patience ≥ 1.
   static func checkFitArguments(epochs: Int, batchSize: Int, earlyStopping: EarlyStopping?) throws {
     guard epochs >= 0 else { throw BumpKitError.invalidArgument(name: "epochs", value: String(epochs), reason: "must be ≥ 0") }
@@ -217,7 +254,8 @@ extension Sequential {
   /// the rows (before shuffling) held out; for separate data, that data, checked as the
   /// training data is.
   func trainingAndValidationRows<L: Loss>(
-    _ x: Matrix<Element>, _ y: Matrix<Element>, validation: Validation<Element>?, loss: L
+    _ x: Matrix<Element>, _ y: Matrix<Element>, validation: Validation<Element>?, loss: L,
+    emptyValidationAllowed: Bool = false
   ) throws -> (train: (x: Matrix<Element>, y: Matrix<Element>), held: (x: Matrix<Element>, y: Matrix<Element>)?)
   where L.Element == Element {
     switch validation {
@@ -236,6 +274,8 @@ extension Sequential {
       try x.copyRows(0..<cut, into: &tx)
       try y.copyRows(0..<cut, into: &ty)
       return ((tx, ty), (vx, vy))
+    case .data(let vx, let vy)? where emptyValidationAllowed && vx.rows == 0 && vy.rows == 0:
+      return ((x, y), (vx, vy))
     case .data(let vx, let vy)?:
       try checkData(vx, vy, "validation data")
       try loss.validateTargets(vy, outputs: outputSize)
