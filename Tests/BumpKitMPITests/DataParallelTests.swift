@@ -46,33 +46,36 @@ import Testing
   /// Runs `bump-mpi-check` on `ranks` ranks (or alone, `ranks` nil, emulating `emulated`
   /// ranks' global batch) and returns each rank's parameters as Float bit patterns.
   private func run(ranks: Int?, emulating emulated: Int = 1, in folder: TemporaryFolder, name: String) throws -> [[UInt32]] {
+    let common = ["--local-batch", "8", "--epochs", "3"]
+    let lines = try ranks.map { try launch(ranks: $0, ["mpi"] + common, in: folder, name: name) }
+      ?? launch(ranks: nil, ["single", "--ranks", "\(emulated)"] + common, in: folder, name: name)
+    return lines.map { $0.map { UInt32($0)! } }
+  }
+
+  /// Runs `bump-mpi-check arguments --out FILE` under `mpirun -np ranks` (alone when nil)
+  /// and returns the lines each rank wrote.
+  private func launch(ranks: Int?, _ arguments: [String], in folder: TemporaryFolder, name: String) throws -> [[String]] {
     guard let check = BumpExecutable.builtExecutable(named: "bump-mpi-check") else {
       Issue.record("bump-mpi-check was not built next to the tests")
       return []
     }
     let out = folder.path(name)
-    let common = ["--local-batch", "8", "--epochs", "3", "--out", out]
     let result: ProcessResult
     if let ranks {
-      guard let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: FileManager.default.isExecutableFile) else {
+      guard let mpirun = MPIRun.path else {
         Issue.record("mpirun is not installed (Debian: openmpi-bin); Scripts/setup installs it")
         return []
       }
-      var arguments = ["--oversubscribe", "-np", "\(ranks)"]
-      if getuid() == 0 { arguments.insert("--allow-run-as-root", at: 0) }
       result = try ChildProcess.run(
-        URL(fileURLWithPath: mpirun), arguments + [check.path, "mpi"] + common,
-        environment: [
-          "OMPI_MCA_btl": "self,vader", "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
-          "OMPI_MCA_rmaps_base_oversubscribe": "1",
-        ])
+        URL(fileURLWithPath: mpirun), MPIRun.arguments(ranks: ranks) + [check.path] + arguments + ["--out", out],
+        environment: MPIRun.environment)
     } else {
-      result = try ChildProcess.run(check, ["single", "--ranks", "\(emulated)"] + common)
+      result = try ChildProcess.run(check, arguments + ["--out", out])
     }
     #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
     let files = ranks.map { (0..<$0).map { "\(out).\($0)" } } ?? [out]
     return try files.map { path in
-      try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { UInt32($0)! }
+      try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
     }
   }
 
@@ -104,5 +107,73 @@ import Testing
     #expect(difference < 1e-4, "largest relative difference \(difference)")
     // And it trained: the parameters moved away from where another run with other steps ends.
     #expect(first[0] != (try run(ranks: nil, emulating: 1, in: folder, name: "one")).first)
+  }
+
+  /// The lines of `lines` that start with `key`, without it.
+  private func values(_ key: String, in lines: [String]) -> [String] {
+    lines.filter { $0.hasPrefix(key + " ") }.map { String($0.dropFirst(key.count + 1)) }
+  }
+
+  @Test(arguments: [2, 3])
+  func ranksWithUnevenRowsAgreeAndValidateOverEveryRanksRows(ranks: Int) throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi")
+    defer { folder.remove() }
+    let first = try launch(ranks: ranks, ["uneven"], in: folder, name: "first")
+    let second = try launch(ranks: ranks, ["uneven"], in: folder, name: "second")
+    guard first.count == ranks, second.count == ranks else { return }
+    #expect(values("error", in: first[0]).isEmpty, "\(first[0].suffix(1))")
+    // Every rank holds the same parameters and the same history, and a repeat the same bits.
+    for r in 1..<ranks { #expect(first[r] == first[0], "rank \(r) differs from rank 0") }
+    #expect(second[0] == first[0])
+    let validation = values("validation", in: first[0]).compactMap { UInt64($0).map(Double.init(bitPattern:)) }
+    #expect(validation.count >= 4, "an epoch's validation loss on every rank")
+    // The validation loss of the epoch kept is that of the final model on every rank's
+    // validation rows together (rank 0 has none): the loss over all ranks' rows, not rank 0's.
+    guard let kept = values("kept", in: first[0]).first.flatMap(UInt64.init).map(Double.init(bitPattern:)),
+      let union = values("union", in: first[0]).first.flatMap(UInt64.init).map(Double.init(bitPattern:))
+    else {
+      Issue.record("no kept epoch: \(first[0].suffix(4))")
+      return
+    }
+    #expect(abs(kept - union) <= 1e-5 * union, "kept \(kept), union \(union)")
+  }
+
+  @Test func aStopAskedByOneRankReachesEveryRankAtTheSameStep() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi")
+    defer { folder.remove() }
+    let ranks = try launch(ranks: 3, ["stop"], in: folder, name: "stop")
+    // Rank 1 asks after its third step; the request travels with the fourth.
+    for (r, lines) in ranks.enumerated() {
+      #expect(values("stop", in: lines) == ["4 15"], "rank \(r): \(lines.suffix(1))")
+    }
+  }
+
+  @Test func dataRefusedOnOneRankStopsEveryRankBeforeTraining() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi")
+    defer { folder.remove() }
+    let ranks = try launch(ranks: 3, ["refused"], in: folder, name: "refused")
+    guard ranks.count == 3 else { return }
+    let errors = ranks.map { values("error", in: $0).first ?? "" }
+    #expect(errors[1].contains("nan"), "rank 1: \(errors[1])")
+    for r in [0, 2] { #expect(errors[r].contains("invalid data on process 1 of 3"), "rank \(r): \(errors[r])") }
+  }
+}
+
+/// How the tests start `mpirun`: on this machine's cores whatever their number
+/// (`--oversubscribe`), as root when the tests run as root, over shared memory.
+enum MPIRun {
+  static var path: String? {
+    ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: FileManager.default.isExecutableFile)
+  }
+
+  static func arguments(ranks: Int) -> [String] {
+    (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe", "-np", "\(ranks)"]
+  }
+
+  static var environment: [String: String] {
+    [
+      "OMPI_MCA_btl": "self,vader", "OMPI_MCA_btl_vader_single_copy_mechanism": "none",
+      "OMPI_MCA_rmaps_base_oversubscribe": "1",
+    ]
   }
 }

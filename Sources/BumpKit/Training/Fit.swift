@@ -236,7 +236,7 @@ extension Sequential {
     if let first = failed.firstIndex(of: 1) {
       throw BumpKitError.invalidArgument(
         name: "process group", value: "process \(first) of \(group.size)",
-        reason: "it refused its data or arguments (its own error says why)")
+        reason: "refused there (that process's own error says why)")
     }
     return try result.get()
   }
