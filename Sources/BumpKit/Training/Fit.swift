@@ -235,7 +235,7 @@ extension Sequential {
     if case .failure(let error) = result { throw error }
     if let first = failed.firstIndex(of: 1) {
       throw BumpKitError.invalidArgument(
-        name: "process group", value: "process \(first) of \(group.size)",
+        name: "data on", value: "process \(first) of \(group.size)",
         reason: "refused there (that process's own error says why)")
     }
     return try result.get()
