@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -10,6 +10,11 @@ let package = Package(
     .library(name: "BumpKitMPI", targets: ["BumpKitMPI"]),
     .executable(name: "bump", targets: ["bump"]),
     .executable(name: "bump-bench", targets: ["BumpBench"]),
+  ],
+  // `--traits MPI` builds `bump` with Open MPI, so that `mpirun -np N bump train …` trains one
+  // model over N processes (the `BumpKitMPI` product is there either way).
+  traits: [
+    .trait(name: "MPI", description: "Build the bump command with Open MPI: mpirun -np N bump train trains over N processes.")
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,7 +41,13 @@ let package = Package(
       ]
     ),
     .target(name: "BumpKitMPI", dependencies: ["BumpKit", "CBumpMPI"]),
-    .executableTarget(name: "bump", dependencies: ["BumpCLI", "_BumpStartup"]),
+    .executableTarget(
+      name: "bump",
+      dependencies: [
+        "BumpCLI", "_BumpStartup",
+        .target(name: "BumpKitMPI", condition: .when(traits: ["MPI"])),
+      ]
+    ),
     .executableTarget(
       name: "BumpBench",
       dependencies: [

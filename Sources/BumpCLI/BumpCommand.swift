@@ -94,5 +94,6 @@ package struct BumpCommand: ParsableCommand {
 /// address-space limit), so that even an error message could not end the process.
 func terminate(_ code: Int32) -> Never {
   fflush(nil)
+  Processes.finish()
   _exit(code)
 }

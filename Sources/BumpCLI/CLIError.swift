@@ -33,6 +33,11 @@ enum CLIError: Error, CustomStringConvertible {
   /// A write to standard output failed; the text says why ("cannot write to standard
   /// output: No space left on device").
   case outputFailed(String)
+  /// In a group of `processes` processes (`mpirun`), process `process` failed at `what`
+  /// (its own error says why); every process stops.
+  case otherProcessFailed(process: Int, processes: Int, what: String)
+  /// What `bump train` cannot do over several processes yet.
+  case notWithProcesses(what: String)
 
   var description: String {
     switch self {
@@ -73,6 +78,10 @@ enum CLIError: Error, CustomStringConvertible {
       return "\(error); \(hint)"
     case .outputFailed(let text):
       return text
+    case .otherProcessFailed(let process, let processes, let what):
+      return "process \(process) of \(processes) failed \(what) (its own message says why); every process stops"
+    case .notWithProcesses(let what):
+      return "\(what) is not supported when bump runs as several processes (mpirun); run it as one process"
     case .invalidEnvironment(let name, let value, let reason):
       return "\(name)=\(value): \(reason)"
     case .checkpointTooLarge(let path, let parameters, let dataBytes, let needed, let limit, let source):

@@ -39,6 +39,13 @@ enum Console {
   private static func write(_ text: String, to descriptor: Int32) {
     // Nobody reads standard output any more: nothing to write.
     if descriptor == STDOUT_FILENO, outputError == EPIPE, outputIsProgressOnly { return }
+    // In a group of processes (mpirun), process 0 speaks for all; the others' errors say
+    // whose they are.
+    var text = text
+    if !Processes.isWriter {
+      guard descriptor == STDERR_FILENO else { return }
+      text = "[process \(Processes.rank)] " + text.drop { $0 == "\n" }
+    }
     do {
       // Retries short writes and calls interrupted by a signal (EINTR).
       _ = try FileDescriptor(rawValue: descriptor).writeAll(text.utf8)

@@ -60,3 +60,10 @@ public enum DataParallel {
     return (try x.rows(at: rows), try y.rows(at: rows))
   }
 }
+
+extension DataParallelOptimizer {
+  /// Wraps `base` so that its steps use gradients averaged over the ranks of `world`.
+  public convenience init(_ base: Base, world: MPIWorld) {
+    self.init(base, group: world)
+  }
+}

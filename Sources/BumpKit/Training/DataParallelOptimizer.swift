@@ -1,12 +1,11 @@
-import BumpKit
-
-/// An optimizer for data-parallel training over MPI: before each step of the optimizer it
-/// wraps, every trainable gradient becomes the mean of that gradient over the ranks' rows.
+/// An optimizer for data-parallel training: before each step of the optimizer it wraps,
+/// every trainable gradient becomes the mean of that gradient over the rows of every
+/// process of a ``ProcessGroup`` (over MPI: the `BumpKitMPI` product's `MPIWorld`).
 ///
 /// Each rank trains the same model (the same seed, so the same initial weights) on its own
 /// rows with a local batch of B rows; a step's gradient is then the mean over the global
 /// batch of the ranks' B-row batches, and every rank takes the same step, so the models stay
-/// identical. `fit` recognises it (it is a `GroupOptimizer`): the epoch's losses, the
+/// identical. `fit` recognises it (it is a ``GroupOptimizer``): the epoch's losses, the
 /// validation metrics, early stopping and the divergence check then cover every rank's rows,
 /// and ranks may hold different numbers of rows.
 ///
@@ -14,28 +13,28 @@ import BumpKit
 /// let world = try MPIWorld.start()
 /// defer { try? world.end() }
 /// let (x, y) = try DataParallel.shard(data.x, data.y, rank: world.rank, ranks: world.size, localBatch: 32)
-/// let optimizer = DataParallelOptimizer(try Adam<Float>(), world: world)
+/// let optimizer = DataParallelOptimizer(try Adam<Float>(), group: world)
 /// try model.fit(x: x, y: y, loss: MeanSquaredError<Float>(), optimizer: optimizer,
 ///               epochs: 20, batchSize: 32, shuffle: false)
 /// ```
 ///
 /// **Bits.** The gradients, each multiplied by its rank's batch rows, are summed in rank
-/// order in `Double` (``MPIWorld/sumInRankOrder(_:scratch:)``) and divided by the rows of
+/// order in `Double` (``ProcessGroup/sumInRankOrder(_:scratch:)``) and divided by the rows of
 /// the global batch, so a run repeated with the same number of ranks gives the same bits, on
 /// every rank. Against a single process with the batch ranks × B over the same rows in the
-/// same order (``DataParallel/shard(_:_:rank:ranks:localBatch:)`` gives each rank its part),
+/// same order (`BumpKitMPI`'s `DataParallel.shard` gives each rank its part),
 /// the parameters differ only by rounding: the single process sums a batch's rows in another
 /// order. The package's tests bound the difference.
 ///
 /// **What each rank must do alike.** Call `fit` with the same model and settings (seed,
 /// batch size, epochs, early stopping), and validation data on every rank or on none (a rank
 /// may have no validation rows). A rank that calls `step(_:)` without `fit` must do so as
-/// often as the others. Only the thread that started the ``MPIWorld`` may step.
+/// often as the others. Over MPI, only the thread that started the `MPIWorld` may step.
 public final class DataParallelOptimizer<Base: Optimizer>: GroupOptimizer {
   /// The optimizer that takes each step with the averaged gradients.
   public let base: Base
-  /// The ranks that average their gradients.
-  public let world: MPIWorld
+  /// The processes that average their gradients.
+  public let group: any ProcessGroup
 
   private var values: [Double] = []
   private var scratch: [Double] = []
@@ -43,14 +42,11 @@ public final class DataParallelOptimizer<Base: Optimizer>: GroupOptimizer {
   /// The stop agreed at the last step: the largest code a rank asked for, if any.
   public private(set) var agreedStop: Int?
 
-  /// Wraps `base` so that its steps use gradients averaged over the ranks of `world`.
-  public init(_ base: Base, world: MPIWorld) {
+  /// Wraps `base` so that its steps use gradients averaged over the processes of `group`.
+  public init(_ base: Base, group: any ProcessGroup) {
     self.base = base
-    self.world = world
+    self.group = group
   }
-
-  /// The ranks that step together: ``world``.
-  public var group: any ProcessGroup { world }
 
   /// The wrapped optimizer's rate for the next step.
   public var learningRate: Double { base.learningRate }
@@ -76,8 +72,8 @@ public final class DataParallelOptimizer<Base: Optimizer>: GroupOptimizer {
   /// - Parameters:
   ///   - rows: this rank's batch rows; 0 for an empty batch, whose gradients are ignored.
   ///   - failed: this rank's batch failed (a non-finite loss): no rank steps.
-  /// - Throws: `BumpKitError.nonFiniteData` on every rank when a rank failed; the errors of
-  ///   ``MPIWorld/sumInRankOrder(_:scratch:)``; then those of the wrapped optimizer's step (a
+  /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` on every rank when a rank failed; the errors of
+  ///   ``ProcessGroup/sumInRankOrder(_:scratch:)``; then those of the wrapped optimizer's step (a
   ///   non-finite gradient on any rank makes every rank's mean non-finite, so every rank
   ///   throws alike).
   public func step(_ parameters: [Parameter<Base.Element>], rows: Int, failed: Bool) throws {
@@ -100,7 +96,7 @@ public final class DataParallelOptimizer<Base: Optimizer>: GroupOptimizer {
       values[count + 1] = failed ? 1 : 0
       // A stop asked by any rank makes this sum positive on every rank.
       values[count + 2] = Double(stopRequest)
-      try world.sumInRankOrder(values, scratch: &scratch)
+      try group.sumInRankOrder(values, scratch: &scratch)
       return (values[count], values[count + 1])
     }
     agreedStop = try agreedStopCode(count: count)
@@ -130,7 +126,7 @@ public final class DataParallelOptimizer<Base: Optimizer>: GroupOptimizer {
   /// says whether any asked; the codes themselves are gathered only then (rarely).
   private func agreedStopCode(count: Int) throws -> Int? {
     guard values[count + 2] > 0 else { return agreedStop }
-    return try world.gather(stopRequest).max()
+    return try group.allGather(stopRequest).max()
   }
 
   /// Writes `weight`·`g` into `out` as `Double`s (a loop the compiler vectorizes for
