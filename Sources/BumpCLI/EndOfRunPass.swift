@@ -121,12 +121,47 @@ struct EndOfRunPass<Element: MatrixScalar> {
     } else {
       metrics.rSquared = Self.rSquared(residual: residual, targets: targets)
     }
+    if let group = Processes.group {
+      // The part over every process's rows: its sums added, and R² from the targets'
+      // deviations from their mean over all of them.
+      var sums = try group.sum([Double(rows), lossSum, Double(correct)] + residual + Self.columnSums(targets))
+      let total = max(sums[0], 1)
+      metrics.loss = sums[1] / total
+      if classification {
+        metrics.accuracy = sums[2] / total
+      } else {
+        let means = sums[(3 + columns)...].map { $0 / total }
+        var deviations = [Double](repeating: 0, count: columns)
+        targets.withUnsafeBufferPointer { t in
+          for i in t.indices {
+            let d = Double(t[i]) - means[i % columns]
+            deviations[i % columns] += d * d
+          }
+        }
+        deviations = try group.sum(deviations)
+        sums = Array(sums[3..<(3 + columns)])
+        var score = 0.0
+        for j in 0..<columns {
+          score += deviations[j] > 0 ? 1 - sums[j] / deviations[j] : (sums[j] == 0 ? 1 : 0)
+        }
+        metrics.rSquared = score / Double(columns)
+      }
+    }
     let statistics = accumulator.statistics
     return (
       metrics,
       LayerStatistics(
         bumps: statistics.filter { $0.kind == .bump }, radials: statistics.filter { $0.kind == .radialBump })
     )
+  }
+
+  /// The sum of each column of `targets`.
+  static func columnSums(_ targets: Matrix<Element>) -> [Double] {
+    var sums = [Double](repeating: 0, count: targets.columns)
+    targets.withUnsafeBufferPointer { t in
+      for i in t.indices { sums[i % targets.columns] += Double(t[i]) }
+    }
+    return sums
   }
 
   /// R² from the residual sums of squares per column, with Σ(t − t̄)² from the targets (as

@@ -96,15 +96,26 @@ struct PreparedData<Element: MatrixScalar> {
       case .regression: dataset = try .regression(samples: samples, seed: configuration.seed)
       }
       source = builtIn.rawValue
+      if let group = Processes.group {
+        // Each process of a group takes every size-th sample.
+        let mine = Array(Swift.stride(from: group.rank, to: dataset.count, by: group.size))
+        dataset = try Dataset(
+          x: try dataset.x.rows(at: mine), y: try dataset.y.rows(at: mine), featureNames: dataset.featureNames,
+          targetName: dataset.targetName, task: dataset.task, classNames: dataset.classNames)
+      }
+      let seed = configuration.seed &+ Processes.seedOffset
       // The test rows first, then the rest shuffled and split as a dataset without them.
-      let sizes = try Self.partSizes(configuration, count: dataset.count, source: source)
+      let (name, count) = (builtIn.rawValue, dataset.count)
+      let sizes = try Processes.agreeing("splitting its rows") {
+        try Self.partSizes(configuration, count: count, source: name)
+      }
       if sizes.test > 0 {
-        testRows = TestPart.choose(sizes.test, of: dataset.count, seed: configuration.seed)
+        testRows = TestPart.choose(sizes.test, of: dataset.count, seed: seed)
         (dataset, test) = try TestPart.separate(dataset, testRows)
       } else {
         testRows = []
       }
-      dataset = dataset.shuffled(seed: configuration.seed &+ 0x5EED)
+      dataset = dataset.shuffled(seed: seed &+ 0x5EED)
       training = dataset
       if sizes.validation > 0 {
         (training, validation) = try dataset.split(validationFraction: configuration.validationSplit)
@@ -112,7 +123,9 @@ struct PreparedData<Element: MatrixScalar> {
       plan = nil
       summaryLines = []
       if configuration.standardize {
-        let (standardized, map) = try training.standardized()
+        let map = try Processes.group.map { try GroupStatistics.standardization(of: training.x, in: $0) }
+          ?? Standardization(fitting: training.x)
+        let standardized = try map.apply(to: training)
         training = standardized
         validation = try validation.map { try map.apply(to: $0) }
         test = try test.map { try map.apply(to: $0) }
@@ -140,12 +153,16 @@ struct PreparedData<Element: MatrixScalar> {
     trainingTargets = training.y
     validationTargets = validation?.y
     if configuration.standardizeTarget == true, training.task.classes == nil {
-      let map = try InputStatistics.targets(training.y)
+      let map = try Processes.group.map { try GroupStatistics.standardization(of: training.y, in: $0) }
+        ?? InputStatistics.targets(training.y)
       training = try map.applyToTargets(of: training)
       validation = try validation.map { try map.applyToTargets(of: $0) }
       targetStandardization = map
     } else {
       targetStandardization = nil
+    }
+    if configuration.testDataFile != nil, Processes.group != nil {
+      throw CLIError.notWithProcesses(what: "--test-data")
     }
     if let path = configuration.testDataFile {
       // Read as `bump evaluate` reads a file for the model that this data makes.
@@ -168,7 +185,16 @@ struct PreparedData<Element: MatrixScalar> {
     self.validation = validation
     self.test = test
     self.summaryLines = summaryLines
+    if let group = Processes.group {
+      let counts = try GroupStatistics.sum([training.count, validation?.count ?? 0, test?.count ?? 0], in: group)
+      groupCounts = (counts[0], validation == nil ? nil : counts[1], test == nil ? nil : counts[2])
+    } else {
+      groupCounts = nil
+    }
   }
+
+  /// ``partCounts`` over the group, when there is one.
+  private let groupCounts: (training: Int, validation: Int?, test: Int?)?
 
   /// What `bump train` stores about this data in the checkpoint for `configuration`: the
   /// inputs' names and column plan, the target and its classes, the standardizations.
@@ -294,9 +320,16 @@ struct PreparedData<Element: MatrixScalar> {
 
   /// "1600 training + 400 validation samples", "… + 200 test samples".
   var sizeText: String {
-    var text = "\(training.count) training"
-    if let validation { text += " + \(validation.count) validation" }
-    if let test { text += " + \(test.count) test" }
+    let (training, validation, test) = partCounts
+    var text = "\(training) training"
+    if let validation { text += " + \(validation) validation" }
+    if let test { text += " + \(test) test" }
     return text + " samples"
+  }
+
+  /// The rows of each part: over every process of a group (agreed when the data was
+  /// prepared), else this process's.
+  var partCounts: (training: Int, validation: Int?, test: Int?) {
+    groupCounts ?? (training.count, validation?.count, test?.count)
   }
 }

@@ -1,4 +1,5 @@
 import BumpKit
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -38,6 +39,7 @@ package enum Processes {
 
   /// Called by `terminate` before the process exits.
   static func finish() {
+    cleanUp()
     guard let end, exitAgreed || group == nil else { return }
     end()
   }
@@ -57,5 +59,55 @@ package enum Processes {
       throw CLIError.otherProcessFailed(process: first, processes: group.size, what: what)
     }
     return try result.get()
+  }
+}
+
+extension Processes {
+  /// What a process adds to the run's seed where it draws from its own rows (the test and
+  /// validation parts, the visiting order): 0 on its own, so that one process's run is
+  /// unchanged.
+  static var seedOffset: UInt64 { UInt64(rank) &* 0x9E37_79B9_7F4A_7C15 }
+}
+
+extension Processes {
+  /// What to do when the process ends (a group's other processes' private folders).
+  nonisolated(unsafe) private static var cleanup: [() -> Void] = []
+
+  /// Runs the cleanup; `finish()` calls it.
+  static func cleanUp() {
+    for body in cleanup { body() }
+    cleanup = []
+  }
+
+  /// Where a process of a group other than process 0 writes its run folder, which is removed
+  /// when it ends: process 0 writes the run's; nil for process 0 (and on its own).
+  static func privateRunFolder() -> String? {
+    guard !isWriter else { return nil }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("bump-process-\(rank)-\(getpid())").path
+    cleanup.append { try? FileManager.default.removeItem(atPath: directory) }
+    return directory + "/run"
+  }
+
+  /// `optimizer`, or over a group an optimizer that steps with the group's gradients.
+  static func trainingOptimizer<O: Optimizer>(_ optimizer: O) -> any Optimizer<O.Element> {
+    guard let group else { return optimizer }
+    return DataParallelOptimizer(optimizer, group: group)
+  }
+
+  /// Gives every process of the group process 0's parameters of `model` (its radial centres
+  /// are placed on process 0's rows): the processes start from the same model.
+  static func shareParameters<Element: MatrixScalar>(of model: Sequential<Element>) throws {
+    guard let group else { return }
+    let parameters = model.parameters
+    var values: [Double] = []
+    for p in parameters { values += p.value.elements.map { group.rank == 0 ? Double($0) : 0 } }
+    values = try group.sum(values)
+    var at = 0
+    for p in parameters {
+      let count = p.value.count
+      try p.assign(try Matrix(rows: p.value.rows, columns: p.value.columns, elements: values[at..<(at + count)].map { Element($0) }))
+      at += count
+    }
   }
 }

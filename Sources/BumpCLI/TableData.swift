@@ -35,7 +35,9 @@ struct TableData<Element: MatrixScalar> {
 
     // The columns are chosen from the header as the file is opened (once: standard input
     // and a pipe are read as they come).
+    let group = Processes.group
     var table: CSVTable<Element>
+    table = try Processes.agreeing("reading its part of \(source)") {
     do {
       var reader = try CSVTableReader<Element>(path: path, byteLimit: budget.bytes) { header, headerLine in
         func absent(_ column: String) -> DataError {
@@ -64,16 +66,26 @@ struct TableData<Element: MatrixScalar> {
         requests += featureNames.map { ($0, categoricalSet.contains($0) ? .texts : .automatic) }
         return requests
       }
+      if let group {
+        // Each process reads its own records.
+        guard let read = try reader.readPart(of: group) else {
+          throw CLIError.dataMismatch(
+            path: source,
+            reason: "process \(group.rank) of \(group.size) found no record in its part: the file has too few for \(group.size) processes; use fewer")
+        }
+        return read
+      }
       guard let read = try reader.read() else {
         throw DataError.noDataRows(path: reader.path, line: reader.headerLine + 1, columns: reader.header)
       }
-      table = read
+      return read
     } catch DataError.memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, _) {
       throw CLIError.notEnoughMemory(
         needed: nil, limit: budget.bytes, source: budget.source,
         parts: ["\(path): \(byteText(bytes)) for \(rows) rows × \(columns) values by line \(line), and more to read"])
     } catch let error as DataError {
       throw PreparedData<Element>.advised(error, target: target, task: task)
+    }
     }
     self.source = source
     let rows = table.rows
@@ -96,7 +108,9 @@ struct TableData<Element: MatrixScalar> {
       switch rule {
       case .impute: break
       case .error:
-        guard incomplete.isEmpty else { throw Self.missingError(Array(incomplete), source: source) }
+        try Processes.agreeing("on a missing cell") {
+          guard incomplete.isEmpty else { throw Self.missingError(Array(incomplete), source: source) }
+        }
       case .dropRows:
         var dropped = 0
         for column in incomplete {
@@ -117,9 +131,12 @@ struct TableData<Element: MatrixScalar> {
     }
     var kept = 0
     for flag in keep { kept &+= flag ? 1 : 0 }
-    guard kept > 0 else {
-      throw CLIError.dataMismatch(
-        path: source, reason: "no rows are left to train on once rows with missing cells are dropped")
+    try Processes.agreeing("with no rows left") {
+      guard kept > 0 else {
+        throw CLIError.dataMismatch(
+          path: source, reason: "no rows are left to train on once rows with missing cells are dropped"
+            + (group.map { " (in the part of process \($0.rank) of \($0.size))" } ?? ""))
+      }
     }
 
     // The targets' classes.
@@ -128,6 +145,24 @@ struct TableData<Element: MatrixScalar> {
     var classNames: [String]?
     var numericClasses: Bool?
     switch (task, table.columns[0].cells) {
+    case (.classification, .texts(let codes, let texts)) where group != nil:
+      // Over the group: the labels of every process's kept rows.
+      var present = [Bool](repeating: false, count: texts.count)
+      for r in 0..<rows where keep[r] { present[Int(codes[r])] = true }
+      let found = try GroupStatistics.classes(
+        texts: texts, lines: table.columns[0].textLines, present: present, path: source, target: target, in: group!)
+      try Processes.agreeing("with one class") {
+        guard found.names.count >= 2 else {
+          throw CLIError.dataMismatch(
+            path: source,
+            reason: "the target \(MessageText.quoted(target)) holds only one class (\(MessageText.quoted(found.names.first ?? "?"))); "
+              + "classification needs at least 2 (use --task regression for a numeric target)")
+        }
+      }
+      classOfCode = found.classOfText
+      classNames = found.names
+      numericClasses = found.numeric
+      taskValue = .classification(classes: found.names.count)
     case (.classification, .texts(let codes, let texts)):
       let labels = try ClassLabels(
         codes: codes, texts: texts, lines: table.columns[0].textLines, path: source, target: target)
@@ -157,10 +192,14 @@ struct TableData<Element: MatrixScalar> {
     // The test part (--test-split) first: a seeded draw among the kept rows, which are then
     // left out as rows without a target are, so that the rest is split and prepared exactly
     // as the file without them would be (their labels are among the classes above).
-    let sizes = try PreparedData<Element>.partSizes(configuration, count: kept, source: source)
+    let sizes = try Processes.agreeing("splitting its rows") {
+      try PreparedData<Element>.partSizes(configuration, count: kept, source: source)
+    }
+    // Each process draws its own parts from its own rows (its seeds differ).
+    let seed = configuration.seed &+ Processes.seedOffset
     var testRows: [Int] = []
     if sizes.test > 0 {
-      let chosen = TestPart.choose(sizes.test, of: kept, seed: configuration.seed)
+      let chosen = TestPart.choose(sizes.test, of: kept, seed: seed)
       testRows.reserveCapacity(chosen.count)
       var k = 0
       for r in 0..<rows where keep[r] {
@@ -176,16 +215,23 @@ struct TableData<Element: MatrixScalar> {
     // Files are often sorted (by class, by time): shuffle before the validation split takes
     // the last rows. Each kept row draws a bucket now (`BucketShuffle`), and the rows that end
     // before the cut are the training part.
-    let shuffle = BucketShuffle(rows: kept, seed: configuration.seed &+ 0x5EED)
+    let shuffle = BucketShuffle(rows: kept, seed: seed &+ 0x5EED)
     let dropping = kept == rows ? nil : keep
     let placement = TrainingRows<Element>.Placement(rows: rows, keep: dropping, shuffle: shuffle)
     let cut = kept - sizes.validation
     var inTraining = placement.before(cut, rows: rows, keep: dropping, shuffle: shuffle)
 
-    var plan = ColumnPlan.fit(
-      columns: Array(table.columns.dropFirst()), training: inTraining, missing: rule,
-      categorical: categoricalSet)
+    var plan =
+      try group.map {
+        try GroupStatistics.plan(
+          columns: Array(table.columns.dropFirst()), training: inTraining, missing: rule,
+          categorical: categoricalSet, path: source, in: $0)
+      }
+      ?? ColumnPlan.fit(
+        columns: Array(table.columns.dropFirst()), training: inTraining, missing: rule,
+        categorical: categoricalSet)
     plan.numericClasses = numericClasses
+    try Processes.agreeing("planning the columns") {
     guard !plan.features.isEmpty else {
       throw CLIError.dataMismatch(
         path: source,
@@ -196,6 +242,7 @@ struct TableData<Element: MatrixScalar> {
       configuration, rows: kept + testRows.count, features: plan.width,
       outputs: configuration.loss == .bce ? 1 : (taskValue.classes ?? 1),
       scalarBytes: MemoryLayout<Element>.stride, dataCopies: MemoryBudget.tableDataCopies)
+    }
 
     // Standardised with the training rows' statistics and encoded, each row into its
     // bucket, the table's number blocks freed on the way; then the buckets shuffled in place,
@@ -212,6 +259,7 @@ struct TableData<Element: MatrixScalar> {
       }
     }
     var testX: Matrix<Element>?
+    var standardizationMap: Standardization?
     do {
       let positions = Dictionary(
         table.columns.indices.dropFirst().map { (table.columns[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -219,8 +267,9 @@ struct TableData<Element: MatrixScalar> {
       // (The columns are not held beyond this: encoding frees their blocks.)
       var usedColumns = used.map { table.columns[$0] }
       let (offsets, categoryOf) = ColumnPlan.Encoder<Element>.layout(plan: plan, columns: usedColumns)
+      // Over a group the statistics come from every process's encoded training rows, below.
       let map: Standardization? =
-        configuration.standardize
+        configuration.standardize && group == nil
         ? try InputStatistics.fit(
           plan: plan, columns: usedColumns, categoryOf: categoryOf, training: inTraining, flagged: cut)
         : nil
@@ -232,7 +281,7 @@ struct TableData<Element: MatrixScalar> {
         testX = x
       }
       usedColumns = []
-      standardization = map
+      standardizationMap = map
       inTraining = []
       func input(_ value: Element, _ j: Int) -> Element {
         guard let map else { return value }
@@ -291,6 +340,15 @@ struct TableData<Element: MatrixScalar> {
     let y = try Matrix(rows: cut, columns: 1, elements: Array(rowsData.y[..<cut]))
     rowsData.y = []
 
+    var standardization = standardizationMap
+    if let group, configuration.standardize {
+      let map = try GroupStatistics.standardization(of: x, in: group)
+      try map.apply(toInPlace: &x)
+      if validationX != nil { try map.apply(toInPlace: &validationX!) }
+      if testX != nil { try map.apply(toInPlace: &testX!) }
+      standardization = map
+    }
+    self.standardization = standardization
     let names = plan.inputNames
     training = try Dataset(
       x: x, y: y, featureNames: names, targetName: target, task: taskValue, classNames: classNames)

@@ -41,6 +41,7 @@ struct TrainingRun<Element: MatrixScalar> {
     // Everything that can fail on the user's input happens before the folder exists. A
     // signal while the data is read or prepared ends the run at once: nothing is written.
     InterruptHandler.setMessage("\nError: interrupted before training; no run folder was created\n")
+    if resumeFrom != nil, Processes.group != nil { throw CLIError.notWithProcesses(what: "--resume") }
     let runClock = ContinuousClock()
     let runStart = runClock.now
     let data = try PreparedData<Element>(configuration, budget: try MemoryBudget.current())
@@ -53,7 +54,7 @@ struct TrainingRun<Element: MatrixScalar> {
           "--loss bce needs exactly 2 classes, the target \(MessageText.quoted(data.training.targetName)) has \(task.classes ?? 0); use --loss softmax"
       )
     }
-    if case .regression = task {
+    if case .regression = task { try Processes.agreeing("checking its targets") {
       // The squared error of a target beyond √(greatest finite value) overflows, and a step
       // then changes nothing while the loss looks finite in Double: refuse it up front.
       let bound = Element.greatestFiniteMagnitude.squareRoot()
@@ -65,7 +66,7 @@ struct TrainingRun<Element: MatrixScalar> {
             "the target \(MessageText.quoted(data.training.targetName)) holds \(big), too large to train on in \(configuration.precision.rawValue) precision: squared errors overflow beyond about \(formatted(Double(bound / 2))); rescale the target or use --precision double"
         )
       }
-    }
+    } }
     let outputs = ModelFactory.outputs(
       task: task, targetColumns: data.training.y.columns, loss: configuration.loss)
     let loss = ModelFactory.loss(configuration.loss, as: Element.self)
@@ -91,13 +92,16 @@ struct TrainingRun<Element: MatrixScalar> {
       model = try ModelFactory.model(
         configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
       try ModelFactory.placeRadialCenters(model, on: data.training.x, seed: configuration.seed)
+      try Processes.shareParameters(of: model)
     }
     var info = data.modelInfo(configuration)
 
     // Creating the folder and its first checkpoint is one step for a signal: it sees no
     // folder, or a folder with a complete checkpoint and a summary saying it was interrupted.
     let folder = try InterruptHandler.critical {
-      let folder = try RunFolder(output: output, defaultStem: configuration.sourceName)
+      let folder = try Processes.agreeing("creating the run folder") {
+        try RunFolder(output: Processes.privateRunFolder() ?? output, defaultStem: configuration.sourceName)
+      }
       do {
         // A resumed run's first checkpoint can be resumed from again.
         if let resumed {
@@ -144,12 +148,30 @@ struct TrainingRun<Element: MatrixScalar> {
     // While the final model is refitted: its epochs (for messages) and seconds.
     var refitEpochs: Int?
     var refitSeconds = 0.0
+    // Over a group, the optimizer whose steps carry a stop request (training's, then the
+    // refit's).
+    let groupStop = GroupStop<Element>()
     // A signal during training is acted on at the next batch, here on the main thread: the
     // run folder is published with the last good checkpoint marked as interrupted.
     // After training, `when` says where (the results being computed).
     func stopIfInterrupted(when: String? = nil) {
-      guard let signal = InterruptHandler.pendingSignal else { return }
-      InterruptHandler.acknowledge()
+      let signal: Int32
+      if when == nil, let grouped = groupStop.optimizer {
+        // Over a group a signal stops every process at the same step: asked for with the
+        // next step, acted on once the group has agreed.
+        if let pending = InterruptHandler.pendingSignal, !groupStop.asked {
+          InterruptHandler.acknowledge()
+          grouped.requestStop(code: Int(pending))
+          groupStop.asked = true
+        }
+        guard let code = grouped.agreedStop else { return }
+        signal = Int32(code)
+        Processes.exitAgreed = true
+      } else {
+        guard let pending = InterruptHandler.pendingSignal else { return }
+        InterruptHandler.acknowledge()
+        signal = pending
+      }
       reporter.finish()
       let message =
         "interrupted by \(InterruptHandler.name(of: signal)) "
@@ -173,11 +195,13 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     InterruptHandler.startPolling()
     defer { InterruptHandler.stopPolling() }
+    let trainingOptimizer = Processes.trainingOptimizer(optimizer)
+    groupStop.optimizer = trainingOptimizer as? any GroupOptimizer<Element>
     do {
       history = try model.fit(
-        x: data.training.x, y: data.training.y, loss: loss, optimizer: optimizer,
+        x: data.training.x, y: data.training.y, loss: loss, optimizer: trainingOptimizer,
         epochs: configuration.epochs, batchSize: configuration.batchSize, shuffle: true,
-        seed: configuration.seed,
+        seed: configuration.seed &+ Processes.seedOffset,
         validation: data.validation.map { .data(x: $0.x, y: $0.y) },
         earlyStopping: configuration.patience.map {
           EarlyStopping(patience: $0, minDelta: configuration.minDelta ?? 0)
@@ -279,7 +303,7 @@ struct TrainingRun<Element: MatrixScalar> {
             + (choice == .ensemble ? "; the final model is its mean with the early-stopped model" : ""))
         let refitStart = clock.now
         let refitted = try self.refit(
-          epochs: epochs, data: data, outputs: outputs, loss: loss,
+          epochs: epochs, data: data, outputs: outputs, loss: loss, groupStop: groupStop,
           progress: { standardized in
             stopIfInterrupted()
             var p = standardized
@@ -574,7 +598,12 @@ struct TrainingRun<Element: MatrixScalar> {
     // (its mean, or its most frequent class) on every part.
     let targets = data.trainingTargets
     func baseline(labels: Matrix<Element>, targets partTargets: Matrix<Element>) throws -> Double {
-      classification
+      if let group = Processes.group {
+        return classification
+          ? try GroupStatistics.majorityClassAccuracy(trainingLabels: train.y, labels: labels, in: group)
+          : try GroupStatistics.meanPredictorMSE(trainingTargets: targets, targets: partTargets, in: group)
+      }
+      return classification
         ? try Baseline.majorityClassAccuracy(trainingLabels: train.y, labels: labels)
         : try Baseline.meanPredictorMSE(trainingTargets: targets, targets: partTargets)
     }
@@ -624,7 +653,7 @@ struct TrainingRun<Element: MatrixScalar> {
   /// together for `epochs` epochs with a new optimizer, without validation or early
   /// stopping. The standardization stays the training part's.
   private func refit(
-    epochs: Int, data: PreparedData<Element>, outputs: Int, loss: any Loss<Element>,
+    epochs: Int, data: PreparedData<Element>, outputs: Int, loss: any Loss<Element>, groupStop: GroupStop<Element>,
     progress: @escaping (TrainingProgress) -> Void
   ) throws -> Sequential<Element> {
     let validation = data.validation!
@@ -632,6 +661,7 @@ struct TrainingRun<Element: MatrixScalar> {
     let y = try Self.stacked(data.training.y, validation.y)
     let model = try ModelFactory.model(configuration, inputs: x.columns, outputs: outputs, as: Element.self)
     try ModelFactory.placeRadialCenters(model, on: x, seed: configuration.seed)
+    try Processes.shareParameters(of: model)
     var settings = configuration
     settings.epochs = epochs
     let optimizer = try ModelFactory.optimizer(
@@ -644,9 +674,11 @@ struct TrainingRun<Element: MatrixScalar> {
         return .continue
       }
     }
+    let trainingOptimizer = Processes.trainingOptimizer(optimizer)
+    groupStop.optimizer = trainingOptimizer as? any GroupOptimizer<Element>
     _ = try model.fit(
-      x: x, y: y, loss: loss, optimizer: optimizer, epochs: epochs, batchSize: settings.batchSize,
-      shuffle: true, seed: settings.seed, progress: progress, onEpochEnd: hook)
+      x: x, y: y, loss: loss, optimizer: trainingOptimizer, epochs: epochs, batchSize: settings.batchSize,
+      shuffle: true, seed: settings.seed &+ Processes.seedOffset, progress: progress, onEpochEnd: hook)
     return model
   }
 
@@ -881,4 +913,11 @@ struct TrainingRun<Element: MatrixScalar> {
 struct SimulatedFailure: Error, CustomStringConvertible {
   let epochs: Int
   var description: String { "stopped for a test after epoch \(epochs)" }
+}
+
+/// Over a group of processes: the optimizer whose next step carries a stop request, and
+/// whether this process has asked.
+final class GroupStop<Element: MatrixScalar> {
+  var optimizer: (any GroupOptimizer<Element>)?
+  var asked = false
 }

@@ -75,8 +75,8 @@ package struct CSVTableReader<Element: MatrixScalar> {
   /// split turned out to be inside a quoted field).
   private(set) var lastReadThreads = 1
 
-  private let byteLimit: Int?
-  private let scanner: CSVRecordScanner
+  let byteLimit: Int?
+  let scanner: CSVRecordScanner
 
   /// Opens `path` (`-` reads standard input) and finds the columns.
   ///
@@ -271,7 +271,7 @@ package struct CSVTableReader<Element: MatrixScalar> {
   /// lines), or nil if they hold no row; releases their memory.
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
-  private func assemble(_ segments: [(CSVPartReader<Element>.Result, Int)]) throws -> CSVTable<Element>? {
+  func assemble(_ segments: [(CSVPartReader<Element>.Result, Int)]) throws -> CSVTable<Element>? {
     var segments = segments
     defer { for i in segments.indices { segments[i].0.release() } }
     let rows = segments.reduce(0) { $0 + $1.0.rows }
