@@ -44,7 +44,7 @@ enum Console {
     var text = text
     if !Processes.isWriter {
       guard descriptor == STDERR_FILENO else { return }
-      text = "[process \(Processes.rank)] " + text.drop { $0 == "\n" }
+      text = "[process \(Processes.rank)] " + Processes.speaking(String(text.drop { $0 == "\n" }))
     }
     do {
       // Retries short writes and calls interrupted by a signal (EINTR).

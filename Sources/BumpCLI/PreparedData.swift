@@ -144,9 +144,15 @@ struct PreparedData<Element: MatrixScalar> {
       plan = table.plan
       summaryLines = table.summaryLines
     }
+    // Over a group, the parts' rows on every process.
+    let counts = try Processes.group.map {
+      try GroupStatistics.sum([training.count, validation?.count ?? 0, test?.count ?? 0], in: $0)
+    }
     if let test {
+      let (held, all) =
+        counts.map { ($0[2], $0.reduce(0, +)) } ?? (test.count, test.count + training.count + (validation?.count ?? 0))
       summaryLines.append(
-        "Test part: \(test.count) of \(test.count + training.count + (validation?.count ?? 0)) samples held out "
+        "Test part: \(held) of \(all) samples held out "
           + "(--test-split \(formatted(configuration.testSplit ?? 0)), seed \(configuration.seed)), "
           + "seen by neither training nor early stopping")
     }
@@ -185,12 +191,7 @@ struct PreparedData<Element: MatrixScalar> {
     self.validation = validation
     self.test = test
     self.summaryLines = summaryLines
-    if let group = Processes.group {
-      let counts = try GroupStatistics.sum([training.count, validation?.count ?? 0, test?.count ?? 0], in: group)
-      groupCounts = (counts[0], validation == nil ? nil : counts[1], test == nil ? nil : counts[2])
-    } else {
-      groupCounts = nil
-    }
+    groupCounts = counts.map { ($0[0], validation == nil ? nil : $0[1], test == nil ? nil : $0[2]) }
   }
 
   /// ``partCounts`` over the group, when there is one.

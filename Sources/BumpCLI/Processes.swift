@@ -86,7 +86,18 @@ extension Processes {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("bump-process-\(rank)-\(getpid())").path
     cleanup.append { try? FileManager.default.removeItem(atPath: directory) }
-    return directory + "/run"
+    privateFolder = directory + "/run"
+    return privateFolder
+  }
+
+  /// This process's private run folder, if it has one (``privateRunFolder()``).
+  nonisolated(unsafe) private(set) static var privateFolder: String?
+
+  /// `text` as a process other than 0 says it: its private run folder, which is removed when
+  /// it ends, named as what it stands for.
+  static func speaking(_ text: String) -> String {
+    guard let privateFolder else { return text }
+    return text.replacingOccurrences(of: privateFolder, with: "the run folder of process 0")
   }
 
   /// `optimizer`, or over a group an optimizer that steps with the group's gradients.

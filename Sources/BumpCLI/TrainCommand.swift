@@ -80,6 +80,15 @@ struct TrainCommand: ParsableCommand {
       training mean, or the accuracy of the most frequent training class) and R² for \
       regression.
 
+      Over several processes (bump built with --traits MPI, started by mpirun -np N): each \
+      process reads its own byte range of --data (cut at record boundaries) or every N-th \
+      sample of a built-in dataset, and takes its own test and validation parts of its rows; \
+      the column plan, the classes, the standardizations, the validation loss, early \
+      stopping and the summary's metrics are those of all the rows; --batch-size is each \
+      process's (a step's batch is N × batch rows). Process 0 writes the run folder and the \
+      output; a signal to any process stops every one at the same step. --resume, \
+      --test-data and standard input need one process.
+
       A run estimated to need more memory than the limit (physical memory, ulimit -v or the \
       cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts; \
       under ulimit -v the program and OpenBLAS's work buffers (128 MiB per thread) count too. \

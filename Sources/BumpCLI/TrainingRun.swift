@@ -294,7 +294,7 @@ struct TrainingRun<Element: MatrixScalar> {
         // Early stopping has picked the budget: the epoch whose weights it kept, or without
         // early stopping the epochs trained.
         let epochs = history!.restoredEpoch.map { $0 + 1 } ?? history!.epochs
-        let rows = data.training.count + validation.count
+        let rows = data.partCounts.training + (data.partCounts.validation ?? validation.count)
         refitEpochs = epochs
         position = Position()
         reporter.finish()
@@ -403,6 +403,8 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     Console.line()
     Console.line(summary)
+    // Every process of a group ends here.
+    Processes.exitAgreed = true
   }
 
   // MARK: - Success
@@ -621,7 +623,7 @@ struct TrainingRun<Element: MatrixScalar> {
       metrics.testLoss = m.loss
       metrics.testAccuracy = m.accuracy
       metrics.testR2 = m.rSquared
-      metrics.testSamples = t.count
+      metrics.testSamples = data.partCounts.test ?? t.count
       metrics.testBaseline = try baseline(labels: t.y, targets: testTargets)
     }
     return (metrics, layers)
@@ -809,6 +811,12 @@ struct TrainingRun<Element: MatrixScalar> {
     if c.schedule == .cosine { trainingLine += ", cosine schedule" }
     if let patience = c.patience { trainingLine += ", patience \(patience)" }
     var lines = [dataLine] + data.summaryLines + [modelLine, trainingLine, "BLAS: \(BLAS.configuration)"]
+    if let group = Processes.group {
+      // The batch above is each process's: a step takes one from every process.
+      lines.append(
+        "Processes: \(group.size) (mpirun), each reading its part of the data; a step's batch is "
+          + "\(group.size) × \(c.batchSize) rows; process 0 writes the run folder")
+    }
     if let folder {
       let partial = RunFolder.split(folder.partialPath).name
       lines.append("Writing to \(folder.path)/ (renamed from \(partial) when done)")

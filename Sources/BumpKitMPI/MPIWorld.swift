@@ -41,7 +41,7 @@ public enum MPIError: Error, Equatable, CustomStringConvertible {
 /// MPI is started with `MPI_THREAD_FUNNELED`: only the thread that started it may call
 /// these methods. BumpKit's own threads (the shards of a training step, OpenBLAS's) never
 /// call MPI, and `fit` calls its optimizer's `step` on the thread that called `fit`, so a
-/// ``DataParallelOptimizer`` used from the main thread obeys this. Every method here is
+/// `DataParallelOptimizer` used from the main thread obeys this. Every method here is
 /// collective unless it says otherwise: all ranks must call it, in the same order.
 public final class MPIWorld: ProcessGroup, @unchecked Sendable {
   /// This process's rank, in `0..<size`.

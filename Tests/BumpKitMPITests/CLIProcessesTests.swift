@@ -1,0 +1,197 @@
+import BumpKit
+import BumpTestSupport
+import Foundation
+import Testing
+
+/// `mpirun -np N bump train`: the `bump` built beside the tests (with the MPI trait, as the
+/// test command builds it) run as 2 and 3 processes on this machine, against one process.
+@Suite struct CLIProcessesTests {
+  /// A CSV file of `rows` records: a number column with missing cells, a second number
+  /// column, a text column with categories and missing cells, a note of quoted fields with
+  /// line breaks, commas and doubled quotes (often, so that some cross a part boundary), a
+  /// regression target and a class label.
+  static func writeData(rows: Int, to path: String) throws {
+    var generator = SplitMix64(seed: 11)
+    var text = "x1,x2,kind,note,y,label\n"
+    for i in 0..<rows {
+      let a = generator.uniform(-2, 2), b = generator.uniform(-2, 2)
+      let kind = ["red", "green", "blue", "NA"][generator.index(4)]
+      let note = i % 3 == 0 ? "\"row \(i), says \"\"hi\"\"\nand goes on\r\nfor lines\"" : "plain \(i)"
+      let x1 = i % 17 == 0 ? "" : String(format: "%.4f", a)
+      let y = sin(a) + 0.5 * b + (kind == "red" ? 0.3 : 0)
+      let label = y > 0.4 ? "high" : (y < -0.4 ? "low" : "mid")
+      text += "\(x1),\(String(format: "%.4f", b)),\(kind),\(note),\(String(format: "%.5f", y)),\(label)\n"
+    }
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+  }
+
+  /// Runs `bump arguments` as `ranks` processes under mpirun (or alone, nil).
+  static func bump(_ arguments: [String], ranks: Int?, in folder: TemporaryFolder) throws -> ProcessResult {
+    let bump = try BumpExecutable.require()
+    guard let ranks else { return try ChildProcess.run(bump, arguments, in: folder.url) }
+    guard let mpirun = MPIRun.path else {
+      Issue.record("mpirun is not installed (Debian: openmpi-bin); Scripts/setup installs it")
+      return ProcessResult(status: -1, stdout: "", stderr: "")
+    }
+    return try ChildProcess.run(
+      URL(fileURLWithPath: mpirun), MPIRun.arguments(ranks: ranks) + [bump.path] + arguments,
+      environment: environment(in: folder), in: folder.url)
+  }
+
+  /// mpirun's environment, with the temporary folder in `folder`, where the processes other
+  /// than process 0 keep their private run folders (see ``leftovers(in:)``).
+  static func environment(in folder: TemporaryFolder) throws -> [String: String] {
+    try FileManager.default.createDirectory(atPath: folder.path("tmp"), withIntermediateDirectories: true)
+    return MPIRun.environment.merging(["TMPDIR": folder.path("tmp")]) { $1 }
+  }
+
+  /// The private folders of processes other than 0 left in `folder`'s temporary folder.
+  static func leftovers(in folder: TemporaryFolder) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: folder.path("tmp")).filter { $0.hasPrefix("bump-process-") }
+  }
+
+  static func metadata(_ path: String) throws -> [String: String] {
+    try Checkpoint.load(Float.self, from: path).metadata
+  }
+
+  static func numbers(_ json: String?, _ key: String) -> [Double] {
+    guard let data = json?.data(using: .utf8),
+      let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+      let values = object[key] as? [Double]
+    else { return [] }
+    return values
+  }
+
+  @Test(arguments: [2, 3], ["regression", "classification"])
+  func processesReadEveryRecordOnceAndAgreeOnThePlanAndStatistics(ranks: Int, task: String) throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
+    defer { folder.remove() }
+    try Self.writeData(rows: 3001, to: folder.path("data.csv"))
+    // Without a validation part every record is a training row, in one process or many: the
+    // plan (medians, categories, missing counts), the classes and the standardizations are
+    // those of all the records.
+    let target = task == "regression" ? "y" : "label"
+    let ignored = task == "regression" ? "note,label" : "note,y"
+    func arguments(_ output: String) -> [String] {
+      [
+        "train", "--data", "data.csv", "--target", target, "--task", task, "--ignore", ignored,
+        "--validation-split", "0", "--epochs", "2", "--output", output,
+      ]
+    }
+    let one = try Self.bump(arguments("one"), ranks: nil, in: folder)
+    let many = try Self.bump(arguments("many"), ranks: ranks, in: folder)
+    #expect(one.status == 0, "\(one.stderr)")
+    #expect(many.status == 0, "\(many.stdout.suffix(600))\(many.stderr.suffix(1200))")
+    guard one.status == 0, many.status == 0 else { return }
+    #expect(many.stdout.contains("Processes: \(ranks) (mpirun)"))
+    // Every record once: the summary's data line (rows, features, classes) is the same.
+    let lines = { (run: String) in
+      (try? String(contentsOfFile: folder.path("\(run)/summary.txt"), encoding: .utf8))?
+        .split(separator: "\n").prefix(2).map(String.init) ?? []
+    }
+    #expect(lines("many") == lines("one"))
+    #expect(lines("one").first?.contains("3001 training samples") == true, "\(lines("one"))")
+    let (a, b) = (try Self.metadata(folder.path("one/model.safetensors")), try Self.metadata(folder.path("many/model.safetensors")))
+    #expect(b["column_plan"] == a["column_plan"])
+    #expect(b["class_names"] == a["class_names"])
+    #expect(b["feature_names"] == a["feature_names"])
+    for key in ["standardization", "target_standardization"] {
+      for field in ["mean", "standardDeviation"] {
+        let (u, v) = (Self.numbers(a[key], field), Self.numbers(b[key], field))
+        #expect(u.count == v.count, "\(key).\(field)")
+        for (x, y) in zip(u, v) { #expect(abs(x - y) <= 1e-9 * max(abs(x), 1), "\(key).\(field): \(x) vs \(y)") }
+      }
+    }
+    // A repeated run gives the same model, bit for bit.
+    let again = try Self.bump(arguments("again"), ranks: ranks, in: folder)
+    #expect(again.status == 0)
+    let weights = { (run: String) in
+      (try? Checkpoint.load(Float.self, from: folder.path("\(run)/model.safetensors")).model.parameters.flatMap {
+        $0.value.elements.map(\.bitPattern)
+      }) ?? []
+    }
+    #expect(!weights("many").isEmpty && weights("again") == weights("many"))
+    // Process 0 alone wrote: no folder of another process is left behind.
+    #expect(try Self.leftovers(in: folder).isEmpty)
+  }
+
+  @Test func aFileWithFewerRecordsThanProcessesIsRefusedClearly() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
+    defer { folder.remove() }
+    try Data("a,y\n1,2\n3,4\n".utf8).write(to: URL(fileURLWithPath: folder.path("short.csv")))
+    let result = try Self.bump(
+      ["train", "--data", "short.csv", "--target", "y", "--task", "regression", "--output", "run"], ranks: 3,
+      in: folder)
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("too few for 3 processes"), "\(result.stderr.suffix(800))")
+    #expect(!FileManager.default.fileExists(atPath: folder.path("run")))
+  }
+
+  @Test func aStrayQuoteThatHidesTheRecordBoundariesIsRefused() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
+    defer { folder.remove() }
+    // A quote inside an unquoted field (read as text by one process) turns the quote count
+    // of the second part over, so that it would start inside a quoted field.
+    var text = "a,note,y\n1,ab\"c,1\n"
+    for i in 0..<400 { text += "\(i),\"first\nsecond\",\(i % 7)\n" }
+    try Data(text.utf8).write(to: URL(fileURLWithPath: folder.path("stray.csv")))
+    let arguments = ["train", "--data", "stray.csv", "--target", "y", "--task", "regression", "--ignore", "note", "--epochs", "1"]
+    #expect(try Self.bump(arguments + ["--output", "one"], ranks: nil, in: folder).status == 0)
+    let result = try Self.bump(arguments + ["--output", "two"], ranks: 2, in: folder)
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("cannot be cut into 2 parts at record boundaries"), "\(result.stderr.suffix(800))")
+    #expect(!FileManager.default.fileExists(atPath: folder.path("two")))
+  }
+
+  @Test func aSignalToOneProcessStopsEveryProcessWithAValidCheckpoint() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
+    defer { folder.remove() }
+    try Self.writeData(rows: 4000, to: folder.path("data.csv"))
+    let bump = try BumpExecutable.require()
+    guard let mpirun = MPIRun.path else {
+      Issue.record("mpirun is not installed")
+      return
+    }
+    let output = folder.path("signalled")
+    let child = try ChildProcess(
+      URL(fileURLWithPath: mpirun),
+      MPIRun.arguments(ranks: 2) + [
+        bump.path, "train", "--data", "data.csv", "--target", "y", "--task", "regression", "--ignore", "note,label",
+        "--epochs", "100000", "--patience", "0", "--checkpoint-interval", "0", "--output", output,
+      ], environment: try Self.environment(in: folder), in: folder.url)
+    // Once training runs (a checkpoint of an epoch is written), SIGTERM to process 1 only.
+    #expect(child.wait(forOutput: " 3/100000", limit: 120), "\(child.output().suffix(400))")
+    guard let rank1 = Self.processes(with: output).first(where: { $0.rank == 1 })?.pid else {
+      Issue.record("process 1 not found")
+      return
+    }
+    kill(rank1, SIGTERM)
+    let (result, killed) = try child.finish(limit: 120)
+    #expect(!killed)
+    #expect(result.status != 0)
+    // Process 0 published the run folder with its last good checkpoint, marked interrupted.
+    let summary = (try? String(contentsOfFile: output + "/summary.txt", encoding: .utf8)) ?? ""
+    #expect(summary.contains("interrupted"), "\(summary.prefix(400)) \(result.stderr.suffix(800))")
+    #expect(result.stderr.contains("interrupted by SIGTERM"), "\(result.stderr.suffix(800))")
+    let loaded = try Checkpoint.load(Float.self, from: output + "/model.safetensors")
+    #expect(loaded.model.parameterCount > 0)
+    #expect(try Self.leftovers(in: folder).isEmpty)
+  }
+
+  /// The `bump` processes whose command line holds `marker`, with their MPI ranks.
+  static func processes(with marker: String) -> [(pid: Int32, rank: Int)] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry -> (Int32, Int)? in
+      guard let pid = Int32(entry),
+        let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+        String(decoding: command, as: UTF8.self).contains(marker),
+        String(decoding: command, as: UTF8.self).split(separator: "\0").first?.hasSuffix("bump") == true,
+        let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ")
+      else { return nil }
+      let rank = String(decoding: environment, as: UTF8.self).split(separator: "\0")
+        .first { $0.hasPrefix("OMPI_COMM_WORLD_RANK=") }
+        .flatMap { Int($0.dropFirst("OMPI_COMM_WORLD_RANK=".count)) }
+      return rank.map { (pid, $0) }
+    }
+  }
+}
