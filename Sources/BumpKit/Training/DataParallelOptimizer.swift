@@ -70,6 +70,7 @@ public final class DataParallelOptimizer<Base: Optimizer>: GroupOptimizer {
   /// optimizer's step. Collective: every rank must call it, with the same parameter shapes.
   ///
   /// - Parameters:
+  ///   - parameters: the model's parameters, with this rank's gradients.
   ///   - rows: this rank's batch rows; 0 for an empty batch, whose gradients are ignored.
   ///   - failed: this rank's batch failed (a non-finite loss): no rank steps.
   /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` on every rank when a rank failed; the errors of

@@ -66,8 +66,11 @@ public protocol GroupOptimizer<Element>: Optimizer {
   /// has `rows` rows; 0 for an empty batch, whose gradients are ignored), and then the
   /// optimizer steps. Collective.
   ///
-  /// - Parameter failed: this process's batch gave a non-finite loss: no process steps, and
-  ///   every process throws.
+  /// - Parameters:
+  ///   - parameters: the model's parameters, with this process's gradients.
+  ///   - rows: this process's batch rows.
+  ///   - failed: this process's batch gave a non-finite loss: no process steps, and every
+  ///     process throws.
   /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` on every process when
   ///   a process failed or a combined gradient is not finite (nothing is updated); the
   ///   transport's errors.
