@@ -1,0 +1,123 @@
+import BumpKit
+import Foundation
+
+/// The support score of a model whose first hidden layer is radial (`bump train --radial`):
+/// fitted on the training rows when a run ends, stored in the checkpoint
+/// (`SupportCalibration`), and written by `predict` (`in_support`, `abstain`) and reported
+/// by `evaluate` (coverage, the metrics on the covered rows).
+enum SupportReport {
+  /// Rows scored per call of `RadialSupport.densities(_:)`: its buffers are rows × units.
+  static let batch = 4096
+
+  /// The support of `models` when their first layer is radial; nil otherwise.
+  static func support<Element: MatrixScalar>(_ models: [Sequential<Element>]) throws -> RadialSupport<Element>? {
+    guard models.first?.layers.first is RadialBump<Element> else { return nil }
+    return try RadialSupport(models: models)
+  }
+
+  /// ρ for every row of `x`, ``batch`` rows a call.
+  static func densities<Element: MatrixScalar>(_ support: RadialSupport<Element>, _ x: Matrix<Element>) throws -> [Double] {
+    if x.rows <= batch { return x.rows == 0 ? [] : try support.densities(x) }
+    var result: [Double] = []
+    result.reserveCapacity(x.rows)
+    var part = Matrix<Element>()
+    for start in stride(from: 0, to: x.rows, by: batch) {
+      try x.copyRows(start..<min(x.rows, start + batch), into: &part)
+      result += try support.densities(part)
+    }
+    return result
+  }
+
+  /// What a run's end reports of the support: the calibration fitted on the training rows
+  /// at the default coverage, and the summary's lines (the validation rows outside every
+  /// support and those abstained on). nil for a model without a radial first layer.
+  static func fit<Element: MatrixScalar>(
+    models: [Sequential<Element>], training: Matrix<Element>, validation: Matrix<Element>?
+  ) throws -> (calibration: SupportCalibration, lines: [String])? {
+    guard let support = try support(models), training.rows > 0 else { return nil }
+    let calibration = try SupportCalibration(trainingDensities: try densities(support, training))
+    var line =
+      "Support score (radial first layer): abstains below \(formatted(calibration.threshold, digits: 4)) "
+      + "(\(percent(calibration.coverage)) of the training rows at or above it)"
+    if let validation, validation.rows > 0 {
+      let scores = try densities(support, validation).map(calibration.score(density:))
+      let outside = scores.filter { $0 == 0 }.count
+      let abstained = scores.filter(calibration.abstains(score:)).count
+      line +=
+        "; validation rows outside every support: \(percent(Double(outside) / Double(scores.count))), "
+        + "abstained on: \(percent(Double(abstained) / Double(scores.count)))"
+    }
+    return (calibration, [line + ".", ""])
+  }
+
+  /// `value` as a percentage with two decimals.
+  static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+
+  /// The support columns `predict` writes for a batch: the score and 1 where the model
+  /// abstains, else 0.
+  static func columns<Element: MatrixScalar>(
+    _ support: RadialSupport<Element>, _ calibration: SupportCalibration, _ x: Matrix<Element>
+  ) throws -> [(score: String, abstain: String)] {
+    try densities(support, x).map { density in
+      let score = calibration.score(density: density)
+      return ("\(score)", calibration.abstains(score: score) ? "1" : "0")
+    }
+  }
+
+  /// The metrics of `evaluate` over the rows the model does not abstain on, summed batch by
+  /// batch.
+  final class Covered<Element: MatrixScalar> {
+    let support: RadialSupport<Element>
+    let calibration: SupportCalibration
+    let network: ModelEnsemble<Element>
+    let info: ModelInfo
+    private(set) var rows = 0
+    private(set) var covered = 0
+    private(set) var outside = 0
+    private var lossSum = 0.0
+    private var correct = 0
+
+    init(support: RadialSupport<Element>, calibration: SupportCalibration, network: ModelEnsemble<Element>, info: ModelInfo) {
+      (self.support, self.calibration, self.network, self.info) = (support, calibration, network, info)
+    }
+
+    /// Adds one batch of inputs and their targets.
+    func add(_ x: Matrix<Element>, _ y: Matrix<Element>) throws {
+      let scores = try densities(support, x).map(calibration.score(density:))
+      rows += scores.count
+      outside += scores.filter { $0 == 0 }.count
+      let kept = scores.indices.filter { !calibration.abstains(score: scores[$0]) }
+      guard !kept.isEmpty else { return }
+      covered += kept.count
+      let (keptX, keptY) = (try x.rows(at: kept), try y.rows(at: kept))
+      let loss = ModelFactory.loss(info.loss, as: Element.self)
+      if info.task.classes == nil {
+        let predicted = try info.naturalUnits(try network.predict(keptX))
+        lossSum += try loss.loss(predicted: predicted, target: keptY) * Double(kept.count)
+      } else {
+        let outputs = try network.predict(keptX)
+        lossSum += try loss.loss(predicted: outputs, target: keptY) * Double(kept.count)
+        correct += Sequential<Element>.correctCount(outputs, keptY)
+      }
+    }
+
+    /// The report's lines: the coverage, and the loss (and rmse or accuracy) on the covered rows.
+    var lines: [String] {
+      guard rows > 0 else { return [] }
+      var lines = [
+        "coverage (rows not abstained on): \(percent(Double(covered) / Double(rows))) (\(covered) of \(rows); "
+          + "\(outside) outside every support; threshold \(formatted(calibration.threshold, digits: 4)))"
+      ]
+      guard covered > 0 else { return lines }
+      let loss = lossSum / Double(covered)
+      lines.append("loss on covered rows (\(info.loss.rawValue)): \(formatted(loss, digits: 6))")
+      if info.task.classes == nil {
+        lines.append("rmse on covered rows: \(formatted(loss.squareRoot(), digits: 6))")
+      } else {
+        lines.append(
+          "accuracy on covered rows: \(String(format: "%.2f", Double(correct) / Double(covered) * 100))% (\(correct) of \(covered))")
+      }
+      return lines
+    }
+  }
+}
