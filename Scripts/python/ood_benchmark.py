@@ -18,6 +18,11 @@ training part (70%) and an ID test part (30%) with that seed, and written to CSV
   2018; a ridge of 1e-3 on the standardized inputs' covariance), and the distance to the
   k-th nearest training row (k = 5; Sun et al. 2022), both in input space.
 
+The support score the CLI writes combines each model's units by their maximum (the default
+reduction); the script also reads the checkpoint (safetensors, parsed here) and recomputes
+the density from the centres and widths in float64 numpy, which checks the CLI's column
+(they must agree to 1e-4 relative) and gives the summed reduction as a second row.
+
 Every score is oriented "higher = more in-distribution". AUROC (ID positive, ties counted
 half) and the FPR at 95% TPR (the fraction of OOD rows scoring at or above the ID test
 part's 5th percentile) are computed for each OOD kind.
@@ -38,6 +43,7 @@ import argparse
 import csv
 import json
 import os
+import struct
 import statistics
 import subprocess
 import sys
@@ -82,6 +88,53 @@ def bump_accuracy(bump, model, path):
         if line.startswith("accuracy:"):
             return float(line.split()[1].rstrip("%")) / 100
     sys.exit(f"no accuracy in:\n{out}")
+
+
+def read_checkpoint(path):
+    """The tensors (float64) and metadata of a safetensors checkpoint."""
+    with open(path, "rb") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(size))
+        data = f.read()
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = entry["data_offsets"]
+        dtype = {"F32": np.float32, "F64": np.float64}[entry["dtype"]]
+        tensors[name] = np.frombuffer(data[start:end], dtype=dtype).reshape(entry["shape"]).astype(np.float64)
+    return tensors, header["__metadata__"]
+
+
+def support_density(path, x, reduction):
+    """ρ(x) of the checkpoint's radial first layers (the mean over an ensemble's members), from
+    the rows as the model sees them: its feature columns, standardized as in training."""
+    tensors, metadata = read_checkpoint(path)
+    columns = [int(name[1:]) for name in json.loads(metadata["feature_names"])]
+    scaling = json.loads(metadata["standardization"])
+    z = (x[:, columns] - np.array(scaling["mean"])) / np.array(scaling["standardDeviation"])
+    prefixes = [""] + [f"ensemble.{i}." for i in range(1, int(metadata.get("ensemble_members", "1")))]
+    total = np.zeros(len(x))
+    for prefix in prefixes:
+        c, sigma = tensors[prefix + "layers.0.center"], tensors[prefix + "layers.0.sigma"][0]
+        r2 = ((z[:, None, :] - c[None]) ** 2).sum(axis=2)
+        u = sigma[None] - r2
+        f = np.where(u > 0, np.exp(-sigma[None] / np.where(u > 0, u, 1)), 0.0)
+        total += f.max(axis=1) if reduction == "max" else f.sum(axis=1)
+    return total / len(prefixes)
+
+
+def check_support_column(path, x, scores):
+    """Checks the CLI's in_support against the recomputed maximum reduction."""
+    _, metadata = read_checkpoint(path)
+    calibration = json.loads(metadata["support_calibration"])
+    assert calibration["reduction"] == "max", calibration
+    expected = support_density(path, x, "max") / calibration["scale"]
+    bad = np.abs(scores - expected) > 1e-4 * np.maximum(expected, 1e-3)
+    zero_disagrees = (scores == 0) != (expected == 0)
+    if bad.any() or zero_disagrees.any():
+        sys.exit(f"in_support of {path} differs from the recomputed score in {int(bad.sum())} rows "
+                 f"(zero/non-zero: {int(zero_disagrees.sum())})")
 
 
 def auroc(id_scores, ood_scores):
@@ -231,7 +284,9 @@ def main():
             scorers["k-NN (k=5)"] = lambda x: knn(z(x))
             id_support, id_abstain = bump_predict(args.bump, models["radial"], test_csv)
             id_scores = {m: f(x_te) for m, f in scorers.items()}
+            check_support_column(models["radial"], x_te, id_support)
             id_scores["support score"] = id_support
+            id_scores["support score (sum)"] = support_density(models["radial"], x_te, "sum")
             record = {"set": name, "seed": seed, "accuracy": accuracy,
                       "id_abstained": float(id_abstain.mean()), "id_outside": float(np.mean(id_support == 0)), "ood": {}}
             for index, (kind, (family, x_ood)) in enumerate(ood.items()):
@@ -239,7 +294,9 @@ def main():
                 write_csv(path, x_ood)
                 support, abstain = bump_predict(args.bump, models["radial"], path)
                 ood_scores = {m: f(x_ood) for m, f in scorers.items()}
+                check_support_column(models["radial"], x_ood, support)
                 ood_scores["support score"] = support
+                ood_scores["support score (sum)"] = support_density(models["radial"], x_ood, "sum")
                 record["ood"][kind] = {
                     "abstained": float(abstain.mean()), "outside": float(np.mean(support == 0)),
                     "methods": {m: {"auroc": auroc(id_scores[m], ood_scores[m]),

@@ -40,7 +40,7 @@ struct EvaluateCommand: TableCheckpointCommand {
     let (network, info, table) = try open(Element.self, target: true)
     var input = table
     let covered = try info.support.flatMap { calibration in
-      try SupportReport.support(network.members).map {
+      try SupportReport.support(network.members, reduction: calibration.reduction).map {
         SupportReport.Covered(support: $0, calibration: calibration, network: network, info: info)
       }
     }

@@ -18,7 +18,8 @@ struct PredictCommand: TableCheckpointCommand {
       --final-model ensemble, the default) predicts the mean of its models' outputs \
       (regression) or of their class probabilities (classification). A model whose first \
       hidden layer is radial (bump train --radial) also writes in_support, its support \
-      score (1 for a typical training row, exactly 0 outside every unit's support), and \
+      score (how deep the row lies in the deepest unit's support, relative to a typical \
+      training row, which scores 1; exactly 0 outside every unit's support), and \
       abstain, 1 where the score is 0 or below the threshold fitted on the training rows \
       (at 99% coverage), else 0.
       """
@@ -68,7 +69,7 @@ struct PredictCommand: TableCheckpointCommand {
       header = ["predicted_class"] + (0..<classes).map { "probability_\(info.className($0))" }
     }
     let support = try info.support.flatMap { calibration in
-      try SupportReport.support(network.members).map { ($0, calibration) }
+      try SupportReport.support(network.members, reduction: calibration.reduction).map { ($0, calibration) }
     }
     if support != nil { header += ["in_support", "abstain"] }
     // A file is written to a temporary sibling and renamed at the end; a device, FIFO or

@@ -9,10 +9,13 @@ enum SupportReport {
   /// Rows scored per call of `RadialSupport.densities(_:)`: its buffers are rows × units.
   static let batch = 4096
 
-  /// The support of `models` when their first layer is radial; nil otherwise.
-  static func support<Element: MatrixScalar>(_ models: [Sequential<Element>]) throws -> RadialSupport<Element>? {
+  /// The support of `models`, their units combined by `reduction`, when their first layer is
+  /// radial; nil otherwise.
+  static func support<Element: MatrixScalar>(
+    _ models: [Sequential<Element>], reduction: SupportReduction = .max
+  ) throws -> RadialSupport<Element>? {
     guard models.first?.layers.first is RadialBump<Element> else { return nil }
-    return try RadialSupport(models: models)
+    return try RadialSupport(models: models, reduction: reduction)
   }
 
   /// ρ for every row of `x`, ``batch`` rows a call.
@@ -35,7 +38,8 @@ enum SupportReport {
     models: [Sequential<Element>], training: Matrix<Element>, validation: Matrix<Element>?
   ) throws -> (calibration: SupportCalibration, lines: [String])? {
     guard let support = try support(models), training.rows > 0 else { return nil }
-    let calibration = try SupportCalibration(trainingDensities: try densities(support, training))
+    let calibration = try SupportCalibration(
+      trainingDensities: try densities(support, training), reduction: support.reduction)
     var line =
       "Support score (radial first layer): abstains below \(formatted(calibration.threshold, digits: 4)) "
       + "(\(percent(calibration.coverage)) of the training rows at or above it)"
@@ -119,5 +123,56 @@ enum SupportReport {
       }
       return lines
     }
+  }
+}
+
+extension SupportReport {
+  /// For a model with two inputs and a radial first layer: where it abstains (white) and
+  /// where it does not (shaded by the support score, up to 1 and beyond), with the first
+  /// model's supports as circles and the training rows as dots, over the training rows'
+  /// span with a 25 % margin on each side (in the model's input units). Nil otherwise.
+  static func plot<Element: MatrixScalar>(
+    models: [Sequential<Element>], calibration: SupportCalibration, inputs x: Matrix<Element>, standardized: Bool,
+    resolution: Int = 100, maxPoints: Int = 2000
+  ) throws -> String? {
+    guard let radial = models.first?.layers.first as? RadialBump<Element>, radial.inputSize == 2, x.rows > 0,
+      let support = try support(models, reduction: calibration.reduction)
+    else { return nil }
+    func span(_ k: Int) -> [Double] {
+      var lo = Double.infinity, hi = -Double.infinity
+      for i in 0..<x.rows {
+        lo = min(lo, Double(x[i, k]))
+        hi = max(hi, Double(x[i, k]))
+      }
+      let margin = hi > lo ? 0.25 * (hi - lo) : 1
+      let step = (hi - lo + 2 * margin) / Double(resolution)
+      return (0..<resolution).map { lo - margin + (Double($0) + 0.5) * step }
+    }
+    let (xs, ys) = (span(0), span(1))
+    var grid = try Matrix<Element>(rows: resolution * resolution, columns: 2)
+    for j in 0..<resolution {
+      for i in 0..<resolution {
+        grid[j * resolution + i, 0] = Element(xs[i])
+        grid[j * resolution + i, 1] = Element(ys[j])
+      }
+    }
+    // 0 where the model abstains; 1 + min(score, 1) elsewhere, so that every covered cell is
+    // visibly shaded and the abstention region stays white.
+    let scores = try densities(support, grid).map(calibration.score(density:))
+    let values = (0..<resolution).map { j in
+      (0..<resolution).map { i -> Double in
+        let score = scores[j * resolution + i]
+        return calibration.abstains(score: score) ? 0 : 1 + min(score, 1)
+      }
+    }
+    let centers = (0..<radial.units).map { (x: Double(radial.center.value[$0, 0]), y: Double(radial.center.value[$0, 1])) }
+    let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }
+    let stride = max(1, x.rows / maxPoints)
+    let points = Swift.stride(from: 0, to: x.rows, by: stride).map { (x: Double(x[$0, 0]), y: Double(x[$0, 1])) }
+    let suffix = standardized ? " (standardized)" : ""
+    return Plot.radialSupports(
+      centers: centers, radii: radii, grid: (xs, ys, values), points: points,
+      title: "Where the model abstains (white): support score 0 or below \(formatted(calibration.threshold, digits: 3))",
+      xLabel: "x₁" + suffix, yLabel: "x₂" + suffix)
   }
 }

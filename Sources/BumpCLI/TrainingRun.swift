@@ -432,6 +432,13 @@ struct TrainingRun<Element: MatrixScalar> {
       plots.append(("radial_supports.svg", svg))
     }
     checkpoint()
+    let support = try SupportReport.fit(models: final.members, training: train.x, validation: data.validation?.x)
+    if let support, let svg = try SupportReport.plot(
+      models: final.members, calibration: support.calibration, inputs: train.x, standardized: info.standardization != nil)
+    {
+      plots.append(("support.svg", svg))
+    }
+    checkpoint()
 
     var lines: [String] = []
     var weights = "final weights"
@@ -484,7 +491,6 @@ struct TrainingRun<Element: MatrixScalar> {
     lines.append("")
     lines += bumpReport(statistics, of: earlyStopped == nil ? nil : "the refit")
     lines += RadialLayerReport.lines(model: model, statistics: layers.radials)
-    let support = try SupportReport.fit(models: final.members, training: train.x, validation: data.validation?.x)
     lines += support?.lines ?? []
     var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds - refitSeconds))"
     if history.stoppedEarly { trainingLine += " (stopped early)" }

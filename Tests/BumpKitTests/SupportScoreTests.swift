@@ -31,9 +31,14 @@ struct SupportScoreTests {
     }
   }
 
-  /// ρ(x) = Σⱼ exp(−σⱼ/(σⱼ − r²ⱼ)) over the units with r²ⱼ < σⱼ, in Double: the reference.
-  static func referenceDensity<E: MatrixScalar>(_ layer: RadialBump<E>, _ x: [Double]) -> Double {
-    distances(layer, x).reduce(0) { sum, p in p.r2 < p.sigma ? sum + exp(-p.sigma / (p.sigma - p.r2)) : sum }
+  /// ρ(x) = Σⱼ or maxⱼ of exp(−σⱼ/(σⱼ − r²ⱼ)) over the units with r²ⱼ < σⱼ (0 without
+  /// any), in Double: the reference.
+  static func referenceDensity<E: MatrixScalar>(_ layer: RadialBump<E>, _ x: [Double], _ reduction: SupportReduction) -> Double {
+    let bumps = distances(layer, x).filter { $0.r2 < $0.sigma }.map { exp(-$0.sigma / ($0.sigma - $0.r2)) }
+    switch reduction {
+    case .sum: return bumps.reduce(0, +)
+    case .max: return bumps.max() ?? 0
+    }
   }
 
   /// Rows at random distance ratios ‖x − cⱼ‖/√σⱼ in [0, 1.4) from a random unit's centre,
@@ -57,22 +62,26 @@ struct SupportScoreTests {
 
   @Test(
     "ρ matches a brute-force Double evaluation (direct and GEMM distance forms)",
-    arguments: [(2, false), (2, true), (16, false), (16, true)])
-  func densityMatchesReference(inputSize: Int, double: Bool) throws {
-    if double { try checkDensity(Double.self, inputSize: inputSize) } else { try checkDensity(Float.self, inputSize: inputSize) }
+    arguments: [(2, false), (2, true), (16, false), (16, true)], SupportReduction.allCases)
+  func densityMatchesReference(form: (inputSize: Int, double: Bool), reduction: SupportReduction) throws {
+    if form.double {
+      try checkDensity(Double.self, inputSize: form.inputSize, reduction)
+    } else {
+      try checkDensity(Float.self, inputSize: form.inputSize, reduction)
+    }
   }
 
-  func checkDensity<E: MatrixScalar>(_: E.Type, inputSize d: Int) throws {
+  func checkDensity<E: MatrixScalar>(_: E.Type, inputSize d: Int, _ reduction: SupportReduction) throws {
     let model = try Self.model(E.self, inputSize: d, units: 9, seed: UInt64(d))
     let layer = try #require(model.layers.first as? RadialBump<E>)
     let rows = Self.rows(near: layer, count: 200, seed: 7)
     let x = try Matrix<E>(rows.map { $0.map { E($0) } })
-    let densities = try RadialSupport(model: model).densities(x)
+    let densities = try RadialSupport(model: model, reduction: reduction).densities(x)
     // The reference takes the rows as the model sees them (rounded to E).
     let tolerance = E.self == Float.self ? 2e-4 : 1e-10
     var inside = 0
     for (r, row) in rows.enumerated() {
-      let reference = Self.referenceDensity(layer, row.map { Double(E($0)) })
+      let reference = Self.referenceDensity(layer, row.map { Double(E($0)) }, reduction)
       if reference > 0 { inside += 1 }
       #expect(
         abs(densities[r] - reference) <= tolerance * max(reference, 1e-3),
@@ -85,12 +94,16 @@ struct SupportScoreTests {
 
   @Test(
     "The guarantee: farther than every √σⱼ from every centre gives score 0 and abstention",
-    arguments: [(3, false), (3, true), (24, false), (24, true)])
-  func guarantee(inputSize: Int, double: Bool) throws {
-    if double { try checkGuarantee(Double.self, inputSize: inputSize) } else { try checkGuarantee(Float.self, inputSize: inputSize) }
+    arguments: [(3, false), (3, true), (24, false), (24, true)], SupportReduction.allCases)
+  func guarantee(form: (inputSize: Int, double: Bool), reduction: SupportReduction) throws {
+    if form.double {
+      try checkGuarantee(Double.self, inputSize: form.inputSize, reduction)
+    } else {
+      try checkGuarantee(Float.self, inputSize: form.inputSize, reduction)
+    }
   }
 
-  func checkGuarantee<E: MatrixScalar>(_: E.Type, inputSize d: Int) throws {
+  func checkGuarantee<E: MatrixScalar>(_: E.Type, inputSize d: Int, _ reduction: SupportReduction) throws {
     let model = try Self.model(E.self, inputSize: d, units: 12, seed: 3)
     let layer = try #require(model.layers.first as? RadialBump<E>)
     // Rows just outside one unit's support (ratios 1.02–1.4, outside every other one too)
@@ -109,9 +122,10 @@ struct SupportScoreTests {
     // A calibration fitted on rows inside the supports, with a threshold > 0, and one whose
     // threshold is 0 (most training rows outside): both abstain at score 0.
     let inside = try Matrix<E>(Self.rows(near: layer, count: 100, seed: 13).map { $0.map { E($0) } })
-    let support = try RadialSupport(model: model)
-    let fitted = try SupportCalibration(trainingDensities: try support.densities(inside).filter { $0 > 0 })
-    let zero = try SupportCalibration(trainingDensities: [0, 0, 0, 1])
+    let support = try RadialSupport(model: model, reduction: reduction)
+    let fitted = try SupportCalibration(
+      trainingDensities: try support.densities(inside).filter { $0 > 0 }, reduction: reduction)
+    let zero = try SupportCalibration(trainingDensities: [0, 0, 0, 1], reduction: reduction)
     #expect(fitted.threshold > 0)
     #expect(zero.threshold == 0)
     let densities = try support.densities(try Matrix<E>(outside.map { $0.map { E($0) } }))
@@ -158,12 +172,20 @@ struct SupportScoreTests {
 
   @Test("A calibration round-trips through JSON; a bad stored one is refused")
   func coding() throws {
-    let c = try SupportCalibration(scale: 0.125, threshold: 0.031_25, coverage: 0.99)
-    let data = try JSONEncoder().encode(c)
-    #expect(try JSONDecoder().decode(SupportCalibration.self, from: data) == c)
+    for reduction in SupportReduction.allCases {
+      let c = try SupportCalibration(scale: 0.125, threshold: 0.031_25, coverage: 0.99, reduction: reduction)
+      let data = try JSONEncoder().encode(c)
+      #expect(try JSONDecoder().decode(SupportCalibration.self, from: data) == c)
+    }
+    let good = #"{"scale": 1, "threshold": 0.1, "coverage": 0.99, "reduction": "sum"}"#
+    #expect(try JSONDecoder().decode(SupportCalibration.self, from: Data(good.utf8)).reduction == .sum)
     for bad in [
-      #"{"scale": 0, "threshold": 0.1, "coverage": 0.99}"#, #"{"scale": 1, "threshold": -1, "coverage": 0.99}"#,
-      #"{"scale": 1, "threshold": 0.1, "coverage": 1.5}"#, #"{"scale": 1, "threshold": 0.1}"#,
+      #"{"scale": 0, "threshold": 0.1, "coverage": 0.99, "reduction": "max"}"#,
+      #"{"scale": 1, "threshold": -1, "coverage": 0.99, "reduction": "max"}"#,
+      #"{"scale": 1, "threshold": 0.1, "coverage": 1.5, "reduction": "max"}"#,
+      #"{"scale": 1, "threshold": 0.1, "reduction": "max"}"#,
+      #"{"scale": 1, "threshold": 0.1, "coverage": 0.99}"#,
+      #"{"scale": 1, "threshold": 0.1, "coverage": 0.99, "reduction": "mean"}"#,
     ] {
       #expect(throws: (any Error).self, "\(bad)") { try JSONDecoder().decode(SupportCalibration.self, from: Data(bad.utf8)) }
     }
@@ -173,16 +195,18 @@ struct SupportScoreTests {
     #expect(throws: BumpKitError.self) { try SupportCalibration(trainingDensities: [1], coverage: 0) }
   }
 
-  @Test("An ensemble's density is the mean of its members'; a model without a radial first layer is refused")
-  func ensembleAndErrors() throws {
+  @Test(
+    "An ensemble's density is the mean of its members'; a model without a radial first layer is refused",
+    arguments: SupportReduction.allCases)
+  func ensembleAndErrors(reduction: SupportReduction) throws {
     let a = try Self.model(Double.self, inputSize: 2, units: 6, seed: 1)
     let b = try Self.model(Double.self, inputSize: 2, units: 6, seed: 2)
     let layerA = try #require(a.layers.first as? RadialBump<Double>)
     let layerB = try #require(b.layers.first as? RadialBump<Double>)
     let rows = Self.rows(near: layerA, count: 50, seed: 3) + Self.rows(near: layerB, count: 50, seed: 4)
-    let densities = try RadialSupport(models: [a, b]).densities(try Matrix(rows))
+    let densities = try RadialSupport(models: [a, b], reduction: reduction).densities(try Matrix(rows))
     for (r, row) in rows.enumerated() {
-      let reference = (Self.referenceDensity(layerA, row) + Self.referenceDensity(layerB, row)) / 2
+      let reference = (Self.referenceDensity(layerA, row, reduction) + Self.referenceDensity(layerB, row, reduction)) / 2
       #expect(abs(densities[r] - reference) <= 1e-12 * max(reference, 1))
     }
     let dense = try Sequential<Double>(layers: [try Dense<Double>(inputSize: 2, outputSize: 1)], seed: 1)

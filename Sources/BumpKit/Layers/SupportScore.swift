@@ -1,19 +1,33 @@
+/// How the bumps fⱼ(x) of a radial layer's units combine into the support density ρ of
+/// ``RadialSupport``.
+public enum SupportReduction: String, Codable, Sendable, CaseIterable {
+  /// maxⱼ fⱼ(x): how deep x lies in the deepest support. The default: on near
+  /// out-of-distribution inputs in many dimensions, where broad supports overlap, it
+  /// separates far better than the sum (see <doc:RadialBumps>).
+  case max
+  /// Σⱼ fⱼ(x): a kernel density estimate with a compactly supported kernel; better where
+  /// inputs leave the data along one feature's range.
+  case sum
+}
+
 /// The learned support of a model whose first hidden layer is a ``RadialBump``: how far inside
 /// the units' supports an input lies.
 ///
 /// For an input x, with unit j's bump fⱼ(x) = exp(−σⱼ / (σⱼ − ‖x − cⱼ‖²)) inside its ball
-/// ‖x − cⱼ‖² < σⱼ and 0 outside, the support density is
+/// ‖x − cⱼ‖² < σⱼ and 0 outside, the support density is, with the default
+/// ``SupportReduction/max``,
 ///
-///     ρ(x) = (1/M) Σₘ Σⱼ fⱼ⁽ᵐ⁾(x)
+///     ρ(x) = (1/M) Σₘ maxⱼ fⱼ⁽ᵐ⁾(x)      (``SupportReduction/sum``: (1/M) Σₘ Σⱼ fⱼ⁽ᵐ⁾(x))
 ///
 /// over the units j of the first layer of each of the M models (one model, or the members of
 /// an ensemble, which share one input). The amplitudes are left out, so that a learned a of
-/// either sign cannot cancel units. ρ is a kernel density estimate with a compactly supported
-/// kernel: each fⱼ is at most e⁻¹ (at the centre), falls smoothly to 0 at the edge of its
-/// ball, and is exactly 0 beyond it. So ρ(x) = 0 — exactly, not approximately — wherever
-/// ‖x − cⱼ‖² ≥ σⱼ for every unit of every model, and there, whatever the model outputs comes
-/// from the biases of the later layers alone. ``SupportCalibration`` turns ρ into a score
-/// normalised on the training rows and a threshold below which the model abstains.
+/// either sign cannot cancel units. Each fⱼ is at most e⁻¹ (at the centre) and falls
+/// smoothly to 0 at the edge of its ball: the maximum says how deep the input lies in the
+/// deepest support, the sum is a kernel density estimate with a compactly supported kernel.
+/// Either way ρ(x) = 0 — exactly, not approximately — wherever ‖x − cⱼ‖² ≥ σⱼ for every unit
+/// of every model, and there, whatever the model outputs comes from the biases of the later
+/// layers alone. ``SupportCalibration`` turns ρ into a score normalised on the training rows
+/// and a threshold below which the model abstains.
 ///
 /// The distances are the layer's own (see ``RadialBump``): computed directly for
 /// d ≤ ``RadialBump/directDimensionLimit``, otherwise from a GEMM whose error inside a support
@@ -34,15 +48,18 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
   public let inputSize: Int
   /// The number of radial units in each model's first layer.
   public let units: Int
+  /// How each model's units combine.
+  public let reduction: SupportReduction
 
   /// The support of `models`, each of whose first layer is a ``RadialBump`` with the same
-  /// input size (one model, or the members of an ensemble).
+  /// input size (one model, or the members of an ensemble), their units combined by
+  /// `reduction`.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for no models, a model
   ///   whose first layer is not a ``RadialBump``, or first layers of different shapes;
   ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a negative
   ///   or non-finite σ or a non-finite centre.
-  public init(models: [Sequential<Element>]) throws {
+  public init(models: [Sequential<Element>], reduction: SupportReduction = .max) throws {
     guard let first = models.first else {
       throw BumpKitError.invalidArgument(name: "models", value: "[]", reason: "a support needs at least one model")
     }
@@ -72,17 +89,19 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
     self.members = members
     self.inputSize = members[0].frame.inputSize
     self.units = members[0].frame.units
+    self.reduction = reduction
   }
 
-  /// The support of one model whose first layer is a ``RadialBump``; see ``init(models:)``.
+  /// The support of one model whose first layer is a ``RadialBump``; see
+  /// ``init(models:reduction:)``.
   ///
-  /// - Throws: what ``init(models:)`` throws.
-  public init(model: Sequential<Element>) throws {
-    try self.init(models: [model])
+  /// - Throws: what ``init(models:reduction:)`` throws.
+  public init(model: Sequential<Element>, reduction: SupportReduction = .max) throws {
+    try self.init(models: [model], reduction: reduction)
   }
 
-  /// ρ(x) for each row of `inputs` (`rows × inputSize`), summed in `Double`: ≥ 0, and +0
-  /// exactly for a row outside every support.
+  /// ρ(x) for each row of `inputs` (`rows × inputSize`), in `Double`: ≥ 0, and +0 exactly
+  /// for a row outside every support.
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong
   ///   number of columns, ``BumpKitError/emptyBatch(operation:)`` for no rows.
@@ -90,7 +109,7 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
   @_specialize(where Element == Double)
   public func densities(_ inputs: Matrix<Element>) throws -> [Double] {
     try checkBatch(inputs, features: inputSize, "RadialSupport.densities")
-    let rows = inputs.rows, n = units
+    let rows = inputs.rows, n = units, maximum = reduction == .max
     var sums = [Double](repeating: 0, count: rows)
     for member in members {
       let pass = RadialBumpPass(frame: member.frame)
@@ -98,9 +117,13 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
       pass.cache.withUnsafeBufferPointer { f in
         sums.withUnsafeMutableBufferPointer { s in
           for r in 0..<rows {
-            // +0 to start: −0 (outside) added to +0 stays +0.
+            // +0 to start: −0 (outside) added to +0 stays +0, and is not above it.
             var total = 0.0
-            for j in 0..<n { total += Double(f[r * n + j]) }
+            if maximum {
+              for j in 0..<n where Double(f[r * n + j]) > total { total = Double(f[r * n + j]) }
+            } else {
+              for j in 0..<n { total += Double(f[r * n + j]) }
+            }
             s[r] += total
           }
         }
@@ -137,6 +160,8 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   /// The checkpoint metadata entry that holds a calibration as JSON: `support_calibration`.
   public static var metadataKey: String { "support_calibration" }
 
+  /// How the units combine: the scale and threshold hold for densities of this reduction.
+  public let reduction: SupportReduction
   /// ρ̃, the density that scores 1 (the median training density).
   public let scale: Double
   /// τ, the smallest score that is not abstained on.
@@ -144,11 +169,12 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   /// q, the fraction of the training rows the threshold was fitted to cover.
   public let coverage: Double
 
-  /// A calibration from its parts, as stored.
+  /// A calibration from its parts, as stored; `reduction` is the ``RadialSupport/reduction``
+  /// the densities are to come from.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a scale that is not
   ///   finite and > 0, a threshold that is not finite and ≥ 0, or a coverage outside (0, 1].
-  public init(scale: Double, threshold: Double, coverage: Double) throws {
+  public init(scale: Double, threshold: Double, coverage: Double, reduction: SupportReduction = .max) throws {
     guard scale.isFinite && scale > 0 else {
       throw BumpKitError.invalidArgument(name: "scale", value: "\(scale)", reason: "must be finite and > 0")
     }
@@ -158,31 +184,35 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
     guard coverage > 0 && coverage <= 1 else {
       throw BumpKitError.invalidArgument(name: "coverage", value: "\(coverage)", reason: "must be in (0, 1]")
     }
-    (self.scale, self.threshold, self.coverage) = (scale, threshold, coverage)
+    (self.scale, self.threshold, self.coverage, self.reduction) = (scale, threshold, coverage, reduction)
   }
 
-  private enum CodingKeys: String, CodingKey { case scale, threshold, coverage }
+  private enum CodingKeys: String, CodingKey { case scale, threshold, coverage, reduction }
 
-  /// Reads a calibration as stored (`{"coverage": …, "scale": …, "threshold": …}`), checked
-  /// as ``init(scale:threshold:coverage:)`` checks one.
+  /// Reads a calibration as stored (`{"coverage": …, "reduction": "max", "scale": …,
+  /// "threshold": …}`), checked as ``init(scale:threshold:coverage:reduction:)`` checks one.
   ///
-  /// - Throws: a `DecodingError` for a missing or non-numeric entry, and what
-  ///   ``init(scale:threshold:coverage:)`` throws.
+  /// - Throws: a `DecodingError` for a missing or malformed entry, and what
+  ///   ``init(scale:threshold:coverage:reduction:)`` throws.
   public init(from decoder: any Decoder) throws {
     let entries = try decoder.container(keyedBy: CodingKeys.self)
     try self.init(
       scale: try entries.decode(Double.self, forKey: .scale),
       threshold: try entries.decode(Double.self, forKey: .threshold),
-      coverage: try entries.decode(Double.self, forKey: .coverage))
+      coverage: try entries.decode(Double.self, forKey: .coverage),
+      reduction: try entries.decode(SupportReduction.self, forKey: .reduction))
   }
 
   /// The calibration fitted on the training rows' densities ρ (from
-  /// ``RadialSupport/densities(_:)``) at in-distribution coverage `coverage`.
+  /// ``RadialSupport/densities(_:)`` of a support with reduction `reduction`) at
+  /// in-distribution coverage `coverage`.
   ///
   /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no densities,
   ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for a density that is not finite
   ///   and ≥ 0 or a coverage outside (0, 1].
-  public init(trainingDensities densities: [Double], coverage: Double = Self.defaultCoverage) throws {
+  public init(
+    trainingDensities densities: [Double], reduction: SupportReduction = .max, coverage: Double = Self.defaultCoverage
+  ) throws {
     guard !densities.isEmpty else { throw BumpKitError.emptyBatch(operation: "SupportCalibration") }
     guard coverage > 0 && coverage <= 1 else {
       throw BumpKitError.invalidArgument(name: "coverage", value: "\(coverage)", reason: "must be in (0, 1]")
@@ -198,7 +228,7 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
     let scale = median > 0 ? median : (mean > 0 ? mean : 1)
     // (1 − q)·n rounds below an integer it equals (0.1·100 = 9.999…): a relative nudge.
     let k = min(n - 1, Int(((1 - coverage) * Double(n) * (1 + 1e-12)).rounded(.down)))
-    try self.init(scale: scale, threshold: sorted[k] / scale, coverage: coverage)
+    try self.init(scale: scale, threshold: sorted[k] / scale, coverage: coverage, reduction: reduction)
   }
 
   /// s = ρ / ρ̃ for a density ρ.
