@@ -114,6 +114,10 @@ import Testing
         "coverage (rows not abstained on): \(String(format: "%.2f", Double(rows.count - uncovered) / Double(rows.count) * 100))% (\(rows.count - uncovered) of \(rows.count);"),
       "\(evaluate.stdout)")
     #expect(evaluate.stdout.contains("accuracy on covered rows: "), "\(evaluate.stdout)")
+
+    let inspect = try TrainTool.run(["inspect", model])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    #expect(inspect.stdout.contains("support score: max of the radial bumps over "), "\(inspect.stdout)")
   }
 
   @Test func modelWithoutRadialLayerWritesNoSupportColumns() throws {
