@@ -32,6 +32,8 @@ struct EvaluateCommand: TableCheckpointCommand {
 
   @OptionGroup var ignored: IgnoredColumns
 
+  @OptionGroup var coverageOption: CoverageOption
+
   func validate() throws {
     try ModelFile.validate(model: model, data: data)
   }
@@ -39,7 +41,7 @@ struct EvaluateCommand: TableCheckpointCommand {
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info, table) = try open(Element.self, target: true)
     var input = table
-    let covered = try info.support.flatMap { calibration in
+    let covered = try coverageOption.calibration(info.support, model: model).flatMap { calibration in
       try SupportReport.support(network.members, reduction: calibration.reduction).map {
         SupportReport.Covered(support: $0, calibration: calibration, network: network, info: info)
       }

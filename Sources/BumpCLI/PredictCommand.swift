@@ -21,7 +21,7 @@ struct PredictCommand: TableCheckpointCommand {
       score (how deep the row lies in the deepest unit's support, relative to a typical \
       training row, which scores 1; exactly 0 outside every unit's support), and \
       abstain, 1 where the score is 0 or below the threshold fitted on the training rows \
-      (at 99% coverage), else 0.
+      (at 99% coverage, or at --coverage), else 0.
       """
   )
 
@@ -34,6 +34,8 @@ struct PredictCommand: TableCheckpointCommand {
   var data: String
 
   @OptionGroup var ignored: IgnoredColumns
+
+  @OptionGroup var coverageOption: CoverageOption
 
   @Option(
     help: ArgumentHelp(
@@ -68,7 +70,7 @@ struct PredictCommand: TableCheckpointCommand {
     case .classification(let classes):
       header = ["predicted_class"] + (0..<classes).map { "probability_\(info.className($0))" }
     }
-    let support = try info.support.flatMap { calibration in
+    let support = try coverageOption.calibration(info.support, model: model).flatMap { calibration in
       try SupportReport.support(network.members, reduction: calibration.reduction).map { ($0, calibration) }
     }
     if support != nil { header += ["in_support", "abstain"] }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BumpKit
 import Foundation
 
@@ -174,5 +175,42 @@ extension SupportReport {
       centers: centers, radii: radii, grid: (xs, ys, values), points: points,
       title: "Where the model abstains (white): support score 0 or below \(formatted(calibration.threshold, digits: 3))",
       xLabel: "x₁" + suffix, yLabel: "x₂" + suffix)
+  }
+}
+
+/// `--coverage` of `bump predict` and `bump evaluate`: a radial model's abstention threshold
+/// at another in-distribution coverage than the one stored (0.99), set from the training
+/// scores' quantiles the checkpoint keeps.
+struct CoverageOption: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      """
+      For a model with a radial first layer (bump train --radial): abstain below the support \
+      score that this fraction of the training rows reach (0 < q ≤ 1; default: the \
+      checkpoint's, 0.99).
+      """,
+      valueName: "q"))
+  var coverage: Double?
+
+  func validate() throws {
+    if let coverage, !(coverage > 0 && coverage <= 1) {
+      throw ValidationError("--coverage \(coverage) must be greater than 0 and at most 1")
+    }
+  }
+
+  /// The calibration to score with: `stored` (the checkpoint's, nil for a model without
+  /// one) at the coverage asked for.
+  ///
+  /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` for `--coverage` with a
+  ///   checkpoint that has no calibration, or one without quantiles.
+  func calibration(_ stored: SupportCalibration?, model path: String) throws -> SupportCalibration? {
+    guard let coverage else { return stored }
+    guard let stored, !stored.quantiles.isEmpty else {
+      throw CLIError.invalidCheckpoint(
+        path: path,
+        reason: "--coverage needs the support calibration that bump train --radial stores, and this checkpoint has "
+          + (stored == nil ? "none" : "one without the training quantiles"))
+    }
+    return try stored.recalibrated(coverage: coverage)
   }
 }

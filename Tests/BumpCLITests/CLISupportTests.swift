@@ -115,6 +115,19 @@ import Testing
       "\(evaluate.stdout)")
     #expect(evaluate.stdout.contains("accuracy on covered rows: "), "\(evaluate.stdout)")
 
+    // --coverage: a lower coverage abstains on at least as many rows, and coverage 1 (the
+    // lowest training score) on no more; far rows stay abstained on either way.
+    for (coverage, fewer) in [("0.5", false), ("1", true)] {
+      let moved = try TrainTool.run(["predict", "--model", model, "--data", input, "--coverage", coverage])
+      #expect(moved.status == 0, "\(moved.stderr)")
+      let flags = moved.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").last.map(String.init) ?? "" }
+      let count = flags.filter { $0 == "1" }.count
+      #expect(fewer ? count <= uncovered : count >= uncovered, "--coverage \(coverage): \(count) against \(uncovered)")
+      #expect(flags.suffix(far.count).allSatisfy { $0 == "1" })
+    }
+    let bad = try TrainTool.run(["predict", "--model", model, "--data", input, "--coverage", "0"])
+    #expect(bad.status != 0 && bad.stderr.contains("--coverage"), "\(bad.stderr)")
+
     let inspect = try TrainTool.run(["inspect", model])
     #expect(inspect.status == 0, "\(inspect.stderr)")
     #expect(inspect.stdout.contains("support score: max of the radial bumps over "), "\(inspect.stdout)")
@@ -136,5 +149,7 @@ import Testing
     #expect(predict.stdout.split(separator: "\n").first == "predicted_class,probability_0,probability_1")
     let evaluate = try TrainTool.run(["evaluate", "--model", run + "/model.safetensors", "--data", data])
     #expect(evaluate.status == 0 && !evaluate.stdout.contains("coverage"), "\(evaluate.stdout)")
+    let coverage = try TrainTool.run(["predict", "--model", run + "/model.safetensors", "--data", data, "--coverage", "0.9"])
+    #expect(coverage.status != 0 && coverage.stderr.contains("--coverage needs the support calibration"), "\(coverage.stderr)")
   }
 }

@@ -160,6 +160,23 @@ struct SupportScoreTests {
         if let higher = scores.filter({ $0 > c.threshold }).min() {
           #expect(Double(scores.filter { $0 >= higher }.count) < q * Double(n), "n \(n) q \(q)")
         }
+        // The quantile table: entry i is the ⌊(i/1000)·n⌋-th smallest score.
+        let sortedScores = scores.sorted()
+        #expect(c.quantiles.count == 1001)
+        for i in [0, 1, 10, 500, 999, 1000] {
+          #expect(c.quantiles[i] == sortedScores[min(n - 1, i * n / 1000)], "n \(n) i \(i)")
+        }
+        // Another coverage from the table: on the grid the fit's own threshold, off it one
+        // that still covers at least that fraction.
+        for other in [0.5, 0.9, 0.95, 0.999] {
+          let refitted = try SupportCalibration(trainingDensities: densities, coverage: other)
+          #expect(try c.recalibrated(coverage: other) == refitted, "n \(n) q \(q) → \(other)")
+        }
+        for other in [0.9937, 0.42, 1e-9] {
+          let moved = try c.recalibrated(coverage: other)
+          #expect(Double(scores.filter { $0 >= moved.threshold }.count) >= other * Double(n) - 1e-9, "n \(n) → \(other)")
+          #expect(moved.threshold <= (try SupportCalibration(trainingDensities: densities, coverage: other)).threshold)
+        }
       }
     }
     let c = try SupportCalibration(scale: 2, threshold: 0.25, coverage: 0.99)
@@ -177,8 +194,20 @@ struct SupportScoreTests {
       let data = try JSONEncoder().encode(c)
       #expect(try JSONDecoder().decode(SupportCalibration.self, from: data) == c)
     }
+    let fitted = try SupportCalibration(trainingDensities: (0..<50).map { Double($0 % 7) }, coverage: 0.9)
+    #expect(try JSONDecoder().decode(SupportCalibration.self, from: try JSONEncoder().encode(fitted)) == fitted)
+    // Stored without quantiles: read, but another coverage cannot be set from it.
     let good = #"{"scale": 1, "threshold": 0.1, "coverage": 0.99, "reduction": "sum"}"#
-    #expect(try JSONDecoder().decode(SupportCalibration.self, from: Data(good.utf8)).reduction == .sum)
+    let bare = try JSONDecoder().decode(SupportCalibration.self, from: Data(good.utf8))
+    #expect(bare.reduction == .sum && bare.quantiles.isEmpty)
+    #expect(throws: BumpKitError.self) { try bare.recalibrated(coverage: 0.9) }
+    #expect(throws: BumpKitError.self) { try fitted.recalibrated(coverage: 0) }
+    #expect(throws: BumpKitError.self) { try fitted.recalibrated(coverage: 1.01) }
+    let decreasing = [Double](repeating: 1, count: 1000) + [0.5]
+    #expect(throws: BumpKitError.self) {
+      try SupportCalibration(scale: 1, threshold: 0.1, coverage: 0.99, quantiles: decreasing)
+    }
+    #expect(throws: BumpKitError.self) { try SupportCalibration(scale: 1, threshold: 0.1, coverage: 0.99, quantiles: [0, 1]) }
     for bad in [
       #"{"scale": 0, "threshold": 0.1, "coverage": 0.99, "reduction": "max"}"#,
       #"{"scale": 1, "threshold": -1, "coverage": 0.99, "reduction": "max"}"#,

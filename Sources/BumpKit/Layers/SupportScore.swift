@@ -153,6 +153,10 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
 ///     abstain(x) = 1  unless  s(x) > 0 and s(x) ≥ τ,
 ///
 /// so an input farther than √σⱼ from every centre cⱼ is always abstained on, whatever τ is.
+///
+/// A fitted calibration also keeps the training scores' quantiles on a grid of steps of
+/// 1/1000 (``quantiles``), from which ``recalibrated(coverage:)`` sets the threshold for
+/// another coverage without the training rows.
 public struct SupportCalibration: Codable, Equatable, Sendable {
   /// The in-distribution coverage a calibration is fitted at unless told otherwise: 0.99.
   public static var defaultCoverage: Double { 0.99 }
@@ -168,13 +172,29 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   public let threshold: Double
   /// q, the fraction of the training rows the threshold was fitted to cover.
   public let coverage: Double
+  /// The training scores' lower quantiles: entry i is the ⌊(i/1000)·n⌋-th smallest of the n
+  /// training scores (0-based, at most the largest), i = 0…1000; empty for a calibration made
+  /// from its parts without them.
+  public let quantiles: [Double]
+
+  /// The steps of the ``quantiles`` grid: 1000.
+  static var quantileSteps: Int { 1000 }
+
+  /// The k-th smallest of `n` values for the lower-tail fraction `fraction`:
+  /// ⌊fraction·n⌋, nudged up by a relative 1e-12 (0.1·100 is 9.999… in binary), at most n − 1.
+  static func orderIndex(fraction: Double, count n: Int) -> Int {
+    min(n - 1, max(0, Int((fraction * Double(n) * (1 + 1e-12)).rounded(.down))))
+  }
 
   /// A calibration from its parts, as stored; `reduction` is the ``RadialSupport/reduction``
-  /// the densities are to come from.
+  /// the densities are to come from, `quantiles` the training scores' (see ``quantiles``).
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a scale that is not
-  ///   finite and > 0, a threshold that is not finite and ≥ 0, or a coverage outside (0, 1].
-  public init(scale: Double, threshold: Double, coverage: Double, reduction: SupportReduction = .max) throws {
+  ///   finite and > 0, a threshold that is not finite and ≥ 0, a coverage outside (0, 1], or
+  ///   quantiles that are not 1001 finite, non-negative, non-decreasing values (or none).
+  public init(
+    scale: Double, threshold: Double, coverage: Double, reduction: SupportReduction = .max, quantiles: [Double] = []
+  ) throws {
     guard scale.isFinite && scale > 0 else {
       throw BumpKitError.invalidArgument(name: "scale", value: "\(scale)", reason: "must be finite and > 0")
     }
@@ -184,23 +204,56 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
     guard coverage > 0 && coverage <= 1 else {
       throw BumpKitError.invalidArgument(name: "coverage", value: "\(coverage)", reason: "must be in (0, 1]")
     }
+    if !quantiles.isEmpty {
+      guard quantiles.count == Self.quantileSteps + 1 else {
+        throw BumpKitError.invalidArgument(
+          name: "quantiles", value: "\(quantiles.count) values", reason: "must be \(Self.quantileSteps + 1) values, or none")
+      }
+      for (i, q) in quantiles.enumerated() where !(q.isFinite && q >= 0 && (i == 0 || q >= quantiles[i - 1])) {
+        throw BumpKitError.invalidArgument(
+          name: "quantiles[\(i)]", value: "\(q)", reason: "must be finite, ≥ 0 and not below the one before")
+      }
+    }
     (self.scale, self.threshold, self.coverage, self.reduction) = (scale, threshold, coverage, reduction)
+    self.quantiles = quantiles
   }
 
-  private enum CodingKeys: String, CodingKey { case scale, threshold, coverage, reduction }
+  private enum CodingKeys: String, CodingKey { case scale, threshold, coverage, reduction, quantiles }
 
-  /// Reads a calibration as stored (`{"coverage": …, "reduction": "max", "scale": …,
-  /// "threshold": …}`), checked as ``init(scale:threshold:coverage:reduction:)`` checks one.
+  /// Reads a calibration as stored (`{"coverage": …, "quantiles": […], "reduction": "max",
+  /// "scale": …, "threshold": …}`; the quantiles may be missing), checked as
+  /// ``init(scale:threshold:coverage:reduction:quantiles:)`` checks one.
   ///
   /// - Throws: a `DecodingError` for a missing or malformed entry, and what
-  ///   ``init(scale:threshold:coverage:reduction:)`` throws.
+  ///   ``init(scale:threshold:coverage:reduction:quantiles:)`` throws.
   public init(from decoder: any Decoder) throws {
     let entries = try decoder.container(keyedBy: CodingKeys.self)
     try self.init(
       scale: try entries.decode(Double.self, forKey: .scale),
       threshold: try entries.decode(Double.self, forKey: .threshold),
       coverage: try entries.decode(Double.self, forKey: .coverage),
-      reduction: try entries.decode(SupportReduction.self, forKey: .reduction))
+      reduction: try entries.decode(SupportReduction.self, forKey: .reduction),
+      quantiles: try entries.decodeIfPresent([Double].self, forKey: .quantiles) ?? [])
+  }
+
+  /// The same calibration with the threshold for in-distribution coverage `coverage`, from
+  /// the stored ``quantiles``: the training score at the lower-tail fraction 1 − `coverage`,
+  /// rounded down to the grid, so that at least a fraction `coverage` of the training rows
+  /// score at or above it (on the grid, the very threshold a fit at `coverage` gives).
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a coverage outside
+  ///   (0, 1] or a calibration without quantiles.
+  public func recalibrated(coverage: Double) throws -> SupportCalibration {
+    guard coverage > 0 && coverage <= 1 else {
+      throw BumpKitError.invalidArgument(name: "coverage", value: "\(coverage)", reason: "must be in (0, 1]")
+    }
+    guard !quantiles.isEmpty else {
+      throw BumpKitError.invalidArgument(
+        name: "coverage", value: "\(coverage)", reason: "this calibration keeps no quantiles to set another threshold from")
+    }
+    let i = Self.orderIndex(fraction: 1 - coverage, count: Self.quantileSteps)
+    return try SupportCalibration(
+      scale: scale, threshold: quantiles[i], coverage: coverage, reduction: reduction, quantiles: quantiles)
   }
 
   /// The calibration fitted on the training rows' densities ρ (from
@@ -226,9 +279,11 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
     let median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     let mean = sorted.reduce(0, +) / Double(n)
     let scale = median > 0 ? median : (mean > 0 ? mean : 1)
-    // (1 − q)·n rounds below an integer it equals (0.1·100 = 9.999…): a relative nudge.
-    let k = min(n - 1, Int(((1 - coverage) * Double(n) * (1 + 1e-12)).rounded(.down)))
-    try self.init(scale: scale, threshold: sorted[k] / scale, coverage: coverage, reduction: reduction)
+    let k = Self.orderIndex(fraction: 1 - coverage, count: n)
+    let steps = Self.quantileSteps
+    let quantiles = (0...steps).map { sorted[Self.orderIndex(fraction: Double($0) / Double(steps), count: n)] / scale }
+    try self.init(
+      scale: scale, threshold: sorted[k] / scale, coverage: coverage, reduction: reduction, quantiles: quantiles)
   }
 
   /// s = ρ / ρ̃ for a density ρ.
