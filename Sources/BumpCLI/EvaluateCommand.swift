@@ -15,7 +15,9 @@ struct EvaluateCommand: TableCheckpointCommand {
       class 2007); a label that is not one of them is an error naming its line, and a \
       row with a missing label is left out and counted. The file is read 4096 rows at a time. \
       An ensemble checkpoint is scored as one model: the mean of its models' outputs, or the \
-      cross-entropy and accuracy of their mean class probabilities.
+      cross-entropy and accuracy of their mean class probabilities. A model whose first \
+      hidden layer is radial (bump train --radial) also reports its coverage, the rows it \
+      does not abstain on (see bump predict), and the loss and accuracy or rmse on them.
       """
   )
 
@@ -30,6 +32,8 @@ struct EvaluateCommand: TableCheckpointCommand {
 
   @OptionGroup var ignored: IgnoredColumns
 
+  @OptionGroup var coverageOption: CoverageOption
+
   func validate() throws {
     try ModelFile.validate(model: model, data: data)
   }
@@ -37,7 +41,12 @@ struct EvaluateCommand: TableCheckpointCommand {
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info, table) = try open(Element.self, target: true)
     var input = table
-    let score = try Self.score(network, info: info, input: &input)
+    let covered = try coverageOption.calibration(info.support, model: model).flatMap { calibration in
+      try SupportReport.support(network.members, reduction: calibration.reduction).map {
+        SupportReport.Covered(support: $0, calibration: calibration, network: network, info: info)
+      }
+    }
+    let score = try Self.score(network, info: info, input: &input, each: covered?.add)
     if let note = input.missingTargetNote { Console.error("Note: \(note)") }
     for warning in input.tally.warnings(plan: input.plan, source: input.source) { Console.error(warning) }
     var lines = [
@@ -52,6 +61,7 @@ struct EvaluateCommand: TableCheckpointCommand {
       let accuracy = Double(score.correct) / Double(score.rows)
       lines.append("accuracy: \(String(format: "%.2f", accuracy * 100))% (\(score.correct) of \(score.rows))")
     }
+    lines += covered?.lines ?? []
     Console.line(lines.joined(separator: "\n"))
   }
 
@@ -69,9 +79,11 @@ struct EvaluateCommand: TableCheckpointCommand {
 
   /// The score of the model or ensemble `network` (see ``score(_:info:input:)``): an
   /// ensemble's combined outputs are scored as one model's (the loss of its mean
-  /// probabilities, the class they make most likely).
+  /// probabilities, the class they make most likely); `each`, when given, sees every step's
+  /// inputs and targets.
   static func score<Element: MatrixScalar>(
-    _ network: ModelEnsemble<Element>, info: ModelInfo, input: inout ModelFile.TableInput<Element>
+    _ network: ModelEnsemble<Element>, info: ModelInfo, input: inout ModelFile.TableInput<Element>,
+    each: ((Matrix<Element>, Matrix<Element>) throws -> Void)? = nil
   ) throws -> (loss: Double, correct: Int, rows: Int) {
     let single = network.isEnsemble ? nil : network.first
     let loss = ModelFactory.loss(info.loss, as: Element.self)
@@ -87,6 +99,7 @@ struct EvaluateCommand: TableCheckpointCommand {
         let range = start..<min(x.rows, start + Self.batchSize)
         try x.copyRows(range, into: &batchX)
         try targets.copyRows(range, into: &batchY)
+        try each?(batchX, batchY)
         // Regression is scored in the target's own units, whatever units the model predicts in.
         let value: Double
         if info.task.classes == nil {

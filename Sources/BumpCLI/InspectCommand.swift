@@ -92,6 +92,11 @@ struct InspectCommand: CheckpointCommand {
     if let f = info.finalModel {
       lines.append("  final model: \(f.choice.rawValue), \(f.description)")
     }
+    if let c = info.support {
+      lines.append(
+        "  support score: \(c.reduction.rawValue) of the radial bumps over \(formatted(c.scale)); abstains below "
+          + "\(formatted(c.threshold)) (\(String(format: "%.0f", c.coverage * 100))% of the training rows at or above it)")
+    }
     if let m = info.metrics {
       var text = "  metrics: train loss \(formatted(m.trainLoss))"
       // After a refit the validation rows were trained on: their score is the early-stopped model's.

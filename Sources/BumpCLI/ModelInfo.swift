@@ -49,7 +49,9 @@ struct RunMetrics: Codable, Equatable, Sendable {
 /// in the target's own units), `status` and `epochs_completed`; `column_plan` (JSON
 /// ``ColumnPlan``: how each CSV column became the inputs, written since column plans exist;
 /// a checkpoint without one reads every feature as numbers, strictly, as before);
-/// `final_model` (JSON ``FinalModelRecord``: the refit or ensemble the run ended with).
+/// `final_model` (JSON ``FinalModelRecord``: the refit or ensemble the run ended with);
+/// `support_calibration` (JSON `SupportCalibration`: a radial model's support score
+/// normalisation and abstention threshold, fitted on the training rows).
 struct ModelInfo: Equatable {
   var configuration: TrainingConfiguration?
   var featureNames: [String]
@@ -70,6 +72,9 @@ struct ModelInfo: Equatable {
   /// on all rows, or an ensemble): the `final_model` entry; nil otherwise, and in checkpoints
   /// written before refits existed.
   var finalModel: FinalModelRecord?
+  /// A radial model's support calibration (see ``SupportReport``); nil for other models and
+  /// for checkpoints written before it existed.
+  var support: SupportCalibration?
   /// `initial`, `training`, `complete` or `failed`.
   var status: String
   var epochsCompleted: Int
@@ -115,6 +120,7 @@ struct ModelInfo: Equatable {
     if let metrics { m["metrics"] = try Self.json(metrics, snakeCase: true) }
     if let plan { m["column_plan"] = try Self.json(plan, snakeCase: true) }
     if let finalModel { m["final_model"] = try Self.json(finalModel, snakeCase: true) }
+    if let support { m[SupportCalibration.metadataKey] = try Self.json(support) }
     return m
   }
 
@@ -233,6 +239,10 @@ struct ModelInfo: Equatable {
     configuration = m["training_config"].flatMap { try? TrainingConfiguration(json: $0) }
     // Reported only; an ensemble's models are counted by the checkpoint itself.
     finalModel = m["final_model"] == nil ? nil : try? decode(FinalModelRecord.self, "final_model", snakeCase: true)
+    // Used by predict and evaluate: a malformed one is an error, not silently no abstention.
+    support =
+      m[SupportCalibration.metadataKey] == nil
+      ? nil : try decode(SupportCalibration.self, SupportCalibration.metadataKey)
     status = m["status"] ?? "unknown"
     epochsCompleted = m["epochs_completed"].flatMap { Int($0) } ?? 0
   }

@@ -16,7 +16,12 @@ struct PredictCommand: TableCheckpointCommand {
       classification writes predicted_class (the class name, or its number) and one \
       probability column per class, probability_<class>. An ensemble checkpoint (bump train \
       --final-model ensemble, the default) predicts the mean of its models' outputs \
-      (regression) or of their class probabilities (classification).
+      (regression) or of their class probabilities (classification). A model whose first \
+      hidden layer is radial (bump train --radial) also writes in_support, its support \
+      score (how deep the row lies in the deepest unit's support, relative to a typical \
+      training row, which scores 1; exactly 0 outside every unit's support), and \
+      abstain, 1 where the score is 0 or below the threshold fitted on the training rows \
+      (at 99% coverage, or at --coverage), else 0.
       """
   )
 
@@ -29,6 +34,8 @@ struct PredictCommand: TableCheckpointCommand {
   var data: String
 
   @OptionGroup var ignored: IgnoredColumns
+
+  @OptionGroup var coverageOption: CoverageOption
 
   @Option(
     help: ArgumentHelp(
@@ -55,7 +62,7 @@ struct PredictCommand: TableCheckpointCommand {
   func run<Element: MatrixScalar>(_: Element.Type) throws {
     let (network, info, table) = try open(Element.self, target: false)
     var input = table
-    let header: [String]
+    var header: [String]
     switch info.task {
     case .regression:
       header =
@@ -63,6 +70,10 @@ struct PredictCommand: TableCheckpointCommand {
     case .classification(let classes):
       header = ["predicted_class"] + (0..<classes).map { "probability_\(info.className($0))" }
     }
+    let support = try coverageOption.calibration(info.support, model: model).flatMap { calibration in
+      try SupportReport.support(network.members, reduction: calibration.reduction).map { ($0, calibration) }
+    }
+    if support != nil { header += ["in_support", "abstain"] }
     // A file is written to a temporary sibling and renamed at the end; a device, FIFO or
     // standard output (`-`, or no --output) is written as rows come. A stop signal acts at
     // once, even in a write blocked on a stalled pipe: it removes the temporary file (the
@@ -82,14 +93,15 @@ struct PredictCommand: TableCheckpointCommand {
         let outputs = try network.predict(batch, batchSize: Self.batchSize)
         // A regression model trained on a standardized target predicts in standardized units.
         let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
+        let extra = try support.map { try SupportReport.columns($0.0, $0.1, batch).map { [$0.score, $0.abstain] } }
         switch info.task {
         case .regression:
-          for r in 0..<logits.rows { try writer.write(row: logits.row(r).map(CSVFile.format)) }
+          for r in 0..<logits.rows { try writer.write(row: logits.row(r).map(CSVFile.format) + (extra?[r] ?? [])) }
         case .classification:
           let predicted = Prediction.classes(logits: logits)
           for r in 0..<logits.rows {
             let p = Prediction.probabilities(logits: logits, row: r)
-            try writer.write(row: [info.className(predicted[r])] + p.map { "\($0)" })
+            try writer.write(row: [info.className(predicted[r])] + p.map { "\($0)" } + (extra?[r] ?? []))
           }
         }
       }

@@ -418,6 +418,8 @@ struct TrainingRun<Element: MatrixScalar> {
     /// The summary's lines after the header, but for the file list.
     var lines: [String]
     var history: History
+    /// A radial model's support calibration, fitted on the training rows.
+    var support: SupportCalibration? = nil
   }
 
   /// Computes the final metrics (one streamed pass over each of the training, validation
@@ -454,6 +456,13 @@ struct TrainingRun<Element: MatrixScalar> {
         model: model, inputs: train.x, counts: counts, standardized: info.standardization != nil)
     {
       plots.append(("radial_supports.svg", svg))
+    }
+    checkpoint()
+    let support = try SupportReport.fit(models: final.members, training: train.x, validation: data.validation?.x)
+    if let support, let svg = try SupportReport.plot(
+      models: final.members, calibration: support.calibration, inputs: train.x, standardized: info.standardization != nil)
+    {
+      plots.append(("support.svg", svg))
     }
     checkpoint()
 
@@ -508,6 +517,7 @@ struct TrainingRun<Element: MatrixScalar> {
     lines.append("")
     lines += bumpReport(statistics, of: earlyStopped == nil ? nil : "the refit")
     lines += RadialLayerReport.lines(model: model, statistics: layers.radials)
+    lines += support?.lines ?? []
     var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds - refitSeconds))"
     if history.stoppedEarly { trainingLine += " (stopped early)" }
     if let record = info.finalModel, earlyStopped != nil {
@@ -517,7 +527,7 @@ struct TrainingRun<Element: MatrixScalar> {
     lines.append("")
     return Results(
       metrics: metrics, statistics: statistics, plots: plots, lines: lines,
-      history: data.naturalUnits(history))
+      history: data.naturalUnits(history), support: support?.calibration)
   }
 
   /// Writes every file of the run folder and returns the summary.
@@ -527,6 +537,7 @@ struct TrainingRun<Element: MatrixScalar> {
     times: (reading: Double, training: Double, trainingEnd: ContinuousClock.Instant)
   ) throws -> String {
     info.metrics = results.metrics
+    info.support = results.support
     info.status = "complete"
     info.epochsCompleted = results.history.epochs
     try Checkpoint.saveEnsemble(models, to: folder.file("model.safetensors"), metadata: try info.metadata())

@@ -1,0 +1,216 @@
+import ArgumentParser
+import BumpKit
+import Foundation
+
+/// The support score of a model whose first hidden layer is radial (`bump train --radial`):
+/// fitted on the training rows when a run ends, stored in the checkpoint
+/// (`SupportCalibration`), and written by `predict` (`in_support`, `abstain`) and reported
+/// by `evaluate` (coverage, the metrics on the covered rows).
+enum SupportReport {
+  /// Rows scored per call of `RadialSupport.densities(_:)`: its buffers are rows × units.
+  static let batch = 4096
+
+  /// The support of `models`, their units combined by `reduction`, when their first layer is
+  /// radial; nil otherwise.
+  static func support<Element: MatrixScalar>(
+    _ models: [Sequential<Element>], reduction: SupportReduction = .max
+  ) throws -> RadialSupport<Element>? {
+    guard models.first?.layers.first is RadialBump<Element> else { return nil }
+    return try RadialSupport(models: models, reduction: reduction)
+  }
+
+  /// ρ for every row of `x`, ``batch`` rows a call.
+  static func densities<Element: MatrixScalar>(_ support: RadialSupport<Element>, _ x: Matrix<Element>) throws -> [Double] {
+    if x.rows <= batch { return x.rows == 0 ? [] : try support.densities(x) }
+    var result: [Double] = []
+    result.reserveCapacity(x.rows)
+    var part = Matrix<Element>()
+    for start in stride(from: 0, to: x.rows, by: batch) {
+      try x.copyRows(start..<min(x.rows, start + batch), into: &part)
+      result += try support.densities(part)
+    }
+    return result
+  }
+
+  /// What a run's end reports of the support: the calibration fitted on the training rows
+  /// at the default coverage, and the summary's lines (the validation rows outside every
+  /// support and those abstained on). nil for a model without a radial first layer.
+  static func fit<Element: MatrixScalar>(
+    models: [Sequential<Element>], training: Matrix<Element>, validation: Matrix<Element>?
+  ) throws -> (calibration: SupportCalibration, lines: [String])? {
+    guard let support = try support(models), training.rows > 0 else { return nil }
+    let calibration = try SupportCalibration(
+      trainingDensities: try densities(support, training), reduction: support.reduction)
+    var line =
+      "Support score (radial first layer): abstains below \(formatted(calibration.threshold, digits: 4)) "
+      + "(\(percent(calibration.coverage)) of the training rows at or above it)"
+    if let validation, validation.rows > 0 {
+      let scores = try densities(support, validation).map(calibration.score(density:))
+      let outside = scores.filter { $0 == 0 }.count
+      let abstained = scores.filter(calibration.abstains(score:)).count
+      line +=
+        "; validation rows outside every support: \(percent(Double(outside) / Double(scores.count))), "
+        + "abstained on: \(percent(Double(abstained) / Double(scores.count)))"
+    }
+    return (calibration, [line + ".", ""])
+  }
+
+  /// `value` as a percentage with two decimals.
+  static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+
+  /// The support columns `predict` writes for a batch: the score and 1 where the model
+  /// abstains, else 0.
+  static func columns<Element: MatrixScalar>(
+    _ support: RadialSupport<Element>, _ calibration: SupportCalibration, _ x: Matrix<Element>
+  ) throws -> [(score: String, abstain: String)] {
+    try densities(support, x).map { density in
+      let score = calibration.score(density: density)
+      return ("\(score)", calibration.abstains(score: score) ? "1" : "0")
+    }
+  }
+
+  /// The metrics of `evaluate` over the rows the model does not abstain on, summed batch by
+  /// batch.
+  final class Covered<Element: MatrixScalar> {
+    let support: RadialSupport<Element>
+    let calibration: SupportCalibration
+    let network: ModelEnsemble<Element>
+    let info: ModelInfo
+    private(set) var rows = 0
+    private(set) var covered = 0
+    private(set) var outside = 0
+    private var lossSum = 0.0
+    private var correct = 0
+
+    init(support: RadialSupport<Element>, calibration: SupportCalibration, network: ModelEnsemble<Element>, info: ModelInfo) {
+      (self.support, self.calibration, self.network, self.info) = (support, calibration, network, info)
+    }
+
+    /// Adds one batch of inputs and their targets.
+    func add(_ x: Matrix<Element>, _ y: Matrix<Element>) throws {
+      let scores = try densities(support, x).map(calibration.score(density:))
+      rows += scores.count
+      outside += scores.filter { $0 == 0 }.count
+      let kept = scores.indices.filter { !calibration.abstains(score: scores[$0]) }
+      guard !kept.isEmpty else { return }
+      covered += kept.count
+      let (keptX, keptY) = (try x.rows(at: kept), try y.rows(at: kept))
+      let loss = ModelFactory.loss(info.loss, as: Element.self)
+      if info.task.classes == nil {
+        let predicted = try info.naturalUnits(try network.predict(keptX))
+        lossSum += try loss.loss(predicted: predicted, target: keptY) * Double(kept.count)
+      } else {
+        let outputs = try network.predict(keptX)
+        lossSum += try loss.loss(predicted: outputs, target: keptY) * Double(kept.count)
+        correct += Sequential<Element>.correctCount(outputs, keptY)
+      }
+    }
+
+    /// The report's lines: the coverage, and the loss (and rmse or accuracy) on the covered rows.
+    var lines: [String] {
+      guard rows > 0 else { return [] }
+      var lines = [
+        "coverage (rows not abstained on): \(percent(Double(covered) / Double(rows))) (\(covered) of \(rows); "
+          + "\(outside) outside every support; threshold \(formatted(calibration.threshold, digits: 4)))"
+      ]
+      guard covered > 0 else { return lines }
+      let loss = lossSum / Double(covered)
+      lines.append("loss on covered rows (\(info.loss.rawValue)): \(formatted(loss, digits: 6))")
+      if info.task.classes == nil {
+        lines.append("rmse on covered rows: \(formatted(loss.squareRoot(), digits: 6))")
+      } else {
+        lines.append(
+          "accuracy on covered rows: \(String(format: "%.2f", Double(correct) / Double(covered) * 100))% (\(correct) of \(covered))")
+      }
+      return lines
+    }
+  }
+}
+
+extension SupportReport {
+  /// For a model with two inputs and a radial first layer: where it abstains (white) and
+  /// where it does not (shaded by the support score, up to 1 and beyond), with the first
+  /// model's supports as circles and the training rows as dots, over the training rows'
+  /// span with a 25 % margin on each side (in the model's input units). Nil otherwise.
+  static func plot<Element: MatrixScalar>(
+    models: [Sequential<Element>], calibration: SupportCalibration, inputs x: Matrix<Element>, standardized: Bool,
+    resolution: Int = 100, maxPoints: Int = 2000
+  ) throws -> String? {
+    guard let radial = models.first?.layers.first as? RadialBump<Element>, radial.inputSize == 2, x.rows > 0,
+      let support = try support(models, reduction: calibration.reduction)
+    else { return nil }
+    func span(_ k: Int) -> [Double] {
+      var lo = Double.infinity, hi = -Double.infinity
+      for i in 0..<x.rows {
+        lo = min(lo, Double(x[i, k]))
+        hi = max(hi, Double(x[i, k]))
+      }
+      let margin = hi > lo ? 0.25 * (hi - lo) : 1
+      let step = (hi - lo + 2 * margin) / Double(resolution)
+      return (0..<resolution).map { lo - margin + (Double($0) + 0.5) * step }
+    }
+    let (xs, ys) = (span(0), span(1))
+    var grid = try Matrix<Element>(rows: resolution * resolution, columns: 2)
+    for j in 0..<resolution {
+      for i in 0..<resolution {
+        grid[j * resolution + i, 0] = Element(xs[i])
+        grid[j * resolution + i, 1] = Element(ys[j])
+      }
+    }
+    // 0 where the model abstains; 1 + min(score, 1) elsewhere, so that every covered cell is
+    // visibly shaded and the abstention region stays white.
+    let scores = try densities(support, grid).map(calibration.score(density:))
+    let values = (0..<resolution).map { j in
+      (0..<resolution).map { i -> Double in
+        let score = scores[j * resolution + i]
+        return calibration.abstains(score: score) ? 0 : 1 + min(score, 1)
+      }
+    }
+    let centers = (0..<radial.units).map { (x: Double(radial.center.value[$0, 0]), y: Double(radial.center.value[$0, 1])) }
+    let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }
+    let stride = max(1, x.rows / maxPoints)
+    let points = Swift.stride(from: 0, to: x.rows, by: stride).map { (x: Double(x[$0, 0]), y: Double(x[$0, 1])) }
+    let suffix = standardized ? " (standardized)" : ""
+    return Plot.radialSupports(
+      centers: centers, radii: radii, grid: (xs, ys, values), points: points,
+      title: "Where the model abstains (white): support score 0 or below \(formatted(calibration.threshold, digits: 3))",
+      xLabel: "x₁" + suffix, yLabel: "x₂" + suffix)
+  }
+}
+
+/// `--coverage` of `bump predict` and `bump evaluate`: a radial model's abstention threshold
+/// at another in-distribution coverage than the one stored (0.99), set from the training
+/// scores' quantiles the checkpoint keeps.
+struct CoverageOption: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      """
+      For a model with a radial first layer (bump train --radial): abstain below the support \
+      score that this fraction of the training rows reach (0 < q ≤ 1; default: the \
+      checkpoint's, 0.99).
+      """,
+      valueName: "q"))
+  var coverage: Double?
+
+  func validate() throws {
+    if let coverage, !(coverage > 0 && coverage <= 1) {
+      throw ValidationError("--coverage \(coverage) must be greater than 0 and at most 1")
+    }
+  }
+
+  /// The calibration to score with: `stored` (the checkpoint's, nil for a model without
+  /// one) at the coverage asked for.
+  ///
+  /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` for `--coverage` with a
+  ///   checkpoint that has no calibration, or one without quantiles.
+  func calibration(_ stored: SupportCalibration?, model path: String) throws -> SupportCalibration? {
+    guard let coverage else { return stored }
+    guard let stored, !stored.quantiles.isEmpty else {
+      throw CLIError.invalidCheckpoint(
+        path: path,
+        reason: "--coverage needs the support calibration that bump train --radial stores, and this checkpoint has "
+          + (stored == nil ? "none" : "one without the training quantiles"))
+    }
+    return try stored.recalibrated(coverage: coverage)
+  }
+}

@@ -1,0 +1,155 @@
+import BumpKit
+import BumpTestSupport
+import Foundation
+import Testing
+
+/// The support score end to end: `bump train --radial` stores a calibration and reports the
+/// validation rows outside the support, `bump predict` writes `in_support` and `abstain`
+/// (checked against a brute-force Double evaluation from the checkpoint's tensors), and
+/// `bump evaluate` reports coverage (a subprocess, with the helpers of ``CLITrainTests``).
+@Suite struct CLISupportTests {
+  typealias Scratch = CLITrainTests.Scratch
+  typealias TrainTool = CLITrainTests.TrainTool
+
+  /// Two classes in two Gaussian clusters around (−2, 0) and (2, 0), spread 0.5.
+  static func clusters(rows: Int, seed: UInt64) -> String {
+    var generator = SeededGenerator(seed: seed)
+    var lines = ["a,b,label"]
+    for i in 0..<rows {
+      let label = i % 2
+      let x = (label == 0 ? -2.0 : 2.0) + 0.5 * generator.nextNormal()
+      let y = 0.5 * generator.nextNormal()
+      lines.append("\(x),\(y),\(label)")
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// `model`'s support score of each row (original units) brute-forced in Double from the
+  /// checkpoint's Float parameters: standardized as its metadata says, the maximum bump of each member's first
+  /// layer, averaged over the members, divided by the calibration's scale.
+  static func referenceScores(model path: String, rows: [[Double]]) throws -> [Double] {
+    let (models, metadata) = try Checkpoint.loadEnsemble(Float.self, from: path)
+    struct Scaling: Decodable { var mean: [Double]; var standardDeviation: [Double] }
+    let scaling = try JSONDecoder().decode(Scaling.self, from: Data(try #require(metadata["standardization"]).utf8))
+    let calibration = try JSONDecoder().decode(
+      SupportCalibration.self, from: Data(try #require(metadata[SupportCalibration.metadataKey]).utf8))
+    #expect(calibration.reduction == .max && calibration.coverage == 0.99)
+    return try rows.map { row in
+      let z = row.indices.map { (row[$0] - scaling.mean[$0]) / scaling.standardDeviation[$0] }
+      var total = 0.0
+      for model in models {
+        let layer = try #require(model.layers.first as? RadialBump<Float>)
+        var deepest = 0.0
+        for j in 0..<layer.units {
+          let sigma = Double(layer.sigma.value[0, j])
+          let r2 = z.indices.reduce(0.0) { sum, k in
+            let diff = z[k] - Double(layer.center.value[j, k])
+            return sum + diff * diff
+          }
+          if r2 < sigma { deepest = max(deepest, exp(-sigma / (sigma - r2))) }
+        }
+        total += deepest
+      }
+      return total / Double(models.count) / calibration.scale
+    }
+  }
+
+  @Test func radialModelScoresAbstainsAndReportsCoverage() throws {
+    let scratch = try Scratch()
+    let data = scratch.path("train.csv")
+    try Self.clusters(rows: 400, seed: 3).write(toFile: data, atomically: true, encoding: .utf8)
+    let run = scratch.path("run")
+    let train = try TrainTool.run([
+      "train", "--data", data, "--target", "label", "--task", "classification", "--radial", "--layers", "12",
+      "--epochs", "40", "--output", run,
+    ])
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("Support score (radial first layer): abstains below"), "\(train.stdout)")
+    #expect(train.stdout.contains("validation rows outside every support: "), "\(train.stdout)")
+    let files = try FileManager.default.contentsOfDirectory(atPath: run)
+    #expect(files.contains("support.svg"), "\(files)")
+    let svg = try String(contentsOfFile: run + "/support.svg", encoding: .utf8)
+    #expect(svg.contains("<svg") && svg.contains("Where the model abstains") && !svg.contains("nan"))
+
+    // Rows from the training distribution, rows far from it in several directions, and the
+    // origin between the clusters.
+    let near = Self.clusters(rows: 200, seed: 9).split(separator: "\n").dropFirst().map {
+      $0.split(separator: ",").prefix(2).map { Double($0)! }
+    }
+    let far: [[Double]] = [[40, 0], [-40, 3], [0, 25], [1e4, -1e4], [-7, -7], [12, 0.5]]
+    let rows = near + far
+    let input = scratch.path("rows.csv")
+    try (["a,b"] + rows.map { "\($0[0]),\($0[1])" }).joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+    let model = run + "/model.safetensors"
+    let predict = try TrainTool.run(["predict", "--model", model, "--data", input])
+    #expect(predict.status == 0, "\(predict.stderr)")
+    let lines = predict.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.first == "predicted_class,probability_0,probability_1,in_support,abstain")
+    let cells = lines.dropFirst().map { $0.split(separator: ",").map(String.init) }
+    try #require(cells.count == rows.count)
+    let scores = cells.map { Double($0[3])! }
+    let abstain = cells.map { $0[4] }
+    let reference = try Self.referenceScores(model: model, rows: rows)
+    for r in rows.indices {
+      #expect(abs(scores[r] - reference[r]) <= 1e-4 * max(reference[r], 1e-3), "row \(r): \(scores[r]) vs \(reference[r])")
+      #expect((scores[r] == 0) == (reference[r] == 0), "row \(r)")
+    }
+    // Far rows lie outside every support: score 0 and abstention, whatever the threshold.
+    for r in near.count..<rows.count {
+      #expect(scores[r] == 0 && abstain[r] == "1", "far row \(rows[r]): \(cells[r])")
+    }
+    let covered = abstain.prefix(near.count).filter { $0 == "0" }.count
+    #expect(covered >= near.count * 9 / 10, "only \(covered) of \(near.count) rows from the training distribution covered")
+    #expect(abstain.allSatisfy { $0 == "0" || $0 == "1" })
+
+    // evaluate: coverage over labelled rows, the far ones included.
+    let labelled = scratch.path("labelled.csv")
+    try (["a,b,label"] + rows.map { "\($0[0]),\($0[1]),\($0[0] < 0 ? 0 : 1)" }).joined(separator: "\n")
+      .write(toFile: labelled, atomically: true, encoding: .utf8)
+    let evaluate = try TrainTool.run(["evaluate", "--model", model, "--data", labelled])
+    #expect(evaluate.status == 0, "\(evaluate.stderr)")
+    let uncovered = abstain.filter { $0 == "1" }.count
+    #expect(
+      evaluate.stdout.contains(
+        "coverage (rows not abstained on): \(String(format: "%.2f", Double(rows.count - uncovered) / Double(rows.count) * 100))% (\(rows.count - uncovered) of \(rows.count);"),
+      "\(evaluate.stdout)")
+    #expect(evaluate.stdout.contains("accuracy on covered rows: "), "\(evaluate.stdout)")
+
+    // --coverage: a lower coverage abstains on at least as many rows, and coverage 1 (the
+    // lowest training score) on no more; far rows stay abstained on either way.
+    for (coverage, fewer) in [("0.5", false), ("1", true)] {
+      let moved = try TrainTool.run(["predict", "--model", model, "--data", input, "--coverage", coverage])
+      #expect(moved.status == 0, "\(moved.stderr)")
+      let flags = moved.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: ",").last.map(String.init) ?? "" }
+      let count = flags.filter { $0 == "1" }.count
+      #expect(fewer ? count <= uncovered : count >= uncovered, "--coverage \(coverage): \(count) against \(uncovered)")
+      #expect(flags.suffix(far.count).allSatisfy { $0 == "1" })
+    }
+    let bad = try TrainTool.run(["predict", "--model", model, "--data", input, "--coverage", "0"])
+    #expect(bad.status != 0 && bad.stderr.contains("--coverage"), "\(bad.stderr)")
+
+    let inspect = try TrainTool.run(["inspect", model])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    #expect(inspect.stdout.contains("support score: max of the radial bumps over "), "\(inspect.stdout)")
+  }
+
+  @Test func modelWithoutRadialLayerWritesNoSupportColumns() throws {
+    let scratch = try Scratch()
+    let data = scratch.path("train.csv")
+    try Self.clusters(rows: 120, seed: 4).write(toFile: data, atomically: true, encoding: .utf8)
+    let run = scratch.path("run")
+    let train = try TrainTool.run([
+      "train", "--data", data, "--target", "label", "--task", "classification", "--layers", "4", "--epochs", "3",
+      "--output", run,
+    ])
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(!train.stdout.contains("Support score"))
+    let predict = try TrainTool.run(["predict", "--model", run + "/model.safetensors", "--data", data])
+    #expect(predict.status == 0, "\(predict.stderr)")
+    #expect(predict.stdout.split(separator: "\n").first == "predicted_class,probability_0,probability_1")
+    let evaluate = try TrainTool.run(["evaluate", "--model", run + "/model.safetensors", "--data", data])
+    #expect(evaluate.status == 0 && !evaluate.stdout.contains("coverage"), "\(evaluate.stdout)")
+    let coverage = try TrainTool.run(["predict", "--model", run + "/model.safetensors", "--data", data, "--coverage", "0.9"])
+    #expect(coverage.status != 0 && coverage.stderr.contains("--coverage needs the support calibration"), "\(coverage.stderr)")
+  }
+}

@@ -1,0 +1,249 @@
+import BumpKit
+import Foundation
+import Testing
+
+/// The support score of a radial model (`RadialSupport`, `SupportCalibration`): against a
+/// brute-force evaluation in Double, its guarantee (0 and abstention outside every support)
+/// in both precisions and both distance forms, the calibration's order statistic, ensembles,
+/// and the errors.
+@Suite("Support score")
+struct SupportScoreTests {
+  /// A radial model d → units → 2 with σ drawn from [0.3, 1.2]·d/4 (wider supports in higher
+  /// d, so that random points near the centres fall inside some) and centres in [−1, 1]ᵈ.
+  static func model<E: MatrixScalar>(_: E.Type, inputSize d: Int, units: Int, seed: UInt64) throws -> Sequential<E> {
+    let radial = try RadialBump<E>(
+      inputSize: d, units: units, sigma: .trainable(.uniform(0.3, 1.2)), center: .trainable(.uniform(-1, 1)),
+      amplitude: .trainable(.uniform(-2, 2)))
+    let model = try Sequential<E>(layers: [radial, try Dense<E>(inputSize: units, outputSize: 2)], seed: seed)
+    if d > 4 { radial.sigma.updateValue { s in for i in s.indices { s[i] *= E(d) / 4 } } }
+    return model
+  }
+
+  /// (r²ⱼ, σⱼ) for row `x` against every unit of `layer`, in Double.
+  static func distances<E: MatrixScalar>(_ layer: RadialBump<E>, _ x: [Double]) -> [(r2: Double, sigma: Double)] {
+    (0..<layer.units).map { j in
+      var r2 = 0.0
+      for k in 0..<layer.inputSize {
+        let diff = x[k] - Double(layer.center.value[j, k])
+        r2 += diff * diff
+      }
+      return (r2, Double(layer.sigma.value[0, j]))
+    }
+  }
+
+  /// ρ(x) = Σⱼ or maxⱼ of exp(−σⱼ/(σⱼ − r²ⱼ)) over the units with r²ⱼ < σⱼ (0 without
+  /// any), in Double: the reference.
+  static func referenceDensity<E: MatrixScalar>(_ layer: RadialBump<E>, _ x: [Double], _ reduction: SupportReduction) -> Double {
+    let bumps = distances(layer, x).filter { $0.r2 < $0.sigma }.map { exp(-$0.sigma / ($0.sigma - $0.r2)) }
+    switch reduction {
+    case .sum: return bumps.reduce(0, +)
+    case .max: return bumps.max() ?? 0
+    }
+  }
+
+  /// Rows at random distance ratios ‖x − cⱼ‖/√σⱼ in [0, 1.4) from a random unit's centre,
+  /// kept where every pair is at least 2 % of σ from a support's edge (either form rounds r²
+  /// far less than that).
+  static func rows<E: MatrixScalar>(near layer: RadialBump<E>, count: Int, seed: UInt64) -> [[Double]] {
+    var generator = SeededGenerator(seed: seed)
+    var out: [[Double]] = []
+    while out.count < count {
+      let j = Int(generator.next() % UInt64(layer.units))
+      let ratio = 1.4 * Double(generator.next() % 1000) / 1000
+      var direction = (0..<layer.inputSize).map { _ in generator.nextNormal() }
+      let norm = direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
+      let radius = Double(layer.sigma.value[0, j]).squareRoot() * ratio
+      direction = direction.map { $0 / norm * radius }
+      let x = (0..<layer.inputSize).map { Double(layer.center.value[j, $0]) + direction[$0] }
+      if distances(layer, x).allSatisfy({ abs($0.r2 / $0.sigma - 1) >= 0.02 }) { out.append(x) }
+    }
+    return out
+  }
+
+  @Test(
+    "ρ matches a brute-force Double evaluation (direct and GEMM distance forms)",
+    arguments: [(2, false), (2, true), (16, false), (16, true)], SupportReduction.allCases)
+  func densityMatchesReference(form: (inputSize: Int, double: Bool), reduction: SupportReduction) throws {
+    if form.double {
+      try checkDensity(Double.self, inputSize: form.inputSize, reduction)
+    } else {
+      try checkDensity(Float.self, inputSize: form.inputSize, reduction)
+    }
+  }
+
+  func checkDensity<E: MatrixScalar>(_: E.Type, inputSize d: Int, _ reduction: SupportReduction) throws {
+    let model = try Self.model(E.self, inputSize: d, units: 9, seed: UInt64(d))
+    let layer = try #require(model.layers.first as? RadialBump<E>)
+    let rows = Self.rows(near: layer, count: 200, seed: 7)
+    let x = try Matrix<E>(rows.map { $0.map { E($0) } })
+    let densities = try RadialSupport(model: model, reduction: reduction).densities(x)
+    // The reference takes the rows as the model sees them (rounded to E).
+    let tolerance = E.self == Float.self ? 2e-4 : 1e-10
+    var inside = 0
+    for (r, row) in rows.enumerated() {
+      let reference = Self.referenceDensity(layer, row.map { Double(E($0)) }, reduction)
+      if reference > 0 { inside += 1 }
+      #expect(
+        abs(densities[r] - reference) <= tolerance * max(reference, 1e-3),
+        "row \(r): ρ = \(densities[r]), reference \(reference)")
+      #expect((densities[r] == 0) == (reference == 0), "row \(r): support disagrees")
+    }
+    // Both sides of the supports are exercised.
+    #expect(inside > 20 && inside < rows.count - 20, "inside: \(inside) of \(rows.count)")
+  }
+
+  @Test(
+    "The guarantee: farther than every √σⱼ from every centre gives score 0 and abstention",
+    arguments: [(3, false), (3, true), (24, false), (24, true)], SupportReduction.allCases)
+  func guarantee(form: (inputSize: Int, double: Bool), reduction: SupportReduction) throws {
+    if form.double {
+      try checkGuarantee(Double.self, inputSize: form.inputSize, reduction)
+    } else {
+      try checkGuarantee(Float.self, inputSize: form.inputSize, reduction)
+    }
+  }
+
+  func checkGuarantee<E: MatrixScalar>(_: E.Type, inputSize d: Int, _ reduction: SupportReduction) throws {
+    let model = try Self.model(E.self, inputSize: d, units: 12, seed: 3)
+    let layer = try #require(model.layers.first as? RadialBump<E>)
+    // Rows just outside one unit's support (ratios 1.02–1.4, outside every other one too)
+    // and rows far away in random directions.
+    var outside = Self.rows(near: layer, count: 400, seed: 11).filter { row in
+      Self.distances(layer, row).allSatisfy { $0.r2 > $0.sigma }
+    }
+    var generator = SeededGenerator(seed: 5)
+    for scale in [10.0, 1e3, 1e6] {
+      for _ in 0..<20 { outside.append((0..<d).map { _ in generator.nextNormal() * scale }) }
+    }
+    outside = outside.map { $0.map { Double(E($0)) } }.filter { row in
+      Self.distances(layer, row).allSatisfy { $0.r2 > $0.sigma }
+    }
+    #expect(outside.count > 80)
+    // A calibration fitted on rows inside the supports, with a threshold > 0, and one whose
+    // threshold is 0 (most training rows outside): both abstain at score 0.
+    let inside = try Matrix<E>(Self.rows(near: layer, count: 100, seed: 13).map { $0.map { E($0) } })
+    let support = try RadialSupport(model: model, reduction: reduction)
+    let fitted = try SupportCalibration(
+      trainingDensities: try support.densities(inside).filter { $0 > 0 }, reduction: reduction)
+    let zero = try SupportCalibration(trainingDensities: [0, 0, 0, 1], reduction: reduction)
+    #expect(fitted.threshold > 0)
+    #expect(zero.threshold == 0)
+    let densities = try support.densities(try Matrix<E>(outside.map { $0.map { E($0) } }))
+    for (r, density) in densities.enumerated() {
+      #expect(density == 0 && density.sign == .plus, "row \(r): ρ = \(density)")
+      for calibration in [fitted, zero] {
+        let score = calibration.score(density: density)
+        #expect(score == 0)
+        #expect(calibration.abstains(score: score))
+      }
+    }
+  }
+
+  @Test("The calibration: median scale, the ⌊(1 − q)·n⌋-th smallest score, coverage ≥ q")
+  func calibration() throws {
+    var generator = SeededGenerator(seed: 21)
+    for n in [1, 2, 7, 100, 1001] {
+      for q in [0.5, 0.9, 0.99, 1.0] {
+        // Densities with ties and zeros, as outside rows give.
+        let densities = (0..<n).map { _ in generator.next() % 4 == 0 ? 0 : Double(generator.next() % 50) / 7 }
+        let c = try SupportCalibration(trainingDensities: densities, coverage: q)
+        let sorted = densities.sorted()
+        let median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+        let mean = densities.reduce(0, +) / Double(n)
+        #expect(c.scale == (median > 0 ? median : mean > 0 ? mean : 1))
+        #expect(c.coverage == q)
+        // Independent count: the fraction of rows at or above the threshold is ≥ q, and no
+        // larger training score would keep it so.
+        let scores = densities.map { $0 / c.scale }
+        let atOrAbove = scores.filter { $0 >= c.threshold }.count
+        #expect(Double(atOrAbove) >= q * Double(n) - 1e-9, "n \(n) q \(q)")
+        if let higher = scores.filter({ $0 > c.threshold }).min() {
+          #expect(Double(scores.filter { $0 >= higher }.count) < q * Double(n), "n \(n) q \(q)")
+        }
+        // The quantile table: entry i is the ⌊(i/1000)·n⌋-th smallest score.
+        let sortedScores = scores.sorted()
+        #expect(c.quantiles.count == 1001)
+        for i in [0, 1, 10, 500, 999, 1000] {
+          #expect(c.quantiles[i] == sortedScores[min(n - 1, i * n / 1000)], "n \(n) i \(i)")
+        }
+        // Another coverage from the table: on the grid the fit's own threshold, off it one
+        // that still covers at least that fraction.
+        for other in [0.5, 0.9, 0.95, 0.999] {
+          let refitted = try SupportCalibration(trainingDensities: densities, coverage: other)
+          #expect(try c.recalibrated(coverage: other) == refitted, "n \(n) q \(q) → \(other)")
+        }
+        for other in [0.9937, 0.42, 1e-9] {
+          let moved = try c.recalibrated(coverage: other)
+          #expect(Double(scores.filter { $0 >= moved.threshold }.count) >= other * Double(n) - 1e-9, "n \(n) → \(other)")
+          #expect(moved.threshold <= (try SupportCalibration(trainingDensities: densities, coverage: other)).threshold)
+        }
+      }
+    }
+    let c = try SupportCalibration(scale: 2, threshold: 0.25, coverage: 0.99)
+    #expect(c.score(density: 1) == 0.5)
+    #expect(!c.abstains(score: 0.25))
+    #expect(c.abstains(score: 0.2499))
+    #expect(c.abstains(score: 0))
+    #expect(c.abstains(score: .nan))
+  }
+
+  @Test("A calibration round-trips through JSON; a bad stored one is refused")
+  func coding() throws {
+    for reduction in SupportReduction.allCases {
+      let c = try SupportCalibration(scale: 0.125, threshold: 0.031_25, coverage: 0.99, reduction: reduction)
+      let data = try JSONEncoder().encode(c)
+      #expect(try JSONDecoder().decode(SupportCalibration.self, from: data) == c)
+    }
+    let fitted = try SupportCalibration(trainingDensities: (0..<50).map { Double($0 % 7) }, coverage: 0.9)
+    #expect(try JSONDecoder().decode(SupportCalibration.self, from: try JSONEncoder().encode(fitted)) == fitted)
+    // Stored without quantiles: read, but another coverage cannot be set from it.
+    let good = #"{"scale": 1, "threshold": 0.1, "coverage": 0.99, "reduction": "sum"}"#
+    let bare = try JSONDecoder().decode(SupportCalibration.self, from: Data(good.utf8))
+    #expect(bare.reduction == .sum && bare.quantiles.isEmpty)
+    #expect(throws: BumpKitError.self) { try bare.recalibrated(coverage: 0.9) }
+    #expect(throws: BumpKitError.self) { try fitted.recalibrated(coverage: 0) }
+    #expect(throws: BumpKitError.self) { try fitted.recalibrated(coverage: 1.01) }
+    let decreasing = [Double](repeating: 1, count: 1000) + [0.5]
+    #expect(throws: BumpKitError.self) {
+      try SupportCalibration(scale: 1, threshold: 0.1, coverage: 0.99, quantiles: decreasing)
+    }
+    #expect(throws: BumpKitError.self) { try SupportCalibration(scale: 1, threshold: 0.1, coverage: 0.99, quantiles: [0, 1]) }
+    for bad in [
+      #"{"scale": 0, "threshold": 0.1, "coverage": 0.99, "reduction": "max"}"#,
+      #"{"scale": 1, "threshold": -1, "coverage": 0.99, "reduction": "max"}"#,
+      #"{"scale": 1, "threshold": 0.1, "coverage": 1.5, "reduction": "max"}"#,
+      #"{"scale": 1, "threshold": 0.1, "reduction": "max"}"#,
+      #"{"scale": 1, "threshold": 0.1, "coverage": 0.99}"#,
+      #"{"scale": 1, "threshold": 0.1, "coverage": 0.99, "reduction": "mean"}"#,
+    ] {
+      #expect(throws: (any Error).self, "\(bad)") { try JSONDecoder().decode(SupportCalibration.self, from: Data(bad.utf8)) }
+    }
+    #expect(throws: BumpKitError.self) { try SupportCalibration(trainingDensities: []) }
+    #expect(throws: BumpKitError.self) { try SupportCalibration(trainingDensities: [1, .nan]) }
+    #expect(throws: BumpKitError.self) { try SupportCalibration(trainingDensities: [1, -1]) }
+    #expect(throws: BumpKitError.self) { try SupportCalibration(trainingDensities: [1], coverage: 0) }
+  }
+
+  @Test(
+    "An ensemble's density is the mean of its members'; a model without a radial first layer is refused",
+    arguments: SupportReduction.allCases)
+  func ensembleAndErrors(reduction: SupportReduction) throws {
+    let a = try Self.model(Double.self, inputSize: 2, units: 6, seed: 1)
+    let b = try Self.model(Double.self, inputSize: 2, units: 6, seed: 2)
+    let layerA = try #require(a.layers.first as? RadialBump<Double>)
+    let layerB = try #require(b.layers.first as? RadialBump<Double>)
+    let rows = Self.rows(near: layerA, count: 50, seed: 3) + Self.rows(near: layerB, count: 50, seed: 4)
+    let densities = try RadialSupport(models: [a, b], reduction: reduction).densities(try Matrix(rows))
+    for (r, row) in rows.enumerated() {
+      let reference = (Self.referenceDensity(layerA, row, reduction) + Self.referenceDensity(layerB, row, reduction)) / 2
+      #expect(abs(densities[r] - reference) <= 1e-12 * max(reference, 1))
+    }
+    let dense = try Sequential<Double>(layers: [try Dense<Double>(inputSize: 2, outputSize: 1)], seed: 1)
+    #expect(throws: BumpKitError.self) { try RadialSupport(model: dense) }
+    #expect(throws: BumpKitError.self) { try RadialSupport(models: [a, dense]) }
+    #expect(throws: BumpKitError.self) { try RadialSupport<Double>(models: []) }
+    let wider = try Self.model(Double.self, inputSize: 3, units: 6, seed: 1)
+    #expect(throws: BumpKitError.self) { try RadialSupport(models: [a, wider]) }
+    #expect(throws: BumpKitError.self) { try RadialSupport(model: a).densities(try Matrix(rows: 2, columns: 3)) }
+  }
+}
