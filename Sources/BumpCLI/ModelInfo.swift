@@ -268,7 +268,7 @@ struct ModelInfo: Equatable {
   /// The display name of class `k`.
   func className(_ k: Int) -> String { classNames?[k] ?? String(k) }
 
-  private static func json<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> String {
+  static func json<T: Encodable>(_ value: T, snakeCase: Bool = false) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }

@@ -167,17 +167,27 @@ struct PreparedData<Element: MatrixScalar> {
     } else {
       targetStandardization = nil
     }
-    if configuration.testDataFile != nil, Processes.group != nil {
-      throw CLIError.notWithProcesses(what: "--test-data")
-    }
     if let path = configuration.testDataFile {
-      // Read as `bump evaluate` reads a file for the model that this data makes.
+      // Read as `bump evaluate` reads a file for the model that this data makes. Over a
+      // group every process reads it and scores every size-th row.
       let info = Self.modelInfo(
         configuration, training: training, standardization: standardization,
         targetStandardization: targetStandardization, plan: plan)
-      let part: (x: Matrix<Element>, targets: Matrix<Element>, notes: [String]) = try TestPart.read(
-        path: path, info: info, configuration: configuration, budget: budget,
-        rowsBefore: training.count + (validation?.count ?? 0))
+      let name = path == "-" ? "standard input" : path
+      let rowsBefore = training.count + (validation?.count ?? 0)
+      var part: (x: Matrix<Element>, targets: Matrix<Element>, notes: [String]) = try Processes.agreeing("reading --test-data") {
+        let part: (x: Matrix<Element>, targets: Matrix<Element>, notes: [String]) = try TestPart.read(
+          path: path, info: info, configuration: configuration, budget: budget, rowsBefore: rowsBefore)
+        if let group = Processes.group, part.x.rows < group.size {
+          throw CLIError.dataMismatch(
+            path: name, reason: "\(part.x.rows) labelled rows are too few for \(group.size) processes to score; use fewer")
+        }
+        return part
+      }
+      if let group = Processes.group {
+        let mine = Array(Swift.stride(from: group.rank, to: part.x.rows, by: group.size))
+        part = (try part.x.rows(at: mine), try part.targets.rows(at: mine), part.notes)
+      }
       test = try Dataset(
         x: part.x, y: part.targets, featureNames: training.featureNames, targetName: training.targetName,
         task: training.task, classNames: training.classNames)
@@ -191,7 +201,11 @@ struct PreparedData<Element: MatrixScalar> {
     self.validation = validation
     self.test = test
     self.summaryLines = summaryLines
-    groupCounts = counts.map { ($0[0], validation == nil ? nil : $0[1], test == nil ? nil : $0[2]) }
+    // (Again: a --test-data part is read after the counts above.)
+    let final = try Processes.group.map {
+      try GroupStatistics.sum([training.count, validation?.count ?? 0, test?.count ?? 0], in: $0)
+    }
+    groupCounts = final.map { ($0[0], validation == nil ? nil : $0[1], test == nil ? nil : $0[2]) }
   }
 
   /// ``partCounts`` over the group, when there is one.

@@ -97,7 +97,8 @@ extension Processes {
   /// it ends, named as what it stands for.
   static func speaking(_ text: String) -> String {
     guard let privateFolder else { return text }
-    return text.replacingOccurrences(of: privateFolder, with: "the run folder of process 0")
+    return text.replacingOccurrences(of: privateFolder + "/model.safetensors", with: "process 0's run folder")
+      .replacingOccurrences(of: privateFolder, with: "process 0's run folder")
   }
 
   /// `optimizer`, or over a group an optimizer that steps with the group's gradients.

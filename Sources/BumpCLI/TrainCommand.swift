@@ -86,8 +86,9 @@ struct TrainCommand: ParsableCommand {
       the column plan, the classes, the standardizations, the validation loss, early \
       stopping and the summary's metrics are those of all the rows; --batch-size is each \
       process's (a step's batch is N × batch rows). Process 0 writes the run folder and the \
-      output; a signal to any process stops every one at the same step. --resume, \
-      --test-data and standard input need one process.
+      output; a signal to any process stops every one at the same step, and --resume \
+      continues such a run over as many processes. A --test-data file is read by every \
+      process, each scoring every N-th row; standard input needs one process.
 
       A run estimated to need more memory than the limit (physical memory, ulimit -v or the \
       cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts; \

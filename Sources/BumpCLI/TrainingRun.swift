@@ -25,6 +25,33 @@ struct TrainingRun<Element: MatrixScalar> {
   /// which a resumed run must match.
   static var dataDigestKey: String { "training_data_digest" }
 
+  /// The metadata entry of a run over a group of processes (`mpirun`): every process's
+  /// ``dataDigestKey``, by rank, as a JSON array; a resumed run needs as many processes, each
+  /// with its own rows.
+  static var processDigestsKey: String { "process_data_digests" }
+
+  /// Checks that the run this process resumes was trained on its data: the same digest (of
+  /// this process's rows, over a group), and as many processes.
+  static func checkResumedData(_ metadata: [String: String], digest: String, from path: String, source: String) throws {
+    let processes = Processes.group?.size ?? 1
+    let recorded = metadata[processDigestsKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+    let trainedOver = recorded?.count ?? 1
+    guard trainedOver == processes else {
+      throw CLIError.dataMismatch(
+        path: source,
+        reason: "the run in \(path) was trained over \(trainedOver) process\(trainedOver == 1 ? "" : "es"); "
+          + "resume it with as many (mpirun -np \(trainedOver)\(trainedOver == 1 ? ", or without mpirun" : ""))")
+    }
+    let expected = recorded?[Processes.rank] ?? metadata[dataDigestKey]
+    guard expected == digest else {
+      throw CLIError.dataMismatch(
+        path: source,
+        reason: "this is not the data the run in \(path) was trained on (after preparation its rows differ); "
+          + "a resumed run needs the same data, prepared by the same version of bump (this version splits and "
+          + "standardizes a file's rows differently from those before 2026-12-06)")
+    }
+  }
+
   /// The metadata entry of the checkpoint saved when training has ended and the final model
   /// is being refitted on all rows (`--final-model refit` or `ensemble`): it holds the
   /// early-stopped model, and a refit cannot be resumed, which `--resume` says.
@@ -41,7 +68,6 @@ struct TrainingRun<Element: MatrixScalar> {
     // Everything that can fail on the user's input happens before the folder exists. A
     // signal while the data is read or prepared ends the run at once: nothing is written.
     InterruptHandler.setMessage("\nError: interrupted before training; no run folder was created\n")
-    if resumeFrom != nil, Processes.group != nil { throw CLIError.notWithProcesses(what: "--resume") }
     let runClock = ContinuousClock()
     let runStart = runClock.now
     let data = try PreparedData<Element>(configuration, budget: try MemoryBudget.current())
@@ -75,19 +101,25 @@ struct TrainingRun<Element: MatrixScalar> {
     let optimizer = try ModelFactory.optimizer(
       configuration, stepsPerEpoch: stepsPerEpoch, as: Element.self)
     let digest = Self.digest(data)
+    // Over a group, every process's digest, by rank: a resumed run checks its own.
+    let digests = try Processes.group.map { try GroupStatistics.allGather([digest], in: $0).map { $0.first ?? "" } }
     let model: Sequential<Element>
     var resumed: TrainingState<Element>?
     if let resumeFrom {
-      let (loaded, metadata, state) = try Checkpoint.loadForResuming(Element.self, from: resumeFrom, optimizer: optimizer)
-      guard metadata[Self.dataDigestKey] == digest else {
-        throw CLIError.dataMismatch(
-          path: data.source,
-          reason: "this is not the data the run in \(resumeFrom) was trained on (after preparation its rows differ); "
-            + "a resumed run needs the same data, prepared by the same version of bump (this version splits and "
-            + "standardizes a file's rows differently from those before 2026-12-06)")
+      let (loaded, state) = try Processes.agreeing("resuming") {
+        let (loaded, metadata, state) = try Checkpoint.loadForResuming(Element.self, from: resumeFrom, optimizer: optimizer)
+        try Self.checkResumedData(metadata, digest: digest, from: resumeFrom, source: data.source)
+        return (loaded, state)
       }
       model = loaded
       resumed = state
+      if Processes.group != nil {
+        // The state is process 0's: each process goes on with its own rows (their digest
+        // checked above) and its own visiting order.
+        resumed?.run = TrainingRunIdentity(
+          seed: configuration.seed &+ Processes.seedOffset, shuffle: true, trainingRows: data.training.count,
+          batchSize: configuration.batchSize)
+      }
     } else {
       model = try ModelFactory.model(
         configuration, inputs: data.training.x.columns, outputs: outputs, as: Element.self)
@@ -107,6 +139,7 @@ struct TrainingRun<Element: MatrixScalar> {
         if let resumed {
           var metadata = try info.metadata()
           metadata[Self.dataDigestKey] = digest
+          if let digests { metadata[Self.processDigestsKey] = try ModelInfo.json(digests) }
           try Checkpoint.save(
             model, to: folder.file("model.safetensors"), metadata: metadata, optimizer: optimizer, training: resumed)
         } else {
@@ -239,6 +272,7 @@ struct TrainingRun<Element: MatrixScalar> {
           do {
             var metadata = try info.metadata()
             metadata[Self.dataDigestKey] = digest
+          if let digests { metadata[Self.processDigestsKey] = try ModelInfo.json(digests) }
             try InterruptHandler.critical {
               try Checkpoint.save(
                 end.model, to: checkpointPath, metadata: metadata, optimizer: optimizer, training: end.state)

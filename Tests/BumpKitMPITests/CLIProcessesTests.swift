@@ -143,7 +143,7 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: folder.path("two")))
   }
 
-  @Test func aSignalToOneProcessStopsEveryProcessWithAValidCheckpoint() throws {
+  @Test func aSignalToOneProcessStopsEveryProcessAndTheRunResumesToTheSameBits() throws {
     let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
     defer { folder.remove() }
     try Self.writeData(rows: 4000, to: folder.path("data.csv"))
@@ -152,15 +152,16 @@ import Testing
       Issue.record("mpirun is not installed")
       return
     }
+    let training = [
+      "train", "--data", "data.csv", "--target", "y", "--task", "regression", "--ignore", "note,label",
+      "--epochs", "150", "--patience", "0", "--final-model", "early-stopped", "--checkpoint-interval", "0",
+    ]
     let output = folder.path("signalled")
     let child = try ChildProcess(
-      URL(fileURLWithPath: mpirun),
-      MPIRun.arguments(ranks: 2) + [
-        bump.path, "train", "--data", "data.csv", "--target", "y", "--task", "regression", "--ignore", "note,label",
-        "--epochs", "100000", "--patience", "0", "--checkpoint-interval", "0", "--output", output,
-      ], environment: try Self.environment(in: folder), in: folder.url)
+      URL(fileURLWithPath: mpirun), MPIRun.arguments(ranks: 2) + [bump.path] + training + ["--output", output],
+      environment: try Self.environment(in: folder), in: folder.url)
     // Once training runs (a checkpoint of an epoch is written), SIGTERM to process 1 only.
-    #expect(child.wait(forOutput: " 3/100000", limit: 120), "\(child.output().suffix(400))")
+    #expect(child.wait(forOutput: " 3/150", limit: 120), "\(child.output().suffix(400))")
     guard let rank1 = Self.processes(with: output).first(where: { $0.rank == 1 })?.pid else {
       Issue.record("process 1 not found")
       return
@@ -176,6 +177,41 @@ import Testing
     let loaded = try Checkpoint.load(Float.self, from: output + "/model.safetensors")
     #expect(loaded.model.parameterCount > 0)
     #expect(try Self.leftovers(in: folder).isEmpty)
+
+    // Resumed over as many processes, the run ends with the weights of a run never
+    // interrupted, bit for bit; one process may not resume it.
+    let resumed = try Self.bump(
+      ["train", "--resume", "signalled/model.safetensors", "--output", "resumed"], ranks: 2, in: folder)
+    #expect(resumed.status == 0, "\(resumed.stderr.suffix(800))")
+    let whole = try Self.bump(training + ["--output", "whole"], ranks: 2, in: folder)
+    #expect(whole.status == 0)
+    let weights = { (run: String) in
+      (try? Checkpoint.load(Float.self, from: folder.path("\(run)/model.safetensors")).model.parameters.flatMap {
+        $0.value.elements.map(\.bitPattern)
+      }) ?? []
+    }
+    #expect(!weights("whole").isEmpty && weights("resumed") == weights("whole"))
+    let alone = try Self.bump(["train", "--resume", "signalled/model.safetensors", "--output", "alone"], ranks: nil, in: folder)
+    #expect(alone.status != 0)
+    #expect(alone.stderr.contains("trained over 2 processes; resume it with as many"), "\(alone.stderr)")
+  }
+
+  @Test func aTestFileIsScoredOverEveryProcessAsByOne() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
+    defer { folder.remove() }
+    try Self.writeData(rows: 1500, to: folder.path("data.csv"))
+    try Self.writeData(rows: 301, to: folder.path("test.csv"))
+    let arguments = [
+      "train", "--data", "data.csv", "--target", "label", "--task", "classification", "--ignore", "note,y",
+      "--validation-split", "0", "--epochs", "1", "--test-data", "test.csv",
+    ]
+    let many = try Self.bump(arguments + ["--output", "many"], ranks: 3, in: folder)
+    #expect(many.status == 0, "\(many.stderr.suffix(800))")
+    // Every test row scored once, over the three processes.
+    let summary = (try? String(contentsOfFile: folder.path("many/summary.txt"), encoding: .utf8)) ?? ""
+    #expect(summary.contains("1500 training + 301 test samples"), "\(summary.prefix(300))")
+    let metrics = try Self.metadata(folder.path("many/model.safetensors"))["metrics"] ?? ""
+    #expect(metrics.contains("\"test_samples\":301"), "\(metrics)")
   }
 
   /// The `bump` processes whose command line holds `marker`, with their MPI ranks.
