@@ -99,10 +99,13 @@ struct TableData<Element: MatrixScalar> {
     do {
       let targetColumn = table.columns[0]
       Self.forEachMissing(targetColumn) { keep[$0] = false }
-      if targetColumn.missingCount > 0 {
+      // Over a group, the counts are all the processes' (the lines listed, some of them).
+      let targetMissing = try group.map { try GroupStatistics.sum([targetColumn.missingCount], in: $0)[0] }
+        ?? targetColumn.missingCount
+      if targetMissing > 0 {
         notes.append(
-          "Dropped \(ModelInfo.count(targetColumn.missingCount, "row")) with a missing target "
-            + "\(MessageText.quoted(target)) (\(Self.lineList(targetColumn.missingLines, total: targetColumn.missingCount)))")
+          "Dropped \(ModelInfo.count(targetMissing, "row")) with a missing target "
+            + "\(MessageText.quoted(target)) (\(Self.lineList(targetColumn.missingLines, total: targetMissing)))")
       }
       let incomplete = table.columns.dropFirst().filter { $0.missingCount > 0 }
       switch rule {
@@ -121,9 +124,13 @@ struct TableData<Element: MatrixScalar> {
             }
           }
         }
+        var cells = incomplete.reduce(0) { $0 + $1.missingCount }
+        if let group {
+          let sums = try GroupStatistics.sum([dropped, cells], in: group)
+          (dropped, cells) = (sums[0], sums[1])
+        }
         if dropped > 0 {
           let lines = Array(Set(incomplete.flatMap(\.missingLines))).sorted()
-          let cells = incomplete.reduce(0) { $0 + $1.missingCount }
           notes.append(
             "Dropped \(ModelInfo.count(dropped, "row")) with a missing feature cell (--missing drop-rows; cells on \(Self.lineList(lines, total: cells)))")
         }
@@ -386,6 +393,8 @@ struct TableData<Element: MatrixScalar> {
   /// "lines 5, 9" or "lines 5, 9, … (12 in all)".
   static func lineList(_ lines: [Int], total: Int) -> String {
     let shown = lines.prefix(CSVTableReader<Element>.lineListLimit)
+    // Over a group, process 0's part may hold none of them.
+    if shown.isEmpty { return "lines in other processes' parts (\(total) in all)" }
     return "line\(shown.count == 1 ? "" : "s") " + shown.map(String.init).joined(separator: ", ")
       + (total > shown.count ? ", … (\(total) in all)" : "")
   }
