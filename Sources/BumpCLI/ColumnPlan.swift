@@ -237,12 +237,7 @@ struct ColumnPlan: Codable, Equatable, Sendable {
           median: summary.median,
           indicator: summary.missing > 0 && rule == .impute, missing: summary.missing))
     case .texts(let codes, let texts):
-      var counts = [Int](repeating: 0, count: texts.count)
-      var missing = 0
-      for r in codes.indices where training[r] {
-        let code = codes[r]
-        if code == CSVColumn<Element>.missingCode { missing += 1 } else { counts[Int(code)] += 1 }
-      }
+      let (counts, missing) = textCounts(Element.self, codes: codes, texts: texts.count, training: training)
       let seen = counts.indices.filter { counts[$0] > 0 }
       guard seen.count >= 2 else {
         return .dropped(
@@ -261,6 +256,20 @@ struct ColumnPlan: Codable, Equatable, Sendable {
           canonicalNumbers: !categorical.contains(column.name), median: nil, indicator: false,
           missing: missing))
     }
+  }
+
+  /// How many training cells (flagged in `training`, one flag per row) of a text column
+  /// hold each of its `texts` texts, and how many are missing.
+  static func textCounts<Element: MatrixScalar, Flags: RandomAccessCollection<Bool>>(
+    _: Element.Type, codes: [UInt32], texts: Int, training: Flags
+  ) -> (counts: [Int], missing: Int) where Flags.Index == Int {
+    var counts = [Int](repeating: 0, count: texts)
+    var missing = 0
+    for r in codes.indices where training[r] {
+      let code = codes[r]
+      if code == CSVColumn<Element>.missingCode { missing += 1 } else { counts[Int(code)] += 1 }
+    }
+    return (counts, missing)
   }
 
   /// What one pass over a number column's training cells finds: how many there are and how

@@ -200,12 +200,7 @@ enum GroupStatistics {
     // Text: every process's counts of its texts on training rows, merged by text.
     for c in textColumns {
       guard case .texts(let codes, let texts) = columns[c].cells else { continue }
-      var counts = [Int](repeating: 0, count: texts.count)
-      var missing = 0
-      for r in codes.indices where training[r] {
-        let code = codes[r]
-        if code == CSVColumn<Element>.missingCode { missing += 1 } else { counts[Int(code)] += 1 }
-      }
+      var (counts, missing) = ColumnPlan.textCounts(Element.self, codes: codes, texts: texts.count, training: training)
       let seenHere = counts.indices.filter { counts[$0] > 0 }
       let gathered = try allGather(seenHere.map { texts[$0] } + seenHere.map { String(counts[$0]) }, in: group)
       var merged: [String: Int] = [:]

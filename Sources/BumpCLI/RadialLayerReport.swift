@@ -47,24 +47,7 @@ extension RunPlots {
     let dead = Set(counts.indices.filter { counts[$0] == 0 })
     let centers = (0..<radial.units).map { (x: Double(radial.center.value[$0, 0]), y: Double(radial.center.value[$0, 1])) }
     let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }
-    func span(_ k: Int) -> [Double] {
-      var lo = Double.infinity, hi = -Double.infinity
-      for i in 0..<x.rows {
-        lo = min(lo, Double(x[i, k]))
-        hi = max(hi, Double(x[i, k]))
-      }
-      let margin = hi > lo ? 0.05 * (hi - lo) : 1
-      let step = (hi - lo + 2 * margin) / Double(resolution)
-      return (0..<resolution).map { lo - margin + (Double($0) + 0.5) * step }
-    }
-    let (xs, ys) = (span(0), span(1))
-    var grid = try Matrix<Element>(rows: resolution * resolution, columns: 2)
-    for j in 0..<resolution {
-      for i in 0..<resolution {
-        grid[j * resolution + i, 0] = Element(xs[i])
-        grid[j * resolution + i, 1] = Element(ys[j])
-      }
-    }
+    let (xs, ys, grid) = try RunPlots.grid(over: x, resolution: resolution, margin: 0.05)
     let surface = try model.predict(grid)
     let values = (0..<resolution).map { j in (0..<resolution).map { Double(surface[j * resolution + $0, 0]) } }
     let stride = max(1, x.rows / maxPoints)

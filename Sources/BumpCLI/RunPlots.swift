@@ -104,4 +104,31 @@ enum RunPlots {
       title: "Decision regions (\(data.targetName))", xLabel: info.featureNames[0],
       yLabel: info.featureNames[1], classNames: names)
   }
+
+  /// A `resolution` × `resolution` grid over the span of the first two columns of `x`, with
+  /// `margin` (a fraction of the span; 1 for a column of one value) on each side: the cell
+  /// centres along each axis, and the grid's points as rows (x₁ varying fastest).
+  static func grid<Element: MatrixScalar>(over x: Matrix<Element>, resolution: Int, margin: Double) throws
+    -> (xs: [Double], ys: [Double], points: Matrix<Element>)
+  {
+    func span(_ k: Int) -> [Double] {
+      var lo = Double.infinity, hi = -Double.infinity
+      for i in 0..<x.rows {
+        lo = min(lo, Double(x[i, k]))
+        hi = max(hi, Double(x[i, k]))
+      }
+      let pad = hi > lo ? margin * (hi - lo) : 1
+      let step = (hi - lo + 2 * pad) / Double(resolution)
+      return (0..<resolution).map { lo - pad + (Double($0) + 0.5) * step }
+    }
+    let (xs, ys) = (span(0), span(1))
+    var points = try Matrix<Element>(rows: resolution * resolution, columns: 2)
+    for j in 0..<resolution {
+      for i in 0..<resolution {
+        points[j * resolution + i, 0] = Element(xs[i])
+        points[j * resolution + i, 1] = Element(ys[j])
+      }
+    }
+    return (xs, ys, points)
+  }
 }

@@ -139,24 +139,7 @@ extension SupportReport {
     guard let radial = models.first?.layers.first as? RadialBump<Element>, radial.inputSize == 2, x.rows > 0,
       let support = try support(models, reduction: calibration.reduction)
     else { return nil }
-    func span(_ k: Int) -> [Double] {
-      var lo = Double.infinity, hi = -Double.infinity
-      for i in 0..<x.rows {
-        lo = min(lo, Double(x[i, k]))
-        hi = max(hi, Double(x[i, k]))
-      }
-      let margin = hi > lo ? 0.25 * (hi - lo) : 1
-      let step = (hi - lo + 2 * margin) / Double(resolution)
-      return (0..<resolution).map { lo - margin + (Double($0) + 0.5) * step }
-    }
-    let (xs, ys) = (span(0), span(1))
-    var grid = try Matrix<Element>(rows: resolution * resolution, columns: 2)
-    for j in 0..<resolution {
-      for i in 0..<resolution {
-        grid[j * resolution + i, 0] = Element(xs[i])
-        grid[j * resolution + i, 1] = Element(ys[j])
-      }
-    }
+    let (xs, ys, grid) = try RunPlots.grid(over: x, resolution: resolution, margin: 0.25)
     // 0 where the model abstains; 1 + min(score, 1) elsewhere, so that every covered cell is
     // visibly shaded and the abstention region stays white.
     let scores = try densities(support, grid).map(calibration.score(density:))
