@@ -147,7 +147,10 @@ struct EndOfRunPass<Element: MatrixScalar> {
         metrics.rSquared = score / Double(columns)
       }
     }
-    let statistics = accumulator.statistics
+    var statistics = accumulator.statistics
+    if let group = Processes.group, collectingStatistics {
+      statistics = try GroupStatistics.layerStatistics(statistics, in: group)
+    }
     return (
       metrics,
       LayerStatistics(

@@ -355,4 +355,41 @@ enum GroupStatistics {
     let total = try group.sum([Double(hits), Double(labels.rows)])
     return total[0] / max(total[1], 1)
   }
+
+  // MARK: Layer statistics
+
+  /// The bump layers' statistics over every process's rows: each process's counts and input
+  /// ranges joined (the parameters are the same everywhere).
+  static func layerStatistics(_ local: [BumpLayerStatistics], in group: any ProcessGroup) throws
+    -> [BumpLayerStatistics]
+  {
+    // Per layer: the rows and counts summed; each process's range in its own slots.
+    var sums: [Double] = []
+    var ranges = [Double](repeating: 0, count: 3 * local.count * group.size)
+    for (k, s) in local.enumerated() {
+      sums += [Double(s.samples)] + s.supportCountPerUnit.map(Double.init)
+      if let range = s.inputRange {
+        let at = 3 * (group.rank * local.count + k)
+        (ranges[at], ranges[at + 1], ranges[at + 2]) = (1, range.lowerBound, range.upperBound)
+      }
+    }
+    sums = try group.sum(sums)
+    ranges = try group.sum(ranges)
+    var merged: [BumpLayerStatistics] = []
+    var at = 0
+    for (k, s) in local.enumerated() {
+      let units = s.supportCountPerUnit.count
+      let samples = Int(sums[at]), counts = sums[(at + 1)...(at + units)].map { Int($0) }
+      at += 1 + units
+      var range: ClosedRange<Double>?
+      for r in 0..<group.size {
+        let base = 3 * (r * local.count + k)
+        guard ranges[base] > 0 else { continue }
+        let next = ranges[base + 1]...ranges[base + 2]
+        range = range.map { min($0.lowerBound, next.lowerBound)...max($0.upperBound, next.upperBound) } ?? next
+      }
+      merged.append(s.replacing(samples: samples, counts: counts, inputRange: range))
+    }
+    return merged
+  }
 }

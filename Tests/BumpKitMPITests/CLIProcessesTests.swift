@@ -115,6 +115,29 @@ import Testing
     #expect(try Self.leftovers(in: folder).isEmpty)
   }
 
+  @Test func theBumpLayersStatisticsCoverEveryProcesssRows() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
+    defer { folder.remove() }
+    // A built-in dataset is not standardized: the model's inputs are the samples themselves,
+    // every one of which some process trains on.
+    let run = try Self.bump(
+      ["train", "--dataset", "regression", "--samples", "999", "--seed", "5", "--validation-split", "0",
+       "--epochs", "2", "--output", "run"], ranks: 2, in: folder)
+    #expect(run.status == 0, "\(run.stderr.suffix(600))")
+    guard run.status == 0 else { return }
+    let model = try Checkpoint.load(Float.self, from: folder.path("run/model.safetensors")).model
+    let data = try Dataset<Float>.regression(samples: 999, seed: 5)
+    let expected = try BumpLayerStatistics.collect(model: model, inputs: data.x)
+    #expect(expected.count == 2 && expected.allSatisfy { $0.samples == 999 })
+    let summary = (try? String(contentsOfFile: folder.path("run/summary.txt"), encoding: .utf8)) ?? ""
+    let shown = summary.split(separator: "\n").filter { $0.contains("inputs inside the support:") }
+    #expect(shown.count == expected.count, "\(summary)")
+    for (line, statistics) in zip(shown, expected) {
+      #expect(line.contains(String(format: "inputs inside the support: %.1f%%", statistics.supportFraction * 100)), "\(line)")
+      #expect(line.contains("dead units (never inside): \(statistics.deadUnits) of"), "\(line)")
+    }
+  }
+
   @Test func aFileWithFewerRecordsThanProcessesIsRefusedClearly() throws {
     let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
     defer { folder.remove() }

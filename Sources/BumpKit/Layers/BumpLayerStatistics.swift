@@ -81,13 +81,13 @@ public struct BumpLayerStatistics: Sendable, Equatable {
   /// Which of σ, c and a the layer learns.
   public let trainable: Trainability
   /// The number of samples the counts are over; 0 for statistics from the parameters alone.
-  public let samples: Int
+  public private(set) var samples: Int
   /// Per unit, the number of samples whose input to the unit lies strictly inside its
   /// support; empty for statistics from the parameters alone.
-  public let supportCountPerUnit: [Int]
+  public private(set) var supportCountPerUnit: [Int]
   /// The smallest and largest finite input the layer saw, over all units (over all input
   /// columns for a ``RadialBump`` layer); nil without data or without a finite input.
-  public let inputRange: ClosedRange<Double>?
+  public private(set) var inputRange: ClosedRange<Double>?
 
   /// Per unit, the fraction of samples inside the support: ``supportCountPerUnit`` divided by
   /// ``samples`` (empty without data).
@@ -141,6 +141,16 @@ public struct BumpLayerStatistics: Sendable, Equatable {
   ///
   /// - Precondition: `0 ≤ j < units`, as for an array's index.
   public func amplitude(unit j: Int) -> Double { amplitude[amplitude.count == 1 ? 0 : j] }
+
+  /// These statistics with the counts and input range of other rows: those of every
+  /// process's part of the data, say (the parameters are the same).
+  package func replacing(samples: Int, counts: [Int], inputRange: ClosedRange<Double>?) -> Self {
+    var copy = self
+    copy.samples = samples
+    copy.supportCountPerUnit = counts
+    copy.inputRange = inputRange
+    return copy
+  }
 
   /// The statistics of `layer`, at `layerIndex` in its model, from its parameters alone:
   /// no counts and no input range.
