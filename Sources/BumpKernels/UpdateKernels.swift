@@ -67,6 +67,8 @@ package struct AdamCoefficients: Sendable {
 /// Adam. With a floor, θ ← max(θ, floor) afterwards (NaN becomes the floor), in the same pass.
 package enum UpdateKernels {
   /// Σ xᵢ² in Double.
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   package static func sumOfSquares<S: KernelScalar>(_ x: UnsafePointer<S>, count: Int) -> Double {
     guard count > 0 else { return 0 }
     if S.self == Float.self {
@@ -80,6 +82,8 @@ package enum UpdateKernels {
   }
 
   /// One Adam / AdamW step on `count` elements.
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   package static func adam<S: KernelScalar>(
     value: UnsafeMutablePointer<S>, gradient: UnsafePointer<S>, firstMoment: UnsafeMutablePointer<S>,
     secondMoment: UnsafeMutablePointer<S>, count: Int, _ c: AdamCoefficients, floor: S?
@@ -101,6 +105,8 @@ package enum UpdateKernels {
   }
 
   /// One SGD step on `count` elements; `velocity` is nil without momentum.
+  @_specialize(where S == Float)
+  @_specialize(where S == Double)
   package static func sgd<S: KernelScalar>(
     value: UnsafeMutablePointer<S>, gradient: UnsafePointer<S>, velocity: UnsafeMutablePointer<S>?,
     count: Int, _ c: SGDCoefficients, floor: S?

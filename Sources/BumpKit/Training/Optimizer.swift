@@ -415,6 +415,8 @@ final class ChunkPass<Element: MatrixScalar>: WorkerPoolJob {
     (first, second, partials) = (nil, nil, nil)
   }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   func runTask(_ chunk: Int, worker: Int) {
     let size = OptimizerState<Element>.chunkElements
     let (start, end) = (chunk * size, min(total, (chunk + 1) * size))
@@ -436,6 +438,8 @@ final class ChunkPass<Element: MatrixScalar>: WorkerPoolJob {
   /// The scalars of trainable parameter k.
   private func count(_ k: Int) -> Int { (k + 1 < offsets.count ? offsets[k + 1] : total) - offsets[k] }
 
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
   private func piece(chunk: Int, _ k: Int, _ lo: Int, _ hi: Int, first isFirst: Bool) {
     let gradient = UnsafePointer(gradients[k] + lo)
     let at = offsets[k] + lo
