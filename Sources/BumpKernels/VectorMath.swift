@@ -1,3 +1,5 @@
+import _BumpKernelsShims
+
 /// Vectorized elementary functions used by the kernels, exposed for testing and reuse.
 public enum VectorMath {
   /// eˣ for every element of `input`, written to `output` (which may alias `input`).
@@ -29,4 +31,20 @@ public enum VectorMath {
       KernelDispatch.exp(x, y, count: input.count, width: width)
     }
   }
+}
+
+/// Hints the core to fetch the cache lines of `count` elements from `start` for reading —
+/// rows that a later step will gather, so that their cache misses overlap the work before
+/// it. No effect on results.
+@inline(__always)
+package func prefetchForReading<T>(_ start: UnsafePointer<T>, count: Int) {
+  let bytes = count * MemoryLayout<T>.stride
+  let raw = UnsafeRawPointer(start)
+  var offset = 0
+  while offset < bytes {
+    bumpkit_prefetch(raw + offset)
+    offset += 64
+  }
+  // The last line, when the range does not start on a line boundary.
+  if bytes > 0 { bumpkit_prefetch(raw + (bytes - 1)) }
 }

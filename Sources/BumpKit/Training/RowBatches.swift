@@ -69,6 +69,13 @@ package struct RowBatches<Element: MatrixScalar> {
       model?.releaseSavedState()
       Self.copy(x, positions, order, into: &inputs)
       if let y { Self.copy(y, positions, order, into: &targets) }
+      // The next batch's rows, scattered over the data when an order shuffles them, are
+      // fetched into the cache while this batch's work runs.
+      if let order, batch + 1 < count {
+        let next = self.positions(ofBatch: batch + 1)
+        Self.prefetch(x, order[next])
+        if let y { Self.prefetch(y, order[next]) }
+      }
       try body(batch, positions, inputs, targets)
     }
   }
@@ -91,6 +98,15 @@ package struct RowBatches<Element: MatrixScalar> {
       }
     }
     return result
+  }
+
+  /// Hints the cache to fetch the rows `rows` of `source`.
+  private static func prefetch(_ source: Matrix<Element>, _ rows: ArraySlice<Int>) {
+    let c = source.columns
+    source.withUnsafeBufferPointer { src in
+      guard let s = src.baseAddress else { return }
+      for r in rows { prefetchForReading(s + r * c, count: c) }
+    }
   }
 
   /// Copies the rows at `positions` of the order (of `source` itself without one) into
