@@ -69,7 +69,6 @@ public enum BumpKernel {
       var job = job
       job.output = output.baseAddress
       job.cache = cache?.baseAddress
-      job.chooseStreaming()
       let implementation = resolve(options.implementation, Scalar.self)
       let totals = plan.run { rowRange, acc in
         switch implementation {
@@ -157,8 +156,6 @@ public enum BumpKernel {
       var job = job
       job.upstream = upstream.baseAddress
       job.inputGradient = inputGradient?.baseAddress
-      job.chooseStreaming()
-      // Read here, not written: set after the choice, which looks at what is written.
       job.cache = cache.map { UnsafeMutablePointer(mutating: $0.baseAddress!) }
       let implementation = resolve(options.implementation, Scalar.self)
       let totals = plan.run { rowRange, acc in

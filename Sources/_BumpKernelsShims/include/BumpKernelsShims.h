@@ -56,36 +56,6 @@ static inline __attribute__((always_inline)) void bumpkit_cpu_relax(void) {
 #endif
 }
 
-// Streaming (non-temporal) stores for the kernels' outputs when a call's arrays are larger
-// than the caches: the written lines go to memory without first being read into the cache
-// (no read-for-ownership) and without evicting the inputs. One per SIMD type the kernels
-// use; `p` needs only 16-byte alignment (the compiler splits a wider vector into 16-byte
-// streaming stores). Stores of this kind are weakly ordered: a thread that wrote with them
-// calls bumpkit_stream_fence() before another thread may read what it wrote.
-#define BUMPKIT_STREAM(name, type, lanes)                                                      \
-  typedef type bumpkit_stream_##name __attribute__((ext_vector_type(lanes), aligned(16)));    \
-  static inline __attribute__((always_inline)) void bumpkit_stream_store_##name(               \
-      type *p, bumpkit_stream_##name v) {                                                      \
-    __builtin_nontemporal_store(v, (bumpkit_stream_##name *)p);                                \
-  }
-BUMPKIT_STREAM(float4, float, 4)
-BUMPKIT_STREAM(float8, float, 8)
-BUMPKIT_STREAM(float16, float, 16)
-BUMPKIT_STREAM(double2, double, 2)
-BUMPKIT_STREAM(double4, double, 4)
-BUMPKIT_STREAM(double8, double, 8)
-#undef BUMPKIT_STREAM
-
-// Orders a thread's streaming stores before its later stores (x86 `sfence`; a full fence
-// elsewhere), so that the release that ends a task publishes them.
-static inline __attribute__((always_inline)) void bumpkit_stream_fence(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_sfence();
-#else
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
-#endif
-}
-
 // Asks the core to bring the cache line holding `p` towards it for reading (a hint: no
 // fault, no effect on results).
 static inline __attribute__((always_inline)) void bumpkit_prefetch(const void *p) {
