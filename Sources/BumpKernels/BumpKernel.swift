@@ -158,7 +158,9 @@ public enum BumpKernel {
       job.inputGradient = inputGradient?.baseAddress
       job.cache = cache.map { UnsafeMutablePointer(mutating: $0.baseAddress!) }
       let implementation = resolve(options.implementation, Scalar.self)
-      let totals = plan.run { rowRange, acc in
+      // Last rows first: the forward pass that wrote the cache ended on them, so a large
+      // batch's backward pass starts on rows still in the caches.
+      let totals = plan.run(lastFirst: true) { rowRange, acc in
         let dS = s0.map { acc! + $0 * columns }
         let dC = s1.map { acc! + $0 * columns }
         let dA = s2.map { acc! + $0 * columns }
@@ -328,9 +330,12 @@ struct ReductionPlan<S: KernelScalar>: @unchecked Sendable {
   /// Calls `kernel(rowRange, accumulators)` on blocks of at most ``RowTasks/blockRows`` rows;
   /// `accumulators` (slots × columns, zeroed) is nil when there is nothing to reduce.
   /// Returns the totals (slots × columns, in Double), or nil without slots.
-  func run(_ kernel: (Range<Int>, UnsafeMutablePointer<S>?) -> Void) -> UnsafePointer<Double>? {
+  ///
+  /// With `lastFirst`, the row tasks run from the last rows to the first (see
+  /// ``RowTasks/run(rows:rowsPerTask:threads:lastFirst:_:)``); the totals are the same bits.
+  func run(lastFirst: Bool = false, _ kernel: (Range<Int>, UnsafeMutablePointer<S>?) -> Void) -> UnsafePointer<Double>? {
     let width = slots * columns
-    RowTasks.run(rows: rows, rowsPerTask: rowsPerTask, threads: workers) { task, range, worker in
+    RowTasks.run(rows: rows, rowsPerTask: rowsPerTask, threads: workers, lastFirst: lastFirst) { task, range, worker in
       guard width > 0 else {
         kernel(range, nil)
         return

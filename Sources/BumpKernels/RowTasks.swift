@@ -23,21 +23,33 @@ package enum RowTasks {
 
   /// Runs `body(task, rowRange, worker)` over every task, on up to `threads` threads.
   /// `worker` is in 0..<min(threads, taskCount) and no two running bodies share one.
+  ///
+  /// With `lastFirst`, the tasks are handed out from the last rows to the first: a pass
+  /// that follows one over the same rows then starts on the rows the earlier pass touched
+  /// last, which may still be in the caches. Each task's rows and number are the same either
+  /// way, so results that are combined by task number do not change.
   package static func run(
-    rows: Int, rowsPerTask: Int, threads: Int,
+    rows: Int, rowsPerTask: Int, threads: Int, lastFirst: Bool = false,
     _ body: (_ task: Int, _ rows: Range<Int>, _ worker: Int) -> Void
   ) {
     let taskCount = (rows + rowsPerTask - 1) / rowsPerTask
     let workers = min(threads, taskCount)
-    func range(_ t: Int) -> Range<Int> { (t * rowsPerTask)..<min(rows, (t + 1) * rowsPerTask) }
+    @Sendable func task(_ k: Int) -> Int { lastFirst ? taskCount - 1 - k : k }
+    @Sendable func range(_ t: Int) -> Range<Int> { (t * rowsPerTask)..<min(rows, (t + 1) * rowsPerTask) }
     if workers <= 1 || WorkerPool.isInsideTask {
-      for t in 0..<taskCount { body(t, range(t), 0) }
+      for k in 0..<taskCount {
+        let t = task(k)
+        body(t, range(t), 0)
+      }
       return
     }
     // A thread with a pool of long-lived workers (a sharded training step's) hands its
     // tasks to them instead of Dispatch, whose hand-off costs several microseconds.
     if let pool = WorkerPool.current {
-      pool.run(tasks: taskCount, workers: workers) { t, worker in body(t, range(t), worker) }
+      pool.run(tasks: taskCount, workers: workers) { k, worker in
+        let t = task(k)
+        body(t, range(t), worker)
+      }
       return
     }
     // Tasks are handed out one at a time, so a thread slowed by another process costs at
@@ -48,10 +60,10 @@ package enum RowTasks {
       let shared = UncheckedSendable(body)
       DispatchQueue.concurrentPerform(iterations: workers) { worker in
         while true {
-          let t = next.add(1, ordering: .relaxed).oldValue
-          if t >= taskCount { break }
-          let rows = (t * rowsPerTask)..<min(rows, (t + 1) * rowsPerTask)
-          shared.value(t, rows, worker)
+          let k = next.add(1, ordering: .relaxed).oldValue
+          if k >= taskCount { break }
+          let t = task(k)
+          shared.value(t, range(t), worker)
         }
       }
     }
