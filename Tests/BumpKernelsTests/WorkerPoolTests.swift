@@ -124,6 +124,34 @@ struct WorkerPoolTests {
     WorkerPool.withCurrent(pool) { #expect(WorkerPool.current === pool) }
   }
 
+  @Test("RowTasks from the last rows first: the same tasks with the same rows, in reverse order on one thread", arguments: [false, true])
+  func rowTasksLastFirst(onPool: Bool) {
+    let pool = WorkerPool(threads: 3)
+    defer { pool.retire() }
+    // 7 tasks of 10 rows and one of 3: task t always covers rows 10t ..< min(73, 10t + 10).
+    func visits(lastFirst: Bool, threads: Int) -> [(task: Int, rows: Range<Int>)] {
+      let seen = Mutex<[(task: Int, rows: Range<Int>)]>([])
+      WorkerPool.withCurrent(onPool ? pool : nil) {
+        RowTasks.run(rows: 73, rowsPerTask: 10, threads: threads, lastFirst: lastFirst) { task, rows, _ in
+          seen.withLock { $0.append((task, rows)) }
+        }
+      }
+      return seen.withLock { $0 }
+    }
+    let expected = (0..<8).map { (task: $0, rows: (10 * $0)..<min(73, 10 * $0 + 10)) }
+    let forward = visits(lastFirst: false, threads: 1)
+    let backward = visits(lastFirst: true, threads: 1)
+    #expect(forward.map(\.task) == Array(0..<8))
+    #expect(forward.map(\.rows) == expected.map(\.rows))
+    #expect(backward.map(\.task) == Array((0..<8).reversed()))
+    #expect(backward.map(\.rows) == expected.map(\.rows).reversed())
+    for threads in [2, 3] {
+      let parallel = visits(lastFirst: true, threads: threads).sorted { $0.task < $1.task }
+      #expect(parallel.map(\.task) == Array(0..<8), "\(threads) threads")
+      #expect(parallel.map(\.rows) == expected.map(\.rows), "\(threads) threads")
+    }
+  }
+
   @Test("a retired pool still runs jobs, on the caller")
   func retiredPoolRunsOnCaller() throws {
     let pool = WorkerPool(threads: 4)
