@@ -5,7 +5,10 @@ import Testing
 
 /// `mpirun -np N bump train`: the `bump` built beside the tests (with the MPI trait, as the
 /// test command builds it) run as 2 and 3 processes on this machine, against one process.
-@Suite struct CLIProcessesTests {
+/// Without the trait that `bump` is one process whatever `mpirun` starts, so the suite does
+/// not run then.
+@Suite(.enabled(if: MPIRun.bumpHasMPI, "the bump built beside the tests has no MPI: swift test --traits MPI"))
+struct CLIProcessesTests {
   /// A CSV file of `rows` records: a number column with missing cells, a second number
   /// column, a text column with categories and missing cells, a note of quoted fields with
   /// line breaks, commas and doubled quotes (often, so that some cross a part boundary), a

@@ -162,6 +162,16 @@ import Testing
 /// How the tests start `mpirun`: on this machine's cores whatever their number
 /// (`--oversubscribe`), as root when the tests run as root, over shared memory.
 enum MPIRun {
+  /// Whether this build has the `MPI` trait, and so the `bump` built with it starts a
+  /// process group under `mpirun`.
+  static var bumpHasMPI: Bool {
+    #if MPI
+      true
+    #else
+      false
+    #endif
+  }
+
   static var path: String? {
     ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: FileManager.default.isExecutableFile)
   }
