@@ -10,12 +10,12 @@ enum SupportReport {
   /// Rows scored per call of `RadialSupport.densities(_:)`: its buffers are rows × units.
   static let batch = 4096
 
-  /// The support of `models`, their units combined by `reduction`, when their first layer is
-  /// radial; nil otherwise.
+  /// The support of `models`, their units combined by `reduction`, when they have a radial
+  /// layer (first, last or both); nil otherwise.
   static func support<Element: MatrixScalar>(
     _ models: [Sequential<Element>], reduction: SupportReduction = .max
   ) throws -> RadialSupport<Element>? {
-    guard models.first?.layers.first is RadialBump<Element> else { return nil }
+    guard models.first?.layers.contains(where: { $0 is RadialBump<Element> }) == true else { return nil }
     return try RadialSupport(models: models, reduction: reduction)
   }
 
