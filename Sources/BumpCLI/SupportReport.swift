@@ -34,7 +34,7 @@ enum SupportReport {
 
   /// What a run's end reports of the support: the calibration fitted on the training rows
   /// at the default coverage, and the summary's lines (the validation rows outside every
-  /// support and those abstained on). nil for a model without a radial first layer.
+  /// support and those abstained on). nil for a model without a radial layer.
   static func fit<Element: MatrixScalar>(
     models: [Sequential<Element>], training: Matrix<Element>, validation: Matrix<Element>?
   ) throws -> (calibration: SupportCalibration, lines: [String])? {
@@ -42,7 +42,7 @@ enum SupportReport {
     let calibration = try SupportCalibration(
       trainingDensities: try densities(support, training), reduction: support.reduction)
     var line =
-      "Support score (radial first layer): abstains below \(formatted(calibration.threshold, digits: 4)) "
+      "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
       + "(\(percent(calibration.coverage)) of the training rows at or above it)"
     if let validation, validation.rows > 0 {
       let scores = try densities(support, validation).map(calibration.score(density:))
@@ -53,6 +53,15 @@ enum SupportReport {
         + "abstained on: \(percent(Double(abstained) / Double(scores.count)))"
     }
     return (calibration, [line + ".", ""])
+  }
+
+  /// Which layers a support's density comes from: "radial first layer", or "radial layers
+  /// 0 and 3" (positions in the model) for a radial layer on learned features.
+  static func layers<Element: MatrixScalar>(_ support: RadialSupport<Element>) -> String {
+    let positions = support.radialLayers.map(String.init)
+    if positions == ["0"] { return "radial first layer" }
+    if positions.count == 1 { return "radial layer \(positions[0])" }
+    return "radial layers \(positions.dropLast().joined(separator: ", ")) and \(positions.last!)"
   }
 
   /// `value` as a percentage with two decimals.

@@ -24,7 +24,11 @@ struct TrainCommand: ParsableCommand {
       The model is Dense(in→h1) → act → Dense(h1→h2) → act → … → Dense(→out), where out is \
       1 for regression and --loss bce, and the number of classes for --loss softmax. With \
       --radial the first hidden layer is RadialBump(in→h1) instead: \
-      RadialBump(in→h1) → Dense(h1→h2) → act → … → Dense(→out).
+      RadialBump(in→h1) → Dense(h1→h2) → act → … → Dense(→out). With --radial-last (two or \
+      more hidden layers) the last hidden layer is RadialBump(h(k−1)→hk) on the features the \
+      layers before it learned, instead of Dense → act; both flags together give \
+      RadialBump(in→h1) → Dense(h1→h2) → act → … → RadialBump(h(k−1)→hk) → Dense(→out). A model \
+      with a radial layer gets a support score: bump predict writes in_support and abstain.
 
       The run folder (--output, default runs/<dataset or file name>-<UTC time>) holds \
       model.safetensors (a checkpoint with the configuration, feature names, \
@@ -227,7 +231,7 @@ struct TrainCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help: ArgumentHelp(
-      "The most passes over the training data (default \(Self.defaultEpochs); early stopping usually ends sooner).",
+      "The most passes over the training data (default \(Self.defaultEpochs), \(Self.defaultRadialEpochs) with --radial; early stopping usually ends sooner).",
       valueName: "epochs"))
   var epochs: Int?
 
@@ -283,6 +287,10 @@ struct TrainCommand: ParsableCommand {
 
   /// The epoch budget when `--epochs` is not given.
   static let defaultEpochs = 200
+  /// The epoch budget when `--epochs` is not given and the first hidden layer is radial: its
+  /// centres move slowly in input space, and at 200 epochs early stopping had not yet ended
+  /// a run on the digits (docs/out-of-distribution.md).
+  static let defaultRadialEpochs = 600
   /// The early-stopping patience when `--patience` is not given and there is validation data.
   static let defaultPatience = 20
   /// The early-stopping threshold when `--min-delta` is not given.
@@ -392,7 +400,7 @@ struct TrainCommand: ParsableCommand {
     guard rate.isFinite, rate > 0 else {
       throw ValidationError("--lr must be finite and > 0, got \(rate)")
     }
-    let epochs = self.epochs ?? base?.epochs ?? Self.defaultEpochs
+    let epochs = self.epochs ?? base?.epochs ?? (radial ? Self.defaultRadialEpochs : Self.defaultEpochs)
     guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
     guard batchSize >= 1 else {
       throw ValidationError("--batch-size must be at least 1, got \(batchSize)")
