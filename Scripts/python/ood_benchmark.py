@@ -8,8 +8,10 @@ training part (70%) and an ID test part (30%) with that seed, and written to CSV
   calibration at 99% training coverage is stored in the checkpoint) and
   `bump train --layers H` (Dense(d→H) → Bump → Dense(H→classes), the same number of
   hidden units) learn from the training part until early stopping (`--epochs 600`, patience
-  20: the default cap of 200 epochs stops the radial model before it has converged) with
-  their defaults otherwise (validation split 0.2, --final-model ensemble).
+  20) with their defaults otherwise (validation split 0.2, --final-model ensemble).
+  `--bump-layers SIZES` gives both models other hidden layers, and `--radial-last` makes the
+  radial model's last hidden layer radial too (`bump train --radial --radial-last`: its
+  support score is then the product of both radial layers' densities).
 * `bump predict` on the ID test part and on each OOD set writes `in_support`, the support
   score; `bump evaluate` gives both models' ID test accuracy.
 * The baselines learn from the same training part, standardized with its statistics:
@@ -19,10 +21,12 @@ training part (70%) and an ID test part (30%) with that seed, and written to CSV
   2018; a ridge of 1e-3 on the standardized inputs' covariance), and the distance to the
   k-th nearest training row (k = 5; Sun et al. 2022), both in input space.
 
-The support score the CLI writes combines each model's units by their maximum (the default
-reduction); the script also reads the checkpoint (safetensors, parsed here) and recomputes
-the density from the centres and widths in float64 numpy, which checks the CLI's column
-(they must agree to 1e-4 relative) and gives the summed reduction as a second row.
+The support score the CLI writes combines each radial layer's units by their maximum (the
+default reduction); the script also reads the checkpoint (safetensors, parsed here) and
+recomputes the density in float64 numpy (every layer up to the last radial one run forward),
+which checks the CLI's column (they must agree to 1e-4 relative) and gives the summed
+reduction as a second row. Two more rows: the radial model's own maximum softmax probability
+(its `probability_*` columns), and the support score times it.
 
 Every score is oriented "higher = more in-distribution". AUROC (ID positive, ties counted
 half) and the FPR at 95% TPR (the fraction of OOD rows scoring at or above the ID test
@@ -37,7 +41,8 @@ ID sets and OOD kinds:
   distribution (classified benign/malignant); OOD: the rows above it — a shift in one
   feature's range, the rest of the row realistic.
 
-Usage: ood_benchmark.py --bump PATH [--seeds N] [--hidden H] [--work DIR] [--json FILE]
+Usage: ood_benchmark.py --bump PATH [--seeds N] [--hidden H] [--bump-layers SIZES] [--radial-last]
+                       [--work DIR] [--json FILE]
 Needs numpy and scikit-learn (Scripts/ood-benchmark installs them in a venv of its own).
 """
 import argparse
