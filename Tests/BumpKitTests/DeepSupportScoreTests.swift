@@ -1,4 +1,5 @@
 import BumpKit
+import BumpTestSupport
 import Foundation
 import Testing
 
@@ -192,6 +193,40 @@ struct DeepSupportScoreTests {
     #expect(densities.suffix(3).allSatisfy { $0 == 0 })
   }
 
+  @Test("A model with two radial layers and its calibration round-trip through a checkpoint", arguments: [false, true])
+  func checkpointRoundTrip(double: Bool) throws {
+    if double { try checkRoundTrip(Double.self) } else { try checkRoundTrip(Float.self) }
+  }
+
+  func checkRoundTrip<E: MatrixScalar>(_: E.Type) throws {
+    let first = try RadialBump<E>(
+      inputSize: 4, units: 6, sigma: .trainable(.uniform(1, 3)), center: .trainable(.uniform(-1, 1)))
+    let model = try Sequential<E>(
+      layers: [
+        first, try Dense<E>(inputSize: 6, outputSize: 5), try Bump<E>(units: 5), try RadialBump<E>(inputSize: 5, units: 7),
+        try Dense<E>(inputSize: 7, outputSize: 3),
+      ], seed: 12)
+    let x = try Matrix<E>(Self.randomRows(count: 80, dimension: 4, scale: 0.7, seed: 2).map { $0.map { E($0) } })
+    try ModelPrefix.placeLast(model, on: x)
+    let support = try RadialSupport(model: model)
+    let densities = try support.densities(x)
+    #expect(densities.filter { $0 > 0 }.count > 20)
+    let calibration = try SupportCalibration(trainingDensities: densities)
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let path = folder.path("model.safetensors")
+    let json = String(decoding: try JSONEncoder().encode(calibration), as: UTF8.self)
+    try Checkpoint.save(model, to: path, metadata: [SupportCalibration.metadataKey: json])
+    let (loaded, metadata) = try Checkpoint.load(E.self, from: path)
+    #expect(loaded.layers.map { "\(type(of: $0))" } == model.layers.map { "\(type(of: $0))" })
+    let reloaded = try RadialSupport(model: loaded)
+    #expect(reloaded.radialLayers == [0, 3])
+    #expect(try reloaded.densities(x) == densities)
+    let stored = try JSONDecoder().decode(
+      SupportCalibration.self, from: Data(try #require(metadata[SupportCalibration.metadataKey]).utf8))
+    #expect(stored == calibration)
+  }
+
   @Test("Radial layers must be at the same positions with the same shapes across an ensemble's models")
   func errors() throws {
     let a = try Self.featureModel(Double.self, inputSize: 4, features: 6, units: 5, seed: 1)
@@ -208,5 +243,16 @@ struct DeepSupportScoreTests {
       layers: [try Dense<Double>(inputSize: 4, outputSize: 3), try Bump<Double>(units: 3), try Dense<Double>(inputSize: 3, outputSize: 1)],
       seed: 1)
     #expect(throws: BumpKitError.self) { try RadialSupport(model: plain) }
+  }
+}
+
+/// Puts the centres of a model's second radial layer (layer 3) on k-means++ rows of the
+/// features the layers before it compute for `x`, σ from their spacing.
+enum ModelPrefix {
+  static func placeLast<E: MatrixScalar>(_ model: Sequential<E>, on x: Matrix<E>) throws {
+    var h = x
+    for layer in model.layers.prefix(3) { h = try layer.forward(h) }
+    var generator = SeededGenerator(seed: 5)
+    try (model.layers[3] as! RadialBump<E>).initializeCenters(from: h, sigmaScale: 2, using: &generator)
   }
 }
