@@ -137,17 +137,20 @@ enum SupportReport {
 }
 
 extension SupportReport {
-  /// For a model with two inputs and a radial first layer: where it abstains (white) and
-  /// where it does not (shaded by the support score, up to 1 and beyond), with the first
-  /// model's supports as circles and the training rows as dots, over the training rows'
-  /// span with a 25 % margin on each side (in the model's input units). Nil otherwise.
+  /// For a model with two inputs and a radial layer: where it abstains (white) and where it
+  /// does not (shaded by the support score, up to 1 and beyond), with the first model's
+  /// first-layer supports as circles when that layer is radial (a deeper radial layer's
+  /// supports live in its feature space and are not drawn) and the training rows as dots,
+  /// over the training rows' span with a 25 % margin on each side (in the model's input
+  /// units). Nil otherwise.
   static func plot<Element: MatrixScalar>(
     models: [Sequential<Element>], calibration: SupportCalibration, inputs x: Matrix<Element>, standardized: Bool,
     resolution: Int = 100, maxPoints: Int = 2000
   ) throws -> String? {
-    guard let radial = models.first?.layers.first as? RadialBump<Element>, radial.inputSize == 2, x.rows > 0,
-      let support = try support(models, reduction: calibration.reduction)
-    else { return nil }
+    guard x.columns == 2, x.rows > 0, let support = try support(models, reduction: calibration.reduction) else {
+      return nil
+    }
+    let radial = models.first?.layers.first as? RadialBump<Element>
     let (xs, ys, grid) = try RunPlots.grid(over: x, resolution: resolution, margin: 0.25)
     // 0 where the model abstains; 1 + min(score, 1) elsewhere, so that every covered cell is
     // visibly shaded and the abstention region stays white.
@@ -158,8 +161,8 @@ extension SupportReport {
         return calibration.abstains(score: score) ? 0 : 1 + min(score, 1)
       }
     }
-    let centers = (0..<radial.units).map { (x: Double(radial.center.value[$0, 0]), y: Double(radial.center.value[$0, 1])) }
-    let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }
+    let centers = radial.map { r in (0..<r.units).map { (x: Double(r.center.value[$0, 0]), y: Double(r.center.value[$0, 1])) } } ?? []
+    let radii = radial.map { $0.sigma.value.elements.map { Double($0).squareRoot() } } ?? []
     let stride = max(1, x.rows / maxPoints)
     let points = Swift.stride(from: 0, to: x.rows, by: stride).map { (x: Double(x[$0, 0]), y: Double(x[$0, 1])) }
     let suffix = standardized ? " (standardized)" : ""

@@ -70,6 +70,7 @@ import Testing
     #expect(files.contains("support.svg"), "\(files)")
     let svg = try String(contentsOfFile: run + "/support.svg", encoding: .utf8)
     #expect(svg.contains("<svg") && svg.contains("Where the model abstains") && !svg.contains("nan"))
+    #expect(svg.contains(" r=\"2.4\""), "the centre markers of the first layer's supports")
 
     // Rows from the training distribution, rows far from it in several directions, and the
     // origin between the clusters.
@@ -189,6 +190,11 @@ import Testing
     ])
     #expect(train.status == 0, "\(train.stderr)")
     #expect(train.stdout.contains("Support score (radial layer 2): abstains below"), "\(train.stdout)")
+    // Two inputs: the abstention plot, without circles (the radial layer's supports are in
+    // its feature space).
+    let svg = try String(contentsOfFile: run + "/support.svg", encoding: .utf8)
+    #expect(svg.contains("<svg") && svg.contains("Where the model abstains") && !svg.contains("nan"))
+    #expect(svg.contains(" r=\"1.6\"") && !svg.contains(" r=\"2.4\""), "data points, and no centre markers")
     let model = run + "/model.safetensors"
     let (loaded, _) = try Checkpoint.loadEnsemble(Float.self, from: model)
     #expect(loaded.count == 2)
