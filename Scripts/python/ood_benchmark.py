@@ -8,8 +8,10 @@ training part (70%) and an ID test part (30%) with that seed, and written to CSV
   calibration at 99% training coverage is stored in the checkpoint) and
   `bump train --layers H` (Dense(d→H) → Bump → Dense(H→classes), the same number of
   hidden units) learn from the training part until early stopping (`--epochs 600`, patience
-  20: the default cap of 200 epochs stops the radial model before it has converged) with
-  their defaults otherwise (validation split 0.2, --final-model ensemble).
+  20) with their defaults otherwise (validation split 0.2, --final-model ensemble).
+  `--bump-layers SIZES` gives both models other hidden layers, and `--radial-last` makes the
+  radial model's last hidden layer radial too (`bump train --radial --radial-last`: its
+  support score is then the product of both radial layers' densities).
 * `bump predict` on the ID test part and on each OOD set writes `in_support`, the support
   score; `bump evaluate` gives both models' ID test accuracy.
 * The baselines learn from the same training part, standardized with its statistics:
@@ -19,10 +21,12 @@ training part (70%) and an ID test part (30%) with that seed, and written to CSV
   2018; a ridge of 1e-3 on the standardized inputs' covariance), and the distance to the
   k-th nearest training row (k = 5; Sun et al. 2022), both in input space.
 
-The support score the CLI writes combines each model's units by their maximum (the default
-reduction); the script also reads the checkpoint (safetensors, parsed here) and recomputes
-the density from the centres and widths in float64 numpy, which checks the CLI's column
-(they must agree to 1e-4 relative) and gives the summed reduction as a second row.
+The support score the CLI writes combines each radial layer's units by their maximum (the
+default reduction); the script also reads the checkpoint (safetensors, parsed here) and
+recomputes the density in float64 numpy (every layer up to the last radial one run forward),
+which checks the CLI's column (they must agree to 1e-4 relative) and gives the summed
+reduction as a second row. Two more rows: the radial model's own maximum softmax probability
+(its `probability_*` columns), and the support score times it.
 
 Every score is oriented "higher = more in-distribution". AUROC (ID positive, ties counted
 half) and the FPR at 95% TPR (the fraction of OOD rows scoring at or above the ID test
@@ -37,7 +41,8 @@ ID sets and OOD kinds:
   distribution (classified benign/malignant); OOD: the rows above it — a shift in one
   feature's range, the rest of the row realistic.
 
-Usage: ood_benchmark.py --bump PATH [--seeds N] [--hidden H] [--work DIR] [--json FILE]
+Usage: ood_benchmark.py --bump PATH [--seeds N] [--hidden H] [--bump-layers SIZES] [--radial-last]
+                       [--work DIR] [--json FILE]
 Needs numpy and scikit-learn (Scripts/ood-benchmark installs them in a venv of its own).
 """
 import argparse
@@ -75,12 +80,14 @@ def run(args):
 
 
 def bump_predict(bump, model, path):
-    """The `in_support` and `abstain` columns of `bump predict` (None where the model has none)."""
+    """The `in_support` and `abstain` columns of `bump predict` (None where the model has none)
+    and the largest of its `probability_*` columns (the model's maximum softmax probability)."""
     out = run([bump, "predict", "--model", model, "--data", path])
     rows = list(csv.DictReader(out.splitlines()))
+    msp = np.array([max(float(v) for k, v in r.items() if k.startswith("probability_")) for r in rows])
     if "in_support" not in rows[0]:
-        return None, None
-    return (np.array([float(r["in_support"]) for r in rows]), np.array([int(r["abstain"]) for r in rows]))
+        return None, None, msp
+    return (np.array([float(r["in_support"]) for r in rows]), np.array([int(r["abstain"]) for r in rows]), msp)
 
 
 def bump_accuracy(bump, model, path):
@@ -107,21 +114,40 @@ def read_checkpoint(path):
     return tensors, header["__metadata__"]
 
 
+def bump_values(sigma, r2):
+    """exp(−σ/(σ − r²)) where r² < σ, else 0."""
+    u = sigma - r2
+    return np.where(u > 0, np.exp(-sigma / np.where(u > 0, u, 1)), 0.0)
+
+
 def support_density(path, x, reduction):
-    """ρ(x) of the checkpoint's radial first layers (the mean over an ensemble's members), from
-    the rows as the model sees them: its feature columns, standardized as in training."""
+    """ρ(x) of the checkpoint's radial layers: the product over a model's RadialBump layers of
+    each one's density at its input (maxⱼ or Σⱼ of its bumps), the mean over an ensemble's
+    members; from the rows as the model sees them (its feature columns, standardized as in
+    training), every layer run forward in float64."""
     tensors, metadata = read_checkpoint(path)
     columns = [int(name[1:]) for name in json.loads(metadata["feature_names"])]
     scaling = json.loads(metadata["standardization"])
-    z = (x[:, columns] - np.array(scaling["mean"])) / np.array(scaling["standardDeviation"])
+    layers = json.loads(metadata["architecture"])["layers"]
     prefixes = [""] + [f"ensemble.{i}." for i in range(1, int(metadata.get("ensemble_members", "1")))]
     total = np.zeros(len(x))
     for prefix in prefixes:
-        c, sigma = tensors[prefix + "layers.0.center"], tensors[prefix + "layers.0.sigma"][0]
-        r2 = ((z[:, None, :] - c[None]) ** 2).sum(axis=2)
-        u = sigma[None] - r2
-        f = np.where(u > 0, np.exp(-sigma[None] / np.where(u > 0, u, 1)), 0.0)
-        total += f.max(axis=1) if reduction == "max" else f.sum(axis=1)
+        h = (x[:, columns] - np.array(scaling["mean"])) / np.array(scaling["standardDeviation"])
+        density = np.ones(len(x))
+        last = max(i for i, layer in enumerate(layers) if layer["kind"] == "radialBump")
+        for i, layer in enumerate(layers[:last + 1]):
+            t = lambda name: tensors[f"{prefix}layers.{i}.{name}"]
+            if layer["kind"] == "dense":
+                h = h @ t("weight") + (t("bias") if f"{prefix}layers.{i}.bias" in tensors else 0)
+            elif layer["kind"] == "bump":
+                h = t("amplitude") * bump_values(t("sigma"), (h - t("center")) ** 2)
+            elif layer["kind"] == "radialBump":
+                f = bump_values(t("sigma"), ((h[:, None, :] - t("center")[None]) ** 2).sum(axis=2))
+                density *= f.max(axis=1) if reduction == "max" else f.sum(axis=1)
+                h = t("amplitude") * f
+            else:
+                sys.exit(f"{path}: no float64 forward pass here for layer kind {layer['kind']}")
+        total += density
     return total / len(prefixes)
 
 
@@ -250,6 +276,9 @@ def main():
     parser.add_argument("--work")
     parser.add_argument("--json")
     parser.add_argument("--bump-args", default="", help="extra arguments for both bump train runs")
+    parser.add_argument("--bump-layers", help="--layers of both bump train runs (default: --hidden)")
+    parser.add_argument("--radial-last", action="store_true",
+                        help="the radial model's last hidden layer is radial too (bump train --radial-last)")
     args = parser.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="ood-benchmark-")
     os.makedirs(work, exist_ok=True)
@@ -262,11 +291,12 @@ def main():
             write_csv(train_csv, x_tr, y_tr)
             write_csv(test_csv, x_te, y_te)
             models = {}
-            for kind, extra in [("radial", ["--radial"]), ("dense-bump", [])]:
+            radial = ["--radial"] + (["--radial-last"] if args.radial_last else [])
+            for kind, extra in [("radial", radial), ("dense-bump", [])]:
                 out = os.path.join(folder, kind)
                 if not os.path.exists(os.path.join(out, "model.safetensors")):
                     run([args.bump, "train", "--data", train_csv, "--target", "label", "--task", "classification",
-                         "--layers", str(args.hidden), "--seed", str(seed), "--epochs", "600", "--output", out]
+                         "--layers", args.bump_layers or str(args.hidden), "--seed", str(seed), "--epochs", "600", "--output", out]
                         + extra + args.bump_args.split())
                 models[kind] = os.path.join(out, "model.safetensors")
             accuracy = {kind: bump_accuracy(args.bump, path, test_csv) for kind, path in models.items()}
@@ -285,21 +315,25 @@ def main():
             }
             knn = knn_score(z(x_tr))
             scorers["k-NN (k=5)"] = lambda x: knn(z(x))
-            id_support, id_abstain = bump_predict(args.bump, models["radial"], test_csv)
+            id_support, id_abstain, id_msp = bump_predict(args.bump, models["radial"], test_csv)
             id_scores = {m: f(x_te) for m, f in scorers.items()}
             check_support_column(models["radial"], x_te, id_support)
             id_scores["support score"] = id_support
             id_scores["support score (sum)"] = support_density(models["radial"], x_te, "sum")
+            id_scores["radial model MSP"] = id_msp
+            id_scores["support score × MSP"] = id_support * id_msp
             record = {"set": name, "seed": seed, "accuracy": accuracy,
                       "id_abstained": float(id_abstain.mean()), "id_outside": float(np.mean(id_support == 0)), "ood": {}}
             for index, (kind, (family, x_ood)) in enumerate(ood.items()):
                 path = os.path.join(folder, f"ood-{index}-{family}.csv")
                 write_csv(path, x_ood)
-                support, abstain = bump_predict(args.bump, models["radial"], path)
+                support, abstain, msp_ood = bump_predict(args.bump, models["radial"], path)
                 ood_scores = {m: f(x_ood) for m, f in scorers.items()}
                 check_support_column(models["radial"], x_ood, support)
                 ood_scores["support score"] = support
                 ood_scores["support score (sum)"] = support_density(models["radial"], x_ood, "sum")
+                ood_scores["radial model MSP"] = msp_ood
+                ood_scores["support score × MSP"] = support * msp_ood
                 record["ood"][kind] = {
                     "abstained": float(abstain.mean()), "outside": float(np.mean(support == 0)),
                     "methods": {m: {"auroc": auroc(id_scores[m], ood_scores[m]),
@@ -333,8 +367,11 @@ def print_goals(records):
                       f"(smallest margin over the best baseline {worst:+.6f}; lowest AUROC "
                       f"{min(au(r, 'support score') for r in rs):.6f})")
             else:
-                ok = [au(r, "support score") >= au(r, "MLP MSP") for r in rs]
-                print(f"- {name}, {kind}: AUROC ≥ the MLP's MSP in {sum(ok)} of {len(rs)} seeds")
+                for m in ["support score", "support score × MSP"]:
+                    ok = [au(r, m) >= au(r, "MLP MSP") for r in rs]
+                    print(f"- {name}, {kind}: {m}: AUROC ≥ the MLP's MSP in {sum(ok)} of {len(rs)} seeds "
+                          f"(median {statistics.median(au(r, m) for r in rs):.4f} against "
+                          f"{statistics.median(au(r, 'MLP MSP') for r in rs):.4f})")
         gaps = [r["accuracy"]["dense-bump"] - r["accuracy"]["radial"] for r in rs]
         median_gap = statistics.median(r["accuracy"]["dense-bump"] for r in rs) - statistics.median(
             r["accuracy"]["radial"] for r in rs)

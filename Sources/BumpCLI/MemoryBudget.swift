@@ -345,7 +345,9 @@ extension MemoryBudget {
     var backward = 0.0
     var width = Double(features)
     for (i, size) in configuration.hiddenLayers.map(Double.init).enumerated() {
-      if i == 0, configuration.radialFirstLayer == true {
+      let radialLast =
+        i > 0 && i == configuration.hiddenLayers.count - 1 && configuration.radialLastLayer == true
+      if (i == 0 && configuration.radialFirstLayer == true) || radialLast {
         parameters += (width + 2) * size
         forward += 3 * size + 1
         if Int(width) > RadialBump<Float>.directDimensionLimit { forward += width }

@@ -11,7 +11,8 @@ enum ModelFactory {
     var layers: [any Layer<Element>] = []
     var width = inputs
     for (i, size) in configuration.hiddenLayers.enumerated() {
-      if i == 0 && configuration.radialFirstLayer == true {
+      let radialLast = i > 0 && i == configuration.hiddenLayers.count - 1 && configuration.radialLastLayer == true
+      if (i == 0 && configuration.radialFirstLayer == true) || radialLast {
         layers.append(try RadialBump<Element>(inputSize: width, units: size))
       } else {
         layers.append(try Dense<Element>(inputSize: width, outputSize: size))
@@ -27,11 +28,19 @@ enum ModelFactory {
   /// 4096 of them, the first ones) with each support reaching twice the nearest-centre
   /// distance — the usual radial basis start; a model without one is left alone.
   static func placeRadialCenters<Element: MatrixScalar>(_ model: Sequential<Element>, on x: Matrix<Element>, seed: UInt64) throws {
-    guard let radial = model.layers.first as? RadialBump<Element>, x.rows > 0 else { return }
+    guard x.rows > 0 else { return }
     var rows = x
     if x.rows > 4096 { try x.copyRows(0..<4096, into: &rows) }
-    var generator = SeededGenerator(seed: seed ^ 0x7AD1A1)
-    try radial.initializeCenters(from: rows, sigmaScale: 2, using: &generator)
+    var features = rows
+    for (k, layer) in model.layers.enumerated() {
+      if let radial = layer as? RadialBump<Element> {
+        var generator = SeededGenerator(seed: k == 0 ? seed ^ 0x7AD1A1 : (seed ^ 0x7AD1A1) &+ UInt64(k))
+        try radial.initializeCenters(from: features, sigmaScale: 2, using: &generator)
+      }
+      guard model.layers[(k + 1)...].contains(where: { $0 is RadialBump<Element> }) else { break }
+      features = try layer.forward(features)
+      layer.releaseSavedState()
+    }
   }
 
   /// One hidden activation layer over `units` features.

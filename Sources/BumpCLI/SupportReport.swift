@@ -10,12 +10,12 @@ enum SupportReport {
   /// Rows scored per call of `RadialSupport.densities(_:)`: its buffers are rows × units.
   static let batch = 4096
 
-  /// The support of `models`, their units combined by `reduction`, when their first layer is
-  /// radial; nil otherwise.
+  /// The support of `models`, their units combined by `reduction`, when they have a radial
+  /// layer (first, last or both); nil otherwise.
   static func support<Element: MatrixScalar>(
     _ models: [Sequential<Element>], reduction: SupportReduction = .max
   ) throws -> RadialSupport<Element>? {
-    guard models.first?.layers.first is RadialBump<Element> else { return nil }
+    guard models.first?.layers.contains(where: { $0 is RadialBump<Element> }) == true else { return nil }
     return try RadialSupport(models: models, reduction: reduction)
   }
 
@@ -34,7 +34,7 @@ enum SupportReport {
 
   /// What a run's end reports of the support: the calibration fitted on the training rows
   /// at the default coverage, and the summary's lines (the validation rows outside every
-  /// support and those abstained on). nil for a model without a radial first layer.
+  /// support and those abstained on). nil for a model without a radial layer.
   static func fit<Element: MatrixScalar>(
     models: [Sequential<Element>], training: Matrix<Element>, validation: Matrix<Element>?
   ) throws -> (calibration: SupportCalibration, lines: [String])? {
@@ -42,7 +42,7 @@ enum SupportReport {
     let calibration = try SupportCalibration(
       trainingDensities: try densities(support, training), reduction: support.reduction)
     var line =
-      "Support score (radial first layer): abstains below \(formatted(calibration.threshold, digits: 4)) "
+      "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
       + "(\(percent(calibration.coverage)) of the training rows at or above it)"
     if let validation, validation.rows > 0 {
       let scores = try densities(support, validation).map(calibration.score(density:))
@@ -53,6 +53,15 @@ enum SupportReport {
         + "abstained on: \(percent(Double(abstained) / Double(scores.count)))"
     }
     return (calibration, [line + ".", ""])
+  }
+
+  /// Which layers a support's density comes from: "radial first layer", or "radial layers
+  /// 0 and 3" (positions in the model) for a radial layer on learned features.
+  static func layers<Element: MatrixScalar>(_ support: RadialSupport<Element>) -> String {
+    let positions = support.radialLayers.map(String.init)
+    if positions == ["0"] { return "radial first layer" }
+    if positions.count == 1 { return "radial layer \(positions[0])" }
+    return "radial layers \(positions.dropLast().joined(separator: ", ")) and \(positions.last!)"
   }
 
   /// `value` as a percentage with two decimals.
@@ -128,17 +137,20 @@ enum SupportReport {
 }
 
 extension SupportReport {
-  /// For a model with two inputs and a radial first layer: where it abstains (white) and
-  /// where it does not (shaded by the support score, up to 1 and beyond), with the first
-  /// model's supports as circles and the training rows as dots, over the training rows'
-  /// span with a 25 % margin on each side (in the model's input units). Nil otherwise.
+  /// For a model with two inputs and a radial layer: where it abstains (white) and where it
+  /// does not (shaded by the support score, up to 1 and beyond), with the first model's
+  /// first-layer supports as circles when that layer is radial (a deeper radial layer's
+  /// supports live in its feature space and are not drawn) and the training rows as dots,
+  /// over the training rows' span with a 25 % margin on each side (in the model's input
+  /// units). Nil otherwise.
   static func plot<Element: MatrixScalar>(
     models: [Sequential<Element>], calibration: SupportCalibration, inputs x: Matrix<Element>, standardized: Bool,
     resolution: Int = 100, maxPoints: Int = 2000
   ) throws -> String? {
-    guard let radial = models.first?.layers.first as? RadialBump<Element>, radial.inputSize == 2, x.rows > 0,
-      let support = try support(models, reduction: calibration.reduction)
-    else { return nil }
+    guard x.columns == 2, x.rows > 0, let support = try support(models, reduction: calibration.reduction) else {
+      return nil
+    }
+    let radial = models.first?.layers.first as? RadialBump<Element>
     let (xs, ys, grid) = try RunPlots.grid(over: x, resolution: resolution, margin: 0.25)
     // 0 where the model abstains; 1 + min(score, 1) elsewhere, so that every covered cell is
     // visibly shaded and the abstention region stays white.
@@ -149,8 +161,8 @@ extension SupportReport {
         return calibration.abstains(score: score) ? 0 : 1 + min(score, 1)
       }
     }
-    let centers = (0..<radial.units).map { (x: Double(radial.center.value[$0, 0]), y: Double(radial.center.value[$0, 1])) }
-    let radii = radial.sigma.value.elements.map { Double($0).squareRoot() }
+    let centers = radial.map { r in (0..<r.units).map { (x: Double(r.center.value[$0, 0]), y: Double(r.center.value[$0, 1])) } } ?? []
+    let radii = radial.map { $0.sigma.value.elements.map { Double($0).squareRoot() } } ?? []
     let stride = max(1, x.rows / maxPoints)
     let points = Swift.stride(from: 0, to: x.rows, by: stride).map { (x: Double(x[$0, 0]), y: Double(x[$0, 1])) }
     let suffix = standardized ? " (standardized)" : ""

@@ -24,7 +24,11 @@ struct TrainCommand: ParsableCommand {
       The model is Dense(in→h1) → act → Dense(h1→h2) → act → … → Dense(→out), where out is \
       1 for regression and --loss bce, and the number of classes for --loss softmax. With \
       --radial the first hidden layer is RadialBump(in→h1) instead: \
-      RadialBump(in→h1) → Dense(h1→h2) → act → … → Dense(→out).
+      RadialBump(in→h1) → Dense(h1→h2) → act → … → Dense(→out). With --radial-last (two or \
+      more hidden layers) the last hidden layer is RadialBump(h(k−1)→hk) on the features the \
+      layers before it learned, instead of Dense → act; both flags together give \
+      RadialBump(in→h1) → Dense(h1→h2) → act → … → RadialBump(h(k−1)→hk) → Dense(→out). A model \
+      with a radial layer gets a support score: bump predict writes in_support and abstain.
 
       The run folder (--output, default runs/<dataset or file name>-<UTC time>) holds \
       model.safetensors (a checkpoint with the configuration, feature names, \
@@ -188,6 +192,11 @@ struct TrainCommand: ParsableCommand {
       "Make the first hidden layer a RadialBump(in→h1) instead of Dense(in→h1) → act: one bump of the distance ‖x − c‖² per unit, centres started on k-means++ rows of the training data, σ from their spacing.")
   var radial = false
 
+  @Flag(
+    help:
+      "Make the last hidden layer a RadialBump(h(k−1)→hk) on the features the layers before it learned, instead of Dense → act (needs two or more hidden layers): its centres start on k-means++ rows of those features, and the support score is taken there.")
+  var radialLast = false
+
   @Option(help: "σ (and a trained c or a) shared by a whole bump layer or one per unit (default per-unit).")
   var sigma: SigmaLayout?
 
@@ -222,7 +231,7 @@ struct TrainCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help: ArgumentHelp(
-      "The most passes over the training data (default \(Self.defaultEpochs); early stopping usually ends sooner).",
+      "The most passes over the training data (default \(Self.defaultEpochs), \(Self.defaultRadialEpochs) with --radial; early stopping usually ends sooner).",
       valueName: "epochs"))
   var epochs: Int?
 
@@ -278,6 +287,10 @@ struct TrainCommand: ParsableCommand {
 
   /// The epoch budget when `--epochs` is not given.
   static let defaultEpochs = 200
+  /// The epoch budget when `--epochs` is not given and the first hidden layer is radial: its
+  /// centres move slowly in input space, and at 200 epochs early stopping had not yet ended
+  /// a run on the digits (docs/out-of-distribution.md).
+  static let defaultRadialEpochs = 600
   /// The early-stopping patience when `--patience` is not given and there is validation data.
   static let defaultPatience = 20
   /// The early-stopping threshold when `--min-delta` is not given.
@@ -319,6 +332,7 @@ struct TrainCommand: ParsableCommand {
     // A test file given anew replaces the stored path (the data is compared when read).
     let testData = self.testData ?? base?.testDataFile
     let radial = self.radial || base?.radialFirstLayer == true
+    let radialLast = self.radialLast || base?.radialLastLayer == true
     let trainCenter = self.trainCenter || base?.trainCenter == true
     let trainAmplitude = self.trainAmplitude || base?.trainAmplitude == true
     // The data: as given, else the run's (a CSV file given anew replaces the stored path).
@@ -334,6 +348,10 @@ struct TrainCommand: ParsableCommand {
     let standardizeTarget = self.standardizeTarget ?? base.map { $0.standardizeTarget ?? false }
 
     if let problem = layers.problem { throw ValidationError(problem) }
+    if radialLast && layers.sizes.count < 2 {
+      throw ValidationError(
+        "--radial-last needs two or more hidden layers (--layers h1,h2,…); for one, --radial makes it radial")
+    }
     if let problem = sigmaInit.problem { throw ValidationError(problem) }
     if data == "" { throw ValidationError("--data is empty; give a CSV file, or - for standard input") }
     if data != nil, dataset != nil {
@@ -382,7 +400,7 @@ struct TrainCommand: ParsableCommand {
     guard rate.isFinite, rate > 0 else {
       throw ValidationError("--lr must be finite and > 0, got \(rate)")
     }
-    let epochs = self.epochs ?? base?.epochs ?? Self.defaultEpochs
+    let epochs = self.epochs ?? base?.epochs ?? (radial ? Self.defaultRadialEpochs : Self.defaultEpochs)
     guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
     guard batchSize >= 1 else {
       throw ValidationError("--batch-size must be at least 1, got \(batchSize)")
@@ -451,6 +469,7 @@ struct TrainCommand: ParsableCommand {
     if !categoricalNames.isEmpty { configuration.categoricalColumns = categoricalNames }
     if data != nil { configuration.missingValues = missing ?? .impute }
     if radial { configuration.radialFirstLayer = true }
+    if radialLast { configuration.radialLastLayer = true }
     if let testSplit, testSplit > 0 { configuration.testSplit = testSplit }
     configuration.testDataFile = testData
     if validationSplit > 0 { configuration.finalModel = finalModel }
@@ -512,6 +531,7 @@ struct TrainCommand: ParsableCommand {
       c.minDelta = c.minDelta ?? 0
       c.standardizeTarget = c.standardizeTarget ?? false
       c.radialFirstLayer = c.radialFirstLayer ?? false
+      c.radialLastLayer = c.radialLastLayer ?? false
       c.testDataFile = c.testDataFile == nil ? nil : "-"
       if c.testSplit == 0 { c.testSplit = nil }
       if c.ignoredColumns?.isEmpty == true { c.ignoredColumns = nil }
@@ -530,7 +550,8 @@ struct TrainCommand: ParsableCommand {
     let options = [
       "hidden_layers": "--layers", "learning_rate": "--lr", "schedule": "--lr-schedule",
       "ignored_columns": "--ignore", "categorical_columns": "--categorical", "missing_values": "--missing",
-      "radial_first_layer": "--radial", "data_file": "--data", "sigma_init": "--sigma-init",
+      "radial_first_layer": "--radial", "radial_last_layer": "--radial-last",
+      "data_file": "--data", "sigma_init": "--sigma-init",
       "test_data_file": "--test-data", "final_model": "--final-model",
     ]
     let a = normalized(given), b = normalized(stored)

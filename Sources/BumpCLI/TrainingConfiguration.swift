@@ -236,6 +236,9 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// Whether the first hidden layer is a RadialBump (`--radial`); nil (no) in
   /// configurations stored before the option existed.
   var radialFirstLayer: Bool?
+  /// Whether the last hidden layer is a RadialBump on the features the layers before it
+  /// learned (`--radial-last`); nil (no) in configurations stored before the option existed.
+  var radialLastLayer: Bool?
   /// The fraction of the rows held out as the test part before the validation split
   /// (`--test-split`); nil for none (0 is stored as nil, as in configurations stored before
   /// the option existed).
@@ -339,7 +342,7 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
       standardized.isEmpty ? "" : ", standardized \(standardized.joined(separator: " and "))"
     var lines = [
       "data: \(data), \(task.rawValue)\(standardizedText)",
-      "model: \(radialFirstLayer == true ? "radial first layer, " : "")hidden layers \(hiddenLayers.map(String.init).joined(separator: ",")), activation \(activationText)",
+      "model: \(radialFirstLayer == true ? "radial first layer, " : "")\(radialLastLayer == true ? "radial last layer, " : "")hidden layers \(hiddenLayers.map(String.init).joined(separator: ",")), activation \(activationText)",
       "training: \(loss.rawValue) loss, \(optimizer.rawValue) lr \(formatted(learningRate)), "
         + "\((schedule ?? .constant) == .cosine ? "cosine schedule, " : "")"
         + "\(epochs) epochs, batch \(batchSize), \(validation), seed \(seed), \(precision.rawValue)",

@@ -70,6 +70,7 @@ import Testing
     #expect(files.contains("support.svg"), "\(files)")
     let svg = try String(contentsOfFile: run + "/support.svg", encoding: .utf8)
     #expect(svg.contains("<svg") && svg.contains("Where the model abstains") && !svg.contains("nan"))
+    #expect(svg.contains(" r=\"2.4\""), "the centre markers of the first layer's supports")
 
     // Rows from the training distribution, rows far from it in several directions, and the
     // origin between the clusters.
@@ -131,6 +132,97 @@ import Testing
     let inspect = try TrainTool.run(["inspect", model])
     #expect(inspect.status == 0, "\(inspect.stderr)")
     #expect(inspect.stdout.contains("support score: max of the radial bumps over "), "\(inspect.stdout)")
+  }
+
+  /// The support score of `model` for `rows` (original units) brute-forced in Double from the
+  /// checkpoint's Float parameters, for a model of Dense, Bump and RadialBump layers: each
+  /// member's layers run forward, the maximum bump of each radial layer at its input
+  /// multiplied, averaged over the members, divided by the calibration's scale.
+  static func referenceLayeredScores(model path: String, rows: [[Double]]) throws -> [Double] {
+    let (models, metadata) = try Checkpoint.loadEnsemble(Float.self, from: path)
+    struct Scaling: Decodable { var mean: [Double]; var standardDeviation: [Double] }
+    let scaling = try JSONDecoder().decode(Scaling.self, from: Data(try #require(metadata["standardization"]).utf8))
+    let calibration = try JSONDecoder().decode(
+      SupportCalibration.self, from: Data(try #require(metadata[SupportCalibration.metadataKey]).utf8))
+    func value(_ p: Parameter<Float>, _ i: Int) -> Double { Double(p.value.columns == 1 ? p.value[0, 0] : p.value[0, i]) }
+    return try rows.map { row in
+      var total = 0.0
+      for model in models {
+        var h = row.indices.map { (row[$0] - scaling.mean[$0]) / scaling.standardDeviation[$0] }
+        var product = 1.0
+        for layer in model.layers {
+          switch layer {
+          case let dense as Dense<Float>:
+            h = (0..<dense.outputSize).map { o in
+              (0..<dense.inputSize).reduce(Double(dense.bias?.value[0, o] ?? 0)) { $0 + h[$1] * Double(dense.weight.value[$1, o]) }
+            }
+          case let bump as Bump<Float>:
+            h = h.indices.map { i in
+              let z = h[i] - value(bump.center, i), sigma = value(bump.sigma, i)
+              return z * z < sigma ? value(bump.amplitude, i) * exp(-sigma / (sigma - z * z)) : 0
+            }
+          case let radial as RadialBump<Float>:
+            let f = (0..<radial.units).map { j -> Double in
+              let sigma = Double(radial.sigma.value[0, j])
+              let r2 = h.indices.reduce(0.0) { $0 + pow(h[$1] - Double(radial.center.value[j, $1]), 2) }
+              return r2 < sigma ? exp(-sigma / (sigma - r2)) : 0
+            }
+            product *= f.max()!
+            h = f.indices.map { f[$0] * Double(radial.amplitude.value[0, $0]) }
+          default:
+            Issue.record("unexpected layer \(layer)")
+          }
+        }
+        total += product
+      }
+      return total / Double(models.count) / calibration.scale
+    }
+  }
+
+  @Test func radialLayerOnLearnedFeaturesScoresAndRoundTrips() throws {
+    let scratch = try Scratch()
+    let data = scratch.path("train.csv")
+    try Self.clusters(rows: 400, seed: 5).write(toFile: data, atomically: true, encoding: .utf8)
+    let run = scratch.path("run")
+    let train = try TrainTool.run([
+      "train", "--data", data, "--target", "label", "--task", "classification", "--layers", "8,6", "--radial-last",
+      "--epochs", "30", "--output", run,
+    ])
+    #expect(train.status == 0, "\(train.stderr)")
+    #expect(train.stdout.contains("Support score (radial layer 2): abstains below"), "\(train.stdout)")
+    // Two inputs: the abstention plot, without circles (the radial layer's supports are in
+    // its feature space).
+    let svg = try String(contentsOfFile: run + "/support.svg", encoding: .utf8)
+    #expect(svg.contains("<svg") && svg.contains("Where the model abstains") && !svg.contains("nan"))
+    #expect(svg.contains(" r=\"1.6\"") && !svg.contains(" r=\"2.4\""), "data points, and no centre markers")
+    let model = run + "/model.safetensors"
+    let (loaded, _) = try Checkpoint.loadEnsemble(Float.self, from: model)
+    #expect(loaded.count == 2)
+    #expect(loaded[0].layers.map { "\(type(of: $0))" } == ["Dense<Float>", "Bump<Float>", "RadialBump<Float>", "Dense<Float>"])
+    let near = Self.clusters(rows: 100, seed: 8).split(separator: "\n").dropFirst().map {
+      $0.split(separator: ",").prefix(2).map { Double($0)! }
+    }
+    let rows = near + [[40, 0], [0, -25], [3, 3]]
+    let input = scratch.path("rows.csv")
+    try (["a,b"] + rows.map { "\($0[0]),\($0[1])" }).joined(separator: "\n").write(toFile: input, atomically: true, encoding: .utf8)
+    let predict = try TrainTool.run(["predict", "--model", model, "--data", input])
+    #expect(predict.status == 0, "\(predict.stderr)")
+    let lines = predict.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.first == "predicted_class,probability_0,probability_1,in_support,abstain")
+    let cells = lines.dropFirst().map { $0.split(separator: ",").map(String.init) }
+    try #require(cells.count == rows.count)
+    let scores = cells.map { Double($0[3])! }
+    let reference = try Self.referenceLayeredScores(model: model, rows: rows)
+    var inside = 0
+    for r in rows.indices {
+      #expect(abs(scores[r] - reference[r]) <= 1e-3 * max(reference[r], 1e-3), "row \(r): \(scores[r]) vs \(reference[r])")
+      if reference[r] > 0 { inside += 1 }
+      // Score 0 (features outside every support of the radial layer) is always abstained on.
+      if scores[r] == 0 { #expect(cells[r][4] == "1", "row \(r)") }
+    }
+    #expect(inside >= near.count * 9 / 10, "\(inside) of \(rows.count) rows inside a support")
+    let evaluate = try TrainTool.run(["evaluate", "--model", model, "--data", data])
+    #expect(evaluate.status == 0 && evaluate.stdout.contains("coverage (rows not abstained on): "), "\(evaluate.stdout)")
   }
 
   @Test func modelWithoutRadialLayerWritesNoSupportColumns() throws {

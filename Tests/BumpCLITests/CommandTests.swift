@@ -22,11 +22,21 @@ import BumpTestSupport
     #expect(try trainConfiguration(["--dataset", "bumps"]).loss == .mse)
   }
 
+  @Test func aRadialFirstLayerTrainsForUpTo600EpochsByDefault() throws {
+    #expect(try trainConfiguration(["--radial"]).epochs == 600)
+    #expect(try trainConfiguration(["--radial", "--epochs", "50"]).epochs == 50)
+    #expect(try trainConfiguration(["--layers", "8,8", "--radial-last"]).epochs == 200)
+    #expect(try trainConfiguration(["--layers", "8,8", "--radial", "--radial-last"]).epochs == 600)
+    let both = try trainConfiguration(["--layers", "8,6,4", "--radial", "--radial-last"])
+    #expect(both.radialFirstLayer == true && both.radialLastLayer == true)
+  }
+
   @Test(arguments: [
     (["--activation", "softplus"], "--activation"),
     (["--loss", "mse"], "--loss"),
     (["--sigma-init", "-1"], "--sigma-init"),
     (["--layers", "32,x"], "--layers"),
+    (["--layers", "32", "--radial-last"], "--radial-last"),
     (["--epochs", "0"], "--epochs"),
     (["--data", "x.csv"], "--target"),
     (["--dataset", "rings", "--data", "x.csv", "--target", "y", "--task", "regression"], "--data"),

@@ -225,7 +225,7 @@ struct SupportScoreTests {
   }
 
   @Test(
-    "An ensemble's density is the mean of its members'; a model without a radial first layer is refused",
+    "An ensemble's density is the mean of its members'; a model without a radial layer is refused",
     arguments: SupportReduction.allCases)
   func ensembleAndErrors(reduction: SupportReduction) throws {
     let a = try Self.model(Double.self, inputSize: 2, units: 6, seed: 1)

@@ -10,89 +10,138 @@ public enum SupportReduction: String, Codable, Sendable, CaseIterable {
   case sum
 }
 
-/// The learned support of a model whose first hidden layer is a ``RadialBump``: how far inside
-/// the units' supports an input lies.
+/// The learned support of a model with radial layers (``RadialBump``): how far inside the
+/// units' supports an input lies, at every radial layer of the model.
 ///
 /// For an input x, with unit j's bump fⱼ(x) = exp(−σⱼ / (σⱼ − ‖x − cⱼ‖²)) inside its ball
-/// ‖x − cⱼ‖² < σⱼ and 0 outside, the support density is, with the default
+/// ‖x − cⱼ‖² < σⱼ and 0 outside, one radial layer's density is, with the default
 /// ``SupportReduction/max``,
 ///
-///     ρ(x) = (1/M) Σₘ maxⱼ fⱼ⁽ᵐ⁾(x)      (``SupportReduction/sum``: (1/M) Σₘ Σⱼ fⱼ⁽ᵐ⁾(x))
+///     ρₗ(x) = maxⱼ fⱼ(hₗ(x))      (``SupportReduction/sum``: Σⱼ fⱼ(hₗ(x)))
 ///
-/// over the units j of the first layer of each of the M models (one model, or the members of
-/// an ensemble, which share one input). The amplitudes are left out, so that a learned a of
-/// either sign cannot cancel units. Each fⱼ is at most e⁻¹ (at the centre) and falls
-/// smoothly to 0 at the edge of its ball: the maximum says how deep the input lies in the
-/// deepest support, the sum is a kernel density estimate with a compactly supported kernel.
-/// Either way ρ(x) = 0 — exactly, not approximately — wherever ‖x − cⱼ‖² ≥ σⱼ for every unit
-/// of every model, and there, whatever the model outputs comes from the biases of the later
-/// layers alone. ``SupportCalibration`` turns ρ into a score normalised on the training rows
-/// and a threshold below which the model abstains.
+/// where hₗ(x) is the layer's input: x itself for a first layer, the features the layers
+/// before it compute for a deeper one (a Dense → Bump → RadialBump → Dense model puts the
+/// radial layer on learned features, as multi-layer RBF networks for out-of-distribution
+/// detection do). The support density is the product over the model's radial layers, averaged
+/// over the M models (one model, or the members of an ensemble, which share one input):
 ///
-/// The distances are the layer's own (see ``RadialBump``): computed directly for
+///     ρ(x) = (1/M) Σₘ Πₗ ρₗ⁽ᵐ⁾(x).
+///
+/// The amplitudes are left out of ρₗ, so that a learned a of either sign cannot cancel units
+/// (a deeper layer's input hₗ is computed with them, as the model does). Each fⱼ is at most
+/// e⁻¹ (at the centre) and falls smoothly to 0 at the edge of its ball: the maximum says how
+/// deep the input lies in the deepest support, the sum is a kernel density estimate with a
+/// compactly supported kernel.
+///
+/// ## The guarantee
+///
+/// ρ(x) = 0 — exactly, not approximately — wherever, for every model, some radial layer's
+/// input lies outside all of that layer's supports: ‖hₗ(x) − cⱼ‖² ≥ σⱼ for every unit j of
+/// layer l. For a radial first layer this is a statement about the input itself: x farther
+/// than √σⱼ from every centre cⱼ (of every model's first layer) scores 0, and there, whatever
+/// the model outputs comes from the biases of the later layers alone. A deeper radial layer
+/// adds the same statement about the features it sees: an input whose features fall outside
+/// every support of that layer scores 0 too, wherever it lies in input space — but only a
+/// radial first layer bounds, in input space, the region that can score above 0.
+/// ``SupportCalibration`` turns ρ into a score normalised on the training rows and a threshold
+/// below which the model abstains.
+///
+/// The distances are the layers' own (see ``RadialBump``): computed directly for
 /// d ≤ ``RadialBump/directDimensionLimit``, otherwise from a GEMM whose error inside a support
 /// is at most 8·κ(d)·σⱼ, so that only inputs within that margin of a support's edge can land
-/// on the other side of it.
+/// on the other side of it. The layers before a deeper radial layer run in their inference
+/// form (``Layer/inferenceLayer()``), as ``InferenceModel`` runs them.
 ///
-/// The value holds copies of the centres and widths: later training does not change it, and
-/// it is safe to share between tasks. Each call allocates its own buffers.
+/// The value holds copies of the parameters: later training does not change it, and it is
+/// safe to share between tasks. Each call allocates its own buffers.
 public struct RadialSupport<Element: MatrixScalar>: Sendable {
-  /// One model's first layer, frozen.
-  struct Member: Sendable {
+  /// One radial layer of one model, frozen, with the layers that lead to its input from the
+  /// previous radial layer's input (the first stage: from the model's input).
+  struct Stage: Sendable {
+    let before: [any InferenceLayer<Element>]
     let center, sigma, amplitude: Matrix<Element>
     let frame: RadialCenterFrame<Element>
   }
 
-  let members: [Member]
+  /// Each model's stages, one per radial layer, in order.
+  let members: [[Stage]]
   /// d, the number of input features.
   public let inputSize: Int
-  /// The number of radial units in each model's first layer.
+  /// The number of units of each model's first radial layer.
   public let units: Int
-  /// How each model's units combine.
+  /// The positions in ``Sequential/layers`` of each model's radial layers, whose densities
+  /// multiply.
+  public let radialLayers: [Int]
+  /// How each radial layer's units combine.
   public let reduction: SupportReduction
 
-  /// The support of `models`, each of whose first layer is a ``RadialBump`` with the same
-  /// input size (one model, or the members of an ensemble), their units combined by
-  /// `reduction`.
+  /// The support of `models`, each of which has one or more ``RadialBump`` layers at the same
+  /// positions and of the same shapes (one model, or the members of an ensemble), their
+  /// units combined by `reduction`.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for no models, a model
-  ///   whose first layer is not a ``RadialBump``, or first layers of different shapes;
+  ///   without a ``RadialBump`` layer, models whose radial layers differ in position or shape,
+  ///   or a layer before a radial one without an inference form;
   ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a negative
-  ///   or non-finite σ or a non-finite centre.
+  ///   or non-finite σ or a non-finite centre, amplitude or other parameter.
   public init(models: [Sequential<Element>], reduction: SupportReduction = .max) throws {
     guard let first = models.first else {
       throw BumpKitError.invalidArgument(name: "models", value: "[]", reason: "a support needs at least one model")
     }
-    var members: [Member] = []
+    func radialPositions(_ model: Sequential<Element>) -> [Int] {
+      model.layers.indices.filter { model.layers[$0] is RadialBump<Element> }
+    }
+    func shapes(_ model: Sequential<Element>) -> [String] {
+      radialPositions(model).map { i in
+        let layer = model.layers[i] as! RadialBump<Element>
+        return "layers[\(i)]: \(layer.inputSize)→\(layer.units)"
+      }
+    }
+    let positions = radialPositions(first)
+    var members: [[Stage]] = []
     for (i, model) in models.enumerated() {
-      guard let layer = model.layers.first as? RadialBump<Element> else {
+      guard !radialPositions(model).isEmpty else {
         throw BumpKitError.invalidArgument(
           name: "models[\(i)]", value: model.layers.first.map { "\($0.description)" } ?? "no layers",
-          reason: "the support score needs a RadialBump first layer")
+          reason: "the support score needs a RadialBump layer")
       }
-      guard let firstLayer = first.layers.first as? RadialBump<Element>,
-        layer.inputSize == firstLayer.inputSize && layer.units == firstLayer.units
-      else {
+      guard shapes(model) == shapes(first) else {
         throw BumpKitError.invalidArgument(
-          name: "models[\(i)]", value: "\(layer.inputSize)→\(layer.units)",
-          reason: "every model's first layer must have the shape of the first model's")
+          name: "models[\(i)]", value: shapes(model).joined(separator: ", "),
+          reason: "every model's radial layers must have the positions and shapes of the first model's")
       }
-      let name = "RadialBump(\(layer.inputSize)→\(layer.units))"
-      try checkParameterValues(layer.sigma.value, layer: name, parameter: "σ", allowNegative: false)
-      let c = layer.center.value.copied()
-      var frame = RadialCenterFrame<Element>(inputSize: layer.inputSize, units: layer.units)
-      try frame.prepare(c, layer: name)
-      // a = 1: the density is a sum of the bumps f, not of the layer's outputs a·f.
-      let ones = try Matrix<Element>(rows: 1, columns: layer.units, repeating: 1)
-      members.append(Member(center: c, sigma: layer.sigma.value.copied(), amplitude: ones, frame: frame))
+      var stages: [Stage] = []
+      var from = 0
+      for position in positions {
+        let layer = model.layers[position] as! RadialBump<Element>
+        let name = "RadialBump(\(layer.inputSize)→\(layer.units))"
+        try checkParameterValues(layer.sigma.value, layer: name, parameter: "σ", allowNegative: false)
+        var before: [any InferenceLayer<Element>] = []
+        for k in from..<position {
+          do {
+            before.append(try model.layers[k].inferenceLayer())
+          } catch BumpKitError.invalidArgument(name: "layer", let value, let reason) {
+            throw BumpKitError.invalidArgument(name: "models[\(i)].layers[\(k)]", value: value, reason: reason)
+          }
+        }
+        let c = layer.center.value.copied()
+        var frame = RadialCenterFrame<Element>(inputSize: layer.inputSize, units: layer.units)
+        try frame.prepare(c, layer: name)
+        // a = 1: the density is made of the bumps f, not of the layer's outputs a·f.
+        let ones = try Matrix<Element>(rows: 1, columns: layer.units, repeating: 1)
+        stages.append(Stage(before: before, center: c, sigma: layer.sigma.value.copied(), amplitude: ones, frame: frame))
+        from = position
+      }
+      members.append(stages)
     }
     self.members = members
-    self.inputSize = members[0].frame.inputSize
-    self.units = members[0].frame.units
+    self.inputSize = first.inputSize
+    self.units = members[0][0].frame.units
+    self.radialLayers = positions
     self.reduction = reduction
   }
 
-  /// The support of one model whose first layer is a ``RadialBump``; see
+  /// The support of one model with one or more ``RadialBump`` layers; see
   /// ``init(models:reduction:)``.
   ///
   /// - Throws: what ``init(models:reduction:)`` throws.
@@ -101,7 +150,7 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
   }
 
   /// ρ(x) for each row of `inputs` (`rows × inputSize`), in `Double`: ≥ 0, and +0 exactly
-  /// for a row outside every support.
+  /// for a row that, for every model, lies outside every support of one of its radial layers.
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong
   ///   number of columns, ``BumpKitError/emptyBatch(operation:)`` for no rows.
@@ -109,25 +158,33 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
   @_specialize(where Element == Double)
   public func densities(_ inputs: Matrix<Element>) throws -> [Double] {
     try checkBatch(inputs, features: inputSize, "RadialSupport.densities")
-    let rows = inputs.rows, n = units, maximum = reduction == .max
+    let rows = inputs.rows, maximum = reduction == .max
     var sums = [Double](repeating: 0, count: rows)
-    for member in members {
-      let pass = RadialBumpPass(frame: member.frame)
-      try pass.run(inputs, center: member.center, sigma: member.sigma, amplitude: member.amplitude, workspace: nil)
-      pass.cache.withUnsafeBufferPointer { f in
-        sums.withUnsafeMutableBufferPointer { s in
-          for r in 0..<rows {
-            // +0 to start: −0 (outside) added to +0 stays +0, and is not above it.
-            var total = 0.0
-            if maximum {
-              for j in 0..<n where Double(f[r * n + j]) > total { total = Double(f[r * n + j]) }
-            } else {
-              for j in 0..<n { total += Double(f[r * n + j]) }
+    var product = [Double](repeating: 1, count: rows)
+    for stages in members {
+      for r in 0..<rows { product[r] = 1 }
+      var h = inputs
+      for stage in stages {
+        for layer in stage.before { h = try layer(h) }
+        let n = stage.frame.units
+        let pass = RadialBumpPass(frame: stage.frame)
+        try pass.run(h, center: stage.center, sigma: stage.sigma, amplitude: stage.amplitude, workspace: nil)
+        pass.cache.withUnsafeBufferPointer { f in
+          product.withUnsafeMutableBufferPointer { p in
+            for r in 0..<rows {
+              // +0 to start: −0 (outside) added to +0 stays +0, and is not above it.
+              var total = 0.0
+              if maximum {
+                for j in 0..<n where Double(f[r * n + j]) > total { total = Double(f[r * n + j]) }
+              } else {
+                for j in 0..<n { total += Double(f[r * n + j]) }
+              }
+              p[r] *= total
             }
-            s[r] += total
           }
         }
       }
+      for r in 0..<rows { sums[r] += product[r] }
     }
     if members.count > 1 {
       let m = Double(members.count)
