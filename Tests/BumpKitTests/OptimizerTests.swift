@@ -375,7 +375,7 @@ extension SettableParameter {
 private func chunkedTrajectory<T: MatrixScalar>(
   _: T.Type, threads: Int, make: @Sendable () throws -> any Optimizer<T>
 ) throws -> [[Double]] {
-  // 160,000 + 21 + 120,000 elements: the optimizer's chunks (2¹⁷ elements) end inside the
+  // 160,000 + 21 + 120,000 elements: the optimizer's chunks (2¹⁴ elements) end inside the
   // first and the last parameter, and one holds the small one whole.
   let shapes = [(400, 400), (3, 7), (300, 400)]
   var state: UInt64 = 0x0BAD_5EED
