@@ -4,7 +4,9 @@ import BumpKit
 enum ModelFactory {
   /// Dense(inputs→h1) → act → Dense(h1→h2) → act → … → Dense(→outputs), initialised from the
   /// configuration's seed; with a radial first layer, RadialBump(inputs→h1) → Dense(h1→h2) →
-  /// act → … (its centres are then placed on the data by ``placeRadialCenters(_:on:seed:)``).
+  /// act → …, and with a radial last layer (two or more hidden layers) … → act →
+  /// RadialBump(h(k−1)→hk) → Dense(hk→outputs) (their centres are then placed on the data by
+  /// ``placeRadialCenters(_:on:seed:)``).
   static func model<Element: MatrixScalar>(
     _ configuration: TrainingConfiguration, inputs: Int, outputs: Int, as _: Element.Type
   ) throws -> Sequential<Element> {
@@ -24,9 +26,11 @@ enum ModelFactory {
     return try Sequential(layers: layers, seed: configuration.seed)
   }
 
-  /// Puts a radial first layer's centres on k-means++ rows of the training inputs (at most
-  /// 4096 of them, the first ones) with each support reaching twice the nearest-centre
-  /// distance — the usual radial basis start; a model without one is left alone.
+  /// Puts each radial layer's centres on k-means++ rows of its inputs for the training rows (at
+  /// most 4096 of them, the first ones): the rows themselves for a first layer, the features
+  /// the freshly initialised layers before it compute for a deeper one; each support reaches
+  /// twice the nearest-centre distance — the usual radial basis start. A model without a
+  /// radial layer is left alone; a first layer's start does not depend on later layers.
   static func placeRadialCenters<Element: MatrixScalar>(_ model: Sequential<Element>, on x: Matrix<Element>, seed: UInt64) throws {
     guard x.rows > 0 else { return }
     var rows = x
