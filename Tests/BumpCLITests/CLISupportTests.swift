@@ -145,7 +145,7 @@ import Testing
     let calibration = try JSONDecoder().decode(
       SupportCalibration.self, from: Data(try #require(metadata[SupportCalibration.metadataKey]).utf8))
     func value(_ p: Parameter<Float>, _ i: Int) -> Double { Double(p.value.columns == 1 ? p.value[0, 0] : p.value[0, i]) }
-    return try rows.map { row in
+    return rows.map { row in
       var total = 0.0
       for model in models {
         var h = row.indices.map { (row[$0] - scaling.mean[$0]) / scaling.standardDeviation[$0] }
