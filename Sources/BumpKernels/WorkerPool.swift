@@ -346,3 +346,53 @@ extension WorkerPool {
     return try body()
   }
 }
+
+// MARK: - Parts that stay with their thread
+
+/// Hands out the parts of a job once each, every thread taking first the parts of its own
+/// share: with `threads` threads, thread `w` (a pool's `worker` number) owns parts
+/// `w·count/threads ..< (w+1)·count/threads`, and only when its own are taken does it take
+/// another's, from the end of that thread's share.
+///
+/// A pool's tasks go to whichever thread claims them first, so from one job to the next a
+/// thread would work on other memory — a training step's shard, a slice of the gradients or
+/// of the optimizer's state — which then moves between the cores' caches every step. A job
+/// whose task `k` runs "the next part of this thread's share" instead keeps each thread on
+/// the same memory step after step, while a late thread's parts are still taken by the
+/// others. Which thread runs a part never changes what the part computes.
+package final class PreferredParts: @unchecked Sendable {
+  /// The claimed parts, one bit each.
+  private let claimed = Atomic<UInt64>(0)
+
+  /// At most this many parts a job.
+  package static let maximumCount = 64
+
+  package init() {}
+
+  /// Makes every part free again. Call it before posting each job; the pool's posting
+  /// publishes it to the threads.
+  package func reset() {
+    claimed.store(0, ordering: .relaxed)
+  }
+
+  /// Claims a part of `0..<count` for thread `worker` of `threads`: the first free one of its
+  /// own share, else the last free one of the others', or nil when every part is taken.
+  package func claim(worker: Int, threads: Int, count: Int) -> Int? {
+    precondition(count >= 0 && count <= Self.maximumCount, "at most 64 parts")
+    let all: UInt64 = count == 64 ? ~0 : (1 << UInt64(count)) - 1
+    let t = max(1, min(threads, count)), w = min(max(0, worker), t - 1)
+    let (lo, hi) = (w * count / t, (w + 1) * count / t)
+    let own: UInt64 = hi == lo ? 0 : (hi - lo == 64 ? ~0 : ((1 << UInt64(hi - lo)) - 1) << UInt64(lo))
+    var current = claimed.load(ordering: .relaxed)
+    while true {
+      let free = ~current & all
+      guard free != 0 else { return nil }
+      let mine = free & own
+      let pick = mine != 0 ? mine.trailingZeroBitCount : 63 - free.leadingZeroBitCount
+      let (exchanged, original) = claimed.compareExchange(
+        expected: current, desired: current | (1 << UInt64(pick)), ordering: .relaxed)
+      if exchanged { return pick }
+      current = original
+    }
+  }
+}

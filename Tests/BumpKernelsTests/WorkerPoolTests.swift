@@ -165,4 +165,68 @@ struct WorkerPoolTests {
     #expect(count.load(ordering: .relaxed) == 50)
     #expect(workers.load(ordering: .relaxed) == 0)
   }
+
+  @Test("preferred parts: each thread takes its own share first, in order, then the others' from their ends")
+  func preferredPartsOrder() {
+    let parts = PreferredParts()
+    // 10 parts, 3 threads: shares 0..<3, 3..<6, 6..<10.
+    #expect(parts.claim(worker: 1, threads: 3, count: 10) == 3)
+    #expect(parts.claim(worker: 1, threads: 3, count: 10) == 4)
+    #expect(parts.claim(worker: 0, threads: 3, count: 10) == 0)
+    #expect(parts.claim(worker: 1, threads: 3, count: 10) == 5)
+    // Thread 1's share is used up: it takes the last free part of another's.
+    #expect(parts.claim(worker: 1, threads: 3, count: 10) == 9)
+    #expect(parts.claim(worker: 2, threads: 3, count: 10) == 6)
+    #expect(parts.claim(worker: 1, threads: 3, count: 10) == 8)
+    #expect(parts.claim(worker: 0, threads: 3, count: 10) == 1)
+    #expect(parts.claim(worker: 2, threads: 3, count: 10) == 7)
+    #expect(parts.claim(worker: 2, threads: 3, count: 10) == 2)
+    #expect(parts.claim(worker: 0, threads: 3, count: 10) == nil)
+    parts.reset()
+    // More threads than parts: each of the first threads owns one part; a worker number out
+    // of range is clamped; 64 parts use every bit.
+    #expect(parts.claim(worker: 5, threads: 8, count: 2) == 1)
+    #expect(parts.claim(worker: 0, threads: 8, count: 2) == 0)
+    #expect(parts.claim(worker: 1, threads: 8, count: 2) == nil)
+    parts.reset()
+    #expect(parts.claim(worker: 1, threads: 2, count: 64) == 32)
+    #expect(parts.claim(worker: 0, threads: 1, count: 0) == nil)
+  }
+
+  @Test("preferred parts on a pool: every part of every job runs exactly once; one thread alone takes its share, then the others from the end",
+        arguments: [1, 2, 3, 8])
+  func preferredPartsOnPool(threads: Int) {
+    let pool = WorkerPool(threads: threads)
+    defer { pool.retire() }
+    let parts = PreferredParts()
+    var generator = SplitMix64(seed: UInt64(threads) + 100)
+    for job in 0..<2000 {
+      let count = Int(generator.next() % 65)
+      let ledger = Ledger(tasks: max(count, 1), workers: threads)
+      parts.reset()
+      pool.run(tasks: count) { _, worker in
+        guard let part = parts.claim(worker: worker, threads: threads, count: count) else {
+          ledger.badWorker.add(1, ordering: .relaxed)
+          return
+        }
+        ledger.record(task: part, worker: worker, allowed: threads)
+      }
+      for t in 0..<count where ledger.counts[t].load(ordering: .relaxed) != 1 {
+        Issue.record("job \(job): part \(t) of \(count) ran \(ledger.counts[t].load(ordering: .relaxed)) times")
+        return
+      }
+      #expect(ledger.badWorker.load(ordering: .relaxed) == 0)
+    }
+    // The tasks run on one thread (inside a task, as a nested job does) visit the parts in
+    // the order of worker 0's preference: its share, then the others' from the last part.
+    let order = Mutex<[Int]>([])
+    parts.reset()
+    pool.run(tasks: 1) { _, _ in
+      WorkerPool(threads: 1).run(tasks: 6) { _, worker in
+        let part = parts.claim(worker: worker, threads: 2, count: 6)!
+        order.withLock { $0.append(part) }
+      }
+    }
+    #expect(order.withLock { $0 } == [0, 1, 2, 5, 4, 3])
+  }
 }

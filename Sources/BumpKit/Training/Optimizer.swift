@@ -120,16 +120,14 @@ public struct OptimizerSnapshot<Element: MatrixScalar>: Sendable {
 /// different list re-pairs it (reallocating and copying the state once); a parameter that is
 /// fixed for a while keeps its state for when it is trainable again.
 struct OptimizerState<Element: MatrixScalar> {
-  /// Elements per chunk of a step: large enough to amortize a hand-off between threads,
-  /// small enough that both threads get work once a model is large enough for it to pay.
-  /// Inside `fit`'s sharded steps the hand-off goes to the step's spinning workers, and after
-  /// a sharded backward pass the parameters are shared between the cores' caches: the
-  /// 70,913-parameter benchmark model's optimizer phase took 22.3–22.9 µs a step on two
-  /// threads with chunks of 2¹⁷ (one chunk, one thread) and 14.9–16.8 µs with chunks of 2¹⁴
-  /// (five), while one thread's stayed at 15.7–17.4 µs. (Before the workers, a step's
-  /// hand-off went through Dispatch while OpenBLAS's idle threads held the second core, and
-  /// smaller chunks lost.)
-  static var chunkElements: Int { 1 << 14 }
+  /// Elements per chunk of a step. A pass runs as one task per thread, each a run of
+  /// consecutive chunks that stays with the same thread from step to step
+  /// (``PreferredParts``), so a chunk only sets how evenly the runs split the model and how
+  /// many partial sums the gradient norm adds: 2¹² splits the 70,913-parameter benchmark
+  /// model into 18 chunks, 9 a thread. (With one task per chunk, claimed by whichever thread
+  /// came first, the model's state moved between the cores' caches every step: its
+  /// optimizer phase took 14.9–24 µs a step on two threads against 15.6–17.4 µs on one.)
+  static var chunkElements: Int { 1 << 12 }
 
   /// The parameter list of the last step, in its order (trainable or not).
   private(set) var parameters: [Parameter<Element>] = []
@@ -219,7 +217,12 @@ struct OptimizerState<Element: MatrixScalar> {
     pass.first = buffers.count > 0 ? buffers[0].storage.base : nil
     pass.second = buffers.count > 1 ? buffers[1].storage.base : nil
     pass.partials = partials.storage.base
-    RowTasks.run(tasks: chunkCount, threads: threads, job: pass)
+    // One task per thread, each a run of chunks that stays with the same thread from step to
+    // step (``PreferredParts``), so that each core keeps its share of the state in its caches.
+    let groups = max(1, min(threads, chunkCount, PreferredParts.maximumCount))
+    pass.groups = groups
+    pass.parts.reset()
+    RowTasks.run(tasks: groups, threads: threads, job: pass)
     // Let go of the arrays: holding them would make the next step's writes to this state's
     // arrays copy them.
     pass.release()
@@ -411,6 +414,11 @@ final class ChunkPass<Element: MatrixScalar>: WorkerPoolJob {
   var second: UnsafeMutablePointer<Element>?
   /// One Double per chunk, for ``Kind/sumOfSquares``.
   var partials: UnsafeMutablePointer<Double>?
+  /// The runs of chunks the pass is cut into (one task each): run g covers chunks
+  /// `g·chunkCount/groups ..< (g+1)·chunkCount/groups`.
+  var groups = 1
+  /// Which thread runs which run of chunks.
+  let parts = PreferredParts()
 
   /// Drops the references to the layout's arrays.
   func release() {
@@ -420,7 +428,17 @@ final class ChunkPass<Element: MatrixScalar>: WorkerPoolJob {
 
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
-  func runTask(_ chunk: Int, worker: Int) {
+  func runTask(_ task: Int, worker: Int) {
+    let chunks = (total + OptimizerState<Element>.chunkElements - 1) / OptimizerState<Element>.chunkElements
+    let threads = min(groups, WorkerPool.current?.threadCount ?? groups)
+    guard let g = parts.claim(worker: worker, threads: threads, count: groups) else { return }
+    for chunk in (g * chunks / groups)..<((g + 1) * chunks / groups) { runChunk(chunk) }
+  }
+
+  /// Chunk `chunk`: each piece of it in order.
+  @_specialize(where Element == Float)
+  @_specialize(where Element == Double)
+  private func runChunk(_ chunk: Int) {
     let size = OptimizerState<Element>.chunkElements
     let (start, end) = (chunk * size, min(total, (chunk + 1) * size))
     // The first parameter that reaches into the chunk, then on until the chunk ends.

@@ -68,9 +68,20 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   /// `pointers[s * parameters + k]`.
   private var pointers: UnsafeMutableBufferPointer<UnsafeMutablePointer<Element>?>
   private var trainable: [Bool]
+  /// Which thread runs which shard, and which run of reduction chunks: each thread keeps the
+  /// same shard and the same slice of the gradients from step to step.
+  private let parts = PreferredParts()
+  /// The reduction's runs of chunks, one task each: run g covers chunks
+  /// `reductionRuns[g] ..< reductionRuns[g + 1]`, about the same number of elements each.
+  private let reductionRuns: [Int]
 
-  /// Elements per reduction task.
-  static var reductionChunk: Int { 1 << 14 }
+  /// Elements per reduction chunk (a parameter's piece); the pool runs the chunks in one run
+  /// of about equal size per thread.
+  static var reductionChunk: Int { 1 << 12 }
+
+  /// The fewest elements a reduction hands to the pool: a shorter one takes less time than
+  /// the hand-off, and runs on the calling thread.
+  static var pooledReductionMinimum: Int { 1 << 14 }
 
   static func shardCount(rows: Int, parameters: Int) -> Int {
     ShardPlan.shardCount(rows: rows, parameters: parameters)
@@ -107,6 +118,17 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
       }
     }
     self.chunks = chunks
+    // As many runs as the pool has threads, cut where the elements before a chunk pass each
+    // thread's share, so that run g covers about the same parameters as the optimizer's g-th.
+    let runs = max(1, min(pool?.threadCount ?? 1, chunks.count, PreferredParts.maximumCount))
+    let total = chunks.reduce(0) { $0 + $1.2 - $1.1 }
+    var bounds = [0], before = 0
+    for (c, chunk) in chunks.enumerated() {
+      if bounds.count < runs, before * runs >= bounds.count * total { bounds.append(c) }
+      before += chunk.2 - chunk.1
+    }
+    while bounds.count <= runs { bounds.append(chunks.count) }
+    reductionRuns = bounds
     pointers = .allocate(capacity: max(1, shards.count * parameters.count))
     pointers.initialize(repeating: nil)
     trainable = parameters.map(\.isTrainable)
@@ -132,6 +154,7 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
     let active = activeShards
     // The first pass of each shard sizes its buffers: on the calling thread, so that the
     // workers never allocate (and never start an allocator arena of their own).
+    parts.reset()
     if let pool, warmShards[phase.rawValue] >= active {
       pool.run(tasks: active, job: self)
     } else {
@@ -149,20 +172,24 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   /// One task of the current job: a shard's forward or backward pass, or a chunk of the
   /// reduction.
   func runTask(_ task: Int, worker: Int) {
+    let threads = pool?.threadCount ?? 1
     switch phase {
     case .forward, .backward, .step:
-      let shard = shards[task]
+      guard let s = parts.claim(worker: worker, threads: threads, count: activeShards) else { return }
+      let shard = shards[s]
       do {
         switch phase {
-        case .forward: try forwardShard(task, shard)
-        case .backward: try backwardShard(task, shard)
-        default: try stepShard(task, shard)
+        case .forward: try forwardShard(s, shard)
+        case .backward: try backwardShard(s, shard)
+        default: try stepShard(s, shard)
         }
       } catch {
         shard.error = error
       }
     case .reduce:
-      reduceChunk(task)
+      let runs = reductionRuns.count - 1
+      guard let g = parts.claim(worker: worker, threads: threads, count: runs) else { return }
+      for c in reductionRuns[g]..<reductionRuns[g + 1] { reduceChunk(c) }
     }
   }
 
@@ -324,8 +351,9 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
     }
     // A small model's reduction is shorter than a hand-off to the workers.
     phase = .reduce
-    if let pool, scalarCount * (active - 1) >= Self.reductionChunk {
-      pool.run(tasks: chunks.count, job: self)
+    if let pool, scalarCount * (active - 1) >= Self.pooledReductionMinimum {
+      parts.reset()
+      pool.run(tasks: reductionRuns.count - 1, job: self)
     } else {
       for c in chunks.indices { reduceChunk(c) }
     }
