@@ -72,7 +72,8 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   /// same shard and the same slice of the gradients from step to step.
   private let parts = PreferredParts()
   /// The reduction's runs of chunks, one task each: run g covers chunks
-  /// `reductionRuns[g] ..< reductionRuns[g + 1]`, about the same number of elements each.
+  /// `reductionRuns[g] ..< reductionRuns[g + 1]`, about the same number of elements each
+  /// (a run is at least one chunk: a model's small parameters make short ones).
   private let reductionRuns: [Int]
 
   /// Elements per reduction chunk (a parameter's piece); the pool runs the chunks in one run
@@ -118,10 +119,14 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
       }
     }
     self.chunks = chunks
-    // As many runs as the pool has threads, cut where the elements before a chunk pass each
-    // thread's share, so that run g covers about the same parameters as the optimizer's g-th.
-    let runs = max(1, min(pool?.threadCount ?? 1, chunks.count, PreferredParts.maximumCount))
+    // Runs of consecutive chunks of about the same number of elements, one task each, as the
+    // optimizer cuts its passes (one per thread, or one per `OptimizerState.elementsPerRun`
+    // if that makes more, at most 64); each thread takes the runs of its own share first, so
+    // that it adds up the same gradients step after step, about those it then updates.
     let total = chunks.reduce(0) { $0 + $1.2 - $1.1 }
+    let runs = max(1, min(
+      chunks.count, PreferredParts.maximumCount,
+      max(pool?.threadCount ?? 1, total / OptimizerState<Element>.elementsPerRun)))
     var bounds = [0], before = 0
     for (c, chunk) in chunks.enumerated() {
       if bounds.count < runs, before * runs >= bounds.count * total { bounds.append(c) }
