@@ -36,6 +36,11 @@ struct BumpBench: ParsableCommand {
   var trainingSamples: Int?
 
   @Option(help: ArgumentHelp(
+    "Rounds of the training row: each size runs at every thread count once a round, the counts alternating.",
+    discussion: "samples/s is then the median of the rounds' medians, and tT/1T the median of the rounds' ratios: on a shared machine a burst of other work then spoils one round, not the ratio."))
+  var trainingRounds: Int = 1
+
+  @Option(help: ArgumentHelp(
     "Training sizes to break down by phase, by hidden width: comma-separated (32, 256, 1024), 'all' or 'none'.",
     discussion: "The breakdown is a second pass over the size's data at each thread count; its table follows the training table."))
   var trainingPhases: String = "256"
@@ -45,6 +50,9 @@ struct BumpBench: ParsableCommand {
     _ = try phaseWidths()
     if let e = trainingEpochs, e < 2 {
       throw ValidationError("--training-epochs needs at least 2: the first epoch is a warm-up")
+    }
+    if trainingRounds < 1 {
+      throw ValidationError("--training-rounds needs at least 1")
     }
     if let n = trainingSamples, n < 1024 {
       throw ValidationError("--training-samples needs at least 1024: four batches of the widest size")
@@ -107,7 +115,8 @@ struct BumpBench: ParsableCommand {
       if let e = trainingEpochs { sizes[i].epochs = e }
       if let n = trainingSamples { sizes[i].samples = n }
     }
-    let training = try trainingRuns(sizes: sizes, threads: threadCounts, phases: phaseWidths(), filter: accept)
+    let training = try trainingRuns(
+      sizes: sizes, threads: threadCounts, rounds: trainingRounds, phases: phaseWidths(), filter: accept)
     records += training.records
     Threading.threadCount = savedThreads
 

@@ -68,6 +68,14 @@ func printTraining(_ scaling: [TrainingScaling], threads: [Int]) {
   print(line(header))
   print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
   for row in rows { print(line(row)) }
+  // With --training-rounds: the rounds' ratios, which the tT/1T column is the median of.
+  for s in scaling {
+    for run in s.runs {
+      guard run.threads != 1, let rounds = run.roundRatiosTo1T else { continue }
+      print("  H \(s.hidden), batch \(s.batch), \(run.threads)T/1T by round (samples/s: the median of the rounds' medians): "
+        + rounds.map { format($0) }.joined(separator: ", "))
+    }
+  }
 }
 
 /// Prints the phase breakdown of a training step as its own table: µs per step and share,

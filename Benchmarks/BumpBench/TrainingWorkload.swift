@@ -236,9 +236,11 @@ struct TrainingRun: Encodable {
   var mseAfterEpochs: Double
   /// Heap allocations per training step in the timed epochs.
   var allocationsPerStep: Double
-  /// samples/s over the 1-thread run's of the same size; absent when 1 is not among the
-  /// thread counts.
+  /// samples/s over the 1-thread run's of the same size (the median of the rounds' ratios);
+  /// absent when 1 is not among the thread counts.
   var ratioTo1T: Double?
+  /// Each round's ratio, with more than one round.
+  var roundRatiosTo1T: [Double]?
   /// Seconds per step by phase (see `runPhases`), for the sizes broken down by phase.
   var phases: [String: Double]?
 
@@ -250,47 +252,51 @@ struct TrainingRun: Encodable {
     case mseAfterEpochs = "mse_after_epochs"
     case allocationsPerStep = "allocations_per_step"
     case ratioTo1T = "ratio_to_1t"
+    case roundRatiosTo1T = "round_ratios_to_1t"
   }
 }
 
 /// Runs the training row: each size at each thread count that `filter` accepts, in that
-/// order, then the phase breakdown of the sizes whose hidden width `phases` accepts. Returns
-/// the results by size, and the records of the historical size (256, 128) in the form the
-/// row always had in `records` (workload "training", one per thread count).
+/// order, `rounds` times (the thread counts alternating), then the phase breakdown of the
+/// sizes whose hidden width `phases` accepts. A run's samples/s is the median of its rounds'
+/// medians, and its ratio to 1 thread the median of the rounds' ratios. Returns the results
+/// by size, and the records of the historical size (256, 128) in the form the row always had
+/// in `records` (workload "training", one per thread count).
 func trainingRuns(
-  sizes: [TrainingSize], threads: [Int], phases: (Int) -> Bool, filter: (String) -> Bool
+  sizes: [TrainingSize], threads: [Int], rounds: Int = 1, phases: (Int) -> Bool, filter: (String) -> Bool
 ) throws -> (scaling: [TrainingScaling], records: [Record]) {
   var scaling: [TrainingScaling] = []
   var records: [Record] = []
   for size in sizes {
+    var roundRuns: [[TrainingRun]] = []
+    for _ in 0..<max(1, rounds) {
+      roundRuns.append(try trainingRound(size, threads: threads, filter: filter))
+    }
     var runs: [TrainingRun] = []
-    for t in threads where filter(size.filterName(threads: t)) {
-      // A size that `fit` refuses to finish (e.g. too few samples for its divergence check)
-      // is reported and left out; the rest of the benchmark goes on.
-      // OpenBLAS's threads keep spinning on the cores after the threaded products of earlier
-      // rows; a training step holds BLAS to one thread and needs both cores for its own
-      // workers. A full run showed 2T/1T of 1.39–1.45 at (256, 128) against 1.82–1.86 alone
-      // or with OPENBLAS_THREAD_TIMEOUT=4 in the environment. (`bump` ends them the same way.)
-      _ = BLAS.endIdleThreads()
-      let result: TrainingResult
-      do { result = try runTraining(size, threads: t) } catch {
-        FileHandle.standardError.write(Data("\(size.filterName(threads: t)): \(error)\n".utf8))
-        continue
-      }
-      if Threading.threadCount != t {
+    for first in roundRuns[0] {
+      let same = roundRuns.compactMap { round in round.first { $0.threads == first.threads } }
+      var run = first
+      run.samplesPerSecond = median(same.map(\.samplesPerSecond))
+      run.bestSamplesPerSecond = same.map(\.bestSamplesPerSecond).max() ?? .nan
+      run.epochSamplesPerSecond = same.flatMap(\.epochSamplesPerSecond)
+      run.allocationsPerStep = same.map(\.allocationsPerStep).max() ?? .nan
+      let mses = Set(same.map(\.mseAfterEpochs))
+      if mses.count > 1 {
         FileHandle.standardError.write(Data(
-          "training: \(t) threads asked, OpenBLAS runs \(Threading.threadCount)\n".utf8))
+          "\(size.filterName(threads: first.threads)): the rounds' MSE differ: \(mses.sorted())\n".utf8))
       }
-      let rates = result.samplesPerSecond
-      runs.append(TrainingRun(
-        threads: t, samplesPerSecond: median(rates), bestSamplesPerSecond: rates.max() ?? .nan,
-        epochSamplesPerSecond: rates, mseAfterEpochs: result.mse,
-        allocationsPerStep: result.allocationsPerStep))
+      var ratios: [Double] = []
+      for round in roundRuns {
+        if let one = round.first(where: { $0.threads == 1 }), let this = round.first(where: { $0.threads == first.threads }) {
+          ratios.append(this.samplesPerSecond / one.samplesPerSecond)
+        }
+      }
+      run.ratioTo1T = ratios.isEmpty ? nil : median(ratios)
+      run.roundRatiosTo1T = rounds > 1 && !ratios.isEmpty ? ratios : nil
+      runs.append(run)
     }
     guard !runs.isEmpty else { continue }
-    let single = runs.first { $0.threads == 1 }?.samplesPerSecond
     for i in runs.indices {
-      if let single { runs[i].ratioTo1T = runs[i].samplesPerSecond / single }
       // The breakdown runs in its own pass (its clocks would slow the samples/s pass); `rest`
       // is what the step of `fit` spends besides the phases.
       if phases(size.hidden) {
@@ -324,6 +330,38 @@ func trainingRuns(
     }
   }
   return (scaling, records)
+}
+
+/// One round of the training row at `size`: a run at each thread count that `filter`
+/// accepts, in order.
+private func trainingRound(
+  _ size: TrainingSize, threads: [Int], filter: (String) -> Bool
+) throws -> [TrainingRun] {
+  var runs: [TrainingRun] = []
+  for t in threads where filter(size.filterName(threads: t)) {
+    // A size that `fit` refuses to finish (e.g. too few samples for its divergence check)
+    // is reported and left out; the rest of the benchmark goes on.
+    // OpenBLAS's threads keep spinning on the cores after the threaded products of earlier
+    // rows; a training step holds BLAS to one thread and needs both cores for its own
+    // workers. A full run showed 2T/1T of 1.39–1.45 at (256, 128) against 1.82–1.86 alone
+    // or with OPENBLAS_THREAD_TIMEOUT=4 in the environment. (`bump` ends them the same way.)
+    _ = BLAS.endIdleThreads()
+    let result: TrainingResult
+    do { result = try runTraining(size, threads: t) } catch {
+      FileHandle.standardError.write(Data("\(size.filterName(threads: t)): \(error)\n".utf8))
+      continue
+    }
+    if Threading.threadCount != t {
+      FileHandle.standardError.write(Data(
+        "training: \(t) threads asked, OpenBLAS runs \(Threading.threadCount)\n".utf8))
+    }
+    let rates = result.samplesPerSecond
+    runs.append(TrainingRun(
+      threads: t, samplesPerSecond: median(rates), bestSamplesPerSecond: rates.max() ?? .nan,
+      epochSamplesPerSecond: rates, mseAfterEpochs: result.mse,
+      allocationsPerStep: result.allocationsPerStep))
+  }
+  return runs
 }
 
 /// The median of the values (the mean of the middle two for an even count).
