@@ -3,7 +3,8 @@ import BumpKit
 import Foundation
 
 /// The support score of a model whose first hidden layer is radial (`bump train --radial`):
-/// fitted on the training rows when a run ends, stored in the checkpoint
+/// calibrated when a run ends (on the validation rows, which the early-stopped model did not
+/// train on, or without them on the training rows), stored in the checkpoint
 /// (`SupportCalibration`), and written by `predict` (`in_support`, `abstain`) and reported
 /// by `evaluate` (coverage, the metrics on the covered rows).
 enum SupportReport {
@@ -32,26 +33,41 @@ enum SupportReport {
     return result
   }
 
-  /// What a run's end reports of the support: the calibration fitted on the training rows
-  /// at the default coverage, and the summary's lines (the validation rows outside every
-  /// support and those abstained on). nil for a model without a radial layer.
+  /// What a run's end reports of the support: the calibration at the default coverage, and
+  /// the summary's lines. nil for a model without a radial layer.
+  ///
+  /// With validation rows, the threshold is set on them for new rows
+  /// (`SupportCalibration(trainingDensities:referenceDensities:…)`): `heldOutModel` is the
+  /// model that did not train on them — the early-stopped model after a refit on all rows
+  /// (`models` then holds the refit, and for an ensemble the early-stopped model too), or nil
+  /// when `models` is that model itself. Without validation rows it is fitted on the
+  /// training rows, which sets it a little too high for new rows.
   static func fit<Element: MatrixScalar>(
-    models: [Sequential<Element>], training: Matrix<Element>, validation: Matrix<Element>?
+    models: [Sequential<Element>], heldOutModel: Sequential<Element>? = nil, training: Matrix<Element>,
+    validation: Matrix<Element>?
   ) throws -> (calibration: SupportCalibration, lines: [String])? {
     guard let support = try support(models), training.rows > 0 else { return nil }
-    let calibration = try SupportCalibration(
-      trainingDensities: try densities(support, training), reduction: support.reduction)
-    var line =
-      "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
-      + "(\(percent(calibration.coverage)) of the training rows at or above it)"
-    if let validation, validation.rows > 0 {
-      let scores = try densities(support, validation).map(calibration.score(density:))
-      let outside = scores.filter { $0 == 0 }.count
-      let abstained = scores.filter(calibration.abstains(score:)).count
-      line +=
-        "; validation rows outside every support: \(percent(Double(outside) / Double(scores.count))), "
-        + "abstained on: \(percent(Double(abstained) / Double(scores.count)))"
+    let trainingDensities = try densities(support, training)
+    guard let validation, validation.rows > 0 else {
+      let calibration = try SupportCalibration(trainingDensities: trainingDensities, reduction: support.reduction)
+      let line =
+        "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
+        + "(\(percent(calibration.coverage)) of the training rows at or above it; no validation rows to set it on "
+        + "for new rows)"
+      return (calibration, [line + ".", ""])
     }
+    let reference = try heldOutModel.map { try RadialSupport(model: $0, reduction: support.reduction) }
+    let heldOut = try densities(reference ?? support, validation)
+    let calibration = try SupportCalibration(
+      trainingDensities: trainingDensities,
+      referenceDensities: (training: try reference.map { try densities($0, training) } ?? trainingDensities, heldOut: heldOut),
+      reduction: support.reduction)
+    let outside = heldOut.filter { $0 == 0 }.count
+    let who = heldOutModel == nil ? "" : " by the early-stopped model, which did not train on them"
+    let line =
+      "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
+      + "(set on the \(validation.rows) validation rows\(who), to cover \(percent(calibration.coverage)) of new rows); "
+      + "validation rows outside every support: \(percent(Double(outside) / Double(heldOut.count)))"
     return (calibration, [line + ".", ""])
   }
 
@@ -180,9 +196,10 @@ struct CoverageOption: ParsableArguments {
   @Option(
     help: ArgumentHelp(
       """
-      For a model with a radial first layer (bump train --radial): abstain below the support \
-      score that this fraction of the training rows reach (0 < q ≤ 1; default: the \
-      checkpoint's, 0.99).
+      For a model with a radial layer (bump train --radial or --radial-last): abstain below \
+      the support score that this fraction of new in-distribution rows reach, as set on \
+      the run's validation rows (or, without them, of the training rows) (0 < q ≤ 1; \
+      default: the checkpoint's, 0.99).
       """,
       valueName: "q"))
   var coverage: Double?
