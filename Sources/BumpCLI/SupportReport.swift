@@ -37,18 +37,20 @@ enum SupportReport {
   /// the summary's lines. nil for a model without a radial layer.
   ///
   /// With validation rows, the threshold is set on them for new rows
-  /// (`SupportCalibration(trainingDensities:referenceDensities:…)`): `heldOutModel` is the
-  /// model that did not train on them — the early-stopped model after a refit on all rows
+  /// (`SupportCalibration(memberTrainingDensities:referenceDensities:…)`): `heldOutModel` is
+  /// the model that did not train on them — the early-stopped model after a refit on all rows
   /// (`models` then holds the refit, and for an ensemble the early-stopped model too), or nil
-  /// when `models` is that model itself. Without validation rows it is fitted on the
-  /// training rows, which sets it a little too high for new rows.
+  /// when `models` is that one model itself. Without validation rows (or without a model that
+  /// did not train on them) it is fitted on the training rows, which sets it a little too high
+  /// for new rows.
   static func fit<Element: MatrixScalar>(
     models: [Sequential<Element>], heldOutModel: Sequential<Element>? = nil, training: Matrix<Element>,
     validation: Matrix<Element>?
   ) throws -> (calibration: SupportCalibration, lines: [String])? {
     guard let support = try support(models), training.rows > 0 else { return nil }
     let trainingDensities = try densities(support, training)
-    guard let validation, validation.rows > 0 else {
+    guard let validation, validation.rows > 0, let reference = heldOutModel ?? (models.count == 1 ? models[0] : nil)
+    else {
       let calibration = try SupportCalibration(trainingDensities: trainingDensities, reduction: support.reduction)
       let line =
         "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
@@ -56,19 +58,41 @@ enum SupportReport {
         + "for new rows)"
       return (calibration, [line + ".", ""])
     }
-    let reference = try heldOutModel.map { try RadialSupport(model: $0, reduction: support.reduction) }
-    let heldOut = try densities(reference ?? support, validation)
+    // Each member's densities on the training rows, and the reference model's there and on
+    // the validation rows (one model that is its own reference: the same densities).
+    let members = try models.count == 1
+      ? [trainingDensities]
+      : models.map { try densities(try RadialSupport(model: $0, reduction: support.reduction), training) }
+    let referenceSupport = try RadialSupport(model: reference, reduction: support.reduction)
+    let heldOut = try densities(referenceSupport, validation)
+    let referenceTraining =
+      try heldOutModel == nil ? trainingDensities : densities(referenceSupport, training)
     let calibration = try SupportCalibration(
-      trainingDensities: trainingDensities,
-      referenceDensities: (training: try reference.map { try densities($0, training) } ?? trainingDensities, heldOut: heldOut),
+      memberTrainingDensities: members, referenceDensities: (training: referenceTraining, heldOut: heldOut),
       reduction: support.reduction)
     let outside = heldOut.filter { $0 == 0 }.count
     let who = heldOutModel == nil ? "" : " by the early-stopped model, which did not train on them"
-    let line =
-      "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
-      + "(set on the \(validation.rows) validation rows\(who), to cover \(percent(calibration.coverage)) of new rows); "
-      + "validation rows outside every support: \(percent(Double(outside) / Double(heldOut.count)))"
+    var line = "Support score (\(layers(support))): "
+    if calibration.threshold > 0 {
+      line +=
+        "abstains below \(formatted(calibration.threshold, digits: 4)) (set on the \(validation.rows) validation "
+        + "rows\(who), to cover \(percent(calibration.coverage)) of new rows)"
+    } else {
+      // k = ⌊(1 − q)·(m + 1)⌋ = 0: no held-out row can be given up at this coverage.
+      line +=
+        "abstains only where it is 0 (the \(validation.rows) validation rows are too few to set a threshold "
+        + "that covers \(percent(calibration.coverage)) of new rows; \(largestCoverage(heldOutRows: validation.rows)) "
+        + "and below, with --coverage, set one)"
+    }
+    line += "; validation rows outside every support: \(percent(Double(outside) / Double(heldOut.count)))"
     return (calibration, [line + ".", ""])
+  }
+
+  /// The largest coverage on the 1/1000 grid of `SupportCalibration.quantiles` for which `m`
+  /// held-out rows set a threshold above 0: the k-th smallest with k = ⌊(1 − q)·(m + 1)⌋ ≥ 1.
+  static func largestCoverage(heldOutRows m: Int) -> String {
+    let steps = (1000 + m) / (m + 1)  // ⌈1000/(m + 1)⌉
+    return String(format: "%.3f", 1 - Double(steps) / 1000)
   }
 
   /// Which layers a support's density comes from: "radial first layer", or "radial layers

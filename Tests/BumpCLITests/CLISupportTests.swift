@@ -88,13 +88,12 @@ import Testing
       "--epochs", "40", "--output", run,
     ])
     #expect(train.status == 0, "\(train.stderr)")
-    #expect(train.stdout.contains("Support score (radial first layer): abstains below"), "\(train.stdout)")
-    #expect(train.stdout.contains("validation rows outside every support: "), "\(train.stdout)")
-    // The default ensemble: the threshold is set on the 80 validation rows (20 % of 400),
-    // which its early-stopped member did not train on.
+    // The 80 validation rows (20 % of 400) set no threshold for 99 % of new rows (k =
+    // ⌊0.01·81⌋ = 0): only a score of 0 abstains.
     #expect(
-      train.stdout.contains("(set on the 80 validation rows by the early-stopped model, which did not train on them"),
+      train.stdout.contains("Support score (radial first layer): abstains only where it is 0 (the 80 validation rows"),
       "\(train.stdout)")
+    #expect(train.stdout.contains("validation rows outside every support: "), "\(train.stdout)")
     let files = try FileManager.default.contentsOfDirectory(atPath: run)
     #expect(files.contains("support.svg"), "\(files)")
     let svg = try String(contentsOfFile: run + "/support.svg", encoding: .utf8)
@@ -151,7 +150,7 @@ import Testing
     let inspect = try TrainTool.run(["inspect", model])
     #expect(inspect.status == 0, "\(inspect.stderr)")
     #expect(inspect.stdout.contains("support score: max of the radial bumps over "), "\(inspect.stdout)")
-    #expect(inspect.stdout.contains("(set on 80 held-out rows to cover 99% of new rows)"), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("abstains only where it is 0 (set on 80 held-out rows to cover 99% of new rows)"), "\(inspect.stdout)")
   }
 
   /// The stored calibration of `model`.
@@ -178,15 +177,33 @@ import Testing
     // validation rows (the ⌊(1 − q)·81⌋-th smallest; 8th for 90 %), which are rows of the
     // file; 7 of them, at least, score below it.
     let early = try train("early", ["--final-model", "early-stopped"])
-    #expect(early.stdout.contains("(set on the 80 validation rows, to cover 99.00% of new rows)"), "\(early.stdout)")
+    // k = ⌊0.01·81⌋ = 0 at 99 %: no threshold but 0; from ⌈1000/81⌉ = 13 steps of 0.1 %, one.
+    #expect(
+      early.stdout.contains(
+        "abstains only where it is 0 (the 80 validation rows are too few to set a threshold that covers 99.00% of "
+          + "new rows; 0.987 and below, with --coverage, set one)"), "\(early.stdout)")
     let stored = try Self.calibration(model: early.model)
     #expect(stored.heldOutRows == 80)
-    #expect(stored.threshold == 0, "k = ⌊0.01·81⌋ = 0: no threshold but 0")
+    #expect(stored.threshold == 0)
+    #expect(try stored.recalibrated(coverage: 0.988).threshold == 0)
+    #expect(try stored.recalibrated(coverage: 0.987).threshold > 0)
     let scores = try Self.predictSupport(model: early.model, rows: rows, in: scratch).scores
     let threshold = try stored.recalibrated(coverage: 0.9).threshold
     #expect(threshold > 0)
     #expect(scores.contains { abs($0 - threshold) <= 1e-6 * threshold }, "\(threshold) is no row's score")
     #expect(scores.filter { $0 < threshold * (1 - 1e-6) }.count >= 7)
+
+    // The default ensemble with 120 validation rows (30 %): k = ⌊0.01·121⌋ = 1, a threshold,
+    // set on them by its early-stopped member.
+    let ensemble = try train("ensemble", ["--validation-split", "0.3"])
+    #expect(
+      ensemble.stdout.contains(
+        "(set on the 120 validation rows by the early-stopped model, which did not train on them, to cover 99.00% of new rows)"),
+      "\(ensemble.stdout)")
+    let set = try Self.calibration(model: ensemble.model)
+    #expect(set.heldOutRows == 120 && set.threshold > 0)
+    let inspect = try TrainTool.run(["inspect", ensemble.model])
+    #expect(inspect.stdout.contains("(set on 120 held-out rows to cover 99% of new rows)"), "\(inspect.stdout)")
 
     // Without validation rows: fitted on the training rows, as before, and said so.
     let none = try train("none", ["--validation-split", "0"])
@@ -254,7 +271,7 @@ import Testing
       "--epochs", "30", "--output", run,
     ])
     #expect(train.status == 0, "\(train.stderr)")
-    #expect(train.stdout.contains("Support score (radial layer 2): abstains below"), "\(train.stdout)")
+    #expect(train.stdout.contains("Support score (radial layer 2): abstains "), "\(train.stdout)")
     // Two inputs: the abstention plot, without circles (the radial layer's supports are in
     // its feature space).
     let svg = try String(contentsOfFile: run + "/support.svg", encoding: .utf8)

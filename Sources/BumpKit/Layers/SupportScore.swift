@@ -215,7 +215,7 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
 /// Rows the model trained on score a little higher than new rows from the same distribution
 /// (the centres were placed on them), so a threshold fitted on them abstains on more than
 /// 1 − q of new in-distribution rows.
-/// ``init(trainingDensities:referenceDensities:reduction:coverage:)`` sets τ on held-out
+/// ``init(memberTrainingDensities:referenceDensities:reduction:coverage:)`` sets τ on held-out
 /// rows instead (split conformal), for a coverage q of new rows; `bump train` does so
 /// whenever it has a validation part.
 ///
@@ -240,11 +240,11 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   /// The thresholds for the coverages 1 − i/1000, i = 0…1000: for a calibration fitted on
   /// the training rows, entry i is the ⌊(i/1000)·n⌋-th smallest of the n training scores
   /// (0-based, at most the largest); for one fitted on held-out rows, the threshold
-  /// ``init(trainingDensities:referenceDensities:reduction:coverage:)`` sets for coverage
+  /// ``init(memberTrainingDensities:referenceDensities:reduction:coverage:)`` sets for coverage
   /// 1 − i/1000. Empty for a calibration made from its parts without them.
   public let quantiles: [Double]
   /// The number of held-out rows the threshold was set on
-  /// (``init(trainingDensities:referenceDensities:reduction:coverage:)``), or 0 for a
+  /// (``init(memberTrainingDensities:referenceDensities:reduction:coverage:)``), or 0 for a
   /// threshold fitted on the training rows (``init(trainingDensities:reduction:coverage:)``).
   public let heldOutRows: Int
 
@@ -382,66 +382,84 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   }
 
   /// The calibration of a model for rows it did not train on, from held-out rows that a
-  /// reference model did not train on (split-conformal, cross-fitted through ranks).
+  /// reference model did not train on (split conformal, carried over member by member through
+  /// ranks).
   ///
   /// A threshold fitted on the training rows sits too high for new rows: the centres were
   /// placed on, and fitted to, those rows, so an in-distribution row the model has not seen
   /// scores a little lower, and more than a fraction 1 − q of such rows fall below it. Here
-  /// the threshold comes from held-out rows instead:
+  /// the threshold comes from held-out rows instead.
   ///
-  /// * `referenceDensities.heldOut`: ρ of n held-out rows under the reference model, which
-  ///   did not train on them; for a coverage q, h = the k-th smallest, k = ⌊(1 − q)·(n + 1)⌋
-  ///   (1-based; with k = 0, no threshold: only a score of 0 abstains). For rows exchangeable
-  ///   with the held-out ones, the probability of abstaining is then at most k/(n + 1) ≤ 1 − q
-  ///   (split conformal prediction).
-  /// * h is carried over to the calibrated model by its rank among the training rows:
-  ///   F(h), the position of h among the reference model's densities on rows it trained on
-  ///   (`referenceDensities.training`), is mapped to the density at the same position among
-  ///   the calibrated model's `trainingDensities` on rows it trained on (both piecewise
-  ///   linear in the sorted values, the i-th smallest of n at (i + ½)/n, 0 at 0). When the
-  ///   calibrated model is the reference (the same densities), this gives h itself; for a
-  ///   model trained on the held-out rows too (a refit on all rows, or an ensemble with one),
-  ///   it assumes that a new row falls as far down the training rows' ranks as the held-out
-  ///   rows fell under the reference model.
+  /// `memberTrainingDensities[m][i]` is member m's density (``RadialSupport`` of that model
+  /// alone) on training row i, a row every member trained on; the calibrated model's density
+  /// is their mean (one member for one model; the members of an ensemble otherwise).
+  /// `referenceDensities` are the reference model's densities on the same training rows and
+  /// on n held-out rows it did not train on. For each held-out row, each member's density is
+  /// estimated by rank: the held-out density's position F among the reference model's
+  /// training densities, read off at the same position among the member's (both piecewise
+  /// linear in the sorted values, the i-th smallest of n at (i + ½)/n, 0 at 0). A member whose
+  /// training densities are the reference's (the reference itself) gets the held-out density
+  /// unchanged; for a member trained on the held-out rows too (a refit on all rows), this
+  /// assumes that a new row falls as far down the training rows' ranks under it as the
+  /// held-out rows fell under the reference. The row's estimate is the mean over the members.
   ///
-  /// The scale ρ̃ is the median of `trainingDensities`, as in
+  /// For a coverage q, τ is then the k-th smallest estimate, k = ⌊(1 − q)·(n + 1)⌋ (1-based),
+  /// divided by the scale; with k = 0, τ = 0 (only a score of 0 abstains). When the model is
+  /// the reference, τ is the k-th smallest held-out score, and a new row exchangeable with the
+  /// held-out ones is abstained on with probability k/(n + 1) ≤ 1 − q (split conformal
+  /// prediction).
+  ///
+  /// The scale ρ̃ is the median of the model's training densities, as in
   /// ``init(trainingDensities:reduction:coverage:)``; the ``quantiles`` hold the thresholds
   /// for the coverages 1 − i/1000 found the same way, so that ``recalibrated(coverage:)``
   /// keeps to the held-out rows; ``heldOutRows`` is n.
   ///
-  /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no training densities, no
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no members, no training rows, no
   ///   reference training densities or no held-out densities;
-  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for a density that is not finite
-  ///   and ≥ 0 or a coverage outside (0, 1].
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for members with different
+  ///   numbers of rows, a density that is not finite and ≥ 0, or a coverage outside (0, 1].
   public init(
-    trainingDensities: [Double], referenceDensities: (training: [Double], heldOut: [Double]),
+    memberTrainingDensities members: [[Double]], referenceDensities: (training: [Double], heldOut: [Double]),
     reduction: SupportReduction = .max, coverage: Double = Self.defaultCoverage
   ) throws {
-    for (name, values) in [
-      ("trainingDensities", trainingDensities), ("referenceDensities.training", referenceDensities.training),
-      ("referenceDensities.heldOut", referenceDensities.heldOut),
-    ] {
+    guard let rows = members.first?.count else {
+      throw BumpKitError.emptyBatch(operation: "SupportCalibration (memberTrainingDensities)")
+    }
+    var named = members.enumerated().map { ("memberTrainingDensities[\($0.offset)]", $0.element) }
+    named += [("referenceDensities.training", referenceDensities.training), ("referenceDensities.heldOut", referenceDensities.heldOut)]
+    for (name, values) in named {
       guard !values.isEmpty else { throw BumpKitError.emptyBatch(operation: "SupportCalibration (\(name))") }
       if let bad = values.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
         throw BumpKitError.invalidArgument(name: "\(name)[\(bad)]", value: "\(values[bad])", reason: "must be finite and ≥ 0")
       }
     }
+    if let other = members.firstIndex(where: { $0.count != rows }) {
+      throw BumpKitError.invalidArgument(
+        name: "memberTrainingDensities[\(other)]", value: "\(members[other].count) rows",
+        reason: "every member needs the \(rows) rows of the first")
+    }
     guard coverage > 0 && coverage <= 1 else {
       throw BumpKitError.invalidArgument(name: "coverage", value: "\(coverage)", reason: "must be in (0, 1]")
     }
-    let sorted = trainingDensities.sorted()
+    // The model's training densities: the members' mean, summed in member order.
+    var mean = [Double](repeating: 0, count: rows)
+    for member in members { for i in 0..<rows { mean[i] += member[i] } }
+    if members.count > 1 { for i in 0..<rows { mean[i] /= Double(members.count) } }
+    let scale = Self.scale(mean.sorted())
     let reference = referenceDensities.training.sorted()
-    let heldOut = referenceDensities.heldOut.sorted()
-    let scale = Self.scale(sorted)
-    let n = heldOut.count
-    // The calibrated model is the reference: h itself, exactly.
-    let same = sorted == reference
+    let sortedMembers = members.map { $0.sorted() }
+    // Each held-out row's estimated density under the model.
+    let estimates = referenceDensities.heldOut.map { h -> Double in
+      let p = Self.position(of: h, in: reference)
+      var total = 0.0
+      for sorted in sortedMembers { total += sorted == reference ? h : Self.quantile(sorted, at: p) }
+      return members.count > 1 ? total / Double(members.count) : total
+    }.sorted()
+    let n = estimates.count
     // The threshold density for the lower-tail fraction α of new rows.
     func density(fraction: Double) -> Double {
       let k = min(n, Int((fraction * Double(n + 1) * (1 + 1e-12)).rounded(.down)))
-      guard k > 0 else { return 0 }
-      let h = heldOut[k - 1]
-      return same ? h : Self.quantile(sorted, at: Self.position(of: h, in: reference))
+      return k > 0 ? estimates[k - 1] : 0
     }
     let steps = Self.quantileSteps
     let quantiles = (0...steps).map { density(fraction: Double($0) / Double(steps)) / scale }
