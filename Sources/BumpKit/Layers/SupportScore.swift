@@ -235,7 +235,8 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   public let scale: Double
   /// τ, the smallest score that is not abstained on.
   public let threshold: Double
-  /// q, the fraction of the training rows the threshold was fitted to cover.
+  /// q, the fraction of the training rows the threshold was fitted to cover, or for a
+  /// calibration on held-out rows, of new in-distribution rows.
   public let coverage: Double
   /// The thresholds for the coverages 1 − i/1000, i = 0…1000: for a calibration fitted on
   /// the training rows, entry i is the ⌊(i/1000)·n⌋-th smallest of the n training scores
