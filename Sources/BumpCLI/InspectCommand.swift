@@ -94,8 +94,11 @@ struct InspectCommand: CheckpointCommand {
     }
     if let c = info.support {
       lines.append(
-        "  support score: \(c.reduction.rawValue) of the radial bumps over \(formatted(c.scale)); abstains below "
-          + "\(formatted(c.threshold)) (\(String(format: "%.0f", c.coverage * 100))% of the training rows at or above it)")
+        "  support score: \(c.reduction.rawValue) of the radial bumps over \(formatted(c.scale)); "
+          + (c.threshold > 0 ? "abstains below \(formatted(c.threshold)) (" : "abstains only where it is 0 (")
+          + (c.heldOutRows > 0
+            ? "set on \(c.heldOutRows) held-out rows to cover \(String(format: "%.0f", c.coverage * 100))% of new rows)"
+            : "\(String(format: "%.0f", c.coverage * 100))% of the training rows at or above it)"))
     }
     if let m = info.metrics {
       var text = "  metrics: train loss \(formatted(m.trainLoss))"

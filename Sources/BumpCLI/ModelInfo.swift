@@ -51,7 +51,8 @@ struct RunMetrics: Codable, Equatable, Sendable {
 /// a checkpoint without one reads every feature as numbers, strictly, as before);
 /// `final_model` (JSON ``FinalModelRecord``: the refit or ensemble the run ended with);
 /// `support_calibration` (JSON `SupportCalibration`: a radial model's support score
-/// normalisation and abstention threshold, fitted on the training rows).
+/// normalisation and abstention threshold, set on the validation rows — `held_out_rows`, since
+/// held-out calibration exists — or on the training rows).
 struct ModelInfo: Equatable {
   var configuration: TrainingConfiguration?
   var featureNames: [String]

@@ -20,8 +20,8 @@ struct PredictCommand: TableCheckpointCommand {
       hidden layer is radial (bump train --radial) also writes in_support, its support \
       score (how deep the row lies in the deepest unit's support, relative to a typical \
       training row, which scores 1; exactly 0 outside every unit's support), and \
-      abstain, 1 where the score is 0 or below the threshold fitted on the training rows \
-      (at 99% coverage, or at --coverage), else 0.
+      abstain, 1 where the score is 0 or below the threshold bump train set to keep 99% of \
+      new in-distribution rows (on its validation rows; or --coverage q), else 0.
       """
   )
 

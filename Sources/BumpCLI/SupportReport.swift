@@ -3,7 +3,8 @@ import BumpKit
 import Foundation
 
 /// The support score of a model whose first hidden layer is radial (`bump train --radial`):
-/// fitted on the training rows when a run ends, stored in the checkpoint
+/// calibrated when a run ends (on the validation rows, which the early-stopped model did not
+/// train on, or without them on the training rows), stored in the checkpoint
 /// (`SupportCalibration`), and written by `predict` (`in_support`, `abstain`) and reported
 /// by `evaluate` (coverage, the metrics on the covered rows).
 enum SupportReport {
@@ -32,27 +33,66 @@ enum SupportReport {
     return result
   }
 
-  /// What a run's end reports of the support: the calibration fitted on the training rows
-  /// at the default coverage, and the summary's lines (the validation rows outside every
-  /// support and those abstained on). nil for a model without a radial layer.
+  /// What a run's end reports of the support: the calibration at the default coverage, and
+  /// the summary's lines. nil for a model without a radial layer.
+  ///
+  /// With validation rows, the threshold is set on them for new rows
+  /// (`SupportCalibration(memberTrainingDensities:referenceDensities:…)`): `heldOutModel` is
+  /// the model that did not train on them — the early-stopped model after a refit on all rows
+  /// (`models` then holds the refit, and for an ensemble the early-stopped model too), or nil
+  /// when `models` is that one model itself. Without validation rows (or without a model that
+  /// did not train on them) it is fitted on the training rows, which sets it a little too high
+  /// for new rows.
   static func fit<Element: MatrixScalar>(
-    models: [Sequential<Element>], training: Matrix<Element>, validation: Matrix<Element>?
+    models: [Sequential<Element>], heldOutModel: Sequential<Element>? = nil, training: Matrix<Element>,
+    validation: Matrix<Element>?
   ) throws -> (calibration: SupportCalibration, lines: [String])? {
     guard let support = try support(models), training.rows > 0 else { return nil }
-    let calibration = try SupportCalibration(
-      trainingDensities: try densities(support, training), reduction: support.reduction)
-    var line =
-      "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
-      + "(\(percent(calibration.coverage)) of the training rows at or above it)"
-    if let validation, validation.rows > 0 {
-      let scores = try densities(support, validation).map(calibration.score(density:))
-      let outside = scores.filter { $0 == 0 }.count
-      let abstained = scores.filter(calibration.abstains(score:)).count
-      line +=
-        "; validation rows outside every support: \(percent(Double(outside) / Double(scores.count))), "
-        + "abstained on: \(percent(Double(abstained) / Double(scores.count)))"
+    let trainingDensities = try densities(support, training)
+    guard let validation, validation.rows > 0, let reference = heldOutModel ?? (models.count == 1 ? models[0] : nil)
+    else {
+      let calibration = try SupportCalibration(trainingDensities: trainingDensities, reduction: support.reduction)
+      let line =
+        "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
+        + "(\(percent(calibration.coverage)) of the training rows at or above it; no validation rows to set it on "
+        + "for new rows)"
+      return (calibration, [line + ".", ""])
     }
+    // Each member's densities on the training rows, and the reference model's there and on
+    // the validation rows (one model that is its own reference: the same densities).
+    let members = try models.count == 1
+      ? [trainingDensities]
+      : models.map { try densities(try RadialSupport(model: $0, reduction: support.reduction), training) }
+    let referenceSupport = try RadialSupport(model: reference, reduction: support.reduction)
+    let heldOut = try densities(referenceSupport, validation)
+    let referenceTraining =
+      try heldOutModel == nil ? trainingDensities : densities(referenceSupport, training)
+    let calibration = try SupportCalibration(
+      memberTrainingDensities: members, referenceDensities: (training: referenceTraining, heldOut: heldOut),
+      reduction: support.reduction)
+    let outside = heldOut.filter { $0 == 0 }.count
+    let who = heldOutModel == nil ? "" : " by the early-stopped model, which did not train on them"
+    var line = "Support score (\(layers(support))): "
+    if calibration.threshold > 0 {
+      line +=
+        "abstains below \(formatted(calibration.threshold, digits: 4)) (set on the \(validation.rows) validation "
+        + "rows\(who), to cover \(percent(calibration.coverage)) of new rows)"
+    } else {
+      // k = ⌊(1 − q)·(m + 1)⌋ = 0: no held-out row can be given up at this coverage.
+      line +=
+        "abstains only where it is 0 (the \(validation.rows) validation rows are too few to set a threshold "
+        + "that covers \(percent(calibration.coverage)) of new rows; \(largestCoverage(heldOutRows: validation.rows)) "
+        + "and below, with --coverage, set one)"
+    }
+    line += "; validation rows outside every support: \(percent(Double(outside) / Double(heldOut.count)))"
     return (calibration, [line + ".", ""])
+  }
+
+  /// The largest coverage on the 1/1000 grid of `SupportCalibration.quantiles` for which `m`
+  /// held-out rows set a threshold above 0: the k-th smallest with k = ⌊(1 − q)·(m + 1)⌋ ≥ 1.
+  static func largestCoverage(heldOutRows m: Int) -> String {
+    let steps = (1000 + m) / (m + 1)  // ⌈1000/(m + 1)⌉
+    return String(format: "%.3f", 1 - Double(steps) / 1000)
   }
 
   /// Which layers a support's density comes from: "radial first layer", or "radial layers
@@ -180,9 +220,10 @@ struct CoverageOption: ParsableArguments {
   @Option(
     help: ArgumentHelp(
       """
-      For a model with a radial first layer (bump train --radial): abstain below the support \
-      score that this fraction of the training rows reach (0 < q ≤ 1; default: the \
-      checkpoint's, 0.99).
+      For a model with a radial layer (bump train --radial or --radial-last): abstain below \
+      the support score that this fraction of new in-distribution rows reach, as set on \
+      the run's validation rows (or, without them, of the training rows) (0 < q ≤ 1; \
+      default: the checkpoint's, 0.99).
       """,
       valueName: "q"))
   var coverage: Double?

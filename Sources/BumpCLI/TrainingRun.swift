@@ -452,7 +452,8 @@ struct TrainingRun<Element: MatrixScalar> {
     /// The summary's lines after the header, but for the file list.
     var lines: [String]
     var history: History
-    /// A radial model's support calibration, fitted on the training rows.
+    /// A radial model's support calibration, set on the validation rows (on the training rows
+    /// without them).
     var support: SupportCalibration? = nil
   }
 
@@ -492,7 +493,8 @@ struct TrainingRun<Element: MatrixScalar> {
       plots.append(("radial_supports.svg", svg))
     }
     checkpoint()
-    let support = try SupportReport.fit(models: final.members, training: train.x, validation: data.validation?.x)
+    let support = try SupportReport.fit(
+      models: final.members, heldOutModel: earlyStopped, training: train.x, validation: data.validation?.x)
     if let support, let svg = try SupportReport.plot(
       models: final.members, calibration: support.calibration, inputs: train.x, standardized: info.standardization != nil)
     {

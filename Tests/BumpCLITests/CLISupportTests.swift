@@ -88,7 +88,11 @@ import Testing
       "--epochs", "40", "--output", run,
     ])
     #expect(train.status == 0, "\(train.stderr)")
-    #expect(train.stdout.contains("Support score (radial first layer): abstains below"), "\(train.stdout)")
+    // The 80 validation rows (20 % of 400) set no threshold for 99 % of new rows (k =
+    // ⌊0.01·81⌋ = 0): only a score of 0 abstains.
+    #expect(
+      train.stdout.contains("Support score (radial first layer): abstains only where it is 0 (the 80 validation rows"),
+      "\(train.stdout)")
     #expect(train.stdout.contains("validation rows outside every support: "), "\(train.stdout)")
     let files = try FileManager.default.contentsOfDirectory(atPath: run)
     #expect(files.contains("support.svg"), "\(files)")
@@ -130,8 +134,8 @@ import Testing
       "\(evaluate.stdout)")
     #expect(evaluate.stdout.contains("accuracy on covered rows: "), "\(evaluate.stdout)")
 
-    // --coverage: a lower coverage abstains on at least as many rows, and coverage 1 (the
-    // lowest training score) on no more; far rows stay abstained on either way.
+    // --coverage: a lower coverage abstains on at least as many rows, and coverage 1 (no
+    // threshold but 0) on no more; far rows stay abstained on either way.
     for (coverage, fewer) in [("0.5", false), ("1", true)] {
       let moved = try TrainTool.run(["predict", "--model", model, "--data", input, "--coverage", coverage])
       #expect(moved.status == 0, "\(moved.stderr)")
@@ -146,6 +150,70 @@ import Testing
     let inspect = try TrainTool.run(["inspect", model])
     #expect(inspect.status == 0, "\(inspect.stderr)")
     #expect(inspect.stdout.contains("support score: max of the radial bumps over "), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("abstains only where it is 0 (set on 80 held-out rows to cover 99% of new rows)"), "\(inspect.stdout)")
+  }
+
+  /// The stored calibration of `model`.
+  static func calibration(model path: String) throws -> SupportCalibration {
+    let (_, metadata) = try Checkpoint.loadEnsemble(Float.self, from: path)
+    return try JSONDecoder().decode(
+      SupportCalibration.self, from: Data(try #require(metadata[SupportCalibration.metadataKey]).utf8))
+  }
+
+  @Test func thresholdIsSetOnValidationRowsOrTrainingRowsWithoutThem() throws {
+    let scratch = try Scratch()
+    let data = scratch.path("train.csv")
+    try Self.clusters(rows: 400, seed: 6).write(toFile: data, atomically: true, encoding: .utf8)
+    let rows = Self.clusterPoints(400, seed: 6)
+    func train(_ name: String, _ extra: [String]) throws -> (stdout: String, model: String) {
+      let run = scratch.path(name)
+      let result = try TrainTool.run(
+        ["train", "--data", data, "--target", "label", "--task", "classification", "--radial", "--layers", "12",
+         "--epochs", "30", "--output", run] + extra)
+      #expect(result.status == 0, "\(result.stderr)")
+      return (result.stdout, run + "/model.safetensors")
+    }
+    // The early-stopped model itself: every threshold is the score of one of its 80
+    // validation rows (the ⌊(1 − q)·81⌋-th smallest; 8th for 90 %), which are rows of the
+    // file; 7 of them, at least, score below it.
+    let early = try train("early", ["--final-model", "early-stopped"])
+    // k = ⌊0.01·81⌋ = 0 at 99 %: no threshold but 0; from ⌈1000/81⌉ = 13 steps of 0.1 %, one.
+    #expect(
+      early.stdout.contains(
+        "abstains only where it is 0 (the 80 validation rows are too few to set a threshold that covers 99.00% of "
+          + "new rows; 0.987 and below, with --coverage, set one)"), "\(early.stdout)")
+    let stored = try Self.calibration(model: early.model)
+    #expect(stored.heldOutRows == 80)
+    #expect(stored.threshold == 0)
+    #expect(try stored.recalibrated(coverage: 0.988).threshold == 0)
+    #expect(try stored.recalibrated(coverage: 0.987).threshold > 0)
+    let scores = try Self.predictSupport(model: early.model, rows: rows, in: scratch).scores
+    let threshold = try stored.recalibrated(coverage: 0.9).threshold
+    #expect(threshold > 0)
+    #expect(scores.contains { abs($0 - threshold) <= 1e-6 * threshold }, "\(threshold) is no row's score")
+    #expect(scores.filter { $0 < threshold * (1 - 1e-6) }.count >= 7)
+
+    // The default ensemble with 120 validation rows (30 %): k = ⌊0.01·121⌋ = 1, a threshold,
+    // set on them by its early-stopped member.
+    let ensemble = try train("ensemble", ["--validation-split", "0.3"])
+    #expect(
+      ensemble.stdout.contains(
+        "(set on the 120 validation rows by the early-stopped model, which did not train on them, to cover 99.00% of new rows)"),
+      "\(ensemble.stdout)")
+    let set = try Self.calibration(model: ensemble.model)
+    #expect(set.heldOutRows == 120 && set.threshold > 0)
+    let inspect = try TrainTool.run(["inspect", ensemble.model])
+    #expect(inspect.stdout.contains("(set on 120 held-out rows to cover 99% of new rows)"), "\(inspect.stdout)")
+
+    // Without validation rows: fitted on the training rows, as before, and said so.
+    let none = try train("none", ["--validation-split", "0"])
+    #expect(none.stdout.contains("of the training rows at or above it; no validation rows"), "\(none.stdout)")
+    let fitted = try Self.calibration(model: none.model)
+    #expect(fitted.heldOutRows == 0)
+    let all = try Self.predictSupport(model: none.model, rows: rows, in: scratch).scores
+    // Every row trained on: at least 99 % of them at or above the threshold, and a few below.
+    let below = all.filter { fitted.abstains(score: $0) }.count
+    #expect(below <= 4 && below >= 1, "\(below) of 400 training rows below the threshold")
   }
 
   /// The support score of `model` for `rows` (original units) brute-forced in Double from the
@@ -203,7 +271,7 @@ import Testing
       "--epochs", "30", "--output", run,
     ])
     #expect(train.status == 0, "\(train.stderr)")
-    #expect(train.stdout.contains("Support score (radial layer 2): abstains below"), "\(train.stdout)")
+    #expect(train.stdout.contains("Support score (radial layer 2): abstains "), "\(train.stdout)")
     // Two inputs: the abstention plot, without circles (the radial layer's supports are in
     // its feature space).
     let svg = try String(contentsOfFile: run + "/support.svg", encoding: .utf8)

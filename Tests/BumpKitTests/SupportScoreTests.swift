@@ -224,6 +224,132 @@ struct SupportScoreTests {
     #expect(throws: BumpKitError.self) { try SupportCalibration(trainingDensities: [1], coverage: 0) }
   }
 
+  @Test("Held-out calibration of the reference model itself: the ⌊(1 − q)·(n + 1)⌋-th smallest held-out density")
+  func heldOutCalibration() throws {
+    // Training densities 1…200 (median 100.5); held-out ones 0.5, 1.5, …, 99.5 below them
+    // and ties: new rows score lower than the rows the model trained on.
+    let training = (1...200).map(Double.init)
+    let heldOut = (0..<100).map { Double($0) + 0.5 }
+    for (q, k) in [(0.99, 1), (0.95, 5), (0.9, 10), (0.5, 50), (0.999, 0), (1.0, 0)] {
+      let c = try SupportCalibration(
+        memberTrainingDensities: [training], referenceDensities: (training: training, heldOut: heldOut.reversed()), coverage: q)
+      #expect(c.scale == 100.5)
+      #expect(c.heldOutRows == 100 && c.coverage == q)
+      // k = ⌊(1 − q)·101⌋: the k-th smallest held-out density itself (0.5 + k − 1), or no
+      // threshold (0) when k = 0.
+      let expected = k == 0 ? 0 : (Double(k) - 0.5) / 100.5
+      #expect(abs(c.threshold - expected) <= 1e-12, "q \(q): \(c.threshold) against \(expected)")
+      // Exactly k − 1 held-out rows fall below it.
+      #expect(heldOut.filter { c.abstains(score: c.score(density: $0)) }.count == max(0, k - 1), "q \(q)")
+      #expect(try c.recalibrated(coverage: 0.95).threshold == (try SupportCalibration(
+        memberTrainingDensities: [training], referenceDensities: (training: training, heldOut: heldOut), coverage: 0.95)).threshold)
+      #expect(try c.recalibrated(coverage: 0.9).heldOutRows == 100)
+      #expect(try JSONDecoder().decode(SupportCalibration.self, from: try JSONEncoder().encode(c)) == c)
+    }
+    // A fit on the training rows sets it at 3 (2 of the 200 below it), where it abstains on
+    // 3 % of the held-out rows.
+    let inSample = try SupportCalibration(trainingDensities: training)
+    #expect(inSample.threshold * inSample.scale == 3 && inSample.heldOutRows == 0)
+  }
+
+  @Test("Held-out calibration carried over by rank to another model; split-conformal coverage")
+  func heldOutCalibrationTransfer() throws {
+    // The calibrated model's training densities are a monotone transform of the reference
+    // model's (g(ρ) = 3ρ², with the same ranks): a held-out density that equals a reference
+    // training density h maps to g(h) exactly.
+    let reference = (1...300).map { Double($0) / 300 }
+    let calibrated = reference.map { 3 * $0 * $0 }
+    let heldOut = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7] + (0..<94).map { _ in 0.9 }
+    // n = 100: 99 % → k = 1 (0.05), 95 % → k = 5 (0.5), 94 % → k = 6 (0.7).
+    for (q, h) in [(0.99, 0.05), (0.95, 0.5), (0.94, 0.7)] {
+      let c = try SupportCalibration(
+        memberTrainingDensities: [calibrated.shuffled()], referenceDensities: (training: reference, heldOut: heldOut), coverage: q)
+      let median = (calibrated[149] + calibrated[150]) / 2
+      #expect(abs(c.threshold - 3 * h * h / median) <= 1e-9 * c.threshold, "q \(q): \(c.threshold)")
+    }
+    // Below the smallest training density the map is linear to 0: h = 1/600 is half the
+    // smallest reference density, and maps to half the smallest calibrated one.
+    let low = try SupportCalibration(
+      memberTrainingDensities: [calibrated], referenceDensities: (training: reference, heldOut: [1.0 / 600] + heldOut), coverage: 0.99)
+    #expect(abs(low.threshold * low.scale - calibrated[0] / 2) <= 1e-15)
+    // Above the largest: the largest.
+    let high = try SupportCalibration(
+      memberTrainingDensities: [calibrated], referenceDensities: (training: reference, heldOut: [5, 6, 7]), coverage: 0.5)
+    #expect(abs(high.threshold * high.scale - calibrated[299]) <= 1e-12)
+
+    // Split conformal: densities of new rows exchangeable with the held-out ones are abstained
+    // on with probability k/(n + 1) ≤ 1 − q over the draw of the held-out rows, whatever the
+    // training densities (here drawn from a higher distribution, as in-sample rows score).
+    var generator = SeededGenerator(seed: 5)
+    func draw(_ shift: Double) -> Double { shift + Double(generator.next() % 1_000_000) / 1_000_000 }
+    for (n, q) in [(60, 0.95), (120, 0.99), (120, 0.9)] {
+      let k = Int((1 - q) * Double(n + 1) + 1e-9)
+      var abstained = 0, total = 0
+      for _ in 0..<400 {
+        let training = (0..<200).map { _ in draw(0.3) }
+        let c = try SupportCalibration(
+          memberTrainingDensities: [training], referenceDensities: (training: training, heldOut: (0..<n).map { _ in draw(0) }),
+          coverage: q)
+        for _ in 0..<50 where c.abstains(score: c.score(density: draw(0))) { abstained += 1 }
+        total += 50
+      }
+      let rate = Double(abstained) / Double(total), expected = Double(k) / Double(n + 1)
+      // 20,000 draws: a standard error below 0.005 (mostly from the 400 calibrations).
+      #expect(abs(rate - expected) <= 0.012 && rate <= 1 - q + 0.012, "n \(n) q \(q): \(rate) against \(expected)")
+      // The training rows' threshold abstains on far more of the new rows.
+      let training = (0..<200).map { _ in draw(0.3) }
+      let inSample = try SupportCalibration(trainingDensities: training, coverage: q)
+      let fresh = (0..<2000).map { _ in draw(0) }
+      #expect(Double(fresh.filter { inSample.abstains(score: inSample.score(density: $0)) }.count) / 2000 > 1 - q + 0.1)
+    }
+
+    // An ensemble of the reference and a member g(ρ) = 3ρ² trained on the held-out rows too:
+    // each held-out row's estimate is the mean of its density and g of it (exactly, where it
+    // is a reference training density), and τ the k-th smallest estimate over the ensemble's
+    // median training density.
+    for (q, h) in [(0.99, 0.05), (0.95, 0.5)] {
+      let c = try SupportCalibration(
+        memberTrainingDensities: [reference, calibrated], referenceDensities: (training: reference, heldOut: heldOut),
+        coverage: q)
+      let ensemble = reference.indices.map { (reference[$0] + calibrated[$0]) / 2 }
+      let median = (ensemble[149] + ensemble[150]) / 2
+      #expect(c.scale == median)
+      #expect(abs(c.threshold - (h + 3 * h * h) / 2 / median) <= 1e-9 * c.threshold, "q \(q): \(c.threshold)")
+    }
+    // Members that rank the rows in opposite orders: each member is read at the held-out
+    // row's rank, not the ensemble. Reference densities 1…100, the other member's 101 − ρ
+    // row by row: every ensemble training density is 50.5 (the scale), but the held-out
+    // density 10.5 (the smallest of 99: k = 1 at 99 %) is low in both members' ranks, and
+    // τ = 10.5/50.5 (the ensemble's own training densities at that rank would give 1).
+    let up = (1...100).map(Double.init), down = up.map { 101 - $0 }
+    let crossed = try SupportCalibration(
+      memberTrainingDensities: [up, down],
+      referenceDensities: (training: up, heldOut: [10.5] + [Double](repeating: 80, count: 98)), coverage: 0.99)
+    #expect(crossed.scale == 50.5 && abs(crossed.threshold - 10.5 / 50.5) <= 1e-15)
+
+    // Stored: held_out_rows, read back; a calibration without it (older checkpoints) reads as 0.
+    let stored = try SupportCalibration(
+      memberTrainingDensities: [calibrated], referenceDensities: (training: reference, heldOut: heldOut))
+    let json = String(decoding: try JSONEncoder().encode(stored), as: UTF8.self)
+    #expect(json.contains(#""held_out_rows":100"#), "\(json)")
+    let fitted = try SupportCalibration(trainingDensities: calibrated)
+    #expect(!String(decoding: try JSONEncoder().encode(fitted), as: UTF8.self).contains("held_out"))
+    let old = #"{"scale": 1, "threshold": 0.1, "coverage": 0.99, "reduction": "max", "quantiles": []}"#
+    #expect(try JSONDecoder().decode(SupportCalibration.self, from: Data(old.utf8)).heldOutRows == 0)
+    let negative = #"{"scale": 1, "threshold": 0.1, "coverage": 0.99, "reduction": "max", "held_out_rows": -1}"#
+    #expect(throws: (any Error).self) { try JSONDecoder().decode(SupportCalibration.self, from: Data(negative.utf8)) }
+    for (t, r, h) in [([[Double]()], reference, heldOut), ([], reference, heldOut), ([calibrated], [], heldOut),
+                      ([calibrated], reference, []), ([calibrated], reference, [0.5, .nan]),
+                      ([calibrated], [-1] + reference, heldOut), ([calibrated, [1, 2]], reference, heldOut)] {
+      #expect(throws: BumpKitError.self) {
+        try SupportCalibration(memberTrainingDensities: t, referenceDensities: (training: r, heldOut: h))
+      }
+    }
+    #expect(throws: BumpKitError.self) {
+      try SupportCalibration(memberTrainingDensities: [calibrated], referenceDensities: (training: reference, heldOut: heldOut), coverage: 0)
+    }
+  }
+
   @Test(
     "An ensemble's density is the mean of its members'; a model without a radial layer is refused",
     arguments: SupportReduction.allCases)

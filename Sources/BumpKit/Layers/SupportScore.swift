@@ -194,8 +194,9 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
   }
 }
 
-/// A normalisation of the support density ρ of ``RadialSupport`` and a threshold, both fitted
-/// on the training rows; `bump train` stores one in a radial model's checkpoint.
+/// A normalisation of the support density ρ of ``RadialSupport`` and a threshold, fitted on
+/// the training rows or, for rows the model has not seen, on held-out rows; `bump train`
+/// stores one in a radial model's checkpoint.
 ///
 /// With ρ̃ the median of ρ over the n training rows (their mean if the median is 0, and 1 if
 /// every ρ is 0), the support score of an input is
@@ -211,7 +212,14 @@ public struct RadialSupport<Element: MatrixScalar>: Sendable {
 ///
 /// so an input farther than √σⱼ from every centre cⱼ is always abstained on, whatever τ is.
 ///
-/// A fitted calibration also keeps the training scores' quantiles on a grid of steps of
+/// Rows the model trained on score a little higher than new rows from the same distribution
+/// (the centres were placed on them), so a threshold fitted on them abstains on more than
+/// 1 − q of new in-distribution rows.
+/// ``init(memberTrainingDensities:referenceDensities:reduction:coverage:)`` sets τ on held-out
+/// rows instead (split conformal), for a coverage q of new rows; `bump train` does so
+/// whenever it has a validation part.
+///
+/// A fitted calibration also keeps the thresholds for the coverages on a grid of steps of
 /// 1/1000 (``quantiles``), from which ``recalibrated(coverage:)`` sets the threshold for
 /// another coverage without the training rows.
 public struct SupportCalibration: Codable, Equatable, Sendable {
@@ -227,12 +235,19 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   public let scale: Double
   /// τ, the smallest score that is not abstained on.
   public let threshold: Double
-  /// q, the fraction of the training rows the threshold was fitted to cover.
+  /// q, the fraction of the training rows the threshold was fitted to cover, or for a
+  /// calibration on held-out rows, of new in-distribution rows.
   public let coverage: Double
-  /// The training scores' lower quantiles: entry i is the ⌊(i/1000)·n⌋-th smallest of the n
-  /// training scores (0-based, at most the largest), i = 0…1000; empty for a calibration made
-  /// from its parts without them.
+  /// The thresholds for the coverages 1 − i/1000, i = 0…1000: for a calibration fitted on
+  /// the training rows, entry i is the ⌊(i/1000)·n⌋-th smallest of the n training scores
+  /// (0-based, at most the largest); for one fitted on held-out rows, the threshold
+  /// ``init(memberTrainingDensities:referenceDensities:reduction:coverage:)`` sets for coverage
+  /// 1 − i/1000. Empty for a calibration made from its parts without them.
   public let quantiles: [Double]
+  /// The number of held-out rows the threshold was set on
+  /// (``init(memberTrainingDensities:referenceDensities:reduction:coverage:)``), or 0 for a
+  /// threshold fitted on the training rows (``init(trainingDensities:reduction:coverage:)``).
+  public let heldOutRows: Int
 
   /// The steps of the ``quantiles`` grid: 1000.
   static var quantileSteps: Int { 1000 }
@@ -244,13 +259,16 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   }
 
   /// A calibration from its parts, as stored; `reduction` is the ``RadialSupport/reduction``
-  /// the densities are to come from, `quantiles` the training scores' (see ``quantiles``).
+  /// the densities are to come from, `quantiles` the thresholds by coverage (see
+  /// ``quantiles``), `heldOutRows` the held-out rows they were set on (0: the training rows).
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a scale that is not
-  ///   finite and > 0, a threshold that is not finite and ≥ 0, a coverage outside (0, 1], or
-  ///   quantiles that are not 1001 finite, non-negative, non-decreasing values (or none).
+  ///   finite and > 0, a threshold that is not finite and ≥ 0, a coverage outside (0, 1],
+  ///   quantiles that are not 1001 finite, non-negative, non-decreasing values (or none), or
+  ///   a negative `heldOutRows`.
   public init(
-    scale: Double, threshold: Double, coverage: Double, reduction: SupportReduction = .max, quantiles: [Double] = []
+    scale: Double, threshold: Double, coverage: Double, reduction: SupportReduction = .max, quantiles: [Double] = [],
+    heldOutRows: Int = 0
   ) throws {
     guard scale.isFinite && scale > 0 else {
       throw BumpKitError.invalidArgument(name: "scale", value: "\(scale)", reason: "must be finite and > 0")
@@ -271,18 +289,38 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
           name: "quantiles[\(i)]", value: "\(q)", reason: "must be finite, ≥ 0 and not below the one before")
       }
     }
+    guard heldOutRows >= 0 else {
+      throw BumpKitError.invalidArgument(name: "heldOutRows", value: "\(heldOutRows)", reason: "must be ≥ 0")
+    }
     (self.scale, self.threshold, self.coverage, self.reduction) = (scale, threshold, coverage, reduction)
     self.quantiles = quantiles
+    self.heldOutRows = heldOutRows
   }
 
-  private enum CodingKeys: String, CodingKey { case scale, threshold, coverage, reduction, quantiles }
+  private enum CodingKeys: String, CodingKey {
+    case scale, threshold, coverage, reduction, quantiles
+    case heldOutRows = "held_out_rows"
+  }
 
-  /// Reads a calibration as stored (`{"coverage": …, "quantiles": […], "reduction": "max",
-  /// "scale": …, "threshold": …}`; the quantiles may be missing), checked as
-  /// ``init(scale:threshold:coverage:reduction:quantiles:)`` checks one.
+  /// Writes the calibration as ``init(from:)`` reads it; `held_out_rows` only when it is not 0,
+  /// so that a calibration fitted on the training rows is stored as before.
+  public func encode(to encoder: any Encoder) throws {
+    var entries = encoder.container(keyedBy: CodingKeys.self)
+    try entries.encode(scale, forKey: .scale)
+    try entries.encode(threshold, forKey: .threshold)
+    try entries.encode(coverage, forKey: .coverage)
+    try entries.encode(reduction, forKey: .reduction)
+    try entries.encode(quantiles, forKey: .quantiles)
+    if heldOutRows != 0 { try entries.encode(heldOutRows, forKey: .heldOutRows) }
+  }
+
+  /// Reads a calibration as stored (`{"coverage": …, "held_out_rows": …, "quantiles": […],
+  /// "reduction": "max", "scale": …, "threshold": …}`; the quantiles and `held_out_rows` may
+  /// be missing, as in checkpoints written before held-out calibration: 0), checked as
+  /// ``init(scale:threshold:coverage:reduction:quantiles:heldOutRows:)`` checks one.
   ///
   /// - Throws: a `DecodingError` for a missing or malformed entry, and what
-  ///   ``init(scale:threshold:coverage:reduction:quantiles:)`` throws.
+  ///   ``init(scale:threshold:coverage:reduction:quantiles:heldOutRows:)`` throws.
   public init(from decoder: any Decoder) throws {
     let entries = try decoder.container(keyedBy: CodingKeys.self)
     try self.init(
@@ -290,13 +328,15 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
       threshold: try entries.decode(Double.self, forKey: .threshold),
       coverage: try entries.decode(Double.self, forKey: .coverage),
       reduction: try entries.decode(SupportReduction.self, forKey: .reduction),
-      quantiles: try entries.decodeIfPresent([Double].self, forKey: .quantiles) ?? [])
+      quantiles: try entries.decodeIfPresent([Double].self, forKey: .quantiles) ?? [],
+      heldOutRows: try entries.decodeIfPresent(Int.self, forKey: .heldOutRows) ?? 0)
   }
 
   /// The same calibration with the threshold for in-distribution coverage `coverage`, from
-  /// the stored ``quantiles``: the training score at the lower-tail fraction 1 − `coverage`,
-  /// rounded down to the grid, so that at least a fraction `coverage` of the training rows
-  /// score at or above it (on the grid, the very threshold a fit at `coverage` gives).
+  /// the stored ``quantiles``: the threshold for the lower-tail fraction 1 − `coverage`,
+  /// rounded down to the grid (on the grid, the very threshold a fit at `coverage` gives):
+  /// the training score there, so that at least a fraction `coverage` of the training rows
+  /// score at or above it, or for a calibration on held-out rows, the threshold set on them.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for a coverage outside
   ///   (0, 1] or a calibration without quantiles.
@@ -310,7 +350,8 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
     }
     let i = Self.orderIndex(fraction: 1 - coverage, count: Self.quantileSteps)
     return try SupportCalibration(
-      scale: scale, threshold: quantiles[i], coverage: coverage, reduction: reduction, quantiles: quantiles)
+      scale: scale, threshold: quantiles[i], coverage: coverage, reduction: reduction, quantiles: quantiles,
+      heldOutRows: heldOutRows)
   }
 
   /// The calibration fitted on the training rows' densities ρ (from
@@ -333,14 +374,146 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
     }
     let sorted = densities.sorted()
     let n = sorted.count
-    let median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
-    let mean = sorted.reduce(0, +) / Double(n)
-    let scale = median > 0 ? median : (mean > 0 ? mean : 1)
+    let scale = Self.scale(sorted)
     let k = Self.orderIndex(fraction: 1 - coverage, count: n)
     let steps = Self.quantileSteps
     let quantiles = (0...steps).map { sorted[Self.orderIndex(fraction: Double($0) / Double(steps), count: n)] / scale }
     try self.init(
       scale: scale, threshold: sorted[k] / scale, coverage: coverage, reduction: reduction, quantiles: quantiles)
+  }
+
+  /// The calibration of a model for rows it did not train on, from held-out rows that a
+  /// reference model did not train on (split conformal, carried over member by member through
+  /// ranks).
+  ///
+  /// A threshold fitted on the training rows sits too high for new rows: the centres were
+  /// placed on, and fitted to, those rows, so an in-distribution row the model has not seen
+  /// scores a little lower, and more than a fraction 1 − q of such rows fall below it. Here
+  /// the threshold comes from held-out rows instead.
+  ///
+  /// `memberTrainingDensities[m][i]` is member m's density (``RadialSupport`` of that model
+  /// alone) on training row i, a row every member trained on; the calibrated model's density
+  /// is their mean (one member for one model; the members of an ensemble otherwise).
+  /// `referenceDensities` are the reference model's densities on the same training rows and
+  /// on n held-out rows it did not train on. For each held-out row, each member's density is
+  /// estimated by rank: the held-out density's position F among the reference model's
+  /// training densities, read off at the same position among the member's (both piecewise
+  /// linear in the sorted values, the i-th smallest of n at (i + ½)/n, 0 at 0). A member whose
+  /// training densities are the reference's (the reference itself) gets the held-out density
+  /// unchanged; for a member trained on the held-out rows too (a refit on all rows), this
+  /// assumes that a new row falls as far down the training rows' ranks under it as the
+  /// held-out rows fell under the reference. The row's estimate is the mean over the members.
+  ///
+  /// For a coverage q, τ is then the k-th smallest estimate, k = ⌊(1 − q)·(n + 1)⌋ (1-based),
+  /// divided by the scale; with k = 0, τ = 0 (only a score of 0 abstains). When the model is
+  /// the reference, τ is the k-th smallest held-out score, and a new row exchangeable with the
+  /// held-out ones is abstained on with probability k/(n + 1) ≤ 1 − q (split conformal
+  /// prediction).
+  ///
+  /// The scale ρ̃ is the median of the model's training densities, as in
+  /// ``init(trainingDensities:reduction:coverage:)``; the ``quantiles`` hold the thresholds
+  /// for the coverages 1 − i/1000 found the same way, so that ``recalibrated(coverage:)``
+  /// keeps to the held-out rows; ``heldOutRows`` is n.
+  ///
+  /// - Throws: ``BumpKitError/emptyBatch(operation:)`` for no members, no training rows, no
+  ///   reference training densities or no held-out densities;
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for members with different
+  ///   numbers of rows, a density that is not finite and ≥ 0, or a coverage outside (0, 1].
+  public init(
+    memberTrainingDensities members: [[Double]], referenceDensities: (training: [Double], heldOut: [Double]),
+    reduction: SupportReduction = .max, coverage: Double = Self.defaultCoverage
+  ) throws {
+    guard let rows = members.first?.count else {
+      throw BumpKitError.emptyBatch(operation: "SupportCalibration (memberTrainingDensities)")
+    }
+    var named = members.enumerated().map { ("memberTrainingDensities[\($0.offset)]", $0.element) }
+    named += [("referenceDensities.training", referenceDensities.training), ("referenceDensities.heldOut", referenceDensities.heldOut)]
+    for (name, values) in named {
+      guard !values.isEmpty else { throw BumpKitError.emptyBatch(operation: "SupportCalibration (\(name))") }
+      if let bad = values.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+        throw BumpKitError.invalidArgument(name: "\(name)[\(bad)]", value: "\(values[bad])", reason: "must be finite and ≥ 0")
+      }
+    }
+    if let other = members.firstIndex(where: { $0.count != rows }) {
+      throw BumpKitError.invalidArgument(
+        name: "memberTrainingDensities[\(other)]", value: "\(members[other].count) rows",
+        reason: "every member needs the \(rows) rows of the first")
+    }
+    guard coverage > 0 && coverage <= 1 else {
+      throw BumpKitError.invalidArgument(name: "coverage", value: "\(coverage)", reason: "must be in (0, 1]")
+    }
+    // The model's training densities: the members' mean, summed in member order.
+    var mean = [Double](repeating: 0, count: rows)
+    for member in members { for i in 0..<rows { mean[i] += member[i] } }
+    if members.count > 1 { for i in 0..<rows { mean[i] /= Double(members.count) } }
+    let scale = Self.scale(mean.sorted())
+    let reference = referenceDensities.training.sorted()
+    let sortedMembers = members.map { $0.sorted() }
+    // Each held-out row's estimated density under the model.
+    let estimates = referenceDensities.heldOut.map { h -> Double in
+      let p = Self.position(of: h, in: reference)
+      var total = 0.0
+      for sorted in sortedMembers { total += sorted == reference ? h : Self.quantile(sorted, at: p) }
+      return members.count > 1 ? total / Double(members.count) : total
+    }.sorted()
+    let n = estimates.count
+    // The threshold density for the lower-tail fraction α of new rows.
+    func density(fraction: Double) -> Double {
+      let k = min(n, Int((fraction * Double(n + 1) * (1 + 1e-12)).rounded(.down)))
+      return k > 0 ? estimates[k - 1] : 0
+    }
+    let steps = Self.quantileSteps
+    let quantiles = (0...steps).map { density(fraction: Double($0) / Double(steps)) / scale }
+    try self.init(
+      scale: scale, threshold: density(fraction: 1 - coverage) / scale, coverage: coverage, reduction: reduction,
+      quantiles: quantiles, heldOutRows: n)
+  }
+
+  /// ρ̃ of sorted training densities: their median, their mean if the median is 0, 1 if every
+  /// one is 0.
+  static func scale(_ sorted: [Double]) -> Double {
+    let n = sorted.count
+    let median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+    let mean = sorted.reduce(0, +) / Double(n)
+    return median > 0 ? median : (mean > 0 ? mean : 1)
+  }
+
+  /// The position in [0, 1] of `value` among `sorted` values: piecewise linear through
+  /// (0, 0) and (the i-th smallest, (i + ½)/n), 1 above the largest.
+  static func position(of value: Double, in sorted: [Double]) -> Double {
+    let n = Double(sorted.count)
+    guard value > 0 else { return 0 }
+    // The first index whose value is ≥ value.
+    var low = 0, high = sorted.count
+    while low < high {
+      let mid = (low + high) / 2
+      if sorted[mid] < value { low = mid + 1 } else { high = mid }
+    }
+    if low == sorted.count { return 1 }
+    if sorted[low] == value {
+      // Ties: the middle of the run of equal values.
+      var end = low
+      while end + 1 < sorted.count && sorted[end + 1] == value { end += 1 }
+      return (Double(low + end) / 2 + 0.5) / n
+    }
+    let (x0, p0) = low == 0 ? (0.0, 0.0) : (sorted[low - 1], (Double(low - 1) + 0.5) / n)
+    let (x1, p1) = (sorted[low], (Double(low) + 0.5) / n)
+    return p0 + (p1 - p0) * (value - x0) / (x1 - x0)
+  }
+
+  /// The value at position `p` ∈ [0, 1] among `sorted` values: the inverse of
+  /// ``position(of:in:)`` (0 at 0, the largest value above the last knot).
+  static func quantile(_ sorted: [Double], at p: Double) -> Double {
+    let n = Double(sorted.count)
+    let x = p * n - 0.5  // fractional index
+    if x >= Double(sorted.count - 1) { return sorted[sorted.count - 1] }
+    if x < 0 {
+      // Between (0, 0) and (sorted[0], ½/n).
+      return max(0, sorted[0] * p * 2 * n)
+    }
+    let i = Int(x.rounded(.down))
+    let t = x - Double(i)
+    return sorted[i] + (sorted[i + 1] - sorted[i]) * t
   }
 
   /// s = ρ / ρ̃ for a density ρ.
