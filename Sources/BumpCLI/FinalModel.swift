@@ -37,17 +37,24 @@ struct FinalModelRecord: Codable, Equatable, Sendable {
   var refitEpochs: Int
   /// The rows the refit trained on: the training and validation parts.
   var refitRows: Int
-  /// The models whose outputs are combined: 2 for an ensemble (the refit first), 1 for a refit.
+  /// The models whose outputs are combined: for an ensemble the refits (`--refits`) and the
+  /// early-stopped model, in the order the first refit, the early-stopped model, the further
+  /// refits; for a refit the refits.
   var members: Int
+
+  /// The refits among the ``members``.
+  var refits: Int { choice == .ensemble ? members - 1 : members }
 
   /// One sentence for the summary and `bump inspect`.
   var description: String {
-    let refit = "a refit on all \(refitRows) training and validation rows for \(refitEpochs) epochs"
+    let refit =
+      (refits == 1 ? "a refit" : "\(refits) refits (from different initial weights)")
+      + " on all \(refitRows) training and validation rows for \(refitEpochs) epochs"
     switch choice {
     case .ensemble:
       return "the mean of the early-stopped model (epoch \(earlyStoppingEpoch)) and \(refit)"
     case .refit, .earlyStopped:
-      return "\(refit) (the early-stopping epoch)"
+      return (refits == 1 ? "" : "the mean of ") + "\(refit) (the early-stopping epoch)"
     }
   }
 }

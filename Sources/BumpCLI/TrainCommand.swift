@@ -271,6 +271,18 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
+      "How many refits --final-model ensemble or refit trains, each on all non-test rows for E epochs: the first from the run's initial weights and shuffles (--seed), each further one from its own (a seed derived from --seed); the final model is the mean of the refits (with the early-stopped model for ensemble). At least 1; default \(Self.defaultRefits).",
+      valueName: "n"))
+  var refits: Int?
+
+  @Option(
+    help: ArgumentHelp(
+      "Label smoothing ε for --loss softmax: each training row's target is (1 − ε) on its class and ε spread evenly over all classes (the validation loss that early stopping watches is the smoothed one; the reported losses are not). In [0, 1); default \(formatted(Self.defaultLabelSmoothing)).",
+      valueName: "epsilon"))
+  var labelSmoothing: Double?
+
+  @Option(
+    help: ArgumentHelp(
       "Continue the run whose checkpoint is <file> (its run folder's model.safetensors), interrupted or failed, as if it had never stopped: the weights, the optimizer's state, the epoch and early stopping's state come from the checkpoint, and so does every option not given; an option given must equal the run's. The data is read again (--data may name the file's new place) and must be the same. The run goes to a new folder (--output, or the default name).",
       valueName: "file"))
   var resume: String?
@@ -307,6 +319,10 @@ struct TrainCommand: ParsableCommand {
   static let defaultValidationSplit = 0.2
   /// The final model when `--final-model` is not given and there is a validation part.
   static let defaultFinalModel = FinalModelChoice.ensemble
+  /// The refits of an ensemble or refit final model when `--refits` is not given.
+  static let defaultRefits = 1
+  /// The label smoothing of a softmax loss when `--label-smoothing` is not given.
+  static let defaultLabelSmoothing = 0.0
 
   func validate() throws {
     if resume == nil { _ = try resolvedConfiguration() }
@@ -447,6 +463,12 @@ struct TrainCommand: ParsableCommand {
       }
       finalModel = .earlyStopped
     }
+    let refits = self.refits ?? base.map { $0.refits ?? 1 } ?? Self.defaultRefits
+    guard refits >= 1 else { throw ValidationError("--refits must be at least 1, got \(refits)") }
+    if let given = self.refits, given != 1, finalModel == .earlyStopped {
+      throw ValidationError(
+        "--refits \(given) needs --final-model ensemble or refit (and a validation part): the early-stopped model has no refit")
+    }
     if let output, let problem = RunFolder.problem(with: output) { throw ValidationError(problem) }
     guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
       throw ValidationError(
@@ -473,6 +495,19 @@ struct TrainCommand: ParsableCommand {
     if let testSplit, testSplit > 0 { configuration.testSplit = testSplit }
     configuration.testDataFile = testData
     if validationSplit > 0 { configuration.finalModel = finalModel }
+    if finalModel != .earlyStopped, refits != 1 { configuration.refits = refits }
+    let smoothing =
+      labelSmoothing ?? base.map { $0.labelSmoothing ?? 0 }
+      ?? (resolvedLoss == .softmax ? Self.defaultLabelSmoothing : 0)
+    guard smoothing >= 0, smoothing < 1 else {
+      throw ValidationError("--label-smoothing must be in [0, 1), got \(smoothing)")
+    }
+    if smoothing > 0 {
+      guard resolvedLoss == .softmax else {
+        throw ValidationError("--label-smoothing needs --loss softmax (a classification task), not \(resolvedLoss.rawValue)")
+      }
+      configuration.labelSmoothing = smoothing
+    }
     return configuration
   }
 

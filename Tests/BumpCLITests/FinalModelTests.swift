@@ -294,6 +294,51 @@ import BumpTestSupport
     }
   }
 
+  /// `--refits 3`: three refits from different initial weights, averaged with the
+  /// early-stopped model (four models) or alone (three); the record, the checkpoint and
+  /// `inspect` count them, and the prediction is the mean of all the models.
+  @Test(arguments: [FinalModelChoice.ensemble, .refit])
+  func moreRefitsAreMoreModelsAveraged(choice: FinalModelChoice) throws {
+    let scratch = try TemporaryFolder()
+    let run = scratch.path("run")
+    try TrainCommand.parse([
+      "--dataset", "regression", "--samples", "200", "--layers", "6", "--epochs", "15",
+      "--final-model", choice.rawValue, "--refits", "3", "--output", run,
+    ]).train()
+    let model = run + "/model.safetensors"
+    let members = choice == .ensemble ? 4 : 3
+    let record = try #require(try Self.record(model))
+    #expect(record.members == members && record.refits == 3)
+    #expect(try Self.metadata(model)[Checkpoint.ensembleKey] == "\(members)")
+    #expect(record.description.contains("3 refits"), "\(record.description)")
+    let (ensemble, info) = try ModelFile.load(Float.self, from: model)
+    #expect(ensemble.members.count == members)
+    #expect(info.configuration?.refits == 3)
+    let csv = scratch.path("x.csv")
+    try "x0,x1,x2,x3\n0.1,0.2,0.3,0.4\n-1,0.5,2,0\n".write(toFile: csv, atomically: true, encoding: .utf8)
+    let predicted = try Self.predict(model, csv).map { $0[0] }
+    let x = try Matrix<Float>([[0.1, 0.2, 0.3, 0.4], [-1, 0.5, 2, 0]])
+    let each = try ensemble.members.map { try info.naturalUnits($0.predict(x)) }
+    for r in 0..<2 {
+      let mean = each.reduce(0.0) { $0 + Double($1[r, 0]) } / Double(members)
+      #expect(Self.close(predicted[r], mean), "\(predicted[r]) vs \(mean)")
+      // Every model is a different one: the refits start from different weights.
+      let values = Set(each.map { $0[r, 0] })
+      #expect(values.count == members, "\(each.map { $0[r, 0] })")
+    }
+    let inspect = try BumpExecutable.run(["inspect", model])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    #expect(inspect.stdout.contains("an ensemble of \(members) models"), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("3 refits"), "\(inspect.stdout)")
+  }
+
+  @Test func theFirstRefitKeepsTheRunSeedAndFurtherOnesGetTheirOwn() {
+    #expect(TrainingRun<Float>.refitSeed(7, index: 0) == 7)
+    let seeds = (0..<5).map { TrainingRun<Float>.refitSeed(7, index: $0) }
+    #expect(Set(seeds).count == 5)
+    #expect(TrainingRun<Float>.refitSeed(8, index: 1) != TrainingRun<Float>.refitSeed(7, index: 1))
+  }
+
   // MARK: - Determinism and resuming
 
   @Test func aSeedGivesTheSameFinalModel() throws {
@@ -371,6 +416,11 @@ import BumpTestSupport
     (["--final-model", "average"], "average"),
     (["--final-model", "refit", "--validation-split", "0"], "--final-model refit needs a validation part"),
     (["--final-model", "ensemble", "--validation-split", "0"], "--final-model ensemble needs a validation part"),
+    (["--refits", "0"], "--refits must be at least 1"),
+    (["--refits", "2", "--final-model", "early-stopped"], "--refits 2 needs --final-model ensemble or refit"),
+    (["--refits", "2", "--validation-split", "0"], "--refits 2 needs --final-model ensemble or refit"),
+    (["--label-smoothing", "1"], "--label-smoothing must be in [0, 1)"),
+    (["--label-smoothing", "0.1", "--dataset", "regression"], "--label-smoothing needs --loss softmax"),
   ])
   func badFinalModelOptionsAreOneLineMessages(arguments: [String], message expected: String) throws {
     try expectOneLineTrainError(arguments, containing: expected)
@@ -382,6 +432,11 @@ import BumpTestSupport
     #expect(try trainConfiguration(["--validation-split", "0"]).finalModel == nil)
     #expect(try trainConfiguration(["--validation-split", "0", "--final-model", "early-stopped"]).finalModel == nil)
     #expect(try trainConfiguration(["--patience", "0"]).finalModel == .ensemble, "the budget is then the epochs trained")
+    #expect(try trainConfiguration([]).refits == nil, "one refit is stored as nil")
+    #expect(try trainConfiguration(["--refits", "3"]).refits == 3)
+    #expect(try trainConfiguration(["--refits", "1"]).refits == nil)
+    #expect(try trainConfiguration([]).labelSmoothing == nil)
+    #expect(try trainConfiguration(["--label-smoothing", "0.1"]).labelSmoothing == 0.1)
   }
 
   /// The memory estimate counts the refit: its rows laid end to end and a second model.
@@ -397,6 +452,8 @@ import BumpTestSupport
       #expect(extra >= 10_000 * 11 * 4 + 2 * 1_441 * 4, "\(choice): \(extra) bytes more")
     }
     #expect(try total(["--validation-split", "0"]) == (try total(["--validation-split", "0", "--final-model", "early-stopped"])))
+    let more = try total(["--refits", "3"]) - (try total([]))
+    #expect(more >= 2 * 2 * 1_441 * 4, "two more refits' models: \(more) bytes more")
   }
 
   // MARK: - The checkpoint
