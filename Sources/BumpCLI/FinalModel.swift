@@ -5,12 +5,12 @@ import Foundation
 /// What `bump train` ends with once early stopping has picked the epoch budget
 /// (`--final-model`).
 enum FinalModelChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
-  /// The mean of the early-stopped model and a refit on all non-test rows for the
-  /// early-stopping epoch count: outputs averaged for regression, class probabilities for
-  /// classification.
+  /// The mean of the early-stopped model and the refits (`--refits`) on all non-test rows
+  /// for the early-stopping epoch count: outputs averaged for regression, class
+  /// probabilities for classification.
   case ensemble
-  /// A model trained anew on all non-test rows (training and validation parts) for the
-  /// early-stopping epoch count.
+  /// The refits alone: models trained anew on all non-test rows (training and validation
+  /// parts) for the early-stopping epoch count, averaged when they are more than one.
   case refit
   /// The weights of the best validation epoch, as early stopping restored them.
   case earlyStopped = "early-stopped"
@@ -18,8 +18,8 @@ enum FinalModelChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sen
   /// What the summary and `bump inspect` call it.
   var displayName: String {
     switch self {
-    case .ensemble: return "ensemble of the early-stopped model and a refit on all rows"
-    case .refit: return "refit on all rows"
+    case .ensemble: return "ensemble of the early-stopped model and refits on all rows"
+    case .refit: return "refits on all rows"
     case .earlyStopped: return "early-stopped model"
     }
   }
