@@ -334,7 +334,8 @@ extension MemoryBudget {
   /// - ``workMemoryBytes`` for what the products of large batches touch beyond that;
   /// - with `--final-model refit` or `ensemble` (and a validation part), the refit: the rows
   ///   again (as one copy, with its shuffled order), and per refit (`--refits`) a model's
-  ///   parameters × (2 + the optimizer's copies + 3 for the checkpoint) and its layers' buffers.
+  ///   parameters × (2 + the optimizer's copies + 3 for the checkpoint) and its layers'
+  ///   forward and backward buffers for max(B, E) rows.
   static func trainingEstimate(
     _ configuration: TrainingConfiguration, rows: Int, features: Int, outputs: Int,
     scalarBytes: Int, dataCopies: Int = trainingDataCopies
@@ -421,7 +422,9 @@ extension MemoryBudget {
             + " (values, gradients, optimizer state, checkpoint) and \(refits == 1 ? "its" : "their") layer buffers",
           rowCount * (featureCount + 1) * stride + rowCount * 8
             + refits * parameters * stride * (2 + optimizerCopies + 3)
-            + refits * (max(trainingRows, passRows) * forward + trainingRows * backward) * stride
+            // Each refit's layers keep their buffers for the end-of-run pass: counted, with
+            // room to spare, as forward and backward buffers for the larger batch.
+            + refits * max(trainingRows, passRows) * (forward + backward) * stride
         ))
     }
     return parts
