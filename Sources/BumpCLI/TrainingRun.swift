@@ -337,15 +337,20 @@ struct TrainingRun<Element: MatrixScalar> {
         Console.line(
           "Refitting on all \(rows) training and validation rows for \(epochs) epochs (the early-stopping epoch)"
             + (count > 1 ? ", \(count) times from different initial weights" : "")
-            + (choice == .ensemble ? "; the final model is their mean with the early-stopped model" : count > 1 ? "; the final model is their mean" : ""))
+            + (choice == .ensemble
+              ? "; the final model is \(count > 1 ? "their" : "its") mean with the early-stopped model"
+              : count > 1 ? "; the final model is their mean" : ""))
         let refitStart = clock.now
+        // The training and validation rows laid end to end, once for all the refits.
+        let x = try Self.stacked(data.training.x, validation.x)
+        let y = try Self.stacked(data.training.y, validation.y)
         var refits: [Sequential<Element>] = []
         for index in 0..<count {
           position = Position()
           reporter.finish()
           refits.append(
             try self.refit(
-              epochs: epochs, index: index, data: data, outputs: outputs, loss: trainingLoss, groupStop: groupStop,
+              epochs: epochs, index: index, x: x, y: y, outputs: outputs, loss: trainingLoss, groupStop: groupStop,
               progress: { standardized in
                 stopIfInterrupted()
                 var p = standardized
@@ -706,17 +711,15 @@ struct TrainingRun<Element: MatrixScalar> {
 
   // MARK: - Refit
 
-  /// The refit of `--final-model refit` and `ensemble`: a model built as the run's was (the
-  /// same seed: the same initial weights), trained on the training and validation parts
-  /// together for `epochs` epochs with a new optimizer, without validation or early
-  /// stopping. The standardization stays the training part's.
+  /// Refit `index` (from 0) of `--final-model refit` and `ensemble`: a model built as the
+  /// run's was, with the seed ``refitSeed(_:index:)`` (for the first the run's own: the same
+  /// initial weights), trained on `x` and `y`, the training and validation parts together,
+  /// for `epochs` epochs with a new optimizer, without validation or early stopping. The
+  /// standardization stays the training part's.
   private func refit(
-    epochs: Int, index: Int, data: PreparedData<Element>, outputs: Int, loss: any Loss<Element>,
+    epochs: Int, index: Int, x: Matrix<Element>, y: Matrix<Element>, outputs: Int, loss: any Loss<Element>,
     groupStop: GroupStop<Element>, progress: @escaping (TrainingProgress) -> Void
   ) throws -> Sequential<Element> {
-    let validation = data.validation!
-    let x = try Self.stacked(data.training.x, validation.x)
-    let y = try Self.stacked(data.training.y, validation.y)
     var settings = configuration
     settings.epochs = epochs
     settings.seed = Self.refitSeed(configuration.seed, index: index)
