@@ -7,10 +7,10 @@ it and the other rows, the rest, to CSV files of their own. Then
 
 * `bump train --data rest.csv --test-data test.csv --seed s --target T --task K` with no
   other option: bump splits the rest into its training and validation parts (the latter for
-  early stopping), ends with its default final model (`--final-model ensemble`: the mean of
-  the early-stopped model and a refit on all of the rest; `--bump-args "--final-model
-  early-stopped"` gives the early-stopped model alone), and `bump predict` on test.csv gives
-  its predictions;
+  early stopping), ends with its default final model (`--final-model ensemble --refits 3`:
+  the mean of the early-stopped model and three refits on all of the rest; `--bump-args
+  "--final-model early-stopped"` gives the early-stopped model alone, `--bump-args "--refits
+  1"` the single refit of before), and `bump predict` on test.csv gives its predictions;
 * scikit-learn's `MLPRegressor` / `MLPClassifier(hidden_layer_sizes=(32, 32),
   random_state=s)`, its defaults otherwise, on inputs standardized with the rest's statistics,
   and LightGBM's `LGBMRegressor` / `LGBMClassifier(verbose=-1)` are trained on all of the rest;

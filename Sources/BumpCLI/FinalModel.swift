@@ -5,12 +5,12 @@ import Foundation
 /// What `bump train` ends with once early stopping has picked the epoch budget
 /// (`--final-model`).
 enum FinalModelChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
-  /// The mean of the early-stopped model and a refit on all non-test rows for the
-  /// early-stopping epoch count: outputs averaged for regression, class probabilities for
-  /// classification.
+  /// The mean of the early-stopped model and the refits (`--refits`) on all non-test rows
+  /// for the early-stopping epoch count: outputs averaged for regression, class
+  /// probabilities for classification.
   case ensemble
-  /// A model trained anew on all non-test rows (training and validation parts) for the
-  /// early-stopping epoch count.
+  /// The refits alone: models trained anew on all non-test rows (training and validation
+  /// parts) for the early-stopping epoch count, averaged when they are more than one.
   case refit
   /// The weights of the best validation epoch, as early stopping restored them.
   case earlyStopped = "early-stopped"
@@ -18,8 +18,8 @@ enum FinalModelChoice: String, CaseIterable, Codable, ExpressibleByArgument, Sen
   /// What the summary and `bump inspect` call it.
   var displayName: String {
     switch self {
-    case .ensemble: return "ensemble of the early-stopped model and a refit on all rows"
-    case .refit: return "refit on all rows"
+    case .ensemble: return "ensemble of the early-stopped model and refits on all rows"
+    case .refit: return "refits on all rows"
     case .earlyStopped: return "early-stopped model"
     }
   }
@@ -37,17 +37,24 @@ struct FinalModelRecord: Codable, Equatable, Sendable {
   var refitEpochs: Int
   /// The rows the refit trained on: the training and validation parts.
   var refitRows: Int
-  /// The models whose outputs are combined: 2 for an ensemble (the refit first), 1 for a refit.
+  /// The models whose outputs are combined: for an ensemble the refits (`--refits`) and the
+  /// early-stopped model, in the order the first refit, the early-stopped model, the further
+  /// refits; for a refit the refits.
   var members: Int
+
+  /// The refits among the ``members``.
+  var refits: Int { choice == .ensemble ? members - 1 : members }
 
   /// One sentence for the summary and `bump inspect`.
   var description: String {
-    let refit = "a refit on all \(refitRows) training and validation rows for \(refitEpochs) epochs"
+    let refit =
+      (refits == 1 ? "a refit" : "\(refits) refits (from different initial weights)")
+      + " on all \(refitRows) training and validation rows for \(refitEpochs) epochs"
     switch choice {
     case .ensemble:
       return "the mean of the early-stopped model (epoch \(earlyStoppingEpoch)) and \(refit)"
     case .refit, .earlyStopped:
-      return "\(refit) (the early-stopping epoch)"
+      return (refits == 1 ? "" : "the mean of ") + "\(refit) (the early-stopping epoch)"
     }
   }
 }

@@ -30,9 +30,14 @@ struct InspectCommand: CheckpointCommand {
       models.count > 1 ? "Architecture (of each model):" : "Architecture:",
     ]
     lines += model.summary.split(separator: "\n").map { "  " + $0 }
+    let record = (try? ModelInfo(metadata: metadata, source: checkpoint, inputs: model.inputSize))?.finalModel
     for (k, member) in models.enumerated() {
-      // An ensemble's models are described one after the other (the refit first).
-      let which = models.count > 1 ? " of model \(k + 1)\(k == 0 ? " (the refit)" : k == 1 ? " (the early-stopped model)" : "")" : ""
+      // An ensemble's models are described one after the other: the first refit, then (for
+      // --final-model ensemble) the early-stopped model, then any further refits.
+      let role =
+        k == 1 && record?.choice != .refit
+        ? " (the early-stopped model)" : models.count == 2 ? " (the refit)" : " (a refit)"
+      let which = models.count > 1 ? " of model \(k + 1)\(role)" : ""
       let bumps = BumpLayerStatistics.parametersOnly(model: member).filter { $0.kind == .bump }
       if !bumps.isEmpty {
         lines += ["", "Bump layers\(which) (learned σ):"]

@@ -333,8 +333,9 @@ extension MemoryBudget {
   ///   targets and outputs in the target's units (E rows); the larger of the two;
   /// - ``workMemoryBytes`` for what the products of large batches touch beyond that;
   /// - with `--final-model refit` or `ensemble` (and a validation part), the refit: the rows
-  ///   again (as one copy, with its shuffled order), a second model's parameters × (2 +
-  ///   the optimizer's copies + 3 for the checkpoint), and its layers' buffers.
+  ///   again (as one copy, with its shuffled order), and per refit (`--refits`) a model's
+  ///   parameters × (2 + the optimizer's copies + 3 for the checkpoint) and its layers'
+  ///   forward and backward buffers for max(B, E) rows.
   static func trainingEstimate(
     _ configuration: TrainingConfiguration, rows: Int, features: Int, outputs: Int,
     scalarBytes: Int, dataCopies: Int = trainingDataCopies
@@ -410,16 +411,20 @@ extension MemoryBudget {
       ("work memory of OpenBLAS and the kernels", Double(workMemoryBytes)),
     ]
     if (configuration.finalModel ?? .earlyStopped) != .earlyStopped, configuration.validationSplit > 0 {
-      // The refit's model is a second model beside the early-stopped one (both are kept for
-      // an ensemble, whose end-of-run pass runs both), trained on the training and
+      // Each refit's model is one more beside the early-stopped one (all are kept for an
+      // ensemble, whose end-of-run pass runs them all), trained on the training and
       // validation rows laid end to end in a matrix of their own.
+      let refits = Double(configuration.refits ?? 1)
       parts.append(
         (
           "the refit on all rows: the training and validation rows laid end to end (at most \(rows)), "
-            + "a second model (values, gradients, optimizer state, checkpoint) and its layer buffers",
+            + (refits == 1 ? "a second model" : "\(Int(refits)) more models")
+            + " (values, gradients, optimizer state, checkpoint) and \(refits == 1 ? "its" : "their") layer buffers",
           rowCount * (featureCount + 1) * stride + rowCount * 8
-            + parameters * stride * (2 + optimizerCopies + 3)
-            + (max(trainingRows, passRows) * forward + trainingRows * backward) * stride
+            + refits * parameters * stride * (2 + optimizerCopies + 3)
+            // Each refit's layers keep their buffers for the end-of-run pass: counted, with
+            // room to spare, as forward and backward buffers for the larger batch.
+            + refits * max(trainingRows, passRows) * (forward + backward) * stride
         ))
     }
     return parts

@@ -81,6 +81,14 @@ enum ModelFactory {
     }
   }
 
+  /// The loss training minimizes: the configuration's, with its label smoothing.
+  static func trainingLoss<Element: MatrixScalar>(_ configuration: TrainingConfiguration, as _: Element.Type) throws -> any Loss<Element> {
+    if configuration.loss == .softmax, let smoothing = configuration.labelSmoothing, smoothing > 0 {
+      return try SoftmaxCrossEntropy<Element>(labelSmoothing: smoothing)
+    }
+    return loss(configuration.loss, as: Element.self)
+  }
+
   /// The optimizer, with the configuration's learning rate and schedule; a cosine schedule
   /// decays to 0 over `epochs` × `stepsPerEpoch` steps (at most `Int.max`).
   static func optimizer<Element: MatrixScalar>(

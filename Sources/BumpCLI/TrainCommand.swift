@@ -64,13 +64,14 @@ struct TrainCommand: ParsableCommand {
       beside the training and validation parts.
 
       Every row is used in the end (--final-model, default ensemble): once early stopping \
-      has picked the epoch budget E (the epoch whose weights it kept), a model built as the \
-      first was (same seed) is trained anew on the training and validation parts together \
-      for E epochs, without validation, and the run ends with the mean of that refit and the \
-      early-stopped model (regression: their outputs; classification: their class \
-      probabilities). The checkpoint then holds both models (an ensemble, which predict, \
-      evaluate and inspect read as one model); --final-model refit keeps the refit alone, \
-      early-stopped the early-stopped model alone, as before. The summary, summary.txt, the \
+      has picked the epoch budget E (the epoch whose weights it kept), models are trained \
+      anew on the training and validation parts together for E epochs, without validation \
+      (--refits, default 3: the first built as the early-stopped model was, with the same \
+      seed, the others from seeds of their own), and the run ends with the mean of those \
+      refits and the early-stopped model (regression: their outputs; classification: their \
+      class probabilities). The checkpoint then holds all the models (an ensemble, which \
+      predict, evaluate and inspect read as one model); --final-model refit keeps the refits \
+      alone, early-stopped the early-stopped model alone, as before. The summary, summary.txt, the \
       checkpoint (final_model) and bump inspect say which and what E was. The validation \
       rows have then been trained on: the validation column is the early-stopped model's, \
       the training and test columns the final model's. A run stopped during the refit \
@@ -265,9 +266,21 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "What the run ends with once early stopping has picked the epoch budget E (the best validation epoch): ensemble, the mean of the early-stopped model and a refit on all non-test rows (training and validation) for E epochs, outputs averaged for regression and class probabilities for classification; refit, that refit alone; early-stopped, the weights of epoch E. Needs a validation part. Default: ensemble (docs/real-data.md).",
+      "What the run ends with once early stopping has picked the epoch budget E (the best validation epoch): ensemble, the mean of the early-stopped model and the refits (--refits) on all non-test rows (training and validation) for E epochs, outputs averaged for regression and class probabilities for classification; refit, the refits alone; early-stopped, the weights of epoch E. Needs a validation part. Default: ensemble (docs/real-data.md).",
       valueName: "choice"))
   var finalModel: FinalModelChoice?
+
+  @Option(
+    help: ArgumentHelp(
+      "How many refits --final-model ensemble or refit trains, each on all non-test rows for E epochs: the first from the run's initial weights and shuffles (--seed), each further one from its own (a seed derived from --seed); the final model is the mean of the refits (with the early-stopped model for ensemble). At least 1; default \(Self.defaultRefits) (docs/real-data.md).",
+      valueName: "n"))
+  var refits: Int?
+
+  @Option(
+    help: ArgumentHelp(
+      "Label smoothing ε for --loss softmax: each training row's target is (1 − ε) on its class and ε spread evenly over all classes (the validation loss that early stopping watches is the smoothed one; the reported losses are not). In [0, 1); default \(formatted(Self.defaultLabelSmoothing)).",
+      valueName: "epsilon"))
+  var labelSmoothing: Double?
 
   @Option(
     help: ArgumentHelp(
@@ -307,6 +320,10 @@ struct TrainCommand: ParsableCommand {
   static let defaultValidationSplit = 0.2
   /// The final model when `--final-model` is not given and there is a validation part.
   static let defaultFinalModel = FinalModelChoice.ensemble
+  /// The refits of an ensemble or refit final model when `--refits` is not given.
+  static let defaultRefits = 3
+  /// The label smoothing of a softmax loss when `--label-smoothing` is not given.
+  static let defaultLabelSmoothing = 0.0
 
   func validate() throws {
     if resume == nil { _ = try resolvedConfiguration() }
@@ -447,6 +464,12 @@ struct TrainCommand: ParsableCommand {
       }
       finalModel = .earlyStopped
     }
+    let refits = self.refits ?? base.map { $0.refits ?? 1 } ?? Self.defaultRefits
+    guard refits >= 1 else { throw ValidationError("--refits must be at least 1, got \(refits)") }
+    if let given = self.refits, given != 1, finalModel == .earlyStopped {
+      throw ValidationError(
+        "--refits \(given) needs --final-model ensemble or refit (and a validation part): the early-stopped model has no refit")
+    }
     if let output, let problem = RunFolder.problem(with: output) { throw ValidationError(problem) }
     guard checkpointInterval.isFinite, checkpointInterval >= 0 else {
       throw ValidationError(
@@ -473,6 +496,19 @@ struct TrainCommand: ParsableCommand {
     if let testSplit, testSplit > 0 { configuration.testSplit = testSplit }
     configuration.testDataFile = testData
     if validationSplit > 0 { configuration.finalModel = finalModel }
+    if finalModel != .earlyStopped, refits != 1 { configuration.refits = refits }
+    let smoothing =
+      labelSmoothing ?? base.map { $0.labelSmoothing ?? 0 }
+      ?? (resolvedLoss == .softmax ? Self.defaultLabelSmoothing : 0)
+    guard smoothing >= 0, smoothing < 1 else {
+      throw ValidationError("--label-smoothing must be in [0, 1), got \(smoothing)")
+    }
+    if smoothing > 0 {
+      guard resolvedLoss == .softmax else {
+        throw ValidationError("--label-smoothing needs --loss softmax (a classification task), not \(resolvedLoss.rawValue)")
+      }
+      configuration.labelSmoothing = smoothing
+    }
     return configuration
   }
 

@@ -248,6 +248,13 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// What the run ends with after early stopping (`--final-model`); nil without a validation
   /// part, and in configurations stored before the option existed: the early-stopped model.
   var finalModel: FinalModelChoice?
+  /// The refits the final model averages (`--refits`) when it is an ensemble or a refit and
+  /// they are more than one; nil for one, as in configurations stored before the option
+  /// existed.
+  var refits: Int?
+  /// The label smoothing of a softmax loss in training (`--label-smoothing`); nil for none,
+  /// as in configurations stored before the option existed.
+  var labelSmoothing: Double?
 
   /// The name runs are filed under: the dataset, or the CSV file's name without extension.
   var sourceName: String {
@@ -343,7 +350,7 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     var lines = [
       "data: \(data), \(task.rawValue)\(standardizedText)",
       "model: \(radialFirstLayer == true ? "radial first layer, " : "")\(radialLastLayer == true ? "radial last layer, " : "")hidden layers \(hiddenLayers.map(String.init).joined(separator: ",")), activation \(activationText)",
-      "training: \(loss.rawValue) loss, \(optimizer.rawValue) lr \(formatted(learningRate)), "
+      "training: \(loss.rawValue) loss, \(labelSmoothing.map { "label smoothing \(formatted($0)), " } ?? "")\(optimizer.rawValue) lr \(formatted(learningRate)), "
         + "\((schedule ?? .constant) == .cosine ? "cosine schedule, " : "")"
         + "\(epochs) epochs, batch \(batchSize), \(validation), seed \(seed), \(precision.rawValue)",
     ]
@@ -353,6 +360,7 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
     }
     if let finalModel, finalModel != .earlyStopped {
       lines[2] += ", final model: \(finalModel.rawValue)"
+      if let refits, refits > 1 { lines[2] += " of \(refits) refits" }
     }
     return lines
   }

@@ -96,6 +96,8 @@ struct TrainingRun<Element: MatrixScalar> {
     let outputs = ModelFactory.outputs(
       task: task, targetColumns: data.training.y.columns, loss: configuration.loss)
     let loss = ModelFactory.loss(configuration.loss, as: Element.self)
+    // What training minimizes (with label smoothing); the results are scored with `loss`.
+    let trainingLoss = try ModelFactory.trainingLoss(configuration, as: Element.self)
     // As `fit` counts them; written so that no batch size overflows.
     let stepsPerEpoch = (data.training.count - 1) / configuration.batchSize + 1
     let optimizer = try ModelFactory.optimizer(
@@ -232,7 +234,7 @@ struct TrainingRun<Element: MatrixScalar> {
     groupStop.optimizer = trainingOptimizer as? any GroupOptimizer<Element>
     do {
       history = try model.fit(
-        x: data.training.x, y: data.training.y, loss: loss, optimizer: trainingOptimizer,
+        x: data.training.x, y: data.training.y, loss: trainingLoss, optimizer: trainingOptimizer,
         epochs: configuration.epochs, batchSize: configuration.batchSize, shuffle: true,
         seed: configuration.seed &+ Processes.seedOffset,
         validation: data.validation.map { .data(x: $0.x, y: $0.y) },
@@ -330,28 +332,42 @@ struct TrainingRun<Element: MatrixScalar> {
         let epochs = history!.restoredEpoch.map { $0 + 1 } ?? history!.epochs
         let rows = data.partCounts.training + (data.partCounts.validation ?? validation.count)
         refitEpochs = epochs
-        position = Position()
+        let count = configuration.refits ?? 1
         reporter.finish()
         Console.line(
           "Refitting on all \(rows) training and validation rows for \(epochs) epochs (the early-stopping epoch)"
-            + (choice == .ensemble ? "; the final model is its mean with the early-stopped model" : ""))
+            + (count > 1 ? ", \(count) times from different initial weights" : "")
+            + (choice == .ensemble
+              ? "; the final model is \(count > 1 ? "their" : "its") mean with the early-stopped model"
+              : count > 1 ? "; the final model is their mean" : ""))
         let refitStart = clock.now
-        let refitted = try self.refit(
-          epochs: epochs, data: data, outputs: outputs, loss: loss, groupStop: groupStop,
-          progress: { standardized in
-            stopIfInterrupted()
-            var p = standardized
-            p.loss *= data.squaredErrorScale
-            reporter.report(p)
-            position.batches = p.batches
-            switch p.event {
-            case .batch: (position.epoch, position.batch) = (p.epoch, p.batch + 1)
-            case .epoch: (position.epoch, position.batch) = (p.epoch + 1, 0)
-            }
-          })
+        // The training and validation rows laid end to end, once for all the refits.
+        let x = try Self.stacked(data.training.x, validation.x)
+        let y = try Self.stacked(data.training.y, validation.y)
+        var refits: [Sequential<Element>] = []
+        for index in 0..<count {
+          position = Position()
+          reporter.finish()
+          refits.append(
+            try self.refit(
+              epochs: epochs, index: index, x: x, y: y, outputs: outputs, loss: trainingLoss, groupStop: groupStop,
+              progress: { standardized in
+                stopIfInterrupted()
+                var p = standardized
+                p.loss *= data.squaredErrorScale
+                reporter.report(p)
+                position.batches = p.batches
+                switch p.event {
+                case .batch: (position.epoch, position.batch) = (p.epoch, p.batch + 1)
+                case .epoch: (position.epoch, position.batch) = (p.epoch + 1, 0)
+                }
+              }))
+        }
         reporter.finish()
         refitSeconds = Self.seconds(clock.now - refitStart)
-        finalModels = choice == .ensemble ? [refitted, model] : [refitted]
+        // The first refit leads (its model is the checkpoint's first), the early-stopped
+        // model second, any further refits after it.
+        finalModels = choice == .ensemble ? [refits[0], model] + refits.dropFirst() : refits
         finalRecord = FinalModelRecord(
           choice: choice, earlyStoppingEpoch: epochs, refitEpochs: epochs, refitRows: rows,
           members: finalModels.count)
@@ -557,7 +573,7 @@ struct TrainingRun<Element: MatrixScalar> {
     var trainingLine = "Training: \(history.epochs) epochs in \(ProgressReporter.duration(seconds - refitSeconds))"
     if history.stoppedEarly { trainingLine += " (stopped early)" }
     if let record = info.finalModel, earlyStopped != nil {
-      trainingLine += "; refit: \(record.refitEpochs) epochs on \(record.refitRows) rows in \(ProgressReporter.duration(refitSeconds))"
+      trainingLine += "; \(record.refits == 1 ? "refit" : "\(record.refits) refits"): \(record.refitEpochs) epochs on \(record.refitRows) rows\(record.refits == 1 ? "" : " each") in \(ProgressReporter.duration(refitSeconds))"
     }
     lines.append(trainingLine)
     lines.append("")
@@ -697,22 +713,21 @@ struct TrainingRun<Element: MatrixScalar> {
 
   // MARK: - Refit
 
-  /// The refit of `--final-model refit` and `ensemble`: a model built as the run's was (the
-  /// same seed: the same initial weights), trained on the training and validation parts
-  /// together for `epochs` epochs with a new optimizer, without validation or early
-  /// stopping. The standardization stays the training part's.
+  /// Refit `index` (from 0) of `--final-model refit` and `ensemble`: a model built as the
+  /// run's was, with the seed ``refitSeed(_:index:)`` (for the first the run's own: the same
+  /// initial weights), trained on `x` and `y`, the training and validation parts together,
+  /// for `epochs` epochs with a new optimizer, without validation or early stopping. The
+  /// standardization stays the training part's.
   private func refit(
-    epochs: Int, data: PreparedData<Element>, outputs: Int, loss: any Loss<Element>, groupStop: GroupStop<Element>,
-    progress: @escaping (TrainingProgress) -> Void
+    epochs: Int, index: Int, x: Matrix<Element>, y: Matrix<Element>, outputs: Int, loss: any Loss<Element>,
+    groupStop: GroupStop<Element>, progress: @escaping (TrainingProgress) -> Void
   ) throws -> Sequential<Element> {
-    let validation = data.validation!
-    let x = try Self.stacked(data.training.x, validation.x)
-    let y = try Self.stacked(data.training.y, validation.y)
-    let model = try ModelFactory.model(configuration, inputs: x.columns, outputs: outputs, as: Element.self)
-    try ModelFactory.placeRadialCenters(model, on: x, seed: configuration.seed)
-    try Processes.shareParameters(of: model)
     var settings = configuration
     settings.epochs = epochs
+    settings.seed = Self.refitSeed(configuration.seed, index: index)
+    let model = try ModelFactory.model(settings, inputs: x.columns, outputs: outputs, as: Element.self)
+    try ModelFactory.placeRadialCenters(model, on: x, seed: settings.seed)
+    try Processes.shareParameters(of: model)
     let optimizer = try ModelFactory.optimizer(
       settings, stepsPerEpoch: (x.rows - 1) / settings.batchSize + 1, as: Element.self)
     // Without the test hook no epoch-end callback is passed: the loop then builds no state
@@ -729,6 +744,13 @@ struct TrainingRun<Element: MatrixScalar> {
       x: x, y: y, loss: loss, optimizer: trainingOptimizer, epochs: epochs, batchSize: settings.batchSize,
       shuffle: true, seed: settings.seed &+ Processes.seedOffset, progress: progress, onEpochEnd: hook)
     return model
+  }
+
+  /// The seed of refit `index` (from 0) of a run with seed `seed`: the run's own for the first
+  /// (its initial weights and shuffles are the early-stopped model's), for each further one a
+  /// seed of its own derived from it.
+  static func refitSeed(_ seed: UInt64, index: Int) -> UInt64 {
+    index == 0 ? seed : seed ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(index))
   }
 
   /// The rows of `a` followed by those of `b` (of as many columns).

@@ -279,7 +279,7 @@ import Testing
     #expect(svg.contains(" r=\"1.6\"") && !svg.contains(" r=\"2.4\""), "data points, and no centre markers")
     let model = run + "/model.safetensors"
     let (loaded, _) = try Checkpoint.loadEnsemble(Float.self, from: model)
-    #expect(loaded.count == 2)
+    #expect(loaded.count == 4, "the default ensemble: 3 refits and the early-stopped model")
     #expect(loaded[0].layers.map { "\(type(of: $0))" } == ["Dense<Float>", "Bump<Float>", "RadialBump<Float>", "Dense<Float>"])
     let rows = Self.clusterPoints(100, seed: 8) + [[40, 0], [0, -25], [3, 3]]
     let (cells, scores, _) = try Self.predictSupport(model: model, rows: rows, in: scratch)

@@ -105,7 +105,7 @@ import BumpTestSupport
     let (csv, ids) = try Self.informativeValidationFile(in: scratch)
     let options = [
       "--data", csv, "--target", "y", "--task", "regression", "--ignore", "id", "--seed", "3",
-      "--layers", "16", "--lr", "0.01", "--epochs", "60", "--patience", "0",
+      "--layers", "16", "--lr", "0.01", "--epochs", "60", "--patience", "0", "--refits", "1",
     ]
     var models: [String: String] = [:]
     for choice in ["early-stopped", "refit", "ensemble"] {
@@ -157,10 +157,10 @@ import BumpTestSupport
     ]).train()
     let model = run + "/model.safetensors"
     let record = try #require(try Self.record(model))
-    #expect(record.choice == .ensemble && record.members == 2)
+    #expect(record.choice == .ensemble && record.members == 4, "the default: 3 refits and the early-stopped model")
     #expect(record.refitRows == 240, "300 rows less the 60 test rows")
     let metadata = try Self.metadata(model)
-    #expect(metadata[Checkpoint.ensembleKey] == "2")
+    #expect(metadata[Checkpoint.ensembleKey] == "4")
     #expect(metadata[Checkpoint.resumeStateKey] == nil)
 
     // The test rows, written out, scored by evaluate: the stored test metrics.
@@ -182,10 +182,10 @@ import BumpTestSupport
     let accuracy = try #require(stored.testAccuracy)
     #expect(evaluate.stdout.contains(String(format: "accuracy: %.2f%%", accuracy * 100)), "\(evaluate.stdout)")
 
-    // predict gives the mean of the two models' probabilities, and evaluate's loss is the
+    // predict gives the mean of the four models' probabilities, and evaluate's loss is the
     // cross-entropy of that mean.
     let (members, _) = try Checkpoint.loadEnsemble(Float.self, from: model)
-    #expect(members.count == 2)
+    #expect(members.count == 4)
     let probabilities = try Self.predict(model, held)
     let (ensemble, info) = try ModelFile.load(Float.self, from: model)
     #expect(ensemble.isEnsemble)
@@ -196,7 +196,7 @@ import BumpTestSupport
       let outputs = try members.map { try $0.predict(x) }
       for r in 0..<x.rows {
         let each = outputs.map { Prediction.probabilities(logits: $0, row: r) }
-        let mean = (0..<3).map { j in (each[0][j] + each[1][j]) / 2 }
+        let mean = (0..<3).map { j in each.reduce(0.0) { $0 + $1[j] } / Double(each.count) }
         for j in 0..<3 {
           #expect(Self.close(probabilities[row][j], mean[j]), "row \(row) class \(j): \(probabilities[row][j]) vs \(mean[j])")
         }
@@ -242,8 +242,10 @@ import BumpTestSupport
     }
     let record = try #require(try Self.record(model))
     #expect(record.choice == choice)
-    #expect(record.members == (choice == .ensemble ? 2 : 1))
-    #expect(metadata[Checkpoint.ensembleKey] == (choice == .ensemble ? "2" : nil))
+    // The default: 3 refits, and for an ensemble the early-stopped model.
+    let members = choice == .ensemble ? 4 : 3
+    #expect(record.members == members && record.refits == 3)
+    #expect(metadata[Checkpoint.ensembleKey] == "\(members)")
     #expect(record.refitRows == 300, "the training and validation rows of the 300 generated")
     // E is the epoch whose weights early stopping kept: about the least validation loss
     // (an improvement smaller than --min-delta does not count).
@@ -254,21 +256,21 @@ import BumpTestSupport
       #expect(text.contains("Final model (--final-model \(choice.rawValue)): "), "\(text)")
       #expect(text.contains("for \(e) epochs"), "\(text)")
       #expect(text.contains("validation: the early-stopped model of epoch \(e)"), "\(text)")
-      #expect(text.contains("refit: \(e) epochs on 300 rows"), "\(text)")
+      #expect(text.contains("3 refits: \(e) epochs on 300 rows each"), "\(text)")
     }
-    // The refit's progress: one plain line per epoch, counted from 1 to E, after a line that
-    // announces it.
+    // The refits' progress: one plain line per epoch, counted from 1 to E for each refit,
+    // after a line that announces them.
     let refitLines = try #require(
       train.stdout.components(separatedBy: "Refitting on all 300 training and validation rows for \(e) epochs").last)
     let epochLines = refitLines.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
-    #expect(epochLines.count == e && epochLines.last?.contains("\(e)/\(e)") == true, "\(train.stdout)")
+    #expect(epochLines.count == 3 * e && epochLines.last?.contains("\(e)/\(e)") == true, "\(train.stdout)")
     #expect(!refitLines.contains("val_loss"), "no validation in the refit")
     // The validation loss shown is the early-stopped model's: history's at epoch E.
     let validation = try #require(stored.validationLoss)
     #expect(Self.close(validation, validationLosses[e - 1], 1e-3), "\(validation) vs \(validationLosses[e - 1])")
     #expect(inspect.stdout.contains("final model: \(choice.rawValue), "), "\(inspect.stdout)")
     #expect(inspect.stdout.contains("validation loss (early-stopped model) "), "\(inspect.stdout)")
-    #expect(inspect.stdout.contains("an ensemble of 2 models") == (choice == .ensemble), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("an ensemble of \(members) models"), "\(inspect.stdout)")
     #expect(inspect.stdout.contains("final model: \(choice.rawValue)"), "\(inspect.stdout)")
   }
 
@@ -281,17 +283,62 @@ import BumpTestSupport
     ]).train()
     let model = run + "/model.safetensors"
     let (ensemble, info) = try ModelFile.load(Float.self, from: model)
-    #expect(ensemble.members.count == 2)
+    #expect(ensemble.members.count == 4, "the default: 3 refits and the early-stopped model")
     let csv = scratch.path("x.csv")
     try "x0,x1,x2,x3\n0.1,0.2,0.3,0.4\n-1,0.5,2,0\n".write(toFile: csv, atomically: true, encoding: .utf8)
     let predicted = try Self.predict(model, csv).map { $0[0] }
     let x = try Matrix<Float>([[0.1, 0.2, 0.3, 0.4], [-1, 0.5, 2, 0]])
     let each = try ensemble.members.map { try info.naturalUnits($0.predict(x)) }
     for r in 0..<2 {
-      let mean = (Double(each[0][r, 0]) + Double(each[1][r, 0])) / 2
+      let mean = each.reduce(0.0) { $0 + Double($1[r, 0]) } / 4
       #expect(Self.close(predicted[r], mean), "\(predicted[r]) vs \(mean)")
       #expect(!Self.close(Double(each[0][r, 0]), Double(each[1][r, 0]), 1e-7), "two different models")
     }
+  }
+
+  /// `--refits 3`: three refits from different initial weights, averaged with the
+  /// early-stopped model (four models) or alone (three); the record, the checkpoint and
+  /// `inspect` count them, and the prediction is the mean of all the models.
+  @Test(arguments: [FinalModelChoice.ensemble, .refit])
+  func moreRefitsAreMoreModelsAveraged(choice: FinalModelChoice) throws {
+    let scratch = try TemporaryFolder()
+    let run = scratch.path("run")
+    try TrainCommand.parse([
+      "--dataset", "regression", "--samples", "200", "--layers", "6", "--epochs", "15",
+      "--final-model", choice.rawValue, "--refits", "3", "--output", run,
+    ]).train()
+    let model = run + "/model.safetensors"
+    let members = choice == .ensemble ? 4 : 3
+    let record = try #require(try Self.record(model))
+    #expect(record.members == members && record.refits == 3)
+    #expect(try Self.metadata(model)[Checkpoint.ensembleKey] == "\(members)")
+    #expect(record.description.contains("3 refits"), "\(record.description)")
+    let (ensemble, info) = try ModelFile.load(Float.self, from: model)
+    #expect(ensemble.members.count == members)
+    #expect(info.configuration?.refits == 3)
+    let csv = scratch.path("x.csv")
+    try "x0,x1,x2,x3\n0.1,0.2,0.3,0.4\n-1,0.5,2,0\n".write(toFile: csv, atomically: true, encoding: .utf8)
+    let predicted = try Self.predict(model, csv).map { $0[0] }
+    let x = try Matrix<Float>([[0.1, 0.2, 0.3, 0.4], [-1, 0.5, 2, 0]])
+    let each = try ensemble.members.map { try info.naturalUnits($0.predict(x)) }
+    for r in 0..<2 {
+      let mean = each.reduce(0.0) { $0 + Double($1[r, 0]) } / Double(members)
+      #expect(Self.close(predicted[r], mean), "\(predicted[r]) vs \(mean)")
+      // Every model is a different one: the refits start from different weights.
+      let values = Set(each.map { $0[r, 0] })
+      #expect(values.count == members, "\(each.map { $0[r, 0] })")
+    }
+    let inspect = try BumpExecutable.run(["inspect", model])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    #expect(inspect.stdout.contains("an ensemble of \(members) models"), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("3 refits"), "\(inspect.stdout)")
+  }
+
+  @Test func theFirstRefitKeepsTheRunSeedAndFurtherOnesGetTheirOwn() {
+    #expect(TrainingRun<Float>.refitSeed(7, index: 0) == 7)
+    let seeds = (0..<5).map { TrainingRun<Float>.refitSeed(7, index: $0) }
+    #expect(Set(seeds).count == 5)
+    #expect(TrainingRun<Float>.refitSeed(8, index: 1) != TrainingRun<Float>.refitSeed(7, index: 1))
   }
 
   // MARK: - Determinism and resuming
@@ -371,6 +418,11 @@ import BumpTestSupport
     (["--final-model", "average"], "average"),
     (["--final-model", "refit", "--validation-split", "0"], "--final-model refit needs a validation part"),
     (["--final-model", "ensemble", "--validation-split", "0"], "--final-model ensemble needs a validation part"),
+    (["--refits", "0"], "--refits must be at least 1"),
+    (["--refits", "2", "--final-model", "early-stopped"], "--refits 2 needs --final-model ensemble or refit"),
+    (["--refits", "2", "--validation-split", "0"], "--refits 2 needs --final-model ensemble or refit"),
+    (["--label-smoothing", "1"], "--label-smoothing must be in [0, 1)"),
+    (["--label-smoothing", "0.1", "--dataset", "regression"], "--label-smoothing needs --loss softmax"),
   ])
   func badFinalModelOptionsAreOneLineMessages(arguments: [String], message expected: String) throws {
     try expectOneLineTrainError(arguments, containing: expected)
@@ -382,6 +434,12 @@ import BumpTestSupport
     #expect(try trainConfiguration(["--validation-split", "0"]).finalModel == nil)
     #expect(try trainConfiguration(["--validation-split", "0", "--final-model", "early-stopped"]).finalModel == nil)
     #expect(try trainConfiguration(["--patience", "0"]).finalModel == .ensemble, "the budget is then the epochs trained")
+    #expect(try trainConfiguration([]).refits == 3)
+    #expect(try trainConfiguration(["--refits", "1"]).refits == nil, "one refit is stored as nil")
+    #expect(try trainConfiguration(["--final-model", "early-stopped"]).refits == nil)
+    #expect(try trainConfiguration(["--refits", "1"]).refits == nil)
+    #expect(try trainConfiguration([]).labelSmoothing == nil)
+    #expect(try trainConfiguration(["--label-smoothing", "0.1"]).labelSmoothing == 0.1)
   }
 
   /// The memory estimate counts the refit: its rows laid end to end and a second model.
@@ -397,6 +455,8 @@ import BumpTestSupport
       #expect(extra >= 10_000 * 11 * 4 + 2 * 1_441 * 4, "\(choice): \(extra) bytes more")
     }
     #expect(try total(["--validation-split", "0"]) == (try total(["--validation-split", "0", "--final-model", "early-stopped"])))
+    let more = try total([]) - (try total(["--refits", "1"]))
+    #expect(more >= 2 * 2 * 1_441 * 4, "two more refits' models: \(more) bytes more")
   }
 
   // MARK: - The checkpoint

@@ -192,6 +192,9 @@ struct GradientCheckTests {
       try GradientCheck.check(loss: BinaryCrossEntropyWithLogits<Double>(), predicted: z, target: probabilities),
       tolerance: Self.tolerance, "BCE")
     expectPasses(try GradientCheck.check(loss: SoftmaxCrossEntropy<Double>(), predicted: z, target: labels), tolerance: Self.tolerance, "softmax CE")
+    expectPasses(
+      try GradientCheck.check(loss: SoftmaxCrossEntropy<Double>(labelSmoothing: 0.2), predicted: z, target: labels),
+      tolerance: Self.tolerance, "softmax CE, label smoothing 0.2")
   }
 
   @Test("Float layers agree with the same layers in Double within Float tolerance")

@@ -136,6 +136,43 @@ struct LossTests {
     #expect(try loss.loss(predicted: z, target: y) == value)
   }
 
+  @Test("label smoothing ε: the cross-entropy against (1 − ε)·onehot(y) + ε/K, gradient softmax − that target")
+  func softmaxLabelSmoothingMatchesFormula() throws {
+    try checkLabelSmoothing(Float.self, tolerance: 2e-6)
+    try checkLabelSmoothing(Double.self, tolerance: 1e-14)
+  }
+
+  private func checkLabelSmoothing<T: MatrixScalar>(_: T.Type, tolerance: Double) throws {
+    let z = try lossMatrix(Self.logits, as: T.self)
+    let labels: [Double] = [2, 0, 1, 1]
+    let y = try lossMatrix(labels.map { [$0] }, as: T.self)
+    let epsilon = 0.1
+    var gradient = Matrix<T>()
+    let loss = try SoftmaxCrossEntropy<T>(labelSmoothing: epsilon)
+    #expect(loss.labelSmoothing == epsilon)
+    let value = try loss.lossAndGradient(predicted: z, target: y, gradient: &gradient)
+    var expected = 0.0
+    for (r, row) in Self.logits.enumerated() {
+      let zr = row.map { Double(T($0)) }
+      let total = zr.map { exp($0) }.reduce(0, +)
+      for k in 0..<3 {
+        let target = (k == Int(labels[r]) ? 1 - epsilon : 0) + epsilon / 3
+        let p = exp(zr[k]) / total
+        expected -= target * log(p) / 4
+        #expect(abs(Double(gradient[r, k]) - (p - target) / 4) < tolerance, "row \(r), class \(k)")
+      }
+    }
+    #expect(lossRelativeError(value, expected) < tolerance, "\(value) vs \(expected)")
+    #expect(try loss.loss(predicted: z, target: y) == value)
+    // Smoothing 0 is the plain loss, to the bit.
+    let plain = try SoftmaxCrossEntropy<T>().loss(predicted: z, target: y)
+    #expect(try SoftmaxCrossEntropy<T>(labelSmoothing: 0).loss(predicted: z, target: y) == plain)
+    #expect(value != plain)
+    for bad in [-0.1, 1, .nan] {
+      #expect(throws: BumpKitError.self) { try SoftmaxCrossEntropy<T>(labelSmoothing: bad) }
+    }
+  }
+
   @Test("softmax cross-entropy stays exact and finite for logits of ±1000")
   func softmaxCrossEntropyExtremeLogits() throws {
     try checkSoftmaxExtremes(Float.self)

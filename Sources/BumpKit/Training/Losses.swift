@@ -174,9 +174,33 @@ struct BinaryCrossEntropyKernel: LossKernel {
 /// ``BumpKitError/shapeMismatch(operation:expected:actual:)`` unless the labels are `N × 1` for
 /// `N × K` logits; ``BumpKitError/labelOutOfRange(row:label:classes:)`` naming the first row
 /// whose label is not an integer in 0..<K.
+///
+/// With label smoothing ε (``init(labelSmoothing:)``) the target of a row is the mixture
+/// (1 − ε)·onehot(y) + ε/K instead of onehot(y):
+///
+///     ℓᵢ = log Σₖ e^(zᵢₖ) − (1 − ε)·zᵢ,ᵧᵢ − (ε/K)·Σₖ zᵢₖ,   ∂ℓᵢ/∂zᵢₖ = softmax(zᵢ)ₖ − (1 − ε)·[k = yᵢ] − ε/K
+///
+/// (PyTorch's `CrossEntropyLoss(label_smoothing: ε)`), which keeps the logits from growing
+/// without bound on rows the model already classifies right.
 public struct SoftmaxCrossEntropy<Element: MatrixScalar>: Loss, Sendable {
+  /// The label smoothing ε in [0, 1): 0 (none) for ``init()``.
+  public let labelSmoothing: Double
+
   /// A softmax cross-entropy loss over integer labels.
-  public init() {}
+  public init() { labelSmoothing = 0 }
+
+  /// A softmax cross-entropy loss over integer labels whose targets are smoothed towards the
+  /// uniform distribution by `labelSmoothing`.
+  ///
+  /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` unless `labelSmoothing`
+  ///   is in [0, 1).
+  public init(labelSmoothing: Double) throws {
+    guard labelSmoothing >= 0, labelSmoothing < 1 else {
+      throw BumpKitError.invalidArgument(
+        name: "labelSmoothing", value: "\(labelSmoothing)", reason: "must be in [0, 1)")
+    }
+    self.labelSmoothing = labelSmoothing
+  }
 
   /// "softmax-crossentropy".
   public var name: String { "softmax-crossentropy" }
@@ -184,7 +208,7 @@ public struct SoftmaxCrossEntropy<Element: MatrixScalar>: Loss, Sendable {
 
 extension SoftmaxCrossEntropy: KernelLoss {
   func kernel(for predicted: Matrix<Element>) -> SoftmaxCrossEntropyKernel {
-    SoftmaxCrossEntropyKernel(classes: predicted.columns)
+    SoftmaxCrossEntropyKernel(classes: predicted.columns, smoothing: labelSmoothing)
   }
 
   func validate(_ predicted: Matrix<Element>, _ target: Matrix<Element>) throws {
@@ -260,6 +284,8 @@ extension SoftmaxCrossEntropy {
 
 struct SoftmaxCrossEntropyKernel: LossKernel {
   let classes: Int
+  /// The label smoothing ε (0: none).
+  var smoothing = 0.0
 
   // `run` calls the kernel through the protocol, which reaches this generic body
   // unspecialised unless it is specialised here.
@@ -279,12 +305,27 @@ struct SoftmaxCrossEntropyKernel: LossKernel {
       for k in 0..<classes { total += Double.exp(Double(z[base + k]) - m) }
       let label = Int(y[r])
       let logSumExp = m + Double.log(total)
-      sum += logSumExp - Double(z[base + label])
-      if let g {
-        let scale = inverseRows / total
-        for k in 0..<classes {
-          let p = Double.exp(Double(z[base + k]) - m) * scale
-          g[base + k] = T(k == label ? p - inverseRows : p)
+      if smoothing == 0 {
+        sum += logSumExp - Double(z[base + label])
+        if let g {
+          let scale = inverseRows / total
+          for k in 0..<classes {
+            let p = Double.exp(Double(z[base + k]) - m) * scale
+            g[base + k] = T(k == label ? p - inverseRows : p)
+          }
+        }
+      } else {
+        let spread = smoothing / Double(classes)
+        var zSum = 0.0
+        for k in 0..<classes { zSum += Double(z[base + k]) }
+        sum += logSumExp - (1 - smoothing) * Double(z[base + label]) - spread * zSum
+        if let g {
+          let scale = inverseRows / total
+          let hit = (1 - smoothing + spread) * inverseRows, other = spread * inverseRows
+          for k in 0..<classes {
+            let p = Double.exp(Double(z[base + k]) - m) * scale
+            g[base + k] = T(p - (k == label ? hit : other))
+          }
         }
       }
     }
