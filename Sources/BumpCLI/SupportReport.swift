@@ -48,10 +48,10 @@ enum SupportReport {
     validation: Matrix<Element>?
   ) throws -> (calibration: SupportCalibration, lines: [String])? {
     guard let support = try support(models), training.rows > 0 else { return nil }
-    let trainingDensities = try densities(support, training)
     guard let validation, validation.rows > 0, let reference = heldOutModel ?? (models.count == 1 ? models[0] : nil)
     else {
-      let calibration = try SupportCalibration(trainingDensities: trainingDensities, reduction: support.reduction)
+      let calibration = try SupportCalibration(
+        trainingDensities: try densities(support, training), reduction: support.reduction)
       let line =
         "Support score (\(layers(support))): abstains below \(formatted(calibration.threshold, digits: 4)) "
         + "(\(percent(calibration.coverage)) of the training rows at or above it; no validation rows to set it on "
@@ -59,14 +59,15 @@ enum SupportReport {
       return (calibration, [line + ".", ""])
     }
     // Each member's densities on the training rows, and the reference model's there and on
-    // the validation rows (one model that is its own reference: the same densities).
+    // the validation rows (a member that is the reference: its densities, not a second pass).
     let members = try models.count == 1
-      ? [trainingDensities]
+      ? [densities(support, training)]
       : models.map { try densities(try RadialSupport(model: $0, reduction: support.reduction), training) }
     let referenceSupport = try RadialSupport(model: reference, reduction: support.reduction)
     let heldOut = try densities(referenceSupport, validation)
     let referenceTraining =
-      try heldOutModel == nil ? trainingDensities : densities(referenceSupport, training)
+      try heldOutModel == nil ? members[0]
+      : models.firstIndex { $0 === reference }.map { members[$0] } ?? densities(referenceSupport, training)
     let calibration = try SupportCalibration(
       memberTrainingDensities: members, referenceDensities: (training: referenceTraining, heldOut: heldOut),
       reduction: support.reduction)

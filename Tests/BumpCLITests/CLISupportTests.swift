@@ -80,13 +80,9 @@ import Testing
 
   @Test func radialModelScoresAbstainsAndReportsCoverage() throws {
     let scratch = try Scratch()
-    let data = scratch.path("train.csv")
-    try Self.clusters(rows: 400, seed: 3).write(toFile: data, atomically: true, encoding: .utf8)
-    let run = scratch.path("run")
-    let train = try TrainTool.run([
-      "train", "--data", data, "--target", "label", "--task", "classification", "--radial", "--layers", "12",
-      "--epochs", "40", "--output", run,
-    ])
+    let (_, run, train) = try TrainTool.train(
+      Self.clusters(rows: 400, seed: 3), as: "train.csv", target: "label", task: "classification",
+      ["--radial", "--layers", "12", "--epochs", "40"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
     // The 80 validation rows (20 % of 400) set no threshold for 99 % of new rows (k =
     // ⌊0.01·81⌋ = 0): only a score of 0 abstains.
@@ -263,13 +259,9 @@ import Testing
 
   @Test func radialLayerOnLearnedFeaturesScoresAndRoundTrips() throws {
     let scratch = try Scratch()
-    let data = scratch.path("train.csv")
-    try Self.clusters(rows: 400, seed: 5).write(toFile: data, atomically: true, encoding: .utf8)
-    let run = scratch.path("run")
-    let train = try TrainTool.run([
-      "train", "--data", data, "--target", "label", "--task", "classification", "--layers", "8,6", "--radial-last",
-      "--epochs", "30", "--output", run,
-    ])
+    let (data, run, train) = try TrainTool.train(
+      Self.clusters(rows: 400, seed: 5), as: "train.csv", target: "label", task: "classification",
+      ["--layers", "8,6", "--radial-last", "--epochs", "30"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
     #expect(train.stdout.contains("Support score (radial layer 2): abstains "), "\(train.stdout)")
     // Two inputs: the abstention plot, without circles (the radial layer's supports are in
@@ -299,13 +291,9 @@ import Testing
 
   @Test func modelWithoutRadialLayerWritesNoSupportColumns() throws {
     let scratch = try Scratch()
-    let data = scratch.path("train.csv")
-    try Self.clusters(rows: 120, seed: 4).write(toFile: data, atomically: true, encoding: .utf8)
-    let run = scratch.path("run")
-    let train = try TrainTool.run([
-      "train", "--data", data, "--target", "label", "--task", "classification", "--layers", "4", "--epochs", "3",
-      "--output", run,
-    ])
+    let (data, run, train) = try TrainTool.train(
+      Self.clusters(rows: 120, seed: 4), as: "train.csv", target: "label", task: "classification",
+      ["--layers", "4", "--epochs", "3"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
     #expect(!train.stdout.contains("Support score"))
     let predict = try TrainTool.run(["predict", "--model", run + "/model.safetensors", "--data", data])

@@ -449,11 +449,14 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
     let scale = Self.scale(mean.sorted())
     let reference = referenceDensities.training.sorted()
     let sortedMembers = members.map { $0.sorted() }
+    // A member whose training densities are the reference's keeps the held-out density
+    // (compared once here, not for every held-out row).
+    let isReference = sortedMembers.map { $0 == reference }
     // Each held-out row's estimated density under the model.
     let estimates = referenceDensities.heldOut.map { h -> Double in
       let p = Self.position(of: h, in: reference)
       var total = 0.0
-      for sorted in sortedMembers { total += sorted == reference ? h : Self.quantile(sorted, at: p) }
+      for (m, sorted) in sortedMembers.enumerated() { total += isReference[m] ? h : Self.quantile(sorted, at: p) }
       return members.count > 1 ? total / Double(members.count) : total
     }.sorted()
     let n = estimates.count

@@ -135,6 +135,14 @@ struct OptimizerState<Element: MatrixScalar> {
   /// optimizer phase took 17–19 µs on two threads, against 15 µs with one run a thread.
   static var elementsPerRun: Int { 1 << 15 }
 
+  /// The runs (tasks) a pass over `chunks` chunks holding `elements` elements is cut into on
+  /// `threads` threads: one per thread, or one per ``elementsPerRun`` if that makes more, at
+  /// most one per chunk and at most ``PreferredParts/maximumCount``. The optimizer's passes
+  /// and the reduction of a sharded step (``ShardedPasses``) cut theirs alike.
+  static func runCount(chunks: Int, elements: Int, threads: Int) -> Int {
+    max(1, min(chunks, PreferredParts.maximumCount, max(threads, elements / elementsPerRun)))
+  }
+
   /// The parameter list of the last step, in its order (trainable or not).
   private(set) var parameters: [Parameter<Element>] = []
   /// Whether each parameter was trainable when the layout was made.
@@ -223,13 +231,12 @@ struct OptimizerState<Element: MatrixScalar> {
     pass.first = buffers.count > 0 ? buffers[0].storage.base : nil
     pass.second = buffers.count > 1 ? buffers[1].storage.base : nil
     pass.partials = partials.storage.base
-    // Runs of consecutive chunks, one task each: one per thread, or one per
-    // ``elementsPerRun`` if that makes more (at most 64). Each thread takes the runs of its
-    // own share first (``PreferredParts``), so that it updates the same parameters step after
-    // step and its share of the state stays in its core's caches, while a late thread's runs
-    // are still taken by the others.
+    // Runs of consecutive chunks, one task each (``runCount(chunks:elements:threads:)``).
+    // Each thread takes the runs of its own share first (``PreferredParts``), so that it
+    // updates the same parameters step after step and its share of the state stays in its
+    // core's caches, while a late thread's runs are still taken by the others.
     let participants = max(1, min(threads, WorkerPool.current?.threadCount ?? threads))
-    let groups = max(1, min(chunkCount, PreferredParts.maximumCount, max(participants, total / Self.elementsPerRun)))
+    let groups = Self.runCount(chunks: chunkCount, elements: total, threads: participants)
     pass.groups = groups
     pass.threads = min(participants, groups)
     pass.parts.reset()

@@ -76,8 +76,8 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
   /// (a run is at least one chunk: a model's small parameters make short ones).
   private let reductionRuns: [Int]
 
-  /// Elements per reduction chunk (a parameter's piece); the pool runs the chunks in one run
-  /// of about equal size per thread.
+  /// Elements per reduction chunk (a parameter's piece); the pool runs the chunks in runs of
+  /// about equal size (``OptimizerState/runCount(chunks:elements:threads:)``).
   static var reductionChunk: Int { 1 << 12 }
 
   /// The fewest elements a reduction hands to the pool: a shorter one takes less time than
@@ -119,14 +119,12 @@ final class ShardedPasses<Element: MatrixScalar>: WorkerPoolJob {
       }
     }
     self.chunks = chunks
-    // Runs of consecutive chunks of about the same number of elements, one task each, as the
-    // optimizer cuts its passes (one per thread, or one per `OptimizerState.elementsPerRun`
-    // if that makes more, at most 64); each thread takes the runs of its own share first, so
-    // that it adds up the same gradients step after step, about those it then updates.
+    // Runs of consecutive chunks of about the same number of elements, one task each, as
+    // many as the optimizer cuts its passes into; each thread takes the runs of its own share
+    // first, so that it adds up the same gradients step after step, about those it then
+    // updates.
     let total = chunks.reduce(0) { $0 + $1.2 - $1.1 }
-    let runs = max(1, min(
-      chunks.count, PreferredParts.maximumCount,
-      max(pool?.threadCount ?? 1, total / OptimizerState<Element>.elementsPerRun)))
+    let runs = OptimizerState<Element>.runCount(chunks: chunks.count, elements: total, threads: pool?.threadCount ?? 1)
     var bounds = [0], before = 0
     for (c, chunk) in chunks.enumerated() {
       if bounds.count < runs, before * runs >= bounds.count * total { bounds.append(c) }
