@@ -12,6 +12,8 @@ private final class CountedLayer: Layer {
     deferInitialDraw { layer, generator in try? layer.initializeParameters(using: &generator) }
   }
 
+  deinit { cancelPendingDraw() }
+
   var parameters: [Parameter<Double>] { [weight] }
   var requiredInputSize: Int? { 3 }
   func outputSize(forInputSize inputSize: Int) throws -> Int { inputSize }
@@ -105,5 +107,32 @@ struct InitialDrawTests {
     // A constant the layer refuses is still refused when the layer is made.
     #expect(throws: BumpKitError.self) { try Bump<Double>(units: 3, sigma: .perUnit(.constant(-1))) }
     #expect(throws: BumpKitError.self) { try RadialBump<Double>(inputSize: 2, units: 3, amplitude: .fixed(.infinity)) }
+  }
+  @Test("a parameter that outlives its layer keeps its zeros: the layer's pending draw goes with it")
+  func parameterOutlivesLayer() throws {
+    func check<L: Layer>(_ make: () throws -> L) throws where L.Element == Float {
+      weak var gone: L?
+      let kept: [Parameter<Float>]
+      do {
+        let layer = try make()
+        gone = layer
+        kept = layer.parameters
+        #expect(kept.allSatisfy { $0.pendingDraw != nil }, "a new layer's draw is pending")
+      }
+      #expect(gone == nil, "nothing but the layer's own parameters held it")
+      for p in kept {
+        #expect(p.pendingDraw == nil)
+        #expect(p.value.elements.allSatisfy { $0 == 0 }, "\(p.name) was not drawn")
+      }
+    }
+    try check { try Dense<Float>(inputSize: 3, outputSize: 2) }
+    try check { try Bump<Float>(units: 4, sigma: .perUnit(.uniform(0.5, 2)), center: .perUnit(.uniform(-1, 1))) }
+    try check { try RadialBump<Float>(inputSize: 3, units: 2, amplitude: .trainable(.constant(1))) }
+
+    // A layer that is kept still draws on first read, once.
+    let layer = try Dense<Float>(inputSize: 3, outputSize: 2)
+    let weight = layer.parameters[0]
+    #expect(weight.value.elements.contains { $0 != 0 })
+    #expect(weight.pendingDraw == nil)
   }
 }

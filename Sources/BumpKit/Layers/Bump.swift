@@ -93,6 +93,8 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
     }
   }
 
+  deinit { cancelPendingDraw() }
+
   public var parameters: [Parameter<Element>] { [sigma, center, amplitude] }
   public var requiredInputSize: Int? { units }
 

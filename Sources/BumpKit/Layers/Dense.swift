@@ -47,6 +47,8 @@ public final class Dense<Element: MatrixScalar>: CheckpointableLayer {
     }
   }
 
+  deinit { cancelPendingDraw() }
+
   public var parameters: [Parameter<Element>] { bias.map { [weight, $0] } ?? [weight] }
   public var requiredInputSize: Int? { inputSize }
 

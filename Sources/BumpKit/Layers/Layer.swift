@@ -94,15 +94,27 @@ extension Layer {
   ///
   /// `draw` makes the first draw. It cannot throw, since a read cannot: a layer whose
   /// initializers may draw values it refuses keeps them, so that its first use names them.
+  ///
+  /// The draw holds the layer `unowned`, not `weak`: a weak reference would give the layer a
+  /// side table for good, and every retain and release of the layer after that — each pass
+  /// over a model's layers, twice a training step — would take the runtime's slow path (about
+  /// a tenth of a step of the `bump` command's default model). So the layer's `deinit` calls
+  /// ``cancelPendingDraw()``, which takes the draw back from parameters that outlive the layer:
+  /// the draw never runs once the layer is gone, and such a parameter keeps its zeros.
   func deferInitialDraw(_ draw: @escaping (Self, inout SeededGenerator) -> Void) {
-    let pending = PendingDraw { [weak self] in
-      guard let self else { return }
+    let pending = PendingDraw { [unowned self] in
       for p in self.parameters { p.pendingDraw = nil }
       var generator = SeededGenerator(seed: 0)
       draw(self, &generator)
       for p in self.parameters { p.isInitialized = false }
     }
     for p in parameters { p.pendingDraw = pending }
+  }
+
+  /// Takes a first draw that is still to be made back from the layer's parameters: what a
+  /// layer that defers its draw (``deferInitialDraw(_:)``) does when it goes.
+  func cancelPendingDraw() {
+    for p in parameters where p.pendingDraw != nil { p.pendingDraw = nil }
   }
 
   /// Sets every parameter to NaN: what a first draw leaves when it fails (only an allocation

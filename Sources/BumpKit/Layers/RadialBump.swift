@@ -144,6 +144,8 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// statistics: checkpoints store the tensors, optimizer states and best weights in this
   /// order, and optimizers and gradient clipping visit the parameters in it, so changing it
   /// would change saved files and trained weights.
+  deinit { cancelPendingDraw() }
+
   public var parameters: [Parameter<Element>] { [center, sigma, amplitude] }
 
   /// The layer in the order of its first version's initializer, c before σ.
