@@ -36,11 +36,13 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   typealias Specs = (sigma: ParameterSpec, center: ParameterSpec, amplitude: ParameterSpec)
   let specs: Specs
 
-  private var savedInput: Matrix<Element>?
-  private var output = Matrix<Element>()
-  private var cache = Matrix<Element>()
-  private var inputGradient = Matrix<Element>()
-  private var lastRows = 0
+  // The layer's own buffers, used by its passes alone: unchecked exclusivity spares each
+  // access the runtime's dynamic check (see `Parameter`).
+  @exclusivity(unchecked) private var savedInput: Matrix<Element>?
+  @exclusivity(unchecked) private var output = Matrix<Element>()
+  @exclusivity(unchecked) private var cache = Matrix<Element>()
+  @exclusivity(unchecked) private var inputGradient = Matrix<Element>()
+  @exclusivity(unchecked) private var lastRows = 0
   private let workspace = KernelWorkspace()
 
   /// A bump layer over `units` features.

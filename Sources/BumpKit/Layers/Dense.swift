@@ -15,10 +15,12 @@ public final class Dense<Element: MatrixScalar>: CheckpointableLayer {
   let biasInitializer: Initializer<Element>
   let useBias: Bool
 
-  private var savedInput: Matrix<Element>?
-  private var output = Matrix<Element>()
-  private var inputGradient = Matrix<Element>()
-  private var ones = Matrix<Element>()
+  // The layer's own buffers, used by its passes alone: unchecked exclusivity spares each
+  // access the runtime's dynamic check (see `Parameter`).
+  @exclusivity(unchecked) private var savedInput: Matrix<Element>?
+  @exclusivity(unchecked) private var output = Matrix<Element>()
+  @exclusivity(unchecked) private var inputGradient = Matrix<Element>()
+  @exclusivity(unchecked) private var ones = Matrix<Element>()
 
   /// A dense layer with Glorot-uniform weights and a zero bias unless told otherwise, drawn
   /// as every new layer's are (see ``Sequential/init(layers:seed:)``).
