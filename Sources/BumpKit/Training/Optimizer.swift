@@ -419,24 +419,26 @@ final class ChunkPass<Element: MatrixScalar>: WorkerPoolJob {
     case sgd(SGDCoefficients)
   }
 
-  var kind = Kind.sumOfSquares
+  // Unchecked exclusivity: the posting thread sets these before a job and the job's tasks
+  // only read them, so no two accesses overlap; the dynamic checks cost a small step.
+  @exclusivity(unchecked) var kind = Kind.sumOfSquares
   /// The layout's trainable parameters, where each starts, and the number of scalars.
-  var trainable: [Parameter<Element>] = []
-  var offsets: [Int] = []
-  var total = 0
+  @exclusivity(unchecked) var trainable: [Parameter<Element>] = []
+  @exclusivity(unchecked) var offsets: [Int] = []
+  @exclusivity(unchecked) var total = 0
   /// Each trainable parameter's value and gradient, first element.
-  var values: [UnsafeMutablePointer<Element>] = []
-  var gradients: [UnsafeMutablePointer<Element>] = []
+  @exclusivity(unchecked) var values: [UnsafeMutablePointer<Element>] = []
+  @exclusivity(unchecked) var gradients: [UnsafeMutablePointer<Element>] = []
   /// The state buffers' first elements.
-  var first: UnsafeMutablePointer<Element>?
-  var second: UnsafeMutablePointer<Element>?
+  @exclusivity(unchecked) var first: UnsafeMutablePointer<Element>?
+  @exclusivity(unchecked) var second: UnsafeMutablePointer<Element>?
   /// One Double per chunk, for ``Kind/sumOfSquares``.
-  var partials: UnsafeMutablePointer<Double>?
+  @exclusivity(unchecked) var partials: UnsafeMutablePointer<Double>?
   /// The runs of chunks the pass is cut into (one task each): run g covers chunks
   /// `g·chunkCount/groups ..< (g+1)·chunkCount/groups`.
-  var groups = 1
+  @exclusivity(unchecked) var groups = 1
   /// The threads that share the runs.
-  var threads = 1
+  @exclusivity(unchecked) var threads = 1
   /// Which thread runs which run of chunks.
   let parts = PreferredParts()
 

@@ -17,7 +17,11 @@ public class ScheduledOptimizer<Element: MatrixScalar> {
   public var stepsPerEpoch: Int?
 
   /// The step count, the per-parameter buffers and the passes that update them.
-  var state = OptimizerState<Element>()
+  ///
+  /// Unchecked exclusivity: a step reaches into it many times, and the runtime's dynamic
+  /// check of each access cost a few per cent of a small model's step; an optimizer takes
+  /// one step at a time, and nothing in a step overlaps two accesses.
+  @exclusivity(unchecked) var state = OptimizerState<Element>()
 
   /// Checks the shared settings (after the subclass has checked its own) and keeps them.
   init(
