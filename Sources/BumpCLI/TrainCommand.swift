@@ -148,6 +148,19 @@ struct TrainCommand: ParsableCommand {
       valueName: "rule"))
   var missing: MissingRule?
 
+  @Option(
+    help: ArgumentHelp(
+      "How number columns of --data become inputs: plain, the value; piecewise-linear, the value and, for a column with at least 3 distinct values in the training part, --bins more inputs in [0, 1] over bins between quantiles of the training part (ties merge bins): 0 below a bin, 1 above it, linear within it. Missing cells take the median first. Default: plain.",
+      valueName: "encoding"))
+  var numericEncoding: NumericEncoding?
+
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "The bins of --numeric-encoding piecewise-linear (quantile bins of the training part; default \(Self.defaultBins)).",
+      valueName: "n"))
+  var bins: Int?
+
   @Flag(
     inversion: .prefixedNo,
     help:
@@ -324,6 +337,10 @@ struct TrainCommand: ParsableCommand {
   static let defaultRefits = 3
   /// The label smoothing of a softmax loss when `--label-smoothing` is not given.
   static let defaultLabelSmoothing = 0.0
+  /// The bins of a piecewise-linear encoding when `--bins` is not given.
+  static let defaultBins = 16
+  /// The most bins `--bins` takes.
+  static let maximumBins = 1024
 
   func validate() throws {
     if resume == nil { _ = try resolvedConfiguration() }
@@ -359,6 +376,8 @@ struct TrainCommand: ParsableCommand {
     let target = self.target ?? (fromBase ? base?.target : nil)
     let task = self.task ?? (fromBase ? base?.task : nil)
     let missing = self.missing ?? (fromBase ? base?.missingValues : nil)
+    let numericEncoding = self.numericEncoding ?? (fromBase ? base?.numericEncoding : nil)
+    let bins = self.bins ?? (fromBase ? base?.bins : nil)
     let samples = self.samples ?? (base != nil && dataset != nil ? base?.samples : nil)
     let lr = self.lr ?? (base?.optimizer == optimizer ? base?.learningRate : nil)
     let standardize = self.standardize ?? base?.standardize
@@ -378,7 +397,8 @@ struct TrainCommand: ParsableCommand {
       for (given, option) in [
         (target != nil, "--target"), (task != nil, "--task"), (!ignore.isEmpty, "--ignore"),
         (!categorical.isEmpty, "--categorical"), (missing != nil, "--missing"),
-        (testData != nil, "--test-data"),
+        (testData != nil, "--test-data"), (numericEncoding != nil, "--numeric-encoding"),
+        (bins != nil, "--bins"),
       ] where given {
         throw ValidationError("\(option) applies only to --data")
       }
@@ -491,6 +511,18 @@ struct TrainCommand: ParsableCommand {
       categorical.isEmpty ? (fromBase ? base?.categoricalColumns ?? [] : []) : try ColumnList.names(categorical)
     if !categoricalNames.isEmpty { configuration.categoricalColumns = categoricalNames }
     if data != nil { configuration.missingValues = missing ?? .impute }
+    if let bins {
+      guard numericEncoding == .piecewiseLinear else {
+        throw ValidationError("--bins applies only to --numeric-encoding piecewise-linear")
+      }
+      guard (1...Self.maximumBins).contains(bins) else {
+        throw ValidationError("--bins must be between 1 and \(Self.maximumBins), got \(bins)")
+      }
+    }
+    if numericEncoding == .piecewiseLinear {
+      configuration.numericEncoding = .piecewiseLinear
+      configuration.bins = bins ?? Self.defaultBins
+    }
     if radial { configuration.radialFirstLayer = true }
     if radialLast { configuration.radialLastLayer = true }
     if let testSplit, testSplit > 0 { configuration.testSplit = testSplit }
@@ -570,6 +602,7 @@ struct TrainCommand: ParsableCommand {
       c.radialLastLayer = c.radialLastLayer ?? false
       c.testDataFile = c.testDataFile == nil ? nil : "-"
       if c.testSplit == 0 { c.testSplit = nil }
+      if c.numericEncoding == .plain { c.numericEncoding = nil }
       if c.ignoredColumns?.isEmpty == true { c.ignoredColumns = nil }
       if c.categoricalColumns?.isEmpty == true { c.categoricalColumns = nil }
       if c.dataFile != nil, c.missingValues == nil { c.missingValues = .impute }
@@ -589,6 +622,7 @@ struct TrainCommand: ParsableCommand {
       "radial_first_layer": "--radial", "radial_last_layer": "--radial-last",
       "data_file": "--data", "sigma_init": "--sigma-init",
       "test_data_file": "--test-data", "final_model": "--final-model",
+      "numeric_encoding": "--numeric-encoding",
     ]
     let a = normalized(given), b = normalized(stored)
     return Set(a.keys).union(b.keys).sorted().compactMap { key in
