@@ -135,16 +135,18 @@ struct ColumnPlan: Codable, Equatable, Sendable {
   /// empty, no NaN): the quantiles at t / `bins` (t = 0…bins), each interpolated linearly
   /// between the two values around its place (numpy's default), with repeated edges (ties
   /// in the values) kept once; nil when fewer than ``piecewiseMinimumDistinct`` values are
-  /// distinct or fewer than two edges remain.
-  static func piecewiseEdges(_ values: [Double], bins: Int) -> [Double]? {
+  /// distinct, more than `maximumDistinct`, or fewer than two edges remain.
+  static func piecewiseEdges(_ values: [Double], bins: Int, maximumDistinct: Int? = nil) -> [Double]? {
     guard bins >= 1, !values.isEmpty else { return nil }
     let sorted = values.sorted()
+    let limit = maximumDistinct.map { $0 + 1 } ?? piecewiseMinimumDistinct
     var distinct = 1
     for i in 1..<sorted.count where sorted[i] != sorted[i - 1] {
       distinct += 1
-      if distinct >= piecewiseMinimumDistinct { break }
+      if distinct >= limit { break }
     }
     guard distinct >= piecewiseMinimumDistinct else { return nil }
+    if let maximumDistinct, distinct > maximumDistinct { return nil }
     let last = Double(sorted.count - 1)
     var edges: [Double] = []
     for t in 0...bins {
@@ -164,11 +166,11 @@ struct ColumnPlan: Codable, Equatable, Sendable {
   }
 
   /// The plan with a piecewise-linear encoding in `bins` bins for each number column with
-  /// at least ``piecewiseMinimumDistinct`` distinct training values: edges fitted on the
-  /// numbers of the training rows (flagged in `training`) of `columns` (one per feature, in
-  /// plan order).
+  /// at least ``piecewiseMinimumDistinct`` distinct training values (and at most
+  /// `maximumDistinct`, when given): edges fitted on the numbers of the training rows
+  /// (flagged in `training`) of `columns` (one per feature, in plan order).
   func withPiecewiseLinear<Element: MatrixScalar>(
-    bins: Int, columns: [CSVColumn<Element>], training: [Bool]
+    bins: Int, maximumDistinct: Int? = nil, columns: [CSVColumn<Element>], training: [Bool]
   ) -> ColumnPlan {
     precondition(columns.count == features.count)
     var plan = self
@@ -182,7 +184,7 @@ struct ColumnPlan: Codable, Equatable, Sendable {
             values.append(Double(block[i]))
           }
         }
-        return ColumnPlan.piecewiseEdges(values, bins: bins)
+        return ColumnPlan.piecewiseEdges(values, bins: bins, maximumDistinct: maximumDistinct)
       }
     }
     for f in plan.features.indices { plan.features[f].edges = edges[f] }

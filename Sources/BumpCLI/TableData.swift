@@ -247,7 +247,7 @@ struct TableData<Element: MatrixScalar> {
       let positions = Dictionary(
         table.columns.indices.dropFirst().map { (table.columns[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
       plan = plan.withPiecewiseLinear(
-        bins: bins, columns: plan.features.map { table.columns[positions[$0.name]!] }, training: inTraining)
+        bins: bins, maximumDistinct: configuration.piecewiseMaximumDistinct, columns: plan.features.map { table.columns[positions[$0.name]!] }, training: inTraining)
     }
     try Processes.agreeing("planning the columns") {
     guard !plan.features.isEmpty else {

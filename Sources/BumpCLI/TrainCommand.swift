@@ -161,6 +161,13 @@ struct TrainCommand: ParsableCommand {
       valueName: "n"))
   var bins: Int?
 
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "With --numeric-encoding piecewise-linear: only number columns with at most this many distinct values in the training part are encoded (counts, levels, months); the others keep their one input. Default: no limit.",
+      valueName: "n"))
+  var binsMaxDistinct: Int?
+
   @Flag(
     inversion: .prefixedNo,
     help:
@@ -378,6 +385,7 @@ struct TrainCommand: ParsableCommand {
     let missing = self.missing ?? (fromBase ? base?.missingValues : nil)
     let numericEncoding = self.numericEncoding ?? (fromBase ? base?.numericEncoding : nil)
     let bins = self.bins ?? (fromBase ? base?.bins : nil)
+    let binsMaxDistinct = self.binsMaxDistinct ?? (fromBase ? base?.binsMaxDistinct : nil)
     let samples = self.samples ?? (base != nil && dataset != nil ? base?.samples : nil)
     let lr = self.lr ?? (base?.optimizer == optimizer ? base?.learningRate : nil)
     let standardize = self.standardize ?? base?.standardize
@@ -398,7 +406,7 @@ struct TrainCommand: ParsableCommand {
         (target != nil, "--target"), (task != nil, "--task"), (!ignore.isEmpty, "--ignore"),
         (!categorical.isEmpty, "--categorical"), (missing != nil, "--missing"),
         (testData != nil, "--test-data"), (numericEncoding != nil, "--numeric-encoding"),
-        (bins != nil, "--bins"),
+        (bins != nil, "--bins"), (binsMaxDistinct != nil, "--bins-max-distinct"),
       ] where given {
         throw ValidationError("\(option) applies only to --data")
       }
@@ -519,9 +527,19 @@ struct TrainCommand: ParsableCommand {
         throw ValidationError("--bins must be between 1 and \(Self.maximumBins), got \(bins)")
       }
     }
+    if let binsMaxDistinct {
+      guard numericEncoding == .piecewiseLinear else {
+        throw ValidationError("--bins-max-distinct applies only to --numeric-encoding piecewise-linear")
+      }
+      guard binsMaxDistinct >= ColumnPlan.piecewiseMinimumDistinct else {
+        throw ValidationError(
+          "--bins-max-distinct must be at least \(ColumnPlan.piecewiseMinimumDistinct), got \(binsMaxDistinct)")
+      }
+    }
     if numericEncoding == .piecewiseLinear {
       configuration.numericEncoding = .piecewiseLinear
       configuration.bins = bins ?? Self.defaultBins
+      configuration.binsMaxDistinct = binsMaxDistinct
     }
     if radial { configuration.radialFirstLayer = true }
     if radialLast { configuration.radialLastLayer = true }

@@ -270,6 +270,12 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   var numericEncoding: NumericEncoding?
   /// The bins of a piecewise-linear encoding (`--bins`); nil without one.
   var bins: Int?
+  /// The most distinct training values a number column may have for a piecewise-linear
+  /// encoding (`--bins-max-distinct`); nil for no limit.
+  var binsMaxDistinct: Int?
+
+  /// ``binsMaxDistinct`` where a piecewise-linear encoding is on.
+  var piecewiseMaximumDistinct: Int? { numericEncoding == .piecewiseLinear ? binsMaxDistinct : nil }
 
   /// The bins of the piecewise-linear encoding of number columns, or nil for none.
   var piecewiseBins: Int? {
@@ -349,6 +355,7 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
         ? ", categorical " + MessageText.quotedList(categoricalColumns!) : "")
       + (missingValues.map { ", missing cells: \($0.rawValue)" } ?? "")
       + (piecewiseBins.map { ", numbers piecewise-linear in \($0) bins" } ?? "")
+      + (piecewiseMaximumDistinct.map { " (columns with at most \($0) distinct values)" } ?? "")
     var activationText = activation.rawValue
     if activation == .bump {
       var parts = ["σ \(sigma.rawValue), initial \(sigmaInit)"]

@@ -78,6 +78,19 @@ import Testing
     #expect(plan.columnLines.contains("\"x\": numbers, piecewise-linear in 2 bins"), "\(plan.columnLines)")
   }
 
+  @Test func aLimitOnDistinctValuesLeavesColumnsWithMoreAsTheyAre() throws {
+    // 4 distinct values: encoded under a limit of 4, not under 3.
+    let values: [Double] = [1, 2, 2, 3, 4, 4, 4]
+    #expect(ColumnPlan.piecewiseEdges(values, bins: 2, maximumDistinct: 4) == [1, 2.5, 4])
+    #expect(ColumnPlan.piecewiseEdges(values, bins: 2, maximumDistinct: 3) == nil)
+    #expect(ColumnPlan.piecewiseEdges(values, bins: 2) == [1, 2.5, 4])
+    let columns = [Self.numbers("few", [0, 1, 2, 0, 1, 2]), Self.numbers("many", [1, 2, 3, 4, 5, 6])]
+    let training = [Bool](repeating: true, count: 6)
+    let plan = ColumnPlan.fit(columns: columns, training: training, missing: .impute, categorical: [])
+      .withPiecewiseLinear(bins: 2, maximumDistinct: 5, columns: columns, training: training)
+    #expect(plan.features.map(\.edges) == [[0, 1, 2], nil])
+  }
+
   @Test func edgesComeFromTheTrainingRowsAndMissingCellsAreEncodedAsTheMedian() throws {
     let nan = Double.nan
     // Rows 0–4 train (numbers 1, 3, 10, 6; one missing), rows 5–6 do not and must not move
@@ -227,6 +240,8 @@ import Testing
     let zero = try CLIColumnPlanTests.train(
       base + ["--numeric-encoding", "piecewise-linear", "--bins", "0"], in: scratch, run: "b")
     #expect(zero.status != 0 && zero.stderr.contains("--bins must be between 1 and"), "\(zero.stderr)")
+    let limitAlone = try CLIColumnPlanTests.train(base + ["--bins-max-distinct", "8"], in: scratch, run: "f")
+    #expect(limitAlone.status != 0 && limitAlone.stderr.contains("--bins-max-distinct applies only to --numeric-encoding piecewise-linear"), "\(limitAlone.stderr)")
     let builtIn = try TrainTool.run(["train", "--numeric-encoding", "piecewise-linear", "--output", scratch.path("c")])
     #expect(builtIn.status != 0 && builtIn.stderr.contains("--numeric-encoding applies only to --data"), "\(builtIn.stderr)")
     // plain is the default and changes nothing: the same checkpoint metadata as without it.
