@@ -150,7 +150,7 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "How number columns of --data become inputs: plain, the value; piecewise-linear, the value and, for a column with at least 3 distinct values in the training part, --bins more inputs in [0, 1] over bins between quantiles of the training part (ties merge bins): 0 below a bin, 1 above it, linear within it. Missing cells take the median first. Default: plain.",
+      "How number columns of --data become inputs: plain, the value; piecewise-linear, the value and, for a column with at least 3 distinct values in the training part, --bins more inputs in [0, 1] over bins between quantiles of the training part (ties merge bins): 0 below a bin, 1 above it, linear within it; only columns with at most --bins-max-distinct distinct values. Missing cells take the median first. Default: piecewise-linear for regression (plain over several processes), plain for classification (docs/real-data.md).",
       valueName: "encoding"))
   var numericEncoding: NumericEncoding?
 
@@ -164,7 +164,7 @@ struct TrainCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help: ArgumentHelp(
-      "With --numeric-encoding piecewise-linear: only number columns with at most this many distinct values in the training part are encoded (counts, levels, months); the others keep their one input. Default: no limit.",
+      "With --numeric-encoding piecewise-linear: only number columns with at most this many distinct values in the training part are encoded (counts, levels, months); the others keep their one input. Default: \(Self.defaultBinsMaxDistinct).",
       valueName: "n"))
   var binsMaxDistinct: Int?
 
@@ -345,7 +345,10 @@ struct TrainCommand: ParsableCommand {
   /// The label smoothing of a softmax loss when `--label-smoothing` is not given.
   static let defaultLabelSmoothing = 0.0
   /// The bins of a piecewise-linear encoding when `--bins` is not given.
-  static let defaultBins = 16
+  static let defaultBins = 32
+  /// The most distinct values of a column encoded piecewise-linearly when
+  /// `--bins-max-distinct` is not given.
+  static let defaultBinsMaxDistinct = 64
   /// The most bins `--bins` takes.
   static let maximumBins = 1024
 
@@ -383,7 +386,8 @@ struct TrainCommand: ParsableCommand {
     let target = self.target ?? (fromBase ? base?.target : nil)
     let task = self.task ?? (fromBase ? base?.task : nil)
     let missing = self.missing ?? (fromBase ? base?.missingValues : nil)
-    let numericEncoding = self.numericEncoding ?? (fromBase ? base?.numericEncoding : nil)
+    // A run stored before the option had plain number columns.
+    let numericEncoding = self.numericEncoding ?? (fromBase ? base?.numericEncoding ?? .plain : nil)
     let bins = self.bins ?? (fromBase ? base?.bins : nil)
     let binsMaxDistinct = self.binsMaxDistinct ?? (fromBase ? base?.binsMaxDistinct : nil)
     let samples = self.samples ?? (base != nil && dataset != nil ? base?.samples : nil)
@@ -519,27 +523,33 @@ struct TrainCommand: ParsableCommand {
       categorical.isEmpty ? (fromBase ? base?.categoricalColumns ?? [] : []) : try ColumnList.names(categorical)
     if !categoricalNames.isEmpty { configuration.categoricalColumns = categoricalNames }
     if data != nil { configuration.missingValues = missing ?? .impute }
+    // Piecewise-linear by default for regression on a file (docs/real-data.md), in one
+    // process: over several, the bins would need the quantiles of every process's rows.
+    let encoding =
+      numericEncoding
+      ?? (data != nil && taskKind == .regression && Processes.group == nil ? .piecewiseLinear : .plain)
     if let bins {
-      guard numericEncoding == .piecewiseLinear else {
-        throw ValidationError("--bins applies only to --numeric-encoding piecewise-linear")
+      guard encoding == .piecewiseLinear else {
+        throw ValidationError("--bins applies only to --numeric-encoding piecewise-linear (the default for regression)")
       }
       guard (1...Self.maximumBins).contains(bins) else {
         throw ValidationError("--bins must be between 1 and \(Self.maximumBins), got \(bins)")
       }
     }
     if let binsMaxDistinct {
-      guard numericEncoding == .piecewiseLinear else {
-        throw ValidationError("--bins-max-distinct applies only to --numeric-encoding piecewise-linear")
+      guard encoding == .piecewiseLinear else {
+        throw ValidationError("--bins-max-distinct applies only to --numeric-encoding piecewise-linear (the default for regression)")
       }
       guard binsMaxDistinct >= ColumnPlan.piecewiseMinimumDistinct else {
         throw ValidationError(
           "--bins-max-distinct must be at least \(ColumnPlan.piecewiseMinimumDistinct), got \(binsMaxDistinct)")
       }
     }
-    if numericEncoding == .piecewiseLinear {
+    if data != nil, encoding == .piecewiseLinear {
       configuration.numericEncoding = .piecewiseLinear
       configuration.bins = bins ?? Self.defaultBins
-      configuration.binsMaxDistinct = binsMaxDistinct
+      // A run stored with the encoding but no limit had none.
+      configuration.binsMaxDistinct = binsMaxDistinct ?? (fromBase ? nil : Self.defaultBinsMaxDistinct)
     }
     if radial { configuration.radialFirstLayer = true }
     if radialLast { configuration.radialLastLayer = true }

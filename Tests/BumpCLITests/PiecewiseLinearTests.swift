@@ -81,9 +81,10 @@ import Testing
   @Test func aLimitOnDistinctValuesLeavesColumnsWithMoreAsTheyAre() throws {
     // 4 distinct values: encoded under a limit of 4, not under 3.
     let values: [Double] = [1, 2, 2, 3, 4, 4, 4]
-    #expect(ColumnPlan.piecewiseEdges(values, bins: 2, maximumDistinct: 4) == [1, 2.5, 4])
+    // 7 values: the places 0, 3 and 6 of the sorted values.
+    #expect(ColumnPlan.piecewiseEdges(values, bins: 2, maximumDistinct: 4) == [1, 3, 4])
     #expect(ColumnPlan.piecewiseEdges(values, bins: 2, maximumDistinct: 3) == nil)
-    #expect(ColumnPlan.piecewiseEdges(values, bins: 2) == [1, 2.5, 4])
+    #expect(ColumnPlan.piecewiseEdges(values, bins: 2) == [1, 3, 4])
     let columns = [Self.numbers("few", [0, 1, 2, 0, 1, 2]), Self.numbers("many", [1, 2, 3, 4, 5, 6])]
     let training = [Bool](repeating: true, count: 6)
     let plan = ColumnPlan.fit(columns: columns, training: training, missing: .impute, categorical: [])
@@ -185,7 +186,7 @@ import Testing
     let train = try CLIColumnPlanTests.train(
       [
         "--data", data, "--target", "y", "--task", "regression", "--validation-split", "0",
-        "--numeric-encoding", "piecewise-linear", "--bins", "4", "--test-data", test,
+        "--numeric-encoding", "piecewise-linear", "--bins", "4", "--bins-max-distinct", "1000", "--test-data", test,
       ], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
     #expect(train.stdout.contains("\"a\": numbers with 10 missing → median 4.95 + indicator, piecewise-linear in 4 bins"), "\(train.stdout)")
@@ -221,7 +222,7 @@ import Testing
     let again = try CLIColumnPlanTests.train(
       [
         "--data", data, "--target", "y", "--task", "regression", "--validation-split", "0",
-        "--numeric-encoding", "piecewise-linear", "--bins", "4", "--test-data", data,
+        "--numeric-encoding", "piecewise-linear", "--bins", "4", "--bins-max-distinct", "1000", "--test-data", data,
       ], in: scratch, run: "again")
     #expect(again.status == 0, "\(again.stderr)")
     let path = scratch.path("again/model.safetensors")
@@ -234,23 +235,49 @@ import Testing
   @Test func theOptionsAreCheckedAndApplyOnlyToAFile() throws {
     let scratch = try Scratch()
     let data = try CLIColumnPlanTests.write(Self.table(rows: 30), "d.csv", in: scratch)
-    let base = ["--data", data, "--target", "y", "--task", "regression"]
-    let binsAlone = try CLIColumnPlanTests.train(base + ["--bins", "8"], in: scratch, run: "a")
+    let regression = ["--data", data, "--target", "y", "--task", "regression"]
+    let classification = ["--data", data, "--target", "kind", "--task", "classification"]
+    let binsAlone = try CLIColumnPlanTests.train(classification + ["--bins", "8"], in: scratch, run: "a")
     #expect(binsAlone.status != 0 && binsAlone.stderr.contains("--bins applies only to --numeric-encoding piecewise-linear"), "\(binsAlone.stderr)")
+    let plainBins = try CLIColumnPlanTests.train(regression + ["--numeric-encoding", "plain", "--bins", "8"], in: scratch, run: "a2")
+    #expect(plainBins.status != 0 && plainBins.stderr.contains("--bins applies only to"), "\(plainBins.stderr)")
     let zero = try CLIColumnPlanTests.train(
-      base + ["--numeric-encoding", "piecewise-linear", "--bins", "0"], in: scratch, run: "b")
+      regression + ["--numeric-encoding", "piecewise-linear", "--bins", "0"], in: scratch, run: "b")
     #expect(zero.status != 0 && zero.stderr.contains("--bins must be between 1 and"), "\(zero.stderr)")
-    let limitAlone = try CLIColumnPlanTests.train(base + ["--bins-max-distinct", "8"], in: scratch, run: "f")
+    let limitAlone = try CLIColumnPlanTests.train(classification + ["--bins-max-distinct", "8"], in: scratch, run: "f")
     #expect(limitAlone.status != 0 && limitAlone.stderr.contains("--bins-max-distinct applies only to --numeric-encoding piecewise-linear"), "\(limitAlone.stderr)")
     let builtIn = try TrainTool.run(["train", "--numeric-encoding", "piecewise-linear", "--output", scratch.path("c")])
     #expect(builtIn.status != 0 && builtIn.stderr.contains("--numeric-encoding applies only to --data"), "\(builtIn.stderr)")
-    // plain is the default and changes nothing: the same checkpoint metadata as without it.
-    let plain = try CLIColumnPlanTests.train(base + ["--numeric-encoding", "plain"], in: scratch, run: "d")
-    let none = try CLIColumnPlanTests.train(base, in: scratch, run: "e")
+
+    func metadata(_ run: String) throws -> [String: String] {
+      try Checkpoint.header(at: scratch.path("\(run)/model.safetensors")).metadata
+    }
+    // Classification: plain is the default, and the same checkpoint metadata as without it.
+    let plain = try CLIColumnPlanTests.train(classification + ["--numeric-encoding", "plain"], in: scratch, run: "d")
+    let none = try CLIColumnPlanTests.train(classification, in: scratch, run: "e")
     #expect(plain.status == 0 && none.status == 0, "\(plain.stderr) \(none.stderr)")
-    let a = try Checkpoint.header(at: scratch.path("d/model.safetensors")).metadata
-    let b = try Checkpoint.header(at: scratch.path("e/model.safetensors")).metadata
+    let (a, b) = (try metadata("d"), try metadata("e"))
     #expect(a["column_plan"] == b["column_plan"] && a["standardization"] == b["standardization"])
+    #expect(a["column_plan"]?.contains("edges") == false)
     #expect(a["training_config"]?.contains("numeric_encoding") == false)
+    // Regression: piecewise-linear in 32 bins for columns of at most 64 distinct values.
+    let byDefault = try CLIColumnPlanTests.train(regression, in: scratch, run: "g")
+    let given = try CLIColumnPlanTests.train(
+      regression + ["--numeric-encoding", "piecewise-linear", "--bins", "32", "--bins-max-distinct", "64"], in: scratch,
+      run: "h")
+    #expect(byDefault.status == 0 && given.status == 0, "\(byDefault.stderr) \(given.stderr)")
+    let (c, d) = (try metadata("g"), try metadata("h"))
+    #expect(c["column_plan"] == d["column_plan"] && c["training_config"] == d["training_config"])
+    let inspect = try TrainTool.run(["inspect", scratch.path("g/model.safetensors")])
+    #expect(inspect.stdout.contains("numbers piecewise-linear in 32 bins (columns with at most 64 distinct values)"), "\(inspect.stdout)")
+    // "a" has 27 distinct values (and 3 missing cells): encoded; "flag" (0/1) is not.
+    #expect(c["column_plan"]?.contains("\"edges\":[") == true)
+    let info = try ModelInfo(metadata: c, source: "g")
+    #expect(info.plan?.features.map(\.name) == ["a", "flag", "kind"])
+    #expect(info.plan?.features[0].edges != nil && info.plan?.features[1].edges == nil)
+    // A limit below the column's distinct values leaves it plain.
+    let limited = try CLIColumnPlanTests.train(regression + ["--bins-max-distinct", "10"], in: scratch, run: "i")
+    #expect(limited.status == 0, "\(limited.stderr)")
+    #expect(try metadata("i")["column_plan"]?.contains("edges") == false)
   }
 }
