@@ -39,7 +39,9 @@ struct TrainCommand: ParsableCommand {
       CSV columns (--data): every column but the target and --ignore'd ones is a feature. \
       A column of numbers is one input; its missing cells (empty, NA, N/A, NaN, nan, null, \
       NULL, None, ?, -, <NA>, #N/A) take the training part's median and, when the training \
-      part has any, a 0/1 input '<column> (missing)' marks them (--missing changes this). \
+      part has any, a 0/1 input '<column> (missing)' marks them (--missing changes this); \
+      for regression, a column with at most 64 distinct values also gets 32 piecewise-linear \
+      inputs over quantile bins of the training part (--numeric-encoding, --bins). \
       A column that holds mostly text (True/False, yes/no, names), or one named by \
       --categorical, is one-hot encoded: one input '<column>=<category>' for each of the 32 \
       most frequent categories of the training part (ties in text order), and one \
