@@ -246,8 +246,20 @@ struct TableData<Element: MatrixScalar> {
       }
       let positions = Dictionary(
         table.columns.indices.dropFirst().map { (table.columns[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
-      plan = plan.withPiecewiseLinear(
-        bins: bins, maximumDistinct: configuration.piecewiseMaximumDistinct, columns: plan.features.map { table.columns[positions[$0.name]!] }, training: inTraining)
+      let encoded = plan.withPiecewiseLinear(
+        bins: bins, maximumDistinct: configuration.piecewiseMaximumDistinct,
+        columns: plan.features.map { table.columns[positions[$0.name]!] }, training: inTraining)
+      // The default's budget: beyond it the first layer would cost more than the encoding is
+      // worth (training time grows with the rows times the inputs).
+      let inputs = encoded.features.reduce(0) { $0 + $1.bins }
+      if let limit = configuration.binsCellLimit, inputs.multipliedReportingOverflow(by: cut).partialValue > limit
+        || inputs.multipliedReportingOverflow(by: cut).overflow
+      {
+        notes.append(
+          "Number columns plain: a piecewise-linear encoding would add \(inputs) inputs for \(cut) training rows, beyond the default's \(limit) cells (--numeric-encoding piecewise-linear applies it)")
+      } else {
+        plan = encoded
+      }
     }
     try Processes.agreeing("planning the columns") {
     guard !plan.features.isEmpty else {

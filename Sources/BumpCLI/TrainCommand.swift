@@ -152,7 +152,7 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "How number columns of --data become inputs: plain, the value; piecewise-linear, the value and, for a column with at least 3 distinct values in the training part, --bins more inputs in [0, 1] over bins between quantiles of the training part (ties merge bins): 0 below a bin, 1 above it, linear within it; only columns with at most --bins-max-distinct distinct values. Missing cells take the median first. Default: piecewise-linear for regression (plain over several processes), plain for classification (docs/real-data.md).",
+      "How number columns of --data become inputs: plain, the value; piecewise-linear, the value and, for a column with at least 3 distinct values in the training part, --bins more inputs in [0, 1] over bins between quantiles of the training part (ties merge bins): 0 below a bin, 1 above it, linear within it; only columns with at most --bins-max-distinct distinct values. Missing cells take the median first. Default: piecewise-linear for regression (plain over several processes, and where its inputs times the training rows would pass 1,000,000), plain for classification (docs/real-data.md).",
       valueName: "encoding"))
   var numericEncoding: NumericEncoding?
 
@@ -351,6 +351,9 @@ struct TrainCommand: ParsableCommand {
   /// The most distinct values of a column encoded piecewise-linearly when
   /// `--bins-max-distinct` is not given.
   static let defaultBinsMaxDistinct = 64
+  /// The most cells (training rows × piecewise-linear inputs) the default encoding adds: on
+  /// 50,000 rows of 10 few-valued columns, 32 bins each made a run take 54 s instead of 2.3 s.
+  static let defaultPiecewiseCells = 1_000_000
   /// The most bins `--bins` takes.
   static let maximumBins = 1024
 
@@ -552,6 +555,9 @@ struct TrainCommand: ParsableCommand {
       configuration.bins = bins ?? Self.defaultBins
       // A run stored with the encoding but no limit had none.
       configuration.binsMaxDistinct = binsMaxDistinct ?? (fromBase ? nil : Self.defaultBinsMaxDistinct)
+      // Asked for, the encoding is applied whatever it costs; by default, within a budget.
+      configuration.binsCellLimit =
+        fromBase ? base?.binsCellLimit : (self.numericEncoding == nil ? Self.defaultPiecewiseCells : nil)
     }
     if radial { configuration.radialFirstLayer = true }
     if radialLast { configuration.radialLastLayer = true }

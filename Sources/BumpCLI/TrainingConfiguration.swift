@@ -273,6 +273,10 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// The most distinct training values a number column may have for a piecewise-linear
   /// encoding (`--bins-max-distinct`); nil for no limit.
   var binsMaxDistinct: Int?
+  /// When the encoding is the default rather than asked for: the most cells (training rows ×
+  /// piecewise-linear inputs) it may add; beyond them number columns stay plain. nil for no
+  /// limit.
+  var binsCellLimit: Int?
 
   /// ``binsMaxDistinct`` where a piecewise-linear encoding is on.
   var piecewiseMaximumDistinct: Int? { numericEncoding == .piecewiseLinear ? binsMaxDistinct : nil }

@@ -232,6 +232,32 @@ import Testing
     #expect(abs(trainingLoss - testLoss) <= 1e-5 * max(1e-3, testLoss), "\(trainingLoss) against \(testLoss)")
   }
 
+  @Test func theDefaultEncodingStaysWithinItsBudgetOfCellsAndAnAskedOneDoesNot() throws {
+    let scratch = try Scratch()
+    // 50,000 rows of a column of 50 levels: 40,000 training rows × 31 or 32 inputs is beyond
+    // the default's 1,000,000 cells; 5,000 rows are within it.
+    func file(rows: Int) -> String {
+      var text = "level,y\n"
+      for i in 0..<rows { text += "\((i * 7) % 50),\(Double((i * 7) % 50 >= 25 ? 1 : 0) + Double(i % 3) / 10)\n" }
+      return text
+    }
+    let large = try CLIColumnPlanTests.write(file(rows: 50_000), "large.csv", in: scratch)
+    let small = try CLIColumnPlanTests.write(file(rows: 5_000), "small.csv", in: scratch)
+    let base = ["--target", "y", "--task", "regression", "--epochs", "1", "--refits", "1"]
+    let byDefault = try CLIColumnPlanTests.train(["--data", large] + base, in: scratch, run: "a")
+    #expect(byDefault.status == 0, "\(byDefault.stderr)")
+    #expect(byDefault.stdout.contains("for 40000 training rows, beyond the default's 1000000 cells"), "\(byDefault.stdout)")
+    let a = try Checkpoint.header(at: scratch.path("a/model.safetensors")).metadata
+    #expect(a["column_plan"]?.contains("edges") == false)
+    let asked = try CLIColumnPlanTests.train(
+      ["--data", large, "--numeric-encoding", "piecewise-linear"] + base, in: scratch, run: "b")
+    #expect(asked.status == 0, "\(asked.stderr)")
+    #expect(try Checkpoint.header(at: scratch.path("b/model.safetensors")).metadata["column_plan"]?.contains("edges") == true)
+    let within = try CLIColumnPlanTests.train(["--data", small] + base, in: scratch, run: "c")
+    #expect(within.status == 0 && !within.stdout.contains("Number columns plain"), "\(within.stdout)")
+    #expect(try Checkpoint.header(at: scratch.path("c/model.safetensors")).metadata["column_plan"]?.contains("edges") == true)
+  }
+
   @Test func theOptionsAreCheckedAndApplyOnlyToAFile() throws {
     let scratch = try Scratch()
     let data = try CLIColumnPlanTests.write(Self.table(rows: 30), "d.csv", in: scratch)
