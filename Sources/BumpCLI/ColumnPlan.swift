@@ -55,10 +55,19 @@ struct ColumnPlan: Codable, Equatable, Sendable {
     var indicator: Bool
     /// The missing cells in the training part.
     var missing: Int
+    /// A number column's piecewise-linear encoding (`--numeric-encoding piecewise-linear`):
+    /// the bin edges b₀ < b₁ < … < b_T, quantiles of the training part's numbers, which give
+    /// T more inputs after the value (and its `(missing)` input), `name (bin t)`, each
+    /// ``piecewiseLinear(_:edges:)``'s t-th value; nil for none (and in a checkpoint written
+    /// before the option).
+    var edges: [Double]? = nil
+
+    /// The number of piecewise-linear inputs: T for T + 1 edges, else 0.
+    var bins: Int { edges.map { Swift.max($0.count - 1, 0) } ?? 0 }
 
     /// The number of model inputs the column becomes.
     var width: Int {
-      categories.map { $0.count + (other ? 1 : 0) } ?? (indicator ? 2 : 1)
+      categories.map { $0.count + (other ? 1 : 0) } ?? ((indicator ? 2 : 1) + bins)
     }
 
     /// The names of those inputs.
@@ -66,7 +75,7 @@ struct ColumnPlan: Codable, Equatable, Sendable {
       if let categories {
         return categories.map { "\(name)=\($0)" } + (other ? ["\(name)=\(ColumnPlan.otherCategory)"] : [])
       }
-      return indicator ? [name, "\(name) (missing)"] : [name]
+      return (indicator ? [name, "\(name) (missing)"] : [name]) + (0..<bins).map { "\(name) (bin \($0 + 1))" }
     }
 
     /// How the column was read, for the summary and `bump inspect`.
@@ -75,10 +84,111 @@ struct ColumnPlan: Codable, Equatable, Sendable {
         return "\(categories.count) categor\(categories.count == 1 ? "y" : "ies")"
           + (other ? " + other" : "") + (missing > 0 ? ", \(missing) missing → all zeros" : "")
       }
-      guard missing > 0 else { return "numbers" }
+      let pieces = bins > 0 ? ", piecewise-linear in \(bins) bin\(bins == 1 ? "" : "s")" : ""
+      guard missing > 0 else { return "numbers" + pieces }
       return "numbers with \(missing) missing → median \(formatted(median ?? 0, digits: 6))"
-        + (indicator ? " + indicator" : "")
+        + (indicator ? " + indicator" : "") + pieces
     }
+  }
+
+  // MARK: - Piecewise-linear encoding
+
+  /// The least distinct training values a number column needs for a piecewise-linear
+  /// encoding: a column with fewer (a 0/1 column, say) keeps its one input.
+  static let piecewiseMinimumDistinct = 3
+
+  /// The piecewise-linear encoding of `x` over the bins of `edges` (b₀ < b₁ < … < b_T): T
+  /// values, the t-th (t = 1…T) 0 where x < b_{t−1}, 1 where x ≥ b_t, and
+  /// (x − b_{t−1}) / (b_t − b_{t−1}) between (Gorishniy et al., 2022, eq. 2, clipped to
+  /// [0, 1] in the first and last bin too): a value below b₀ is all zeros, one at or above
+  /// b_T all ones. `x` is not NaN (a missing cell takes the column's fill first).
+  static func piecewiseLinear(_ x: Double, edges: [Double]) -> [Double] {
+    var out = [Double](repeating: 0, count: Swift.max(edges.count - 1, 0))
+    out.withUnsafeMutableBufferPointer { out in
+      edges.withUnsafeBufferPointer { edges in piecewiseLinear(x, edges: edges, into: out.baseAddress!, stride: 1) }
+    }
+    return out
+  }
+
+  /// ``piecewiseLinear(_:edges:)`` written to `out[0]`, `out[stride]`, … as `Element`s.
+  @inline(__always)
+  static func piecewiseLinear<Element: MatrixScalar>(
+    _ x: Double, edges: UnsafeBufferPointer<Double>, into out: UnsafeMutablePointer<Element>, stride: Int
+  ) {
+    guard edges.count >= 2 else { return }
+    for t in 1..<edges.count {
+      let low = edges[t - 1]
+      let high = edges[t]
+      let e: Double
+      if x >= high {
+        e = 1
+      } else if x < low {
+        e = 0
+      } else {
+        e = (x - low) / (high - low)
+      }
+      out[(t - 1) * stride] = Element(e)
+    }
+  }
+
+  /// The edges of a piecewise-linear encoding in `bins` bins for the numbers `values` (not
+  /// empty, no NaN): the quantiles at t / `bins` (t = 0…bins), each interpolated linearly
+  /// between the two values around its place (numpy's default), with repeated edges (ties
+  /// in the values) kept once; nil when fewer than ``piecewiseMinimumDistinct`` values are
+  /// distinct, more than `maximumDistinct`, or fewer than two edges remain.
+  static func piecewiseEdges(_ values: [Double], bins: Int, maximumDistinct: Int? = nil) -> [Double]? {
+    guard bins >= 1, !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let limit = maximumDistinct.map { $0 + 1 } ?? piecewiseMinimumDistinct
+    var distinct = 1
+    for i in 1..<sorted.count where sorted[i] != sorted[i - 1] {
+      distinct += 1
+      if distinct >= limit { break }
+    }
+    guard distinct >= piecewiseMinimumDistinct else { return nil }
+    if let maximumDistinct, distinct > maximumDistinct { return nil }
+    let last = Double(sorted.count - 1)
+    var edges: [Double] = []
+    for t in 0...bins {
+      let place = last * Double(t) / Double(bins)
+      let low = Swift.min(Int(place.rounded(.down)), sorted.count - 1)
+      let high = Swift.min(low + 1, sorted.count - 1)
+      let fraction = place - Double(low)
+      var edge = sorted[low]
+      if fraction > 0, sorted[high] != sorted[low] {
+        edge = Swift.min(sorted[low] + fraction * (sorted[high] - sorted[low]), sorted[high])
+      }
+      if t == bins { edge = sorted[sorted.count - 1] }
+      if let previous = edges.last, !(edge > previous) { continue }
+      edges.append(edge)
+    }
+    return edges.count >= 2 ? edges : nil
+  }
+
+  /// The plan with a piecewise-linear encoding in `bins` bins for each number column with
+  /// at least ``piecewiseMinimumDistinct`` distinct training values (and at most
+  /// `maximumDistinct`, when given): edges fitted on the numbers of the training rows
+  /// (flagged in `training`) of `columns` (one per feature, in plan order).
+  func withPiecewiseLinear<Element: MatrixScalar>(
+    bins: Int, maximumDistinct: Int? = nil, columns: [CSVColumn<Element>], training: [Bool]
+  ) -> ColumnPlan {
+    precondition(columns.count == features.count)
+    var plan = self
+    let edges = training.withUnsafeBufferPointer { training in
+      let shared = UnsafeSendable(training)
+      return concurrentMap(Array(zip(features, columns))) { feature, column -> [Double]? in
+        guard feature.categories == nil, case .numbers(let cells) = column.cells else { return nil }
+        var values: [Double] = []
+        cells.forEachBlock { block, start in
+          for i in block.indices where shared.value[start + i] && !block[i].isNaN {
+            values.append(Double(block[i]))
+          }
+        }
+        return ColumnPlan.piecewiseEdges(values, bins: bins, maximumDistinct: maximumDistinct)
+      }
+    }
+    for f in plan.features.indices { plan.features[f].edges = edges[f] }
+    return plan
   }
 
   /// A column left out of the model, and why.
@@ -544,6 +654,13 @@ struct ColumnPlan: Codable, Equatable, Sendable {
                   if feature.indicator { out[i * width + offset + 1] = 1 } else { tally.imputed[f] += 1 }
                 } else {
                   out[i * width + offset] = value
+                }
+                if let edges = feature.edges {
+                  edges.withUnsafeBufferPointer { edges in
+                    ColumnPlan.piecewiseLinear(
+                      Double(value.isNaN ? fill : value), edges: edges,
+                      into: out.baseAddress! + (i * width + offset + (feature.indicator ? 2 : 1)), stride: 1)
+                  }
                 }
                 i += 1
               }

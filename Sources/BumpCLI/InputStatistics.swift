@@ -7,6 +7,8 @@ import BumpKit
 /// Each input's mean μ and population standard deviation s are those of its values on the
 /// training rows as ``ColumnPlan`` encodes them: a number cell (a missing one takes the
 /// column's fill), a "was missing" indicator (0 or 1), a category's one-hot input (0 or 1).
+/// A number column's piecewise-linear inputs (in [0, 1]) are left as they are: mean 0,
+/// deviation 1.
 /// A number column takes one pass in file order, in `Double`, over its deviations from the
 /// training median (see ``numbers(_:fill:median:missing:training:n:)``; a `Double` column
 /// whose squares would overflow is redone with a running mean and deviations scaled by the
@@ -43,7 +45,9 @@ enum InputStatistics {
       let fill = Double(Element(feature.median ?? 0))
       let number = numbers(
         values, fill: fill, median: feature.median ?? 0, missing: feature.missing, training: training, n: n)
-      return feature.indicator ? [number, binary(count: feature.missing, n: n)] : [number]
+      // Piecewise-linear inputs, in [0, 1], are not standardised (mean 0, deviation 1).
+      let pieces = [(mean: Double, deviation: Double)](repeating: (0, 1), count: feature.bins)
+      return (feature.indicator ? [number, binary(count: feature.missing, n: n)] : [number]) + pieces
     case .texts(let codes, _):
       var counts = [Int](repeating: 0, count: feature.width)
       let other = feature.other ? feature.width - 1 : -1

@@ -238,6 +238,29 @@ struct TableData<Element: MatrixScalar> {
         columns: Array(table.columns.dropFirst()), training: inTraining, missing: rule,
         categorical: categoricalSet)
     plan.numericClasses = numericClasses
+    if let bins = configuration.piecewiseBins {
+      guard group == nil else {
+        throw CLIError.dataMismatch(
+          path: source,
+          reason: "--numeric-encoding piecewise-linear needs one process: its bins are quantiles of the whole training part")
+      }
+      let positions = Dictionary(
+        table.columns.indices.dropFirst().map { (table.columns[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
+      let encoded = plan.withPiecewiseLinear(
+        bins: bins, maximumDistinct: configuration.piecewiseMaximumDistinct,
+        columns: plan.features.map { table.columns[positions[$0.name]!] }, training: inTraining)
+      // The default's budget: beyond it the first layer would cost more than the encoding is
+      // worth (training time grows with the rows times the inputs).
+      let inputs = encoded.features.reduce(0) { $0 + $1.bins }
+      if let limit = configuration.binsCellLimit, inputs.multipliedReportingOverflow(by: cut).partialValue > limit
+        || inputs.multipliedReportingOverflow(by: cut).overflow
+      {
+        notes.append(
+          "Number columns plain: a piecewise-linear encoding would add \(inputs) inputs for \(cut) training rows, beyond the default's \(limit) cells (--numeric-encoding piecewise-linear applies it)")
+      } else {
+        plan = encoded
+      }
+    }
     try Processes.agreeing("planning the columns") {
     guard !plan.features.isEmpty else {
       throw CLIError.dataMismatch(
@@ -305,7 +328,8 @@ struct TableData<Element: MatrixScalar> {
             .numbers(
               values, fill: Element(feature.median ?? 0), mean: map?.mean[first] ?? 0,
               deviation: map?.standardDeviation[first] ?? 1,
-              indicator: feature.indicator ? (input(0, first + 1), input(1, first + 1)) : nil))
+              indicator: feature.indicator ? (input(0, first + 1), input(1, first + 1)) : nil,
+              edges: feature.edges))
         case .texts(let codes, _):
           let other = feature.other ? (feature.categories?.count ?? 0) : -1
           let inputs = first..<(first + feature.width)

@@ -69,6 +69,16 @@ enum ScheduleChoice: String, CaseIterable, Codable, ExpressibleByArgument, Senda
   case cosine
 }
 
+/// How `bump train` encodes a number column of a CSV file (`--numeric-encoding`).
+enum NumericEncoding: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
+  /// One input, the value (standardised).
+  case plain
+  /// The value, and a piecewise-linear encoding over `--bins` quantile bins of the training
+  /// part (``ColumnPlan/piecewiseLinear(_:edges:)``) for each column with at least three
+  /// distinct training values.
+  case piecewiseLinear = "piecewise-linear"
+}
+
 /// A generated dataset (see ``Dataset``).
 enum BuiltInDataset: String, CaseIterable, Codable, ExpressibleByArgument, Sendable {
   /// Two concentric rings: 2 features, 2 classes.
@@ -255,6 +265,26 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// The label smoothing of a softmax loss in training (`--label-smoothing`); nil for none,
   /// as in configurations stored before the option existed.
   var labelSmoothing: Double?
+  /// How number columns of a CSV file are encoded (`--numeric-encoding`); nil for plain, as
+  /// in configurations stored before the option existed.
+  var numericEncoding: NumericEncoding?
+  /// The bins of a piecewise-linear encoding (`--bins`); nil without one.
+  var bins: Int?
+  /// The most distinct training values a number column may have for a piecewise-linear
+  /// encoding (`--bins-max-distinct`); nil for no limit.
+  var binsMaxDistinct: Int?
+  /// When the encoding is the default rather than asked for: the most cells (training rows ×
+  /// piecewise-linear inputs) it may add; beyond them number columns stay plain. nil for no
+  /// limit.
+  var binsCellLimit: Int?
+
+  /// ``binsMaxDistinct`` where a piecewise-linear encoding is on.
+  var piecewiseMaximumDistinct: Int? { numericEncoding == .piecewiseLinear ? binsMaxDistinct : nil }
+
+  /// The bins of the piecewise-linear encoding of number columns, or nil for none.
+  var piecewiseBins: Int? {
+    numericEncoding == .piecewiseLinear ? (bins ?? TrainCommand.defaultBins) : nil
+  }
 
   /// The name runs are filed under: the dataset, or the CSV file's name without extension.
   var sourceName: String {
@@ -328,6 +358,8 @@ struct TrainingConfiguration: Codable, Equatable, Sendable {
       + (categoricalColumns?.isEmpty == false
         ? ", categorical " + MessageText.quotedList(categoricalColumns!) : "")
       + (missingValues.map { ", missing cells: \($0.rawValue)" } ?? "")
+      + (piecewiseBins.map { ", numbers piecewise-linear in \($0) bins" } ?? "")
+      + (piecewiseMaximumDistinct.map { " (columns with at most \($0) distinct values)" } ?? "")
     var activationText = activation.rawValue
     if activation == .bump {
       var parts = ["σ \(sigma.rawValue), initial \(sigmaInit)"]

@@ -29,10 +29,11 @@ struct TrainingRows<Element: MatrixScalar> {
   enum Source {
     /// Numbers in blocks (each freed once encoded); a missing cell takes `fill`, and with an
     /// indicator (`indicator`: its standardised 0 and 1) the next input says whether it was
-    /// missing.
+    /// missing; with `edges`, the inputs after those are the piecewise-linear encoding of the
+    /// value (or of `fill`), not standardised.
     case numbers(
       CSVValues<Element>, fill: Element, mean: Double, deviation: Double,
-      indicator: (zero: Element, one: Element)?)
+      indicator: (zero: Element, one: Element)?, edges: [Double]? = nil)
     /// Text codes; `categoryOf` maps a code to its input within the feature (or -1), `other`
     /// is the input that takes the rest (-1 for none); `zeros` and `ones` are each input's
     /// standardised 0 and 1.
@@ -155,14 +156,15 @@ struct TrainingRows<Element: MatrixScalar> {
     }
     for f in sources.indices {
       switch sources[f] {
-      case .numbers(var values, let fill, let mean, let deviation, let indicator):
+      case .numbers(var values, let fill, let mean, let deviation, let indicator, let edges):
         sources[f] = .numbers(CSVValues(), fill: fill, mean: mean, deviation: deviation, indicator: indicator)
         let standardized = mean != 0 || deviation != 1
         let fillInput = standardized ? Element((Double(fill) - mean) / deviation) : fill
         plans.append(
           .numbers(
             list: addNumbers(&values), offset: offsets[f], fill: fillInput, mean: mean, deviation: deviation,
-            standardized: standardized, indicator: indicator))
+            standardized: standardized, indicator: indicator,
+            pieces: edges.map { (edges: $0, fill: Double(fill)) }))
       case .texts(let codes, let categoryOf, let other, let zeros, let ones):
         plans.append(
           .texts(codes: codes, categoryOf: categoryOf, offset: offsets[f], other: other, zeros: zeros, ones: ones))
@@ -173,7 +175,8 @@ struct TrainingRows<Element: MatrixScalar> {
     case .numbers(var values):
       target = .numbers(CSVValues())
       targetTask = .numbers(
-        list: addNumbers(&values), offset: 0, fill: .nan, mean: 0, deviation: 1, standardized: false, indicator: nil)
+        list: addNumbers(&values), offset: 0, fill: .nan, mean: 0, deviation: 1, standardized: false, indicator: nil,
+        pieces: nil)
     case .classes(let codes, let classOf):
       targetTask = .classes(codes: codes, classOf: classOf)
     }
@@ -225,7 +228,7 @@ struct TrainingRows<Element: MatrixScalar> {
   enum ColumnTask {
     case numbers(
       list: Int, offset: Int, fill: Element, mean: Double, deviation: Double, standardized: Bool,
-      indicator: (zero: Element, one: Element)?)
+      indicator: (zero: Element, one: Element)?, pieces: (edges: [Double], fill: Double)?)
     case texts(codes: [UInt32], categoryOf: [Int32], offset: Int, other: Int, zeros: [Element], ones: [Element])
     case classes(codes: [UInt32], classOf: [Int32])
   }
@@ -333,7 +336,8 @@ struct TrainingRows<Element: MatrixScalar> {
     ) {
       let base = rows.lowerBound
       switch plan {
-      case .numbers(let list, let offset, let fill, let mean, let deviation, let standardized, let indicator):
+      case .numbers(let list, let offset, let fill, let mean, let deviation, let standardized, let indicator, let pieces):
+        let piecesOffset = indicator == nil ? 1 : 2
         let blocks = lists[list]
         let blockStarts = starts[list]
         let blockEnds = ends[list]
@@ -358,6 +362,12 @@ struct TrainingRows<Element: MatrixScalar> {
               cell[0] = value
             }
             if let indicator { cell[1] = missing ? indicator.one : indicator.zero }
+            if let pieces {
+              pieces.edges.withUnsafeBufferPointer { edges in
+                ColumnPlan.piecewiseLinear(
+                  missing ? pieces.fill : Double(value), edges: edges, into: cell + piecesOffset, stride: 1)
+              }
+            }
           }
           r = end
         }

@@ -170,7 +170,8 @@ import Testing
     var text = "c,flag,x,y\n"
     for i in 0..<30 { text += "5,\(i % 3 == 0 ? "True" : "False"),\(i),\(Double(i) / 2)\n" }
     let data = try Self.write(text, "c.csv", in: scratch)
-    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression"], in: scratch)
+    let train = try Self.train(
+      ["--data", data, "--target", "y", "--task", "regression", "--numeric-encoding", "plain"], in: scratch)
     #expect(train.status == 0, "\(train.stderr)")
     #expect(train.stdout.contains("\"c\": dropped: constant (one value, 5)"), "\(train.stdout)")
     #expect(train.stdout.contains("\"flag\": 2 categories"), "\(train.stdout)")

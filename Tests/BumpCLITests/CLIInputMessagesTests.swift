@@ -45,7 +45,9 @@ import Testing
     var text = "\(quotedName),x,y\n"
     for i in 0..<30 { text += "\(i % 7 == 3 ? "r\(i)" : String(i)),\(i),\(i % 5)\n" }
     try text.write(toFile: scratch.path("d.csv"), atomically: true, encoding: .utf8)
-    let train = ["train", "--data", "d.csv", "--target", "y", "--task", "regression", "--epochs", "1"]
+    let train = [
+      "train", "--data", "d.csv", "--target", "y", "--task", "regression", "--epochs", "1", "--numeric-encoding", "plain",
+    ]
     let refused = try Hostile.run(train + ["--output", "no"], in: scratch.url)
     #expect(refused.status == 1)
     let marker = "to skip it --ignore "

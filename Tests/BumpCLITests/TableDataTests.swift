@@ -145,7 +145,7 @@ import BumpTestSupport
   ) throws -> Prepared {
     let configuration = try trainConfiguration([
       "--data", path, "--target", target, "--task", "regression", "--missing", rule.rawValue,
-      "--validation-split", "\(split)", "--seed", "\(seed)",
+      "--validation-split", "\(split)", "--seed", "\(seed)", "--numeric-encoding", "plain",
     ])
     let data = try TableData<Float>(configuration, budget: MemoryBudget(bytes: Int.max, source: "a test"))
     var plan = data.plan
