@@ -228,6 +228,17 @@ struct ModelInfo: Equatable {
       if let feature = plan.features.first(where: { $0.categories == nil && !($0.median ?? 0).isFinite }) {
         throw bad("the \"column_plan\" entry's median of \(MessageText.quoted(feature.name)) is not finite")
       }
+      // Bin edges belong to number columns and must rise: anything else would feed the model
+      // NaN or nonsense that predict would then blame on the data.
+      if let feature = plan.features.first(where: { feature in
+        guard let edges = feature.edges else { return false }
+        return feature.categories != nil || edges.count < 2 || !edges.allSatisfy(\.isFinite)
+          || zip(edges, edges.dropFirst()).contains { !($0 < $1) }
+      }) {
+        throw bad(
+          "the \"column_plan\" entry's bin edges of \(MessageText.quoted(feature.name)) are not "
+            + "at least two finite, increasing numbers of a number column")
+      }
       if task.classes != nil, plan.numericClasses == true,
         classNames?.contains(where: { ClassLabels.number($0) == nil }) ?? true
       {

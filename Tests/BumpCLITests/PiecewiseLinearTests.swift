@@ -162,6 +162,41 @@ import Testing
     #expect(read.plan?.features.allSatisfy { $0.edges == nil } == true)
   }
 
+  @Test func aCheckpointWhoseEdgesAreNotFiniteAndIncreasingIsRefused() throws {
+    let columns = [Self.numbers("a", [1, 2, 3, 7, 9]), ColumnPlanTests.texts("b", ["x", "y", "x", "x", "y"])]
+    let training = [Bool](repeating: true, count: 5)
+    let plan = ColumnPlan.fit(columns: columns, training: training, missing: .impute, categorical: [])
+      .withPiecewiseLinear(bins: 2, columns: columns, training: training)
+    #expect(plan.features[0].edges == [1, 3, 9])
+    let info = ModelInfo(
+      configuration: nil, featureNames: plan.inputNames, targetName: "y", task: .regression,
+      classNames: nil, loss: .mse, standardization: nil, plan: plan)
+    let metadata = try info.metadata()
+    let stored = try #require(metadata["column_plan"])
+    #expect(try ModelInfo(metadata: metadata, source: "m", inputs: plan.width).plan == plan)
+    // Two bins either way, so the inputs still match the feature names: only the edges differ.
+    // Decreasing or repeated edges reach the check; a null does not decode at all.
+    for (edges, says) in [("[9,3,1]", "bin edges of"), ("[1,3,3]", "bin edges of"), ("[1,null,9]", "not valid")] {
+      var bad = metadata
+      bad["column_plan"] = stored.replacingOccurrences(of: "\"edges\":[1,3,9]", with: "\"edges\":\(edges)")
+      #expect(bad["column_plan"] != stored)
+      #expect {
+        try ModelInfo(metadata: bad, source: "m", inputs: plan.width)
+      } throws: { error in
+        "\(error)".contains(says)
+      }
+    }
+    // Edges on a text column.
+    var onText = metadata
+    onText["column_plan"] = stored.replacingOccurrences(of: "\"categories\":", with: "\"edges\":[0,1],\"categories\":")
+    #expect(onText["column_plan"] != stored)
+    #expect {
+      try ModelInfo(metadata: onText, source: "m", inputs: plan.width)
+    } throws: { error in
+      "\(error)".contains("bin edges of \"b\"")
+    }
+  }
+
   // MARK: - bump train, predict, evaluate
 
   /// A table with a step in `a`, a 0/1 column, a text column and missing cells.
