@@ -252,9 +252,8 @@ struct TableData<Element: MatrixScalar> {
       // The default's budget: beyond it the first layer would cost more than the encoding is
       // worth (training time grows with the rows times the inputs).
       let inputs = encoded.features.reduce(0) { $0 + $1.bins }
-      if let limit = configuration.binsCellLimit, inputs.multipliedReportingOverflow(by: cut).partialValue > limit
-        || inputs.multipliedReportingOverflow(by: cut).overflow
-      {
+      let cells = inputs.multipliedReportingOverflow(by: cut)
+      if let limit = configuration.binsCellLimit, cells.overflow || cells.partialValue > limit {
         notes.append(
           "Number columns plain: a piecewise-linear encoding would add \(inputs) inputs for \(cut) training rows, beyond the default's \(limit) cells (--numeric-encoding piecewise-linear applies it)")
       } else {

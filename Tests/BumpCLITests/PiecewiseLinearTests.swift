@@ -15,6 +15,14 @@ import Testing
     ColumnPlanTests.numbers(name, values)
   }
 
+  /// The checkpoint metadata of a regression whose inputs `plan` makes.
+  static func metadata(of plan: ColumnPlan) throws -> [String: String] {
+    try ModelInfo(
+      configuration: nil, featureNames: plan.inputNames, targetName: "y", task: .regression,
+      classNames: nil, loss: .mse, standardization: nil, plan: plan
+    ).metadata()
+  }
+
   // MARK: - The encoding
 
   @Test func theValuesOfEachBinAgainstAHandComputedTable() {
@@ -137,20 +145,14 @@ import Testing
     let plan = ColumnPlan.fit(columns: columns, training: training, missing: .impute, categorical: [])
       .withPiecewiseLinear(bins: 2, columns: columns, training: training)
     #expect(plan.features[0].edges == [1, 5, 9])
-    let info = ModelInfo(
-      configuration: nil, featureNames: plan.inputNames, targetName: "y", task: .regression,
-      classNames: nil, loss: .mse, standardization: nil, plan: plan)
-    let metadata = try info.metadata()
+    let metadata = try Self.metadata(of: plan)
     #expect(metadata["column_plan"]?.contains("\"edges\":[1,5,9]") == true, "\(metadata["column_plan"] ?? "")")
     let back = try ModelInfo(metadata: metadata, source: "m", inputs: plan.width)
     #expect(back.plan == plan)
 
     // Without the encoding the stored plan has no edges entry, as before the option.
     let plain = ColumnPlan.fit(columns: columns, training: training, missing: .impute, categorical: [])
-    let plainInfo = ModelInfo(
-      configuration: nil, featureNames: plain.inputNames, targetName: "y", task: .regression,
-      classNames: nil, loss: .mse, standardization: nil, plan: plain)
-    let plainMetadata = try plainInfo.metadata()
+    let plainMetadata = try Self.metadata(of: plain)
     #expect(plainMetadata["column_plan"]?.contains("edges") == false)
 
     // A plan as a checkpoint of before the option stores it (no edges key) reads as plain.
@@ -168,10 +170,7 @@ import Testing
     let plan = ColumnPlan.fit(columns: columns, training: training, missing: .impute, categorical: [])
       .withPiecewiseLinear(bins: 2, columns: columns, training: training)
     #expect(plan.features[0].edges == [1, 3, 9])
-    let info = ModelInfo(
-      configuration: nil, featureNames: plan.inputNames, targetName: "y", task: .regression,
-      classNames: nil, loss: .mse, standardization: nil, plan: plan)
-    let metadata = try info.metadata()
+    let metadata = try Self.metadata(of: plan)
     let stored = try #require(metadata["column_plan"])
     #expect(try ModelInfo(metadata: metadata, source: "m", inputs: plan.width).plan == plan)
     // Two bins either way, so the inputs still match the feature names: only the edges differ.
