@@ -37,7 +37,9 @@ public enum BumpKernel {
   ///   - cache: when given, receives f (without the amplitude) for ``backward(input:upstream:rows:columns:sigma:center:amplitude:cache:inputGradient:sigmaGradient:centerGradient:amplitudeGradient:options:workspace:)``
   ///     to reuse instead of recomputing the exponential. Outside the support it holds −0
   ///     (inside, f ≥ +0), so ``supportCounts(cache:rows:columns:into:)`` can count the
-  ///     support later without a pass of its own.
+  ///     support later without a pass of its own. Without an amplitude (g = f) it may be
+  ///     `output` itself: the output then receives f as the cache holds it, −0 outside the
+  ///     support, in one store instead of two.
   ///   - supportCounts: when given (`columns` entries), receives per column the number of
   ///     inputs strictly inside the support.
   ///   - options: implementation and thread count; results do not depend on the latter.
@@ -62,6 +64,9 @@ public enum BumpKernel {
       if let supportCounts { supportCounts.update(repeating: 0) }
       return
     }
+    precondition(
+      amplitude == nil || cache?.baseAddress != output.baseAddress,
+      "the cache may share the output's memory only without an amplitude")
     let ws = workspace ?? KernelWorkspace()
     let slots = supportCounts == nil ? 0 : 1
     withJob(input: input, rows: rows, columns: columns, sigma: sigma, center: center,

@@ -44,11 +44,12 @@ extension BumpKernel {
     @_specialize(where S == Double)
     static func forward<S: KernelScalar>(_ job: BumpJob<S>, rows: Range<Int>, counts: UnsafeMutablePointer<S>?) {
       let cols = job.columns
+      let cacheIsOutput = job.cache == job.output
       for row in rows {
         for j in 0..<cols {
           let i = row * cols + j
           let r = terms(z: job.input[i] - job.center[j], sigma: job.sigma[j], weight: 1)
-          job.output![i] = job.amplitude[j] * r.f
+          if !cacheIsOutput { job.output![i] = job.amplitude[j] * r.f }
           // −0 outside the support (NaN stays NaN), as the SIMD kernels write it.
           job.cache?[i] = r.inside || r.f.isNaN ? r.f : -0.0
           if let counts, r.inside { counts[j] += 1 }

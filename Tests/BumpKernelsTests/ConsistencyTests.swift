@@ -299,6 +299,48 @@ struct ConsistencyTests {
   @Test("Forward in place and backward with dL/dx over the upstream buffer (Double)", arguments: doubleImplementations)
   func doubleAliasing(_ implementation: KernelImplementation) { Self.aliasing(Double.self, implementation) }
 
+  /// Without an amplitude the cache may be the output's own memory: the output then holds
+  /// the cache's bits (f, −0 outside the support), and backward reading it gives the bits of
+  /// backward reading a separate cache.
+  static func cacheInOutput<S: TestScalar>(_: S.Type, _ implementation: KernelImplementation) {
+    let options = KernelOptions(implementation: implementation, threads: 2)
+    let problem = randomProblem(S.self, rows: 300, columns: 37, layout: .sigmaOnly, seed: 0xCAC4E)
+    var p = problem.0
+    let upstream = problem.upstream
+    // A NaN input and elements exactly on the support's boundary, whose f is −0 in the cache.
+    p.x[5] = .nan
+    for j in 0..<p.columns { p.x[37 + j] = S(S.toDouble(S.widen(p.sigmaAt(j)).squareRoot())) }
+    let separate = p.forward(options, cache: true, counts: true)
+    var shared = [S](repeating: .nan, count: p.x.count)
+    var counts = [Int](repeating: -1, count: p.columns)
+    withParameter(p.sigma) { s in
+      p.x.withUnsafeBufferPointer { xb in
+        shared.withUnsafeMutableBufferPointer { ob in
+          counts.withUnsafeMutableBufferPointer { nb in
+            BumpKernel.forward(
+              input: xb, rows: p.rows, columns: p.columns, sigma: s!, output: ob, cache: ob,
+              supportCounts: nb, options: options)
+          }
+        }
+      }
+    }
+    #expect(firstBitDifference(shared, separate.cache!) == nil, "the output differs from a separate cache")
+    #expect(shared.contains { $0 == 0 && $0.sign == .minus }, "no −0 outside the support")
+    #expect(counts == separate.counts!, "support counts differ")
+    // g = f here: the values (not the zeros' signs) are the output's of a separate cache.
+    #expect(zip(shared, separate.output).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
+    let fromShared = p.backward(upstream: upstream, options, cache: shared)
+    let fromSeparate = p.backward(upstream: upstream, options, cache: separate.cache)
+    #expect(firstBitDifference(fromShared.input!, fromSeparate.input!) == nil, "dL/dx differs")
+    #expect(firstBitDifference(fromShared.sigma!, fromSeparate.sigma!) == nil, "dL/dσ differs")
+  }
+
+  @Test("The cache in the output's memory: the cache's bits, one store (Float)", arguments: floatImplementations)
+  func floatCacheInOutput(_ implementation: KernelImplementation) { Self.cacheInOutput(Float.self, implementation) }
+
+  @Test("The cache in the output's memory: the cache's bits, one store (Double)", arguments: doubleImplementations)
+  func doubleCacheInOutput(_ implementation: KernelImplementation) { Self.cacheInOutput(Double.self, implementation) }
+
   @Test("A reused workspace gives the same bits as a fresh one, across shapes", arguments: floatImplementations)
   func workspaceReuse(_ implementation: KernelImplementation) {
     let workspace = KernelWorkspace()

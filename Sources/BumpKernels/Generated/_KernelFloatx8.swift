@@ -207,6 +207,8 @@ enum _KernelFloatx8 {
   static func forward(_ job: BumpJob<Float>, rows: Range<Int>, counts: UnsafeMutablePointer<Float>?) {
     let cols = job.columns
     let zero = V(repeating: 0), one = V(repeating: 1)
+    // A cache in the output's memory (amplitude 1) takes f in place of g: one store.
+    let cacheIsOutput = job.cache == job.output
     for row in rows {
       let base = row * cols
       let x = job.input + base
@@ -219,7 +221,7 @@ enum _KernelFloatx8 {
         let a = job.hasAmplitude ? load(job.amplitude + j, n, pad: 1) : one
         let r = forwardVector(
           x: load(x + j, n, pad: 0), sigma: load(job.sigma + j, n, pad: 0), center: c, amplitude: a)
-        store(r.g, out + j, n)
+        if !cacheIsOutput { store(r.g, out + j, n) }
         // The cache holds −0 outside the support and f (+0 where it underflows) inside, so
         // that it also records the support for the layer's statistics.
         if let cache { store(r.f.replacing(with: -0.0, where: r.outside), cache + j, n) }

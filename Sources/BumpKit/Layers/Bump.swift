@@ -40,7 +40,9 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   // access the runtime's dynamic check (see `Parameter`).
   @exclusivity(unchecked) private var savedInput: Matrix<Element>?
   @exclusivity(unchecked) private var output = Matrix<Element>()
+  // f for the backward pass; empty while `output` holds it (no amplitude: g = f).
   @exclusivity(unchecked) private var cache = Matrix<Element>()
+  @exclusivity(unchecked) private var cacheIsOutput = false
   @exclusivity(unchecked) private var inputGradient = Matrix<Element>()
   @exclusivity(unchecked) private var lastRows = 0
   private let workspace = KernelWorkspace()
@@ -206,7 +208,9 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   ///   last ``forward(_:)`` — not the model's data (`predict` of a few rows passes through
   ///   the layer, of many rows through the model's inference form, which leaves it as it was). For the statistics of
   ///   a dataset use ``BumpLayerStatistics/collect(model:inputs:batchSize:)``.
-  public var supportCountPerUnit: [Int] { supportCounts(cache: cache, rows: lastRows, units: units) }
+  public var supportCountPerUnit: [Int] {
+    supportCounts(cache: cacheIsOutput ? output : cache, rows: lastRows, units: units)
+  }
 
   private func validateParameters() throws {
     try validate(sigma.value, "σ", allowNegative: false)
@@ -240,7 +244,7 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
       try center.withUnsafeBufferPointer { c in
         try amplitude.withUnsafeBufferPointer { a in
           func arg(_ b: UnsafeBufferPointer<Element>, _ spec: ParameterSpec, neutral: Element) -> BumpParameter<Element>? {
-            if !spec.trainable && !spec.perUnit && b[0] == neutral { return nil }
+            if isNeutral(b[0], spec, neutral) { return nil }
             return spec.perUnit ? .perUnit(b) : .shared(b[0])
           }
           return try body(
@@ -251,6 +255,17 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
     }
   }
 
+  /// Whether a parameter enters the kernels as nil: fixed, shared and at its neutral value.
+  private static func isNeutral(_ value: Element, _ spec: ParameterSpec, _ neutral: Element) -> Bool {
+    !spec.trainable && !spec.perUnit && value == neutral
+  }
+
+  /// Returns g = a·f(x − c; σ) for each element of `input`.
+  ///
+  /// Where an element lies outside its unit's support the output is 0; without an amplitude
+  /// (a fixed at 1, the default) it is −0 there, as the layer keeps its record of the support
+  /// in the output itself rather than in a second buffer. −0 equals 0 in every comparison and
+  /// sum.
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
@@ -258,33 +273,61 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
     try validateParameters()
     savedInput = input
     try output.resize(rows: input.rows, columns: units)
-    try cache.resize(rows: input.rows, columns: units)
     lastRows = input.rows
-    cache.withUnsafeMutableBufferPointer { f in
+    // Without an amplitude, g = f: the output is the cache, written once, and the backward
+    // pass reads one buffer less.
+    cacheIsOutput = Self.isNeutral(amplitude.value[0, 0], specs.amplitude, 1)
+    if cacheIsOutput {
+      if cache.count != 0 { cache = Matrix() }
       Self.apply(
         input, sigma: sigma.value, center: center.value, amplitude: amplitude.value, specs: specs,
-        output: &output, cache: f, workspace: workspace)
+        output: &output, cache: .output, workspace: workspace)
+    } else {
+      try cache.resize(rows: input.rows, columns: units)
+      cache.withUnsafeMutableBufferPointer { f in
+        Self.apply(
+          input, sigma: sigma.value, center: center.value, amplitude: amplitude.value, specs: specs,
+          output: &output, cache: .buffer(f), workspace: workspace)
+      }
     }
     return output
   }
 
-  /// g into `output`, already `rows × units`, and f into `cache` when given: the one
-  /// computation that training and inference share, so that both give the same bits. The
-  /// parameters must have been validated.
+  /// Where ``apply(_:sigma:center:amplitude:specs:output:cache:workspace:)`` keeps f.
+  enum CacheTarget {
+    /// Nowhere (inference).
+    case none
+    /// In a buffer of its own.
+    case buffer(UnsafeMutableBufferPointer<Element>)
+    /// In the output itself, which then holds f with −0 outside the support; only for a
+    /// layer without an amplitude (g = f).
+    case output
+  }
+
+  /// g into `output`, already `rows × units`, and f where `cache` says: the one computation
+  /// that training and inference share, so that both give the same values (inference writes
+  /// +0 where training's output, holding the cache, has −0). The parameters must have been
+  /// validated.
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   static func apply(
     _ input: Matrix<Element>, sigma: Matrix<Element>, center: Matrix<Element>, amplitude: Matrix<Element>,
-    specs: Specs, output: inout Matrix<Element>, cache: UnsafeMutableBufferPointer<Element>?,
+    specs: Specs, output: inout Matrix<Element>, cache: CacheTarget,
     workspace: KernelWorkspace?
   ) {
     let (rows, columns) = (input.rows, input.columns)
     withKernelParameters(sigma: sigma, center: center, amplitude: amplitude, specs: specs) { s, c, a in
       input.withUnsafeBufferPointer { x in
         output.withUnsafeMutableBufferPointer { y in
+          let f: UnsafeMutableBufferPointer<Element>?
+          switch cache {
+          case .none: f = nil
+          case .buffer(let buffer): f = buffer
+          case .output: f = y
+          }
           BumpKernel.forward(
             input: x, rows: rows, columns: columns, sigma: s, center: c, amplitude: a,
-            output: y, cache: cache, workspace: workspace)
+            output: y, cache: f, workspace: workspace)
         }
       }
     }
@@ -306,7 +349,7 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
       let aArg = a ?? (wantA ? .shared(1) : nil)
       x.withUnsafeBufferPointer { xp in
         outputGradient.withUnsafeBufferPointer { g in
-          cache.withUnsafeBufferPointer { f in
+          (cacheIsOutput ? output : cache).withUnsafeBufferPointer { f in
             inputGradient.withUnsafeMutableBufferPointer { dx in
               sigma.gradient.withUnsafeMutableBufferPointer { ds in
                 center.gradient.withUnsafeMutableBufferPointer { dc in
@@ -361,7 +404,7 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
       var output = Matrix<Element>(validRows: input.rows, columns: units)
       Bump.apply(
         input, sigma: sigma, center: center, amplitude: amplitude, specs: layout.specs,
-        output: &output, cache: nil, workspace: nil)
+        output: &output, cache: .none, workspace: nil)
       return output
     }
   }
