@@ -9,7 +9,6 @@ struct KernelInputs<S: KernelScalar> {
   var sigma: [S]
   var upstream: [S]
   var output: [S]
-  var cache: [S]
   var inputGradient: [S]
   var sigmaGradient: [S]
   let workspace = KernelWorkspace()
@@ -30,23 +29,21 @@ struct KernelInputs<S: KernelScalar> {
     upstream = (0..<n).map { _ in S(next() * 2 - 1) }
     sigma = (0..<columns).map { _ in S(0.5 + 1.5 * next()) }
     output = [S](repeating: 0, count: n)
-    cache = [S](repeating: 0, count: n)
     inputGradient = [S](repeating: 0, count: n)
     sigmaGradient = [S](repeating: 0, count: columns)
   }
 
-  /// The forward pass; with `caching`, it also writes f for the backward pass, as the layer
-  /// does in training.
+  /// The forward pass; with `caching`, the output also serves as the cache of f for the
+  /// backward pass (−0 outside the support), as a layer without an amplitude keeps it in
+  /// training.
   mutating func forward(_ options: KernelOptions, caching: Bool = false) {
     let (r, c, ws) = (rows, columns, workspace)
     x.withUnsafeBufferPointer { x in
       sigma.withUnsafeBufferPointer { s in
         output.withUnsafeMutableBufferPointer { o in
-          cache.withUnsafeMutableBufferPointer { f in
-            BumpKernel.forward(
-              input: x, rows: r, columns: c, sigma: .perUnit(s), output: o,
-              cache: caching ? f : nil, options: options, workspace: ws)
-          }
+          BumpKernel.forward(
+            input: x, rows: r, columns: c, sigma: .perUnit(s), output: o,
+            cache: caching ? o : nil, options: options, workspace: ws)
         }
       }
     }
@@ -78,7 +75,7 @@ struct KernelInputs<S: KernelScalar> {
         upstream.withUnsafeBufferPointer { g in
           inputGradient.withUnsafeMutableBufferPointer { dx in
             sigmaGradient.withUnsafeMutableBufferPointer { ds in
-              cache.withUnsafeBufferPointer { f in
+              output.withUnsafeBufferPointer { f in
                 BumpKernel.backward(
                   input: x, upstream: g, rows: r, columns: c, sigma: .perUnit(s), cache: f,
                   inputGradient: dx, sigmaGradient: ds, options: options, workspace: ws)
@@ -120,8 +117,8 @@ func kernelRecords<S: KernelScalar>(
           guard filter(name) else { continue }
           let options = KernelOptions(implementation: implementation, threads: t)
           let minSeconds = quick ? 0.05 : (implementation == .scalarReference ? 0.3 : 0.5)
-          // forward+backward is what a training step runs: forward caching f, then backward
-          // reading it.
+          // forward+backward is what a training step runs: forward caching f (in the
+          // output), then backward reading it.
           let both = workload == "forward+backward"
           let timing = measure(minRuns: quick ? 3 : 7, minSeconds: minSeconds) {
             inputs.forward(options, caching: both)

@@ -323,8 +323,8 @@ extension MemoryBudget {
   ///   checkpoint: the tensors copied for the file and the file's bytes when saving, or the
   ///   bytes and tensors when a failed run reloads it), and 1 MiB for the checkpoint header;
   /// - the layers' buffers, which each layer keeps and reuses at the size of its largest
-  ///   batch: per row, the forward outputs (a Dense layer's output; a Bump's output and
-  ///   cache; a RadialBump's distances, output and cache, and its shifted inputs beyond
+  ///   batch: per row, the forward outputs (a Dense layer's output; a Bump's output, which
+  ///   holds its cache, and a cache of its own with `--train-amplitude`; a RadialBump's distances, output and cache, and its shifted inputs beyond
   ///   ``RadialBump/directDimensionLimit`` inputs; another activation's output) for
   ///   max(B, E) rows, and the backward buffers (each layer's input gradient, a Dense
   ///   layer's column of ones, a RadialBump's weights) for B rows;
@@ -360,7 +360,7 @@ extension MemoryBudget {
         switch configuration.activation {
         case .bump:
           parameters += 3 * size
-          forward += 2 * size
+          forward += (configuration.trainAmplitude ? 2 : 1) * size
           backward += size
         case .gaussian:
           parameters += 3
