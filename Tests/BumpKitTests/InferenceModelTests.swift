@@ -85,6 +85,32 @@ struct InferenceModelTests {
     }
   }
 
+  /// A model ending in a bump layer without an amplitude: its output holds the layer's cache,
+  /// −0 outside the support, and every path to a prediction gives those bits.
+  static func endingInABump<E: MatrixScalar>(_: E.Type) throws {
+    let model = try Sequential<E>(seed: 5) {
+      try Dense(inputSize: 3, outputSize: 8)
+      try Bump(units: 8)
+    }
+    let x = try inputs(rows: 100, columns: 3, seed: 11, E.self)
+    let forward = try model.forward(x)
+    model.releaseSavedState()
+    #expect(forward.elements.contains { $0 == 0 && $0.sign == .minus }, "no input outside a support")
+    #expect(forward.elements.contains { $0 > 0 }, "no input inside a support")
+    // Fewer rows than a block: through the layers' own passes.
+    #expect(bits(try model.predict(x)) == bits(forward))
+    // The inference form, on one block and on several.
+    let frozen = try InferenceModel(model)
+    #expect(bits(try frozen.predict(x)) == bits(forward))
+    #expect(bits(try frozen.predict(x, batchSize: 7)) == bits(forward))
+  }
+
+  @Test("A model ending in a bump layer: forward, predict and the inference form give the same bits, −0 included (Float)")
+  func endingInABumpFloat() throws { try Self.endingInABump(Float.self) }
+
+  @Test("A model ending in a bump layer: forward, predict and the inference form give the same bits, −0 included (Double)")
+  func endingInABumpDouble() throws { try Self.endingInABump(Double.self) }
+
   @Test("An inference model keeps the weights it was made with")
   func independentOfLaterTraining() throws {
     let model = try everyKindModel()

@@ -264,8 +264,8 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   ///
   /// Where an element lies outside its unit's support the output is 0; without an amplitude
   /// (a fixed at 1, the default) it is −0 there, as the layer keeps its record of the support
-  /// in the output itself rather than in a second buffer. −0 equals 0 in every comparison and
-  /// sum.
+  /// in the output itself rather than in a second buffer (the inference form writes the same
+  /// bits). −0 equals 0 in every comparison and sum.
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
   public func forward(_ input: Matrix<Element>) throws -> Matrix<Element> {
@@ -295,7 +295,7 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
 
   /// Where ``apply(_:sigma:center:amplitude:specs:output:cache:workspace:)`` keeps f.
   enum CacheTarget {
-    /// Nowhere (inference).
+    /// Nowhere (inference with an amplitude).
     case none
     /// In a buffer of its own.
     case buffer(UnsafeMutableBufferPointer<Element>)
@@ -305,8 +305,8 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
   }
 
   /// g into `output`, already `rows × units`, and f where `cache` says: the one computation
-  /// that training and inference share, so that both give the same values (inference writes
-  /// +0 where training's output, holding the cache, has −0). The parameters must have been
+  /// that training and inference share, so that both give the same bits (both keep the
+  /// cache's −0 in the output when there is no amplitude). The parameters must have been
   /// validated.
   @_specialize(where Element == Float)
   @_specialize(where Element == Double)
@@ -402,9 +402,12 @@ public final class Bump<Element: MatrixScalar>: CheckpointableLayer {
     func callAsFunction(_ input: Matrix<Element>) throws -> Matrix<Element> {
       try checkBatch(input, features: units, "Bump(\(units)) inference")
       var output = Matrix<Element>(validRows: input.rows, columns: units)
+      // As the layer's forward pass writes it: without an amplitude, f with −0 outside the
+      // support (one store), so that both forms give the same bits.
+      let cacheInOutput = Bump.isNeutral(amplitude[0, 0], layout.amplitude, 1)
       Bump.apply(
         input, sigma: sigma, center: center, amplitude: amplitude, specs: layout.specs,
-        output: &output, cache: .none, workspace: nil)
+        output: &output, cache: cacheInOutput ? .output : .none, workspace: nil)
       return output
     }
   }
