@@ -324,7 +324,8 @@ extension MemoryBudget {
   ///   bytes and tensors when a failed run reloads it), and 1 MiB for the checkpoint header;
   /// - the layers' buffers, which each layer keeps and reuses at the size of its largest
   ///   batch: per row, the forward outputs (a Dense layer's output; a Bump's output, which
-  ///   holds its cache, and a cache of its own with `--train-amplitude`; a RadialBump's distances, output and cache, and its shifted inputs beyond
+  ///   holds its cache, and a cache of its own with `--train-amplitude`; a RadialBump's
+  ///   distances, output and cache, and its shifted inputs beyond
   ///   ``RadialBump/directDimensionLimit`` inputs; another activation's output) for
   ///   max(B, E) rows, and the backward buffers (each layer's input gradient, a Dense
   ///   layer's column of ones, a RadialBump's weights) for B rows;

@@ -175,24 +175,23 @@ import Testing
     #expect(try ModelInfo(metadata: metadata, source: "m", inputs: plan.width).plan == plan)
     // Two bins either way, so the inputs still match the feature names: only the edges differ.
     // Decreasing or repeated edges reach the check; a null does not decode at all.
-    for (edges, says) in [("[9,3,1]", "bin edges of"), ("[1,3,3]", "bin edges of"), ("[1,null,9]", "not valid")] {
+    let changedEdges = [("[9,3,1]", "bin edges of"), ("[1,3,3]", "bin edges of"), ("[1,null,9]", "not valid")].map {
+      (stored.replacingOccurrences(of: "\"edges\":[1,3,9]", with: "\"edges\":\($0.0)"), $0.1)
+    }
+    // And edges on a text column.
+    let onText = (
+      stored.replacingOccurrences(of: "\"categories\":", with: "\"edges\":[0,1],\"categories\":"),
+      "bin edges of \"b\""
+    )
+    for (columnPlan, says) in changedEdges + [onText] {
       var bad = metadata
-      bad["column_plan"] = stored.replacingOccurrences(of: "\"edges\":[1,3,9]", with: "\"edges\":\(edges)")
-      #expect(bad["column_plan"] != stored)
+      bad["column_plan"] = columnPlan
+      #expect(columnPlan != stored)
       #expect {
         try ModelInfo(metadata: bad, source: "m", inputs: plan.width)
       } throws: { error in
         "\(error)".contains(says)
       }
-    }
-    // Edges on a text column.
-    var onText = metadata
-    onText["column_plan"] = stored.replacingOccurrences(of: "\"categories\":", with: "\"edges\":[0,1],\"categories\":")
-    #expect(onText["column_plan"] != stored)
-    #expect {
-      try ModelInfo(metadata: onText, source: "m", inputs: plan.width)
-    } throws: { error in
-      "\(error)".contains("bin edges of \"b\"")
     }
   }
 
