@@ -217,6 +217,10 @@ def main():
     parser.add_argument("--bump-seeds", type=int, default=3,
                         help="validation: seeds 1…N for the median column (seed 1 is bump's default)")
     args = parser.parse_args()
+    for name, value, least in [("--seeds", args.seeds, 1), ("--first-seed", args.first_seed, 0),
+                               ("--sklearn-seeds", args.sklearn_seeds, 1), ("--bump-seeds", args.bump_seeds, 1)]:
+        if value < least:
+            parser.error(f"{name} must be at least {least}, got {value}")
     extra = shlex.split(args.bump_args)
     work = args.work or tempfile.mkdtemp(prefix="bump-compare-")
     os.makedirs(work, exist_ok=True)
