@@ -33,8 +33,8 @@ package struct BumpCommand: ParsableCommand {
   )
 
   /// Parses and runs the command like ArgumentParser's own `main()`, except that a failure is
-  /// reported as one line on standard error, without the usage text that buries the message
-  /// when scripts log it (`--help` shows the usage).
+  /// reported on standard error in one line (a list it holds one item a line), without the
+  /// usage text that buries the message when scripts log it (`--help` shows the usage).
   package static func main() {
     InterruptHandler.install()
     if let bad = ArgumentEncoding.firstInvalidArgument() {
@@ -73,8 +73,8 @@ package struct BumpCommand: ParsableCommand {
         }
         terminate(code.rawValue)
       }
-      let line = oneLineMessage(for: error)
-      if !line.isEmpty { Console.error(line) }
+      let text = errorMessage(for: error)
+      if !text.isEmpty { Console.error(text) }
       terminate(code.rawValue)
     }
   }
@@ -84,6 +84,21 @@ package struct BumpCommand: ParsableCommand {
 
   package static func oneLineMessage(for error: Error) -> String {
     let text = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+    return text.isEmpty ? "" : "Error: " + text
+  }
+
+  /// `Error: <message>` as ``oneLineMessage(for:)`` has it, except that a list the message
+  /// holds (its lines indented by two spaces: the unusable cells of a file, its missing
+  /// cells) keeps one item a line.
+  package static func errorMessage(for error: Error) -> String {
+    var text = ""
+    for line in message(for: error).split(whereSeparator: \.isNewline) where !line.isEmpty {
+      if text.isEmpty {
+        text = String(line)
+      } else {
+        text += (line.hasPrefix("  ") ? "\n" : " ") + line
+      }
+    }
     return text.isEmpty ? "" : "Error: " + text
   }
 }

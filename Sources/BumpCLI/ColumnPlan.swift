@@ -209,6 +209,22 @@ struct ColumnPlan: Codable, Equatable, Sendable {
 
   /// The model's input names, in order.
   var inputNames: [String] { features.flatMap(\.inputNames) }
+
+  /// The first input name that two inputs would share, with the columns that make them: a
+  /// column named `x (missing)` beside a number column `x` with missing cells, `c=red` beside
+  /// a text column `c` holding `red`, or (the same column twice) a category spelled `(other)`
+  /// in a column that lumps categories. A model's input names must differ (a checkpoint with
+  /// two equal ones is refused), so training refuses such a plan before it starts.
+  var inputNameClash: (name: String, first: String, second: String)? {
+    var owner: [String: String] = [:]
+    for feature in features {
+      for name in feature.inputNames {
+        if let first = owner[name] { return (name, first, feature.name) }
+        owner[name] = feature.name
+      }
+    }
+    return nil
+  }
   /// The number of model inputs.
   var width: Int { features.reduce(0) { $0 + $1.width } }
 

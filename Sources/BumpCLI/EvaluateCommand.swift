@@ -51,7 +51,7 @@ struct EvaluateCommand: TableCheckpointCommand {
     for warning in input.tally.warnings(plan: input.plan, source: input.source) { Console.error(warning) }
     var lines = [
       "Model: \(model) (\(info.task), \(info.loss.rawValue) loss)",
-      "Data: \(input.source), \(score.rows) samples",
+      "Data: \(input.source), \(score.rows) sample\(score.rows == 1 ? "" : "s")",
       "loss (\(info.loss.rawValue)): \(formatted(score.loss, digits: 6))",
     ]
     switch info.task {

@@ -107,7 +107,7 @@ struct FunctionCommand: ParsableCommand {
   /// name the option.
   private func inputs<Scalar: MatrixScalar>(
     _: Scalar.Type
-  ) throws(ValidationError) -> (BumpFunctionParameters<Scalar>, grid: (Scalar, Scalar)?) {
+  ) throws(ValidationError) -> (BumpFunctionParameters<Scalar>, grid: (Scalar, Scalar, exact: (Double, Double))?) {
     let parameters = try BumpFunctionParameters<Scalar>(
       sigma: sigma, center: center, amplitude: amplitude)
     guard let from, let to else { return (parameters, nil) }
@@ -117,7 +117,7 @@ struct FunctionCommand: ParsableCommand {
       throw ValidationError(
         "\(option) must be finite in \(Scalar.self) precision, got \(argument.text)")
     }
-    return (parameters, (first, last))
+    return (parameters, (first, last, (from.value(as: Double.self), to.value(as: Double.self))))
   }
 
   func run() throws {
@@ -130,8 +130,8 @@ struct FunctionCommand: ParsableCommand {
   private func run<Scalar: MatrixScalar>(_: Scalar.Type) throws {
     let (parameters, grid) = try inputs(Scalar.self)
     var xs: any NumberBatches<Scalar>
-    if let (first, last) = grid, let steps {
-      xs = EvenlySpacedNumbers(from: first, to: last, count: steps)
+    if let (first, last, exact) = grid, let steps {
+      xs = EvenlySpacedNumbers(from: first, to: last, count: steps, exactEnds: exact)
     } else {
       xs = LineNumbers<Scalar>(reader: try LineReader(path: file ?? "-"))
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BumpKit
+import Foundation
 
 /// The floating-point type that `bump function` evaluates in and `bump train` trains in.
 enum Precision: String, CaseIterable, ExpressibleByArgument, Sendable {
@@ -111,6 +112,21 @@ struct BumpFunctionTable<Scalar: MatrixScalar> {
           }
         }
       }
+    }
+    // Where f is subnormal, its rounding is a large part of it (75 % at the least one), and
+    // the kernels' derivatives, f times a factor that can be as large as 10³⁰⁰, carry that
+    // error into numbers of the normal range: those x are recomputed in Float80, where f is
+    // not subnormal.
+    for i in 0..<n where cache[i] != 0 && Swift.abs(cache[i]) < Scalar.leastNormalMagnitude {
+      let u = Float80(Double(x[i])) - Float80(Double(p.center))
+      let sigma = Float80(Double(p.sigma)), a = Float80(Double(p.amplitude))
+      let t = sigma - u * u
+      guard t > 0 else { continue }
+      let f = Foundation.exp(-sigma / t)
+      let slope = f * (-2 * sigma * u / (t * t))
+      dx[i] = Scalar(Double(a * slope))
+      dCenter[i] = Scalar(Double(-a * slope))
+      dSigma[i] = Scalar(Double(a * f * (u * u / (t * t))))
     }
     (self.value, self.dx, self.dSigma, self.dCenter, self.dAmplitude) = (
       value, dx, dSigma, dCenter, dAmplitude

@@ -95,6 +95,13 @@ enum ModelFile {
         }
       }
     }
+    // A calibration belongs to a model with a radial layer: on another one `--coverage` and
+    // the abstention columns would be silently without effect.
+    if info.support != nil, !model.layers.contains(where: { $0 is RadialBump<Element> }) {
+      throw CLIError.invalidCheckpoint(
+        path: path,
+        reason: "the \"\(SupportCalibration.metadataKey)\" entry calibrates a support score, but the model has no radial layer")
+    }
     return (ModelEnsemble(models, loss: info.loss), info)
   }
 

@@ -194,24 +194,34 @@ struct EvenlySpacedNumbers<Scalar: MatrixScalar>: NumberBatches {
   let to: Scalar
   /// The number of points, ≥ 1.
   let count: Int
+  /// The ends in `Double`, which the points between them are computed from.
+  private let ends: (Double, Double)
   private var index = 0
 
-  init(from: Scalar, to: Scalar, count: Int) {
+  /// - Parameter exactEnds: the ends as `Double` values, when they are nearer the numbers
+  ///   asked for than `from` and `to` (a `Float` grid from the decimal 0.1 to 0.7); by
+  ///   default `from` and `to` themselves.
+  init(from: Scalar, to: Scalar, count: Int, exactEnds: (Double, Double)? = nil) {
     precondition(count >= 1, "count must be at least 1")
     self.from = from
     self.to = to
     self.count = count
+    ends = exactEnds ?? (Double(from), Double(to))
   }
 
-  /// The point with index `i` in 0..<count.
+  /// The point with index `i` in 0..<count: computed in `Double` from the exact ends and
+  /// rounded once, so that a `Float` grid from 0.1 to 0.7 reads 0.2, 0.3, …, 0.6 as the
+  /// `Double` one does (in `Float` arithmetic from the rounded ends: 0.19999999, 0.29999998,
+  /// …).
   func point(_ i: Int) -> Scalar {
     if i == 0 { return from }
     if i == count - 1 { return to }
-    let n = Scalar(count - 1)
-    let k = Scalar(i)
-    let scaledSpan = (to - from) * k
-    if scaledSpan.isFinite { return from + scaledSpan / n }
-    return from * ((n - k) / n) + to * (k / n)
+    let (a, b) = ends
+    let n = Double(count - 1)
+    let k = Double(i)
+    let scaledSpan = (b - a) * k
+    if scaledSpan.isFinite { return Scalar(a + scaledSpan / n) }
+    return Scalar(a * ((n - k) / n) + b * (k / n))
   }
 
   mutating func next(limit: Int) -> [Scalar]? {

@@ -161,6 +161,9 @@ struct PreparedData<Element: MatrixScalar> {
     if configuration.standardizeTarget == true, training.task.classes == nil {
       let map = try Processes.group.map { try GroupStatistics.standardization(of: training.y, in: $0) }
         ?? InputStatistics.targets(training.y)
+      try Processes.agreeing("checking the target") {
+        try Self.checkTargetScale(training.y, mean: map.mean[0], path: configuration.dataFile)
+      }
       training = try map.applyToTargets(of: training)
       validation = try validation.map { try map.applyToTargets(of: $0) }
       targetStandardization = map
@@ -346,5 +349,26 @@ struct PreparedData<Element: MatrixScalar> {
   /// prepared), else this process's.
   var partCounts: (training: Int, validation: Int?, test: Int?) {
     groupCounts ?? (training.count, validation?.count, test?.count)
+  }
+
+  /// The largest distance of a regression target from its training mean whose square (the
+  /// losses are reported in the target's units) stays finite, with room to spare for
+  /// predictions a few times as far off: about 3.4·10¹⁵³.
+  static var largestTargetDeviation: Double { Double.greatestFiniteMagnitude.squareRoot() / 4 }
+
+  /// Refuses a regression target (in double precision: a float one cannot come near) whose
+  /// squared errors would overflow, before training rather than after it: its losses, in the
+  /// target's own units, would be infinite and the run's results could not be written.
+  static func checkTargetScale(_ y: Matrix<Element>, mean: Double, path: String?) throws {
+    var largest = 0.0
+    y.withUnsafeBufferPointer { values in
+      for v in values { largest = Swift.max(largest, Swift.abs(Double(v) - mean)) }
+    }
+    guard largest > largestTargetDeviation else { return }
+    throw CLIError.dataMismatch(
+      path: path.map { $0 == "-" ? "standard input" : $0 } ?? "the data",
+      reason: "the target's values lie up to \(formatted(largest, digits: 3)) from their mean "
+        + "\(formatted(mean, digits: 3)): their squared errors would overflow even in double precision; "
+        + "rescale the target (divide it by a power of ten)")
   }
 }

@@ -219,6 +219,7 @@ extension SupportReport {
 /// scores' quantiles the checkpoint keeps.
 struct CoverageOption: ParsableArguments {
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       """
       For a model with a radial layer (bump train --radial or --radial-last): abstain below \
@@ -238,15 +239,19 @@ struct CoverageOption: ParsableArguments {
   /// The calibration to score with: `stored` (the checkpoint's, nil for a model without
   /// one) at the coverage asked for.
   ///
-  /// - Throws: ``CLIError/invalidCheckpoint(path:reason:)`` for `--coverage` with a
-  ///   checkpoint that has no calibration, or one without quantiles.
+  /// - Throws: `ValidationError` for `--coverage` with a model that has no calibration (one
+  ///   without a radial layer); ``CLIError/invalidCheckpoint(path:reason:)`` for one whose
+  ///   calibration has no quantiles.
   func calibration(_ stored: SupportCalibration?, model path: String) throws -> SupportCalibration? {
     guard let coverage else { return stored }
-    guard let stored, !stored.quantiles.isEmpty else {
+    guard let stored else {
+      throw ValidationError(
+        "--coverage applies to a model with a radial layer, whose checkpoint holds the support calibration that "
+          + "bump train --radial or --radial-last stores; \(path) holds none")
+    }
+    guard !stored.quantiles.isEmpty else {
       throw CLIError.invalidCheckpoint(
-        path: path,
-        reason: "--coverage needs the support calibration that bump train --radial stores, and this checkpoint has "
-          + (stored == nil ? "none" : "one without the training quantiles"))
+        path: path, reason: "--coverage needs the training quantiles of the support calibration, and this one has none")
     }
     return try stored.recalibrated(coverage: coverage)
   }

@@ -267,6 +267,16 @@ struct TableData<Element: MatrixScalar> {
         reason: "no usable feature column: "
           + plan.dropped.map { "\(MessageText.quoted($0.name)) is \($0.reason)" }.joined(separator: ", "))
     }
+    if let clash = plan.inputNameClash {
+      let makers =
+        clash.first == clash.second
+        ? "twice by column \(MessageText.quoted(clash.first))"
+        : "by column \(MessageText.quoted(clash.first)) and by column \(MessageText.quoted(clash.second))"
+      throw CLIError.dataMismatch(
+        path: source,
+        reason: "two model inputs would be named \(MessageText.quoted(clash.name)), made \(makers); "
+          + "rename a column, or leave one out with --ignore")
+    }
     try budget.checkTraining(
       configuration, rows: kept + testRows.count, features: plan.width,
       outputs: configuration.loss == .bce ? 1 : (taskValue.classes ?? 1),

@@ -298,12 +298,14 @@ struct TrainCommand: ParsableCommand {
   var finalModel: FinalModelChoice?
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "How many refits --final-model ensemble or refit trains, each on all non-test rows for E epochs: the first from the run's initial weights and shuffles (--seed), each further one from its own (a seed derived from --seed); the final model is the mean of the refits (with the early-stopped model for ensemble). At least 1; default \(Self.defaultRefits), \(Self.defaultClassificationRefits) for classification on --data without --radial or --radial-last (docs/real-data.md).",
       valueName: "n"))
   var refits: Int?
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "Label smoothing ε for --loss softmax: each training row's target is (1 − ε) on its class and ε spread evenly over all classes (the validation loss that early stopping watches is the smoothed one; the reported losses are not). In [0, 1); default \(formatted(Self.defaultLabelSmoothing)).",
       valueName: "epsilon"))

@@ -18,6 +18,10 @@ struct TrainingRun<Element: MatrixScalar> {
   /// For tests: fail as an interrupted run does after this many epochs of the refit on all
   /// rows (`--final-model refit` or `ensemble`).
   var failAfterRefitEpochs: Int?
+  /// OpenBLAS as the run starts, for every summary: training holds OpenBLAS to one thread
+  /// inside its workers, so a summary written when a run is interrupted would otherwise
+  /// report 1 thread.
+  let blasDescription = "\(BLAS.configuration)"
 
   /// The metadata entry that identifies the prepared data of a run: `training_data_digest`,
   /// 64-bit FNV-1a of the training and validation (and test, when there is a test part)
@@ -864,7 +868,7 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     let c = configuration
     let features = data.training.featureNames.count
-    var dataLine = "Data: \(data.source), \(data.sizeText), \(features) features → \(target)"
+    var dataLine = "Data: \(data.source), \(data.sizeText), \(features) feature\(features == 1 ? "" : "s") → \(target)"
     var standardized: [String] = []
     if data.standardization != nil { standardized.append("features") }
     if data.targetStandardization != nil { standardized.append("target") }
@@ -879,7 +883,7 @@ struct TrainingRun<Element: MatrixScalar> {
       + "\(c.patience == nil ? "" : "up to ")\(c.epochs) epochs, batch \(c.batchSize), seed \(c.seed)"
     if c.schedule == .cosine { trainingLine += ", cosine schedule" }
     if let patience = c.patience { trainingLine += ", patience \(patience)" }
-    var lines = [dataLine] + data.summaryLines + [modelLine, trainingLine, "BLAS: \(BLAS.configuration)"]
+    var lines = [dataLine] + data.summaryLines + [modelLine, trainingLine, "BLAS: \(blasDescription)"]
     if let group = Processes.group {
       // The batch above is each process's: a step takes one from every process.
       lines.append(

@@ -41,6 +41,64 @@ import Testing
       ["train", "--epochs", "3", "--layers", "8", "--output", scratch.path(run)] + arguments)
   }
 
+  /// Columns whose inputs would share a name are refused before training (such a
+  /// checkpoint would be unusable: predict refuses repeated feature names): a column named
+  /// like another's missing-cell indicator, like another's one-hot input, and a category
+  /// spelled `(other)` in a column that lumps categories. Without missing cells there is no
+  /// indicator and nothing clashes.
+  @Test func columnsWhoseInputsWouldShareANameAreRefusedBeforeTraining() throws {
+    let scratch = try Scratch()
+    var indicator = "x,x (missing),y\n"
+    var oneHot = "c,c=red,y\n"
+    var plain = "x,x (missing),y\n"
+    for i in 0..<40 {
+      indicator += "\(i % 5 == 0 ? "" : "\(i)"),\(i % 7),\(Double(i) / 4)\n"
+      oneHot += "\(i % 3 == 0 ? "red" : "blue"),\(i % 7),\(Double(i) / 4)\n"
+      plain += "\(i),\(i % 7),\(Double(i) / 4)\n"
+    }
+    var other = "c,y\n"
+    for i in 0..<68 { other += "\(i % 34 == 0 ? "(other)" : "k\(i % 34)"),\(i % 2)\n" }
+    let cases: [(text: String, task: String, message: String)] = [
+      (indicator, "regression",
+       #"two model inputs would be named "x (missing)", made by column "x" and by column "x (missing)"; rename a column, or leave one out with --ignore"#),
+      (oneHot, "regression", #"two model inputs would be named "c=red", made by column "c" and by column "c=red""#),
+      (other, "classification", #"two model inputs would be named "c=(other)", made twice by column "c""#),
+    ]
+    for (k, c) in cases.enumerated() {
+      let data = try Self.write(c.text, "clash\(k).csv", in: scratch)
+      let run = "clash\(k)"
+      let train = try Self.train(["--data", data, "--target", "y", "--task", c.task], in: scratch, run: run)
+      #expect(train.status == 1 && train.stderr.contains(c.message), "\(train.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: scratch.path(run)))
+    }
+    let data = try Self.write(plain, "plain.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression"], in: scratch, run: "plain")
+    #expect(train.status == 0, "\(train.stderr)")
+  }
+
+  /// A regression target whose squared errors would overflow even in double precision is
+  /// refused before training (its losses, in the target's units, would be infinite and the
+  /// run's results could not be written); one just inside the bound trains.
+  @Test func aTargetWhoseSquaredErrorsOverflowIsRefusedBeforeTraining() throws {
+    let scratch = try Scratch()
+    func table(_ scale: Double) -> String {
+      var text = "x,y\n"
+      for i in 0..<60 { text += "\(Double(i) / 60),\([scale, -scale, 0][i % 3])\n" }
+      return text
+    }
+    let huge = try Self.write(table(1e200), "huge.csv", in: scratch)
+    let refused = try Self.train(
+      ["--data", huge, "--target", "y", "--task", "regression", "--precision", "double"], in: scratch, run: "huge")
+    #expect(refused.status == 1, "\(refused.stdout)")
+    #expect(refused.stderr.contains("the target's values lie up to 1.06e+200 from their mean")
+        && refused.stderr.contains("their squared errors would overflow even in double precision; rescale the target"), "\(refused.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: scratch.path("huge")))
+    let large = try Self.write(table(1e150), "large.csv", in: scratch)
+    let trained = try Self.train(
+      ["--data", large, "--target", "y", "--task", "regression", "--precision", "double"], in: scratch, run: "large")
+    #expect(trained.status == 0, "\(trained.stderr)")
+  }
+
   @Test func penguinsTrainWithNoOptionAndPredictClassNamesWarningOnceForAnUnseenIsland() throws {
     let scratch = try Scratch()
     let data = try Self.write(Self.penguins(), "penguins.csv", in: scratch)
@@ -193,6 +251,9 @@ import Testing
     #expect(train.stderr.contains("26 unusable cells"), "\(train.stderr)")
     #expect(train.stderr.contains("… and 6 more"), "\(train.stderr)")
     #expect(train.stderr.components(separatedBy: "is not a number").count - 1 == 20, "\(train.stderr)")
+    // One cell a line, below the message's first line.
+    let items = train.stderr.split(separator: "\n").filter { $0.hasPrefix("  ") && $0.contains("is not a number") }
+    #expect(items.count == 20 && train.stderr.hasPrefix("Error: "), "\(train.stderr)")
     #expect(train.stderr.contains("line 3, column \"a\": \"x1\"") && train.stderr.contains("line 3, column \"b\""))
     #expect(train.stderr.contains("--categorical a"), "\(train.stderr)")
   }

@@ -282,7 +282,7 @@ import BumpTestSupport
     let run = scratch.path("run")
     let train = try Hostile.run(base + ["--ignore", "id,name", "--output", run])
     #expect(train.status == 0, "\(train.stderr)")
-    #expect(train.stdout.contains("1 features"), "\(train.stdout)")
+    #expect(train.stdout.contains("1 feature →"), "\(train.stdout)")
     let model = run + "/model.safetensors"
     for command in [["predict"], ["evaluate"], ["predict", "--ignore", "id,name"], ["evaluate", "--ignore", "id"]] {
       let result = try Hostile.run(command + ["--model", model, "--data", csv])

@@ -57,7 +57,7 @@ import Testing
     let command = "exec \"$0\" " + train.joined(separator: " ") + " --output run --ignore " + argument
     let accepted = try Hostile.run(["/bin/bash", "-c", command, "BUMP"], in: scratch.url, shell: true)
     #expect(accepted.status == 0, "\(argument): \(accepted.stderr)")
-    #expect(accepted.stdout.contains("1 features"), "\(accepted.stdout)")
+    #expect(accepted.stdout.contains("1 feature →"), "\(accepted.stdout)")
   }
 
   @Test func oneBadCellIsToBeFixedNotIgnored() throws {

@@ -144,6 +144,15 @@ import BumpTestSupport
     #expect(try result.rows().map { $0[0] } == [0.1, 0.2, 0.3])
   }
 
+  /// A Float grid's points are computed in Double and rounded once: 0.2, not 0.19999999.
+  @Test func aFloatGridReadsAsTheDoubleOne() throws {
+    let result = try Tool.run([
+      "function", "--precision", "float", "--sigma", "1", "--from", "0.1", "--to", "0.7", "--steps", "7",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(try result.rows().map { $0[0] } == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], "\(result.stdout)")
+  }
+
   /// More values than one kernel batch, so that batches join up in order.
   @Test func longInputKeepsOrder() throws {
     let count = 10_000

@@ -85,6 +85,13 @@ import BumpTestSupport
         classifier, "three-class-names", { $0["class_names"] = #"["a","b","c"]"# },
         #"the "class_names" entry has 3 names, the "classes" entry says 2"#
       ),
+      // A calibration on a model without a radial layer: --coverage and the abstention
+      // columns would have no effect.
+      (
+        classifier, "support-without-radial-layer",
+        { $0[SupportCalibration.metadataKey] = try ModelInfo.json(try SupportCalibration(trainingDensities: [1, 2, 3, 4])) },
+        #"the "support_calibration" entry calibrates a support score, but the model has no radial layer"#
+      ),
     ]
     for c in cases {
       let path = try Self.edited(c.model, c.name, in: folder, c.edit)

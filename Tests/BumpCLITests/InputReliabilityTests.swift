@@ -60,6 +60,20 @@ import BumpTestSupport
     #expect("\(PreparedData<Float>.advised(other, target: "y", task: .regression))" == "\(other)")
   }
 
+  /// A negative value of an option that takes a number is that option's range error, not
+  /// "Missing value" (the value read as another option).
+  @Test func negativeNumbersAreTheirOptionsRangeErrors() throws {
+    try expectOneLineTrainError(["--refits", "-1"], containing: "--refits must be at least 1, got -1")
+    try expectOneLineTrainError(["--label-smoothing", "-0.1"], containing: "--label-smoothing must be in [0, 1), got -0.1")
+    for command in ["predict", "evaluate"] {
+      let error = try #require(throws: (any Error).self) {
+        _ = try BumpCommand.parseAsRoot([command, "--model", "m.safetensors", "--data", "d.csv", "--coverage", "-1"])
+      }
+      let message = BumpCommand.oneLineMessage(for: error)
+      #expect(message.contains("--coverage -1.0 must be greater than 0 and at most 1"), "\(message)")
+    }
+  }
+
   // MARK: - bump function
 
   @Test func stepsThatAreNotAPositiveCountSaySo() throws {

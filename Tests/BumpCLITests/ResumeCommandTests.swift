@@ -65,9 +65,14 @@ struct ResumeCommandTests {
     let folder = try TemporaryFolder()
     let cut = folder.path + "/cut", whole = folder.path + "/whole"
     let configuration = try TrainCommand.parse(Self.options).resolvedConfiguration()
+    let blas = "BLAS: \(BLAS.configuration)\n"
     #expect(throws: CLIError.self) {
       try TrainingRun<Float>(configuration: configuration, output: cut, checkpointInterval: .zero, failAfterEpochs: 2).run()
     }
+    // The stopped run's summary reports OpenBLAS as the run started (training holds it to one
+    // thread inside its workers).
+    let summary = try String(contentsOfFile: cut + "/summary.txt", encoding: .utf8)
+    #expect(summary.contains(blas), "\(summary)")
     let path = cut + "/model.safetensors"
     let same = try TrainCommand.parse(Self.options + ["--resume", path]).resumedConfiguration(path)
     #expect(same == configuration)
