@@ -115,18 +115,21 @@ struct BumpFunctionTable<Scalar: MatrixScalar> {
     }
     // Where f is subnormal, its rounding is a large part of it (75 % at the least one), and
     // the kernels' derivatives, f times a factor that can be as large as 10³⁰⁰, carry that
-    // error into numbers of the normal range: those x are recomputed in Float80, where f is
-    // not subnormal.
+    // error into numbers of the normal range: those x are recomputed from log f, in a wider
+    // type where there is one.
     for i in 0..<n where cache[i] != 0 && Swift.abs(cache[i]) < Scalar.leastNormalMagnitude {
-      let u = Float80(Double(x[i])) - Float80(Double(p.center))
-      let sigma = Float80(Double(p.sigma)), a = Float80(Double(p.amplitude))
-      let t = sigma - u * u
-      guard t > 0 else { continue }
-      let f = Foundation.exp(-sigma / t)
-      let slope = f * (-2 * sigma * u / (t * t))
-      dx[i] = Scalar(Double(a * slope))
-      dCenter[i] = Scalar(Double(-a * slope))
-      dSigma[i] = Scalar(Double(a * f * (u * u / (t * t))))
+      let u = Wide(Double(x[i])) - Wide(Double(p.center))
+      let sigma = Wide(Double(p.sigma)), a = Wide(Double(p.amplitude))
+      let t = sigma.addingProduct(-u, u)
+      guard t > 0, u != 0 else { continue }
+      // log f = −σ/t; ∂f/∂x = f·(−2σu/t²), ∂f/∂σ = f·u²/t², each through its logarithm
+      // (σ|u| and u² may underflow, and 2σ overflow, where the product is a normal number).
+      let logF = -sigma / t, logT = Foundation.log(t), logU = Foundation.log(Swift.abs(u))
+      let slope = Foundation.exp(logF + Foundation.log(2) + Foundation.log(sigma) + logU - 2 * logT)
+      let dx80 = a * (u > 0 ? -slope : slope)
+      dx[i] = Scalar(Double(dx80))
+      dCenter[i] = Scalar(Double(-dx80))
+      dSigma[i] = Scalar(Double(a * Foundation.exp(logF + 2 * logU - 2 * logT)))
     }
     (self.value, self.dx, self.dSigma, self.dCenter, self.dAmplitude) = (
       value, dx, dSigma, dCenter, dAmplitude
@@ -149,3 +152,15 @@ struct BumpFunctionTable<Scalar: MatrixScalar> {
     }
   }
 }
+
+#if arch(x86_64) || arch(i386)
+/// The type ``BumpFunctionTable`` recomputes derivatives in where f is subnormal: `Float80`,
+/// whose wider exponent and significand keep them to a few units in the last place of
+/// `Double`.
+private typealias Wide = Float80
+#else
+/// The type ``BumpFunctionTable`` recomputes derivatives in where f is subnormal: `Double`
+/// (this architecture has no `Float80`), through logarithms.
+private typealias Wide = Double
+#endif
+

@@ -37,11 +37,17 @@ import Testing
     // times the least subnormal.
     let least = Double.leastNonzeroMagnitude
     #expect(t.value == [least, 85 * least], "\(t.value)")
+    // Through Float80 where there is one, else through logarithms in Double.
+    #if arch(x86_64) || arch(i386)
+    let tolerance = 1e-13
+    #else
+    let tolerance = 1e-12
+    #endif
     let dx = [-3.1308470709701647e-168, -4.5844072012622733e-166]
     for i in 0..<2 {
-      #expect(abs(t.dx[i] / dx[i] - 1) < 1e-13, "\(t.dx[i])")
+      #expect(abs(t.dx[i] / dx[i] - 1) < tolerance, "\(t.dx[i])")
       #expect(t.dCenter[i] == -t.dx[i])
     }
-    #expect(abs(t.dSigma[0] / 1.5643725628688076e-18 - 1) < 1e-13, "\(t.dSigma[0])")
+    #expect(abs(t.dSigma[0] / 1.5643725628688076e-18 - 1) < tolerance, "\(t.dSigma[0])")
   }
 }
