@@ -629,6 +629,12 @@ struct TrainCommand: ParsableCommand {
       throw CLIError.invalidCheckpoint(
         path: path, reason: "the run finished (status complete); there is nothing to resume")
     }
+    if header.metadata["final_model"] != nil {
+      // Written once training is over: the run stopped while its results were computed.
+      throw CLIError.invalidCheckpoint(
+        path: path,
+        reason: "training had finished: the checkpoint holds the run's final model (status \(header.metadata["status"] ?? "unknown")), stopped while its results were computed; bump predict and evaluate use it, and no training is left to resume")
+    }
     guard header.metadata[Checkpoint.resumeStateKey] != nil else {
       throw CLIError.invalidCheckpoint(
         path: path,

@@ -93,6 +93,17 @@ struct ResumeCommandTests {
       _ = try TrainCommand.parse(["--resume", whole + "/model.safetensors"]).resumedConfiguration(whole + "/model.safetensors")
     }
     #expect("\(finished!)".contains("nothing to resume"))
+    // A run stopped after training, while its results were computed: its checkpoint holds
+    // the final model, and the refusal says so (not "no training state").
+    var stopped = try SafetensorsFile.read(from: whole + "/model.safetensors")
+    #expect(stopped.metadata["final_model"] != nil)
+    stopped.metadata["status"] = "interrupted"
+    let afterTraining = folder.path + "/after-training.safetensors"
+    try stopped.write(to: afterTraining)
+    let over = #expect(throws: CLIError.self) {
+      _ = try TrainCommand.parse(["--resume", afterTraining]).resumedConfiguration(afterTraining)
+    }
+    #expect("\(over!)".contains("training had finished: the checkpoint holds the run's final model (status interrupted)"), "\(over!)")
 
     let model = try Sequential<Float>(seed: 1) { try Dense(inputSize: 1, outputSize: 1) }
     let plain = folder.path + "/plain.safetensors"
