@@ -36,7 +36,11 @@ struct TrainingRun<Element: MatrixScalar> {
 
   /// Checks that the run this process resumes was trained on its data: the same digest (of
   /// this process's rows, over a group), and as many processes.
-  static func checkResumedData(_ metadata: [String: String], digest: String, from path: String, source: String) throws {
+  ///
+  /// - Parameter testData: the `--test-data` file, whose rows the digest covers too.
+  static func checkResumedData(
+    _ metadata: [String: String], digest: String, from path: String, source: String, testData: String? = nil
+  ) throws {
     let processes = Processes.group?.size ?? 1
     let recorded = metadata[processDigestsKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
     let trainedOver = recorded?.count ?? 1
@@ -50,7 +54,9 @@ struct TrainingRun<Element: MatrixScalar> {
     guard expected == digest else {
       throw CLIError.dataMismatch(
         path: source,
-        reason: "this is not the data the run in \(path) was trained on (after preparation its rows differ); "
+        reason: "this is not the data the run in \(path) was trained on (after preparation "
+          + (testData.map { "the rows of this file or of the --test-data file \($0 == "-" ? "(standard input)" : $0) differ); " }
+            ?? "its rows differ); ")
           + "a resumed run needs the same data, prepared by the same version of bump (this version splits and "
           + "standardizes a file's rows differently from those before 2026-12-06)")
     }
@@ -114,7 +120,8 @@ struct TrainingRun<Element: MatrixScalar> {
     if let resumeFrom {
       let (loaded, state) = try Processes.agreeing("resuming") {
         let (loaded, metadata, state) = try Checkpoint.loadForResuming(Element.self, from: resumeFrom, optimizer: optimizer)
-        try Self.checkResumedData(metadata, digest: digest, from: resumeFrom, source: data.source)
+        try Self.checkResumedData(
+          metadata, digest: digest, from: resumeFrom, source: data.source, testData: configuration.testDataFile)
         return (loaded, state)
       }
       model = loaded

@@ -113,4 +113,32 @@ struct ResumeCommandTests {
     }
     #expect("\(noState!)".contains("no training state"))
   }
+
+  /// The digest a resumed run checks covers the --test-data file too: when only that file
+  /// changed, the refusal names it beside the training file.
+  @Test func aChangedTestFileIsNamedWhenAResumeIsRefused() throws {
+    let folder = try TemporaryFolder()
+    var train = "x,y\n", test = "x,y\n"
+    for i in 0..<60 { train += "\(Double(i) / 10),\(Double(i % 7) / 3)\n" }
+    for i in 0..<12 { test += "\(Double(i) / 4),\(Double(i % 5) / 3)\n" }
+    let (trainPath, testPath) = (folder.path + "/train.csv", folder.path + "/test.csv")
+    try train.write(toFile: trainPath, atomically: true, encoding: .utf8)
+    try test.write(toFile: testPath, atomically: true, encoding: .utf8)
+    let options = [
+      "--data", trainPath, "--target", "y", "--task", "regression", "--test-data", testPath, "--layers", "4",
+      "--epochs", "6", "--checkpoint-interval", "0",
+    ]
+    let configuration = try TrainCommand.parse(options).resolvedConfiguration()
+    let cut = folder.path + "/cut"
+    #expect(throws: CLIError.self) {
+      try TrainingRun<Float>(configuration: configuration, output: cut, checkpointInterval: .zero, failAfterEpochs: 2).run()
+    }
+    try test.split(separator: "\n").dropLast().joined(separator: "\n").appending("\n")
+      .write(toFile: testPath, atomically: true, encoding: .utf8)
+    let refused = #expect(throws: CLIError.self) {
+      try TrainCommand.parse(["--resume", cut + "/model.safetensors", "--output", folder.path + "/resumed"]).train()
+    }
+    #expect("\(refused!)".contains("the rows of this file or of the --test-data file \(testPath) differ"), "\(refused!)")
+  }
 }
+
