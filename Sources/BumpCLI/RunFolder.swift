@@ -62,6 +62,12 @@ final class RunFolder {
         do {
           try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
+          // "File exists" would hide which part of the path is the trouble: a file where a
+          // folder is needed.
+          if let file = Self.fileOnPath(parent) {
+            throw CLIError.cannotWrite(
+              path: parent, reason: "cannot create the folder: \(file) is a file, not a folder")
+          }
           throw CLIError.cannotWrite(
             path: parent, reason: "cannot create the folder: \(Self.reason(error))")
         }
@@ -89,6 +95,19 @@ final class RunFolder {
 
   deinit {
     if lock >= 0 { close(lock) }
+  }
+
+  /// The first existing part of `path` (itself included) that is not a folder (after
+  /// symbolic links), if any.
+  static func fileOnPath(_ path: String) -> String? {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for part in path.split(separator: "/") {
+      prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+      var entry = stat()
+      guard stat(prefix, &entry) == 0 else { return nil }
+      if entry.st_mode & S_IFMT != S_IFDIR { return prefix }
+    }
+    return nil
   }
 
   /// Whether another process holds the lock of the temporary folder `partial` (a run that

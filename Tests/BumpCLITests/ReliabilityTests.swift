@@ -96,6 +96,18 @@ import BumpTestSupport
     #expect(try scratch.entries() == ["run"])
   }
 
+  /// An --output below a file names the file, not "File exists".
+  @Test func anOutputBelowAFileNamesTheFile() throws {
+    let scratch = try TemporaryFolder()
+    let file = scratch.path + "/afile"
+    try "x".write(toFile: file, atomically: true, encoding: .utf8)
+    for output in [file + "/sub", file + "/deeper/sub"] {
+      let error = try #require(throws: CLIError.self) { try RunFolder(output: output, defaultStem: "unused") }
+      #expect("\(error)".contains("cannot create the folder: \(file) is a file, not a folder"), "\(error)")
+    }
+    #expect(try scratch.entries() == ["afile"])
+  }
+
   /// The temporary folder is locked while its run lives: a second run says so; an unlocked
   /// one was left by a run that crashed.
   @Test func aBusyRunFolderSaysWhetherItsRunIsAlive() throws {
