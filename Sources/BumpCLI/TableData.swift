@@ -58,6 +58,11 @@ struct TableData<Element: MatrixScalar> {
         let ignoredSet = Set(ignored)
         let featureNames = header.filter { $0 != target && !ignoredSet.contains($0) }
         guard !featureNames.isEmpty else {
+          if !ignored.isEmpty {
+            throw CLIError.dataMismatch(
+              path: source,
+              reason: "--ignore leaves no feature column: every column but the target \(MessageText.quoted(target)) is ignored")
+          }
           throw DataError.noFeatureColumns(path: source, line: headerLine, target: target)
         }
         var requests: [(name: String, kind: CSVColumnKind)] = [

@@ -76,6 +76,15 @@ import Testing
     #expect(train.status == 0, "\(train.stderr)")
   }
 
+  /// --ignore that leaves only the target says so (not "the target is the only column").
+  @Test func ignoringEveryFeatureColumnSaysSo() throws {
+    let scratch = try Scratch()
+    let data = try Self.write("a,b,y\n1,2,3\n4,5,6\n7,8,9\n", "d.csv", in: scratch)
+    let train = try Self.train(["--data", data, "--target", "y", "--task", "regression", "--ignore", "a,b"], in: scratch)
+    #expect(train.status != 0)
+    #expect(train.stderr.contains("--ignore leaves no feature column: every column but the target \"y\" is ignored"), "\(train.stderr)")
+  }
+
   /// A regression target whose squared errors would overflow even in double precision is
   /// refused before training (its losses, in the target's units, would be infinite and the
   /// run's results could not be written); one just inside the bound trains.
