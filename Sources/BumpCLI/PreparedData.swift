@@ -162,7 +162,9 @@ struct PreparedData<Element: MatrixScalar> {
       let map = try Processes.group.map { try GroupStatistics.standardization(of: training.y, in: $0) }
         ?? InputStatistics.targets(training.y)
       try Processes.agreeing("checking the target") {
-        try Self.checkTargetScale(training.y, mean: map.mean[0], path: configuration.dataFile)
+        for part in [training, validation, test].compactMap({ $0 }) {
+          try Self.checkTargetScale(part.y, mean: map.mean[0], path: configuration.dataFile)
+        }
       }
       training = try map.applyToTargets(of: training)
       validation = try validation.map { try map.applyToTargets(of: $0) }
@@ -358,7 +360,8 @@ struct PreparedData<Element: MatrixScalar> {
 
   /// Refuses a regression target (in double precision: a float one cannot come near) whose
   /// squared errors would overflow, before training rather than after it: its losses, in the
-  /// target's own units, would be infinite and the run's results could not be written.
+  /// target's own units, would be infinite and the run's results could not be written. `y`
+  /// is a part's targets (training, validation or test); `mean`, the training part's.
   static func checkTargetScale(_ y: Matrix<Element>, mean: Double, path: String?) throws {
     var largest = 0.0
     y.withUnsafeBufferPointer { values in
