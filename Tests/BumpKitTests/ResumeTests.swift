@@ -233,4 +233,36 @@ struct ResumeTests {
     shorter.states.removeLast()
     #expect(throws: BumpKitError.self) { try AdamW<Float>().restore(shorter, for: model.parameters) }
   }
+
+  /// A resumed run estimates the time left from its own epochs: after epoch e of N, resumed
+  /// after k, remaining = elapsed · ((N − k)/(e + 1 − k) − 1) — not from all N epochs, which
+  /// made the estimate far too small.
+  @Test func aResumedRunEstimatesTheTimeLeftFromItsOwnEpochs() throws {
+    let x = seededMatrix(80, 2, seed: 11, as: Float.self)
+    var y = Matrix<Float>(validRows: 80, columns: 1)
+    for i in 0..<80 { y[i, 0] = Float(sin(3 * Double(x[i, 0])) * Double(x[i, 1])) }
+    let (epochs, k) = (10, 4)
+    let model = try resumeNetwork(Float.self, seed: 5)
+    let optimizer = try Adam<Float>(learningRate: 0.01)
+    var saved: [UInt8] = []
+    try model.fit(
+      x: x, y: y, loss: MeanSquaredError<Float>(), optimizer: optimizer, epochs: epochs, batchSize: 12, seed: 3,
+      onEpochEnd: { end in
+        guard end.epoch + 1 == k else { return .continue }
+        saved = try Checkpoint.encode(end.model, optimizer: optimizer, training: end.state).encode()
+        return .stop
+      })
+    let fresh = try Adam<Float>(learningRate: 0.01)
+    let (resumed, _, state) = try Checkpoint.loadForResuming(Float.self, file: SafetensorsFile.decode(saved), optimizer: fresh)
+    var reports: [TrainingProgress] = []
+    try resumed.fit(
+      x: x, y: y, loss: MeanSquaredError<Float>(), optimizer: fresh, epochs: epochs, batchSize: 12, seed: 3,
+      resumingFrom: state, progress: { if $0.event == .epoch { reports.append($0) } })
+    #expect(reports.map(\.epoch) == Array(k..<epochs))
+    for p in reports where p.elapsed > 0 {
+      let expected = p.elapsed * (Double(epochs - k) / Double(p.epoch + 1 - k) - 1)
+      #expect(abs(p.remaining - expected) <= 1e-9 * max(1, expected), "epoch \(p.epoch): \(p.remaining) against \(expected)")
+    }
+  }
 }
+

@@ -45,6 +45,9 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
   private var divergenceReference: Double?
   private let clock = ContinuousClock()
   private let start: ContinuousClock.Instant
+  /// The first epoch this loop trains (a resumed run's epochs before it ran earlier): the
+  /// remaining time is estimated from this loop's own epochs.
+  private let firstEpoch: Int
 
   /// The loop over `x` and `y` before its first epoch, with the shuffles of
   /// `replayingEpochs` completed epochs replayed (the order of epoch e is the e-th shuffle of
@@ -78,6 +81,7 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
     // Every process of a group takes the same steps: its schedule counts the group's.
     optimizer.stepsPerEpoch = group?.plan.stepsPerEpoch ?? batches.count
     gradient = try Matrix(rows: batches.batchSize, columns: model.outputSize)
+    firstEpoch = replayingEpochs
     start = clock.now
   }
 
@@ -111,6 +115,7 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
     // A built-in loss runs on the shards, fused with their passes.
     let separableLoss = loss as? any RowSeparableLoss<Element>
     let (clock, start, epochs, progress, constantLoss) = (clock, start, epochs, progress, constantLoss)
+    let firstEpoch = firstEpoch
     let groupOptimizer = group?.optimizer
     // Moved out and back (not copied), so that the loss writes into the buffer in place.
     var gradient = Matrix<Element>()
@@ -183,7 +188,9 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
         let done = positions.upperBound
         // In floating point: epochs × batches overflows Int for a budget such as 10¹⁸
         // epochs ("until early stopping").
-        let fraction = (Double(epoch) * Double(batchCount) + Double(batch + 1)) / (Double(epochs) * Double(batchCount))
+        let fraction =
+          (Double(epoch - firstEpoch) * Double(batchCount) + Double(batch + 1))
+          / (Double(epochs - firstEpoch) * Double(batchCount))
         progress(TrainingProgress(
           event: .batch, epoch: epoch, epochs: epochs, batch: batch, batches: batchCount,
           loss: lossSum / Double(done), validationLoss: nil,
@@ -232,7 +239,7 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
   func reportEpoch(_ epoch: Int, _ history: History) {
     guard let progress else { return }
     let elapsed = Sequential<Element>.seconds(clock.now - start)
-    let done = Double(epoch + 1) / Double(epochs)
+    let done = Double(epoch + 1 - firstEpoch) / Double(epochs - firstEpoch)
     progress(TrainingProgress(
       event: .epoch, epoch: epoch, epochs: epochs, batch: batches.count - 1, batches: batches.count,
       loss: history.loss.last!, validationLoss: history.validationLoss.last,
