@@ -79,12 +79,11 @@ package struct BumpCommand: ParsableCommand {
     }
   }
 
-  /// `Error: <message>` on one line, without the usage text.
   package init() {}
 
+  /// `Error: <message>` on one line, without the usage text.
   package static func oneLineMessage(for error: Error) -> String {
-    let text = message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
-    return text.isEmpty ? "" : "Error: " + text
+    errorMessage(for: error).replacingOccurrences(of: "\n", with: " ")
   }
 
   /// `Error: <message>` as ``oneLineMessage(for:)`` has it, except that a list the message

@@ -126,9 +126,9 @@ struct BumpFunctionTable<Scalar: MatrixScalar> {
       // (σ|u| and u² may underflow, and 2σ overflow, where the product is a normal number).
       let logF = -sigma / t, logT = Foundation.log(t), logU = Foundation.log(Swift.abs(u))
       let slope = Foundation.exp(logF + Foundation.log(2) + Foundation.log(sigma) + logU - 2 * logT)
-      let dx80 = a * (u > 0 ? -slope : slope)
-      dx[i] = Scalar(Double(dx80))
-      dCenter[i] = Scalar(Double(-dx80))
+      let dxWide = a * (u > 0 ? -slope : slope)
+      dx[i] = Scalar(Double(dxWide))
+      dCenter[i] = Scalar(Double(-dxWide))
       dSigma[i] = Scalar(Double(a * Foundation.exp(logF + 2 * logU - 2 * logT)))
     }
     (self.value, self.dx, self.dSigma, self.dCenter, self.dAmplitude) = (

@@ -161,10 +161,9 @@ struct PreparedData<Element: MatrixScalar> {
     if configuration.standardizeTarget == true, training.task.classes == nil {
       let map = try Processes.group.map { try GroupStatistics.standardization(of: training.y, in: $0) }
         ?? InputStatistics.targets(training.y)
+      let parts = [training, validation, test].compactMap { $0 }, name = source
       try Processes.agreeing("checking the target") {
-        for part in [training, validation, test].compactMap({ $0 }) {
-          try Self.checkTargetScale(part.y, mean: map.mean[0], path: configuration.dataFile)
-        }
+        for part in parts { try Self.checkTargetScale(part.y, mean: map.mean[0], source: name) }
       }
       training = try map.applyToTargets(of: training)
       validation = try validation.map { try map.applyToTargets(of: $0) }
@@ -362,14 +361,14 @@ struct PreparedData<Element: MatrixScalar> {
   /// squared errors would overflow, before training rather than after it: its losses, in the
   /// target's own units, would be infinite and the run's results could not be written. `y`
   /// is a part's targets (training, validation or test); `mean`, the training part's.
-  static func checkTargetScale(_ y: Matrix<Element>, mean: Double, path: String?) throws {
+  static func checkTargetScale(_ y: Matrix<Element>, mean: Double, source: String) throws {
     var largest = 0.0
     y.withUnsafeBufferPointer { values in
       for v in values { largest = Swift.max(largest, Swift.abs(Double(v) - mean)) }
     }
     guard largest > largestTargetDeviation else { return }
     throw CLIError.dataMismatch(
-      path: path.map { $0 == "-" ? "standard input" : $0 } ?? "the data",
+      path: source,
       reason: "the target's values lie up to \(formatted(largest, digits: 3)) from their mean "
         + "\(formatted(mean, digits: 3)): their squared errors would overflow even in double precision; "
         + "rescale the target (divide it by a power of ten)")

@@ -114,8 +114,8 @@ struct EpochLoop<Element: MatrixScalar, L: Loss, O: Optimizer> where L.Element =
     let (model, passes, loss, optimizer, parameters, countCorrect) = (model, passes, loss, optimizer, parameters, countCorrect)
     // A built-in loss runs on the shards, fused with their passes.
     let separableLoss = loss as? any RowSeparableLoss<Element>
-    let (clock, start, epochs, progress, constantLoss) = (clock, start, epochs, progress, constantLoss)
-    let firstEpoch = firstEpoch
+    let (clock, start, epochs, firstEpoch, progress, constantLoss) =
+      (clock, start, epochs, firstEpoch, progress, constantLoss)
     let groupOptimizer = group?.optimizer
     // Moved out and back (not copied), so that the loss writes into the buffer in place.
     var gradient = Matrix<Element>()
