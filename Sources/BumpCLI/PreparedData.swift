@@ -273,6 +273,16 @@ struct PreparedData<Element: MatrixScalar> {
   /// a single bad cell to be fixed, a target of names to be read as classes.
   static func advised(_ error: DataError, target: String, task: TaskKind) -> any Error {
     switch error {
+    case .emptyColumnName(_, _, let position):
+      return CLIError.withHint(
+        error,
+        hint: "name the column in the file, or leave it out with --ignore \(ColumnList.argument(for: "column \(position)"))")
+    case .duplicateColumn(_, _, let column, _) where column != target:
+      return CLIError.withHint(
+        error,
+        hint: "rename the columns in the file, or leave them all out with --ignore \(ColumnList.argument(for: column))")
+    case .duplicateColumn(_, _, let column, _) where column == target:
+      return CLIError.withHint(error, hint: "rename the columns in the file: the target must be one column")
     case .textColumn(_, _, let column, _, _, _) where column != target:
       return CLIError.withHint(
         error, hint: "if it is not a feature, skip it with --ignore \(ColumnList.argument(for: column))")

@@ -45,7 +45,10 @@ struct TableData<Element: MatrixScalar> {
         }
         let names = Set(header)
         guard names.contains(target) else { throw absent(target) }
-        for column in ignored + categorical where !names.contains(column) { throw absent(column) }
+        for column in ignored where !names.contains(column) && Self.emptyCell(column, in: header) == nil {
+          throw absent(column)
+        }
+        for column in categorical where !names.contains(column) { throw absent(column) }
         if ignored.contains(target) {
           throw BumpKitError.invalidArgument(
             name: "ignored column", value: MessageText.quoted(target), reason: "it is the target")
@@ -56,7 +59,16 @@ struct TableData<Element: MatrixScalar> {
             reason: column == target ? "it is the target" : "it is ignored")
         }
         let ignoredSet = Set(ignored)
-        let featureNames = header.filter { $0 != target && !ignoredSet.contains($0) }
+        let ignoredCells = Set(ignored.compactMap { Self.emptyCell($0, in: header) })
+        var featureNames: [String] = []
+        for (position, name) in header.enumerated()
+        where name != target && !ignoredSet.contains(name) && !ignoredCells.contains(position) {
+          // A column without a name (a file's row index, say) is refused, not guessed at.
+          if name.isEmpty {
+            throw DataError.emptyColumnName(path: source, line: headerLine, position: position + 1)
+          }
+          featureNames.append(name)
+        }
         guard !featureNames.isEmpty else {
           if !ignored.isEmpty {
             throw CLIError.dataMismatch(
@@ -414,6 +426,16 @@ struct TableData<Element: MatrixScalar> {
     self.testRows = testRows
     self.plan = plan
     summaryLines = [plan.summaryLine] + notes
+  }
+
+  /// The position (0-based) of the empty header cell that `name` stands for: `column N` is
+  /// the N-th column when its header cell is empty and no column is named so; nil otherwise.
+  /// A column without a name cannot be named in `--ignore` otherwise.
+  static func emptyCell(_ name: String, in header: [String]) -> Int? {
+    guard name.hasPrefix("column "), let n = Int(name.dropFirst("column ".count)), n >= 1, n <= header.count,
+      header[n - 1].isEmpty, !header.contains(name)
+    else { return nil }
+    return n - 1
   }
 
   /// Calls `body` with each row whose cell in `column` is missing, in order.

@@ -136,7 +136,7 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "Columns of --data to skip (an id, a name), comma-separated; a name in double quotes is taken as written, commas and edge spaces included ('\"a, b\"'). Every other column but the target is a feature: numbers, or categories when it holds mostly text; each ignored column must be in the file.",
+      "Columns of --data to skip (an id, a name), comma-separated; a name in double quotes is taken as written, commas and edge spaces included ('\"a, b\"'). Every other column but the target is a feature: numbers, or categories when it holds mostly text; each ignored column must be in the file. A column whose header cell is empty (a row index written with the file) is named 'column N', N its position.",
       valueName: "columns"))
   var ignore: [String] = []
 

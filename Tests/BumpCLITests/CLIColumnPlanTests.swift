@@ -85,6 +85,63 @@ import Testing
     #expect(train.stderr.contains("--ignore leaves no feature column: every column but the target \"y\" is ignored"), "\(train.stderr)")
   }
 
+  /// A file written with its row index (an empty first header cell, as pandas writes it) or
+  /// with a repeated name: `train` refuses such a column as a feature, with the `--ignore`
+  /// argument that leaves it out (`column N` for an empty cell), and trains once it is left
+  /// out; `predict` and `evaluate` read the file as it is, since they read only the model's
+  /// columns; a repeated target is refused.
+  @Test func columnsWithoutANameOfTheirOwnAreUsableWhenLeftOut() throws {
+    let scratch = try Scratch()
+    var indexed = ",a,b,y\n", repeated = "a,b,a,y\n", repeatedTarget = "y,a,y\n"
+    for i in 0..<40 {
+      let (a, b) = (Double(i % 9) / 4, Double((i * 5) % 7) / 3)
+      indexed += "\(i),\(a),\(b),\(a - b)\n"
+      repeated += "\(i),\(b),\(2 * i),\(a - b)\n"
+      repeatedTarget += "\(i),\(a),\(a)\n"
+    }
+    let indexedFile = try Self.write(indexed, "indexed.csv", in: scratch)
+    let repeatedFile = try Self.write(repeated, "repeated.csv", in: scratch)
+    let targetFile = try Self.write(repeatedTarget, "target.csv", in: scratch)
+    let regression = ["--target", "y", "--task", "regression"]
+
+    let unnamed = try Self.train(["--data", indexedFile] + regression, in: scratch, run: "unnamed")
+    #expect(unnamed.status == 1, "\(unnamed.stderr)")
+    #expect(unnamed.stderr.contains("line 1, column 1: the header cell is empty"), "\(unnamed.stderr)")
+    #expect(unnamed.stderr.contains("leave it out with --ignore 'column 1'"), "\(unnamed.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: scratch.path("unnamed")))
+
+    let named = try Self.train(["--data", indexedFile, "--ignore", "column 1"] + regression, in: scratch, run: "named")
+    #expect(named.status == 0, "\(named.stderr)")
+    #expect(named.stdout.contains(#"Columns (missing: impute): "a": numbers"#), "\(named.stdout)")
+    #expect(named.stdout.contains(#"; "b": numbers"#) && !named.stdout.contains("column 1"), "\(named.stdout)")
+    let model = scratch.path("named/model.safetensors")
+    let predicted = scratch.path("predicted.csv")
+    let predict = try TrainTool.run(["predict", "--model", model, "--data", indexedFile, "--output", predicted])
+    #expect(predict.status == 0, "\(predict.stderr)")
+    let lines = try String(contentsOfFile: predicted, encoding: .utf8).split(separator: "\n")
+    #expect(lines.first == "prediction" && lines.count == 41)
+    let evaluate = try TrainTool.run(["evaluate", "--model", model, "--data", indexedFile])
+    #expect(evaluate.status == 0 && evaluate.stdout.contains("rmse"), "\(evaluate.stderr)")
+
+    // "column 2" names the second column only when its cell is empty: here it is "a".
+    let notEmpty = try Self.train(["--data", indexedFile, "--ignore", "column 1,column 2"] + regression, in: scratch, run: "n")
+    #expect(notEmpty.status == 1 && notEmpty.stderr.contains(#"column "column 2": no such column"#), "\(notEmpty.stderr)")
+
+    let twice = try Self.train(["--data", repeatedFile] + regression, in: scratch, run: "twice")
+    #expect(twice.status == 1, "\(twice.stderr)")
+    #expect(
+      twice.stderr.contains(#"column "a": the name appears more than once in the header (columns 1, 3); rename the columns in the file, or leave them all out with --ignore a"#),
+      "\(twice.stderr)")
+    let leftOut = try Self.train(["--data", repeatedFile, "--ignore", "a"] + regression, in: scratch, run: "left")
+    #expect(leftOut.status == 0, "\(leftOut.stderr)")
+    #expect(leftOut.stdout.contains(#"Columns (missing: impute): "b": numbers"#), "\(leftOut.stdout)")
+    #expect(!leftOut.stdout.contains(#""a""#), "\(leftOut.stdout)")
+
+    let target = try Self.train(["--data", targetFile] + regression, in: scratch, run: "target")
+    #expect(target.status == 1, "\(target.stderr)")
+    #expect(target.stderr.contains("(columns 1, 3); rename the columns in the file: the target must be one column"), "\(target.stderr)")
+  }
+
   /// A regression target whose squared errors would overflow even in double precision is
   /// refused before training (its losses, in the target's units, would be infinite and the
   /// run's results could not be written); one just inside the bound trains.

@@ -470,6 +470,9 @@ struct CSVTableReaderTests {
     guard case .cellProblems(_, let problems, 2)? = try error(Array("a,b\n1,x\ninf,2\n1e999,3\n-,4\n".utf8)),
       case .nonFiniteNumber(_, 3, "a", "inf") = problems[0], case .numberOutOfRange(_, 4, "a", "1e999", "Double") = problems[1]
     else { Issue.record("problems"); return }
+    // Only the columns read must have a name of their own.
+    guard case .duplicateColumn(_, 1, "a", [1, 3])? = try error(Array("a,b,a\n1,2,3\n".utf8)) else { Issue.record("repeated"); return }
+    #expect(try error(Array("a,,b,b\n1,2,3,4\n".utf8)) == nil, "an empty and a repeated name in columns not read")
   }
 
   // MARK: - Large files

@@ -50,7 +50,10 @@ struct CSVRecordReader {
   ///   ``DataError/emptyColumnName(path:line:position:)``,
   ///   ``DataError/duplicateColumn(path:line:column:positions:)`` and the errors of
   ///   ``next()``.
-  init(path: String) throws {
+  ///
+  /// With `used`, only those columns must have a name of their own (see
+  /// ``columnIndex(of:using:line:path:)``); without it, every column must.
+  init(path: String, using used: [String]? = nil) throws {
     let name = path == "-" ? "standard input" : path
     let input = try ByteInput(path: path, name: name)
     var line = 1
@@ -68,7 +71,39 @@ struct CSVRecordReader {
     self.header = header
     self.input = input
     self.line = line
-    columnIndex = try Self.columnIndex(of: header, line: headerLine, path: name)
+    columnIndex =
+      try used.map { try Self.columnIndex(of: header, using: $0, line: headerLine, path: name) }
+      ?? Self.columnIndex(of: header, line: headerLine, path: name)
+  }
+
+  /// The position (0-based) of the first cell of each non-empty name of `header`, after
+  /// checking the header's rules for the columns `used`: each is non-empty and appears once.
+  /// Other columns may have an empty or a repeated name (a file written with its row index,
+  /// whose first header cell is empty, read without that column).
+  ///
+  /// - Throws: ``DataError/emptyColumnName(path:line:position:)`` for a used empty name (the
+  ///   first empty cell); ``DataError/duplicateColumn(path:line:column:positions:)`` for the
+  ///   first used name in header order that repeats, with every position it is at. A used
+  ///   name the header lacks is for the caller to report.
+  static func columnIndex(
+    of header: [String], using used: some Sequence<String>, line headerLine: Int, path name: String
+  ) throws -> [String: Int] {
+    let used = Set(used)
+    if used.contains(""), let empty = header.firstIndex(of: "") {
+      throw DataError.emptyColumnName(path: name, line: headerLine, position: empty + 1)
+    }
+    var index: [String: Int] = [:]
+    index.reserveCapacity(header.count)
+    var repeated = Set<String>()
+    for (position, column) in header.enumerated() where !column.isEmpty {
+      if index[column] == nil { index[column] = position } else if used.contains(column) { repeated.insert(column) }
+    }
+    if !repeated.isEmpty, let column = header.first(where: repeated.contains) {
+      let positions = header.indices.filter { header[$0] == column }.map { $0 + 1 }
+      throw DataError.duplicateColumn(
+        path: name, line: headerLine, column: column, positions: positions)
+    }
+    return index
   }
 
   /// The position (0-based) of each name of `header`, after checking the header's rules:
@@ -95,7 +130,8 @@ struct CSVRecordReader {
     return index
   }
 
-  /// The position (0-based) of each header name; names are distinct.
+  /// The position (0-based) of each header name (of its first cell when only some columns
+  /// are used).
   let columnIndex: [String: Int]
 
   /// The next non-blank record and the line it starts on, with exactly one field per header

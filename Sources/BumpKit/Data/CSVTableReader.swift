@@ -63,7 +63,8 @@ package struct CSVTableReader<Element: MatrixScalar> {
   package let header: [String]
   /// The header's line.
   package let headerLine: Int
-  /// The position (0-based) of each header name.
+  /// The position (0-based) of each non-empty header name (its first cell; only the columns
+  /// read must have a name of their own).
   package let columnIndex: [String: Int]
   /// The threads a whole read of a large regular file uses (1 or 2).
   package let threads: Int
@@ -81,12 +82,14 @@ package struct CSVTableReader<Element: MatrixScalar> {
   /// Opens `path` (`-` reads standard input) and finds the columns.
   ///
   /// - Parameters:
-  ///   - columns: The columns to read and how; names must be distinct.
+  ///   - columns: The columns to read and how; names must be distinct. Each must name exactly
+  ///     one header cell; the columns not read may have empty or repeated names.
   ///   - byteLimit: The most memory the cells read in one batch may take; nil for no limit.
   ///   - threads: The threads for a whole read of a large regular file: 1 or 2; nil for 2
   ///     when the machine has two processors or more.
   /// - Throws: the errors of opening and reading the header (see ``Dataset``),
-  ///   ``DataError/missingColumn(path:line:column:available:)`` for a name the header lacks.
+  ///   ``DataError/missingColumn(path:line:column:available:)`` for a name the header lacks,
+  ///   ``DataError/duplicateColumn(path:line:column:positions:)`` for one it has more than once.
   package init(
     path: String, columns: [(name: String, kind: CSVColumnKind)], byteLimit: Int? = nil,
     threads: Int? = nil
@@ -111,9 +114,11 @@ package struct CSVTableReader<Element: MatrixScalar> {
     guard let (header, headerLine) = try scanner.readHeader() else {
       throw DataError.emptyFile(path: name)
     }
-    let index = try CSVRecordReader.columnIndex(of: header, line: headerLine, path: name)
     scanner.setHeader(header)
-    requests = try choose(header, headerLine).map { column in
+    let chosen = try choose(header, headerLine)
+    let index = try CSVRecordReader.columnIndex(
+      of: header, using: chosen.lazy.map(\.name), line: headerLine, path: name)
+    requests = try chosen.map { column in
       guard let position = index[column.name] else {
         throw DataError.missingColumn(
           path: name, line: headerLine, column: column.name, available: header)

@@ -21,12 +21,14 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
   /// Opens `path` (`-` reads standard input) and finds the columns.
   ///
   /// - Parameters:
-  ///   - columns: The columns to read and how; names must be distinct.
+  ///   - columns: The columns to read and how; names must be distinct. Each must name exactly
+  ///     one header cell; the columns not read may have empty or repeated names.
   ///   - byteLimit: The most memory the cells read in one batch may take; nil for no limit.
   /// - Throws: the errors of opening and reading the header (see ``Dataset``),
-  ///   ``DataError/missingColumn(path:line:column:available:)`` for a name the header lacks.
+  ///   ``DataError/missingColumn(path:line:column:available:)`` for a name the header lacks,
+  ///   ``DataError/duplicateColumn(path:line:column:positions:)`` for one it has more than once.
   init(path: String, columns: [(name: String, kind: CSVColumnKind)], byteLimit: Int? = nil) throws {
-    records = try CSVRecordReader(path: path)
+    records = try CSVRecordReader(path: path, using: columns.map(\.name))
     let records = records
     requests = try columns.map { column in
       guard let position = records.columnIndex[column.name] else {
@@ -39,7 +41,7 @@ struct CSVTableReferenceReader<Element: MatrixScalar> {
     self.byteLimit = byteLimit
   }
 
-  /// The position (0-based) of each header name.
+  /// The position (0-based) of each non-empty header name (its first cell).
   var columnIndex: [String: Int] { records.columnIndex }
 
   /// Reads the next `maxRows` rows (all the rest when nil); nil once the file is exhausted.
