@@ -738,10 +738,12 @@ struct ClassLabels {
     return value.isFinite || text.utf8.contains(where: { (0x30...0x39).contains($0) }) ? value : nil
   }
 
-  /// A number's class name: an integer without a fraction, else Swift's shortest form.
-  static func name(_ value: Double) -> String {
-    if value == value.rounded(), abs(value) < 0x1p53 { return String(Int64(value)) }
-    return "\(value)"
+  /// The class a number label stands for: its exact decimal value (see ``ExactDecimal``), so
+  /// that labels that round to one `Double` but differ (`9007199254740993` and
+  /// `9007199254740992`) stay two classes; a number outside the decimal grammar (hexadecimal)
+  /// by its `Double` value.
+  static func key(_ text: String, value: Double) -> ExactDecimal {
+    ExactDecimal(text) ?? ExactDecimal("\(value)")!
   }
 
   /// The classes of the target column `column` (texts, `codes` one per row) of `path`.
@@ -779,11 +781,12 @@ struct ClassLabels {
         reason: "column \(MessageText.quoted(target)): class label \(MessageText.quoted(texts[k])) is not a finite number")
     }
     if isNumber.first == true {
-      let values = Array(Set(numbers.map { $0! })).sorted()
-      var classOf: [Double: Int] = [:]
+      let keys = zip(texts, numbers).map { Self.key($0, value: $1!) }
+      let values = Array(Set(keys)).sorted()
+      var classOf: [ExactDecimal: Int] = [:]
       for (k, v) in values.enumerated() { classOf[v] = k }
-      classOfText = numbers.map { classOf[$0!]! }
-      names = values.map(Self.name)
+      classOfText = keys.map { classOf[$0]! }
+      names = values.map(\.text)
       numeric = true
     } else {
       let order = texts.indices.sorted { ColumnPlan.textPrecedes(texts[$0], texts[$1]) }
@@ -799,7 +802,10 @@ struct ClassLabels {
 /// Matches the labels of a labelled file to a model's classes (`bump evaluate`).
 struct ClassMatcher {
   private var byName: [[UInt32]: Int] = [:]
-  private var byValue: [Double: Int] = [:]
+  private var byValue: [ExactDecimal: Int] = [:]
+  /// For a checkpoint whose class names are not exact (written before exact labels, a
+  /// label's `Double` in its shortest form): each `Double` of a name, when only one name has it.
+  private var byDouble: [Double: Int] = [:]
   let numeric: Bool
   let names: [String]
 
@@ -808,7 +814,13 @@ struct ClassMatcher {
     self.numeric = numeric
     self.names = names ?? (0..<classes).map(String.init)
     if numeric {
-      for (k, name) in self.names.enumerated() { byValue[Double(name) ?? .nan] = k }
+      var repeated = Set<Double>()
+      for (k, name) in self.names.enumerated() {
+        guard let value = ClassLabels.number(name) else { continue }
+        byValue[ClassLabels.key(name, value: value)] = k
+        if byDouble.updateValue(k, forKey: value) != nil { repeated.insert(value) }
+      }
+      for value in repeated { byDouble[value] = nil }
     } else {
       for (k, name) in self.names.enumerated() { byName[name.unicodeScalars.map(\.value)] = k }
     }
@@ -818,7 +830,7 @@ struct ClassMatcher {
   func classOf(_ label: String) -> Int? {
     if numeric {
       guard let value = ClassLabels.number(label) else { return nil }
-      return byValue[value]
+      return byValue[ClassLabels.key(label, value: value)] ?? byDouble[value]
     }
     return byName[label.unicodeScalars.map(\.value)]
   }
@@ -833,6 +845,93 @@ struct ClassMatcher {
       return "is a number, but the model's classes are names (\(list))"
     }
     return "is not one of the model's classes (\(list))"
+  }
+}
+
+/// A decimal number's exact value: its sign, its significant digits (no leading or trailing
+/// zero) and the power of ten of the last one. `2007`, `2007.0`, `+2.007e3` and `20070e-1`
+/// are one value; `9007199254740993` and `9007199254740992`, one `Double`, are two.
+struct ExactDecimal: Hashable, Comparable {
+  /// Whether the value is below zero (never for zero).
+  let negative: Bool
+  /// The significant digits as ASCII bytes, first and last nonzero; empty for zero.
+  let digits: [UInt8]
+  /// The value is `digits` × 10^`exponent`.
+  let exponent: Int
+
+  /// The value of `text` in the decimal grammar `[+-]? (d+ (. d*)? | . d+) ([eE] [+-]? d+)?`,
+  /// nil for any other text. Exponents beyond ±10⁹ saturate.
+  init?(_ text: String) {
+    var bytes = Array(text.utf8)[...]
+    func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+    var negative = false
+    if let c = bytes.first, c == 0x2B || c == 0x2D {
+      negative = c == 0x2D
+      bytes = bytes.dropFirst()
+    }
+    var digits: [UInt8] = []
+    var shift = 0, point = false
+    while let c = bytes.first, isDigit(c) || (c == 0x2E && !point) {
+      if c == 0x2E { point = true } else {
+        digits.append(c)
+        if point { shift -= 1 }
+      }
+      bytes = bytes.dropFirst()
+    }
+    guard !digits.isEmpty else { return nil }
+    var exponent = 0
+    if let c = bytes.first, c == 0x65 || c == 0x45 {
+      bytes = bytes.dropFirst()
+      var below = false
+      if let c = bytes.first, c == 0x2B || c == 0x2D {
+        below = c == 0x2D
+        bytes = bytes.dropFirst()
+      }
+      guard !bytes.isEmpty, bytes.allSatisfy(isDigit) else { return nil }
+      for c in bytes { exponent = min(exponent * 10 + Int(c - 0x30), 1_000_000_000) }
+      if below { exponent = -exponent }
+      bytes = bytes[bytes.endIndex...]
+    }
+    guard bytes.isEmpty else { return nil }
+    let first = digits.firstIndex { $0 != 0x30 } ?? digits.endIndex
+    let last = digits.lastIndex { $0 != 0x30 }.map { $0 + 1 } ?? first
+    self.digits = Array(digits[first..<last])
+    self.exponent = self.digits.isEmpty ? 0 : exponent + shift + (digits.count - last)
+    self.negative = negative && !self.digits.isEmpty
+  }
+
+  /// The value written out: an integer or a plain decimal fraction when that takes at most
+  /// 40 digits (`2007`, `-0.25`), else scientific notation (`1.5e-60`).
+  var text: String {
+    guard !digits.isEmpty else { return "0" }
+    let sign = negative ? "-" : ""
+    let all = String(decoding: digits, as: UTF8.self)
+    let count = digits.count
+    if exponent >= 0, count + exponent <= 40 {
+      return sign + all + String(repeating: "0", count: exponent)
+    }
+    if exponent < 0, count + exponent > 0 {
+      return sign + all.prefix(count + exponent) + "." + all.dropFirst(count + exponent)
+    }
+    if exponent < 0, -exponent <= 40 {
+      return sign + "0." + String(repeating: "0", count: -exponent - count) + all
+    }
+    let mantissa = count == 1 ? all : all.prefix(1) + "." + all.dropFirst()
+    return sign + mantissa + "e\(exponent + count - 1)"
+  }
+
+  static func < (a: ExactDecimal, b: ExactDecimal) -> Bool {
+    if a.negative != b.negative { return a.negative }
+    return a.negative ? magnitudeBelow(b, a) : magnitudeBelow(a, b)
+  }
+
+  /// Whether |a| < |b|.
+  private static func magnitudeBelow(_ a: ExactDecimal, _ b: ExactDecimal) -> Bool {
+    if a.digits.isEmpty || b.digits.isEmpty { return a.digits.isEmpty && !b.digits.isEmpty }
+    // The power of ten of the leading digit decides, then the digits from the left.
+    let (leadA, leadB) = (a.digits.count + a.exponent, b.digits.count + b.exponent)
+    if leadA != leadB { return leadA < leadB }
+    return a.digits.lexicographicallyPrecedes(b.digits)
   }
 }
 

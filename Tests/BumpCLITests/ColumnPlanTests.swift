@@ -157,6 +157,36 @@ import Testing
     #expect(matcher.classOf("2008.0") == 1 && matcher.classOf("2010") == nil)
   }
 
+  /// Number labels are classes by their exact decimal value: labels beyond 2⁵³ that share a
+  /// `Double` stay apart, every spelling of one value is one class, and classes sort by
+  /// value across signs, fractions and magnitudes.
+  @Test func numericClassLabelsAreExactDecimals() throws {
+    let big = ["9007199254740993", "9007199254740992", "9007199254740993.00", "+90071992547409930e-1", "9007199254740994"]
+    let column = Self.texts("id", big)
+    guard case .texts(let codes, let texts) = column.cells else { return }
+    let labels = try ClassLabels(codes: codes, texts: texts, lines: [2, 3, 4, 5, 6], path: "f", target: "id")
+    #expect(labels.numeric)
+    #expect(labels.names == ["9007199254740992", "9007199254740993", "9007199254740994"])
+    #expect(labels.classOfText == [1, 0, 1, 1, 2])
+    let matcher = ClassMatcher(classes: 3, names: labels.names, numeric: true)
+    #expect(matcher.classOf("9007199254740993.0") == 1 && matcher.classOf("9.007199254740994e15") == 2)
+    #expect(matcher.classOf("9007199254740995") == nil)
+
+    let mixed = ["-2.5", "0.001", "-0", "1e3", "0", "1000.0", "-10", "3.25", "1.5e-60", "2E+45", "0x10"]
+    let spread = Self.texts("v", mixed)
+    guard case .texts(let codes2, let texts2) = spread.cells else { return }
+    let sorted = try ClassLabels(codes: codes2, texts: texts2, lines: Array(2..<13), path: "f", target: "v")
+    #expect(sorted.names == ["-10", "-2.5", "0", "1.5e-60", "0.001", "3.25", "16", "1000", "2e45"])
+    #expect(ExactDecimal("2E+45")!.text == "2e45" && ExactDecimal("-0.00012")!.text == "-0.00012")
+    #expect(ExactDecimal("123e37")!.text == String(repeating: "1", count: 0) + "123" + String(repeating: "0", count: 37))
+    for text in ["", "-", ".", "1e", "1e+", "1.2.3", "0x10", "inf", "1 ", "1_000"] {
+      #expect(ExactDecimal(text) == nil, "\(text)")
+    }
+    // A checkpoint written before exact labels named a class by its Double's shortest form.
+    let old = ClassMatcher(classes: 2, names: ["0.3", "1e-07"], numeric: true)
+    #expect(old.classOf("0.30000000000000001") == 0 && old.classOf("0.0000001") == 1)
+  }
+
   @Test func nameLabelsAreInTextOrderAndMixedLabelsAreRefused() throws {
     let column = Self.texts("kind", ["setosa", "Virginica", "versicolor"])
     guard case .texts(let codes, let texts) = column.cells else { return }
