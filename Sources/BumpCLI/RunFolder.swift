@@ -21,6 +21,9 @@ final class RunFolder {
   private(set) var isPublished = false
   /// The open temporary folder, locked while this process lives; -1 if it could not be.
   private var lock: Int32 = -1
+  /// The folders above the run folder that this run created, outermost first: removed again
+  /// (those still empty) when the run folder is not made or is discarded.
+  private var createdParents: [String] = []
 
   /// Where the files are now: the final folder once published, else the temporary one.
   var location: String { isPublished ? path : partialPath }
@@ -34,6 +37,7 @@ final class RunFolder {
   ///   cannot be created.
   init(output: String?, defaultStem: String) throws {
     let candidates: [String]
+    var created: [String] = []
     if let output {
       candidates = [Self.trimmingTrailingSlashes(output)]
     } else {
@@ -60,8 +64,9 @@ final class RunFolder {
       let parent = Self.split(candidate).parent
       if !parent.isEmpty {
         do {
-          try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+          try Self.createParents(parent, recordingIn: &created)
         } catch {
+          Self.removeCreated(&created)
           // "File exists" would hide which part of the path is the trouble: a file where a
           // folder is needed.
           if let file = Self.fileOnPath(parent) {
@@ -73,6 +78,7 @@ final class RunFolder {
         }
       }
       if mkdir(partial, 0o755) == 0 {
+        createdParents = created
         path = candidate
         partialPath = partial
         lock = open(partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -84,13 +90,46 @@ final class RunFolder {
       }
       let code = errno
       guard code == EEXIST else {
+        Self.removeCreated(&created)
+        if code == ENOTDIR, let file = Self.fileOnPath(parent) {
+          throw CLIError.cannotWrite(
+            path: parent, reason: "cannot create the folder: \(file) is a file, not a folder")
+        }
         throw CLIError.cannotWrite(
           path: partial, reason: "cannot create the folder: \(String(cString: strerror(code)))")
       }
       lastError = .runFolderBusy(
         path: candidate, partial: partial, writing: Self.isLocked(partial))
     }
+    Self.removeCreated(&created)
     throw lastError!
+  }
+
+  /// Creates the folders of `parent` that do not exist, outermost first, appending each to
+  /// `created`.
+  private static func createParents(_ parent: String, recordingIn created: inout [String]) throws {
+    var missing: [String] = []
+    var folder = parent
+    var entry = stat()
+    while !folder.isEmpty, folder != "/", folder != ".", lstat(folder, &entry) != 0 {
+      missing.append(folder)
+      folder = Self.split(folder).parent
+    }
+    for folder in missing.reversed() where lstat(folder, &entry) != 0 {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      created.append(folder)
+    }
+  }
+
+  /// Removes the folders of `created` (folders this run made), innermost first, and stops at
+  /// the first that is not empty (something else wrote into it meanwhile).
+  private static func removeCreated(_ created: inout [String]) {
+    while let folder = created.popLast() {
+      guard rmdir(folder) == 0 else {
+        created.removeAll()
+        return
+      }
+    }
   }
 
   deinit {
@@ -150,10 +189,12 @@ final class RunFolder {
     isPublished = true
   }
 
-  /// Removes the temporary folder and everything in it.
+  /// Removes the temporary folder and everything in it, and the folders above it that this
+  /// run created, if they are still empty.
   func discard() {
     guard !isPublished else { return }
     try? FileManager.default.removeItem(atPath: partialPath)
+    Self.removeCreated(&createdParents)
   }
 
   /// Writes `text` to `name` in the temporary folder, atomically.

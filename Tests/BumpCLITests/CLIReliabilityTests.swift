@@ -196,6 +196,27 @@ import BumpTestSupport
     #expect(try scratch.entries() == ["run"])
   }
 
+  /// A run folder that cannot be created (a name longer than the file system allows) leaves
+  /// no folder behind: the parent folders made for it are removed again, and a folder that
+  /// existed before stays.
+  @Test func aRunFolderThatCannotBeMadeLeavesNoParentFolders() throws {
+    let scratch = try Scratch()
+    try FileManager.default.createDirectory(atPath: scratch.path("kept"), withIntermediateDirectories: false)
+    let long = String(repeating: "x", count: 300)
+    let result = try Child.run(
+      ["train", "--samples", "64", "--epochs", "1", "--output", "kept/new/deeper/\(long)"], in: scratch.url)
+    #expect(result.status == 1, "\(result.stderr)")
+    #expect(result.stderr.contains("cannot create the folder: File name too long"), "\(result.stderr)")
+    #expect(!result.stdout.contains("epoch"), "trained before refusing")
+    #expect(try scratch.entries() == ["kept"])
+    #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("kept")).isEmpty)
+    // Made as asked, the parents stay with the run.
+    let made = try Child.run(
+      ["train", "--samples", "64", "--epochs", "1", "--output", "kept/new/run"], in: scratch.url)
+    #expect(made.status == 0, "\(made.stderr)")
+    #expect(FileManager.default.fileExists(atPath: scratch.path("kept/new/run/model.safetensors")))
+  }
+
   /// Another program takes the name while training runs: the error names the folder that
   /// holds the complete results.
   @Test func aNameTakenDuringTrainingNamesTheFolderWithTheResults() throws {
