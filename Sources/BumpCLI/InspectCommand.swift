@@ -2,7 +2,8 @@ import ArgumentParser
 import BumpKit
 
 /// `bump inspect`: the architecture, parameter counts, precision, learned σ values and
-/// training metadata of a checkpoint.
+/// training metadata of a checkpoint. A checkpoint of `bump train` whose metadata `predict`
+/// would refuse is described as far as it can be, and then the command fails with the reason.
 struct InspectCommand: CheckpointCommand {
   static let configuration = CommandConfiguration(
     commandName: "inspect",
@@ -47,8 +48,16 @@ struct InspectCommand: CheckpointCommand {
       if !radial.isEmpty { lines += [""] + radial.dropLast() }
     }
     lines += ["", "Training metadata:"]
+    // `bump train`'s metadata must be usable, as `predict` and `evaluate` require: what
+    // inspect can show is shown, then the reason, and the command fails.
+    var unusable: (any Error)?
+    if ModelFile.isFromTraining(metadata) {
+      do { _ = try ModelFile.checkedInfo(models: models, metadata: metadata, path: checkpoint) } catch { unusable = error }
+    }
     if let info = try? ModelInfo(metadata: metadata, source: checkpoint, inputs: model.inputSize) {
       lines += describe(info)
+    } else if unusable != nil {
+      lines.append("  unusable (below)")
     } else {
       let reserved = Set(Checkpoint.reservedMetadataKeys)
       let other = metadata.keys.filter { !reserved.contains($0) }.sorted()
@@ -57,6 +66,7 @@ struct InspectCommand: CheckpointCommand {
     }
     if let failure = metadata["failure"] { lines.append("  failure: \(failure)") }
     Console.line(lines.joined(separator: "\n"))
+    if let unusable { throw unusable }
   }
 
   private func describe(_ info: ModelInfo) -> [String] {

@@ -61,6 +61,25 @@ enum ModelFile {
     ModelEnsemble<Element>, ModelInfo
   ) {
     let (models, metadata) = try namingPath(path) { try Checkpoint.loadEnsemble(Element.self, from: path) }
+    let info = try checkedInfo(models: models, metadata: metadata, path: path)
+    return (ModelEnsemble(models, loss: info.loss), info)
+  }
+
+  /// Whether `metadata` was written by `bump train` (rather than by a program saving a model
+  /// with the library): it then must be usable, as ``checkedInfo(models:metadata:path:)`` says.
+  static func isFromTraining(_ metadata: [String: String]) -> Bool {
+    metadata["created_by"]?.hasPrefix("bump ") == true || metadata["task"] != nil
+  }
+
+  /// The `bump train` metadata of the checkpoint at `path`, checked against its models (one,
+  /// or an ensemble's, which share one architecture): what prediction uses must be usable in
+  /// `Element` precision.
+  ///
+  /// - Throws: the errors of ``ModelInfo/init(metadata:source:inputs:)`` and
+  ///   ``CLIError/invalidCheckpoint(path:reason:)`` for metadata the model contradicts.
+  static func checkedInfo<Element: MatrixScalar>(
+    models: [Sequential<Element>], metadata: [String: String], path: String
+  ) throws -> ModelInfo {
     let model = models[0]
     let info = try ModelInfo(metadata: metadata, source: path, inputs: model.inputSize)
     if let classes = info.task.classes, classes < 2 {
@@ -102,7 +121,7 @@ enum ModelFile {
         path: path,
         reason: "the \"\(SupportCalibration.metadataKey)\" entry calibrates a support score, but the model has no radial layer")
     }
-    return (ModelEnsemble(models, loss: info.loss), info)
+    return info
   }
 
   /// The rows read, encoded and standardised per batch by ``TableInput``.

@@ -96,7 +96,20 @@ import BumpTestSupport
     for c in cases {
       let path = try Self.edited(c.model, c.name, in: folder, c.edit)
       #expect(Self.loadError(path) == "\(path): not a usable bump model: \(c.reason)", "\(c.name)")
+      // inspect describes what it can and fails with the same reason.
+      let inspect = try CLITrainTests.TrainTool.run(["inspect", path])
+      #expect(inspect.status == 1 && inspect.stdout.contains("Architecture (of each model):"), "\(c.name): \(inspect.stdout.prefix(300))")
+      #expect(inspect.stderr.contains("\(path): not a usable bump model: \(c.reason)"), "\(c.name): \(inspect.stderr)")
     }
+    // A usable one, and a model saved by a program (no bump train metadata), inspect as before.
+    for path in [regression, classifier] {
+      #expect(try CLITrainTests.TrainTool.run(["inspect", path]).status == 0)
+    }
+    let plain = try Self.edited(regression, "library-saved", in: folder) { m in
+      m = m.filter { Checkpoint.reservedMetadataKeys.contains($0.key) || $0.key == "ensemble_members" }
+    }
+    let inspected = try CLITrainTests.TrainTool.run(["inspect", plain])
+    #expect(inspected.status == 0 && inspected.stdout.contains("none from bump train"), "\(inspected.stderr)\(inspected.stdout.suffix(300))")
   }
 
   @Test func metadataThatPredictionDoesNotUseIsIgnored() throws {
