@@ -731,19 +731,11 @@ struct ClassLabels {
   /// Whether the labels are numbers.
   var numeric: Bool
 
-  /// The number a label spells, or nil for a name: `nan`, `inf`, `Infinity` (words Swift
-  /// reads as non-finite numbers) are names; text with a digit is a number, finite or not.
+  /// The number a label spells, or nil for a name: a number is decimal text (see
+  /// ``ExactDecimal``), finite or not as a `Double`; `nan`, `inf`, `Infinity` and
+  /// hexadecimal (`0x10`) are names.
   static func number(_ text: String) -> Double? {
-    guard let value = Double(text) else { return nil }
-    return value.isFinite || text.utf8.contains(where: { (0x30...0x39).contains($0) }) ? value : nil
-  }
-
-  /// The class a number label stands for: its exact decimal value (see ``ExactDecimal``), so
-  /// that labels that round to one `Double` but differ (`9007199254740993` and
-  /// `9007199254740992`) stay two classes; a number outside the decimal grammar (hexadecimal)
-  /// by its `Double` value.
-  static func key(_ text: String, value: Double) -> ExactDecimal {
-    ExactDecimal(text) ?? ExactDecimal("\(value)")!
+    ExactDecimal(text) == nil ? nil : Double(text)
   }
 
   /// The classes of the target column `column` (texts, `codes` one per row) of `path`.
@@ -781,7 +773,9 @@ struct ClassLabels {
         reason: "column \(MessageText.quoted(target)): class label \(MessageText.quoted(texts[k])) is not a finite number")
     }
     if isNumber.first == true {
-      let keys = zip(texts, numbers).map { Self.key($0, value: $1!) }
+      // Classes by exact value: labels that round to one `Double` but differ
+      // (`9007199254740993` and `9007199254740992`) stay two classes.
+      let keys = texts.map { ExactDecimal($0)! }
       let values = Array(Set(keys)).sorted()
       var classOf: [ExactDecimal: Int] = [:]
       for (k, v) in values.enumerated() { classOf[v] = k }
@@ -803,9 +797,6 @@ struct ClassLabels {
 struct ClassMatcher {
   private var byName: [[UInt32]: Int] = [:]
   private var byValue: [ExactDecimal: Int] = [:]
-  /// For a checkpoint whose class names are not exact (written before exact labels, a
-  /// label's `Double` in its shortest form): each `Double` of a name, when only one name has it.
-  private var byDouble: [Double: Int] = [:]
   let numeric: Bool
   let names: [String]
 
@@ -814,13 +805,12 @@ struct ClassMatcher {
     self.numeric = numeric
     self.names = names ?? (0..<classes).map(String.init)
     if numeric {
-      var repeated = Set<Double>()
+      // A checkpoint written before exact labels named a class by its label's `Double` in
+      // its shortest form (`1e-07`): the same exact value as the decimal labels it came from,
+      // but for labels of more than 17 significant digits.
       for (k, name) in self.names.enumerated() {
-        guard let value = ClassLabels.number(name) else { continue }
-        byValue[ClassLabels.key(name, value: value)] = k
-        if byDouble.updateValue(k, forKey: value) != nil { repeated.insert(value) }
+        if let value = ExactDecimal(name) { byValue[value] = k }
       }
-      for value in repeated { byDouble[value] = nil }
     } else {
       for (k, name) in self.names.enumerated() { byName[name.unicodeScalars.map(\.value)] = k }
     }
@@ -829,8 +819,7 @@ struct ClassMatcher {
   /// The class of `label`, or nil.
   func classOf(_ label: String) -> Int? {
     if numeric {
-      guard let value = ClassLabels.number(label) else { return nil }
-      return byValue[ClassLabels.key(label, value: value)] ?? byDouble[value]
+      return ExactDecimal(label).flatMap { byValue[$0] }
     }
     return byName[label.unicodeScalars.map(\.value)]
   }
@@ -860,7 +849,7 @@ struct ExactDecimal: Hashable, Comparable {
   let exponent: Int
 
   /// The value of `text` in the decimal grammar `[+-]? (d+ (. d*)? | . d+) ([eE] [+-]? d+)?`,
-  /// nil for any other text. Exponents beyond ±10⁹ saturate.
+  /// nil for any other text and for an exponent of more than 18 digits.
   init?(_ text: String) {
     var bytes = Array(text.utf8)[...]
     func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
@@ -888,7 +877,10 @@ struct ExactDecimal: Hashable, Comparable {
         bytes = bytes.dropFirst()
       }
       guard !bytes.isEmpty, bytes.allSatisfy(isDigit) else { return nil }
-      for c in bytes { exponent = min(exponent * 10 + Int(c - 0x30), 1_000_000_000) }
+      // Exact up to 18 digits; a longer exponent (beyond any label's use) is not a number.
+      let significant = bytes.drop { $0 == 0x30 }
+      guard significant.count <= 18 else { return nil }
+      for c in significant { exponent = exponent * 10 + Int(c - 0x30) }
       if below { exponent = -exponent }
       bytes = bytes[bytes.endIndex...]
     }

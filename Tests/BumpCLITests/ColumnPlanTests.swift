@@ -172,19 +172,33 @@ import Testing
     #expect(matcher.classOf("9007199254740993.0") == 1 && matcher.classOf("9.007199254740994e15") == 2)
     #expect(matcher.classOf("9007199254740995") == nil)
 
-    let mixed = ["-2.5", "0.001", "-0", "1e3", "0", "1000.0", "-10", "3.25", "1.5e-60", "2E+45", "0x10"]
+    let mixed = ["-2.5", "0.001", "-0", "1e3", "0", "1000.0", "-10", "3.25", "1.5e-60", "2E+45", "1e-400", "16"]
     let spread = Self.texts("v", mixed)
     guard case .texts(let codes2, let texts2) = spread.cells else { return }
-    let sorted = try ClassLabels(codes: codes2, texts: texts2, lines: Array(2..<13), path: "f", target: "v")
-    #expect(sorted.names == ["-10", "-2.5", "0", "1.5e-60", "0.001", "3.25", "16", "1000", "2e45"])
+    let sorted = try ClassLabels(codes: codes2, texts: texts2, lines: Array(2..<14), path: "f", target: "v")
+    #expect(sorted.names == ["-10", "-2.5", "0", "1e-400", "1.5e-60", "0.001", "3.25", "16", "1000", "2e45"])
+    // Exponents are exact: far below any Double, two values stay two and one value written
+    // two ways is one.
+    let tiny = Self.texts("t", ["1e-1000000001", "1e-1000000000", "10e-1000000001", "1"])
+    guard case .texts(let codes3, let texts3) = tiny.cells else { return }
+    let exact = try ClassLabels(codes: codes3, texts: texts3, lines: [2, 3, 4, 5], path: "f", target: "t")
+    #expect(exact.names == ["1e-1000000001", "1e-1000000000", "1"] && exact.classOfText == [0, 1, 1, 2])
+    // Hexadecimal and an exponent beyond 18 digits are names, so beside numbers an error.
+    for name in ["0x10", "1e-1234567890123456789"] {
+      let column = Self.texts("h", ["1", name])
+      guard case .texts(let c, let t) = column.cells else { return }
+      #expect(throws: (any Error).self, "\(name)") { try ClassLabels(codes: c, texts: t, lines: [2, 3], path: "f", target: "h") }
+    }
     #expect(ExactDecimal("2E+45")!.text == "2e45" && ExactDecimal("-0.00012")!.text == "-0.00012")
     #expect(ExactDecimal("123e37")!.text == String(repeating: "1", count: 0) + "123" + String(repeating: "0", count: 37))
     for text in ["", "-", ".", "1e", "1e+", "1.2.3", "0x10", "inf", "1 ", "1_000"] {
       #expect(ExactDecimal(text) == nil, "\(text)")
     }
-    // A checkpoint written before exact labels named a class by its Double's shortest form.
+    // A checkpoint written before exact labels named a class by its Double's shortest form:
+    // the same exact value as the labels it came from; another value is no class.
     let old = ClassMatcher(classes: 2, names: ["0.3", "1e-07"], numeric: true)
-    #expect(old.classOf("0.30000000000000001") == 0 && old.classOf("0.0000001") == 1)
+    #expect(old.classOf("0.30") == 0 && old.classOf("0.0000001") == 1)
+    #expect(old.classOf("0.30000000000000001") == nil && old.classOf("1e-400") == nil && old.classOf("0x1") == nil)
   }
 
   @Test func nameLabelsAreInTextOrderAndMixedLabelsAreRefused() throws {
