@@ -273,10 +273,6 @@ struct PreparedData<Element: MatrixScalar> {
   /// a single bad cell to be fixed, a target of names to be read as classes.
   static func advised(_ error: DataError, target: String, task: TaskKind) -> any Error {
     switch error {
-    case .emptyColumnName(_, _, let position):
-      return CLIError.withHint(
-        error,
-        hint: "name the column in the file, or leave it out with --ignore \(ColumnList.argument(for: "column \(position)"))")
     case .duplicateColumn(_, _, let column, _) where column != target:
       return CLIError.withHint(
         error,

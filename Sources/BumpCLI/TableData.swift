@@ -44,6 +44,14 @@ struct TableData<Element: MatrixScalar> {
           .missingColumn(path: source, line: headerLine, column: column, available: header)
         }
         let names = Set(header)
+        // A column without a name can only be left out: to use it, it needs one.
+        for (column, use) in [(target, "the target")] + categorical.map({ ($0, "read as categories") }) {
+          if let cell = column.isEmpty ? header.firstIndex(of: "") : Self.emptyCell(column, in: header) {
+            throw CLIError.dataMismatch(
+              path: source,
+              reason: "line \(headerLine), column \(cell + 1): the header cell is empty; the column can be \(use) once it is named in the file")
+          }
+        }
         guard names.contains(target) else { throw absent(target) }
         for column in ignored where !names.contains(column) && Self.emptyCell(column, in: header) == nil {
           throw absent(column)
@@ -61,13 +69,25 @@ struct TableData<Element: MatrixScalar> {
         let ignoredSet = Set(ignored)
         let ignoredCells = Set(ignored.compactMap { Self.emptyCell($0, in: header) })
         var featureNames: [String] = []
+        var unnamed: [Int] = []
         for (position, name) in header.enumerated()
         where name != target && !ignoredSet.contains(name) && !ignoredCells.contains(position) {
-          // A column without a name (a file's row index, say) is refused, not guessed at.
-          if name.isEmpty {
-            throw DataError.emptyColumnName(path: source, line: headerLine, position: position + 1)
-          }
-          featureNames.append(name)
+          if name.isEmpty { unnamed.append(position) } else { featureNames.append(name) }
+        }
+        // A column without a name (a file's row index, say) is refused, not guessed at; the
+        // hint names every such column at once.
+        if let first = unnamed.first {
+          let aliases = unnamed.map { "column \($0 + 1)" }
+          let usable = aliases.allSatisfy { Self.emptyCell($0, in: header) != nil }
+          let hint =
+            usable
+            ? "name \(unnamed.count == 1 ? "the column" : "the columns") in the file, or leave \(unnamed.count == 1 ? "it" : "them") out with --ignore \(ShellWord.quoted(aliases.joined(separator: ",")))"
+            : "name \(unnamed.count == 1 ? "the column" : "the columns") in the file (a column is named \(MessageText.quoted(aliases.first { Self.emptyCell($0, in: header) == nil }!)), so --ignore cannot name \(unnamed.count == 1 ? "this one" : "them all"))"
+          let more = unnamed.count == 1 ? "" : " (and \(unnamed.count - 1) more: columns \(unnamed.dropFirst().map { String($0 + 1) }.joined(separator: ", ")))"
+          throw CLIError.withHint(
+            CLIError.dataMismatch(
+              path: source, reason: "line \(headerLine), column \(first + 1): the header cell is empty\(more); every column used needs a name"),
+            hint: hint)
         }
         guard !featureNames.isEmpty else {
           if !ignored.isEmpty {
@@ -432,7 +452,8 @@ struct TableData<Element: MatrixScalar> {
   /// the N-th column when its header cell is empty and no column is named so; nil otherwise.
   /// A column without a name cannot be named in `--ignore` otherwise.
   static func emptyCell(_ name: String, in header: [String]) -> Int? {
-    guard name.hasPrefix("column "), let n = Int(name.dropFirst("column ".count)), n >= 1, n <= header.count,
+    let number = name.dropFirst("column ".count)
+    guard name.hasPrefix("column "), let n = Int(number), String(n) == number, n >= 1, n <= header.count,
       header[n - 1].isEmpty, !header.contains(name)
     else { return nil }
     return n - 1

@@ -123,6 +123,29 @@ import Testing
     let evaluate = try TrainTool.run(["evaluate", "--model", model, "--data", indexedFile])
     #expect(evaluate.status == 0 && evaluate.stdout.contains("rmse"), "\(evaluate.stderr)")
 
+    // Every unnamed column in one message; an alias that a real column has cannot be used;
+    // only the plain spelling is an alias; an unnamed column cannot be the target.
+    var twoEmpty = ",a,,y\n", taken = ",column 1,y\n"
+    for i in 0..<40 { twoEmpty += "\(i),\(i % 5),\(i % 3),\(i % 7)\n"; taken += "\(i),\(i % 5),\(i % 7)\n" }
+    let twoEmptyFile = try Self.write(twoEmpty, "two-empty.csv", in: scratch)
+    let both = try Self.train(["--data", twoEmptyFile] + regression, in: scratch, run: "both")
+    #expect(
+      both.status == 1
+        && both.stderr.contains("line 1, column 1: the header cell is empty (and 1 more: columns 3)")
+        && both.stderr.contains("leave them out with --ignore 'column 1,column 3'"), "\(both.stderr)")
+    let padded = try Self.train(["--data", twoEmptyFile, "--ignore", "column 01,column 3"] + regression, in: scratch, run: "p")
+    #expect(padded.status == 1 && padded.stderr.contains(#"column "column 01": no such column"#), "\(padded.stderr)")
+    let takenFile = try Self.write(taken, "taken.csv", in: scratch)
+    let clash = try Self.train(["--data", takenFile] + regression, in: scratch, run: "clash")
+    #expect(
+      clash.status == 1 && clash.stderr.contains(#"name the column in the file (a column is named "column 1", so --ignore cannot name this one)"#),
+      "\(clash.stderr)")
+    let unnamedTarget = try Self.train(["--data", indexedFile, "--target", "column 1", "--task", "regression"], in: scratch, run: "t")
+    #expect(
+      unnamedTarget.status == 1
+        && unnamedTarget.stderr.contains("line 1, column 1: the header cell is empty; the column can be the target once it is named in the file"),
+      "\(unnamedTarget.stderr)")
+
     // "column 2" names the second column only when its cell is empty: here it is "a".
     let notEmpty = try Self.train(["--data", indexedFile, "--ignore", "column 1,column 2"] + regression, in: scratch, run: "n")
     #expect(notEmpty.status == 1 && notEmpty.stderr.contains(#"column "column 2": no such column"#), "\(notEmpty.stderr)")
