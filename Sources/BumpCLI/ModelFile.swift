@@ -68,8 +68,14 @@ enum ModelFile {
   /// Whether `metadata` was written by `bump train` (rather than by a program saving a model
   /// with the library): it then must be usable, as ``checkedInfo(models:metadata:path:)`` says.
   static func isFromTraining(_ metadata: [String: String]) -> Bool {
-    metadata["created_by"]?.hasPrefix("bump ") == true || metadata["task"] != nil
+    trainingKeys.contains { metadata[$0] != nil }
   }
+
+  /// Entries that only `bump train` writes: a checkpoint with any of them is one of its.
+  private static let trainingKeys = [
+    "created_by", "task", "feature_names", "column_plan", "training_config", "target_name", "standardization",
+    "target_standardization", "class_names", "final_model", "loss",
+  ]
 
   /// The `bump train` metadata of the checkpoint at `path`, checked against its models (one,
   /// or an ensemble's, which share one architecture): what prediction uses must be usable in
@@ -94,6 +100,23 @@ enum ModelFile {
           "the model has \(model.outputSize) outputs, but \(info.loss.rawValue) on \(info.task) needs \(expected)"
       )
     }
+    // Inputs are standardized as (x − μ)/s in `Element`: a mean or scale beyond its range, or
+    // a scale that rounds to 0 there, turns every input of its column infinite.
+    if let scaling = info.standardization {
+      let largest = Double(Element.greatestFiniteMagnitude)
+      for (name, values) in [("mean", scaling.mean), ("standard deviation", scaling.standardDeviation)] {
+        if let bad = values.first(where: { abs($0) > largest }) {
+          throw CLIError.invalidCheckpoint(
+            path: path,
+            reason: "the standardization's \(name) \(bad) is beyond the range of \(Element.self), the model's precision")
+        }
+      }
+      if let bad = scaling.standardDeviation.first(where: { Element($0) == 0 }) {
+        throw CLIError.invalidCheckpoint(
+          path: path,
+          reason: "the standardization's standard deviation \(bad) is 0 in \(Element.self), the model's precision")
+      }
+    }
     if let scaling = info.targetStandardization {
       guard scaling.features == model.outputSize else {
         throw CLIError.invalidCheckpoint(
@@ -112,6 +135,11 @@ enum ModelFile {
             reason:
               "the target standardization's \(name) \(bad) is beyond the range of \(Element.self), the model's precision")
         }
+      }
+      if let bad = scaling.standardDeviation.first(where: { Element($0) == 0 }) {
+        throw CLIError.invalidCheckpoint(
+          path: path,
+          reason: "the target standardization's standard deviation \(bad) is 0 in \(Element.self), the model's precision")
       }
     }
     // A calibration belongs to a model with a radial layer: on another one `--coverage` and

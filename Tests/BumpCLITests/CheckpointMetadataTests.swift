@@ -66,6 +66,36 @@ import BumpTestSupport
         },
         #"the "standardization" metadata entry is not valid: invalid standardDeviation[0] 0.0: must be finite and > 0"#
       ),
+      // Valid numbers that the float model cannot use: every input of the column infinite.
+      (
+        regression, "feature-mean-beyond-float",
+        { m in
+          let n = try Self.features(m)
+          m["standardization"] =
+            #"{"mean":[1e39"# + String(repeating: ",0", count: n - 1)
+            + #"],"standardDeviation":["# + Array(repeating: "1", count: n).joined(separator: ",") + "]}"
+        },
+        "the standardization's mean 1e+39 is beyond the range of Float, the model's precision"
+      ),
+      (
+        regression, "feature-sd-zero-in-float",
+        { m in
+          let n = try Self.features(m)
+          m["standardization"] =
+            #"{"mean":["# + Array(repeating: "0", count: n).joined(separator: ",")
+            + #"],"standardDeviation":[1e-50"# + String(repeating: ",1", count: n - 1) + "]}"
+        },
+        "the standardization's standard deviation 1e-50 is 0 in Float, the model's precision"
+      ),
+      (
+        regression, "target-sd-zero-in-float", { $0["target_standardization"] = #"{"mean":[0],"standardDeviation":[1e-50]}"# },
+        "the target standardization's standard deviation 1e-50 is 0 in Float, the model's precision"
+      ),
+      // Without the entries that name bump train, the others still say whose it is.
+      (
+        regression, "no-task-no-creator", { m in m["task"] = nil; m["created_by"] = nil },
+        #"the metadata has no "task" entry (was it written by bump train?)"#
+      ),
       (
         classifier, "duplicate-classes", { $0["class_names"] = #"["inner","inner"]"# },
         #"the class name "inner" appears more than once"#
