@@ -41,7 +41,7 @@ final class RunFolder {
     if let output {
       candidates = [Self.trimmingTrailingSlashes(output)]
     } else {
-      let base = "runs/\(defaultStem)-\(Self.timestamp())"
+      let base = "runs/\(Self.defaultStem(defaultStem))-\(Self.timestamp())"
       candidates = [base] + (2...99).map { "\(base)-\($0)" }
     }
     var lastError: CLIError?
@@ -230,7 +230,23 @@ final class RunFolder {
     if name.isEmpty || name == "." || name == ".." {
       return "--output \(output) does not name a new folder; give the path of a folder to create, e.g. runs/my-run"
     }
+    if name.utf8.count > longestName {
+      return "--output's folder name has \(name.utf8.count) bytes; at most \(longestName) can be used (the run writes into .<name>.partial first, and a file name has at most 255 bytes)"
+    }
     return nil
+  }
+
+  /// The longest run folder name, in bytes: its temporary folder `.<name>.partial` must fit
+  /// in the 255 bytes of a file name.
+  static var longestName: Int { 255 - ".".utf8.count - ".partial".utf8.count }
+
+  /// `stem` cut (at a character boundary) so that `<stem>-<UTC time>-99` fits in
+  /// ``longestName`` bytes.
+  static func defaultStem(_ stem: String) -> String {
+    let room = longestName - "-20261207T120000Z-99".utf8.count
+    var cut = Substring(stem)
+    while cut.utf8.count > room { cut = cut.dropLast() }
+    return String(cut)
   }
 
   /// The folder holding `path` ("" for a bare name, "/" at the root) and its last component.

@@ -196,19 +196,25 @@ import BumpTestSupport
     #expect(try scratch.entries() == ["run"])
   }
 
-  /// A run folder that cannot be created (a name longer than the file system allows) leaves
-  /// no folder behind: the parent folders made for it are removed again, and a folder that
-  /// existed before stays.
+  /// A run folder that cannot be created (a folder on its path longer than the file system
+  /// allows) leaves no folder behind: the parent folders made for it are removed again, and a
+  /// folder that existed before stays. A run folder name too long for its temporary folder
+  /// is refused before anything is made.
   @Test func aRunFolderThatCannotBeMadeLeavesNoParentFolders() throws {
     let scratch = try Scratch()
     try FileManager.default.createDirectory(atPath: scratch.path("kept"), withIntermediateDirectories: false)
     let long = String(repeating: "x", count: 300)
     let result = try Child.run(
-      ["train", "--samples", "64", "--epochs", "1", "--output", "kept/new/deeper/\(long)"], in: scratch.url)
+      ["train", "--samples", "64", "--epochs", "1", "--output", "kept/new/deeper/\(long)/run"], in: scratch.url)
     #expect(result.status == 1, "\(result.stderr)")
     #expect(result.stderr.contains("cannot create the folder: File name too long"), "\(result.stderr)")
     #expect(!result.stdout.contains("epoch"), "trained before refusing")
     #expect(try scratch.entries() == ["kept"])
+    #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("kept")).isEmpty)
+    let name = String(repeating: "y", count: 247)
+    let refused = try Child.run(
+      ["train", "--samples", "64", "--epochs", "1", "--output", "kept/new/\(name)"], in: scratch.url)
+    #expect(refused.status != 0 && refused.stderr.contains("--output's folder name has 247 bytes; at most 246 can be used"), "\(refused.stderr)")
     #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("kept")).isEmpty)
     // Made as asked, the parents stay with the run.
     let made = try Child.run(

@@ -58,6 +58,10 @@ import BumpTestSupport
     for bad in ["", "~/x", ".", "..", "runs/.", "runs/..", "/"] {
       #expect(RunFolder.problem(with: bad) != nil, "\(bad)")
     }
+    #expect(RunFolder.problem(with: "runs/" + String(repeating: "é", count: 123)) == nil)
+    #expect(RunFolder.problem(with: "runs/" + String(repeating: "é", count: 123) + "x")?.contains("247 bytes") == true)
+    let stem = RunFolder.defaultStem(String(repeating: "ü", count: 200))
+    #expect(stem.utf8.count <= 226 && stem.utf8.count >= 225 && stem.allSatisfy { $0 == "ü" })
     #expect(RunFolder.partialPath(for: "runs/a") == "runs/.a.partial")
     #expect(RunFolder.partialPath(for: "a") == ".a.partial")
     #expect(RunFolder.split("/a") == (parent: "/", name: "a"))
