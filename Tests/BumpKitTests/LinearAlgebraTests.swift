@@ -497,6 +497,24 @@ struct BLASConfigurationTests {
     #expect(fixed.description == "OpenBLAS 0.3.21 DYNAMIC_ARCH Haswell — core Haswell, 1 thread, CPU AVX2 + FMA")
   }
 
+  /// Read from many threads at once, the report is the same each time: OpenBLAS's build
+  /// string comes from one static buffer that each of its calls rewrites (read concurrently,
+  /// it came out garbled, e.g. "HaswellHaswell MAX_THREADS=64 MAX_THREADS=64").
+  @Test func theReportIsTheSameFromManyThreadsAtOnce() async {
+    let expected = BLAS.configuration.buildConfiguration
+    let reports = await withTaskGroup(of: [String].self) { group in
+      for _ in 0..<8 {
+        group.addTask { (0..<2000).map { _ in BLAS.configuration.buildConfiguration } }
+      }
+      var all: [String] = []
+      for await part in group { all += part }
+      return all
+    }
+    #expect(reports.count == 16_000)
+    #expect(reports.allSatisfy { $0 == expected }, "\(Set(reports).subtracting([expected]).prefix(3))")
+    #expect(expected.components(separatedBy: "MAX_THREADS=").count <= 2, "\(expected)")
+  }
+
   /// Only the lookup: ending the threads while other tests multiply matrices on them would
   /// be unsafe in this process (the command line tests run `bump`, which ends them at start).
   @Test func theLoadedOpenBLASCanEndItsIdleThreads() {

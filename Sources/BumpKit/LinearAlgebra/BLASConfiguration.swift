@@ -15,13 +15,20 @@ public enum BLAS {
   /// variable `OPENBLAS_CORETYPE`, read once at load, overrides the choice; BumpKit never sets
   /// it, because some old OpenBLAS builds compute wrong results with a forced core on some
   /// CPUs. ``BLASConfiguration/advice`` says when setting it may pay, and to what.
+  ///
+  /// Safe to read from any thread: OpenBLAS writes its build string into one static buffer
+  /// on every call (two threads at once could garble it), so it is read once, here.
   public static var configuration: BLASConfiguration {
     BLASConfiguration(
-      coreName: String(cString: openblas_get_corename()),
-      buildConfiguration: String(cString: openblas_get_config()),
-      threadCount: Int(openblas_get_num_threads()),
-      cpu: .current)
+      coreName: loadTime.coreName, buildConfiguration: loadTime.build,
+      threadCount: Int(openblas_get_num_threads()), cpu: .current)
   }
+
+  /// The core and the build string, fixed when OpenBLAS was loaded; read once (a static
+  /// `let` is initialised once, whatever the threads).
+  private static let loadTime = (
+    coreName: String(cString: openblas_get_corename()), build: String(cString: openblas_get_config())
+  )
 
   /// Ends OpenBLAS's idle worker threads, if this OpenBLAS can (it starts them again for its
   /// next threaded product); returns whether it could.
