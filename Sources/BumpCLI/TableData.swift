@@ -83,7 +83,8 @@ struct TableData<Element: MatrixScalar> {
             usable
             ? "name \(unnamed.count == 1 ? "the column" : "the columns") in the file, or leave \(unnamed.count == 1 ? "it" : "them") out with --ignore \(ShellWord.quoted(aliases.joined(separator: ",")))"
             : "name \(unnamed.count == 1 ? "the column" : "the columns") in the file (a column is named \(MessageText.quoted(aliases.first { Self.emptyCell($0, in: header) == nil }!)), so --ignore cannot name \(unnamed.count == 1 ? "this one" : "them all"))"
-          let more = unnamed.count == 1 ? "" : " (and \(unnamed.count - 1) more: columns \(unnamed.dropFirst().map { String($0 + 1) }.joined(separator: ", ")))"
+          let rest = unnamed.dropFirst().map { String($0 + 1) }
+          let more = rest.isEmpty ? "" : " (and \(rest.count) more: column\(rest.count == 1 ? "" : "s") \(rest.joined(separator: ", ")))"
           throw CLIError.withHint(
             CLIError.dataMismatch(
               path: source, reason: "line \(headerLine), column \(first + 1): the header cell is empty\(more); every column used needs a name"),

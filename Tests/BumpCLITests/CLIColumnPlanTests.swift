@@ -131,7 +131,7 @@ import Testing
     let both = try Self.train(["--data", twoEmptyFile] + regression, in: scratch, run: "both")
     #expect(
       both.status == 1
-        && both.stderr.contains("line 1, column 1: the header cell is empty (and 1 more: columns 3)")
+        && both.stderr.contains("line 1, column 1: the header cell is empty (and 1 more: column 3)")
         && both.stderr.contains("leave them out with --ignore 'column 1,column 3'"), "\(both.stderr)")
     let padded = try Self.train(["--data", twoEmptyFile, "--ignore", "column 01,column 3"] + regression, in: scratch, run: "p")
     #expect(padded.status == 1 && padded.stderr.contains(#"column "column 01": no such column"#), "\(padded.stderr)")
