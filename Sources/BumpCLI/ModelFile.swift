@@ -239,9 +239,29 @@ enum ModelFile {
       }
       let rows = try keep?(table) ?? Array(0..<table.rows)
       var x = try ColumnPlan.Encoder(plan: plan, columns: features).encode(rows: rows, tally: &tally)
-      if let map = info.standardization { try map.apply(toInPlace: &x) }
+      if let map = info.standardization {
+        try map.apply(toInPlace: &x)
+        try checkStandardized(x, map, rows: rows)
+      }
       rowsRead += table.rows
       return (x, table, rows)
+    }
+
+    /// Throws naming the file, the data row and the input when a standardized input is not
+    /// finite: a value the checkpoint's standardization cannot bring into `Element`'s range
+    /// (a scale far below the column's spread in the data), which the model would otherwise
+    /// refuse without naming the file.
+    private func checkStandardized(_ x: Matrix<Element>, _ map: Standardization, rows: [Int]) throws {
+      try x.withUnsafeBufferPointer { values in
+        guard let bad = values.firstIndex(where: { !$0.isFinite }) else { return }
+        let (r, c) = (bad / x.columns, bad % x.columns)
+        let names = plan.inputNames
+        let name = c < names.count ? MessageText.quoted(names[c]) : "\(c + 1)"
+        throw CLIError.dataMismatch(
+          path: reader.path,
+          reason:
+            "data row \(rowsRead + rows[r] + 1), input \(name): standardized with the checkpoint's mean \(map.mean[c]) and standard deviation \(map.standardDeviation[c]), the value is beyond the range of \(Element.self); the checkpoint's standardization does not fit this data")
+      }
     }
 
     /// The next batch of rows with a target (for a file opened with `target`): the model's

@@ -142,6 +142,33 @@ import BumpTestSupport
     #expect(inspected.status == 0 && inspected.stdout.contains("none from bump train"), "\(inspected.stderr)\(inspected.stdout.suffix(300))")
   }
 
+  /// A standardization scale far below the spread of the data read (a subnormal scale of a
+  /// float model, from an edited checkpoint) makes standardized inputs infinite: predict and
+  /// evaluate name the file, the data row and the input, not a matrix inside the model.
+  @Test func anInputTheStandardizationCannotBringIntoRangeNamesTheFileAndRow() throws {
+    let folder = try TemporaryFolder()
+    let regression = try Self.trained("bumps", in: folder)
+    var names: [String] = []
+    let path = try Self.edited(regression, "subnormal-scale", in: folder) { m in
+      names = try JSONDecoder().decode([String].self, from: Data(try #require(m["feature_names"]).utf8))
+      m["standardization"] =
+        #"{"mean":["# + Array(repeating: "0", count: names.count).joined(separator: ",")
+        + #"],"standardDeviation":[1e-40"# + String(repeating: ",1", count: names.count - 1) + "]}"
+    }
+    #expect(Self.loadError(path) == nil, "a subnormal scale is a scale: tiny data may need it")
+    let data = folder.path + "/rows.csv"
+    let row = { (v: String) in Array(repeating: v, count: names.count).joined(separator: ",") }
+    try (names.joined(separator: ",") + ",y\n" + row("0") + ",0\n" + row("0.5") + ",1\n")
+      .write(toFile: data, atomically: true, encoding: .utf8)
+    for command in [["predict"], ["evaluate"]] {
+      let result = try CLITrainTests.TrainTool.run(command + ["--model", path, "--data", data])
+      #expect(result.status == 1, "\(result.stdout)")
+      #expect(
+        result.stderr.contains("\(data): data row 2, input \(MessageText.quoted(names[0])): standardized with the checkpoint's mean 0.0 and standard deviation 1e-40, the value is beyond the range of Float"),
+        "\(command): \(result.stderr)")
+    }
+  }
+
   @Test func metadataThatPredictionDoesNotUseIsIgnored() throws {
     let folder = try TemporaryFolder()
     let regression = try Self.trained("bumps", in: folder)
