@@ -39,6 +39,17 @@ import BumpTestSupport
     }
   }
 
+  /// Sets the feature standardization to means 0 and standard deviations 1, but the first
+  /// column's, which are as given (JSON numbers).
+  static func setStandardization(
+    _ metadata: inout [String: String], firstMean: String = "0", firstStandardDeviation: String = "1"
+  ) throws {
+    let n = try features(metadata)
+    metadata["standardization"] =
+      #"{"mean":["# + ([firstMean] + Array(repeating: "0", count: n - 1)).joined(separator: ",")
+      + #"],"standardDeviation":["# + ([firstStandardDeviation] + Array(repeating: "1", count: n - 1)).joined(separator: ",") + "]}"
+  }
+
   static func features(_ metadata: [String: String]) throws -> Int {
     try JSONDecoder().decode([String].self, from: Data(try #require(metadata["feature_names"]).utf8)).count
   }
@@ -58,33 +69,18 @@ import BumpTestSupport
       ),
       (
         regression, "feature-sd-zero",
-        { m in
-          let n = try Self.features(m)
-          m["standardization"] =
-            #"{"mean":["# + Array(repeating: "0", count: n).joined(separator: ",")
-            + #"],"standardDeviation":["# + (["0"] + Array(repeating: "1", count: n - 1)).joined(separator: ",") + "]}"
-        },
+        { try Self.setStandardization(&$0, firstStandardDeviation: "0") },
         #"the "standardization" metadata entry is not valid: invalid standardDeviation[0] 0.0: must be finite and > 0"#
       ),
       // Valid numbers that the float model cannot use: every input of the column infinite.
       (
         regression, "feature-mean-beyond-float",
-        { m in
-          let n = try Self.features(m)
-          m["standardization"] =
-            #"{"mean":[1e39"# + String(repeating: ",0", count: n - 1)
-            + #"],"standardDeviation":["# + Array(repeating: "1", count: n).joined(separator: ",") + "]}"
-        },
+        { try Self.setStandardization(&$0, firstMean: "1e39") },
         "the standardization's mean 1e+39 is beyond the range of Float, the model's precision"
       ),
       (
         regression, "feature-sd-zero-in-float",
-        { m in
-          let n = try Self.features(m)
-          m["standardization"] =
-            #"{"mean":["# + Array(repeating: "0", count: n).joined(separator: ",")
-            + #"],"standardDeviation":[1e-50"# + String(repeating: ",1", count: n - 1) + "]}"
-        },
+        { try Self.setStandardization(&$0, firstStandardDeviation: "1e-50") },
         "the standardization's standard deviation 1e-50 is 0 in Float, the model's precision"
       ),
       (
@@ -151,9 +147,7 @@ import BumpTestSupport
     var names: [String] = []
     let path = try Self.edited(regression, "subnormal-scale", in: folder) { m in
       names = try JSONDecoder().decode([String].self, from: Data(try #require(m["feature_names"]).utf8))
-      m["standardization"] =
-        #"{"mean":["# + Array(repeating: "0", count: names.count).joined(separator: ",")
-        + #"],"standardDeviation":[1e-40"# + String(repeating: ",1", count: names.count - 1) + "]}"
+      try Self.setStandardization(&m, firstStandardDeviation: "1e-40")
     }
     #expect(Self.loadError(path) == nil, "a subnormal scale is a scale: tiny data may need it")
     let data = folder.path + "/rows.csv"
