@@ -73,6 +73,9 @@ final class RunFolder {
             throw CLIError.cannotWrite(
               path: parent, reason: "cannot create the folder: \(file) is a file, not a folder")
           }
+          if let (link, problem) = Self.brokenLinkOnPath(parent) {
+            throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(link) is \(problem)")
+          }
           throw CLIError.cannotWrite(
             path: parent, reason: "cannot create the folder: \(Self.reason(error))")
         }
@@ -145,6 +148,23 @@ final class RunFolder {
       var entry = stat()
       guard stat(prefix, &entry) == 0 else { return nil }
       if entry.st_mode & S_IFMT != S_IFDIR { return prefix }
+    }
+    return nil
+  }
+
+  /// The first part of `path` that is a symbolic link which leads nowhere, with what is
+  /// wrong with it: "a symbolic link to X, which does not exist", or a loop of links. Such a
+  /// part makes creating a folder through it fail with "File exists", which hides the cause.
+  static func brokenLinkOnPath(_ path: String) -> (link: String, problem: String)? {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for part in path.split(separator: "/") {
+      prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
+      var entry = stat()
+      guard lstat(prefix, &entry) == 0 else { return nil }
+      guard entry.st_mode & S_IFMT == S_IFLNK, stat(prefix, &entry) != 0 else { continue }
+      return errno == ELOOP
+        ? (prefix, "a loop of symbolic links")
+        : (prefix, "a symbolic link to \(linkTarget(prefix)), which does not exist")
     }
     return nil
   }

@@ -216,6 +216,18 @@ import BumpTestSupport
       ["train", "--samples", "64", "--epochs", "1", "--output", "kept/new/\(name)"], in: scratch.url)
     #expect(refused.status != 0 && refused.stderr.contains("--output's folder name has 247 bytes; at most 246 can be used"), "\(refused.stderr)")
     #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("kept")).isEmpty)
+    // A symbolic link on the way that leads nowhere, or in a loop, is named as such (creating
+    // a folder through it fails with "File exists").
+    try FileManager.default.createSymbolicLink(atPath: scratch.path("kept/dangling"), withDestinationPath: "nowhere")
+    try FileManager.default.createSymbolicLink(atPath: scratch.path("kept/loop"), withDestinationPath: "loop")
+    for (link, problem) in [("dangling", "a symbolic link to nowhere, which does not exist"), ("loop", "a loop of symbolic links")] {
+      let through = try Child.run(
+        ["train", "--samples", "64", "--epochs", "1", "--output", "kept/\(link)/n1/run"], in: scratch.url)
+      #expect(through.status == 1 && through.stderr.contains("cannot create the folder: kept/\(link) is \(problem)"), "\(through.stderr)")
+    }
+    #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("kept")).sorted() == ["dangling", "loop"])
+    try FileManager.default.removeItem(atPath: scratch.path("kept/dangling"))
+    try FileManager.default.removeItem(atPath: scratch.path("kept/loop"))
     // Made as asked, the parents stay with the run.
     let made = try Child.run(
       ["train", "--samples", "64", "--epochs", "1", "--output", "kept/new/run"], in: scratch.url)
