@@ -100,22 +100,11 @@ enum ModelFile {
           "the model has \(model.outputSize) outputs, but \(info.loss.rawValue) on \(info.task) needs \(expected)"
       )
     }
-    // Inputs are standardized as (x − μ)/s in `Element`: a mean or scale beyond its range, or
-    // a scale that rounds to 0 there, turns every input of its column infinite.
+    // Inputs are standardized as (x − μ)/s in `Element`, and predictions mapped back as y·s + μ:
+    // a mean or scale beyond its range, or a scale that is 0 there, turns every value of the
+    // column infinite (which no data of that precision can have led to).
     if let scaling = info.standardization {
-      let largest = Double(Element.greatestFiniteMagnitude)
-      for (name, values) in [("mean", scaling.mean), ("standard deviation", scaling.standardDeviation)] {
-        if let bad = values.first(where: { abs($0) > largest }) {
-          throw CLIError.invalidCheckpoint(
-            path: path,
-            reason: "the standardization's \(name) \(bad) is beyond the range of \(Element.self), the model's precision")
-        }
-      }
-      if let bad = scaling.standardDeviation.first(where: { Element($0) == 0 }) {
-        throw CLIError.invalidCheckpoint(
-          path: path,
-          reason: "the standardization's standard deviation \(bad) is 0 in \(Element.self), the model's precision")
-      }
+      try checkRange(of: scaling, "the standardization's", Element.self, path: path)
     }
     if let scaling = info.targetStandardization {
       guard scaling.features == model.outputSize else {
@@ -125,22 +114,7 @@ enum ModelFile {
             "the \"target_standardization\" entry has \(ModelInfo.count(scaling.features, "column")), the model \(ModelInfo.count(model.outputSize, "output"))"
         )
       }
-      // Predictions are mapped back as y·s + μ in `Element`: a mean or scale beyond its
-      // range (which no target of that precision can have) turns every prediction infinite.
-      let largest = Double(Element.greatestFiniteMagnitude)
-      for (name, values) in [("mean", scaling.mean), ("standard deviation", scaling.standardDeviation)] {
-        if let bad = values.first(where: { abs($0) > largest }) {
-          throw CLIError.invalidCheckpoint(
-            path: path,
-            reason:
-              "the target standardization's \(name) \(bad) is beyond the range of \(Element.self), the model's precision")
-        }
-      }
-      if let bad = scaling.standardDeviation.first(where: { Element($0) == 0 }) {
-        throw CLIError.invalidCheckpoint(
-          path: path,
-          reason: "the target standardization's standard deviation \(bad) is 0 in \(Element.self), the model's precision")
-      }
+      try checkRange(of: scaling, "the target standardization's", Element.self, path: path)
     }
     // A calibration belongs to a model with a radial layer: on another one `--coverage` and
     // the abstention columns would be silently without effect.
@@ -150,6 +124,24 @@ enum ModelFile {
         reason: "the \"\(SupportCalibration.metadataKey)\" entry calibrates a support score, but the model has no radial layer")
     }
     return info
+  }
+
+  /// Throws unless `scaling`'s means and standard deviations are within `Element`'s range and
+  /// no standard deviation is 0 in it; `what` names the entry in the message.
+  private static func checkRange<Element: MatrixScalar>(
+    of scaling: Standardization, _ what: String, _: Element.Type, path: String
+  ) throws {
+    let largest = Double(Element.greatestFiniteMagnitude)
+    for (name, values) in [("mean", scaling.mean), ("standard deviation", scaling.standardDeviation)] {
+      if let bad = values.first(where: { abs($0) > largest }) {
+        throw CLIError.invalidCheckpoint(
+          path: path, reason: "\(what) \(name) \(bad) is beyond the range of \(Element.self), the model's precision")
+      }
+    }
+    if let bad = scaling.standardDeviation.first(where: { Element($0) == 0 }) {
+      throw CLIError.invalidCheckpoint(
+        path: path, reason: "\(what) standard deviation \(bad) is 0 in \(Element.self), the model's precision")
+    }
   }
 
   /// The rows read, encoded and standardised per batch by ``TableInput``.

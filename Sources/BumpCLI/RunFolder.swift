@@ -69,12 +69,8 @@ final class RunFolder {
           Self.removeCreated(&created)
           // "File exists" would hide which part of the path is the trouble: a file where a
           // folder is needed.
-          if let file = Self.fileOnPath(parent) {
-            throw CLIError.cannotWrite(
-              path: parent, reason: "cannot create the folder: \(file) is a file, not a folder")
-          }
-          if let (link, problem) = Self.brokenLinkOnPath(parent) {
-            throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(link) is \(problem)")
+          if let problem = Self.blockerOnPath(parent) {
+            throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(problem)")
           }
           throw CLIError.cannotWrite(
             path: parent, reason: "cannot create the folder: \(Self.reason(error))")
@@ -94,9 +90,8 @@ final class RunFolder {
       let code = errno
       guard code == EEXIST else {
         Self.removeCreated(&created)
-        if code == ENOTDIR, let file = Self.fileOnPath(parent) {
-          throw CLIError.cannotWrite(
-            path: parent, reason: "cannot create the folder: \(file) is a file, not a folder")
+        if code == ENOTDIR, let problem = Self.blockerOnPath(parent) {
+          throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(problem)")
         }
         throw CLIError.cannotWrite(
           path: partial, reason: "cannot create the folder: \(String(cString: strerror(code)))")
@@ -139,32 +134,22 @@ final class RunFolder {
     if lock >= 0 { close(lock) }
   }
 
-  /// The first existing part of `path` (itself included) that is not a folder (after
-  /// symbolic links), if any.
-  static func fileOnPath(_ path: String) -> String? {
-    var prefix = path.hasPrefix("/") ? "/" : ""
-    for part in path.split(separator: "/") {
-      prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
-      var entry = stat()
-      guard stat(prefix, &entry) == 0 else { return nil }
-      if entry.st_mode & S_IFMT != S_IFDIR { return prefix }
-    }
-    return nil
-  }
-
-  /// The first part of `path` that is a symbolic link which leads nowhere, with what is
-  /// wrong with it: "a symbolic link to X, which does not exist", or a loop of links. Such a
-  /// part makes creating a folder through it fail with "File exists", which hides the cause.
-  static func brokenLinkOnPath(_ path: String) -> (link: String, problem: String)? {
+  /// What keeps a folder from being made at `path`: its first existing part (itself included)
+  /// that is not a folder — "X is a file, not a folder" (after symbolic links), "X is a
+  /// symbolic link to Y, which does not exist" or "X is a loop of symbolic links" — or nil.
+  /// Creating a folder through such a part fails with "File exists", which hides the cause.
+  static func blockerOnPath(_ path: String) -> String? {
     var prefix = path.hasPrefix("/") ? "/" : ""
     for part in path.split(separator: "/") {
       prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + part
       var entry = stat()
       guard lstat(prefix, &entry) == 0 else { return nil }
-      guard entry.st_mode & S_IFMT == S_IFLNK, stat(prefix, &entry) != 0 else { continue }
-      return errno == ELOOP
-        ? (prefix, "a loop of symbolic links")
-        : (prefix, "a symbolic link to \(linkTarget(prefix)), which does not exist")
+      if entry.st_mode & S_IFMT == S_IFLNK, stat(prefix, &entry) != 0 {
+        return errno == ELOOP
+          ? "\(prefix) is a loop of symbolic links"
+          : "\(prefix) is a symbolic link to \(linkTarget(prefix)), which does not exist"
+      }
+      if entry.st_mode & S_IFMT != S_IFDIR { return "\(prefix) is a file, not a folder" }
     }
     return nil
   }

@@ -51,8 +51,8 @@ struct CSVRecordReader {
   ///   ``DataError/duplicateColumn(path:line:column:positions:)`` and the errors of
   ///   ``next()``.
   ///
-  /// With `used`, only those columns must have a name of their own (see
-  /// ``columnIndex(of:using:line:path:)``); without it, every column must.
+  /// With `used`, only those columns must have a name of their own; without it, every column
+  /// must (see ``columnIndex(of:using:line:path:)``).
   init(path: String, using used: [String]? = nil) throws {
     let name = path == "-" ? "standard input" : path
     let input = try ByteInput(path: path, name: name)
@@ -71,9 +71,7 @@ struct CSVRecordReader {
     self.header = header
     self.input = input
     self.line = line
-    columnIndex =
-      try used.map { try Self.columnIndex(of: header, using: $0, line: headerLine, path: name) }
-      ?? Self.columnIndex(of: header, line: headerLine, path: name)
+    columnIndex = try Self.columnIndex(of: header, using: used ?? header, line: headerLine, path: name)
   }
 
   /// The position (0-based) of the first cell of each non-empty name of `header`, after
@@ -97,30 +95,6 @@ struct CSVRecordReader {
     var repeated = Set<String>()
     for (position, column) in header.enumerated() where !column.isEmpty {
       if index[column] == nil { index[column] = position } else if used.contains(column) { repeated.insert(column) }
-    }
-    if !repeated.isEmpty, let column = header.first(where: repeated.contains) {
-      let positions = header.indices.filter { header[$0] == column }.map { $0 + 1 }
-      throw DataError.duplicateColumn(
-        path: name, line: headerLine, column: column, positions: positions)
-    }
-    return index
-  }
-
-  /// The position (0-based) of each name of `header`, after checking the header's rules:
-  /// names are non-empty and distinct.
-  ///
-  /// - Throws: ``DataError/emptyColumnName(path:line:position:)``;
-  ///   ``DataError/duplicateColumn(path:line:column:positions:)`` for the first name in
-  ///   header order that repeats, with every position it is at.
-  static func columnIndex(of header: [String], line headerLine: Int, path name: String) throws -> [String: Int] {
-    var index: [String: Int] = [:]
-    index.reserveCapacity(header.count)
-    var repeated = Set<String>()
-    for (position, column) in header.enumerated() {
-      guard !column.isEmpty else {
-        throw DataError.emptyColumnName(path: name, line: headerLine, position: position + 1)
-      }
-      if index[column] == nil { index[column] = position } else { repeated.insert(column) }
     }
     if !repeated.isEmpty, let column = header.first(where: repeated.contains) {
       let positions = header.indices.filter { header[$0] == column }.map { $0 + 1 }
