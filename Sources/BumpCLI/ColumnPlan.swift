@@ -731,21 +731,20 @@ struct ClassLabels {
   /// Whether the labels are numbers.
   var numeric: Bool
 
-  /// The number a label spells, or nil for a name: a number is decimal text (see
-  /// ``ExactDecimal``), finite or not as a `Double`; `nan`, `inf`, `Infinity` and
-  /// hexadecimal (`0x10`) are names.
-  static func number(_ text: String) -> Double? {
-    ExactDecimal(text) == nil ? nil : Double(text)
+  /// Whether a label spells a number: decimal text (see ``ExactDecimal``), whatever its
+  /// magnitude (`1e400` and `1e-400` are classes of their own, as they are values of their
+  /// own); `nan`, `inf`, `Infinity` and hexadecimal (`0x10`) are names.
+  static func isNumber(_ text: String) -> Bool {
+    ExactDecimal(text) != nil
   }
 
   /// The classes of the target column `column` (texts, `codes` one per row) of `path`.
   ///
   /// - Throws: ``CLIError/dataMismatch(path:reason:)`` for labels that mix numbers and names
   ///   (naming the first of each with its line: `lines` holds the line each text first
-  ///   appears on) or a number that is not finite.
+  ///   appears on).
   init(codes: [UInt32], texts: [String], lines: [Int], path: String, target: String) throws {
-    let numbers = texts.map(Self.number)
-    let isNumber = numbers.map { $0 != nil }
+    let isNumber = texts.map(Self.isNumber)
     if isNumber.contains(true), isNumber.contains(false) {
       // The first row of each kind, in file order.
       var first: [Bool: (row: Int, text: String)] = [:]
@@ -759,18 +758,13 @@ struct ClassLabels {
       }
       let (a, b) = (first[true]!, first[false]!)
       let (earlier, later) = a.row < b.row ? (a, b) : (b, a)
-      func kind(_ text: String) -> String { Self.number(text) == nil ? "a name" : "a number" }
+      func kind(_ text: String) -> String { Self.isNumber(text) ? "a number" : "a name" }
       throw CLIError.dataMismatch(
         path: path,
         reason:
           "line \(later.row), column \(MessageText.quoted(target)): class label \(MessageText.quoted(later.text)) is \(kind(later.text)) "
           + "but the label on line \(earlier.row) (\(MessageText.quoted(earlier.text))) is \(kind(earlier.text)); "
           + "labels must be all numbers or all names")
-    }
-    if let k = numbers.firstIndex(where: { $0 != nil && !$0!.isFinite }) {
-      throw CLIError.dataMismatch(
-        path: path,
-        reason: "column \(MessageText.quoted(target)): class label \(MessageText.quoted(texts[k])) is not a finite number")
     }
     if isNumber.first == true {
       // Classes by exact value: labels that round to one `Double` but differ
@@ -827,10 +821,10 @@ struct ClassMatcher {
   /// Why `label` is not one of the classes.
   func problem(_ label: String) -> String {
     let list = names.prefix(20).map(MessageText.quoted).joined(separator: ", ")
-    if numeric, ClassLabels.number(label) == nil {
+    if numeric, !ClassLabels.isNumber(label) {
       return "is a name, but the model was trained on numeric labels (\(list))"
     }
-    if !numeric, ClassLabels.number(label) != nil {
+    if !numeric, ClassLabels.isNumber(label) {
       return "is a number, but the model's classes are names (\(list))"
     }
     return "is not one of the model's classes (\(list))"

@@ -240,7 +240,7 @@ struct ModelInfo: Equatable {
             + "at least two finite, increasing numbers of a number column")
       }
       if task.classes != nil, plan.numericClasses == true,
-        classNames?.contains(where: { ClassLabels.number($0) == nil }) ?? true
+        classNames?.contains(where: { !ClassLabels.isNumber($0) }) ?? true
       {
         throw bad("the \"column_plan\" entry says the classes are numbers, the \"class_names\" entry does not")
       }

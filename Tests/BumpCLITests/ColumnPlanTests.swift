@@ -183,6 +183,14 @@ import Testing
     guard case .texts(let codes3, let texts3) = tiny.cells else { return }
     let exact = try ClassLabels(codes: codes3, texts: texts3, lines: [2, 3, 4, 5], path: "f", target: "t")
     #expect(exact.names == ["1e-1000000001", "1e-1000000000", "1"] && exact.classOfText == [0, 1, 1, 2])
+    // Beyond `Double`'s range both ways: values of their own, as any decimal (`1e400` was
+    // refused as "not a finite number" while `1e-400` was a class).
+    let huge = Self.texts("g", ["1e400", "-1e400", "1e-400", "10e399", "1"])
+    guard case .texts(let codes4, let texts4) = huge.cells else { return }
+    let beyond = try ClassLabels(codes: codes4, texts: texts4, lines: [2, 3, 4, 5, 6], path: "f", target: "g")
+    #expect(beyond.names == ["-1e400", "1e-400", "1", "1e400"] && beyond.classOfText == [3, 0, 1, 3, 2])
+    let far = ClassMatcher(classes: 4, names: beyond.names, numeric: true)
+    #expect(far.classOf("1.0e400") == 3 && far.classOf("-10E399") == 0 && far.classOf("1e401") == nil)
     // Hexadecimal and an exponent beyond 18 digits are names, so beside numbers an error.
     for name in ["0x10", "1e-1234567890123456789"] {
       let column = Self.texts("h", ["1", name])
