@@ -41,9 +41,24 @@ struct FinalModelRecord: Codable, Equatable, Sendable {
   /// early-stopped model, in the order the first refit, the early-stopped model, the further
   /// refits; for a refit the refits.
   var members: Int
+  /// Whether early stopping picked the budget: false for a run without it (`--patience 0`),
+  /// whose budget is the epochs trained and whose "early-stopped" model is the last epoch's;
+  /// nil (read as true) in checkpoints written before it was recorded.
+  var earlyStopping: Bool? = nil
 
   /// The refits among the ``members``.
   var refits: Int { choice == .ensemble ? members - 1 : members }
+
+  /// What the model trained with a validation part is called: the early-stopped model, or
+  /// without early stopping the model of the last epoch.
+  var trainedModelName: String {
+    earlyStopping == false ? "model of the last epoch" : "early-stopped model"
+  }
+
+  /// Where the refits' epoch budget came from, in parentheses after it.
+  static func budgetSource(earlyStopping: Bool) -> String {
+    earlyStopping ? "(the early-stopping epoch)" : "(the epochs trained, without early stopping)"
+  }
 
   /// One sentence for the summary and `bump inspect`.
   var description: String {
@@ -52,9 +67,9 @@ struct FinalModelRecord: Codable, Equatable, Sendable {
       + " on all \(refitRows) training and validation rows for \(refitEpochs) epochs"
     switch choice {
     case .ensemble:
-      return "the mean of the early-stopped model (epoch \(earlyStoppingEpoch)) and \(refit)"
+      return "the mean of the \(trainedModelName) (epoch \(earlyStoppingEpoch)) and \(refit)"
     case .refit, .earlyStopped:
-      return (refits == 1 ? "" : "the mean of ") + "\(refit) (the early-stopping epoch)"
+      return (refits == 1 ? "" : "the mean of ") + "\(refit) \(Self.budgetSource(earlyStopping: earlyStopping != false))"
     }
   }
 }

@@ -37,7 +37,7 @@ struct InspectCommand: CheckpointCommand {
       // --final-model ensemble) the early-stopped model, then any further refits.
       let role =
         k == 1 && record?.choice != .refit
-        ? " (the early-stopped model)" : models.count == 2 ? " (the refit)" : " (a refit)"
+        ? " (the \(record?.trainedModelName ?? "early-stopped model"))" : models.count == 2 ? " (the refit)" : " (a refit)"
       let which = models.count > 1 ? " of model \(k + 1)\(role)" : ""
       let bumps = BumpLayerStatistics.parametersOnly(model: member).filter { $0.kind == .bump }
       if !bumps.isEmpty {
@@ -118,7 +118,7 @@ struct InspectCommand: CheckpointCommand {
     if let m = info.metrics {
       var text = "  metrics: train loss \(formatted(m.trainLoss))"
       // After a refit the validation rows were trained on: their score is the early-stopped model's.
-      let early = info.finalModel == nil ? "" : " (early-stopped model)"
+      let early = info.finalModel.map { " (\($0.trainedModelName))" } ?? ""
       if let v = m.validationLoss { text += ", validation loss\(early) \(formatted(v))" }
       if let t = m.testLoss {
         text += ", test loss \(formatted(t))" + (m.testSamples.map { " (\(ModelInfo.count($0, "row")))" } ?? "")

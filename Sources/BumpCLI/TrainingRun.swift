@@ -344,12 +344,16 @@ struct TrainingRun<Element: MatrixScalar> {
         let rows = data.partCounts.training + (data.partCounts.validation ?? validation.count)
         refitEpochs = epochs
         let count = configuration.refits ?? 1
+        let earlyStopping = configuration.patience != nil
+        let naming = FinalModelRecord(
+          choice: choice, earlyStoppingEpoch: epochs, refitEpochs: epochs, refitRows: rows, members: 0,
+          earlyStopping: earlyStopping)
         reporter.finish()
         Console.line(
-          "Refitting on all \(rows) training and validation rows for \(epochs) epochs (the early-stopping epoch)"
+          "Refitting on all \(rows) training and validation rows for \(epochs) epochs \(FinalModelRecord.budgetSource(earlyStopping: earlyStopping))"
             + (count > 1 ? ", \(count) times from different initial weights" : "")
             + (choice == .ensemble
-              ? "; the final model is \(count > 1 ? "their" : "its") mean with the early-stopped model"
+              ? "; the final model is \(count > 1 ? "their" : "its") mean with the \(naming.trainedModelName)"
               : count > 1 ? "; the final model is their mean" : ""))
         let refitStart = clock.now
         // The training and validation rows laid end to end, once for all the refits.
@@ -379,10 +383,10 @@ struct TrainingRun<Element: MatrixScalar> {
         // The first refit leads (its model is the checkpoint's first), the early-stopped
         // model second, any further refits after it.
         finalModels = choice == .ensemble ? [refits[0], model] + refits.dropFirst() : refits
-        finalRecord = FinalModelRecord(
-          choice: choice, earlyStoppingEpoch: epochs, refitEpochs: epochs, refitRows: rows,
-          members: finalModels.count)
-        info.finalModel = finalRecord
+        var record = naming
+        record.members = finalModels.count
+        finalRecord = record
+        info.finalModel = record
         let finalMetadata = try info.metadata()
         try saveFinalCheckpoint(
           { try Checkpoint.saveEnsemble(finalModels, to: checkpointPath, metadata: finalMetadata) },
@@ -539,8 +543,11 @@ struct TrainingRun<Element: MatrixScalar> {
       // early-stopped model's, the only one that has not seen them.
       lines.append("Final model (--final-model \(record.choice.rawValue)): \(record.description).")
       lines.append(
-        "Metrics (train and test: the final model; validation: the early-stopped model of epoch \(record.earlyStoppingEpoch), "
-          + "which picked the budget; the final model trained on those rows):")
+        "Metrics (train and test: the final model; validation: "
+          + (record.earlyStopping == false
+            ? "the model of the last epoch (\(record.earlyStoppingEpoch)), whose epochs set the budget"
+            : "the early-stopped model of epoch \(record.earlyStoppingEpoch), which picked the budget")
+          + "; the final model trained on those rows):")
     } else {
       lines.append("Metrics (\(weights)):")
     }

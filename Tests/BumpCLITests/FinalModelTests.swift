@@ -276,6 +276,38 @@ import BumpTestSupport
     #expect(inspect.stdout.contains("final model: \(choice.rawValue)"), "\(inspect.stdout)")
   }
 
+  /// Without early stopping (`--patience 0`) the budget is the epochs trained and the model
+  /// trained with a validation part is the last epoch's: the summary, the record and
+  /// `inspect` say so, and call nothing "early-stopped".
+  @Test func withoutEarlyStoppingNothingIsCalledEarlyStopped() throws {
+    let scratch = try TemporaryFolder()
+    let run = scratch.path("run")
+    let train = try BumpExecutable.run([
+      "train", "--dataset", "regression", "--samples", "300", "--layers", "8", "--epochs", "6",
+      "--patience", "0", "--refits", "2", "--output", run,
+    ])
+    #expect(train.status == 0, "\(train.stderr)")
+    let model = run + "/model.safetensors"
+    let record = try #require(try Self.record(model))
+    #expect(record.earlyStopping == false && record.earlyStoppingEpoch == 6 && record.members == 3)
+    let summary = try String(contentsOfFile: run + "/summary.txt", encoding: .utf8)
+    let inspect = try BumpExecutable.run(["inspect", model])
+    #expect(inspect.status == 0, "\(inspect.stderr)")
+    for text in [summary, train.stdout, inspect.stdout] {
+      #expect(!text.contains("early-stopped") && !text.contains("early-stopping epoch"), "\(text)")
+    }
+    #expect(summary.contains("the mean of the model of the last epoch (epoch 6) and 2 refits"), "\(summary)")
+    #expect(summary.contains("validation: the model of the last epoch (6), whose epochs set the budget"), "\(summary)")
+    #expect(train.stdout.contains("for 6 epochs (the epochs trained, without early stopping), 2 times"), "\(train.stdout)")
+    #expect(inspect.stdout.contains("validation loss (model of the last epoch) "), "\(inspect.stdout)")
+    #expect(inspect.stdout.contains("of model 2 (the model of the last epoch)") || !inspect.stdout.contains("of model 2"))
+    // A record written before the entry existed reads as early stopping.
+    let old = try JSONDecoder().decode(
+      FinalModelRecord.self,
+      from: Data(#"{"choice":"ensemble","earlyStoppingEpoch":4,"refitEpochs":4,"refitRows":10,"members":2}"#.utf8))
+    #expect(old.earlyStopping == nil && old.description.hasPrefix("the mean of the early-stopped model (epoch 4)"))
+  }
+
   /// A regression ensemble predicts the mean of its models' predictions, in the target's units.
   @Test func aRegressionEnsemblePredictsTheMeanOfItsModels() throws {
     let scratch = try TemporaryFolder()
