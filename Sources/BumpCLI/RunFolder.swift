@@ -65,15 +65,20 @@ final class RunFolder {
       if !parent.isEmpty {
         do {
           try Self.createParents(parent, recordingIn: &created)
-        } catch {
+        } catch let failure as FolderCreationFailure {
           Self.removeCreated(&created)
           // "File exists" would hide which part of the path is the trouble: a file where a
           // folder is needed.
           if let problem = Self.blockerOnPath(parent) {
             throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(problem)")
           }
+          // The outermost folder that could not be made (on a read-only mount, the first one
+          // below it), not the innermost.
           throw CLIError.cannotWrite(
-            path: parent, reason: "cannot create the folder: \(Self.reason(error))")
+            path: failure.folder, reason: "cannot create the folder: \(Self.reason(failure.error))")
+        } catch {
+          Self.removeCreated(&created)
+          throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(Self.reason(error))")
         }
       }
       if mkdir(partial, 0o755) == 0 {
@@ -103,8 +108,16 @@ final class RunFolder {
     throw lastError!
   }
 
+  /// A folder of an `--output` path that could not be made, and why.
+  private struct FolderCreationFailure: Error {
+    let folder: String
+    let error: any Error
+  }
+
   /// Creates the folders of `parent` that do not exist, outermost first, appending each to
   /// `created`.
+  ///
+  /// - Throws: ``FolderCreationFailure`` naming the first folder that could not be made.
   private static func createParents(_ parent: String, recordingIn created: inout [String]) throws {
     var missing: [String] = []
     var folder = parent
@@ -114,7 +127,11 @@ final class RunFolder {
       folder = Self.split(folder).parent
     }
     for folder in missing.reversed() where lstat(folder, &entry) != 0 {
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      do {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+      } catch {
+        throw FolderCreationFailure(folder: folder, error: error)
+      }
       created.append(folder)
     }
   }

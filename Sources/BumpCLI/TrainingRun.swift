@@ -222,7 +222,9 @@ struct TrainingRun<Element: MatrixScalar> {
       let message =
         "interrupted by \(InterruptHandler.name(of: signal)) "
         + (when
-          ?? refitEpochs.map { "at epoch \(position.epoch + 1)/\($0) of the refit on all rows, after early stopping" }
+          ?? refitEpochs.map {
+            "at epoch \(position.epoch + 1)/\($0) of the refit on all rows, after \(configuration.patience == nil ? "training" : "early stopping")"
+          }
           ?? "at epoch \(position.epoch + 1)/\(configuration.epochs)")
       InterruptHandler.critical {
         do {
@@ -328,12 +330,15 @@ struct TrainingRun<Element: MatrixScalar> {
             path: checkpointPath, reason: "saving the final checkpoint failed: \(error)")
         }
       }
+      // Without early stopping (--patience 0) the model trained with validation is the last epoch's.
+      let (trained, stopped) =
+        configuration.patience == nil ? ("model of the last epoch", "training") : ("early-stopped model", "early stopping")
       try saveFinalCheckpoint(
         { try Checkpoint.save(model, to: checkpointPath, metadata: metadata) },
         published: refit
-          ? ("the early-stopped model (training had finished; the refit on all rows had not, and cannot be resumed)",
-             "INTERRUPTED while the final model was refitted on all rows, after early stopping; model.safetensors holds the early-stopped model.",
-             "interrupted while refitting on all rows; the early-stopped model is")
+          ? ("the \(trained) (training had finished; the refit on all rows had not, and cannot be resumed)",
+             "INTERRUPTED while the final model was refitted on all rows, after \(stopped); model.safetensors holds the \(trained).",
+             "interrupted while refitting on all rows; the \(trained) is")
           : ("the final weights (training had finished; the results were not written)",
              "INTERRUPTED after training, while the results were computed; model.safetensors holds the final weights.",
              "interrupted after training; the final weights are"))

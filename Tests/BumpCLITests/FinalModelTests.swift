@@ -442,6 +442,22 @@ import BumpTestSupport
     let csv = scratch.path("x.csv")
     try "x0,x1,x2,x3\n0.1,0.2,0.3,0.4\n".write(toFile: csv, atomically: true, encoding: .utf8)
     #expect(try Self.predict(path, csv).count == 1)
+
+    // Without early stopping the model held is the last epoch's, and every message says so.
+    let plain = try TrainCommand.parse(options + ["--patience", "0"]).resolvedConfiguration()
+    let stoppedPlain = scratch.path("refitting-plain")
+    let plainError = #expect(throws: CLIError.self) {
+      try TrainingRun<Float>(
+        configuration: plain, output: stoppedPlain, checkpointInterval: .zero, failAfterRefitEpochs: 2
+      ).run()
+    }
+    #expect("\(plainError!)".contains("of the refit on all rows"), "\(plainError!)")
+    let plainSummary = try String(contentsOfFile: stoppedPlain + "/summary.txt", encoding: .utf8)
+    #expect(plainSummary.contains("model of the last epoch") && !plainSummary.contains("early"), "\(plainSummary)")
+    let plainRefused = #expect(throws: CLIError.self) {
+      try TrainCommand.parse(["--resume", stoppedPlain + "/model.safetensors", "--output", scratch.path("again")]).train()
+    }
+    #expect("\(plainRefused!)".contains("after training had finished; a refit cannot be resumed. The checkpoint holds the model of the last epoch"), "\(plainRefused!)")
   }
 
   // MARK: - Options
