@@ -147,7 +147,9 @@ extension Checkpoint {
   /// - Throws: the errors of ``checkDeclaredShapes(_:precision:shapes:source:)``;
   ///   ``CheckpointError/notACheckpoint(source:reason:)`` for a layer kind that cannot be
   ///   rebuilt, ``CheckpointError/unexpectedTensor(source:name:)``,
-  ///   ``CheckpointError/dtypeMismatch(source:name:stored:expected:)``.
+  ///   ``CheckpointError/dtypeMismatch(source:name:stored:expected:)``;
+  ///   ``CheckpointError/notResumable(source:reason:)`` for training-state tensors of a
+  ///   `resume_state` entry that is not valid.
   static func checkTensors(
     _ architecture: Architecture, precision: String,
     tensors: [(name: String, dtype: SafetensorsFile.DType, shape: [Int])], source: String,
@@ -168,8 +170,15 @@ extension Checkpoint {
       }
       tensors = tensors.filter { t in member(of: t.name).map { $0.index >= members } ?? true }
     }
-    // An entry that is not valid accounts for no tensor (and keeps no model from loading).
-    let resume = (try? resumeState(in: metadata, source: source)) ?? nil
+    // An entry that is not valid accounts for no tensor (and keeps no model without
+    // training-state tensors from loading); a training-state tensor it leaves unaccounted for
+    // is refused with the entry's own fault, which is the cause.
+    let resume: StoredResumeState?
+    var resumeFault: (any Error)?
+    do { resume = try resumeState(in: metadata, source: source) } catch {
+      resume = nil
+      resumeFault = error
+    }
     try checkKinds(architecture, precision: precision, source: source)
     let declared = try checkDeclaredShapes(
       architecture, precision: precision, shapes: Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a }),
@@ -201,6 +210,9 @@ extension Checkpoint {
       } else if let resume, isResumeTensor(tensor, state: resume, parameterShapes: parameterShapes(), dtype: wanted) {
         continue
       } else if !declared.customPrefixes.contains(where: { tensor.name.hasPrefix($0) }) {
+        if let resumeFault, tensor.name.hasPrefix("optimizer.") || tensor.name.hasPrefix("training.") {
+          throw resumeFault
+        }
         throw CheckpointError.unexpectedTensor(source: source, name: tensor.name)
       }
     }

@@ -109,8 +109,9 @@ extension SafetensorsFile {
   /// `.<name>.tmp-<random>`), `fsync`s it, renames it over `path` and `fsync`s the directory.
   /// On failure the temporary file is removed and the file at `path` is left untouched. A
   /// symbolic link at `path` is followed (the file it names is replaced, keeping its
-  /// permissions); a character device or FIFO is written in place; a directory, a dangling
-  /// link or a read-only file is refused.
+  /// permissions); a character device or FIFO is written in place (a FIFO, as any write to
+  /// one, waits until a process opens it for reading); a directory, a dangling link or a
+  /// read-only file is refused.
   ///
   /// A file whose header would exceed ``maximumHeaderLength`` (100 MB), which
   /// ``read(from:)`` refuses, is not written: nothing at `path` changes.
@@ -136,14 +137,16 @@ extension SafetensorsFile {
       try AtomicFile.write(encode(), to: path, requireDirectorySync: true, beforeRename: beforeRename)
     } catch let failure as AtomicWriteFailure {
       let f = failure
+      // A device or FIFO is written in place, with no temporary file: the path itself.
+      let written = f.temporaryPath.isEmpty ? f.path : f.temporaryPath
       switch f.step {
       case .emptyPath, .pathIsDirectory, .open, .danglingLink, .readOnly, .unsupportedFileType:
         throw SafetensorsError.io(operation: "write to", path: f.path, errno: f.errno)
       case .createTemporary:
         throw SafetensorsError.io(operation: "create a temporary file for", path: f.path, errno: f.errno)
-      case .write: throw SafetensorsError.io(operation: "write", path: f.temporaryPath, errno: f.errno)
-      case .fsync: throw SafetensorsError.io(operation: "fsync", path: f.temporaryPath, errno: f.errno)
-      case .close: throw SafetensorsError.io(operation: "close", path: f.temporaryPath, errno: f.errno)
+      case .write: throw SafetensorsError.io(operation: "write", path: written, errno: f.errno)
+      case .fsync: throw SafetensorsError.io(operation: "fsync", path: written, errno: f.errno)
+      case .close: throw SafetensorsError.io(operation: "close", path: written, errno: f.errno)
       case .rename:
         throw SafetensorsError.io(operation: "rename a temporary file over", path: f.path, errno: f.errno)
       case .openDirectory:

@@ -122,7 +122,7 @@ public enum CSVFile {
       return DataError.writeFailed(path: path, operation: "write", reason: f.reason)
     case .createTemporary:
       return DataError.writeFailed(path: path, operation: "create a temporary file in \(f.directory)", reason: f.reason)
-    case .write where f.temporaryPath.isEmpty:
+    case .write where f.temporaryPath.isEmpty, .fsync where f.temporaryPath.isEmpty, .close where f.temporaryPath.isEmpty:
       return DataError.writeFailedInPlace(path: path, reason: f.reason)
     case .write:
       return DataError.writeFailed(path: path, operation: "write \(f.temporaryPath)", reason: f.reason)

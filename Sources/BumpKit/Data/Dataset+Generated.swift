@@ -89,7 +89,7 @@ extension Dataset {
   {
     try checkSamples(samples, minimum: 2)
     try checkNoise(noise)
-    let (x, y) = try generate(samples: samples, features: 2, seed: seed) { i, generator, features in
+    let (x, y) = try generate(samples: samples, features: 2, seed: seed, noise: noise) { i, generator, features in
       let k = i % 2
       let theta = 2 * Double.pi * generator.nextUnit()
       let radius = Double(1 + k) + noise * generator.nextNormal()
@@ -125,7 +125,7 @@ extension Dataset {
     try checkSamples(samples, minimum: 1)
     try checkNoise(noise)
     let truth = BumpsTruth()
-    let (x, y) = try generate(samples: samples, features: 1, seed: seed) { _, generator, features in
+    let (x, y) = try generate(samples: samples, features: 1, seed: seed, noise: noise) { _, generator, features in
       let value = -3 + 6 * generator.nextUnit()
       let epsilon = generator.nextNormal()
       features[0] = value
@@ -162,7 +162,7 @@ extension Dataset {
         name: "features", value: "\(features)", reason: "must be at least 1")
     }
     try checkNoise(noise)
-    let (x, y) = try generate(samples: samples, features: features, seed: seed) { _, generator, row in
+    let (x, y) = try generate(samples: samples, features: features, seed: seed, noise: noise) { _, generator, row in
       for j in 0..<features { row[j] = generator.nextNormal() }
       let epsilon = generator.nextNormal()
       // A feature beyond `features` counts as 0: `row` has at least 3 entries, zero after them.
@@ -181,21 +181,32 @@ extension Dataset {
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for matrices too large
   ///   to allocate.
+  /// The rows `sample` draws, in `Element`; throws if a value leaves `Element`'s range, which
+  /// only a huge `noise` can make happen.
   private static func generate(
-    samples: Int, features: Int, seed: UInt64,
+    samples: Int, features: Int, seed: UInt64, noise: Double,
     _ sample: (_ i: Int, _ generator: inout SeededGenerator, _ row: inout [Double]) -> Double
   ) throws -> (x: Matrix<Element>, y: Matrix<Element>) {
     var x = try Matrix<Element>(rows: samples, columns: features)
     var y = try Matrix<Element>(rows: samples, columns: 1)
     var generator = SeededGenerator(seed: seed)
     var row = [Double](repeating: 0, count: max(features, 3))
+    var finite = true
     x.withUnsafeMutableBufferPointer { inputs in
       y.withUnsafeMutableBufferPointer { targets in
         for i in 0..<samples {
           targets[i] = Element(sample(i, &generator, &row))
-          for j in 0..<features { inputs[i * features + j] = Element(row[j]) }
+          finite = finite && targets[i].isFinite
+          for j in 0..<features {
+            inputs[i * features + j] = Element(row[j])
+            finite = finite && inputs[i * features + j].isFinite
+          }
         }
       }
+    }
+    guard finite else {
+      throw BumpKitError.invalidArgument(
+        name: "noise", value: "\(noise)", reason: "is so large that generated values leave the range of \(Element.self)")
     }
     return (x, y)
   }

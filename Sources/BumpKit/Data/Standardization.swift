@@ -165,7 +165,9 @@ public struct Standardization: Hashable, Sendable, Codable {
   }
 
   /// `x` with each column j mapped to (xⱼ − μⱼ) / sⱼ, computed in `Double` and rounded once
-  /// to `Element`.
+  /// to `Element`. A value whose image leaves `Element`'s range (a standard deviation far
+  /// below the column's spread) becomes ±∞; the ``apply(to:)->Dataset<Element>`` form
+  /// refuses it instead.
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if `x` does not have
   ///   ``features`` columns.
@@ -213,9 +215,20 @@ public struct Standardization: Hashable, Sendable, Codable {
   /// are unchanged.
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if the dataset does not
-  ///   have ``features`` features.
+  ///   have ``features`` features; ``BumpKitError/nonFiniteData(what:row:column:value:)`` for
+  ///   an input whose standardized value leaves `Element`'s range (a dataset's values are
+  ///   finite).
   public func apply<Element: MatrixScalar>(to dataset: Dataset<Element>) throws -> Dataset<Element> {
-    dataset.replacingX(try apply(to: dataset.x))
+    let x = try apply(to: dataset.x)
+    let columns = x.columns
+    try x.withUnsafeBufferPointer { values in
+      if let i = Self.firstNonFinite(values) {
+        throw BumpKitError.nonFiniteData(
+          what: "standardized inputs (mean \(mean[i % columns]), standard deviation \(standardDeviation[i % columns]))",
+          row: i / columns, column: i % columns, value: "\(values[i])")
+      }
+    }
+    return dataset.replacingX(x)
   }
 
   /// The inverse map, xⱼ = x′ⱼ·sⱼ + μⱼ: turns standardised inputs back into original units

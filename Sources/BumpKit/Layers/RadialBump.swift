@@ -250,7 +250,8 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for the wrong number of
   ///   columns, ``BumpKitError/emptyBatch(operation:)`` for no rows,
   ///   ``BumpKitError/nonFiniteData(what:row:column:value:)`` for NaN or ±∞ in `data`,
-  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for a bad `sigmaScale`.
+  ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for a bad `sigmaScale`, or one
+  ///   that makes a σ beyond `Element`'s range; the layer is unchanged when it throws.
   public func initializeCenters(
     from data: Matrix<Element>, selection: CenterSelection = .kMeansPlusPlus, sigmaScale: Element? = nil,
     using generator: inout SeededGenerator
@@ -310,8 +311,10 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
     for (j, row) in chosen.enumerated() {
       for k in 0..<d { c[j, k] = data[row, k] }
     }
-    try center.assign(c)
-    guard let sigmaScale else { return }
+    guard let sigmaScale else {
+      try center.assign(c)
+      return
+    }
     var s = sigma.value
     for j in 0..<units {
       var best = Double.infinity
@@ -323,8 +326,18 @@ public final class RadialBump<Element: MatrixScalar>: CheckpointableLayer {
         }
         if r2 > 0 { best = min(best, r2) }
       }
-      if best.isFinite { s[0, j] = Element(Double(sigmaScale) * Double(sigmaScale) * best) }
+      guard best.isFinite else { continue }
+      let value = Double(sigmaScale) * Double(sigmaScale) * best
+      // Checked before anything changes: the layer keeps its centres and σ when it throws.
+      guard Element(value).isFinite else {
+        throw BumpKitError.invalidArgument(
+          name: "sigmaScale", value: "\(sigmaScale)",
+          reason:
+            "σ of unit \(j), (sigmaScale · \(best.squareRoot()))² = \(value), is beyond the range of \(Element.self): the data are too spread for this precision (standardize them) or sigmaScale is too large")
+      }
+      s[0, j] = Element(value)
     }
+    try center.assign(c)
     try sigma.assign(s)
     sigma.project()
   }

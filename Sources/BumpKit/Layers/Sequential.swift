@@ -54,13 +54,18 @@ public final class Sequential<Element: MatrixScalar>: Layer {
   /// not copied: training the model trains them wherever else they are used — ``copy()`` a
   /// model first to keep its weights apart. ``reinitialize(seed:)`` draws every layer again.
   ///
+  /// A layer object may appear once in a model, nested models included: a layer keeps what
+  /// its one place in the model needs (the input its backward pass reads, its parameters'
+  /// gradients), which a second place would overwrite, giving wrong gradients.
+  ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` when sizes do not
-  ///   chain, ``BumpKitError/invalidArgument(name:value:reason:)`` for an empty model or one
-  ///   whose input size no layer fixes.
+  ///   chain, ``BumpKitError/invalidArgument(name:value:reason:)`` for an empty model, one
+  ///   whose input size no layer fixes, or one that holds a layer object twice.
   public init(layers: [any Layer<Element>], seed: UInt64 = 0) throws {
     guard !layers.isEmpty else {
       throw BumpKitError.invalidArgument(name: "layers", value: "[]", reason: "a Sequential model needs at least one layer")
     }
+    try Self.checkDistinct(layers)
     guard let firstFixed = layers.firstIndex(where: { $0.requiredInputSize != nil }) else {
       throw BumpKitError.invalidArgument(name: "layers", value: "\(layers.count) layers", reason: "no layer fixes the input size (start with Dense or Bump)")
     }
@@ -83,6 +88,25 @@ public final class Sequential<Element: MatrixScalar>: Layer {
       try layer.drawReplacingPendingDraw(using: &generator)
     }
     for layer in layers { layer.markParametersSet() }
+  }
+
+  /// Throws unless every layer object of `layers`, and of the models nested in them, appears
+  /// once.
+  private static func checkDistinct(_ layers: [any Layer<Element>]) throws {
+    var seen: [ObjectIdentifier: String] = [:]
+    func visit(_ layers: [any Layer<Element>], path: String) throws {
+      for (i, layer) in layers.enumerated() {
+        let place = "\(path)\(i) (\(Self.kind(of: layer)))"
+        if let first = seen.updateValue(place, forKey: ObjectIdentifier(layer)) {
+          throw BumpKitError.invalidArgument(
+            name: "layers", value: "layer \(place)",
+            reason:
+              "is the same object as layer \(first); a layer keeps the state of its one place in a model (its input for the backward pass, its gradients), so a second place would give wrong gradients: use another layer, or copy() a model")
+        }
+        if let nested = layer as? Sequential<Element> { try visit(nested.layers, path: "\(place.prefix { $0 != " " })/") }
+      }
+    }
+    try visit(layers, path: "")
   }
 
   /// A model from a builder closure, drawing the parameters of its new layers from `seed`

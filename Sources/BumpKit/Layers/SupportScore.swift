@@ -473,12 +473,15 @@ public struct SupportCalibration: Codable, Equatable, Sendable {
   }
 
   /// ρ̃ of sorted training densities: their median, their mean if the median is 0, 1 if every
-  /// one is 0.
+  /// one is 0 — and never so small that the largest density over it overflows (a subnormal
+  /// median beside densities near 1): then the smallest scale that keeps every score finite.
   static func scale(_ sorted: [Double]) -> Double {
     let n = sorted.count
     let median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     let mean = sorted.reduce(0, +) / Double(n)
-    return median > 0 ? median : (mean > 0 ? mean : 1)
+    let scale = median > 0 ? median : (mean > 0 ? mean : 1)
+    let largest = sorted.last ?? 0
+    return (largest / scale).isFinite ? scale : largest / (Double.greatestFiniteMagnitude / 2)
   }
 
   /// The position in [0, 1] of `value` among `sorted` values: piecewise linear through

@@ -13,13 +13,16 @@ extension Matrix {
   /// column j of Q by sign(Rⱼⱼ) makes it so (Mezzadri 2007, "How to generate random matrices
   /// from the classical compact groups").
   ///
-  /// - Throws: ``LinearAlgebraError/lapack(routine:info:)`` if LAPACK reports failure (only
-  ///   for illegal arguments or failed workspace allocation: QR exists for every A),
+  /// - Throws: ``BumpKitError/nonFiniteData(what:row:column:value:)`` for a NaN or ±∞ in A
+  ///   (which LAPACK would report as an illegal argument);
+  ///   ``LinearAlgebraError/lapack(routine:info:)`` if LAPACK reports failure (only for
+  ///   failed workspace allocation: QR exists for every finite A);
   ///   ``BumpKitError/invalidArgument(name:value:reason:)`` for sizes beyond `Int32.max`.
   public func qr() throws -> (q: Matrix, r: Matrix) {
     let (m, n) = (rows, columns)
     let k = Swift.min(m, n)
     if k == 0 { return (try Matrix(rows: m, columns: 0), try Matrix(rows: 0, columns: n)) }
+    try checkFiniteInput(self, "qr")
     let m32 = try blasInt(m, "qr")
     let n32 = try blasInt(n, "qr")
     let k32 = try blasInt(k, "qr")
@@ -73,7 +76,8 @@ extension Matrix {
   /// The inputs are not modified (LAPACK works on copies).
   ///
   /// - Throws: ``BumpKitError/shapeMismatch(operation:expected:actual:)`` if B's row count
-  ///   differs from A's; ``LinearAlgebraError/lapack(routine:info:)`` with info > 0 if A does
+  ///   differs from A's; ``BumpKitError/nonFiniteData(what:row:column:value:)`` for a NaN or
+  ///   ±∞ in A or B; ``LinearAlgebraError/lapack(routine:info:)`` with info > 0 if A does
   ///   not have full rank (add a ridge term then, as ``Readout`` does). LAPACK detects
   ///   only an exactly zero diagonal element of the triangular factor: for a matrix that is
   ///   rank deficient only up to rounding, it returns a solution dominated by rounding noise.
@@ -81,6 +85,8 @@ extension Matrix {
     try requireRows(a.rows, in: b, for: "solveLeastSquares: B (one row per row of A, \(MatrixShape(of: a)))")
     let (m, n, p) = (a.rows, a.columns, b.columns)
     if m == 0 || n == 0 || p == 0 { return try Matrix(rows: n, columns: p) }
+    try checkFiniteInput(a, "solveLeastSquares: A")
+    try checkFiniteInput(b, "solveLeastSquares: B")
     let m32 = try blasInt(m, "solveLeastSquares")
     let n32 = try blasInt(n, "solveLeastSquares")
     let p32 = try blasInt(p, "solveLeastSquares")

@@ -120,6 +120,7 @@ public class Adam<Element: MatrixScalar>: ScheduledOptimizer<Element>, Resumable
   /// - Throws: see ``ResumableOptimizer/restore(_:for:)``.
   public func restore(_ snapshot: OptimizerSnapshot<Element>, for parameters: [Parameter<Element>]) throws {
     try OptimizerChecks.checkSnapshot(snapshot, kind: kind, slotNames: ["m", "v"])
+    try OptimizerChecks.checkSlotValues(snapshot, nonNegative: ["v"], parameters: parameters)
     try state.restore(snapshot, for: parameters, bufferCount: 2, operation)
   }
 }

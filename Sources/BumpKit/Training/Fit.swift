@@ -12,7 +12,11 @@ extension Sequential {
   /// model's outputs (``Loss/validateTargets(_:outputs:)``), and every parameter of every
   /// layer is finite (``checkParameters()``). If a batch's loss or gradient is NaN or
   /// infinite, training stops with ``BumpKitError/nonFiniteLoss(epoch:batch:value:)`` and the
-  /// model keeps the weights from before that batch.
+  /// model keeps the weights from before that batch. An update that itself overflows (a
+  /// finite gradient times a learning rate far too large) is not undone: the next batch's
+  /// loss, a layer's check of its parameters during the next pass, or the check after the
+  /// epoch stops training, and the model then holds the non-finite values — reload or
+  /// reinitialize it.
   ///
   /// After every epoch (O(parameters), not per step) the parameters are checked again, and
   /// training stops with ``BumpKitError/diverged(epoch:loss:reference:factor:)`` if the
@@ -43,7 +47,8 @@ extension Sequential {
   ///   - seed: seeds the shuffling, so equal seeds give bit-identical weights.
   ///   - validation: held-out data whose loss is computed after every epoch.
   ///   - earlyStopping: stops on the monitored loss and optionally restores the best weights.
-  ///   - metrics: extra quantities per epoch.
+  ///   - metrics: extra quantities per epoch; ``Metric/accuracy`` needs targets that are
+  ///     classes (see ``accuracy(x:y:batchSize:)``), checked before training.
   ///   - resumed: the state of an interrupted run to continue (``EpochEnd/state``, or
   ///     from ``Checkpoint/loadForResuming(_:from:optimizer:)``), with the model holding that
   ///     run's weights and the optimizer its restored state; nil (the default) starts afresh.
@@ -69,9 +74,11 @@ extension Sequential {
   ///   ``BumpKitError/nonFiniteLoss(epoch:batch:value:)``;
   ///   ``BumpKitError/diverged(epoch:loss:reference:factor:)``;
   ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a NaN or
-  ///   infinite parameter, before training or after an epoch; the data checks' errors
+  ///   infinite parameter, before training or after an epoch (or from a layer during an epoch,
+  ///   after an update that overflowed); the data checks' errors
   ///   (``BumpKitError/shapeMismatch(operation:expected:actual:)`` for inputs, targets or
-  ///   target columns of the wrong shape).
+  ///   target columns of the wrong shape; ``BumpKitError/labelOutOfRange(row:label:classes:)``
+  ///   for a target that is no class, with ``Metric/accuracy``).
   @discardableResult
   public func fit<L: Loss, O: Optimizer>(
     x: Matrix<Element>, y: Matrix<Element>, loss: L, optimizer: O,
@@ -95,6 +102,10 @@ extension Sequential {
       let run = TrainingRunIdentity(seed: seed, shuffle: shuffle, trainingRows: train.x.rows, batchSize: batchSize)
       let state = resumed ?? TrainingState(run: run)
       try state.check(against: run, parameters: parameters)
+      if metrics.contains(.accuracy) {
+        try Self.checkAccuracyTargets(train.y, outputs: outputSize, "training data")
+        if let held { try Self.checkAccuracyTargets(held.y, outputs: outputSize, "validation data") }
+      }
       return (train, held, run, state)
     }
 
@@ -211,12 +222,19 @@ extension Sequential {
 
   /// Classification accuracy of the model on `x` against labels or 0/1 targets `y`.
   ///
+  /// With one output (a logit) `y` is one column of targets in [0, 1], a target above 0.5
+  /// being class 1; with K outputs, one column of integer labels in `0..<K`.
+  ///
   /// - Throws: the data checks' errors, as for `fit`;
-  ///   ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a NaN or
-  ///   infinite parameter (``checkParameters()``).
+  ///   ``BumpKitError/labelOutOfRange(row:label:classes:)`` for a target that is no class of
+  ///   the model's (a regression target, say);
+  ///   ``BumpKitError/shapeMismatch(operation:expected:actual:)`` for targets of more than one
+  ///   column; ``BumpKitError/invalidParameter(layer:parameter:index:value:reason:)`` for a
+  ///   NaN or infinite parameter (``checkParameters()``).
   public func accuracy(x: Matrix<Element>, y: Matrix<Element>, batchSize: Int = 1024) throws -> Double {
     try checkData(x, y, "evaluation data")
     try checkParameters()
+    try Self.checkAccuracyTargets(y, outputs: outputSize, "evaluation data")
     let predicted = try predict(x, batchSize: batchSize)
     return Double(Self.correctCount(predicted, y)) / Double(x.rows)
   }
@@ -241,12 +259,18 @@ extension Sequential {
     return try result.get()
   }
 
-  /// `fit`'s own arguments: `epochs` ≥ 0, `batchSize` ≥ 1, a patience ≥ 1.
+  /// `fit`'s own arguments: `epochs` ≥ 0, `batchSize` ≥ 1, a patience ≥ 1 and a finite
+  /// `minDelta` ≥ 0.
   static func checkFitArguments(epochs: Int, batchSize: Int, earlyStopping: EarlyStopping?) throws {
     guard epochs >= 0 else { throw BumpKitError.invalidArgument(name: "epochs", value: String(epochs), reason: "must be ≥ 0") }
     guard batchSize > 0 else { throw BumpKitError.invalidArgument(name: "batchSize", value: String(batchSize), reason: "must be at least 1") }
     if let earlyStopping, earlyStopping.patience < 1 {
       throw BumpKitError.invalidArgument(name: "patience", value: String(earlyStopping.patience), reason: "must be at least 1")
+    }
+    // NaN or +∞ would count no epoch as an improvement, a negative value every one.
+    if let earlyStopping, !(earlyStopping.minDelta >= 0 && earlyStopping.minDelta.isFinite) {
+      throw BumpKitError.invalidArgument(
+        name: "minDelta", value: "\(earlyStopping.minDelta)", reason: "must be finite and ≥ 0 (the smallest decrease that counts as an improvement)")
     }
   }
 
@@ -322,6 +346,24 @@ extension Sequential {
         for i in p.indices where !p[i].isFinite {
           throw BumpKitError.nonFiniteData(what: "\(what) \(name)", row: i / c, column: i % c, value: "\(p[i])")
         }
+      }
+    }
+  }
+
+  /// Throws unless `y` holds what accuracy compares predictions with: one column, of targets
+  /// in [0, 1] for a model of one output (a logit), of integer labels in `0..<outputs` for
+  /// several.
+  static func checkAccuracyTargets(_ y: Matrix<Element>, outputs: Int, _ what: String) throws {
+    guard y.columns == 1 else {
+      throw BumpKitError.shapeMismatch(
+        operation: "\(what): accuracy's targets, one column of \(outputs == 1 ? "0/1 targets" : "class labels 0..<\(outputs)")",
+        expected: MatrixShape(rows: y.rows, columns: 1), actual: MatrixShape(of: y))
+    }
+    try y.withUnsafeBufferPointer { t in
+      for row in t.indices {
+        let label = t[row]
+        let valid = outputs == 1 ? label >= 0 && label <= 1 : label >= 0 && label < Element(outputs) && label == label.rounded(.towardZero)
+        guard valid else { throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: max(outputs, 2)) }
       }
     }
   }

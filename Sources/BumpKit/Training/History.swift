@@ -50,7 +50,8 @@ public enum Validation<Element: MatrixScalar> {
 public struct EarlyStopping: Sendable, Equatable {
   /// Epochs without improvement before stopping (≥ 1).
   public var patience: Int
-  /// The smallest decrease that counts as an improvement.
+  /// The smallest decrease that counts as an improvement (finite and ≥ 0; `fit` refuses
+  /// other values).
   public var minDelta: Double
   /// Whether to put back the weights of the best epoch when training ends.
   public var restoreBestWeights: Bool

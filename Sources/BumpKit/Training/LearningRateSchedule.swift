@@ -316,7 +316,10 @@ public struct WarmUpSchedule: LearningRateScheduling {
     let w: Int
     switch length {
     case .steps(let n): w = n
-    case .epochs(let n): w = n.multipliedReportingOverflow(by: max(position.stepsPerEpoch ?? 1, 1)).partialValue
+    case .epochs(let n):
+      // A length beyond Int's steps is a warm-up that never ends (it wrapped to a short one).
+      let (steps, overflow) = n.multipliedReportingOverflow(by: max(position.stepsPerEpoch ?? 1, 1))
+      w = overflow ? Int.max : steps
     }
     // A length that `validate` refuses gives no rate.
     guard w >= 1 else { return .nan }

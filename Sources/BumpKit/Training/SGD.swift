@@ -86,6 +86,7 @@ public final class SGD<Element: MatrixScalar>: ScheduledOptimizer<Element>, Resu
   /// - Throws: see ``ResumableOptimizer/restore(_:for:)``.
   public func restore(_ snapshot: OptimizerSnapshot<Element>, for parameters: [Parameter<Element>]) throws {
     try OptimizerChecks.checkSnapshot(snapshot, kind: kind, slotNames: slotNames)
+    try OptimizerChecks.checkSlotValues(snapshot, nonNegative: [], parameters: parameters)
     try state.restore(snapshot, for: parameters, bufferCount: slotNames.count, "SGD.step")
   }
 }

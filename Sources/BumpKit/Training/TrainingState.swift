@@ -78,12 +78,30 @@ public struct TrainingState<Element: MatrixScalar>: Sendable {
       throw refuse("training rows", "\(self.run.trainingRows)", "\(run.trainingRows)")
     }
     if run.batchSize != self.run.batchSize { throw refuse("batch size", "\(self.run.batchSize)", "\(run.batchSize)") }
-    guard epochsCompleted >= 0, epochsCompleted == history.epochs,
-      epochsWithoutImprovement >= 0, bestEpoch >= -1, bestEpoch < epochsCompleted
-    else {
-      throw BumpKitError.invalidArgument(
-        name: "resumingFrom", value: "\(epochsCompleted) epochs completed, history of \(history.epochs)",
-        reason: "the state is inconsistent: the history must hold one entry per completed epoch")
+    // Each inconsistency is named for what it is.
+    func inconsistent(_ value: String, _ reason: String) -> BumpKitError {
+      BumpKitError.invalidArgument(name: "resumingFrom", value: value, reason: "the state is inconsistent: \(reason)")
+    }
+    guard epochsCompleted >= 0, epochsCompleted == history.epochs else {
+      throw inconsistent(
+        "\(epochsCompleted) epochs completed, history of \(history.epochs)", "the history must hold one entry per completed epoch")
+    }
+    guard bestEpoch >= -1, bestEpoch < epochsCompleted else {
+      throw inconsistent(
+        "best epoch \(bestEpoch)", "it must be an epoch completed (0 to \(epochsCompleted - 1)) or -1 for none")
+    }
+    guard epochsWithoutImprovement >= 0, epochsWithoutImprovement <= epochsCompleted else {
+      throw inconsistent(
+        "\(epochsWithoutImprovement) epochs without improvement",
+        "it must be from 0 to the \(epochsCompleted) epochs completed")
+    }
+    // A NaN or -∞ best loss would make every later epoch no improvement (early stopping
+    // would then restore the wrong weights); +∞ means no epoch counted yet.
+    guard bestEpoch >= 0 ? bestLoss.isFinite : bestLoss == .infinity else {
+      throw inconsistent(
+        "best loss \(bestLoss)",
+        bestEpoch >= 0
+          ? "the loss of best epoch \(bestEpoch) must be finite" : "with no best epoch (-1) the best loss must be +infinity")
     }
     guard bestWeights.isEmpty || bestWeights.count == parameters.count else {
       throw BumpKitError.invalidArgument(
