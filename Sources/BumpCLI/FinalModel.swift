@@ -51,8 +51,11 @@ struct FinalModelRecord: Codable, Equatable, Sendable {
 
   /// What the model trained with a validation part is called: the early-stopped model, or
   /// without early stopping the model of the last epoch.
-  var trainedModelName: String {
-    earlyStopping == false ? "model of the last epoch" : "early-stopped model"
+  var trainedModelName: String { Self.trainedModelName(earlyStopping: earlyStopping != false) }
+
+  /// The name of ``trainedModelName`` for a run with or without early stopping.
+  static func trainedModelName(earlyStopping: Bool) -> String {
+    earlyStopping ? "early-stopped model" : "model of the last epoch"
   }
 
   /// Where the refits' epoch budget came from, in parentheses after it.

@@ -622,13 +622,11 @@ struct TrainCommand: ParsableCommand {
     }
     if header.metadata[TrainingRun<Float>.refitPhaseKey] != nil {
       // Without early stopping (--patience 0) the model held is the last epoch's.
-      let (finished, held) =
-        stored.patience == nil
-        ? ("after training had finished", "the model of the last epoch")
-        : ("after early stopping had finished", "the early-stopped model")
+      let finished = stored.patience == nil ? "training" : "early stopping"
+      let held = FinalModelRecord.trainedModelName(earlyStopping: stored.patience != nil)
       throw CLIError.invalidCheckpoint(
         path: path,
-        reason: "the run was stopped while its final model was refitted on all rows, \(finished); a refit cannot be resumed. The checkpoint holds \(held) (bump predict uses it); train again for the final model, or with --final-model early-stopped")
+        reason: "the run was stopped while its final model was refitted on all rows, after \(finished) had finished; a refit cannot be resumed. The checkpoint holds the \(held) (bump predict uses it); train again for the final model, or with --final-model early-stopped")
     }
     if header.metadata["status"] == "complete" {
       throw CLIError.invalidCheckpoint(

@@ -331,8 +331,8 @@ struct TrainingRun<Element: MatrixScalar> {
         }
       }
       // Without early stopping (--patience 0) the model trained with validation is the last epoch's.
-      let (trained, stopped) =
-        configuration.patience == nil ? ("model of the last epoch", "training") : ("early-stopped model", "early stopping")
+      let trained = FinalModelRecord.trainedModelName(earlyStopping: configuration.patience != nil)
+      let stopped = configuration.patience == nil ? "training" : "early stopping"
       try saveFinalCheckpoint(
         { try Checkpoint.save(model, to: checkpointPath, metadata: metadata) },
         published: refit

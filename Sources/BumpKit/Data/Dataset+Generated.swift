@@ -180,9 +180,8 @@ extension Dataset {
   /// to `Element`.
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` for matrices too large
-  ///   to allocate.
-  /// The rows `sample` draws, in `Element`; throws if a value leaves `Element`'s range, which
-  /// only a huge `noise` can make happen.
+  ///   to allocate, or for a value beyond `Element`'s range (which only a huge `noise`, named
+  ///   in the message, can cause).
   private static func generate(
     samples: Int, features: Int, seed: UInt64, noise: Double,
     _ sample: (_ i: Int, _ generator: inout SeededGenerator, _ row: inout [Double]) -> Double
