@@ -38,6 +38,10 @@ enum CLIError: Error, CustomStringConvertible {
   case otherProcessFailed(process: Int, processes: Int, what: String)
   /// What `bump train` cannot do over several processes yet.
   case notWithProcesses(what: String)
+  /// In a group of processes (`mpirun`), process `process` was started unlike process 0:
+  /// `what` differs (its options, the `--data` file it reads, the checkpoint it resumes),
+  /// `detail` says how.
+  case processesDisagree(process: Int, what: String, detail: String)
 
   var description: String {
     switch self {
@@ -82,6 +86,10 @@ enum CLIError: Error, CustomStringConvertible {
       return "process \(process) of \(processes) failed \(what) (its own message says why); every process stops"
     case .notWithProcesses(let what):
       return "\(what) is not supported when bump runs as several processes (mpirun); run it as one process"
+    case .processesDisagree(let process, let what, let detail):
+      return
+        "the processes were not started alike: process \(process) has other \(what) than process 0 (\(detail)); "
+        + "every process must be given the same options and read the same files (a copy on each host must be identical)"
     case .invalidEnvironment(let name, let value, let reason):
       return "\(name)=\(value): \(reason)"
     case .checkpointTooLarge(let path, let parameters, let dataBytes, let needed, let limit, let source):

@@ -116,6 +116,14 @@ enum ModelFile {
       }
       try checkRange(of: scaling, "the target standardization's", Element.self, path: path)
     }
+    // The record of how the final model came to be counts the models it combines.
+    if let record = info.finalModel, record.members != models.count {
+      throw CLIError.invalidCheckpoint(
+        path: path,
+        reason:
+          "the \"final_model\" entry says the final model combines \(ModelInfo.count(record.members, "model")), the checkpoint holds \(ModelInfo.count(models.count, "model"))"
+      )
+    }
     // A calibration belongs to a model with a radial layer: on another one `--coverage` and
     // the abstention columns would be silently without effect.
     if info.support != nil, !model.layers.contains(where: { $0 is RadialBump<Element> }) {

@@ -244,11 +244,30 @@ struct ModelInfo: Equatable {
       {
         throw bad("the \"column_plan\" entry says the classes are numbers, the \"class_names\" entry does not")
       }
+      // What `bump train` always writes beside a plan, and prediction needs: the names of
+      // name classes (without them predictions would be class numbers), and each number
+      // column's median (a missing cell would silently become 0).
+      if task.classes != nil, plan.numericClasses == false, classNames == nil {
+        throw bad("the \"column_plan\" entry says the classes are names, but there is no \"class_names\" entry")
+      }
+      if plan.missing != .error, let feature = plan.features.first(where: { $0.categories == nil && $0.median == nil }) {
+        throw bad(
+          "the \"column_plan\" entry has no median for the number column \(MessageText.quoted(feature.name)), which fills its missing cells")
+      }
     }
     // The metrics are only reported.
     metrics =
       m["metrics"] == nil ? nil : try? decode(RunMetrics.self, "metrics", snakeCase: true)
     configuration = m["training_config"].flatMap { try? TrainingConfiguration(json: $0) }
+    // A run that standardized its inputs or target wrote the map it used; without it the
+    // model would be fed, or would answer in, the wrong units.
+    if configuration?.standardize == true, standardization == nil {
+      throw bad("the training configuration says the features were standardized, but there is no \"standardization\" entry")
+    }
+    if configuration?.standardizeTarget == true, task.classes == nil, targetStandardization == nil {
+      throw bad(
+        "the training configuration says the target was standardized, but there is no \"target_standardization\" entry")
+    }
     // Reported only; an ensemble's models are counted by the checkpoint itself.
     finalModel = m["final_model"] == nil ? nil : try? decode(FinalModelRecord.self, "final_model", snakeCase: true)
     // Used by predict and evaluate: a malformed one is an error, not silently no abstention.

@@ -123,3 +123,55 @@ extension Processes {
     }
   }
 }
+
+extension Processes {
+  /// Throws on every process, alike, unless every process of the group was started as process
+  /// 0 was: the same options (``TrainingConfiguration``, `--output`, `--resume`), the same
+  /// checkpoint to resume (its completed epochs and status) and a `--data` and `--test-data`
+  /// file of the same size and header. The first collective step of a run: processes that
+  /// disagree there would otherwise exchange buffers of different sizes later (a crash, or
+  /// an MPI error), or train silently on different rows (a stale copy of the file on one
+  /// host). Files are compared by size and first line, not read whole.
+  static func checkStartedAlike(
+    _ configuration: TrainingConfiguration, output: String?, resumeFrom: String?
+  ) throws {
+    guard let group, group.size > 1 else { return }
+    let parts: [(what: String, value: String)] = [
+      ("options", ((try? configuration.json()) ?? "?") + "|output=\(output ?? "")|resume=\(resumeFrom ?? "")"),
+      ("--resume checkpoint", resumeFrom.map(checkpointIdentity) ?? ""),
+      ("--data file", configuration.dataFile.map(fileIdentity) ?? ""),
+      ("--test-data file", configuration.testDataFile.map(fileIdentity) ?? ""),
+    ]
+    let all = try GroupStatistics.allGather(parts.map(\.value), in: group)
+    for (rank, values) in all.enumerated() where rank > 0 {
+      for (k, part) in parts.enumerated() where k < values.count && k < all[0].count && values[k] != all[0][k] {
+        exitAgreed = true
+        let detail =
+          part.what == "options"
+          ? "the options given to bump differ" : "\(all[0][k]) on process 0, \(values[k]) on process \(rank)"
+        throw CLIError.processesDisagree(process: rank, what: part.what, detail: detail)
+      }
+    }
+  }
+
+  /// A file's size and first line (up to 4 KiB), as `checkStartedAlike` compares them.
+  private static func fileIdentity(_ path: String) -> String {
+    guard path != "-" else { return "standard input" }
+    var status = stat()
+    guard stat(path, &status) == 0 else { return "no such file" }
+    guard status.st_mode & S_IFMT == S_IFREG else { return "not a regular file" }
+    var first = ""
+    if let handle = FileHandle(forReadingAtPath: path) {
+      defer { try? handle.close() }
+      let head = (try? handle.read(upToCount: 4096)) ?? Data()
+      first = String(decoding: head.prefix { $0 != 0x0A }, as: UTF8.self)
+    }
+    return "\(status.st_size) bytes, first line \(MessageText.quoted(String(first.prefix(80))))"
+  }
+
+  /// A checkpoint's completed epochs and status, as `checkStartedAlike` compares them.
+  private static func checkpointIdentity(_ path: String) -> String {
+    guard let header = try? Checkpoint.header(at: path) else { return "unreadable" }
+    return "\(header.metadata["epochs_completed"] ?? "?") epochs completed, status \(header.metadata["status"] ?? "?")"
+  }
+}

@@ -78,6 +78,8 @@ struct TrainingRun<Element: MatrixScalar> {
     // Everything that can fail on the user's input happens before the folder exists. A
     // signal while the data is read or prepared ends the run at once: nothing is written.
     InterruptHandler.setMessage("\nError: interrupted before training; no run folder was created\n")
+    // Over a group, first of all: every process was started as process 0 was.
+    try Processes.checkStartedAlike(configuration, output: output, resumeFrom: resumeFrom)
     let runClock = ContinuousClock()
     let runStart = runClock.now
     let data = try PreparedData<Element>(configuration, budget: try MemoryBudget.current())

@@ -180,6 +180,50 @@ import BumpTestSupport
     }
   }
 
+  /// What `bump train` always writes and prediction needs, deleted or contradicted: refused,
+  /// naming the entry (each was accepted, and the predictions were silently wrong: in
+  /// standardized units, class numbers for names, 0 for a missing cell, one model of an
+  /// ensemble dropped).
+  @Test func entriesThatTrainingAlwaysWritesMustBeThere() throws {
+    let folder = try TemporaryFolder()
+    let csv = folder.path + "/pets.csv"
+    var text = "size,weight,kind\n"
+    for i in 0..<60 { text += "\(i % 7),\(Double(i) / 3),\(i % 2 == 0 ? "cat" : "dog")\n" }
+    try text.write(toFile: csv, atomically: true, encoding: .utf8)
+    let output = folder.path + "/pets"
+    try TrainingRun<Float>(
+      configuration: try trainConfiguration(
+        ["--data", csv, "--target", "kind", "--task", "classification", "--epochs", "2", "--output", output]),
+      output: output
+    ).run()
+    let classifier = output + "/model.safetensors"
+    let regression = try Self.trained("bumps", in: folder)
+    #expect(Self.loadError(classifier) == nil && Self.loadError(regression) == nil)
+    let cases: [(model: String, name: String, edit: (inout [String: String]) -> Void, message: String)] = [
+      (regression, "no-target-standardization", { $0["target_standardization"] = nil },
+       "the training configuration says the target was standardized, but there is no \"target_standardization\" entry"),
+      (classifier, "no-standardization", { $0["standardization"] = nil },
+       "the training configuration says the features were standardized, but there is no \"standardization\" entry"),
+      (classifier, "no-class-names", { $0["class_names"] = nil },
+       "the \"column_plan\" entry says the classes are names, but there is no \"class_names\" entry"),
+      (classifier, "null-median", {
+        $0["column_plan"] = $0["column_plan"]!.replacingOccurrences(
+          of: #""median":[-0-9.e+]+"#, with: #""median":null"#, options: .regularExpression)
+      },
+       "the \"column_plan\" entry has no median for the number column \"size\""),
+      (regression, "final-model-count", {
+        $0["final_model"] = $0["final_model"]!.replacingOccurrences(of: #""members":4"#, with: #""members":2"#)
+      }, "the \"final_model\" entry says the final model combines 2 models, the checkpoint holds 4 models"),
+    ]
+    for c in cases {
+      let path = try Self.edited(c.model, c.name, in: folder, c.edit)
+      let original = try SafetensorsFile.read(from: c.model).metadata
+      #expect(try SafetensorsFile.read(from: path).metadata != original, "\(c.name): the edit changed nothing")
+      let message = Self.loadError(path)
+      #expect(message?.contains(c.message) == true && message?.contains(path) == true, "\(c.name): \(message ?? "accepted")")
+    }
+  }
+
   /// A malformed file read by `predict` and `evaluate`: the message names it.
   @Test func errorsNameTheCheckpoint() throws {
     let folder = try TemporaryFolder()

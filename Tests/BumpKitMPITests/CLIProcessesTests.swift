@@ -142,6 +142,43 @@ struct CLIProcessesTests {
     }
   }
 
+  /// Processes started unlike process 0 (mpirun's `A : B` form gives each its own command
+  /// line and working folder) are refused on every process, naming what differs, before
+  /// anything is read or written: a different batch size crashed the run in a later
+  /// exchange, and a stale, shorter copy of the data file trained silently on fewer rows.
+  @Test func processesStartedUnlikeProcessZeroAreRefused() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
+    defer { folder.remove() }
+    try Self.writeData(rows: 300, to: folder.path("data.csv"))
+    try FileManager.default.createDirectory(atPath: folder.path("other"), withIntermediateDirectories: true)
+    try Self.writeData(rows: 200, to: folder.path("other/data.csv"))
+    let bump = try BumpExecutable.require()
+    guard let mpirun = MPIRun.path else {
+      Issue.record("mpirun is not installed (Debian: openmpi-bin); Scripts/setup installs it")
+      return
+    }
+    let common = ["train", "--data", "data.csv", "--target", "y", "--task", "regression", "--epochs", "2"]
+    let one = Array(MPIRun.arguments(ranks: 1).dropFirst(MPIRun.arguments(ranks: 1).count - 2))
+    let cases: [(first: [String], second: [String], secondFolder: String?, named: String)] = [
+      (["--batch-size", "32", "--output", folder.path("a")], ["--batch-size", "8", "--output", folder.path("a")], nil,
+       "process 1 has other options than process 0 (the options given to bump differ)"),
+      (["--output", folder.path("b")], ["--output", folder.path("b")], folder.path("other"),
+       "process 1 has other --data file than process 0"),
+    ]
+    for c in cases {
+      var arguments = MPIRun.arguments(ranks: 1) + [bump.path] + common + c.first + [":"]
+      if let secondFolder = c.secondFolder { arguments += ["-wdir", secondFolder] }
+      arguments += one + [bump.path] + common + c.second
+      let result = try ChildProcess.run(
+        URL(fileURLWithPath: mpirun), arguments, environment: try Self.environment(in: folder), in: folder.url)
+      #expect(result.status != 0)
+      #expect(result.stderr.contains(c.named), "\(result.stderr.suffix(1200))")
+      #expect(!result.stderr.contains("corruption") && !result.stderr.contains("Segmentation"), "\(result.stderr.suffix(1200))")
+      let entries = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+      #expect(!entries.contains { $0 == "a" || $0 == "b" || $0.hasSuffix(".partial") }, "\(entries)")
+    }
+  }
+
   @Test func aFileWithFewerRecordsThanProcessesIsRefusedClearly() throws {
     let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
     defer { folder.remove() }
