@@ -43,6 +43,12 @@ package struct BumpCommand: ParsableCommand {
     }
     do {
       var command = try parseAsRoot()
+      // Only training runs over several processes: the others would each do the whole job
+      // (predict printed everything once per process) and leave mpirun's warning.
+      if Processes.group != nil, !(command is TrainCommand) {
+        Processes.exitAgreed = true
+        throw CLIError.notWithProcesses(what: "bump \(Swift.type(of: command)._commandName)")
+      }
       // The commands that multiply matrices say once when OpenBLAS runs a generic core.
       if command is TrainCommand || command is PredictCommand || command is EvaluateCommand,
         let advice = BLAS.configuration.advice

@@ -152,6 +152,18 @@ extension Processes {
         throw CLIError.processesDisagree(process: rank, what: part.what, detail: detail)
       }
     }
+    // Alike on every process, so every process refuses: each process reads its own part of
+    // a regular file, which standard input or a pipe cannot give (mpirun hands standard
+    // input to process 0 alone).
+    for (option, path) in [("--data", configuration.dataFile), ("--test-data", configuration.testDataFile)] {
+      guard let path else { continue }
+      let identity = fileIdentity(path)
+      if identity == "standard input" || identity == "not a regular file" {
+        exitAgreed = true
+        throw CLIError.notWithProcesses(
+          what: "reading \(option) from \(identity == "standard input" ? "standard input" : "\(path), which is not a regular file (a pipe?)")")
+      }
+    }
   }
 
   /// A file's size and first line (up to 4 KiB), as `checkStartedAlike` compares them.

@@ -179,6 +179,34 @@ struct CLIProcessesTests {
     }
   }
 
+  /// What runs as one process only says so on every process, and nothing is done twice:
+  /// the commands other than train (predict printed every prediction once per process),
+  /// standard input as the data, and resuming a one-process run (it blamed an option the
+  /// user never gave, the one-process default encoding).
+  @Test func whatNeedsOneProcessSaysSo() throws {
+    let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
+    defer { folder.remove() }
+    try Self.writeData(rows: 120, to: folder.path("data.csv"))
+    let regression = ["--data", "data.csv", "--target", "y", "--task", "regression", "--epochs", "2", "--ignore", "label"]
+    let alone = try Self.bump(["train"] + regression + ["--patience", "0", "--output", "run"], ranks: nil, in: folder)
+    #expect(alone.status == 0, "\(alone.stderr)")
+    let predict = try Self.bump(["predict", "--model", "run/model.safetensors", "--data", "data.csv"], ranks: 2, in: folder)
+    #expect(predict.status != 0 && !predict.stdout.contains("prediction"), "\(predict.stdout.prefix(300))")
+    #expect(
+      predict.stderr.contains("bump predict is not supported when bump runs as several processes (mpirun); run it as one process"),
+      "\(predict.stderr.suffix(800))")
+    let piped = try Self.bump(["train", "--data", "-", "--target", "y", "--task", "regression", "--output", "piped"], ranks: 2, in: folder)
+    #expect(piped.status != 0)
+    #expect(piped.stderr.contains("reading --data from standard input is not supported"), "\(piped.stderr.suffix(800))")
+    let resumed = try Self.bump(["train", "--resume", "run/model.safetensors", "--output", "again"], ranks: 2, in: folder)
+    #expect(resumed.status != 0)
+    #expect(
+      resumed.stderr.contains("trained over 1 process; resume it with as many (mpirun -np 1, or without mpirun)")
+        && !resumed.stderr.contains("piecewise"), "\(resumed.stderr.suffix(800))")
+    let entries = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+    #expect(!entries.contains { $0 == "piped" || $0 == "again" || $0.hasSuffix(".partial") }, "\(entries)")
+  }
+
   @Test func aFileWithFewerRecordsThanProcessesIsRefusedClearly() throws {
     let folder = try TemporaryFolder(prefix: "bumpkit-mpi-cli")
     defer { folder.remove() }
