@@ -218,6 +218,11 @@ struct TrainingRun<Element: MatrixScalar> {
       } else {
         guard let pending = InterruptHandler.pendingSignal else { return }
         InterruptHandler.acknowledge()
+        // Over a group, once training is over, a process other than 0 does not stop on its
+        // own: process 0 would wait for it forever in the results' next exchange and never
+        // publish the folder. It goes on, and ends with the signal's status once the results
+        // are written (below).
+        if when != nil, Processes.group != nil, !Processes.isWriter { return }
         signal = pending
       }
       reporter.finish()
@@ -471,6 +476,9 @@ struct TrainingRun<Element: MatrixScalar> {
       Console.error(
         "Error: interrupted by \(InterruptHandler.name(of: signal)) while the results were written; "
           + "they are complete in \(folder.path)")
+      // Every process of a group has written its results by now; ending alike lets process 0
+      // end too.
+      if Processes.group != nil { Processes.exitAgreed = true }
       terminate(128 + signal)
     }
     Console.line()
