@@ -419,45 +419,48 @@ import BumpTestSupport
 
     // Stopped in the refit: the checkpoint holds the early-stopped model, marked, and
     // --resume says why it cannot continue.
-    let refitting = scratch.path("refitting")
-    let error = #expect(throws: CLIError.self) {
-      try TrainingRun<Float>(
-        configuration: configuration, output: refitting, checkpointInterval: .zero, failAfterRefitEpochs: 2
-      ).run()
+    /// A run of `configuration` stopped in its refit: its checkpoint, summary, and the
+    /// messages of the failure and of `--resume`.
+    func stoppedInRefit(_ configuration: TrainingConfiguration, _ name: String) throws -> (
+      path: String, summary: String, error: String, refused: String
+    ) {
+      let folder = scratch.path(name)
+      let error = #expect(throws: CLIError.self) {
+        try TrainingRun<Float>(
+          configuration: configuration, output: folder, checkpointInterval: .zero, failAfterRefitEpochs: 2
+        ).run()
+      }
+      let path = folder + "/model.safetensors"
+      let refused = #expect(throws: CLIError.self) {
+        try TrainCommand.parse(["--resume", path, "--output", scratch.path("again")]).train()
+      }
+      #expect(!FileManager.default.fileExists(atPath: scratch.path("again")))
+      return (
+        path, try String(contentsOfFile: folder + "/summary.txt", encoding: .utf8), "\(error.map { "\($0)" } ?? "none")",
+        "\(refused.map { "\($0)" } ?? "none")"
+      )
     }
-    #expect("\(error!)".contains("of the refit on all rows"), "\(error!)")
-    let path = refitting + "/model.safetensors"
+    let (path, summary, error, refused) = try stoppedInRefit(configuration, "refitting")
+    #expect(error.contains("of the refit on all rows"), "\(error)")
     let metadata = try Self.metadata(path)
     #expect(metadata["status"] == "failed")
     #expect(metadata[TrainingRun<Float>.refitPhaseKey] != nil)
     #expect(metadata[Checkpoint.ensembleKey] == nil)
-    let summary = try String(contentsOfFile: refitting + "/summary.txt", encoding: .utf8)
     #expect(summary.contains("early-stopped model"), "\(summary)")
-    let refused = #expect(throws: CLIError.self) {
-      try TrainCommand.parse(["--resume", path, "--output", scratch.path("again")]).train()
-    }
-    #expect("\(refused!)".contains("a refit cannot be resumed"), "\(refused!)")
-    #expect(!FileManager.default.fileExists(atPath: scratch.path("again")))
+    #expect(refused.contains("a refit cannot be resumed"), "\(refused)")
     // The early-stopped model it holds still predicts.
     let csv = scratch.path("x.csv")
     try "x0,x1,x2,x3\n0.1,0.2,0.3,0.4\n".write(toFile: csv, atomically: true, encoding: .utf8)
     #expect(try Self.predict(path, csv).count == 1)
 
     // Without early stopping the model held is the last epoch's, and every message says so.
-    let plain = try TrainCommand.parse(options + ["--patience", "0"]).resolvedConfiguration()
-    let stoppedPlain = scratch.path("refitting-plain")
-    let plainError = #expect(throws: CLIError.self) {
-      try TrainingRun<Float>(
-        configuration: plain, output: stoppedPlain, checkpointInterval: .zero, failAfterRefitEpochs: 2
-      ).run()
-    }
-    #expect("\(plainError!)".contains("of the refit on all rows"), "\(plainError!)")
-    let plainSummary = try String(contentsOfFile: stoppedPlain + "/summary.txt", encoding: .utf8)
-    #expect(plainSummary.contains("model of the last epoch") && !plainSummary.contains("early"), "\(plainSummary)")
-    let plainRefused = #expect(throws: CLIError.self) {
-      try TrainCommand.parse(["--resume", stoppedPlain + "/model.safetensors", "--output", scratch.path("again")]).train()
-    }
-    #expect("\(plainRefused!)".contains("after training had finished; a refit cannot be resumed. The checkpoint holds the model of the last epoch"), "\(plainRefused!)")
+    let plain = try stoppedInRefit(
+      try TrainCommand.parse(options + ["--patience", "0"]).resolvedConfiguration(), "refitting-plain")
+    #expect(plain.error.contains("of the refit on all rows"), "\(plain.error)")
+    #expect(plain.summary.contains("model of the last epoch") && !plain.summary.contains("early"), "\(plain.summary)")
+    #expect(
+      plain.refused.contains("after training had finished; a refit cannot be resumed. The checkpoint holds the model of the last epoch"),
+      "\(plain.refused)")
   }
 
   // MARK: - Options
