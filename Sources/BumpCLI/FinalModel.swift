@@ -58,6 +58,10 @@ struct FinalModelRecord: Codable, Equatable, Sendable {
     earlyStopping ? "early-stopped model" : "model of the last epoch"
   }
 
+  /// What ends training before the refits: early stopping, or without it (`--patience 0`)
+  /// the last epoch ("after training").
+  static func trainingEnd(earlyStopping: Bool) -> String { earlyStopping ? "early stopping" : "training" }
+
   /// Where the refits' epoch budget came from, in parentheses after it.
   static func budgetSource(earlyStopping: Bool) -> String {
     earlyStopping ? "(the early-stopping epoch)" : "(the epochs trained, without early stopping)"

@@ -166,18 +166,22 @@ extension Processes {
     }
   }
 
-  /// A file's size and first line (up to 4 KiB), as `checkStartedAlike` compares them.
+  /// A file's size and first line (up to 4 KiB), as `checkStartedAlike` compares them; the
+  /// size of the file opened (`fstat`), which a network file system keeps current.
   private static func fileIdentity(_ path: String) -> String {
     guard path != "-" else { return "standard input" }
     var status = stat()
     guard stat(path, &status) == 0 else { return "no such file" }
-    guard status.st_mode & S_IFMT == S_IFREG else { return "not a regular file" }
-    var first = ""
-    if let handle = FileHandle(forReadingAtPath: path) {
-      defer { try? handle.close() }
-      let head = (try? handle.read(upToCount: 4096)) ?? Data()
-      first = String(decoding: head.prefix { $0 != 0x0A }, as: UTF8.self)
+    switch status.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: return "a directory"
+    default: return "not a regular file"
     }
+    guard let handle = FileHandle(forReadingAtPath: path) else { return "unreadable" }
+    defer { try? handle.close() }
+    guard fstat(handle.fileDescriptor, &status) == 0 else { return "unreadable" }
+    let head = (try? handle.read(upToCount: 4096)) ?? Data()
+    let first = String(decoding: head.prefix { $0 != 0x0A }, as: UTF8.self)
     return "\(status.st_size) bytes, first line \(MessageText.quoted(String(first.prefix(80))))"
   }
 

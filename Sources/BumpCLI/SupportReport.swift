@@ -40,12 +40,13 @@ enum SupportReport {
   /// (`SupportCalibration(memberTrainingDensities:referenceDensities:…)`): `heldOutModel` is
   /// the model that did not train on them — the early-stopped model after a refit on all rows
   /// (`models` then holds the refit, and for an ensemble the early-stopped model too), or nil
-  /// when `models` is that one model itself. Without validation rows (or without a model that
+  /// when `models` is that one model itself; `heldOutModelName` is what the summary calls it
+  /// (the model of the last epoch without early stopping). Without validation rows (or without a model that
   /// did not train on them) it is fitted on the training rows, which sets it a little too high
   /// for new rows.
   static func fit<Element: MatrixScalar>(
-    models: [Sequential<Element>], heldOutModel: Sequential<Element>? = nil, training: Matrix<Element>,
-    validation: Matrix<Element>?
+    models: [Sequential<Element>], heldOutModel: Sequential<Element>? = nil, heldOutModelName: String = "early-stopped model",
+    training: Matrix<Element>, validation: Matrix<Element>?
   ) throws -> (calibration: SupportCalibration, lines: [String])? {
     guard let support = try support(models), training.rows > 0 else { return nil }
     guard let validation, validation.rows > 0, let reference = heldOutModel ?? (models.count == 1 ? models[0] : nil)
@@ -72,7 +73,7 @@ enum SupportReport {
       memberTrainingDensities: members, referenceDensities: (training: referenceTraining, heldOut: heldOut),
       reduction: support.reduction)
     let outside = heldOut.filter { $0 == 0 }.count
-    let who = heldOutModel == nil ? "" : " by the early-stopped model, which did not train on them"
+    let who = heldOutModel == nil ? "" : " by the \(heldOutModelName), which did not train on them"
     var line = "Support score (\(layers(support))): "
     if calibration.threshold > 0 {
       line +=

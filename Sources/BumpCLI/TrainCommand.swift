@@ -620,21 +620,9 @@ struct TrainCommand: ParsableCommand {
       throw CLIError.invalidCheckpoint(
         path: path, reason: "cannot resume from it: it holds no training configuration (it was not written by bump train)")
     }
-    // As many processes as the run had, said before any option of the run is judged (a
-    // one-process regression's piecewise-linear default would be refused first).
-    let digests = header.metadata[TrainingRun<Float>.processDigestsKey].flatMap {
-      try? JSONDecoder().decode([String].self, from: Data($0.utf8))
-    }
-    let trainedOver = digests?.count ?? 1
-    if trainedOver != (Processes.group?.size ?? 1) {
-      throw CLIError.invalidCheckpoint(
-        path: path,
-        reason: "the run was trained over \(trainedOver) process\(trainedOver == 1 ? "" : "es"); "
-          + "resume it with as many (mpirun -np \(trainedOver)\(trainedOver == 1 ? ", or without mpirun" : ""))")
-    }
     if header.metadata[TrainingRun<Float>.refitPhaseKey] != nil {
       // Without early stopping (--patience 0) the model held is the last epoch's.
-      let finished = stored.patience == nil ? "training" : "early stopping"
+      let finished = FinalModelRecord.trainingEnd(earlyStopping: stored.patience != nil)
       let held = FinalModelRecord.trainedModelName(earlyStopping: stored.patience != nil)
       throw CLIError.invalidCheckpoint(
         path: path,
@@ -654,6 +642,11 @@ struct TrainCommand: ParsableCommand {
       throw CLIError.invalidCheckpoint(
         path: path,
         reason: "cannot resume from it: it holds no training state (written before training's first epoch ended, or by an earlier version)")
+    }
+    // As many processes as the run had, said before any option of the run is judged (a
+    // one-process regression's piecewise-linear default would be refused first).
+    if let problem = TrainingRun<Float>.processCountProblem(header.metadata) {
+      throw CLIError.dataMismatch(path: path, reason: problem)
     }
     let merged = try resolvedConfiguration(base: stored)
     let differences = Self.differences(merged, stored)

@@ -41,15 +41,10 @@ struct TrainingRun<Element: MatrixScalar> {
   static func checkResumedData(
     _ metadata: [String: String], digest: String, from path: String, source: String, testData: String? = nil
   ) throws {
-    let processes = Processes.group?.size ?? 1
-    let recorded = metadata[processDigestsKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-    let trainedOver = recorded?.count ?? 1
-    guard trainedOver == processes else {
-      throw CLIError.dataMismatch(
-        path: source,
-        reason: "the run in \(path) was trained over \(trainedOver) process\(trainedOver == 1 ? "" : "es"); "
-          + "resume it with as many (mpirun -np \(trainedOver)\(trainedOver == 1 ? ", or without mpirun" : ""))")
+    if let problem = processCountProblem(metadata, path: path) {
+      throw CLIError.dataMismatch(path: source, reason: problem)
     }
+    let recorded = metadata[processDigestsKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
     let expected = recorded?[Processes.rank] ?? metadata[dataDigestKey]
     guard expected == digest else {
       throw CLIError.dataMismatch(
@@ -60,6 +55,16 @@ struct TrainingRun<Element: MatrixScalar> {
           + "a resumed run needs the same data, prepared by the same version of bump (this version splits and "
           + "standardizes a file's rows differently from those before 2026-12-06)")
     }
+  }
+
+  /// Why the run whose checkpoint has `metadata` cannot be resumed over this many processes
+  /// (it must be as many as it was trained over), or nil; `path` names it in the message.
+  static func processCountProblem(_ metadata: [String: String], path: String? = nil) -> String? {
+    let recorded = metadata[processDigestsKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+    let trainedOver = recorded?.count ?? 1
+    guard trainedOver != (Processes.group?.size ?? 1) else { return nil }
+    return "the run\(path.map { " in \($0)" } ?? "") was trained over \(trainedOver) process\(trainedOver == 1 ? "" : "es"); "
+      + "resume it with as many (mpirun -np \(trainedOver)\(trainedOver == 1 ? ", or without mpirun" : ""))"
   }
 
   /// The metadata entry of the checkpoint saved when training has ended and the final model
@@ -230,7 +235,7 @@ struct TrainingRun<Element: MatrixScalar> {
         "interrupted by \(InterruptHandler.name(of: signal)) "
         + (when
           ?? refitEpochs.map {
-            "at epoch \(position.epoch + 1)/\($0) of the refit on all rows, after \(configuration.patience == nil ? "training" : "early stopping")"
+            "at epoch \(position.epoch + 1)/\($0) of the refit on all rows, after \(FinalModelRecord.trainingEnd(earlyStopping: configuration.patience != nil))"
           }
           ?? "at epoch \(position.epoch + 1)/\(configuration.epochs)")
       InterruptHandler.critical {
@@ -339,7 +344,7 @@ struct TrainingRun<Element: MatrixScalar> {
       }
       // Without early stopping (--patience 0) the model trained with validation is the last epoch's.
       let trained = FinalModelRecord.trainedModelName(earlyStopping: configuration.patience != nil)
-      let stopped = configuration.patience == nil ? "training" : "early stopping"
+      let stopped = FinalModelRecord.trainingEnd(earlyStopping: configuration.patience != nil)
       try saveFinalCheckpoint(
         { try Checkpoint.save(model, to: checkpointPath, metadata: metadata) },
         published: refit
@@ -540,7 +545,9 @@ struct TrainingRun<Element: MatrixScalar> {
     }
     checkpoint()
     let support = try SupportReport.fit(
-      models: final.members, heldOutModel: earlyStopped, training: train.x, validation: data.validation?.x)
+      models: final.members, heldOutModel: earlyStopped,
+      heldOutModelName: FinalModelRecord.trainedModelName(earlyStopping: configuration.patience != nil), training: train.x,
+      validation: data.validation?.x)
     if let support, let svg = try SupportReport.plot(
       models: final.members, calibration: support.calibration, inputs: train.x, standardized: info.standardization != nil)
     {

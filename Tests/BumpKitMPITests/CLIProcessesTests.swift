@@ -190,6 +190,16 @@ struct CLIProcessesTests {
     let regression = ["--data", "data.csv", "--target", "y", "--task", "regression", "--epochs", "2", "--ignore", "label"]
     let alone = try Self.bump(["train"] + regression + ["--patience", "0", "--output", "run"], ranks: nil, in: folder)
     #expect(alone.status == 0, "\(alone.stderr)")
+    // A one-process run stopped by a signal, which can be resumed (by one process).
+    let child = try ChildProcess(
+      try BumpExecutable.require(),
+      ["train", "--data", "data.csv", "--target", "y", "--task", "regression", "--ignore", "label,note", "--epochs", "3000",
+       "--patience", "0", "--final-model", "early-stopped", "--checkpoint-interval", "0", "--output", "stopped"],
+      in: folder.url)
+    #expect(child.wait(forOutput: " 3/3000", limit: 120), "\(child.output().suffix(400))")
+    kill(child.pid, SIGTERM)
+    let (stopped, killed) = try child.finish(limit: 120)
+    #expect(!killed && stopped.status != 0)
     let predict = try Self.bump(["predict", "--model", "run/model.safetensors", "--data", "data.csv"], ranks: 2, in: folder)
     #expect(predict.status != 0 && !predict.stdout.contains("prediction"), "\(predict.stdout.prefix(300))")
     #expect(
@@ -198,7 +208,7 @@ struct CLIProcessesTests {
     let piped = try Self.bump(["train", "--data", "-", "--target", "y", "--task", "regression", "--output", "piped"], ranks: 2, in: folder)
     #expect(piped.status != 0)
     #expect(piped.stderr.contains("reading --data from standard input is not supported"), "\(piped.stderr.suffix(800))")
-    let resumed = try Self.bump(["train", "--resume", "run/model.safetensors", "--output", "again"], ranks: 2, in: folder)
+    let resumed = try Self.bump(["train", "--resume", "stopped/model.safetensors", "--output", "again"], ranks: 2, in: folder)
     #expect(resumed.status != 0)
     #expect(
       resumed.stderr.contains("trained over 1 process; resume it with as many (mpirun -np 1, or without mpirun)")

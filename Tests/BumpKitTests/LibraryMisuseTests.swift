@@ -109,25 +109,33 @@ struct LibraryMisuseTests {
       earlyStopping: EarlyStopping(patience: 2), resumingFrom: state(best: 0.5, epoch: 0, without: 0, completed: 1))
   }
 
-  /// A snapshot whose Adam second moment is negative (or any state value not finite) would
-  /// make every parameter NaN at the first step, blamed on the model: refused on restore,
-  /// naming the slot and the parameter, with the optimizer unchanged.
+  /// A snapshot whose Adam second moment is negative (or any state value NaN) would make
+  /// every parameter NaN at the first step, blamed on the model: refused on restore, naming
+  /// the slot and the parameter, with the optimizer unchanged. A second moment of +∞, which
+  /// training makes in `Float` from a gradient beyond about 1.8·10¹⁹, restores.
   @Test func anOptimizerSnapshotOutsideItsDomainIsRefused() throws {
     let (x, y) = try Self.data()
     let model = try Self.small()
     let adam = try Adam<Float>(learningRate: 0.01)
     try model.fit(x: x, y: y, loss: MeanSquaredError(), optimizer: adam, epochs: 1, batchSize: 4)
     let good = adam.snapshot(for: model.parameters)
-    for (slot, value) in [(1, Float(-1)), (1, .infinity), (0, .nan)] {
+    for (slot, value) in [(1, Float(-1)), (1, -.infinity), (0, .nan), (1, .nan)] {
       var bad = good
       var buffers = try #require(bad.states[0])
       buffers[slot][0, 1] = value
       bad.states[0] = buffers
       let fresh = try Adam<Float>(learningRate: 0.01)
       let text = Self.message { try fresh.restore(bad, for: model.parameters) }
-      #expect(text.contains("\(slot == 0 ? "m" : "v") of weight[1]") && text.contains("corrupt"), "\(text)")
+      #expect(text.contains("\(slot == 0 ? "m" : "v") of parameter 0 (weight)[1]") && text.contains("corrupt"), "\(text)")
       #expect(fresh.snapshot(for: model.parameters).iterations == 0, "unchanged")
     }
+    var overflowed = good
+    var moments = try #require(overflowed.states[0])
+    moments[1][0, 1] = .infinity
+    overflowed.states[0] = moments
+    let restored = try Adam<Float>(learningRate: 0.01)
+    try restored.restore(overflowed, for: model.parameters)
+    #expect(restored.snapshot(for: model.parameters).iterations == good.iterations)
     let sgd = try SGD<Float>(learningRate: 0.01, momentum: 0.9)
     let other = try model.copy()
     try other.fit(x: x, y: y, loss: MeanSquaredError(), optimizer: sgd, epochs: 1, batchSize: 4)

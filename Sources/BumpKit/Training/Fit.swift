@@ -223,7 +223,9 @@ extension Sequential {
   /// Classification accuracy of the model on `x` against labels or 0/1 targets `y`.
   ///
   /// With one output (a logit) `y` is one column of targets in [0, 1], a target above 0.5
-  /// being class 1; with K outputs, one column of integer labels in `0..<K`.
+  /// being class 1; with K outputs, one column of integer labels in `0..<K`. A model of
+  /// several independent logits (multi-label binary cross-entropy) has no single accuracy:
+  /// its targets are refused.
   ///
   /// - Throws: the data checks' errors, as for `fit`;
   ///   ``BumpKitError/labelOutOfRange(row:label:classes:)`` for a target that is no class of
@@ -356,7 +358,9 @@ extension Sequential {
   static func checkAccuracyTargets(_ y: Matrix<Element>, outputs: Int, _ what: String) throws {
     guard y.columns == 1 else {
       throw BumpKitError.shapeMismatch(
-        operation: "\(what): accuracy's targets, one column of \(outputs == 1 ? "0/1 targets" : "class labels 0..<\(outputs)")",
+        operation:
+          "\(what): accuracy's targets, one column of \(outputs == 1 ? "0/1 targets" : "class labels 0..<\(outputs)") "
+          + "(a model of several independent logits, multi-label, has no single accuracy)",
         expected: MatrixShape(rows: y.rows, columns: 1), actual: MatrixShape(of: y))
     }
     try y.withUnsafeBufferPointer { t in

@@ -32,7 +32,8 @@ public struct History: Sendable, Equatable {
 /// Extra quantities to compute per epoch.
 public enum Metric: Sendable, Equatable {
   /// Classification accuracy: the arg-max of the outputs against an integer label (several
-  /// outputs), or the sign of a single logit against a 0/1 target.
+  /// outputs), or the sign of a single logit against a target in [0, 1] (class 1 above 0.5).
+  /// `fit` refuses other targets (see ``Sequential/accuracy(x:y:batchSize:)``).
   case accuracy
 }
 

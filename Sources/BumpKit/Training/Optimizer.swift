@@ -76,8 +76,8 @@ public protocol ResumableOptimizer<Element>: Optimizer {
   ///
   /// - Throws: ``BumpKitError/invalidArgument(name:value:reason:)`` when the snapshot is of
   ///   another kind, has other slots, another number of parameters or a state of another
-  ///   shape than its parameter's, a negative step count, or a state value that is not finite
-  ///   (or, for Adam's second moment, negative); the state is unchanged then.
+  ///   shape than its parameter's, a negative step count, or a state value that is NaN (or,
+  ///   for Adam's second moment, negative); the state is unchanged then.
   func restore(_ snapshot: OptimizerSnapshot<Element>, for parameters: [Parameter<Element>]) throws
 }
 
@@ -567,10 +567,12 @@ enum OptimizerChecks {
     }
   }
 
-  /// Throws unless every value of the snapshot's state buffers is finite, and those of the
-  /// slots in `nonNegative` (Adam's second moment `v`, a running mean of squares) ≥ 0: a
-  /// state outside that (an edited checkpoint) would turn the parameters into NaN at the
-  /// first step, blamed on the model.
+  /// Throws for a NaN in the snapshot's state buffers, or a negative value (−∞ included) in
+  /// a slot of `nonNegative` (Adam's second moment `v`, a running mean of squares): a state
+  /// no training makes (an edited checkpoint), which would turn the parameters into NaN at
+  /// the first step, blamed on the model. Infinities that training does make are kept: in
+  /// `Float`, `v` overflows to +∞ for a gradient beyond about 1.8·10¹⁹ while the parameter
+  /// stays finite, and a velocity can overflow likewise.
   static func checkSlotValues<Element>(
     _ snapshot: OptimizerSnapshot<Element>, nonNegative: Set<String>, parameters: [Parameter<Element>]
   ) throws {
@@ -578,12 +580,12 @@ enum OptimizerChecks {
       guard let buffers else { continue }
       for (slot, buffer) in zip(snapshot.slotNames, buffers) {
         let floor = nonNegative.contains(slot)
-        let bad = buffer.withUnsafeBufferPointer { b in b.firstIndex { !$0.isFinite || (floor && $0 < 0) } }
+        let bad = buffer.withUnsafeBufferPointer { b in b.firstIndex { $0.isNaN || (floor && $0 < 0) } }
         guard let bad else { continue }
-        let name = k < parameters.count ? "\(parameters[k].name)" : "parameter \(k)"
+        let name = k < parameters.count ? "parameter \(k) (\(parameters[k].name))" : "parameter \(k)"
         throw BumpKitError.invalidArgument(
           name: "snapshot", value: "\(slot) of \(name)[\(bad)] = \(buffer.withUnsafeBufferPointer { $0[bad] })",
-          reason: "an optimizer's state must be finite\(floor ? " and its \(slot) ≥ 0" : ""); the snapshot (or the checkpoint it came from) is corrupt")
+          reason: "an optimizer's state must not be NaN\(floor ? ", and its \(slot) not negative" : ""); the snapshot (or the checkpoint it came from) is corrupt")
       }
     }
   }

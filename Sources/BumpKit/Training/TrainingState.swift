@@ -95,13 +95,15 @@ public struct TrainingState<Element: MatrixScalar>: Sendable {
         "\(epochsWithoutImprovement) epochs without improvement",
         "it must be from 0 to the \(epochsCompleted) epochs completed")
     }
-    // A NaN or -∞ best loss would make every later epoch no improvement (early stopping
-    // would then restore the wrong weights); +∞ means no epoch counted yet.
-    guard bestEpoch >= 0 ? bestLoss.isFinite : bestLoss == .infinity else {
+    // A NaN best loss would make every later epoch no improvement (early stopping would
+    // then restore the wrong weights); +∞ means no epoch counted yet. (−∞ can be a custom
+    // loss's value at its best epoch.)
+    guard bestEpoch >= 0 ? !bestLoss.isNaN && bestLoss != .infinity : bestLoss == .infinity else {
       throw inconsistent(
         "best loss \(bestLoss)",
         bestEpoch >= 0
-          ? "the loss of best epoch \(bestEpoch) must be finite" : "with no best epoch (-1) the best loss must be +infinity")
+          ? "the loss of best epoch \(bestEpoch) must be a number below +infinity"
+          : "with no best epoch (-1) the best loss must be +infinity")
     }
     guard bestWeights.isEmpty || bestWeights.count == parameters.count else {
       throw BumpKitError.invalidArgument(
