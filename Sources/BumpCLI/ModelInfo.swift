@@ -134,7 +134,9 @@ struct ModelInfo: Equatable {
   /// whose standard deviations are finite and positive. What it does not use is not: class
   /// names of a regression model, a target standardization of a classifier, and the
   /// `metrics`, `training_config`, `status` and `epochs_completed` entries are left out
-  /// (nil, or their defaults) when malformed.
+  /// (nil, or their defaults) when malformed. What `bump train` always writes must be there:
+  /// the standardizations a readable `training_config` says the run used, the class names of
+  /// name classes and each number column's median in a `column_plan`.
   ///
   /// The feature names are checked against `inputs` before the standardization is checked
   /// against them, so that a mismatch blames the entry that is wrong.

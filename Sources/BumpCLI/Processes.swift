@@ -136,12 +136,14 @@ extension Processes {
     _ configuration: TrainingConfiguration, output: String?, resumeFrom: String?
   ) throws {
     guard let group, group.size > 1 else { return }
-    let parts: [(what: String, value: String)] = [
-      ("options", ((try? configuration.json()) ?? "?") + "|output=\(output ?? "")|resume=\(resumeFrom ?? "")"),
-      ("--resume checkpoint", resumeFrom.map(checkpointIdentity) ?? ""),
-      ("--data file", configuration.dataFile.map(fileIdentity) ?? ""),
-      ("--test-data file", configuration.testDataFile.map(fileIdentity) ?? ""),
-    ]
+    let files = [("--data", configuration.dataFile), ("--test-data", configuration.testDataFile)].map {
+      (option: $0.0, path: $0.1, identity: $0.1.map(fileIdentity))
+    }
+    let parts: [(what: String, value: String)] =
+      [
+        ("options", ((try? configuration.json()) ?? "?") + "|output=\(output ?? "")|resume=\(resumeFrom ?? "")"),
+        ("--resume checkpoint", resumeFrom.map(checkpointIdentity) ?? ""),
+      ] + files.map { ("\($0.option) file", $0.identity ?? "") }
     let all = try GroupStatistics.allGather(parts.map(\.value), in: group)
     for (rank, values) in all.enumerated() where rank > 0 {
       for (k, part) in parts.enumerated() where k < values.count && k < all[0].count && values[k] != all[0][k] {
@@ -155,9 +157,8 @@ extension Processes {
     // Alike on every process, so every process refuses: each process reads its own part of
     // a regular file, which standard input or a pipe cannot give (mpirun hands standard
     // input to process 0 alone).
-    for (option, path) in [("--data", configuration.dataFile), ("--test-data", configuration.testDataFile)] {
-      guard let path else { continue }
-      let identity = fileIdentity(path)
+    for (option, path, identity) in files {
+      guard let path, let identity else { continue }
       if identity == "standard input" || identity == "not a regular file" {
         exitAgreed = true
         throw CLIError.notWithProcesses(

@@ -44,8 +44,7 @@ struct TrainingRun<Element: MatrixScalar> {
     if let problem = processCountProblem(metadata, path: path) {
       throw CLIError.dataMismatch(path: source, reason: problem)
     }
-    let recorded = metadata[processDigestsKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-    let expected = recorded?[Processes.rank] ?? metadata[dataDigestKey]
+    let expected = processDigests(metadata)?[Processes.rank] ?? metadata[dataDigestKey]
     guard expected == digest else {
       throw CLIError.dataMismatch(
         path: source,
@@ -57,11 +56,16 @@ struct TrainingRun<Element: MatrixScalar> {
     }
   }
 
+  /// The ``processDigestsKey`` entry of `metadata`: every process's data digest by rank, or
+  /// nil for a run of one process.
+  static func processDigests(_ metadata: [String: String]) -> [String]? {
+    metadata[processDigestsKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+  }
+
   /// Why the run whose checkpoint has `metadata` cannot be resumed over this many processes
   /// (it must be as many as it was trained over), or nil; `path` names it in the message.
   static func processCountProblem(_ metadata: [String: String], path: String? = nil) -> String? {
-    let recorded = metadata[processDigestsKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-    let trainedOver = recorded?.count ?? 1
+    let trainedOver = processDigests(metadata)?.count ?? 1
     guard trainedOver != (Processes.group?.size ?? 1) else { return nil }
     return "the run\(path.map { " in \($0)" } ?? "") was trained over \(trainedOver) process\(trainedOver == 1 ? "" : "es"); "
       + "resume it with as many (mpirun -np \(trainedOver)\(trainedOver == 1 ? ", or without mpirun" : ""))"

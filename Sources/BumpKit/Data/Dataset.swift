@@ -89,7 +89,7 @@ public struct Dataset<Element: MatrixScalar>: Equatable, Sendable {
       }
       for row in 0..<y.rows {
         let label = y[row, 0]
-        guard label >= 0, label < Element(classes), label == label.rounded(.towardZero) else {
+        guard isClassLabel(label, classes: classes) else {
           throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: classes)
         }
       }

@@ -366,7 +366,7 @@ extension Sequential {
     try y.withUnsafeBufferPointer { t in
       for row in t.indices {
         let label = t[row]
-        let valid = outputs == 1 ? label >= 0 && label <= 1 : label >= 0 && label < Element(outputs) && label == label.rounded(.towardZero)
+        let valid = outputs == 1 ? label >= 0 && label <= 1 : isClassLabel(label, classes: outputs)
         guard valid else { throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: max(outputs, 2)) }
       }
     }

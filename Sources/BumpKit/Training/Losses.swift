@@ -227,8 +227,7 @@ extension SoftmaxCrossEntropy: KernelLoss {
     try target.withUnsafeBufferPointer { y in
       for row in y.indices {
         let label = y[row]
-        // NaN fails both comparisons; the rounding test rejects 1.5 and the like.
-        guard label >= 0, label < Element(classes), label == label.rounded(.towardZero) else {
+        guard isClassLabel(label, classes: classes) else {
           throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: classes)
         }
       }
@@ -274,7 +273,7 @@ extension SoftmaxCrossEntropy {
       let c = target.columns
       for row in 0..<target.rows {
         let label = y[row * c]
-        guard label >= 0, label < Element(outputs), label == label.rounded(.towardZero) else {
+        guard isClassLabel(label, classes: outputs) else {
           throw BumpKitError.labelOutOfRange(row: row, label: "\(label)", classes: outputs)
         }
       }
@@ -421,4 +420,10 @@ private func run<E: MatrixScalar, K: LossKernel>(
 ) -> Double {
   gradient.prepareForOverwrite(rows: predicted.rows, columns: predicted.columns)
   return gradient.withUnsafeMutableBufferPointer { g in run(kernel, predicted, target, g) }
+}
+
+/// Whether `label` is one of the classes 0, 1, …, `classes` − 1: an integer in that range
+/// (NaN fails both comparisons; the rounding test rejects 1.5 and the like).
+func isClassLabel<Element: MatrixScalar>(_ label: Element, classes: Int) -> Bool {
+  label >= 0 && label < Element(classes) && label == label.rounded(.towardZero)
 }
