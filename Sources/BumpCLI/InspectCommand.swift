@@ -108,12 +108,23 @@ struct InspectCommand: CheckpointCommand {
       lines.append("  final model: \(f.choice.rawValue), \(f.description)")
     }
     if let c = info.support {
-      lines.append(
-        "  support score: \(c.reduction.rawValue) of the radial bumps over \(formatted(c.scale)); "
-          + (c.threshold > 0 ? "abstains below \(formatted(c.threshold)) (" : "abstains only where it is 0 (")
-          + (c.heldOutRows > 0
-            ? "set on \(c.heldOutRows) held-out rows to cover \(String(format: "%.0f", c.coverage * 100))% of new rows)"
-            : "\(String(format: "%.0f", c.coverage * 100))% of the training rows at or above it)"))
+      let percent = "\(String(format: "%.0f", c.coverage * 100))%"
+      let tooFew = Int(((1 - c.coverage) * Double(c.heldOutRows + 1) * (1 + 1e-12)).rounded(.down)) == 0
+      var text = "  support score: \(c.reduction.rawValue) of the radial bumps over \(formatted(c.scale)); "
+      if c.threshold > 0 || !tooFew || c.heldOutRows == 0 {
+        text += (c.threshold > 0 ? "abstains below \(formatted(c.threshold)) (" : "abstains only where it is 0 (")
+        text +=
+          c.heldOutRows > 0
+          ? "set on \(c.heldOutRows) held-out rows to cover \(percent) of new rows)"
+          : "\(percent) of the training rows at or above it)"
+      } else {
+        // As the summary says it: k = ⌊(1 − q)·(m + 1)⌋ = 0, no held-out row can be given up.
+        text +=
+          "abstains only where it is 0 (the \(c.heldOutRows) held-out rows are too few to set a threshold that "
+          + "covers \(percent) of new rows; \(SupportReport.largestCoverage(heldOutRows: c.heldOutRows)) and below, "
+          + "with --coverage, set one)"
+      }
+      lines.append(text)
     }
     if let m = info.metrics {
       var text = "  metrics: train loss \(formatted(m.trainLoss))"
@@ -130,23 +141,19 @@ struct InspectCommand: CheckpointCommand {
       if let a = m.testAccuracy { text += ", test accuracy \(String(format: "%.2f", a * 100))%" }
       text += "; \(m.epochs) epochs in \(ProgressReporter.duration(m.trainingSeconds))"
       lines.append(text)
-      if let b = m.validationBaseline ?? m.trainBaseline {
-        let part = m.validationBaseline == nil ? "train" : "validation"
-        var baseline =
+      // One line per part, as the summary shows them; the test part's baseline is the
+      // training part's constant too.
+      for (part, baseline, r2) in [
+        ("train", m.trainBaseline, m.trainR2), ("validation", m.validationBaseline, m.validationR2),
+        ("test", m.testBaseline, m.testR2),
+      ] {
+        guard let b = baseline else { continue }
+        var text =
           info.task.classes == nil
           ? "  baseline: \(part) mse of the training mean \(formatted(b))"
           : "  baseline: \(part) accuracy of the majority class \(String(format: "%.2f", b * 100))%"
-        if let r2 = m.validationR2 ?? m.trainR2 { baseline += "; \(part) R² \(formatted(r2))" }
-        lines.append(baseline)
-      }
-      if let b = m.testBaseline {
-        // The test part's baseline is the training part's constant too.
-        var test =
-          info.task.classes == nil
-          ? "  baseline: test mse of the training mean \(formatted(b))"
-          : "  baseline: test accuracy of the majority class \(String(format: "%.2f", b * 100))%"
-        if let r2 = m.testR2 { test += "; test R² \(formatted(r2))" }
-        lines.append(test)
+        if let r2 { text += "; \(part) R²\(part == "validation" ? early : "") \(formatted(r2))" }
+        lines.append(text)
       }
     }
     return lines

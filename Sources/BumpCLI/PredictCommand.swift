@@ -16,8 +16,8 @@ struct PredictCommand: TableCheckpointCommand {
       classification writes predicted_class (the class name, or its number) and one \
       probability column per class, probability_<class>. An ensemble checkpoint (bump train \
       --final-model ensemble, the default) predicts the mean of its models' outputs \
-      (regression) or of their class probabilities (classification). A model whose first \
-      hidden layer is radial (bump train --radial) also writes in_support, its support \
+      (regression) or of their class probabilities (classification). A model with a radial \
+      layer (bump train --radial or --radial-last) also writes in_support, its support \
       score (how deep the row lies in the deepest unit's support, relative to a typical \
       training row, which scores 1; exactly 0 outside every unit's support), and \
       abstain, 1 where the score is 0 or below the threshold bump train set to keep 99% of \

@@ -34,7 +34,8 @@ struct TrainCommand: ParsableCommand {
       model.safetensors (a checkpoint with the configuration, feature names, \
       standardization and metrics in its metadata; rewritten during training at most once \
       a second), history.csv, loss.svg, bumps.svg (bump models), decision_regions.svg (2-feature \
-      classification), radial_supports.svg (--radial with 2 features) and summary.txt.
+      classification), radial_supports.svg (--radial with 2 features), support.svg (a radial \
+      layer and 2 features: where the model abstains) and summary.txt.
 
       CSV columns (--data): every column but the target and --ignore'd ones is a feature. \
       A column of numbers is one input; its missing cells (empty, NA, N/A, NaN, nan, null, \
@@ -293,7 +294,7 @@ struct TrainCommand: ParsableCommand {
 
   @Option(
     help: ArgumentHelp(
-      "What the run ends with once early stopping has picked the epoch budget E (the best validation epoch): ensemble, the mean of the early-stopped model and the refits (--refits) on all non-test rows (training and validation) for E epochs, outputs averaged for regression and class probabilities for classification; refit, the refits alone; early-stopped, the weights of epoch E. Needs a validation part. Default: ensemble (docs/real-data.md).",
+      "What the run ends with once early stopping has picked the epoch budget E (the best validation epoch): ensemble, the mean of the early-stopped model and the refits (--refits) on all non-test rows (training and validation) for E epochs, outputs averaged for regression and class probabilities for classification; refit, the refits alone; early-stopped, the weights of epoch E. Needs a validation part. Default: ensemble (docs/real-data.md); without a validation part (--validation-split 0) the run ends with its final weights.",
       valueName: "choice"))
   var finalModel: FinalModelChoice?
 

@@ -216,6 +216,9 @@ import BumpTestSupport
       "test loss \(formatted(metrics.testLoss!)) (\(testRows.count) rows)",
       "baseline: test mse of the training mean \(formatted(metrics.testBaseline!))",
       "test R² \(formatted(metrics.testR2!))", "test split 0.25",
+      // Every part's baseline and R², as the summary shows them.
+      "baseline: train mse of the training mean \(formatted(metrics.trainBaseline!)); train R² \(formatted(metrics.trainR2!))",
+      "baseline: validation mse of the training mean \(formatted(metrics.validationBaseline!)); validation R²",
     ] {
       #expect(inspect.stdout.contains(expected), "inspect lacks \(expected):\n\(inspect.stdout)")
     }
