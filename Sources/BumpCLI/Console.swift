@@ -35,6 +35,9 @@ enum Console {
   /// other failed write is still an error. The other commands keep SIGPIPE's default and end
   /// at once on a closed pipe, as Unix filters do (exit status 141).
   nonisolated(unsafe) static var outputIsProgressOnly = false
+  /// What the command completed despite a failed write to standard output, said with that
+  /// failure ("the run finished, and its folder runs/x holds the results").
+  nonisolated(unsafe) static var completedWork: String?
 
   private static func write(_ text: String, to descriptor: Int32) {
     // Nobody reads standard output any more: nothing to write.
@@ -69,5 +72,6 @@ extension Console {
     guard outputError != 0 else { return nil }
     if outputError == EPIPE, outputIsProgressOnly { return nil }
     return "cannot write to standard output: \(String(cString: strerror(outputError)))"
+      + (completedWork.map { "; \($0)" } ?? "")
   }
 }

@@ -83,7 +83,8 @@ struct MemoryBudget {
     if getrlimit(RLIMIT_AS_VALUE, &limit) == 0, limit.rlim_cur != rlim_t.max {
       addressSpace = try Self.addressSpace(limit: Int(clamping: limit.rlim_cur))
     }
-    if let text = ProcessInfo.processInfo.environment[variable] {
+    // Set but empty is unset, as a shell's `BUMP_MEMORY_LIMIT= bump …` means it.
+    if let text = ProcessInfo.processInfo.environment[variable], !text.trimmingCharacters(in: .whitespaces).isEmpty {
       switch parseLimit(text) {
       case .bytes(let bytes):
         var budget = MemoryBudget(bytes: bytes, source: variable)
@@ -238,8 +239,14 @@ struct MemoryBudget {
       shift = 10 * (index + 1)
       t.removeLast()
     }
-    guard let value = Double(t), value.isFinite, value >= 1 else { return .malformed }
+    // Decimal only: digits, a fraction, an exponent (9e18); not hexadecimal (which Double
+    // would read), nor inf or nan.
+    guard t.first.map({ $0.isASCII && ($0.isNumber || $0 == ".") }) == true, !t.contains("X"),
+      let value = Double(t), value.isFinite, value > 0
+    else { return .malformed }
     let bytes = value * Double(sign: .plus, exponent: shift, significand: 1)
+    // At least one byte: 0.5G is 512M, 0.5 is nothing.
+    guard bytes >= 1 else { return .malformed }
     // 2⁶³ is the first Double beyond Int.max; 8E (2⁶³ bytes) is taken as Int.max.
     if bytes > 0x1p63 { return .tooLarge }
     return .bytes(bytes >= 0x1p63 ? Int.max : Int(bytes))

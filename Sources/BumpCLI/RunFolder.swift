@@ -101,8 +101,24 @@ final class RunFolder {
         throw CLIError.cannotWrite(
           path: partial, reason: "cannot create the folder: \(String(cString: strerror(code)))")
       }
-      lastError = .runFolderBusy(
-        path: candidate, partial: partial, writing: Self.isLocked(partial))
+      // A run between its mkdir and its lock, or one renaming its folder at the end, looks
+      // unlocked for a moment: ask again for up to half a second before calling the folder
+      // abandoned.
+      var writing = Self.isLocked(partial)
+      var asked = 1
+      while !writing, asked < Self.lockChecks, lstat(partial, &entry) == 0 {
+        usleep(20_000)
+        writing = Self.isLocked(partial)
+        asked += 1
+      }
+      if !writing, lstat(partial, &entry) != 0 {
+        // It went away meanwhile: published under the name (taken now), or removed.
+        lastError =
+          lstat(candidate, &entry) == 0
+          ? .outputExists(path: candidate) : .runFolderBusy(path: candidate, partial: partial, writing: true)
+        continue
+      }
+      lastError = .runFolderBusy(path: candidate, partial: partial, writing: writing)
     }
     Self.removeCreated(&created)
     throw lastError!
@@ -170,6 +186,10 @@ final class RunFolder {
     }
     return nil
   }
+
+  /// How many times a temporary folder's lock is asked for, 20 ms apart, before the folder
+  /// is called abandoned.
+  static var lockChecks: Int { 25 }
 
   /// Whether another process holds the lock of the temporary folder `partial` (a run that
   /// is writing it).

@@ -101,7 +101,8 @@ struct TrainCommand: ParsableCommand {
       process, each scoring every N-th row; standard input needs one process.
 
       A run estimated to need more memory than the limit (physical memory, ulimit -v or the \
-      cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, … overrides it) is refused before it starts; \
+      cgroup's; BUMP_MEMORY_LIMIT=512M, 4G, 0.5G, … replaces it, but cannot raise a ulimit -v; \
+      set but empty, it is unset) is refused before it starts; \
       under ulimit -v the program and OpenBLAS's work buffers (128 MiB per thread) count too. \
       After training, the metrics and statistics come from one pass over each part, 4096 \
       rows at a time, within the same estimate. \
@@ -371,6 +372,18 @@ struct TrainCommand: ParsableCommand {
   /// The most bins `--bins` takes.
   static let maximumBins = 1024
 
+  /// Whether `a` and `b` (paths, or - for standard input) are one pipe, socket or device:
+  /// the same file that is not a regular file (a regular file can be read twice).
+  static func sameStream(_ a: String, _ b: String) -> Bool {
+    func identity(_ path: String) -> (device: UInt64, inode: UInt64, regular: Bool)? {
+      var s = stat()
+      guard (path == "-" ? fstat(0, &s) : stat(path, &s)) == 0 else { return nil }
+      return (UInt64(s.st_dev), UInt64(s.st_ino), (s.st_mode & S_IFMT) == S_IFREG)
+    }
+    guard let x = identity(a), let y = identity(b) else { return false }
+    return x.device == y.device && x.inode == y.inode && !x.regular
+  }
+
   func validate() throws {
     if resume == nil { _ = try resolvedConfiguration() }
   }
@@ -496,6 +509,12 @@ struct TrainCommand: ParsableCommand {
       }
       if testData == "-", data == "-" {
         throw ValidationError("--data and --test-data cannot both read standard input; give one of them as a file")
+      }
+      if let data, Self.sameStream(data, testData) {
+        // A pipe can be read once: opening it again for the test rows would wait forever.
+        throw ValidationError(
+          "--data and --test-data name the same pipe or device (\(MessageText.quoted(testData))), which can be read "
+            + "only once; give the test rows as a file of their own, or use --test-split")
       }
     }
     if let patience, patience < 0 {

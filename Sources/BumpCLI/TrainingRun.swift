@@ -18,6 +18,9 @@ struct TrainingRun<Element: MatrixScalar> {
   /// For tests: fail as an interrupted run does after this many epochs of the refit on all
   /// rows (`--final-model refit` or `ensemble`).
   var failAfterRefitEpochs: Int?
+  /// For tests: the checkpoints saved during training after epochs up to this one fail, as
+  /// on a full disk.
+  var failSavesThroughEpoch: Int?
   /// OpenBLAS as the run starts, for every summary: training holds OpenBLAS to one thread
   /// inside its workers, so a summary written when a run is interrupted would otherwise
   /// report 1 thread.
@@ -192,7 +195,10 @@ struct TrainingRun<Element: MatrixScalar> {
     var lastGood =
       resumed.map { "the weights at the end of epoch \($0.epochsCompleted), where the resumed run started" }
       ?? "the initial weights (no epoch finished)"
-    var checkpointError: Error?
+    // The last checkpoint save during training that failed (a full disk, a lost mount): the
+    // run goes on, tries again at the next checkpoint and saves its final weights as usual;
+    // cleared by the next save that succeeds.
+    var saveFailure: (epoch: Int, error: any Error)?
     let clock = ContinuousClock()
     let start = clock.now
     var lastSave = start
@@ -242,10 +248,13 @@ struct TrainingRun<Element: MatrixScalar> {
             "at epoch \(position.epoch + 1)/\($0) of the refit on all rows, after \(FinalModelRecord.trainingEnd(earlyStopping: configuration.patience != nil))"
           }
           ?? "at epoch \(position.epoch + 1)/\(configuration.epochs)")
+      // What the last good checkpoint is, and why it is not a later one.
+      let held =
+        lastGood + (saveFailure.map { " (saving the checkpoint after epoch \($0.epoch) failed: \($0.error))" } ?? "")
       InterruptHandler.critical {
         do {
           try recordFailure(
-            message: message, status: "interrupted", lastGood: lastGood, finished: finished,
+            message: message, status: "interrupted", lastGood: held, finished: finished,
             info: info,
             seconds: Self.seconds(clock.now - start), data: data, model: model, folder: folder)
         } catch {
@@ -254,7 +263,7 @@ struct TrainingRun<Element: MatrixScalar> {
         InterruptHandler.clearFallback()
       }
       Console.error(
-        "Error: \(message); the last good checkpoint is in \(folder.location)/model.safetensors")
+        "Error: \(message); the last good checkpoint, which holds \(held), is in \(folder.location)/model.safetensors")
       terminate(128 + signal)
     }
     InterruptHandler.startPolling()
@@ -294,8 +303,7 @@ struct TrainingRun<Element: MatrixScalar> {
           // with the optimizer's and the loop's state to resume from. The last epoch of the
           // budget has none: the final checkpoint follows at once, and the state (three times
           // the weights with Adam) would only delay it.
-          guard checkpointError == nil,
-            (clock.now - lastSave >= checkpointInterval && end.epoch + 1 < end.epochs) || failing,
+          guard (clock.now - lastSave >= checkpointInterval && end.epoch + 1 < end.epochs) || failing,
             Self.isFinite(end.model)
           else { return .continue }
           info.status = "training"
@@ -305,22 +313,38 @@ struct TrainingRun<Element: MatrixScalar> {
             metadata[Self.dataDigestKey] = digest
           if let digests { metadata[Self.processDigestsKey] = try ModelInfo.json(digests) }
             try InterruptHandler.critical {
+              if let failSavesThroughEpoch, end.epoch + 1 <= failSavesThroughEpoch {
+                throw SimulatedSaveFailure()
+              }
               try Checkpoint.save(
                 end.model, to: checkpointPath, metadata: metadata, optimizer: optimizer, training: end.state)
             }
             lastGood = "the weights at the end of epoch \(end.epoch + 1)"
             lastSave = clock.now
+            if let failed = saveFailure {
+              reporter.finish()
+              Console.error(
+                "Note: the checkpoint after epoch \(end.epoch + 1) was saved; saving it after epoch \(failed.epoch) had failed.")
+              saveFailure = nil
+            }
           } catch {
-            checkpointError = error
+            // Said once a run of failures; the next checkpoint tries again (the last good
+            // one on disk stays as it was: a save replaces the file only when complete).
+            if saveFailure == nil {
+              reporter.finish()
+              Console.error(
+                "Warning: saving the checkpoint after epoch \(end.epoch + 1) failed: \(error); training goes on, "
+                  + "and the next checkpoint tries again (the last good one holds \(lastGood)).")
+            }
+            saveFailure = (end.epoch + 1, error)
+            lastSave = clock.now
           }
           stopIfInterrupted()
           if failing { throw SimulatedFailure(epochs: end.epoch + 1) }
           return .continue
         })
-      if let checkpointError {
-        throw CLIError.cannotWrite(
-          path: checkpointPath, reason: "saving the checkpoint failed: \(checkpointError)")
-      }
+      // A save during training that failed does not end the run: the final checkpoint,
+      // saved next, replaces it (and names the cause if it fails too).
       // The final weights are saved before the results are computed: a signal from now on
       // publishes them, marked interrupted, with the history. With a refit to come they are
       // the early-stopped model's, marked as such: a refit cannot be resumed.
@@ -421,6 +445,10 @@ struct TrainingRun<Element: MatrixScalar> {
       failure = error
     }
     reporter.finish()
+    if failure != nil, let saveFailure {
+      // What the last good checkpoint is, and why it is not a later one.
+      lastGood += " (saving the checkpoint after epoch \(saveFailure.epoch) failed: \(saveFailure.error))"
+    }
     let trainingEnd = clock.now
     let seconds = Self.seconds(trainingEnd - start)
 
@@ -440,6 +468,7 @@ struct TrainingRun<Element: MatrixScalar> {
           let kept = FileManager.default.fileExists(atPath: folder.file("model.safetensors"))
           if kept { try? folder.publish() } else { folder.discard() }
           var text = "\(message); the run folder could not be written either: \(error)"
+          if kept { text += "; its model.safetensors holds \(lastGood)" }
           if folder.isPublished {
             text = text.replacingOccurrences(of: folder.partialPath, with: folder.path)
           }
@@ -478,6 +507,7 @@ struct TrainingRun<Element: MatrixScalar> {
       // The results are complete; only the name can fail (something took it meanwhile),
       // and the error names the folder that holds them.
       try folder.publish()
+      Console.completedWork = "the run finished, and its folder \(folder.path) holds the results"
       return summary
     }
     if let signal = InterruptHandler.pendingSignal {
@@ -636,7 +666,8 @@ struct TrainingRun<Element: MatrixScalar> {
     info.support = results.support
     info.status = "complete"
     info.epochsCompleted = results.history.epochs
-    try Checkpoint.saveEnsemble(models, to: folder.file("model.safetensors"), metadata: try info.metadata())
+    // The checkpoint that says "complete" is written last: a write that fails (a full disk)
+    // leaves the one saved after training, which does not claim it.
     try Self.writeHistory(results.history, lossName: info.loss.displayName, to: folder)
     for plot in results.plots { try folder.write(plot.svg, to: plot.name) }
     var lines = results.lines
@@ -653,6 +684,7 @@ struct TrainingRun<Element: MatrixScalar> {
     let summary = ([headerText(data: data, model: models[0], folder: nil), ""] + lines).joined(
       separator: "\n")
     try folder.write(summary + "\n", to: "summary.txt")
+    try Checkpoint.saveEnsemble(models, to: folder.file("model.safetensors"), metadata: try info.metadata())
     return lines.joined(separator: "\n")
   }
 
@@ -663,11 +695,24 @@ struct TrainingRun<Element: MatrixScalar> {
     // Named as they will be once the folder is published (or as they are, if it cannot be).
     let message = "writing the results failed after training: \(error)"
     let published = message.replacingOccurrences(of: folder.partialPath, with: folder.path)
+    // Marked failed where the disk allows (a full one may allow neither write); the
+    // checkpoint that says "complete" is written last, so a failed write never leaves one.
     try? folder.write("FAILED: \(published)\n", to: "summary.txt")
+    _ = Self.markCheckpoint(folder.file("model.safetensors"), status: "failed", failure: published)
+    defer { InterruptHandler.clearFallback() }
     try? folder.publish()
-    InterruptHandler.clearFallback()
     return CLIError.trainingFailed(
       message: folder.isPublished ? published : message, runFolder: folder.location)
+  }
+
+  /// Sets a checkpoint's status (and failure message) in place, keeping its tensors; whether
+  /// it was written.
+  private static func markCheckpoint(_ path: String, status: String, failure: String) -> Bool {
+    guard (try? Checkpoint.loadEnsemble(Element.self, from: path)) != nil, var file = try? SafetensorsFile.read(from: path)
+    else { return false }
+    file.metadata["status"] = status
+    file.metadata["failure"] = failure
+    return (try? file.write(to: path)) != nil
   }
 
   /// The final metrics of `model`: losses in the target's own units, accuracy, R², and the
@@ -842,15 +887,11 @@ struct TrainingRun<Element: MatrixScalar> {
     data: PreparedData<Element>, model: Sequential<Element>, folder: RunFolder
   ) throws {
     let checkpointPath = folder.file("model.safetensors")
+    // Paths as they will read once the folder is published.
+    let message = message.replacingOccurrences(of: folder.partialPath, with: folder.path)
     // The checkpoint on disk is the last good one; mark it failed, keeping its weights and
     // the training state to resume from.
-    if (try? Checkpoint.loadEnsemble(Element.self, from: checkpointPath)) != nil,
-      var file = try? SafetensorsFile.read(from: checkpointPath)
-    {
-      file.metadata["status"] = status
-      file.metadata["failure"] = message
-      try? file.write(to: checkpointPath)
-    }
+    _ = Self.markCheckpoint(checkpointPath, status: status, failure: message)
     // The losses only, as far as they got: a failed run's history.csv has no accuracy.
     var log = History()
     log.loss = finished.loss
@@ -1027,6 +1068,11 @@ struct TrainingRun<Element: MatrixScalar> {
     let (s, attoseconds) = d.components
     return Double(s) + Double(attoseconds) * 1e-18
   }
+}
+
+/// The failure of a checkpoint save that ``TrainingRun/failSavesThroughEpoch`` makes.
+struct SimulatedSaveFailure: Error, CustomStringConvertible {
+  var description: String { "no space left on device (simulated for a test)" }
 }
 
 /// The failure that ``TrainingRun/failAfterEpochs`` makes, as an interruption would end the

@@ -156,6 +156,12 @@ import BumpTestSupport
       let result = try Hostile.run(command, stdoutPath: "/dev/full")
       #expect(result.status == 1, "\(command)")
       #expect(result.stderr.contains("cannot write to standard output"), "\(command): \(result.stderr)")
+      if command[0] == "train" {
+        // The run itself is complete: the message says so, and where.
+        #expect(
+          result.stderr.contains("; the run finished, and its folder \(scratch.path("run2")) holds the results"),
+          "\(result.stderr)")
+      }
     }
   }
 

@@ -310,6 +310,10 @@ import BumpTestSupport
       #expect(FileManager.default.fileExists(atPath: mount + "/run/model.safetensors"), "\(inodes) inodes")
       #expect(result.status == 1, "\(inodes) inodes: \(result.stderr)")
       #expect(!result.stderr.contains(".run.partial"), "\(inodes) inodes: \(result.stderr)")
+      // A run that failed never leaves a checkpoint that says it is complete (the results'
+      // checkpoint was written first, and later files failed).
+      let status = try SafetensorsFile.read(from: mount + "/run/model.safetensors").metadata["status"]
+      #expect(status != "complete", "\(inodes) inodes: \(status ?? "no status"): \(result.stderr)")
       for match in result.stderr.matches(of: /in (\S+)\/model\.safetensors/) {
         let folder = String(match.1)
         #expect(FileManager.default.fileExists(atPath: folder + "/model.safetensors"), "\(result.stderr)")

@@ -86,7 +86,13 @@ import BumpTestSupport
     #expect(MemoryBudget.parse("64K") == 64 << 10)
     #expect(MemoryBudget.parse("512MiB") == 512 << 20)
     #expect(MemoryBudget.parse("4g") == 4 << 30)
-    for bad in ["", "0", "-1", "x", "1Q", "1e30T"] { #expect(MemoryBudget.parse(bad) == nil, "\(bad)") }
+    for bad in ["", "0", "-1", "x", "1Q", "1e30T", "0x100M", "0X10", "inf", "nan", "0.5", "+5", ".", "M"] {
+      #expect(MemoryBudget.parse(bad) == nil, "\(bad)")
+    }
+    // A fraction of a unit, as long as it is at least a byte.
+    #expect(MemoryBudget.parse("0.5G") == 512 << 20)
+    #expect(MemoryBudget.parse("1.5K") == 1536)
+    #expect(MemoryBudget.parse(".5M") == 512 << 10)
   }
 
   @Test func ignoredColumnsAreSplitTrimmedAndDeduplicated() throws {

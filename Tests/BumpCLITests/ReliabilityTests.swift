@@ -137,6 +137,32 @@ import BumpTestSupport
     #expect("\(left)".contains("rm -r \(scratch.path)/.run.partial"), "\(left)")
   }
 
+  /// A run that has made its temporary folder but not yet locked it is alive: a second run
+  /// asks again before calling the folder abandoned (it told the user to remove a live run's
+  /// folder).
+  @Test func aRunFolderLockedAMomentLaterIsBusyNotAbandoned() throws {
+    let scratch = try TemporaryFolder()
+    let path = scratch.path + "/run"
+    let partial = RunFolder.partialPath(for: path)
+    #expect(mkdir(partial, 0o755) == 0)
+    // The other run takes its lock 100 ms from now (another open file description, so the
+    // lock conflicts as another process's would).
+    let locker = Thread {
+      usleep(100_000)
+      let descriptor = open(partial, O_RDONLY | O_DIRECTORY)
+      _ = flock(descriptor, LOCK_EX | LOCK_NB)
+      usleep(2_000_000)
+      close(descriptor)
+    }
+    locker.start()
+    let error = try #require(throws: CLIError.self) { try RunFolder(output: path, defaultStem: "unused") }
+    guard case .runFolderBusy(_, _, writing: true) = error else {
+      Issue.record("called abandoned: \(error)")
+      return
+    }
+    #expect("\(error)".hasPrefix("another run is writing \(path) now"), "\(error)")
+  }
+
   /// A publish that fails (something took the name) names the folder holding the files.
   @Test func aFailedPublishNamesTheFolderWithTheResults() throws {
     let scratch = try TemporaryFolder()

@@ -21,6 +21,53 @@ struct ResumeCommandTests {
     "--batch-size", "16", "--seed", "4", "--patience", "4", "--checkpoint-interval", "0",
   ]
 
+  /// A checkpoint save during training that fails (a full disk for a while) does not lose
+  /// the run: training goes on, the next checkpoint tries again, and the final weights are
+  /// saved as usual. The run used to train to the end and then fail, keeping the initial
+  /// weights.
+  @Test func aFailedCheckpointSaveIsRetriedAndTheRunFinishes() throws {
+    let folder = try TemporaryFolder()
+    let whole = folder.path + "/whole", retried = folder.path + "/retried"
+    try TrainCommand.parse(Self.options + ["--output", whole]).train()
+    let configuration = try TrainCommand.parse(Self.options).resolvedConfiguration()
+    try TrainingRun<Float>(
+      configuration: configuration, output: retried, checkpointInterval: .zero, failSavesThroughEpoch: 2
+    ).run()
+    let file = try SafetensorsFile.read(from: retried + "/model.safetensors")
+    #expect(file.metadata["status"] == "complete")
+    // The same model as a run whose saves all succeeded.
+    #expect(try storedTensors(retried + "/model.safetensors") == storedTensors(whole + "/model.safetensors"))
+  }
+
+  /// A run that stops while its saves fail says what the last good checkpoint holds and why
+  /// it is not a later one; a save that succeeds afterwards clears the cause.
+  @Test func aRunStoppedWhileSavesFailSaysWhatItsCheckpointHolds() throws {
+    let folder = try TemporaryFolder()
+    let configuration = try TrainCommand.parse(Self.options).resolvedConfiguration()
+    let never = folder.path + "/never", later = folder.path + "/later"
+    let error = try #require(throws: CLIError.self) {
+      try TrainingRun<Float>(
+        configuration: configuration, output: never, checkpointInterval: .zero, failAfterEpochs: 3,
+        failSavesThroughEpoch: 3
+      ).run()
+    }
+    let summary = try String(contentsOfFile: never + "/summary.txt", encoding: .utf8)
+    let cause = "the initial weights (no epoch finished) (saving the checkpoint after epoch 3 failed: no space left on device"
+    #expect(summary.contains("model.safetensors holds \(cause)"), "\(summary)")
+    #expect(try SafetensorsFile.read(from: never + "/model.safetensors").metadata["epochs_completed"] == "0")
+    #expect("\(error)".contains("the last good checkpoint is in \(never)/model.safetensors"), "\(error)")
+    // Saves failed after epochs 1 and 2 and succeeded after epoch 3: that checkpoint counts.
+    #expect(throws: CLIError.self) {
+      try TrainingRun<Float>(
+        configuration: configuration, output: later, checkpointInterval: .zero, failAfterEpochs: 3,
+        failSavesThroughEpoch: 2
+      ).run()
+    }
+    let resumable = try String(contentsOfFile: later + "/summary.txt", encoding: .utf8)
+    #expect(resumable.contains("model.safetensors holds the weights at the end of epoch 3;"), "\(resumable)")
+    #expect(try SafetensorsFile.read(from: later + "/model.safetensors").metadata["epochs_completed"] == "3")
+  }
+
   /// Trains `options` to the end in one folder, and in another stops (as an interruption
   /// would) after epoch 3 with that epoch's checkpoint; `--resume` of that checkpoint must
   /// end with the uninterrupted run's tensors, bit for bit, and as many epochs.

@@ -313,6 +313,21 @@ import BumpTestSupport
     try expectOneLineTrainError(arguments, containing: expected)
   }
 
+  /// One pipe as --data and --test-data waited forever for a second writer after the data was
+  /// read; it is refused at once. One regular file as both is allowed (it reads twice).
+  @Test func onePipeAsDataAndTestDataIsRefused() throws {
+    let scratch = try TemporaryFolder()
+    let pipe = scratch.path("rows.fifo")
+    #expect(mkfifo(pipe, 0o600) == 0)
+    try expectOneLineTrainError(
+      ["--data", pipe, "--target", "y", "--task", "regression", "--test-data", pipe],
+      containing: "--data and --test-data name the same pipe or device")
+    let file = scratch.path("rows.csv")
+    try "x,y\n1,2\n".write(toFile: file, atomically: true, encoding: .utf8)
+    #expect(!TrainCommand.sameStream(file, file))
+    #expect(TrainCommand.sameStream(pipe, pipe))
+  }
+
   @Test func splitsThatLeaveAPartEmptyAreRefused() throws {
     let scratch = try Scratch()
     let csv = scratch.path("small.csv")

@@ -520,11 +520,14 @@ struct CSVTableReaderTests {
       var reader = try CSVTableReader<Float>(path: path, columns: columns, byteLimit: 10_000, threads: threads)
       reader.parallelThreshold = 1
       let error = Self.outcome { Self.image(try reader.read()) }
-      guard case .error(.memoryLimitExceeded(_, _, _, 2, let bytes, 10_000)) = error else {
+      guard case .error(.memoryLimitExceeded(_, let line, let rows, 2, let bytes, 10_000)) = error else {
         Issue.record("\(threads) threads: \(error)")
         continue
       }
       #expect(bytes > 10_000)
+      // One record a line after the header: the rows counted are those up to the line, in
+      // whichever thread's part the limit was met (the second's counted 1 row at its start).
+      #expect(rows == line - 1, "\(threads) threads: \(rows) rows by line \(line)")
     }
     var reference = try CSVTableReferenceReader<Float>(path: path, columns: columns, byteLimit: 10_000)
     guard case .error(.memoryLimitExceeded) = Self.outcome({ Self.image(try reference.read()) }) else {

@@ -218,7 +218,15 @@ package struct CSVTableReader<Element: MatrixScalar> {
     var segments = [(first, 0), (second, offset)]
     do {
       try Self.mergeTexts(&segments, path: path)
-      if let error = second.error { throw (error as? DataError)?.shiftingLines(by: offset) ?? error }
+      if let error = second.error {
+        let shifted = (error as? DataError)?.shiftingLines(by: offset) ?? error
+        // The second part's rows come after the first part's (its bytes are the shared total).
+        if case .memoryLimitExceeded(let path, let line, let rows, let columns, let bytes, let limit)? = shifted as? DataError {
+          throw DataError.memoryLimitExceeded(
+            path: path, line: line, rows: rows + first.rows, columns: columns, bytes: bytes, limit: limit)
+        }
+        throw shifted
+      }
     } catch {
       for i in segments.indices { segments[i].0.release() }
       throw error
