@@ -430,6 +430,7 @@ extension TableCheckpointCommand {
     _: Element.Type, target: Bool
   ) throws -> (network: ModelEnsemble<Element>, info: ModelInfo, input: ModelFile.TableInput<Element>) {
     let (network, info) = try ModelFile.load(Element.self, from: model)
+    if let note = info.unfinishedRunNote(path: model) { Console.error("Note: \(note)") }
     let input = try ModelFile.TableInput<Element>(
       path: data, info: info, ignoring: ignored.names, target: target)
     return (network, info, input)

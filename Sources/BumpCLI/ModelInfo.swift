@@ -308,3 +308,20 @@ struct ModelInfo: Equatable {
     return String(decoding: try encoder.encode(value), as: UTF8.self)
   }
 }
+
+extension ModelInfo {
+  /// What `predict` and `evaluate` say about a checkpoint of a `bump train` run that did not
+  /// finish (its status is not "complete"), or nil: its predictions come from the weights it
+  /// holds, which for status "initial" are untrained.
+  func unfinishedRunNote(path: String) -> String? {
+    switch status {
+    case "complete", "unknown": return nil
+    case _ where status == "initial" || epochsCompleted == 0:
+      return "\(MessageText.quoted(path)) holds the initial weights of a run that finished no epoch "
+        + "(status \(status)): its outputs are those of an untrained model"
+    default:
+      return "\(MessageText.quoted(path)) is from a run that did not finish (status \(status), "
+        + "\(epochsCompleted) epoch\(epochsCompleted == 1 ? "" : "s") completed): its outputs are those of the weights it holds"
+    }
+  }
+}

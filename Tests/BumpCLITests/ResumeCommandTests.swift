@@ -63,6 +63,17 @@ struct ResumeCommandTests {
         failSavesThroughEpoch: 2
       ).run()
     }
+    // Predictions from either checkpoint say what they come from.
+    let rows = folder.path + "/rows.csv"
+    try "x,y\n0.5,0.1\n-1,0.2\n".write(toFile: rows, atomically: true, encoding: .utf8)
+    let untrained = try CLITrainTests.TrainTool.run(["predict", "--model", never + "/model.safetensors", "--data", rows])
+    #expect(untrained.status == 0, "\(untrained.stderr)")
+    #expect(
+      untrained.stderr.contains("holds the initial weights of a run that finished no epoch (status failed)"),
+      "\(untrained.stderr)")
+    let partly = try CLITrainTests.TrainTool.run(["evaluate", "--model", later + "/model.safetensors", "--data", rows])
+    #expect(
+      partly.stderr.contains("is from a run that did not finish (status failed, 3 epochs completed)"), "\(partly.stderr)")
     let resumable = try String(contentsOfFile: later + "/summary.txt", encoding: .utf8)
     #expect(resumable.contains("model.safetensors holds the weights at the end of epoch 3;"), "\(resumable)")
     #expect(try SafetensorsFile.read(from: later + "/model.safetensors").metadata["epochs_completed"] == "3")
