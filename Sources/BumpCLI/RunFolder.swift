@@ -187,6 +187,24 @@ final class RunFolder {
     return nil
   }
 
+  /// The temporary folders in `parent` that runs left when they ended without finishing
+  /// (killed, or the machine stopped): unlocked, and untouched for a minute. A run with the
+  /// default name never meets its own again (the name holds the time), so a new one names
+  /// them: each may hold a checkpoint to resume from.
+  static func abandonedFolders(in parent: String) -> [String] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return [] }
+    let now = Date().timeIntervalSince1970
+    return names.sorted().compactMap { name -> String? in
+      guard name.hasPrefix("."), name.hasSuffix(".partial") else { return nil }
+      let path = parent + "/" + name
+      var entry = stat()
+      guard lstat(path, &entry) == 0, entry.st_mode & S_IFMT == S_IFDIR,
+        now - Double(entry.st_mtim.tv_sec) > 60, !isLocked(path)
+      else { return nil }
+      return path
+    }
+  }
+
   /// How many times a temporary folder's lock is asked for, 20 ms apart, before the folder
   /// is called abandoned.
   static var lockChecks: Int { 25 }

@@ -182,6 +182,16 @@ struct TrainingRun<Element: MatrixScalar> {
         message: "interrupted; the last good checkpoint is")
       return folder
     }
+    if output == nil, Processes.isWriter {
+      let abandoned = RunFolder.abandonedFolders(in: "runs")
+      if !abandoned.isEmpty {
+        Console.error(
+          "Note: runs/ holds \(abandoned.count == 1 ? "a folder" : "\(abandoned.count) folders") that runs left when "
+            + "they ended without finishing: " + abandoned.prefix(3).joined(separator: ", ")
+            + (abandoned.count > 3 ? " and \(abandoned.count - 3) more" : "")
+            + "; bump train --resume <folder>/model.safetensors may continue one, or remove them")
+      }
+    }
     let checkpointPath = folder.file("model.safetensors")
 
     Console.line(headerText(data: data, model: model, folder: folder))
@@ -505,8 +515,18 @@ struct TrainingRun<Element: MatrixScalar> {
         throw failedWritingResults(error, folder: folder)
       }
       // The results are complete; only the name can fail (something took it meanwhile),
-      // and the error names the folder that holds them.
-      try folder.publish()
+      // and the error names the folder that holds them, as the summary there then does.
+      do {
+        try folder.publish()
+      } catch {
+        let summaryFile = folder.file("summary.txt")
+        if let text = try? String(contentsOfFile: summaryFile, encoding: .utf8) {
+          try? folder.write(
+            text.replacingOccurrences(of: "Run folder: \(folder.path)\n", with: "Run folder: \(folder.partialPath)\n"),
+            to: "summary.txt")
+        }
+        throw error
+      }
       Console.completedWork = "the run finished, and its folder \(folder.path) holds the results"
       return summary
     }

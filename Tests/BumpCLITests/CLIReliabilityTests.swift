@@ -35,6 +35,45 @@ import BumpTestSupport
     #expect(try scratch.entries() == ["batch", "both", "cosine", "e18"])
   }
 
+  /// A run with the default name never meets a folder that a killed run left under runs/
+  /// (the names hold the time): a new one names such folders, once they are a minute old and
+  /// unlocked, so that the work in them is not forgotten.
+  @Test func aDefaultRunNamesFoldersThatKilledRunsLeft() throws {
+    let scratch = try Scratch()
+    let old = scratch.path("runs/.rings-20261207-101010.partial"), fresh = scratch.path("runs/.rings-now.partial")
+    for folder in [old, fresh] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+    // Untouched for two minutes, as a killed run's folder would be.
+    var times = [timeval(tv_sec: time(nil) - 120, tv_usec: 0), timeval(tv_sec: time(nil) - 120, tv_usec: 0)]
+    #expect(utimes(old, &times) == 0)
+    let result = try Child.run(["train", "--samples", "64", "--epochs", "1", "--layers", "4"], in: scratch.url)
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(
+      result.stderr.contains(
+        "Note: runs/ holds a folder that runs left when they ended without finishing: runs/.rings-20261207-101010.partial;"),
+      "\(result.stderr)")
+    #expect(!result.stderr.contains(".rings-now.partial"), "\(result.stderr)")
+    // With --output the run names nothing of runs/.
+    let named = try Child.run(
+      ["train", "--samples", "64", "--epochs", "1", "--layers", "4", "--output", "mine"], in: scratch.url)
+    #expect(named.status == 0 && !named.stderr.contains("ended without finishing"), "\(named.stderr)")
+  }
+
+  /// When something takes the run folder's name during the run, the results stay in the
+  /// temporary folder, and its summary names that folder (it named the one it could not take).
+  @Test func resultsLeftUnpublishedNameTheirFolderInTheSummary() throws {
+    let scratch = try Scratch()
+    let child = try Child.start(
+      ["train", "--samples", "20000", "--epochs", "60", "--patience", "0", "--refits", "1", "--layers", "16", "--output", "run"],
+      in: scratch.url)
+    try child.wait(forOutput: " 2/60 ")
+    try "theirs\n".write(toFile: scratch.path("run"), atomically: false, encoding: .utf8)
+    let result = try child.finish()
+    #expect(result.status == 1, "\(result.stderr)")
+    #expect(result.stderr.contains("the results are in"), "\(result.stderr)")
+    let summary = try String(contentsOfFile: scratch.path(".run.partial/summary.txt"), encoding: .utf8)
+    #expect(summary.contains("Run folder: .run.partial\n"), "\(summary)")
+  }
+
   // MARK: - Memory
 
   /// Under an address-space limit of 150–250 MB, OpenBLAS's first matrix product retried a
