@@ -109,7 +109,7 @@ struct InspectCommand: CheckpointCommand {
     }
     if let c = info.support {
       let percent = "\(String(format: "%.0f", c.coverage * 100))%"
-      let tooFew = Int(((1 - c.coverage) * Double(c.heldOutRows + 1) * (1 + 1e-12)).rounded(.down)) == 0
+      let tooFew = SupportReport.tooFewHeldOutRows(c.heldOutRows, coverage: c.coverage)
       var text = "  support score: \(c.reduction.rawValue) of the radial bumps over \(formatted(c.scale)); "
       if c.threshold > 0 || !tooFew || c.heldOutRows == 0 {
         text += (c.threshold > 0 ? "abstains below \(formatted(c.threshold)) (" : "abstains only where it is 0 (")

@@ -242,11 +242,12 @@ struct MemoryBudget {
     // Decimal only: digits, a fraction, an exponent (9e18); not hexadecimal (which Double
     // would read), nor inf or nan.
     guard t.first.map({ $0.isASCII && ($0.isNumber || $0 == ".") }) == true, !t.contains("X"),
-      let value = Double(t), value.isFinite, value > 0
+      let value = Double(t), !value.isNaN, value > 0
     else { return .malformed }
+    if value.isInfinite { return .tooLarge }  // 1e400
     let bytes = value * Double(sign: .plus, exponent: shift, significand: 1)
-    // At least one byte: 0.5G is 512M, 0.5 is nothing.
-    guard bytes >= 1 else { return .malformed }
+    // A whole number of bytes, at least one: 0.5G is 512M; 0.5 and 1.5 are not byte counts.
+    guard bytes >= 1, bytes.rounded(.down) == bytes || bytes > 0x1p52 else { return .malformed }
     // 2⁶³ is the first Double beyond Int.max; 8E (2⁶³ bytes) is taken as Int.max.
     if bytes > 0x1p63 { return .tooLarge }
     return .bytes(bytes >= 0x1p63 ? Int.max : Int(bytes))

@@ -81,44 +81,55 @@ final class RunFolder {
           throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(Self.reason(error))")
         }
       }
-      if mkdir(partial, 0o755) == 0 {
-        createdParents = created
-        path = candidate
-        partialPath = partial
-        lock = open(partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if lock >= 0, flock(lock, LOCK_EX | LOCK_NB) != 0 {
-          close(lock)
-          lock = -1
+      // A folder that another run removes while this one looks at it is tried again (twice).
+      var attempts = 0
+      while true {
+        attempts += 1
+        if mkdir(partial, 0o755) == 0 {
+          createdParents = created
+          path = candidate
+          partialPath = partial
+          lock = open(partial, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+          // Blocking: another run's probe (``isLocked(_:)``) holds a shared lock for a moment,
+          // and a run that gave up its lock would look abandoned all its life. No other run
+          // takes this folder's exclusive lock: mkdir gave it to this one.
+          if lock >= 0, flock(lock, LOCK_EX) != 0 {
+            close(lock)
+            lock = -1
+          }
+          return
         }
-        return
-      }
-      let code = errno
-      guard code == EEXIST else {
-        Self.removeCreated(&created)
-        if code == ENOTDIR, let problem = Self.blockerOnPath(parent) {
-          throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(problem)")
+        let code = errno
+        guard code == EEXIST else {
+          Self.removeCreated(&created)
+          if code == ENOTDIR, let problem = Self.blockerOnPath(parent) {
+            throw CLIError.cannotWrite(path: parent, reason: "cannot create the folder: \(problem)")
+          }
+          throw CLIError.cannotWrite(
+            path: partial, reason: "cannot create the folder: \(String(cString: strerror(code)))")
         }
-        throw CLIError.cannotWrite(
-          path: partial, reason: "cannot create the folder: \(String(cString: strerror(code)))")
+        // A run between its mkdir and its lock, or one renaming its folder at the end, looks
+        // unlocked for a moment: ask again for up to half a second before calling the folder
+        // abandoned.
+        var writing = Self.isLocked(partial)
+        var asked = 1
+        while !writing, asked < Self.lockChecks, lstat(partial, &entry) == 0 {
+          usleep(20_000)
+          writing = Self.isLocked(partial)
+          asked += 1
+        }
+        if !writing, lstat(partial, &entry) != 0 {
+          // It went away meanwhile: published under the name (taken now), or removed (then
+          // the name may be free again).
+          if lstat(candidate, &entry) == 0 {
+            lastError = .outputExists(path: candidate)
+            break
+          }
+          if attempts < 3 { continue }
+        }
+        lastError = .runFolderBusy(path: candidate, partial: partial, writing: writing)
+        break
       }
-      // A run between its mkdir and its lock, or one renaming its folder at the end, looks
-      // unlocked for a moment: ask again for up to half a second before calling the folder
-      // abandoned.
-      var writing = Self.isLocked(partial)
-      var asked = 1
-      while !writing, asked < Self.lockChecks, lstat(partial, &entry) == 0 {
-        usleep(20_000)
-        writing = Self.isLocked(partial)
-        asked += 1
-      }
-      if !writing, lstat(partial, &entry) != 0 {
-        // It went away meanwhile: published under the name (taken now), or removed.
-        lastError =
-          lstat(candidate, &entry) == 0
-          ? .outputExists(path: candidate) : .runFolderBusy(path: candidate, partial: partial, writing: true)
-        continue
-      }
-      lastError = .runFolderBusy(path: candidate, partial: partial, writing: writing)
     }
     Self.removeCreated(&created)
     throw lastError!

@@ -75,10 +75,11 @@ enum SupportReport {
     let outside = heldOut.filter { $0 == 0 }.count
     let who = heldOutModel == nil ? "" : " by the \(heldOutModelName), which did not train on them"
     var line = "Support score (\(layers(support))): "
-    if calibration.threshold > 0 {
+    if calibration.threshold > 0 || !tooFewHeldOutRows(validation.rows, coverage: calibration.coverage) {
       line +=
-        "abstains below \(formatted(calibration.threshold, digits: 4)) (set on the \(validation.rows) validation "
-        + "rows\(who), to cover \(percent(calibration.coverage)) of new rows)"
+        (calibration.threshold > 0
+          ? "abstains below \(formatted(calibration.threshold, digits: 4)) (" : "abstains only where it is 0 (")
+        + "set on the \(validation.rows) validation rows\(who), to cover \(percent(calibration.coverage)) of new rows)"
     } else {
       // k = ⌊(1 − q)·(m + 1)⌋ = 0: no held-out row can be given up at this coverage.
       line +=
@@ -88,6 +89,14 @@ enum SupportReport {
     }
     line += "; validation rows outside every support: \(percent(Double(outside) / Double(heldOut.count)))"
     return (calibration, [line + ".", ""])
+  }
+
+  /// Whether `m` held-out rows are too few to set any threshold above 0 for `coverage`: the
+  /// split-conformal rank k = ⌊(1 − q)·(m + 1)⌋ is 0 (as `SupportCalibration` computes it), so
+  /// no held-out row can be given up. A threshold of 0 with k ≥ 1 is a real one: the k-th
+  /// smallest held-out score was 0.
+  static func tooFewHeldOutRows(_ m: Int, coverage: Double) -> Bool {
+    Int(((1 - coverage) * Double(m + 1) * (1 + 1e-12)).rounded(.down)) == 0
   }
 
   /// The largest coverage on the 1/1000 grid of `SupportCalibration.quantiles` for which `m`

@@ -21,6 +21,8 @@ struct TrainingRun<Element: MatrixScalar> {
   /// For tests: the checkpoints saved during training after epochs up to this one fail, as
   /// on a full disk.
   var failSavesThroughEpoch: Int?
+  /// For tests: runs just before the run folder is published (to take its name meanwhile).
+  var beforePublishing: (() throws -> Void)?
   /// OpenBLAS as the run starts, for every summary: training holds OpenBLAS to one thread
   /// inside its workers, so a summary written when a run is interrupted would otherwise
   /// report 1 thread.
@@ -183,7 +185,11 @@ struct TrainingRun<Element: MatrixScalar> {
       return folder
     }
     if output == nil, Processes.isWriter {
-      let abandoned = RunFolder.abandonedFolders(in: "runs")
+      // Not the folder this run resumes from, if it is one of them.
+      let resumedFolder = resumeFrom.map { RunFolder.split($0).parent }
+      let abandoned = RunFolder.abandonedFolders(in: "runs").filter { path in
+        resumedFolder.map { !ModelFile.sameFile(path, $0) } ?? true
+      }
       if !abandoned.isEmpty {
         Console.error(
           "Note: runs/ holds \(abandoned.count == 1 ? "a folder" : "\(abandoned.count) folders") that runs left when "
@@ -375,6 +381,12 @@ struct TrainingRun<Element: MatrixScalar> {
             setInterruptFallback(
               folder, data: data, model: model, summary: published.summary, message: published.message)
           }
+          if let failed = saveFailure {
+            reporter.finish()
+            Console.error(
+              "Note: the final checkpoint was saved; saving one after epoch \(failed.epoch) had failed.")
+            saveFailure = nil
+          }
         } catch {
           throw CLIError.cannotWrite(
             path: checkpointPath, reason: "saving the final checkpoint failed: \(error)")
@@ -485,7 +497,9 @@ struct TrainingRun<Element: MatrixScalar> {
           throw CLIError.trainingFailed(message: text, runFolder: kept ? folder.location : nil)
         }
       }
-      throw CLIError.trainingFailed(message: message, runFolder: folder.location)
+      throw CLIError.trainingFailed(
+        message: folder.isPublished ? message.replacingOccurrences(of: folder.partialPath, with: folder.path) : message,
+        runFolder: folder.location)
     }
 
     // MARK: Results
@@ -517,14 +531,10 @@ struct TrainingRun<Element: MatrixScalar> {
       // The results are complete; only the name can fail (something took it meanwhile),
       // and the error names the folder that holds them, as the summary there then does.
       do {
+        if let beforePublishing { try beforePublishing() }
         try folder.publish()
       } catch {
-        let summaryFile = folder.file("summary.txt")
-        if let text = try? String(contentsOfFile: summaryFile, encoding: .utf8) {
-          try? folder.write(
-            text.replacingOccurrences(of: "Run folder: \(folder.path)\n", with: "Run folder: \(folder.partialPath)\n"),
-            to: "summary.txt")
-        }
+        Self.nameUnpublished(folder)
         throw error
       }
       Console.completedWork = "the run finished, and its folder \(folder.path) holds the results"
@@ -717,10 +727,14 @@ struct TrainingRun<Element: MatrixScalar> {
     let published = message.replacingOccurrences(of: folder.partialPath, with: folder.path)
     // Marked failed where the disk allows (a full one may allow neither write); the
     // checkpoint that says "complete" is written last, so a failed write never leaves one.
+    // A summary written before the failure claims success: removed first (which frees room
+    // and needs none), so that none is left if the FAILED one cannot be written either.
+    unlink(folder.file("summary.txt"))
     try? folder.write("FAILED: \(published)\n", to: "summary.txt")
     _ = Self.markCheckpoint(folder.file("model.safetensors"), status: "failed", failure: published)
     defer { InterruptHandler.clearFallback() }
     try? folder.publish()
+    if !folder.isPublished { Self.nameUnpublished(folder) }
     return CLIError.trainingFailed(
       message: folder.isPublished ? published : message, runFolder: folder.location)
   }
@@ -909,6 +923,7 @@ struct TrainingRun<Element: MatrixScalar> {
     let checkpointPath = folder.file("model.safetensors")
     // Paths as they will read once the folder is published.
     let message = message.replacingOccurrences(of: folder.partialPath, with: folder.path)
+    let lastGood = lastGood.replacingOccurrences(of: folder.partialPath, with: folder.path)
     // The checkpoint on disk is the last good one; mark it failed, keeping its weights and
     // the training state to resume from.
     _ = Self.markCheckpoint(checkpointPath, status: status, failure: message)
@@ -927,7 +942,31 @@ struct TrainingRun<Element: MatrixScalar> {
       "", "Run folder: \(folder.path)", "  " + files.joined(separator: "  "),
     ]
     try folder.write(lines.joined(separator: "\n") + "\n", to: "summary.txt")
-    try folder.publish()
+    do {
+      try folder.publish()
+    } catch {
+      Self.nameUnpublished(folder)
+      throw error
+    }
+  }
+
+  /// When a folder's name was taken and its files stay in the temporary folder: the summary
+  /// and the checkpoint's failure entry, written for the published name, name that folder.
+  private static func nameUnpublished(_ folder: RunFolder) {
+    let summaryFile = folder.file("summary.txt")
+    if let text = try? String(contentsOfFile: summaryFile, encoding: .utf8) {
+      try? folder.write(
+        text.replacingOccurrences(of: "Run folder: \(folder.path)\n", with: "Run folder: \(folder.partialPath)\n")
+          .replacingOccurrences(of: folder.path + "/", with: folder.partialPath + "/"),
+        to: "summary.txt")
+    }
+    let checkpoint = folder.file("model.safetensors")
+    if var file = try? SafetensorsFile.read(from: checkpoint), let failure = file.metadata["failure"],
+      failure.contains(folder.path + "/")
+    {
+      file.metadata["failure"] = failure.replacingOccurrences(of: folder.path + "/", with: folder.partialPath + "/")
+      try? file.write(to: checkpoint)
+    }
   }
 
   // MARK: - Text

@@ -58,22 +58,6 @@ import BumpTestSupport
     #expect(named.status == 0 && !named.stderr.contains("ended without finishing"), "\(named.stderr)")
   }
 
-  /// When something takes the run folder's name during the run, the results stay in the
-  /// temporary folder, and its summary names that folder (it named the one it could not take).
-  @Test func resultsLeftUnpublishedNameTheirFolderInTheSummary() throws {
-    let scratch = try Scratch()
-    let child = try Child.start(
-      ["train", "--samples", "20000", "--epochs", "60", "--patience", "0", "--refits", "1", "--layers", "16", "--output", "run"],
-      in: scratch.url)
-    try child.wait(forOutput: " 2/60 ")
-    try "theirs\n".write(toFile: scratch.path("run"), atomically: false, encoding: .utf8)
-    let result = try child.finish()
-    #expect(result.status == 1, "\(result.stderr)")
-    #expect(result.stderr.contains("the results are in"), "\(result.stderr)")
-    let summary = try String(contentsOfFile: scratch.path(".run.partial/summary.txt"), encoding: .utf8)
-    #expect(summary.contains("Run folder: .run.partial\n"), "\(summary)")
-  }
-
   // MARK: - Memory
 
   /// Under an address-space limit of 150–250 MB, OpenBLAS's first matrix product retried a

@@ -86,13 +86,15 @@ import BumpTestSupport
     #expect(MemoryBudget.parse("64K") == 64 << 10)
     #expect(MemoryBudget.parse("512MiB") == 512 << 20)
     #expect(MemoryBudget.parse("4g") == 4 << 30)
-    for bad in ["", "0", "-1", "x", "1Q", "1e30T", "0x100M", "0X10", "inf", "nan", "0.5", "+5", ".", "M"] {
+    for bad in ["", "0", "-1", "x", "1Q", "1e30T", "0x100M", "0X10", "inf", "nan", "0.5", "1.5", "1.0000001K", "+5", ".", "M"] {
       #expect(MemoryBudget.parse(bad) == nil, "\(bad)")
     }
     // A fraction of a unit, as long as it is at least a byte.
     #expect(MemoryBudget.parse("0.5G") == 512 << 20)
     #expect(MemoryBudget.parse("1.5K") == 1536)
     #expect(MemoryBudget.parse(".5M") == 512 << 10)
+    #expect(MemoryBudget.parse("2.0") == 2)
+    #expect(MemoryBudget.parseLimit("1e400") == .tooLarge)
   }
 
   @Test func ignoredColumnsAreSplitTrimmedAndDeduplicated() throws {

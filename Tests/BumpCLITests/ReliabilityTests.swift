@@ -147,10 +147,12 @@ import BumpTestSupport
     #expect(mkdir(partial, 0o755) == 0)
     // The other run takes its lock 100 ms from now (another open file description, so the
     // lock conflicts as another process's would).
+    let locked = LockedFlag()
     let locker = Thread {
       usleep(100_000)
       let descriptor = open(partial, O_RDONLY | O_DIRECTORY)
-      _ = flock(descriptor, LOCK_EX | LOCK_NB)
+      // Blocking, as a run's own lock is: the other run's probe may hold a shared lock then.
+      locked.set(descriptor >= 0 && flock(descriptor, LOCK_EX) == 0)
       usleep(2_000_000)
       close(descriptor)
     }
@@ -161,6 +163,23 @@ import BumpTestSupport
       return
     }
     #expect("\(error)".hasPrefix("another run is writing \(path) now"), "\(error)")
+    #expect(locked.value, "the other run's lock was taken")
+  }
+
+  /// When something takes the run folder's name during the run, the results stay in the
+  /// temporary folder, and its summary names that folder (it named the one it could not take).
+  @Test func resultsLeftUnpublishedNameTheirFolderInTheSummary() throws {
+    let scratch = try TemporaryFolder()
+    let path = scratch.path("run")
+    let configuration = try TrainCommand.parse(["--samples", "200", "--epochs", "2", "--layers", "4"])
+      .resolvedConfiguration()
+    var run = TrainingRun<Float>(configuration: configuration, output: path)
+    run.beforePublishing = { try "theirs\n".write(toFile: path, atomically: false, encoding: .utf8) }
+    let error = try #require(throws: CLIError.self) { try run.run() }
+    #expect("\(error)".contains("the results are in \(RunFolder.partialPath(for: path))"), "\(error)")
+    let summary = try String(contentsOfFile: RunFolder.partialPath(for: path) + "/summary.txt", encoding: .utf8)
+    #expect(summary.contains("Run folder: \(RunFolder.partialPath(for: path))\n"), "\(summary)")
+    #expect(!summary.contains("Run folder: \(path)\n"), "\(summary)")
   }
 
   /// A publish that fails (something took the name) names the folder holding the files.
@@ -217,4 +236,12 @@ import BumpTestSupport
     }
     InterruptHandler.clearFallback()
   }
+}
+
+/// A flag another thread sets.
+private final class LockedFlag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var stored = false
+  func set(_ value: Bool) { lock.withLock { stored = value } }
+  var value: Bool { lock.withLock { stored } }
 }

@@ -74,6 +74,18 @@ struct ResumeCommandTests {
     let partly = try CLITrainTests.TrainTool.run(["evaluate", "--model", later + "/model.safetensors", "--data", rows])
     #expect(
       partly.stderr.contains("is from a run that did not finish (status failed, 3 epochs completed)"), "\(partly.stderr)")
+    // Every save in training failed, the final one did: a failure in the refit names the
+    // final checkpoint, with no word of the old failures.
+    let refit = folder.path + "/refit"
+    #expect(throws: CLIError.self) {
+      try TrainingRun<Float>(
+        configuration: configuration, output: refit, checkpointInterval: .zero, failAfterRefitEpochs: 1,
+        failSavesThroughEpoch: 1000
+      ).run()
+    }
+    let refitSummary = try String(contentsOfFile: refit + "/summary.txt", encoding: .utf8)
+    #expect(refitSummary.contains("model.safetensors holds the early-stopped model"), "\(refitSummary)")
+    #expect(!refitSummary.contains("saving the checkpoint after epoch"), "\(refitSummary)")
     let resumable = try String(contentsOfFile: later + "/summary.txt", encoding: .utf8)
     #expect(resumable.contains("model.safetensors holds the weights at the end of epoch 3;"), "\(resumable)")
     #expect(try SafetensorsFile.read(from: later + "/model.safetensors").metadata["epochs_completed"] == "3")
