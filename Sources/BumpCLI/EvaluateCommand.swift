@@ -15,8 +15,8 @@ struct EvaluateCommand: TableCheckpointCommand {
       class 2007); a label that is not one of them is an error naming its line, and a \
       row with a missing label is left out and counted. The file is read 4096 rows at a time. \
       An ensemble checkpoint is scored as one model: the mean of its models' outputs, or the \
-      cross-entropy and accuracy of their mean class probabilities. A model whose first \
-      hidden layer is radial (bump train --radial) also reports its coverage, the rows it \
+      cross-entropy and accuracy of their mean class probabilities. A model with a radial \
+      layer (bump train --radial or --radial-last) also reports its coverage, the rows it \
       does not abstain on (see bump predict), and the loss and accuracy or rmse on them.
       """
   )
@@ -111,6 +111,14 @@ struct EvaluateCommand: TableCheckpointCommand {
           let outputs = try network.predict(batchX)
           value = try loss.loss(predicted: outputs, target: batchY)
           correct += Sequential<Element>.correctCount(outputs, batchY)
+        }
+        if !value.isFinite {
+          // An output that is not a number (inputs far beyond the training data, with an
+          // activation that grows without bound) would score as class 0, or as a loss of nan.
+          let outputs = try network.predict(batchX)
+          try ModelFile.checkFiniteOutputs(
+            info.task.classes == nil ? try info.naturalUnits(outputs) : outputs, firstRow: rows, source: input.source,
+            scored: true)
         }
         lossSum += value * Double(range.count)
         lastLoss = value

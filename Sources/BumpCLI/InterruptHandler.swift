@@ -296,6 +296,17 @@ enum InterruptHandler {
     }
   }
 
+  /// For a command that keeps SIGPIPE's default (it ends at once on a closed pipe, status
+  /// 141, as Unix filters do): the temporary output file, if one is being written, is removed
+  /// first (a warning written to a closed standard error left it behind).
+  static func removeTemporaryFileOnBrokenPipe() {
+    signal(SIGPIPE) { _ in
+      if let file = InterruptHandler.temporaryFile { unlink(file) }
+      signal(SIGPIPE, SIG_DFL)
+      raise(SIGPIPE)
+    }
+  }
+
   /// Claims the exit (unless a critical section runs) and exits; async-signal-safe.
   private static func act(_ signal: Int32) {
     var current = state.load(ordering: .sequentiallyConsistent)

@@ -378,6 +378,25 @@ extension ModelFile {
     }
   }
 
+  /// Throws naming the row when one of `outputs` (a batch of the model's outputs, whose first
+  /// row is the `firstRow`-th data row, from 0) is NaN or infinite: such a row's inputs lie
+  /// far beyond what the model was trained on (a ReLU or tanh-free network grows without
+  /// bound there), and it would be written as nan or counted as class 0. `scored` counts the
+  /// rows `evaluate` scores (those with a target).
+  static func checkFiniteOutputs<Element: MatrixScalar>(
+    _ outputs: Matrix<Element>, firstRow: Int, source: String, scored: Bool = false
+  ) throws {
+    try outputs.withUnsafeBufferPointer { values in
+      guard let bad = values.firstIndex(where: { !$0.isFinite }) else { return }
+      let row = firstRow + bad / max(outputs.columns, 1) + 1
+      throw CLIError.dataMismatch(
+        path: source,
+        reason:
+          "\(scored ? "scored row" : "data row") \(row): the model's output there is \(values[bad]), not a finite number; "
+          + "the row's inputs lie far beyond the data it was trained on")
+    }
+  }
+
   /// Whether `a` and `b` are the same existing file (by device and inode, so that `./m` and
   /// a hard link count).
   static func sameFile(_ a: String, _ b: String) -> Bool {
@@ -430,7 +449,16 @@ extension TableCheckpointCommand {
     _: Element.Type, target: Bool
   ) throws -> (network: ModelEnsemble<Element>, info: ModelInfo, input: ModelFile.TableInput<Element>) {
     let (network, info) = try ModelFile.load(Element.self, from: model)
-    if let note = info.unfinishedRunNote(path: model) { Console.error("Note: \(note)") }
+    if let note = info.unfinishedRunNote(path: model) {
+      // Its radial layer, if any, has no support calibration either: bump train stores one
+      // once training has finished.
+      let radial = network.members.contains { $0.layers.contains { $0 is RadialBump<Element> } }
+      Console.error(
+        "Note: \(note)"
+          + (radial && info.support == nil
+            ? "; it holds no support calibration (stored once training finishes), so in_support and abstain are not given"
+            : ""))
+    }
     let input = try ModelFile.TableInput<Element>(
       path: data, info: info, ignoring: ignored.names, target: target)
     return (network, info, input)

@@ -78,6 +78,7 @@ struct PredictCommand: TableCheckpointCommand {
     // standard output (`-`, or no --output) is written as rows come. A stop signal acts at
     // once, even in a write blocked on a stalled pipe: it removes the temporary file (the
     // handler knows it from its creation on) and exits, leaving the old file.
+    InterruptHandler.removeTemporaryFileOnBrokenPipe()
     let writer = try InterruptHandler.critical {
       let writer = try CSVFile.Writer(path: output, header: header)
       InterruptHandler.setTemporaryFile(writer.temporaryPath.isEmpty ? nil : writer.temporaryPath)
@@ -87,12 +88,14 @@ struct PredictCommand: TableCheckpointCommand {
     // The file is read, encoded and standardized a batch of rows at a time, and each batch
     // predicted in steps of `batchSize` rows.
     var batch = Matrix<Element>()
+    var done = 0
     while let (x, _, _) = try input.next() {
       for start in stride(from: 0, to: x.rows, by: Self.batchSize) {
         try x.copyRows(start..<min(x.rows, start + Self.batchSize), into: &batch)
         let outputs = try network.predict(batch, batchSize: Self.batchSize)
         // A regression model trained on a standardized target predicts in standardized units.
         let logits = info.task.classes == nil ? try info.naturalUnits(outputs) : outputs
+        try ModelFile.checkFiniteOutputs(logits, firstRow: done + start, source: input.source)
         let extra = try support.map { try SupportReport.columns($0.0, $0.1, batch).map { [$0.score, $0.abstain] } }
         switch info.task {
         case .regression:
@@ -105,6 +108,7 @@ struct PredictCommand: TableCheckpointCommand {
           }
         }
       }
+      done += x.rows
     }
     for warning in input.tally.warnings(plan: input.plan, source: input.source) {
       Console.error(warning)

@@ -165,6 +165,60 @@ import BumpTestSupport
     }
   }
 
+  /// A ReLU network's outputs overflow on inputs far beyond its data (3e38): predict wrote
+  /// nan or inf and evaluate scored such a row (a classifier's as class 0). Both now name the
+  /// row.
+  @Test func outputsThatAreNotFiniteAreRefusedNamingTheRow() throws {
+    let scratch = try Scratch()
+    let train = scratch.path("t.csv")
+    // A spread of 1, so that 3e38 stays a Float once standardized; a target in the 10¹⁶s, so
+    // that the output, mapped back to the target's units, overflows.
+    var text = "a,b,y\n"
+    for i in 0..<60 { text += "\((i % 2) * 2),\(((i / 2) % 2) * 2),\(Double(i) * 1e15)\n" }
+    try text.write(toFile: train, atomically: true, encoding: .utf8)
+    let run = scratch.path("relu")
+    let trained = try Hostile.run([
+      "train", "--data", train, "--target", "y", "--task", "regression", "--activation", "relu",
+      "--epochs", "2", "--output", run,
+    ])
+    #expect(trained.status == 0, "\(trained.stderr)")
+    let far = scratch.path("far.csv")
+    try "a,b,y\n0.5,0.5,1e16\n3e38,3e38,1e16\n".write(toFile: far, atomically: true, encoding: .utf8)
+    let predicted = try Hostile.run(["predict", "--model", run + "/model.safetensors", "--data", far])
+    #expect(predicted.status != 0, "\(predicted.stdout)")
+    #expect(predicted.stderr.contains("data row 2: the model's output there is "), "\(predicted.stderr)")
+    let evaluated = try Hostile.run(["evaluate", "--model", run + "/model.safetensors", "--data", far])
+    #expect(evaluated.status != 0, "\(evaluated.stdout)")
+    #expect(evaluated.stderr.contains("scored row 2: the model's output there is "), "\(evaluated.stderr)")
+  }
+
+  /// predict ends at once on a closed pipe (status 141, as Unix filters do); a warning
+  /// written to a closed standard error left its temporary output file behind.
+  @Test func aClosedStandardErrorLeavesNoTemporaryFile() throws {
+    let scratch = try Scratch()
+    let train = scratch.path("t.csv")
+    var text = "a,kind,label\n"
+    for i in 0..<40 { text += "\(i % 5),\(i % 3 == 0 ? "p" : "q"),\(i % 2 == 0 ? "cat" : "dog")\n" }
+    try text.write(toFile: train, atomically: true, encoding: .utf8)
+    let run = scratch.path("run")
+    let trained = try Hostile.run([
+      "train", "--data", train, "--target", "label", "--task", "classification", "--epochs", "1", "--output", run,
+    ])
+    #expect(trained.status == 0, "\(trained.stderr)")
+    // A category the model has not seen: predict warns on standard error after the rows.
+    let data = scratch.path("new.csv")
+    try "a,kind\n1,zzz\n2,p\n".write(toFile: data, atomically: true, encoding: .utf8)
+    try FileManager.default.createDirectory(atPath: scratch.path("out"), withIntermediateDirectories: true)
+    // The reader of standard error has ended before bump starts.
+    let result = try Hostile.run(
+      [
+        "/bin/sh", "-c", "(sleep 0.3; exec \"$0\" predict --model \"$1\" --data \"$2\" --output \"$3\") 2>&1 >/dev/null | true",
+        "BUMP", run + "/model.safetensors", data, scratch.path("out/predictions.csv"),
+      ], shell: true)
+    _ = result
+    #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path("out")).filter { $0.contains(".tmp") } == [])
+  }
+
   // MARK: - 7, 10. CSV cells and messages
 
   @Test func aNULByteInACellIsAnError() throws {

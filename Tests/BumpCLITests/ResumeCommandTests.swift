@@ -91,6 +91,25 @@ struct ResumeCommandTests {
     #expect(try SafetensorsFile.read(from: later + "/model.safetensors").metadata["epochs_completed"] == "3")
   }
 
+  /// A radial run that did not finish has no support calibration: predict says why its
+  /// output lacks in_support and abstain (it said nothing).
+  @Test func anUnfinishedRadialRunSaysWhyItHasNoSupportColumns() throws {
+    let folder = try TemporaryFolder()
+    let options = ["--dataset", "rings", "--samples", "200", "--radial", "--layers", "8", "--epochs", "5", "--seed", "3"]
+    let configuration = try TrainCommand.parse(options).resolvedConfiguration()
+    let stopped = folder.path + "/stopped"
+    #expect(throws: CLIError.self) {
+      try TrainingRun<Float>(configuration: configuration, output: stopped, checkpointInterval: .zero, failAfterEpochs: 2)
+        .run()
+    }
+    let rows = folder.path + "/rows.csv"
+    try "x0,x1\n0.1,0.2\n".write(toFile: rows, atomically: true, encoding: .utf8)
+    let predicted = try CLITrainTests.TrainTool.run(["predict", "--model", stopped + "/model.safetensors", "--data", rows])
+    #expect(predicted.status == 0, "\(predicted.stderr)")
+    #expect(!predicted.stdout.contains("in_support"), "\(predicted.stdout)")
+    #expect(predicted.stderr.contains("so in_support and abstain are not given"), "\(predicted.stderr)")
+  }
+
   /// Trains `options` to the end in one folder, and in another stops (as an interruption
   /// would) after epoch 3 with that epoch's checkpoint; `--resume` of that checkpoint must
   /// end with the uninterrupted run's tensors, bit for bit, and as many epochs.

@@ -511,6 +511,29 @@ struct CSVTableReaderTests {
     #expect(try reader.read() == nil)
   }
 
+  @Test("A lone quoted empty field is a row with a missing cell; a blank line is skipped")
+  func quotedEmptyFieldIsARow() throws {
+    let folder = try Folder()
+    // One column, as a file of one feature has it: `""` is a row (predictions stay one per
+    // row), the blank line is not.
+    let path = try folder.file("x\n0.5\n\"\"\n1.5\n\n2.5\n")
+    let columns: [(name: String, kind: CSVColumnKind)] = [("x", .numbers)]
+    let reference = Self.reference(path, columns, batch: nil, as: Float.self)
+    guard case .table(_, _, let rows, let images) = reference.first else {
+      Issue.record("\(reference)")
+      return
+    }
+    #expect(rows == 4)
+    #expect(images.first?.missingCount == 1, "\(images)")
+    #expect(images.first?.missingLines == [3], "\(images)")
+    for threads in [1, 2] {
+      #expect(Self.fast(path, columns, batch: nil, threads: threads, as: Float.self) == reference, "\(threads) threads")
+    }
+    // A quoted empty header line is skipped as before.
+    let headed = try folder.file("\"\"\nx\n1\n")
+    #expect(Self.fast(headed, columns, batch: nil, threads: 1, as: Float.self) == Self.reference(headed, columns, batch: nil, as: Float.self))
+  }
+
   @Test("A memory limit too small for the cells: both readers throw memoryLimitExceeded")
   func memoryLimit() throws {
     let folder = try Folder()

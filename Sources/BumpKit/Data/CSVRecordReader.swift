@@ -119,7 +119,9 @@ struct CSVRecordReader {
   ///   ``DataError/unreadableFile(path:reason:)``.
   mutating func next() throws -> (line: Int, fields: [String])? {
     while let record = try Self.record(input, &line, path: path, header: header) {
-      if record.isBlank { continue }
+      // A blank line is skipped; a lone quoted empty field ("") is a record with one empty
+      // (missing) cell.
+      if record.isBlank && !(record.firstQuoted && header.count == 1) { continue }
       guard record.count == header.count else {
         let column =
           record.count < header.count ? header[record.count] : header[header.count - 1]
@@ -140,6 +142,9 @@ struct CSVRecordReader {
     var fields: [String]
     /// All fields of the record, stored or not.
     var count: Int
+    /// Whether the first field was written in quotes (a lone `""` is a record, not a blank
+    /// line).
+    var firstQuoted = false
     var isBlank: Bool { count == 1 && fields.first?.isEmpty == true }
   }
 
@@ -172,6 +177,7 @@ struct CSVRecordReader {
         field.append(b)
       }
       if !quoted { CSVFieldSyntax.trimTrailingBlanks(&field) }
+      if index == 0 { record.firstQuoted = quoted }
       if keep {
         if let bad = UTF8Validation.firstInvalidByte(in: field) {
           throw DataError.invalidEncoding(path: path, line: fieldLine + CSVFieldSyntax.lineBreaks(in: field[..<bad]))

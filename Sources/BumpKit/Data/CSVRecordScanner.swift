@@ -83,7 +83,7 @@ final class CSVRecordScanner {
     {
       input.pos += 3
     }
-    while let (recordLine, count) = try slowRecord(headerMode: true) {
+    while let (recordLine, count, _) = try slowRecord(headerMode: true) {
       if count == 1 && slowFields[0].isEmpty { continue }
       let names = (0..<count).map { String(decoding: slowFields[$0], as: UTF8.self) }
       return (names, recordLine)
@@ -124,8 +124,10 @@ final class CSVRecordScanner {
       case .blank: continue
       case .slow: break
       }
-      guard let (recordLine, count) = try slowRecord(headerMode: false) else { return nil }
-      if count == 1 && slowFields[0].isEmpty { continue }
+      guard let (recordLine, count, firstQuoted) = try slowRecord(headerMode: false) else { return nil }
+      // A blank line is skipped; a lone quoted empty field ("") is a record with one empty
+      // (missing) cell, as in the files of a one-column table.
+      if count == 1 && slowFields[0].isEmpty && !(firstQuoted && columnCount == 1) { continue }
       guard count == columnCount else {
         let column = count < columnCount ? header[count] : header[columnCount - 1]
         throw DataError.raggedRow(
@@ -272,11 +274,12 @@ final class CSVRecordScanner {
   /// `CSVRecordReader`'s record algorithm on this input: the record's line and field count,
   /// its kept fields (all in header mode, else the first ``columnCount``) in `slowFields`,
   /// as written (unquoted fields trimmed at the end); nil at the end of the input.
-  private func slowRecord(headerMode: Bool) throws -> (line: Int, count: Int)? {
+  private func slowRecord(headerMode: Bool) throws -> (line: Int, count: Int, firstQuoted: Bool)? {
     guard try input.peekByte() != nil else { return nil }
     let recordLine = line
     var count = 0
     var recordBytes = 0
+    var firstQuoted = false
     let keptCount = headerMode ? Int.max : columnCount
     while true {
       let index = count
@@ -301,6 +304,7 @@ final class CSVRecordScanner {
         slowFields[index].append(b)
       }
       if keep && !quoted { CSVFieldSyntax.trimTrailingBlanks(&slowFields[index]) }
+      if index == 0 { firstQuoted = quoted }
       if keep {
         if let bad = UTF8Validation.firstInvalidByte(in: slowFields[index]) {
           throw DataError.invalidEncoding(
@@ -313,7 +317,7 @@ final class CSVRecordScanner {
         }
       }
       count += 1
-      if endOfRecord { return (recordLine, count) }
+      if endOfRecord { return (recordLine, count, firstQuoted) }
     }
   }
 }
