@@ -11,7 +11,8 @@ let history = try model.fit(
   optimizer: try Adam<Float>(learningRate: 1e-2), epochs: 200, batchSize: 64,
   validation: .split(0.2), earlyStopping: EarlyStopping(patience: 20))
 // Early stopping restored the weights of the best epoch; this is their validation loss.
-print("best validation MSE:", history.validationLoss.min()!, "at epoch", history.restoredEpoch ?? -1)
+// restoredEpoch counts from 0; the summary of `bump train` counts epochs from 1.
+print("best validation MSE:", history.validationLoss.min()!, "at epoch", (history.restoredEpoch ?? -1) + 1)
 try Checkpoint.save(model, to: "model.safetensors")
 
 let grid = try Matrix<Float>(rows: 5, columns: 1, elements: [-2, -1, 0, 1, 2])
