@@ -119,10 +119,7 @@ struct InspectCommand: CheckpointCommand {
           : "\(percent) of the training rows at or above it)"
       } else {
         // As the summary says it: k = ⌊(1 − q)·(m + 1)⌋ = 0, no held-out row can be given up.
-        text +=
-          "abstains only where it is 0 (the \(c.heldOutRows) held-out rows are too few to set a threshold that "
-          + "covers \(percent) of new rows; \(SupportReport.largestCoverage(heldOutRows: c.heldOutRows)) and below, "
-          + "with --coverage, set one)"
+        text += SupportReport.tooFewRowsText(c.heldOutRows, "held-out", coverage: percent)
       }
       lines.append(text)
     }

@@ -234,6 +234,10 @@ final class RunFolder {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?"
   }
 
+  /// `text` with the temporary folder's path written as the run folder's: as a message or
+  /// summary written before publishing reads once the folder is published.
+  func publishedName(in text: String) -> String { text.replacingOccurrences(of: partialPath, with: path) }
+
   /// The path of `name` inside the temporary folder.
   func file(_ name: String) -> String { partialPath + "/" + name }
 

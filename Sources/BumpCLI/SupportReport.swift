@@ -82,10 +82,7 @@ enum SupportReport {
         + "set on the \(validation.rows) validation rows\(who), to cover \(percent(calibration.coverage)) of new rows)"
     } else {
       // k = ⌊(1 − q)·(m + 1)⌋ = 0: no held-out row can be given up at this coverage.
-      line +=
-        "abstains only where it is 0 (the \(validation.rows) validation rows are too few to set a threshold "
-        + "that covers \(percent(calibration.coverage)) of new rows; \(largestCoverage(heldOutRows: validation.rows)) "
-        + "and below, with --coverage, set one)"
+      line += tooFewRowsText(validation.rows, "validation", coverage: percent(calibration.coverage))
     }
     line += "; validation rows outside every support: \(percent(Double(outside) / Double(heldOut.count)))"
     return (calibration, [line + ".", ""])
@@ -97,6 +94,14 @@ enum SupportReport {
   /// smallest held-out score was 0.
   static func tooFewHeldOutRows(_ m: Int, coverage: Double) -> Bool {
     Int(((1 - coverage) * Double(m + 1) * (1 + 1e-12)).rounded(.down)) == 0
+  }
+
+  /// What the summary and `inspect` say when ``tooFewHeldOutRows(_:coverage:)``: "abstains
+  /// only where it is 0 (the 80 validation rows are too few …; 0.987 and below, with
+  /// --coverage, set one)", with the rows called `kind` and the coverage as `coverage` shows it.
+  static func tooFewRowsText(_ m: Int, _ kind: String, coverage: String) -> String {
+    "abstains only where it is 0 (the \(m) \(kind) rows are too few to set a threshold that covers \(coverage) of new "
+      + "rows; \(largestCoverage(heldOutRows: m)) and below, with --coverage, set one)"
   }
 
   /// The largest coverage on the 1/1000 grid of `SupportCalibration.quantiles` for which `m`

@@ -215,6 +215,10 @@ struct TrainingRun<Element: MatrixScalar> {
     // run goes on, tries again at the next checkpoint and saves its final weights as usual;
     // cleared by the next save that succeeds.
     var saveFailure: (epoch: Int, error: any Error)?
+    /// What the last good checkpoint holds, and why it is not a later one.
+    func lastGoodAndCause() -> String {
+      lastGood + (saveFailure.map { " (saving the checkpoint after epoch \($0.epoch) failed: \($0.error))" } ?? "")
+    }
     let clock = ContinuousClock()
     let start = clock.now
     var lastSave = start
@@ -264,9 +268,7 @@ struct TrainingRun<Element: MatrixScalar> {
             "at epoch \(position.epoch + 1)/\($0) of the refit on all rows, after \(FinalModelRecord.trainingEnd(earlyStopping: configuration.patience != nil))"
           }
           ?? "at epoch \(position.epoch + 1)/\(configuration.epochs)")
-      // What the last good checkpoint is, and why it is not a later one.
-      let held =
-        lastGood + (saveFailure.map { " (saving the checkpoint after epoch \($0.epoch) failed: \($0.error))" } ?? "")
+      let held = lastGoodAndCause()
       InterruptHandler.critical {
         do {
           try recordFailure(
@@ -467,10 +469,7 @@ struct TrainingRun<Element: MatrixScalar> {
       failure = error
     }
     reporter.finish()
-    if failure != nil, let saveFailure {
-      // What the last good checkpoint is, and why it is not a later one.
-      lastGood += " (saving the checkpoint after epoch \(saveFailure.epoch) failed: \(saveFailure.error))"
-    }
+    if failure != nil { lastGood = lastGoodAndCause() }
     let trainingEnd = clock.now
     let seconds = Self.seconds(trainingEnd - start)
 
@@ -492,13 +491,13 @@ struct TrainingRun<Element: MatrixScalar> {
           var text = "\(message); the run folder could not be written either: \(error)"
           if kept { text += "; its model.safetensors holds \(lastGood)" }
           if folder.isPublished {
-            text = text.replacingOccurrences(of: folder.partialPath, with: folder.path)
+            text = folder.publishedName(in: text)
           }
           throw CLIError.trainingFailed(message: text, runFolder: kept ? folder.location : nil)
         }
       }
       throw CLIError.trainingFailed(
-        message: folder.isPublished ? message.replacingOccurrences(of: folder.partialPath, with: folder.path) : message,
+        message: folder.isPublished ? folder.publishedName(in: message) : message,
         runFolder: folder.location)
     }
 
@@ -724,7 +723,7 @@ struct TrainingRun<Element: MatrixScalar> {
   private func failedWritingResults(_ error: Error, folder: RunFolder) -> CLIError {
     // Named as they will be once the folder is published (or as they are, if it cannot be).
     let message = "writing the results failed after training: \(error)"
-    let published = message.replacingOccurrences(of: folder.partialPath, with: folder.path)
+    let published = folder.publishedName(in: message)
     // Marked failed where the disk allows (a full one may allow neither write); the
     // checkpoint that says "complete" is written last, so a failed write never leaves one.
     // A summary written before the failure claims success: removed first (which frees room
@@ -922,8 +921,8 @@ struct TrainingRun<Element: MatrixScalar> {
   ) throws {
     let checkpointPath = folder.file("model.safetensors")
     // Paths as they will read once the folder is published.
-    let message = message.replacingOccurrences(of: folder.partialPath, with: folder.path)
-    let lastGood = lastGood.replacingOccurrences(of: folder.partialPath, with: folder.path)
+    let message = folder.publishedName(in: message)
+    let lastGood = folder.publishedName(in: lastGood)
     // The checkpoint on disk is the last good one; mark it failed, keeping its weights and
     // the training state to resume from.
     _ = Self.markCheckpoint(checkpointPath, status: status, failure: message)
@@ -957,7 +956,7 @@ struct TrainingRun<Element: MatrixScalar> {
     if let text = try? String(contentsOfFile: summaryFile, encoding: .utf8) {
       try? folder.write(
         text.replacingOccurrences(of: "Run folder: \(folder.path)\n", with: "Run folder: \(folder.partialPath)\n")
-          .replacingOccurrences(of: folder.path + "/", with: folder.partialPath + "/"),
+          .replacingOccurrences(of: folder.path + "/", with: folder.partialPath + "/"),  // its files' paths
         to: "summary.txt")
     }
     let checkpoint = folder.file("model.safetensors")
