@@ -8,8 +8,10 @@ struct KernelInputs<S: KernelScalar> {
   var x: [S]
   var sigma: [S]
   var upstream: [S]
-  var output: [S]
-  var inputGradient: [S]
+  // The written buffers are 64-byte aligned, as the library's matrices are (the layers
+  // pass those to the kernels): a Swift array's elements start 32 bytes into its storage.
+  let output: AlignedBuffer<S>
+  let inputGradient: AlignedBuffer<S>
   var sigmaGradient: [S]
   let workspace = KernelWorkspace()
 
@@ -28,8 +30,8 @@ struct KernelInputs<S: KernelScalar> {
     x = (0..<n).map { _ in S(next() * 3 - 1.5) }
     upstream = (0..<n).map { _ in S(next() * 2 - 1) }
     sigma = (0..<columns).map { _ in S(0.5 + 1.5 * next()) }
-    output = [S](repeating: 0, count: n)
-    inputGradient = [S](repeating: 0, count: n)
+    output = AlignedBuffer(count: n)
+    inputGradient = AlignedBuffer(count: n)
     sigmaGradient = [S](repeating: 0, count: columns)
   }
 
@@ -40,7 +42,8 @@ struct KernelInputs<S: KernelScalar> {
     let (r, c, ws) = (rows, columns, workspace)
     x.withUnsafeBufferPointer { x in
       sigma.withUnsafeBufferPointer { s in
-        output.withUnsafeMutableBufferPointer { o in
+        do {
+          let o = output.buffer
           BumpKernel.forward(
             input: x, rows: r, columns: c, sigma: .perUnit(s), output: o,
             cache: caching ? o : nil, options: options, workspace: ws)
@@ -54,7 +57,8 @@ struct KernelInputs<S: KernelScalar> {
   mutating func copy(threads: Int) {
     let n = x.count
     x.withUnsafeBufferPointer { x in
-      output.withUnsafeMutableBufferPointer { y in
+      do {
+        let y = output.buffer
         let (source, destination) = (UncheckedPointer(x.baseAddress!), UncheckedPointer(y.baseAddress!))
         if threads <= 1 {
           destination.value.update(from: source.value, count: n)
@@ -73,9 +77,11 @@ struct KernelInputs<S: KernelScalar> {
     x.withUnsafeBufferPointer { x in
       sigma.withUnsafeBufferPointer { s in
         upstream.withUnsafeBufferPointer { g in
-          inputGradient.withUnsafeMutableBufferPointer { dx in
+          do {
+            let dx = inputGradient.buffer
             sigmaGradient.withUnsafeMutableBufferPointer { ds in
-              output.withUnsafeBufferPointer { f in
+              do {
+                let f = UnsafeBufferPointer(output.buffer)
                 BumpKernel.backward(
                   input: x, upstream: g, rows: r, columns: c, sigma: .perUnit(s), cache: f,
                   inputGradient: dx, sigmaGradient: ds, options: options, workspace: ws)
@@ -141,6 +147,18 @@ func kernelRecords<S: KernelScalar>(
     }
   }
   return records
+}
+
+/// Zero-filled memory for `count` values, aligned to 64 bytes.
+final class AlignedBuffer<S: KernelScalar> {
+  let buffer: UnsafeMutableBufferPointer<S>
+
+  init(count: Int) {
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<S>.stride, alignment: 64)
+    buffer = UnsafeMutableBufferPointer(start: raw.initializeMemory(as: S.self, repeating: 0, count: count), count: count)
+  }
+
+  deinit { buffer.baseAddress.map { UnsafeMutableRawPointer($0).deallocate() } }
 }
 
 /// A pointer handed to concurrent workers that write disjoint parts of its memory.

@@ -16,4 +16,7 @@ struct BumpJob<Scalar: KernelScalar>: @unchecked Sendable {
   var cache: UnsafeMutablePointer<Scalar>?
   var upstream: UnsafePointer<Scalar>?
   var inputGradient: UnsafeMutablePointer<Scalar>?
+  /// Whether the SIMD kernels write the call's large outputs with non-temporal stores
+  /// (``KernelOptions/nonTemporalStoreBytes``).
+  var nonTemporalStores = false
 }

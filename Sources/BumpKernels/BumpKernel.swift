@@ -74,6 +74,7 @@ public enum BumpKernel {
       var job = job
       job.output = output.baseAddress
       job.cache = cache?.baseAddress
+      job.nonTemporalStores = rows * columns * MemoryLayout<Scalar>.stride >= options.nonTemporalStoreBytes
       let implementation = resolve(options.implementation, Scalar.self)
       let totals = plan.run { rowRange, acc in
         switch implementation {
@@ -162,6 +163,7 @@ public enum BumpKernel {
       job.upstream = upstream.baseAddress
       job.inputGradient = inputGradient?.baseAddress
       job.cache = cache.map { UnsafeMutablePointer(mutating: $0.baseAddress!) }
+      job.nonTemporalStores = rows * columns * MemoryLayout<Scalar>.stride >= options.nonTemporalStoreBytes
       let implementation = resolve(options.implementation, Scalar.self)
       // Last rows first: the forward pass that wrote the cache ended on them, so a large
       // batch's backward pass starts on rows still in the caches.

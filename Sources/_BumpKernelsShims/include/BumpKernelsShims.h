@@ -46,6 +46,38 @@ static inline __attribute__((always_inline)) bumpkit_double8 bumpkit_sqrt_double
   return __builtin_elementwise_sqrt(x);
 }
 
+// Non-temporal stores for the element-wise kernels' large outputs: the vector goes to memory
+// without first reading its cache line in (a store otherwise costs a read and a write of the
+// line) and without evicting data the caches hold. `p` must be aligned to the vector's size.
+// Such stores are weakly ordered: a thread ends its part with bumpkit_store_fence() before
+// another thread may read what it wrote. Extended vectors of 4, 8 and 16 floats and 2, 4 and
+// 8 doubles import into Swift as the SIMD types of those widths.
+typedef float bumpkit_float4 __attribute__((ext_vector_type(4)));
+typedef float bumpkit_float8 __attribute__((ext_vector_type(8)));
+typedef double bumpkit_double2 __attribute__((ext_vector_type(2)));
+typedef double bumpkit_double4 __attribute__((ext_vector_type(4)));
+#define BUMPKIT_STREAM_STORE(name, type, scalar) \
+  static inline __attribute__((always_inline)) void name(scalar *p, type v) { \
+    __builtin_nontemporal_store(v, (type *)p); \
+  }
+BUMPKIT_STREAM_STORE(bumpkit_stream_store_float4, bumpkit_float4, float)
+BUMPKIT_STREAM_STORE(bumpkit_stream_store_float8, bumpkit_float8, float)
+BUMPKIT_STREAM_STORE(bumpkit_stream_store_float16, bumpkit_float16, float)
+BUMPKIT_STREAM_STORE(bumpkit_stream_store_double2, bumpkit_double2, double)
+BUMPKIT_STREAM_STORE(bumpkit_stream_store_double4, bumpkit_double4, double)
+BUMPKIT_STREAM_STORE(bumpkit_stream_store_double8, bumpkit_double8, double)
+#undef BUMPKIT_STREAM_STORE
+
+// Orders the calling thread's earlier non-temporal stores before its later stores (x86
+// `sfence`; a full fence elsewhere).
+static inline __attribute__((always_inline)) void bumpkit_store_fence(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_sfence();
+#else
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 // One iteration of a spin-wait: tells the core that the thread is waiting (x86 `pause`,
 // Arm `yield`), so that a spinning worker costs its sibling and the memory system less.
 static inline __attribute__((always_inline)) void bumpkit_cpu_relax(void) {
