@@ -45,6 +45,11 @@ struct BumpBench: ParsableCommand {
     discussion: "The breakdown is a second pass over the size's data at each thread count; its table follows the training table."))
   var trainingPhases: String = "256"
 
+  @Option(help: ArgumentHelp(
+    "Kernel rows: outputs of at least this many bytes are written with non-temporal stores (0: every one; 'off': none).",
+    discussion: "By default the library's 8 MiB; with 'off' a run shows the kernels with ordinary stores beside one with the default, from the same build."))
+  var nonTemporalBytes: String?
+
   mutating func validate() throws {
     _ = try threadCounts()
     _ = try phaseWidths()
@@ -54,6 +59,7 @@ struct BumpBench: ParsableCommand {
     if trainingRounds < 1 {
       throw ValidationError("--training-rounds needs at least 1")
     }
+    _ = try nonTemporalThreshold()
     if let n = trainingSamples, n < 1024 {
       throw ValidationError("--training-samples needs at least 1024: four batches of the widest size")
     }
@@ -69,6 +75,18 @@ struct BumpBench: ParsableCommand {
       if !counts.contains(t) { counts.append(t) }
     }
     return counts
+  }
+
+  /// `--non-temporal-bytes` as a byte count for ``KernelOptions/nonTemporalStoreBytes``.
+  private func nonTemporalThreshold() throws -> Int {
+    guard let text = nonTemporalBytes?.trimmingCharacters(in: .whitespaces) else {
+      return KernelOptions.defaultNonTemporalStoreBytes
+    }
+    if text.lowercased() == "off" { return .max }
+    guard let bytes = Int(text), bytes >= 0 else {
+      throw ValidationError("--non-temporal-bytes takes a number of bytes (0 or more) or 'off', not '\(text)'")
+    }
+    return bytes
   }
 
   /// `--training-phases`: which hidden widths get the phase breakdown.
@@ -102,8 +120,11 @@ struct BumpBench: ParsableCommand {
     let savedThreads = Threading.threadCount
 
     var records: [Record] = []
-    records += kernelRecords(Float.self, shapes: kernelShapes, threads: threadCounts, quick: quick, filter: accept)
-    records += kernelRecords(Double.self, shapes: kernelShapes, threads: threadCounts, quick: quick, filter: accept)
+    let streaming = try nonTemporalThreshold()
+    records += kernelRecords(
+      Float.self, shapes: kernelShapes, threads: threadCounts, quick: quick, nonTemporalBytes: streaming, filter: accept)
+    records += kernelRecords(
+      Double.self, shapes: kernelShapes, threads: threadCounts, quick: quick, nonTemporalBytes: streaming, filter: accept)
     records += gemmRecords(shapes: gemmShapes, threads: threadCounts, quick: quick, filter: accept)
     records += try denseRecords(threads: threadCounts, quick: quick, filter: accept)
     records += try optimizerRecords(threads: threadCounts, quick: quick, filter: accept)

@@ -96,7 +96,8 @@ struct KernelInputs<S: KernelScalar> {
 
 /// Forward and forward + backward for every implementation, precision and thread count.
 func kernelRecords<S: KernelScalar>(
-  _: S.Type, shapes: [(Int, Int)], threads: [Int], quick: Bool, filter: (String) -> Bool
+  _: S.Type, shapes: [(Int, Int)], threads: [Int], quick: Bool,
+  nonTemporalBytes: Int = KernelOptions.defaultNonTemporalStoreBytes, filter: (String) -> Bool
 ) -> [Record] {
   var records: [Record] = []
   let precision = S.self == Float.self ? "float" : "double"
@@ -125,7 +126,8 @@ func kernelRecords<S: KernelScalar>(
           let name = "\(workload) \(implementation) \(precision) \(t)t \(rows)x\(columns)"
           guard filter(name) else { continue }
           if inputs == nil { inputs = KernelInputs<S>(rows: rows, columns: columns) }
-          let options = KernelOptions(implementation: implementation, threads: t)
+          var options = KernelOptions(implementation: implementation, threads: t)
+          options.nonTemporalStoreBytes = nonTemporalBytes
           let minSeconds = quick ? 0.05 : (implementation == .scalarReference ? 0.3 : 0.5)
           // forward+backward is what a training step runs: forward caching f (in the
           // output), then backward reading it.

@@ -76,6 +76,14 @@ func printTraining(_ scaling: [TrainingScaling], threads: [Int]) {
         + rounds.map { format($0) }.joined(separator: ", "))
     }
   }
+  // Where the host placed the threads' cores: a slow round trip slows every multi-threaded step.
+  for s in scaling {
+    for run in s.runs {
+      guard let trips = run.coreRoundTripNanoseconds else { continue }
+      print("  H \(s.hidden), batch \(s.batch), \(run.threads)T: core-to-core round trip before each run "
+        + trips.map { String(format: "%.0f", $0) }.joined(separator: ", ") + " ns")
+    }
+  }
 }
 
 /// Prints the phase breakdown of a training step as its own table: µs per step and share,

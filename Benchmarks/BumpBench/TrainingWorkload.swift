@@ -243,6 +243,9 @@ struct TrainingRun: Encodable {
   var roundRatiosTo1T: [Double]?
   /// Seconds per step by phase (see `runPhases`), for the sizes broken down by phase.
   var phases: [String: Double]?
+  /// With more than one thread: the core-to-core round trip (``CoreLatency``) measured just
+  /// before each round's run, in nanoseconds.
+  var coreRoundTripNanoseconds: [Double]?
 
   enum CodingKeys: String, CodingKey {
     case threads, phases
@@ -253,6 +256,7 @@ struct TrainingRun: Encodable {
     case allocationsPerStep = "allocations_per_step"
     case ratioTo1T = "ratio_to_1t"
     case roundRatiosTo1T = "round_ratios_to_1t"
+    case coreRoundTripNanoseconds = "core_round_trip_ns"
   }
 }
 
@@ -293,6 +297,8 @@ func trainingRuns(
       }
       run.ratioTo1T = ratios.isEmpty ? nil : median(ratios)
       run.roundRatiosTo1T = rounds > 1 && !ratios.isEmpty ? ratios : nil
+      let trips = same.compactMap(\.coreRoundTripNanoseconds).flatMap { $0 }
+      run.coreRoundTripNanoseconds = trips.isEmpty ? nil : trips
       runs.append(run)
     }
     guard !runs.isEmpty else { continue }
@@ -346,6 +352,8 @@ private func trainingRound(
     // workers. A full run showed 2T/1T of 1.39–1.45 at (256, 128) against 1.82–1.86 alone
     // or with OPENBLAS_THREAD_TIMEOUT=4 in the environment. (`bump` ends them the same way.)
     _ = BLAS.endIdleThreads()
+    // Where the host placed the two vCPUs matters to a multi-threaded step (see CoreLatency).
+    let roundTrip = t > 1 ? CoreLatency.roundTripNanoseconds() : nil
     let result: TrainingResult
     do { result = try runTraining(size, threads: t) } catch {
       FileHandle.standardError.write(Data("\(size.filterName(threads: t)): \(error)\n".utf8))
@@ -359,7 +367,8 @@ private func trainingRound(
     runs.append(TrainingRun(
       threads: t, samplesPerSecond: median(rates), bestSamplesPerSecond: rates.max() ?? .nan,
       epochSamplesPerSecond: rates, mseAfterEpochs: result.mse,
-      allocationsPerStep: result.allocationsPerStep))
+      allocationsPerStep: result.allocationsPerStep,
+      coreRoundTripNanoseconds: roundTrip.map { [$0] }))
   }
   return runs
 }

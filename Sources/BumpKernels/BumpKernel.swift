@@ -74,7 +74,9 @@ public enum BumpKernel {
       var job = job
       job.output = output.baseAddress
       job.cache = cache?.baseAddress
-      job.nonTemporalStores = rows * columns * MemoryLayout<Scalar>.stride >= options.nonTemporalStoreBytes
+      // In place (output over input) each line was just read: streaming would gain nothing.
+      job.nonTemporalStores = streams(rows * columns * MemoryLayout<Scalar>.stride, options)
+        && UnsafeRawPointer(output.baseAddress) != UnsafeRawPointer(input.baseAddress)
       let implementation = resolve(options.implementation, Scalar.self)
       let totals = plan.run { rowRange, acc in
         switch implementation {
@@ -163,10 +165,12 @@ public enum BumpKernel {
       job.upstream = upstream.baseAddress
       job.inputGradient = inputGradient?.baseAddress
       job.cache = cache.map { UnsafeMutablePointer(mutating: $0.baseAddress!) }
-      job.nonTemporalStores = rows * columns * MemoryLayout<Scalar>.stride >= options.nonTemporalStoreBytes
+      job.nonTemporalStores = streams(rows * columns * MemoryLayout<Scalar>.stride, options)
+        && UnsafeRawPointer(inputGradient?.baseAddress) != UnsafeRawPointer(upstream.baseAddress)
       let implementation = resolve(options.implementation, Scalar.self)
       // Last rows first: the forward pass that wrote the cache ended on them, so a large
-      // batch's backward pass starts on rows still in the caches.
+      // batch's backward pass starts on rows still in the caches (unless that pass streamed
+      // them to memory: outputs of KernelOptions.nonTemporalStoreBytes and more).
       let totals = plan.run(lastFirst: true) { rowRange, acc in
         let dS = s0.map { acc! + $0 * columns }
         let dC = s1.map { acc! + $0 * columns }
@@ -258,6 +262,17 @@ public enum BumpKernel {
 
   /// Lays out the workspace, broadcasts shared parameters to rows and hands the job and a
   /// reduction plan to `body`.
+  /// Whether a call writes an output of `bytes` with non-temporal stores
+  /// (``KernelOptions/nonTemporalStoreBytes``). Only on x86-64, where it was measured; other
+  /// targets use ordinary stores.
+  private static func streams(_ bytes: Int, _ options: KernelOptions) -> Bool {
+    #if arch(x86_64)
+    return bytes >= options.nonTemporalStoreBytes
+    #else
+    return false
+    #endif
+  }
+
   private static func withJob<S: KernelScalar>(
     input: UnsafeBufferPointer<S>, rows: Int, columns: Int,
     sigma: BumpParameter<S>, center: BumpParameter<S>?, amplitude: BumpParameter<S>?,

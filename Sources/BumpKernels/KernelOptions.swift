@@ -32,17 +32,19 @@ public struct KernelOptions: Sendable {
   public var threads: Int
 
   /// Outputs of at least this many bytes (one buffer: the forward pass's output or cache,
-  /// the backward pass's dL/dx) are written by the SIMD kernels with non-temporal stores,
-  /// which send whole vectors to memory without reading their cache lines first and without
-  /// evicting what the caches hold. Results are the same bits either way. 0 makes every
-  /// call stream and `Int.max` none (the tests compare the two); the library keeps the default.
+  /// the backward pass's dL/dx) are written by the SIMD kernels on x86-64 with non-temporal
+  /// stores wherever a whole vector lands on an address aligned to its size: the vector goes
+  /// to memory without its cache line being read in first. Not where the output is written
+  /// over the input it was just read from. Results are the same bits either way. 0 makes
+  /// every call stream and `Int.max` none (the tests compare the two); the library keeps
+  /// the default.
   package var nonTemporalStoreBytes = KernelOptions.defaultNonTemporalStoreBytes
 
-  /// 8 MiB: an output this large is not read back from the caches (it is more than a core's
-  /// L2 several times over, and a large share of a typical L3), so reading each of its lines
-  /// in before overwriting it is wasted memory traffic — a third more for the forward +
-  /// backward passes over a 4096 × 1024 Float batch. Smaller outputs, such as a training
-  /// batch's activations, stay in the caches for the next layer.
+  /// 8 MiB: an output this large is not read back from the caches soon (it is more than a
+  /// core's L2 several times over, and a large share of a typical L3), so reading each of its
+  /// lines in before overwriting it is wasted memory traffic — a third more for the forward
+  /// and backward passes over a 4096 × 1024 Float batch whose cache is the output. Smaller
+  /// outputs, such as a training batch's activations, stay in the caches for the next layer.
   package static let defaultNonTemporalStoreBytes = 8 << 20
 
   /// Options with the process-wide default thread count (``KernelOptions/defaultThreadCount``).

@@ -143,13 +143,14 @@ enum _KernelDoublex8 {
 
   /// The length of a row's first vector: a whole one, or with `streaming` one short enough
   /// that every later vector of the row stores to `p` (the row's main output) at an address
-  /// aligned to the vector's size, where a non-temporal store can take it. Never more than
-  /// `columns`.
+  /// aligned to the vector's size, where a non-temporal store can take it. The row is cut so
+  /// only where a whole vector follows the short one; never more than `columns`.
   @inline(__always)
   static func firstVectorCount(_ p: UnsafeMutablePointer<Double>, columns: Int, streaming: Bool) -> Int {
     let offset = Int(bitPattern: p) & (MemoryLayout<V>.size - 1)
     guard streaming, offset != 0, offset % MemoryLayout<Double>.stride == 0 else { return min(width, columns) }
-    return min((MemoryLayout<V>.size - offset) / MemoryLayout<Double>.stride, columns)
+    let lead = (MemoryLayout<V>.size - offset) / MemoryLayout<Double>.stride
+    return columns - lead >= width ? lead : min(width, columns)
   }
 
   /// Element-wise eʸ over a buffer.

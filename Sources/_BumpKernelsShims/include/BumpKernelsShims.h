@@ -48,7 +48,8 @@ static inline __attribute__((always_inline)) bumpkit_double8 bumpkit_sqrt_double
 
 // Non-temporal stores for the element-wise kernels' large outputs: the vector goes to memory
 // without first reading its cache line in (a store otherwise costs a read and a write of the
-// line) and without evicting data the caches hold. `p` must be aligned to the vector's size.
+// line), and other data stays in the caches (the line written is evicted if it was there).
+// `p` must be aligned to the vector's size.
 // Such stores are weakly ordered: a thread ends its part with bumpkit_store_fence() before
 // another thread may read what it wrote. Extended vectors of 4, 8 and 16 floats and 2, 4 and
 // 8 doubles import into Swift as the SIMD types of those widths.
