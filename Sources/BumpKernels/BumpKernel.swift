@@ -260,8 +260,6 @@ public enum BumpKernel {
     checkEntryCount(g.count, expected, "d\(name) buffer")
   }
 
-  /// Lays out the workspace, broadcasts shared parameters to rows and hands the job and a
-  /// reduction plan to `body`.
   /// Whether a call writes an output of `bytes` with non-temporal stores
   /// (``KernelOptions/nonTemporalStoreBytes``). Only on x86-64, where it was measured; other
   /// targets use ordinary stores.
@@ -273,6 +271,8 @@ public enum BumpKernel {
     #endif
   }
 
+  /// Lays out the workspace, broadcasts shared parameters to rows and hands the job and a
+  /// reduction plan to `body`.
   private static func withJob<S: KernelScalar>(
     input: UnsafeBufferPointer<S>, rows: Int, columns: Int,
     sigma: BumpParameter<S>, center: BumpParameter<S>?, amplitude: BumpParameter<S>?,
