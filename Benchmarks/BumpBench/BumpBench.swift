@@ -46,7 +46,7 @@ struct BumpBench: ParsableCommand {
   var trainingPhases: String = "256"
 
   @Option(help: ArgumentHelp(
-    "Kernel rows: outputs of at least this many bytes are written with non-temporal stores (0: every one; 'off': none).",
+    "Kernel rows on x86-64: outputs of at least this many bytes are written with non-temporal stores (0: every one; 'off': none).",
     discussion: "By default the library's 8 MiB; with 'off' a run shows the kernels with ordinary stores beside one with the default, from the same build."))
   var nonTemporalBytes: String?
 

@@ -143,12 +143,26 @@ func kernelRecords<S: KernelScalar>(
               workload: workload, implementation: implementation.description,
               precision: precision, threads: t, shape: [rows, columns], unit: "ns/element",
               median: median, min: timing.min / elements * 1e9,
-              speedup: baseline.map { $0 / median }, runs: timing.samples.count))
+              speedup: baseline.map { $0 / median }, runs: timing.samples.count,
+              extra: streamingExtra(implementation, bytes: rows * columns * MemoryLayout<S>.stride, threshold: nonTemporalBytes)))
         }
       }
     }
   }
   return records
+}
+
+/// For a SIMD row whose output is large enough that the library's default, or the run's
+/// `--non-temporal-bytes`, streams it: whether this run wrote it with non-temporal stores
+/// (1) or ordinary ones (0). Nil for other rows.
+func streamingExtra(_ implementation: KernelImplementation, bytes: Int, threshold: Int) -> [String: Extra]? {
+  guard case .simd = implementation, bytes >= min(threshold, KernelOptions.defaultNonTemporalStoreBytes) else { return nil }
+  #if arch(x86_64)
+  let streamed = bytes >= threshold
+  #else
+  let streamed = false
+  #endif
+  return ["non_temporal_stores": .number(streamed ? 1 : 0)]
 }
 
 /// Zero-filled memory for `count` values, aligned to 64 bytes.

@@ -34,8 +34,9 @@ public struct KernelOptions: Sendable {
   /// Outputs of at least this many bytes (one buffer: the forward pass's output or cache,
   /// the backward pass's dL/dx) are written by the SIMD kernels on x86-64 with non-temporal
   /// stores wherever a whole vector lands on an address aligned to its size: the vector goes
-  /// to memory without its cache line being read in first. Not where the output is written
-  /// over the input it was just read from. Results are the same bits either way. 0 makes
+  /// to memory without its cache line being read in first. A forward call in place, or a
+  /// backward call writing dL/dx over the upstream gradient, uses ordinary stores throughout.
+  /// Results are the same bits either way. 0 makes
   /// every call stream and `Int.max` none (the tests compare the two); the library keeps
   /// the default.
   package var nonTemporalStoreBytes = KernelOptions.defaultNonTemporalStoreBytes
