@@ -586,9 +586,17 @@ import BumpTestSupport
     _ = missing.removeTensor(named: "ensemble.1.layers.0.weight")
     let missingPath = scratch.path("missing.safetensors")
     try missing.write(to: missingPath)
-    #expect(throws: CheckpointError.missingTensor(source: missingPath, name: "layers.0.weight")) {
+    // Errors in a member name its tensors as stored, with the member's prefix.
+    #expect(throws: CheckpointError.missingTensor(source: missingPath, name: "ensemble.1.layers.0.weight")) {
       _ = try Checkpoint.loadEnsemble(Float.self, from: missingPath)
     }
+    // A count larger than the members stored: the first missing member's tensor is named.
+    var more = file
+    more.metadata[Checkpoint.ensembleKey] = "3"
+    let morePath = scratch.path("more.safetensors")
+    try more.write(to: morePath)
+    let moreError = #expect(throws: CheckpointError.self) { _ = try Checkpoint.loadEnsemble(Float.self, from: morePath) }
+    #expect("\(moreError!)".contains("missing tensor ensemble.2.layers.0."), "\(moreError!)")
     for count in ["1", "65", "two"] {
       file.metadata[Checkpoint.ensembleKey] = count
       let bad = scratch.path("bad-\(count).safetensors")

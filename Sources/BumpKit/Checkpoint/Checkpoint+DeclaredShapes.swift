@@ -166,7 +166,12 @@ extension Checkpoint {
         let own = tensors.compactMap { t in
           member(of: t.name).flatMap { $0.index == k ? ($0.name, t.dtype, t.shape) : nil }
         }
-        try checkTensors(architecture, precision: precision, tensors: own, source: source, metadata: inner)
+        do {
+          try checkTensors(architecture, precision: precision, tensors: own, source: source, metadata: inner)
+        } catch let error as CheckpointError {
+          // Named as stored, under the member's prefix.
+          throw error.prefixingTensorName(ensemblePrefix(k))
+        }
       }
       tensors = tensors.filter { t in member(of: t.name).map { $0.index >= members } ?? true }
     }

@@ -109,7 +109,14 @@ extension Checkpoint {
       }
     }
     var models: [Sequential<Element>] = []
-    for part in parts { models.append(try load(Element.self, file: part, source: source).model) }
+    for (k, part) in parts.enumerated() {
+      do {
+        models.append(try load(Element.self, file: part, source: source).model)
+      } catch let error as CheckpointError where k > 0 {
+        // The member's tensors were renamed to be read as a model: name them as stored.
+        throw error.prefixingTensorName(ensemblePrefix(k))
+      }
+    }
     return (models, file.metadata)
   }
 

@@ -66,4 +66,18 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     default: self
     }
   }
+
+  /// This error with `prefix` before the tensor name it names, for the errors found while an
+  /// ensemble member's tensors (stored under `ensemble.<k>.`) are read as a model of their own.
+  func prefixingTensorName(_ prefix: String) -> CheckpointError {
+    switch self {
+    case .missingTensor(let s, let n): .missingTensor(source: s, name: prefix + n)
+    case .unexpectedTensor(let s, let n): .unexpectedTensor(source: s, name: prefix + n)
+    case .tensorShapeMismatch(let s, let n, let e, let st): .tensorShapeMismatch(source: s, name: prefix + n, expected: e, stored: st)
+    case .dtypeMismatch(let s, let n, let st, let e): .dtypeMismatch(source: s, name: prefix + n, stored: st, expected: e)
+    case .nonFiniteValue(let s, let n, let i): .nonFiniteValue(source: s, name: prefix + n, index: i)
+    case .valueBelowFloor(let s, let n, let i, let v, let f): .valueBelowFloor(source: s, name: prefix + n, index: i, value: v, floor: f)
+    default: self
+    }
+  }
 }
