@@ -36,9 +36,8 @@ public struct KernelOptions: Sendable {
   /// stores wherever a whole vector lands on an address aligned to its size: the vector goes
   /// to memory without its cache line being read in first. A forward call in place, or a
   /// backward call writing dL/dx over the upstream gradient, uses ordinary stores throughout.
-  /// Results are the same bits either way. 0 makes
-  /// every call stream and `Int.max` none (the tests compare the two); the library keeps
-  /// the default.
+  /// Results are the same bits either way. 0 makes every call stream and `Int.max` none (the
+  /// tests compare the two); the library keeps the default.
   package var nonTemporalStoreBytes = KernelOptions.defaultNonTemporalStoreBytes
 
   /// 8 MiB: an output this large is not read back from the caches soon (it is more than a
